@@ -1,0 +1,31 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+# Each bootstraps .venv idempotently (re-installs only when setup.cfg changes).
+PY ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: demo test sysdeps lint bench clean
+
+$(STAMP):
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/edgeproof demo $(ARGS)
+
+sysdeps:
+	bash scripts/sysdeps.sh
+
+test: $(STAMP) sysdeps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

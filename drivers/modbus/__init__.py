@@ -1,0 +1,1 @@
+"""Modbus helpers shared by the RTU and TCP drivers: register maps, coalescing, decoding."""

@@ -1,0 +1,180 @@
+"""Loading a profile: TOML -> schema -> cross-references, with errors that name file, key and expectation."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gateway.profile.schema import Device, Model, Profile
+
+PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "hardware_profiles"
+DRIVERS_DIR = Path(__file__).resolve().parent.parent.parent / "drivers"
+DEFAULT_PROFILE = "sim-factory"
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used. The message is for an installer: file, key, expectation."""
+
+    def __init__(self, file: str | Path, key: str, expected: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.expected = expected
+        super().__init__(f"{self.file}: {key}: {expected}")
+
+
+_PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _split_msgspec_error(exc: msgspec.ValidationError) -> tuple[str, str]:
+    text = str(exc)
+    m = _PATH_RE.search(text)
+    path = m.group("path").lstrip(".") if m else ""
+    msg = text[: m.start()] if m else text
+    field = re.search(r"(?:missing required field|unknown field) `([^`]+)`", msg)
+    if field:
+        path = f"{path}.{field.group(1)}" if path else field.group(1)
+    return path or "(top level)", msg
+
+
+def resolve_profile_path(name_or_path: str | Path | None) -> Path:
+    """A path, or a short name of a shipped profile such as 'sim-factory'."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_PROFILE
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        return p
+    candidate = PROFILE_DIR / f"{name_or_path}.toml"
+    if candidate.exists():
+        return candidate
+    shipped = sorted(x.stem for x in PROFILE_DIR.glob("*.toml"))
+    raise ProfileError(name_or_path, "(profile)", f"no such file, and not a shipped profile {shipped}")
+
+
+def find_model_file(name: str) -> Path | None:
+    for path in sorted(DRIVERS_DIR.glob(f"**/maps/{name}.toml")):
+        return path
+    return None
+
+
+def load_model_file(path: Path) -> Model:
+    return _decode(path, Model)
+
+
+def _decode(path: Path, typ: type) -> Any:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProfileError(path, "(file)", f"a readable TOML file ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProfileError(path, "(file)", "UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from exc
+    try:
+        return msgspec.convert(data, typ, strict=True)
+    except msgspec.ValidationError as exc:
+        key, msg = _split_msgspec_error(exc)
+        raise ProfileError(path, key, _explain(msg, key, data)) from exc
+
+
+def _explain(msg: str, key: str, data: dict[str, Any]) -> str:
+    """msgspec says what was wrong; add what was found so the installer sees both."""
+    found = _lookup(data, key)
+    if found is not _MISSING and "unknown field" not in msg and "missing" not in msg:
+        return f"{msg} (found {found!r})"
+    return msg
+
+
+_MISSING = object()
+
+
+def _lookup(data: Any, key: str) -> Any:
+    cur = data
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", key):
+        try:
+            cur = cur[int(part[1:-1])] if part.startswith("[") else cur[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return _MISSING
+    return cur
+
+
+def load_profile(name_or_path: str | Path | None = None) -> Profile:
+    """Load and validate a profile and every model it uses. Raises ProfileError."""
+    path = resolve_profile_path(name_or_path)
+    profile: Profile = _decode(path, Profile)
+    _check_references(path, profile)
+    return profile
+
+
+def resolve_model(profile: Profile, device: Device, path: Path | str = "(profile)") -> Model | None:
+    if device.model is None:
+        return None
+    if device.model in profile.models:
+        return profile.models[device.model]
+    file = find_model_file(device.model)
+    if file is None:
+        raise ProfileError(path, f"devices.{device.name}.model",
+                           f"a model under [models.{device.model}] or a shipped register map "
+                           f"(drivers/*/maps/{device.model}.toml); none found")
+    return load_model_file(file)
+
+
+def _check_references(path: Path, profile: Profile) -> None:
+    names: set[str] = set()
+    buses = {b.name: b for b in profile.buses}
+    if len(buses) != len(profile.buses):
+        raise ProfileError(path, "buses", "unique bus names")
+    provided: dict[tuple[str, str], str] = {}
+    for i, dev in enumerate(profile.devices):
+        where = f"devices[{i}]"
+        if dev.name in names:
+            raise ProfileError(path, f"{where}.name", f"a unique device name ({dev.name!r} is used twice)")
+        names.add(dev.name)
+        if dev.bus is not None and dev.bus not in buses:
+            raise ProfileError(path, f"{where}.bus", f"one of the declared buses {sorted(buses)} (found {dev.bus!r})")
+        driver = load_driver_module(dev.driver, path, f"{where}.driver")
+        model = resolve_model(profile, dev, path)
+        options_type = getattr(driver, "Options", None)
+        if options_type is not None:
+            try:
+                msgspec.convert(dev.options, options_type, strict=True)
+            except msgspec.ValidationError as exc:
+                key, msg = _split_msgspec_error(exc)
+                raise ProfileError(path, f"{where}.options.{key}", msg) from exc
+        check = getattr(driver, "check_device", None)
+        if check is not None:
+            problem = check(dev, model, buses.get(dev.bus) if dev.bus else None)
+            if problem:
+                key, expected = problem
+                raise ProfileError(path, f"{where}.{key}", expected)
+        point_names = {p.name for p in model.points} if model else None
+        for pname in dev.ranges:
+            if point_names is not None and pname not in point_names:
+                raise ProfileError(path, f"{where}.ranges.{pname}", f"a point of model {dev.model} {sorted(point_names)}")
+        if model is not None and dev.enabled:
+            for p in model.points:
+                k = (dev.asset_name, p.meaning)
+                if k in provided and provided[k] != dev.name:
+                    raise ProfileError(path, f"{where}.asset",
+                                       f"one device per meaning per asset: {p.meaning} of asset "
+                                       f"{dev.asset_name!r} already comes from {provided[k]!r}")
+                provided[k] = dev.name
+
+
+def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "driver") -> Any:
+    """Drivers are found by module name (drivers/<kind>.py): adding a device adds a module."""
+    try:
+        return importlib.import_module(f"drivers.{kind}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("drivers"):
+            known = sorted(p.stem for p in DRIVERS_DIR.glob("*.py") if not p.stem.startswith("_")
+                           and p.stem not in {"base", "registry"})
+            raise ProfileError(path, key, f"a known driver {known} (found {kind!r})") from exc
+        raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
+                                      "install the matching extra (pip install 'edgeproof[pi]')") from exc

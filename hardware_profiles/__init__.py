@@ -1,0 +1,1 @@
+"""Shipped hardware profiles (TOML). A package only so the files ship in the wheel."""
