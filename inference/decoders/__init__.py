@@ -1,0 +1,57 @@
+"""Decoders turn a model's raw output tensors into detections.
+
+Which decoder a model uses, and its parameters, are declared in the model's TOML
+(``[decoder] kind = ...``), so adding a model of a known family needs no code. A
+decoder returns boxes in *normalised coordinates of the model input* (0..1 over the
+square or stretched input); the detector maps them back to frame pixels, because
+only it knows how the frame was letterboxed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Protocol
+
+from inference.errors import ModelError
+
+if TYPE_CHECKING:
+    from inference.declaration import ModelDeclaration
+    from inference.geometry import Detection
+    from inference.runtime import TFLiteModel
+
+# kind -> module under inference.decoders exposing ``Decoder``
+KINDS = {"ssd": "ssd", "mediapipe_anchors": "mediapipe_anchors"}
+
+
+class Decoder(Protocol):
+    def decode(self, outputs: list[Any]) -> list[Detection]: ...
+
+
+def make_decoder(decl: ModelDeclaration, model: TFLiteModel) -> Decoder:
+    kind = decl.decoder["kind"]
+    if kind not in KINDS:
+        raise ModelError(decl.declaration, f"decoder.kind must be one of {sorted(KINDS)}, found {kind!r}")
+    mod = importlib.import_module(f"inference.decoders.{KINDS[kind]}")
+    return mod.Decoder(decl, model)
+
+
+def output_index(decl: ModelDeclaration, model: TFLiteModel, key: str, default: int) -> int:
+    """An output named in the declaration by position (int) or tensor name (str)."""
+    want = decl.decoder.get(key, default)
+    if isinstance(want, int) and not isinstance(want, bool):
+        if not 0 <= want < len(model.outputs):
+            raise ModelError(decl.declaration, f"decoder.{key} = {want}: the model has "
+                                               f"{len(model.outputs)} outputs")
+        return want
+    for i, o in enumerate(model.outputs):
+        if o.name == want:
+            return i
+    raise ModelError(decl.declaration, f"decoder.{key} = {want!r}: no output of that name in "
+                                       f"{[o.name for o in model.outputs]}")
+
+
+def check_keys(decl: ModelDeclaration, allowed: set[str]) -> None:
+    unknown = set(decl.decoder) - allowed - {"kind"}
+    if unknown:
+        raise ModelError(decl.declaration, f"unknown keys in [decoder]: {sorted(unknown)} "
+                                           f"(allowed: {sorted(allowed)})")
