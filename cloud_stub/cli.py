@@ -1,0 +1,197 @@
+"""Command line: the ``cloud`` group (operate a receiver) and the ``feed`` group (a bank's checks).
+
+Registered under the ``edgeproof.commands`` entry-point group, so ``edgeproof cloud ...``
+works without the gateway importing the receiver; ``python -m cloud_stub`` runs the same
+commands. Secrets (tokens) are printed once on stdout and never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from cloud_stub.errors import ReceiverError
+
+
+def _open(db: str) -> Any:
+    from cloud_stub.db import ReceiverDB
+
+    return ReceiverDB(db)
+
+
+def _fail(exc: ReceiverError) -> None:
+    click.echo(f"error: {exc.code}: {exc.message}", err=True)
+    sys.exit(1)
+
+
+@click.group(help="Run and administer the EdgeProof receiver.")
+def cloud() -> None:
+    pass
+
+
+@cloud.command(help="Serve the HTTP API (and MQTT ingest with --mqtt) until interrupted.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8600, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--mqtt", "mqtt_addr", default=None, metavar="HOST:PORT", help="Also ingest from this broker.")
+@click.option("--mqtt-topic-prefix", default="edgeproof/v1", show_default=True)
+@click.option("--ready-file", default=None, type=click.Path(dir_okay=False),
+              help='Written atomically as {"url", "pid"} once listening.')
+@click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
+              help="Receiver signing key (created 0600 if missing; default: next to the db).")
+def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
+          ready_file: str | None, key_path: str | None) -> None:
+    from cloud_stub import logsetup, receiver_key
+    from cloud_stub.http_api import create_app
+    from cloud_stub.server import serve as run_server
+
+    logsetup.configure()
+    rdb = _open(db_path)
+    key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
+    mq = None
+    if mqtt_addr:
+        from cloud_stub.mqtt_ingest import MqttIngest, parse_hostport
+
+        try:
+            mhost, mport = parse_hostport(mqtt_addr)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--mqtt") from exc
+        mq = MqttIngest(rdb, mhost, mport, mqtt_topic_prefix)
+        mq.start()
+    try:
+        run_server(create_app(rdb, key), host, port, ready_file)
+    finally:
+        if mq is not None:
+            mq.stop()
+        rdb.close()
+
+
+@cloud.command(help="Issue a one-time enrollment token for an enterprise (created if new).")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--enterprise", required=True)
+@click.option("--ttl-hours", default=72.0, show_default=True, type=float)
+@click.option("--json", "as_json", is_flag=True)
+def token(db_path: str, enterprise: str, ttl_hours: float, as_json: bool) -> None:
+    from cloud_stub.enrollment import issue_token
+
+    try:
+        out = issue_token(_open(db_path), enterprise, timedelta(hours=ttl_hours))
+    except ReceiverError as exc:
+        _fail(exc)
+    click.echo(json.dumps(out) if as_json else out["token"])
+
+
+@cloud.group(help="Banks and the enterprises that authorised them.")
+def bank() -> None:
+    pass
+
+
+@bank.command("add", help="Create the bank if new, grant it the enterprise, print its (new) bearer token.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--name", required=True)
+@click.option("--enterprise", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def bank_add(db_path: str, name: str, enterprise: str, as_json: bool) -> None:
+    from cloud_stub.banks import add_bank
+
+    try:
+        out = add_bank(_open(db_path), name, enterprise)
+    except ReceiverError as exc:
+        _fail(exc)
+    click.echo(json.dumps(out) if as_json else out["token"])
+
+
+@bank.command("revoke", help="Withdraw an enterprise's authorisation of a bank.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--name", required=True)
+@click.option("--enterprise", required=True)
+def bank_revoke(db_path: str, name: str, enterprise: str) -> None:
+    from cloud_stub.banks import revoke_grant
+
+    try:
+        out = revoke_grant(_open(db_path), name, enterprise)
+    except ReceiverError as exc:
+        _fail(exc)
+    click.echo(json.dumps(out))
+
+
+@cloud.command("revoke-key", help="Revoke a gateway key; later batches signed with it are rejected.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--kid", required=True)
+def revoke_key(db_path: str, kid: str) -> None:
+    from cloud_stub.enrollment import revoke_key as revoke
+
+    try:
+        out = revoke(_open(db_path), kid)
+    except ReceiverError as exc:
+        _fail(exc)
+    click.echo(json.dumps(out))
+
+
+@cloud.command("findings", help="List findings: gaps, equivocations, rejected batches.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--enterprise", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def findings_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
+    from cloud_stub.findings import list_findings
+
+    rdb = _open(db_path)
+    with rdb.read() as conn:
+        items = list_findings(conn, enterprise, limit=1_000_000)
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    for f in items:
+        click.echo(f"{f['id']:>6} {f['created']} {f['severity']:<14} {f['kind']:<15} "
+                   f"{f['gateway_id'] or '-'} {json.dumps(f['detail'], sort_keys=True)}")
+    if not items:
+        click.echo("no findings")
+
+
+@click.group(help="Bank-side tools for the receiver's feed.")
+def feed() -> None:
+    pass
+
+
+@feed.command("verify", help="Pull the whole feed and verify every record independently.")
+@click.option("--url", required=True, help="Receiver base URL, e.g. http://127.0.0.1:8600")
+@click.option("--enterprise", required=True)
+@click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
+@click.option("--pin-receiver-key", "pin", default=None, help="Expected receiver public key (base64).")
+@click.option("--json", "as_json", is_flag=True)
+def feed_verify(url: str, enterprise: str, token: str, pin: str | None, as_json: bool) -> None:
+    from cloud_stub.feed_verify import verify_feed
+
+    logging.basicConfig(level=logging.WARNING)
+    summary = verify_feed(url, enterprise, token, pin)
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"enterprise {enterprise}: {summary['records']} records in {summary['batches']} batches "
+                   f"from {len(summary['gateways'])} gateway(s); verified {summary['verified']}, "
+                   f"failed {summary['failed']}")
+        for f in summary["failures"][:50]:
+            click.echo(f"  FAIL {f}")
+        if len(summary["failures"]) > 50:
+            click.echo(f"  ... {len(summary['failures']) - 50} more")
+    sys.exit(0 if summary["failed"] == 0 and summary["records"] > 0 else 1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m cloud_stub feed ...`` runs the feed group; anything else is the cloud group."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "feed":
+        feed.main(args[1:], prog_name="python -m cloud_stub feed")
+    else:
+        if args and args[0] == "cloud":
+            args = args[1:]
+        cloud.main(args, prog_name="python -m cloud_stub")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,61 @@
+"""Findings: what the receiver noticed about a gateway's data that a lender should know.
+
+A finding is written even when the batch that triggered it is rejected (that is the
+point: an equivocation or a gap must not vanish with the rejected bytes). A retrying
+gateway would repeat the same finding forever, so each carries a ``dedupe`` key and
+is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from cloud_stub.db import iso, utc_now
+
+# kind -> severity. "alert" means a human should look now; "data_integrity" feeds the
+# data-integrity sub-score; "warning" is a rejected or suspicious submission.
+SEVERITY = {
+    "equivocation": "alert",
+    "gap_declared": "data_integrity",
+    "gap_observed": "warning",
+    "stale_seq": "warning",
+    "rejected_batch": "warning",
+}
+
+
+def record_finding(
+    conn: sqlite3.Connection,
+    kind: str,
+    *,
+    enterprise_id: str | None,
+    gateway_id: str | None,
+    detail: dict[str, Any],
+    dedupe: str,
+) -> None:
+    """Insert a finding unless one with the same dedupe key exists. Caller holds the transaction."""
+    conn.execute(
+        "INSERT OR IGNORE INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (kind, SEVERITY.get(kind, "warning"), enterprise_id, gateway_id,
+         json.dumps(detail, sort_keys=True), iso(utc_now()), f"{kind}:{gateway_id}:{dedupe}"),
+    )
+
+
+def list_findings(
+    conn: sqlite3.Connection, enterprise_id: str | None = None, after_id: int = 0, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Findings in the order they were raised, optionally for one enterprise only."""
+    sql = "SELECT id, kind, severity, enterprise_id, gateway_id, detail, created FROM findings WHERE id > ?"
+    args: list[Any] = [after_id]
+    if enterprise_id is not None:
+        sql += " AND enterprise_id = ?"
+        args.append(enterprise_id)
+    sql += " ORDER BY id LIMIT ?"
+    args.append(limit)
+    return [
+        {"id": r[0], "kind": r[1], "severity": r[2], "enterprise_id": r[3], "gateway_id": r[4],
+         "detail": json.loads(r[5]), "created": r[6]}
+        for r in conn.execute(sql, args)
+    ]

@@ -1,0 +1,244 @@
+"""Batch ingest: verification and chain logic, the same for HTTP and MQTT.
+
+``ingest(rdb, envelope_bytes)`` is a function of the database and the bytes received,
+nothing else, so both transports (and the benchmark) get identical decisions. The order
+of checks is part of the contract:
+
+1. the envelope parses (``bad_envelope``, ``too_large``);
+2. a byte-identical resend of an accepted batch is acknowledged ``duplicate`` at once
+   (even if its key was revoked since: it changes nothing, and the gateway can drain its
+   outbox);
+3. the key is enrolled (``unknown_key``) and not revoked (``revoked_key``);
+4. the signature holds over the received body bytes and the body is well formed
+   (``bad_signature``, ``kid_mismatch``, ``bad_body``);
+5. the body names the gateway and enterprise the key was enrolled for (``gateway_mismatch``);
+6. under a write lock, the chain: same seq with other bytes is ``equivocation``; seq must
+   be last+1 with ``prev`` = hash of the last accepted batch (``chain_broken``), unless the
+   body declares ``"dropped": [last+1, seq-1]``; otherwise ``out_of_order`` with
+   ``expected_seq``.
+
+A rejection never changes stored batches or records; it may add a finding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud_stub.db import ReceiverDB, iso, utc_now
+from cloud_stub.findings import record_finding
+from gateway import wire
+
+log = logging.getLogger("cloud_stub.ingest")
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+@dataclass
+class IngestResult:
+    """The answer to one submitted envelope; ``to_json`` is what HTTP returns and MQTT acks carry."""
+
+    status: str  # accepted | duplicate | rejected
+    http_status: int = 200
+    code: str | None = None
+    message: str | None = None
+    seq: int | None = None
+    hash: str | None = None
+    gateway_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status}
+        if self.code is not None:
+            out["code"] = self.code
+            out["message"] = self.message
+        if self.seq is not None:
+            out["seq"] = self.seq
+        if self.hash is not None:
+            out["hash"] = self.hash
+        out.update(self.extra)
+        return out
+
+
+def _reject(code: str, message: str, http_status: int, **kw: Any) -> IngestResult:
+    extra = kw.pop("extra", {})
+    return IngestResult("rejected", http_status, code, message, extra=extra, **kw)
+
+
+def _peek_seq(body: bytes) -> int | None:
+    """Best-effort seq for a rejection reply, from bytes that may be bad."""
+    try:
+        seq = json.loads(body).get("seq")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    return seq if isinstance(seq, int) else None
+
+
+def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int]) -> tuple[Any, ...]:
+    """One records-table row; indicator fields are pulled out as columns for querying."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("type"), str):
+        raise wire.WireError("bad_body", f"record {idx} is not an object with a string 'type'")
+    window = rec.get("window")
+    start = length = None
+    if isinstance(window, dict):
+        start = window.get("start") if isinstance(window.get("start"), int) else None
+        length = window.get("len") if isinstance(window.get("len"), int) else None
+    name, cat, subj = rec.get("name"), rec.get("category"), rec.get("subject")
+    return (
+        *head, idx, rec["type"],
+        name if isinstance(name, str) else None,
+        cat if isinstance(cat, str) else None,
+        subj if isinstance(subj, str) else None,
+        start, length, _dumps(rec),
+    )
+
+
+def _dropped(body: dict[str, Any]) -> tuple[int, int] | None:
+    d = body.get("dropped")
+    if isinstance(d, list) and len(d) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in d):
+        return d[0], d[1]
+    return None
+
+
+def ingest(
+    rdb: ReceiverDB, data: bytes, transport: str = "http", expect_gateway: str | None = None
+) -> IngestResult:
+    """Verify one envelope and, if it continues its gateway's chain, store it. Never raises WireError.
+
+    ``expect_gateway`` is the gateway named by the transport (the MQTT topic); a body for
+    another gateway is rejected so acks cannot be steered to someone else's topic.
+    """
+    result = _ingest(rdb, data, transport, expect_gateway)
+    log.info(
+        "batch %s", result.status,
+        extra={"event": "batch", "status": result.status, "code": result.code, "gateway": result.gateway_id,
+               "seq": result.seq, "hash": result.hash, "transport": transport},
+    )
+    return result
+
+
+def _ingest(rdb: ReceiverDB, data: bytes, transport: str, expect_gateway: str | None) -> IngestResult:
+    try:
+        batch = wire.parse_envelope(data)
+    except wire.WireError as exc:
+        return _reject(exc.code, exc.message, 400)
+    h = batch.hash
+
+    with rdb.lock:
+        dup = rdb.conn.execute(
+            "SELECT seq, sig, kid, gateway_id FROM batches WHERE hash = ?", (h,)
+        ).fetchone()
+        if dup is not None and dup[1] == batch.sig and dup[2] == batch.kid and (
+            expect_gateway is None or expect_gateway == dup[3]
+        ):
+            return IngestResult("duplicate", seq=dup[0], hash=h, gateway_id=dup[3])
+        key = rdb.conn.execute(
+            "SELECT gateway_id, enterprise_id, public_key, revoked_at FROM gateway_keys WHERE kid = ?",
+            (batch.kid,),
+        ).fetchone()
+
+    seq = _peek_seq(batch.body)
+    if key is None:
+        _finding_alone(rdb, "rejected_batch", None, None,
+                       {"code": "unknown_key", "kid": batch.kid, "hash": h}, h)
+        return _reject("unknown_key", f"key {batch.kid} is not enrolled", 403, seq=seq, hash=h)
+    gateway_id, enterprise_id, public_key_b64, revoked_at = key
+    if revoked_at is not None:
+        _finding_alone(rdb, "rejected_batch", enterprise_id, gateway_id,
+                       {"code": "revoked_key", "kid": batch.kid, "seq": seq, "hash": h}, h)
+        return _reject("revoked_key", f"key {batch.kid} was revoked at {revoked_at}", 403,
+                       seq=seq, hash=h, gateway_id=gateway_id)
+    try:
+        body = wire.verify(batch, wire.unb64(public_key_b64, "stored key"))
+        if body["gateway"] != gateway_id or body["enterprise"] != enterprise_id:
+            raise wire.WireError(
+                "gateway_mismatch", f"key {batch.kid} is enrolled for gateway {gateway_id} of {enterprise_id}"
+            )
+        if expect_gateway is not None and expect_gateway != gateway_id:
+            raise wire.WireError("gateway_mismatch",
+                                 f"batch of {gateway_id} arrived on {expect_gateway}'s topic")
+        seq = body["seq"]
+        head = (h, enterprise_id, gateway_id, seq)
+        rows = [_record_row(rec, i, head) for i, rec in enumerate(body["records"])]
+    except wire.WireError as exc:
+        if exc.code in ("bad_signature", "kid_mismatch", "gateway_mismatch"):
+            _finding_alone(rdb, "rejected_batch", enterprise_id, gateway_id,
+                           {"code": exc.code, "kid": batch.kid, "seq": seq, "hash": h}, h)
+        return _reject(exc.code, exc.message, 400, seq=seq, hash=h, gateway_id=gateway_id)
+
+    with rdb.write() as conn:
+        return _extend_chain(conn, batch, body, rows, transport)
+
+
+def _finding_alone(rdb: ReceiverDB, kind: str, ent: str | None, gw: str | None,
+                   detail: dict[str, Any], dedupe: str) -> None:
+    with rdb.write() as conn:
+        record_finding(conn, kind, enterprise_id=ent, gateway_id=gw, detail=detail, dedupe=dedupe)
+
+
+def _extend_chain(
+    conn: sqlite3.Connection, batch: wire.SignedBatch, body: dict[str, Any], rows: list[tuple[Any, ...]],
+    transport: str,
+) -> IngestResult:
+    """Decide against the stored chain head and store; runs inside BEGIN IMMEDIATE."""
+    h, seq, gw, ent = batch.hash, body["seq"], body["gateway"], body["enterprise"]
+    revoked = conn.execute("SELECT revoked_at FROM gateway_keys WHERE kid = ?", (batch.kid,)).fetchone()
+    if revoked is None or revoked[0] is not None:  # revoked while we were verifying
+        return _reject("revoked_key", f"key {batch.kid} was revoked", 403, seq=seq, hash=h, gateway_id=gw)
+    same_seq = conn.execute("SELECT hash FROM batches WHERE gateway_id = ? AND seq = ?", (gw, seq)).fetchone()
+    if same_seq is not None:
+        if same_seq[0] == h:
+            return IngestResult("duplicate", seq=seq, hash=h, gateway_id=gw)
+        record_finding(conn, "equivocation", enterprise_id=ent, gateway_id=gw,
+                       detail={"seq": seq, "accepted_hash": same_seq[0], "conflicting_hash": h,
+                               "kid": batch.kid}, dedupe=f"{seq}:{h}")
+        return _reject("equivocation", f"seq {seq} was already accepted with different bytes", 409,
+                       seq=seq, hash=h, gateway_id=gw, extra={"accepted_hash": same_seq[0]})
+    last_seq, last_hash = conn.execute(
+        "SELECT last_seq, last_hash FROM gateways WHERE id = ?", (gw,)
+    ).fetchone()
+    expected = last_seq + 1
+    declared: tuple[int, int] | None = None
+    if seq < expected:
+        # Only possible for a seq inside a range the gateway itself declared dropped.
+        record_finding(conn, "stale_seq", enterprise_id=ent, gateway_id=gw,
+                       detail={"seq": seq, "expected_seq": expected, "hash": h}, dedupe=h)
+        return _reject("stale_seq", f"seq {seq} is behind the chain (next is {expected})", 409,
+                       seq=seq, hash=h, gateway_id=gw, extra={"expected_seq": expected})
+    if seq > expected:
+        if _dropped(body) != (expected, seq - 1):
+            record_finding(conn, "gap_observed", enterprise_id=ent, gateway_id=gw,
+                           detail={"expected_seq": expected, "received_seq": seq, "hash": h},
+                           dedupe=f"{expected}:{seq}")
+            return _reject("out_of_order", f"expected seq {expected}, got {seq}", 409,
+                           seq=seq, hash=h, gateway_id=gw, extra={"expected_seq": expected})
+        declared = (expected, seq - 1)
+    elif body["prev"] != last_hash:
+        record_finding(conn, "rejected_batch", enterprise_id=ent, gateway_id=gw,
+                       detail={"code": "chain_broken", "seq": seq, "prev": body["prev"],
+                               "expected_prev": last_hash, "hash": h}, dedupe=h)
+        return _reject("chain_broken", f"prev does not match the hash of seq {last_seq}", 409,
+                       seq=seq, hash=h, gateway_id=gw, extra={"expected_prev": last_hash})
+
+    rec_pos = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
+    conn.execute(
+        "INSERT INTO batches (hash, gateway_id, enterprise_id, seq, kid, body, sig, record_count, rec_pos,"
+        " received, transport) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (h, gw, ent, seq, batch.kid, batch.body, batch.sig, len(rows), rec_pos, iso(utc_now()), transport),
+    )
+    conn.executemany(
+        "INSERT INTO records (batch_hash, enterprise_id, gateway_id, seq, idx, type, name, category, subject,"
+        " window_start, window_len, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    conn.execute("UPDATE gateways SET last_seq = ?, last_hash = ? WHERE id = ?", (seq, h, gw))
+    if declared is not None:
+        record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
+                       detail={"first": declared[0], "last": declared[1],
+                               "count": declared[1] - declared[0] + 1,
+                               "declared_in_seq": seq, "hash": h, "prev_unverified": body["prev"],
+                               "loss": body.get("loss")}, dedupe=f"{declared[0]}:{declared[1]}")
+    return IngestResult("accepted", seq=seq, hash=h, gateway_id=gw)

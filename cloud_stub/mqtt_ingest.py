@@ -1,0 +1,94 @@
+"""MQTT ingest: a paho-mqtt 2.x subscriber that feeds the same ``ingest`` as HTTP.
+
+Gateways publish envelopes to ``{prefix}/{gateway_id}/batch`` (QoS 1). We subscribe
+through the shared subscription ``$share/edgeproof-receivers/{prefix}/+/batch`` so that
+several receivers split the load, and answer on ``{prefix}/{gateway_id}/ack`` (QoS 1)
+with the same JSON an HTTP POST would get. paho sends PUBACK only after ``on_message``
+returns, so a batch is stored before the broker forgets it (at-least-once; the receiver
+turns repeats into ``duplicate`` acks).
+
+The client connects asynchronously and reconnects on its own thread, so a dead or
+restarting broker never blocks or crashes the HTTP side.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from cloud_stub.db import ReceiverDB
+from cloud_stub.ingest import ingest
+
+log = logging.getLogger("cloud_stub.mqtt")
+
+SHARE_GROUP = "edgeproof-receivers"
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+class MqttIngest:
+    """Subscribes, ingests, acks. ``start()`` returns at once; ``stop()`` disconnects."""
+
+    def __init__(self, rdb: ReceiverDB, host: str, port: int, prefix: str = "edgeproof/v1",
+                 client_id: str | None = None) -> None:
+        self.rdb = rdb
+        self.host = host
+        self.port = port
+        self.prefix = prefix.rstrip("/")
+        self.subscription = f"$share/{SHARE_GROUP}/{self.prefix}/+/batch"
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"edgeproof-receiver-{uuid.uuid4().hex[:12]}",
+        )
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.connected = False
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
+                    _properties: Any) -> None:
+        if getattr(reason_code, "is_failure", False):
+            log.warning("mqtt connect refused", extra={"event": "mqtt_connect", "reason": str(reason_code)})
+            return
+        # Subscribing here (not once at start) restores the subscription after every reconnect.
+        client.subscribe(self.subscription, qos=1)
+        self.connected = True
+        log.info("mqtt connected", extra={"event": "mqtt_connect", "broker": f"{self.host}:{self.port}",
+                                          "subscription": self.subscription})
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
+                       _properties: Any) -> None:
+        self.connected = False
+        log.warning("mqtt disconnected", extra={"event": "mqtt_disconnect", "reason": str(reason_code)})
+
+    def _on_message(self, client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        parts = msg.topic.split("/")
+        if len(parts) < 3 or parts[-1] != "batch" or "/".join(parts[:-2]) != self.prefix:
+            log.warning("unexpected topic", extra={"event": "mqtt_topic", "topic": msg.topic})
+            return
+        gateway_id = parts[-2]
+        try:
+            result = ingest(self.rdb, msg.payload, transport="mqtt", expect_gateway=gateway_id)
+            payload = result.to_json()
+        except Exception:  # a bug must not kill the network thread; the gateway will resend
+            log.exception("ingest failed", extra={"event": "mqtt_ingest_error", "gateway": gateway_id})
+            payload = {"status": "error", "code": "internal", "message": "receiver error; resend later"}
+        client.publish(f"{self.prefix}/{gateway_id}/ack", json.dumps(payload), qos=1)
