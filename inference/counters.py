@@ -1,0 +1,156 @@
+"""Line crossings with direction, zone occupancy, line activity and safety events.
+
+Direction contract (shared with the gateway's indicators): for a line (x1,y1)->(x2,y2)
+and an object's reference point (x, y) -- the box centre -- in image coordinates
+(y grows *down*)::
+
+    s = (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)
+
+a crossing from s > 0 to s < 0 is ``in``, from s < 0 to s > 0 is ``out``. So for a line
+drawn top to bottom, moving left to right is ``in``; for a line drawn left to right,
+moving up the image is ``in``. To swap directions, draw the line the other way.
+
+A side only changes once the point is more than ``margin`` px from the line
+(hysteresis), and the move must pass through the drawn segment (plus ``margin``), so
+jitter on the line and objects passing beside its end are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from inference.geometry import Box, Point, point_in_polygon, segments_intersect, side
+from inference.tracker import Track
+
+
+@dataclass
+class Crossing:
+    line: str
+    direction: str  # "in" | "out"
+    track_id: int
+    label: str
+    ts: float
+
+
+@dataclass
+class LineCounter:
+    name: str
+    line: Box
+    margin: float = 4.0
+    labels: frozenset[str] | None = None  # count only these labels (None: all)
+    min_hits: int = 2  # sides are followed from a track's first sighting; only confirmed tracks count
+    counts: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
+    _state: dict[int, tuple[int, Point]] = field(default_factory=dict)  # track -> (side, point there)
+
+    def __post_init__(self) -> None:
+        x1, y1, x2, y2 = self.line
+        self._len = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
+        if self._len == 0:
+            raise ValueError(f"line {self.name!r} has zero length")
+
+    def update(self, tracks: Sequence[Track], ts: float) -> list[Crossing]:
+        """Pass every live track (confirmed or not) after each tracker update."""
+        events = []
+        live = set()
+        for t in tracks:
+            if self.labels is not None and t.label not in self.labels:
+                continue
+            live.add(t.id)
+            p = t.centre
+            d = side(self.line, p) / self._len  # signed distance in px
+            if abs(d) <= self.margin:
+                continue
+            sgn = 1 if d > 0 else -1
+            prev = self._state.get(t.id)
+            if prev is not None and prev[0] != sgn and t.hits < self.min_hits:
+                continue  # keep the old side: the crossing counts once the track is confirmed
+            self._state[t.id] = (sgn, p)
+            if prev is None or prev[0] == sgn:
+                continue
+            if not segments_intersect(prev[1], p, self.line, self.margin):
+                continue
+            direction = "in" if prev[0] > 0 else "out"
+            self.counts[direction] += 1
+            events.append(Crossing(self.name, direction, t.id, t.label, ts))
+        for tid in list(self._state):
+            if tid not in live:
+                del self._state[tid]
+        return events
+
+
+@dataclass
+class Zone:
+    """A polygon in frame pixels. ``kind`` is ``presence`` (people counted as present)
+    or ``danger`` (a person inside while a line is active is a safety event)."""
+
+    name: str
+    polygon: list[Point]
+    kind: str = "presence"
+    anchor: str = "bottom"  # reference point: "bottom" (feet) or "centre"
+
+    def contains(self, t: Track) -> bool:
+        return point_in_polygon(t.bottom if self.anchor == "bottom" else t.centre, self.polygon)
+
+
+class Activity:
+    """A line is active while objects move through it: for ``hold_s`` after each crossing.
+    ``active_s`` integrates active time over processed timestamps (gaps capped at ``max_gap_s``,
+    so an outage is not counted as activity)."""
+
+    def __init__(self, hold_s: float = 60.0, max_gap_s: float = 10.0) -> None:
+        self.hold_s = hold_s
+        self.max_gap_s = max_gap_s
+        self.last_crossing: float | None = None
+        self.active_s = 0.0
+        self._last_ts: float | None = None
+
+    def active(self, ts: float) -> bool:
+        return self.last_crossing is not None and ts - self.last_crossing <= self.hold_s
+
+    def update(self, crossings: Sequence[Crossing], ts: float) -> bool:
+        was = self.active(ts)
+        if crossings:
+            self.last_crossing = ts
+        if self._last_ts is not None and was:
+            self.active_s += min(max(0.0, ts - self._last_ts), self.max_gap_s)
+        self._last_ts = ts
+        return self.active(ts)
+
+
+class SafetyMonitor:
+    """Counts one event each time a person enters a danger zone while the line is active
+    (or is inside when the line becomes active). Staying inside is one event, not one per frame."""
+
+    def __init__(self, zones: Sequence[Zone], labels: frozenset[str] = frozenset({"person"})) -> None:
+        self.zones = [z for z in zones if z.kind == "danger"]
+        self.labels = labels
+        self.events = 0
+        self._flagged: set[tuple[int, str]] = set()
+
+    def update(self, tracks: Sequence[Track], line_active: bool) -> list[tuple[str, int]]:
+        new = []
+        inside: set[tuple[int, str]] = set()
+        for t in tracks:
+            if t.label not in self.labels:
+                continue
+            for z in self.zones:
+                if z.contains(t):
+                    inside.add((t.id, z.name))
+        if line_active:
+            for key in sorted(inside - self._flagged):
+                self.events += 1
+                new.append((key[1], key[0]))
+                self._flagged.add(key)
+        self._flagged &= inside
+        return new
+
+
+def people_present(tracks: Sequence[Track], zones: Sequence[Zone],
+                   labels: frozenset[str] = frozenset({"person"})) -> int:
+    """People in any presence zone, or in the whole frame when no presence zone is drawn."""
+    presence = [z for z in zones if z.kind == "presence"]
+    people = [t for t in tracks if t.label in labels]
+    if not presence:
+        return len(people)
+    return sum(1 for t in people if any(z.contains(t) for z in presence))
