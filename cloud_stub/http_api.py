@@ -33,6 +33,8 @@ class EnrollRequest(BaseModel):
     proof: str
 
 
+DRAIN_LIMIT = 64 * 1024 * 1024
+
 _ENVELOPE_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -43,17 +45,21 @@ _ENVELOPE_DOC: dict[str, Any] = {
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
-    """Read the request body but stop at ``limit`` bytes, so a huge upload costs nothing."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ReceiverError("too_large", f"envelope is {declared} bytes, limit {limit}", 400)
+    """Read the request body, keeping at most ``limit`` bytes.
+
+    An oversized body is still drained (up to DRAIN_LIMIT) before answering, so the client
+    reads our ``too_large`` reply instead of a broken pipe.
+    """
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise ReceiverError("too_large", f"envelope exceeds {limit} bytes", 400)
-        chunks.append(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif size > DRAIN_LIMIT:
+            break
+    if size > limit:
+        raise ReceiverError("too_large", f"envelope is over {limit} bytes", 400)
     return b"".join(chunks)
 
 
