@@ -185,6 +185,17 @@ class Pipeline:
         self.stats.seconds += time.perf_counter() - t0
         return crossings
 
+    def reset_tracking(self) -> None:
+        """After a reconnect the scene may have changed: forget tracks and the motion
+        background, keep every counter."""
+        self.tracker.tracks.clear()
+        self.people_tracker.tracks.clear()
+        for lc in self.lines:
+            lc._state.clear()
+        if self.gate is not None:
+            self.gate.reset()
+        self._last_run = None
+
     def snapshot(self) -> dict[str, Any]:
         """Cumulative counters and current gauges: what leaves this module (numbers only)."""
         lines = {c.name: dict(c.counts) for c in self.lines} or \
