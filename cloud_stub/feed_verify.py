@@ -170,12 +170,12 @@ def verify_feed(
                 problem = f"index {idx} is outside the batch"
             elif idx in seen_locs[h]:
                 problem = f"batch {h[:16]} index {idx} delivered twice"
-            elif r.get("gateway_id") != body["gateway"] or r.get("seq") != body["seq"]:
-                problem = "gateway_id/seq differ from the signed batch"
-            elif r.get("record") != body["records"][idx]:
-                problem = "record differs from the signed batch"
             else:
-                seen_locs[h].add(idx)
+                seen_locs[h].add(idx)  # delivered (if altered, it fails below, but was not withheld)
+                if r.get("gateway_id") != body["gateway"] or r.get("seq") != body["seq"]:
+                    problem = "gateway_id/seq differ from the signed batch"
+                elif r.get("record") != body["records"][idx]:
+                    problem = "record differs from the signed batch"
         seen_ids.add(rid)
         if problem:
             failed_ids.add(rid)

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ class Receiver:
     rdb: ReceiverDB
     key: SigningKey
     db_path: Path
+    gateways: dict[str, FakeGateway] = field(default_factory=dict)
 
     def enroll(self, gw: FakeGateway) -> dict:
         token = issue_token(self.rdb, gw.enterprise)["token"]
