@@ -1,0 +1,171 @@
+"""Vision indicators: what the cameras counted in a window, from the camera driver's points.
+
+Counters (units in/out, safety events) are cumulative in the driver; a window's value
+is the sum of positive deltas between consecutive usable readings, starting from the
+last reading before the window. A negative delta means the vision pipeline restarted
+(counters back to 0): the new value is counted from 0, so a restart loses at most
+the units between the last reading and the restart, never adds phantom ones.
+
+Gauges (people present, line active, camera up) are sampled at the poll interval; time
+shares hold each reading until the next one, at most two poll intervals, so a gap in
+readings counts as unknown (not active, camera not up) rather than as the last value.
+"""
+
+from __future__ import annotations
+
+from gateway.indicators.base import Indicator, IndicatorValue, Series, WindowContext
+from gateway.indicators.registry import register
+
+
+def counter_delta(series: Series) -> tuple[float | None, list[str]]:
+    """Sum of positive deltas incl. ``series.before``; a drop counts the new value from 0."""
+    readings = series.usable()
+    prev = series.before[1] if series.before is not None else None
+    quality: list[str] = []
+    if prev is None:
+        quality.append("no_baseline")
+    if not readings:
+        return (None if prev is None else 0.0), quality + ["no_data"]
+    total = 0.0
+    for _, v in readings:
+        if prev is not None:
+            d = v - prev
+            if d >= 0:
+                total += d
+            else:
+                total += v
+                if "counter_reset" not in quality:
+                    quality.append("counter_reset")
+        prev = v
+    return total, quality
+
+
+def _interval(ctx: WindowContext, series: Series) -> float:
+    polls = [d.poll_interval_s for d in ctx.devices if d.poll_interval_s > 0]
+    if polls:
+        return min(polls)
+    ts = series.ts
+    gaps = sorted(b - a for a, b in zip(ts, ts[1:], strict=False) if b > a)
+    return gaps[len(gaps) // 2] if gaps else ctx.length
+
+
+def held_seconds(ctx: WindowContext, series: Series, predicate: float = 0.5) -> tuple[float, float]:
+    """(seconds with value >= predicate, seconds covered by any usable reading) in the window."""
+    hold = 2.0 * _interval(ctx, series)
+    pts = series.usable()
+    if series.before is not None:
+        pts = [series.before, *pts]
+    on = covered = 0.0
+    for i, (t, v) in enumerate(pts):
+        nxt = pts[i + 1][0] if i + 1 < len(pts) else ctx.end
+        a = max(t, ctx.start)
+        b = min(nxt, t + hold, ctx.end)
+        if b <= a:
+            continue
+        covered += b - a
+        if v >= predicate:
+            on += b - a
+    return on, covered
+
+
+def _coverage_quality(ctx: WindowContext, covered: float) -> list[str]:
+    return ["partial"] if covered < 0.9 * ctx.length else []
+
+
+class _CounterIndicator(Indicator):
+    category = "vision"
+    meaning = ""
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        value, quality = counter_delta(ctx.series[self.meaning])
+        return [self.value(ctx, value, quality)]
+
+
+@register
+class UnitsIn(_CounterIndicator):
+    name = "vision.units_in"
+    unit = "units"
+    version = 1
+    meaning = "vision.units_in"
+    requires = ("vision.units_in",)
+
+
+@register
+class UnitsOut(_CounterIndicator):
+    name = "vision.units_out"
+    unit = "units"
+    version = 1
+    meaning = "vision.units_out"
+    requires = ("vision.units_out",)
+
+
+@register
+class SafetyEvents(_CounterIndicator):
+    name = "vision.safety_events"
+    unit = "events"
+    version = 1
+    meaning = "vision.safety_events"
+    requires = ("vision.safety_events",)
+
+
+@register
+class PeopleMean(Indicator):
+    name = "vision.people_mean"
+    category = "vision"
+    unit = "people"
+    version = 1
+    requires = ("vision.people_present",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        vals = [v for _, v in ctx.series["vision.people_present"].usable()]
+        if not vals:
+            return [self.value(ctx, None, ["no_data"])]
+        return [self.value(ctx, round(sum(vals) / len(vals), 3), samples=len(vals))]
+
+
+@register
+class PeopleMax(Indicator):
+    name = "vision.people_max"
+    category = "vision"
+    unit = "people"
+    version = 1
+    requires = ("vision.people_present",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        vals = [v for _, v in ctx.series["vision.people_present"].usable()]
+        if not vals:
+            return [self.value(ctx, None, ["no_data"])]
+        return [self.value(ctx, max(vals), samples=len(vals))]
+
+
+@register
+class LineActiveMinutes(Indicator):
+    name = "vision.line_active_min"
+    category = "vision"
+    unit = "min"
+    version = 1
+    requires = ("vision.line_active",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        series = ctx.series["vision.line_active"]
+        on, covered = held_seconds(ctx, series)
+        if covered == 0:
+            return [self.value(ctx, None, ["no_data"])]
+        return [self.value(ctx, round(on / 60.0, 3), _coverage_quality(ctx, covered),
+                           covered_s=round(covered, 1))]
+
+
+@register
+class CameraUptime(Indicator):
+    """Share of the window the camera delivered frames; a missing reading is downtime."""
+
+    name = "vision.camera_uptime_pct"
+    category = "vision"
+    unit = "%"
+    version = 1
+    requires = ("vision.camera_up",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        on, covered = held_seconds(ctx, ctx.series["vision.camera_up"])
+        quality = ["no_data"] if covered == 0 else _coverage_quality(ctx, covered)
+        return [self.value(ctx, round(100.0 * on / ctx.length, 2), quality)]
