@@ -25,7 +25,7 @@ class Detector:
         self.decl = model if isinstance(model, ModelDeclaration) else resolve(model)
         self.decl.verify()
         self.model = TFLiteModel(self.decl.file, threads=threads)
-        self.decoder = make_decoder(self.decl, self.model)
+        self.decoder = make_decoder(self.decl, self.model.input_size, self.model.outputs)
         self.runs = 0
         self.seconds = 0.0
 

@@ -17,7 +17,7 @@ from inference.errors import ModelError
 if TYPE_CHECKING:
     from inference.declaration import ModelDeclaration
     from inference.geometry import Detection
-    from inference.runtime import TFLiteModel
+    from inference.runtime import TensorInfo
 
 # kind -> module under inference.decoders exposing ``Decoder``
 KINDS = {"ssd": "ssd", "mediapipe_anchors": "mediapipe_anchors"}
@@ -27,27 +27,28 @@ class Decoder(Protocol):
     def decode(self, outputs: list[Any]) -> list[Detection]: ...
 
 
-def make_decoder(decl: ModelDeclaration, model: TFLiteModel) -> Decoder:
+def make_decoder(decl: ModelDeclaration, input_size: tuple[int, int], outputs: list[TensorInfo]) -> Decoder:
+    """The declared decoder, checked against the model's real input size and outputs."""
     kind = decl.decoder["kind"]
     if kind not in KINDS:
         raise ModelError(decl.declaration, f"decoder.kind must be one of {sorted(KINDS)}, found {kind!r}")
     mod = importlib.import_module(f"inference.decoders.{KINDS[kind]}")
-    return mod.Decoder(decl, model)
+    return mod.Decoder(decl, input_size, outputs)
 
 
-def output_index(decl: ModelDeclaration, model: TFLiteModel, key: str, default: int) -> int:
+def output_index(decl: ModelDeclaration, outputs: list[TensorInfo], key: str, default: int) -> int:
     """An output named in the declaration by position (int) or tensor name (str)."""
     want = decl.decoder.get(key, default)
     if isinstance(want, int) and not isinstance(want, bool):
-        if not 0 <= want < len(model.outputs):
+        if not 0 <= want < len(outputs):
             raise ModelError(decl.declaration, f"decoder.{key} = {want}: the model has "
-                                               f"{len(model.outputs)} outputs")
+                                               f"{len(outputs)} outputs")
         return want
-    for i, o in enumerate(model.outputs):
+    for i, o in enumerate(outputs):
         if o.name == want:
             return i
     raise ModelError(decl.declaration, f"decoder.{key} = {want!r}: no output of that name in "
-                                       f"{[o.name for o in model.outputs]}")
+                                       f"{[o.name for o in outputs]}")
 
 
 def check_keys(decl: ModelDeclaration, allowed: set[str]) -> None:

@@ -35,7 +35,7 @@ from inference.declaration import ModelDeclaration
 from inference.decoders import check_keys, output_index
 from inference.errors import ModelError
 from inference.geometry import Detection, nms
-from inference.runtime import TFLiteModel
+from inference.runtime import TensorInfo
 
 ALLOWED = {"strides", "anchors_per_cell", "anchor_offset", "score_threshold", "nms_iou", "num_keypoints",
            "boxes_output", "scores_output", "box_from_keypoints", "keypoint_box_scale", "max_detections"}
@@ -56,7 +56,8 @@ def make_anchors(input_w: int, input_h: int, strides: list[int], per_cell: list[
 
 
 class Decoder:
-    def __init__(self, decl: ModelDeclaration, model: TFLiteModel) -> None:
+    def __init__(self, decl: ModelDeclaration, input_size: tuple[int, int],
+                 outputs: list[TensorInfo]) -> None:
         cfg = decl.decoder
         check_keys(decl, ALLOWED)
         for key in ("strides", "anchors_per_cell"):
@@ -65,16 +66,16 @@ class Decoder:
         if len(cfg["strides"]) != len(cfg["anchors_per_cell"]):
             raise ModelError(decl.declaration, "decoder.strides and decoder.anchors_per_cell differ "
                                                "in length")
-        self.w, self.h = model.input_size
+        self.w, self.h = input_size
         self.anchors = make_anchors(self.w, self.h, cfg["strides"], cfg["anchors_per_cell"],
                                     float(cfg.get("anchor_offset", 0.5)))
-        self.boxes_i = output_index(decl, model, "boxes_output", 0)
-        self.scores_i = output_index(decl, model, "scores_output", 1)
+        self.boxes_i = output_index(decl, outputs, "boxes_output", 0)
+        self.scores_i = output_index(decl, outputs, "scores_output", 1)
         n = self.anchors.shape[0]
-        bshape = model.outputs[self.boxes_i].shape
+        bshape = outputs[self.boxes_i].shape
         if len(bshape) != 3 or bshape[1] != n or bshape[2] < 4:
             raise ModelError(decl.declaration, f"anchor layout gives {n} anchors but output "
-                                               f"{model.outputs[self.boxes_i].name} has shape {list(bshape)}")
+                                               f"{outputs[self.boxes_i].name} has shape {list(bshape)}")
         self.num_keypoints = int(cfg.get("num_keypoints", (bshape[2] - 4) // 2))
         self.threshold = float(cfg.get("score_threshold", 0.5))
         self.nms_iou = float(cfg.get("nms_iou", 0.3))

@@ -27,20 +27,21 @@ from inference.declaration import ModelDeclaration
 from inference.decoders import check_keys, output_index
 from inference.errors import ModelError
 from inference.geometry import Detection, nms
-from inference.runtime import TFLiteModel
+from inference.runtime import TensorInfo
 
 ALLOWED = {"boxes_output", "classes_output", "scores_output", "count_output", "box_order", "label_offset",
            "keep_labels", "score_threshold", "nms_iou"}
 
 
 class Decoder:
-    def __init__(self, decl: ModelDeclaration, model: TFLiteModel) -> None:
+    def __init__(self, decl: ModelDeclaration, input_size: tuple[int, int],
+                 outputs: list[TensorInfo]) -> None:
         check_keys(decl, ALLOWED)
         cfg = decl.decoder
-        self.boxes_i = output_index(decl, model, "boxes_output", 0)
-        self.classes_i = output_index(decl, model, "classes_output", 1)
-        self.scores_i = output_index(decl, model, "scores_output", 2)
-        self.count_i = output_index(decl, model, "count_output", 3) if len(model.outputs) > 3 else None
+        self.boxes_i = output_index(decl, outputs, "boxes_output", 0)
+        self.classes_i = output_index(decl, outputs, "classes_output", 1)
+        self.scores_i = output_index(decl, outputs, "scores_output", 2)
+        self.count_i = output_index(decl, outputs, "count_output", 3) if len(outputs) > 3 else None
         self.order = cfg.get("box_order", "yxyx")
         if self.order not in ("yxyx", "xyxy"):
             raise ModelError(decl.declaration, f"decoder.box_order must be yxyx or xyxy, "
