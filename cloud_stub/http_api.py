@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from nacl.signing import SigningKey
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_stub import banks, enrollment, feed, findings, receiver_key
 from cloud_stub.db import ReceiverDB
@@ -75,6 +76,12 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
     @app.exception_handler(ReceiverError)
     async def _receiver_error(_: Request, exc: ReceiverError) -> JSONResponse:
         return JSONResponse(exc.to_json(), status_code=exc.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"status": "error", "code": code, "message": str(exc.detail)},
+                            status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cloud_helpers import FakeGateway, http
-from test_receiver_mqtt import PREFIX, GatewayMqtt
+from cloud_helpers import PREFIX, FakeGateway, GatewayMqtt, http
 
 REPO = Path(__file__).resolve().parents[2]
 

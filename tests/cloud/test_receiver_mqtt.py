@@ -2,52 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import queue
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
-from cloud_helpers import flip_body_byte, free_port, http
+from cloud_helpers import PREFIX, GatewayMqtt, flip_body_byte, free_port, http, wait_for
 
 from cloud_stub.mqtt_ingest import MqttIngest
-
-PREFIX = "edgeproof/v1"
-
-
-def wait_for(pred, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
-
-
-class GatewayMqtt:
-    """The gateway's side of MQTT: publish envelopes, collect acks."""
-
-    def __init__(self, host: str, port: int, gateway_id: str) -> None:
-        self.acks: queue.Queue[dict] = queue.Queue()
-        self.subscribed = False
-        client_id = f"test-{gateway_id}-{time.time_ns()}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.topic = f"{PREFIX}/{gateway_id}"
-        self.client.on_connect = lambda c, *_: c.subscribe(f"{self.topic}/ack", qos=1)
-        self.client.on_subscribe = lambda *_: setattr(self, "subscribed", True)
-        self.client.on_message = lambda _c, _u, msg: self.acks.put(json.loads(msg.payload))
-        self.client.connect(host, port)
-        self.client.loop_start()
-        wait_for(lambda: self.subscribed)
-
-    def publish(self, envelope: bytes, topic: str | None = None) -> None:
-        self.client.publish(topic or f"{self.topic}/batch", envelope, qos=1).wait_for_publish(5)
-
-    def ack(self) -> dict:
-        return self.acks.get(timeout=10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
