@@ -109,11 +109,12 @@ class Activity:
         return self.last_crossing is not None and ts - self.last_crossing <= self.hold_s
 
     def update(self, crossings: Sequence[Crossing], ts: float) -> bool:
-        was = self.active(ts)
+        if self._last_ts is not None and self.last_crossing is not None:
+            a = max(self._last_ts, self.last_crossing)
+            b = min(ts, self.last_crossing + self.hold_s, self._last_ts + self.max_gap_s)
+            self.active_s += max(0.0, b - a)
         if crossings:
             self.last_crossing = ts
-        if self._last_ts is not None and was:
-            self.active_s += min(max(0.0, ts - self._last_ts), self.max_gap_s)
         self._last_ts = ts
         return self.active(ts)
 

@@ -50,7 +50,7 @@ class Tracker:
     ``max_distance``: centre-distance fallback, in multiples of the object's size.
     """
 
-    def __init__(self, iou_threshold: float = 0.2, max_distance: float = 1.5, min_hits: int = 2,
+    def __init__(self, iou_threshold: float = 0.2, max_distance: float = 2.5, min_hits: int = 2,
                  max_missed: int = 5, trail: int = 32) -> None:
         self.iou_threshold = iou_threshold
         self.max_distance = max_distance
