@@ -1,0 +1,190 @@
+"""End-to-end counting on generated clips with known ground truth, the motion gate,
+and faults: corrupt frames, a source that vanishes mid-stream, a missing source."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gateway.commands.vision import command as vision_cli
+from inference.errors import SourceError
+from inference.pipeline import LineSpec, Pipeline, PipelineConfig
+from inference.runner import VisionRunner
+from inference.sources import open_source, redact
+
+LINE = LineSpec("belt", (320, 0, 320, 480))
+
+
+def run_clip(path, model, **kw):
+    pipe = Pipeline(PipelineConfig(model=model, lines=[LINE], **kw))
+    src = open_source(str(path))
+    src.open()
+    while (f := src.read()) is not None:
+        pipe.process(f.image, f.ts)
+    src.close()
+    return pipe.snapshot()
+
+
+def test_motion_counts_products_exactly(product_clip):
+    path, truth = product_clip
+    snap = run_clip(path, "motion")
+    assert (snap["in"], snap["out"]) == (truth["in"], truth["out"]) == (3, 2)
+    assert snap["frames"] == 220
+
+
+def test_person_model_counts_people_exactly(people_clip):
+    path, truth = people_clip
+    snap = run_clip(path, "person")
+    assert (snap["in"], snap["out"]) == (truth["in"], truth["out"]) == (2, 1)
+    assert snap["detector_runs"] < snap["frames"]
+
+
+def test_static_scene_costs_almost_no_detector_runs(static_clip):
+    gated = run_clip(static_clip, "person")
+    assert gated["frames"] == 100
+    assert gated["detector_runs"] <= 3  # the first frame and one refresh every 5 s of media time
+    ungated = run_clip(static_clip, "person", motion_gate=False)
+    assert ungated["detector_runs"] == 100
+    assert gated["in"] == gated["out"] == ungated["in"] == ungated["out"] == 0
+
+
+def test_cli_count_motion_and_person(product_clip, people_clip):
+    runner = CliRunner()
+    res = runner.invoke(vision_cli, ["count", "--model", "motion", "--source", str(product_clip[0]),
+                                     "--line", "320,0,320,480"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["in"], out["out"], out["frames"]) == (3, 2, 220)
+    assert 0 < out["detector_runs"] <= 220
+    res = runner.invoke(vision_cli, ["count", "--model", "person", "--source", str(people_clip[0]),
+                                     "--line", "door=0.5,0,0.5,1", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["in"], out["out"]) == (2, 1)
+    assert out["lines"] == {"door": {"in": 2, "out": 1}}
+
+
+def test_cli_count_reversed_line_swaps(product_clip):
+    res = CliRunner().invoke(vision_cli, ["count", "--source", str(product_clip[0]),
+                                          "--line", "320,480,320,0"])
+    out = json.loads(res.stdout)
+    assert (out["in"], out["out"]) == (2, 3)
+
+
+def test_cli_count_bad_line_and_missing_source(tmp_path):
+    res = CliRunner().invoke(vision_cli, ["count", "--source", "x.avi", "--line", "1,2,3"])
+    assert res.exit_code == 2 and "x1,y1,x2,y2" in res.output
+    missing = tmp_path / "nope.avi"
+    res = CliRunner().invoke(vision_cli, ["count", "--source", str(missing), "--line", "0,0,1,1"])
+    assert res.exit_code == 1
+    assert str(missing) in json.loads(res.stdout)["error"]
+
+
+@pytest.fixture()
+def frame_folder(tmp_path, product_clip):
+    """The product clip as JPEG frames, with frame 100 replaced by garbage bytes."""
+    d = tmp_path / "frames"
+    d.mkdir()
+    cap = cv2.VideoCapture(str(product_clip[0]))
+    i = 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        cv2.imwrite(str(d / f"f{i:04d}.jpg"), img)
+        i += 1
+    cap.release()
+    (d / "f0100.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated garbage")
+    return d
+
+
+def test_corrupt_frame_is_skipped_and_counted(frame_folder):
+    res = CliRunner().invoke(vision_cli, ["count", "--source", str(frame_folder), "--line", "320,0,320,480"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["corrupt_frames"] == 1 and out["frames"] == 220
+    assert (out["in"], out["out"]) == (3, 2)
+
+
+def test_pipeline_survives_garbage_arrays():
+    pipe = Pipeline(PipelineConfig(model="motion", lines=[LINE]))
+    for bad in (np.zeros((0, 0, 3), np.uint8), np.zeros((10, 10, 3), np.float32), None, "x"):
+        pipe.process(bad, 0.0)
+    pipe.process(np.zeros((48, 64, 3), np.uint8), 0.1)
+    snap = pipe.snapshot()
+    assert snap["corrupt_frames"] == 4 and snap["frames"] == 5
+
+
+def _wait(pred, timeout=10.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_camera_that_vanishes_is_reported_retried_and_recovers(frame_folder, tmp_path):
+    cam = tmp_path / "cam"
+    shutil.copytree(frame_folder, cam)
+    runner = VisionRunner(str(cam), PipelineConfig(model="motion", lines=[LINE]), fps=40, realtime=True,
+                          loop=True, backoff_initial_s=0.05, backoff_max_s=0.2)
+    runner.start()
+    try:
+        assert _wait(lambda: runner.snapshot()["camera_up"] == 1)
+        assert _wait(lambda: runner.snapshot()["frames"] > 20)
+        shutil.rmtree(cam)  # the camera's folder disappears mid-stream
+        assert _wait(lambda: runner.snapshot()["camera_up"] == 0)
+        snap = runner.snapshot()
+        assert str(cam) in snap["last_error"]
+        assert runner.running  # the thread keeps retrying, nothing crashed
+        assert _wait(lambda: runner.snapshot()["reconnects"] >= 2)
+        shutil.copytree(frame_folder, cam)  # it comes back
+        assert _wait(lambda: runner.snapshot()["camera_up"] == 1)
+        frames_before = runner.snapshot()["frames"]
+        assert _wait(lambda: runner.snapshot()["frames"] > frames_before + 10)
+    finally:
+        runner.stop()
+    assert not runner.running
+
+
+def test_video_file_deleted_mid_stream(product_clip, tmp_path):
+    clip = tmp_path / "live.avi"
+    shutil.copy(product_clip[0], clip)
+    runner = VisionRunner(str(clip), PipelineConfig(model="motion", lines=[LINE]), fps=100, realtime=True,
+                          loop=True, backoff_initial_s=0.05, backoff_max_s=0.1)
+    runner.start()
+    try:
+        assert _wait(lambda: runner.snapshot()["frames"] > 5)
+        clip.unlink()
+        assert _wait(lambda: runner.snapshot()["camera_up"] == 0 and runner.snapshot()["failures"] >= 1)
+        assert str(clip) in runner.snapshot()["last_error"]
+        assert runner.running
+    finally:
+        runner.stop()
+
+
+def test_runner_counts_a_file_to_the_end(product_clip):
+    runner = VisionRunner(str(product_clip[0]), PipelineConfig(model="motion", lines=[LINE]), realtime=False)
+    runner.start()
+    assert runner.wait_finished(30)
+    snap = runner.snapshot()
+    assert (snap["in"], snap["out"], snap["finished"], snap["camera_up"]) == (3, 2, True, 0)
+
+
+def test_source_uris():
+    assert open_source("picamera:0").__class__.__name__ == "PiCameraSource"
+    assert open_source("0").__class__.__name__ == "OpenCVSource" and open_source("0").live
+    assert open_source("v4l2:1").target == 1
+    assert open_source("rtsp://u:p@10.0.0.1/s").live
+    assert redact("rtsp://admin:secret@10.0.0.1:554/s") == "rtsp://***@10.0.0.1:554/s"
+    with pytest.raises(SourceError, match="picamera2 is not available"):
+        open_source("picamera:0").open()
+    with pytest.raises(SourceError, match="no such"):
+        open_source("/nonexistent/dir/").open()
