@@ -168,13 +168,16 @@ def _check_references(path: Path, profile: Profile) -> None:
 
 
 def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "driver") -> Any:
-    """Drivers are found by module name (drivers/<kind>.py): adding a device adds a module."""
-    try:
-        return importlib.import_module(f"drivers.{kind}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("drivers"):
-            known = sorted(p.stem for p in DRIVERS_DIR.glob("*.py") if not p.stem.startswith("_")
-                           and p.stem not in {"base", "registry"})
-            raise ProfileError(path, key, f"a known driver {known} (found {kind!r})") from exc
-        raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
-                                      "install the matching extra (pip install 'edgeproof[pi]')") from exc
+    """Drivers are found by module name: ``drivers/<kind>.py`` (bus devices) or
+    ``gateway/sources/<kind>.py`` (cameras, exports). Adding a device adds a module."""
+    for package in ("drivers", "gateway.sources"):
+        try:
+            return importlib.import_module(f"{package}.{kind}")
+        except ModuleNotFoundError as exc:
+            if exc.name and (exc.name == package or exc.name.startswith(f"{package}.{kind}")):
+                continue
+            raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
+                                          "install the matching extra (pip install 'edgeproof[pi]')") from exc
+    known = sorted(p.stem for p in [*DRIVERS_DIR.glob("*.py"), *(DRIVERS_DIR.parent / "gateway" / "sources").glob("*.py")]
+                   if not p.stem.startswith("_") and p.stem != "base")
+    raise ProfileError(path, key, f"a known driver {known} (found {kind!r})")

@@ -83,7 +83,7 @@ class StoreCfg(_S):
 
 
 class IndicatorsCfg(_S):
-    windows: list[Duration] = ["15m", "1h"]
+    windows: list[Duration] = msgspec.field(default_factory=lambda: ["15m", "1h"])
     # How long after a window closes before it is computed (late readings still count).
     grace_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     interval_s: PositiveFloat = 5.0

@@ -79,6 +79,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     refresh_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     active_hold_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     loop: bool = False  # replay a file source forever (demo / simulated sites)
+    realtime: bool = True  # pace file sources at their frame rate (False: as fast as possible, for tests)
     backoff_max_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     evidence: EvidenceOption | None = None
 
@@ -160,7 +161,7 @@ class CameraDriver(Driver):
             evidence = EvidenceRing(EvidenceConfig(directory=e.directory, key_file=e.key_file, pre_s=e.pre_s,
                                                    post_s=e.post_s, max_mb=e.max_mb,
                                                    retention_days=e.retention_days))
-        return VisionRunner(o.source, cfg, fps=o.fps, loop=o.loop, realtime=True,
+        return VisionRunner(o.source, cfg, fps=o.fps, loop=o.loop, realtime=o.realtime,
                             backoff_max_s=o.backoff_max_s, evidence=evidence)
 
     async def open(self) -> None:

@@ -1,0 +1,82 @@
+"""Reading one Modbus device through an already-open pymodbus client (TCP or RTU).
+
+Shared by drivers/modbus_tcp.py and drivers/modbus_rtu.py: the transport differs, the
+register map, coalescing, decoding and error classification do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from drivers.base import DriverError, ReadResult
+from drivers.modbus.coalesce import Request, plan
+from drivers.modbus.decode import decode
+from gateway.profile.schema import Model, PointDef
+
+_READERS = {
+    "input": "read_input_registers",
+    "holding": "read_holding_registers",
+    "coil": "read_coils",
+    "discrete": "read_discrete_inputs",
+}
+
+
+class RegisterMap:
+    """A model's points with their request plan, computed once at start."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.points: list[PointDef] = [p for p in model.points if p.address is not None]
+        self.requests: list[Request] = plan(
+            [(p.table, p.address or 0, p.type) for p in self.points], model.max_gap, model.max_regs)
+
+    def decode_response(self, req: Request, data: list[Any], out: dict[str, float]) -> None:
+        for idx, off, width in req.points:
+            p = self.points[idx]
+            if p.table in ("coil", "discrete"):
+                out[p.name] = 1.0 if data[off] else 0.0
+                continue
+            out[p.name] = decode(
+                data[off:off + width], p.type,
+                p.word_order or self.model.word_order, p.byte_order or self.model.byte_order,
+                p.scale, p.offset)
+
+
+async def read_map(client: Any, regmap: RegisterMap, unit_id: int, timeout_s: float) -> ReadResult:
+    """Issue the planned requests; any failure fails the whole read (no partial made-up data)."""
+    values: dict[str, float] = {}
+    for req in regmap.requests:
+        fn = getattr(client, _READERS[req.table])
+        try:
+            rr = await asyncio.wait_for(fn(req.start, count=req.count, device_id=unit_id), timeout_s)
+        except TimeoutError as exc:
+            raise DriverError("timeout", f"no answer from unit {unit_id} within {timeout_s}s") from exc
+        except ModbusIOException as exc:
+            raise DriverError(_io_kind(exc), str(exc)) from exc
+        except ConnectionException as exc:
+            raise DriverError("io", f"connection failed: {exc}") from exc
+        except ModbusException as exc:
+            raise DriverError("io", str(exc)) from exc
+        if rr.isError():
+            code = getattr(rr, "exception_code", None)
+            raise DriverError("exception", f"unit {unit_id} answered Modbus exception {code} "
+                                           f"for {req.table} {req.start}+{req.count}")
+        data = rr.bits if req.table in ("coil", "discrete") else rr.registers
+        if len(data) < req.count:
+            raise DriverError("short_frame", f"asked {req.count} registers, got {len(data)}")
+        regmap.decode_response(req, data, values)
+    return ReadResult(values=values, requests=len(regmap.requests))
+
+
+def _io_kind(exc: Exception) -> str:
+    text = str(exc).lower()
+    if "crc" in text or "check" in text:
+        return "crc"
+    if "no response" in text or "timeout" in text or "timed out" in text:
+        return "timeout"
+    if "short" in text or "incomplete" in text:
+        return "short_frame"
+    return "io"

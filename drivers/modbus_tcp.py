@@ -1,0 +1,58 @@
+"""Modbus TCP devices (energy meters behind a gateway, PLCs) via pymodbus's async client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymodbus.client import AsyncModbusTcpClient
+
+from drivers.base import Driver, DriverError, ReadResult
+from drivers.modbus.device import RegisterMap, read_map
+from gateway.profile.schema import Bus, Device, Model, PointDef
+
+
+def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, str] | None:
+    if not device.host:
+        return "host", "the device's IP address or host name (Modbus TCP)"
+    if model is None:
+        return "model", "a register map name (e.g. 'eastron-sdm630') for a Modbus device"
+    return None
+
+
+class ModbusTcpDriver(Driver):
+    kind = "modbus_tcp"
+
+    def __init__(self, device: Device, model: Model | None, bus: Any, bus_cfg: Bus | None) -> None:
+        super().__init__(device, model, bus, bus_cfg)
+        assert model is not None
+        self.regmap = RegisterMap(model)
+        self.client: AsyncModbusTcpClient | None = None
+
+    def points(self) -> list[PointDef]:
+        return self.regmap.points
+
+    async def open(self) -> None:
+        if self.client is not None and self.client.connected:
+            return
+        self.client = AsyncModbusTcpClient(
+            self.device.host or "127.0.0.1", port=self.device.port or 502,
+            timeout=self.device.timeout_s, retries=0, reconnect_delay=0)
+        if not await self.client.connect():
+            self.client.close()
+            self.client = None
+            self.errors["io"] += 1
+            raise DriverError("io", f"cannot connect to {self.device.host}:{self.device.port or 502}")
+
+    async def read(self) -> ReadResult:
+        if self.client is None or not self.client.connected:
+            await self.open()
+        assert self.client is not None
+        return await read_map(self.client, self.regmap, self.device.unit_id, self.device.timeout_s)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+DRIVER = ModbusTcpDriver

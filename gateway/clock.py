@@ -1,0 +1,39 @@
+"""Clock trust: a Pi has no RTC and boots in 1970 until NTP answers; every batch says so."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+from typing import Any
+
+TIME_ERROR = 5
+EARLIEST_PLAUSIBLE = 1735689600  # 2025-01-01: a clock before this is certainly unset
+
+
+class _Timex(ctypes.Structure):
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                ("constant", ctypes.c_long), ("precision", ctypes.c_long), ("tolerance", ctypes.c_long),
+                ("time_sec", ctypes.c_long), ("time_usec", ctypes.c_long), ("tick", ctypes.c_long),
+                ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long), ("shift", ctypes.c_int),
+                ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long), ("calcnt", ctypes.c_long),
+                ("errcnt", ctypes.c_long), ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int),
+                ("pad", ctypes.c_int * 11)]
+
+
+def clock_state() -> dict[str, Any]:
+    """{'synced': bool, 'source': 'kernel', 'maxerror_ms': ...} from adjtimex(2), read-only."""
+    now = time.time()
+    state: dict[str, Any] = {"synced": False, "source": "unknown"}
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        tx = _Timex()
+        rc = libc.adjtimex(ctypes.byref(tx))
+        if rc >= 0:
+            state = {"synced": rc != TIME_ERROR, "source": "kernel", "maxerror_ms": round(tx.maxerror / 1000, 3)}
+    except (OSError, AttributeError):
+        pass
+    if now < EARLIEST_PLAUSIBLE:
+        state.update(synced=False, implausible=True)
+    return state

@@ -1,0 +1,45 @@
+"""Options shared by the gateway's commands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.profile import ProfileError, load_profile
+from gateway.profile.schema import Profile
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("EDGEPROOF_STATE")
+    if env:
+        return Path(env)
+    system = Path("/var/lib/edgeproof")
+    if system.exists() and os.access(system, os.W_OK):
+        return system
+    return Path.home() / ".local" / "state" / "edgeproof"
+
+
+def state_option(f: Any) -> Any:
+    return click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="State directory (key, store). Default: $EDGEPROOF_STATE, "
+                        "/var/lib/edgeproof, or ~/.local/state/edgeproof.")(f)
+
+
+def profile_option(f: Any) -> Any:
+    return click.option("--profile", "-p", "profile", default=None,
+                        help="Profile file or shipped profile name (default: sim-factory, or "
+                             "$EDGEPROOF_PROFILE).")(f)
+
+
+def get_profile(profile: str | None) -> Profile:
+    try:
+        return load_profile(profile or os.environ.get("EDGEPROOF_PROFILE"))
+    except ProfileError as exc:
+        raise click.ClickException(f"profile error: {exc}") from exc
+
+
+def get_state(state_dir: Path | None) -> Path:
+    return state_dir or default_state_dir()

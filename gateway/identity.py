@@ -1,0 +1,121 @@
+"""The gateway's identity: an Ed25519 key made on the device, and its enrollment.
+
+The private key is written once with mode 0600 (O_EXCL, so init never overwrites a key)
+and is never logged, printed, served or sent; only the public key and its id leave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from gateway import wire
+
+KEY_FILE = "gateway.key"
+IDENTITY_FILE = "identity.json"
+ENROLLMENT_FILE = "enrollment.json"
+
+
+class IdentityError(RuntimeError):
+    pass
+
+
+@dataclass
+class Identity:
+    gateway_id: str
+    kid: str
+    public_key: bytes
+    signing_key: SigningKey
+    enrollment: dict[str, Any] | None
+
+    @property
+    def enterprise_id(self) -> str | None:
+        return self.enrollment.get("enterprise_id") if self.enrollment else None
+
+    def __repr__(self) -> str:  # never let a key reach a log line through repr()
+        return f"Identity(gateway_id={self.gateway_id!r}, kid={self.kid!r})"
+
+
+def write_json_atomic(path: Path, obj: Any, mode: int = 0o644) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def init_identity(state_dir: Path, gateway_id: str | None = None, site_id: str = "gw") -> Identity:
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key_path = state_dir / KEY_FILE
+    if key_path.exists():
+        raise IdentityError(f"{key_path} already exists: this gateway is initialised "
+                            "(delete the state directory to start over with a new identity)")
+    sk = SigningKey.generate()
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(bytes(sk))
+        fh.flush()
+        os.fsync(fh.fileno())
+    pk = bytes(sk.verify_key)
+    gid = gateway_id or f"{site_id}-{secrets.token_hex(4)}"
+    write_json_atomic(state_dir / IDENTITY_FILE,
+                      {"gateway_id": gid, "kid": wire.key_id(pk), "public_key": wire.b64(pk)})
+    return load_identity(state_dir)
+
+
+def load_identity(state_dir: Path) -> Identity:
+    key_path = state_dir / KEY_FILE
+    try:
+        st = key_path.stat()
+    except FileNotFoundError as exc:
+        raise IdentityError(f"no key at {key_path}: run `edgeproof init` first") from exc
+    if st.st_mode & 0o077:
+        raise IdentityError(f"{key_path} is readable by others (mode {oct(st.st_mode & 0o777)}); "
+                            "run chmod 600 on it")
+    seed = key_path.read_bytes()
+    if len(seed) != 32:
+        raise IdentityError(f"{key_path} is not a 32-byte Ed25519 seed")
+    sk = SigningKey(seed)
+    ident = json.loads((state_dir / IDENTITY_FILE).read_text())
+    enr_path = state_dir / ENROLLMENT_FILE
+    enrollment = json.loads(enr_path.read_text()) if enr_path.exists() else None
+    pk = bytes(sk.verify_key)
+    if wire.key_id(pk) != ident["kid"]:
+        raise IdentityError(f"{state_dir / IDENTITY_FILE} names a different key than {key_path}")
+    return Identity(ident["gateway_id"], ident["kid"], pk, sk, enrollment)
+
+
+def enroll(state_dir: Path, receiver_url: str, token: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    """Register the public key with the receiver using a one-time token."""
+    import urllib.error
+    import urllib.request
+
+    ident = load_identity(state_dir)
+    proof = wire.sign_enrollment(token, ident.gateway_id, ident.signing_key)
+    payload = json.dumps({"token": token, "gateway_id": ident.gateway_id,
+                          "public_key": wire.b64(ident.public_key), "proof": wire.b64(proof)}).encode()
+    req = urllib.request.Request(receiver_url.rstrip("/") + "/v1/enroll", data=payload, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            answer = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read())
+        except ValueError:
+            detail = {"message": str(exc)}
+        raise IdentityError(f"enrollment refused by {receiver_url}: {detail.get('code', exc.code)}: "
+                            f"{detail.get('message', '')}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise IdentityError(f"cannot reach receiver {receiver_url}: {exc}") from exc
+    answer["receiver_url"] = receiver_url
+    write_json_atomic(state_dir / ENROLLMENT_FILE, answer)
+    return answer

@@ -1,0 +1,48 @@
+"""Machine state from power: on when power is above the device's ``on_threshold_kw``."""
+
+from __future__ import annotations
+
+from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
+from gateway.indicators.counters import time_weighted
+from gateway.indicators.registry import register
+
+DEFAULT_ON_THRESHOLD_KW = 1.0
+
+
+def on_off_seconds(ctx: WindowContext) -> tuple[float, float]:
+    """(seconds on, seconds observed). Time in data gaps is neither on nor off."""
+    threshold = float(ctx.params.get("on_threshold_kw", DEFAULT_ON_THRESHOLD_KW))
+    max_gap = 3 * max((d.poll_interval_s for d in ctx.devices), default=60.0)
+    spans = time_weighted(ctx.series["energy.power_kw"], ctx.start, ctx.end, max_gap)
+    on = sum(s for v, s in spans if v > threshold)
+    return on, sum(s for _, s in spans)
+
+
+@register
+class MachineOnMinutes(Indicator):
+    name = "machine.on_minutes"
+    category = "machine"
+    unit = "min"
+    requires = ("energy.power_kw",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        on, observed = on_off_seconds(ctx)
+        flags = [] if observed >= 0.9 * ctx.length else ["partial_coverage"]
+        return [self.value(ctx, round(on / 60, 4), flags, observed_min=round(observed / 60, 4))]
+
+
+@register
+class Utilisation(Indicator):
+    """Share of the *observed* time the machine was on; low coverage is flagged, not hidden."""
+
+    name = "machine.utilisation_pct"
+    category = "machine"
+    unit = "%"
+    requires = ("energy.power_kw",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        on, observed = on_off_seconds(ctx)
+        if observed <= 0:
+            return [self.value(ctx, None, ["no_data"])]
+        flags = [] if observed >= 0.9 * ctx.length else ["partial_coverage"]
+        return [self.value(ctx, round(100 * on / observed, 4), flags)]

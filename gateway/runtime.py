@@ -1,0 +1,150 @@
+"""The gateway process: profile -> drivers -> scheduler -> store -> indicators -> batches -> uplink."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from drivers.base import Driver
+from drivers.bus import BusHandle
+from gateway.identity import Identity, load_identity
+from gateway.indicators.engine import IndicatorEngine
+from gateway.profile.load import load_driver_module, resolve_model
+from gateway.profile.schema import Profile
+from gateway.scheduler import Scheduler
+from gateway.simulate import start_twins
+from gateway.store import Store
+from gateway.uplink.batcher import Batcher, RecordPolicy
+from gateway.uplink.sender import Sender
+from gateway.uplink.transport import Transport
+
+log = logging.getLogger("edgeproof.gateway")
+
+
+def make_transport(profile: Profile, identity: Identity) -> Transport | None:
+    up = profile.uplink
+    if up.transport == "none":
+        return None
+    if up.transport == "mqtt":
+        from gateway.uplink.mqtt import MqttTransport
+
+        return MqttTransport(up.mqtt, identity.gateway_id, up.timeout_s)
+    from gateway.uplink.http import HttpTransport
+
+    url = up.url or (identity.enrollment or {}).get("receiver_url")
+    if not url:
+        raise RuntimeError("uplink.url is not set and the gateway is not enrolled with a receiver")
+    return HttpTransport(url, up.timeout_s)
+
+
+async def build_drivers(profile: Profile, simulate: bool) -> tuple[list[Driver], dict[str, BusHandle], list[Any], list[Any]]:
+    buses = {b.name: BusHandle(b) for b in profile.buses}
+    items = [(d, resolve_model(profile, d)) for d in profile.devices if d.enabled]
+    overrides: dict[str, Any] = {}
+    stoppers: list[Any] = []
+    emulators: list[Any] = []
+    if simulate:
+        overrides, stoppers, emulators = await start_twins(items, buses)
+    drivers: list[Driver] = []
+    for dev, model in items:
+        dev = overrides.get(dev.name, dev)
+        mod = load_driver_module(dev.driver)
+        bus = buses.get(dev.bus) if dev.bus else None
+        drivers.append(mod.DRIVER(dev, model, bus, bus.cfg if bus else None))
+    return drivers, buses, stoppers, emulators
+
+
+class Gateway:
+    def __init__(self, profile: Profile, state_dir: Path, simulate: bool | None = None,
+                 windows: list[str] | None = None, grace_s: float | None = None,
+                 policy: RecordPolicy | None = None, transport: Transport | None = None,
+                 exclusive: bool = True) -> None:
+        self.profile = profile
+        self.state_dir = Path(state_dir)
+        self.simulate = profile.site.simulated if simulate is None else simulate
+        self.windows = windows
+        self.grace_s = grace_s
+        self.policy = policy
+        self._transport = transport
+        self.exclusive = exclusive
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.stoppers: list[Any] = []
+        self.emulators: list[Any] = []
+        self.started_at = time.time()
+        self.indicators_made = 0
+
+    async def start(self) -> None:
+        store_path = Path(self.profile.store.path)
+        if not store_path.is_absolute():
+            store_path = self.state_dir / store_path
+        self.store = Store(store_path, self.profile.store.synchronous)
+        if self.exclusive:
+            self.store.acquire_exclusive()
+        self.boot = self.store.bump("boot")
+        self.identity = load_identity(self.state_dir)
+        drivers, self.buses, self.stoppers, self.emulators = await build_drivers(self.profile, self.simulate)
+        self.drivers = drivers
+        self.scheduler = Scheduler(drivers, self.store, self.profile.store.flush_interval_s)
+        self.engine = IndicatorEngine(self.store, self.profile, {d.device.name: d.points() for d in drivers},
+                                      self.windows, self.grace_s)
+        self.engine.prime()
+        self.batcher = Batcher(self.store, self.identity, self.profile.uplink.batch_max_records, self.policy)
+        transport = self._transport or make_transport(self.profile, self.identity)
+        self.sender = Sender(self.store, transport, self.profile.uplink.backoff_initial_s,
+                             self.profile.uplink.backoff_max_s) if transport else None
+        await self.scheduler.start()
+        self.tasks.append(asyncio.create_task(self._indicator_loop(), name="indicators"))
+        self.tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        if self.sender is not None:
+            self.tasks.append(asyncio.create_task(self.sender.run(self.profile.uplink.interval_s), name="uplink"))
+        log.info("gateway started", extra={"gateway": self.identity.gateway_id, "boot": self.boot,
+                                           "devices": len(drivers), "simulate": self.simulate})
+
+    async def close_windows_and_pack(self) -> int:
+        made = await asyncio.to_thread(self.engine.run_once)
+        self.indicators_made += made
+        if self.identity.enterprise_id is not None:
+            await asyncio.to_thread(self.batcher.pack_all)
+            if self.sender is not None:
+                self.sender.wakeup.set()
+        return made
+
+    async def _indicator_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.profile.indicators.interval_s)
+            try:
+                await self.close_windows_and_pack()
+            except Exception as exc:
+                log.exception("indicator/batch step failed; will retry", extra={"error": str(exc)})
+
+    async def _retention_loop(self) -> None:
+        cfg = self.profile.store
+        while True:
+            await asyncio.sleep(60)
+            try:
+                await asyncio.to_thread(self.store.purge, cfg.retention_days * 86400, cfg.max_mb * 1e6,
+                                        self.engine.computed_until())
+            except Exception as exc:
+                log.exception("retention step failed", extra={"error": str(exc)})
+
+    async def stop(self, drain_s: float = 0.0) -> None:
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.scheduler.stop()
+        if drain_s > 0 and self.sender is not None:
+            try:
+                await asyncio.wait_for(self.sender.send_pending(), drain_s)
+            except Exception as exc:  # noqa: BLE001 - what is not sent stays in the outbox
+                log.warning("uplink not drained before stop", extra={"error": str(exc)})
+        if self.sender is not None:
+            await self.sender.transport.close()
+        for stop in self.stoppers:
+            try:
+                await stop()
+            except Exception:  # noqa: BLE001
+                pass
+        self.store.close()

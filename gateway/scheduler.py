@@ -1,0 +1,200 @@
+"""Polling: one asyncio task per device, on its own interval, isolated from the others.
+
+A device that fails backs off exponentially (capped) and is marked unhealthy; the
+others keep their cadence because each has its own task and shared buses are
+serialised by the bus's own lock, held only for one device's transaction. Ticks are
+scheduled on absolute times (no drift): the mean interval stays on nominal.
+Readings go to a writer that commits in small batches; only committed readings count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.base import Driver, DriverError, Quality
+from gateway.quality import PointQuality
+from gateway.store import PointRow, Store
+
+log = logging.getLogger("edgeproof.scheduler")
+
+
+@dataclass
+class DeviceHealth:
+    state: str = "starting"  # starting | healthy | unhealthy
+    polls: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_ok: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_latency_ms: float | None = None
+    next_poll_in_s: float = 0.0
+    last_values: dict[str, tuple[float | None, str]] = field(default_factory=dict)
+    intervals: list[float] = field(default_factory=list)
+
+
+class ReadingWriter:
+    """Buffers rows for at most ``flush_interval_s`` and commits them in one transaction."""
+
+    def __init__(self, store: Store, flush_interval_s: float) -> None:
+        self.store = store
+        self.flush_interval_s = flush_interval_s
+        self.rows: list[tuple[float, int, float | None, str]] = []
+        self.polls: list[tuple[float, str, int, str | None]] = []
+        self.committed = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, rows: list[tuple[float, int, float | None, str]], poll: tuple[float, str, int, str | None]) -> None:
+        self.rows.extend(rows)
+        self.polls.append(poll)
+
+    async def flush(self) -> None:
+        if not self.rows and not self.polls:
+            return
+        rows, polls = self.rows, self.polls
+        self.rows, self.polls = [], []
+        await asyncio.to_thread(self.store.add_readings, rows, polls)
+        self.committed += len(rows)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            try:
+                await self.flush()
+            except Exception as exc:  # disk full, I/O error: keep the rows, retry next tick
+                log.error("store write failed, will retry", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
+
+
+class DevicePoller:
+    def __init__(self, driver: Driver, store: Store, writer: ReadingWriter, backoff_max_s: float = 60.0) -> None:
+        self.driver = driver
+        self.device = driver.device
+        self.writer = writer
+        self.health = DeviceHealth()
+        self.backoff_max_s = backoff_max_s
+        self.point_rows: dict[str, PointRow] = {}
+        self.qualities: dict[str, PointQuality] = {}
+        for p in driver.points():
+            self.point_rows[p.name] = store.point(self.device.name, p.name, p.meaning, p.unit)
+            self.qualities[p.name] = PointQuality(p, self.device.ranges.get(p.name))
+        self.errors: Counter[str] = driver.errors
+
+    async def poll_once(self) -> bool:
+        ts = time.time()
+        h = self.health
+        h.polls += 1
+        try:
+            result = await asyncio.wait_for(self.driver.timed_read(), self.device.timeout_s * 4 + 1)
+        except (DriverError, TimeoutError, OSError) as exc:
+            kind = exc.kind if isinstance(exc, DriverError) else ("timeout" if isinstance(exc, TimeoutError) else "io")
+            if not isinstance(exc, DriverError):
+                self.errors[kind] += 1
+            h.failures += 1
+            h.consecutive_failures += 1
+            h.last_error, h.last_error_at = f"{kind}: {exc}", ts
+            if h.state != "unhealthy":
+                log.warning("device unhealthy", extra={"device": self.device.name, "error": str(exc)})
+            h.state = "unhealthy"
+            rows = [(ts, pr.id, None, Quality.COMM_ERROR) for pr in self.point_rows.values()]
+            for name in self.point_rows:
+                h.last_values[name] = (None, Quality.COMM_ERROR)
+            self.writer.add(rows, (ts, self.device.name, 0, kind))
+            try:
+                await self.driver.close()
+            except Exception:  # noqa: BLE001 - closing a broken link must not kill the poller
+                pass
+            return False
+        rows = []
+        for name, value in result.values.items():
+            pr = self.point_rows.get(name)
+            if pr is None:
+                continue
+            q = self.qualities[name].classify(ts, value)
+            rows.append((ts, pr.id, value, q))
+            h.last_values[name] = (value, q)
+        for name, reason in result.errors.items():
+            pr = self.point_rows.get(name)
+            if pr is not None:
+                rows.append((ts, pr.id, None, Quality.COMM_ERROR))
+                h.last_values[name] = (None, Quality.COMM_ERROR)
+        if h.state == "unhealthy":
+            log.info("device recovered", extra={"device": self.device.name})
+        h.state = "healthy"
+        h.consecutive_failures = 0
+        h.last_ok = ts
+        h.last_latency_ms = result.latency_s * 1000
+        self.writer.add(rows, (ts, self.device.name, 1, None))
+        return True
+
+    def delay_after_failure(self) -> float:
+        k = self.health.consecutive_failures
+        base = self.device.poll_interval_s * (2 ** min(k - 1, 10))
+        return min(self.backoff_max_s, base) * random.uniform(0.9, 1.1)
+
+    async def run(self) -> None:
+        interval = self.device.poll_interval_s
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        last_start: float | None = None
+        while True:
+            now = loop.time()
+            if due > now:
+                await asyncio.sleep(due - now)
+            start = loop.time()
+            if last_start is not None and len(self.health.intervals) < 10000:
+                self.health.intervals.append(start - last_start)
+            last_start = start
+            ok = await self.poll_once()
+            if ok:
+                due += interval
+                if due < loop.time():  # overran: skip missed ticks instead of bursting
+                    due += interval * int((loop.time() - due) / interval + 1)
+            else:
+                due = loop.time() + self.delay_after_failure()
+            self.health.next_poll_in_s = max(0.0, due - loop.time())
+
+
+class Scheduler:
+    def __init__(self, drivers: list[Driver], store: Store, flush_interval_s: float = 0.25) -> None:
+        self.store = store
+        self.writer = ReadingWriter(store, flush_interval_s)
+        self.pollers = [DevicePoller(d, store, self.writer) for d in drivers]
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self.writer.run(), name="writer")]
+        for p in self.pollers:
+            self._tasks.append(asyncio.create_task(_guard(p), name=f"poll:{p.device.name}"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.writer.flush()
+        for p in self.pollers:
+            try:
+                await p.driver.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+async def _guard(poller: DevicePoller) -> None:
+    """An unexpected exception in one device's task restarts that task, never stops polling
+    (ThingsBoard GW #2132: polling silently died after an unhandled exception)."""
+    while True:
+        try:
+            await poller.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("poller crashed; restarting", extra={"device": poller.device.name, "error": str(exc)})
+            poller.health.state = "unhealthy"
+            poller.health.last_error = f"internal: {exc}"
+            await asyncio.sleep(1.0)

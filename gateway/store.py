@@ -1,0 +1,311 @@
+"""The gateway's one SQLite file (WAL): raw readings, indicators, the signed outbox.
+
+Raw readings never leave the site; they are kept for a retention period and size cap.
+What the gateway calls "stored" is committed: readings are acknowledged only after
+COMMIT returns, so a kill -9 loses nothing acknowledged. With synchronous=FULL the same
+holds for a real power cut; commits are batched so fsync is paid a few times a second.
+
+Outbox rows are never deleted before every destination acknowledged them ("retain
+unsent"); each destination keeps its own acknowledged position.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS points (
+    id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL, meaning TEXT NOT NULL,
+    unit TEXT NOT NULL DEFAULT '', UNIQUE(device, point));
+CREATE TABLE IF NOT EXISTS readings (
+    ts REAL NOT NULL, point_id INTEGER NOT NULL, value REAL, quality TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS readings_point_ts ON readings(point_id, ts);
+CREATE TABLE IF NOT EXISTS polls (
+    ts REAL NOT NULL, device TEXT NOT NULL, ok INTEGER NOT NULL, error TEXT);
+CREATE INDEX IF NOT EXISTS polls_device_ts ON polls(device, ts);
+CREATE TABLE IF NOT EXISTS indicators (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, category TEXT NOT NULL, subject TEXT NOT NULL,
+    window_start INTEGER NOT NULL, window_len INTEGER NOT NULL, value REAL, unit TEXT NOT NULL,
+    quality TEXT NOT NULL DEFAULT '[]', version INTEGER NOT NULL, detail TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL, batch_seq INTEGER, held TEXT,
+    UNIQUE(name, subject, window_start, window_len));
+CREATE INDEX IF NOT EXISTS indicators_unbatched ON indicators(batch_seq, id);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, body BLOB NOT NULL, sig BLOB NOT NULL, kid TEXT NOT NULL,
+    created REAL NOT NULL, n_records INTEGER NOT NULL, categories TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS acks (
+    destination TEXT PRIMARY KEY, seq INTEGER NOT NULL, at REAL NOT NULL, detail TEXT);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+LOSS_KEYS = ("polls_failed", "readings_purged_unsent", "batches_dropped")
+
+
+@dataclass(frozen=True)
+class PointRow:
+    id: int
+    device: str
+    point: str
+    meaning: str
+    unit: str
+
+
+class StoreLockedError(RuntimeError):
+    """Another gateway process already owns this store."""
+
+
+class Store:
+    """Thread-safe wrapper around one sqlite3 connection (the gateway writes from one loop,
+    the status page reads from another thread)."""
+
+    def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+        self._points: dict[tuple[str, str], PointRow] = {}
+        for row in self.db.execute("SELECT id, device, point, meaning, unit FROM points"):
+            self._points[(row[1], row[2])] = PointRow(*row)
+        self._lockfile: Any = None
+
+    # -- single-writer guard -------------------------------------------------------------
+    def acquire_exclusive(self) -> None:
+        """Refuse a second gateway process on the same store (flock on a side file)."""
+        import fcntl
+
+        lock_path = self.path.with_suffix(self.path.suffix + ".lock")
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the process lifetime
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            fh.seek(0)
+            owner = fh.read().strip() or "another process"
+            fh.close()
+            raise StoreLockedError(
+                f"store {self.path} is in use by {owner}; stop that gateway first "
+                "(only one gateway process may write a store)") from exc
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        self._lockfile = fh
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+        if self._lockfile is not None:
+            self._lockfile.close()
+
+    # -- meta and counters --------------------------------------------------------------
+    def meta_get(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def meta_set(self, key: str, value: str) -> None:
+        with self._lock:
+            self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                            (key, value))
+
+    def bump(self, key: str, by: int = 1) -> int:
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = int(self.meta_get(key, "0") or 0) + by
+            self.meta_set(key, str(cur))
+            self.db.execute("COMMIT")
+        return cur
+
+    def loss_counters(self) -> dict[str, int]:
+        return {k: int(self.meta_get(f"loss.{k}", "0") or 0) for k in LOSS_KEYS}
+
+    # -- points and readings -------------------------------------------------------------
+    def point(self, device: str, point: str, meaning: str, unit: str) -> PointRow:
+        key = (device, point)
+        row = self._points.get(key)
+        if row is not None and row.meaning == meaning and row.unit == unit:
+            return row
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO points(device, point, meaning, unit) VALUES(?,?,?,?) "
+                "ON CONFLICT(device, point) DO UPDATE SET meaning=excluded.meaning, unit=excluded.unit",
+                (device, point, meaning, unit))
+            r = self.db.execute("SELECT id, device, point, meaning, unit FROM points WHERE device=? AND point=?",
+                                key).fetchone()
+        self._points[key] = PointRow(*r)
+        return self._points[key]
+
+    def points(self) -> list[PointRow]:
+        return list(self._points.values())
+
+    def add_readings(self, rows: Sequence[tuple[float, int, float | None, str]],
+                     polls: Sequence[tuple[float, str, int, str | None]] = ()) -> None:
+        """rows: (ts, point_id, value, quality). Returns after COMMIT: then they are stored."""
+        with self._lock:
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany("INSERT INTO readings(ts, point_id, value, quality) VALUES(?,?,?,?)", rows)
+                if polls:
+                    self.db.executemany("INSERT INTO polls(ts, device, ok, error) VALUES(?,?,?,?)", polls)
+                failed = sum(1 for p in polls if not p[2])
+                if failed:
+                    self.db.execute(
+                        "INSERT INTO meta(key, value) VALUES('loss.polls_failed', ?) ON CONFLICT(key) "
+                        "DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(failed), failed))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def readings(self, point_id: int, start: float, end: float) -> list[tuple[float, float | None, str]]:
+        with self._lock:
+            return self.db.execute(
+                "SELECT ts, value, quality FROM readings WHERE point_id=? AND ts>=? AND ts<? ORDER BY ts",
+                (point_id, start, end)).fetchall()
+
+    def last_good_before(self, point_id: int, ts: float, horizon_s: float = 86400.0) -> tuple[float, float] | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT ts, value FROM readings WHERE point_id=? AND ts<? AND ts>=? AND quality IN ('good','stale') "
+                "AND value IS NOT NULL ORDER BY ts DESC LIMIT 1", (point_id, ts, ts - horizon_s)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def latest(self, point_id: int) -> tuple[float, float | None, str] | None:
+        with self._lock:
+            return self.db.execute("SELECT ts, value, quality FROM readings WHERE point_id=? ORDER BY ts DESC LIMIT 1",
+                                   (point_id,)).fetchone()
+
+    def polls(self, device: str, start: float, end: float) -> tuple[int, int]:
+        with self._lock:
+            row = self.db.execute("SELECT COALESCE(SUM(ok),0), COUNT(*) - COALESCE(SUM(ok),0) FROM polls "
+                                  "WHERE device=? AND ts>=? AND ts<?", (device, start, end)).fetchone()
+        return int(row[0]), int(row[1])
+
+    def count(self, table: str) -> int:
+        assert table in ("readings", "indicators", "outbox", "polls", "points")
+        with self._lock:
+            return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    # -- indicators ---------------------------------------------------------------------
+    def add_indicators(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert computed indicators once per (name, subject, window); returns how many were new."""
+        now = time.time()
+        params = [(r["name"], r["category"], r["subject"], int(r["window_start"]), int(r["window_len"]),
+                   r["value"], r["unit"], json.dumps(r.get("quality", [])), int(r["version"]),
+                   json.dumps(r.get("detail", {}), sort_keys=True), now) for r in rows]
+        with self._lock:
+            before = self.db.total_changes
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO indicators(name, category, subject, window_start, window_len, value, unit, "
+                "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)", params)
+            self.db.execute("COMMIT")
+            return self.db.total_changes - before
+
+    def unbatched_indicators(self, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self.db.execute(
+                "SELECT id, name, category, subject, window_start, window_len, value, unit, quality, version, detail "
+                "FROM indicators WHERE batch_seq IS NULL AND held IS NULL ORDER BY id LIMIT ?", (limit,))
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def recent_indicators(self, limit: int = 200) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self.db.execute("SELECT * FROM indicators ORDER BY id DESC LIMIT ?", (limit,))
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    # -- outbox -------------------------------------------------------------------------
+    def append_batch(self, seq: int, hash_: str, body: bytes, sig: bytes, kid: str, indicator_ids: list[int],
+                     categories: list[str], n_records: int, meta: dict[str, str]) -> None:
+        """One transaction: the batch enters the outbox, its indicators are marked, the chain
+        head advances. A crash leaves either all of it or none of it."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("INSERT INTO outbox(seq, hash, body, sig, kid, created, n_records, categories) "
+                                "VALUES(?,?,?,?,?,?,?,?)",
+                                (seq, hash_, body, sig, kid, time.time(), n_records, json.dumps(categories)))
+                self.db.executemany("UPDATE indicators SET batch_seq=? WHERE id=?", [(seq, i) for i in indicator_ids])
+                for k, v in meta.items():
+                    self.meta_set(k, v)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def outbox_after(self, seq: int, limit: int = 50) -> list[tuple[int, str, bytes, bytes, str]]:
+        with self._lock:
+            return self.db.execute("SELECT seq, hash, body, sig, kid FROM outbox WHERE seq>? ORDER BY seq LIMIT ?",
+                                   (seq, limit)).fetchall()
+
+    def outbox_head(self) -> int:
+        with self._lock:
+            row = self.db.execute("SELECT MAX(seq) FROM outbox").fetchone()
+        return int(row[0] or 0)
+
+    def acked(self, destination: str) -> int:
+        with self._lock:
+            row = self.db.execute("SELECT seq FROM acks WHERE destination=?", (destination,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def ack_info(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"destination": d, "seq": s, "at": a} for d, s, a in
+                    self.db.execute("SELECT destination, seq, at FROM acks").fetchall()]
+
+    def set_acked(self, destination: str, seq: int, detail: str | None = None) -> None:
+        with self._lock:
+            self.db.execute("INSERT INTO acks(destination, seq, at, detail) VALUES(?,?,?,?) ON CONFLICT(destination) "
+                            "DO UPDATE SET seq=MAX(seq, excluded.seq), at=excluded.at, detail=excluded.detail",
+                            (destination, seq, time.time(), detail))
+
+    # -- retention ----------------------------------------------------------------------
+    def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                total += p.stat().st_size
+        return total
+
+    def purge(self, retention_s: float, max_bytes: float, computed_until: float) -> int:
+        """Drop raw readings by age, then oldest-first while over the size cap. Readings newer
+        than ``computed_until`` (not yet turned into indicators) that must go are counted as
+        ``readings_purged_unsent`` so the loss is visible in every later batch."""
+        cutoff = time.time() - retention_s
+        removed = 0
+        with self._lock:
+            removed += self._purge_before(cutoff, computed_until)
+            if self.size_bytes() > max_bytes:
+                row = self.db.execute("SELECT MIN(ts), MAX(ts) FROM readings").fetchone()
+                if row[0] is not None:
+                    # drop the oldest 10 % of the time span at a time
+                    step = max((row[1] - row[0]) * 0.1, 1.0)
+                    removed += self._purge_before(row[0] + step, computed_until)
+                    self.db.execute("DELETE FROM polls WHERE ts < ?", (row[0] + step,))
+            self.db.execute("DELETE FROM polls WHERE ts < ?", (cutoff,))
+        return removed
+
+    def _purge_before(self, ts: float, computed_until: float) -> int:
+        unsent = self.db.execute("SELECT COUNT(*) FROM readings WHERE ts < ? AND ts >= ?",
+                                 (ts, computed_until)).fetchone()[0]
+        self.db.execute("BEGIN IMMEDIATE")
+        cur = self.db.execute("DELETE FROM readings WHERE ts < ?", (ts,))
+        if unsent:
+            self.db.execute("INSERT INTO meta(key, value) VALUES('loss.readings_purged_unsent', ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(unsent), unsent))
+        self.db.execute("COMMIT")
+        return cur.rowcount

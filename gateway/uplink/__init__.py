@@ -1,0 +1,1 @@
+"""Uplink: pack indicators into signed batches (batcher), send them until acknowledged (sender)."""

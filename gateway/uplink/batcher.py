@@ -1,0 +1,82 @@
+"""Packing indicators into signed, chained batches in the outbox.
+
+The batch is signed once, here, and the exact bytes are stored; resends send the same
+bytes. seq, prev and the indicators' batch mark advance in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway import wire
+from gateway.clock import clock_state
+from gateway.identity import Identity
+from gateway.store import Store
+
+# A hook that decides which records may leave (consent) and transforms them (privacy).
+# It gets the records and returns (records to send, {indicator id: reason} to hold back).
+RecordPolicy = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], dict[int, str]]]
+
+
+def indicator_record(row: dict[str, Any]) -> dict[str, Any]:
+    """The on-the-wire form of one indicator (see docs/wire-format.md)."""
+    rec = {"type": "indicator", "name": row["name"], "category": row["category"], "subject": row["subject"],
+           "window": {"start": int(row["window_start"]), "len": int(row["window_len"])},
+           "value": row["value"], "unit": row["unit"], "q": json.loads(row["quality"]),
+           "def": int(row["version"])}
+    detail = json.loads(row["detail"]) if isinstance(row.get("detail"), str) else row.get("detail") or {}
+    if detail:
+        rec["detail"] = detail
+    return rec
+
+
+class Batcher:
+    def __init__(self, store: Store, identity: Identity, max_records: int = 500,
+                 policy: RecordPolicy | None = None) -> None:
+        self.store = store
+        self.identity = identity
+        self.max_records = max_records
+        self.policy = policy
+
+    def pack_once(self, extra_records: list[dict[str, Any]] | None = None) -> int | None:
+        """Pack up to max_records pending indicators into one batch; returns its seq or None."""
+        rows = self.store.unbatched_indicators(self.max_records)
+        records = [dict(indicator_record(r), _id=r["id"]) for r in rows]
+        held: dict[int, str] = {}
+        if self.policy is not None:
+            records, held = self.policy(records)
+        if held:
+            with self.store._lock:
+                self.store.db.executemany("UPDATE indicators SET held=? WHERE id=?",
+                                          [(reason, i) for i, reason in held.items()])
+        ids = [r.pop("_id") for r in records if "_id" in r]
+        records = [*(extra_records or []), *records]
+        if not records:
+            return None
+        ent = self.identity.enterprise_id
+        if ent is None:
+            raise RuntimeError("gateway is not enrolled: run `edgeproof enroll --token ...`")
+        seq = self.store.outbox_head() + 1
+        prev = self.store.meta_get("chain.head_hash", wire.GENESIS_PREV) or wire.GENESIS_PREV
+        body = {
+            "v": wire.VERSION, "gateway": self.identity.gateway_id, "enterprise": ent, "kid": self.identity.kid,
+            "seq": seq, "prev": prev, "boot": int(self.store.meta_get("boot", "0") or 0),
+            "created": datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"),
+            "clock": clock_state(), "loss": self.store.loss_counters(), "records": records,
+        }
+        signed = wire.sign_body(body, self.identity.signing_key)
+        categories = sorted({r.get("category", r["type"]) for r in records})
+        self.store.append_batch(seq, signed.hash, signed.body, signed.sig, signed.kid, ids, categories,
+                                len(records), {"chain.head_hash": signed.hash, "chain.head_seq": str(seq)})
+        return seq
+
+    def pack_all(self) -> list[int]:
+        seqs = []
+        while (seq := self.pack_once()) is not None:
+            seqs.append(seq)
+        return seqs

@@ -1,0 +1,99 @@
+"""MQTT transport (paho-mqtt 2.x, QoS 1).
+
+A batch counts as delivered only when the broker sent PUBACK *and* the receiver
+published its verdict on ``{prefix}/{gateway}/ack``: PUBACK alone only proves the broker
+has it. The client reconnects by itself; a dead broker shows as TransportError and the
+sender retries the same bytes later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from gateway.profile.schema import MqttCfg
+from gateway.uplink.transport import Ack, TransportError
+
+
+class MqttTransport:
+    def __init__(self, cfg: MqttCfg, gateway_id: str, timeout_s: float = 10.0) -> None:
+        self.cfg = cfg
+        self.gateway_id = gateway_id
+        self.timeout_s = timeout_s
+        self.name = f"mqtt:{cfg.host}:{cfg.port}"
+        self.topic = f"{cfg.topic_prefix}/{gateway_id}/batch"
+        self.ack_topic = f"{cfg.topic_prefix}/{gateway_id}/ack"
+        self._acks: dict[str, dict[str, Any]] = {}
+        self._cond = threading.Condition()
+        self._connected = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgeproof-{gateway_id}",
+                                  clean_session=False)
+        if cfg.username:
+            password = Path(cfg.password_file).read_text().strip() if cfg.password_file else None
+            self.client.username_pw_set(cfg.username, password)
+        if cfg.tls:
+            self.client.tls_set(ca_certs=cfg.cafile)  # never falls back to plain text
+        self.client.max_inflight_messages_set(20)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._started = False
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+        if not rc.is_failure:
+            client.subscribe(self.ack_topic, qos=1)
+            self._connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+        self._connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            obj = json.loads(msg.payload)
+        except ValueError:
+            return
+        with self._cond:
+            if isinstance(obj, dict) and obj.get("hash"):
+                self._acks[obj["hash"]] = obj
+                self._cond.notify_all()
+
+    def _ensure_started(self) -> None:
+        if not self._started:
+            try:
+                self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+            except (OSError, ValueError) as exc:
+                raise TransportError(f"cannot connect to broker {self.name}: {exc}") from exc
+            self.client.loop_start()
+            self._started = True
+
+    def _send(self, batch_hash: str, envelope: bytes) -> Ack:
+        self._ensure_started()
+        if not self._connected.wait(self.timeout_s):
+            raise TransportError(f"broker {self.name} not connected")
+        info = self.client.publish(self.topic, envelope, qos=1)
+        try:
+            info.wait_for_publish(self.timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise TransportError(f"publish failed: {exc}") from exc
+        if not info.is_published():
+            raise TransportError("no PUBACK from broker in time")
+        with self._cond:
+            ok = self._cond.wait_for(lambda: batch_hash in self._acks, self.timeout_s)
+            if not ok:
+                raise TransportError("broker has the batch but no receiver verdict arrived in time")
+            return Ack.from_json(self._acks.pop(batch_hash))
+
+    async def send(self, seq: int, batch_hash: str, envelope: bytes) -> Ack:
+        return await asyncio.to_thread(self._send, batch_hash, envelope)
+
+    async def close(self) -> None:
+        if self._started:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self._started = False

@@ -1,0 +1,109 @@
+"""Sending the outbox in order until each batch is acknowledged, after any outage.
+
+The acknowledged position is per destination and only moves forward on an
+'accepted' or 'duplicate' verdict. A transport failure backs off (exponential, jittered,
+capped) and retries the same bytes. A rejection is not skipped: it stops the line and
+is reported, because skipping would silently break the chain the bank relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from gateway.store import Store
+from gateway.uplink.transport import Transport, TransportError
+
+log = logging.getLogger("edgeproof.uplink")
+
+
+@dataclass
+class UplinkState:
+    destination: str
+    state: str = "idle"  # idle | sending | backoff | rejected
+    sent: int = 0
+    acknowledged: int = 0
+    duplicates: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_ack_at: float | None = None
+    rejected: dict[str, int] | None = None
+
+
+class Sender:
+    def __init__(self, store: Store, transport: Transport, backoff_initial_s: float = 0.5,
+                 backoff_max_s: float = 60.0) -> None:
+        self.store = store
+        self.transport = transport
+        self.dest = transport.name
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.status = UplinkState(self.dest, rejected={})
+        self._delay = backoff_initial_s
+        self.wakeup = asyncio.Event()
+
+    def backlog(self) -> int:
+        return self.store.outbox_head() - self.store.acked(self.dest)
+
+    async def send_pending(self) -> int:
+        """Send everything unacknowledged, in order. Returns how many were acknowledged."""
+        done = 0
+        while True:
+            acked = self.store.acked(self.dest)
+            pending = self.store.outbox_after(acked, limit=20)
+            if not pending:
+                self.status.state = "idle"
+                return done
+            for seq, hash_, body, sig, kid in pending:
+                from gateway.wire import SignedBatch
+
+                envelope = SignedBatch(body=body, sig=sig, kid=kid).envelope()
+                self.status.state = "sending"
+                self.status.sent += 1
+                ack = await self.transport.send(seq, hash_, envelope)
+                if ack.delivered:
+                    self.store.set_acked(self.dest, seq, ack.status)
+                    self.status.acknowledged += 1
+                    self.status.duplicates += ack.status == "duplicate"
+                    self.status.last_ack_at = time.time()
+                    done += 1
+                    continue
+                if ack.code == "out_of_order" and ack.expected_seq is not None and ack.expected_seq <= seq:
+                    # The receiver lacks earlier batches (it was restored from a backup):
+                    # rewind and resend from what it expects, same bytes as before.
+                    self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?",
+                                          (ack.expected_seq - 1, self.dest))
+                    log.warning("receiver asked to resend", extra={"from_seq": ack.expected_seq})
+                    break
+                assert self.status.rejected is not None
+                self.status.rejected[ack.code or "unknown"] = self.status.rejected.get(ack.code or "unknown", 0) + 1
+                self.status.state = "rejected"
+                self.status.last_error = f"seq {seq} rejected: {ack.code}: {ack.message}"
+                raise TransportError(self.status.last_error)
+
+    async def run(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.send_pending()
+                self._delay = self.backoff_initial_s
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                # that races with the event being set, leaving the task unstoppable.
+                try:
+                    async with asyncio.timeout(interval_s):
+                        await self.wakeup.wait()
+                except TimeoutError:
+                    pass
+                self.wakeup.clear()
+            except asyncio.CancelledError:
+                raise
+            except TransportError as exc:
+                self.status.failures += 1
+                self.status.last_error = str(exc)
+                if self.status.state != "rejected":
+                    self.status.state = "backoff"
+                log.warning("uplink retry", extra={"error": str(exc), "retry_in_s": round(self._delay, 2)})
+                await asyncio.sleep(self._delay * random.uniform(0.8, 1.2))
+                self._delay = min(self.backoff_max_s, self._delay * 2)
