@@ -119,7 +119,7 @@ class DevicePoller:
             q = self.qualities[name].classify(ts, value)
             rows.append((ts, pr.id, value, q))
             h.last_values[name] = (value, q)
-        for name, reason in result.errors.items():
+        for name in result.errors:
             pr = self.point_rows.get(name)
             if pr is not None:
                 rows.append((ts, pr.id, None, Quality.COMM_ERROR))
