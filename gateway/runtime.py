@@ -40,7 +40,8 @@ def make_transport(profile: Profile, identity: Identity) -> Transport | None:
     return HttpTransport(url, up.timeout_s)
 
 
-async def build_drivers(profile: Profile, simulate: bool) -> tuple[list[Driver], dict[str, BusHandle], list[Any], list[Any]]:
+async def build_drivers(profile: Profile, simulate: bool
+                        ) -> tuple[list[Driver], dict[str, BusHandle], list[Any], list[Any]]:
     buses = {b.name: BusHandle(b) for b in profile.buses}
     items = [(d, resolve_model(profile, d)) for d in profile.devices if d.enabled]
     overrides: dict[str, Any] = {}

@@ -116,8 +116,8 @@ class Store:
 
     def meta_set(self, key: str, value: str) -> None:
         with self._lock:
-            self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                            (key, value))
+            self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
     def bump(self, key: str, by: int = 1) -> int:
         with self._lock:

@@ -156,7 +156,8 @@ def _check_references(path: Path, profile: Profile) -> None:
         point_names = {p.name for p in model.points} if model else None
         for pname in dev.ranges:
             if point_names is not None and pname not in point_names:
-                raise ProfileError(path, f"{where}.ranges.{pname}", f"a point of model {dev.model} {sorted(point_names)}")
+                raise ProfileError(path, f"{where}.ranges.{pname}",
+                                   f"a point of model {dev.model} {sorted(point_names)}")
         if model is not None and dev.enabled:
             for p in model.points:
                 k = (dev.asset_name, p.meaning)
@@ -178,6 +179,6 @@ def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "dr
                 continue
             raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
                                           "install the matching extra (pip install 'edgeproof[pi]')") from exc
-    known = sorted(p.stem for p in [*DRIVERS_DIR.glob("*.py"), *(DRIVERS_DIR.parent / "gateway" / "sources").glob("*.py")]
-                   if not p.stem.startswith("_") and p.stem != "base")
+    files = [*DRIVERS_DIR.glob("*.py"), *(DRIVERS_DIR.parent / "gateway" / "sources").glob("*.py")]
+    known = sorted(p.stem for p in files if not p.stem.startswith("_") and p.stem != "base")
     raise ProfileError(path, key, f"a known driver {known} (found {kind!r})")
