@@ -90,7 +90,10 @@ class Zone:
     anchor: str = "bottom"  # reference point: "bottom" (feet) or "centre"
 
     def contains(self, t: Track) -> bool:
-        return point_in_polygon(t.bottom if self.anchor == "bottom" else t.centre, self.polygon)
+        # A box clipped at the frame's bottom edge has its feet exactly on a zone drawn to
+        # the edge; one pixel up keeps it inside instead of on the boundary.
+        x, y = t.bottom if self.anchor == "bottom" else t.centre
+        return point_in_polygon((x, y - 1.0 if self.anchor == "bottom" else y), self.polygon)
 
 
 class Activity:
@@ -121,15 +124,19 @@ class Activity:
 
 class SafetyMonitor:
     """Counts one event each time a person enters a danger zone while the line is active
-    (or is inside when the line becomes active). Staying inside is one event, not one per frame."""
+    (or is inside when the line becomes active). Staying inside is one event, not one per
+    frame; a person must have been outside for ``rearm_s`` before a new entry counts, so
+    a box jittering on the zone's edge is not a string of events."""
 
-    def __init__(self, zones: Sequence[Zone], labels: frozenset[str] = frozenset({"person"})) -> None:
+    def __init__(self, zones: Sequence[Zone], labels: frozenset[str] = frozenset({"person"}),
+                 rearm_s: float = 3.0) -> None:
         self.zones = [z for z in zones if z.kind == "danger"]
         self.labels = labels
+        self.rearm_s = rearm_s
         self.events = 0
-        self._flagged: set[tuple[int, str]] = set()
+        self._flagged: dict[tuple[int, str], float] = {}  # (track, zone) -> last ts seen inside
 
-    def update(self, tracks: Sequence[Track], line_active: bool) -> list[tuple[str, int]]:
+    def update(self, tracks: Sequence[Track], line_active: bool, ts: float = 0.0) -> list[tuple[str, int]]:
         new = []
         inside: set[tuple[int, str]] = set()
         for t in tracks:
@@ -138,12 +145,16 @@ class SafetyMonitor:
             for z in self.zones:
                 if z.contains(t):
                     inside.add((t.id, z.name))
-        if line_active:
-            for key in sorted(inside - self._flagged):
+        for key in sorted(inside):
+            if key in self._flagged:
+                self._flagged[key] = ts
+            elif line_active:
                 self.events += 1
                 new.append((key[1], key[0]))
-                self._flagged.add(key)
-        self._flagged &= inside
+                self._flagged[key] = ts
+        for key, seen in list(self._flagged.items()):
+            if key not in inside and ts - seen >= self.rearm_s:
+                del self._flagged[key]
         return new
 
 

@@ -179,7 +179,7 @@ class Pipeline:
         self.line_active = self.activity.update(crossings, ts)
         confirmed = self.people_tracker.confirmed() if self.has_people else []
         self.people_now = people_present(confirmed, self.zones)
-        self.safety.update(confirmed, self.line_active)
+        self.safety.update(confirmed, self.line_active, ts)
         self.crossings.extend(crossings)
         del self.crossings[:-1000]
         self.stats.seconds += time.perf_counter() - t0

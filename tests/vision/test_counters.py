@@ -82,10 +82,18 @@ def test_zones_presence_and_safety():
     assert people_present(tracks, []) == 2
     assert people_present(tracks, [Zone("floor", [(200, 0), (300, 0), (300, 100), (200, 100)],
                                         anchor="centre")]) == 1
-    assert safety.update(tracks, line_active=False) == []
-    assert len(safety.update(tracks, line_active=True)) == 1
-    assert safety.update(tracks, line_active=True) == []  # staying inside is one event
-    assert safety.events == 1
+    assert safety.update(tracks, line_active=False, ts=0) == []
+    assert len(safety.update(tracks, line_active=True, ts=1)) == 1
+    assert safety.update(tracks, line_active=True, ts=2) == []  # staying inside is one event
+    solo, mon = Tracker(min_hits=1), SafetyMonitor([danger])
+    inside, outside = (60, 40, 100, 80), (110, 40, 150, 80)  # centres x=80 (in) and x=130 (out)
+    seen = []
+    for ts, box in [(0, inside), (1, outside), (2, inside), (3, outside), (4, outside), (6, outside),
+                    (7, inside)]:
+        seen.append(len(mon.update(solo.update([Detection(box, 0.9, "person")], ts), True, ts)))
+    assert len({t.id for t in solo.tracks}) == 1
+    assert seen == [1, 0, 0, 0, 0, 0, 1]  # back in after 1 s: edge jitter; after 4 s: a new entry
+    assert mon.events == 2
 
 
 def test_activity_hold():

@@ -188,3 +188,42 @@ def test_source_uris():
         open_source("picamera:0").open()
     with pytest.raises(SourceError, match="no such"):
         open_source("/nonexistent/dir/").open()
+
+
+def test_safety_event_person_in_danger_zone_while_line_active(people_clip, tmp_path):
+    """People walk through a danger zone (right half) while the line is active: events are
+    counted once per entry, and the opt-in evidence ring keeps an encrypted clip."""
+    from inference.evidence import EvidenceConfig, EvidenceRing, read_clip
+    from inference.pipeline import ZoneSpec
+
+    cfg = PipelineConfig(model="person", lines=[LINE], active_hold_s=60,
+                         zones=[ZoneSpec("press", [(0.5, 0), (1, 0), (1, 1), (0.5, 1)], "danger")])
+    ev = EvidenceRing(EvidenceConfig(directory=str(tmp_path / "ev"), key_file=str(tmp_path / "ev.key"),
+                                     pre_s=1, post_s=1))
+    runner = VisionRunner(str(people_clip[0]), cfg, realtime=False, evidence=ev)
+    runner.start()
+    assert runner.wait_finished(60)
+    snap = runner.snapshot()
+    assert (snap["in"], snap["out"]) == (2, 1)
+    assert snap["safety_events"] == 3
+    clips = list((tmp_path / "ev").glob("clip-*.bin"))
+    assert clips and ev.clips_written == len(clips)
+    header, jpegs = read_clip(clips[0], tmp_path / "ev.key")
+    assert header["events"] >= 1 and jpegs
+
+
+def test_no_safety_event_while_line_idle(people_clip):
+    from inference.pipeline import ZoneSpec
+
+    cfg = PipelineConfig(model="person", lines=[LineSpec("far", (10, 10, 20, 10))],
+                         zones=[ZoneSpec("press", [(0.5, 0), (1, 0), (1, 1), (0.5, 1)], "danger")])
+    pipe = Pipeline(cfg)
+    src = open_source(str(people_clip[0]))
+    src.open()
+    peak = 0
+    while (f := src.read()) is not None:
+        pipe.process(f.image, f.ts)
+        peak = max(peak, pipe.people_now)
+    snap = pipe.snapshot()
+    assert snap["safety_events"] == 0 and snap["line_active"] == 0
+    assert peak == 1  # one person in view at a time in this clip
