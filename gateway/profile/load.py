@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import re
 import tomllib
@@ -80,11 +81,44 @@ def _decode(path: Path, typ: type) -> Any:
         return msgspec.convert(data, typ, strict=True)
     except msgspec.ValidationError as exc:
         key, msg = _split_msgspec_error(exc)
+        key = _name_dict_key(data, typ, key, str(exc))
         raise ProfileError(path, key, _explain(msg, key, data)) from exc
 
 
+def _name_dict_key(data: dict[str, Any], typ: type, key: str, error: str) -> str:
+    """msgspec writes a failing table key as '[...]'; find which entry it was by validating
+    the profile with one entry of that table at a time."""
+    if "[...]" not in key:
+        return key
+    prefix, _, _rest = key.partition("[...]")
+    table = _lookup(data, prefix)
+    if not isinstance(table, dict):
+        return key
+    for name in table:
+        trial = copy.deepcopy(data)
+        holder = _lookup(trial, prefix)
+        for other in list(holder):
+            if other != name:
+                del holder[other]
+        try:
+            msgspec.convert(trial, typ, strict=True)
+        except msgspec.ValidationError as exc:
+            if str(exc) == error:
+                return key.replace("[...]", f".{name}", 1)
+    return key
+
+
+_PATTERN_WORDS = {
+    r"^[0-9]+(s|m|h|d)$": "a duration such as '30s', '15m', '1h' or '1d'",
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$": "a name of letters, digits, '_', '.' or '-' (at most 64)",
+    r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$": "a dotted meaning such as 'energy.total_kwh'",
+}
+
+
 def _explain(msg: str, key: str, data: dict[str, Any]) -> str:
-    """msgspec says what was wrong; add what was found so the installer sees both."""
+    """msgspec says what was wrong; say it in an installer's words and add what was found."""
+    for pattern, words in _PATTERN_WORDS.items():
+        msg = msg.replace(f"`str` matching regex '{pattern}'", words)
     found = _lookup(data, key)
     if found is not _MISSING and "unknown field" not in msg and "missing" not in msg:
         return f"{msg} (found {found!r})"
