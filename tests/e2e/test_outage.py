@@ -1,0 +1,55 @@
+"""After the receiver or the broker is down for a while, every batch arrives, in order, once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import msgspec
+
+from gateway.identity import enroll, init_identity
+from gateway.profile import load_profile
+from gateway.runtime import Gateway
+from tests.e2e.conftest import PROFILE
+from tests.e2e.test_chain_http_mqtt import check_feed
+from tests.support.processes import Mosquitto, ReceiverProc, free_port
+
+
+async def run_with_outage(profile, state: Path, down, up, before: float = 2.5, outage: float = 4.0,  # noqa: ANN001
+                          after: float = 2.0) -> Gateway:
+    gw = Gateway(profile, state, simulate=True)
+    await gw.start()
+    await asyncio.sleep(before)
+    await asyncio.to_thread(down)
+    await asyncio.sleep(outage)
+    backlog_during_outage = gw.sender.backlog()
+    await asyncio.to_thread(up)
+    await asyncio.sleep(after)
+    await gw.scheduler.stop()
+    await asyncio.sleep(profile.indicators.grace_s + 0.1)
+    await gw.close_windows_and_pack()
+    await gw.stop(drain_s=20)
+    assert backlog_during_outage >= 1, "the outage should have left batches waiting"
+    assert gw.sender.status.failures >= 1
+    return gw
+
+
+def test_receiver_outage_http(receiver_proc: ReceiverProc, enrolled_state: Path) -> None:
+    gw = asyncio.run(run_with_outage(load_profile(PROFILE), enrolled_state, receiver_proc.stop, receiver_proc.start))
+    check_feed(receiver_proc, gw)
+
+
+def test_broker_outage_mqtt(tmp_path: Path, broker: Mosquitto) -> None:
+    receiver = ReceiverProc(tmp_path, free_port(), mqtt=f"127.0.0.1:{broker.port}").start()
+    try:
+        state = tmp_path / "gw"
+        init_identity(state, None, "t")
+        enroll(state, receiver.url, receiver.token())
+        prof = load_profile(PROFILE)
+        prof = msgspec.structs.replace(prof, uplink=msgspec.structs.replace(
+            prof.uplink, transport="mqtt", timeout_s=2.0,
+            mqtt=msgspec.structs.replace(prof.uplink.mqtt, port=broker.port)))
+        gw = asyncio.run(run_with_outage(prof, state, broker.stop, broker.start, after=6.0))
+        check_feed(receiver, gw)
+    finally:
+        receiver.stop()
