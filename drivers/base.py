@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from gateway.profile.schema import Bus, Device, Model, PointDef
+    from drivers.types import BusSpec as Bus
+    from drivers.types import DeviceSpec as Device
+    from drivers.types import ModelSpec as Model
+    from drivers.types import PointSpec as PointDef
 
 
 class Quality:

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.profile.schema import Bus
+from drivers.types import BusSpec as Bus
 
 
 @dataclass

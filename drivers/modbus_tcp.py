@@ -8,7 +8,10 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.modbus.device import RegisterMap, read_map
-from gateway.profile.schema import Bus, Device, Model, PointDef
+from drivers.types import BusSpec as Bus
+from drivers.types import DeviceSpec as Device
+from drivers.types import ModelSpec as Model
+from drivers.types import PointSpec as PointDef
 
 
 def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, str] | None:

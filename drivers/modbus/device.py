@@ -14,7 +14,9 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from drivers.base import DriverError, ReadResult
 from drivers.modbus.coalesce import Request, plan
 from drivers.modbus.decode import decode
-from gateway.profile.schema import Model, PointDef
+from drivers.modbus.line import RtuLine
+from drivers.types import ModelSpec as Model
+from drivers.types import PointSpec as PointDef
 
 _READERS = {
     "input": "read_input_registers",
@@ -45,21 +47,36 @@ class RegisterMap:
                 p.scale, p.offset)
 
 
-async def read_map(client: Any, regmap: RegisterMap, unit_id: int, timeout_s: float) -> ReadResult:
-    """Issue the planned requests; any failure fails the whole read (no partial made-up data)."""
+async def read_map(client: Any, regmap: RegisterMap, unit_id: int, timeout_s: float, *,
+                   line: RtuLine | None = None, pause_s: float = 0.0) -> ReadResult:
+    """Issue the planned requests; any failure fails the whole read (no partial made-up data).
+
+    With an RTU ``line``, a request that got no usable answer is classified from the bytes
+    that did arrive (timeout, crc, short_frame), and ``pause_s`` of quiet time follows each
+    request (slaves that need a gap between frames).
+    """
     values: dict[str, float] = {}
     for req in regmap.requests:
         fn = getattr(client, _READERS[req.table])
+        if line is not None:
+            line.begin()
         try:
             rr = await asyncio.wait_for(fn(req.start, count=req.count, device_id=unit_id), timeout_s)
         except TimeoutError as exc:
-            raise DriverError("timeout", f"no answer from unit {unit_id} within {timeout_s}s") from exc
+            kind = line.classify_silence(req.table, req.count) if line is not None else "timeout"
+            raise DriverError(kind, f"no usable answer from unit {unit_id} within {timeout_s}s") from exc
         except ModbusIOException as exc:
-            raise DriverError(_io_kind(exc), str(exc)) from exc
+            kind = _io_kind(exc)
+            if line is not None and kind == "timeout":
+                kind = line.classify_silence(req.table, req.count)
+            raise DriverError(kind, f"unit {unit_id}: {exc}") from exc
         except ConnectionException as exc:
             raise DriverError("io", f"connection failed: {exc}") from exc
         except ModbusException as exc:
             raise DriverError("io", str(exc)) from exc
+        finally:
+            if pause_s:
+                await asyncio.sleep(pause_s)
         if rr.isError():
             code = getattr(rr, "exception_code", None)
             raise DriverError("exception", f"unit {unit_id} answered Modbus exception {code} "

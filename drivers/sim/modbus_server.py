@@ -19,7 +19,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.decode import WIDTH, encode
 from drivers.sim.scenarios import Scenario
-from gateway.profile.schema import Model
+from drivers.types import ModelSpec as Model
 
 
 @dataclass
@@ -28,6 +28,7 @@ class UnitState:
     scenario: Scenario
     dead: bool = False          # never answers (a unit with a broken transceiver)
     corrupt_crc: bool = False   # answers with a flipped byte (RTU: CRC error)
+    short_frame: bool = False   # answers with the last 3 bytes missing (RTU: a frame cut short)
     delay_s: float = 0.0
 
 
@@ -79,12 +80,18 @@ class ModbusEmulator:
             return data
         unit = data[6] if self.framer == "socket" and len(data) > 6 else data[0]
         state = self.units.get(unit)
+        # Silence is made on the answer, not by swallowing the request: a swallowed request
+        # stays in the server's receive buffer and garbles the next one.
         if state is None:
-            return data
+            # On a multi-drop line a request for an absent unit meets silence (pymodbus would
+            # answer exception 4 for unknown ids, which no real line does).
+            return b"" if sending and self.framer == "rtu" else data
         if state.dead:
-            return b""
+            return b"" if sending else data
         if sending and state.corrupt_crc and self.framer == "rtu" and len(data) > 3:
             return data[:-1] + bytes([data[-1] ^ 0xFF])
+        if sending and state.short_frame and self.framer == "rtu" and len(data) > 6:
+            return data[:-3]
         return data
 
     async def start(self) -> ModbusEmulator:

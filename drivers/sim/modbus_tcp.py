@@ -9,7 +9,8 @@ import msgspec
 from drivers.bus import BusHandle
 from drivers.sim.modbus_server import ModbusEmulator, UnitState
 from drivers.sim.scenarios import Scenario
-from gateway.profile.schema import Device, Model
+from drivers.types import DeviceSpec as Device
+from drivers.types import ModelSpec as Model
 
 
 def scenario_for(dev: Device) -> Scenario:

@@ -1,0 +1,63 @@
+"""Wire time of Modbus RTU requests: what a poll plan costs on an RS485 line.
+
+Used at profile load (do the configured poll periods fit the line?), by ``probe`` and
+by the benches, so the budget and the measurement use one formula:
+
+* one character = 1 start bit + data bits + 1 parity bit (if any) + stop bits
+  (8N1 = 10 bits, 8E1 = 11 bits, 8N2 = 11 bits; the Modbus spec's "11 bits" assumes parity
+  or two stop bits);
+* a read request frame is 8 bytes (unit, function, start, count, CRC);
+* a read-registers response is 5 + 2*N bytes (unit, function, byte count, data, CRC);
+  a read-bits response is 5 + ceil(N/8) bytes;
+* every frame is followed by the t3.5 silent interval (3.5 characters; fixed at 1.75 ms
+  above 19200 baud, as the spec allows);
+* plus ``inter_request_ms`` of quiet time some slaves need (a field workaround).
+
+The slave's own response latency (typically a few ms, up to ~50 ms for cheap meters) is
+not wire time and is not included; the bus check keeps headroom for one timeout instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+REQUEST_BYTES = 8
+
+
+def bits_per_char(bytesize: int = 8, parity: str = "N", stopbits: int = 1) -> int:
+    return 1 + bytesize + (0 if parity == "N" else 1) + stopbits
+
+
+def char_time_s(baudrate: int, bytesize: int = 8, parity: str = "N", stopbits: int = 1) -> float:
+    return bits_per_char(bytesize, parity, stopbits) / baudrate
+
+
+def gap_s(baudrate: int, bytesize: int = 8, parity: str = "N", stopbits: int = 1) -> float:
+    """The t3.5 inter-frame silence."""
+    if baudrate > 19200:
+        return 0.00175
+    return 3.5 * char_time_s(baudrate, bytesize, parity, stopbits)
+
+
+def response_bytes(table: str, count: int) -> int:
+    if table in ("coil", "discrete"):
+        return 5 + math.ceil(count / 8)
+    return 5 + 2 * count
+
+
+def request_wire_s(table: str, count: int, baudrate: int, bytesize: int = 8, parity: str = "N",
+                   stopbits: int = 1) -> float:
+    """One request and its response, each followed by t3.5."""
+    ct = char_time_s(baudrate, bytesize, parity, stopbits)
+    return (REQUEST_BYTES + response_bytes(table, count)) * ct + 2 * gap_s(baudrate, bytesize, parity, stopbits)
+
+
+def plan_wire_s(requests: Iterable[Any], bus: Any) -> float:
+    """Wire time of one poll of a device: its coalesced requests plus inter-request quiet time."""
+    total = 0.0
+    for r in requests:
+        total += request_wire_s(r.table, r.count, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
+        total += bus.inter_request_ms / 1000.0
+    return total
