@@ -44,6 +44,37 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS acks (
     destination TEXT PRIMARY KEY, seq INTEGER NOT NULL, at REAL NOT NULL, detail TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Enterprise exports (MES/ERP) read by gateway/connectors: names are tokenised before they
+-- get here; quarantined lines keep the raw text for the enterprise to fix (never sent).
+CREATE TABLE IF NOT EXISTS erp_imports (
+    id INTEGER PRIMARY KEY, connector TEXT NOT NULL, source TEXT NOT NULL, content_hash TEXT NOT NULL,
+    at REAL NOT NULL, dataset TEXT NOT NULL, rows_ok INTEGER NOT NULL DEFAULT 0,
+    rows_quarantined INTEGER NOT NULL DEFAULT 0, added INTEGER NOT NULL DEFAULT 0,
+    changed INTEGER NOT NULL DEFAULT 0, removed INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0,
+    period_start TEXT, period_end TEXT);
+CREATE INDEX IF NOT EXISTS erp_imports_hash ON erp_imports(connector, content_hash);
+CREATE TABLE IF NOT EXISTS erp_rows (
+    id INTEGER PRIMARY KEY, connector TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,
+    day TEXT NOT NULL, ts REAL NOT NULL, fields TEXT NOT NULL, row_hash TEXT NOT NULL, import_id INTEGER NOT NULL,
+    UNIQUE(connector, dataset, key));
+CREATE INDEX IF NOT EXISTS erp_rows_dataset_ts ON erp_rows(dataset, ts);
+CREATE TABLE IF NOT EXISTS erp_quarantine (
+    id INTEGER PRIMARY KEY, import_id INTEGER NOT NULL, connector TEXT NOT NULL, source TEXT NOT NULL,
+    line INTEGER NOT NULL, reason TEXT NOT NULL, raw TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS erp_changes (
+    id INTEGER PRIMARY KEY, import_id INTEGER NOT NULL, at REAL NOT NULL, connector TEXT NOT NULL,
+    dataset TEXT NOT NULL, key TEXT NOT NULL, change TEXT NOT NULL, old TEXT, new TEXT);
+-- Consent changes made on site, and the append-only audit log (gateway/consent).
+CREATE TABLE IF NOT EXISTS consent_changes (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, action TEXT NOT NULL, categories TEXT NOT NULL,
+    receiver TEXT NOT NULL DEFAULT '*', until REAL, note TEXT);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, seq INTEGER, categories TEXT NOT NULL,
+    n_records INTEGER, batch_hash TEXT, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
 
 LOSS_KEYS = ("polls_failed", "readings_purged_unsent", "batches_dropped")
@@ -213,6 +244,56 @@ class Store:
             self.db.execute("COMMIT")
             return self.db.total_changes - before
 
+    def upsert_indicators(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+        """Insert or revise indicators whose inputs can be corrected after the fact (MES/ERP
+        exports). Returns (new, revised). An unchanged value is left alone; a changed one is
+        updated and, if it was already sent, marked unsent again with ``detail.rev`` bumped and
+        the ``revised`` flag, so the bank receives the correction as a later record for the
+        same (name, subject, window). The outbox keeps the earlier signed figure."""
+        new = revised = 0
+        now = time.time()
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for r in rows:
+                    key = (r["name"], r["subject"], int(r["window_start"]), int(r["window_len"]))
+                    old = self.db.execute("SELECT id, value, quality, detail, batch_seq, unit, version FROM indicators "
+                                          "WHERE name=? AND subject=? AND window_start=? AND window_len=?",
+                                          key).fetchone()
+                    quality = list(r.get("quality", []))
+                    detail = dict(r.get("detail", {}))
+                    if old is None:
+                        self.db.execute(
+                            "INSERT INTO indicators(name, category, subject, window_start, window_len, value, unit, "
+                            "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                            (*key[:2], key[2], key[3], r["value"], r["unit"], json.dumps(quality), int(r["version"]),
+                             json.dumps(detail, sort_keys=True), now))
+                        new += 1
+                        continue
+                    old_detail = json.loads(old[3])
+                    rev = int(old_detail.get("rev", 1))
+                    old_q = [q for q in json.loads(old[2]) if q != "revised"]
+                    old_cmp = {k: v for k, v in old_detail.items() if k != "rev"}
+                    if (old[1], old_q, old_cmp, old[5], old[6]) == (r["value"], quality, detail, r["unit"],
+                                                                     int(r["version"])):
+                        continue
+                    if old[4] is not None:  # already sent: the correction goes out as a new revision
+                        detail["rev"] = rev + 1
+                        quality.append("revised")
+                    elif rev > 1:
+                        detail["rev"] = rev
+                        quality.append("revised")
+                    self.db.execute("UPDATE indicators SET value=?, unit=?, quality=?, version=?, detail=?, "
+                                    "batch_seq=NULL, held=NULL, created=? WHERE id=?",
+                                    (r["value"], r["unit"], json.dumps(quality), int(r["version"]),
+                                     json.dumps(detail, sort_keys=True), now, old[0]))
+                    revised += 1
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return new, revised
+
     def unbatched_indicators(self, limit: int) -> list[dict[str, Any]]:
         with self._lock:
             cur = self.db.execute(
@@ -274,12 +355,17 @@ class Store:
 
     # -- retention ----------------------------------------------------------------------
     def size_bytes(self) -> int:
-        total = 0
-        for suffix in ("", "-wal"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                total += p.stat().st_size
-        return total
+        """Bytes in use: SQLite keeps freed pages in the file, so the file size alone would
+        keep the size cap tripping (and purging) long after old readings were gone."""
+        with self._lock:
+            pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+            free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+            page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * page_size)
+
+    def file_bytes(self) -> int:
+        return sum(Path(str(self.path) + sfx).stat().st_size for sfx in ("", "-wal")
+                   if Path(str(self.path) + sfx).exists())
 
     def purge(self, retention_s: float, max_bytes: float, computed_until: float) -> int:
         """Drop raw readings by age, then oldest-first while over the size cap. Readings newer
@@ -289,13 +375,15 @@ class Store:
         removed = 0
         with self._lock:
             removed += self._purge_before(cutoff, computed_until)
-            if self.size_bytes() > max_bytes:
+            for _ in range(10):  # oldest 10 % of the time span at a time, until under the cap
+                if self.size_bytes() <= max_bytes:
+                    break
                 row = self.db.execute("SELECT MIN(ts), MAX(ts) FROM readings").fetchone()
-                if row[0] is not None:
-                    # drop the oldest 10 % of the time span at a time
-                    step = max((row[1] - row[0]) * 0.1, 1.0)
-                    removed += self._purge_before(row[0] + step, computed_until)
-                    self.db.execute("DELETE FROM polls WHERE ts < ?", (row[0] + step,))
+                if row[0] is None:
+                    break
+                step = max((row[1] - row[0]) * 0.1, 1.0)
+                removed += self._purge_before(row[0] + step, computed_until)
+                self.db.execute("DELETE FROM polls WHERE ts < ?", (row[0] + step,))
             self.db.execute("DELETE FROM polls WHERE ts < ?", (cutoff,))
         return removed
 
