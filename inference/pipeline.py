@@ -48,7 +48,7 @@ class PipelineConfig:
     zones: list[ZoneSpec] = field(default_factory=list)
     motion_gate: bool = True
     crops: str = "auto"  # auto | never
-    refresh_s: float = 5.0
+    refresh_s: float = 3.0
     active_hold_s: float = 60.0
     min_hits: int = 2
     max_missed: int = 5
@@ -169,13 +169,15 @@ class Pipeline:
         if run:
             self._last_run = ts
             self.stats.detector_runs += 1
+            # A refresh on a still scene sees the whole frame: what it misses has left.
+            weight = 1 if motion_boxes or self.gate is None else self.config.max_missed // 2 + 1
             dets = self._detect(self.detector, frame, motion_boxes, self.tracker.tracks)
-            self.tracker.update(dets, ts)
+            self.tracker.update(dets, ts, weight)
             for lc in self.lines:
                 crossings.extend(lc.update(self.tracker.tracks, ts))
             if self.people_detector is not None:
                 pd = self._detect(self.people_detector, frame, motion_boxes, self.people_tracker.tracks)
-                self.people_tracker.update(pd, ts)
+                self.people_tracker.update(pd, ts, weight)
         self.line_active = self.activity.update(crossings, ts)
         confirmed = self.people_tracker.confirmed() if self.has_people else []
         self.people_now = people_present(confirmed, self.zones)

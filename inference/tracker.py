@@ -63,7 +63,9 @@ class Tracker:
     def confirmed(self) -> list[Track]:
         return [t for t in self.tracks if t.hits >= self.min_hits]
 
-    def update(self, detections: list[Detection], ts: float) -> list[Track]:
+    def update(self, detections: list[Detection], ts: float, miss_weight: int = 1) -> list[Track]:
+        """``miss_weight`` > 1 ages unmatched tracks faster: used for a refresh run on a still
+        scene, where a missing object has really gone (it left while the gate was quiet)."""
         pairs: list[tuple[float, int, int]] = []
         for ti, t in enumerate(self.tracks):
             pb = t.predicted(ts)
@@ -105,7 +107,7 @@ class Tracker:
         survivors = []
         for ti, t in enumerate(self.tracks):
             if ti not in used_t:
-                t.misses += 1
+                t.misses += miss_weight
                 if t.misses > self.max_missed:
                     continue
             survivors.append(t)

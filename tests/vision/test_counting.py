@@ -48,7 +48,7 @@ def test_person_model_counts_people_exactly(people_clip):
 def test_static_scene_costs_almost_no_detector_runs(static_clip):
     gated = run_clip(static_clip, "person")
     assert gated["frames"] == 100
-    assert gated["detector_runs"] <= 3  # the first frame and one refresh every 5 s of media time
+    assert gated["detector_runs"] <= 5  # the first frame and one refresh every 3 s of media time
     ungated = run_clip(static_clip, "person", motion_gate=False)
     assert ungated["detector_runs"] == 100
     assert gated["in"] == gated["out"] == ungated["in"] == ungated["out"] == 0
@@ -227,3 +227,25 @@ def test_no_safety_event_while_line_idle(people_clip):
     snap = pipe.snapshot()
     assert snap["safety_events"] == 0 and snap["line_active"] == 0
     assert peak == 1  # one person in view at a time in this clip
+
+
+def test_small_people_are_found_in_motion_crops():
+    """130 px people in a 1280x960 frame: squeezed into the 224 px model input they vanish;
+    detecting on crops around the motion finds and counts them."""
+    import skimage.data as skd
+
+    from inference import synthetic as syn
+
+    sprites = syn.person_sprites([skd.astronaut(), skd.camera()], size=130)
+    crossings = [syn.Crossing(3, 40, 300, "in", 0), syn.Crossing(50, 40, 600, "out", 1)]
+    frames = list(syn.render(crossings, sprites, 165, width=1280, height=960, noise=0))
+    results = {}
+    for crops in ("auto", "never"):
+        pipe = Pipeline(PipelineConfig(model="person", lines=[LineSpec("l", (640, 0, 640, 960))], crops=crops))
+        for i, f in enumerate(frames):
+            pipe.process(f, i / 10)
+        results[crops] = pipe.snapshot()
+    assert (results["auto"]["in"], results["auto"]["out"]) == (1, 1)
+    assert results["auto"]["crop_runs"] > 0
+    assert results["never"]["in"] + results["never"]["out"] < 2
+    assert results["auto"]["people_present"] == 0  # both left: gone after two still refreshes

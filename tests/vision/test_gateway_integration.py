@@ -189,3 +189,15 @@ def test_driver_poll_to_indicator(product_clip):
     ctx = _ctx("vision.units_in", range(len(readings)), readings, before=(-1.0, 0.0), counter=True,
                length=float(len(readings) + 1), poll=1.0)
     assert all_indicators()["vision.units_in"].compute(ctx)[0].value == 3
+
+
+def test_gateway_stays_light_without_vision():
+    """Loading the driver, indicators and CLI group imports no NumPy/OpenCV/TFLite runtime."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gateway.sources.camera, gateway.indicators.vision, gateway.commands.vision; "
+            "print(sorted(m for m in ('numpy', 'cv2', 'ai_edge_litert', 'tflite_runtime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
