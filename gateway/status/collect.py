@@ -1,0 +1,250 @@
+"""What the status page shows, as plain dicts: read from a running Gateway and its store.
+
+Everything here is read-only and runs in the status server's threads while the gateway's
+event loop keeps polling. The store is thread-safe (one lock around its connection);
+device health objects are only read, copied with dict() (atomic under the GIL).
+
+No secret is ever put into these dicts: not the signing key, not the enrollment token
+(never stored anyway), not MQTT passwords or privacy keys. Identity shows only public
+facts; the profile's sections that may name key files are not shown at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from gateway import wire
+from gateway.clock import clock_state
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+    from gateway.store import Store
+
+_SECRETISH = re.compile(r"(token|secret|password|private|seed|key)", re.I)
+# A reading row costs ~40-60 bytes on disk (row + index); used until the store has data.
+DEFAULT_BYTES_PER_READING = 60.0
+
+
+def _q(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with store._lock:
+        return store.db.execute(sql, params).fetchall()
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("edgeproof")
+    except Exception:  # noqa: BLE001 - running from a source tree
+        return "dev"
+
+
+def identity_view(gw: Gateway) -> dict[str, Any]:
+    ident = gw.identity
+    enr = ident.enrollment or {}
+    return {"gateway_id": ident.gateway_id, "kid": ident.kid, "public_key": wire.b64(ident.public_key),
+            "enrolled": ident.enterprise_id is not None, "enterprise_id": ident.enterprise_id,
+            "receiver_url": enr.get("receiver_url"), "receiver_kid": enr.get("receiver_kid")}
+
+
+def devices_view(gw: Gateway) -> list[dict[str, Any]]:
+    out = []
+    for p in gw.scheduler.pollers:
+        h, dev = p.health, p.device
+        last = dict(h.last_values)
+        points = []
+        for name, row in list(p.point_rows.items()):
+            value, quality = last.get(name, (None, None))
+            points.append({"name": name, "meaning": row.meaning, "unit": row.unit, "value": value,
+                           "quality": quality})
+        out.append({
+            "name": dev.name, "driver": dev.driver, "model": dev.model, "asset": dev.asset_name, "bus": dev.bus,
+            "state": h.state, "polls": h.polls, "failures": h.failures,
+            "consecutive_failures": h.consecutive_failures, "last_ok": h.last_ok, "last_error": h.last_error,
+            "last_error_at": h.last_error_at, "latency_ms": None if h.last_latency_ms is None
+            else round(h.last_latency_ms, 2), "poll_interval_s": dev.poll_interval_s,
+            "next_poll_in_s": round(h.next_poll_in_s, 2), "errors": dict(p.errors), "requests": p.driver.requests,
+            "points": points,
+        })
+    return out
+
+
+def store_view(gw: Gateway) -> dict[str, Any]:
+    """Size, approximate row count and how long the buffer lasts at the current rate.
+
+    Counting rows exactly is a full scan on a Pi's SD card; rowids grow with time and
+    purges delete the oldest, so MAX(rowid)-MIN(rowid)+1 is a close, O(log n) estimate.
+    """
+    store, cfg = gw.store, gw.profile.store
+    size = store.size_bytes()
+    lo, hi = _q(store, "SELECT MIN(rowid), MAX(rowid) FROM readings")[0]
+    rows = (hi - lo + 1) if lo is not None else 0
+    oldest = _q(store, "SELECT ts FROM readings WHERE rowid=?", (lo,))[0][0] if lo is not None else None
+    uptime = max(time.time() - gw.started_at, 1.0)
+    rate = gw.scheduler.writer.committed / uptime  # readings per second since start
+    per_row = size / rows if rows > 1000 else DEFAULT_BYTES_PER_READING
+    bytes_per_day = rate * per_row * 86400
+    max_bytes = cfg.max_mb * 1e6
+    capacity_days = max_bytes / bytes_per_day if bytes_per_day > 0 else None
+    until_full = max(0.0, max_bytes - size) / bytes_per_day if bytes_per_day > 0 else None
+    unbatched = _q(store, "SELECT COUNT(*) FROM indicators WHERE batch_seq IS NULL AND held IS NULL")[0][0]
+    held = _q(store, "SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL")[0][0]
+    return {
+        "path": str(store.path), "size_bytes": size, "max_bytes": int(max_bytes), "readings_approx": rows,
+        "oldest_reading": oldest, "readings_per_s": round(rate, 3), "bytes_per_day": round(bytes_per_day),
+        "retention_days": cfg.retention_days,
+        # How many days of raw history the size cap holds at this rate, capped by retention.
+        "history_days": None if capacity_days is None else round(min(capacity_days, cfg.retention_days), 1),
+        # Days until the size cap starts dropping the oldest raw readings at this rate.
+        "days_until_full": None if until_full is None else round(until_full, 1),
+        "indicators_unbatched": unbatched, "indicators_held": held,
+        "loss": store.loss_counters(),
+    }
+
+
+def uplink_view(gw: Gateway) -> dict[str, Any]:
+    store = gw.store
+    head = store.outbox_head()
+    acks = store.ack_info()
+    out: dict[str, Any] = {"transport": gw.profile.uplink.transport, "head_seq": head, "acks": acks}
+    sender = getattr(gw, "sender", None)
+    if sender is None:
+        out.update(state="off", backlog=head, acked_seq=0, last_ack_at=None)
+        return out
+    st = sender.status
+    acked = store.acked(sender.dest)
+    ack_at = next((a["at"] for a in acks if a["destination"] == sender.dest), None)
+    out.update(destination=sender.dest, state=st.state, sent=st.sent, acknowledged=st.acknowledged,
+               duplicates=st.duplicates, failures=st.failures, last_error=st.last_error,
+               rejected=dict(st.rejected or {}), acked_seq=acked, backlog=head - acked, last_ack_at=ack_at,
+               last_ack_age_s=None if ack_at is None else round(time.time() - ack_at, 1))
+    return out
+
+
+def _sanitize(obj: Any) -> Any:
+    """Profile sections shown on the page lose any key that could hold a secret or a key path."""
+    if isinstance(obj, dict):
+        return {k: ("[not shown]" if _SECRETISH.search(str(k)) else _sanitize(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_sanitize(v) for v in obj]
+    return obj
+
+
+def _optional(module: str) -> Any:
+    """The consent/audit subsystem is optional: import it lazily, degrade when absent."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def _in_force(gw: Gateway) -> dict[str, Any] | None:
+    """Consent as evaluated now for this gateway's uplink destination (grants from the
+    profile and its consent file, then the revokes/grants made on site)."""
+    policy = _optional("gateway.consent.policy")
+    if policy is None:
+        return None
+    _, grants = policy.load_consent(gw.profile.consent, gw.state_dir)
+    try:
+        changes = policy.local_changes(gw.store)
+    except Exception:  # noqa: BLE001 - no local changes table yet: none were made
+        changes = []
+    sender = getattr(gw, "sender", None)
+    dest = sender.dest if sender is not None else "*"
+    return policy.evaluate(grants, changes, time.time(), dest).state()
+
+
+def consent_view(gw: Gateway, limit: int = 100) -> dict[str, Any]:
+    cats = _q(gw.store, "SELECT categories FROM outbox ORDER BY seq DESC LIMIT 200")
+    sent = sorted({c for (row,) in cats for c in json.loads(row)})
+    held = {r: n for r, n in _q(gw.store, "SELECT held, COUNT(*) FROM indicators WHERE held IS NOT NULL "
+                                          "GROUP BY held")}
+    out: dict[str, Any] = {"policy": _sanitize(gw.profile.consent), "categories_sent": sent, "held": held,
+                           "in_force": None, "audit_available": False, "audit": []}
+    try:
+        out["in_force"] = _sanitize(_in_force(gw))
+    except Exception as exc:  # noqa: BLE001 - the page must render whatever consent's state
+        out["in_force_error"] = f"{type(exc).__name__}: {exc}"
+    audit = _optional("gateway.consent.audit")
+    if audit is not None and hasattr(audit, "read_entries"):
+        out["audit_available"] = True
+        try:
+            out["audit"] = [_sanitize(e) for e in audit.read_entries(gw.store, limit)]
+        except Exception as exc:  # noqa: BLE001
+            if "no such table" not in str(exc):
+                out["audit_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def status(gw: Gateway) -> dict[str, Any]:
+    """The page's main document (also written as the snapshot file)."""
+    now = time.time()
+    return {
+        "now": now, "version": _version(), "site": {"id": gw.profile.site.id, "name": gw.profile.site.name,
+                                                     "timezone": gw.profile.site.timezone},
+        "simulate": gw.simulate, "boot": gw.boot, "started_at": gw.started_at,
+        "uptime_s": round(now - gw.started_at, 1), "pid": __import__("os").getpid(),
+        "clock": clock_state(), "identity": identity_view(gw), "devices": devices_view(gw),
+        "store": store_view(gw), "uplink": uplink_view(gw), "indicators_made": gw.indicators_made,
+        "status_url": getattr(getattr(gw, "status_server", None), "url", None),
+    }
+
+
+def series(gw: Gateway, minutes: float = 15.0, buckets: int = 60) -> dict[str, Any]:
+    """Recent readings per point (bucketed averages, via the (point, ts) index) and the
+    recent values of each indicator, for the page's small charts."""
+    now = time.time()
+    start = now - minutes * 60
+    width = max(minutes * 60 / buckets, 1e-3)
+    points = []
+    for p in gw.scheduler.pollers:
+        for name, row in list(p.point_rows.items()):
+            data = _q(gw.store, "SELECT CAST((ts-?)/? AS INTEGER) AS b, AVG(value), COUNT(value), COUNT(*) "
+                                "FROM readings WHERE point_id=? AND ts>=? GROUP BY b ORDER BY b",
+                      (start, width, row.id, start))
+            points.append({"device": p.device.name, "point": name, "unit": row.unit, "meaning": row.meaning,
+                           "t": [round(start + (b + 0.5) * width, 1) for b, *_ in data],
+                           "v": [None if n == 0 else round(v, 4) for _, v, n, _ in data],
+                           "gaps": sum(1 for *_, n, total in data if n < total)})
+    inds: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in sorted(gw.store.recent_indicators(400), key=lambda r: r["window_start"]):
+        key = (r["name"], r["subject"], r["window_len"])
+        s = inds.setdefault(key, {"name": r["name"], "subject": r["subject"], "window_s": r["window_len"],
+                                  "unit": r["unit"], "category": r["category"], "t": [], "v": []})
+        s["t"].append(r["window_start"])
+        s["v"].append(r["value"])
+    for s in inds.values():
+        s["t"], s["v"] = s["t"][-48:], s["v"][-48:]
+    return {"now": now, "minutes": minutes, "points": points, "indicators": list(inds.values())}
+
+
+def batches(store: Store, limit: int = 20, before: int | None = None, destination: str | None = None
+            ) -> dict[str, Any]:
+    """The audit of what left the site: each outbox batch with its decoded body.
+
+    The body bytes are exactly what was signed and sent; decoding them here (not the
+    indicator rows) shows staff precisely what the receiver got.
+    """
+    acks = {a["destination"]: a["seq"] for a in store.ack_info()}
+    acked = acks.get(destination, 0) if destination else max(acks.values(), default=0)
+    sql = "SELECT seq, hash, body, kid, created, n_records, categories FROM outbox"
+    params: tuple[Any, ...] = ()
+    if before is not None:
+        sql += " WHERE seq < ?"
+        params = (before,)
+    rows = _q(store, sql + " ORDER BY seq DESC LIMIT ?", (*params, limit))
+    out = []
+    for seq, hash_, body, kid, created, n, cats in rows:
+        item: dict[str, Any] = {"seq": seq, "hash": hash_, "kid": kid, "created": created, "n_records": n,
+                                "categories": json.loads(cats), "bytes": len(body), "acknowledged": seq <= acked}
+        try:
+            item["body"] = wire.decode_body(bytes(body))
+        except wire.WireError as exc:
+            item["decode_error"] = str(exc)
+        out.append(item)
+    return {"head_seq": store.outbox_head(), "acked_seq": acked, "batches": out}

@@ -1,0 +1,227 @@
+"""The local status page: a read-only HTTP server for the enterprise's staff, on the LAN only.
+
+Standard library only (ThreadingHTTPServer in a daemon thread): a Pi runs it beside the
+gateway without a web framework. Every request is GET or HEAD; anything else gets 405.
+With ``[status] password_file`` every path except /healthz needs HTTP Basic auth
+checked against a salted scrypt hash. Nothing on the page is secret (see collect.py);
+responses carry a strict Content-Security-Policy and nothing is loaded from elsewhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.status import collect, metrics
+from gateway.status.auth import BasicAuth
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+log = logging.getLogger("edgeproof.status")
+
+STATIC = {"/": ("page.html", "text/html; charset=utf-8"),
+          "/static/page.css": ("page.css", "text/css; charset=utf-8"),
+          "/static/page.js": ("page.js", "text/javascript; charset=utf-8")}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+class BindError(ValueError):
+    """The [status] bind address is malformed or not a LAN/loopback address."""
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """'host:port' or '[v6]:port'. A public (globally routable) address is refused: the
+    page is for the staff on site, never for the internet."""
+    host, sep, port_s = bind.rpartition(":")
+    if not sep or not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+        raise BindError(f"[status] bind must be 'address:port' (found {bind!r})")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            addr = ipaddress.ip_address(socket.gethostbyname(host))
+        except (OSError, ValueError) as exc:
+            raise BindError(f"[status] bind host {host!r} does not resolve") from exc
+    if addr.is_global:
+        raise BindError(f"[status] bind {bind!r} is a public address; bind the LAN address or 127.0.0.1")
+    return host, int(port_s)
+
+
+def _load_static() -> dict[str, bytes]:
+    pkg = resources.files("gateway.status")
+    return {path: pkg.joinpath(name).read_bytes() for path, (name, _) in STATIC.items()}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    status: StatusServer
+
+    def __init__(self, addr: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        if ":" in addr[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(addr, handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "EdgeProof-status"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def __getattr__(self, name: str) -> Any:
+        # Any method other than GET/HEAD (POST, PUT, DELETE, PATCH, OPTIONS, made-up ones)
+        # is answered 405 instead of http.server's default 501.
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        log.debug("status request", extra={"client": self.client_address[0], "line": format % args})
+
+    def _send(self, code: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in {**SECURITY_HEADERS, **(extra or {})}.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, obj: Any, code: int = 200) -> None:
+        self._send(code, json.dumps(obj, default=str, allow_nan=False).encode(), "application/json")
+
+    def _error(self, code: int, message: str, extra: dict[str, str] | None = None) -> None:
+        self._send(code, json.dumps({"error": HTTPStatus(code).phrase, "message": message}).encode(),
+                   "application/json", extra)
+
+    def _not_allowed(self) -> None:
+        self._error(405, "the status page is read-only: GET and HEAD only", {"Allow": "GET, HEAD"})
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        st = self.server.status
+        url = urllib.parse.urlsplit(self.path)
+        path = url.path
+        if path == "/healthz":
+            return self._json({"ok": True})
+        if st.auth is not None and not st.auth.check(self.headers.get("Authorization")):
+            return self._error(401, "password required",
+                               {"WWW-Authenticate": f'Basic realm="{st.auth.realm}", charset="UTF-8"'})
+        query = urllib.parse.parse_qs(url.query)
+        try:
+            if path in STATIC:
+                return self._send(200, st.static[path], STATIC[path][1])
+            if path == "/api/status":
+                return self._json(st.status())
+            if path == "/api/devices":
+                return self._json(collect.devices_view(st.gw))
+            if path == "/api/series":
+                minutes = min(max(_float(query, "minutes", 15.0), 1.0), 24 * 60)
+                return self._json(collect.series(st.gw, minutes))
+            if path == "/api/batches":
+                limit = int(min(max(_float(query, "limit", 20), 1), 200))
+                before = query.get("before", [None])[0]
+                return self._json(collect.batches(st.gw.store, limit, int(before) if before else None,
+                                                  _dest(st.gw)))
+            if path.startswith("/api/batches/"):
+                seq = path.rsplit("/", 1)[1]
+                if not seq.isdigit():
+                    return self._error(404, "no such batch")
+                found = collect.batches(st.gw.store, 1, int(seq) + 1, _dest(st.gw))["batches"]
+                if not found or found[0]["seq"] != int(seq):
+                    return self._error(404, f"no batch {seq} in the outbox")
+                return self._json(found[0])
+            if path == "/api/consent":
+                return self._json(collect.consent_view(st.gw))
+            if path == "/metrics":
+                return self._send(200, metrics.render(st.status()).encode(), metrics.CONTENT_TYPE)
+        except ValueError as exc:
+            return self._error(400, f"bad query: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a page error must never reach the visitor as a traceback
+            log.exception("status page error", extra={"path": path, "error": str(exc)})
+            return self._error(500, "internal error (see the gateway log)")
+        return self._error(404, f"no page {path}")
+
+
+def _float(query: dict[str, list[str]], key: str, default: float) -> float:
+    vals = query.get(key)
+    return float(vals[0]) if vals else default
+
+
+def _dest(gw: Gateway) -> str | None:
+    sender = getattr(gw, "sender", None)
+    return sender.dest if sender is not None else None
+
+
+class StatusServer:
+    """Owns the HTTP server thread. ``start()`` binds (port 0 picks a free port); ``url``
+    is then the address to open."""
+
+    def __init__(self, gw: Gateway, bind: str, password_file: str | Path | None = None) -> None:
+        self.gw = gw
+        self.host, self.port = parse_bind(bind)
+        self.auth = BasicAuth(Path(password_file)) if password_file else None
+        self.static = _load_static()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._cache: tuple[float, dict[str, Any]] | None = None
+        self._cache_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    def status(self) -> dict[str, Any]:
+        """The status document, computed at most once a second however many visitors poll."""
+        with self._cache_lock:
+            now = time.monotonic()
+            if self._cache is None or now - self._cache[0] > 1.0:
+                self._cache = (now, collect.status(self.gw))
+            return self._cache[1]
+
+    def start(self) -> None:
+        httpd = _Server((self.host, self.port), Handler)
+        httpd.status = self
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.5},
+                                        name="status-http", daemon=True)
+        self._thread.start()
+        if self.host in ("0.0.0.0", "::"):
+            log.warning("status page listens on every interface; bind the LAN address instead",
+                        extra={"bind": f"{self.host}:{self.port}"})
+        log.info("status page serving", extra={"url": self.url, "password": self.auth is not None})
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
