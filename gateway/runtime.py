@@ -10,6 +10,7 @@ from typing import Any
 
 from drivers.base import Driver
 from drivers.bus import BusHandle
+from gateway.consent.gate import build_gate
 from gateway.identity import Identity, load_identity
 from gateway.indicators.engine import IndicatorEngine
 from gateway.profile.load import load_driver_module, resolve_model
@@ -76,6 +77,7 @@ class Gateway:
         self.emulators: list[Any] = []
         self.started_at = time.time()
         self.indicators_made = 0
+        self.status_server: Any = None
 
     async def start(self) -> None:
         store_path = Path(self.profile.store.path)
@@ -96,19 +98,51 @@ class Gateway:
         transport = self._transport or make_transport(self.profile, self.identity)
         self.sender = Sender(self.store, transport, self.profile.uplink.backoff_initial_s,
                              self.profile.uplink.backoff_max_s) if transport else None
+        # Consent and privacy sit between the store and the outbox (gateway/consent/gate.py).
+        self.gate = build_gate(self.profile, self.state_dir, self.store,
+                               lambda: self.sender.dest if self.sender is not None else "none")
+        if self.policy is None:
+            self.batcher.policy = self.gate.policy
         await self.scheduler.start()
         self.tasks.append(asyncio.create_task(self._indicator_loop(), name="indicators"))
         self.tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         if self.sender is not None:
             self.tasks.append(asyncio.create_task(self.sender.run(self.profile.uplink.interval_s), name="uplink"))
+        self._start_status()
         log.info("gateway started", extra={"gateway": self.identity.gateway_id, "boot": self.boot,
                                            "devices": len(drivers), "simulate": self.simulate})
+
+    def _start_status(self) -> None:
+        """The LAN status page (if enabled) and the snapshot file `edgeproof status` reads."""
+        from gateway.status import StatusServer
+
+        cfg = self.profile.status
+        if cfg.enabled:
+            try:
+                server = StatusServer(self, cfg.bind, cfg.password_file)
+                server.start()
+                self.status_server = server
+            except (OSError, ValueError) as exc:
+                # The page is for people; polling and the uplink must go on without it.
+                log.error("status page not started", extra={"bind": cfg.bind, "error": str(exc)})
+        self.tasks.append(asyncio.create_task(self._snapshot_loop(), name="status-snapshot"))
+
+    async def _snapshot_loop(self, every_s: float = 5.0) -> None:
+        from gateway.status import collect, write_snapshot
+
+        while True:
+            try:
+                doc = await asyncio.to_thread(collect.status, self)
+                await asyncio.to_thread(write_snapshot, self.state_dir, doc)
+            except Exception as exc:  # noqa: BLE001 - a status snapshot must never stop the gateway
+                log.warning("status snapshot failed", extra={"error": str(exc)})
+            await asyncio.sleep(every_s)
 
     async def close_windows_and_pack(self) -> int:
         made = await asyncio.to_thread(self.engine.run_once)
         self.indicators_made += made
         if self.identity.enterprise_id is not None:
-            await asyncio.to_thread(self.batcher.pack_all)
+            await asyncio.to_thread(self.gate.pack_all, self.batcher)
             if self.sender is not None:
                 self.sender.wakeup.set()
         return made
@@ -135,6 +169,9 @@ class Gateway:
         for t in self.tasks:
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.status_server is not None:
+            await asyncio.to_thread(self.status_server.stop)
+            self.status_server = None
         await self.scheduler.stop()
         if drain_s > 0 and self.sender is not None:
             try:
@@ -148,4 +185,17 @@ class Gateway:
                 await stop()
             except Exception:  # noqa: BLE001
                 pass
+        self._final_snapshot()
         self.store.close()
+
+    def _final_snapshot(self) -> None:
+        """Leave a snapshot that says the gateway stopped, so `edgeproof status` does not
+        report a stopped gateway as running."""
+        from gateway.status import collect, write_snapshot
+
+        try:
+            doc = collect.status(self)
+            doc["stopped"] = True
+            write_snapshot(self.state_dir, doc)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("final status snapshot failed", extra={"error": str(exc)})
