@@ -1,0 +1,87 @@
+"""`edgeproof audit show|verify`: the enterprise reads and checks what left its site."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.commands._common import get_profile, get_state, profile_option, state_option
+
+
+def store_path(state_dir: Path | None, profile: str | None, db: Path | None) -> Path:
+    if db is not None:
+        return db
+    prof = get_profile(profile)
+    p = Path(prof.store.path)
+    return p if p.is_absolute() else get_state(state_dir) / p
+
+
+def _db_option(f):  # noqa: ANN001, ANN202
+    return click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="The gateway's store file (default: the profile's store in the state directory).")(f)
+
+
+@click.group("audit")
+def command() -> None:
+    """The local, hash-chained log of every batch that left and every consent change."""
+
+
+@command.command("show")
+@state_option
+@profile_option
+@_db_option
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, None))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, newest first.")
+def show(state_dir: Path | None, profile: str | None, db: Path | None, limit: int, as_json: bool) -> None:
+    """List the newest entries."""
+    from gateway.consent.audit import read_entries
+
+    path = store_path(state_dir, profile, db)
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}")
+    entries = read_entries(path, limit)
+    if as_json:
+        for e in entries:
+            click.echo(json.dumps(e, sort_keys=True, ensure_ascii=False))
+        return
+    if not entries:
+        click.echo("the audit log is empty (nothing has left this site)")
+    for e in entries:
+        if e["kind"] == "batch":
+            ack = {True: "acknowledged", False: "not yet acknowledged", None: "not yet acknowledged"}[
+                e["acknowledged"]]
+            click.echo(f"#{e['id']:<5} {e['time']}  batch seq {e['seq']}: {e['n_records']} records "
+                       f"[{', '.join(e['categories'])}] hash {e['batch_hash'][:16]}… {ack}")
+        else:
+            d = e["detail"]
+            what = d.get("event") or d.get("action")
+            cats = d.get("categories") or d.get("allowed")
+            extra = f" stopped {d['stopped']}" if d.get("stopped") else ""
+            click.echo(f"#{e['id']:<5} {e['time']}  {e['kind']}: {what} {cats}{extra}"
+                       + (f" (announced in batch seq {e['seq']})" if e.get("seq") else ""))
+
+
+@command.command("verify")
+@state_option
+@profile_option
+@_db_option
+@click.option("--json", "as_json", is_flag=True)
+def verify(state_dir: Path | None, profile: str | None, db: Path | None, as_json: bool) -> None:
+    """Recompute the hash chain and compare every batch entry with the outbox; exit 1 if broken."""
+    from gateway.consent.audit import verify as do_verify
+
+    path = store_path(state_dir, profile, db)
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}")
+    v = do_verify(path)
+    if as_json:
+        click.echo(json.dumps(v.as_dict(), sort_keys=True))
+    else:
+        click.echo(f"audit log {'OK' if v.ok else 'BROKEN'}: {v.entries} entries, {v.batches} batches, "
+                   f"{v.consent_changes} consent changes")
+        for p in v.problems:
+            click.echo(f"  - {p}")
+    sys.exit(0 if v.ok else 1)

@@ -1,0 +1,110 @@
+"""`edgeproof consent show|revoke|grant`: the enterprise changes its authorisation on site.
+
+A revoke takes effect at the running gateway's next packing step (seconds): the named
+categories are held on site from then on and a signed consent record tells the bank.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from gateway.commands._common import get_profile, get_state, profile_option, state_option
+from gateway.commands.audit import _db_option, store_path
+
+
+def _open(state_dir: Path | None, profile: str | None, db: Path | None):  # noqa: ANN202
+    from gateway.store import Store
+
+    return Store(store_path(state_dir, profile, db), "FULL")
+
+
+@click.group("consent")
+def command() -> None:
+    """Which indicator categories may leave this site, to which receiver, until when."""
+
+
+@command.command("show")
+@state_option
+@profile_option
+@_db_option
+@click.option("--receiver", default=None, help="Uplink destination name to evaluate for (default: any).")
+@click.option("--json", "as_json", is_flag=True)
+def show(state_dir: Path | None, profile: str | None, db: Path | None, receiver: str | None, as_json: bool) -> None:
+    """The authorisation in force now: declared grants plus changes made on site."""
+    from gateway.consent.policy import evaluate, load_consent, local_changes
+    from gateway.profile import ProfileError
+
+    prof = get_profile(profile)
+    if not prof.consent:
+        click.echo("the profile has no [consent] section: every category may leave (development profile)")
+        return
+    try:
+        _, grants = load_consent(prof.consent, get_state(state_dir))
+    except ProfileError as exc:
+        raise click.ClickException(f"profile error: {exc}") from exc
+    st = _open(state_dir, profile, db)
+    try:
+        changes = local_changes(st)
+    finally:
+        st.close()
+    auth = evaluate(grants, changes, time.time(), receiver or "*")
+    state = auth.state()
+    if as_json:
+        click.echo(json.dumps(state, sort_keys=True))
+        return
+    click.echo(f"allowed: {', '.join(state['allowed']) or '(nothing)'}")
+    if state["denied"]:
+        click.echo(f"revoked on site: {', '.join(state['denied'])}")
+    click.echo(f"until: {state['until'] or 'no end date'}")
+    for ch in changes:
+        click.echo(f"  change #{ch.id}: {ch.action} {sorted(ch.categories)} at "
+                   f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ch.at))}Z {ch.note}")
+
+
+@command.command("revoke")
+@state_option
+@profile_option
+@_db_option
+@click.argument("categories", nargs=-1, required=True)
+@click.option("--note", default="", help="Why (kept in the audit log).")
+def revoke(state_dir: Path | None, profile: str | None, db: Path | None, categories: tuple[str, ...],
+           note: str) -> None:
+    """Stop CATEGORIES (or '*') from leaving, from now on."""
+    from gateway.consent.policy import add_local_change
+
+    st = _open(state_dir, profile, db)
+    try:
+        cid = add_local_change(st, "revoke", list(categories), note=note)
+    finally:
+        st.close()
+    click.echo(f"revoked {', '.join(categories)} (change #{cid}); the gateway holds them from its next step")
+
+
+@command.command("grant")
+@state_option
+@profile_option
+@_db_option
+@click.argument("categories", nargs=-1, required=True)
+@click.option("--receiver", default="*", show_default=True, help="Uplink destination pattern.")
+@click.option("--until", "until", default=None, help="ISO 8601 end, e.g. 2027-06-30T00:00:00Z.")
+@click.option("--note", default="")
+def grant(state_dir: Path | None, profile: str | None, db: Path | None, categories: tuple[str, ...],
+          receiver: str, until: str | None, note: str) -> None:
+    """Authorise CATEGORIES from now on (lifts an earlier revocation of them)."""
+    from gateway.consent.policy import add_local_change, to_epoch
+    from gateway.profile import ProfileError
+
+    try:
+        end = to_epoch(until, "(command line)", "--until")
+    except ProfileError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    st = _open(state_dir, profile, db)
+    try:
+        cid = add_local_change(st, "grant", list(categories), receiver=receiver, until=end, note=note)
+    finally:
+        st.close()
+    click.echo(f"granted {', '.join(categories)} (change #{cid})")

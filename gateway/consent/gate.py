@@ -1,0 +1,157 @@
+"""The consent gate between the indicator store and the signed outbox.
+
+It is the batcher's RecordPolicy (hold what is not authorised now, generalise what may
+leave) and it drives packing: before any indicator is packed, a change of the
+authorisation (a grant expired, a revocation on site, a narrower grant) is announced in a
+signed ``consent`` record, in the same step that stops the flow, so the bank sees why
+data stopped rather than a silent gap. Every batch and every change goes to the audit log.
+
+Batches already signed before a revocation were authorised when they were signed; they
+stay in the outbox and are delivered (withdrawing them would break the chain the bank
+verifies). The consent record that follows names the moment the flow stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gateway.consent import audit
+from gateway.consent.policy import ActiveGrant, Authorisation, ConsentCfg, evaluate, load_consent, local_changes
+from gateway.privacy.policy import Generaliser, PrivacyCfg, load_privacy
+
+log = logging.getLogger("edgeproof.consent")
+STATE_KEY = "consent.state"
+
+
+class ConsentGate:
+    def __init__(self, store: Any, consent: tuple[ConsentCfg, list[ActiveGrant]] | None, privacy: PrivacyCfg,
+                 dest: Callable[[], str] | str = "*", subject: str = "enterprise",
+                 clock: Callable[[], float] = time.time) -> None:
+        """``consent`` None means the profile has no ``[consent]`` section: everything may
+        leave and no consent records are sent (development profiles); a warning says so."""
+        self.store = store
+        self.cfg, self.grants = consent if consent is not None else (None, [])
+        self.generaliser = Generaliser(privacy)
+        self._dest = dest if callable(dest) else (lambda d=dest: d)
+        self.subject = (self.cfg.enterprise if self.cfg and self.cfg.enterprise else subject)
+        self.clock = clock
+        self.auth: Authorisation | None = None
+        if self.cfg is None:
+            log.warning("no [consent] section in the profile: every indicator category may leave")
+
+    @property
+    def active(self) -> bool:
+        return self.cfg is not None
+
+    def authorisation(self, now: float | None = None) -> Authorisation | None:
+        if self.cfg is None:
+            return None
+        now = self.clock() if now is None else now
+        return evaluate(self.grants, local_changes(self.store), now, self._dest())
+
+    # -- RecordPolicy -------------------------------------------------------------------
+    def policy(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, str]]:
+        auth = self.auth if self.auth is not None else self.authorisation()
+        send: list[dict[str, Any]] = []
+        held: dict[int, str] = {}
+        for rec in records:
+            cat = rec.get("category", "")
+            if auth is not None and not auth.permits(cat):
+                held[rec["_id"]] = f"consent: category {cat!r} not authorised for this receiver"
+                continue
+            send.append(self.generaliser.apply(rec))
+        return send, held
+
+    # -- packing --------------------------------------------------------------------------
+    def consent_record(self, before: dict[str, Any] | None, after: dict[str, Any], reasons: list[str],
+                       now: float) -> dict[str, Any]:
+        b_allowed = set(before["allowed"]) if before else set()
+        a_allowed = set(after["allowed"])
+        return {
+            "type": "consent", "name": "consent.change", "category": "consent", "subject": self.subject,
+            "window": {"start": int(now), "len": 0}, "event": _event(before, after, reasons),
+            "receiver": self._dest(), "allowed": after["allowed"], "denied": after["denied"],
+            "until": after["until"], "to": after["to"],
+            "stopped": sorted(b_allowed - a_allowed) + sorted(set(after["denied"]) - set((before or {}).get(
+                "denied", []))),
+            "resumed": sorted(a_allowed - b_allowed), "reasons": reasons,
+            "policy": hashlib.sha256(json.dumps(after, sort_keys=True).encode()).hexdigest()[:16],
+        }
+
+    def pack_all(self, batcher: Any, now: float | None = None) -> list[int]:
+        """Announce a consent change if there is one, pack every pending indicator under the
+        authorisation in force now, and log the batches. Returns the new batches' seqs."""
+        now = self.clock() if now is None else now
+        seqs: list[int] = []
+        self.auth = self.authorisation(now)
+        try:
+            if self.auth is not None:
+                state = self.auth.state()
+                prev_text = self.store.meta_get(STATE_KEY)
+                before = json.loads(prev_text) if prev_text else None
+                if before != state:
+                    reasons = self._reasons(before, state, now)
+                    rec = self.consent_record(before, state, reasons, now)
+                    seq = batcher.pack_once(extra_records=[rec])
+                    self.store.meta_set(STATE_KEY, json.dumps(state, sort_keys=True))
+                    self.store.meta_set("consent.last_check", str(now))
+                    if seq is not None:
+                        seqs.append(seq)
+                        audit.record_batches(self.store)
+                    row = self.store.db.execute("SELECT hash FROM outbox WHERE seq=?", (seq,)).fetchone() if seq \
+                        else None
+                    audit.append(self.store, "consent", at=now, seq=seq, categories=state["allowed"],
+                                 batch_hash=row[0] if row else None,
+                                 detail={k: rec[k] for k in ("event", "allowed", "denied", "stopped", "resumed",
+                                                             "until", "reasons", "receiver")})
+                    log.warning("consent changed", extra={"event": rec["event"], "stopped": rec["stopped"],
+                                                          "resumed": rec["resumed"]})
+                self.store.meta_set("consent.last_check", str(now))
+            seqs.extend(batcher.pack_all())
+        finally:
+            audit.record_batches(self.store)
+            self.auth = None
+        return seqs
+
+    def _reasons(self, before: dict[str, Any] | None, after: dict[str, Any], now: float) -> list[str]:
+        if before is None:
+            return ["initial"]
+        reasons = []
+        last = float(self.store.meta_get("consent.last_check", "0") or 0)
+        if any(g.until is not None and last < g.until <= now for g in self.grants):
+            reasons.append("expired")
+        for ch in local_changes(self.store):
+            if last < ch.at <= now:
+                reasons.append(f"{ch.action}d_on_site" if ch.action == "revoke" else "granted_on_site")
+        if not reasons:
+            reasons.append("policy_changed")
+        return reasons
+
+
+def _event(before: dict[str, Any] | None, after: dict[str, Any], reasons: list[str]) -> str:
+    if before is None:
+        return "initial"
+    if "revoked_on_site" in reasons:
+        return "revoked"
+    if "expired" in reasons:
+        return "expired"
+    b, a = set(before["allowed"]) - set(before["denied"]), set(after["allowed"]) - set(after["denied"])
+    if a < b or (set(after["denied"]) > set(before["denied"])):
+        return "narrowed"
+    if a > b:
+        return "granted"
+    return "changed"
+
+
+def build_gate(profile: Any, state_dir: str | Path, store: Any, dest: Callable[[], str] | str = "*",
+               file: str = "(profile)") -> ConsentGate:
+    """The gate a gateway runs with: ``[consent]`` and ``[privacy]`` validated here."""
+    consent = load_consent(profile.consent, state_dir, file) if profile.consent else None
+    privacy = load_privacy(profile.privacy, file)
+    return ConsentGate(store, consent, privacy, dest, subject=profile.site.id)

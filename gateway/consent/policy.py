@@ -1,0 +1,227 @@
+"""The enterprise's authorisation: grants declared in the profile (or a separate consent
+file) plus revocations and grants made on site with `edgeproof consent ...`.
+
+Consent is evaluated at send time: what is not authorised *now*, for *this* receiver, is
+held on site. The evaluation is a pure function of (grants, local changes, time,
+receiver) so a test can replay it; the gate (gate.py) turns a change of its result into
+a signed consent record.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gateway.profile.load import ProfileError, _split_msgspec_error
+
+ALL = "*"
+KNOWN_CATEGORIES = ("energy", "machine", "env", "water", "gas", "collateral", "vision", "data_quality", "mes", "erp")
+
+
+class Grant(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    categories: list[str]
+    # fnmatch pattern on the uplink destination name ("http:https://recv.example.com", "mqtt:host:port").
+    receiver: str = ALL
+    # Who the data is for (a bank's name), recorded in consent records for the bank to see.
+    to: str = ""
+    # Times: TOML datetimes, dates, or ISO 8601 strings; naive ones are UTC.
+    valid_from: Any = None
+    until: Any = None
+
+
+class ConsentCfg(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    enterprise: str = ""
+    grants: list[Grant] = []
+    # A separate consent file (TOML with [[grants]]), so the enterprise can own it apart from
+    # the installer's profile. Relative paths are relative to the state directory.
+    file: str | None = None
+
+
+def to_epoch(value: Any, file: str, key: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return to_epoch(dt, file, key)
+    raise ProfileError(file, key, f"a date or date-time such as 2027-06-30T00:00:00Z (found {value!r})")
+
+
+@dataclass(frozen=True)
+class ActiveGrant:
+    categories: frozenset[str]
+    receiver: str
+    to: str
+    valid_from: float | None
+    until: float | None
+    origin: str  # "profile" | "local:<id>"
+
+    def active(self, now: float, dest: str) -> bool:
+        if self.valid_from is not None and now < self.valid_from:
+            return False
+        if self.until is not None and now >= self.until:
+            return False
+        return fnmatch.fnmatchcase(dest, self.receiver)
+
+
+@dataclass(frozen=True)
+class Authorisation:
+    """The result of evaluating consent at one moment for one receiver."""
+
+    allowed: frozenset[str]  # may contain "*"
+    denied: frozenset[str]  # revoked on site; wins over allowed
+    until: float | None  # the earliest expiry among the active grants (when the set next shrinks)
+    to: tuple[str, ...]
+
+    def permits(self, category: str) -> bool:
+        if category in self.denied or ALL in self.denied:
+            return False
+        return ALL in self.allowed or category in self.allowed
+
+    def state(self) -> dict[str, Any]:
+        """A canonical description; a change of it is a consent change."""
+        return {"allowed": sorted(self.allowed), "denied": sorted(self.denied), "to": list(self.to),
+                "until": _iso(self.until)}
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _grants_from(cfg: list[Grant], file: str, origin: str, key: str) -> list[ActiveGrant]:
+    out = []
+    for i, g in enumerate(cfg):
+        if not g.categories:
+            raise ProfileError(file, f"{key}[{i}].categories", "at least one category (or \"*\")")
+        out.append(ActiveGrant(frozenset(g.categories), g.receiver, g.to,
+                               to_epoch(g.valid_from, file, f"{key}[{i}].valid_from"),
+                               to_epoch(g.until, file, f"{key}[{i}].until"), origin))
+    return out
+
+
+def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
+                 file: str = "(profile)") -> tuple[ConsentCfg, list[ActiveGrant]]:
+    """Validate ``[consent]`` (and its separate file, if named); raises ProfileError."""
+    try:
+        cfg = msgspec.convert(section, ConsentCfg, strict=False)
+    except msgspec.ValidationError as exc:
+        k, msg = _split_msgspec_error(exc)
+        raise ProfileError(file, f"consent.{k}", msg) from exc
+    grants = _grants_from(cfg.grants, file, "profile", "consent.grants")
+    if cfg.file:
+        path = Path(cfg.file)
+        if not path.is_absolute() and state_dir is not None:
+            path = Path(state_dir) / path
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ProfileError(path, "(file)", f"a readable consent file ({exc.strerror})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from exc
+        try:
+            extra = msgspec.convert(data.get("grants", []), list[Grant], strict=False)
+        except msgspec.ValidationError as exc:
+            k, msg = _split_msgspec_error(exc)
+            raise ProfileError(path, f"grants{k}", msg) from exc
+        grants += _grants_from(extra, str(path), "file", "grants")
+    return cfg, grants
+
+
+@dataclass(frozen=True)
+class LocalChange:
+    """A change made on site (`edgeproof consent revoke|grant`), kept in the store."""
+
+    id: int
+    at: float
+    action: str  # revoke | grant
+    categories: frozenset[str]
+    receiver: str
+    until: float | None
+    note: str
+
+
+def evaluate(grants: list[ActiveGrant], changes: list[LocalChange], now: float, dest: str) -> Authorisation:
+    """Apply local changes in order over the declared grants, then keep what is active now.
+
+    A revoke denies its categories from its time on, for every grant made before it; a
+    later local grant lifts the denial for its categories. Changes dated in the future
+    (a clock set back) are not applied yet.
+    """
+    denied: set[str] = set()
+    active = list(grants)
+    for ch in sorted(changes, key=lambda c: (c.at, c.id)):
+        if ch.at > now:
+            continue
+        if ch.action == "revoke":
+            if ALL in ch.categories:  # everything stops: every grant made so far is withdrawn
+                active, denied = [], set()
+            else:
+                denied |= ch.categories
+                active = [g if not (g.categories & ch.categories) or ALL in g.categories else
+                          ActiveGrant(g.categories - ch.categories, g.receiver, g.to, g.valid_from, g.until,
+                                      g.origin) for g in active]
+        elif ch.action == "grant":
+            denied = set() if ALL in ch.categories else denied - ch.categories
+            active.append(ActiveGrant(ch.categories, ch.receiver, "", ch.at, ch.until, f"local:{ch.id}"))
+    now_active = [g for g in active if g.active(now, dest) and g.categories]
+    allowed: set[str] = set()
+    for g in now_active:
+        allowed |= g.categories
+    expiries = [g.until for g in now_active if g.until is not None]
+    return Authorisation(frozenset(allowed), frozenset(denied),
+                         min(expiries) if expiries else None, tuple(sorted({g.to for g in now_active if g.to})))
+
+
+# -- local changes in the store ------------------------------------------------------------
+def local_changes(store: Any) -> list[LocalChange]:
+    with store._lock:
+        rows = store.db.execute("SELECT id, at, action, categories, receiver, until, note FROM consent_changes "
+                                "ORDER BY at, id").fetchall()
+    return [LocalChange(r[0], r[1], r[2], frozenset(json.loads(r[3])), r[4], r[5], r[6] or "") for r in rows]
+
+
+def add_local_change(store: Any, action: str, categories: list[str], receiver: str = ALL,
+                     until: float | None = None, note: str = "", at: float | None = None) -> int:
+    """Record a revoke or grant made on site. The running gateway sees it at its next
+    packing step (every few seconds) and stops or resumes the flow from then on."""
+    if action not in ("revoke", "grant"):
+        raise ValueError(f"action must be revoke or grant, not {action!r}")
+    if not categories:
+        raise ValueError("name at least one category (or '*')")
+    at = time.time() if at is None else at
+    from gateway.consent import audit
+
+    with store._lock:
+        store.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = store.db.execute("INSERT INTO consent_changes(at, action, categories, receiver, until, note) "
+                                   "VALUES(?,?,?,?,?,?)", (at, action, json.dumps(sorted(categories)), receiver,
+                                                           until, note))
+            cid = int(cur.lastrowid or 0)
+            audit.append_in_tx(store, "consent_local", at=at, detail={
+                "change": cid, "action": action, "categories": sorted(categories), "receiver": receiver,
+                "until": _iso(until), "note": note})
+            store.db.execute("COMMIT")
+        except BaseException:
+            store.db.execute("ROLLBACK")
+            raise
+    return cid
