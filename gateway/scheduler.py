@@ -48,27 +48,52 @@ class ReadingWriter:
         self.rows: list[tuple[float, int, float | None, str]] = []
         self.polls: list[tuple[float, str, int, str | None]] = []
         self.committed = 0
-        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.failing: str | None = None
 
     def add(self, rows: list[tuple[float, int, float | None, str]], poll: tuple[float, str, int, str | None]) -> None:
         self.rows.extend(rows)
         self.polls.append(poll)
+
+    # While the store cannot commit (disk full, I/O error) rows wait in memory, up to this
+    # many; beyond it the oldest are dropped and counted, never silently.
+    MAX_PENDING = 200_000
 
     async def flush(self) -> None:
         if not self.rows and not self.polls:
             return
         rows, polls = self.rows, self.polls
         self.rows, self.polls = [], []
-        await asyncio.to_thread(self.store.add_readings, rows, polls)
+        try:
+            await asyncio.to_thread(self.store.add_readings, rows, polls)
+        except BaseException:
+            self.rows, self.polls = rows + self.rows, polls + self.polls
+            excess = len(self.rows) - self.MAX_PENDING
+            if excess > 0:
+                del self.rows[:excess]
+                self.dropped += excess
+            raise
         self.committed += len(rows)
+        if self.dropped:
+            try:
+                self.store.bump("loss.readings_dropped_unstored", self.dropped)
+                self.dropped = 0
+            except Exception:  # noqa: BLE001 - counted on the next successful flush
+                pass
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
             try:
                 await self.flush()
-            except Exception as exc:  # disk full, I/O error: keep the rows, retry next tick
-                log.error("store write failed, will retry", extra={"error": str(exc)})
+                if self.failing:
+                    log.warning("store writable again", extra={"pending_committed": self.committed})
+                self.failing = None
+            except Exception as exc:  # disk full, I/O error: keep the rows, retry
+                if self.failing != str(exc):
+                    log.error("store write failed; readings kept in memory and retried",
+                              extra={"error": str(exc), "pending": len(self.rows)})
+                self.failing = str(exc)
                 await asyncio.sleep(1.0)
 
 

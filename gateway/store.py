@@ -11,12 +11,13 @@ unsent"); each destination keeps its own acknowledged position.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
 
-LOSS_KEYS = ("polls_failed", "readings_purged_unsent", "batches_dropped")
+LOSS_KEYS = ("polls_failed", "readings_purged_unsent", "readings_dropped_unstored", "batches_dropped")
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,22 @@ class Store:
         if self._lockfile is not None:
             self._lockfile.close()
 
+    @contextlib.contextmanager
+    def _tx(self, mode: str = "") -> Iterator[None]:
+        with self._lock:
+            self.db.execute(f"BEGIN {mode}")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        """SQLite rolls back by itself on some errors (SQLITE_FULL): don't mask the cause."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
     # -- meta and counters --------------------------------------------------------------
     def meta_get(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
@@ -151,11 +168,9 @@ class Store:
                             "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
     def bump(self, key: str, by: int = 1) -> int:
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self._tx("IMMEDIATE"):
             cur = int(self.meta_get(key, "0") or 0) + by
             self.meta_set(key, str(cur))
-            self.db.execute("COMMIT")
         return cur
 
     def loss_counters(self) -> dict[str, int]:
@@ -196,7 +211,7 @@ class Store:
                         "DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(failed), failed))
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def readings(self, point_id: int, start: float, end: float) -> list[tuple[float, float | None, str]]:
@@ -237,11 +252,10 @@ class Store:
                    json.dumps(r.get("detail", {}), sort_keys=True), now) for r in rows]
         with self._lock:
             before = self.db.total_changes
-            self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT OR IGNORE INTO indicators(name, category, subject, window_start, window_len, value, unit, "
-                "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)", params)
-            self.db.execute("COMMIT")
+            with self._tx():
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO indicators(name, category, subject, window_start, window_len, value, "
+                    "unit, quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)", params)
             return self.db.total_changes - before
 
     def upsert_indicators(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
@@ -290,7 +304,7 @@ class Store:
                     revised += 1
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         return new, revised
 
@@ -324,7 +338,7 @@ class Store:
                     self.meta_set(k, v)
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def outbox_after(self, seq: int, limit: int = 50) -> list[tuple[int, str, bytes, bytes, str]]:
@@ -390,10 +404,9 @@ class Store:
     def _purge_before(self, ts: float, computed_until: float) -> int:
         unsent = self.db.execute("SELECT COUNT(*) FROM readings WHERE ts < ? AND ts >= ?",
                                  (ts, computed_until)).fetchone()[0]
-        self.db.execute("BEGIN IMMEDIATE")
-        cur = self.db.execute("DELETE FROM readings WHERE ts < ?", (ts,))
-        if unsent:
-            self.db.execute("INSERT INTO meta(key, value) VALUES('loss.readings_purged_unsent', ?) "
-                            "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(unsent), unsent))
-        self.db.execute("COMMIT")
+        with self._tx("IMMEDIATE"):
+            cur = self.db.execute("DELETE FROM readings WHERE ts < ?", (ts,))
+            if unsent:
+                self.db.execute("INSERT INTO meta(key, value) VALUES('loss.readings_purged_unsent', ?) "
+                                "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(unsent), unsent))
         return cur.rowcount
