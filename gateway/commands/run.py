@@ -1,14 +1,46 @@
-"""`edgeproof run`: the gateway service (systemd runs this)."""
+"""`edgeproof run`: the gateway service (systemd runs this).
+
+SIGTERM/SIGINT stop it (draining the uplink for a few seconds). SIGHUP (systemd's
+``ExecReload``) re-reads the profile file and swaps the running gateway for one built
+from it, but only if the new profile validates: a typo made while editing the profile
+is logged with its file, key and expectation, and the running profile keeps going.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
-from gateway.commands._common import get_profile, get_state, profile_option, state_option
+from gateway.commands._common import get_state, profile_option, state_option
+
+log = logging.getLogger("edgeproof.run")
+
+
+def validate_profile(path: Path) -> Any:
+    """Load a profile and check what the schema cannot (status bind and password file).
+    Raises ProfileError naming the file, key and expectation."""
+    from gateway.profile import ProfileError, load_profile
+    from gateway.status.auth import BasicAuth, PasswordFileError
+    from gateway.status.server import BindError, parse_bind
+
+    profile = load_profile(path)
+    if profile.status.enabled:
+        try:
+            parse_bind(profile.status.bind)
+        except BindError as exc:
+            raise ProfileError(path, "status.bind", str(exc)) from exc
+        if profile.status.password_file:
+            try:
+                BasicAuth(Path(profile.status.password_file))
+            except PasswordFileError as exc:
+                raise ProfileError(path, "status.password_file", str(exc)) from exc
+    return profile
 
 
 @click.command("run")
@@ -17,25 +49,76 @@ from gateway.commands._common import get_profile, get_state, profile_option, sta
 @click.option("--simulate/--no-simulate", default=None,
               help="Run devices against their emulated twins (default: the profile's site.simulated).")
 def command(state_dir: Path | None, profile: str | None, simulate: bool | None) -> None:
-    """Poll devices, compute indicators, sign and send batches until stopped."""
+    """Poll devices, compute indicators, sign and send batches until stopped (SIGHUP reloads the profile)."""
     from gateway.identity import IdentityError
     from gateway.logs import setup_logging
+    from gateway.profile import ProfileError, resolve_profile_path
     from gateway.runtime import Gateway
     from gateway.store import StoreLockedError
 
-    setup_logging()
-    gw = Gateway(get_profile(profile), get_state(state_dir), simulate=simulate)
+    setup_logging(os.environ.get("EDGEPROOF_LOG_LEVEL", "INFO").upper())
+    state = get_state(state_dir)
+    try:
+        path = resolve_profile_path(profile or os.environ.get("EDGEPROOF_PROFILE"))
+        current = validate_profile(path)
+    except ProfileError as exc:
+        raise click.ClickException(f"profile error: {exc}") from exc
+
+    async def reload(gw: Gateway) -> Gateway:
+        nonlocal current
+        try:
+            new = await asyncio.to_thread(validate_profile, path)
+        except ProfileError as exc:
+            log.error("profile reload refused; the running profile stays in force",
+                      extra={"file": exc.file, "key": exc.key, "expected": exc.expected})
+            return gw
+        if new == current:
+            log.info("profile unchanged; nothing to reload", extra={"file": str(path)})
+            return gw
+        await gw.stop(drain_s=5.0)
+        fresh = Gateway(new, state, simulate=simulate)
+        try:
+            await fresh.start()
+        except Exception as exc:  # noqa: BLE001 - fall back to the profile that was running
+            log.exception("new profile failed to start; restarting the previous one", extra={"error": str(exc)})
+            await _safe_stop(fresh)
+            old = Gateway(current, state, simulate=simulate)
+            await old.start()
+            return old
+        current = new
+        log.info("profile reloaded", extra={"file": str(path), "devices": len(new.devices)})
+        return fresh
 
     async def main() -> None:
         stop = asyncio.Event()
+        hup = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, hup.set)
+        gw = Gateway(current, state, simulate=simulate)
         await gw.start()
-        await stop.wait()
+        while not stop.is_set():
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(hup.wait())]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+            if hup.is_set() and not stop.is_set():
+                hup.clear()
+                log.info("SIGHUP: validating the profile before reloading", extra={"file": str(path)})
+                gw = await reload(gw)
         await gw.stop(drain_s=5.0)
 
     try:
         asyncio.run(main())
     except (StoreLockedError, IdentityError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+async def _safe_stop(gw: Any) -> None:
+    try:
+        await gw.stop()
+    except Exception:  # noqa: BLE001 - a half-started gateway may lack parts; the store lock must go
+        store = getattr(gw, "store", None)
+        if store is not None:
+            store.close()

@@ -146,6 +146,13 @@ def _optional(module: str) -> Any:
 def _in_force(gw: Gateway) -> dict[str, Any] | None:
     """Consent as evaluated now for this gateway's uplink destination (grants from the
     profile and its consent file, then the revokes/grants made on site)."""
+    gate = getattr(gw, "gate", None)
+    if gate is not None and hasattr(gate, "authorisation"):
+        if not getattr(gate, "active", True):
+            # No [consent] section: a development profile where every category may leave.
+            return {"configured": False, "allowed": ["*"], "denied": [], "to": [], "until": None}
+        auth = gate.authorisation()
+        return None if auth is None else {"configured": True, **auth.state()}
     policy = _optional("gateway.consent.policy")
     if policy is None:
         return None
@@ -156,7 +163,7 @@ def _in_force(gw: Gateway) -> dict[str, Any] | None:
         changes = []
     sender = getattr(gw, "sender", None)
     dest = sender.dest if sender is not None else "*"
-    return policy.evaluate(grants, changes, time.time(), dest).state()
+    return {"configured": bool(gw.profile.consent), **policy.evaluate(grants, changes, time.time(), dest).state()}
 
 
 def consent_view(gw: Gateway, limit: int = 100) -> dict[str, Any]:

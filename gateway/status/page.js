@@ -188,6 +188,7 @@ function renderConsent(c) {
   const f = c.in_force;
   if (f) {
     kvInto(body, [
+      ["Consent section", f.configured === false ? "none in the profile: every category may leave" : "configured"],
       ["Categories authorised now", f.allowed.length ? f.allowed.map(x => badge(x, "yes")) : badge("none", "no")],
       ["Revoked on site", f.denied.length ? f.denied.map(x => badge(x, "no")) : "none"],
       ["Authorised recipients", f.to.length ? f.to.join(", ") : "–"],

@@ -1,0 +1,152 @@
+"""`edgeproof status [--json]`: the running gateway's state, from another process.
+
+Reads the live status API (the URL the gateway recorded in its snapshot, or --url, or
+the profile's ``[status] bind``); when the page is off, password-protected or not
+answering, falls back to the snapshot file the gateway writes atomically into its state
+directory every few seconds. Exit status: 0 running, 3 not running (as systemctl does).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway.commands._common import get_state, profile_option, state_option
+
+NOT_RUNNING = 3
+STALE_AFTER_S = 30.0
+
+
+def fetch_live(url: str, timeout_s: float = 3.0) -> tuple[dict[str, Any] | None, str]:
+    """(document, why not) from the status API."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/api/status", timeout=timeout_s) as resp:
+            return json.loads(resp.read()), ""
+    except urllib.error.HTTPError as exc:
+        return None, "the status page needs a password" if exc.code == 401 else f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, f"no answer ({getattr(exc, 'reason', exc)})"
+
+
+def _ago(ts: float | None, now: float) -> str:
+    if not ts:
+        return "never"
+    s = max(0.0, now - ts)
+    return f"{s:.0f} s ago" if s < 120 else f"{s / 60:.0f} min ago" if s < 7200 else f"{s / 3600:.1f} h ago"
+
+
+def _mb(n: float | None) -> str:
+    return "-" if n is None else f"{n / 1e6:.1f} MB"
+
+
+def render_text(doc: dict[str, Any], source: str) -> str:
+    now = doc.get("now", time.time())
+    ident, store, up, clock = doc["identity"], doc["store"], doc["uplink"], doc.get("clock", {})
+    devs = doc["devices"]
+    lines = [
+        f"gateway {ident['gateway_id']} (site {doc['site']['id']}){' STOPPED' if doc.get('stopped') else ''}, "
+        f"up {doc['uptime_s']:.0f} s, boot {doc['boot']}, pid {doc.get('pid')}, "
+        f"clock {'synchronised' if clock.get('synced') else 'NOT synchronised'}",
+        f"  source        {source}",
+        f"  enrolled      {ident.get('enterprise_id') or 'no'} (key {ident['kid']})",
+        f"  devices       {sum(d['state'] == 'healthy' for d in devs)} of {len(devs)} healthy",
+    ]
+    for d in devs:
+        errs = ", ".join(f"{k} x{n}" for k, n in sorted(d["errors"].items())) or "no errors"
+        lat = "-" if d["latency_ms"] is None else f"{d['latency_ms']:.1f} ms"
+        lines.append(f"    {d['name']:<22} {d['state']:<10} polls {d['polls']:<6} failed {d['failures']:<5} "
+                     f"latency {lat:<9} {errs}")
+        if d.get("last_error") and d["state"] != "healthy":
+            lines.append(f"    {'':<22} last error: {d['last_error']}")
+    full = store.get("days_until_full")
+    lines += [
+        f"  store         {_mb(store['size_bytes'])} of {_mb(store['max_bytes'])}, "
+        f"{store['readings_per_s']} readings/s, "
+        f"{'-' if full is None else f'{full:.1f}'} days until full, {store['indicators_unbatched']} indicators waiting",
+        f"  uplink        {up['transport']} {up['state']}, last ack "
+        f"{('#' + str(up['acked_seq'])) if up.get('acked_seq') else 'none'} ({_ago(up.get('last_ack_at'), now)}), "
+        f"backlog {up['backlog']} of {up['head_seq']} batches"
+        + (f", last error: {up['last_error']}" if up.get("last_error") else ""),
+    ]
+    if doc.get("status_url"):
+        lines.append(f"  status page   {doc['status_url']}")
+    return "\n".join(lines)
+
+
+@click.group("status", invoke_without_command=True)
+@state_option
+@profile_option
+@click.option("--url", default=None, help="Status page URL (default: recorded in the snapshot, or the profile's "
+                                          "[status] bind).")
+@click.option("--json", "as_json", is_flag=True, help="Print the status document as JSON.")
+@click.pass_context
+def command(ctx: click.Context, state_dir: Path | None, profile: str | None, url: str | None,
+            as_json: bool) -> None:
+    """Show the running gateway's devices, store, uplink (run `status set-password` to protect the page)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gateway.status import read_snapshot
+
+    state = get_state(state_dir)
+    snap = read_snapshot(state)
+    urls = [u for u in (url, snap[0].get("status_url") if snap else None) if u]
+    if profile is not None:
+        from gateway.commands._common import get_profile
+        from gateway.status.server import BindError, parse_bind
+
+        cfg = get_profile(profile).status
+        if cfg.enabled:
+            try:
+                host, port = parse_bind(cfg.bind)
+            except BindError as exc:
+                raise click.ClickException(str(exc)) from exc
+            host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            urls.append(f"http://{host}:{port}")
+    why = []
+    for u in dict.fromkeys(urls):
+        doc, reason = fetch_live(u)
+        if doc is not None:
+            return _emit(doc, f"live from {u}", as_json, running=True)
+        why.append(f"{u}: {reason}")
+    if snap is None:
+        click.echo(f"no running gateway found: no snapshot in {state}" + (f"; {'; '.join(why)}" if why else ""),
+                   err=True)
+        sys.exit(NOT_RUNNING)
+    doc, age = snap
+    running = not doc.get("stopped") and age <= STALE_AFTER_S
+    source = f"snapshot {state / 'status.json'}, {age:.0f} s old" + (f" ({'; '.join(why)})" if why else "")
+    _emit(doc, source, as_json, running)
+    if not running:
+        click.echo("gateway stopped" if doc.get("stopped") else
+                   f"gateway not running? the snapshot is {age:.0f} s old", err=True)
+        sys.exit(NOT_RUNNING)
+
+
+def _emit(doc: dict[str, Any], source: str, as_json: bool, running: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({**doc, "source": source, "running": running}, sort_keys=True, default=str))
+    else:
+        click.echo(render_text(doc, source))
+
+
+@command.command("set-password")
+@click.option("--file", "path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Password file to write (name it in the profile's [status] password_file).")
+@click.password_option(help="The password staff will type (prompted; or $EDGEPROOF_STATUS_PASSWORD).",
+                       envvar="EDGEPROOF_STATUS_PASSWORD")
+def set_password(path: Path, password: str) -> None:
+    """Write a salted scrypt hash of a status page password (mode 0600; the password itself is not kept)."""
+    from gateway.status.auth import PasswordFileError, write_password_file
+
+    try:
+        write_password_file(path, password)
+    except (PasswordFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}; set [status] password_file = \"{path}\" in the profile and restart the gateway")
