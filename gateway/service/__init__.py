@@ -1,0 +1,1 @@
+"""Running the gateway as a systemd service: unit rendering and the installer's plan."""

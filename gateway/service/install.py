@@ -1,0 +1,171 @@
+"""What `edgeproof install-service` does, as a list of steps that can be printed (dry run)
+or applied, under ``/`` or under another root directory (an SD card image mounted on a
+laptop, or a temporary tree in tests).
+
+Under a root other than ``/`` nothing touches the running system: the user is added to
+ROOT/etc/passwd with ``useradd --prefix``, and the service is enabled by the same
+symlink `systemctl enable` makes, without talking to systemd.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.service.unit import DEVICE_GROUPS, SERVICE_NAME, ServiceConfig, render_unit
+
+
+class InstallError(RuntimeError):
+    """The installation cannot go ahead; the message says what to do."""
+
+
+@dataclass
+class Step:
+    what: str
+    do: Callable[[], None]
+
+
+def _under(root: Path, path: str) -> Path:
+    return root / path.lstrip("/")
+
+
+def _passwd_entry(root: Path, user: str) -> tuple[int, int] | None:
+    try:
+        for line in _under(root, "/etc/passwd").read_text().splitlines():
+            parts = line.split(":")
+            if len(parts) >= 4 and parts[0] == user:
+                return int(parts[2]), int(parts[3])
+    except OSError:
+        return None
+    return None
+
+
+def existing_groups(root: Path, wanted: tuple[str, ...] = DEVICE_GROUPS) -> list[str]:
+    try:
+        names = {line.split(":", 1)[0] for line in _under(root, "/etc/group").read_text().splitlines() if line}
+    except OSError:
+        return []
+    return [g for g in wanted if g in names]
+
+
+def _run(cmd: list[str]) -> None:
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise InstallError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+
+
+def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable: bool = True,
+         start: bool | None = None, force: bool = False) -> list[Step]:
+    """The steps, in order. Raises InstallError for what must be fixed first."""
+    root = Path(root)
+    live = root.resolve() == Path("/")
+    start = live if start is None else start
+    if not _under(root, "/etc/passwd").exists():
+        raise InstallError(f"{_under(root, '/etc/passwd')} not found: --root must be an OS root tree")
+    exe = Path(cfg.exec_path)
+    if live and not (exe.exists() and os.access(exe, os.X_OK)):
+        raise InstallError(f"{exe} is not an executable: pass --exec with the edgeproof in the gateway's venv")
+    if str(exe).startswith(("/home/", "/root/")):
+        raise InstallError(f"{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
+                           "make the venv under /opt/edgeproof (see docs/installers.md)")
+    steps: list[Step] = []
+    user = cfg.user
+    state = _under(root, cfg.state_dir)
+    confdir = _under(root, cfg.config_dir)
+    profile_dst = _under(root, cfg.profile_path)
+    unit_path = _under(root, f"/etc/systemd/system/{SERVICE_NAME}")
+    unit_text = render_unit(cfg)
+
+    def ids() -> tuple[int, int]:
+        found = _passwd_entry(root, user)
+        if found is None:
+            raise InstallError(f"user {user} not found in {_under(root, '/etc/passwd')}")
+        return found
+
+    if _passwd_entry(root, user) is None:
+        cmd = ["useradd", "--system", "--user-group", "--home-dir", cfg.state_dir, "--no-create-home",
+               "--shell", "/usr/sbin/nologin", "--comment", "EdgeProof gateway", user]
+        if not live:
+            cmd[1:1] = ["--prefix", str(root)]
+        if shutil.which("useradd") is None:
+            raise InstallError("useradd not found (install the 'passwd' package)")
+        steps.append(Step(f"create system user {user} (home {cfg.state_dir}, no login shell): {shlex.join(cmd)}",
+                          lambda: _run(cmd)))
+    else:
+        steps.append(Step(f"user {user} exists: keep it", lambda: None))
+
+    def make_state() -> None:
+        uid, gid = ids()
+        state.mkdir(parents=True, exist_ok=True)
+        os.chmod(state, 0o700)
+        os.chown(state, uid, gid)
+        for dirpath, dirnames, filenames in os.walk(state):
+            for name in dirnames + filenames:
+                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+
+    steps.append(Step(f"create {state} (mode 0700, owner {user}); files already there (a key made by "
+                      f"`edgeproof init` as root) are given to {user}", make_state))
+
+    def make_conf() -> None:
+        _, gid = ids()
+        confdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(confdir, 0o750)
+        os.chown(confdir, 0, gid)
+
+    steps.append(Step(f"create {confdir} (mode 0750, root:{user})", make_conf))
+    if profile_src is not None:
+        if profile_dst.exists() and not force and not filecmp.cmp(profile_src, profile_dst, shallow=False):
+            raise InstallError(f"{profile_dst} exists and differs from {profile_src}: pass --force to replace it")
+
+        def copy_profile() -> None:
+            _, gid = ids()
+            tmp = profile_dst.with_suffix(".tmp")
+            shutil.copyfile(profile_src, tmp)
+            os.chmod(tmp, 0o640)
+            os.chown(tmp, 0, gid)
+            os.replace(tmp, profile_dst)
+
+        steps.append(Step(f"install profile {profile_src} as {profile_dst} (mode 0640, root:{user})", copy_profile))
+    elif not profile_dst.exists():
+        start = False
+        steps.append(Step(f"no profile at {profile_dst}: copy one there (or pass --profile); the service is not "
+                          "started until it exists", lambda: None))
+
+    if unit_path.exists() and not force and unit_path.read_text() != unit_text:
+        raise InstallError(f"{unit_path} exists with other content: pass --force to replace it")
+
+    def write_unit() -> None:
+        unit_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = unit_path.with_suffix(".tmp")
+        tmp.write_text(unit_text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, unit_path)
+
+    steps.append(Step(f"write {unit_path}", write_unit))
+    if enable and live:
+        steps.append(Step("systemctl daemon-reload", lambda: _run(["systemctl", "daemon-reload"])))
+        cmd = ["systemctl", "enable", *(["--now"] if start else []), SERVICE_NAME]
+        steps.append(Step(" ".join(cmd), lambda: _run(cmd)))
+    elif enable:
+        wants = _under(root, f"/etc/systemd/system/multi-user.target.wants/{SERVICE_NAME}")
+
+        def link() -> None:
+            wants.parent.mkdir(parents=True, exist_ok=True)
+            if wants.is_symlink() or wants.exists():
+                wants.unlink()
+            wants.symlink_to(f"/etc/systemd/system/{SERVICE_NAME}")
+
+        steps.append(Step(f"enable: link {wants} -> /etc/systemd/system/{SERVICE_NAME} "
+                          "(starts at the next boot of that system)", link))
+    return steps
+
+
+def apply(steps: list[Step]) -> None:
+    for s in steps:
+        s.do()
