@@ -249,3 +249,13 @@ def test_small_people_are_found_in_motion_crops():
     assert results["auto"]["crop_runs"] > 0
     assert results["never"]["in"] + results["never"]["out"] < 2
     assert results["auto"]["people_present"] == 0  # both left: gone after two still refreshes
+
+
+def test_a_model_of_our_own_is_a_file_plus_a_declaration(product_clip):
+    """tests/vision/data/product.tflite was trained by scripts/train_product_model.py on
+    synthetic images only; dropped in with its TOML it counts the product clip exactly."""
+    from pathlib import Path
+
+    decl = Path(__file__).parent / "data" / "product.toml"
+    snap = run_clip(product_clip[0], str(decl))
+    assert (snap["in"], snap["out"]) == (3, 2)
