@@ -86,9 +86,30 @@ def _climate(now: float, p: dict[str, Any], rng: random.Random) -> dict[str, flo
             "env.pressure_hpa": 1012.0 + rng.uniform(-0.5, 0.5)}
 
 
+def _pallet(now: float, p: dict[str, Any], rng: random.Random) -> dict[str, float]:
+    """A pledged pallet stack: constant weight with load-cell noise; ``removed_after_s``
+    (seconds into each ``period_s``) drops it to the empty platform, as a diversion would."""
+    kg = float(p.get("weight_kg", 1850.0))
+    removed_after = p.get("removed_after_s")
+    if removed_after is not None and (now % float(p.get("period_s", 3600.0))) >= float(removed_after):
+        kg = 0.0
+    return {"collateral.weight_kg": kg + rng.gauss(0, 0.2)}
+
+
+def _air(now: float, p: dict[str, Any], rng: random.Random) -> dict[str, float]:
+    """Compressed-air header pressure: saw-tooth between the compressor's cut-in and cut-out."""
+    lo, hi = float(p.get("cut_in_bar", 6.5)), float(p.get("cut_out_bar", 7.5))
+    period = float(p.get("period_s", 240.0))
+    frac = (now % period) / period
+    bar = lo + (hi - lo) * (frac / 0.55 if frac < 0.55 else (1 - frac) / 0.45)
+    return {"process.pressure_bar": bar + rng.uniform(-0.02, 0.02)}
+
+
 SCENARIOS: dict[str, Callable[[float, dict[str, Any], random.Random], dict[str, float]]] = {
     "press": _press,
     "compressor": _compressor,
     "water": _water,
     "climate": _climate,
+    "pallet": _pallet,
+    "air": _air,
 }

@@ -1,0 +1,1 @@
+"""GPIO inputs and bit-banged chips through Adafruit Blinka digitalio."""

@@ -1,0 +1,1 @@
+"""I2C sensors through Adafruit Blinka and the unmodified CircuitPython drivers."""

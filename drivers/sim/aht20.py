@@ -1,0 +1,15 @@
+"""Twins for aht20: a Aht20 chip emulation on the bus's EmulatedI2C (see drivers/sim/i2c_bus.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drivers.bus import BusHandle
+from drivers.sim.i2c_bus import Aht20
+from drivers.sim.i2c_twins import start_i2c_twins
+from drivers.types import DeviceSpec, ModelSpec
+
+
+async def start_twins(items: list[tuple[DeviceSpec, ModelSpec | None]], buses: dict[str, BusHandle]
+                      ) -> tuple[dict[str, DeviceSpec], list[Any], list[Any]]:
+    return await start_i2c_twins(items, buses, Aht20, 0x38)
