@@ -61,3 +61,28 @@ def plan_wire_s(requests: Iterable[Any], bus: Any) -> float:
         total += request_wire_s(r.table, r.count, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
         total += bus.inter_request_ms / 1000.0
     return total
+
+
+def budget_problem(bus: Any, loads: list[tuple[str, float, float]]) -> str | None:
+    """Do the polls on one line fit it? ``loads``: (device, wire seconds per poll, poll interval).
+
+    The line must carry every device's polls (utilisation = sum of wire time / interval)
+    and still have room for one timeout per shortest cycle (a dead unit costs at most one
+    timeout per cycle). Returns what the installer must change, or None if it fits.
+    """
+    if not loads:
+        return None
+    shortest = min(interval for _, _, interval in loads)
+    utilisation = sum(wire / interval for _, wire, interval in loads)
+    reserve = bus.timeout_s / shortest
+    if utilisation + reserve <= 1.0:
+        return None
+    need = sum(wire for _, wire, _ in loads) + bus.timeout_s
+    fmt = f"{bus.bytesize}{bus.parity}{bus.stopbits}"
+    worst = max(loads, key=lambda x: x[1] / x[2])
+    return (f"poll intervals that fit serial bus {bus.name!r} at {bus.baudrate} baud {fmt} "
+            f"({bits_per_char(bus.bytesize, bus.parity, bus.stopbits)} bits/char): its {len(loads)} device(s) "
+            f"need {utilisation * 100:.0f}% of the line plus {reserve * 100:.0f}% reserved for one "
+            f"{bus.timeout_s:g} s timeout per {shortest:g} s cycle (max 100%); the heaviest is {worst[0]!r} "
+            f"({worst[1] * 1000:.0f} ms of wire time every {worst[2]:g} s). Poll every >= {need:.2f} s, "
+            f"or raise the baudrate")

@@ -165,6 +165,7 @@ def _check_references(path: Path, profile: Profile) -> None:
     if len(buses) != len(profile.buses):
         raise ProfileError(path, "buses", "unique bus names")
     provided: dict[tuple[str, str], str] = {}
+    bus_loads: dict[str, list[tuple[int, str, float, float]]] = {}
     for i, dev in enumerate(profile.devices):
         where = f"devices[{i}]"
         if dev.name in names:
@@ -187,6 +188,10 @@ def _check_references(path: Path, profile: Profile) -> None:
             if problem:
                 key, expected = problem
                 raise ProfileError(path, f"{where}.{key}", expected)
+        bus_time = getattr(driver, "bus_time_s", None)
+        if bus_time is not None and dev.enabled and dev.bus in buses:
+            bus_loads.setdefault(dev.bus, []).append(
+                (i, dev.name, bus_time(dev, model, buses[dev.bus]), dev.poll_interval_s))
         point_names = {p.name for p in model.points} if model else None
         for pname in dev.ranges:
             if point_names is not None and pname not in point_names:
@@ -200,6 +205,18 @@ def _check_references(path: Path, profile: Profile) -> None:
                                        f"one device per meaning per asset: {p.meaning} of asset "
                                        f"{dev.asset_name!r} already comes from {provided[k]!r}")
                 provided[k] = dev.name
+    _check_bus_time(path, buses, bus_loads)
+
+
+def _check_bus_time(path: Path, buses: dict[str, Any], loads: dict[str, list[tuple[int, str, float, float]]]) -> None:
+    """Serial lines: the configured polls must fit the wire time at the configured baud rate."""
+    from drivers.modbus.bustime import budget_problem
+
+    for bus_name, entries in loads.items():
+        problem = budget_problem(buses[bus_name], [(name, wire, interval) for _, name, wire, interval in entries])
+        if problem:
+            worst = max(entries, key=lambda e: e[2] / e[3])
+            raise ProfileError(path, f"devices[{worst[0]}].poll_interval_s", problem)
 
 
 def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "driver") -> Any:
