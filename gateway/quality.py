@@ -2,10 +2,13 @@
 
 A reading outside its plausibility range is stored flagged out_of_range (never
 dropped); a value that has not changed for longer than the point's ``stuck_after_s``
-is flagged stale, so a frozen sensor cannot pass as a steady process.
+is flagged stale, so a frozen sensor cannot pass as a steady process. NaN and infinities
+(a float register holding 0x7FC00000, a meter's "no value" marker) are out_of_range.
 """
 
 from __future__ import annotations
+
+import math
 
 from drivers.base import Quality
 from gateway.profile.schema import PointDef
@@ -22,7 +25,8 @@ class PointQuality:
         self._since = 0.0
 
     def classify(self, ts: float, value: float) -> str:
-        if value != value or (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
+        if (not math.isfinite(value) or (self.lo is not None and value < self.lo)
+                or (self.hi is not None and value > self.hi)):
             return Quality.OUT_OF_RANGE
         if self.stuck_after is not None:
             if value != self._last_value:

@@ -37,6 +37,13 @@ class DeviceHealth:
     next_poll_in_s: float = 0.0
     last_values: dict[str, tuple[float | None, str]] = field(default_factory=dict)
     intervals: list[float] = field(default_factory=list)
+    # Per-unit error counters by kind (timeout, crc, short_frame, exception, io, ...) and
+    # bus transactions, for probe and the status data.
+    errors: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    # Circuit breaker: open while the unit is failing; it is then tried once per backoff
+    # period (one request, so one timeout at most), closed again by a good read.
+    breaker_open: bool = False
 
 
 class ReadingWriter:
@@ -112,6 +119,14 @@ class DevicePoller:
         self.errors: Counter[str] = driver.errors
 
     async def poll_once(self) -> bool:
+        try:
+            return await self._poll_once()
+        finally:
+            self.health.errors = dict(self.errors)
+            self.health.requests = self.driver.requests
+            self.health.breaker_open = self.health.consecutive_failures > 0
+
+    async def _poll_once(self) -> bool:
         ts = time.time()
         h = self.health
         h.polls += 1
