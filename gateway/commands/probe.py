@@ -1,0 +1,159 @@
+"""`edgeproof probe`: read every configured device once, before the installer leaves.
+
+Builds the same drivers the gateway runs (against the emulated twins when the profile is
+simulated, or with --simulate), reads each device once, and prints every point's decoded
+value, unit and quality with the device's latency, then per-unit error counters and the
+wire-time budget of each serial line. Exit status 1 if any device failed, so a
+commissioning script can stop on it. Stop the gateway service first: a serial port or
+GPIO pin has one owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from gateway.commands._common import get_profile, profile_option
+
+# Devices whose first reading needs a moment of data (a pulse sampler, an NMEA stream).
+SETTLE_DRIVERS = {"gnss": 1.5, "pulse": 0.5}
+
+
+async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    from drivers.base import DriverError
+    from drivers.modbus.bustime import bits_per_char
+    from gateway.quality import PointQuality
+    from gateway.runtime import build_drivers
+
+    drivers, buses, stoppers, _emulators = await build_drivers(profile, simulate)
+    if only:
+        drivers = [d for d in drivers if d.device.name in only]
+    report: dict[str, Any] = {"profile": profile.site.id, "simulated": simulate, "devices": [], "buses": []}
+    try:
+        for d in drivers:
+            try:
+                await asyncio.wait_for(d.open(), d.device.timeout_s * 4 + 1)
+            except (DriverError, TimeoutError, OSError):
+                pass  # the read below reports it
+        settle = max((SETTLE_DRIVERS.get(d.kind, 0.0) for d in drivers), default=0.0)
+        if settle:
+            await asyncio.sleep(settle)
+        for d in drivers:
+            entry: dict[str, Any] = {"device": d.device.name, "driver": d.kind, "bus": d.device.bus, "ok": False,
+                                     "error": None, "latency_ms": None, "points": []}
+            try:
+                result = await asyncio.wait_for(d.timed_read(), d.device.timeout_s * 4 + 1)
+            except DriverError as exc:
+                entry["error"] = f"{exc.kind}: {exc.message}"
+            except TimeoutError:
+                d.errors["timeout"] += 1
+                entry["error"] = "timeout: no answer within the probe's limit"
+            except OSError as exc:
+                d.errors["io"] += 1
+                entry["error"] = f"io: {exc}"
+            else:
+                entry["ok"] = True
+                entry["latency_ms"] = round(result.latency_s * 1000, 1)
+                for p in d.points():
+                    q = PointQuality(p, d.device.ranges.get(p.name))
+                    if p.name in result.values:
+                        v = result.values[p.name]
+                        quality = q.classify(0.0, v)
+                    else:
+                        v, quality = None, "comm_error"
+                    entry["points"].append({"point": p.name, "meaning": p.meaning, "value": v, "unit": p.unit,
+                                            "quality": quality, "note": result.errors.get(p.name)})
+            entry["requests"] = d.requests
+            entry["errors"] = dict(d.errors)
+            wire = getattr(d, "wire_s", None)
+            if wire is not None:
+                entry["wire_ms"] = round(wire * 1000, 1)
+            report["devices"].append(entry)
+        for name, bus in buses.items():
+            cfg = bus.cfg
+            on_bus = [d for d in drivers if d.device.bus == name]
+            line: dict[str, Any] = {"bus": name, "kind": cfg.kind, "devices": len(on_bus), "stats": dict(bus.stats)}
+            if cfg.kind == "serial":
+                wires = [(getattr(d, "wire_s", 0.0) or 0.0, d.device.poll_interval_s) for d in on_bus]
+                line.update({"baudrate": cfg.baudrate, "format": f"{cfg.bytesize}{cfg.parity}{cfg.stopbits}",
+                             "bits_per_char": bits_per_char(cfg.bytesize, cfg.parity, cfg.stopbits),
+                             "utilisation_pct": round(100 * sum(w / t for w, t in wires), 1)})
+            report["buses"].append(line)
+    finally:
+        for d in drivers:
+            try:
+                await d.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the report
+                pass
+        for stop in stoppers:
+            try:
+                await stop()
+            except Exception:  # noqa: BLE001
+                pass
+    report["ok"] = bool(report["devices"]) and all(e["ok"] for e in report["devices"])
+    return report
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.1f}"
+
+
+def render(report: dict[str, Any]) -> str:
+    rows = [("DEVICE", "POINT", "VALUE", "UNIT", "QUALITY", "LATENCY")]
+    for e in report["devices"]:
+        lat = f"{e['latency_ms']} ms" if e["latency_ms"] is not None else "-"
+        if not e["ok"]:
+            rows.append((e["device"], "-", "-", "-", "FAILED", lat))
+            continue
+        for i, p in enumerate(e["points"]):
+            quality = p["quality"] + (f" ({p['note']})" if p.get("note") else "")
+            rows.append((e["device"] if i == 0 else "", p["point"], _fmt(p["value"]), p["unit"], quality,
+                         lat if i == 0 else ""))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(6)]
+    out = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out.append("")
+    out.append("Per-unit counters (this probe):")
+    for e in report["devices"]:
+        errs = ", ".join(f"{k}={v}" for k, v in sorted(e["errors"].items())) or "none"
+        wire = f", wire {e['wire_ms']} ms/poll" if "wire_ms" in e else ""
+        status = "ok" if e["ok"] else f"FAILED {e['error']}"
+        out.append(f"  {e['device']}: {status}; requests={e['requests']}; errors: {errs}{wire}")
+    serial = [b for b in report["buses"] if b["kind"] == "serial" and "utilisation_pct" in b]
+    if serial:
+        out.append("")
+        out.append("Serial lines (wire time incl. t3.5 gaps, at the configured polls):")
+        for b in serial:
+            out.append(f"  {b['bus']}: {b['baudrate']} baud {b['format']} ({b['bits_per_char']} bits/char), "
+                       f"{b['devices']} device(s), {b['utilisation_pct']}% of the line")
+    failed = [e["device"] for e in report["devices"] if not e["ok"]]
+    out.append("")
+    out.append(f"{len(report['devices']) - len(failed)} of {len(report['devices'])} devices answered"
+               + (f"; FAILED: {', '.join(failed)}" if failed else "")
+               + (" (emulated twins)" if report["simulated"] else ""))
+    return "\n".join(out)
+
+
+@click.command("probe")
+@profile_option
+@click.option("--simulate/--no-simulate", default=None,
+              help="Read the emulated twins instead of hardware (default: the profile's site.simulated).")
+@click.option("--device", "-d", "only", multiple=True, help="Probe only this device (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def command(profile: str | None, simulate: bool | None, only: tuple[str, ...], as_json: bool) -> None:
+    """Read every configured device once and show values, quality, latency and error counters."""
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # failures are reported per unit below
+    prof = get_profile(profile)
+    sim = prof.site.simulated if simulate is None else simulate
+    unknown = [n for n in only if n not in {d.name for d in prof.devices}]
+    if unknown:
+        raise click.ClickException(f"no such device in the profile: {', '.join(unknown)}")
+    report = asyncio.run(probe(prof, sim, only))
+    click.echo(json.dumps(report, sort_keys=True) if as_json else render(report))
+    sys.exit(0 if report["ok"] else 1)
