@@ -65,6 +65,8 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
         mq.start()
     try:
         run_server(create_app(rdb, key), host, port, ready_file)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:
         if mq is not None:
             mq.stop()

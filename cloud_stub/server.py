@@ -22,12 +22,22 @@ log = logging.getLogger("cloud_stub.server")
 
 
 def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening TCP socket; IPv6 hosts are accepted too (``::1``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def write_ready_file(path: str | Path, url: str) -> None:
@@ -42,7 +52,7 @@ class Running:
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sock = bind(host, port)
-        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
+        self.url = f"http://{_url_host(host)}:{self.sock.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self.thread.start()
@@ -61,7 +71,7 @@ class Running:
 def serve(app: FastAPI, host: str, port: int, ready_file: str | None) -> None:
     """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both)."""
     sock = bind(host, port)
-    url = f"http://{host}:{sock.getsockname()[1]}"
+    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
 
     def announce() -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from cloud_helpers import FakeGateway, flip_body_byte, http, indicator
 from nacl.signing import SigningKey
 
+from cloud_stub.db import ReceiverDB
 from cloud_stub.enrollment import revoke_key
 from cloud_stub.findings import list_findings
+from cloud_stub.ingest import ingest
 from gateway import wire
 
 
@@ -170,3 +173,26 @@ def test_empty_batch_is_accepted(receiver, gw):
     b = gw.next(records=[])
     assert receiver.post(b.envelope())[1]["status"] == "accepted"
     assert receiver.stored()[1] == []
+
+
+def test_two_receivers_on_one_database_never_fork_a_chain(receiver, gw):
+    """Two connections (as two receiver processes would have) race on the same batches."""
+    envelopes = [gw.next(records=[indicator(i)]).envelope() for i in range(30)]
+    other = ReceiverDB(receiver.db_path)
+    results: list[list[str]] = [[], []]
+
+    def run(rdb, out):
+        for env in envelopes:
+            out.append(ingest(rdb, env).status)
+
+    threads = [threading.Thread(target=run, args=(db, out))
+               for db, out in zip((receiver.rdb, other), results, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    for a, b in zip(*results, strict=True):
+        assert sorted((a, b)) == ["accepted", "duplicate"]
+    batches, records = receiver.stored()
+    assert [s for _, s, _ in batches] == list(range(1, 31)) and len(records) == 30
