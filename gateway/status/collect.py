@@ -206,11 +206,15 @@ def series(gw: Gateway, minutes: float = 15.0, buckets: int = 60) -> dict[str, A
     """Recent readings per point (bucketed averages, via the (point, ts) index) and the
     recent values of each indicator, for the page's small charts."""
     now = time.time()
-    start = now - minutes * 60
-    width = max(minutes * 60 / buckets, 1e-3)
+    horizon = now - minutes * 60
     points = []
     for p in gw.scheduler.pollers:
         for name, row in list(p.point_rows.items()):
+            # Spread the buckets over the data actually there (a gateway up for a minute
+            # still gets a readable chart), found through the (point, ts) index.
+            first = _q(gw.store, "SELECT MIN(ts) FROM readings WHERE point_id=? AND ts>=?", (row.id, horizon))[0][0]
+            start = horizon if first is None else first
+            width = max((now - start) / buckets, 1e-3)
             data = _q(gw.store, "SELECT CAST((ts-?)/? AS INTEGER) AS b, AVG(value), COUNT(value), COUNT(*) "
                                 "FROM readings WHERE point_id=? AND ts>=? GROUP BY b ORDER BY b",
                       (start, width, row.id, start))

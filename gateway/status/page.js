@@ -62,12 +62,13 @@ function spark(values, opts) {
   const y = v => h - 2 - ((v - lo) / (hi - lo)) * (h - 4);
   svg.setAttribute("aria-label", `${nums.length} values from ${fmt(lo)} to ${fmt(hi)}`);
   if (bars) {
-    const bw = Math.max(1, (w - 2) / values.length - 1);
+    const slot = (w - 2) / Math.max(values.length, 16);
+    const bw = Math.max(1, slot - 1);
     values.forEach((v, i) => {
       if (typeof v !== "number") return;
       const r = document.createElementNS(SVGNS, "rect");
       const top = y(Math.max(v, 0)), base = y(Math.min(v, 0));
-      r.setAttribute("class", "bar"); r.setAttribute("x", (i * (w - 2)) / values.length + 1);
+      r.setAttribute("class", "bar"); r.setAttribute("x", w - 1 - (values.length - i) * slot);
       r.setAttribute("y", top); r.setAttribute("width", bw); r.setAttribute("height", Math.max(1, base - top));
       svg.append(r);
     });
@@ -81,6 +82,11 @@ function spark(values, opts) {
   const line = document.createElementNS(SVGNS, "path");
   line.setAttribute("class", "line"); line.setAttribute("d", d.trim());
   svg.append(line);
+  if (nums.length === 1) {  // one value so far: a dot, not an invisible zero-length line
+    const i = values.findIndex(v => typeof v === "number"), c = document.createElementNS(SVGNS, "circle");
+    c.setAttribute("class", "dot"); c.setAttribute("cx", x(i)); c.setAttribute("cy", y(values[i])); c.setAttribute("r", 2);
+    svg.append(c);
+  }
   return svg;
 }
 
@@ -222,6 +228,7 @@ function kvInto(list, rows) {
 }
 
 const openBatches = new Set();
+let batchesTouched = false;
 function renderBatches(b) {
   const items = b.batches.map(x => {
     const recs = (x.body && x.body.records) || [];
@@ -238,8 +245,9 @@ function renderBatches(b) {
           el("td", {}, r.name || r.type), el("td", {}, r.subject || ""),
           el("td", {}, r.window ? when(r.window.start) : ""), el("td", {}, r.window ? dur(r.window.len) : ""),
           el("td", {class: "num"}, fmt(r.value), " ", r.unit || ""), el("td", {}, (r.q || []).join(", ") || "ok")))));
-    if (openBatches.has(x.seq)) det.open = true;
-    det.addEventListener("toggle", () => det.open ? openBatches.add(x.seq) : openBatches.delete(x.seq));
+    // The newest batch is shown open: what left last is what staff usually want to see.
+    if (openBatches.has(x.seq) || (!batchesTouched && x === b.batches[0])) det.open = true;
+    det.addEventListener("toggle", () => { batchesTouched = true; det.open ? openBatches.add(x.seq) : openBatches.delete(x.seq); });
     return det;
   });
   document.getElementById("batch-list").replaceChildren(
