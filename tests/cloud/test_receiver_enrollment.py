@@ -88,3 +88,15 @@ def test_receiver_key_and_health(receiver):
     status, out = http("GET", f"{receiver.url}/v1/receiver/key")
     assert status == 200 and out["public_key"] == wire.b64(bytes(receiver.key.verify_key))
     assert http("GET", f"{receiver.url}/v1/gateways/nope/keys")[0] == 404
+
+
+def test_openapi_describes_every_endpoint_and_errors_have_one_shape(receiver):
+    status, spec = http("GET", f"{receiver.url}/openapi.json")
+    assert status == 200
+    assert set(spec["paths"]) >= {
+        "/v1/enroll", "/v1/batches", "/v1/gateways/{gateway_id}/keys", "/v1/receiver/key",
+        "/v1/feed/{enterprise_id}/records", "/v1/feed/{enterprise_id}/findings", "/healthz",
+    }
+    assert "requestBody" in spec["paths"]["/v1/batches"]["post"]
+    status, out = http("GET", f"{receiver.url}/v1/nothing-here")
+    assert (status, out["status"], out["code"]) == (404, "error", "not_found")
