@@ -14,11 +14,14 @@ from gateway.status.server import BindError, StatusServer, parse_bind
 def test_status_shows_devices_values_quality_and_errors(live):
     st = get_json(live["url"] + "/api/status")
     assert st["site"]["id"] == "sim-factory" and st["simulate"] is True
-    names = {d["name"] for d in st["devices"]}
-    assert names == {"press-1-meter", "press-2-meter", "compressor-meter"}
+    devices = {d["name"]: d for d in st["devices"]}
+    assert set(devices) == {d.name for d in live["gw"].profile.devices if d.enabled}
     for d in st["devices"]:
-        assert d["state"] == "healthy" and d["polls"] >= 3 and d["failures"] == 0
-        assert d["errors"] == {} and d["latency_ms"] is not None
+        assert d["polls"] >= 1 and d["points"], d["name"]
+        assert {"state", "failures", "errors", "last_error", "latency_ms"} <= set(d)
+    for name in ("press-1-meter", "press-2-meter", "compressor-meter"):
+        d = devices[name]
+        assert d["state"] == "healthy" and d["polls"] >= 3 and d["failures"] == 0 and d["errors"] == {}
         by = {p["name"]: p for p in d["points"]}
         assert by["voltage_l1"]["quality"] == "good" and 200 < by["voltage_l1"]["value"] < 260
         assert by["voltage_l1"]["unit"] == "V"
