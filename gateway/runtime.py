@@ -10,6 +10,7 @@ from typing import Any
 
 from drivers.base import Driver
 from drivers.bus import BusHandle
+from gateway.connectors.runner import ConnectorRunner
 from gateway.consent.gate import build_gate
 from gateway.identity import Identity, load_identity
 from gateway.indicators.engine import IndicatorEngine
@@ -103,9 +104,14 @@ class Gateway:
                                lambda: self.sender.dest if self.sender is not None else "none")
         if self.policy is None:
             self.batcher.policy = self.gate.policy
+        # MES/ERP exports: drop folders and read-only SQL, imported off the event loop.
+        self.connectors = ConnectorRunner(self.profile, self.state_dir, self.store) if self.profile.connectors \
+            else None
         await self.scheduler.start()
         self.tasks.append(asyncio.create_task(self._indicator_loop(), name="indicators"))
         self.tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        if self.connectors is not None:
+            self.tasks.append(asyncio.create_task(self.connectors.run_forever(), name="connectors"))
         if self.sender is not None:
             self.tasks.append(asyncio.create_task(self.sender.run(self.profile.uplink.interval_s), name="uplink"))
         self._start_status()

@@ -280,8 +280,8 @@ class Store:
                         self.db.execute(
                             "INSERT INTO indicators(name, category, subject, window_start, window_len, value, unit, "
                             "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                            (*key[:2], key[2], key[3], r["value"], r["unit"], json.dumps(quality), int(r["version"]),
-                             json.dumps(detail, sort_keys=True), now))
+                            (key[0], r["category"], key[1], key[2], key[3], r["value"], r["unit"], json.dumps(quality),
+                             int(r["version"]), json.dumps(detail, sort_keys=True), now))
                         new += 1
                         continue
                     old_detail = json.loads(old[3])

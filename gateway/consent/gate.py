@@ -149,9 +149,26 @@ def _event(before: dict[str, Any] | None, after: dict[str, Any], reasons: list[s
     return "changed"
 
 
+def check_sections(profile: Any, file: str = "(profile)") -> None:
+    """Validate every section these subsystems own ([consent], [privacy], [[connectors]],
+    [shifts], [collateral]) when the gateway starts, so a typo stops the start with file, key
+    and expectation instead of surfacing later as a failing indicator in the log."""
+    from gateway.connectors.config import load_connectors
+    from gateway.indicators.collateral import load_collateral
+    from gateway.indicators.shifts import load_shifts
+
+    load_privacy(profile.privacy, file)
+    load_connectors(profile.connectors, file)
+    if profile.shifts:
+        load_shifts(profile.shifts, profile.site.timezone, file)
+    if profile.collateral:
+        load_collateral(profile.collateral, file)
+
+
 def build_gate(profile: Any, state_dir: str | Path, store: Any, dest: Callable[[], str] | str = "*",
                file: str = "(profile)") -> ConsentGate:
-    """The gate a gateway runs with: ``[consent]`` and ``[privacy]`` validated here."""
+    """The gate a gateway runs with; every section of ours is validated here (check_sections)."""
+    check_sections(profile, file)
     consent = load_consent(profile.consent, state_dir, file) if profile.consent else None
     privacy = load_privacy(profile.privacy, file)
     return ConsentGate(store, consent, privacy, dest, subject=profile.site.id)

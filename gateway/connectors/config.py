@@ -1,0 +1,103 @@
+"""``[[connectors]]`` in the profile: where an export is, which dataset it fills, how its
+columns map onto the dataset's fields. Validated here with errors naming file and key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from gateway.connectors.datasets import DATASETS
+from gateway.profile.load import PROFILE_DIR, ProfileError, _split_msgspec_error
+
+Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+_WRITE_SQL = re.compile(r"\b(insert|update|delete|merge|replace|create|alter|drop|truncate|grant|revoke|"
+                        r"attach|detach|pragma|vacuum|call|exec|execute|copy|lock|set)\b", re.IGNORECASE)
+
+
+class ConnectorCfg(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: Name
+    kind: Literal["folder", "sql"]
+    dataset: str
+    # dataset field -> the export's column name (e.g. customer = "客户").
+    columns: dict[str, str]
+    # folder: a drop folder; relative paths are in the state directory, "@profiles/..." is
+    # beside the shipped profiles (the simulated factory's sample exports).
+    path: str | None = None
+    pattern: str = "*.csv"
+    encoding: str = "auto"  # auto: UTF-8 (with or without BOM), else GB18030 (a superset of GBK)
+    delimiter: str = ","
+    sheet: str | None = None
+    header_row: Annotated[int, msgspec.Meta(ge=1)] = 1
+    # sql: an SQLAlchemy URL and one SELECT. SQLite is opened read-only (mode=ro); other
+    # databases run the query inside a read-only transaction.
+    url: str | None = None
+    query: str | None = None
+    # snapshot: a file (or query result) is the whole truth for the days it covers, so rows
+    # missing from a corrected export are removed; append: rows are only added or updated.
+    mode: Literal["snapshot", "append"] = "snapshot"
+    scan_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+
+
+def load_connectors(section: list[dict[str, Any]], file: str = "(profile)") -> list[ConnectorCfg]:
+    out: list[ConnectorCfg] = []
+    names: set[str] = set()
+    for i, raw in enumerate(section):
+        where = f"connectors[{i}]"
+        try:
+            cfg = msgspec.convert(raw, ConnectorCfg, strict=False)
+        except msgspec.ValidationError as exc:
+            k, msg = _split_msgspec_error(exc)
+            raise ProfileError(file, f"{where}.{k}", msg) from exc
+        if cfg.name in names:
+            raise ProfileError(file, f"{where}.name", f"a unique connector name ({cfg.name!r} is used twice)")
+        names.add(cfg.name)
+        ds = DATASETS.get(cfg.dataset)
+        if ds is None:
+            raise ProfileError(file, f"{where}.dataset", f"one of {sorted(DATASETS)} (found {cfg.dataset!r})")
+        unknown = sorted(set(cfg.columns) - set(ds.fields))
+        if unknown:
+            raise ProfileError(file, f"{where}.columns.{unknown[0]}",
+                               f"a field of dataset {ds.name}: {sorted(ds.fields)}")
+        missing = [f for f in ds.required if f not in cfg.columns]
+        if missing:
+            raise ProfileError(file, f"{where}.columns", f"a column for every required field of {ds.name}: "
+                                                         f"missing {missing}")
+        if cfg.kind == "folder" and not cfg.path:
+            raise ProfileError(file, f"{where}.path", "the drop folder to read (kind = \"folder\")")
+        if cfg.kind == "sql":
+            if not cfg.url:
+                raise ProfileError(file, f"{where}.url", "an SQLAlchemy URL such as sqlite:///erp.db")
+            if not cfg.query:
+                raise ProfileError(file, f"{where}.query", "one SELECT statement")
+            check_select(cfg.query, file, f"{where}.query")
+        if cfg.encoding != "auto":
+            try:
+                "".encode(cfg.encoding)
+            except LookupError:
+                raise ProfileError(file, f"{where}.encoding", f"a known text encoding or auto "
+                                                              f"(found {cfg.encoding!r})") from None
+        out.append(cfg)
+    return out
+
+
+def check_select(query: str, file: str = "(profile)", key: str = "query") -> None:
+    """A belt to the read-only braces: one statement, a SELECT (or WITH ... SELECT), no
+    keyword that writes or changes a setting."""
+    q = query.strip().rstrip(";")
+    if ";" in q:
+        raise ProfileError(file, key, "exactly one statement (found ';')")
+    if not re.match(r"^\s*(select|with)\b", q, re.IGNORECASE):
+        raise ProfileError(file, key, "a SELECT (or WITH ... SELECT) statement")
+    bad = _WRITE_SQL.search(re.sub(r"'[^']*'", "''", q))
+    if bad:
+        raise ProfileError(file, key, f"a read-only query (found {bad.group(0)!r})")
+
+
+def resolve_path(path: str, state_dir: str | Path) -> Path:
+    if path.startswith("@profiles/"):
+        return PROFILE_DIR / path[len("@profiles/"):]
+    p = Path(path)
+    return p if p.is_absolute() else Path(state_dir) / p

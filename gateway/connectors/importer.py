@@ -1,0 +1,275 @@
+"""Importing an export into the store: map, validate, tokenise, upsert; quarantine the rest.
+
+* A row that does not parse is quarantined with its line and the reason (kept on site for
+  the enterprise to fix); the other rows go through.
+* Re-reading the same export changes nothing: a source whose content hash was imported
+  before is skipped, and rows are keyed by their business key (order number, ...), so
+  even a re-export with the same rows in another order is a no-op.
+* A corrected export supersedes the earlier figures for the days it covers (snapshot
+  mode): changed rows are updated, rows it no longer contains are removed, and every
+  change is recorded in ``erp_changes`` with the old and new (tokenised) values. The days
+  touched are returned so their indicators can be recomputed and re-sent as revisions.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.connectors.config import ConnectorCfg, resolve_path
+from gateway.connectors.datasets import DATASETS, Dataset
+from gateway.connectors.readers import Source, SourceError, SourceRow, norm_header, read_file, read_sql
+from gateway.connectors.values import parse_datetime, parse_direction, parse_number
+from gateway.privacy.tokens import Tokeniser
+
+log = logging.getLogger("edgeproof.connectors")
+
+
+@dataclass
+class ImportReport:
+    connector: str
+    source: str
+    status: str = "imported"  # imported | unchanged | failed
+    rows_ok: int = 0
+    quarantined: list[tuple[int, str]] = field(default_factory=list)
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    days: set[str] = field(default_factory=set)
+    error: str | None = None
+    import_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"connector": self.connector, "source": self.source, "status": self.status, "rows_ok": self.rows_ok,
+                "quarantined": [{"line": ln, "reason": r} for ln, r in self.quarantined], "added": self.added,
+                "changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
+                "days": sorted(self.days), "error": self.error}
+
+
+@dataclass
+class MappedRow:
+    key: str
+    day: str
+    ts: float
+    fields: dict[str, Any]
+    line: int
+
+    @property
+    def row_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def import_fingerprint(cfg: ConnectorCfg, src: Source) -> str:
+    """The content and the mapping together: after the installer fixes a column mapping the
+    same file is read again (harmless: rows are keyed), but an unchanged file is skipped."""
+    import msgspec
+
+    return hashlib.sha256(src.content_hash.encode() + msgspec.json.encode(cfg)).hexdigest()
+
+
+class Importer:
+    def __init__(self, store: Any, tokeniser: Tokeniser, timezone: str = "UTC") -> None:
+        self.store = store
+        self.tokeniser = tokeniser
+        self.tz = ZoneInfo(timezone)
+
+    # -- mapping ----------------------------------------------------------------------------
+    def map_row(self, ds: Dataset, cfg: ConnectorCfg, row: SourceRow) -> MappedRow:
+        if "__extra__" in row.values:
+            raise ValueError("more cells than header columns (an unquoted delimiter in a value?)")
+        out: dict[str, Any] = {}
+        main_dt: datetime | None = None
+        for fname, col in cfg.columns.items():
+            typ = ds.fields[fname]
+            raw = row.values.get(norm_header(col))
+            if isinstance(raw, str):
+                raw = raw.strip()
+                if raw == "":
+                    raw = None
+            try:
+                if raw is None:
+                    value: Any = None
+                elif typ == "str":
+                    value = str(raw).strip()
+                    if isinstance(raw, float) and raw.is_integer():
+                        value = str(int(raw))
+                elif typ == "num":
+                    value = parse_number(raw)
+                elif typ in ("date", "datetime"):
+                    dt = parse_datetime(raw, self.tz)
+                    if fname == ds.date_field:
+                        main_dt = dt
+                    value = None if dt is None else (dt.date().isoformat() if typ == "date" else dt.isoformat())
+                elif typ == "direction":
+                    value = parse_direction(raw)
+                elif typ.startswith("token:"):
+                    value = self.tokeniser.token(typ.split(":", 1)[1], str(raw))
+                else:  # pragma: no cover - datasets.py is the only source of types
+                    raise ValueError(f"unknown field type {typ}")
+            except ValueError as exc:
+                raise ValueError(f"{fname} ({col}): {exc}") from None
+            if value is None and fname in ds.required:
+                raise ValueError(f"{fname} ({col}) is empty")
+            if fname in ds.non_negative and value is not None and value < 0:
+                raise ValueError(f"{fname} ({col}) is negative: {raw!r}")
+            if value is not None:
+                out[fname] = value
+        if ds.name == "orders" and "amount" not in out and "qty" in out and "unit_price" in out:
+            out["amount"] = round(out["qty"] * out["unit_price"], 6)
+        if main_dt is None:  # required, so only reachable for a mapping without the date field
+            raise ValueError(f"{ds.date_field} is missing")
+        if ds.key and out.get(ds.key[0]) is not None:
+            key = "|".join(str(out.get(k, "")) for k in ds.key)
+        else:
+            key = "h:" + hashlib.sha256(json.dumps(out, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
+        return MappedRow(key, main_dt.date().isoformat(), main_dt.timestamp(), out, row.line)
+
+    # -- importing ---------------------------------------------------------------------------
+    def seen(self, connector: str, content_hash: str) -> bool:
+        with self.store._lock:
+            return self.store.db.execute("SELECT 1 FROM erp_imports WHERE connector=? AND content_hash=? LIMIT 1",
+                                         (connector, content_hash)).fetchone() is not None
+
+    def import_source(self, cfg: ConnectorCfg, src: Source, force: bool = False) -> ImportReport:
+        ds = DATASETS[cfg.dataset]
+        rep = ImportReport(cfg.name, src.name)
+        fingerprint = import_fingerprint(cfg, src)
+        if not force and self.seen(cfg.name, fingerprint):
+            rep.status = "unchanged"
+            return rep
+        missing = [f"{f} ({c})" for f, c in cfg.columns.items() if norm_header(c) not in src.columns]
+        if missing:
+            rep.status, rep.error = "failed", f"columns not in the header: {missing}; header is {src.columns}"
+            rep.quarantined = [(0, rep.error)]
+        mapped: dict[str, MappedRow] = {}
+        quarantine: list[tuple[int, str, str]] = []
+        if not missing:
+            for row in src.rows:
+                try:
+                    m = self.map_row(ds, cfg, row)
+                except ValueError as exc:
+                    quarantine.append((row.line, str(exc), row.raw))
+                    continue
+                if m.key in mapped:
+                    quarantine.append((row.line, f"duplicate key {m.key!r} (first on line {mapped[m.key].line})",
+                                       row.raw))
+                    continue
+                mapped[m.key] = m
+        else:
+            quarantine.append((0, rep.error or "", ",".join(src.columns)))
+        rep.quarantined = [(ln, reason) for ln, reason, _ in quarantine]
+        rep.rows_ok = len(mapped)
+        self._write(cfg, ds, src, fingerprint, mapped, quarantine, rep)
+        if quarantine:
+            log.warning("rows quarantined", extra={"connector": cfg.name, "source": src.name,
+                                                   "quarantined": len(quarantine)})
+        return rep
+
+    def _write(self, cfg: ConnectorCfg, ds: Dataset, src: Source, fingerprint: str, mapped: dict[str, MappedRow],
+               quarantine: list[tuple[int, str, str]], rep: ImportReport) -> None:
+        now = time.time()
+        db = self.store.db
+        days = sorted(m.day for m in mapped.values())
+        with self.store._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = db.execute("INSERT INTO erp_imports(connector, source, content_hash, at, dataset, period_start, "
+                                 "period_end) VALUES(?,?,?,?,?,?,?)", (cfg.name, src.name, fingerprint, now,
+                                                                       ds.name, days[0] if days else None,
+                                                                       days[-1] if days else None))
+                iid = int(cur.lastrowid or 0)
+                rep.import_id = iid
+                db.executemany("INSERT INTO erp_quarantine(import_id, connector, source, line, reason, raw) "
+                               "VALUES(?,?,?,?,?,?)", [(iid, cfg.name, src.name, ln, r, raw[:2000])
+                                                      for ln, r, raw in quarantine])
+                existing = {r[0]: (r[1], r[2], r[3], r[4]) for r in db.execute(
+                    "SELECT key, id, row_hash, fields, day FROM erp_rows WHERE connector=? AND dataset=?",
+                    (cfg.name, ds.name))}
+                for key, m in mapped.items():
+                    old = existing.get(key)
+                    fields = json.dumps(m.fields, sort_keys=True, ensure_ascii=False)
+                    if old is None:
+                        db.execute("INSERT INTO erp_rows(connector, dataset, key, day, ts, fields, row_hash, "
+                                   "import_id) VALUES(?,?,?,?,?,?,?,?)", (cfg.name, ds.name, key, m.day, m.ts, fields,
+                                                               m.row_hash, iid))
+                        rep.added += 1
+                        rep.days.add(m.day)
+                    elif old[1] != m.row_hash:
+                        db.execute("UPDATE erp_rows SET day=?, ts=?, fields=?, row_hash=?, import_id=? WHERE id=?",
+                                   (m.day, m.ts, fields, m.row_hash, iid, old[0]))
+                        db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, new) "
+                                   "VALUES(?,?,?,?,?,?,?,?)", (iid, now, cfg.name, ds.name, key, "changed", old[2],
+                                                               fields))
+                        rep.changed += 1
+                        rep.days.update((m.day, old[3]))
+                    else:
+                        rep.unchanged += 1
+                if cfg.mode == "snapshot" and days:
+                    lo, hi = days[0], days[-1]
+                    for key, (rid, _h, fields, day) in existing.items():
+                        if key not in mapped and lo <= day <= hi:
+                            db.execute("DELETE FROM erp_rows WHERE id=?", (rid,))
+                            db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, "
+                                       "new) VALUES(?,?,?,?,?,?,?,NULL)", (iid, now, cfg.name, ds.name, key,
+                                                                           "removed", fields))
+                            rep.removed += 1
+                            rep.days.add(day)
+                db.execute("UPDATE erp_imports SET rows_ok=?, rows_quarantined=?, added=?, changed=?, removed=?, "
+                           "unchanged=? WHERE id=?", (rep.rows_ok, len(quarantine), rep.added, rep.changed,
+                                                      rep.removed, rep.unchanged, iid))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        if rep.status != "failed":
+            rep.status = "imported"
+
+    # -- one connector ------------------------------------------------------------------------
+    def run(self, cfg: ConnectorCfg, state_dir: str | Path, settle_s: float = 0.0) -> list[ImportReport]:
+        """Read every new export of one connector (oldest file first) and import it."""
+        reports: list[ImportReport] = []
+        if cfg.kind == "sql":
+            try:
+                src = read_sql(cfg.url or "", cfg.query or "", cfg.name)
+            except SourceError as exc:
+                return [ImportReport(cfg.name, cfg.name, "failed", error=str(exc))]
+            return [self.import_source(cfg, src)]
+        folder = resolve_path(cfg.path or "", state_dir)
+        if not folder.is_dir():
+            return [ImportReport(cfg.name, str(folder), "failed", error=f"drop folder {folder} does not exist")]
+        now = time.time()
+        files = [p for p in folder.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, cfg.pattern)
+                 and not p.name.startswith((".", "~$"))]
+        for path in sorted(files, key=lambda p: (p.stat().st_mtime, p.name)):
+            if now - path.stat().st_mtime < settle_s:
+                continue  # still being written by the enterprise's export job
+            try:
+                src = read_file(path, cfg.encoding, cfg.delimiter, cfg.sheet, cfg.header_row)
+            except (SourceError, OSError) as exc:
+                reports.append(ImportReport(cfg.name, path.name, "failed", error=str(exc)))
+                continue
+            reports.append(self.import_source(cfg, src))
+        return reports
+
+
+def quarantine_rows(store: Any, connector: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Quarantined lines, newest first, for the enterprise to fix (status page, CLI)."""
+    sql = "SELECT import_id, connector, source, line, reason, raw FROM erp_quarantine"
+    params: tuple[Any, ...] = ()
+    if connector:
+        sql += " WHERE connector=?"
+        params = (connector,)
+    sql += " ORDER BY id DESC LIMIT ?"
+    with store._lock:
+        rows = store.db.execute(sql, (*params, limit)).fetchall()
+    return [{"import_id": r[0], "connector": r[1], "source": r[2], "line": r[3], "reason": r[4], "raw": r[5]}
+            for r in rows]

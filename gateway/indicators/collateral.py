@@ -1,0 +1,288 @@
+"""Pledged goods: weight and drift against the pledged baseline, unexplained weight changes,
+geofence state and exits, sensor tamper (offline, implausible readings).
+
+Declared in the profile:
+
+    [[collateral.pledges]]
+    asset = "coil-store"          # the asset whose load cells / tracker watch the goods
+    baseline_kg = 12000           # what was pledged
+    tolerance_pct = 2             # drift beyond this is flagged
+    change_threshold_kg = 50      # a step larger than this needs an in/out record
+    match_window_s = 3600         # how far apart the ERP record and the step may be
+
+A step is "explained" when the ERP's ``stock_moves`` dataset has a movement in the same
+direction within ``match_window_s`` whose quantity matches the step within the threshold
+(or 5 %); each movement explains one step. Weight changes are measured against a settled
+level that moves only on a step, so a slow removal in small lots adds up to a step too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from gateway.indicators.base import Indicator, IndicatorValue, Series, WindowContext
+from gateway.indicators.counters import counter_delta
+from gateway.indicators.intervals import max_gap, state_intervals, total
+from gateway.indicators.registry import register
+from gateway.profile.load import ProfileError, _split_msgspec_error
+
+
+class Pledge(msgspec.Struct, forbid_unknown_fields=True):
+    asset: str
+    baseline_kg: Annotated[float, msgspec.Meta(gt=0)]
+    tolerance_pct: Annotated[float, msgspec.Meta(ge=0)] = 2.0
+    change_threshold_kg: Annotated[float, msgspec.Meta(gt=0)] = 50.0
+    match_window_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+
+
+Range = Annotated[list[float], msgspec.Meta(min_length=2, max_length=2)]
+
+
+class CollateralCfg(msgspec.Struct, forbid_unknown_fields=True):
+    pledges: list[Pledge] = []
+    # Storage conditions per room (asset): {temp_c = [lo, hi], rh_pct = [lo, hi], pressure_hpa = [lo, hi]}.
+    storage: dict[str, dict[str, Range]] = {}
+
+
+_CACHE: dict[int, tuple[Any, dict[str, Pledge]]] = {}
+_ROOMS: dict[int, tuple[Any, dict[str, dict[str, list[float]]]]] = {}
+
+
+def storage_range(profile: Any, asset: str, quantity: str) -> tuple[float, float] | None:
+    """The declared storage range of a room, from ``[collateral] storage``."""
+    if profile is None or not getattr(profile, "collateral", None):
+        return None
+    hit = _ROOMS.get(id(profile))
+    if hit is None or hit[0] is not profile:
+        hit = (profile, load_collateral_cfg(profile.collateral).storage)
+        _ROOMS[id(profile)] = hit
+    r = hit[1].get(asset, {}).get(quantity)
+    return (float(r[0]), float(r[1])) if r else None
+
+
+def load_collateral_cfg(section: dict[str, Any], file: str = "(profile)") -> CollateralCfg:
+    try:
+        cfg = msgspec.convert(section, CollateralCfg, strict=False)
+    except msgspec.ValidationError as exc:
+        k, msg = _split_msgspec_error(exc)
+        raise ProfileError(file, f"collateral.{k}", msg) from exc
+    for room, ranges in cfg.storage.items():
+        for q, (lo, hi) in ranges.items():
+            if q not in ("temp_c", "rh_pct", "pressure_hpa"):
+                raise ProfileError(file, f"collateral.storage.{room}.{q}", "one of temp_c, rh_pct, pressure_hpa")
+            if lo >= hi:
+                raise ProfileError(file, f"collateral.storage.{room}.{q}", f"[low, high] with low < high "
+                                                                           f"(found [{lo}, {hi}])")
+    return cfg
+
+
+def load_collateral(section: dict[str, Any], file: str = "(profile)") -> dict[str, Pledge]:
+    cfg = load_collateral_cfg(section, file)
+    out: dict[str, Pledge] = {}
+    for i, p in enumerate(cfg.pledges):
+        if p.asset in out:
+            raise ProfileError(file, f"collateral.pledges[{i}].asset", f"one pledge per asset ({p.asset!r} twice)")
+        out[p.asset] = p
+    return out
+
+
+def pledge_of(ctx: WindowContext) -> Pledge | None:
+    prof = ctx.profile
+    if prof is None or not getattr(prof, "collateral", None):
+        return None
+    hit = _CACHE.get(id(prof))
+    if hit is None or hit[0] is not prof:
+        hit = (prof, load_collateral(prof.collateral))
+        _CACHE[id(prof)] = hit
+    return hit[1].get(ctx.asset)
+
+
+def last_before(ctx: WindowContext, meaning: str) -> tuple[float, float] | None:
+    """The last usable reading before the window (the settled level to compare against)."""
+    s = ctx.series.get(meaning)
+    if s is not None and s.before is not None:
+        return s.before
+    if ctx.store is None:
+        return None
+    names = {d.name for d in ctx.devices}
+    for p in ctx.store.points():
+        if p.meaning == meaning and p.device in names:
+            return ctx.store.last_good_before(p.id, ctx.start)
+    return None
+
+
+def weight_steps(series: Series, before: tuple[float, float] | None, threshold: float) -> list[tuple[float, float]]:
+    """(time, kg) of each step: a move of the reading more than ``threshold`` from the settled level."""
+    pts = [(t, v) for t, v in series.good()]
+    if before is not None:
+        pts = [before, *pts]
+    steps: list[tuple[float, float]] = []
+    if not pts:
+        return steps
+    level = pts[0][1]
+    for t, v in pts[1:]:
+        if abs(v - level) > threshold:
+            steps.append((t, v - level))
+            level = v
+    return steps
+
+
+def stock_moves(ctx: WindowContext, start: float, end: float) -> list[dict[str, Any]]:
+    import json
+
+    if ctx.store is None:
+        return []
+    with ctx.store._lock:
+        got = ctx.store.db.execute("SELECT ts, fields FROM erp_rows WHERE dataset='stock_moves' AND ts>=? AND ts<? "
+                                   "ORDER BY ts", (start, end)).fetchall()
+    out = []
+    for ts, f in got:
+        row = json.loads(f)
+        if row.get("asset") in (None, "", ctx.asset):
+            out.append({**row, "_ts": ts})
+    return out
+
+
+def unexplained(steps: list[tuple[float, float]], moves: list[dict[str, Any]], pledge: Pledge
+                ) -> list[tuple[float, float]]:
+    used: set[int] = set()
+    out = []
+    for t, kg in steps:
+        want = "out" if kg < 0 else "in"
+        tol = max(pledge.change_threshold_kg, 0.05 * abs(kg))
+        match = None
+        for i, m in enumerate(moves):
+            if i in used or m.get("direction") != want or abs(m["_ts"] - t) > pledge.match_window_s:
+                continue
+            if abs(float(m["qty_kg"]) - abs(kg)) <= tol:
+                match = i
+                break
+        if match is None:
+            out.append((t, kg))
+        else:
+            used.add(match)
+    return out
+
+
+class _Collateral(Indicator):
+    category = "collateral"
+
+
+@register
+class Weight(_Collateral):
+    """The last good weight in the window: what is on the load cells now."""
+
+    name = "collateral.weight_kg"
+    unit = "kg"
+    requires = ("collateral.weight_kg",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        vals = ctx.series["collateral.weight_kg"].good()
+        return [self.value(ctx, round(vals[-1][1], 3) if vals else None, [] if vals else ["no_data"])]
+
+
+@register
+class Drift(_Collateral):
+    """(weight - pledged baseline) / baseline, in percent; flagged beyond the pledge's tolerance."""
+
+    name = "collateral.drift_pct"
+    unit = "%"
+    requires = ("collateral.weight_kg",)
+
+    def applies(self, ctx: WindowContext) -> bool:
+        return super().applies(ctx) and pledge_of(ctx) is not None
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        p = pledge_of(ctx)
+        assert p is not None
+        vals = ctx.series["collateral.weight_kg"].good()
+        if not vals:
+            return [self.value(ctx, None, ["no_data"])]
+        drift = 100.0 * (vals[-1][1] - p.baseline_kg) / p.baseline_kg
+        return [self.value(ctx, round(drift, 4), ["beyond_tolerance"] if abs(drift) > p.tolerance_pct else [],
+                           tolerance_pct=p.tolerance_pct)]
+
+
+@register
+class UnexplainedChange(_Collateral):
+    """Weight steps above the pledge's threshold with no matching ERP in/out record."""
+
+    name = "collateral.unexplained_changes"
+    unit = "count"
+    requires = ("collateral.weight_kg",)
+
+    def applies(self, ctx: WindowContext) -> bool:
+        return super().applies(ctx) and pledge_of(ctx) is not None
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        p = pledge_of(ctx)
+        assert p is not None
+        steps = weight_steps(ctx.series["collateral.weight_kg"], last_before(ctx, "collateral.weight_kg"),
+                             p.change_threshold_kg)
+        moves = stock_moves(ctx, ctx.start - p.match_window_s, ctx.end + p.match_window_s)
+        bad = unexplained(steps, moves, p)
+        return [self.value(ctx, float(len(bad)), ["unexplained_change"] if bad else [], steps=len(steps),
+                           unexplained_kg=round(sum(kg for _, kg in bad), 3))]
+
+
+@register
+class InsideGeofence(_Collateral):
+    """Last geofence state (1 inside, 0 outside) and the share of observed time inside."""
+
+    name = "collateral.inside_geofence"
+    unit = "bool"
+    requires = ("collateral.inside_geofence",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        s = ctx.series["collateral.inside_geofence"]
+        vals = s.good()
+        inside, seen = state_intervals(s, ctx.start, ctx.end, max_gap(ctx), lambda v: v >= 0.5)
+        if not vals:
+            return [self.value(ctx, None, ["no_data"])]
+        pct = 100.0 * total(inside) / total(seen) if total(seen) > 0 else None
+        return [self.value(ctx, 1.0 if vals[-1][1] >= 0.5 else 0.0, [] if vals[-1][1] >= 0.5 else ["outside"],
+                           inside_pct=None if pct is None else round(pct, 3))]
+
+
+@register
+class GeofenceExits(_Collateral):
+    name = "collateral.geofence_exits"
+    unit = "count"
+    requires = ("collateral.geofence_exits",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        n, flags = counter_delta(ctx.series["collateral.geofence_exits"], max_rate_per_s=1.0)
+        return [self.value(ctx, round(n, 6), flags)]
+
+
+@register
+class SensorOffline(_Collateral):
+    """Minutes in the window with no usable weight reading: a load cell unplugged or covered
+    is the first thing a removal would try."""
+
+    name = "collateral.offline_min"
+    unit = "min"
+    requires = ("collateral.weight_kg",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        _, seen = state_intervals(ctx.series["collateral.weight_kg"], ctx.start, ctx.end, max_gap(ctx),
+                                  lambda v: True)
+        off = max(0.0, ctx.length - total(seen))
+        return [self.value(ctx, round(off / 60, 4), ["tamper_suspect"] if off >= 0.5 * ctx.length else [])]
+
+
+@register
+class Implausible(_Collateral):
+    """Readings outside the point's plausible range or frozen (stale), and negative weights."""
+
+    name = "collateral.implausible_readings"
+    unit = "count"
+    requires = ("collateral.weight_kg",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        s = ctx.series["collateral.weight_kg"]
+        n = sum(1 for v, q in zip(s.values, s.quality, strict=True)
+                if q in ("out_of_range", "stale") or (v is not None and q == "good" and v < 0))
+        return [self.value(ctx, float(n), ["tamper_suspect"] if n else [])]

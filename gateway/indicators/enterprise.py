@@ -1,0 +1,187 @@
+"""Enterprise-scope indicators: figures from the enterprise's own MES/ERP exports.
+
+These are ordinary registered indicators (subclass ``EnterpriseIndicator``, decorate
+``@register``) but their window is a business period, a local day or a calendar month of
+the site, and their input is imported rows (``erp_rows``) rather than readings. The
+engine's time watermark does not fit them: an export arrives days after the period it
+describes and may be corrected later. So ``compute_enterprise`` runs them for the periods
+an import touched (and for each newly closed day), and stores results with
+``Store.upsert_indicators``: an unchanged figure is a no-op, a corrected one is re-sent as
+a revision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
+from gateway.indicators.registry import all_indicators
+
+SCOPE = "enterprise"
+SUBJECT = "enterprise"
+MAX_DAYS_BACK = 400
+DAY, MONTH = "day", "month"
+
+
+class EnterpriseIndicator(Indicator):
+    """Base for indicators over imported rows; ``periods`` says which window kinds apply."""
+
+    periods: tuple[str, ...] = (DAY, MONTH)
+    dataset: str = ""
+
+    def applies(self, ctx: WindowContext) -> bool:
+        if ctx.params.get("_scope") != SCOPE or ctx.params.get("period") not in self.periods:
+            return False
+        return not self.dataset or has_dataset(ctx, self.dataset)
+
+
+# -- access to imported rows --------------------------------------------------------------------
+def _cache(ctx: WindowContext) -> dict[str, Any]:
+    return ctx.params.setdefault("_cache", {})
+
+
+def has_dataset(ctx: WindowContext, dataset: str) -> bool:
+    c = _cache(ctx)
+    key = f"has:{dataset}"
+    if key not in c:
+        with ctx.store._lock:
+            c[key] = ctx.store.db.execute("SELECT 1 FROM erp_rows WHERE dataset=? LIMIT 1", (dataset,)).fetchone() \
+                is not None
+    return bool(c[key])
+
+
+def rows(ctx: WindowContext, dataset: str, start: float | None = None, end: float | None = None
+         ) -> list[dict[str, Any]]:
+    """Rows of a dataset whose own date is in [start, end) (default: the window); each is
+    its fields plus ``_day`` and ``_ts``."""
+    start = ctx.start if start is None else start
+    end = ctx.end if end is None else end
+    c = _cache(ctx)
+    key = f"rows:{dataset}:{start}:{end}"
+    if key not in c:
+        with ctx.store._lock:
+            got = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? AND ts>=? AND ts<? "
+                                       "ORDER BY ts, id", (dataset, start, end)).fetchall()
+        c[key] = [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in got]
+    return c[key]
+
+
+def as_of(ctx: WindowContext) -> date:
+    """The last local day inside the window (a balance 'as of' the window's end)."""
+    tz = ctx.params["tz"]
+    return (datetime.fromtimestamp(ctx.end, tz) - timedelta(seconds=1)).date()
+
+
+def day_of(text: str | None) -> date | None:
+    return date.fromisoformat(text[:10]) if text else None
+
+
+def previous_subjects(ctx: WindowContext, name: str, prefix: str) -> set[str]:
+    """Subjects already stored for this indicator and window: a correction that drops a
+    product must bring that product's figure to zero, not leave the old one standing."""
+    with ctx.store._lock:
+        got = ctx.store.db.execute("SELECT subject FROM indicators WHERE name=? AND window_start=? AND window_len=? "
+                                   "AND subject LIKE ?", (name, int(ctx.start), int(ctx.length),
+                                                          prefix + "%")).fetchall()
+    return {r[0] for r in got}
+
+
+def per_subject(ind: Indicator, ctx: WindowContext, values: dict[str, float], prefix: str,
+                **detail: Any) -> list[IndicatorValue]:
+    """One value per subject, plus zeros for subjects seen before in this window and gone now."""
+    out = [ind.value(ctx, round(v, 6), [], subject=s, **detail) for s, v in sorted(values.items())]
+    for gone in sorted(previous_subjects(ctx, ind.name, prefix) - set(values)):
+        out.append(ind.value(ctx, 0.0, ["no_rows"], subject=gone))
+    return out
+
+
+# -- windows --------------------------------------------------------------------------------------
+def local_midnight(d: date, tz: ZoneInfo) -> float:
+    return datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()
+
+
+def day_window(d: date, tz: ZoneInfo) -> tuple[int, int]:
+    start = local_midnight(d, tz)
+    return int(start), int(local_midnight(d + timedelta(days=1), tz) - start)
+
+
+def month_window(d: date, tz: ZoneInfo) -> tuple[int, int]:
+    first = d.replace(day=1)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    start = local_midnight(first, tz)
+    return int(start), int(local_midnight(nxt, tz) - start)
+
+
+def _enterprise_indicators() -> list[EnterpriseIndicator]:
+    return [i for i in all_indicators().values() if isinstance(i, EnterpriseIndicator)]
+
+
+def compute_enterprise(store: Any, profile: Any, days: Iterable[str | date], now: float | None = None,
+                       subject_tz: str | None = None) -> tuple[int, int]:
+    """Compute every enterprise indicator for the given local days and their months (and the
+    month after each, whose trend depends on it); only closed windows. Returns (new, revised)."""
+    now = time.time() if now is None else now
+    tz = ZoneInfo(subject_tz or profile.site.timezone)
+    today = datetime.fromtimestamp(now, tz).date()
+    floor = today - timedelta(days=MAX_DAYS_BACK)
+    wanted_days: set[date] = set()
+    months: set[date] = set()
+    for d in days:
+        dd = d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
+        if dd < floor:
+            continue
+        wanted_days.add(dd)
+        months.add(dd.replace(day=1))
+        months.add((dd.replace(day=1) + timedelta(days=32)).replace(day=1))
+    windows: list[tuple[str, int, int]] = []
+    for d in sorted(wanted_days):
+        s, n = day_window(d, tz)
+        if s + n <= now:
+            windows.append((DAY, s, n))
+    for m in sorted(months):
+        s, n = month_window(m, tz)
+        if s + n <= now:
+            windows.append((MONTH, s, n))
+    inds = _enterprise_indicators()
+    new = revised = 0
+    for period, start, length in windows:
+        ctx = WindowContext(asset=SUBJECT, start=start, length=length, series={}, devices=[],
+                            params={"_scope": SCOPE, "period": period, "tz": tz}, profile=profile, store=store)
+        out: list[dict[str, Any]] = []
+        for ind in inds:
+            if not ind.applies(ctx):
+                continue
+            for v in ind.compute(ctx):
+                out.append({"name": v.name, "category": ind.category, "subject": v.subject, "window_start": start,
+                            "window_len": length, "value": v.value, "unit": v.unit, "quality": v.quality,
+                            "version": ind.version, "detail": {"period": period, **v.detail}})
+        if out:
+            a, b = store.upsert_indicators(out)
+            new, revised = new + a, revised + b
+    return new, revised
+
+
+def closed_days_since(store: Any, profile: Any, now: float | None = None) -> list[date]:
+    """Local days that closed since the last run (watermark ``ent.wm.day``), from the first
+    imported day on, at most MAX_DAYS_BACK back: ageing moves on even when no export arrives."""
+    now = time.time() if now is None else now
+    tz = ZoneInfo(profile.site.timezone)
+    with store._lock:
+        first = store.db.execute("SELECT MIN(day) FROM erp_rows").fetchone()[0]
+    if first is None:
+        return []
+    yesterday = datetime.fromtimestamp(now, tz).date() - timedelta(days=1)
+    wm = store.meta_get("ent.wm.day")
+    start = date.fromisoformat(wm) + timedelta(days=1) if wm else date.fromisoformat(first)
+    start = max(start, yesterday - timedelta(days=MAX_DAYS_BACK))
+    out = []
+    d = start
+    while d <= yesterday:
+        out.append(d)
+        d += timedelta(days=1)
+    return out

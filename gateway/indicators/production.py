@@ -1,0 +1,87 @@
+"""Machine production indicators: cycles (mould-open counts), runtime, availability against
+the declared shift calendar."""
+
+from __future__ import annotations
+
+from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
+from gateway.indicators.counters import counter_delta
+from gateway.indicators.intervals import max_gap, state_intervals, total
+from gateway.indicators.machine import DEFAULT_ON_THRESHOLD_KW
+from gateway.indicators.registry import register
+from gateway.indicators.shifts import overlap, planned_intervals, shifts_of
+
+# An injection press cycles in 10 s or more, a stamping press at most a few strokes a second:
+# a counter moving faster than this is a bad reading (or a reset to a random value).
+DEFAULT_MAX_CYCLES_PER_S = 10.0
+
+
+@register
+class Cycles(Indicator):
+    """Machine cycles (mould opens, strokes) in the window from the cumulative cycle counter."""
+
+    name = "machine.cycles"
+    category = "machine"
+    unit = "count"
+    requires = ("machine.cycles",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        rate = float(ctx.params.get("max_cycles_per_s", DEFAULT_MAX_CYCLES_PER_S))
+        n, flags = counter_delta(ctx.series["machine.cycles"], max_rate_per_s=rate)
+        return [self.value(ctx, round(n, 6), flags)]
+
+
+def running_intervals(ctx: WindowContext) -> tuple[list[tuple[float, float]], list[tuple[float, float]], str]:
+    """When the machine ran: its own running signal if it has one, else power above its
+    ``on_threshold_kw``. Returns (running, observed, source)."""
+    if "machine.running" in ctx.series:
+        on, seen = state_intervals(ctx.series["machine.running"], ctx.start, ctx.end, max_gap(ctx),
+                                   lambda v: v >= 0.5)
+        return on, seen, "machine.running"
+    threshold = float(ctx.params.get("on_threshold_kw", DEFAULT_ON_THRESHOLD_KW))
+    on, seen = state_intervals(ctx.series["energy.power_kw"], ctx.start, ctx.end, max_gap(ctx),
+                               lambda v: v > threshold)
+    return on, seen, "energy.power_kw"
+
+
+@register
+class Runtime(Indicator):
+    """Minutes the machine's own running signal (PLC bit, current relay) was on."""
+
+    name = "machine.runtime_min"
+    category = "machine"
+    unit = "min"
+    requires = ("machine.running",)
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        on, seen, _ = running_intervals(ctx)
+        flags = [] if total(seen) >= 0.9 * ctx.length else ["partial_coverage"]
+        return [self.value(ctx, round(total(on) / 60, 4), flags, observed_min=round(total(seen) / 60, 4))]
+
+
+@register
+class Availability(Indicator):
+    """Running time inside planned shift time / planned shift time ([shifts] in the profile).
+    Planned time with no data counts as not available and is flagged, never guessed."""
+
+    name = "machine.availability_pct"
+    category = "machine"
+    unit = "%"
+    requires_any = ("machine.running", "energy.power_kw")
+
+    def applies(self, ctx: WindowContext) -> bool:
+        return super().applies(ctx) and shifts_of(ctx.profile) is not None
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        cal = shifts_of(ctx.profile)
+        assert cal is not None
+        planned = planned_intervals(*cal, ctx.start, ctx.end)
+        p = total(planned)
+        if p <= 0:
+            return [self.value(ctx, None, ["no_planned_time"])]
+        on, seen, source = running_intervals(ctx)
+        run_planned = overlap(on, planned)
+        seen_planned = overlap(seen, planned)
+        flags = [] if seen_planned >= 0.9 * p else ["partial_coverage"]
+        return [self.value(ctx, round(100 * run_planned / p, 4), flags, planned_min=round(p / 60, 4),
+                           run_in_plan_min=round(run_planned / 60, 4),
+                           run_outside_plan_min=round((total(on) - run_planned) / 60, 4), source=source)]
