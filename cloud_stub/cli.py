@@ -52,7 +52,10 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
 
     logsetup.configure()
     rdb = _open(db_path)
-    key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
+    try:
+        key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"receiver key: {exc}") from exc
     mq = None
     if mqtt_addr:
         from cloud_stub.mqtt_ingest import MqttIngest, parse_hostport

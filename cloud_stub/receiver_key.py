@@ -24,6 +24,9 @@ def load_or_create(path: str | Path) -> SigningKey:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ValueError(f"{path} is readable by others (mode {oct(mode)}); run chmod 600 on it") from None
         seed = path.read_bytes()
         if len(seed) != 32:
             raise ValueError(f"{path} is not a 32-byte Ed25519 seed") from None

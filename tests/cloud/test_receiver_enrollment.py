@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
+import pytest
 from cloud_helpers import FakeGateway, http
 from nacl.signing import SigningKey
 
+from cloud_stub import receiver_key
 from cloud_stub.db import utc_now
 from cloud_stub.enrollment import issue_token
 from gateway import wire
@@ -100,3 +103,13 @@ def test_openapi_describes_every_endpoint_and_errors_have_one_shape(receiver):
     assert "requestBody" in spec["paths"]["/v1/batches"]["post"]
     status, out = http("GET", f"{receiver.url}/v1/nothing-here")
     assert (status, out["status"], out["code"]) == (404, "error", "not_found")
+
+
+def test_receiver_key_file_is_private_and_reused(tmp_path):
+    path = tmp_path / "k"
+    k1 = receiver_key.load_or_create(path)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert bytes(receiver_key.load_or_create(path)) == bytes(k1)
+    os.chmod(path, 0o644)
+    with pytest.raises(ValueError, match="chmod 600"):
+        receiver_key.load_or_create(path)
