@@ -11,9 +11,9 @@ Points:
   transitions, persisted in the state directory so it survives restarts.
 
 A state change needs ``confirm_fixes`` consecutive fixes on the other side (GNSS jitter
-at a fence line must not count as exits). Every sentence received since the previous
-poll is processed in order, so a short excursion between polls still counts. Sentences
-with a bad checksum are counted as ``crc`` and skipped; no bytes at all for
+at a fence line must not count as exits; GGA and RMC of one epoch are one fix). Every
+sentence received since the previous poll is processed in order, so a short excursion
+between polls still counts. Sentences with a bad checksum are counted as ``crc`` and skipped; no bytes at all for
 ``silence_timeout_s`` fails the read (receiver unplugged) while bytes without a fix is
 a valid reading (gnss_fix = 0: indoors, antenna covered).
 """
@@ -72,6 +72,7 @@ class GnssDriver(Driver):
         self.last_fix_at: float | None = None
         self.last_bytes_at: float | None = None
         self.sentences = 0
+        self.last_epoch: Any = None
 
     def points(self) -> list[PointSpec]:
         return [Point(name="gnss_fix", meaning="collateral.gnss_fix", range=[0, 1]),  # type: ignore[list-item]
@@ -134,6 +135,10 @@ class GnssDriver(Driver):
             return
         if not ok or not msg.lat:
             return
+        epoch = getattr(msg, "timestamp", None)
+        if epoch is not None and epoch == self.last_epoch:
+            return  # GGA and RMC of the same epoch are one fix, not two confirmations
+        self.last_epoch = epoch
         self.last_fix_at = time.monotonic()
         now_inside = inside(msg.latitude, msg.longitude, self.options.geofence)
         if self.inside is None:

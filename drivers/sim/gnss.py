@@ -36,8 +36,10 @@ def _dm(value: float, lat: bool) -> tuple[str, str]:
 def fix_sentences(lat: float, lon: float, when: float | None = None, fix: bool = True, sats: int = 8,
                   hdop: float = 0.9) -> list[str]:
     """GGA and RMC for one position, as a receiver prints them once per second."""
-    t = time.gmtime(time.time() if when is None else when)
-    hms, dmy = time.strftime("%H%M%S.00", t), time.strftime("%d%m%y", t)
+    when = time.time() if when is None else when
+    t = time.gmtime(when)
+    hms = time.strftime("%H%M%S", t) + f".{int(when % 1 * 100):02d}"
+    dmy = time.strftime("%d%m%y", t)
     la, ns = _dm(lat, True)
     lo, ew = _dm(lon, False)
     gga = pynmea2.GGA("GP", "GGA", (hms, la, ns, lo, ew, "1" if fix else "0", f"{sats:02d}", f"{hdop:.1f}",
