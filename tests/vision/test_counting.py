@@ -259,3 +259,33 @@ def test_a_model_of_our_own_is_a_file_plus_a_declaration(product_clip):
     decl = Path(__file__).parent / "data" / "product.toml"
     snap = run_clip(product_clip[0], str(decl))
     assert (snap["in"], snap["out"]) == (3, 2)
+
+
+def test_network_stream_disconnect_and_reconnect(product_clip):
+    """A live stream (HTTP on 127.0.0.1, through OpenCV's FFMPEG backend) that ends is a
+    disconnect: reported with the URL, retried with backoff, and counting resumes."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(product_clip[0].parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/{product_clip[0].name}"
+    runner = VisionRunner(url, PipelineConfig(model="motion", lines=[LINE]), fps=1000,
+                          backoff_initial_s=1.5, backoff_max_s=1.5)
+    try:
+        runner.start()
+        assert _wait(lambda: runner.snapshot()["failures"] >= 1, timeout=30)
+        snap = runner.snapshot()
+        assert snap["camera_up"] == 0 and url in snap["last_error"] and "disconnected" in snap["last_error"]
+        assert (snap["in"], snap["out"], snap["frames"]) == (3, 2, 220)
+        assert _wait(lambda: runner.snapshot()["camera_up"] == 1, timeout=10)  # reconnected
+        assert runner.snapshot()["reconnects"] >= 1
+    finally:
+        runner.stop()
+        server.shutdown()
