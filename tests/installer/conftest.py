@@ -1,0 +1,8 @@
+"""The installer tests reuse the status tests' helpers (a real receiver, waiting)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "status"))
