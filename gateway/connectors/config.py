@@ -87,11 +87,12 @@ def check_select(query: str, file: str = "(profile)", key: str = "query") -> Non
     """A belt to the read-only braces: one statement, a SELECT (or WITH ... SELECT), no
     keyword that writes or changes a setting."""
     q = query.strip().rstrip(";")
-    if ";" in q:
+    bare = re.sub(r"'[^']*'", "''", q)  # string literals may hold anything
+    if ";" in bare:
         raise ProfileError(file, key, "exactly one statement (found ';')")
     if not re.match(r"^\s*(select|with)\b", q, re.IGNORECASE):
         raise ProfileError(file, key, "a SELECT (or WITH ... SELECT) statement")
-    bad = _WRITE_SQL.search(re.sub(r"'[^']*'", "''", q))
+    bad = _WRITE_SQL.search(bare)
     if bad:
         raise ProfileError(file, key, f"a read-only query (found {bad.group(0)!r})")
 
