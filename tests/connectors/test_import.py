@@ -190,7 +190,8 @@ def test_sql_connector_reads_sqlite_read_only(store: Store, importer: Importer, 
     _erp_db(erp)
     before = hashlib.sha256(erp.read_bytes()).hexdigest()
     cfg = load_connectors([{"name": "erp-sql", "kind": "sql", "dataset": "orders", "url": f"sqlite:///{erp}",
-                            "query": "SELECT 订单号, 客户, 产品, 数量, 单价, 日期 FROM 销售订单", "columns": ORDERS}])[0]
+                            "query": "SELECT 订单号, 客户, 产品, 数量, 单价, 日期 FROM 销售订单",
+                            "columns": ORDERS}])[0]
     [rep] = importer.run(cfg, tmp_path / "gw")
     assert rep.rows_ok == 2 and rep.quarantined == [(3, "order_date (日期): not a date: 'not a date'")]
     [again] = importer.run(cfg, tmp_path / "gw")
