@@ -46,6 +46,7 @@ class VisionRunner:
         self.finished = False
         self.reconnects = 0
         self.failures = 0
+        self.processing_errors = 0
         self.last_error: str | None = None
         self.up_seconds = 0.0
         self.started_at: float | None = None
@@ -96,6 +97,7 @@ class VisionRunner:
             snap = self.pipeline.snapshot() if self.pipeline is not None else {}
             up_s = self.up_seconds + (time.monotonic() - self._up_since if self._up_since else 0.0)
             snap.update(camera_up=int(self.camera_up), reconnects=self.reconnects, failures=self.failures,
+                        processing_errors=self.processing_errors,
                         last_error=self.last_error, finished=self.finished, camera_up_seconds=round(up_s, 3))
         return snap
 
@@ -183,7 +185,13 @@ class VisionRunner:
             last_ts = ts
             with self._lock:
                 before = self.pipeline.safety.events
-                self.pipeline.process(frame.image, ts)
+                try:
+                    self.pipeline.process(frame.image, ts)
+                except Exception as exc:  # one frame that breaks a library call is skipped, not fatal
+                    log.exception("vision: frame %d of %s failed", frame.index, redact(self.uri))
+                    self.processing_errors += 1
+                    self.last_error = f"frame {frame.index}: {type(exc).__name__}: {exc}"
+                    continue
                 new_events = self.pipeline.safety.events - before
             if self.evidence is not None:
                 self.evidence.add_frame(frame.image, ts, events=new_events)
