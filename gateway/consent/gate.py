@@ -73,14 +73,15 @@ class ConsentGate:
                        now: float) -> dict[str, Any]:
         b_allowed = set(before["allowed"]) if before else set()
         a_allowed = set(after["allowed"])
+        b_denied, a_denied = set((before or {}).get("denied", [])), set(after["denied"])
+        stopped = (b_allowed - a_allowed) | (a_denied - b_denied)
+        resumed = ((a_allowed - b_allowed) | (b_denied - a_denied)) - a_denied
         return {
             "type": "consent", "name": "consent.change", "category": "consent", "subject": self.subject,
             "window": {"start": int(now), "len": 0}, "event": _event(before, after, reasons),
             "receiver": self._dest(), "allowed": after["allowed"], "denied": after["denied"],
             "until": after["until"], "to": after["to"],
-            "stopped": sorted(b_allowed - a_allowed) + sorted(set(after["denied"]) - set((before or {}).get(
-                "denied", []))),
-            "resumed": sorted(a_allowed - b_allowed), "reasons": reasons,
+            "stopped": sorted(stopped), "resumed": sorted(resumed), "reasons": reasons,
             "policy": hashlib.sha256(json.dumps(after, sort_keys=True).encode()).hexdigest()[:16],
         }
 
@@ -103,7 +104,6 @@ class ConsentGate:
                     self.store.meta_set("consent.last_check", str(now))
                     if seq is not None:
                         seqs.append(seq)
-                        audit.record_batches(self.store)
                     row = self.store.db.execute("SELECT hash FROM outbox WHERE seq=?", (seq,)).fetchone() if seq \
                         else None
                     audit.append(self.store, "consent", at=now, seq=seq, categories=state["allowed"],
