@@ -34,6 +34,10 @@ class Detector:
         return self.decl.name
 
     @property
+    def labels(self) -> tuple[str, ...]:
+        return self.decl.labels
+
+    @property
     def input_size(self) -> tuple[int, int]:
         return self.model.input_size
 

@@ -96,6 +96,7 @@ class BlobDetector:
     """
 
     name = "motion"
+    labels = ("object",)
 
     def __init__(self, width: int = 320, min_area: float = 0.004, history: int = 300,
                  var_threshold: float = 25.0) -> None:

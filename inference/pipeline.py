@@ -92,6 +92,9 @@ class Pipeline:
         self.people_detector = None if people is None or people == config.model \
             else _load_detector(people, config.threads)
         self.has_people = people is not None
+        # People are whatever the people model detects ("person", or "face" for a face model).
+        source = self.people_detector or self.detector
+        self.people_labels = frozenset(source.labels) if self.has_people else frozenset()
         self.gate = MotionGate() if config.motion_gate else None
         self.tracker = Tracker(min_hits=config.min_hits, max_missed=config.max_missed)
         self.people_tracker = Tracker(min_hits=config.min_hits, max_missed=config.max_missed) \
@@ -125,7 +128,7 @@ class Pipeline:
             flat = _scale([c for p in z.polygon for c in p], w, h)
             self.zones.append(Zone(z.name, list(zip(flat[0::2], flat[1::2], strict=True)), z.kind))
         events = self.safety.events
-        self.safety = SafetyMonitor(self.zones)
+        self.safety = SafetyMonitor(self.zones, self.people_labels)
         self.safety.events = events
         self._size = (w, h)
 
@@ -180,7 +183,7 @@ class Pipeline:
                 self.people_tracker.update(pd, ts, weight)
         self.line_active = self.activity.update(crossings, ts)
         confirmed = self.people_tracker.confirmed() if self.has_people else []
-        self.people_now = people_present(confirmed, self.zones)
+        self.people_now = people_present(confirmed, self.zones, self.people_labels)
         self.safety.update(confirmed, self.line_active, ts)
         self.crossings.extend(crossings)
         del self.crossings[:-1000]

@@ -289,3 +289,16 @@ def test_network_stream_disconnect_and_reconnect(product_clip):
     finally:
         runner.stop()
         server.shutdown()
+
+
+def test_face_model_as_people_model(people_clip):
+    """Presence can come from the face model: its detections ("face") are the people."""
+    pipe = Pipeline(PipelineConfig(model="motion", people_model="face", lines=[LINE]))
+    src = open_source(str(people_clip[0]))
+    src.open()
+    peak = 0
+    while (f := src.read()) is not None:
+        pipe.process(f.image, f.ts)
+        peak = max(peak, pipe.people_now)
+    assert peak == 1
+    assert (pipe.snapshot()["in"], pipe.snapshot()["out"]) == (2, 1)
