@@ -78,6 +78,7 @@ class EvidenceRing:
         self._events = 0
         self._last_kept: float | None = None
         self.clips_written = 0
+        self._last_enforced = time.monotonic()
         self.enforce()
 
     def _encode(self, image: Any) -> bytes | None:
@@ -93,6 +94,10 @@ class EvidenceRing:
     def add_frame(self, image: Any, ts: float, events: int = 0) -> Path | None:
         """Feed every processed frame; ``events`` = safety events this frame raised.
         Returns the clip path when one was just written."""
+        now = time.monotonic()
+        if now - self._last_enforced > 3600:  # retention runs even on days with no event
+            self._last_enforced = now
+            self.enforce()
         if events and self._event_ts is None:
             self._event_ts = ts
             self._events = events
