@@ -69,3 +69,48 @@ def test_polls_that_do_not_fit_name_file_key_and_expectation(tmp_path: Path) -> 
 def test_shipped_profile_fits() -> None:
     prof = load_profile("sim-factory")
     assert any(b.kind == "serial" for b in prof.buses)
+
+
+def test_paced_line_cycle_is_within_1_3x_of_wire_time() -> None:
+    """The bench's method in miniature: a 9600-baud paced line, a real RTU poll of an SDM120
+    (74 registers) and an XY-MD02; achieved time must cover the wire time and stay near it."""
+    import asyncio
+    import time
+
+    from drivers.bus import BusHandle
+    from drivers.modbus.bustime import plan_wire_s
+    from drivers.modbus_rtu import ModbusRtuDriver
+    from drivers.sim.modbus_server import ModbusEmulator, UnitState
+    from drivers.sim.paced_line import PacedLine
+    from drivers.sim.scenarios import Scenario
+    from gateway.profile.schema import Bus, Device
+    from tests.drivers.conftest import model
+
+    sdm, md02 = model("eastron-sdm120"), model("xy-md02")
+
+    async def main() -> tuple[float, float]:
+        emu = await ModbusEmulator({1: UnitState(sdm, Scenario("press")),
+                                    2: UnitState(md02, Scenario("climate"))}, framer="rtu").start()
+        line = await PacedLine(emu.port, 9600).start()
+        bus = BusHandle(Bus(name="l", kind="serial", port=f"socket://127.0.0.1:{line.port}", timeout_s=1.0))
+        drivers = [ModbusRtuDriver(Device(name=f"u{u}", driver="modbus_rtu", bus="l", unit_id=u), m, bus, bus.cfg)
+                   for u, m in ((1, sdm), (2, md02))]
+        for d in drivers:
+            await d.timed_read()  # connect
+        wire = sum(d.wire_s for d in drivers)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            for d in drivers:
+                await d.timed_read()
+        took = (time.perf_counter() - t0) / 3
+        for d in drivers:
+            await d.close()
+        await line.stop()
+        await emu.stop()
+        return wire, took
+
+    wire, took = asyncio.run(main())
+    assert wire == pytest.approx(plan_wire_s([type("R", (), {"table": "input", "count": 74})(),
+                                              type("R", (), {"table": "input", "count": 2})()],
+                                             Bus(name="l", kind="serial")))
+    assert wire * 0.97 <= took <= wire * 1.3
