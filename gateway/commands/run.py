@@ -22,14 +22,25 @@ from gateway.commands._common import get_state, profile_option, state_option
 log = logging.getLogger("edgeproof.run")
 
 
-def validate_profile(path: Path) -> Any:
-    """Load a profile and check what the schema cannot (status bind and password file).
-    Raises ProfileError naming the file, key and expectation."""
+def validate_profile(path: Path, state_dir: Path | None = None) -> Any:
+    """Load a profile and check what the schema cannot: the sections other subsystems own
+    (consent, privacy, connectors, shifts, collateral: the checks the gateway runs at
+    start), the status bind and password file. Raises ProfileError naming the file, key
+    and expectation."""
     from gateway.profile import ProfileError, load_profile
     from gateway.status.auth import BasicAuth, PasswordFileError
     from gateway.status.server import BindError, parse_bind
 
     profile = load_profile(path)
+    try:
+        from gateway.consent.gate import check_sections
+        from gateway.consent.policy import load_consent
+    except ImportError:  # an older tree without the consent subsystem
+        pass
+    else:
+        check_sections(profile, str(path))
+        if profile.consent:
+            load_consent(profile.consent, state_dir, str(path))
     if profile.status.enabled:
         try:
             parse_bind(profile.status.bind)
@@ -60,14 +71,14 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
     state = get_state(state_dir)
     try:
         path = resolve_profile_path(profile or os.environ.get("EDGEPROOF_PROFILE"))
-        current = validate_profile(path)
+        current = validate_profile(path, state)
     except ProfileError as exc:
         raise click.ClickException(f"profile error: {exc}") from exc
 
     async def reload(gw: Gateway) -> Gateway:
         nonlocal current
         try:
-            new = await asyncio.to_thread(validate_profile, path)
+            new = await asyncio.to_thread(validate_profile, path, state)
         except ProfileError as exc:
             log.error("profile reload refused; the running profile stays in force",
                       extra={"file": exc.file, "key": exc.key, "expected": exc.expected})

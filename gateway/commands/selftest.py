@@ -37,13 +37,13 @@ class Check:
     fix: str = ""
 
 
-def check_profile(profile_arg: str | None) -> tuple[Check, Any]:
+def check_profile(profile_arg: str | None, state: Path | None = None) -> tuple[Check, Any]:
     from gateway.commands.run import validate_profile
     from gateway.profile import ProfileError, resolve_profile_path
 
     try:
         path = resolve_profile_path(profile_arg or os.environ.get("EDGEPROOF_PROFILE"))
-        prof = validate_profile(path)
+        prof = validate_profile(path, state)
     except ProfileError as exc:
         return Check("profile", "fail", str(exc), "fix the named key; `edgeproof probe` shows each device"), None
     return Check("profile", "ok", f"{path}: {len(prof.devices)} devices, site {prof.site.id}"), prof
@@ -184,7 +184,7 @@ def check_status_page(profile: Any) -> Check:
 
 
 def run_checks(state: Path, profile_arg: str | None, full: bool = False, offline: bool = False) -> list[Check]:
-    c_profile, prof = check_profile(profile_arg)
+    c_profile, prof = check_profile(profile_arg, state)
     checks = [c_profile, check_key(state),
               check_enrollment(state, prof.uplink.transport if prof else None),
               check_disk(state, prof.store.max_mb if prof else None), check_clock(),

@@ -87,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "EdgeProof-status"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    # Idle keep-alive connections are dropped so a few stuck clients cannot pin threads on a Pi.
+    timeout = 30
 
     def __getattr__(self, name: str) -> Any:
         # Any method other than GET/HEAD (POST, PUT, DELETE, PATCH, OPTIONS, made-up ones)

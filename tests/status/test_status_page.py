@@ -153,3 +153,32 @@ def test_bind_must_be_lan_or_loopback():
     for bad in ("8.8.8.8:80", "127.0.0.1", "127.0.0.1:99999"):
         with pytest.raises(BindError):
             parse_bind(bad)
+
+
+def test_status_cli_falls_back_to_the_snapshot_when_the_page_needs_a_password(live, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gateway.status.auth import write_password_file
+
+    pw_file = tmp_path / "pw"
+    write_password_file(pw_file, "staff-only")
+    srv = StatusServer(live["gw"], "127.0.0.1:0", pw_file)
+    srv.start()
+    try:
+        state = tmp_path / "state"
+        state.mkdir()
+        snap = json.loads((live["state"] / "status.json").read_text())
+        snap["status_url"] = srv.url
+        (state / "status.json").write_text(json.dumps(snap))
+        exe = str(Path(sys.executable).parent / "edgeproof")
+        res = subprocess.run([exe, "status", "--state", str(state), "--json"], capture_output=True, text=True,
+                             timeout=60, env=os.environ)
+        assert res.returncode == 0, res.stderr
+        doc = json.loads(res.stdout)
+        assert doc["running"] and doc["source"].startswith("snapshot") and "needs a password" in doc["source"]
+        assert doc["identity"]["gateway_id"] == live["gw"].identity.gateway_id
+    finally:
+        srv.stop()
