@@ -229,9 +229,18 @@ function kvInto(list, rows) {
 
 const openBatches = new Set();
 let batchesTouched = false;
+function batchRecords(recs) {
+  return el("table", {}, el("tr", {}, ["record", "subject", "window start", "length", "value", "quality"].map(h => el("th", {}, h))),
+    recs.map(r => el("tr", {},
+      el("td", {}, r.name || r.type), el("td", {}, r.subject || ""),
+      el("td", {}, r.window ? when(r.window.start) : ""), el("td", {}, r.window ? dur(r.window.len) : ""),
+      el("td", {class: "num"}, fmt(r.value), " ", r.unit || ""), el("td", {}, (r.q || []).join(", ") || "ok"))));
+}
+
 function renderBatches(b) {
   const items = b.batches.map(x => {
     const recs = (x.body && x.body.records) || [];
+    const holder = el("div", {class: "records"});
     const det = el("details", {"data-seq": x.seq},
       el("summary", {}, `Batch #${x.seq} · ${x.body ? x.body.created : when(x.created)} · ${x.n_records} records · ` +
         `${x.categories.join(", ")} · ${bytes(x.bytes)}`, badge(x.acknowledged ? "acknowledged" : "not yet acknowledged",
@@ -239,15 +248,17 @@ function renderBatches(b) {
       el("div", {class: "meta"}, `hash `, el("code", {}, x.hash), ` · key ${x.kid}` +
         (x.body ? ` · prev ${x.body.prev.slice(0, 16)}… · boot ${x.body.boot} · clock ${x.body.clock.synced ? "synced" : "NOT synced"}` +
           ` · loss ${Object.entries(x.body.loss).map(([k, v]) => k + " " + v).join(", ")}` : "")),
-      x.decode_error ? el("div", {class: "err"}, x.decode_error) : null,
-      el("table", {}, el("tr", {}, ["record", "subject", "window start", "length", "value", "quality"].map(h => el("th", {}, h))),
-        recs.map(r => el("tr", {},
-          el("td", {}, r.name || r.type), el("td", {}, r.subject || ""),
-          el("td", {}, r.window ? when(r.window.start) : ""), el("td", {}, r.window ? dur(r.window.len) : ""),
-          el("td", {class: "num"}, fmt(r.value), " ", r.unit || ""), el("td", {}, (r.q || []).join(", ") || "ok")))));
+      x.decode_error ? el("div", {class: "err"}, x.decode_error) : null, holder);
+    // Records are put in the page only when a batch is opened: a batch holds up to 500.
+    const fill = () => { if (!holder.firstChild) holder.append(batchRecords(recs)); };
     // The newest batch is shown open: what left last is what staff usually want to see.
-    if (openBatches.has(x.seq) || (!batchesTouched && x === b.batches[0])) det.open = true;
-    det.addEventListener("toggle", () => { batchesTouched = true; det.open ? openBatches.add(x.seq) : openBatches.delete(x.seq); });
+    const auto = !batchesTouched && x === b.batches[0];
+    if (openBatches.has(x.seq) || auto) { det.open = true; fill(); }
+    det.addEventListener("toggle", () => {
+      if (auto && det.open && !det.dataset.seen) { det.dataset.seen = "1"; return; }  // our own opening
+      batchesTouched = true;
+      if (det.open) { openBatches.add(x.seq); fill(); } else openBatches.delete(x.seq);
+    });
     return det;
   });
   document.getElementById("batch-list").replaceChildren(

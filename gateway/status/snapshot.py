@@ -1,5 +1,5 @@
 """The status snapshot file: the gateway writes its status document to ``<state>/status.json``
-every few seconds, atomically (temp file + rename), so `edgeproof status` in another
+every 15 seconds, atomically (temp file + rename), so `edgeproof status` in another
 process can read it even when the status page is off or password-protected.
 
 No fsync: losing the last snapshot in a power cut costs nothing, and an SD card should
