@@ -133,7 +133,8 @@ class Gateway:
                 log.error("status page not started", extra={"bind": cfg.bind, "error": str(exc)})
         self.tasks.append(asyncio.create_task(self._snapshot_loop(), name="status-snapshot"))
 
-    async def _snapshot_loop(self, every_s: float = 5.0) -> None:
+    async def _snapshot_loop(self, every_s: float = 15.0) -> None:
+        # Every 15 s, not faster: the file is on the SD card and only `edgeproof status` reads it.
         from gateway.status import collect, write_snapshot
 
         while True:
