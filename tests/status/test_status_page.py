@@ -107,6 +107,8 @@ def test_no_external_resources_in_the_page(live):
 def test_no_secret_on_any_page(live):
     url, gw = live["url"], live["gw"]
     secrets = gateway_secrets(live["state"], live["token"])
+    if gw.profile.privacy:  # the privacy subsystem's HMAC (tokenisation) key is checked too
+        assert "privacy.key" in secrets
     paths = ["/", "/static/page.css", "/static/page.js", "/api/status", "/api/devices", "/api/series",
              "/api/series?minutes=60", "/api/batches?limit=200", "/api/consent", "/metrics", "/healthz", "/nope"]
     paths += [f"/api/batches/{s}" for s in range(1, gw.store.outbox_head() + 1)]
