@@ -62,6 +62,9 @@ class WindowContext:
     params: dict[str, Any] = field(default_factory=dict)
     profile: Any = None
     store: Any = None  # read-only access for sources outside readings (MES/ERP rows)
+    # meaning -> {point name: series}, for devices with several points of one meaning
+    # (``series`` holds the first of them).
+    series_by_point: dict[str, dict[str, Series]] = field(default_factory=dict)
 
     @property
     def end(self) -> float:

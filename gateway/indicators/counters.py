@@ -5,7 +5,8 @@ from __future__ import annotations
 from gateway.indicators.base import Series
 
 
-def counter_delta(series: Series, max_rate_per_s: float | None = None) -> tuple[float, list[str]]:
+def counter_delta(series: Series, max_rate_per_s: float | None = None,
+                  reset_counts_from_zero: bool = False) -> tuple[float, list[str]]:
     """Sum of increases of a cumulative counter over the window, robust to wrap and reset.
 
     Pairs of consecutive usable readings (starting from the last one before the window)
@@ -14,6 +15,8 @@ def counter_delta(series: Series, max_rate_per_s: float | None = None) -> tuple[
     cur); otherwise it is a meter reset or replacement: that interval contributes nothing
     (we never claim energy we cannot prove) and the value is flagged ``counter_reset``.
     A jump faster than ``max_rate_per_s`` is flagged ``implausible_jump`` and not counted.
+    ``reset_counts_from_zero`` is for counters we know restart at 0 (our own vision
+    pipeline's counts after a restart): then the new value itself is counted.
     """
     pts = series.usable()
     if series.before is not None:
@@ -30,7 +33,9 @@ def counter_delta(series: Series, max_rate_per_s: float | None = None) -> tuple[
             else:
                 if "counter_reset" not in flags:
                     flags.append("counter_reset")
-                continue
+                if not reset_counts_from_zero:
+                    continue
+                d = v2
         if max_rate_per_s is not None and t2 > t1 and d / (t2 - t1) > max_rate_per_s:
             if "implausible_jump" not in flags:
                 flags.append("implausible_jump")

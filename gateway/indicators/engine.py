@@ -27,7 +27,10 @@ MAX_WINDOWS_PER_RUN = 500
 @dataclass
 class AssetPoints:
     devices: list[Device] = field(default_factory=list)
-    points: dict[str, tuple[PointRow, PointDef, Device]] = field(default_factory=dict)  # meaning -> ...
+    points: dict[str, tuple[PointRow, PointDef, Device]] = field(default_factory=dict)  # meaning -> first
+    # Devices that yield several points of one meaning (a camera with two counting lines):
+    # every point, meaning -> [(row, point, device)], so indicators can report each one.
+    all_points: dict[str, list[tuple[PointRow, PointDef, Device]]] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -48,7 +51,8 @@ class IndicatorEngine:
             a.params.update(dev.params)
             for p in device_points[dev.name]:
                 row = store.point(dev.name, p.name, p.meaning, p.unit)
-                a.points[p.meaning] = (row, p, dev)
+                a.points.setdefault(p.meaning, (row, p, dev))
+                a.all_points.setdefault(p.meaning, []).append((row, p, dev))
 
     def prime(self, now: float | None = None) -> None:
         """On a new store, start each window length at the window now open (it will be
@@ -103,17 +107,20 @@ class IndicatorEngine:
 
     def context(self, asset: str, ap: AssetPoints, start: int, length: int) -> WindowContext:
         end = start + length
-        series: dict[str, Series] = {}
-        for meaning, (row, pdef, _dev) in ap.points.items():
-            data = self.store.readings(row.id, start, end)
-            before = self.store.last_good_before(row.id, start) if pdef.counter else None
-            series[meaning] = Series(ts=[r[0] for r in data], values=[r[1] for r in data],
-                                     quality=[r[2] for r in data], before=before,
-                                     counter=pdef.counter, rollover=pdef.rollover)
+        by_point: dict[str, dict[str, Series]] = {}
+        for meaning, entries in ap.all_points.items():
+            for row, pdef, _dev in entries:
+                data = self.store.readings(row.id, start, end)
+                before = self.store.last_good_before(row.id, start) if pdef.counter else None
+                by_point.setdefault(meaning, {})[pdef.name] = Series(
+                    ts=[r[0] for r in data], values=[r[1] for r in data], quality=[r[2] for r in data],
+                    before=before, counter=pdef.counter, rollover=pdef.rollover)
+        series = {m: by_point[m][row_pdef_dev[1].name] for m, row_pdef_dev in ap.points.items()}
         devices = []
         for dev in ap.devices:
             good, bad = self.store.polls(dev.name, start, end)
             devices.append(DeviceWindow(dev.name, dev.poll_interval_s, int(round(length / dev.poll_interval_s)),
                                         good, bad, sum(1 for p in ap.points.values() if p[2].name == dev.name)))
         return WindowContext(asset=asset, start=start, length=length, series=series, devices=devices,
-                             params=dict(ap.params), profile=self.profile, store=self.store)
+                             params=dict(ap.params), profile=self.profile, store=self.store,
+                             series_by_point=by_point)

@@ -14,30 +14,18 @@ readings counts as unknown (not active, camera not up) rather than as the last v
 from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, Series, WindowContext
+from gateway.indicators.counters import counter_delta
 from gateway.indicators.registry import register
 
 
-def counter_delta(series: Series) -> tuple[float | None, list[str]]:
-    """Sum of positive deltas incl. ``series.before``; a drop counts the new value from 0."""
-    readings = series.usable()
-    prev = series.before[1] if series.before is not None else None
-    quality: list[str] = []
-    if prev is None:
-        quality.append("no_baseline")
-    if not readings:
-        return (None if prev is None else 0.0), quality + ["no_data"]
-    total = 0.0
-    for _, v in readings:
-        if prev is not None:
-            d = v - prev
-            if d >= 0:
-                total += d
-            else:
-                total += v
-                if "counter_reset" not in quality:
-                    quality.append("counter_reset")
-        prev = v
-    return total, quality
+def vision_counter_delta(series: Series) -> tuple[float | None, list[str]]:
+    """The shared counter rule; a drop means our pipeline restarted at 0, so it counts from 0."""
+    value, quality = counter_delta(series, reset_counts_from_zero=True)
+    if series.before is None:
+        quality = ["no_baseline", *quality]
+        if not series.usable():
+            return None, quality
+    return value, quality
 
 
 def _interval(ctx: WindowContext, series: Series) -> float:
@@ -77,8 +65,16 @@ class _CounterIndicator(Indicator):
     meaning = ""
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        value, quality = counter_delta(ctx.series[self.meaning])
-        return [self.value(ctx, value, quality)]
+        """One value per counting line: the subject is the asset, or asset/line when a camera
+        counts at several lines (point names are '<line>_in', '<line>_out', ...)."""
+        per_point = ctx.series_by_point.get(self.meaning) or {"": ctx.series[self.meaning]}
+        out = []
+        for point, series in sorted(per_point.items()):
+            value, quality = vision_counter_delta(series)
+            line = point.rsplit("_", 1)[0] if point else ""
+            subject = ctx.asset if len(per_point) == 1 else f"{ctx.asset}/{line}"
+            out.append(self.value(ctx, value, quality, subject=subject))
+        return out
 
 
 @register

@@ -146,6 +146,17 @@ def test_units_counter_delta_with_before_and_restart():
     assert v.value == 2 and "no_baseline" in v.quality
 
 
+def test_two_lines_on_one_camera_are_reported_separately():
+    ind = all_indicators()["vision.units_in"]
+    door = Series(ts=[60, 120], values=[3, 5], quality=["good"] * 2, before=(0.0, 1.0), counter=True)
+    belt = Series(ts=[60, 120], values=[10, 17], quality=["good"] * 2, before=(0.0, 10.0), counter=True)
+    ctx = WindowContext(asset="hall", start=0.0, length=900.0, series={"vision.units_in": door},
+                        devices=[DeviceWindow("cam", 60, 15, 2, 0, 2)],
+                        series_by_point={"vision.units_in": {"door_in": door, "belt_in": belt}})
+    got = {v.subject: v.value for v in ind.compute(ctx)}
+    assert got == {"hall/belt": 7, "hall/door": 4}
+
+
 def test_people_mean_max_and_safety():
     inds = all_indicators()
     ctx = _ctx("vision.people_present", [0, 300, 600], [1, 3, 2])
