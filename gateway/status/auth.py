@@ -86,6 +86,9 @@ class BasicAuth:
         parse_hash(self.stored)
         self._ok: set[str] = set()
         self._lock = threading.Lock()
+        # One scrypt at a time: each costs ~16 MB, and a burst of wrong passwords must not
+        # exhaust a Pi Zero's 512 MB.
+        self._slot = threading.Semaphore(1)
 
     def check(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
@@ -99,7 +102,13 @@ class BasicAuth:
         except (ValueError, UnicodeDecodeError):
             return False
         _, _, password = decoded.partition(":")
-        if verify_password(password, self.stored):
+        if not self._slot.acquire(timeout=10):
+            return False
+        try:
+            ok = verify_password(password, self.stored)
+        finally:
+            self._slot.release()
+        if ok:
             with self._lock:
                 if len(self._ok) > 64:
                     self._ok.clear()

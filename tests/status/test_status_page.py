@@ -184,3 +184,27 @@ def test_status_cli_falls_back_to_the_snapshot_when_the_page_needs_a_password(li
         assert doc["identity"]["gateway_id"] == live["gw"].identity.gateway_id
     finally:
         srv.stop()
+
+
+def test_connection_flood_is_bounded(live):
+    import socket
+    import time
+
+    srv = StatusServer(live["gw"], "127.0.0.1:0")
+    srv.start()
+    idle = []
+    try:
+        for _ in range(16):
+            idle.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+        time.sleep(0.3)
+        with pytest.raises(OSError):  # the 17th connection is closed without an answer
+            http_get(srv.url + "/healthz", timeout=5)
+        for s in idle:
+            s.close()
+        idle.clear()
+        time.sleep(0.5)
+        assert http_get(srv.url + "/healthz")[0] == 200
+    finally:
+        for s in idle:
+            s.close()
+        srv.stop()
