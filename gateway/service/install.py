@@ -137,6 +137,11 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
         steps.append(Step(f"no profile at {profile_dst}: copy one there (or pass --profile); the service is not "
                           "started until it exists", lambda: None))
 
+    if not (state / "gateway.key").exists():
+        start = False
+        steps.append(Step(f"no key in {state} yet: run `edgeproof init --state {cfg.state_dir}` and `edgeproof "
+                          "enroll`, then `systemctl start edgeproof` (not started now)", lambda: None))
+
     if unit_path.exists() and not force and unit_path.read_text() != unit_text:
         raise InstallError(f"{unit_path} exists with other content: pass --force to replace it")
 

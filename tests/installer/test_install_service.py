@@ -75,6 +75,7 @@ def test_dry_run_changes_nothing(tmp_path):
     assert "SupplementaryGroups=dialout i2c video" in out
     assert "useradd --prefix" in out and "create " + str(root / "var/lib/edgeproof") in out
     assert "multi-user.target.wants" in out
+    assert "no key in" in out and "edgeproof init" in out  # not initialised yet: enabled, not started
     assert tree(root) == before
 
 
