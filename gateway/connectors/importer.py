@@ -81,6 +81,9 @@ class Importer:
         self.store = store
         self.tokeniser = tokeniser
         self.tz = ZoneInfo(timezone)
+        # (connector, path) -> (size, mtime_ns) of files already read: a large workbook is not
+        # re-read and re-hashed at every scan when nothing changed.
+        self._stat_seen: dict[tuple[str, str, str], tuple[int, int]] = {}
 
     # -- mapping ----------------------------------------------------------------------------
     def map_row(self, ds: Dataset, cfg: ConnectorCfg, row: SourceRow) -> MappedRow:
@@ -247,17 +250,29 @@ class Importer:
         if not folder.is_dir():
             return [ImportReport(cfg.name, str(folder), "failed", error=f"drop folder {folder} does not exist")]
         now = time.time()
+        import msgspec
+
+        cfg_hash = hashlib.sha256(msgspec.json.encode(cfg)).hexdigest()
         files = [p for p in folder.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, cfg.pattern)
                  and not p.name.startswith((".", "~$"))]
         for path in sorted(files, key=lambda p: (p.stat().st_mtime, p.name)):
-            if now - path.stat().st_mtime < settle_s:
+            st = path.stat()
+            if now - st.st_mtime < settle_s:
                 continue  # still being written by the enterprise's export job
+            stamp = (st.st_size, st.st_mtime_ns)
+            seen_key = (cfg.name, str(path), cfg_hash)
+            if self._stat_seen.get(seen_key) == stamp:
+                reports.append(ImportReport(cfg.name, path.name, "unchanged"))
+                continue
             try:
                 src = read_file(path, cfg.encoding, cfg.delimiter, cfg.sheet, cfg.header_row)
             except (SourceError, OSError) as exc:
                 reports.append(ImportReport(cfg.name, path.name, "failed", error=str(exc)))
                 continue
-            reports.append(self.import_source(cfg, src))
+            rep = self.import_source(cfg, src)
+            reports.append(rep)
+            if rep.status != "failed":
+                self._stat_seen[seen_key] = stamp
         return reports
 
 

@@ -12,6 +12,7 @@ a revision.
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from collections.abc import Iterable
@@ -62,13 +63,14 @@ def rows(ctx: WindowContext, dataset: str, start: float | None = None, end: floa
     start = ctx.start if start is None else start
     end = ctx.end if end is None else end
     c = _cache(ctx)
-    key = f"rows:{dataset}:{start}:{end}"
-    if key not in c:
+    key = f"all:{dataset}"
+    if key not in c:  # one load per computation run, shared by every window (balances read all history)
         with ctx.store._lock:
-            got = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? AND ts>=? AND ts<? "
-                                       "ORDER BY ts, id", (dataset, start, end)).fetchall()
-        c[key] = [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in got]
-    return c[key]
+            got = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? ORDER BY ts, id",
+                                       (dataset,)).fetchall()
+        c[key] = ([t for _, t, _ in got], [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in got])
+    ts, data = c[key]
+    return data[bisect.bisect_left(ts, start):bisect.bisect_left(ts, end)]
 
 
 def as_of(ctx: WindowContext) -> date:
@@ -149,9 +151,11 @@ def compute_enterprise(store: Any, profile: Any, days: Iterable[str | date], now
             windows.append((MONTH, s, n))
     inds = _enterprise_indicators()
     new = revised = 0
+    shared: dict[str, Any] = {}
     for period, start, length in windows:
         ctx = WindowContext(asset=SUBJECT, start=start, length=length, series={}, devices=[],
-                            params={"_scope": SCOPE, "period": period, "tz": tz}, profile=profile, store=store)
+                            params={"_scope": SCOPE, "period": period, "tz": tz, "_cache": shared},
+                            profile=profile, store=store)
         out: list[dict[str, Any]] = []
         for ind in inds:
             if not ind.applies(ctx):
