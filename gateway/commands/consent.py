@@ -108,3 +108,23 @@ def grant(state_dir: Path | None, profile: str | None, db: Path | None, categori
     finally:
         st.close()
     click.echo(f"granted {', '.join(categories)} (change #{cid})")
+
+
+@command.command("release")
+@state_option
+@profile_option
+@_db_option
+@click.argument("categories", nargs=-1, required=True)
+@click.option("--note", default="")
+def release(state_dir: Path | None, profile: str | None, db: Path | None, categories: tuple[str, ...],
+            note: str) -> None:
+    """Put indicators of CATEGORIES held for consent back in line; only what is authorised
+    when the gateway next packs will leave."""
+    from gateway.consent.policy import release_held
+
+    st = _open(state_dir, profile, db)
+    try:
+        n = release_held(st, list(categories), note)
+    finally:
+        st.close()
+    click.echo(f"released {n} held indicators of {', '.join(categories)}")

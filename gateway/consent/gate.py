@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.clock import EARLIEST_PLAUSIBLE
 from gateway.consent import audit
 from gateway.consent.policy import ActiveGrant, Authorisation, ConsentCfg, evaluate, load_consent, local_changes
 from gateway.privacy.policy import Generaliser, PrivacyCfg, load_privacy
@@ -90,6 +91,11 @@ class ConsentGate:
         authorisation in force now, and log the batches. Returns the new batches' seqs."""
         now = self.clock() if now is None else now
         seqs: list[int] = []
+        if self.cfg is not None and now < EARLIEST_PLAUSIBLE:
+            # A Pi without RTC boots in 1970 until NTP answers: every grant would look not
+            # yet valid and everything would be held. Wait for a plausible clock instead.
+            log.warning("clock not set: consent cannot be evaluated, packing deferred", extra={"now": now})
+            return seqs
         self.auth = self.authorisation(now)
         try:
             if self.auth is not None:
@@ -104,8 +110,8 @@ class ConsentGate:
                     self.store.meta_set("consent.last_check", str(now))
                     if seq is not None:
                         seqs.append(seq)
-                    row = self.store.db.execute("SELECT hash FROM outbox WHERE seq=?", (seq,)).fetchone() if seq \
-                        else None
+                    with self.store._lock:
+                        row = self.store.db.execute("SELECT hash FROM outbox WHERE seq=?", (seq,)).fetchone()
                     audit.append(self.store, "consent", at=now, seq=seq, categories=state["allowed"],
                                  batch_hash=row[0] if row else None,
                                  detail={k: rec[k] for k in ("event", "allowed", "denied", "stopped", "resumed",

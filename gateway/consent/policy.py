@@ -160,16 +160,18 @@ class LocalChange:
 
 
 def evaluate(grants: list[ActiveGrant], changes: list[LocalChange], now: float, dest: str) -> Authorisation:
-    """Apply local changes in order over the declared grants, then keep what is active now.
+    """Apply local changes in the order they were made over the declared grants, then keep
+    what is active now.
 
-    A revoke denies its categories from its time on, for every grant made before it; a
-    later local grant lifts the denial for its categories. Changes dated in the future
-    (a clock set back) are not applied yet.
+    A revoke denies its categories for every grant made before it; a later local grant
+    lifts the denial for its categories. A revoke applies even if it is dated after ``now``
+    (the clock was set back after it was made): a wrong clock must never reopen a flow the
+    enterprise stopped. A grant dated in the future waits until its time.
     """
     denied: set[str] = set()
     active = list(grants)
-    for ch in sorted(changes, key=lambda c: (c.at, c.id)):
-        if ch.at > now:
+    for ch in sorted(changes, key=lambda c: c.id):
+        if ch.action == "grant" and ch.at > now:
             continue
         if ch.action == "revoke":
             if ALL in ch.categories:  # everything stops: every grant made so far is withdrawn
@@ -195,7 +197,7 @@ def evaluate(grants: list[ActiveGrant], changes: list[LocalChange], now: float, 
 def local_changes(store: Any) -> list[LocalChange]:
     with store._lock:
         rows = store.db.execute("SELECT id, at, action, categories, receiver, until, note FROM consent_changes "
-                                "ORDER BY at, id").fetchall()
+                                "ORDER BY id").fetchall()
     return [LocalChange(r[0], r[1], r[2], frozenset(json.loads(r[3])), r[4], r[5], r[6] or "") for r in rows]
 
 
@@ -225,3 +227,30 @@ def add_local_change(store: Any, action: str, categories: list[str], receiver: s
             store.db.execute("ROLLBACK")
             raise
     return cid
+
+
+def release_held(store: Any, categories: list[str], note: str = "") -> int:
+    """Put indicators held for consent back in line (the gate re-evaluates them at its next
+    step, so only what is authorised then leaves). Held indicators are never released by a
+    later grant on its own: the enterprise refused them at the time, releasing is its act.
+    Returns how many were released; the release is logged in the audit log."""
+    if not categories:
+        raise ValueError("name at least one category (or '*')")
+    from gateway.consent import audit
+
+    where = "held IS NOT NULL AND held LIKE 'consent:%' AND batch_seq IS NULL"
+    params: list[Any] = []
+    if ALL not in categories:
+        where += f" AND category IN ({','.join('?' * len(categories))})"
+        params = list(categories)
+    with store._lock:
+        store.db.execute("BEGIN IMMEDIATE")
+        try:
+            n = store.db.execute(f"UPDATE indicators SET held=NULL WHERE {where}", params).rowcount
+            audit.append_in_tx(store, "consent_local", detail={"action": "release", "categories": sorted(categories),
+                                                               "released": n, "note": note})
+            store.db.execute("COMMIT")
+        except BaseException:
+            store.db.execute("ROLLBACK")
+            raise
+    return n

@@ -72,10 +72,11 @@ def test_evaluate_grants_revocations_expiry_and_receiver() -> None:
     assert not evaluate(grants, [], 1_800_000_000.0, DEST).permits("energy")  # 2027: expired
     rev = LocalChange(1, t + 1, "revoke", frozenset({"erp"}), "*", None, "")
     assert not evaluate(grants, [rev], t + 2, DEST).permits("erp")
-    assert evaluate(grants, [rev], t, DEST).permits("erp")  # not yet revoked at t
+    assert not evaluate(grants, [rev], t, DEST).permits("erp")  # clock set back: a revoke still holds
     assert not evaluate(grants, [rev], t + 2, "mqtt:b:1").permits("erp")  # a "*" grant does not undo a revoke
     regrant = LocalChange(2, t + 3, "grant", frozenset({"erp"}), "*", None, "")
     assert evaluate(grants, [rev, regrant], t + 4, DEST).permits("erp")
+    assert not evaluate(grants, [rev, regrant], t + 2, DEST).permits("erp")  # a grant waits for its time
     all_off = LocalChange(3, t + 5, "revoke", frozenset({"*"}), "*", None, "")
     a = evaluate(grants, [rev, regrant, all_off], t + 6, DEST)
     assert not any(a.permits(c) for c in ("energy", "erp", "mes"))
@@ -251,3 +252,36 @@ def test_cli_consent_revoke_and_audit(parts: tuple[Path, Store, Batcher], tmp_pa
     store.db.execute("DELETE FROM audit_log WHERE id=2")
     res = runner.invoke(audit_cmd, ["verify", "--db", db])
     assert res.exit_code == 1 and "BROKEN" in res.output
+
+
+def test_release_puts_held_indicators_back_under_the_current_consent(parts: tuple[Path, Store, Batcher]) -> None:
+    from gateway.consent.policy import release_held
+
+    _, store, batcher = parts
+    g = gate(store, [{"categories": ["energy"]}])
+    batcher.policy = g.policy
+    add(store, "erp", 3.0, "count")
+    add(store, "vision")
+    g.pack_all(batcher, now=T0)
+    assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 2
+    add_local_change(store, "grant", ["erp"], at=T0 + 1)
+    g.pack_all(batcher, now=T0 + 2)  # a grant alone does not send what was refused earlier
+    assert all(r["category"] != "erp" for _, r in sent(store) if r["type"] == "indicator")
+    assert release_held(store, ["erp"], "agreed with bank") == 1
+    g.pack_all(batcher, now=T0 + 3)
+    assert [r["category"] for _, r in sent(store) if r["type"] == "indicator"] == ["erp"]
+    assert store.db.execute("SELECT held FROM indicators WHERE category='vision'").fetchone()[0] is not None
+    _nothing_unauthorised_left_nothing_authorised_lost(store)
+    assert audit.verify(store).ok
+
+
+def test_unset_clock_defers_packing_instead_of_holding_everything(parts: tuple[Path, Store, Batcher]) -> None:
+    _, store, batcher = parts
+    g = gate(store, [{"categories": ["energy"], "valid_from": "2026-01-01"}])
+    batcher.policy = g.policy
+    add(store, "energy")
+    assert g.pack_all(batcher, now=86400.0) == []  # 2 Jan 1970: the Pi's clock before NTP
+    assert store.outbox_head() == 0
+    assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 0
+    g.pack_all(batcher, now=T0)
+    assert [r["type"] for _, r in sent(store)] == ["consent", "indicator"]
