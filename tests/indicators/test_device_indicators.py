@@ -148,3 +148,24 @@ def test_data_quality_per_device_and_gateway() -> None:
     assert [(v.subject, v.value) for v in vals] == [("m1", 5.0), ("m2", 0.0)]
     clock = one("data.clock_synced", ctx(0, 60, devices=devs))
     assert clock.subject == "gateway" and clock.value in (0.0, 1.0) and "sampled_at_compute" in clock.quality
+
+
+def test_runtime_after_the_clock_was_set_back_never_counts_time_twice() -> None:
+    # readings at 0, 60, 120 (running), then the clock is set back 90 s and two more come in
+    # stamped 30 and 90 (stopped). Sorted by time they interleave; no second is counted twice.
+    running = series(sorted([(0, 1), (60, 1), (120, 1), (30, 0), (90, 0)]))
+    v = one("machine.runtime_min", ctx(0, 600, machine__running=running))
+    assert v.value == 4.0  # 0-30, 60-90 and 120-300 (held three polls)
+    assert v.detail["observed_min"] == 5.0 <= 10.0
+
+
+def test_loss_counters_once_per_window_for_the_gateway(tmp_path) -> None:  # noqa: ANN001
+    from gateway.store import Store
+
+    st = Store(tmp_path / "s.db", "NORMAL")
+    try:
+        st.add_readings([], [(1.0, "m1", 0, "timeout"), (2.0, "m1", 0, "timeout"), (3.0, "m1", 1, None)])
+        v = one("data.loss_total", ctx(0, 60, store=st))
+        assert v.subject == "gateway" and v.value == 2.0 and v.detail["polls_failed"] == 2
+    finally:
+        st.close()

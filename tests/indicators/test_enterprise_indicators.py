@@ -154,3 +154,16 @@ def test_open_windows_are_not_computed(store: Store, importer: Importer, tmp_pat
     compute_enterprise(store, PROFILE, ["2026-10-05", "2026-10-06"], early)
     windows = {r[0] for r in store.db.execute("SELECT DISTINCT window_start FROM indicators")}
     assert windows == {day(5)[0]}
+
+
+def test_shipments(store: Store, importer: Importer, tmp_path: Path) -> None:
+    drop = tmp_path / "gw" / "dn"
+    write_csv(drop / "dn.csv", ["发货单号", "日期", "客户", "产品", "数量"], [
+        ["DN1", "2026-10-05", "甲", "P", 100], ["DN1", "2026-10-05", "甲", "Q", 20],  # one shipment, two lines
+        ["DN2", "2026-10-05", "乙", "P", 5], ["DN3", "2026-10-06", "甲", "P", 7]])
+    importer.run(_connector("dn", "shipments", "dn", {"ship_no": "发货单号", "date": "日期", "customer": "客户",
+                                                       "product": "产品", "qty": "数量"}), tmp_path / "gw")
+    compute_enterprise(store, PROFILE, ["2026-10-05", "2026-10-06"], NOW)
+    assert value(store, "erp.shipments_count", day(5)) == 2.0
+    assert value(store, "erp.shipped_qty", day(5)) == 125.0
+    assert value(store, "erp.shipments_count", OCT) == 3.0 and value(store, "erp.shipped_qty", OCT) == 132.0
