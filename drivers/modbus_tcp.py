@@ -43,7 +43,6 @@ class ModbusTcpDriver(Driver):
         if not await self.client.connect():
             self.client.close()
             self.client = None
-            self.errors["io"] += 1
             raise DriverError("io", f"cannot connect to {self.device.host}:{self.device.port or 502}")
 
     async def read(self) -> ReadResult:

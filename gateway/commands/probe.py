@@ -35,14 +35,14 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
         drivers = [d for d in drivers if d.device.name in only]
     report: dict[str, Any] = {"profile": profile.site.id, "simulated": simulate, "devices": [], "buses": []}
     try:
-        for d in drivers:
+        settling = [d for d in drivers if d.kind in SETTLE_DRIVERS]
+        for d in settling:  # start samplers and streams early; the read below reports failures
             try:
                 await asyncio.wait_for(d.open(), d.device.timeout_s * 4 + 1)
             except (DriverError, TimeoutError, OSError):
-                pass  # the read below reports it
-        settle = max((SETTLE_DRIVERS.get(d.kind, 0.0) for d in drivers), default=0.0)
-        if settle:
-            await asyncio.sleep(settle)
+                pass
+        if settling:
+            await asyncio.sleep(max(SETTLE_DRIVERS[d.kind] for d in settling))
         for d in drivers:
             entry: dict[str, Any] = {"device": d.device.name, "driver": d.kind, "bus": d.device.bus, "ok": False,
                                      "error": None, "latency_ms": None, "points": []}
