@@ -49,7 +49,7 @@ async def start_twins(items: list[tuple[DeviceSpec, ModelSpec | None]], buses: d
     for dev, _ in items:
         opts = msgspec.convert(dev.options, Options)
         pin = emulated_pins(buses, dev.bus).add(opts.pin, PulseTrainPin(
-            _rate_fn(dev, opts), width_s=float(dev.sim.get("width_s", 0.02)),
+            _rate_fn(dev, opts), width_s=float(dev.sim.get("width_s", 0.08)),
             bounce_s=float(dev.sim.get("bounce_s", 0.002)), active_low=opts.active_low))
         pins.append(pin)
         if opts.state_dir is None:

@@ -63,14 +63,23 @@ def test_without_debounce_bounce_is_overcounted(tmp_path: Path) -> None:
 def test_total_survives_restart_and_scales(tmp_path: Path) -> None:
     pin = PulseTrainPin(40.0, width_s=0.01, bounce_s=0.001)
     bus = gpio(D17=pin)
-    first = count_for(pulse_driver(bus, tmp_path, per_pulse=0.01, initial=530.0), 0.5)
+    fast = {"debounce_ms": 2.0, "sample_hz": 2000}
+    first = count_for(pulse_driver(bus, tmp_path, per_pulse=0.01, initial=530.0, **fast), 0.5)
     saved = json.loads((tmp_path / "pulse-water.json").read_text())["pulses"]
     assert first == pytest.approx(530.0 + saved * 0.01)
     assert saved >= 15
     # a new process (new driver object) continues from the persisted count
-    second = count_for(pulse_driver(bus, tmp_path, per_pulse=0.01, initial=530.0), 0.5)
+    second = count_for(pulse_driver(bus, tmp_path, per_pulse=0.01, initial=530.0, **fast), 0.5)
     assert second >= first + 0.15
     assert json.loads((tmp_path / "pulse-water.json").read_text())["pulses"] > saved
+
+
+def test_default_debounce_counts_reed_closures(tmp_path: Path) -> None:
+    """The defaults (250 Hz, 20 ms) on a reed-like input: 5 Hz, 80 ms closures, 3 ms bounce."""
+    pin = PulseTrainPin(5.0, width_s=0.08, bounce_s=0.003)
+    total = count_for(pulse_driver(gpio(D17=pin), tmp_path, per_pulse=1.0), 1.3)
+    assert pin.emitted >= 6
+    assert pin.emitted - 1 <= total <= pin.emitted
 
 
 def test_corrupt_state_file_is_an_error_not_a_reset(tmp_path: Path) -> None:
