@@ -29,7 +29,8 @@ async def start_twins(items: list[tuple[Device, Model | None]], buses: dict[str,
     overrides: dict[str, Device] = {}
     stoppers, emulators = [], []
     for group in endpoints.values():
-        emu = await ModbusEmulator({d.unit_id: UnitState(m, scenario_for(d)) for d, m in group}).start()
+        emu = await ModbusEmulator({d.unit_id: UnitState(m, scenario_for(d), dead=bool(d.sim.get("dead")))
+                                    for d, m in group}).start()
         for d, _ in group:
             overrides[d.name] = msgspec.structs.replace(d, host="127.0.0.1", port=emu.port)
         stoppers.append(emu.stop)
