@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,7 +20,7 @@ def store_path(state_dir: Path | None, profile: str | None, db: Path | None) -> 
     return p if p.is_absolute() else get_state(state_dir) / p
 
 
-def _db_option(f):  # noqa: ANN001, ANN202
+def _db_option(f: Any) -> Any:
     return click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="The gateway's store file (default: the profile's store in the state directory).")(f)
 

@@ -14,11 +14,10 @@ import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
 from gateway.commands.audit import _db_option, store_path
+from gateway.store import Store
 
 
-def _open(state_dir: Path | None, profile: str | None, db: Path | None):  # noqa: ANN202
-    from gateway.store import Store
-
+def _open(state_dir: Path | None, profile: str | None, db: Path | None) -> Store:
     return Store(store_path(state_dir, profile, db), "FULL")
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from gateway.connectors.config import ConnectorCfg, resolve_path
 from gateway.connectors.datasets import DATASETS, Dataset
 from gateway.connectors.readers import Source, SourceError, SourceRow, norm_header, read_file, read_sql
@@ -71,8 +73,6 @@ class MappedRow:
 def import_fingerprint(cfg: ConnectorCfg, src: Source) -> str:
     """The content and the mapping together: after the installer fixes a column mapping the
     same file is read again (harmless: rows are keyed), but an unchanged file is skipped."""
-    import msgspec
-
     return hashlib.sha256(src.content_hash.encode() + msgspec.json.encode(cfg)).hexdigest()
 
 
@@ -250,8 +250,6 @@ class Importer:
         if not folder.is_dir():
             return [ImportReport(cfg.name, str(folder), "failed", error=f"drop folder {folder} does not exist")]
         now = time.time()
-        import msgspec
-
         cfg_hash = hashlib.sha256(msgspec.json.encode(cfg)).hexdigest()
         files = [p for p in folder.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, cfg.pattern)
                  and not p.name.startswith((".", "~$"))]

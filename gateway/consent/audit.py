@@ -34,16 +34,12 @@ def entry_hash(entry: dict[str, Any]) -> str:
                                      allow_nan=False).encode()).hexdigest()
 
 
-def _db(store: Any) -> sqlite3.Connection:
-    return store.db
-
-
 def append_in_tx(store: Any, kind: str, *, at: float | None = None, seq: int | None = None,
                  categories: list[str] | None = None, n_records: int | None = None,
                  batch_hash: str | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """Append one entry; the caller holds ``store._lock`` inside a BEGIN IMMEDIATE transaction
     (so two processes, the gateway and a `consent` command, cannot fork the chain)."""
-    db = _db(store)
+    db: sqlite3.Connection = store.db
     last = db.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
     entry = {"id": (last[0] + 1) if last else 1, "at": round(time.time() if at is None else at, 3), "kind": kind,
              "seq": seq, "categories": sorted(categories or []), "n_records": n_records, "batch_hash": batch_hash,

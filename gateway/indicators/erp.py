@@ -8,11 +8,12 @@ last local day; flows (orders per stage, shipments) count what happened inside i
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from gateway.connectors.datasets import STAGE_FIELDS, STAGES
 from gateway.indicators.base import IndicatorValue, WindowContext
-from gateway.indicators.enterprise import MONTH, EnterpriseIndicator, as_of, day_of, per_subject, rows
+from gateway.indicators.enterprise import MONTH, EnterpriseIndicator, as_of, day_of, month_window, per_subject, rows
 from gateway.indicators.registry import register
 
 DEFAULT_TERMS_DAYS = 30  # when an invoice has no due date
@@ -31,7 +32,7 @@ def hhi(amounts: dict[str, float]) -> float | None:
     return sum((100.0 * v / total) ** 2 for v in amounts.values() if v > 0)
 
 
-def stage_of(order: dict, day) -> str | None:  # noqa: ANN001 - a date
+def stage_of(order: dict[str, Any], day: date) -> str | None:
     """The furthest lifecycle stage an order had reached by ``day`` (inclusive)."""
     reached = None
     for stage in STAGES:
@@ -53,7 +54,7 @@ class OrdersByStage(_Erp):
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         first, last = as_of_window(ctx)
-        counts = {f"stage:{s}": set() for s in STAGES}
+        counts: dict[str, set[str]] = {f"stage:{s}": set() for s in STAGES}
         for o in rows(ctx, "orders", 0, ctx.end):
             for stage in STAGES:
                 d = day_of(o.get(STAGE_FIELDS[stage]))
@@ -62,7 +63,7 @@ class OrdersByStage(_Erp):
         return per_subject(self, ctx, {k: float(len(v)) for k, v in counts.items()}, "stage:")
 
 
-def as_of_window(ctx: WindowContext):  # noqa: ANN201 - (date, date)
+def as_of_window(ctx: WindowContext) -> tuple[date, date]:
     last = as_of(ctx)
     first = last - timedelta(days=round(ctx.length / 86400) - 1)
     return first, last
@@ -124,9 +125,10 @@ class ShippedQty(_Erp):
         return [self.value(ctx, round(sum(float(r.get("qty") or 0) for r in rs), 6), [] if rs else ["no_rows"])]
 
 
-def outstanding(inv: dict, day) -> float:  # noqa: ANN001
+def outstanding(inv: dict[str, Any], day: date) -> float:
     """What was still owed on an invoice at the end of ``day``."""
-    if day_of(inv["invoice_date"]) > day:
+    issued = day_of(inv["invoice_date"])
+    if issued is None or issued > day:
         return 0.0
     paid = day_of(inv.get("paid_date"))
     amount = float(inv["amount"])
@@ -136,8 +138,13 @@ def outstanding(inv: dict, day) -> float:  # noqa: ANN001
     return amount
 
 
-def due_day(inv: dict):  # noqa: ANN001, ANN201
-    return day_of(inv.get("due_date")) or day_of(inv["invoice_date"]) + timedelta(days=DEFAULT_TERMS_DAYS)
+def due_day(inv: dict[str, Any]) -> date:
+    due = day_of(inv.get("due_date"))
+    if due is not None:
+        return due
+    issued = day_of(inv["invoice_date"])
+    assert issued is not None  # required field
+    return issued + timedelta(days=DEFAULT_TERMS_DAYS)
 
 
 def ageing_bucket(days_overdue: int) -> str:
@@ -247,7 +254,7 @@ class SupplierHHI(_Erp):
         return [self.value(ctx, None if v is None else round(v, 1), [] if v is not None else ["no_rows"])]
 
 
-def _avg_prices(rs: list[dict]) -> dict[str, float]:
+def _avg_prices(rs: list[dict[str, Any]]) -> dict[str, float]:
     amt: dict[str, float] = {}
     qty: dict[str, float] = {}
     for r in rs:
@@ -269,8 +276,6 @@ class PriceIndex(_Erp):
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         tz = ctx.params["tz"]
-        from gateway.indicators.enterprise import month_window
-
         first = as_of_window(ctx)[0]
         prev_start, prev_len = month_window(first - timedelta(days=1), tz)
         now_p = _avg_prices(rows(ctx, "orders"))
