@@ -116,8 +116,9 @@ class ConsentGate:
                                  batch_hash=row[0] if row else None,
                                  detail={k: rec[k] for k in ("event", "allowed", "denied", "stopped", "resumed",
                                                              "until", "reasons", "receiver")})
-                    log.warning("consent changed", extra={"event": rec["event"], "stopped": rec["stopped"],
-                                                          "resumed": rec["resumed"]})
+                    # A flow that stops is worth a warning; the first grant or a wider one is not.
+                    log.log(logging.WARNING if rec["stopped"] else logging.INFO, "consent changed",
+                            extra={"event": rec["event"], "stopped": rec["stopped"], "resumed": rec["resumed"]})
                 self.store.meta_set("consent.last_check", str(now))
             seqs.extend(batcher.pack_all())
         finally:
