@@ -230,3 +230,16 @@ def test_connector_profile_errors_name_file_key_and_expectation() -> None:
     with pytest.raises(ProfileError, match=r"connectors\[0\].encoding"):
         load_connectors([{"name": "x", "kind": "folder", "dataset": "orders", "path": "p", "encoding": "klingon",
                           "columns": ORDERS}])
+
+
+def test_import_quality_is_reported_per_connector_and_day(store: Store, importer: Importer, tmp_path: Path) -> None:
+    drop(tmp_path, "m", "orders_malformed.csv")
+    [rep] = importer.run(connector("m"), tmp_path / "gw")
+    imported_at = store.db.execute("SELECT at FROM erp_imports").fetchone()[0]
+    today = datetime.fromtimestamp(imported_at, TZ).date()
+    later = datetime.fromtimestamp(imported_at + 2 * 86400, TZ).timestamp()
+    compute_enterprise(store, profile(timezone="Asia/Shanghai"), [today], later)
+    row = store.db.execute("SELECT subject, value, quality, detail FROM indicators WHERE "
+                           "name='data.erp_rows_quarantined'").fetchone()
+    assert row[0] == "connector:m" and row[1] == 5.0 and json.loads(row[2]) == ["rows_quarantined"]
+    assert json.loads(row[3]) == {"period": "day", "rows_ok": 2, "changed": 0, "removed": 0, "imports": 1}
