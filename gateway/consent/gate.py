@@ -23,7 +23,16 @@ from typing import Any
 
 from gateway.clock import EARLIEST_PLAUSIBLE
 from gateway.consent import audit
-from gateway.consent.policy import ActiveGrant, Authorisation, ConsentCfg, evaluate, load_consent, local_changes
+from gateway.consent.policy import (
+    ActiveGrant,
+    Authorisation,
+    ConsentCfg,
+    LocalChange,
+    evaluate,
+    load_consent,
+    local_changes,
+    to_epoch,
+)
 from gateway.privacy.policy import Generaliser, PrivacyCfg, load_privacy
 
 log = logging.getLogger("edgeproof.consent")
@@ -50,11 +59,12 @@ class ConsentGate:
     def active(self) -> bool:
         return self.cfg is not None
 
-    def authorisation(self, now: float | None = None) -> Authorisation | None:
+    def authorisation(self, now: float | None = None, changes: list[LocalChange] | None = None
+                      ) -> Authorisation | None:
         if self.cfg is None:
             return None
         now = self.clock() if now is None else now
-        return evaluate(self.grants, local_changes(self.store), now, self._dest())
+        return evaluate(self.grants, local_changes(self.store) if changes is None else changes, now, self._dest())
 
     # -- RecordPolicy -------------------------------------------------------------------
     def policy(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, str]]:
@@ -96,18 +106,18 @@ class ConsentGate:
             # yet valid and everything would be held. Wait for a plausible clock instead.
             log.warning("clock not set: consent cannot be evaluated, packing deferred", extra={"now": now})
             return seqs
-        self.auth = self.authorisation(now)
+        changes = local_changes(self.store) if self.cfg is not None else []
+        self.auth = self.authorisation(now, changes)
         try:
             if self.auth is not None:
                 state = self.auth.state()
                 prev_text = self.store.meta_get(STATE_KEY)
                 before = json.loads(prev_text) if prev_text else None
                 if before != state:
-                    reasons = self._reasons(before, state, now)
+                    reasons = self._reasons(before, changes, now)
                     rec = self.consent_record(before, state, reasons, now)
                     seq = batcher.pack_once(extra_records=[rec])
                     self.store.meta_set(STATE_KEY, json.dumps(state, sort_keys=True))
-                    self.store.meta_set("consent.last_check", str(now))
                     if seq is not None:
                         seqs.append(seq)
                     with self.store._lock:
@@ -119,23 +129,27 @@ class ConsentGate:
                     # A flow that stops is worth a warning; the first grant or a wider one is not.
                     log.log(logging.WARNING if rec["stopped"] else logging.INFO, "consent changed",
                             extra={"event": rec["event"], "stopped": rec["stopped"], "resumed": rec["resumed"]})
-                self.store.meta_set("consent.last_check", str(now))
+                # The local changes evaluated here are accounted for (with or without an effect).
+                last_id = max((c.id for c in changes), default=0)
+                if last_id:
+                    self.store.meta_set("consent.seen_change", str(last_id))
             seqs.extend(batcher.pack_all())
         finally:
             audit.record_batches(self.store)
             self.auth = None
         return seqs
 
-    def _reasons(self, before: dict[str, Any] | None, after: dict[str, Any], now: float) -> list[str]:
+    def _reasons(self, before: dict[str, Any] | None, changes: list[LocalChange], now: float) -> list[str]:
         if before is None:
             return ["initial"]
         reasons = []
-        last = float(self.store.meta_get("consent.last_check", "0") or 0)
-        if any(g.until is not None and last < g.until <= now for g in self.grants):
+        until = to_epoch(before.get("until"), "(state)", "until")
+        if until is not None and until <= now:  # the earliest expiry announced last time has passed
             reasons.append("expired")
-        for ch in local_changes(self.store):
-            if last < ch.at <= now:
-                reasons.append(f"{ch.action}d_on_site" if ch.action == "revoke" else "granted_on_site")
+        seen = int(self.store.meta_get("consent.seen_change", "0") or 0)
+        for ch in changes:
+            if ch.id > seen and (ch.action == "revoke" or ch.at <= now):
+                reasons.append("revoked_on_site" if ch.action == "revoke" else "granted_on_site")
         if not reasons:
             reasons.append("policy_changed")
         return reasons
