@@ -4,8 +4,11 @@ Drivers only talk to hardware. Quality (out_of_range, stale), storage, backoff a
 health are done once, in the gateway's scheduler, so every driver gets them for free.
 A new device family is a new module ``drivers/<kind>.py`` exposing ``DRIVER`` (a Driver
 subclass), optionally ``Options`` (a msgspec Struct for ``[devices.options]``) and
-``check_device(device, model, bus) -> (key, expected) | None`` for load-time checks.
-Its emulator lives in ``drivers/sim/``.
+``check_device(device, model, bus) -> (key, expected) | None`` for load-time checks, and
+(serial-line drivers) ``bus_time_s(device, model, bus) -> seconds`` of wire time per poll,
+which the profile loader sums per line against the poll periods. Its emulator lives in
+``drivers/sim/<kind>.py`` (``start_twins(items, buses)``). Drivers never import ``gateway``:
+what they read from a profile is described in ``drivers/types.py``.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.geofence import inside
-from drivers.pulse import PulseState, default_state_dir
+from drivers.state import CounterState, default_state_dir
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
@@ -63,7 +63,7 @@ class GnssDriver(Driver):
         super().__init__(device, model, bus, bus_cfg)
         self.options = msgspec.convert(device.options, Options)
         state_dir = Path(self.options.state_dir) if self.options.state_dir else default_state_dir()
-        self.exits_state = PulseState(state_dir / f"gnss-{device.name}.json")
+        self.exits_state = CounterState(state_dir / f"gnss-{device.name}.json", "exits")
         self.exits = self.exits_state.saved
         self.serial: Any = None
         self.buffer = b""

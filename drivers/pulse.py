@@ -15,8 +15,6 @@ counter the indicator side turns into volumes per window (resets are flagged the
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.gpio.pins import check_gpio_device, pin_bank
+from drivers.state import CounterState, default_state_dir
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
@@ -46,16 +45,6 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
 
 def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
     return check_gpio_device(device, model, bus, ("pin",))
-
-
-def default_state_dir() -> Path:
-    env = os.environ.get("EDGEPROOF_STATE")
-    if env:
-        return Path(env)
-    system = Path("/var/lib/edgeproof")
-    if system.exists() and os.access(system, os.W_OK):
-        return system
-    return Path.home() / ".local" / "state" / "edgeproof"
 
 
 class Debouncer:
@@ -81,32 +70,6 @@ class Debouncer:
                 self.pulses += 1
 
 
-class PulseState:
-    """The persisted pulse count: one JSON file per device, replaced atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.saved = 0
-        try:
-            self.saved = int(json.loads(path.read_text())["pulses"])
-        except FileNotFoundError:
-            pass
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DriverError("io", f"pulse state file {path} is corrupt ({exc}); fix or remove it") from exc
-
-    def save(self, pulses: int) -> None:
-        if pulses == self.saved:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as fh:
-            json.dump({"pulses": pulses, "updated": time.time()}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        self.saved = pulses
-
-
 class PulseDriver(Driver):
     kind = "pulse"
 
@@ -114,7 +77,7 @@ class PulseDriver(Driver):
         super().__init__(device, model, bus, bus_cfg)
         self.options = msgspec.convert(device.options, Options)
         state_dir = Path(self.options.state_dir) if self.options.state_dir else default_state_dir()
-        self.state = PulseState(state_dir / f"pulse-{device.name}.json")
+        self.state = CounterState(state_dir / f"pulse-{device.name}.json", "pulses")
         self.base = self.state.saved
         self.debouncer = Debouncer(self.options.debounce_ms / 1000.0, not self.options.active_low)
         self._thread: threading.Thread | None = None
