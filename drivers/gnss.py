@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -37,7 +37,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     geofence: list[list[float]] = []
     min_sats: int = 4
     max_hdop: float = 5.0
-    confirm_fixes: int = 3
+    confirm_fixes: Annotated[int, msgspec.Meta(ge=1)] = 3
     fix_max_age_s: float = 10.0
     silence_timeout_s: float = 5.0
     state_dir: str | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -33,7 +33,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     offset: float = 0.0            # raw counts with the platform empty (tare)
     scale: float = 1.0             # raw counts per kg
     gain: int = 128
-    samples: int = 5
+    samples: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
     ready_timeout_s: float = 1.0
     meaning: str = "collateral.weight_kg"
     max_kg: float = 10000.0

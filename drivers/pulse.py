@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -32,13 +32,13 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     pin: str = ""
     meaning: str = "water.total_m3"
     unit: str = "m3"
-    per_pulse: float = 0.01        # m3 per pulse (10 L), or 1 cycle per pulse
+    per_pulse: Annotated[float, msgspec.Meta(gt=0)] = 0.01        # m3 per pulse (10 L), or 1 cycle per pulse
     initial: float = 0.0           # meter reading when the counter was installed
     active_low: bool = True        # reed / open collector with pull-up: the pulse pulls the pin low
     # 250 Hz sampling with a 20 ms debounce handles reed and proximity switches up to ~15 Hz;
     # each sampled pin costs ~0.5 % of an x86 core (1000 Hz: ~2 %), several times that on a Pi.
-    debounce_ms: float = 20.0
-    sample_hz: float = 250.0
+    debounce_ms: Annotated[float, msgspec.Meta(ge=0)] = 20.0
+    sample_hz: Annotated[float, msgspec.Meta(gt=0, le=10000)] = 250.0
     state_dir: str | None = None
     rollover: float | None = None
 

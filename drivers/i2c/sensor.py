@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import abstractmethod
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -29,9 +29,9 @@ class CrcError(Exception):
 
 class I2COptions(msgspec.Struct, forbid_unknown_fields=True):
     # Attempts after a CRC error before the read fails (each failure is counted).
-    retries: int = msgspec.field(default=2)
+    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
     # Flag a value unchanged for this long as stale (a frozen sensor).
-    stuck_after_s: float | None = None
+    stuck_after_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
 def check_i2c_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
