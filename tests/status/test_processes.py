@@ -143,6 +143,23 @@ def test_sighup_with_a_valid_profile_reloads(site):
     assert proc.p.poll() is None
 
 
+def test_sighup_with_a_profile_that_cannot_start_falls_back(site):
+    """Valid on paper, fails at start (the store cannot be created): the previous profile runs again."""
+    proc, profile = site["proc"], site["profile"]
+    good = profile.read_text()
+    before = _status(site["state"])
+    profile.write_text(good.replace('path = "edgeproof.db"', 'path = "/proc/edgeproof-no/edgeproof.db"', 1))
+    try:
+        proc.p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "restarting the previous one" in proc.text(), 60, what="the fallback in the log")
+        doc = wait_for(lambda: (d := _status(site["state"])) and d["boot"] > before["boot"] and d, 30,
+                       what="the previous profile running again")
+        assert {d["name"] for d in doc["devices"]} == {d["name"] for d in before["devices"]}
+        assert proc.p.poll() is None
+    finally:
+        profile.write_text(good)
+
+
 def test_logs_are_structured_and_hold_no_key_or_token(site):
     proc = site["proc"]
     lines = [x for x in proc.text().splitlines() if x.strip()]
