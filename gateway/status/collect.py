@@ -12,6 +12,7 @@ facts; the profile's sections that may name key files are not shown at all.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,7 @@ def devices_view(gw: Gateway) -> list[dict[str, Any]]:
             "last_error_at": h.last_error_at, "latency_ms": None if h.last_latency_ms is None
             else round(h.last_latency_ms, 2), "poll_interval_s": dev.poll_interval_s,
             "next_poll_in_s": round(h.next_poll_in_s, 2), "errors": dict(p.errors), "requests": p.driver.requests,
+            "breaker_open": bool(getattr(h, "breaker_open", False)),
             "points": points,
         })
     return out
@@ -204,7 +206,7 @@ def status(gw: Gateway) -> dict[str, Any]:
         "now": now, "version": _version(), "site": {"id": gw.profile.site.id, "name": gw.profile.site.name,
                                                      "timezone": gw.profile.site.timezone},
         "simulate": gw.simulate, "boot": gw.boot, "started_at": gw.started_at,
-        "uptime_s": round(now - gw.started_at, 1), "pid": __import__("os").getpid(),
+        "uptime_s": round(now - gw.started_at, 1), "pid": os.getpid(),
         "clock": clock_state(), "identity": identity_view(gw), "devices": devices_view(gw),
         "store": store_view(gw), "uplink": uplink_view(gw), "indicators_made": gw.indicators_made,
         "status_url": getattr(getattr(gw, "status_server", None), "url", None),

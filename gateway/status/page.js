@@ -133,7 +133,8 @@ function renderDevices(st, series) {
         el("td", {}, s ? spark(s.v, {w: 150, h: 28}) : ""));
     });
     return el("div", {class: "card", "data-device": d.name},
-      el("div", {class: "card-head"}, el("h3", {}, d.name), badge(d.state)),
+      el("div", {class: "card-head"}, el("h3", {}, d.name), badge(d.state),
+        d.breaker_open ? badge(`backing off, next try in ${dur(d.next_poll_in_s)}`, "stale") : null),
       el("div", {class: "meta"}, `${d.driver}${d.model ? " · " + d.model : ""} · asset ${d.asset}` +
         ` · every ${fmt(d.poll_interval_s)} s · ${d.polls} polls, ${d.failures} failed` +
         (d.latency_ms !== null ? ` · ${fmt(d.latency_ms, 1)} ms` : "") + ` · last good ${ago(d.last_ok, st.now)}`),
