@@ -162,7 +162,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(collect.devices_view(st.gw))
             if path == "/api/series":
                 minutes = min(max(_float(query, "minutes", 15.0), 1.0), 24 * 60)
-                return self._json(collect.series(st.gw, minutes))
+                return self._json(st.cached(("series", minutes), 4.0, lambda: collect.series(st.gw, minutes)))
             if path == "/api/batches":
                 limit = int(min(max(_float(query, "limit", 20), 1), 200))
                 before = query.get("before", [None])[0]
@@ -209,7 +209,7 @@ class StatusServer:
         self.static = _load_static()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._cache: tuple[float, dict[str, Any]] | None = None
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -220,11 +220,19 @@ class StatusServer:
 
     def status(self) -> dict[str, Any]:
         """The status document, computed at most once a second however many visitors poll."""
+        return self.cached(("status",), 1.0, lambda: collect.status(self.gw))
+
+    def cached(self, key: tuple[Any, ...], ttl_s: float, make: Any) -> Any:
+        """Several browsers (and Prometheus) polling cost the Pi one computation per ``ttl_s``."""
         with self._cache_lock:
             now = time.monotonic()
-            if self._cache is None or now - self._cache[0] > 1.0:
-                self._cache = (now, collect.status(self.gw))
-            return self._cache[1]
+            hit = self._cache.get(key)
+            if hit is None or now - hit[0] > ttl_s:
+                if len(self._cache) > 32:
+                    self._cache.clear()
+                hit = (now, make())
+                self._cache[key] = hit
+            return hit[1]
 
     def start(self) -> None:
         httpd = _Server((self.host, self.port), Handler)
