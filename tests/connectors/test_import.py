@@ -243,3 +243,38 @@ def test_import_quality_is_reported_per_connector_and_day(store: Store, importer
                            "name='data.erp_rows_quarantined'").fetchone()
     assert row[0] == "connector:m" and row[1] == 5.0 and json.loads(row[2]) == ["rows_quarantined"]
     assert json.loads(row[3]) == {"period": "day", "rows_ok": 2, "changed": 0, "removed": 0, "imports": 1}
+
+
+def test_import_erp_command_reports_quarantined_lines(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gateway.commands.import_erp import command
+
+    state = tmp_path / "state"
+    (state / "drop").mkdir(parents=True)
+    shutil.copy(FIX / "orders_malformed.csv", state / "drop" / "orders.csv")
+    prof = tmp_path / "p.toml"
+    prof.write_text("""
+[site]
+id = "t"
+timezone = "Asia/Shanghai"
+
+[[connectors]]
+name = "orders"
+kind = "folder"
+dataset = "orders"
+path = "drop"
+[connectors.columns]
+order_no = "订单号"
+customer = "客户"
+product = "产品"
+qty = "数量"
+unit_price = "单价"
+order_date = "日期"
+""", encoding="utf-8")
+    res = CliRunner().invoke(command, ["--state", str(state), "--profile", str(prof)])
+    assert res.exit_code == 0, res.output
+    assert "orders: orders.csv: imported" in res.output and "rows 2 ok, 5 quarantined" in res.output
+    assert "line 3: qty (数量): not a number" in res.output
+    res = CliRunner().invoke(command, ["--state", str(state), "--profile", str(prof), "--json"])
+    assert json.loads(res.output.splitlines()[0])["status"] == "unchanged"

@@ -169,3 +169,17 @@ def test_loss_counters_once_per_window_for_the_gateway(tmp_path) -> None:  # noq
         assert v.subject == "gateway" and v.value == 2.0 and v.detail["polls_failed"] == 2
     finally:
         st.close()
+
+
+def test_shift_section_errors_name_the_key() -> None:
+    from gateway.indicators.shifts import load_shifts
+    from gateway.profile import ProfileError
+
+    with pytest.raises(ProfileError, match=r"shifts.shift\[0\].start"):
+        load_shifts({"shift": [{"name": "d", "start": "8:00", "end": "20:00"}]})
+    with pytest.raises(ProfileError, match=r"shifts.shift\[0\].days"):
+        load_shifts({"shift": [{"name": "d", "start": "08:00", "end": "20:00", "days": ["monday"]}]})
+    with pytest.raises(ProfileError, match="shifts.holidays"):
+        load_shifts({"holidays": ["1 Oct"]})
+    with pytest.raises(ProfileError, match="shifts.timezone"):
+        load_shifts({"timezone": "Mars/Olympus"})
