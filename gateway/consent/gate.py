@@ -133,10 +133,22 @@ class ConsentGate:
                 last_id = max((c.id for c in changes), default=0)
                 if last_id:
                     self.store.meta_set("consent.seen_change", str(last_id))
-            seqs.extend(batcher.pack_all())
+            seqs.extend(self._pack_pending(batcher))
         finally:
             audit.record_batches(self.store)
             self.auth = None
+        return seqs
+
+    def _pack_pending(self, batcher: Any, max_pages: int = 10_000) -> list[int]:
+        """Like Batcher.pack_all, but a page where everything was held does not end the step:
+        thousands of held ERP figures must not delay an authorised indicator behind them."""
+        seqs: list[int] = []
+        for _ in range(max_pages):
+            seq = batcher.pack_once()
+            if seq is not None:
+                seqs.append(seq)
+            elif not self.store.unbatched_indicators(1):
+                break
         return seqs
 
     def _reasons(self, before: dict[str, Any] | None, changes: list[LocalChange], now: float) -> list[str]:

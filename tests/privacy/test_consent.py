@@ -285,3 +285,16 @@ def test_unset_clock_defers_packing_instead_of_holding_everything(parts: tuple[P
     assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 0
     g.pack_all(batcher, now=T0)
     assert [r["type"] for _, r in sent(store)] == ["consent", "indicator"]
+
+
+def test_pages_of_held_indicators_do_not_delay_authorised_ones(parts: tuple[Path, Store, Batcher]) -> None:
+    _, store, _ = parts
+    batcher = Batcher(store, load_identity(parts[0]), max_records=50)
+    g = gate(store, [{"categories": ["energy"]}])
+    batcher.policy = g.policy
+    for _ in range(120):
+        add(store, "erp", 5.0, "count")
+    add(store, "energy")
+    g.pack_all(batcher, now=T0)
+    assert [r["category"] for _, r in sent(store)] == ["consent", "energy"]
+    assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 120
