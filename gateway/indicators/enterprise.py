@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
+import math
 import time
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -23,6 +25,7 @@ from zoneinfo import ZoneInfo
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.registry import all_indicators
 
+log = logging.getLogger("edgeproof.indicators")
 SCOPE = "enterprise"
 SUBJECT = "enterprise"
 MAX_DAYS_BACK = 400
@@ -160,7 +163,15 @@ def compute_enterprise(store: Any, profile: Any, days: Iterable[str | date], now
         for ind in inds:
             if not ind.applies(ctx):
                 continue
-            for v in ind.compute(ctx):
+            try:
+                values = ind.compute(ctx)
+            except Exception as exc:  # one broken indicator (or odd row) must not stop the others
+                log.exception("enterprise indicator failed", extra={"indicator": ind.name, "window": start,
+                                                                    "error": str(exc)})
+                continue
+            for v in values:
+                if v.value is not None and not math.isfinite(v.value):
+                    v.value, v.quality = None, [*v.quality, "not_finite"]
                 out.append({"name": v.name, "category": ind.category, "subject": v.subject, "window_start": start,
                             "window_len": length, "value": v.value, "unit": v.unit, "quality": v.quality,
                             "version": ind.version, "detail": {"period": period, **v.detail}})
