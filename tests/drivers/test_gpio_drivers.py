@@ -49,7 +49,8 @@ def test_debounced_count_matches_the_pulses_despite_bounce(tmp_path: Path) -> No
     drv = pulse_driver(gpio(D17=pin), tmp_path, per_pulse=1.0, debounce_ms=2.0, sample_hz=2000)
     total = count_for(drv, 1.2)
     assert pin.emitted >= 25
-    assert pin.emitted - 1 <= total <= pin.emitted  # the pulse in progress may not be counted yet
+    # the pulse in progress may not be counted yet; a loaded CI box may starve the sampler once
+    assert pin.emitted - 2 <= total <= pin.emitted
 
 
 def test_without_debounce_bounce_is_overcounted(tmp_path: Path) -> None:
@@ -66,8 +67,8 @@ def test_total_survives_restart_and_scales(tmp_path: Path) -> None:
     fast = {"debounce_ms": 2.0, "sample_hz": 2000}
     first = count_for(pulse_driver(bus, tmp_path, per_pulse=0.01, initial=530.0, **fast), 0.5)
     saved = json.loads((tmp_path / "pulse-water.json").read_text())["pulses"]
-    assert first == pytest.approx(530.0 + saved * 0.01)
-    assert saved >= 15
+    # close() persists what was counted after the last read too: the file is never behind
+    assert 530.0 + 0.15 <= first <= 530.0 + saved * 0.01 + 1e-9
     # a new process (new driver object) continues from the persisted count
     second = count_for(pulse_driver(bus, tmp_path, per_pulse=0.01, initial=530.0, **fast), 0.5)
     assert second >= first + 0.15
