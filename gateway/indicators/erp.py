@@ -84,6 +84,25 @@ class OpenOrders(_Erp):
 
 
 @register
+class OpenOrdersByStage(_Erp):
+    """The open pipeline by where each order stands at the window's end (its furthest stage
+    reached, unpaid orders only). Subject ``stage:<stage>``."""
+
+    name = "erp.orders_open_by_stage"
+    unit = "count"
+    dataset = "orders"
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        last = as_of(ctx)
+        at: dict[str, set[str]] = {f"stage:{s}": set() for s in STAGES[:-1]}
+        for o in rows(ctx, "orders", 0, ctx.end):
+            stage = stage_of(o, last)
+            if stage is not None and stage != "payment":
+                at[f"stage:{stage}"].add(o["order_no"])
+        return per_subject(self, ctx, {k: float(len(v)) for k, v in at.items()}, "stage:")
+
+
+@register
 class OrderAmount(_Erp):
     """Value of the orders placed in the window (sales booked)."""
 

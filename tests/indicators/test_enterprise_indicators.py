@@ -142,6 +142,13 @@ def test_order_stages_price_index_and_supplier_concentration(store: Store, impor
     assert value(store, "erp.orders_stage_count", OCT, "stage:payment") == 1.0
     assert value(store, "erp.orders_open", OCT) == 3.0  # S2, S3, S4 unpaid at the end of October
     assert value(store, "erp.orders_open", day(5)) == 3.0
+    # where the open orders stand at the end of October: S2 and S4 shipped, S3 only ordered
+    assert value(store, "erp.orders_open_by_stage", OCT, "stage:ship") == 2.0
+    assert value(store, "erp.orders_open_by_stage", OCT, "stage:order") == 1.0
+    assert value(store, "erp.orders_open_by_stage", OCT, "stage:check") == 0.0
+    # on 10 September only S1 existed, just ordered
+    assert value(store, "erp.orders_open_by_stage", day(10, 9), "stage:order") == 1.0
+    assert value(store, "erp.orders_open_by_stage", day(10, 9), "stage:ship") == 0.0
     # suppliers: A 80 %, B 20 % -> 6400 + 400
     assert value(store, "erp.supplier_hhi", OCT) == 6800.0
     detail = json.loads(store.db.execute("SELECT detail FROM indicators WHERE name='erp.supplier_hhi'").fetchone()[0])
