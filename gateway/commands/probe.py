@@ -20,8 +20,9 @@ import click
 
 from gateway.commands._common import get_profile, profile_option
 
-# Devices whose first reading needs a moment of data (a pulse sampler, an NMEA stream).
-SETTLE_DRIVERS = {"gnss": 1.5, "pulse": 0.5}
+# Devices whose first reading needs a moment of data (a pulse sampler, an NMEA stream, a
+# camera pipeline that must see frames).
+SETTLE_DRIVERS = {"gnss": 1.5, "pulse": 0.5, "camera": 2.0}
 
 
 async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -42,6 +42,9 @@ sim = { dead = true }
 """
 
 
+FIELD_DRIVERS = {"modbus_tcp", "modbus_rtu", "sht31d", "bme280", "aht20", "pulse", "digital_in", "hx711", "gnss"}
+
+
 def test_probe_sim_factory_reads_every_device() -> None:
     res = subprocess.run([sys.executable, "-m", "gateway.cli", "probe", "--json"], capture_output=True, text=True,
                          timeout=120)
@@ -49,11 +52,11 @@ def test_probe_sim_factory_reads_every_device() -> None:
     report = json.loads(res.stdout)
     assert report["ok"] and report["simulated"]
     by_driver = {e["driver"] for e in report["devices"]}
-    assert {"modbus_tcp", "modbus_rtu", "sht31d", "bme280", "aht20", "pulse", "digital_in", "hx711",
-            "gnss"} <= by_driver
+    assert by_driver >= FIELD_DRIVERS
     for e in report["devices"]:
         assert e["ok"] and e["latency_ms"] is not None, e
-        assert all(p["quality"] == "good" for p in e["points"]), e
+        if e["driver"] in FIELD_DRIVERS:  # other sources (cameras) have their own tests
+            assert all(p["quality"] == "good" for p in e["points"]), e
     rtu = [e for e in report["devices"] if e["driver"] == "modbus_rtu"]
     assert all(e["wire_ms"] > 0 for e in rtu)
     line = next(b for b in report["buses"] if b["bus"] == "rs485-1")
