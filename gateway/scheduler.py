@@ -37,6 +37,9 @@ class DeviceHealth:
     next_poll_in_s: float = 0.0
     last_values: dict[str, tuple[float | None, str]] = field(default_factory=dict)
     intervals: list[float] = field(default_factory=list)
+    # Seconds per successful read, waiting for a shared bus included (bounded like intervals):
+    # what a dead unit on the same line costs the others shows here, not in the intervals.
+    latencies: list[float] = field(default_factory=list)
     # Per-unit error counters by kind (timeout, crc, short_frame, exception, io, ...) and
     # bus transactions, for probe and the status data.
     errors: dict[str, int] = field(default_factory=dict)
@@ -170,6 +173,8 @@ class DevicePoller:
         h.consecutive_failures = 0
         h.last_ok = ts
         h.last_latency_ms = result.latency_s * 1000
+        if len(h.latencies) < 10000:
+            h.latencies.append(result.latency_s)
         self.writer.add(rows, (ts, self.device.name, 1, None))
         return True
 
