@@ -109,10 +109,12 @@ def test_dead_unit_on_shared_line_under_the_scheduler(pty_pair: tuple[str, str],
 
     async def main() -> Scheduler:
         emu = await serve(server_end, {1: UnitState(DDSU, Scenario("press")), 10: UnitState(MD02, Scenario("climate")),
-                                       3: UnitState(DDSU, Scenario("press"), dead=True)})
+                                       3: UnitState(DTSU, Scenario("press"), dead=True)})
         bus = line(client_end)
-        drivers = [rtu(bus, 1, DDSU, poll_interval_s=0.5), rtu(bus, 10, MD02, poll_interval_s=0.5),
-                   rtu(bus, 3, DDSU, poll_interval_s=0.5)]
+        # the dead unit (3 planned requests) is started first, so it holds the line when the
+        # healthy units' first polls come due
+        drivers = [rtu(bus, 3, DTSU, poll_interval_s=0.5), rtu(bus, 1, DDSU, poll_interval_s=0.5),
+                   rtu(bus, 10, MD02, poll_interval_s=0.5)]
         sched = Scheduler(drivers, Store(tmp_path / "s.db"), flush_interval_s=0.1)
         await sched.start()
         await asyncio.sleep(4.0)
@@ -121,11 +123,13 @@ def test_dead_unit_on_shared_line_under_the_scheduler(pty_pair: tuple[str, str],
         return sched
 
     sched = asyncio.run(main())
-    alive1, alive2, dead = sched.pollers
+    dead, alive1, alive2 = sched.pollers
     for p in (alive1, alive2):
         assert p.health.state == "healthy" and p.health.failures == 0
         assert p.health.polls >= 7  # nominal 8 in 4 s at 0.5 s
-        assert max(p.health.intervals) < 0.5 + TIMEOUT + 0.15  # late by at most one timeout
+        # they waited for the dead unit once, for one timeout (not three: it stops at its first request)
+        assert TIMEOUT * 0.8 < max(p.health.latencies) < TIMEOUT + 0.15
+        assert sorted(p.health.latencies)[len(p.health.latencies) // 2] < 0.05  # otherwise unaffected
     assert dead.health.state == "unhealthy" and dead.health.breaker_open
     assert dead.health.polls <= 4  # backoff 0.5, 1, 2 s: not every cycle
     assert set(dead.health.errors) == {"timeout"}
