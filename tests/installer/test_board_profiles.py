@@ -42,18 +42,12 @@ def test_probe_reads_every_device_of_the_twin(board):
     assert all(d["ok"] for d in devices.values()), devices
 
 
-def _jetson_clip(tmp_path: Path) -> tuple[Path, dict[str, int]] | None:
+def _has_opencv() -> bool:
     try:
         import cv2  # noqa: F401
-
-        from inference import synthetic as syn
     except ImportError:
-        return None
-    crossings = [syn.Crossing(5, 30, 100, "in", 0), syn.Crossing(45, 30, 250, "out", 1),
-                 syn.Crossing(85, 25, 180, "in", 2)]
-    path = tmp_path / "belt.avi"
-    syn.write_video(path, syn.render(crossings, syn.product_sprites(), 140), fps=10)
-    return path, syn.truth(crossings)
+        return False
+    return True
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -61,15 +55,9 @@ def test_twin_polls_through_the_gateway(board, tmp_path):
     prof = load_profile(board)
     prof = msgspec.structs.replace(prof, uplink=msgspec.structs.replace(prof.uplink, transport="none"),
                                    status=msgspec.structs.replace(prof.status, bind="127.0.0.1:0"))
-    truth = None
-    if board.startswith("jetson"):
-        clip = _jetson_clip(tmp_path)
-        if clip is None:
-            pytest.skip("the camera's twin needs OpenCV (edgeproof[vision])")
-        path, truth = clip
-        devs = [msgspec.structs.replace(d, options={**d.options, "source": str(path), "realtime": False})
-                if d.driver == "camera" else d for d in prof.devices]
-        prof = msgspec.structs.replace(prof, devices=devs)
+    cameras = [d.name for d in prof.devices if d.driver == "camera"]
+    if cameras and not _has_opencv():
+        pytest.skip("the camera's twin needs OpenCV (edgeproof[vision])")
     init_identity(tmp_path / "state", None, prof.site.id)
 
     async def go() -> dict:
@@ -79,8 +67,7 @@ def test_twin_polls_through_the_gateway(board, tmp_path):
             deadline = time.time() + 60
             while time.time() < deadline:
                 polled = {p.device.name: p.health for p in gw.scheduler.pollers}
-                if all(h.polls >= 1 and h.state == "healthy" for h in polled.values()) and (
-                        truth is None or _camera_done(gw, truth)):
+                if all(h.polls >= 1 and h.state == "healthy" for h in polled.values()) and _camera_counted(gw):
                     break
                 await asyncio.sleep(0.5)
             from gateway.status import collect
@@ -94,15 +81,17 @@ def test_twin_polls_through_the_gateway(board, tmp_path):
     for d in st["devices"]:
         assert d["state"] == "healthy" and d["polls"] >= 1, d
         assert any(p["quality"] == "good" for p in d["points"]), d
-    if truth is not None:
-        cam = next(d for d in st["devices"] if d["name"] == "line-camera")
+    for cam in (d for d in st["devices"] if d["name"] in cameras):
         vals = {p["name"]: p["value"] for p in cam["points"]}
-        assert (vals["belt_in"], vals["belt_out"]) == (truth["in"], truth["out"])
+        # The twin's clip has cartons crossing the belt line: the camera is up and counting.
+        assert vals["camera_up"] == 1.0 and vals["belt_in"] + vals["belt_out"] >= 1, vals
 
 
-def _camera_done(gw: Gateway, truth: dict[str, int]) -> bool:
+def _camera_counted(gw: Gateway) -> bool:
+    """True once every camera has counted at least one crossing (or there is no camera)."""
     for p in gw.scheduler.pollers:
         if p.device.driver == "camera":
             v = p.health.last_values
-            return (v.get("belt_in", (None,))[0], v.get("belt_out", (None,))[0]) == (truth["in"], truth["out"])
+            if (v.get("belt_in", (0,))[0] or 0) + (v.get("belt_out", (0,))[0] or 0) < 1:
+                return False
     return True
