@@ -298,3 +298,18 @@ def test_pages_of_held_indicators_do_not_delay_authorised_ones(parts: tuple[Path
     g.pack_all(batcher, now=T0)
     assert [r["category"] for _, r in sent(store)] == ["consent", "energy"]
     assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 120
+
+
+def test_separate_consent_file_owned_by_the_enterprise(tmp_path: Path) -> None:
+    (tmp_path / "consent.toml").write_text(
+        '[[grants]]\ncategories = ["mes"]\nto = "bank-b"\nuntil = 2027-01-01T00:00:00Z\n', encoding="utf-8")
+    cfg, grants = load_consent({"enterprise": "e", "file": "consent.toml",
+                                "grants": [{"categories": ["energy"]}]}, tmp_path)
+    a = evaluate(grants, [], T0 - 10_000_000, DEST)
+    assert a.permits("energy") and a.permits("mes") and a.to == ("bank-b",)
+    assert not evaluate(grants, [], T0, DEST).permits("mes")  # the file's grant ended on 1 Jan 2027
+    (tmp_path / "bad.toml").write_text('[[grants]]\ncategories = "mes"\n', encoding="utf-8")
+    with pytest.raises(ProfileError, match="bad.toml"):
+        load_consent({"file": "bad.toml"}, tmp_path)
+    with pytest.raises(ProfileError, match="readable consent file"):
+        load_consent({"file": "missing.toml"}, tmp_path)
