@@ -58,13 +58,14 @@ def render_text(doc: dict[str, Any], source: str) -> str:
         f"  enrolled      {ident.get('enterprise_id') or 'no'} (key {ident['kid']})",
         f"  devices       {sum(d['state'] == 'healthy' for d in devs)} of {len(devs)} healthy",
     ]
+    width = max((len(d["name"]) for d in devs), default=0)
     for d in devs:
         errs = ", ".join(f"{k} x{n}" for k, n in sorted(d["errors"].items())) or "no errors"
         lat = "-" if d["latency_ms"] is None else f"{d['latency_ms']:.1f} ms"
-        lines.append(f"    {d['name']:<22} {d['state']:<10} polls {d['polls']:<6} failed {d['failures']:<5} "
+        lines.append(f"    {d['name']:<{width}}  {d['state']:<10} polls {d['polls']:<6} failed {d['failures']:<5} "
                      f"latency {lat:<9} {errs}")
         if d.get("last_error") and d["state"] != "healthy":
-            lines.append(f"    {'':<22} last error: {d['last_error']}")
+            lines.append(f"    {'':<{width}}  last error: {d['last_error']}")
     full = store.get("days_until_full")
     lines += [
         f"  store         {_mb(store['size_bytes'])} of {_mb(store['max_bytes'])}, "
