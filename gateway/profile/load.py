@@ -143,6 +143,11 @@ def load_profile(name_or_path: str | Path | None = None) -> Profile:
     path = resolve_profile_path(name_or_path)
     profile: Profile = _decode(path, Profile)
     _check_references(path, profile)
+    # The sections owned by other subsystems ([privacy], [[connectors]], [shifts],
+    # [collateral]) are validated here too, so probe and selftest see their errors.
+    from gateway.consent.gate import check_sections
+
+    check_sections(profile, str(path))
     return profile
 
 
