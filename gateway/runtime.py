@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from drivers.base import Driver
 from drivers.bus import BusHandle
 from gateway.connectors.runner import ConnectorRunner
@@ -42,8 +44,15 @@ def make_transport(profile: Profile, identity: Identity) -> Transport | None:
     return HttpTransport(url, up.timeout_s)
 
 
-async def build_drivers(profile: Profile, simulate: bool
+async def build_drivers(profile: Profile, simulate: bool, state_dir: Path | None = None
                         ) -> tuple[list[Driver], dict[str, BusHandle], list[Any], list[Any]]:
+    """Drivers for every enabled device (against emulated twins when simulating).
+
+    Drivers that persist totals of their own (pulse counts, geofence exits) declare a
+    ``state_dir`` option; they get the gateway's state directory unless the profile sets
+    one, so a gateway run with ``--state`` keeps its counters beside its store (emulated
+    twins point theirs at a temporary directory).
+    """
     buses = {b.name: BusHandle(b) for b in profile.buses}
     items = [(d, resolve_model(profile, d)) for d in profile.devices if d.enabled]
     overrides: dict[str, Any] = {}
@@ -55,6 +64,9 @@ async def build_drivers(profile: Profile, simulate: bool
     for dev, model in items:
         dev = overrides.get(dev.name, dev)
         mod = load_driver_module(dev.driver)
+        fields = getattr(getattr(mod, "Options", None), "__struct_fields__", ())
+        if state_dir is not None and "state_dir" in fields and "state_dir" not in dev.options:
+            dev = msgspec.structs.replace(dev, options={**dev.options, "state_dir": str(state_dir)})
         bus = buses.get(dev.bus) if dev.bus else None
         drivers.append(mod.DRIVER(dev, model, bus, bus.cfg if bus else None))
     return drivers, buses, stoppers, emulators
@@ -89,7 +101,8 @@ class Gateway:
             self.store.acquire_exclusive()
         self.boot = self.store.bump("boot")
         self.identity = load_identity(self.state_dir)
-        drivers, self.buses, self.stoppers, self.emulators = await build_drivers(self.profile, self.simulate)
+        drivers, self.buses, self.stoppers, self.emulators = await build_drivers(
+            self.profile, self.simulate, self.state_dir)
         self.drivers = drivers
         self.scheduler = Scheduler(drivers, self.store, self.profile.store.flush_interval_s)
         self.engine = IndicatorEngine(self.store, self.profile, {d.device.name: d.points() for d in drivers},
