@@ -1,24 +1,3 @@
-from __future__ import annotations
+"""Shared ERP fixtures (tests/support/erp_fixtures.py)."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from gateway.connectors.importer import Importer
-from gateway.privacy.tokens import site_tokeniser
-from gateway.store import Store
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "erp"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "gw" / "edgeproof.db", "NORMAL")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def importer(store: Store, tmp_path: Path) -> Importer:
-    return Importer(store, site_tokeniser(tmp_path / "gw"), "Asia/Shanghai")
+from tests.support.erp_fixtures import importer, store  # noqa: F401
