@@ -3,10 +3,11 @@
 The scheduler's ReadingWriter buffers readings (plus one `polls` row per device poll) for
 ``store.flush_interval_s`` (0.25 s) and commits them in one transaction via
 ``Store.add_readings(rows, polls)``. This bench calls that method directly, from one thread,
-with batches of the sizes that cadence produces:
-  50 rows + 2-3 polls    10 devices x 20 points at 1 s polls, 0.25 s flush
-  500 rows + 25 polls    10 devices x 20 points at 100 ms polls
-  5000 rows + 250 polls  a 10x bigger site (or a 2.5 s backlog after a stall)
+with batches of the sizes that cadence produces (10 devices x 20 points, 0.25 s flush):
+  50 rows + 2-3 polls    1 s polls with the devices' ticks spread out (worst case: 4 commits per cycle)
+  200 rows + 10 polls    1 s polls as the scheduler runs them (all devices start together: 1 commit per cycle)
+  500 rows + 25 polls    100 ms polls
+  5000 rows + 250 polls  a 10x bigger site, or a 2.5 s backlog after a stall
 once per ``synchronous`` setting (FULL is the gateway's default; NORMAL for comparison).
 
 Each run uses a fresh store in --dir, first pre-filled with --prefill readings (2,000 s of the
@@ -23,7 +24,7 @@ editing the repository (bench-only; the Store code is unchanged):
   ts        as shipped plus INDEX readings(ts)
   ts-only   INDEX readings(ts) instead of (point_id, ts); window read as ONE query for all points
 
-    .venv/bin/python bench/store_ingest.py                       # current schema, ~40 s
+    .venv/bin/python bench/store_ingest.py                       # current schema, ~50 s
     .venv/bin/python bench/store_ingest.py --variant current,ts,ts-only --sync FULL
 
 Target: >= 50,000 readings/s. Prints a table and one JSON line (prefixed "JSON "). An SD card's
@@ -140,7 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readings", type=int, default=200_000, help="readings measured per run")
     ap.add_argument("--prefill", type=int, default=400_000, help="readings already in the store")
-    ap.add_argument("--batches", default="50,500,5000", help="rows per commit, comma separated")
+    ap.add_argument("--batches", default="50,200,500,5000", help="rows per commit, comma separated")
     ap.add_argument("--devices", type=int, default=10)
     ap.add_argument("--sync", default="FULL,NORMAL")
     ap.add_argument("--variant", default="current", help="current,ts,ts-only (comma separated)")
