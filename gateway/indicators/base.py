@@ -92,6 +92,8 @@ class Indicator(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     # Alternatively: any one of these meanings suffices.
     requires_any: ClassVar[tuple[str, ...]] = ()
+    # Meanings read when present, without being required (loaded ahead with the others).
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def applies(self, ctx: WindowContext) -> bool:
         if self.requires and not all(m in ctx.series for m in self.requires):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,10 +85,22 @@ class IndicatorEngine:
                 self.store.meta_set(key, str(wm))
         return made
 
+    def needed_meanings(self) -> set[str]:
+        """Meanings some indicator reads: only these are loaded ahead, in one range scan
+        per window (a raw voltage nobody turns into an indicator is never loaded)."""
+        needed: set[str] = set()
+        for ind in self.indicators.values():
+            needed.update(ind.requires, ind.requires_any, ind.reads)
+        return needed
+
     def compute_window(self, start: int, length: int) -> int:
         rows: list[dict[str, Any]] = []
+        needed = self.needed_meanings()
+        prefetched = self.store.readings_window(
+            [row.id for ap in self.assets.values() for m, entries in ap.all_points.items() if m in needed
+             for row, _p, _d in entries], start, start + length)
         for asset, ap in self.assets.items():
-            ctx = self.context(asset, ap, start, length)
+            ctx = self.context(asset, ap, start, length, prefetched)
             for ind in self.indicators.values():
                 if not ind.applies(ctx):
                     continue
@@ -105,22 +118,72 @@ class IndicatorEngine:
                                  "quality": v.quality, "version": ind.version, "detail": v.detail})
         return self.store.add_indicators(rows) if rows else 0
 
-    def context(self, asset: str, ap: AssetPoints, start: int, length: int) -> WindowContext:
-        end = start + length
-        by_point: dict[str, dict[str, Series]] = {}
-        for meaning, entries in ap.all_points.items():
-            for row, pdef, _dev in entries:
-                data = self.store.readings(row.id, start, end)
-                before = self.store.last_good_before(row.id, start) if pdef.counter else None
-                by_point.setdefault(meaning, {})[pdef.name] = Series(
-                    ts=[r[0] for r in data], values=[r[1] for r in data], quality=[r[2] for r in data],
-                    before=before, counter=pdef.counter, rollover=pdef.rollover)
-        series = {m: by_point[m][row_pdef_dev[1].name] for m, row_pdef_dev in ap.points.items()}
+    def context(self, asset: str, ap: AssetPoints, start: int, length: int,
+                prefetched: dict[int, list[tuple[float, float | None, str]]] | None = None) -> WindowContext:
+        by_point = _LazySeries(self.store, ap, start, length, prefetched or {})
+        series = _FirstSeries(by_point, ap)
         devices = []
         for dev in ap.devices:
-            good, bad = self.store.polls(dev.name, start, end)
+            good, bad = self.store.polls(dev.name, start, start + length)
             devices.append(DeviceWindow(dev.name, dev.poll_interval_s, int(round(length / dev.poll_interval_s)),
                                         good, bad, sum(1 for p in ap.points.values() if p[2].name == dev.name)))
-        return WindowContext(asset=asset, start=start, length=length, series=series, devices=devices,
-                             params=dict(ap.params), profile=self.profile, store=self.store,
-                             series_by_point=by_point)
+        return WindowContext(asset=asset, start=start, length=length, series=series,  # type: ignore[arg-type]
+                             devices=devices, params=dict(ap.params), profile=self.profile, store=self.store,
+                             series_by_point=by_point)  # type: ignore[arg-type]
+
+
+class _LazySeries(Mapping[str, dict[str, Series]]):
+    """meaning -> {point: Series}, loaded on first access (from the window's prefetch when
+    the meaning was needed, else by its own query), so memory holds only what is read."""
+
+    def __init__(self, store: Store, ap: AssetPoints, start: int, length: int,
+                 prefetched: dict[int, list[tuple[float, float | None, str]]]) -> None:
+        self.store, self.ap, self.start, self.length, self.prefetched = store, ap, start, length, prefetched
+        self._cache: dict[str, dict[str, Series]] = {}
+
+    def __getitem__(self, meaning: str) -> dict[str, Series]:
+        if meaning not in self._cache:
+            entries = self.ap.all_points[meaning]  # KeyError for a meaning the asset lacks
+            out = {}
+            for row, pdef, dev in entries:
+                data = self.prefetched.get(row.id)
+                if data is None:
+                    data = self.store.readings(row.id, self.start, self.start + self.length)
+                # A counter's delta from the reading just before the window: only if that
+                # reading is recent (3 polls); across a longer gap the energy (or volume, or
+                # count) cannot be placed in this window and is not claimed here.
+                before = (self.store.last_good_before(row.id, self.start, max(3 * dev.poll_interval_s, 5.0))
+                          if pdef.counter else None)
+                out[pdef.name] = Series(ts=[r[0] for r in data], values=[r[1] for r in data],
+                                        quality=[r[2] for r in data], before=before, counter=pdef.counter,
+                                        rollover=pdef.rollover)
+            self._cache[meaning] = out
+        return self._cache[meaning]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ap.all_points)
+
+    def __len__(self) -> int:
+        return len(self.ap.all_points)
+
+    def __contains__(self, meaning: object) -> bool:
+        return meaning in self.ap.all_points
+
+
+class _FirstSeries(Mapping[str, Series]):
+    """meaning -> the Series of the asset's first point of that meaning (``ctx.series``)."""
+
+    def __init__(self, by_point: _LazySeries, ap: AssetPoints) -> None:
+        self.by_point, self.ap = by_point, ap
+
+    def __getitem__(self, meaning: str) -> Series:
+        return self.by_point[meaning][self.ap.points[meaning][1].name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ap.points)
+
+    def __len__(self) -> int:
+        return len(self.ap.points)
+
+    def __contains__(self, meaning: object) -> bool:
+        return meaning in self.ap.points

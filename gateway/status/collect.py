@@ -82,7 +82,10 @@ def store_view(gw: Gateway) -> dict[str, Any]:
     """
     store, cfg = gw.store, gw.profile.store
     size = store.size_bytes()
-    lo, hi = _q(store, "SELECT MIN(rowid), MAX(rowid) FROM readings")[0]
+    # Two statements: SQLite answers MIN(rowid) or MAX(rowid) alone from the b-tree's edge,
+    # but both in one SELECT scan the whole table.
+    lo = _q(store, "SELECT MIN(rowid) FROM readings")[0][0]
+    hi = _q(store, "SELECT MAX(rowid) FROM readings")[0][0]
     rows = (hi - lo + 1) if lo is not None else 0
     oldest = _q(store, "SELECT ts FROM readings WHERE rowid=?", (lo,))[0][0] if lo is not None else None
     uptime = max(time.time() - gw.started_at, 1.0)
@@ -219,16 +222,19 @@ def series(gw: Gateway, minutes: float = 15.0, buckets: int = 60) -> dict[str, A
     now = time.time()
     horizon = now - minutes * 60
     points = []
+    # Spread the buckets over the data actually there (a gateway up for a minute still gets
+    # a readable chart); one range scan of the time index serves every point.
+    first = _q(gw.store, "SELECT MIN(ts) FROM readings WHERE ts>=?", (horizon,))[0][0]
+    start = horizon if first is None else first
+    width = max((now - start) / buckets, 1e-3)
+    grouped: dict[int, list[tuple[int, float | None, int, int]]] = {}
+    for pid, b, avg, n, total in _q(gw.store, "SELECT point_id, CAST((ts-?)/? AS INTEGER) AS b, AVG(value), "
+                                               "COUNT(value), COUNT(*) FROM readings WHERE ts>=? "
+                                               "GROUP BY point_id, b ORDER BY point_id, b", (start, width, start)):
+        grouped.setdefault(pid, []).append((b, avg, n, total))
     for p in gw.scheduler.pollers:
         for name, row in list(p.point_rows.items()):
-            # Spread the buckets over the data actually there (a gateway up for a minute
-            # still gets a readable chart), found through the (point, ts) index.
-            first = _q(gw.store, "SELECT MIN(ts) FROM readings WHERE point_id=? AND ts>=?", (row.id, horizon))[0][0]
-            start = horizon if first is None else first
-            width = max((now - start) / buckets, 1e-3)
-            data = _q(gw.store, "SELECT CAST((ts-?)/? AS INTEGER) AS b, AVG(value), COUNT(value), COUNT(*) "
-                                "FROM readings WHERE point_id=? AND ts>=? GROUP BY b ORDER BY b",
-                      (start, width, row.id, start))
+            data = grouped.get(row.id, [])
             points.append({"device": p.device.name, "point": name, "unit": row.unit, "meaning": row.meaning,
                            "t": [round(start + (b + 0.5) * width, 1) for b, *_ in data],
                            "v": [None if n == 0 else round(v, 4) for _, v, n, _ in data],
