@@ -18,14 +18,17 @@ shape: every point's newest entries on their own leaf page. Reported per run:
   with nothing to delete (what the retention loop runs every 60 s) and a 15-minute window read
   of all 200 points through Store.readings (what the indicator engine does per window).
 
-``--variant`` runs the same with a different readings index, to size a schema change without
+``--variant`` reshapes the readings indexes before the run, to size a schema change without
 editing the repository (bench-only; the Store code is unchanged):
-  current   the schema as shipped: INDEX readings(point_id, ts)
-  ts        as shipped plus INDEX readings(ts)
-  ts-only   INDEX readings(ts) instead of (point_id, ts); window read as ONE query for all points
+  shipped       whatever Store creates (since 748de8b: INDEX readings(ts) only)
+  point_ts      INDEX readings(point_id, ts) only (the schema before 748de8b)
+  ts            INDEX readings(ts) only
+  point_ts+ts   both
+The window read uses Store.readings_window (one range scan for all points) when the Store has
+it, else Store.readings per point.
 
-    .venv/bin/python bench/store_ingest.py                       # current schema, ~50 s
-    .venv/bin/python bench/store_ingest.py --variant current,ts,ts-only --sync FULL
+    .venv/bin/python bench/store_ingest.py                       # shipped schema, ~50 s
+    .venv/bin/python bench/store_ingest.py --variant shipped,point_ts --sync FULL
 
 Target: >= 50,000 readings/s. Prints a table and one JSON line (prefixed "JSON "). An SD card's
 fsync costs milliseconds: on a Pi the small-batch FULL rate will be much lower than here.
@@ -60,11 +63,26 @@ def wchar() -> int:
     return 0
 
 
-def apply_variant(store: Store, variant: str) -> None:
-    if variant in ("ts", "ts-only"):
-        store.db.execute("CREATE INDEX IF NOT EXISTS bench_readings_ts ON readings(ts)")
-    if variant == "ts-only":
-        store.db.execute("DROP INDEX IF EXISTS readings_point_ts")
+def readings_indexes(store: Store) -> dict[str, list[str]]:
+    """Index name -> columns, for the readings table."""
+    out = {}
+    for row in store.db.execute("PRAGMA index_list('readings')").fetchall():
+        out[row[1]] = [c[2] for c in store.db.execute(f"PRAGMA index_info('{row[1]}')").fetchall()]
+    return out
+
+
+def apply_variant(store: Store, variant: str) -> str:
+    """Reshape the readings indexes (bench-only); returns the resulting index columns, e.g. "(ts)"."""
+    if variant != "shipped":
+        want = {"point_ts": [["point_id", "ts"]], "ts": [["ts"]], "point_ts+ts": [["point_id", "ts"], ["ts"]]}[variant]
+        have = readings_indexes(store)
+        for name, cols in have.items():
+            if cols not in want and not name.startswith("sqlite_autoindex"):
+                store.db.execute(f"DROP INDEX {name}")
+        for cols in want:
+            if cols not in have.values():
+                store.db.execute(f"CREATE INDEX bench_readings_{'_'.join(cols)} ON readings({', '.join(cols)})")
+    return " ".join(f"({', '.join(c)})" for c in readings_indexes(store).values())
 
 
 def make_batches(ids: list[int], devices: int, n_readings: int, batch: int, ts: float,
@@ -91,7 +109,7 @@ def run(variant: str, sync: str, n_readings: int, batch: int, devices: int, pref
     d = Path(tempfile.mkdtemp(prefix="store-ingest-", dir=base))
     try:
         store = Store(d / "edgeproof.db", sync)
-        apply_variant(store, variant)
+        indexes = apply_variant(store, variant)
         ids = [store.point(f"meter-{k // POINTS_PER_DEVICE:02d}", f"p{k % POINTS_PER_DEVICE:02d}",
                            f"energy.p{k % POINTS_PER_DEVICE:02d}", "V").id
                for k in range(devices * POINTS_PER_DEVICE)]
@@ -113,19 +131,14 @@ def run(variant: str, sync: str, n_readings: int, batch: int, devices: int, pref
         # a 15-minute window of every point, as the indicator engine reads it
         start = T0 + 100.0
         r0 = time.process_time()
-        if variant == "ts-only":
-            by_point: dict[int, list[Any]] = {}
-            with store._lock:
-                for pid, t, v, q in store.db.execute("SELECT point_id, ts, value, quality FROM readings "
-                                                     "WHERE ts>=? AND ts<? ORDER BY ts", (start, start + 900)):
-                    by_point.setdefault(pid, []).append((t, v, q))
-            n_window = sum(len(v) for v in by_point.values())
+        if hasattr(store, "readings_window"):  # one range scan for all points (748de8b and later)
+            n_window = sum(len(v) for v in store.readings_window(ids, start, start + 900).values())
         else:
             n_window = sum(len(store.readings(pid, start, start + 900)) for pid in ids)
         window_ms = 1000 * (time.process_time() - r0)
         store.close()
         size = sum(p.stat().st_size for p in d.iterdir() if p.name.startswith("edgeproof.db"))
-        return {"variant": variant, "synchronous": sync, "batch": batch, "readings": n_readings,
+        return {"variant": variant, "indexes": indexes, "synchronous": sync, "batch": batch, "readings": n_readings,
                 "prefill": prefill, "commits": len(batches), "seconds": round(t1 - t0, 3),
                 "readings_per_s": round(n_readings / (t1 - t0)), "commits_per_s": round(len(batches) / (t1 - t0), 1),
                 "cpu_us_per_reading": round(1e6 * (c1 - c0) / n_readings, 2),
@@ -144,7 +157,7 @@ def main() -> None:
     ap.add_argument("--batches", default="50,200,500,5000", help="rows per commit, comma separated")
     ap.add_argument("--devices", type=int, default=10)
     ap.add_argument("--sync", default="FULL,NORMAL")
-    ap.add_argument("--variant", default="current", help="current,ts,ts-only (comma separated)")
+    ap.add_argument("--variant", default="shipped", help="shipped,point_ts,ts,point_ts+ts (comma separated)")
     ap.add_argument("--dir", default=None, help="where the store files go (default: system temp dir)")
     args = ap.parse_args()
     base = Path(args.dir or tempfile.gettempdir())
@@ -155,9 +168,9 @@ def main() -> None:
                 results.append(run(variant, sync, args.readings, batch, args.devices, args.prefill, base))
     print(f"Store.add_readings: {args.readings} readings per run after {args.prefill} pre-filled, {args.devices} "
           f"devices x {POINTS_PER_DEVICE} points, store dir {base}\n")
-    hdr = ("variant", "sync", "rows/commit", "readings/s", "CPU us/rdg", "written B/rdg", "file B/rdg",
-           "purge ms", "window read ms", "target")
-    table = [hdr] + [(r["variant"], r["synchronous"], str(r["batch"]), f"{r['readings_per_s']:,}",
+    hdr = ("variant", "readings indexes", "sync", "rows/commit", "readings/s", "CPU us/rdg", "written B/rdg",
+           "file B/rdg", "purge ms", "window read ms", "target")
+    table = [hdr] + [(r["variant"], r["indexes"], r["synchronous"], str(r["batch"]), f"{r['readings_per_s']:,}",
                       f"{r['cpu_us_per_reading']:.1f}", f"{r['written_bytes_per_reading']:,}",
                       f"{r['file_bytes_per_reading']}", f"{r['purge_ms']:.1f}", f"{r['window_read_ms']:.0f}",
                       "ok" if r["readings_per_s"] >= TARGET else "MISS") for r in results]
