@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from importlib.metadata import entry_points
 from typing import Any
 
 import click
@@ -25,6 +24,8 @@ class LazyGroup(click.Group):
                 for m in pkgutil.iter_modules(commands_pkg.__path__) if not m.name.startswith("_")}
 
     def _plugins(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points  # ~2 MB: only when a plugin is looked up
+
         return {ep.name: ep for ep in entry_points(group="edgeproof.commands")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import time
 from typing import Any
 
@@ -22,12 +22,23 @@ class _Timex(ctypes.Structure):
                 ("pad", ctypes.c_int * 11)]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """Loaded once: find_library runs `ldconfig -p` in a subprocess, far too dear per call."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
+
+
 def clock_state() -> dict[str, Any]:
     """{'synced': bool, 'source': 'kernel', 'maxerror_ms': ...} from adjtimex(2), read-only."""
     now = time.time()
     state: dict[str, Any] = {"synced": False, "source": "unknown"}
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _libc()
         tx = _Timex()
         rc = libc.adjtimex(ctypes.byref(tx))
         if rc >= 0:

@@ -12,7 +12,6 @@ import msgspec
 
 from drivers.base import Driver
 from drivers.bus import BusHandle
-from gateway.connectors.runner import ConnectorRunner
 from gateway.consent.gate import build_gate
 from gateway.identity import Identity, load_identity
 from gateway.indicators.engine import IndicatorEngine
@@ -118,8 +117,11 @@ class Gateway:
         if self.policy is None:
             self.batcher.policy = self.gate.policy
         # MES/ERP exports: drop folders and read-only SQL, imported off the event loop.
-        self.connectors = ConnectorRunner(self.profile, self.state_dir, self.store) if self.profile.connectors \
-            else None
+        self.connectors = None
+        if self.profile.connectors:
+            from gateway.connectors.runner import ConnectorRunner  # csv/Excel/SQL code only when used
+
+            self.connectors = ConnectorRunner(self.profile, self.state_dir, self.store)
         await self.scheduler.start()
         self.tasks.append(asyncio.create_task(self._indicator_loop(), name="indicators"))
         self.tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
@@ -133,7 +135,7 @@ class Gateway:
 
     def _start_status(self) -> None:
         """The LAN status page (if enabled) and the snapshot file `edgeproof status` reads."""
-        from gateway.status import StatusServer
+        from gateway.status.server import StatusServer
 
         cfg = self.profile.status
         if cfg.enabled:
@@ -148,7 +150,8 @@ class Gateway:
 
     async def _snapshot_loop(self, every_s: float = 15.0) -> None:
         # Every 15 s, not faster: the file is on the SD card and only `edgeproof status` reads it.
-        from gateway.status import collect, write_snapshot
+        from gateway.status import collect
+        from gateway.status.snapshot import write_snapshot
 
         while True:
             try:
@@ -211,7 +214,8 @@ class Gateway:
     def _final_snapshot(self) -> None:
         """Leave a snapshot that says the gateway stopped, so `edgeproof status` does not
         report a stopped gateway as running."""
-        from gateway.status import collect, write_snapshot
+        from gateway.status import collect
+        from gateway.status.snapshot import write_snapshot
 
         try:
             doc = collect.status(self)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from gateway.quality import PointQuality
 from gateway.store import PointRow, Store
 
 log = logging.getLogger("edgeproof.scheduler")
+HEALTH_HISTORY = 256
 
 
 @dataclass
@@ -36,10 +37,12 @@ class DeviceHealth:
     last_latency_ms: float | None = None
     next_poll_in_s: float = 0.0
     last_values: dict[str, tuple[float | None, str]] = field(default_factory=dict)
-    intervals: list[float] = field(default_factory=list)
+    # The last poll intervals and read latencies, bounded: a long-running gateway keeps a
+    # recent picture, not a growing list.
+    intervals: deque[float] = field(default_factory=lambda: deque(maxlen=HEALTH_HISTORY))
     # Seconds per successful read, waiting for a shared bus included (bounded like intervals):
     # what a dead unit on the same line costs the others shows here, not in the intervals.
-    latencies: list[float] = field(default_factory=list)
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HEALTH_HISTORY))
     # Per-unit error counters by kind (timeout, crc, short_frame, exception, io, ...) and
     # bus transactions, for probe and the status data.
     errors: dict[str, int] = field(default_factory=dict)
@@ -134,7 +137,8 @@ class DevicePoller:
         h = self.health
         h.polls += 1
         try:
-            result = await asyncio.wait_for(self.driver.timed_read(), self.device.timeout_s * 4 + 1)
+            async with asyncio.timeout(self.device.timeout_s * 4 + 1):
+                result = await self.driver.timed_read()
         except (DriverError, TimeoutError, OSError) as exc:
             kind = exc.kind if isinstance(exc, DriverError) else ("timeout" if isinstance(exc, TimeoutError) else "io")
             if not isinstance(exc, DriverError):
@@ -173,8 +177,7 @@ class DevicePoller:
         h.consecutive_failures = 0
         h.last_ok = ts
         h.last_latency_ms = result.latency_s * 1000
-        if len(h.latencies) < 10000:
-            h.latencies.append(result.latency_s)
+        h.latencies.append(result.latency_s)
         self.writer.add(rows, (ts, self.device.name, 1, None))
         return True
 
@@ -193,7 +196,7 @@ class DevicePoller:
             if due > now:
                 await asyncio.sleep(due - now)
             start = loop.time()
-            if last_start is not None and len(self.health.intervals) < 10000:
+            if last_start is not None:
                 self.health.intervals.append(start - last_start)
             last_start = start
             ok = await self.poll_once()

@@ -36,6 +36,7 @@ DROP INDEX IF EXISTS readings_point_ts;
 CREATE TABLE IF NOT EXISTS polls (
     ts REAL NOT NULL, device TEXT NOT NULL, ok INTEGER NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS polls_device_ts ON polls(device, ts);
+CREATE INDEX IF NOT EXISTS polls_ts ON polls(ts);
 CREATE TABLE IF NOT EXISTS indicators (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, category TEXT NOT NULL, subject TEXT NOT NULL,
     window_start INTEGER NOT NULL, window_len INTEGER NOT NULL, value REAL, unit TEXT NOT NULL,

@@ -11,7 +11,7 @@ import struct
 
 WIDTH = {"int16": 1, "uint16": 1, "bool": 1, "int32": 2, "uint32": 2, "float32": 2,
          "int64": 4, "uint64": 4, "float64": 4}
-_FMT = {"int16": "h", "uint16": "H", "bool": "H", "int32": "i", "uint32": "I", "float32": "f",
+STRUCT_CODES = {"int16": "h", "uint16": "H", "bool": "H", "int32": "i", "uint32": "I", "float32": "f",
         "int64": "q", "uint64": "Q", "float64": "d"}
 
 
@@ -27,7 +27,7 @@ def registers_to_bytes(regs: list[int], word_order: str, byte_order: str) -> byt
 
 def decode(regs: list[int], dtype: str, word_order: str = "big", byte_order: str = "big",
            scale: float = 1.0, offset: float = 0.0) -> float:
-    raw = struct.unpack(">" + _FMT[dtype], registers_to_bytes(regs, word_order, byte_order))[0]
+    raw = struct.unpack(">" + STRUCT_CODES[dtype], registers_to_bytes(regs, word_order, byte_order))[0]
     if dtype == "bool":
         return 1.0 if raw else 0.0
     return raw * scale + offset
@@ -39,7 +39,7 @@ def encode(value: float, dtype: str, word_order: str = "big", byte_order: str = 
     raw = (value - offset) / scale
     if dtype not in ("float32", "float64"):
         raw = int(round(raw))
-    data = struct.pack(">" + _FMT[dtype], raw)
+    data = struct.pack(">" + STRUCT_CODES[dtype], raw)
     words = []
     for i in range(0, len(data), 2):
         hi, lo = data[i], data[i + 1]

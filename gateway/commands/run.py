@@ -27,21 +27,16 @@ def validate_profile(path: Path, state_dir: Path | None = None) -> Any:
     (consent, privacy, connectors, shifts, collateral: the checks the gateway runs at
     start), the status bind and password file. Raises ProfileError naming the file, key
     and expectation."""
+    from gateway.consent.policy import load_consent
     from gateway.profile import ProfileError, load_profile
-    from gateway.status.auth import BasicAuth, PasswordFileError
-    from gateway.status.server import BindError, parse_bind
 
-    profile = load_profile(path)
-    try:
-        from gateway.consent.gate import check_sections
-        from gateway.consent.policy import load_consent
-    except ImportError:  # an older tree without the consent subsystem
-        pass
-    else:
-        check_sections(profile, str(path))
-        if profile.consent:
-            load_consent(profile.consent, state_dir, str(path))
-    if profile.status.enabled:
+    profile = load_profile(path)  # also checks the sections of consent's neighbours
+    if profile.consent:
+        load_consent(profile.consent, state_dir, str(path))
+    if profile.status.enabled:  # the status server's code is loaded only when it will run
+        from gateway.status.auth import BasicAuth, PasswordFileError
+        from gateway.status.server import BindError, parse_bind
+
         try:
             parse_bind(profile.status.bind)
         except BindError as exc:

@@ -93,7 +93,7 @@ def command(ctx: click.Context, state_dir: Path | None, profile: str | None, url
     """Show the running gateway's devices, store, uplink (run `status set-password` to protect the page)."""
     if ctx.invoked_subcommand is not None:
         return
-    from gateway.status import read_snapshot
+    from gateway.status.snapshot import read_snapshot
 
     state = get_state(state_dir)
     snap = read_snapshot(state)

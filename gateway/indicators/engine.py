@@ -96,11 +96,10 @@ class IndicatorEngine:
     def compute_window(self, start: int, length: int) -> int:
         rows: list[dict[str, Any]] = []
         needed = self.needed_meanings()
-        prefetched = self.store.readings_window(
-            [row.id for ap in self.assets.values() for m, entries in ap.all_points.items() if m in needed
-             for row, _p, _d in entries], start, start + length)
         for asset, ap in self.assets.items():
-            ctx = self.context(asset, ap, start, length, prefetched)
+            # One asset's readings at a time: the peak memory of a window is one asset's
+            # needed points, not the whole site's (pymalloc keeps a peak once reached).
+            ctx = self.context(asset, ap, start, length, needed)
             for ind in self.indicators.values():
                 if not ind.applies(ctx):
                     continue
@@ -119,8 +118,8 @@ class IndicatorEngine:
         return self.store.add_indicators(rows) if rows else 0
 
     def context(self, asset: str, ap: AssetPoints, start: int, length: int,
-                prefetched: dict[int, list[tuple[float, float | None, str]]] | None = None) -> WindowContext:
-        by_point = _LazySeries(self.store, ap, start, length, prefetched or {})
+                needed: set[str] | None = None) -> WindowContext:
+        by_point = _LazySeries(self.store, ap, start, length, needed or set())
         series = _FirstSeries(by_point, ap)
         devices = []
         for dev in ap.devices:
@@ -133,20 +132,25 @@ class IndicatorEngine:
 
 
 class _LazySeries(Mapping[str, dict[str, Series]]):
-    """meaning -> {point: Series}, loaded on first access (from the window's prefetch when
-    the meaning was needed, else by its own query), so memory holds only what is read."""
+    """meaning -> {point: Series}, loaded on first access, so memory holds only what is read.
+    The first access loads every *needed* meaning of the asset in one range scan; a meaning
+    no indicator declared is fetched on its own."""
 
-    def __init__(self, store: Store, ap: AssetPoints, start: int, length: int,
-                 prefetched: dict[int, list[tuple[float, float | None, str]]]) -> None:
-        self.store, self.ap, self.start, self.length, self.prefetched = store, ap, start, length, prefetched
+    def __init__(self, store: Store, ap: AssetPoints, start: int, length: int, needed: set[str]) -> None:
+        self.store, self.ap, self.start, self.length, self.needed = store, ap, start, length, needed
+        self.prefetched: dict[int, list[tuple[float, float | None, str]]] | None = None
         self._cache: dict[str, dict[str, Series]] = {}
 
     def __getitem__(self, meaning: str) -> dict[str, Series]:
         if meaning not in self._cache:
             entries = self.ap.all_points[meaning]  # KeyError for a meaning the asset lacks
+            if self.prefetched is None and meaning in self.needed:
+                self.prefetched = self.store.readings_window(
+                    [row.id for m, es in self.ap.all_points.items() if m in self.needed for row, _p, _d in es],
+                    self.start, self.start + self.length)
             out = {}
             for row, pdef, dev in entries:
-                data = self.prefetched.get(row.id)
+                data = (self.prefetched or {}).get(row.id)
                 if data is None:
                     data = self.store.readings(row.id, self.start, self.start + self.length)
                 # A counter's delta from the reading just before the window: only if that
