@@ -17,7 +17,7 @@ from gateway.identity import Identity, load_identity
 from gateway.indicators.engine import IndicatorEngine
 from gateway.profile.load import load_driver_module, resolve_model
 from gateway.profile.schema import Profile
-from gateway.scheduler import Scheduler
+from gateway.scheduler import Scheduler, cancel_and_wait
 from gateway.simulate import start_twins
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher, RecordPolicy
@@ -189,9 +189,7 @@ class Gateway:
                 log.exception("retention step failed", extra={"error": str(exc)})
 
     async def stop(self, drain_s: float = 0.0) -> None:
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_and_wait(self.tasks)
         if self.status_server is not None:
             await asyncio.to_thread(self.status_server.stop)
             self.status_server = None

@@ -86,8 +86,10 @@ async def read_map(client: Any, regmap: RegisterMap, unit_id: int, timeout_s: fl
         if line is not None:
             line.begin()
         try:
-            async with asyncio.timeout(timeout_s):  # no extra task per request, unlike wait_for
-                rr = await fn(req.start, count=req.count, device_id=unit_id)
+            # wait_for, not asyncio.timeout: the request runs in its own task, so a stop that
+            # cancels us is never lost inside pymodbus (its own wait_for can swallow a
+            # cancellation that races with a reply on Python 3.11, leaving a poller unstoppable).
+            rr = await asyncio.wait_for(fn(req.start, count=req.count, device_id=unit_id), timeout_s)
         except TimeoutError as exc:
             kind = line.classify_silence(req.table, req.count) if line is not None else "timeout"
             raise DriverError(kind, f"no usable answer from unit {unit_id} within {timeout_s}s") from exc
