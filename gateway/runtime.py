@@ -135,10 +135,10 @@ class Gateway:
 
     def _start_status(self) -> None:
         """The LAN status page (if enabled) and the snapshot file `edgeproof status` reads."""
-        from gateway.status.server import StatusServer
-
         cfg = self.profile.status
         if cfg.enabled:
+            from gateway.status.server import StatusServer  # the HTTP server only when it runs
+
             try:
                 server = StatusServer(self, cfg.bind, cfg.password_file)
                 server.start()
