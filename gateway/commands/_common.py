@@ -8,18 +8,9 @@ from typing import Any
 
 import click
 
+from drivers.state import default_state_dir
 from gateway.profile import ProfileError, load_profile
 from gateway.profile.schema import Profile
-
-
-def default_state_dir() -> Path:
-    env = os.environ.get("EDGEPROOF_STATE")
-    if env:
-        return Path(env)
-    system = Path("/var/lib/edgeproof")
-    if system.exists() and os.access(system, os.W_OK):
-        return system
-    return Path.home() / ".local" / "state" / "edgeproof"
 
 
 def state_option(f: Any) -> Any:
