@@ -104,34 +104,38 @@ class SafetyEvents(_CounterIndicator):
     requires = ("vision.safety_events",)
 
 
+class _PeopleIndicator(Indicator):
+    """A statistic of the people-present samples in the window."""
+
+    category = "vision"
+    unit = "people"
+    version = 1
+    requires = ("vision.people_present",)
+
+    def stat(self, vals: list[float]) -> float:
+        raise NotImplementedError
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        vals = [v for _, v in ctx.series["vision.people_present"].usable()]
+        if not vals:
+            return [self.value(ctx, None, ["no_data"])]
+        return [self.value(ctx, self.stat(vals), samples=len(vals))]
+
+
 @register
-class PeopleMean(Indicator):
+class PeopleMean(_PeopleIndicator):
     name = "vision.people_mean"
-    category = "vision"
-    unit = "people"
-    version = 1
-    requires = ("vision.people_present",)
 
-    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        vals = [v for _, v in ctx.series["vision.people_present"].usable()]
-        if not vals:
-            return [self.value(ctx, None, ["no_data"])]
-        return [self.value(ctx, round(sum(vals) / len(vals), 3), samples=len(vals))]
+    def stat(self, vals: list[float]) -> float:
+        return round(sum(vals) / len(vals), 3)
 
 
 @register
-class PeopleMax(Indicator):
+class PeopleMax(_PeopleIndicator):
     name = "vision.people_max"
-    category = "vision"
-    unit = "people"
-    version = 1
-    requires = ("vision.people_present",)
 
-    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        vals = [v for _, v in ctx.series["vision.people_present"].usable()]
-        if not vals:
-            return [self.value(ctx, None, ["no_data"])]
-        return [self.value(ctx, max(vals), samples=len(vals))]
+    def stat(self, vals: list[float]) -> float:
+        return max(vals)
 
 
 @register

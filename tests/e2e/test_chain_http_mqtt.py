@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import msgspec
-
-from gateway.identity import enroll, init_identity
 from gateway.profile import load_profile
 from gateway.runtime import Gateway
-from tests.e2e.conftest import PROFILE
-from tests.support.processes import Mosquitto, ReceiverProc, free_port
+from tests.e2e.conftest import PROFILE, mqtt_receiver_and_gateway
+from tests.support.processes import Mosquitto, ReceiverProc
 
 
 def run_gateway(profile, state: Path, seconds: float) -> Gateway:  # noqa: ANN001
@@ -52,14 +49,8 @@ def test_chain_over_http(receiver_proc: ReceiverProc, enrolled_state: Path) -> N
 
 
 def test_chain_over_mqtt_with_a_real_broker(tmp_path: Path, broker: Mosquitto) -> None:
-    receiver = ReceiverProc(tmp_path, free_port(), mqtt=f"127.0.0.1:{broker.port}").start()
+    receiver, state, prof = mqtt_receiver_and_gateway(tmp_path, broker)
     try:
-        state = tmp_path / "gw"
-        init_identity(state, None, "t")
-        enroll(state, receiver.url, receiver.token())
-        prof = load_profile(PROFILE)
-        prof = msgspec.structs.replace(prof, uplink=msgspec.structs.replace(
-            prof.uplink, transport="mqtt", mqtt=msgspec.structs.replace(prof.uplink.mqtt, port=broker.port)))
         gw = run_gateway(prof, state, 5)
         assert gw.sender.dest.startswith("mqtt:")
         check_feed(receiver, gw)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import msgspec
-
-from gateway.identity import enroll, init_identity
 from gateway.profile import load_profile
 from gateway.runtime import Gateway
-from tests.e2e.conftest import PROFILE
+from tests.e2e.conftest import PROFILE, mqtt_receiver_and_gateway
 from tests.e2e.test_chain_http_mqtt import check_feed
-from tests.support.processes import Mosquitto, ReceiverProc, free_port
+from tests.support.processes import Mosquitto, ReceiverProc
 
 
 async def run_with_outage(profile, state: Path, down, up, before: float = 2.5, outage: float = 4.0,  # noqa: ANN001
@@ -40,15 +37,8 @@ def test_receiver_outage_http(receiver_proc: ReceiverProc, enrolled_state: Path)
 
 
 def test_broker_outage_mqtt(tmp_path: Path, broker: Mosquitto) -> None:
-    receiver = ReceiverProc(tmp_path, free_port(), mqtt=f"127.0.0.1:{broker.port}").start()
+    receiver, state, prof = mqtt_receiver_and_gateway(tmp_path, broker, timeout_s=2.0)
     try:
-        state = tmp_path / "gw"
-        init_identity(state, None, "t")
-        enroll(state, receiver.url, receiver.token())
-        prof = load_profile(PROFILE)
-        prof = msgspec.structs.replace(prof, uplink=msgspec.structs.replace(
-            prof.uplink, transport="mqtt", timeout_s=2.0,
-            mqtt=msgspec.structs.replace(prof.uplink.mqtt, port=broker.port)))
         gw = asyncio.run(run_with_outage(prof, state, broker.stop, broker.start, after=6.0))
         check_feed(receiver, gw)
     finally:
