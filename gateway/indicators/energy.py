@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.counters import counter_delta, time_weighted
+from gateway.indicators.intervals import max_gap
 from gateway.indicators.registry import register
-
-
-def _max_gap(ctx: WindowContext) -> float:
-    return 3 * max((d.poll_interval_s for d in ctx.devices), default=60.0)
 
 
 @register
@@ -35,7 +32,7 @@ class AveragePower(Indicator):
     requires = ("energy.power_kw",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        spans = time_weighted(ctx.series["energy.power_kw"], ctx.start, ctx.end, _max_gap(ctx))
+        spans = time_weighted(ctx.series["energy.power_kw"], ctx.start, ctx.end, max_gap(ctx))
         secs = sum(s for _, s in spans)
         if secs <= 0:
             return [self.value(ctx, None, ["no_data"])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.counters import time_weighted
+from gateway.indicators.intervals import max_gap
 from gateway.indicators.registry import register
 
 DEFAULT_ON_THRESHOLD_KW = 1.0
@@ -12,8 +13,7 @@ DEFAULT_ON_THRESHOLD_KW = 1.0
 def on_off_seconds(ctx: WindowContext) -> tuple[float, float]:
     """(seconds on, seconds observed). Time in data gaps is neither on nor off."""
     threshold = float(ctx.params.get("on_threshold_kw", DEFAULT_ON_THRESHOLD_KW))
-    max_gap = 3 * max((d.poll_interval_s for d in ctx.devices), default=60.0)
-    spans = time_weighted(ctx.series["energy.power_kw"], ctx.start, ctx.end, max_gap)
+    spans = time_weighted(ctx.series["energy.power_kw"], ctx.start, ctx.end, max_gap(ctx))
     on = sum(s for v, s in spans if v > threshold)
     return on, sum(s for _, s in spans)
 
