@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-SCHEMA_VERSION = 1
+from cloud_stub.schema import SCHEMA_VERSION, ddl
 
 
 def utc_now() -> datetime:
@@ -78,65 +78,13 @@ class ReceiverDB:
 
 
 def _create_schema(db: Database) -> None:
-    """Idempotent: tables and indexes are created if missing; the version is recorded."""
-    db.table("enterprises").create(
-        {"id": str, "created": str}, pk="id", not_null=["created"], if_not_exists=True
-    )
-    db.table("enroll_tokens").create(
-        {"token_hash": str, "enterprise_id": str, "created": str, "expires": str,
-         "used_at": str, "used_by": str},
-        pk="token_hash", not_null=["enterprise_id", "created", "expires"],
-        foreign_keys=[("enterprise_id", "enterprises", "id")], if_not_exists=True,
-    )
-    # The chain head lives with the gateway: the chain is per gateway_id, whatever key signed.
-    db.table("gateways").create(
-        {"id": str, "enterprise_id": str, "enrolled_at": str, "last_seq": int, "last_hash": str},
-        pk="id", not_null=["enterprise_id", "enrolled_at", "last_seq", "last_hash"],
-        foreign_keys=[("enterprise_id", "enterprises", "id")], if_not_exists=True,
-    )
-    db.table("gateway_keys").create(
-        {"kid": str, "gateway_id": str, "enterprise_id": str, "public_key": str,
-         "enrolled_at": str, "revoked_at": str},
-        pk="kid", not_null=["gateway_id", "enterprise_id", "public_key", "enrolled_at"],
-        foreign_keys=[("gateway_id", "gateways", "id")], if_not_exists=True,
-    )
-    db.table("gateway_keys").create_index(["gateway_id"], if_not_exists=True)
-    # rowid order is acceptance order; rec_pos = highest record id before this batch's records,
-    # which places record-less batches in the feed (see feed.py).
-    db.table("batches").create(
-        {"hash": str, "gateway_id": str, "enterprise_id": str, "seq": int, "kid": str,
-         "body": bytes, "sig": bytes, "record_count": int, "rec_pos": int,
-         "received": str, "transport": str},
-        pk="hash",
-        not_null=["gateway_id", "enterprise_id", "seq", "kid", "body", "sig", "record_count",
-                  "rec_pos", "received"],
-        if_not_exists=True,
-    )
-    db.table("batches").create_index(["gateway_id", "seq"], unique=True, if_not_exists=True)
-    db.table("batches").create_index(["enterprise_id", "rec_pos"], if_not_exists=True)
-    db.conn.execute(
-        "CREATE TABLE IF NOT EXISTS records ("
-        " id INTEGER PRIMARY KEY, batch_hash TEXT NOT NULL, enterprise_id TEXT NOT NULL,"
-        " gateway_id TEXT NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL, type TEXT NOT NULL,"
-        " name TEXT, category TEXT, subject TEXT, window_start INTEGER, window_len INTEGER,"
-        " record TEXT NOT NULL)"
-    )
-    db.table("records").create_index(["enterprise_id", "id"], if_not_exists=True)
-    db.table("records").create_index(["batch_hash", "idx"], unique=True, if_not_exists=True)
-    db.table("findings").create(
-        {"id": int, "kind": str, "severity": str, "enterprise_id": str, "gateway_id": str,
-         "detail": str, "created": str, "dedupe": str},
-        pk="id", not_null=["kind", "severity", "detail", "created", "dedupe"], if_not_exists=True,
-    )
-    db.table("findings").create_index(["dedupe"], unique=True, if_not_exists=True)
-    db.table("findings").create_index(["enterprise_id", "id"], if_not_exists=True)
-    db.table("banks").create(
-        {"id": str, "token_hash": str, "created": str}, pk="id", not_null=["token_hash", "created"],
-        if_not_exists=True,
-    )
-    db.table("banks").create_index(["token_hash"], unique=True, if_not_exists=True)
-    db.table("bank_grants").create(
-        {"bank_id": str, "enterprise_id": str, "granted_at": str, "revoked_at": str},
-        pk=("bank_id", "enterprise_id"), not_null=["granted_at"], if_not_exists=True,
-    )
+    """Idempotent: tables and indexes are created if missing; an older schema is refused by name."""
+    found = db.conn.execute("PRAGMA user_version").fetchone()[0]
+    if found not in (0, SCHEMA_VERSION):
+        raise RuntimeError(
+            f"receiver database has schema version {found}, this receiver needs {SCHEMA_VERSION}: "
+            "start it on a new database file (schema 1 predates analysis and is not migrated)"
+        )
+    for stmt in ddl("sqlite"):
+        db.conn.execute(stmt)
     db.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -36,7 +36,7 @@ def check_id(value: Any, what: str) -> str:
 
 def ensure_enterprise(conn: sqlite3.Connection, enterprise_id: str) -> None:
     conn.execute(
-        "INSERT OR IGNORE INTO enterprises (id, created) VALUES (?, ?)", (enterprise_id, iso(utc_now()))
+        "INSERT INTO enterprises (id, created) VALUES (?, ?) ON CONFLICT DO NOTHING", (enterprise_id, iso(utc_now()))
     )
 
 

@@ -66,7 +66,7 @@ def feed_page(
         last = rows[-1][0] if rows else after
         empty_sql = (
             "SELECT hash FROM batches WHERE enterprise_id = ? AND record_count = 0 AND rec_pos >= ?"
-            + (" AND rec_pos < ?" if more else "") + " ORDER BY rowid"
+            + (" AND rec_pos < ?" if more else "") + " ORDER BY id"
         )
         empty_args: tuple[Any, ...] = (enterprise_id, after, last) if more else (enterprise_id, after)
         hashes = list(dict.fromkeys([r[4] for r in rows]))

@@ -36,8 +36,8 @@ def record_finding(
 ) -> None:
     """Insert a finding unless one with the same dedupe key exists. Caller holds the transaction."""
     conn.execute(
-        "INSERT OR IGNORE INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (kind, SEVERITY.get(kind, "warning"), enterprise_id, gateway_id,
          json.dumps(detail, sort_keys=True), iso(utc_now()), f"{kind}:{gateway_id}:{dedupe}"),
     )

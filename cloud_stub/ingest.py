@@ -77,7 +77,16 @@ def _peek_seq(body: bytes) -> int | None:
     return seq if isinstance(seq, int) else None
 
 
-def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int]) -> tuple[Any, ...]:
+def _number(v: Any) -> float | None:
+    """An indicator value as a number for analysis (booleans count as 0/1); None otherwise."""
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, int | float):
+        return float(v)
+    return None
+
+
+def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int], replayed: int) -> tuple[Any, ...]:
     """One records-table row; indicator fields are pulled out as columns for querying."""
     if not isinstance(rec, dict) or not isinstance(rec.get("type"), str):
         raise wire.WireError("bad_body", f"record {idx} is not an object with a string 'type'")
@@ -92,8 +101,15 @@ def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int]) -> tuple[An
         name if isinstance(name, str) else None,
         cat if isinstance(cat, str) else None,
         subj if isinstance(subj, str) else None,
-        start, length, _dumps(rec),
+        start, length, _number(rec.get("value")),
+        _dumps(rec["q"]) if isinstance(rec.get("q"), list) else None,
+        replayed, _dumps(rec),
     )
+
+
+def is_replayed(body: dict[str, Any]) -> int:
+    """1 when the gateway declared the batch a replay of recorded history (``edgeproof replay``)."""
+    return 1 if isinstance(body.get("replay"), dict) else 0
 
 
 def _dropped(body: dict[str, Any]) -> tuple[int, int] | None:
@@ -162,7 +178,8 @@ def _ingest(rdb: ReceiverDB, data: bytes, transport: str, expect_gateway: str | 
                                  f"batch of {gateway_id} arrived on {expect_gateway}'s topic")
         seq = body["seq"]
         head = (h, enterprise_id, gateway_id, seq)
-        rows = [_record_row(rec, i, head) for i, rec in enumerate(body["records"])]
+        replayed = is_replayed(body)
+        rows = [_record_row(rec, i, head, replayed) for i, rec in enumerate(body["records"])]
     except wire.WireError as exc:
         if exc.code in ("bad_signature", "kid_mismatch", "gateway_mismatch"):
             _finding_alone(rdb, "rejected_batch", enterprise_id, gateway_id,
@@ -226,12 +243,14 @@ def _extend_chain(
     rec_pos = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
     conn.execute(
         "INSERT INTO batches (hash, gateway_id, enterprise_id, seq, kid, body, sig, record_count, rec_pos,"
-        " received, transport) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (h, gw, ent, seq, batch.kid, batch.body, batch.sig, len(rows), rec_pos, iso(utc_now()), transport),
+        " received, transport, created, replayed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (h, gw, ent, seq, batch.kid, batch.body, batch.sig, len(rows), rec_pos, iso(utc_now()), transport,
+         body["created"] if isinstance(body.get("created"), str) else None, is_replayed(body)),
     )
     conn.executemany(
         "INSERT INTO records (batch_hash, enterprise_id, gateway_id, seq, idx, type, name, category, subject,"
-        " window_start, window_len, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " window_start, window_len, value, quality, replayed, record)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     conn.execute("UPDATE gateways SET last_seq = ?, last_hash = ? WHERE id = ?", (seq, h, gw))

@@ -44,7 +44,7 @@ class Receiver:
     def stored(self) -> list[tuple]:
         """Everything accepted, for before/after comparisons: (hash, seq, body) and record rows."""
         with self.rdb.read() as conn:
-            batches = conn.execute("SELECT hash, seq, body FROM batches ORDER BY rowid").fetchall()
+            batches = conn.execute("SELECT hash, seq, body FROM batches ORDER BY id").fetchall()
             records = conn.execute("SELECT id, batch_hash, idx, record FROM records ORDER BY id").fetchall()
         return [batches, records]
 
