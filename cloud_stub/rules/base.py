@@ -1,0 +1,105 @@
+"""The one rule interface: a cross-verification rule turns an enterprise's evidence into findings.
+
+A rule compares sources over the same windows and says, in numbers, where they disagree.
+Every finding carries enough for a credit analyst to redo the arithmetic by hand: the
+rule and its version, the indicators and windows, the numbers compared, the baseline,
+the statistic, the threshold and the direction of the disagreement. Rules are pure
+functions of the evidence and their parameters, so a score built on them is reproducible.
+
+New rules are new modules in this package that define a :class:`Rule` subclass decorated
+with :func:`register`; nothing else is edited.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from cloud_stub.evidence import Evidence
+
+SEVERITIES = ("info", "yellow", "orange", "red")
+SUBSCORES = ("production_authenticity", "operating_stability", "collateral_safety", "data_integrity")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One disagreement (or one noteworthy fact) found by a rule.
+
+    ``key`` identifies the finding within its rule and version (typically the subject and
+    window range), so re-running an analysis over the same data raises it once.
+    ``direction`` is how the sources disagree, e.g. ``claims_exceed_evidence`` (the
+    enterprise's own records claim more than the machines show), ``evidence_exceeds_claims``,
+    ``above`` / ``below`` a baseline, ``missing``.
+    """
+
+    rule: str
+    version: int
+    severity: str
+    subscore: str
+    key: str
+    window_start: int
+    window_end: int
+    indicators: tuple[str, ...]
+    compared: Mapping[str, Any]
+    statistic: Mapping[str, Any]
+    threshold: Mapping[str, Any]
+    direction: str
+    message: str
+    baseline: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+        if self.subscore not in SUBSCORES:
+            raise ValueError(f"subscore {self.subscore!r} is not one of {SUBSCORES}")
+
+    @property
+    def dedupe(self) -> str:
+        return f"{self.rule}:v{self.version}:{self.key}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding as stored and served (plain JSON types only)."""
+        out: dict[str, Any] = {
+            "rule": self.rule, "version": self.version, "severity": self.severity, "subscore": self.subscore,
+            "key": self.key, "window": {"start": self.window_start, "end": self.window_end},
+            "indicators": list(self.indicators), "compared": dict(self.compared),
+            "baseline": dict(self.baseline) if self.baseline is not None else None,
+            "statistic": dict(self.statistic), "threshold": dict(self.threshold),
+            "direction": self.direction, "message": self.message,
+        }
+        if self.extra:
+            out["extra"] = dict(self.extra)
+        return out
+
+
+class Rule(ABC):
+    """A versioned cross-verification rule. Bump ``version`` whenever its arithmetic changes."""
+
+    id: ClassVar[str]
+    version: ClassVar[int]
+    subscore: ClassVar[str]
+    title: ClassVar[str]
+    # Parameter defaults; the analysis configuration may override any of them by name.
+    defaults: ClassVar[Mapping[str, Any]] = {}
+
+    @abstractmethod
+    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+        """Findings for this enterprise's evidence; [] when the sources agree or are absent."""
+
+
+_REGISTRY: dict[str, type[Rule]] = {}
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    if cls.id in _REGISTRY and _REGISTRY[cls.id] is not cls:
+        raise ValueError(f"two rules claim the id {cls.id!r}")
+    _REGISTRY[cls.id] = cls
+    return cls
+
+
+def registered() -> dict[str, type[Rule]]:
+    return dict(_REGISTRY)
