@@ -1,17 +1,12 @@
 """The SQL connector against a real PostgreSQL server: the query runs in a read-only
 transaction, so even a statement that would write is refused by the server itself.
 
-Needs PostgreSQL's server binaries (initdb, pg_ctl) and psycopg; skipped otherwise.
-PostgreSQL refuses to run as root, so as root the throwaway cluster runs as 'nobody'.
+Needs PostgreSQL's server binaries (initdb, pg_ctl) and psycopg; skipped otherwise
+(the server comes from tests/support/postgres.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,52 +16,22 @@ from gateway.connectors.config import load_connectors
 from gateway.connectors.importer import Importer
 from gateway.connectors.readers import SourceError, read_sql
 from gateway.store import Store
+from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F401
 
 psycopg = pytest.importorskip("psycopg")
-BIN = next((Path(p) for p in ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
-            if (Path(p) / "initdb").exists()), None)
-if BIN is None and shutil.which("initdb"):
-    BIN = Path(shutil.which("initdb") or "").parent
-if BIN is None:
-    pytest.skip("PostgreSQL server binaries not installed", allow_module_level=True)
-
-
-def _as_pg_user(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "nobody", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator[str]:
-    base = Path(tempfile.mkdtemp(prefix="edgeproof-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(base, "nobody", "nogroup")
-    data, port = base / "data", _free_port()
-    subprocess.run(_as_pg_user([str(BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run(_as_pg_user([str(BIN / "pg_ctl"), "-D", str(data), "-o",
-                                f"-p {port} -k {base} -c listen_addresses=''", "-l", str(base / "log"), "-w",
-                                "start"]), check=True, capture_output=True, timeout=60)
-    try:
-        with psycopg.connect(host=str(base), port=port, user="postgres", dbname="postgres", autocommit=True) as c:
-            c.execute("CREATE DATABASE erp")
-        with psycopg.connect(host=str(base), port=port, user="postgres", dbname="erp") as c:
-            c.execute('CREATE TABLE "应收账款" ("发票号" text, "客户" text, "金额" numeric, "开票日期" date, '
-                      '"到期日" date, "回款日期" date)')
-            c.execute("""INSERT INTO "应收账款" VALUES ('INV-1', '上海汽车零部件有限公司', 10000, '2026-10-01',
-                         '2026-10-31', NULL), ('INV-2', '宁波精工机械有限公司', 5000.50, '2026-09-01', '2026-10-01',
-                         '2026-10-20')""")
-            c.execute("CREATE SEQUENCE s")
-        yield f"postgresql+psycopg://postgres@/erp?host={base}&port={port}"
-    finally:
-        subprocess.run(_as_pg_user([str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+def pg(postgres_server: ThrowawayPostgres) -> Iterator[str]:  # noqa: F811
+    url = postgres_server.create_database("erp")
+    with psycopg.connect(url) as c:
+        c.execute('CREATE TABLE "应收账款" ("发票号" text, "客户" text, "金额" numeric, "开票日期" date, '
+                  '"到期日" date, "回款日期" date)')
+        c.execute("""INSERT INTO "应收账款" VALUES ('INV-1', '上海汽车零部件有限公司', 10000, '2026-10-01',
+                     '2026-10-31', NULL), ('INV-2', '宁波精工机械有限公司', 5000.50, '2026-09-01', '2026-10-01',
+                     '2026-10-20')""")
+        c.execute("CREATE SEQUENCE s")
+    yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 QUERY = 'SELECT "发票号", "客户", "金额", "开票日期", "到期日", "回款日期" FROM "应收账款"'
