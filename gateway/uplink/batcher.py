@@ -36,11 +36,16 @@ def indicator_record(row: dict[str, Any]) -> dict[str, Any]:
 
 class Batcher:
     def __init__(self, store: Store, identity: Identity, max_records: int = 500,
-                 policy: RecordPolicy | None = None) -> None:
+                 policy: RecordPolicy | None = None, *, clock: Callable[[], float] = time.time,
+                 replay: dict[str, Any] | None = None) -> None:
         self.store = store
         self.identity = identity
         self.max_records = max_records
         self.policy = policy
+        # `edgeproof replay` (gateway/replay): batches are dated by the simulated clock and
+        # carry a top-level "replay" object, so the receiver and the bank see they are history.
+        self.clock = clock
+        self.replay = replay
 
     def pack_once(self, extra_records: list[dict[str, Any]] | None = None) -> int | None:
         """Pack up to max_records pending indicators into one batch; returns its seq or None."""
@@ -65,10 +70,12 @@ class Batcher:
         body = {
             "v": wire.VERSION, "gateway": self.identity.gateway_id, "enterprise": ent, "kid": self.identity.kid,
             "seq": seq, "prev": prev, "boot": int(self.store.meta_get("boot", "0") or 0),
-            "created": datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds").replace(
+            "created": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds").replace(
                 "+00:00", "Z"),
             "clock": clock_state(), "loss": self.store.loss_counters(), "records": records,
         }
+        if self.replay is not None:
+            body["replay"] = self.replay
         signed = wire.sign_body(body, self.identity.signing_key)
         categories = sorted({r.get("category", r["type"]) for r in records})
         self.store.append_batch(seq, signed.hash, signed.body, signed.sig, signed.kid, ids, categories,
