@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 TIME_ERROR = 5
 EARLIEST_PLAUSIBLE = 1735689600  # 2025-01-01: a clock before this is certainly unset
+# Set while `edgeproof replay` runs recorded history under a simulated clock: the kernel's
+# NTP state says nothing about recorded timestamps, so batches report this state instead.
+_reported: dict[str, Any] | None = None
+
+
+@contextlib.contextmanager
+def reported_clock(state: dict[str, Any]) -> Iterator[None]:
+    """Report ``state`` from clock_state() inside the block (replay only, see gateway/replay)."""
+    global _reported
+    before, _reported = _reported, dict(state)
+    try:
+        yield
+    finally:
+        _reported = before
 
 
 class _Timex(ctypes.Structure):
@@ -35,6 +51,8 @@ def _libc() -> ctypes.CDLL:
 
 def clock_state() -> dict[str, Any]:
     """{'synced': bool, 'source': 'kernel', 'maxerror_ms': ...} from adjtimex(2), read-only."""
+    if _reported is not None:
+        return dict(_reported)
     now = time.time()
     state: dict[str, Any] = {"synced": False, "source": "unknown"}
     try:

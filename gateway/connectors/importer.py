@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,6 +82,8 @@ class Importer:
         self.store = store
         self.tokeniser = tokeniser
         self.tz = ZoneInfo(timezone)
+        # The import clock: `edgeproof replay` imports history under its simulated clock.
+        self.clock: Callable[[], float] = time.time
         # (connector, path) -> (size, mtime_ns) of files already read: a large workbook is not
         # re-read and re-hashed at every scan when nothing changed.
         self._stat_seen: dict[tuple[str, str, str], tuple[int, int]] = {}
@@ -179,7 +182,7 @@ class Importer:
 
     def _write(self, cfg: ConnectorCfg, ds: Dataset, src: Source, fingerprint: str, mapped: dict[str, MappedRow],
                quarantine: list[tuple[int, str, str]], rep: ImportReport) -> None:
-        now = time.time()
+        now = self.clock()
         db = self.store.db
         days = sorted(m.day for m in mapped.values())
         with self.store._lock:
@@ -249,7 +252,7 @@ class Importer:
         folder = resolve_path(cfg.path or "", state_dir)
         if not folder.is_dir():
             return [ImportReport(cfg.name, str(folder), "failed", error=f"drop folder {folder} does not exist")]
-        now = time.time()
+        now = time.time()  # file times are real times, whatever the import clock says
         cfg_hash = hashlib.sha256(msgspec.json.encode(cfg)).hexdigest()
         files = [p for p in folder.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, cfg.pattern)
                  and not p.name.startswith((".", "~$"))]
