@@ -2,6 +2,13 @@
 
 The batch is signed once, here, and the exact bytes are stored; resends send the same
 bytes. seq, prev and the indicators' batch mark advance in one transaction.
+
+One indicator category per batch: a bank may be authorised for some categories only, and
+a batch body can be shown to it only whole (the gateway's signature covers the whole
+body), so a batch that mixed categories would have to be withheld from every bank not
+granted all of them. Extra records (a consent change) ride in the first batch packed in
+the same step, so the announcement is signed together with, and before, the data it
+governs.
 """
 
 from __future__ import annotations
@@ -48,8 +55,12 @@ class Batcher:
         self.replay = replay
 
     def pack_once(self, extra_records: list[dict[str, Any]] | None = None) -> int | None:
-        """Pack up to max_records pending indicators into one batch; returns its seq or None."""
-        rows = self.store.unbatched_indicators(self.max_records)
+        """Pack up to max_records pending indicators of one category into one batch; returns its seq or None.
+
+        The category is the one of the oldest pending indicator, so no category waits behind another
+        for more than one batch per category.
+        """
+        rows = self._pending_one_category()
         records = [dict(indicator_record(r), _id=r["id"]) for r in rows]
         held: dict[int, str] = {}
         if self.policy is not None:
@@ -81,6 +92,19 @@ class Batcher:
         self.store.append_batch(seq, signed.hash, signed.body, signed.sig, signed.kid, ids, categories,
                                 len(records), {"chain.head_hash": signed.hash, "chain.head_seq": str(seq)})
         return seq
+
+    def _pending_one_category(self) -> list[dict[str, Any]]:
+        """Up to max_records unbatched, not held indicators, all of the oldest one's category."""
+        first = self.store.unbatched_indicators(1)
+        if not first:
+            return []
+        with self.store._lock:
+            cur = self.store.db.execute(
+                "SELECT id, name, category, subject, window_start, window_len, value, unit, quality, version, detail "
+                "FROM indicators WHERE batch_seq IS NULL AND held IS NULL AND category = ? ORDER BY id LIMIT ?",
+                (first[0]["category"], self.max_records))
+            cols = [c[0] for c in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def pack_all(self) -> list[int]:
         seqs = []
