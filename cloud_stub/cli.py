@@ -158,6 +158,136 @@ def findings_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
         click.echo("no findings")
 
 
+def _epoch(value: str | None) -> int | None:
+    """--as-of: ISO 8601 (UTC when no offset is given) or epoch seconds."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time or epoch seconds", param_hint="--as-of") from exc
+    return int((ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp())
+
+
+def _analysis_key(db_path: str, key_path: str | None) -> Any:
+    from cloud_stub import receiver_key
+
+    if key_path is None and "://" in db_path:
+        raise click.UsageError("--key is required with a PostgreSQL --db")
+    try:
+        return receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"receiver key: {exc}") from exc
+
+
+def _score_line(a: Any) -> str:
+    r = a.report
+    if a.score_id is None:
+        return f"{a.enterprise_id}: FAILED {r['error']}"
+    reasons = ",".join(x["code"] for x in r["reasons"]) or "-"
+    return (f"{a.enterprise_id}: score {r['score']:.1f} grade {r['grade']} warning {r['warning_level']} "
+            f"reasons {reasons} findings {len(r['findings'])} alerts {len(a.alerts)} (score id {a.score_id})")
+
+
+@cloud.command("analyse", help="Cross-verify and score enterprises; stores findings, scores and alerts.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--enterprise", default=None, help="One enterprise (or --all).")
+@click.option("--all", "all_", is_flag=True, help="Every enterprise.")
+@click.option("--as-of", default=None, help="End of the period (ISO 8601 or epoch s; default: this hour).")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1))
+@click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Scorecard table (default: the shipped current version).")
+@click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
+              help="Receiver signing key (default: next to a SQLite db).")
+@click.option("--json", "as_json", is_flag=True)
+def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | None, days: int,
+                config_path: str | None, key_path: str | None, as_json: bool) -> None:
+    from cloud_stub.analysis import analyse_all
+    from cloud_stub.scoring import ConfigError
+
+    if (enterprise is None) == (not all_):
+        raise click.UsageError("give exactly one of --enterprise ID or --all")
+    at = _epoch(as_of)
+    key = _analysis_key(db_path, key_path)
+    rdb = _open(db_path)
+    try:
+        done = analyse_all(rdb, at, days, config_path, key, None if all_ else [enterprise])
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rdb.close()
+    if as_json:
+        out = [{"enterprise_id": a.enterprise_id, "score_id": a.score_id, "alerts": a.alerts, "report": a.report}
+               for a in done]
+        click.echo(json.dumps(out if all_ else out[0]))
+    else:
+        for a in done:
+            click.echo(_score_line(a))
+    sys.exit(1 if any(a.score_id is None for a in done) else 0)
+
+
+@cloud.command("scores", help="List an enterprise's stored scores, newest first.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--enterprise", required=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True)
+def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None:
+    rdb = _open(db_path)
+    try:
+        with rdb.read() as conn:
+            rows = conn.execute(
+                "SELECT id, as_of, score, grade, warning_level, scoring_version, inputs_sha256, report, created"
+                " FROM scores WHERE enterprise_id = ? ORDER BY id DESC LIMIT ?", (enterprise, limit)).fetchall()
+    finally:
+        rdb.close()
+    items = [{"id": r[0], "as_of": r[1], "score": r[2], "grade": r[3], "warning_level": r[4],
+              "scoring_version": r[5], "inputs_sha256": r[6],
+              "reasons": [x["code"] for x in json.loads(r[7])["reasons"]], "created": r[8]} for r in rows]
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    for s in items:
+        click.echo(f"{s['id']:>6} as of {s['as_of']} score {s['score']:.1f} grade {s['grade']:<17} "
+                   f"{s['warning_level']:<6} {s['scoring_version']} reasons {','.join(s['reasons']) or '-'}")
+    if not items:
+        click.echo(f"no scores for {enterprise}")
+
+
+@cloud.command("rescore", help="Recompute a stored score from its stored inputs; exit 1 unless identical.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--score-id", required=True, type=int)
+@click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Table for a score made with a custom one (default: the shipped file of its version).")
+@click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
+              help="Receiver key to check the stored signature with (default: next to a SQLite db).")
+@click.option("--json", "as_json", is_flag=True)
+def rescore_cmd(db_path: str, score_id: int, config_path: str | None, key_path: str | None,
+                as_json: bool) -> None:
+    from cloud_stub.analysis import verify_score
+
+    key = _analysis_key(db_path, key_path)
+    rdb = _open(db_path)
+    try:
+        out = verify_score(rdb, score_id, config_path, bytes(key.verify_key))
+    except ReceiverError as exc:
+        _fail(exc)
+    finally:
+        rdb.close()
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        verdict = "reproducible" if out["reproducible"] else "NOT reproducible"
+        click.echo(f"score {score_id}: {verdict}; inputs sha256 stored {out['inputs_sha256']['stored']} "
+                   f"recomputed {out['inputs_sha256']['recomputed']}")
+        for p in out["problems"]:
+            click.echo(f"  {p}")
+    sys.exit(0 if out["reproducible"] else 1)
+
+
 @click.group(help="Bank-side tools for the receiver's feed.")
 def feed() -> None:
     pass
