@@ -19,9 +19,13 @@ from cloud_stub.errors import ReceiverError
 
 
 def _open(db: str) -> Any:
-    from cloud_stub.db import ReceiverDB
+    """A SQLite file path or a ``postgresql://`` URL (password best kept in PGPASSWORD or ~/.pgpass)."""
+    from cloud_stub.db import open_db
 
-    return ReceiverDB(db)
+    try:
+        return open_db(db)
+    except RuntimeError as exc:  # unreachable server, schema version refused: say so, no traceback
+        raise click.ClickException(str(exc)) from None
 
 
 def _fail(exc: ReceiverError) -> None:
@@ -35,26 +39,42 @@ def cloud() -> None:
 
 
 @cloud.command(help="Serve the HTTP API (and MQTT ingest with --mqtt) until interrupted.")
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help="SQLite file, or a postgresql://user@host/dbname URL (needs --key).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8600, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--mqtt", "mqtt_addr", default=None, metavar="HOST:PORT", help="Also ingest from this broker.")
 @click.option("--mqtt-topic-prefix", default="edgeproof/v1", show_default=True)
+@click.option("--mqtt-share-group", default="edgeproof-receivers", show_default=True, metavar="NAME",
+              help="MQTT shared-subscription group: receivers with the same group split the batches.")
 @click.option("--ready-file", default=None, type=click.Path(dir_okay=False),
               help='Written atomically as {"url", "pid"} once listening.')
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver signing key (created 0600 if missing; default: next to the db).")
+              help="Receiver signing key (created 0600 if missing; default: next to a SQLite db).")
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
-          ready_file: str | None, key_path: str | None) -> None:
+          mqtt_share_group: str, ready_file: str | None, key_path: str | None) -> None:
     from cloud_stub import logsetup, receiver_key
+    from cloud_stub.db import is_postgres_url
     from cloud_stub.http_api import create_app
     from cloud_stub.server import serve as run_server
 
     logsetup.configure()
+    if is_postgres_url(db_path) and key_path is None:
+        # There is no file to put the key next to; receivers sharing a database should
+        # also share one key file, so a bank can pin a single receiver key.
+        raise click.UsageError("--key is required with a PostgreSQL --db")
+    if mqtt_addr:
+        from cloud_stub.mqtt_ingest import check_share_group
+
+        try:
+            check_share_group(mqtt_share_group)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--mqtt-share-group") from exc
     rdb = _open(db_path)
     try:
         key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
     except (OSError, ValueError) as exc:
+        rdb.close()
         raise click.ClickException(f"receiver key: {exc}") from exc
     mq = None
     if mqtt_addr:
@@ -64,7 +84,7 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
             mhost, mport = parse_hostport(mqtt_addr)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--mqtt") from exc
-        mq = MqttIngest(rdb, mhost, mport, mqtt_topic_prefix)
+        mq = MqttIngest(rdb, mhost, mport, mqtt_topic_prefix, share_group=mqtt_share_group)
         mq.start()
     try:
         run_server(create_app(rdb, key), host, port, ready_file)

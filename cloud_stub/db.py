@@ -1,4 +1,8 @@
-"""The receiver's SQLite database: schema, connection settings and the one lock around it.
+"""The receiver's database: ``open_db`` picks the store; the SQLite store lives here.
+
+``open_db(target)`` opens a SQLite file for a path and PostgreSQL for a ``postgresql://``
+URL (``cloud_stub.db_postgres``); both offer the same ``write()``, ``read()``, ``conn``,
+``lock``, ``close()`` and ``dialect``, so the rest of the receiver writes its SQL once.
 
 One file, WAL mode, so readers (the bank feed) never block the writer (ingest) and
 several receiver processes can share the file. Every write that depends on what was
@@ -13,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
@@ -31,8 +36,49 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+class SQLConn(Protocol):
+    """What callers may use of a connection from ``write()``/``read()``/``conn``, on either store."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class Store(Protocol):
+    """The receiver database API shared by ``ReceiverDB`` (SQLite) and ``PostgresDB``."""
+
+    dialect: str
+    path: str
+    lock: threading.RLock
+    conn: Any
+
+    def write(self) -> contextlib.AbstractContextManager[Any]: ...
+
+    def read(self) -> contextlib.AbstractContextManager[Any]: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def open_db(target: str | Path) -> Store:
+    """A ``postgresql://`` (or ``postgres://``) URL opens PostgreSQL; anything else is a SQLite file path.
+
+    psycopg is imported only here, so a SQLite receiver does not need it installed.
+    """
+    if is_postgres_url(target):
+        from cloud_stub.db_postgres import PostgresDB
+
+        return PostgresDB(str(target))
+    return ReceiverDB(target)
+
+
 class ReceiverDB:
-    """The open database plus the lock that serialises this process's use of it."""
+    """The open SQLite database plus the lock that serialises this process's use of it."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = str(path)

@@ -12,11 +12,10 @@ import binascii
 import hashlib
 import re
 import secrets
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from cloud_stub.db import ReceiverDB, iso, utc_now
+from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.errors import ReceiverError
 from gateway import wire
 
@@ -34,14 +33,14 @@ def check_id(value: Any, what: str) -> str:
     return value
 
 
-def ensure_enterprise(conn: sqlite3.Connection, enterprise_id: str) -> None:
+def ensure_enterprise(conn: SQLConn, enterprise_id: str) -> None:
     conn.execute(
         "INSERT INTO enterprises (id, created) VALUES (?, ?) ON CONFLICT DO NOTHING", (enterprise_id, iso(utc_now()))
     )
 
 
 def issue_token(
-    rdb: ReceiverDB, enterprise_id: str, ttl: timedelta = timedelta(hours=72), now: datetime | None = None
+    rdb: Store, enterprise_id: str, ttl: timedelta = timedelta(hours=72), now: datetime | None = None
 ) -> dict[str, str]:
     """Create the enterprise if new and return a fresh one-time enrollment token."""
     check_id(enterprise_id, "enterprise id")
@@ -67,7 +66,7 @@ def _decode_b64(text: Any, what: str) -> bytes:
 
 
 def enroll(
-    rdb: ReceiverDB, token: Any, gateway_id: Any, public_key_b64: Any, proof_b64: Any
+    rdb: Store, token: Any, gateway_id: Any, public_key_b64: Any, proof_b64: Any
 ) -> dict[str, str]:
     """Register a gateway's public key against the enterprise the token was issued for.
 
@@ -83,9 +82,12 @@ def enroll(
     proof = _decode_b64(proof_b64, "proof")
     kid = wire.key_id(public_key)
     now = iso(utc_now())
+    # PostgreSQL: lock the token's row so two receivers cannot both consume it (SQLite's
+    # BEGIN IMMEDIATE already admits one writer at a time).
+    lock = " FOR UPDATE" if rdb.dialect == "postgresql" else ""
     with rdb.write() as conn:
         row = conn.execute(
-            "SELECT enterprise_id, expires, used_at FROM enroll_tokens WHERE token_hash = ?",
+            "SELECT enterprise_id, expires, used_at FROM enroll_tokens WHERE token_hash = ?" + lock,
             (token_hash(token),),
         ).fetchone()
         if row is None:
@@ -126,7 +128,7 @@ def enroll(
     return {"enterprise_id": enterprise_id, "gateway_id": gateway_id, "kid": kid}
 
 
-def revoke_key(rdb: ReceiverDB, kid: str) -> dict[str, str]:
+def revoke_key(rdb: Store, kid: str) -> dict[str, str]:
     """Mark a key revoked; batches signed with it after this are rejected ``revoked_key``."""
     with rdb.write() as conn:
         row = conn.execute("SELECT gateway_id, revoked_at FROM gateway_keys WHERE kid = ?", (kid,)).fetchone()
@@ -137,7 +139,7 @@ def revoke_key(rdb: ReceiverDB, kid: str) -> dict[str, str]:
     return {"kid": kid, "gateway_id": row[0], "revoked_at": revoked_at}
 
 
-def gateway_keys(rdb: ReceiverDB, gateway_id: str) -> dict[str, Any]:
+def gateway_keys(rdb: Store, gateway_id: str) -> dict[str, Any]:
     """Every key ever enrolled for a gateway, revoked ones included (old batches stay checkable)."""
     with rdb.read() as conn:
         gw = conn.execute("SELECT enterprise_id FROM gateways WHERE id = ?", (gateway_id,)).fetchone()

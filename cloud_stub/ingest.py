@@ -18,17 +18,25 @@ of checks is part of the contract:
    ``expected_seq``.
 
 A rejection never changes stored batches or records; it may add a finding.
+
+The write lock is what keeps two receivers on one database from forking a chain. On
+SQLite it is ``BEGIN IMMEDIATE`` (one writer at a time). On PostgreSQL the transaction
+first locks the enterprise's row and then the gateway's row (``FOR NO KEY UPDATE``: it
+does not block key enrollment's foreign-key checks), before reading anything the decision
+depends on; a second receiver with the same gateway's batch waits there and then sees the
+first one's batch (READ COMMITTED reads afresh per statement). The enterprise lock also
+keeps record ids in commit order within an enterprise, which the feed's cursor relies on:
+a record must never appear below a cursor a bank has already passed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_stub.db import ReceiverDB, iso, utc_now
+from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.findings import record_finding
 from gateway import wire
 
@@ -96,6 +104,9 @@ def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int], replayed: i
         start = window.get("start") if isinstance(window.get("start"), int) else None
         length = window.get("len") if isinstance(window.get("len"), int) else None
     name, cat, subj = rec.get("name"), rec.get("category"), rec.get("subject")
+    if any(isinstance(v, str) and "\x00" in v for v in (rec["type"], name, cat, subj)):
+        # PostgreSQL text cannot hold NUL; refusing it on every store keeps decisions identical.
+        raise wire.WireError("bad_body", f"record {idx} has a NUL character in a text field")
     return (
         *head, idx, rec["type"],
         name if isinstance(name, str) else None,
@@ -120,7 +131,7 @@ def _dropped(body: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def ingest(
-    rdb: ReceiverDB, data: bytes, transport: str = "http", expect_gateway: str | None = None
+    rdb: Store, data: bytes, transport: str = "http", expect_gateway: str | None = None
 ) -> IngestResult:
     """Verify one envelope and, if it continues its gateway's chain, store it. Never raises WireError.
 
@@ -136,11 +147,13 @@ def ingest(
     return result
 
 
-def _ingest(rdb: ReceiverDB, data: bytes, transport: str, expect_gateway: str | None) -> IngestResult:
+def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None) -> IngestResult:
     try:
         batch = wire.parse_envelope(data)
     except wire.WireError as exc:
         return _reject(exc.code, exc.message, 400)
+    if "\x00" in batch.kid:  # no key id has one, and PostgreSQL text cannot hold it: same answer on both stores
+        return _reject("bad_envelope", "envelope field 'kid' has a NUL character", 400)
     h = batch.hash
 
     with rdb.lock:
@@ -180,6 +193,8 @@ def _ingest(rdb: ReceiverDB, data: bytes, transport: str, expect_gateway: str | 
         head = (h, enterprise_id, gateway_id, seq)
         replayed = is_replayed(body)
         rows = [_record_row(rec, i, head, replayed) for i, rec in enumerate(body["records"])]
+        if isinstance(body.get("created"), str) and "\x00" in body["created"]:
+            raise wire.WireError("bad_body", "created has a NUL character")
     except wire.WireError as exc:
         if exc.code in ("bad_signature", "kid_mismatch", "gateway_mismatch"):
             _finding_alone(rdb, "rejected_batch", enterprise_id, gateway_id,
@@ -187,21 +202,31 @@ def _ingest(rdb: ReceiverDB, data: bytes, transport: str, expect_gateway: str | 
         return _reject(exc.code, exc.message, 400, seq=seq, hash=h, gateway_id=gateway_id)
 
     with rdb.write() as conn:
-        return _extend_chain(conn, batch, body, rows, transport)
+        return _extend_chain(conn, batch, body, rows, transport, rdb.dialect == "postgresql")
 
 
-def _finding_alone(rdb: ReceiverDB, kind: str, ent: str | None, gw: str | None,
+def _finding_alone(rdb: Store, kind: str, ent: str | None, gw: str | None,
                    detail: dict[str, Any], dedupe: str) -> None:
     with rdb.write() as conn:
         record_finding(conn, kind, enterprise_id=ent, gateway_id=gw, detail=detail, dedupe=dedupe)
 
 
 def _extend_chain(
-    conn: sqlite3.Connection, batch: wire.SignedBatch, body: dict[str, Any], rows: list[tuple[Any, ...]],
-    transport: str,
+    conn: SQLConn, batch: wire.SignedBatch, body: dict[str, Any], rows: list[tuple[Any, ...]],
+    transport: str, row_locks: bool,
 ) -> IngestResult:
-    """Decide against the stored chain head and store; runs inside BEGIN IMMEDIATE."""
+    """Decide against the stored chain head and store; runs inside the write transaction.
+
+    ``row_locks`` (PostgreSQL): lock the enterprise and gateway rows first, always in that
+    order (no deadlock between receivers), before anything the decision reads.
+    """
     h, seq, gw, ent = batch.hash, body["seq"], body["gateway"], body["enterprise"]
+    lock = " FOR NO KEY UPDATE" if row_locks else ""
+    if row_locks:
+        conn.execute("SELECT id FROM enterprises WHERE id = ?" + lock, (ent,))
+    last_seq, last_hash = conn.execute(
+        "SELECT last_seq, last_hash FROM gateways WHERE id = ?" + lock, (gw,)
+    ).fetchone()
     revoked = conn.execute("SELECT revoked_at FROM gateway_keys WHERE kid = ?", (batch.kid,)).fetchone()
     if revoked is None or revoked[0] is not None:  # revoked while we were verifying
         return _reject("revoked_key", f"key {batch.kid} was revoked", 403, seq=seq, hash=h, gateway_id=gw)
@@ -214,9 +239,6 @@ def _extend_chain(
                                "kid": batch.kid}, dedupe=f"{seq}:{h}")
         return _reject("equivocation", f"seq {seq} was already accepted with different bytes", 409,
                        seq=seq, hash=h, gateway_id=gw, extra={"accepted_hash": same_seq[0]})
-    last_seq, last_hash = conn.execute(
-        "SELECT last_seq, last_hash FROM gateways WHERE id = ?", (gw,)
-    ).fetchone()
     expected = last_seq + 1
     declared: tuple[int, int] | None = None
     if seq < expected:

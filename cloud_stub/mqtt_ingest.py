@@ -1,9 +1,11 @@
 """MQTT ingest: a paho-mqtt 2.x subscriber that feeds the same ``ingest`` as HTTP.
 
 Gateways publish envelopes to ``{prefix}/{gateway_id}/batch`` (QoS 1). We subscribe
-through the shared subscription ``$share/edgeproof-receivers/{prefix}/+/batch`` so that
-several receivers split the load, and answer on ``{prefix}/{gateway_id}/ack`` (QoS 1)
-with the same JSON an HTTP POST would get. paho sends PUBACK only after ``on_message``
+through the shared subscription ``$share/{group}/{prefix}/+/batch`` (group
+``edgeproof-receivers`` unless told otherwise) so that several receivers on one database
+split the load: the broker hands each message to one member of the group. We answer on
+``{prefix}/{gateway_id}/ack`` (QoS 1) with the same JSON an HTTP POST would get, whichever
+receiver handled the batch; the gateway does not know or care which one did. paho sends PUBACK only after ``on_message``
 returns, so a batch is stored before the broker forgets it (at-least-once; the receiver
 turns repeats into ``duplicate`` acks).
 
@@ -15,17 +17,26 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
+from collections import Counter
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from cloud_stub.db import ReceiverDB
+from cloud_stub.db import Store
 from cloud_stub.ingest import ingest
 
 log = logging.getLogger("cloud_stub.mqtt")
 
 SHARE_GROUP = "edgeproof-receivers"
+
+
+def check_share_group(name: str) -> str:
+    """A share group is one topic level: non-empty, no ``/``, ``+`` or ``#`` (MQTT 5, 4.8.2)."""
+    if not name or any(c in name for c in "/+#") or name != name.strip():
+        raise ValueError(f"share group must be one topic level without '/', '+', '#' or spaces, got {name!r}")
+    return name
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
@@ -38,13 +49,17 @@ def parse_hostport(text: str) -> tuple[str, int]:
 class MqttIngest:
     """Subscribes, ingests, acks. ``start()`` returns at once; ``stop()`` disconnects."""
 
-    def __init__(self, rdb: ReceiverDB, host: str, port: int, prefix: str = "edgeproof/v1",
-                 client_id: str | None = None) -> None:
+    def __init__(self, rdb: Store, host: str, port: int, prefix: str = "edgeproof/v1",
+                 client_id: str | None = None, share_group: str = SHARE_GROUP) -> None:
         self.rdb = rdb
         self.host = host
         self.port = port
         self.prefix = prefix.rstrip("/")
-        self.subscription = f"$share/{SHARE_GROUP}/{self.prefix}/+/batch"
+        self.subscription = f"$share/{check_share_group(share_group)}/{self.prefix}/+/batch"
+        # Verdicts this receiver gave (accepted, duplicate, rejected, error): how the share
+        # group split the work is visible per receiver.
+        self.handled: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id or f"edgeproof-receiver-{uuid.uuid4().hex[:12]}",
@@ -91,4 +106,6 @@ class MqttIngest:
         except Exception:  # a bug must not kill the network thread; the gateway will resend
             log.exception("ingest failed", extra={"event": "mqtt_ingest_error", "gateway": gateway_id})
             payload = {"status": "error", "code": "internal", "message": "receiver error; resend later"}
+        with self._count_lock:
+            self.handled[payload["status"]] += 1
         client.publish(f"{self.prefix}/{gateway_id}/ack", json.dumps(payload), qos=1)
