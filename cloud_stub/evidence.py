@@ -43,7 +43,11 @@ DETAIL_PATTERNS = ("env.*_outside_min",)
 DAY_MIN_S, DAY_MAX_S = 20 * 3600, 28 * 3600
 ENTERPRISE_CATEGORIES = ("mes", "erp")
 
-_canon = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _canon(obj: Any) -> bytes:
+    return _encoder.encode(obj).encode("utf-8")
 
 
 def _wants_detail(name: str) -> bool:

@@ -1,0 +1,161 @@
+"""What several rules share: camera roles, severity grading, day labels and the claims-vs-evidence bias.
+
+Not a rule module (the leading underscore keeps :func:`cloud_stub.rules.all_rules` from
+treating it as one).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from cloud_stub import stats
+from cloud_stub.evidence import Evidence
+
+ORDER = ("info", "yellow", "orange", "red")
+# vision.units_out subjects counting goods leaving the site (dispatch door, warehouse gate);
+# every other units_out subject counts a production line.
+DISPATCH_PATTERNS = ("*dispatch*", "*warehouse*", "*shipping*", "*door*")
+# A computed excess this large stands for "claims with no evidence at all" (evidence 0).
+NO_EVIDENCE_EXCESS = 10.0
+
+
+def is_dispatch(subject: str, patterns: Sequence[str] = DISPATCH_PATTERNS) -> bool:
+    return any(fnmatch.fnmatchcase(subject, p) for p in patterns)
+
+
+def level(x: float, yellow: float, orange: float, red: float) -> str | None:
+    """The severity whose threshold ``x`` reaches (thresholds ascending); None below yellow."""
+    if not np.isfinite(x) or x < yellow:
+        return None
+    return "red" if x >= red else "orange" if x >= orange else "yellow"
+
+
+def worst(*sevs: str | None) -> str | None:
+    got = [s for s in sevs if s is not None]
+    return max(got, key=ORDER.index) if got else None
+
+
+def step(sev: str | None, by: int) -> str | None:
+    """Move a severity up (+) or down (-) by ``by`` steps, never below yellow nor above red."""
+    if sev is None:
+        return None
+    return ORDER[min(3, max(1, ORDER.index(sev) + by))]
+
+
+def day_label(start: int, length: int = 86400) -> str:
+    """A local day window as its date: the UTC date of the window's midpoint (local noon),
+    which is the local date for sites within about +-11 h of UTC."""
+    return datetime.fromtimestamp(int(start) + int(length) // 2, UTC).strftime("%Y-%m-%d")
+
+
+def r(x: float, nd: int = 4) -> float | None:
+    """A number for a finding: rounded, JSON-safe (NaN/inf become None)."""
+    return round(float(x), nd) if np.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Bias:
+    """Claims vs physical evidence per day, against the enterprise's own early ratio.
+
+    ``ratio`` is the expected claims/evidence ratio (median of the first baseline days,
+    clipped to the plausible range the rule allows); ``excess`` per comparable day is
+    claims / (ratio x evidence) - 1. ``cum_excess`` is over all comparable days,
+    ``roll_excess`` over the worst ``window`` consecutive comparable days.
+    """
+
+    idx: np.ndarray  # day indices (into the evidence's day windows) compared
+    claims: np.ndarray
+    evidence: np.ndarray
+    excess: np.ndarray
+    ratio: float
+    ratio_raw: float
+    baseline_days: int
+    cum_excess: float
+    roll_excess: float
+    roll_first: int  # position in idx
+    roll_last: int
+    days_over: int
+    longest_run: int
+    no_evidence_days: int
+
+
+def bias(claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None, p: Mapping[str, Any]) -> Bias | None:
+    """The bias of ``claims`` over ``evidence`` (aligned daily arrays); None with too few days.
+
+    Parameters used: min_coverage, baseline_days, min_baseline_days, ratio_min, ratio_max,
+    window, day_tolerance, min_units.
+    """
+    cov = np.ones(len(claims)) if coverage is None else coverage
+    comparable = (np.isfinite(claims) & np.isfinite(evidence) & (cov >= p["min_coverage"])
+                  & ((claims > 0) | (evidence > 0)) & (np.maximum(claims, evidence) >= p["min_units"]))
+    idx = np.flatnonzero(comparable)
+    if idx.size < p["min_baseline_days"]:
+        return None
+    c, e = claims[idx], evidence[idx]
+    base = idx[: p["baseline_days"]]
+    b = stats.ratio_baseline(claims[base], evidence[base], min_den=0.0)
+    if b.n < p["min_baseline_days"]:
+        return None
+    lo, hi = p["ratio_min"], p["ratio_max"]
+    ratio = float(np.clip(b.ratio, lo if lo is not None else -np.inf, hi if hi is not None else np.inf))
+    expected = ratio * e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess = np.where(expected > 0, c / expected - 1.0, np.where(c > 0, NO_EVIDENCE_EXCESS, 0.0))
+    cum = float(c.sum() / expected.sum() - 1.0) if expected.sum() > 0 else NO_EVIDENCE_EXCESS
+    w = min(int(p["window"]), idx.size)
+    rc, re = stats.rolling_sum(c, w), stats.rolling_sum(expected, w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roll = np.where(re > 0, rc / re - 1.0, np.where(rc > 0, NO_EVIDENCE_EXCESS, 0.0))
+    at = int(np.argmax(roll)) if roll.size else 0
+    over = excess > p["day_tolerance"]
+    run = longest = 0
+    for o in over:
+        run = run + 1 if o else 0
+        longest = max(longest, run)
+    return Bias(idx, c, e, excess, ratio, b.ratio, b.n, cum, float(roll[at]) if roll.size else 0.0, at,
+                at + w - 1, int(over.sum()), longest, int(((e <= 0) & (c > 0)).sum()))
+
+
+def bias_severity(b: Bias, p: Mapping[str, Any]) -> tuple[str | None, str]:
+    """Severity from the cumulative excess, or from the worst window one step lower unless the
+    excess persisted (``persist_days`` days over in a row); returns (severity, what drove it)."""
+    cum = level(b.cum_excess, p["excess_yellow"], p["excess_orange"], p["excess_red"])
+    roll = level(b.roll_excess, p["excess_yellow"], p["excess_orange"], p["excess_red"])
+    if roll is not None and b.longest_run < p["persist_days"]:
+        roll = step(roll, -1)
+    sev = worst(cum, roll)
+    driver = "cumulative" if sev is not None and sev == cum else "window"
+    return sev, driver
+
+
+BIAS_DEFAULTS: dict[str, Any] = {
+    "min_coverage": 0.9, "baseline_days": 10, "min_baseline_days": 5, "window": 7, "day_tolerance": 0.10,
+    "min_units": 50.0, "excess_yellow": 0.05, "excess_orange": 0.10, "excess_red": 0.20, "persist_days": 5,
+}
+
+
+def bias_numbers(ev: Evidence, b: Bias) -> dict[str, Any]:
+    """The numbers a bias finding reports (cumulative, worst window, worst day)."""
+    starts, lens = ev.day_windows()
+    days = b.idx
+    worst_i = int(np.argmax(b.excess))
+    return {
+        "days_compared": int(days.size),
+        "claims_total": r(b.claims.sum(), 2), "evidence_total": r(b.evidence.sum(), 2),
+        "expected_claims_total": r(b.ratio * b.evidence.sum(), 2),
+        "window": {"first_day": day_label(starts[days[b.roll_first]]),
+                   "last_day": day_label(starts[days[b.roll_last]]),
+                   "claims": r(b.claims[b.roll_first:b.roll_last + 1].sum(), 2),
+                   "evidence": r(b.evidence[b.roll_first:b.roll_last + 1].sum(), 2)},
+        "worst_day": {"day": day_label(starts[days[worst_i]]), "claims": r(b.claims[worst_i], 2),
+                      "evidence": r(b.evidence[worst_i], 2), "excess_pct": r(100 * b.excess[worst_i], 2)},
+        "days_over_tolerance": b.days_over, "longest_run_days": b.longest_run,
+        "days_claims_without_evidence": b.no_evidence_days,
+        "period": {"start": int(starts[days[0]]), "end": int(starts[days[-1]] + lens[days[-1]])},
+    }

@@ -1,0 +1,86 @@
+"""Machine cycles x cavities vs MES output, where the profile declares the mould's cavities.
+
+Each ``machine.cycles`` record of an asset whose device declares ``params.cavities``
+carries ``detail.cavities``: one mould opening makes that many parts, good or scrap. The
+day's parts from cycles (sum over those assets of cycles x cavities) are compared with
+``mes.produced_qty`` (good + scrap, summed over products) with the same signed-bias
+arithmetic as ``mes_vs_camera``. The expected ratio is learned from the first days but
+clipped to ``ratio_min``..``ratio_max``: if the cycle counters do not cover every machine
+that produces, raise ``ratio_max`` in the analysis configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from cloud_stub.evidence import Evidence
+from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_numbers, bias_severity, r
+from cloud_stub.rules.base import Finding, Rule, register
+
+
+def cycle_units(ev: Evidence) -> tuple[np.ndarray, np.ndarray] | None:
+    """(parts per day from cycles x cavities, coverage) over the assets that declare cavities; None if none do."""
+    starts, lens = ev.day_windows()
+    subjects = []
+    for subj in ev.subjects("machine.cycles"):
+        s = ev.series("machine.cycles", subj)
+        if s is not None and len(s) and any(ev.detail(i).get("cavities") for i in s.ids[:50].tolist()):
+            subjects.append(subj)
+    if not subjects or len(starts) == 0:
+        return None
+    total = np.zeros(len(starts))
+    cover = np.zeros(len(starts))
+    for subj in subjects:
+        s = ev.series("machine.cycles", subj)
+        assert s is not None
+        cav = np.array([float(ev.detail(i).get("cavities") or np.nan) for i in s.ids.tolist()])
+        parts = np.where(np.isfinite(s.value) & np.isfinite(cav), s.value * cav, 0.0)
+        seen = (np.isfinite(s.value) & np.isfinite(cav)).astype(float) * s.length
+        cp, cs = np.concatenate(([0.0], np.cumsum(parts))), np.concatenate(([0.0], np.cumsum(seen)))
+        lo = np.searchsorted(s.start, starts)
+        hi = np.maximum(np.searchsorted(s.start, starts + lens - s.length, side="right"), lo)
+        total += cp[hi] - cp[lo]
+        cover += (cs[hi] - cs[lo]) / lens
+    return total, np.clip(cover / len(subjects), 0, 1)
+
+
+@register
+class CyclesVsMes(Rule):
+    id = "cycles_vs_mes"
+    version = 1
+    subscore = "production_authenticity"
+    title = "Machine cycles x cavities vs MES output"
+    defaults: Mapping[str, Any] = {**BIAS_DEFAULTS, "ratio_min": 0.9, "ratio_max": 1.10}
+
+    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+        cyc = cycle_units(ev)
+        claims = ev.enterprise_daily("mes.produced_qty")
+        if cyc is None or not np.isfinite(claims).any():
+            return []
+        b = bias(claims, cyc[0], cyc[1], params)
+        if b is None:
+            return []
+        sev, driver = bias_severity(b, params)
+        if sev is None:
+            return []
+        nums = bias_numbers(ev, b)
+        per = nums["period"]
+        msg = (f"The MES claims {nums['claims_total']:.0f} parts over {nums['days_compared']} days; the machines' "
+               f"cycles x cavities made {nums['evidence_total']:.0f}. At the enterprise's own ratio {b.ratio:.3f} "
+               f"the claims are {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "
+               f"{nums['window']['first_day']}..{nums['window']['last_day']}.")
+        return [Finding(
+            self.id, self.version, sev, self.subscore, f"claims_exceed_evidence:{per['start']}", per["start"],
+            per["end"], ("mes.produced_qty", "machine.cycles"), nums,
+            {"cumulative_excess_pct": r(100 * b.cum_excess, 2), "window_excess_pct": r(100 * b.roll_excess, 2),
+             "window_days": int(params["window"]), "driver": driver},
+            {"excess_pct": {"yellow": 100 * params["excess_yellow"], "orange": 100 * params["excess_orange"],
+                            "red": 100 * params["excess_red"]}, "persist_days": params["persist_days"]},
+            "claims_exceed_evidence", msg,
+            {"kind": "median MES/(cycles x cavities) of the first comparable days", "ratio": r(b.ratio),
+             "ratio_unclipped": r(b.ratio_raw), "days": b.baseline_days,
+             "clip": [params["ratio_min"], params["ratio_max"]]},
+        )]

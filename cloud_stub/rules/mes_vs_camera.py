@@ -1,0 +1,90 @@
+"""MES output vs the production-line cameras: is the claimed output physically seen leaving the line?
+
+Claims: ``mes.good_qty`` per local day (falling back to the sum of ``mes.produced_qty``).
+Evidence: ``vision.units_out`` of the production-line cameras (every subject that is not a
+dispatch/warehouse camera) summed over the same day, on days the cameras covered.
+
+A camera misses a few per cent and the MES may count a little differently, so the rule
+does not expect equality: it learns the enterprise's own claims/camera ratio from the
+first ``baseline_days`` comparable days (clipped to ``ratio_min``..``ratio_max``, so an
+enterprise inflating from day one cannot teach the rule that inflation is normal) and
+measures the *signed* bias over time: cumulative over the whole period and over the
+worst ``window`` consecutive days, not only single bad days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from cloud_stub.evidence import Evidence
+from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_numbers, bias_severity, is_dispatch, r
+from cloud_stub.rules.base import Finding, Rule, register
+
+
+def claims_and_camera(ev: Evidence, p: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str,
+                                                                      tuple[str, ...]] | None:
+    """(MES daily, camera daily, camera coverage, MES indicator, camera subjects), or None."""
+    cam = ev.daily("vision.units_out", lambda s: not is_dispatch(s, p["dispatch_patterns"]))
+    if cam is None:
+        return None
+    name = "mes.good_qty" if "mes.good_qty" in ev.series_by_name else "mes.produced_qty"
+    claims = ev.enterprise_daily(name)
+    if not np.isfinite(claims).any():
+        return None
+    return claims, cam.value, cam.coverage, name, cam.subjects
+
+
+@register
+class MesVsCamera(Rule):
+    id = "mes_vs_camera"
+    version = 1
+    subscore = "production_authenticity"
+    title = "MES output vs line camera counts"
+    defaults: Mapping[str, Any] = {
+        **BIAS_DEFAULTS, "ratio_min": 0.9, "ratio_max": 1.10, "under_report_info": -0.10,
+        "dispatch_patterns": ["*dispatch*", "*warehouse*", "*shipping*", "*door*"],
+    }
+
+    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+        got = claims_and_camera(ev, params)
+        if got is None:
+            return []
+        claims, cam, cov, name, subjects = got
+        b = bias(claims, cam, cov, params)
+        if b is None:
+            return []
+        nums = bias_numbers(ev, b)
+        sev, driver = bias_severity(b, params)
+        baseline = {"kind": "median claims/camera ratio of the first comparable days",
+                    "ratio": r(b.ratio), "ratio_unclipped": r(b.ratio_raw), "days": b.baseline_days,
+                    "clip": [params["ratio_min"], params["ratio_max"]]}
+        statistic = {"cumulative_excess_pct": r(100 * b.cum_excess, 2),
+                     "window_excess_pct": r(100 * b.roll_excess, 2), "window_days": int(params["window"]),
+                     "driver": driver}
+        threshold = {"excess_pct": {"yellow": 100 * params["excess_yellow"], "orange": 100 * params["excess_orange"],
+                                    "red": 100 * params["excess_red"]},
+                     "day_tolerance_pct": 100 * params["day_tolerance"], "persist_days": params["persist_days"],
+                     "min_coverage": params["min_coverage"]}
+        inds = (name, "vision.units_out")
+        per = nums["period"]
+        if sev is not None:
+            w = nums["window"]
+            msg = (f"The MES claims {nums['claims_total']:.0f} units over {nums['days_compared']} days where the line "
+                   f"cameras ({', '.join(subjects)}) saw {nums['evidence_total']:.0f}; at the enterprise's own ratio "
+                   f"{b.ratio:.3f} that is {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "
+                   f"{w['first_day']}..{w['last_day']} ({b.days_over} days more than "
+                   f"{100 * params['day_tolerance']:.0f} % over).")
+            return [Finding(self.id, self.version, sev, self.subscore, f"claims_exceed_evidence:{per['start']}",
+                            per["start"], per["end"], inds, nums, statistic, threshold, "claims_exceed_evidence",
+                            msg, baseline)]
+        if b.cum_excess <= params["under_report_info"]:
+            msg = (f"The line cameras saw {nums['evidence_total']:.0f} units, more than the MES claims "
+                   f"({nums['claims_total']:.0f}, {100 * b.cum_excess:+.1f} % at the baseline ratio): output is "
+                   "under-reported or the cameras count something else.")
+            return [Finding(self.id, self.version, "info", self.subscore, f"evidence_exceeds_claims:{per['start']}",
+                            per["start"], per["end"], inds, nums, statistic, threshold, "evidence_exceeds_claims",
+                            msg, baseline)]
+        return []
