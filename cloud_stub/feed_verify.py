@@ -7,13 +7,21 @@ can vendor this file and wire.py alone. For every record it checks, itself:
   Ed25519 signature over those body bytes holds under a key enrolled for that gateway
   (``wire.verify``), and the body names this enterprise, the gateway and seq the
   record claims;
-* the record equals ``decoded body["records"][index]``, and no (batch, index) or record id
-  appears twice; every record of every batch seen was delivered (nothing withheld);
-* per gateway, the batches form one chain: seq 1 with the genesis ``prev`` first, then
-  ``prev`` = hash of the previous batch, with gaps allowed only where the gateway itself
-  declared ``"dropped": [first, last]``; two batches with one seq is equivocation;
-* each page's receiver signature covers that page (``wire.verify_report``), against a
-  pinned receiver key when one is given.
+* the record equals ``decoded body["records"][index]``, its ``replayed`` flag says what the
+  signed body says (a ``replay`` object), and no (batch, index) or record id appears twice;
+  every record of every batch shown was delivered (nothing silently left out);
+* per gateway, the batches (shown or withheld) form one chain: seq 1 first, then for each
+  shown batch ``prev`` = hash of the batch before it, shown or withheld; gaps pass only
+  where the gateway declared ``"dropped": [first, last]``; two batches with one seq is
+  equivocation. A withheld batch is checked only through the next shown batch's signed
+  ``prev`` (see docs/wire-format.md: what is and is not proven);
+* a batch is withheld only if it holds a category the bank's grant does not cover;
+* each page's receiver signature (records, indicators, findings, alerts, scores,
+  enterprises) covers that page as received (``wire.verify_report``), against a pinned
+  receiver key when one is given;
+* each score report's own receiver signature covers the report served;
+* every indicator in the indicators feed is the record it points to, and every indicator
+  record shown appears there.
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).
@@ -26,11 +34,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from gateway import wire
 
 PAGE_LIMIT = 1000
+MAX_FAILURES = 10_000
+_ERRORS = (wire.WireError, KeyError, TypeError, ValueError, AttributeError)
 
 
 class _Http:
@@ -43,12 +54,32 @@ class _Http:
         req = urllib.request.Request(self.base + path, headers={"Accept": "application/json"})
         if auth and self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            return json.loads(resp.read())
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode("utf-8", "replace")
+            raise OSError(f"HTTP {exc.code} for {path.split('?')[0]}: {detail}") from None
 
 
-def _signed_shape(page: dict[str, Any]) -> dict[str, Any]:
-    """What the receiver's page signature must cover, recomputed from the page as received."""
+class _Report:
+    """Failures, counted as the summary counts them."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.feed_failures = 0
+
+    def feed(self, message: str) -> None:
+        self.feed_failures += 1
+        self.note(message)
+
+    def note(self, message: str) -> None:
+        if len(self.failures) < MAX_FAILURES:
+            self.failures.append(message)
+
+
+def _records_signed_shape(page: dict[str, Any]) -> dict[str, Any]:
+    """What the receiver's records-page signature must cover, recomputed from the page as received."""
     recs = page.get("records", [])
     return {
         "enterprise_id": page.get("enterprise_id"),
@@ -57,74 +88,172 @@ def _signed_shape(page: dict[str, Any]) -> dict[str, Any]:
         "record_ids": [r.get("id") for r in recs],
         "batch_hashes": list(page.get("batches", {}).keys()),
         "locators": [[r.get("id"), r.get("batch_hash"), r.get("index")] for r in recs],
+        "withheld": page.get("withheld", []),
     }
+
+
+def _whole_page_signed(page: dict[str, Any], receiver_pk: bytes) -> None:
+    """The other feeds are signed whole: the signature must cover exactly the page minus itself."""
+    signed = wire.verify_report(page["page_signature"], receiver_pk)
+    if signed != {k: v for k, v in page.items() if k != "page_signature"}:
+        raise wire.WireError("page_mismatch", "signature does not cover this page as received")
+
+
+def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: str, enterprise: str,
+           page_limit: int, records_shape: bool = False) -> Iterator[dict[str, Any]]:
+    """Every page of one feed, following cursors; each page's receiver signature checked."""
+    cursor: str | None = None
+    seen: set[str | None] = set()
+    n = 0
+    while True:
+        q = {"limit": str(page_limit)} | ({"cursor": cursor} if cursor else {})
+        page = http.get(f"{path}?{urllib.parse.urlencode(q)}", auth=True)
+        n += 1
+        try:
+            if records_shape:
+                signed = wire.verify_report(page["page_signature"], receiver_pk)
+                if signed != _records_signed_shape(page):
+                    raise wire.WireError("page_mismatch", "signature does not cover this page as received")
+            else:
+                _whole_page_signed(page, receiver_pk)
+            if page.get("enterprise_id") != enterprise or page.get("cursor") != cursor:
+                raise wire.WireError("page_mismatch", "page is for another enterprise or cursor")
+        except _ERRORS as exc:
+            report.feed(f"{what} page {n} (cursor {cursor}): receiver signature: {exc}")
+        yield page
+        seen.add(cursor)
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            return
+        if cursor in seen:
+            report.feed(f"{what} page {n}: next_cursor repeats an earlier cursor")
+            return
+
+
+def _grant(http: _Http, report: _Report, receiver_pk: bytes, enterprise: str | None) -> list[dict[str, Any]]:
+    """The bank's grants as the receiver states them (signed): which enterprises, which categories."""
+    page = http.get("/v1/feed/enterprises", auth=True)
+    try:
+        _whole_page_signed(page, receiver_pk)
+    except _ERRORS as exc:
+        report.feed(f"enterprises page: receiver signature: {exc}")
+    grants = list(page.get("enterprises", []))
+    if enterprise is not None and not any(g.get("enterprise_id") == enterprise for g in grants):
+        report.feed(f"enterprise {enterprise} is not among the enterprises that authorised this bank")
+    return grants
+
+
+def _receiver_key(http: _Http, pin: str | None, report: _Report) -> bytes:
+    rkey = http.get("/v1/receiver/key")
+    if pin and rkey.get("public_key") != pin:
+        report.feed("receiver key served differs from the pinned key")
+    return wire.unb64(pin if pin else rkey["public_key"], "receiver key")
 
 
 def verify_feed(
     url: str, enterprise: str, token: str, pin: str | None = None, *, page_limit: int = PAGE_LIMIT,
     timeout: float = 30.0, key_pins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Pull every page of ``enterprise``'s feed and verify it; returns a summary dict.
+    """Pull every feed of ``enterprise`` and verify it; returns a summary dict.
 
-    ``{"records", "batches", "verified", "failed", "failures", "gateways", ...}``; ``failed``
-    counts records that did not verify plus feed-level failures (page signatures, chain
-    breaks, withheld records). ``pin`` is the receiver's base64 public key; ``key_pins``
-    maps kid -> base64 gateway public key known out of band.
+    ``{"enterprise_id", "records", "batches", "withheld", "pages", "verified", "failed", "failures",
+    "gateways", "declared_gaps", "scores", "indicators", "findings", "alerts", "categories"}``;
+    ``failed`` counts records that did not verify plus feed-level failures (page or report
+    signatures, chain breaks, withheld records). ``pin`` is the receiver's base64 public key;
+    ``key_pins`` maps kid -> base64 gateway public key known out of band.
     """
     http = _Http(url, token, timeout)
-    failures: list[str] = []
-    feed_failures = 0
+    report = _Report()
+    summary: dict[str, Any] = {"enterprise_id": enterprise, "records": 0, "batches": 0, "withheld": 0,
+                               "pages": 0, "verified": 0, "gateways": [], "declared_gaps": [], "scores": 0,
+                               "indicators": 0, "findings": 0, "alerts": 0, "categories": None}
+    try:
+        receiver_pk = _receiver_key(http, pin, report)
+        grants = _grant(http, report, receiver_pk, enterprise)
+        cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
+        summary["categories"] = cats
+        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary)
+    except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
+        report.feed(f"fetching the feed failed: {exc}")
+    summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures
+    summary["failures"] = report.failures
+    return summary
+
+
+def verify_all(url: str, token: str, pin: str | None = None, **kw: Any) -> dict[str, Any]:
+    """``verify_feed`` for every enterprise that authorised this bank; failures prefixed by enterprise."""
+    http = _Http(url, token, kw.get("timeout", 30.0))
+    report = _Report()
+    summaries: list[dict[str, Any]] = []
+    try:
+        receiver_pk = _receiver_key(http, pin, report)
+        grants = _grant(http, report, receiver_pk, None)
+        summaries = [verify_feed(url, g["enterprise_id"], token, pin, **kw) for g in grants]
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+        report.feed(f"listing the bank's enterprises failed: {exc}")
+    if not summaries and not report.failures:
+        report.feed("no enterprise has authorised this bank")
+    failures = report.failures + [f"{s['enterprise_id']}: {f}" for s in summaries for f in s["failures"]]
+    return {
+        "enterprises": summaries,
+        "records": sum(s["records"] for s in summaries),
+        "verified": sum(s["verified"] for s in summaries),
+        "failed": report.feed_failures + sum(s["failed"] for s in summaries),
+        "failures": failures,
+    }
+
+
+def _verify_enterprise(
+    http: _Http, report: _Report, receiver_pk: bytes, enterprise: str, granted: list[str] | None,
+    page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any],
+) -> None:
+    ent = urllib.parse.quote(enterprise, safe="")
     records: list[dict[str, Any]] = []
     batches: dict[str, dict[str, Any]] = {}
+    stubs: dict[str, dict[str, Any]] = {}
     pages = 0
+    for page in _pages(http, f"/v1/feed/{ent}/records", report, receiver_pk, "records", enterprise, page_limit,
+                       records_shape=True):
+        pages += 1
+        records.extend(page.get("records", []))
+        for h, b in page.get("batches", {}).items():
+            batches.setdefault(h, b)
+        for s in page.get("withheld", []):
+            stubs.setdefault(s.get("hash"), s)
 
-    try:
-        rkey = http.get("/v1/receiver/key")
-        receiver_pk = wire.unb64(pin if pin else rkey["public_key"], "receiver key")
-        if pin and rkey.get("public_key") != pin:
-            failures.append("receiver key served differs from the pinned key")
-            feed_failures += 1
-        cursor: str | None = None
-        seen_cursors: set[str | None] = set()
-        while True:
-            q = {"limit": str(page_limit)}
-            if cursor:
-                q["cursor"] = cursor
-            ent = urllib.parse.quote(enterprise, safe="")
-            page = http.get(f"/v1/feed/{ent}/records?{urllib.parse.urlencode(q)}", auth=True)
+    bodies, bad_batches = _check_batches(http, report, enterprise, batches, key_pins)
+    verified_records, failed_ids, seen_locs = _check_records(report, records, batches, bodies, bad_batches)
+    _check_withheld(report, stubs, batches, granted)
+    summary["gateways"], summary["declared_gaps"] = _check_chains(report, bodies, stubs, seen_locs)
+
+    counts: dict[str, int] = {}
+    for what in ("scores", "indicators", "findings", "alerts"):
+        items: list[dict[str, Any]] = []
+        for page in _pages(http, f"/v1/feed/{ent}/{what}", report, receiver_pk, what, enterprise,
+                           min(page_limit, 1000)):
             pages += 1
-            try:
-                signed = wire.verify_report(page["page_signature"], receiver_pk)
-                if signed != _signed_shape(page) or signed.get("enterprise_id") != enterprise \
-                        or signed.get("cursor") != cursor:
-                    raise wire.WireError("page_mismatch", "signature does not cover this page as received")
-            except (wire.WireError, KeyError, TypeError, ValueError) as exc:
-                failures.append(f"page {pages} (cursor {cursor}): receiver signature: {exc}")
-                feed_failures += 1
-            records.extend(page.get("records", []))
-            for h, b in page.get("batches", {}).items():
-                batches.setdefault(h, b)
-            seen_cursors.add(cursor)
-            cursor = page.get("next_cursor")
-            if cursor is None:
-                break
-            if cursor in seen_cursors:
-                failures.append(f"page {pages}: next_cursor repeats an earlier cursor")
-                feed_failures += 1
-                break
-    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
-        failures.append(f"fetching the feed failed: {exc}")
-        feed_failures += 1
+            items.extend(page.get("items", []))
+        counts[what] = len(items)
+        if what == "scores":
+            _check_scores(report, items, receiver_pk, enterprise)
+        elif what == "indicators":
+            _check_indicators(report, items, verified_records, failed_ids)
+    summary.update(counts)
+    summary.update({"records": len(records), "batches": len(batches), "withheld": len(stubs), "pages": pages,
+                    "verified": len(records) - len(failed_ids), "_failed_records": len(failed_ids)})
 
-    # 1. Batches: hash, gateway signature, enterprise.
+
+def _check_batches(
+    http: _Http, report: _Report, enterprise: str, batches: dict[str, dict[str, Any]],
+    key_pins: dict[str, str] | None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Hash, gateway signature and enterprise of every batch shown."""
     keys_by_gateway: dict[str, dict[str, str]] = {}
     bodies: dict[str, dict[str, Any]] = {}
-    bad_batches: dict[str, str] = {}
+    bad: dict[str, str] = {}
     for h, b in batches.items():
         try:
-            sb = wire.SignedBatch(
-                body=wire.unb64(b["body"], "body"), sig=wire.unb64(b["sig"], "sig"), kid=b["kid"]
-            )
+            sb = wire.SignedBatch(body=wire.unb64(b["body"], "body"), sig=wire.unb64(b["sig"], "sig"), kid=b["kid"])
             if sb.hash != h:
                 raise wire.WireError("bad_hash", "body does not hash to the batch hash")
             gw = json.loads(sb.body).get("gateway")
@@ -133,8 +262,7 @@ def verify_feed(
             if gw not in keys_by_gateway:
                 info = http.get(f"/v1/gateways/{urllib.parse.quote(gw, safe='')}/keys")
                 keys_by_gateway[gw] = {
-                    k["kid"]: k["public_key"] for k in info.get("keys", [])
-                    if info.get("enterprise_id") == enterprise
+                    k["kid"]: k["public_key"] for k in info.get("keys", []) if info.get("enterprise_id") == enterprise
                 }
             pk = (key_pins or {}).get(sb.kid) or keys_by_gateway[gw].get(sb.kid)
             if pk is None:
@@ -146,15 +274,21 @@ def verify_feed(
             if body["enterprise"] != enterprise or body["gateway"] != gw:
                 raise wire.WireError("gateway_mismatch", "batch belongs to another enterprise")
             bodies[h] = body
-        except (wire.WireError, KeyError, TypeError, ValueError, urllib.error.URLError, OSError) as exc:
-            bad_batches[h] = str(exc)
-            failures.append(f"batch {h[:16]}: {exc}")
-            feed_failures += 1
+        except (*_ERRORS, urllib.error.URLError, OSError) as exc:
+            bad[h] = str(exc)
+            report.feed(f"batch {h[:16]}: {exc}")
+    return bodies, bad
 
-    # 2. Records against their batch bodies.
-    failed_ids: set[Any] = set()
+
+def _check_records(
+    report: _Report, records: list[dict[str, Any]], batches: dict[str, Any], bodies: dict[str, dict[str, Any]],
+    bad_batches: dict[str, str],
+) -> tuple[dict[Any, dict[str, Any]], set[Any], dict[str, set[int]]]:
+    """Each record against its batch body; returns the verified records by id, failed ids, delivered slots."""
+    failed: set[Any] = set()
     seen_ids: set[Any] = set()
     seen_locs: dict[str, set[int]] = defaultdict(set)
+    good: dict[Any, dict[str, Any]] = {}
     for r in records:
         rid, h, idx = r.get("id"), r.get("batch_hash"), r.get("index")
         problem = None
@@ -176,52 +310,108 @@ def verify_feed(
                     problem = "gateway_id/seq differ from the signed batch"
                 elif r.get("record") != body["records"][idx]:
                     problem = "record differs from the signed batch"
+                elif r.get("replayed", False) != isinstance(body.get("replay"), dict):
+                    problem = "replayed flag differs from the signed batch (its 'replay' object)"
         seen_ids.add(rid)
         if problem:
-            failed_ids.add(rid)
-            if len(failures) < 10_000:
-                failures.append(f"record {rid}: {problem}")
+            failed.add(rid)
+            report.note(f"record {rid} (batch {str(h)[:16]} index {idx}): {problem}")
+        else:
+            good[rid] = r
+    return good, failed, seen_locs
 
-    # 3. Completeness and chains, per gateway.
-    chains: dict[str, list[tuple[int, str, dict[str, Any]]]] = defaultdict(list)
+
+def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: dict[str, Any],
+                    granted: list[str] | None) -> None:
+    """A stub must be a batch the bank may not see: it names a category outside the grant."""
+    for h, s in stubs.items():
+        cats = s.get("categories") or []
+        if h in batches:
+            report.feed(f"batch {str(h)[:16]}: both shown and withheld")
+        elif granted is not None and ("*" in granted or all(c in granted or c == "consent" for c in cats)):
+            report.feed(f"batch {str(h)[:16]} (gateway {s.get('gateway_id')} seq {s.get('seq')}): withheld "
+                        f"although its categories {cats} are granted")
+
+
+def _check_chains(
+    report: _Report, bodies: dict[str, dict[str, Any]], stubs: dict[str, dict[str, Any]],
+    seen_locs: dict[str, set[int]],
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Completeness of shown batches, and per-gateway chain continuity across shown and withheld batches."""
+    chains: dict[str, list[tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
     for h, body in bodies.items():
         if len(seen_locs[h]) != len(body["records"]):
             missing = len(body["records"]) - len(seen_locs[h])
-            failures.append(
-                f"batch {h[:16]} (gateway {body['gateway']} seq {body['seq']}): {missing} record(s) withheld"
-            )
-            feed_failures += 1
-        chains[body["gateway"]].append((body["seq"], h, body))
-    gateways: list[str] = sorted(chains)
-    declared_gaps: list[dict[str, Any]] = []
-    for gw in gateways:
-        chain = sorted(chains[gw], key=lambda t: t[0])
+            report.feed(f"batch {h[:16]} (gateway {body['gateway']} seq {body['seq']}): {missing} record(s) withheld")
+        chains[body["gateway"]].append((body["seq"], h, body, None))
+    for h, s in stubs.items():
+        if isinstance(s.get("gateway_id"), str) and isinstance(s.get("seq"), int):
+            chains[s["gateway_id"]].append((s["seq"], str(h), None, s))
+        else:
+            report.feed(f"withheld batch {str(h)[:16]}: stub names no gateway or seq")
+    declared: list[dict[str, Any]] = []
+    for gw in sorted(chains):
         prev_seq, prev_hash = 0, wire.GENESIS_PREV
-        for seq, h, body in chain:
-            dropped = body.get("dropped")
+        for seq, h, body, stub in sorted(chains[gw], key=lambda t: t[0]):
+            dropped = body.get("dropped") if body is not None else (stub or {}).get("dropped")
+            where = f"gateway {gw} seq {seq} ({'withheld ' if body is None else ''}batch {h[:16]})"
             if seq == prev_seq:
-                failures.append(f"gateway {gw}: two batches with seq {seq} (equivocation)")
-                feed_failures += 1
+                report.feed(f"{where}: two batches with seq {seq} (equivocation)")
             elif seq == prev_seq + 1:
-                if body["prev"] != prev_hash:
-                    failures.append(f"gateway {gw}: seq {seq} does not chain to seq {prev_seq}")
-                    feed_failures += 1
+                if body is not None and body["prev"] != prev_hash:
+                    report.feed(f"{where}: does not chain to seq {prev_seq} (signed prev differs)")
             elif dropped == [prev_seq + 1, seq - 1]:
-                declared_gaps.append({"gateway_id": gw, "first": prev_seq + 1, "last": seq - 1})
+                declared.append({"gateway_id": gw, "first": prev_seq + 1, "last": seq - 1,
+                                 "declared_in": "withheld batch (receiver's word)" if body is None else "signed body"})
             else:
-                failures.append(f"gateway {gw}: seq {prev_seq + 1}..{seq - 1} missing, not declared dropped")
-                feed_failures += 1
+                report.feed(f"{where}: seq {prev_seq + 1}..{seq - 1} missing, not declared dropped")
             prev_seq, prev_hash = seq, h
+    return sorted(chains), declared
 
-    verified = len(records) - len(failed_ids)
-    return {
-        "enterprise_id": enterprise,
-        "records": len(records),
-        "batches": len(batches),
-        "pages": pages,
-        "verified": verified,
-        "failed": len(failed_ids) + feed_failures,
-        "failures": failures,
-        "gateways": gateways,
-        "declared_gaps": declared_gaps,
-    }
+
+def _check_scores(report: _Report, items: list[dict[str, Any]], receiver_pk: bytes, enterprise: str) -> None:
+    """Each score report must be exactly what the receiver signed, for this enterprise."""
+    for s in items:
+        try:
+            signed = wire.verify_report(s["signature"], receiver_pk)
+            if signed != s["report"]:
+                raise wire.WireError("report_mismatch", "report differs from the one the receiver signed")
+            if signed.get("enterprise_id") != enterprise:
+                raise wire.WireError("report_mismatch", "report is about another enterprise")
+            for k in ("score", "grade", "warning_level"):
+                if s.get(k) != signed.get(k):
+                    raise wire.WireError("report_mismatch", f"{k} differs from the signed report")
+        except _ERRORS as exc:
+            report.feed(f"score {s.get('id') if isinstance(s, dict) else '?'}: {exc}")
+
+
+_INDICATOR_FIELDS = (("name", "name"), ("subject", "subject"), ("category", "category"), ("window", "window"),
+                     ("value", "value"), ("unit", "unit"), ("quality", "q"), ("def", "def"), ("detail", "detail"))
+
+
+def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: dict[Any, dict[str, Any]],
+                      failed: set[Any]) -> None:
+    """Each indicator served must be a verified record, field for field; and none may be left out.
+
+    An indicator whose record already failed is not reported again.
+    """
+    listed = set()
+    for it in items:
+        rid = it.get("id")
+        listed.add(rid)
+        rec = verified.get(rid)
+        if rec is None and rid in failed:
+            continue
+        if rec is None:
+            report.feed(f"indicator {rid}: no verified record in the records feed")
+            continue
+        body = rec["record"]
+        wrong = [k for k, src in _INDICATOR_FIELDS if it.get(k) != body.get(src) and not (k == "quality"
+                 and it.get(k) == [] and src not in body)]
+        wrong += [k for k in ("gateway_id", "seq", "batch_hash", "index", "replayed") if it.get(k) != rec.get(k)]
+        if wrong:
+            report.feed(f"indicator {rid} (batch {str(rec.get('batch_hash'))[:16]} index {rec.get('index')}): "
+                        f"{', '.join(wrong)} differ from the signed record")
+    missing = [rid for rid, r in verified.items() if r["record"].get("type") == "indicator" and rid not in listed]
+    if missing:
+        report.feed(f"indicators feed leaves out {len(missing)} verified indicator record(s), e.g. {missing[:5]}")

@@ -1,0 +1,179 @@
+"""The bank feed's response shapes, for the OpenAPI description (``/openapi.json``).
+
+The handlers return the JSON built by ``feed.py`` as is (signatures cover exact values, so
+nothing is re-serialised through these models); the models exist so a bank's developer
+can read every field, and so the description cannot drift silently: a test compares
+served pages with these models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a stable machine-readable ``code`` and a message for people."""
+
+    status: Literal["rejected", "error"]
+    code: str = Field(description="e.g. unauthenticated, forbidden, bad_cursor, bad_limit, bad_request, no_score")
+    message: str
+
+
+class Signed(BaseModel):
+    """``gateway.wire.sign_report`` output: base64 canonical JSON, base64 Ed25519 signature, key id."""
+
+    body: str
+    sig: str
+    kid: str
+
+
+class Batch(BaseModel):
+    """A gateway-signed batch exactly as accepted: base64 body bytes, signature, key id."""
+
+    body: str
+    sig: str
+    kid: str
+
+
+class WithheldBatch(BaseModel):
+    """A batch of the chain the bank may not read (it holds an ungranted category)."""
+
+    hash: str = Field(description="sha256 hex of the body bytes; the next batch's signed prev")
+    gateway_id: str
+    seq: int
+    categories: list[str]
+    record_count: int
+    dropped: list[int] | None = Field(None, description="the gap the gateway declared in this batch, if any")
+
+
+class FeedRecord(BaseModel):
+    id: int
+    gateway_id: str
+    seq: int
+    index: int = Field(description="position in the batch body's records array")
+    batch_hash: str
+    replayed: bool = Field(description="the batch body carries a 'replay' object (history, not live)")
+    record: dict[str, Any]
+
+
+class RecordsPage(BaseModel):
+    enterprise_id: str
+    cursor: str | None
+    records: list[FeedRecord]
+    batches: dict[str, Batch]
+    withheld: list[WithheldBatch]
+    next_cursor: str | None
+    resume_cursor: str | None
+    page_signature: Signed
+
+
+class EnterpriseGrant(BaseModel):
+    enterprise_id: str
+    categories: list[str] = Field(description='["*"] for all categories')
+    granted_at: str
+
+
+class EnterprisesPage(BaseModel):
+    kind: Literal["enterprises"]
+    bank: str
+    enterprises: list[EnterpriseGrant]
+    page_signature: Signed
+
+
+class Window(BaseModel):
+    start: int
+    len: int
+
+
+class Indicator(BaseModel):
+    id: int = Field(description="the record id in the records feed")
+    name: str
+    subject: str | None
+    category: str
+    window: Window
+    value: float | int | bool | None
+    unit: str | None
+    quality: list[str]
+    def_: int | None = Field(None, alias="def")
+    replayed: bool
+    gateway_id: str
+    seq: int
+    batch_hash: str
+    index: int
+    detail: dict[str, Any] | None = None
+
+
+class _ListPage(BaseModel):
+    enterprise_id: str
+    cursor: str | None
+    next_cursor: str | None
+    resume_cursor: str | None
+    page_signature: Signed = Field(description="wire.sign_report over the page without this field")
+
+
+class IndicatorsPage(_ListPage):
+    kind: Literal["indicators"]
+    filters: dict[str, Any]
+    items: list[Indicator]
+
+
+class Finding(BaseModel):
+    id: int
+    kind: str = Field(description="a chain event (equivocation, gap_declared, ...) or a rule id")
+    severity: str
+    enterprise_id: str | None
+    gateway_id: str | None
+    created: str
+    rule_version: int | None
+    subscore: str | None
+    window_start: int | None
+    window_end: int | None
+    detail: dict[str, Any] | None = Field(None, description="absent when withheld")
+    withheld: bool | None = Field(None, description="true: the finding is about ungranted categories")
+
+
+class FindingsPage(_ListPage):
+    kind: Literal["findings"]
+    items: list[Finding]
+    findings: list[Finding] = Field(description="same as items (the name used before cursors)")
+
+
+class Alert(BaseModel):
+    id: int
+    enterprise_id: str
+    kind: str
+    level: str
+    created: str
+    detail: dict[str, Any] | None = None
+    withheld: bool | None = None
+
+
+class AlertsPage(_ListPage):
+    kind: Literal["alerts"]
+    items: list[Alert]
+
+
+class Score(BaseModel):
+    id: int
+    enterprise_id: str
+    as_of: int
+    created: str
+    score: float | None
+    grade: str | None
+    warning_level: str | None
+    report: dict[str, Any] = Field(description="the score report (redacted for a category-limited grant)")
+    signature: Signed = Field(description="wire.sign_report(report, receiver key)")
+
+
+class ScoresPage(_ListPage):
+    kind: Literal["scores"]
+    items: list[Score]
+
+
+class LatestScore(BaseModel):
+    kind: Literal["score"]
+    enterprise_id: str
+    item: Score
+    page_signature: Signed
