@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Finding, Rule
 from cloud_stub.scoring import INSUFFICIENT, ConfigError, Sufficiency, load_config, score_card, shipped_path
 
@@ -121,7 +122,7 @@ def test_too_little_evidence_is_not_a_good_grade(cfg) -> None:
 def test_reasons_at_most_four_ordered_by_points_lost_and_tied_to_findings(tmp_path: Path) -> None:
     text = shipped_path("scorecard-v1").read_text().replace(
         "[reasons]\n",
-        '[reasons]\nr_pa = { code = "PA01", text = "Claimed output exceeds camera counts" }\n'
+        '[reasons]\nr_pa = { code = "PA11", text = "Claimed output exceeds camera counts" }\n'
         'r_cs = { code = "CS01", text = "Collateral weight below pledge" }\n')
     p = tmp_path / "sc.toml"
     p.write_text(text)
@@ -133,7 +134,7 @@ def test_reasons_at_most_four_ordered_by_points_lost_and_tied_to_findings(tmp_pa
           finding(rule="r_os2", subscore="operating_stability", severity="red")]
     reasons = score_card(cfg, fs, ENOUGH)["reasons"]
     assert len(reasons) == 4
-    assert [r["code"] for r in reasons] == ["PA01", "OS99", "CS01", "DI99"]
+    assert [r["code"] for r in reasons] == ["PA11", "OS99", "CS01", "DI99"]
     lost = [r["points_lost"] for r in reasons]
     assert lost == sorted(lost, reverse=True)
     assert reasons[0]["findings"] == ["r_pa:v1:a", "r_pa:v1:b"]  # biggest penalty first
@@ -156,7 +157,7 @@ def _bad(tmp_path: Path, old: str, new: str, known: dict | None = None) -> str:
 
 
 class _R(Rule):
-    id, version, subscore, title = "mes_vs_vision", 1, "production_authenticity", "t"
+    id, version, subscore, title = "test_rule", 1, "production_authenticity", "t"
     defaults = {"z_threshold": 3.0, "min_days": 7}
 
     def evaluate(self, ev, params):  # pragma: no cover - never run
@@ -174,22 +175,24 @@ def test_config_errors_name_the_key_and_what_was_expected(tmp_path: Path) -> Non
     assert "(file): expected valid UTF-8 TOML" in _bad(tmp_path, "[grades]", "[grades")
     assert "subscores.data_integrity.cap: expected this key" in _bad(
         tmp_path, "[subscores.data_integrity]\ncap = 1.4", "[subscores.data_integrity]")
-    known = {"mes_vs_vision": _R}
-    assert "rules.mes_vs_visoin: expected a registered rule id (mes_vs_vision)" in _bad(
-        tmp_path, "[rules]", "[rules.mes_vs_visoin]\nz_threshold = 4.0", known)
-    assert "rules.mes_vs_vision.z_treshold: expected one of the rule's parameters (min_days, z_threshold)" in _bad(
-        tmp_path, "[rules]", "[rules.mes_vs_vision]\nz_treshold = 4.0", known)
-    assert "rules.mes_vs_vision.min_days: expected a value of the default's type" in _bad(
-        tmp_path, "[rules]", '[rules.mes_vs_vision]\nmin_days = "7"', known)
-    assert "reasons.mes_vs_vision.code: expected two capitals and two digits" in _bad(
-        tmp_path, "[reasons]\n", '[reasons]\nmes_vs_vision = { code = "P1", text = "x" }\n', known)
+    known = {**all_rules(), "test_rule": _R}
+    assert "rules.test_rul: expected a registered rule id (" in _bad(
+        tmp_path, "[rules]", "[rules.test_rul]\nz_threshold = 4.0", known)
+    assert "rules.test_rule.z_treshold: expected one of the rule's parameters (min_days, z_threshold)" in _bad(
+        tmp_path, "[rules]", "[rules.test_rule]\nz_treshold = 4.0", known)
+    assert "rules.test_rule.min_days: expected a value of the default's type" in _bad(
+        tmp_path, "[rules]", '[rules.test_rule]\nmin_days = "7"', known)
+    assert "reasons.test_rule.code: expected two capitals and two digits" in _bad(
+        tmp_path, "[reasons]\n", '[reasons]\ntest_rule = { code = "P1", text = "x" }\n', known)
+    assert "reasons.mes_vs_camera.code: expected a code not already used by test_rule, found 'PA01'" in _bad(
+        tmp_path, "[reasons]\n", '[reasons]\ntest_rule = { code = "PA01", text = "x" }\n', known)
 
 
 def test_rule_params_override_defaults(tmp_path: Path) -> None:
     p = tmp_path / "sc.toml"
-    p.write_text(shipped_path("scorecard-v1").read_text().replace("[rules]", "[rules.mes_vs_vision]\nmin_days = 10"))
-    cfg = load_config(p, {"mes_vs_vision": _R})
-    assert cfg.params_for("mes_vs_vision", _R.defaults) == {"z_threshold": 3.0, "min_days": 10}
+    p.write_text(shipped_path("scorecard-v1").read_text().replace("[rules]", "[rules.test_rule]\nmin_days = 10"))
+    cfg = load_config(p, {**all_rules(), "test_rule": _R})
+    assert cfg.params_for("test_rule", _R.defaults) == {"z_threshold": 3.0, "min_days": 10}
     assert cfg.params_for("other", {"a": 1}) == {"a": 1}
     assert cfg.sha256 != load_config().sha256
 
