@@ -299,6 +299,32 @@ def _finding_names(detail: Any) -> list[str]:
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
+def _alert_names(conn: Any, grant: Grant, details: list[Any]) -> list[list[str]]:
+    """The indicator names behind each alert: its own, or those of the finding it names by dedupe key.
+
+    Only looked up for a category-limited grant (an all-categories grant sees every detail).
+    """
+    if grant.categories is None:
+        return [[] for _ in details]
+    keys = sorted({d["finding"] for d in details if isinstance(d, dict) and isinstance(d.get("finding"), str)})
+    by_key: dict[str, list[str]] = {}
+    for chunk in _chunks([f"{grant.enterprise_id}/{k}" for k in keys] + keys):
+        marks = ",".join("?" * len(chunk))
+        for dedupe, text in conn.execute(
+            f"SELECT dedupe, detail FROM findings WHERE enterprise_id = ? AND dedupe IN ({marks})",
+            [grant.enterprise_id, *chunk],
+        ):
+            by_key[dedupe.removeprefix(f"{grant.enterprise_id}/")] = _finding_names(json.loads(text))
+    out = []
+    for d in details:
+        names = _finding_names(d)
+        if isinstance(d, dict) and isinstance(d.get("finding"), str):
+            # A finding this receiver cannot find is treated as about every category: hidden.
+            names += by_key.get(d["finding"], ["?unknown"])
+        out.append(names)
+    return out
+
+
 def findings_page(
     rdb: ReceiverDB, grant: Grant, signing_key: SigningKey, *, cursor: str | None, after_id: int | None,
     limit: int,
@@ -354,13 +380,14 @@ def alerts_page(
         more = len(rows) > limit
         rows = rows[:limit]
         details = [json.loads(r[3]) for r in rows]
-        names = {n for d in details for n in _finding_names(d)}
-        cats = name_categories(conn, grant.enterprise_id, names) if names and grant.categories is not None else {}
+        names_of = _alert_names(conn, grant, details)
+        names = {n for ns in names_of for n in ns}
+        cats = name_categories(conn, grant.enterprise_id, names) if names else {}
     items = []
-    for r, detail in zip(rows, details, strict=True):
+    for r, detail, alert_names in zip(rows, details, names_of, strict=True):
         item: dict[str, Any] = {"id": r[0], "enterprise_id": grant.enterprise_id, "kind": r[1], "level": r[2],
                                 "created": r[4]}
-        if indicators_visible(grant, _finding_names(detail), cats):
+        if indicators_visible(grant, alert_names, cats):
             item["detail"] = detail
         else:
             item["withheld"] = True
