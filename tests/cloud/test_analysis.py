@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_helpers import FakeGateway
 from click.testing import CliRunner
+from cloud_helpers import FakeGateway
 from nacl.signing import SigningKey
 
 from cloud_stub import receiver_key
@@ -110,7 +110,7 @@ def count(rdb: ReceiverDB, sql: str, *args: Any) -> int:
 
 def test_analyse_stores_a_signed_report_its_findings_and_alerts(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb)
-    report = analyse(rdb, "ent-1", as_of=AS_OF, days=30)
+    report = analyse(rdb, "ent-1", as_of=AS_OF, days=30, signing_key=key)
     assert report["enterprise_id"] == "ent-1" and report["as_of"] == AS_OF
     assert report["period"] == {"start": AS_OF - 30 * DAY, "end": AS_OF}
     assert report["scoring_version"] == "scorecard-v1"
@@ -141,10 +141,19 @@ def test_analyse_stores_a_signed_report_its_findings_and_alerts(rdb: ReceiverDB,
     assert json.loads(alerts[0][2])["finding"] == flag[0]["dedupe"]
 
 
+def test_reports_are_signed_by_default_with_the_receivers_key_file(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb, flag_day=None)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30)  # no key given: the one next to the database, as serve uses
+    with rdb.read() as conn:
+        signature = json.loads(conn.execute("SELECT signature FROM scores").fetchone()[0])
+    assert signature["kid"] == wire.key_id(bytes(key.verify_key))
+    assert wire.verify_report(signature, bytes(key.verify_key)) == a.report
+
+
 def test_analysing_again_stores_findings_and_alerts_once(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb)
-    first = run_analysis(rdb, "ent-1", AS_OF, 30)
-    second = run_analysis(rdb, "ent-1", AS_OF, 30)
+    first = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    second = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     assert second.score_id == first.score_id + 1
     assert second.report == first.report  # nothing changed in between, and no clock in the report
     assert second.alerts == []  # same red finding, same warning level: nothing new to act on
@@ -155,20 +164,20 @@ def test_analysing_again_stores_findings_and_alerts_once(rdb: ReceiverDB, key: S
 def test_a_stored_score_recomputes_identically_even_after_more_data_arrives(rdb: ReceiverDB,
                                                                               key: SigningKey) -> None:
     site = history(rdb)
-    a = run_analysis(rdb, "ent-1", AS_OF, 30)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     site.send(day_records(20, flag=3.0))  # inside the period, but after the stored bounds
     assert recompute(rdb, a.score_id) == a.report
     check = verify_score(rdb, a.score_id, public_key=bytes(key.verify_key))
     assert check["reproducible"] is True, check["problems"]
     assert check["inputs_sha256"]["stored"] == check["inputs_sha256"]["recomputed"]
-    b = run_analysis(rdb, "ent-1", AS_OF, 30)  # the new analysis does see the new day
+    b = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)  # the new analysis does see the new day
     assert b.report["inputs_sha256"] != a.report["inputs_sha256"]
     assert len([f for f in b.report["findings"] if f["rule"] == "test_flag"]) == 2
 
 
 def test_tampering_with_a_stored_input_is_detected(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb)
-    a = run_analysis(rdb, "ent-1", AS_OF, 30)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     with rdb.write() as conn:
         conn.execute("UPDATE records SET value = value * 2 WHERE name = 'mes.produced_qty' AND seq = 3")
     check = verify_score(rdb, a.score_id, public_key=bytes(key.verify_key))
@@ -179,7 +188,7 @@ def test_tampering_with_a_stored_input_is_detected(rdb: ReceiverDB, key: Signing
 
 def test_a_tampered_stored_report_fails_against_its_signature(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb)
-    a = run_analysis(rdb, "ent-1", AS_OF, 30)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     forged = dict(a.report, score=700.0, grade="A", warning_level="green")
     with rdb.write() as conn:
         conn.execute("UPDATE scores SET report = ? WHERE id = ?", (json.dumps(forged), a.score_id))
@@ -191,14 +200,14 @@ def test_a_tampered_stored_report_fails_against_its_signature(rdb: ReceiverDB, k
 
 def test_recompute_refuses_a_different_table(rdb: ReceiverDB, key: SigningKey, tmp_path: Path) -> None:
     history(rdb)
-    a = run_analysis(rdb, "ent-1", AS_OF, 30)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     other = tmp_path / "other.toml"
     other.write_text(shipped_path("scorecard-v1").read_text().replace("red = 1.2", "red = 2.0"))
     with pytest.raises(AnalysisError) as err:
         recompute(rdb, a.score_id, other)
     assert err.value.code == "config_changed"
     # A score made with a custom table recomputes with that table, and with no other.
-    c = run_analysis(rdb, "ent-1", AS_OF, 30, config_path=other)
+    c = run_analysis(rdb, "ent-1", AS_OF, 30, config_path=other, signing_key=key)
     assert c.report["config_sha256"] != a.report["config_sha256"]
     assert c.report["score"] < a.report["score"]
     assert recompute(rdb, c.score_id, other) == c.report
@@ -210,13 +219,13 @@ def test_rule_params_from_the_table_reach_the_rule(rdb: ReceiverDB, key: Signing
     history(rdb)
     cfg = tmp_path / "sc.toml"
     cfg.write_text(shipped_path("scorecard-v1").read_text().replace("[rules]", "[rules.test_flag]\nlimit = 5.0"))
-    report = analyse(rdb, "ent-1", AS_OF, 30, config_path=cfg)
+    report = analyse(rdb, "ent-1", AS_OF, 30, config_path=cfg, signing_key=key)
     assert not [f for f in report["findings"] if f["rule"] == "test_flag"]
 
 
 def test_thin_history_is_graded_insufficient(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb, days=3, flag_day=None)
-    report = analyse(rdb, "ent-1", AS_OF, 30)
+    report = analyse(rdb, "ent-1", AS_OF, 30, signing_key=key)
     assert report["grade"] == "insufficient_data"
     assert report["warning_level"] in ("yellow", "orange", "red")
     assert report["reasons"][0]["code"] == "DS01"
@@ -227,7 +236,7 @@ def test_equivocation_raises_a_red_alert(rdb: ReceiverDB, key: SigningKey) -> No
     site = history(rdb, flag_day=None)
     twin = site.gw.make(seq=site.gw.seq, prev=site.gw.prev, records=day_records(30))  # same seq, other bytes
     assert ingest(rdb, twin.envelope()).code == "equivocation"
-    a = run_analysis(rdb, "ent-1", AS_OF, 30)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     assert a.report["chain"]["equivocations"] == 1
     assert a.report["warning_level"] == "red"
     eq = [x for x in a.alerts if x["kind"] == "equivocation"]
@@ -237,10 +246,10 @@ def test_equivocation_raises_a_red_alert(rdb: ReceiverDB, key: SigningKey) -> No
 def test_bad_requests_store_nothing(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb)
     with pytest.raises(AnalysisError) as err:
-        analyse(rdb, "nobody", AS_OF)
+        analyse(rdb, "nobody", AS_OF, signing_key=key)
     assert err.value.code == "unknown_enterprise"
     with pytest.raises(AnalysisError):
-        analyse(rdb, "ent-1", AS_OF, days=0)
+        analyse(rdb, "ent-1", AS_OF, days=0, signing_key=key)
     with pytest.raises(AnalysisError) as err:
         recompute(rdb, 999)
     assert err.value.code == "unknown_score"
@@ -251,7 +260,7 @@ def test_bad_requests_store_nothing(rdb: ReceiverDB, key: SigningKey) -> None:
 def test_analyse_all_scores_every_enterprise(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb, "ent-a", flag_day=None)
     history(rdb, "ent-b", flag_day=5)
-    done = {a.enterprise_id: a for a in analyse_all(rdb, AS_OF, 30)}
+    done = {a.enterprise_id: a for a in analyse_all(rdb, AS_OF, 30, signing_key=key)}
     assert sorted(done) == ["ent-a", "ent-b"]
     assert done["ent-a"].report["warning_level"] != "red"
     assert done["ent-b"].report["warning_level"] == "red"

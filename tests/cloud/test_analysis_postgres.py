@@ -1,0 +1,39 @@
+"""Analysis on PostgreSQL: the SQLite analysis tests run again with ``rdb`` on a real server.
+
+Same history (real signed batches through real ingest), same assertions: the bounds, the
+findings/scores/alerts SQL (``RETURNING``, ``ON CONFLICT DO NOTHING``), recomputation and
+tamper detection must behave identically on both stores. Left out: the tests that rely on
+a key file next to a SQLite database and the CLI test (SQLite file paths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import test_analysis
+from _pytest.fixtures import FixtureFunctionDefinition
+
+from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F401
+
+pytest.importorskip("psycopg")
+
+from cloud_stub.db_postgres import PostgresDB  # noqa: E402
+
+_SQLITE_ONLY = {"test_reports_are_signed_by_default_with_the_receivers_key_file", "test_cli_analyse_scores_and_rescore"}
+for _name, _obj in vars(test_analysis).items():
+    if _name in _SQLITE_ONLY or _name in globals():
+        continue
+    if _name.startswith("test_") or isinstance(_obj, FixtureFunctionDefinition):
+        globals()[_name] = _obj
+
+
+@pytest.fixture
+def rdb(postgres_server: ThrowawayPostgres) -> Iterator[PostgresDB]:  # noqa: F811
+    db = PostgresDB(postgres_server.create_database())
+    yield db
+    db.close()
+
+
+def test_the_sqlite_tests_were_collected() -> None:
+    assert "test_tampering_with_a_stored_input_is_detected" in globals()
