@@ -45,7 +45,8 @@ def signed_finding(rule: str, indicators: list[str], severity: str = "red", clai
     return {"rule": rule, "version": 1, "severity": severity, "subscore": "production_authenticity", "key": key,
             "window": {"start": T0, "end": T0 + 86400}, "indicators": indicators,
             "compared": {"claimed": claimed, "evidence": 1234.5}, "baseline": None, "statistic": {"ratio": 3.5},
-            "threshold": {"ratio": 1.5}, "direction": "claims_exceed_evidence", "message": f"claims {claimed} vs 1234.5",
+            "threshold": {"ratio": 1.5}, "direction": "claims_exceed_evidence",
+            "message": f"claims {claimed} vs 1234.5",
             "dedupe": f"{rule}:v1:{key}"}
 
 
@@ -304,6 +305,7 @@ def test_alerts_feed_hides_details_of_ungranted_findings(bank_setup):
     fm = signed_finding("energy_per_unit", ["energy.kwh", "machine.cycles"], claimed=9876.5)
     fe = signed_finding("energy_baseline", ["energy.kwh"])
     insert_analysis(receiver.rdb, receiver.key, "ent-1", [fm, fe])
+    assert "9876.5" not in raw(receiver, "/v1/feed/ent-1/alerts", tokens["energy"]).decode()
     items, _ = all_items(receiver, "/v1/feed/ent-1/alerts", tokens["all"], 1)
     assert [i["detail"]["rule"] for i in items] == ["energy_per_unit", "energy_baseline"]
     items_e, _ = all_items(receiver, "/v1/feed/ent-1/alerts", tokens["energy"], 10)
