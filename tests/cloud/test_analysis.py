@@ -16,11 +16,19 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from cloud_helpers import FakeGateway
+from cloud_helpers import FakeGateway, wait_for
 from nacl.signing import SigningKey
 
 from cloud_stub import receiver_key
-from cloud_stub.analysis import AnalysisError, analyse, analyse_all, recompute, run_analysis, verify_score
+from cloud_stub.analysis import (
+    AnalysisError,
+    PeriodicAnalysis,
+    analyse,
+    analyse_all,
+    recompute,
+    run_analysis,
+    verify_score,
+)
 from cloud_stub.cli import cloud
 from cloud_stub.db import ReceiverDB
 from cloud_stub.enrollment import enroll, issue_token
@@ -265,6 +273,23 @@ def test_analyse_all_scores_every_enterprise(rdb: ReceiverDB, key: SigningKey) -
     assert done["ent-a"].report["warning_level"] != "red"
     assert done["ent-b"].report["warning_level"] == "red"
     assert all(verify_score(rdb, a.score_id)["reproducible"] for a in done.values())
+
+
+def test_periodic_analysis_scores_every_enterprise_on_its_own_connection(tmp_path: Path, key: SigningKey) -> None:
+    db = tmp_path / "receiver.db"
+    rdb = ReceiverDB(db)
+    history(rdb, "ent-a", flag_day=None)
+    history(rdb, "ent-b", flag_day=None)
+    periodic = PeriodicAnalysis(lambda: ReceiverDB(db), 0.1, key, days=30)
+    periodic.start()
+    try:
+        wait_for(lambda: count(rdb, "SELECT count(DISTINCT enterprise_id) FROM scores") == 2)
+    finally:
+        periodic.stop()
+    assert periodic.rounds >= 1
+    rdb.close()
+    with pytest.raises(ValueError):
+        PeriodicAnalysis(lambda: ReceiverDB(db), 0, key)
 
 
 # --- CLI ------------------------------------------------------------------------------------
