@@ -120,12 +120,14 @@ def bank() -> None:
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--name", required=True)
 @click.option("--enterprise", required=True)
+@click.option("--categories", default="*", show_default=True, metavar="CAT,CAT,...",
+              help="Indicator categories the enterprise lets this bank see (energy,machine,...), or '*'.")
 @click.option("--json", "as_json", is_flag=True)
-def bank_add(db_path: str, name: str, enterprise: str, as_json: bool) -> None:
+def bank_add(db_path: str, name: str, enterprise: str, categories: str, as_json: bool) -> None:
     from cloud_stub.banks import add_bank
 
     try:
-        out = add_bank(_open(db_path), name, enterprise)
+        out = add_bank(_open(db_path), name, enterprise, categories)
     except ReceiverError as exc:
         _fail(exc)
     click.echo(json.dumps(out) if as_json else out["token"])
@@ -313,28 +315,36 @@ def feed() -> None:
     pass
 
 
-@feed.command("verify", help="Pull the whole feed and verify every record independently.")
+@feed.command("verify", help="Pull the whole feed and verify every record, page and score report independently.")
 @click.option("--url", required=True, help="Receiver base URL, e.g. http://127.0.0.1:8600")
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", default=None, help="Verify this enterprise only (default: every one the bank sees).")
 @click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
 @click.option("--pin-receiver-key", "pin", default=None, help="Expected receiver public key (base64).")
 @click.option("--json", "as_json", is_flag=True)
-def feed_verify(url: str, enterprise: str, token: str, pin: str | None, as_json: bool) -> None:
-    from cloud_stub.feed_verify import verify_feed
+def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, as_json: bool) -> None:
+    from cloud_stub.feed_verify import verify_all, verify_feed
 
     logging.basicConfig(level=logging.WARNING)
-    summary = verify_feed(url, enterprise, token, pin)
-    if as_json:
-        click.echo(json.dumps(summary))
+    if enterprise is not None:
+        summaries = [verify_feed(url, enterprise, token, pin)]
+        out: dict[str, Any] = summaries[0]
     else:
-        click.echo(f"enterprise {enterprise}: {summary['records']} records in {summary['batches']} batches "
-                   f"from {len(summary['gateways'])} gateway(s); verified {summary['verified']}, "
-                   f"failed {summary['failed']}")
-        for f in summary["failures"][:50]:
+        out = verify_all(url, token, pin)
+        summaries = out["enterprises"]
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        for summary in summaries:
+            click.echo(f"enterprise {summary['enterprise_id']}: {summary['records']} records in "
+                       f"{summary['batches']} batches ({summary.get('withheld', 0)} withheld) from "
+                       f"{len(summary['gateways'])} gateway(s), {summary.get('scores', 0)} score report(s); "
+                       f"verified {summary['verified']}, failed {summary['failed']}")
+        for f in out["failures"][:50]:
             click.echo(f"  FAIL {f}")
-        if len(summary["failures"]) > 50:
-            click.echo(f"  ... {len(summary['failures']) - 50} more")
-    sys.exit(0 if summary["failed"] == 0 and summary["records"] > 0 else 1)
+        if len(out["failures"]) > 50:
+            click.echo(f"  ... {len(out['failures']) - 50} more")
+    ok = out["failed"] == 0 and bool(summaries) and all(s["records"] > 0 for s in summaries)
+    sys.exit(0 if ok else 1)
 
 
 def main(argv: list[str] | None = None) -> None:
