@@ -10,7 +10,7 @@ upper sum ``S_d = max(0, S_{d-1} + z_d - k)`` alarms when it exceeds ``h``.
 Expected detection delay (noise-free, drift starting right after the baseline): the
 smallest n with sum_{i<=n} (r i / sigma - k) > h, r the daily inflation rate in log units
 (~ per cent / 100) and sigma the residual scale. With k = 0.5, h = 5 and sigma at the
-0.03 floor: 1 %/day -> 8 comparable days, 0.5 %/day -> 11, 2 %/day -> 5
+0.03 floor: 1 %/day -> 7 comparable days, 0.5 %/day -> 11, 2 %/day -> 5
 (``stats.cusum_delay``; docs/cross-verification.md has the table).
 """
 

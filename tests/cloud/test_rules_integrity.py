@@ -1,0 +1,65 @@
+"""Data-integrity rules: chain findings raised by real ingest, offline periods, clock problems."""
+
+from __future__ import annotations
+
+from cloud_helpers import FakeGateway
+from evidence_helpers import DAY0, Factory, build, enrolled, evidence, push, rec
+from nacl.signing import SigningKey
+
+from cloud_stub.db import ReceiverDB
+from cloud_stub.ingest import ingest
+from cloud_stub.rules import all_rules
+
+
+def run(ev, rid):
+    cls = all_rules()[rid]
+    return cls().evaluate(ev, dict(cls.defaults))
+
+
+def test_chain_findings_from_real_ingest(tmp_path):
+    rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
+    gw = enrolled(rdb, FakeGateway())
+    one = [rec("energy.kwh", "energy", "press-1", DAY0, 3600, 5.0, "kWh")]
+    push(rdb, gw, one)
+    # equivocation: the same seq again with other bytes
+    other = gw.make(seq=gw.seq, prev="0" * 64, records=one, boot=2)
+    assert ingest(rdb, other.envelope()).code == "equivocation"
+    # a forged batch (signed by another key under the gateway's kid)
+    assert ingest(rdb, gw.make(key=SigningKey.generate()).envelope()).code == "bad_signature"
+    # the gateway declares 3 batches dropped
+    gw.seq += 3
+    b = gw.next(records=one, dropped=[gw.seq - 2, gw.seq])
+    assert ingest(rdb, b.envelope()).status == "accepted"
+    got = {f.key.split(":")[0]: f for f in run(evidence(rdb, days=2), "chain_integrity")}
+    assert got["rejected_batch"].severity == "orange"
+    assert got["rejected_batch"].compared["codes"] == {"bad_signature": 1}
+    assert got["gap_declared"].statistic["batches_dropped"] == 3
+    assert got["gap_declared"].severity == "yellow"
+    assert got["equivocation"].severity == "red" and got["equivocation"].compared["seqs"] == [1]
+
+
+def test_offline_during_claimed_production(tmp_path):
+    rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
+    build(rdb, Factory(days=14, offline=[(8, 0, 23), (9, 6, 20)]))
+    (f,) = run(evidence(rdb, days=14), "offline_production")
+    assert (f.severity, f.statistic["days_flagged"]) == ("orange", 2)
+    assert [round(d["offline_hours"]) for d in f.compared["days"]] == [24, 15]
+    assert 5 <= f.statistic["unobserved_share_pct"] < 15
+
+
+def test_clock_problems(tmp_path):
+    rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
+    build(rdb, Factory(days=7, unsynced=set(range(24, 60))))
+    (f,) = run(evidence(rdb, days=7), "clock_quality")
+    assert f.compared["windows_unsynced"] == 36 and f.severity == "orange"  # 36 / 168 = 21 %
+    rdb2 = ReceiverDB(tmp_path / "r2.db", synchronous="OFF")
+    build(rdb2, Factory(days=3), clock={"synced": True, "source": "test", "implausible": True})
+    (g,) = run(evidence(rdb2, days=3), "clock_quality")
+    assert g.severity == "orange" and g.compared["batches_implausible"] == g.compared["batches"] > 0
+
+
+def test_honest_data_has_no_integrity_findings(tmp_path):
+    rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
+    build(rdb, Factory(days=7))
+    ev = evidence(rdb, days=7)
+    assert [f for r in ("chain_integrity", "offline_production", "clock_quality") for f in run(ev, r)] == []

@@ -1,0 +1,115 @@
+"""Production-authenticity rules on a synthetic factory fed through the real ingest path.
+
+Honest noisy data (camera miss 2-4 %, scrap, energy noise, weekends off) must give nothing
+above info; each injected pattern must give its finding with the right numbers and severity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from evidence_helpers import Factory, build, evidence
+
+from cloud_stub.db import ReceiverDB
+from cloud_stub.evidence import Evidence
+from cloud_stub.rules import all_rules
+from cloud_stub.rules.base import Finding
+
+
+def run(ev: Evidence, rule: str | None = None) -> list[Finding]:
+    out = []
+    for rid, cls in sorted(all_rules().items()):
+        if rule is None or rid == rule:
+            out.extend(cls().evaluate(ev, dict(cls.defaults)))
+    return out
+
+
+def make(tmp: Path, f: Factory) -> Evidence:
+    rdb = ReceiverDB(tmp / "r.db", synchronous="OFF")
+    try:
+        build(rdb, f)
+        return evidence(rdb, days=f.days)
+    finally:
+        rdb.close()
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory):
+    cache: dict[str, Evidence] = {}
+
+    def get(name: str, f: Factory) -> Evidence:
+        if name not in cache:
+            cache[name] = make(tmp_path_factory.mktemp(name), f)
+        return cache[name]
+    return get
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_honest_noisy_factory_raises_nothing_above_info(scenario, seed):
+    ev = scenario(f"honest{seed}", Factory(seed=seed))
+    assert [(f.rule, f.severity, f.message) for f in run(ev) if f.severity != "info"] == []
+
+
+def test_inflated_mes_against_flat_cameras_is_red_with_the_numbers(scenario):
+    ev = scenario("inflate", Factory(mes_factor=lambda d: 1.3 if d >= 14 else 1.0))
+    (f,) = run(ev, "mes_vs_camera")
+    assert (f.severity, f.direction) == ("red", "claims_exceed_evidence")
+    assert f.indicators == ("mes.good_qty", "vision.units_out")
+    assert 25 <= f.statistic["window_excess_pct"] <= 35  # the injected +30 %
+    assert 10 <= f.statistic["cumulative_excess_pct"] <= 20  # half the working days inflated
+    assert f.compared["claims_total"] > f.compared["expected_claims_total"]
+    assert 1.0 < f.baseline["ratio"] < 1.08  # good units / camera counts with 2-4 % misses
+    assert f.compared["days_over_tolerance"] >= 9
+    (c,) = run(ev, "cycles_vs_mes")
+    assert c.severity == "red" and 25 <= c.statistic["window_excess_pct"] <= 35
+    assert {f.rule for f in run(ev) if f.severity == "red"} >= {"mes_vs_camera", "cycles_vs_mes", "drift_cusum"}
+
+
+def test_single_bad_day_is_not_red(scenario):
+    ev = scenario("oneday", Factory(mes_factor=lambda d: 1.4 if d == 20 else 1.0))
+    sev = {f.severity for f in run(ev, "mes_vs_camera")}
+    assert sev <= {"yellow", "orange"}, sev
+
+
+def test_claims_through_a_stoppage(scenario):
+    ev = scenario("stop", Factory(stopped={15, 16, 17, 18, 19}, claim_when_stopped=True))
+    found = {(f.rule, f.key.split(":")[0]): f for f in run(ev)}
+    c = found[("changepoints", "claims_in_stoppage")]
+    assert (c.severity, c.subscore, c.statistic["claimed_days"]) == ("red", "production_authenticity", 3)
+    e = found[("energy_per_unit", "idle_power_claims")]
+    assert e.severity == "red" and e.statistic["days_flagged"] == 3
+    assert found[("changepoints", "stoppage")].severity == "info"  # 5 days, under a week
+
+
+def test_honest_stoppage_is_operating_stability_only(scenario):
+    ev = scenario("stop_honest", Factory(stopped=set(range(15, 23))))
+    found = [f for f in run(ev) if f.severity != "info"]
+    assert [(f.rule, f.severity, f.subscore, f.compared["days"]) for f in found] == [
+        ("changepoints", "yellow", "operating_stability", 8)]
+
+
+def test_power_drawn_with_no_production_claimed(scenario):
+    ev = scenario("unclaimed", Factory(unclaimed={8, 9}))
+    (f,) = [f for f in run(ev, "energy_per_unit") if f.direction == "evidence_exceeds_claims"]
+    assert f.severity == "yellow" and f.statistic["days_flagged"] == 2
+    assert 3000 < f.statistic["units_equivalent"] < 5000  # two normal days of ~2000 units
+
+
+def test_mes_run_minutes_beyond_machine_time(scenario):
+    ev = scenario("run", Factory(run_factor=lambda d: 1.4 if d >= 10 else 1.0))
+    (f,) = run(ev, "machine_time_vs_mes")
+    assert f.severity == "red" and 30 <= f.statistic["window_excess_pct"] <= 45
+
+
+def test_shipments_without_out_movement_are_red(scenario):
+    ev = scenario("ship", Factory(ship_no_move={9, 10}))
+    (f,) = [f for f in run(ev, "shipments_vs_outcounts") if f.key.startswith("no_out_movement")]
+    assert (f.severity, f.statistic["days_flagged"]) == ("red", 2)
+    assert [d["dispatch_counted"] for d in f.compared["days"]] == [0.0, 0.0]
+
+
+def test_cycles_rule_needs_cavities(scenario):
+    ev = scenario("nocav", Factory(cavities={}, mes_factor=lambda d: 1.3 if d >= 14 else 1.0))
+    assert run(ev, "cycles_vs_mes") == []
+    assert run(ev, "mes_vs_camera")[0].severity == "red"
