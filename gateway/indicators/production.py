@@ -27,7 +27,11 @@ class Cycles(Indicator):
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         rate = float(ctx.params.get("max_cycles_per_s", DEFAULT_MAX_CYCLES_PER_S))
         n, flags = counter_delta(ctx.series["machine.cycles"], max_rate_per_s=rate)
-        return [self.value(ctx, round(n, 6), flags)]
+        # Parts per cycle (mould cavities), when the profile gives them: the receiver's
+        # cycles_vs_mes rule compares cycles x cavities with the MES output.
+        cavities = ctx.params.get("cavities")
+        detail = {"cavities": int(cavities)} if cavities else {}
+        return [self.value(ctx, round(n, 6), flags, **detail)]
 
 
 def running_intervals(ctx: WindowContext) -> tuple[list[tuple[float, float]], list[tuple[float, float]], str]:

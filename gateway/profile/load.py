@@ -176,6 +176,10 @@ def _check_references(path: Path, profile: Profile) -> None:
         if dev.name in names:
             raise ProfileError(path, f"{where}.name", f"a unique device name ({dev.name!r} is used twice)")
         names.add(dev.name)
+        cav = dev.params.get("cavities")
+        if cav is not None and (isinstance(cav, bool) or not isinstance(cav, int) or cav < 1):
+            raise ProfileError(path, f"{where}.params.cavities",
+                               f"a whole number of parts per cycle >= 1 (found {cav!r})")
         if dev.bus is not None and dev.bus not in buses:
             raise ProfileError(path, f"{where}.bus", f"one of the declared buses {sorted(buses)} (found {dev.bus!r})")
         driver = load_driver_module(dev.driver, path, f"{where}.driver")

@@ -113,3 +113,18 @@ def test_cycles_rule_needs_cavities(scenario):
     ev = scenario("nocav", Factory(cavities={}, mes_factor=lambda d: 1.3 if d >= 14 else 1.0))
     assert run(ev, "cycles_vs_mes") == []
     assert run(ev, "mes_vs_camera")[0].severity == "red"
+
+
+def test_gateway_cycles_carry_the_profiles_cavities_and_bad_values_are_refused(tmp_path):
+    from gateway.profile.load import ProfileError, load_profile
+    from tests.indicators.helpers import ctx, one, series
+
+    cycles = series([(0, 100), (10, 110), (20, 125)], before=(-10, 100), counter=True)
+    v = one("machine.cycles", ctx(0, 30, poll_s=10, params={"cavities": 4}, machine__cycles=cycles))
+    assert (v.value, v.detail) == (25.0, {"cavities": 4})
+    assert one("machine.cycles", ctx(0, 30, poll_s=10, machine__cycles=cycles)).detail == {}
+    prof = tmp_path / "p.toml"
+    prof.write_text('[site]\nid = "s"\n[[devices]]\nname = "c"\ndriver = "pulse"\n'
+                    'options = { pin = "D27", meaning = "machine.cycles" }\nparams = { cavities = 0 }\n')
+    with pytest.raises(ProfileError, match="params.cavities"):
+        load_profile(prof)
