@@ -1,0 +1,99 @@
+"""`edgeproof replay`: recorded history through the gateway's real path, as fast as it can go.
+
+``edgeproof replay --profile P --data DIR [--state S] [--receiver URL] [--speed max]`` replays
+a data folder (docs/replay.md) with the replay identity in S (default: <state>/replay) and
+prints a JSON summary. ``edgeproof replay generate --scenario NAME ...`` writes a synthetic
+factory history in the same folder layout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import click
+
+from gateway.commands._common import get_profile, profile_option
+
+
+@click.group("replay", invoke_without_command=True)
+@profile_option
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data folder: <device>.csv per device, exports/<connector>/ for MES/ERP exports.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The replay identity's state directory (default: <gateway state>/replay). Never the live one.")
+@click.option("--receiver", default=None,
+              help="Receiver URL (HTTP); 'none' keeps batches in the outbox. Default: the profile's uplink.")
+@click.option("--speed", default="max", show_default=True,
+              help="'max', or simulated seconds per real second (3600 = one hour per second).")
+@click.option("--down-after", "down_after_s", type=float, default=None,
+              help="Seconds of silence of every device that count as the gateway being down "
+                   "(default: max(900, 3 x the slowest cadence)).")
+@click.option("--pack-every", "pack_every", default="1d", show_default=True,
+              help="Simulated time between packing steps (1h packs like a live gateway; 1d makes fewer, "
+                   "fuller batches and is about twice as fast).")
+@click.pass_context
+def command(ctx: click.Context, profile: str | None, data_dir: Path | None, state_dir: Path | None,
+            receiver: str | None, speed: str, down_after_s: float | None, pack_every: str) -> None:
+    """Replay recorded device series and MES/ERP exports under a simulated clock; print a JSON summary."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gateway.indicators.windows import parse_duration
+    from gateway.logs import setup_logging
+    from gateway.replay.data import ReplayDataError
+    from gateway.replay.driver import ReplayError, parse_speed
+    from gateway.replay.session import default_replay_state, replay
+    from gateway.store import StoreLockedError
+
+    if data_dir is None:
+        raise click.UsageError("--data DIR is required (or a subcommand: generate)")
+    try:
+        pace = parse_speed(speed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--speed") from exc
+    try:
+        pack_s = parse_duration(pack_every)
+    except (ValueError, KeyError):
+        raise click.BadParameter(f"a duration such as 1h or 1d, not {pack_every!r}",
+                                 param_hint="--pack-every") from None
+    setup_logging(os.environ.get("EDGEPROOF_LOG_LEVEL", "WARNING").upper())
+    prof = get_profile(profile)
+    try:
+        summary = asyncio.run(replay(prof, data_dir, state_dir or default_replay_state(), receiver, pace,
+                                     down_after_s, pack_s))
+    except ReplayDataError as exc:
+        raise click.ClickException(f"bad replay data: {exc}") from exc
+    except (ReplayError, StoreLockedError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@command.command("generate")
+@click.option("--scenario", "name", required=True, help="honest, inflated, drift, collateral_removed, offline.")
+@click.option("--days", type=click.IntRange(1, 400), default=35, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write (must not exist or be empty).")
+@click.option("--start", default=None, help="First day, YYYY-MM-DD (default: 2026-09-07, a Monday).")
+@click.option("--interval", "interval_s", type=click.IntRange(10, 3600), default=300, show_default=True,
+              help="Sampling interval of the device series, seconds.")
+def generate(name: str, days: int, seed: int, out: Path, start: str | None, interval_s: int) -> None:
+    """Write a synthetic factory history (device CSVs, MES/ERP exports) for hardware_profiles/sim-history."""
+    from datetime import date
+
+    from gateway.replay.scenarios import SCENARIOS, ScenarioConfig, write_scenario
+
+    if name not in SCENARIOS:
+        raise click.BadParameter(f"one of {sorted(SCENARIOS)}", param_hint="--scenario")
+    try:
+        first = date.fromisoformat(start) if start else None
+    except ValueError as exc:
+        raise click.BadParameter(f"a date YYYY-MM-DD ({exc})", param_hint="--start") from exc
+    if out.exists() and any(out.iterdir()):
+        raise click.ClickException(f"{out} is not empty: generate into a new folder")
+    cfg = ScenarioConfig(scenario=name, days=days, seed=seed, interval_s=interval_s,
+                         **({"start": first} if first else {}))
+    meta = write_scenario(cfg, out)
+    click.echo(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False))

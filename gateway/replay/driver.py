@@ -1,0 +1,278 @@
+"""Driving the gateway's real path over recorded history under a simulated clock.
+
+What runs is what a live gateway runs, minus the drivers' bus I/O: the decoded values of
+each CSV row get the scheduler's quality checks (``PointQuality``: out_of_range, stale)
+and are committed to the store as readings and polls; the indicator engine closes windows
+at simulated times (``run_once(now)``); the MES/ERP connectors import the exports with their
+import clock simulated and compute the enterprise days as they close; the consent gate
+evaluates the grants at the simulated time; the batcher signs batches dated by the
+simulated clock and marked ``"replay"``; the uplink sends them in order until acknowledged.
+
+The clock ticks at every boundary of the shortest indicator window (plus the profile's
+grace), as fast as it can. While the recording gateway was down (every device silent,
+see ``data.up_periods``) nothing ticks: on resume the boot counter moves on and the engine
+catches up over the silent windows exactly as a restarted gateway does, so an outage shows
+in the replayed history as it would have shown live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from drivers.base import Quality
+from gateway.clock import reported_clock
+from gateway.consent.gate import build_gate
+from gateway.identity import Identity
+from gateway.indicators.engine import IndicatorEngine
+from gateway.indicators.windows import window_start
+from gateway.profile.schema import PointDef, Profile
+from gateway.quality import PointQuality
+from gateway.replay.data import ReplayData, iso, merged_rows
+from gateway.store import PointRow, Store
+from gateway.uplink.batcher import Batcher
+from gateway.uplink.sender import Sender
+from gateway.uplink.transport import Transport, TransportError
+
+log = logging.getLogger("edgeproof.replay")
+REPLAY_CLOCK = {"synced": True, "source": "replay"}
+SEND_RETRIES = 5
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot start or cannot go on (identity, state, receiver); says what to do."""
+
+
+class SimClock:
+    """The simulated time every component reads (``clock()``); only the driver moves it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class _DevicePoints:
+    rows: list[PointRow]
+    qualities: list[PointQuality]
+
+
+@dataclass
+class Counts:
+    readings: int = 0
+    polls: int = 0
+    failed_polls: int = 0
+    windows: int = 0
+    batches: int = 0
+    boots: int = 0
+    imports: list[dict[str, Any]] = field(default_factory=list)
+
+
+def replay_profile(profile: Profile, data: ReplayData) -> Profile:
+    """The profile as replayed: only the devices with a CSV, each polled at the cadence its
+    data was recorded at (coverage is judged against what the recorder sampled, not the live
+    poll interval), and only the folder connectors whose exports are in the data folder."""
+    devices = []
+    for dev in profile.devices:
+        f = data.devices.get(dev.name)
+        if f is None or not dev.enabled:
+            continue
+        interval = f.interval_s if f.interval_s > 0 else dev.poll_interval_s
+        devices.append(msgspec.structs.replace(dev, poll_interval_s=interval))
+    connectors = [{**c, "path": str(data.exports[c["name"]])} for c in profile.connectors
+                  if c.get("kind") == "folder" and c.get("name") in data.exports]
+    return msgspec.structs.replace(profile, devices=devices, connectors=connectors)
+
+
+class Replayer:
+    def __init__(self, profile: Profile, data: ReplayData, device_points: dict[str, list[PointDef]],
+                 store: Store, identity: Identity, state_dir: Path, transport: Transport | None,
+                 speed: float | None = None, pack_every_s: float | None = None) -> None:
+        self.profile = replay_profile(profile, data)
+        self.data = data
+        self.store = store
+        self.identity = identity
+        self.state_dir = state_dir
+        self.speed = speed
+        self.clock = SimClock(data.start)
+        self.counts = Counts()
+        points = {name: pts for name, pts in device_points.items() if name in data.devices}
+        self.engine = IndicatorEngine(store, self.profile, points)
+        self.step = min(self.engine.windows)
+        # Packing (and sending) at every tick is what a live gateway does; packing less
+        # often makes fewer, fuller batches (the receiver's cost is mostly per batch).
+        self.pack_every = max(self.step, pack_every_s or self.step)
+        self._packed_at = -1.0
+        self.grace = self.engine.grace_s
+        self.sender = Sender(store, transport) if transport is not None else None
+        self.gate = build_gate(self.profile, state_dir, store,
+                               lambda: self.sender.dest if self.sender is not None else "none")
+        self.gate.clock = self.clock
+        self.batcher = Batcher(store, identity, self.profile.uplink.batch_max_records, self.gate.policy,
+                               clock=self.clock, replay=data.replay_object())
+        self.connectors: Any = None
+        if self.profile.connectors:
+            from gateway.connectors.runner import ConnectorRunner
+
+            self.connectors = ConnectorRunner(self.profile, state_dir, store, settle_s=0.0)
+            self.connectors.importer.clock = self.clock
+        self.tz = ZoneInfo(self.profile.site.timezone)
+        self.devices: dict[str, _DevicePoints] = {}
+        for dev in self.profile.devices:
+            defs = {p.name: p for p in points[dev.name]}
+            cols = data.devices[dev.name].columns
+            self.devices[dev.name] = _DevicePoints(
+                [store.point(dev.name, c, defs[c].meaning, defs[c].unit) for c in cols],
+                [PointQuality(defs[c], dev.ranges.get(c)) for c in cols])
+        self._rows: Iterator[tuple[float, str, list[float | None]]] = merged_rows(list(data.devices.values()))
+        self._next: tuple[float, str, list[float | None]] | None = next(self._rows, None)
+        self._day: Any = None
+
+    # -- one tick ---------------------------------------------------------------------------
+    def ingest_until(self, t: float, inclusive: bool = False) -> None:
+        """Commit every row before ``t`` (or at it) as readings and polls, as the scheduler does."""
+        rows: list[tuple[float, int, float | None, str]] = []
+        polls: list[tuple[float, str, int, str | None]] = []
+        while self._next is not None and (self._next[0] < t or (inclusive and self._next[0] == t)):
+            ts, dev, values = self._next
+            dp = self.devices[dev]
+            got = 0
+            for pr, pq, v in zip(dp.rows, dp.qualities, values, strict=True):
+                if v is None:
+                    rows.append((ts, pr.id, None, Quality.COMM_ERROR))
+                else:
+                    rows.append((ts, pr.id, v, pq.classify(ts, v)))
+                    got += 1
+            polls.append((ts, dev, 1 if got else 0, None if got else "no_values"))
+            self.counts.failed_polls += 0 if got else 1
+            self._next = next(self._rows, None)
+        if rows or polls:
+            self.store.add_readings(rows, polls)
+            self.counts.readings += len(rows)
+            self.counts.polls += len(polls)
+
+    def compute(self, now: float, final: bool = False) -> None:
+        """Close every window closed at ``now`` (catching up after an outage), the enterprise
+        days that closed, then pack what consent lets leave (every ``pack_every``, and always
+        before the recording gateway goes down or the history ends)."""
+        self.clock.now = now
+        marks = self._marks()
+        while self.engine.run_once(now) or self._marks() != marks:
+            marks = self._marks()
+        day = datetime.fromtimestamp(now, self.tz).date()
+        if self.connectors is not None and day != self._day:
+            self.connectors.recompute([], now)
+            self._day = day
+        if final or now - self._packed_at >= self.pack_every:
+            self.gate.pack_all(self.batcher, now=now)
+            self._packed_at = now
+
+    def _marks(self) -> list[int]:
+        return [int(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.engine.windows]
+
+    async def send(self) -> None:
+        """Deliver the outbox; a transport failure is retried (same bytes), a rejection stops the replay."""
+        if self.sender is None:
+            return
+        delay = 0.5
+        for attempt in range(SEND_RETRIES + 1):
+            try:
+                await self.sender.send_pending()
+                return
+            except TransportError as exc:
+                if self.sender.status.state == "rejected" or attempt == SEND_RETRIES:
+                    raise ReplayError(f"receiver did not accept the replay: {exc}") from exc
+                log.warning("uplink retry", extra={"error": str(exc), "retry_in_s": delay})
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    # -- the whole history ------------------------------------------------------------------
+    async def run(self) -> dict[str, Any]:
+        t_real = time.monotonic()
+        head0 = self.store.outbox_head()
+        ind0 = self.store.count("indicators")
+        marks0: list[int] = []
+        with reported_clock(REPLAY_CLOCK):
+            for i, (a, b) in enumerate(self.data.up):
+                self.clock.now = a
+                if i == 0:
+                    self.engine.prime(a)
+                    marks0 = self._marks()
+                    if self.connectors is not None:
+                        reports = self.connectors.run_once(now=a, force=True)
+                        self.counts.imports = [_import_summary(r) for r in reports]
+                else:
+                    self.store.bump("boot")  # the recording gateway restarted after an outage
+                    self.counts.boots += 1
+                t = window_start(a, self.step) + self.step + self.grace
+                while t < b:
+                    self.ingest_until(t - self.grace)
+                    self.compute(t)
+                    await self.send()
+                    await self._pace(t_real, t)
+                    t += self.step
+                self.ingest_until(b, inclusive=True)
+                self.compute(b, final=True)
+                await self.send()
+        elapsed = time.monotonic() - t_real
+        return self.summary(head0, ind0, marks0, elapsed)
+
+    async def _pace(self, t_real: float, t: float) -> None:
+        if self.speed is None:
+            return
+        ahead = (t - self.data.start) / self.speed - (time.monotonic() - t_real)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+    def summary(self, head0: int, ind0: int, marks0: list[int], elapsed: float) -> dict[str, Any]:
+        days = (self.data.end - self.data.start) / 86400
+        marks = self._marks()
+        windows = sum((m - m0) // w for m, m0, w in zip(marks, marks0, self.engine.windows, strict=False))
+        st = self.sender.status if self.sender is not None else None
+        down = [{"from": iso(a), "to": iso(b)} for (_, a), (b, _) in zip(self.data.up, self.data.up[1:],
+                                                                            strict=False)]
+        with self.store._lock:
+            held = self.store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0]
+        return {
+            "gateway": self.identity.gateway_id, "enterprise": self.identity.enterprise_id,
+            "replay": self.data.replay_object(), "days": round(days, 3),
+            "devices": {n: {"rows": f.rows, "interval_s": f.interval_s, "from": iso(f.first), "to": iso(f.last)}
+                        for n, f in sorted(self.data.devices.items())},
+            "readings": self.counts.readings, "polls": self.counts.polls, "failed_polls": self.counts.failed_polls,
+            "windows": windows, "indicators": self.store.count("indicators") - ind0, "held": held,
+            "batches": self.store.outbox_head() - head0,
+            "accepted": (st.acknowledged - st.duplicates) if st else 0, "duplicates": st.duplicates if st else 0,
+            "destination": self.sender.dest if self.sender is not None else None,
+            "offline": down, "boots": self.counts.boots, "imports": self.counts.imports,
+            "elapsed_s": round(elapsed, 3), "days_per_s": round(days / elapsed, 3) if elapsed > 0 else None,
+        }
+
+
+def _import_summary(r: Any) -> dict[str, Any]:
+    return {"connector": r.connector, "source": r.source, "status": r.status, "rows_ok": r.rows_ok,
+            "quarantined": len(r.quarantined), "error": r.error}
+
+
+def parse_speed(text: str) -> float | None:
+    """``max`` (as fast as possible) or simulated seconds per real second (e.g. 3600)."""
+    if text == "max":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise ValueError(f"--speed is 'max' or simulated seconds per second, not {text!r}") from None
+    if not v > 0:
+        raise ValueError(f"--speed must be positive, not {text!r}")
+    return v
+

@@ -1,0 +1,371 @@
+"""Synthetic factory histories in exactly the replay folder layout (docs/replay.md).
+
+The factory is hardware_profiles/sim-history: one injection press (4 cavities) with its
+meter, PLC cycle counter and a camera counting parts off the conveyor; a compressor; a
+dispatch-door camera counting cartons out; a pledged pallet stack on a load-cell platform
+with a GNSS tag; the warehouse climate; the MES daily production export and the ERP's
+orders, shipments and stock moves.
+
+The physical history is simulated slot by slot (``interval_s``): a day shift on working
+days (Mon-Fri, not the profile's holidays), a lunch stop, random stoppages, idle base
+load off shift, energy noise (±10 %), camera miss rate (a few %), scrap. The MES and ERP
+report what happened, and then a scenario changes what the *records* say, or what the
+recorder saw:
+
+* ``honest``: nothing changed;
+* ``inflated``: from ``onset`` on, MES output and ERP shipments are inflated (×1.35)
+  while energy and camera counts stay as they were;
+* ``drift``: from ``onset`` on, MES output grows by ``drift_per_day`` (1 %) a day;
+* ``collateral_removed``: at ``onset`` 10:00, 600 kg leave the pledged stack with no
+  stock move and no shipment;
+* ``offline``: the gateway is off for ``offline_days`` from ``onset`` (no device rows at
+  all) while the MES keeps reporting production.
+
+Random streams are seeded per component from ``seed``, so the physical history of a seed
+is the same in every scenario: the scenarios differ only by their injected pattern.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.profile import load_profile
+from gateway.replay.data import EXPORTS
+
+SCENARIOS = ("honest", "inflated", "drift", "collateral_removed", "offline")
+PROFILE = "sim-history"
+PRODUCTS = {"外壳 HS-12": 3.80, "端盖 EC-30": 2.10, "卡扣 CL-05": 0.65}  # product -> unit price CNY
+CUSTOMERS = ("宁波精工机械有限公司", "上海汽车零部件有限公司", "苏州博远汽配", "杭州联创电器")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass
+class ScenarioConfig:
+    scenario: str = "honest"
+    days: int = 35
+    seed: int = 1
+    start: date = date(2026, 9, 7)  # a Monday
+    interval_s: int = 300
+    onset_day: int | None = None  # day index the pattern starts (default per scenario)
+    inflation: float = 1.35
+    drift_per_day: float = 0.01
+    removed_kg: float = 600.0
+    offline_days: int = 4
+    carton_size: int = 24  # parts per carton at the dispatch door
+    cavities: int = 4
+    cycle_s: float = 28.0
+
+    def onset(self) -> int:
+        if self.onset_day is not None:
+            return self.onset_day
+        default = {"inflated": max(14, self.days // 2), "drift": max(10, self.days // 3),
+                   "collateral_removed": max(1, self.days - 10), "offline": max(14, self.days // 2)}
+        return min(default.get(self.scenario, 0), max(0, self.days - 1))
+
+
+@dataclass
+class Day:
+    """What physically happened on one local day, and what the records claim."""
+
+    day: date
+    working: bool
+    parts: int = 0
+    scrap: int = 0
+    run_min: float = 0.0
+    claimed_good: int = 0
+    claimed_scrap: int = 0
+    shipments: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Factory:
+    def __init__(self, cfg: ScenarioConfig) -> None:
+        if cfg.scenario not in SCENARIOS:
+            raise ValueError(f"scenario is one of {SCENARIOS}, not {cfg.scenario!r}")
+        self.cfg = cfg
+        prof = load_profile(PROFILE)
+        self.tz = ZoneInfo(prof.site.timezone)
+        self.holidays = {date.fromisoformat(d) for d in prof.shifts.get("holidays", [])}
+        shift = prof.shifts["shift"][0]
+        self.shift_days = {WEEKDAYS.index(d) for d in shift["days"]}
+        self.shift = (_hm(shift["start"]), _hm(shift["end"]))
+        self.baseline_kg = float(prof.collateral["pledges"][0]["baseline_kg"])
+        self.rng = {k: random.Random(f"{cfg.seed}:{k}") for k in ("press", "energy", "cam", "mes", "erp", "env",
+                                                                   "scale")}
+        self.onset = cfg.onset()
+        self.days = [cfg.start + timedelta(days=i) for i in range(cfg.days)]
+        self.offline: tuple[float, float] | None = None
+        if cfg.scenario == "offline":
+            a = self.midnight(self.days[self.onset])
+            self.offline = (a, a + cfg.offline_days * 86400)
+
+    def midnight(self, d: date) -> float:
+        return datetime(d.year, d.month, d.day, tzinfo=self.tz).timestamp()
+
+    def working(self, d: date) -> bool:
+        return d.weekday() in self.shift_days and d not in self.holidays
+
+    # -- the physical history ---------------------------------------------------------------
+    def simulate(self, out: Path) -> list[Day]:
+        cfg = self.cfg
+        r = self.rng
+        writers = _Writers(out)
+        kwh_press, kwh_comp, cycles = 18_234.5, 40_512.0, 1_204_332
+        line_out, door_out, door_in = 0, 0, 0
+        weight_offset = 0.0
+        moves: list[dict[str, Any]] = []
+        history: list[Day] = []
+        step_h = cfg.interval_s / 3600
+        stop_left = 0
+        carton_parts = 0
+        for i, d in enumerate(self.days):
+            work = self.working(d)
+            rec = Day(d, work)
+            cycle_s = cfg.cycle_s * r["press"].uniform(0.97, 1.03)
+            miss = r["cam"].uniform(0.01, 0.04)
+            door_miss = r["cam"].uniform(0.0, 0.03)
+            scrap_rate = r["press"].uniform(0.015, 0.035)
+            ships = self.plan_shipments(d, history) if work else []
+            ship_slots = {int(s["at_h"] * 3600 // cfg.interval_s): s for s in ships}
+            move_slots: dict[int, tuple[str, float]] = {}
+            if work and d.weekday() == 2:  # Wednesdays: 300 kg taken out in the morning, back in the afternoon
+                move_slots[int(10 * 3600 // cfg.interval_s)] = ("out", 300.0)
+                move_slots[int(15 * 3600 // cfg.interval_s)] = ("in", 300.0)
+            removal_slot = int(10 * 3600 // cfg.interval_s) if (cfg.scenario == "collateral_removed"
+                                                                 and i == self.onset) else None
+            t0 = self.midnight(d)
+            for k in range(int(86400 // cfg.interval_s)):
+                ts = t0 + (k + 1) * cfg.interval_s  # the reading at the end of the slot
+                hour = (k * cfg.interval_s) / 3600
+                in_shift = work and self.shift[0] <= hour < self.shift[1]
+                lunch = 12.0 <= hour < 12.75
+                if in_shift and not lunch:
+                    if stop_left > 0:
+                        stop_left -= 1
+                        run = 0.0
+                    elif r["press"].random() < 0.015:
+                        stop_left = r["press"].randint(1, 6)
+                        run = r["press"].uniform(0.2, 0.8)
+                    else:
+                        run = 1.0
+                else:
+                    run, stop_left = 0.0, 0
+                n = _poisson(r["press"], run * cfg.interval_s / cycle_s) if run > 0 else 0
+                cycles += n
+                parts = n * cfg.cavities
+                scrap = _binomial(r["press"], parts, scrap_rate)
+                rec.parts += parts
+                rec.scrap += scrap
+                rec.run_min += run * cfg.interval_s / 60
+                line_out += parts - _binomial(r["cam"], parts, miss)
+                noise = r["energy"].uniform(0.9, 1.1)
+                p_press = (24.0 * run + (5.0 if in_shift else 1.2) * (1 - run)) * noise
+                p_comp = ((7.5 * run + 2.2 * (1 - run)) if in_shift else 0.3) * r["energy"].uniform(0.9, 1.1)
+                kwh_press += p_press * step_h
+                kwh_comp += p_comp * step_h
+                if k in ship_slots:
+                    s = ship_slots[k]
+                    cartons = math.ceil(s["physical_qty"] / cfg.carton_size)
+                    door_out += cartons - _binomial(r["cam"], cartons, door_miss)
+                    carton_parts += s["physical_qty"]
+                if k in move_slots:
+                    direction, kg = move_slots[k]
+                    weight_offset += -kg if direction == "out" else kg
+                    local = datetime.fromtimestamp(ts, self.tz)
+                    moves.append({"单号": f"MV-{d:%m%d}-{len(moves) + 1:03d}", "时间": f"{local:%Y-%m-%d %H:%M}",
+                                  "方向": "出库" if direction == "out" else "入库", "重量": f"{kg:.0f}",
+                                  "库位": "pallet-stack-1"})
+                if k == removal_slot:
+                    weight_offset -= cfg.removed_kg
+                if self.offline and self.offline[0] <= ts < self.offline[1]:
+                    continue  # the gateway was off: nothing recorded
+                stamp = datetime.fromtimestamp(ts, self.tz).isoformat()
+                writers.row("press-1-meter", stamp, import_kwh=f"{kwh_press:.3f}", power_total=f"{p_press:.2f}")
+                writers.row("press-1-plc", stamp, cycles=cycles, running=1 if run >= 0.5 else 0)
+                writers.row("cam-line-1", stamp, conveyor_in=0, conveyor_out=line_out, line_active=1 if run else 0,
+                            camera_up=1)
+                writers.row("compressor-meter", stamp, import_kwh=f"{kwh_comp:.3f}", power_total=f"{p_comp:.2f}")
+                writers.row("cam-dispatch", stamp, door_in=door_in, door_out=door_out, line_active=0, camera_up=1)
+                w = self.baseline_kg + weight_offset + r["scale"].gauss(0, 0.8)
+                writers.row("pallet-scale", stamp, weight=f"{w:.1f}")
+                writers.row("pallet-gnss", stamp, gnss_fix=1, inside_geofence=1, geofence_exits=0)
+                temp, rh = self.climate(r["env"], hour, i)
+                writers.row("warehouse-climate", stamp, temperature=f"{temp:.2f}", humidity=f"{rh:.1f}")
+            rec.claimed_good, rec.claimed_scrap = self.claimed(i, rec)
+            rec.shipments = ships
+            history.append(rec)
+        writers.close()
+        self.moves = moves
+        return history
+
+    @staticmethod
+    def climate(rng: random.Random, hour: float, day: int) -> tuple[float, float]:
+        phase = math.sin(2 * math.pi * (hour - 9) / 24)
+        temp = 21.0 + 0.05 * (day % 7) + 2.5 * phase + rng.gauss(0, 0.15)
+        rh = 55.0 - 6.0 * phase + rng.gauss(0, 0.6)
+        return temp, rh
+
+    def claimed(self, i: int, rec: Day) -> tuple[int, int]:
+        """What the MES reports for the day: the truth, times the scenario's factor."""
+        good, scrap = rec.parts - rec.scrap, rec.scrap
+        f = self.factor(i)
+        return round(good * f), scrap
+
+    def factor(self, i: int) -> float:
+        cfg = self.cfg
+        if cfg.scenario == "inflated" and i >= self.onset:
+            return cfg.inflation
+        if cfg.scenario == "drift" and i >= self.onset:
+            return 1.0 + cfg.drift_per_day * (i - self.onset + 1)
+        return 1.0
+
+    def plan_shipments(self, d: date, history: list[Day]) -> list[dict[str, Any]]:
+        """Ship yesterday's good output (the last working day's) in 1-3 shipments; the ERP
+        records them (inflated in the ``inflated`` scenario), the door camera sees the truth."""
+        rng = self.rng["erp"]
+        last = next((h for h in reversed(history) if h.working), None)
+        if last is None:
+            return []
+        total = last.parts - last.scrap
+        if total <= 0:
+            return []
+        n = rng.randint(1, 3)
+        cuts = sorted(rng.uniform(0.2, 0.8) for _ in range(n - 1))
+        shares = [b - a for a, b in zip([0.0, *cuts], [*cuts, 1.0], strict=True)]
+        i = self.days.index(d)
+        f = self.cfg.inflation if self.cfg.scenario == "inflated" and i >= self.onset else 1.0
+        out = []
+        for j, share in enumerate(shares):
+            qty = int(total * share)
+            if qty <= 0:
+                continue
+            out.append({"ship_no": f"DN-{d:%Y%m%d}-{j + 1}", "date": d, "customer": rng.choice(CUSTOMERS),
+                        "product": rng.choice(list(PRODUCTS)), "physical_qty": qty, "qty": round(qty * f),
+                        "at_h": rng.uniform(9.0, 17.0)})
+        return out
+
+    # -- the exports ------------------------------------------------------------------------
+    def write_exports(self, out: Path, history: list[Day]) -> None:
+        ex = out / EXPORTS
+        mes = ex / "mes-production"
+        mes.mkdir(parents=True)
+        rng = self.rng["mes"]
+        products = list(PRODUCTS)
+        for rec in history:
+            if not rec.working or rec.claimed_good + rec.claimed_scrap == 0:
+                continue
+            n = rng.randint(2, 3)
+            cuts = sorted(rng.uniform(0.15, 0.85) for _ in range(n - 1))
+            shares = [b - a for a, b in zip([0.0, *cuts], [*cuts, 1.0], strict=True)]
+            rows = []
+            good_left, scrap_left, run_left = rec.claimed_good, rec.claimed_scrap, rec.run_min
+            for j, share in enumerate(shares):
+                last = j == len(shares) - 1
+                g = good_left if last else round(rec.claimed_good * share)
+                s = scrap_left if last else round(rec.claimed_scrap * share)
+                rm = run_left if last else rec.run_min * share
+                good_left, scrap_left, run_left = good_left - g, scrap_left - s, run_left - rm
+                rows.append([f"WO-{rec.day:%Y%m%d}-{j + 1}", rec.day.isoformat(), products[j], g, s,
+                             round(675 * share), round(rm)])
+            with open(mes / f"production_{rec.day:%Y%m%d}.csv", "w", encoding="gbk", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["工单号", "日期", "产品", "良品数", "废品数", "计划工时", "实际工时"])
+                w.writerows(rows)
+        end = self.days[-1]
+        ships = [s for rec in history for s in rec.shipments]
+        _write_csv(ex / "erp-shipments" / "shipments.csv", ["发货单号", "日期", "客户", "产品", "数量"],
+                   [[s["ship_no"], s["date"].isoformat(), s["customer"], s["product"], s["qty"]] for s in ships])
+        orders = []
+        rng = self.rng["erp"]
+        for n, s in enumerate(ships, start=1):
+            d = s["date"]
+            inv = d + timedelta(days=2)
+            paid = inv + timedelta(days=rng.randint(30, 60))
+            orders.append([f"SO-{n:05d}", s["customer"], s["product"], s["qty"], f"{PRODUCTS[s['product']]:.2f}",
+                           (d - timedelta(days=rng.randint(7, 14))).isoformat(), (d - timedelta(days=1)).isoformat(),
+                           d.isoformat(), inv.isoformat() if inv <= end else "",
+                           paid.isoformat() if paid <= end else ""])
+        _write_csv(ex / "erp-orders" / "orders.csv", ["订单号", "客户", "产品", "数量", "单价", "日期", "完工日期",
+                                                       "发货日期", "开票日期", "回款日期"], orders)
+        _write_csv(ex / "wms-stock-moves" / "moves.csv", ["单号", "时间", "方向", "重量", "库位"],
+                   [list(m.values()) for m in self.moves])
+
+
+class _Writers:
+    """One CSV per device, header from the first row's columns."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.files: dict[str, Any] = {}
+        self.writers: dict[str, Any] = {}
+
+    def row(self, device: str, stamp: str, **values: Any) -> None:
+        w = self.writers.get(device)
+        if w is None:
+            fh = open(self.out / f"{device}.csv", "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
+            self.files[device] = fh
+            w = self.writers[device] = csv.writer(fh)
+            w.writerow(["timestamp", *values])
+        w.writerow([stamp, *values.values()])
+
+    def close(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def _hm(text: str) -> float:
+    h, m = text.split(":")
+    return int(h) + int(m) / 60
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    """Poisson by normal approximation (lam is ~10 per slot or more; exactness is not the point)."""
+    if lam <= 0:
+        return 0
+    return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+
+
+def _binomial(rng: random.Random, n: int, p: float) -> int:
+    if n <= 0 or p <= 0:
+        return 0
+    mean, sd = n * p, math.sqrt(n * p * (1 - p))
+    return min(n, max(0, round(rng.gauss(mean, sd))))
+
+
+def write_scenario(cfg: ScenarioConfig, out: Path) -> dict[str, Any]:
+    """Write the scenario's folder; returns (and writes as scenario.json) what was injected and the truth."""
+    out.mkdir(parents=True, exist_ok=True)
+    fac = Factory(cfg)
+    history = fac.simulate(out)
+    fac.write_exports(out, history)
+    onset = fac.days[fac.onset] if cfg.scenario != "honest" else None
+    meta = {
+        "scenario": cfg.scenario, "profile": PROFILE, "seed": cfg.seed, "days": cfg.days,
+        "start": cfg.start.isoformat(), "end": fac.days[-1].isoformat(), "interval_s": cfg.interval_s,
+        "timezone": str(fac.tz), "onset_day": fac.onset if onset else None,
+        "onset_date": onset.isoformat() if onset else None,
+        "offline": None if fac.offline is None else {"from": fac.offline[0], "to": fac.offline[1]},
+        "config": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(cfg).items()},
+        "truth": {"parts": sum(h.parts for h in history), "scrap": sum(h.scrap for h in history),
+                  "claimed_good": sum(h.claimed_good for h in history),
+                  "working_days": sum(1 for h in history if h.working),
+                  "shipped_physical": sum(s["physical_qty"] for h in history for s in h.shipments),
+                  "shipped_claimed": sum(s["qty"] for h in history for s in h.shipments)},
+    }
+    (out / "scenario.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    return meta

@@ -1,0 +1,107 @@
+"""Setting a replay up: the data checked, the replay identity and state checked, then run.
+
+A replay is a separate signed chain from a separate gateway identity enrolled for the same
+enterprise (``edgeproof init --state S --gateway-id <site>-history`` then ``enroll``): its
+seq, chain head and watermarks never touch the live gateway's. Everything that can refuse
+the replay refuses before the store is written or a batch is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drivers.state import default_state_dir
+from gateway.identity import Identity, IdentityError, load_identity
+from gateway.indicators.windows import parse_duration
+from gateway.profile.schema import PointDef, Profile
+from gateway.replay.data import ReplayData, iso, scan
+from gateway.replay.driver import Replayer, ReplayError
+from gateway.runtime import build_drivers, make_transport
+from gateway.store import Store, StoreLockedError
+from gateway.uplink.transport import Transport
+
+MARKER = "replay.identity"  # meta key: this store belongs to a replay identity
+
+
+def default_replay_state() -> Path:
+    return default_state_dir() / "replay"
+
+
+async def profile_points(profile: Profile, state_dir: Path) -> dict[str, list[PointDef]]:
+    """Each enabled device's decoded points, from its real driver (constructed, never opened)."""
+    drivers, _buses, _stoppers, _emulators = await build_drivers(profile, False, state_dir)
+    return {d.device.name: list(d.points()) for d in drivers}  # type: ignore[misc]
+
+
+def check_data(profile: Profile, data_dir: Path, points: dict[str, list[PointDef]],
+               down_after_s: float | None = None) -> ReplayData:
+    folders = [c["name"] for c in profile.connectors if c.get("kind") == "folder"]
+    return scan(data_dir, {n: [p.name for p in pts] for n, pts in points.items()}, folders, down_after_s)
+
+
+def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Store, Identity]:
+    """The replay identity and its store, refused if they are a live gateway's or if the data
+    overlaps history this identity already replayed."""
+    if state_dir.resolve() == default_state_dir().resolve():
+        raise ReplayError(f"{state_dir} is the live gateway's state: a replay needs its own identity "
+                          f"(default {default_replay_state()}); see docs/replay.md")
+    hint = (f"create the replay identity first: edgeproof init --state {state_dir} --gateway-id "
+            f"{profile.site.id}-history, then edgeproof enroll --state {state_dir} --token ... --receiver ...")
+    try:
+        identity = load_identity(state_dir)
+    except (IdentityError, OSError) as exc:
+        raise ReplayError(f"{exc}; {hint}") from exc
+    if identity.enterprise_id is None:
+        raise ReplayError(f"replay identity {identity.gateway_id} is not enrolled; {hint}")
+    p = Path(profile.store.path)
+    store = Store(p if p.is_absolute() else state_dir / p, profile.store.synchronous)
+    try:
+        store.acquire_exclusive()
+        if store.outbox_head() > 0 and store.meta_get(MARKER) is None:
+            raise ReplayError(f"the store in {state_dir} holds batches of a live gateway: a replay needs its own "
+                              f"identity and state; {hint}")
+        for w in profile.indicators.windows:
+            wm = store.meta_get(f"ind.wm.{parse_duration(w)}")
+            if wm is not None and data.start < int(wm):
+                raise ReplayError(f"the data starts at {iso(data.start)}, but this replay identity already "
+                                  f"replayed history up to {iso(int(wm))}: replay only later data into {state_dir}, "
+                                  "or use a new replay identity for an earlier period")
+        store.meta_set(MARKER, identity.gateway_id)
+    except (ReplayError, StoreLockedError):
+        store.close()
+        raise
+    return store, identity
+
+
+def transport_for(profile: Profile, identity: Identity, receiver: str | None) -> Transport | None:
+    """``--receiver URL`` (HTTP), ``--receiver none`` (batches stay in the outbox), or the
+    profile's uplink (its URL or the receiver the identity enrolled with)."""
+    if receiver == "none":
+        return None
+    if receiver:
+        from gateway.uplink.http import HttpTransport
+
+        return HttpTransport(receiver, profile.uplink.timeout_s)
+    try:
+        return make_transport(profile, identity)
+    except RuntimeError as exc:
+        raise ReplayError(str(exc)) from exc
+
+
+async def replay(profile: Profile, data_dir: Path, state_dir: Path, receiver: str | None = None,
+                 speed: float | None = None, down_after_s: float | None = None,
+                 pack_every_s: float | None = None) -> dict[str, Any]:
+    """Validate everything, then run the replay; returns the summary."""
+    points = await profile_points(profile, state_dir)
+    data = check_data(profile, data_dir, points, down_after_s)
+    store, identity = open_state(profile, state_dir, data)
+    transport = None
+    try:
+        transport = transport_for(profile, identity, receiver)
+        return await Replayer(profile, data, points, store, identity, state_dir, transport, speed,
+                              pack_every_s).run()
+    finally:
+        if transport is not None:
+            await transport.close()
+        store.close()
