@@ -1,13 +1,15 @@
 """Cross-verification and scoring at pilot scale: N enterprises x D days of hourly indicators.
 
 Fill (not timed as analysis): a fresh receiver SQLite file gets, per enterprise and day,
-hourly ``energy.kwh``, ``machine.on_minutes``, ``machine.cycles``, ``vision.units_in`` and
-``collateral.weight_kg``, and daily ``mes.produced_qty``, ``mes.run_min`` and
-``erp.shipped_qty`` — 123 indicator records per enterprise-day, in one signed batch per
-category per day. The fill writes ``batches`` / ``records`` rows directly, in the shape
-``cloud_stub.ingest`` writes them (real Ed25519-signed canonical bodies, the same columns
-and record JSON) but without going through ingest's verification: ingest throughput is
-its own bench (bench/receiver_ingest.py). Days are written day-major across enterprises,
+hourly ``energy.kwh``, ``machine.on_minutes``, ``machine.cycles`` (2 cavities),
+``vision.units_out`` of a line camera (the count the MES-vs-camera rule reads),
+``collateral.weight_kg`` and ``collateral.drift_pct``, and daily ``mes.produced_qty``,
+``mes.run_min`` and ``erp.shipped_qty`` — 147 indicator records per enterprise-day, in one
+signed batch per category per day (as the gateway's batcher sends them). The fill writes
+``batches`` / ``records`` rows directly, in the shape ``cloud_stub.ingest`` writes them
+(real Ed25519-signed canonical bodies, the same columns and record JSON) but without
+going through ingest's verification: ingest throughput is its own bench
+(bench/receiver_ingest.py). Days are written day-major across enterprises,
 as live ingest interleaves them. About one enterprise in ten gets an injected pattern
 (MES inflated 30 % over the last third; collateral weight dropping 40 % with no shipment)
 so the rules have something to find.
@@ -47,8 +49,9 @@ T0 = 1756684800  # 2025-09-01 00:00 UTC
 DAY = 86400
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 HOURLY = (("energy", "energy.kwh", "meter-1", "kWh"), ("machine", "machine.on_minutes", "press-1", "min"),
-          ("machine", "machine.cycles", "press-1", "count"), ("vision", "vision.units_in", "line-1", "count"),
-          ("collateral", "collateral.weight_kg", "pledge-1", "kg"))
+          ("machine", "machine.cycles", "press-1", "count"), ("vision", "vision.units_out", "line-1", "count"),
+          ("collateral", "collateral.weight_kg", "pledge-1", "kg"),
+          ("collateral", "collateral.drift_pct", "pledge-1", "%"))
 DAILY = (("mes", "mes.produced_qty", "product:p1", "count"), ("mes", "mes.run_min", "enterprise", "min"),
          ("erp", "erp.shipped_qty", "enterprise", "units"))
 
@@ -79,13 +82,17 @@ class Plant:
         if self.pattern == "inflate" and late:
             produced *= 1.3
         hs = [start + h * 3600 for h in range(24)]
+        kg = np.round(weight + rng.normal(0, 5, 24), 1)
         return {
             "energy.kwh": [(t, 3600, round(float(v), 3), None) for t, v in zip(hs, kwh, strict=True)],
             "machine.on_minutes": [(t, 3600, float(v * 60), {"threshold_kw": 1.0})
                                    for t, v in zip(hs, on, strict=True)],
-            "machine.cycles": [(t, 3600, float(v), {"resets": 0}) for t, v in zip(hs, units, strict=True)],
-            "vision.units_in": [(t, 3600, float(v), None) for t, v in zip(hs, units, strict=True)],
-            "collateral.weight_kg": [(t, 3600, round(weight + float(rng.normal(0, 5)), 1), None) for t in hs],
+            "machine.cycles": [(t, 3600, float(np.ceil(v / 2)), {"cavities": 2})
+                               for t, v in zip(hs, units, strict=True)],
+            "vision.units_out": [(t, 3600, float(v), None) for t, v in zip(hs, units, strict=True)],
+            "collateral.weight_kg": [(t, 3600, float(w), None) for t, w in zip(hs, kg, strict=True)],
+            "collateral.drift_pct": [(t, 3600, round(float((w - 10_000.0) / 100.0), 3), None)
+                                     for t, w in zip(hs, kg, strict=True)],
             "mes.produced_qty": [(start, DAY, float(round(produced)), None)],
             "mes.run_min": [(start, DAY, float(round(on.sum() * 60 * rng.normal(1.0, 0.02))), None)],
             "erp.shipped_qty": [(start, DAY, float(round(produced * rng.normal(1.0, 0.1))), None)],
