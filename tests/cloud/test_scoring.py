@@ -123,7 +123,7 @@ def test_reasons_at_most_four_ordered_by_points_lost_and_tied_to_findings(tmp_pa
     text = shipped_path("scorecard-v1").read_text().replace(
         "[reasons]\n",
         '[reasons]\nr_pa = { code = "PA11", text = "Claimed output exceeds camera counts" }\n'
-        'r_cs = { code = "CS01", text = "Collateral weight below pledge" }\n')
+        'r_cs = { code = "CS11", text = "Collateral weight below pledge" }\n')
     p = tmp_path / "sc.toml"
     p.write_text(text)
     cfg = load_config(p)
@@ -134,7 +134,7 @@ def test_reasons_at_most_four_ordered_by_points_lost_and_tied_to_findings(tmp_pa
           finding(rule="r_os2", subscore="operating_stability", severity="red")]
     reasons = score_card(cfg, fs, ENOUGH)["reasons"]
     assert len(reasons) == 4
-    assert [r["code"] for r in reasons] == ["PA11", "OS99", "CS01", "DI99"]
+    assert [r["code"] for r in reasons] == ["PA11", "OS99", "CS11", "DI99"]
     lost = [r["points_lost"] for r in reasons]
     assert lost == sorted(lost, reverse=True)
     assert reasons[0]["findings"] == ["r_pa:v1:a", "r_pa:v1:b"]  # biggest penalty first
