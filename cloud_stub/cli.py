@@ -51,8 +51,11 @@ def cloud() -> None:
               help='Written atomically as {"url", "pid"} once listening.')
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
               help="Receiver signing key (created 0600 if missing; default: next to a SQLite db).")
+@click.option("--analyse-every", default=None, type=click.FloatRange(min=1.0), metavar="SECONDS",
+              help="Also analyse and score every enterprise this often (90-day period, shipped table).")
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
-          mqtt_share_group: str, ready_file: str | None, key_path: str | None) -> None:
+          mqtt_share_group: str, ready_file: str | None, key_path: str | None,
+          analyse_every: float | None) -> None:
     from cloud_stub import logsetup, receiver_key
     from cloud_stub.db import is_postgres_url
     from cloud_stub.http_api import create_app
@@ -86,11 +89,19 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
             raise click.BadParameter(str(exc), param_hint="--mqtt") from exc
         mq = MqttIngest(rdb, mhost, mport, mqtt_topic_prefix, share_group=mqtt_share_group)
         mq.start()
+    periodic = None
+    if analyse_every is not None:
+        from cloud_stub.analysis import PeriodicAnalysis
+
+        periodic = PeriodicAnalysis(lambda: _open(db_path), analyse_every, key)
+        periodic.start()
     try:
         run_server(create_app(rdb, key), host, port, ready_file)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:
+        if periodic is not None:
+            periodic.stop()
         if mq is not None:
             mq.stop()
         rdb.close()

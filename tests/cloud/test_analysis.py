@@ -10,6 +10,8 @@ on findings whatever the production rules decide about this tiny history.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -327,3 +329,22 @@ def test_cli_analyse_scores_and_rescore(tmp_path: Path) -> None:
     assert bad_time.exit_code == 2 and "not an ISO 8601 time" in bad_time.output
     unknown = run(cloud, ["analyse", "--db", str(db), "--enterprise", "nobody"])
     assert unknown.exit_code == 1 and "no enterprise 'nobody'" in unknown.output
+
+
+def test_serve_analyse_every_scores_in_the_background(tmp_path: Path) -> None:
+    db = tmp_path / "receiver.db"
+    rdb = ReceiverDB(db)
+    history(rdb, flag_day=None)
+    ready = tmp_path / "ready.json"
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "cloud_stub", "serve", "--db", str(db), "--port", "0",
+                             "--ready-file", str(ready), "--analyse-every", "1"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: count(rdb, "SELECT count(*) FROM scores") >= 1 or proc.poll() is not None, timeout=30)
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        rdb.close()
+    assert proc.returncode in (0, -15)

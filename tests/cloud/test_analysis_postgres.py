@@ -21,7 +21,8 @@ pytest.importorskip("psycopg")
 from cloud_stub.db_postgres import PostgresDB  # noqa: E402
 
 _SQLITE_ONLY = {"test_reports_are_signed_by_default_with_the_receivers_key_file", "test_cli_analyse_scores_and_rescore",
-                "test_periodic_analysis_scores_every_enterprise_on_its_own_connection"}
+                "test_periodic_analysis_scores_every_enterprise_on_its_own_connection",
+                "test_serve_analyse_every_scores_in_the_background"}
 for _name, _obj in vars(test_analysis).items():
     if _name in _SQLITE_ONLY or _name in globals():
         continue
