@@ -331,9 +331,12 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
     The table is the shipped file of the stored scoring version (or ``config_path`` for a
     score made with a custom table); if its content hash differs from the stored one the
     score cannot be reproduced and this says so rather than scoring with another table.
+    The rules are the ones the stored report names, at the versions it names: a rule added
+    since does not make an old score irreproducible, a rule changed (new version) or removed
+    does, and is named.
     """
-    ent, as_of, start, end, version, cfg_sha, max_rid, max_fid, _, _ = _stored(rdb, score_id)
-    rules = all_rules()
+    ent, as_of, start, end, version, cfg_sha, max_rid, max_fid, report_text, _ = _stored(rdb, score_id)
+    rules = _rules_of(json.loads(report_text), score_id)
     try:
         path = Path(config_path) if config_path is not None else shipped_path(version)
     except ValueError as exc:
@@ -341,7 +344,7 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
     if not path.exists():
         raise AnalysisError("unknown_scoring_version",
                             f"score {score_id} used {version!r}, which this receiver does not ship ({path})")
-    cfg = load_config(path, rules)
+    cfg = load_config(path, all_rules())
     if cfg.version != version or cfg.sha256 != cfg_sha:
         raise AnalysisError("config_changed",
                             f"score {score_id} used {version} with table sha256 {cfg_sha}; {path} is "
@@ -350,6 +353,24 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
         ev = load_evidence(conn, ent, int(start), int(end), int(max_rid), int(max_fid))
     # Through canonical JSON, so it compares with the stored report type for type (tuples are lists).
     return json.loads(wire.canonical_json(build_report(ev, cfg, rules, int(as_of))))
+
+
+def _rules_of(report: Mapping[str, Any], score_id: int) -> dict[str, type[Rule]]:
+    """The registered rules a stored report was computed with; AnalysisError if one changed or went."""
+    have = all_rules()
+    used = report.get("rules")
+    if not isinstance(used, dict):
+        raise AnalysisError("bad_report", f"score {score_id}'s report does not list its rules")
+    out: dict[str, type[Rule]] = {}
+    for rid, ver in sorted(used.items()):
+        if rid not in have:
+            raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}, which is no longer "
+                                "registered")
+        if have[rid].version != ver:
+            raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}; this receiver has "
+                                f"v{have[rid].version}")
+        out[rid] = have[rid]
+    return out
 
 
 def verify_score(rdb: Any, score_id: int, config_path: str | Path | None = None,

@@ -225,6 +225,32 @@ def test_recompute_refuses_a_different_table(rdb: ReceiverDB, key: SigningKey, t
         recompute(rdb, c.score_id)
 
 
+class LaterRule(FlagRule):
+    id = "test_later"
+
+
+class FlagRuleV2(FlagRule):
+    version = 2
+
+
+def test_recompute_uses_the_rules_the_score_used(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    base.register(LaterRule)  # a rule added after the score: the old score still reproduces
+    try:
+        assert verify_score(rdb, a.score_id)["reproducible"] is True
+        assert "test_later" in run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key).report["rules"]
+    finally:
+        base._REGISTRY.pop(LaterRule.id, None)
+    base._REGISTRY.pop(FlagRule.id)
+    base.register(FlagRuleV2)  # the rule's arithmetic changed: the old score cannot be recomputed
+    with pytest.raises(AnalysisError) as err:
+        recompute(rdb, a.score_id)
+    assert err.value.code == "rules_changed" and "test_flag v1; this receiver has v2" in err.value.message
+    check = verify_score(rdb, a.score_id)
+    assert check["reproducible"] is False and "test_flag v1" in check["problems"][0]
+
+
 def test_rule_params_from_the_table_reach_the_rule(rdb: ReceiverDB, key: SigningKey, tmp_path: Path) -> None:
     history(rdb)
     cfg = tmp_path / "sc.toml"
