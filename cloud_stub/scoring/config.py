@@ -68,6 +68,7 @@ class ScoringConfig:
     persistence_max: float
     rule_cap: float
     rule_caps: Mapping[str, float]
+    rule_weights: Mapping[str, float]
     subscore_cap: Mapping[str, float]
     min_days_with_data: int
     min_indicator_records: int
@@ -191,7 +192,7 @@ def load_config(path: str | Path | None = None, known_rules: Mapping[str, Any] |
 
 
 def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfig:
-    known_top = ("scorecard", "grades", "warning", "penalties", "rule_caps", "subscores", "sufficiency",
+    known_top = ("scorecard", "grades", "warning", "penalties", "rule_caps", "rule_weights", "subscores", "sufficiency",
                  "reasons", "rules")
     for key in r.data:
         if key not in known_top:
@@ -227,10 +228,12 @@ def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfi
         r.exact_keys(f"subscores.{name}", r.table(f"subscores.{name}"), ("cap",))
 
     caps_t = r.table("rule_caps", {})
+    weights_t = r.table("rule_weights", {})
     reasons = _reasons(r, known_rules)
     rule_params = _rule_params(r, known_rules)
-    for rule in caps_t:
-        _known_rule(r, f"rule_caps.{rule}", rule, known_rules)
+    for table, entries in (("rule_caps", caps_t), ("rule_weights", weights_t)):
+        for rule in entries:
+            _known_rule(r, f"{table}.{rule}", rule, known_rules)
     suff = r.table("sufficiency")
     r.exact_keys("sufficiency", suff, ("min_days_with_data", "min_indicator_records", "min_source_families"))
     return ScoringConfig(
@@ -248,6 +251,7 @@ def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfi
         persistence_max=r.number("penalties.persistence_max", low=1),
         rule_cap=r.number("penalties.rule_cap", positive=True),
         rule_caps={k: r.check_number(f"rule_caps.{k}", v, positive=True) for k, v in caps_t.items()},
+        rule_weights={k: r.check_number(f"rule_weights.{k}", v, low=0) for k, v in weights_t.items()},
         subscore_cap={s: r.number(f"subscores.{s}.cap", positive=True) for s in SUBSCORES},
         min_days_with_data=r.integer("sufficiency.min_days_with_data"),
         min_indicator_records=r.integer("sufficiency.min_indicator_records"),

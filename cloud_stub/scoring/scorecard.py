@@ -7,7 +7,7 @@ that caused it, which is what lets a credit analyst explain the score to the bor
 
 The arithmetic (docs/scoring.md has a worked example):
 
-* each finding costs ``w_severity * w_subscore * persistence`` log-odds;
+* each finding costs ``w_severity * w_subscore * w_rule * persistence`` log-odds;
 * one rule's findings cost at most its cap (``penalties.rule_cap`` or ``rule_caps.<id>``);
 * one sub-score costs at most its cap; when the cap binds, its rules' losses are scaled
   down in proportion, so the attribution still adds up;
@@ -61,10 +61,11 @@ class _RuleLoss:
 
 
 def finding_penalty(cfg: ScoringConfig, f: Finding) -> float:
-    """Log-odds one finding costs before caps: severity weight x sub-score weight x persistence."""
+    """Log-odds one finding costs before caps: severity x sub-score x rule weight x persistence."""
     days = max(0.0, (f.window_end - f.window_start) / DAY)
     persistence = min(cfg.persistence_max, 1.0 + cfg.persistence_per_day * max(0.0, days - 1.0))
-    return cfg.severity_weight[f.severity] * cfg.subscore_weight[f.subscore] * persistence
+    return (cfg.severity_weight[f.severity] * cfg.subscore_weight[f.subscore] * cfg.rule_weights.get(f.rule, 1.0)
+            * persistence)
 
 
 def _r(x: float) -> float:

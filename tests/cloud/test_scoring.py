@@ -204,3 +204,20 @@ def test_config_hash_ignores_comments_but_not_values(tmp_path: Path) -> None:
     assert load_config(p).sha256 == base.sha256
     p.write_text(shipped_path("scorecard-v1").read_text().replace("red = 1.2", "red = 1.3"))
     assert load_config(p).sha256 != base.sha256
+
+
+def test_per_rule_weight_and_cap(tmp_path: Path) -> None:
+    p = tmp_path / "sc.toml"
+    p.write_text(shipped_path("scorecard-v1").read_text()
+                 .replace("[rule_weights]\n", "[rule_weights]\nr_half = 0.5\n")
+                 .replace("[rule_caps]\n", "[rule_caps]\nr_small = 0.3\n"))
+    cfg = load_config(p)
+    half = score_card(cfg, [finding(rule="r_half")], ENOUGH)
+    assert 640 - half["score"] == pytest.approx(0.6 * cfg.factor, abs=1e-3)  # red 1.2 x 0.5
+    small = score_card(cfg, [finding(rule="r_small", key=f"k{i}") for i in range(3)], ENOUGH)
+    assert 640 - small["score"] == pytest.approx(0.3 * cfg.factor, abs=1e-3)
+    assert small["subscores"]["production_authenticity"]["rules"]["r_small"]["rule_cap"] == 0.3
+    with pytest.raises(ConfigError, match="rule_weights.r_half: expected a number >= 0"):
+        p.write_text(shipped_path("scorecard-v1").read_text().replace("[rule_weights]\n",
+                                                                      "[rule_weights]\nr_half = -1\n"))
+        load_config(p)
