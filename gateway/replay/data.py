@@ -31,7 +31,7 @@ from typing import Any
 
 TIMESTAMP = "timestamp"
 EXPORTS = "exports"
-_EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
+_EPOCH = re.compile(r"^\d+(\.\d+)?$")
 EARLIEST, LATEST = 946684800.0, 4102444800.0  # 2000-01-01 .. 2100-01-01
 # A silence of every device longer than this (or 3 of the slowest cadence) is the recording
 # gateway being down: no indicators were computed and no batches made during it.

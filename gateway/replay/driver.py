@@ -213,8 +213,8 @@ class Replayer:
                         reports = self.connectors.run_once(now=a, force=True)
                         self.counts.imports = [_import_summary(r) for r in reports]
                 else:
-                    self.store.bump("boot")  # the recording gateway restarted after an outage
-                    self.counts.boots += 1
+                    self.counts.boots += 1  # the recording gateway restarted after an outage
+                self.store.bump("boot")  # as every gateway start does: batches say which run made them
                 t = window_start(a, self.step) + self.step + self.grace
                 while t < b:
                     self.ingest_until(t - self.grace)
@@ -222,8 +222,9 @@ class Replayer:
                     await self.send()
                     await self._pace(t_real, t)
                     t += self.step
+                # The last row closes the window it ends: computed a grace after it, as live.
                 self.ingest_until(b, inclusive=True)
-                self.compute(b, final=True)
+                self.compute(b + self.grace, final=True)
                 await self.send()
         elapsed = time.monotonic() - t_real
         return self.summary(head0, ind0, marks0, elapsed)
@@ -254,7 +255,7 @@ class Replayer:
             "batches": self.store.outbox_head() - head0,
             "accepted": (st.acknowledged - st.duplicates) if st else 0, "duplicates": st.duplicates if st else 0,
             "destination": self.sender.dest if self.sender is not None else None,
-            "offline": down, "boots": self.counts.boots, "imports": self.counts.imports,
+            "offline": down, "restarts": self.counts.boots, "imports": self.counts.imports,
             "elapsed_s": round(elapsed, 3), "days_per_s": round(days / elapsed, 3) if elapsed > 0 else None,
         }
 

@@ -1,0 +1,186 @@
+"""`edgeproof replay` end to end: the real CLI in its own process, a real receiver on loopback.
+
+What a bank relies on: a replay is its own signed chain (its own gateway identity), every
+batch says it is a replay of which data and which period, is dated by the simulated clock,
+and an outage in the recorded data shows as a restart with no batches made during it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gateway.replay.data import parse_timestamp
+from gateway.replay.scenarios import ScenarioConfig, write_scenario
+from gateway.store import Store
+from tests.replay.replay_helpers import (
+    LiveReceiver,
+    data_sha256,
+    edgeproof,
+    replay_identity,
+    run_replay,
+    start_receiver,
+)
+
+
+@pytest.fixture(scope="module")
+def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveReceiver]:
+    r = start_receiver(tmp_path_factory.mktemp("receiver"))
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three days (Mon-Wed) sampled every 10 minutes."""
+    d = tmp_path_factory.mktemp("small")
+    write_scenario(ScenarioConfig(scenario="honest", days=3, seed=7, interval_s=600), d)
+    return d
+
+
+def iso_ts(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_replay_is_its_own_chain_marked_and_dated_by_the_simulated_clock(receiver, small, tmp_path) -> None:
+    state = tmp_path / "history"
+    replay_identity(receiver, state, "ent-small", "sim-history-history")
+    out = run_replay(receiver, state, small, "--pack-every", "1h")
+    rows = {p.stem: sum(1 for _ in p.open()) - 1 for p in small.glob("*.csv")}
+    cols = {p.stem: len(next(csv.reader(p.open()))) - 1 for p in small.glob("*.csv")}
+    assert out["readings"] == sum(rows[d] * cols[d] for d in rows)
+    assert out["polls"] == sum(rows.values())
+    assert out["failed_polls"] == 0 and out["offline"] == [] and out["restarts"] == 0
+    assert out["windows"] == 72  # every hour of the three local days
+    assert out["batches"] == out["accepted"] > 0 and out["duplicates"] == 0
+    assert out["replay"] == {"data_sha256": data_sha256(small), "from": "2026-09-06T16:10:00Z",
+                             "to": "2026-09-09T16:00:00Z"}
+    assert {d["interval_s"] for d in out["devices"].values()} == {600.0}
+    assert all(i["status"] == "imported" and i["quarantined"] == 0 for i in out["imports"])
+
+    batches = receiver.batches("sim-history-history")
+    assert [b["seq"] for b in batches] == list(range(1, out["batches"] + 1))
+    lo, hi = iso_ts(out["replay"]["from"]), iso_ts(out["replay"]["to"])
+    for b in batches:
+        assert b["_replayed"] == 1
+        assert b["replay"] == out["replay"]
+        assert b["clock"] == {"synced": True, "source": "replay"}
+        assert b["enterprise"] == "ent-small" and b["boot"] == 1
+        assert lo <= iso_ts(b["created"]) <= hi + 3600, b["created"]
+        # no indicator in a batch is for a window that had not closed when the batch was made
+        for rec in b["records"]:
+            if rec["type"] == "indicator" and rec["window"]["len"] == 3600:
+                assert rec["window"]["start"] + 3600 <= iso_ts(b["created"])
+    created = [iso_ts(b["created"]) for b in batches]
+    assert created == sorted(created)
+    names = {r["name"] for b in batches for r in b["records"]}
+    assert {"energy.kwh", "machine.cycles", "vision.units_out", "collateral.weight_kg", "mes.good_qty",
+            "erp.shipped_qty", "data.coverage_pct", "consent.change"} <= names
+    with receiver.rdb.read() as conn:
+        flags = conn.execute("SELECT DISTINCT replayed FROM records WHERE gateway_id = ?",
+                             ("sim-history-history",)).fetchall()
+    assert flags == [(1,)]
+
+
+def test_an_outage_in_the_data_is_a_restart_with_no_batches_made_during_it(receiver, tmp_path) -> None:
+    data = tmp_path / "data"
+    write_scenario(ScenarioConfig(scenario="offline", days=5, seed=3, interval_s=600, onset_day=2, offline_days=2),
+                   data)
+    meta = json.loads((data / "scenario.json").read_text())
+    state = tmp_path / "history"
+    replay_identity(receiver, state, "ent-outage", "outage-history")
+    out = run_replay(receiver, state, data)
+    assert out["restarts"] == 1
+    (gap,) = out["offline"]
+    assert iso_ts(gap["from"]) == meta["offline"]["from"] - 600  # the last row before the outage
+    assert iso_ts(gap["to"]) == meta["offline"]["to"]
+    batches = receiver.batches("outage-history")
+    # (the windows closed by the last row are packed a grace of 5 s after it, as live)
+    inside = [b for b in batches if iso_ts(gap["from"]) + 5 < iso_ts(b["created"]) < iso_ts(gap["to"])]
+    assert inside == []
+    assert {b["boot"] for b in batches} == {1, 2}
+    # The silent windows were computed after the restart and say so: no polls, no coverage.
+    cov = [r for b in batches for r in b["records"] if r["name"] == "data.coverage_pct"
+           and meta["offline"]["from"] <= r["window"]["start"] < meta["offline"]["to"]]
+    assert len(cov) == 2 * 24 * 8 and {r["value"] for r in cov} == {0.0}
+    assert all(b["boot"] == 2 for b in batches for r in b["records"] if r in cov)
+
+
+def _split(src: Path, cut: float, a: Path, b: Path) -> None:
+    """Two consecutive pieces of one history; both carry the full exports (re-reading them is a no-op)."""
+    for p in src.glob("*.csv"):
+        lines = p.read_text().splitlines()
+        a.mkdir(exist_ok=True)
+        b.mkdir(exist_ok=True)
+        first = [ln for ln in lines[1:] if parse_timestamp(ln.split(",")[0]) < cut]
+        second = [ln for ln in lines[1:] if parse_timestamp(ln.split(",")[0]) >= cut]
+        (a / p.name).write_text("\n".join([lines[0], *first]) + "\n")
+        (b / p.name).write_text("\n".join([lines[0], *second]) + "\n")
+    for d in (a, b):
+        shutil.copytree(src / "exports", d / "exports")
+
+
+def test_later_history_continues_the_chain_and_overlapping_history_is_refused(receiver, small, tmp_path) -> None:
+    cut = datetime(2026, 9, 8, 12, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    first, second = tmp_path / "first", tmp_path / "second"
+    _split(small, cut, first, second)
+    state = tmp_path / "history"
+    replay_identity(receiver, state, "ent-split", "split-history")
+    one = run_replay(receiver, state, first)
+    two = run_replay(receiver, state, second)
+    assert one["batches"] > 0 and two["batches"] > 0 and two["accepted"] == two["batches"]
+    assert two["windows"] > 0 and one["windows"] + two["windows"] == 72
+    batches = receiver.batches("split-history")
+    assert [b["seq"] for b in batches] == list(range(1, one["batches"] + two["batches"] + 1))
+    assert batches[-1]["replay"]["data_sha256"] == data_sha256(second) != data_sha256(first)
+    # Earlier history into the same identity would be windows it has already closed: refused, nothing changed.
+    before = (receiver.batches("split-history"), (state / "edgeproof.db").stat().st_size)
+    proc = edgeproof("replay", "--profile", "sim-history", "--data", str(first), "--state", str(state),
+                     "--receiver", receiver.url, check=False)
+    assert proc.returncode == 1
+    assert "already replayed history up to" in proc.stderr and "new replay identity" in proc.stderr
+    assert (receiver.batches("split-history"), (state / "edgeproof.db").stat().st_size) == before
+
+
+def test_replay_refuses_the_live_state_an_unenrolled_identity_and_a_live_store(receiver, small, tmp_path) -> None:
+    live = tmp_path / "live"
+    edgeproof("init", "--profile", "sim-history", "--state", str(live), "--gateway-id", "gw-live")
+    args = ("replay", "--profile", "sim-history", "--data", str(small), "--receiver", receiver.url)
+    proc = edgeproof(*args, "--state", str(live), env={"EDGEPROOF_STATE": str(live)}, check=False)
+    assert proc.returncode == 1 and "is the live gateway's state" in proc.stderr
+    proc = edgeproof(*args, "--state", str(tmp_path / "nothing"), check=False)
+    assert proc.returncode == 1 and "edgeproof init --state" in proc.stderr
+    proc = edgeproof(*args, "--state", str(live), check=False)
+    assert proc.returncode == 1 and "is not enrolled" in proc.stderr
+    # A store that already holds a live gateway's batches is never replayed into.
+    edgeproof("enroll", "--state", str(live), "--token", receiver.token("ent-live"), "--receiver", receiver.url)
+    st = Store(live / "edgeproof.db")
+    st.append_batch(1, "0" * 64, b"{}", b"sig", "kid", [], ["energy"], 0, {})
+    st.close()
+    proc = edgeproof(*args, "--state", str(live), check=False)
+    assert proc.returncode == 1 and "holds batches of a live gateway" in proc.stderr
+    assert receiver.batches("gw-live") == []
+
+
+def test_without_a_receiver_batches_wait_in_the_outbox(small, tmp_path) -> None:
+    receiver = start_receiver(tmp_path / "r")
+    try:
+        state = tmp_path / "history"
+        replay_identity(receiver, state, "ent-offline-uplink", "outbox-history")
+    finally:
+        receiver.stop()
+    out = run_replay(None, state, small, "--speed", "max")
+    assert out["accepted"] == 0 and out["batches"] > 0 and out["destination"] is None
+    st = Store(state / "edgeproof.db")
+    try:
+        assert st.outbox_head() == out["batches"]
+    finally:
+        st.close()
+
