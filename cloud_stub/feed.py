@@ -38,7 +38,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from cloud_stub.banks import ALWAYS_VISIBLE, Grant
+from cloud_stub.banks import Grant
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from gateway import wire
@@ -214,19 +214,6 @@ def _dropped(body: bytes) -> list[int] | None:
 # -- indicators ------------------------------------------------------------------------------
 
 
-def _visibility_sql(grant: Grant, alias: str) -> tuple[str, list[str]]:
-    """SQL keeping rows whose whole batch is visible to the grant (empty for an all-categories grant)."""
-    if grant.categories is None:
-        return "", []
-    allowed = sorted(grant.categories | ALWAYS_VISIBLE)
-    marks = ",".join("?" * len(allowed))
-    return (
-        f" AND NOT EXISTS (SELECT 1 FROM records o WHERE o.batch_hash = {alias}.batch_hash"
-        f" AND coalesce(o.category, o.type) NOT IN ({marks}))",
-        allowed,
-    )
-
-
 def indicators_page(
     rdb: ReceiverDB, grant: Grant, signing_key: SigningKey, *, cursor: str | None, limit: int,
     name: str | None = None, subject: str | None = None, start: int | None = None, end: int | None = None,
@@ -248,15 +235,24 @@ def indicators_page(
         if value is not None:
             sql += f" AND {clause}"
             args.append(value)
-    vis, vis_args = _visibility_sql(grant, "r")
-    sql += vis + " ORDER BY r.id LIMIT ?"
-    args += [*vis_args, limit + 1]
+    if grant.categories is not None:
+        marks = ",".join("?" * len(grant.categories))
+        sql += f" AND r.category IN ({marks})"
+        args += sorted(grant.categories)
+    sql += " ORDER BY r.id LIMIT ?"
+    args.append(limit + 1)
     with rdb.read() as conn:
         rows = conn.execute(sql, args).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        shown: set[str] | None = None
+        if grant.categories is not None:  # a batch mixing in an ungranted category is withheld whole
+            cats = batch_categories(conn, list(dict.fromkeys(r[4] for r in rows)))
+            shown = {h for h, c in cats.items() if grant.allows_all(c)}
     items = []
     for rid, gw, seq, idx, h, text, replayed in rows:
+        if shown is not None and h not in shown:
+            continue
         rec = json.loads(text)
         item = {"id": rid, "name": rec.get("name"), "subject": rec.get("subject"), "category": rec.get("category"),
                 "window": rec.get("window"), "value": rec.get("value"), "unit": rec.get("unit"),
@@ -265,6 +261,7 @@ def indicators_page(
         if "detail" in rec:
             item["detail"] = rec["detail"]
         items.append(item)
+    # Paging counts the rows read, shown or not, so a cursor never skips or repeats one.
     return _list_page("indicators", grant, cursor, rows, more, after, "i", items, signing_key,
                       filters={"name": name, "subject": subject, "from": start, "to": end})
 
