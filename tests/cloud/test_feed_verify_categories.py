@@ -281,3 +281,23 @@ def test_cli_verifies_every_enterprise_of_the_bank_and_names_failures(site, rece
                for f in summary["failures"]), summary["failures"]
     one = cli("--enterprise", "ent-1", "--json")
     assert one.returncode == 0 and json.loads(one.stdout)["enterprise_id"] == "ent-1"
+
+
+def test_a_real_analysis_is_served_and_verifies_for_every_grant(site):
+    """cloud_stub.analysis stores findings, a signed score and alerts; every bank can verify what it is served."""
+    analysis = pytest.importorskip("cloud_stub.analysis")
+    receiver, t = site["receiver"], site["tokens"]
+    a = FakeGateway("gw-gap", "ent-1")
+    receiver.enroll(a)
+    receiver.post(a.next(records=[]).envelope())
+    a.seq += 3
+    receiver.post(a.next(records=[], dropped=[2, 4]).envelope())  # a declared gap: an integrity finding
+    report = analysis.analyse(receiver.rdb, "ent-1", as_of=T0 + 86400, days=7, signing_key=receiver.key)
+    for bank in ("all", "energy", "em"):
+        s = verify_feed(receiver.url, "ent-1", t[bank], site["pin"])
+        assert s["failures"] == [] and s["scores"] == 1 and s["findings"] >= 1, (bank, s)
+    with receiver.rdb.read() as conn:
+        sid = _one(conn, "SELECT max(id) FROM scores")[0]
+    latest = json.loads(urllib.request.urlopen(urllib.request.Request(
+        f"{receiver.url}/v1/feed/ent-1/scores/latest", headers={"Authorization": f"Bearer {t['all']}"})).read())
+    assert latest["item"]["id"] == sid and latest["item"]["report"] == json.loads(wire.canonical_json(report))
