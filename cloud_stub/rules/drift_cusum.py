@@ -53,7 +53,10 @@ class DriftCusum(Rule):
     title = "Gradual inflation of claims (CUSUM)"
     defaults: Mapping[str, Any] = {
         "k": 0.5, "h": 5.0, "baseline_days": 10, "min_baseline_days": 6, "min_coverage": 0.9, "min_units": 50.0,
-        "sigma_floor": {"vision.units_out": 0.03, "machine.cycles": 0.03, "energy.kwh": 0.08},
+        "sigma_floor": {"vision.units_out": 0.03, "machine.cycles": 0.03, "energy.kwh": 0.10},
+        # A CUSUM alarm is reported only if the claims since the onset run at least this far
+        # above the baseline relation: a noise excursion crosses h with a tiny mean excess.
+        "min_effect_pct": {"vision.units_out": 3.0, "machine.cycles": 3.0, "energy.kwh": 8.0},
         "severity_sum": {"yellow": 1.0, "orange": 2.0, "red": 4.0},  # S / h at the end (or its peak)
         "dispatch_patterns": ["*dispatch*", "*warehouse*", "*shipping*", "*door*"],
     }
@@ -91,6 +94,8 @@ class DriftCusum(Rule):
         onset, alarm = int(idx[res.onset]), int(idx[res.alarm])
         after = slice(res.onset, None)
         growth = float(np.exp(e[after].mean() - center) - 1.0)
+        if 100 * growth < float(p["min_effect_pct"].get(src, 3.0)):
+            return None
         compared = {
             "days_compared": int(idx.size), "onset_day": day_label(starts[onset]),
             "alarm_day": day_label(starts[alarm]),

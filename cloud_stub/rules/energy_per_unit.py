@@ -5,9 +5,11 @@ Per local day: ``kWh_d`` = all ``energy.kwh`` subjects summed (days the meters c
 over production days, ``kWh = a + b U`` (Theil–Sen: median of pairwise slopes), and the
 idle level ``I`` = median kWh of days with no claimed output (``a`` if there are none).
 
-* **Production claimed on idle power**: a production day whose energy above idle,
-  ``kWh_d - I``, is below ``idle_fraction`` x ``b U_d`` (the energy the claimed units need).
-* **Power with no production claimed**: a day claiming 0 units whose energy above idle
+* **Production claimed on idle power**: a day claiming at least ``min_claim_share`` of the
+  typical daily units whose energy above idle, ``kWh_d - I``, is below ``idle_fraction`` x
+  ``b U_d`` (the energy the claimed units need). Smaller claims on idle days are normal
+  bookkeeping (output of the previous day booked late).
+* **Power with no production claimed**: a non-production day whose energy above idle
   exceeds ``busy_fraction`` x ``b`` x median daily units.
 * **Too little energy for the units**: the relative residual ``(kWh_d - (a + b U_d)) / (a + b U_d)``
   has robust z below ``-z_threshold`` on at least ``min_days`` days.
@@ -33,7 +35,8 @@ class EnergyPerUnit(Rule):
     subscore = "production_authenticity"
     title = "Energy per unit vs the enterprise's own baseline"
     defaults: Mapping[str, Any] = {
-        "min_coverage": 0.9, "min_days": 8, "min_units": 50.0, "idle_fraction": 0.25, "busy_fraction": 0.5,
+        "min_coverage": 0.9, "min_days": 8, "min_units": 50.0, "min_claim_share": 0.25, "idle_fraction": 0.25,
+        "busy_fraction": 0.5,
         "z_threshold": 3.5, "resid_floor": 0.05, "low_min_days": 3,
         "idle_days": {"yellow": 1, "orange": 2, "red": 3},
         "unclaimed_days": {"yellow": 1, "orange": 3, "red": 99},
@@ -49,8 +52,14 @@ class EnergyPerUnit(Rule):
         good = np.isfinite(en.value) & (en.coverage >= p["min_coverage"])
         units0 = np.where(np.isfinite(units), units, np.where(np.isfinite(ev.enterprise_daily("mes.good_qty")),
                                                                 0.0, np.nan))
-        prod = good & np.isfinite(units0) & (units0 >= p["min_units"])
-        idle = good & np.isfinite(units0) & (units0 == 0)
+        some = good & np.isfinite(units0) & (units0 >= p["min_units"])
+        if some.sum() < p["min_days"]:
+            return []
+        # Production days claim a material share of a typical day; a small claim on an idle
+        # day is bookkeeping (output booked a day late), not production.
+        typical = stats.median(units0[some])
+        prod = some & (units0 >= p["min_claim_share"] * typical)
+        idle = good & np.isfinite(units0) & (units0 < p["min_claim_share"] * typical)
         if prod.sum() < p["min_days"]:
             return []
         try:
@@ -62,7 +71,7 @@ class EnergyPerUnit(Rule):
         idle_kwh = stats.median(en.value[idle]) if idle.sum() >= 2 else max(fit.intercept, 0.0)
         typical = stats.median(units0[prod])
         starts, lens = ev.day_windows()
-        base = {"kind": "Theil-Sen kWh = a + b x units over production days; idle = median kWh of 0-unit days",
+        base = {"kind": "Theil-Sen kWh = a + b x units over production days; idle = median kWh of non-production days",
                 "a_kwh": r(fit.intercept, 3), "b_kwh_per_unit": r(fit.slope, 5), "idle_kwh": r(idle_kwh, 3),
                 "typical_units": r(typical, 1), "production_days": int(prod.sum()), "idle_days": int(idle.sum())}
         inds = ("energy.kwh", "mes.produced_qty")
@@ -94,14 +103,15 @@ class EnergyPerUnit(Rule):
             d = np.flatnonzero(unclaimed)
             lv = p["unclaimed_days"]
             sev = level(d.size, lv["yellow"], lv["orange"], lv["red"]) or "yellow"
-            msg = (f"On {d.size} day(s) with no output claimed the meters drew {above[d].sum():.0f} kWh above idle, "
+            msg = (f"On {d.size} day(s) with little or no output claimed the meters drew {above[d].sum():.0f} kWh "
+                   "above idle, "
                    f"enough for ~{above[d].sum() / fit.slope:.0f} units: undeclared production or unexplained load "
                    f"(first {day_label(starts[d[0]])}).")
             out.append(Finding(
                 self.id, self.version, sev, self.subscore, f"power_without_claims:{int(starts[d[0]])}",
                 int(starts[d[0]]), int(starts[d[-1]] + lens[d[-1]]), inds,
-                {"days": [{"day": day_label(starts[i]), "kwh": r(en.value[i], 2), "kwh_above_idle": r(above[i], 2)}
-                          for i in d[:10]]},
+                {"days": [{"day": day_label(starts[i]), "kwh": r(en.value[i], 2), "kwh_above_idle": r(above[i], 2),
+                           "units_claimed": r(units0[i], 1)} for i in d[:10]]},
                 {"days_flagged": int(d.size), "units_equivalent": r(above[d].sum() / fit.slope, 1)},
                 {"busy_fraction": p["busy_fraction"], "days": dict(lv)}, "evidence_exceeds_claims", msg, base))
 

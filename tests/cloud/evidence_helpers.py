@@ -108,9 +108,15 @@ class Factory:
     unsynced: set[int] = field(default_factory=set)
     cavities: dict[str, int] = field(default_factory=lambda: {"press-1": 4, "press-2": 2})
     line_camera: bool = True
+    # Honest realism: day-level energy noise (material, temperature), a share of each day's
+    # output booked by the MES on the next day, holidays in mid-week, half-day Saturdays.
+    day_energy_sd: float = 0.07
+    late_booking: float = 0.05
+    holidays: set[int] = field(default_factory=lambda: {30, 31, 32})
 
     def is_workday(self, d: int) -> bool:
-        return d % 7 not in (4, 5)  # day 0 is a Tuesday: days 4, 5 (Sat, Sun), 11, 12, ... are off
+        # day 0 is a Tuesday: days 4, 5 (Sat, Sun), 11, 12, ... are off, and so are holidays
+        return d % 7 not in (4, 5) and d not in self.holidays
 
     def offline_at(self, d: int, h: int) -> bool:
         return any(d == od and a <= h <= b for od, a, b in self.offline)
@@ -120,10 +126,14 @@ class Factory:
         out: list[dict[str, Any]] = []
         weight = 1850.0
         outside_left = 0
+        carried = 0.0  # output of the previous day the MES books today
         for d in range(self.days):
             day_start = DAY0 + d * 86400
             work = self.is_workday(d)
             planned = self.units * float(rng.uniform(0.9, 1.1)) if work else 0.0
+            if work and d % 7 == 3 and rng.uniform() < 0.5:
+                planned *= 0.5  # a short Friday now and then
+            day_energy = float(rng.normal(1.0, self.day_energy_sd))
             made = 0.0 if d in self.stopped else planned
             scrap_rate = float(rng.uniform(0.01, 0.03))
             miss = float(rng.uniform(0.02, 0.04))
@@ -136,7 +146,7 @@ class Factory:
                     continue
                 for asset, share, idle_kw, kwh_unit in (("press-1", 0.5, 1.5, 0.5), ("press-2", 0.5, 1.2, 0.4)):
                     u = hour_units * share
-                    kwh = (idle_kw + kwh_unit * u) * float(rng.normal(1.0, 0.05))
+                    kwh = (idle_kw + kwh_unit * u * day_energy) * float(rng.normal(1.0, 0.05))
                     out.append(rec("energy.kwh", "energy", asset, t, H, round(kwh, 3), "kWh"))
                     on = min(60.0, 60.0 * float(rng.uniform(0.85, 0.97))) if u > 0 else 0.0
                     run_total += on
@@ -188,6 +198,8 @@ class Factory:
             claimed = planned if (d not in self.stopped or self.claim_when_stopped) else 0.0
             if d in self.unclaimed:
                 claimed = 0.0
+            booked_late = claimed * self.late_booking
+            claimed, carried = claimed - booked_late + carried, booked_late
             claimed *= self.mes_factor(d)
             good = round(claimed * (1 - scrap_rate))
             scrap = round(claimed) - good

@@ -40,8 +40,8 @@ def test_chain_findings_from_real_ingest(tmp_path):
 
 def test_offline_during_claimed_production(tmp_path):
     rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
-    build(rdb, Factory(days=14, offline=[(8, 0, 23), (9, 6, 20)]))
-    (f,) = run(evidence(rdb, days=14), "offline_production")
+    build(rdb, Factory(days=28, offline=[(8, 0, 23), (9, 6, 20)]))
+    (f,) = run(evidence(rdb, days=28), "offline_production")
     assert (f.severity, f.statistic["days_flagged"]) == ("orange", 2)
     assert [round(d["offline_hours"]) for d in f.compared["days"]] == [24, 15]
     assert 5 <= f.statistic["unobserved_share_pct"] < 15
