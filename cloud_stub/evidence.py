@@ -25,7 +25,6 @@ longest that tiles the days), and reports what share of each day the sum actuall
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -35,10 +34,10 @@ from typing import Any
 import numpy as np
 
 CHAIN_KINDS = ("equivocation", "gap_declared", "gap_observed", "stale_seq", "rejected_batch")
-# Indicators whose record JSON is parsed for ``detail`` (everything else is read from columns).
-DETAIL_NAMES = ("machine.cycles", "collateral.unexplained_changes", "collateral.inside_geofence",
-                "machine.on_minutes", "machine.runtime_min", "data.clock_synced")
-DETAIL_PATTERNS = ("env.*_outside_min",)
+# Indicators whose record JSON is parsed for ``detail`` (everything else is read from
+# columns): cycles for their cavities; unexplained changes for the kg (only when non-zero).
+DETAIL_NAMES = ("machine.cycles", "collateral.unexplained_changes")
+DETAIL_ONLY_NONZERO = ("collateral.unexplained_changes",)
 # A local day is 23, 24 or 25 hours; anything in this range is treated as a day window.
 DAY_MIN_S, DAY_MAX_S = 20 * 3600, 28 * 3600
 ENTERPRISE_CATEGORIES = ("mes", "erp")
@@ -50,8 +49,6 @@ def _canon(obj: Any) -> bytes:
     return _encoder.encode(obj).encode("utf-8")
 
 
-def _wants_detail(name: str) -> bool:
-    return name in DETAIL_NAMES or any(fnmatch.fnmatchcase(name, p) for p in DETAIL_PATTERNS)
 
 
 @dataclass(frozen=True)
@@ -155,7 +152,8 @@ class Evidence:
         return by.get((subject, length))
 
     def detail(self, record_id: int) -> dict[str, Any]:
-        """The ``detail`` object of a record whose name is in :data:`DETAIL_NAMES` ({} otherwise)."""
+        """The ``detail`` of a record whose name is in :data:`DETAIL_NAMES` ({} otherwise, and for
+        unexplained-change records with value 0)."""
         return self.details.get(int(record_id), {})
 
     # -- business days -----------------------------------------------------------------------
@@ -247,10 +245,10 @@ class Evidence:
             by = self.series_by_name[name]
             for key in sorted(by):
                 s = by[key]
-                rows = [[int(i), int(t), None if np.isnan(v) else float(v), q, bool(r)]
-                        for i, t, v, q, r in zip(s.ids.tolist(), s.start.tolist(), s.value.tolist(), s.quality,
-                                                 s.replayed.tolist(), strict=True)]
-                item = {"name": name, "subject": key[0], "len": key[1], "rows": rows}
+                # Columnar: one list per field, in window order (cheaper to encode than rows).
+                item = {"name": name, "subject": key[0], "len": key[1], "id": s.ids.tolist(),
+                        "start": s.start.tolist(), "value": [None if v != v else v for v in s.value.tolist()],
+                        "quality": list(s.quality), "replayed": s.replayed.tolist()}
                 det = {str(i): self.details[i] for i in s.ids.tolist() if i in self.details}
                 if det:
                     item["detail"] = det
@@ -294,21 +292,28 @@ def load_evidence(conn: Any, enterprise_id: str, period_start: int, period_end: 
         raise ValueError(f"empty period [{period_start}, {period_end})")
     ev = Evidence(enterprise_id, int(period_start), int(period_end), int(max_record_id), int(max_finding_id))
     rows = conn.execute(
-        "SELECT name, subject, window_len, window_start, replayed, id, value, quality, category, gateway_id, seq"
+        "SELECT name, subject, window_len, window_start, replayed, id, value, quality, category"
         " FROM records WHERE enterprise_id = ? AND id <= ? AND type = 'indicator' AND name IS NOT NULL"
         " AND window_start >= ? AND window_start + window_len <= ?"
         " ORDER BY name, subject, window_len, window_start, id",
         (enterprise_id, max_record_id, period_start, period_end),
     ).fetchall()
     _build_series(ev, rows)
-    detail_names = [n for n in ev.series_by_name if _wants_detail(n)]
-    if detail_names:
-        wanted = {int(i) for n in detail_names for s in ev.series_by_name[n].values() for i in s.ids.tolist()}
-        marks = ",".join("?" for _ in detail_names)
+    for name in DETAIL_NAMES:
+        by = ev.series_by_name.get(name)
+        if not by:
+            continue
+        wanted: set[int] = set()
+        for s in by.values():
+            keep = s.ids[s.value != 0] if name in DETAIL_ONLY_NONZERO else s.ids
+            wanted.update(keep.tolist())
+        if not wanted:
+            continue
+        nonzero = " AND value <> 0" if name in DETAIL_ONLY_NONZERO else ""
         for rid, text in conn.execute(
-            f"SELECT id, record FROM records WHERE enterprise_id = ? AND id <= ? AND name IN ({marks})"
-            " AND window_start >= ? AND window_start + window_len <= ?",
-            (enterprise_id, max_record_id, *detail_names, period_start, period_end),
+            "SELECT id, record FROM records WHERE enterprise_id = ? AND id <= ? AND name = ?"
+            f" AND window_start >= ? AND window_start + window_len <= ?{nonzero}",
+            (enterprise_id, max_record_id, name, period_start, period_end),
         ):
             if rid in wanted:
                 d = json.loads(text).get("detail")
@@ -322,7 +327,11 @@ def load_evidence(conn: Any, enterprise_id: str, period_start: int, period_end: 
             (enterprise_id, max_finding_id, *CHAIN_KINDS),
         )
     ]
-    ev.batches = _load_batches(conn, enterprise_id, max_record_id, _seq_ranges(rows))
+    ranges = {gw: (lo, hi) for gw, lo, hi in conn.execute(
+        "SELECT gateway_id, min(seq), max(seq) FROM records WHERE enterprise_id = ? AND id <= ? AND type = 'indicator'"
+        " AND name IS NOT NULL AND window_start >= ? AND window_start + window_len <= ? GROUP BY gateway_id",
+        (enterprise_id, max_record_id, period_start, period_end))}
+    ev.batches = _load_batches(conn, enterprise_id, max_record_id, ranges)
     return ev
 
 
@@ -361,15 +370,6 @@ def _better(new: tuple[Any, ...], old: tuple[Any, ...]) -> bool:
     if bool(new[4]) != bool(old[4]):
         return not new[4]
     return int(new[5]) > int(old[5])
-
-
-def _seq_ranges(rows: list[tuple[Any, ...]]) -> dict[str, tuple[int, int]]:
-    out: dict[str, tuple[int, int]] = {}
-    for r in rows:
-        gw, seq = r[9], r[10]
-        lo, hi = out.get(gw, (seq, seq))
-        out[gw] = (min(lo, seq), max(hi, seq))
-    return out
 
 
 # The clock object sits near the start of a canonical body ("boot" sorts before it), so a
