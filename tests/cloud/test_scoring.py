@@ -221,3 +221,16 @@ def test_per_rule_weight_and_cap(tmp_path: Path) -> None:
         p.write_text(shipped_path("scorecard-v1").read_text().replace("[rule_weights]\n",
                                                                       "[rule_weights]\nr_half = -1\n"))
         load_config(p)
+
+
+def test_the_worked_example_in_docs_scoring(cfg) -> None:
+    """docs/scoring.md, "Worked example": the same findings give the numbers printed there."""
+    fs = [finding(rule="mes_vs_camera", days=3),
+          finding(rule="changepoints", severity="yellow", subscore="operating_stability", days=1)]
+    card = score_card(cfg, fs, ENOUGH)
+    assert card["score"] == pytest.approx(595.85, abs=0.005)
+    assert card["odds"] == pytest.approx(43.3, abs=0.05)
+    assert card["subscores"]["production_authenticity"]["points"] == pytest.approx(39.24, abs=0.005)
+    assert card["subscores"]["operating_stability"]["points"] == pytest.approx(37.80, abs=0.005)
+    assert (card["grade"], card["warning_level"]) == ("C", "red")
+    assert [(r["code"], round(r["points_lost"], 2)) for r in card["reasons"]] == [("PA01", 41.55), ("OS01", 2.60)]
