@@ -268,6 +268,14 @@ def test_thin_history_is_graded_insufficient(rdb: ReceiverDB, key: SigningKey) -
     assert report["sufficiency"]["days_with_data"] == 3
 
 
+def test_an_enterprise_with_no_data_is_not_graded(rdb: ReceiverDB, key: SigningKey) -> None:
+    issue_token(rdb, "ent-empty")
+    report = analyse(rdb, "ent-empty", AS_OF, 30, signing_key=key)
+    assert (report["grade"], report["warning_level"]) == ("insufficient_data", "yellow")
+    assert report["inputs"]["records"] == 0 and report["findings"] == []
+    assert "0 days with indicator data" in report["reasons"][0]["text"]
+
+
 def test_equivocation_raises_a_red_alert(rdb: ReceiverDB, key: SigningKey) -> None:
     site = history(rdb, flag_day=None)
     twin = site.gw.make(seq=site.gw.seq, prev=site.gw.prev, records=day_records(30))  # same seq, other bytes
