@@ -1,16 +1,25 @@
 """Receiver ingest throughput: indicator records verified + stored per second, on one core.
 
 Calls ``cloud_stub.ingest.ingest`` directly (no HTTP) with 500-record batches signed
-beforehand by a real Ed25519 key, into a fresh SQLite file. Each batch is one signature
-check, one JSON decode, one chain check and one transaction. Runs once per SQLite
-``synchronous`` setting (FULL is the receiver's default: acks survive power loss).
+beforehand by a real Ed25519 key. Each batch is one signature check, one JSON decode, one
+chain check and one transaction. Stores:
 
-    .venv/bin/python bench/receiver_ingest.py [--records 100000] [--batch 500]
+* ``sqlite``: a fresh file, once per ``synchronous`` setting (FULL is the receiver's
+  default: acks survive power loss; NORMAL for comparison);
+* ``postgresql``: a throwaway server started like the tests' (tests/support/postgres.py),
+  pinned to the same core as this process so the figure is one core for everything; or an
+  existing database with ``--pg-url`` (its server runs wherever it runs). Once with
+  ``synchronous_commit=on`` (the default: a commit, hence an ack, waits for the WAL flush)
+  and once ``off`` for comparison.
+
+    .venv/bin/python bench/receiver_ingest.py [--store sqlite|postgresql|both] [--records 100000] [--batch 500]
+                                              [--pg-url postgresql://...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -22,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nacl.signing import SigningKey  # noqa: E402
 
-from cloud_stub.db import ReceiverDB  # noqa: E402
+from cloud_stub.db import ReceiverDB, Store  # noqa: E402
 from cloud_stub.enrollment import enroll, issue_token  # noqa: E402
 from cloud_stub.ingest import ingest  # noqa: E402
 from gateway import wire  # noqa: E402
@@ -51,9 +60,9 @@ def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]
     return out
 
 
-def run(synchronous: str, envelopes: list[bytes], key: SigningKey, n_records: int) -> float:
-    with tempfile.TemporaryDirectory() as d:
-        rdb = ReceiverDB(Path(d) / "bench.db", synchronous=synchronous)
+def run(label: str, rdb: Store, envelopes: list[bytes], key: SigningKey, n_records: int) -> float:
+    """Enroll the bench gateway, ingest every envelope, check all were stored; returns records/s."""
+    try:
         token = issue_token(rdb, "ent-bench")["token"]
         enroll(rdb, token, "gw-bench", wire.b64(bytes(key.verify_key)),
                wire.b64(wire.sign_enrollment(token, "gw-bench", key)))
@@ -63,20 +72,60 @@ def run(synchronous: str, envelopes: list[bytes], key: SigningKey, n_records: in
             if res.status != "accepted":
                 raise SystemExit(f"unexpected {res.to_json()}")
         elapsed = time.perf_counter() - t0
-        stored = rdb.conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        with rdb.read() as conn:
+            stored = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    finally:
         rdb.close()
     assert stored == n_records, stored
     rate = n_records / elapsed
-    print(f"synchronous={synchronous:<6} {n_records} records in {len(envelopes)} batches: {elapsed:.2f} s, "
+    print(f"{label:<34} {n_records} records in {len(envelopes)} batches: {elapsed:.2f} s, "
           f"{rate:,.0f} records/s, {len(envelopes) / elapsed:,.1f} batches/s "
           f"({'meets' if rate >= TARGET else 'BELOW'} the {TARGET:,}/s target)")
+    print(json.dumps({"bench": "receiver_ingest", "store": label, "records": n_records,
+                      "batches": len(envelopes), "seconds": round(elapsed, 3), "records_per_s": round(rate)}))
     return rate
+
+
+def run_sqlite(envelopes: list[bytes], key: SigningKey, n_records: int) -> None:
+    for sync in ("FULL", "NORMAL"):
+        with tempfile.TemporaryDirectory() as d:
+            run(f"sqlite synchronous={sync}", ReceiverDB(Path(d) / "bench.db", synchronous=sync),
+                envelopes, key, n_records)
+
+
+def run_postgres(envelopes: list[bytes], key: SigningKey, n_records: int, pg_url: str | None) -> None:
+    from cloud_stub.db_postgres import PostgresDB
+
+    server = None
+    if pg_url is None:
+        from tests.support.postgres import ThrowawayPostgres
+
+        server = ThrowawayPostgres().start()  # inherits this process's one-core affinity; fsync on
+    try:
+        for sync in ("on", "off"):
+            url = server.create_database() if server is not None else pg_url
+            assert url is not None
+            rdb = PostgresDB(url)
+            if server is None:  # someone else's database: start from empty tables
+                with rdb.write() as conn:
+                    conn.execute("TRUNCATE records, batches, findings, gateway_keys, gateways, enroll_tokens,"
+                                 " bank_grants, banks, alerts, scores, enterprises")
+            with rdb.lock:
+                rdb.conn.execute(f"SET synchronous_commit = {sync}")
+            run(f"postgresql synchronous_commit={sync}", rdb, envelopes, key, n_records)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--store", choices=("sqlite", "postgresql", "both"), default="both")
+    ap.add_argument("--pg-url", default=None,
+                    help="an existing PostgreSQL database to use (its tables are emptied!); default: a throwaway "
+                         "server on this core")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
@@ -86,8 +135,10 @@ def main() -> None:
     envelopes = make_batches(key, args.records, args.batch)
     print(f"signed {len(envelopes)} batches in {time.perf_counter() - t0:.2f} s (not measured); "
           f"envelope {len(envelopes[0]):,} bytes")
-    for sync in ("FULL", "NORMAL"):
-        run(sync, envelopes, key, args.records)
+    if args.store in ("sqlite", "both"):
+        run_sqlite(envelopes, key, args.records)
+    if args.store in ("postgresql", "both"):
+        run_postgres(envelopes, key, args.records, args.pg_url)
 
 
 if __name__ == "__main__":

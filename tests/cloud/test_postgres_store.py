@@ -31,7 +31,7 @@ from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F
 
 psycopg = pytest.importorskip("psycopg")
 
-from cloud_stub.db_postgres import PostgresDB, redact, to_pg  # noqa: E402
+from cloud_stub.db_postgres import PostgresDB, _copy_statement, redact, to_pg  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,6 +83,10 @@ def test_open_db_picks_the_store_by_target(pg_url: str, tmp_path: Path) -> None:
 def test_placeholders_percent_and_types_read_back_as_on_sqlite(rdb: PostgresDB) -> None:
     assert to_pg("SELECT ? , '50% ?', \"a?\" WHERE x LIKE 'p%' AND y = ?") == (
         "SELECT %s , '50%% ?', \"a?\" WHERE x LIKE 'p%%' AND y = %s")
+    # plain multi-row inserts go in as COPY; anything with its own semantics stays an INSERT
+    assert _copy_statement("INSERT INTO t (a, b) VALUES (?, ?)") == "COPY t (a, b) FROM STDIN"
+    assert _copy_statement("INSERT INTO t (a) VALUES (?) ON CONFLICT DO NOTHING") is None
+    assert _copy_statement("INSERT INTO t (a, b) VALUES (?, 'x')") is None
     with rdb.write() as conn:
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("k%?", "it's 100% ?"))
         assert conn.execute("SELECT value FROM meta WHERE key = ? AND value LIKE '%100%'", ("k%?",)).fetchone() == (
