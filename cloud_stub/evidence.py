@@ -55,8 +55,10 @@ def _canon(obj: Any) -> bytes:
 class Series:
     """One indicator for one subject at one window length, oldest window first.
 
-    ``value`` is NaN where the record had no numeric value (no data, suppressed small
-    count, generalised range). ``quality`` holds each record's flag list as stored (JSON text).
+    ``value`` is NaN where the record had no numeric value (suppressed small count,
+    generalised range) or is flagged ``no_data`` (a counter with no readings in its window
+    reports 0 with that flag: unknown, not zero). ``quality`` holds each record's flag list
+    as stored (JSON text), so the digest still covers what was stored.
     """
 
     name: str
@@ -356,13 +358,18 @@ def _build_series(ev: Evidence, rows: list[tuple[Any, ...]]) -> None:
             s = Series(
                 name=name, subject=subj, length=int(length),
                 start=np.fromiter((r[3] for r in keep), np.int64, len(keep)),
-                value=np.fromiter((np.nan if r[6] is None else r[6] for r in keep), np.float64, len(keep)),
+                value=np.fromiter((np.nan if r[6] is None or (r[7] is not None and _NO_DATA in r[7]) else r[6]
+                                   for r in keep), np.float64, len(keep)),
                 ids=np.fromiter((r[5] for r in keep), np.int64, len(keep)),
                 replayed=np.fromiter((bool(r[4]) for r in keep), bool, len(keep)),
                 quality=tuple(r[7] for r in keep), category=keep[0][8],
             )
             ev.series_by_name.setdefault(name, {})[(subj, int(length))] = s
         i = j
+
+
+# A counter with no readings in its window reports 0 flagged no_data: unknown, not zero.
+_NO_DATA = '"no_data"'
 
 
 def _better(new: tuple[Any, ...], old: tuple[Any, ...]) -> bool:

@@ -211,9 +211,11 @@ def binary_segmentation(x: np.ndarray, penalty: float | None = None, min_size: i
     return sorted(int(pos[c]) for c in cps)
 
 
-def low_runs(x: np.ndarray, threshold: float, min_len: int = 1) -> list[tuple[int, int]]:
+def low_runs(x: np.ndarray, threshold: float, min_len: int = 1, nan_breaks: bool = False) -> list[tuple[int, int]]:
     """Runs [start, end) of consecutive values <= threshold, at least ``min_len`` long.
-    NaN breaks nothing: it neither starts nor ends a run but is counted inside one."""
+
+    By default NaN neither starts nor ends a run but is counted inside one; with
+    ``nan_breaks`` an unknown value ends the run (unobserved is not low)."""
     a = np.asarray(x, dtype=float)
     runs: list[tuple[int, int]] = []
     start: int | None = None
@@ -223,7 +225,7 @@ def low_runs(x: np.ndarray, threshold: float, min_len: int = 1) -> list[tuple[in
             if start is None:
                 start = i
             last_low = i
-        elif np.isfinite(v):
+        elif np.isfinite(v) or nan_breaks:
             if start is not None and last_low + 1 - start >= min_len:
                 runs.append((start, last_low + 1))
             start = None

@@ -5,10 +5,12 @@ and, where present, ``machine.cycles`` summed over machines. With ``base`` = the
 percentile of daily kWh (idle draw) and ``L`` = the median of the busier half of days, a
 day is *stopped* when ``kWh_d <= base + stop_fraction x (L - base)`` (and its cycles are
 at most ``stop_fraction`` of their busy median, when cycles exist). Runs of at least
-``min_days`` stopped days are stoppages (an ordinary weekend is 2 days and is not one).
+``min_days`` observed stopped days are stoppages (an ordinary weekend is 2 days and is not
+one; a day without enough data ends a run: unobserved is not stopped).
 
-* A stoppage is ``operating_stability``: info below ``yellow_days``, yellow up to
-  ``orange_days``, orange beyond or when it is still going at the end of the period.
+* A stoppage is ``operating_stability``: info below ``yellow_days`` (a public-holiday week
+  is normal), yellow up to ``orange_days``, orange beyond, or when it has lasted
+  ``yellow_days`` and is still going at the end of the period.
 * Days inside a stoppage on which the MES claims at least ``claim_fraction`` of its typical
   daily output are production claimed through a physical stoppage
   (``production_authenticity``): one day orange, ``red_claim_days`` or more red.
@@ -36,7 +38,7 @@ class Changepoints(Rule):
     subscore = "operating_stability"
     title = "Stoppages and level shifts; claims through stoppages"
     defaults: Mapping[str, Any] = {
-        "min_coverage": 0.9, "min_days": 3, "stop_fraction": 0.15, "yellow_days": 7, "orange_days": 14,
+        "min_coverage": 0.9, "min_days": 3, "stop_fraction": 0.15, "yellow_days": 10, "orange_days": 21,
         "claim_fraction": 0.2, "red_claim_days": 2, "shift_pct": 30.0, "min_history_days": 10,
     }
 
@@ -64,7 +66,9 @@ class Changepoints(Rule):
                 cyc_thr = p["stop_fraction"] * cyc_busy
                 # A day counts as stopped only if the cycles agree (when known).
                 act = np.where(np.isfinite(cv) & (cv > cyc_thr), threshold + busy, act)
-        runs = stats.low_runs(act, threshold, min_len=p["min_days"])
+        # A day without enough data is unknown, not stopped: it ends a stoppage (the offline
+        # rule speaks about it), so claims on unobserved days are never "claims in a stoppage".
+        runs = stats.low_runs(act, threshold, min_len=p["min_days"], nan_breaks=True)
         claims = ev.enterprise_daily("mes.produced_qty")
         typical = stats.median(claims[np.isfinite(claims) & (claims > 0)]) if np.isfinite(claims).any() else np.nan
         starts, lens = ev.day_windows()

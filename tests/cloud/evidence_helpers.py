@@ -113,6 +113,9 @@ class Factory:
     day_energy_sd: float = 0.07
     late_booking: float = 0.05
     holidays: set[int] = field(default_factory=lambda: {30, 31, 32})
+    # How an outage looks: no records at all (False), or what a gateway computing windows
+    # after a restart sends: counters 0 flagged no_data, coverage 0 % (True).
+    offline_as_no_data: bool = False
 
     def is_workday(self, d: int) -> bool:
         # day 0 is a Tuesday: days 4, 5 (Sat, Sun), 11, 12, ... are off, and so are holidays
@@ -143,6 +146,13 @@ class Factory:
                 t = day_start + h * H
                 hour_units = made / 12 if 8 <= h < 20 else 0.0
                 if self.offline_at(d, h):
+                    if self.offline_as_no_data:
+                        for asset in ("press-1", "press-2"):
+                            out.append(rec("energy.kwh", "energy", asset, t, H, 0.0, "kWh", q=["no_data"]))
+                            out.append(rec("machine.cycles", "machine", asset, t, H, 0.0, "count", q=["no_data"],
+                                           detail={"cavities": self.cavities[asset]}
+                                           if asset in self.cavities else None))
+                            out.append(rec("data.coverage_pct", "data_quality", f"{asset}-meter", t, H, 0.0, "%"))
                     continue
                 for asset, share, idle_kw, kwh_unit in (("press-1", 0.5, 1.5, 0.5), ("press-2", 0.5, 1.2, 0.4)):
                     u = hour_units * share

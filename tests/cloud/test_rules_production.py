@@ -83,10 +83,24 @@ def test_claims_through_a_stoppage(scenario):
 
 
 def test_honest_stoppage_is_operating_stability_only(scenario):
-    ev = scenario("stop_honest", Factory(stopped=set(range(15, 23))))
+    ev = scenario("stop_honest", Factory(stopped=set(range(12, 26))))
     found = [f for f in run(ev) if f.severity != "info"]
     assert [(f.rule, f.severity, f.subscore, f.compared["days"]) for f in found] == [
-        ("changepoints", "yellow", "operating_stability", 8)]
+        ("changepoints", "yellow", "operating_stability", 16)]  # with both weekends
+
+
+def test_a_holiday_week_is_only_noted(scenario):
+    ev = scenario("holiday", Factory(holidays={14, 15, 16, 17, 20}))  # Tue..Mon around a weekend: 7 days
+    found = [(f.rule, f.severity, f.compared.get("days")) for f in run(ev)]
+    assert found == [("changepoints", "info", 7)]
+
+
+def test_an_outage_is_not_a_stoppage(scenario):
+    # The gateway was down Tue..Thu; after its restart it sent counters of 0 flagged no_data.
+    ev = scenario("outage", Factory(offline=[(14, 0, 23), (15, 0, 23), (16, 0, 23)], offline_as_no_data=True))
+    found = {f.rule: f for f in run(ev)}
+    assert "changepoints" not in found and "energy_per_unit" not in found and "cycles_vs_mes" not in found
+    assert found["offline_production"].statistic["days_flagged"] == 3
 
 
 def test_power_drawn_with_no_production_claimed(scenario):
