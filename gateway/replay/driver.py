@@ -138,6 +138,7 @@ class Replayer:
         self._rows: Iterator[tuple[float, str, list[float | None]]] = merged_rows(list(data.devices.values()))
         self._next: tuple[float, str, list[float | None]] | None = next(self._rows, None)
         self._day: Any = None
+        self._sending: asyncio.Task[None] | None = None
 
     # -- one tick ---------------------------------------------------------------------------
     def ingest_until(self, t: float, inclusive: bool = False) -> None:
@@ -162,7 +163,16 @@ class Replayer:
             self.counts.readings += len(rows)
             self.counts.polls += len(polls)
 
-    def compute(self, now: float, final: bool = False) -> None:
+    def tick(self, now: float, last_row: float | None = None) -> bool:
+        """One tick: commit the rows before ``now - grace`` (or up to ``last_row``), then compute
+        and pack. Returns whether it packed."""
+        if last_row is None:
+            self.ingest_until(now - self.grace)
+        else:
+            self.ingest_until(last_row, inclusive=True)
+        return self.compute(now, final=last_row is not None)
+
+    def compute(self, now: float, final: bool = False) -> bool:
         """Close every window closed at ``now`` (catching up after an outage), the enterprise
         days that closed, then pack what consent lets leave (every ``pack_every``, and always
         before the recording gateway goes down or the history ends)."""
@@ -177,6 +187,8 @@ class Replayer:
         if final or now - self._packed_at >= self.pack_every:
             self.gate.pack_all(self.batcher, now=now)
             self._packed_at = now
+            return True
+        return False
 
     def _marks(self) -> list[int]:
         return [int(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.engine.windows]
@@ -197,6 +209,16 @@ class Replayer:
                 await asyncio.sleep(delay)
                 delay *= 2
 
+    async def _send_in_background(self) -> None:
+        """Wait for the previous delivery (its failure stops the replay here), then start the next."""
+        await self._sent()
+        self._sending = asyncio.create_task(self.send(), name="replay-uplink")
+
+    async def _sent(self) -> None:
+        task, self._sending = self._sending, None
+        if task is not None:
+            await task
+
     # -- the whole history ------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
         t_real = time.monotonic()
@@ -215,17 +237,17 @@ class Replayer:
                 else:
                     self.counts.boots += 1  # the recording gateway restarted after an outage
                 self.store.bump("boot")  # as every gateway start does: batches say which run made them
+                # Ticks run in a worker thread so the uplink (its own task) overlaps them.
                 t = window_start(a, self.step) + self.step + self.grace
                 while t < b:
-                    self.ingest_until(t - self.grace)
-                    self.compute(t)
-                    await self.send()
+                    if await asyncio.to_thread(self.tick, t):
+                        await self._send_in_background()
                     await self._pace(t_real, t)
                     t += self.step
                 # The last row closes the window it ends: computed a grace after it, as live.
-                self.ingest_until(b, inclusive=True)
-                self.compute(b + self.grace, final=True)
-                await self.send()
+                await asyncio.to_thread(self.tick, b + self.grace, b)
+                await self._send_in_background()
+            await self._sent()
         elapsed = time.monotonic() - t_real
         return self.summary(head0, ind0, marks0, elapsed)
 
