@@ -89,7 +89,8 @@ def bias(claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None, 
     """The bias of ``claims`` over ``evidence`` (aligned daily arrays); None with too few days.
 
     Parameters used: min_coverage, baseline_days, min_baseline_days, ratio_min, ratio_max,
-    window, day_tolerance, min_units.
+    window, day_tolerance, min_units, material_share (day-level statistics only count days
+    whose claims or expected claims reach this share of the typical day).
     """
     cov = np.ones(len(claims)) if coverage is None else coverage
     comparable = (np.isfinite(claims) & np.isfinite(evidence) & (cov >= p["min_coverage"])
@@ -113,13 +114,18 @@ def bias(claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None, 
     with np.errstate(divide="ignore", invalid="ignore"):
         roll = np.where(re > 0, rc / re - 1.0, np.where(rc > 0, NO_EVIDENCE_EXCESS, 0.0))
     at = int(np.argmax(roll)) if roll.size else 0
+    # Day-level statistics only on material days: a few units booked on an idle Saturday
+    # (yesterday's output booked late) is bookkeeping, and the sums above already absorb it.
+    typical = stats.median(c[c > 0]) if (c > 0).any() else 0.0
+    material = np.maximum(c, expected) >= p.get("material_share", 0.25) * typical
+    excess = np.where(material, excess, 0.0)
     over = excess > p["day_tolerance"]
     run = longest = 0
     for o in over:
         run = run + 1 if o else 0
         longest = max(longest, run)
     return Bias(idx, c, e, excess, ratio, b.ratio, b.n, cum, float(roll[at]) if roll.size else 0.0, at,
-                at + w - 1, int(over.sum()), longest, int(((e <= 0) & (c > 0)).sum()))
+                at + w - 1, int(over.sum()), longest, int((material & (e <= 0) & (c > 0)).sum()))
 
 
 def bias_severity(b: Bias, p: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -136,7 +142,8 @@ def bias_severity(b: Bias, p: Mapping[str, Any]) -> tuple[str | None, str]:
 
 BIAS_DEFAULTS: dict[str, Any] = {
     "min_coverage": 0.9, "baseline_days": 10, "min_baseline_days": 5, "window": 7, "day_tolerance": 0.10,
-    "min_units": 50.0, "excess_yellow": 0.05, "excess_orange": 0.10, "excess_red": 0.20, "persist_days": 5,
+    "min_units": 50.0, "material_share": 0.25, "excess_yellow": 0.05, "excess_orange": 0.10, "excess_red": 0.20,
+    "persist_days": 5,
 }
 
 
