@@ -83,6 +83,7 @@ class Bias:
     days_over: int
     longest_run: int
     no_evidence_days: int
+    day_tolerance: float
 
 
 def bias(claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None, p: Mapping[str, Any]) -> Bias | None:
@@ -125,7 +126,8 @@ def bias(claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None, 
         run = run + 1 if o else 0
         longest = max(longest, run)
     return Bias(idx, c, e, excess, ratio, b.ratio, b.n, cum, float(roll[at]) if roll.size else 0.0, at,
-                at + w - 1, int(over.sum()), longest, int((material & (e <= 0) & (c > 0)).sum()))
+                at + w - 1, int(over.sum()), longest, int((material & (e <= 0) & (c > 0)).sum()),
+                float(p["day_tolerance"]))
 
 
 def bias_severity(b: Bias, p: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -165,4 +167,17 @@ def bias_numbers(ev: Evidence, b: Bias) -> dict[str, Any]:
         "days_over_tolerance": b.days_over, "longest_run_days": b.longest_run,
         "days_claims_without_evidence": b.no_evidence_days,
         "period": {"start": int(starts[days[0]]), "end": int(starts[days[-1]] + lens[days[-1]])},
+        "episode": episode(ev, b),
     }
+
+
+def episode(ev: Evidence, b: Bias) -> dict[str, int]:
+    """The span a bias finding is about (its window): from the first material day over the
+    day tolerance to the last one, widened to cover the worst window."""
+    starts, lens = ev.day_windows()
+    first, last = b.roll_first, b.roll_last
+    over = np.flatnonzero(b.excess > b.day_tolerance)
+    if over.size:
+        first, last = min(first, int(over[0])), max(last, int(over[-1]))
+    i, j = int(b.idx[first]), int(b.idx[last])
+    return {"start": int(starts[i]), "end": int(starts[j] + lens[j])}

@@ -67,7 +67,7 @@ class CyclesVsMes(Rule):
         if sev is None:
             return []
         nums = bias_numbers(ev, b)
-        per = nums["period"]
+        per = nums["episode"]
         msg = (f"The MES claims {nums['claims_total']:.0f} parts over {nums['days_compared']} days; the machines' "
                f"cycles x cavities made {nums['evidence_total']:.0f}. At the enterprise's own ratio {b.ratio:.3f} "
                f"the claims are {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "

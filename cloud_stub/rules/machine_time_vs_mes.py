@@ -59,7 +59,7 @@ class MachineTimeVsMes(Rule):
         if sev is None:
             return []
         nums = bias_numbers(ev, b)
-        per = nums["period"]
+        per = nums["episode"]
         msg = (f"The MES reports {nums['claims_total']:.0f} run minutes over {nums['days_compared']} days; the "
                f"machines ({', '.join(mm[2])}) ran {nums['evidence_total']:.0f}. At the enterprise's own ratio "
                f"{b.ratio:.3f} that is {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "

@@ -69,7 +69,7 @@ class MesVsCamera(Rule):
                      "day_tolerance_pct": 100 * params["day_tolerance"], "persist_days": params["persist_days"],
                      "min_coverage": params["min_coverage"]}
         inds = (name, "vision.units_out")
-        per = nums["period"]
+        per = nums["episode"]
         if sev is not None:
             w = nums["window"]
             msg = (f"The MES claims {nums['claims_total']:.0f} units over {nums['days_compared']} days where the line "

@@ -54,7 +54,6 @@ class ShipmentsVsOutcounts(Rule):
     title = "ERP shipments vs dispatch counts and load-cell decreases"
     defaults: Mapping[str, Any] = {
         **BIAS_DEFAULTS, "ratio_min": None, "ratio_max": None, "min_ship": 20.0, "min_drop_kg": 50.0,
-        "no_movement_days": {"yellow": 1, "orange": 1, "red": 1},
         "dispatch_patterns": ["*dispatch*", "*warehouse*", "*shipping*", "*door*"],
     }
 
@@ -106,7 +105,7 @@ class ShipmentsVsOutcounts(Rule):
             sev, driver = bias_severity(b, p)
             if sev is not None:
                 nums = bias_numbers(ev, b)
-                per = nums["period"]
+                per = nums["episode"]
                 msg = (f"The ERP shipped {nums['claims_total']:.0f} units over {nums['days_compared']} days; the "
                        f"dispatch cameras counted {nums['evidence_total']:.0f}. At the enterprise's own ratio "
                        f"{b.ratio:.3f} shipments run {100 * b.cum_excess:+.1f} % overall and "
