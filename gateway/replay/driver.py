@@ -18,6 +18,7 @@ in the replayed history as it would have shown live.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -45,7 +46,8 @@ from gateway.uplink.transport import Transport, TransportError
 
 log = logging.getLogger("edgeproof.replay")
 REPLAY_CLOCK = {"synced": True, "source": "replay"}
-SEND_RETRIES = 5
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # the final delivery's retries before giving up
+LAST_KEY = "replay.last"  # meta: the last replay's data hash, period and whether it completed
 
 
 class ReplayError(RuntimeError):
@@ -98,8 +100,11 @@ def replay_profile(profile: Profile, data: ReplayData) -> Profile:
 class Replayer:
     def __init__(self, profile: Profile, data: ReplayData, device_points: dict[str, list[PointDef]],
                  store: Store, identity: Identity, state_dir: Path, transport: Transport | None,
-                 speed: float | None = None, pack_every_s: float | None = None) -> None:
+                 speed: float | None = None, pack_every_s: float | None = None,
+                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
         self.profile = replay_profile(profile, data)
+        self.retry_delays_s = retry_delays_s
+        self.uplink_error: str | None = None
         self.data = data
         self.store = store
         self.identity = identity
@@ -194,20 +199,35 @@ class Replayer:
         return [int(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.engine.windows]
 
     async def send(self) -> None:
-        """Deliver the outbox; a transport failure is retried (same bytes), a rejection stops the replay."""
+        """Deliver the outbox while the replay goes on. A rejection stops the replay (skipping a
+        batch would break the chain); a transport failure does not: batches wait in the outbox,
+        as on a live gateway, and the next step (or the final delivery) sends them."""
         if self.sender is None:
             return
-        delay = 0.5
-        for attempt in range(SEND_RETRIES + 1):
-            try:
-                await self.sender.send_pending()
+        try:
+            await self.sender.send_pending()
+            self.uplink_error = None
+        except TransportError as exc:
+            if self.sender.status.state == "rejected":
+                raise ReplayError(f"the receiver rejected the replay: {exc}") from exc
+            if self.uplink_error is None:
+                log.warning("uplink failed; batches wait in the outbox", extra={"error": str(exc)})
+            self.uplink_error = str(exc)
+
+    async def deliver(self) -> None:
+        """The final delivery: retried with backoff; what cannot be delivered stays in the outbox
+        and the error says how to send it (the same command again)."""
+        if self.sender is None:
+            return
+        for delay in (*self.retry_delays_s, None):
+            await self.send()
+            if self.uplink_error is None:
                 return
-            except TransportError as exc:
-                if self.sender.status.state == "rejected" or attempt == SEND_RETRIES:
-                    raise ReplayError(f"receiver did not accept the replay: {exc}") from exc
-                log.warning("uplink retry", extra={"error": str(exc), "retry_in_s": delay})
+            if delay is not None:
                 await asyncio.sleep(delay)
-                delay *= 2
+        waiting = self.store.outbox_head() - self.store.acked(self.sender.dest)
+        raise ReplayError(f"{waiting} replayed batches wait in the outbox of {self.state_dir}: the receiver could not "
+                          f"be reached ({self.uplink_error}); run the same command again to send them")
 
     async def _send_in_background(self) -> None:
         """Wait for the previous delivery (its failure stops the replay here), then start the next."""
@@ -220,11 +240,18 @@ class Replayer:
             await task
 
     # -- the whole history ------------------------------------------------------------------
-    async def run(self) -> dict[str, Any]:
+    async def run(self, resend_only: bool = False) -> dict[str, Any]:
+        """Replay the whole history and deliver it; ``resend_only``: this data was replayed
+        completely before and only its undelivered batches are sent."""
         t_real = time.monotonic()
         head0 = self.store.outbox_head()
         ind0 = self.store.count("indicators")
-        marks0: list[int] = []
+        marks0: list[int] = self._marks()
+        if resend_only:
+            head0 = self.store.acked(self.sender.dest) if self.sender is not None else head0
+            await self.deliver()
+            return self.summary(head0, ind0, marks0, time.monotonic() - t_real, resent=True)
+        self.store.meta_set(LAST_KEY, json.dumps({**self.data.replay_object(), "completed": False}))
         with reported_clock(REPLAY_CLOCK):
             for i, (a, b) in enumerate(self.data.up):
                 self.clock.now = a
@@ -248,6 +275,8 @@ class Replayer:
                 await asyncio.to_thread(self.tick, b + self.grace, b)
                 await self._send_in_background()
             await self._sent()
+        self.store.meta_set(LAST_KEY, json.dumps({**self.data.replay_object(), "completed": True}))
+        await self.deliver()
         elapsed = time.monotonic() - t_real
         return self.summary(head0, ind0, marks0, elapsed)
 
@@ -258,7 +287,8 @@ class Replayer:
         if ahead > 0:
             await asyncio.sleep(ahead)
 
-    def summary(self, head0: int, ind0: int, marks0: list[int], elapsed: float) -> dict[str, Any]:
+    def summary(self, head0: int, ind0: int, marks0: list[int], elapsed: float,
+                resent: bool = False) -> dict[str, Any]:
         days = (self.data.end - self.data.start) / 86400
         marks = self._marks()
         windows = sum((m - m0) // w for m, m0, w in zip(marks, marks0, self.engine.windows, strict=False))
@@ -278,7 +308,8 @@ class Replayer:
             "accepted": (st.acknowledged - st.duplicates) if st else 0, "duplicates": st.duplicates if st else 0,
             "destination": self.sender.dest if self.sender is not None else None,
             "offline": down, "restarts": self.counts.boots, "imports": self.counts.imports,
-            "elapsed_s": round(elapsed, 3), "days_per_s": round(days / elapsed, 3) if elapsed > 0 else None,
+            "elapsed_s": round(elapsed, 3), "resent_only": resent,
+            "days_per_s": round(days / elapsed, 3) if elapsed > 0 and not resent else None,
         }
 
 

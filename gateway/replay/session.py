@@ -3,11 +3,13 @@
 A replay is a separate signed chain from a separate gateway identity enrolled for the same
 enterprise (``edgeproof init --state S --gateway-id <site>-history`` then ``enroll``): its
 seq, chain head and watermarks never touch the live gateway's. Everything that can refuse
-the replay refuses before the store is written or a batch is made.
+the replay refuses before the store is written or a batch is made. Running the same command
+again after the receiver could not be reached sends what waits in the outbox, nothing else.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from gateway.identity import Identity, IdentityError, load_identity
 from gateway.indicators.windows import parse_duration
 from gateway.profile.schema import PointDef, Profile
 from gateway.replay.data import ReplayData, iso, scan
-from gateway.replay.driver import Replayer, ReplayError
+from gateway.replay.driver import LAST_KEY, RETRY_DELAYS_S, Replayer, ReplayError
 from gateway.runtime import build_drivers, make_transport
 from gateway.store import Store, StoreLockedError
 from gateway.uplink.transport import Transport
@@ -40,9 +42,10 @@ def check_data(profile: Profile, data_dir: Path, points: dict[str, list[PointDef
     return scan(data_dir, {n: [p.name for p in pts] for n, pts in points.items()}, folders, down_after_s)
 
 
-def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Store, Identity]:
+def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Store, Identity, bool]:
     """The replay identity and its store, refused if they are a live gateway's or if the data
-    overlaps history this identity already replayed."""
+    overlaps history this identity already replayed. The flag: this very data was replayed
+    completely before, so only its undelivered batches are to be sent."""
     if state_dir.resolve() == default_state_dir().resolve():
         raise ReplayError(f"{state_dir} is the live gateway's state: a replay needs its own identity "
                           f"(default {default_replay_state()}); see docs/replay.md")
@@ -61,6 +64,12 @@ def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Sto
         if store.outbox_head() > 0 and store.meta_get(MARKER) is None:
             raise ReplayError(f"the store in {state_dir} holds batches of a live gateway: a replay needs its own "
                               f"identity and state; {hint}")
+        last = json.loads(store.meta_get(LAST_KEY) or "null")
+        if last and last.get("completed") and last.get("data_sha256") == data.sha256:
+            return store, identity, True
+        if last and last.get("data_sha256") == data.sha256:
+            raise ReplayError(f"a replay of this same data into {state_dir} stopped part-way; what it signed is in "
+                              "its chain and cannot be redone: replay the data into a new replay identity")
         for w in profile.indicators.windows:
             wm = store.meta_get(f"ind.wm.{parse_duration(w)}")
             if wm is not None and data.start < int(wm):
@@ -71,7 +80,7 @@ def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Sto
     except (ReplayError, StoreLockedError):
         store.close()
         raise
-    return store, identity
+    return store, identity, False
 
 
 def transport_for(profile: Profile, identity: Identity, receiver: str | None) -> Transport | None:
@@ -91,16 +100,17 @@ def transport_for(profile: Profile, identity: Identity, receiver: str | None) ->
 
 async def replay(profile: Profile, data_dir: Path, state_dir: Path, receiver: str | None = None,
                  speed: float | None = None, down_after_s: float | None = None,
-                 pack_every_s: float | None = None) -> dict[str, Any]:
+                 pack_every_s: float | None = None,
+                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> dict[str, Any]:
     """Validate everything, then run the replay; returns the summary."""
     points = await profile_points(profile, state_dir)
     data = check_data(profile, data_dir, points, down_after_s)
-    store, identity = open_state(profile, state_dir, data)
+    store, identity, resend_only = open_state(profile, state_dir, data)
     transport = None
     try:
         transport = transport_for(profile, identity, receiver)
         return await Replayer(profile, data, points, store, identity, state_dir, transport, speed,
-                              pack_every_s).run()
+                              pack_every_s, retry_delays_s).run(resend_only)
     finally:
         if transport is not None:
             await transport.close()

@@ -7,9 +7,11 @@ and an outage in the recorded data shows as a restart with no batches made durin
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import shutil
+import socket
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +19,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cloud_stub.enrollment import revoke_key
+from gateway.profile import load_profile
 from gateway.replay.data import parse_timestamp
+from gateway.replay.driver import ReplayError
 from gateway.replay.scenarios import ScenarioConfig, write_scenario
+from gateway.replay.session import replay
 from gateway.store import Store
 from tests.replay.replay_helpers import (
     LiveReceiver,
@@ -184,3 +190,47 @@ def test_without_a_receiver_batches_wait_in_the_outbox(small, tmp_path) -> None:
     finally:
         st.close()
 
+
+
+def test_an_unreachable_receiver_leaves_batches_in_the_outbox_and_the_same_command_sends_them(
+        receiver, small, tmp_path) -> None:
+    state = tmp_path / "history"
+    replay_identity(receiver, state, "ent-retry", "retry-history")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(ReplayError, match=r"replayed batches wait in the outbox.*run the same command again"):
+        asyncio.run(replay(load_profile("sim-history"), small, state, dead, retry_delays_s=(0.01,)))
+    st = Store(state / "edgeproof.db")
+    waiting = st.outbox_head()
+    st.close()
+    assert waiting > 0 and receiver.batches("retry-history") == []
+    out = run_replay(receiver, state, small)  # the same data again: nothing recomputed, the outbox sent
+    assert out["resent_only"] is True and out["readings"] == 0 and out["windows"] == 0
+    assert out["accepted"] == out["batches"] == waiting
+    assert [b["seq"] for b in receiver.batches("retry-history")] == list(range(1, waiting + 1))
+    again = run_replay(receiver, state, small)
+    assert again["accepted"] == again["batches"] == 0
+
+
+def test_a_rejection_stops_the_replay_with_the_receivers_reason(receiver, small, tmp_path) -> None:
+    state = tmp_path / "history"
+    replay_identity(receiver, state, "ent-revoked", "revoked-history")
+    revoke_key(receiver.rdb, json.loads((state / "identity.json").read_text())["kid"])
+    proc = edgeproof("replay", "--profile", "sim-history", "--data", str(small), "--state", str(state),
+                     "--receiver", receiver.url, check=False)
+    assert proc.returncode == 1
+    assert "the receiver rejected the replay" in proc.stderr and "revoked_key" in proc.stderr
+    assert receiver.batches("revoked-history") == []
+
+
+def test_speed_paces_simulated_time_against_real_time(receiver, tmp_path) -> None:
+    data = tmp_path / "data"
+    write_scenario(ScenarioConfig(scenario="honest", days=1, seed=2, interval_s=1800), data)
+    state = tmp_path / "history"
+    replay_identity(receiver, state, "ent-paced", "paced-history")
+    out = run_replay(receiver, state, data, "--speed", "43200")  # half a day per second: >= 2 s for one day
+    assert out["elapsed_s"] >= 0.9 * out["days"] * 86400 / 43200
+    proc = edgeproof("replay", "--profile", "sim-history", "--data", str(data), "--state", str(state),
+                     "--speed", "fast", check=False)
+    assert proc.returncode == 2 and "--speed" in proc.stderr
