@@ -169,10 +169,10 @@ class Replayer:
             self.counts.polls += len(polls)
 
     def tick(self, now: float, last_row: float | None = None) -> bool:
-        """One tick: commit the rows before ``now - grace`` (or up to ``last_row``), then compute
-        and pack. Returns whether it packed."""
+        """One tick: commit the rows recorded before ``now`` (what a live gateway's store holds at
+        that moment; up to ``last_row`` at the end), then compute and pack. Returns whether it packed."""
         if last_row is None:
-            self.ingest_until(now - self.grace)
+            self.ingest_until(now)
         else:
             self.ingest_until(last_row, inclusive=True)
         return self.compute(now, final=last_row is not None)
