@@ -112,9 +112,10 @@ def revoke_grant(rdb: ReceiverDB, bank_id: str, enterprise_id: str) -> dict[str,
 
 def authenticate(rdb: ReceiverDB, authorization: str | None) -> str:
     """Resolve an ``Authorization: Bearer`` header to a bank id; 401 when it cannot be."""
-    if not authorization or not authorization.startswith("Bearer "):
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)
         raise ReceiverError("unauthenticated", "a bank bearer token is required", 401, status="error")
-    token = authorization[len("Bearer "):].strip()
     with rdb.read() as conn:
         row = conn.execute("SELECT id FROM banks WHERE token_hash = ?", (token_hash(token),)).fetchone()
     if row is None:

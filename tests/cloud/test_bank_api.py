@@ -7,6 +7,8 @@ alert rows are inserted in the exact shape cloud_stub/analysis.py stores them.
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -121,8 +123,6 @@ def get(receiver, path: str, token: str | None, **q: Any) -> tuple[int, Any]:
 
 
 def raw(receiver, path: str, token: str) -> bytes:
-    import urllib.request
-
     req = urllib.request.Request(f"{receiver.url}{path}", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.read()
@@ -332,6 +332,14 @@ def test_auth_errors_on_every_endpoint(bank_setup):
         status, out2 = get(receiver, f"/v1/feed/no-such-ent/{f}", tokens["all"])  # cannot probe
         assert (status, out2) == (403, out), path
     assert get(receiver, "/v1/feed/enterprises", None)[0] == 401
+    for header in ("Basic " + tokens["all"], "Bearer", "Bearer  ", tokens["all"]):
+        req = urllib.request.Request(f"{receiver.url}/v1/feed/enterprises", headers={"Authorization": header})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 401, header
+    req = urllib.request.Request(f"{receiver.url}/v1/feed/enterprises",
+                                 headers={"Authorization": "bearer " + tokens["all"]})
+    assert json.loads(urllib.request.urlopen(req, timeout=10).read())["bank"] == "bank-all"
     assert get(receiver, "/v1/feed/enterprises", "bank_unknown")[0] == 401
     revoke_grant(receiver.rdb, "bank-all", "ent-1")
     assert all(get(receiver, f"/v1/feed/ent-1/{f}", tokens["all"])[0] == 403 for f in FEEDS)
