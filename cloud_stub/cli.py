@@ -354,6 +354,9 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, a
             click.echo(f"  FAIL {f}")
         if len(out["failures"]) > 50:
             click.echo(f"  ... {len(out['failures']) - 50} more")
+        for s in summaries:
+            if s["records"] == 0 and not s["failures"]:
+                click.echo(f"  FAIL {s['enterprise_id']}: no record is shown to this bank, nothing was verified")
     ok = out["failed"] == 0 and bool(summaries) and all(s["records"] > 0 for s in summaries)
     sys.exit(0 if ok else 1)
 

@@ -281,6 +281,9 @@ def test_cli_verifies_every_enterprise_of_the_bank_and_names_failures(site, rece
                for f in summary["failures"]), summary["failures"]
     one = cli("--enterprise", "ent-1", "--json")
     assert one.returncode == 0 and json.loads(one.stdout)["enterprise_id"] == "ent-1"
+    token = add_bank(receiver.rdb, "bank-vision", "ent-1", "vision")["token"]  # nothing of ent-1 is shown
+    none = cli("--enterprise", "ent-1")
+    assert none.returncode == 1 and "no record is shown to this bank" in none.stdout, none.stdout
 
 
 def test_a_real_analysis_is_served_and_verifies_for_every_grant(site):
