@@ -42,8 +42,8 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
         return
     from gateway.indicators.windows import parse_duration
     from gateway.logs import setup_logging
-    from gateway.replay.data import ReplayDataError
-    from gateway.replay.driver import ReplayError, parse_speed
+    from gateway.replay.data import ReplayDataError, ReplayError
+    from gateway.replay.driver import parse_speed
     from gateway.replay.session import default_replay_state, replay
     from gateway.store import StoreLockedError
 

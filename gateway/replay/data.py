@@ -38,6 +38,10 @@ EARLIEST, LATEST = 946684800.0, 4102444800.0  # 2000-01-01 .. 2100-01-01
 MIN_DOWN_S = 900.0
 
 
+class ReplayError(RuntimeError):
+    """The replay cannot start or cannot go on (identity, state, receiver); says what to do."""
+
+
 class ReplayDataError(ValueError):
     """Bad input, named by file, line and column so it can be fixed at source."""
 

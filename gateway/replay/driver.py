@@ -39,19 +39,14 @@ from gateway.indicators.windows import window_start
 from gateway.profile.schema import PointDef, Profile
 from gateway.quality import PointQuality
 from gateway.replay.data import ReplayData, iso, merged_rows
+from gateway.replay.uplink import RETRY_DELAYS_S, ReplayUplink
 from gateway.store import PointRow, Store
 from gateway.uplink.batcher import Batcher
-from gateway.uplink.sender import Sender
-from gateway.uplink.transport import Transport, TransportError
+from gateway.uplink.transport import Transport
 
 log = logging.getLogger("edgeproof.replay")
 REPLAY_CLOCK = {"synced": True, "source": "replay"}
-RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # the final delivery's retries before giving up
 LAST_KEY = "replay.last"  # meta: the last replay's data hash, period and whether it completed
-
-
-class ReplayError(RuntimeError):
-    """The replay cannot start or cannot go on (identity, state, receiver); says what to do."""
 
 
 class SimClock:
@@ -103,8 +98,6 @@ class Replayer:
                  speed: float | None = None, pack_every_s: float | None = None,
                  retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
         self.profile = replay_profile(profile, data)
-        self.retry_delays_s = retry_delays_s
-        self.uplink_error: str | None = None
         self.data = data
         self.store = store
         self.identity = identity
@@ -120,9 +113,8 @@ class Replayer:
         self.pack_every = max(self.step, pack_every_s or self.step)
         self._packed_at = -1.0
         self.grace = self.engine.grace_s
-        self.sender = Sender(store, transport) if transport is not None else None
-        self.gate = build_gate(self.profile, state_dir, store,
-                               lambda: self.sender.dest if self.sender is not None else "none")
+        self.uplink = ReplayUplink(store, transport, state_dir, retry_delays_s)
+        self.gate = build_gate(self.profile, state_dir, store, lambda: self.uplink.dest or "none")
         self.gate.clock = self.clock
         self.batcher = Batcher(store, identity, self.profile.uplink.batch_max_records, self.gate.policy,
                                clock=self.clock, replay=data.replay_object())
@@ -143,7 +135,6 @@ class Replayer:
         self._rows: Iterator[tuple[float, str, list[float | None]]] = merged_rows(list(data.devices.values()))
         self._next: tuple[float, str, list[float | None]] | None = next(self._rows, None)
         self._day: Any = None
-        self._sending: asyncio.Task[None] | None = None
 
     # -- one tick ---------------------------------------------------------------------------
     def ingest_until(self, t: float, inclusive: bool = False) -> None:
@@ -198,47 +189,6 @@ class Replayer:
     def _marks(self) -> list[int]:
         return [int(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.engine.windows]
 
-    async def send(self) -> None:
-        """Deliver the outbox while the replay goes on. A rejection stops the replay (skipping a
-        batch would break the chain); a transport failure does not: batches wait in the outbox,
-        as on a live gateway, and the next step (or the final delivery) sends them."""
-        if self.sender is None:
-            return
-        try:
-            await self.sender.send_pending()
-            self.uplink_error = None
-        except TransportError as exc:
-            if self.sender.status.state == "rejected":
-                raise ReplayError(f"the receiver rejected the replay: {exc}") from exc
-            if self.uplink_error is None:
-                log.warning("uplink failed; batches wait in the outbox", extra={"error": str(exc)})
-            self.uplink_error = str(exc)
-
-    async def deliver(self) -> None:
-        """The final delivery: retried with backoff; what cannot be delivered stays in the outbox
-        and the error says how to send it (the same command again)."""
-        if self.sender is None:
-            return
-        for delay in (*self.retry_delays_s, None):
-            await self.send()
-            if self.uplink_error is None:
-                return
-            if delay is not None:
-                await asyncio.sleep(delay)
-        waiting = self.store.outbox_head() - self.store.acked(self.sender.dest)
-        raise ReplayError(f"{waiting} replayed batches wait in the outbox of {self.state_dir}: the receiver could not "
-                          f"be reached ({self.uplink_error}); run the same command again to send them")
-
-    async def _send_in_background(self) -> None:
-        """Wait for the previous delivery (its failure stops the replay here), then start the next."""
-        await self._sent()
-        self._sending = asyncio.create_task(self.send(), name="replay-uplink")
-
-    async def _sent(self) -> None:
-        task, self._sending = self._sending, None
-        if task is not None:
-            await task
-
     # -- the whole history ------------------------------------------------------------------
     async def run(self, resend_only: bool = False) -> dict[str, Any]:
         """Replay the whole history and deliver it; ``resend_only``: this data was replayed
@@ -248,8 +198,8 @@ class Replayer:
         ind0 = self.store.count("indicators")
         marks0: list[int] = self._marks()
         if resend_only:
-            head0 = self.store.acked(self.sender.dest) if self.sender is not None else head0
-            await self.deliver()
+            head0 = self.uplink.acked(head0)
+            await self.uplink.deliver()
             return self.summary(head0, ind0, marks0, time.monotonic() - t_real, resent=True)
         self.store.meta_set(LAST_KEY, json.dumps({**self.data.replay_object(), "completed": False}))
         with reported_clock(REPLAY_CLOCK):
@@ -268,15 +218,15 @@ class Replayer:
                 t = window_start(a, self.step) + self.step + self.grace
                 while t < b:
                     if await asyncio.to_thread(self.tick, t):
-                        await self._send_in_background()
+                        await self.uplink.start()
                     await self._pace(t_real, t)
                     t += self.step
                 # The last row closes the window it ends: computed a grace after it, as live.
                 await asyncio.to_thread(self.tick, b + self.grace, b)
-                await self._send_in_background()
-            await self._sent()
+                await self.uplink.start()
+            await self.uplink.wait()
         self.store.meta_set(LAST_KEY, json.dumps({**self.data.replay_object(), "completed": True}))
-        await self.deliver()
+        await self.uplink.deliver()
         elapsed = time.monotonic() - t_real
         return self.summary(head0, ind0, marks0, elapsed)
 
@@ -292,7 +242,7 @@ class Replayer:
         days = (self.data.end - self.data.start) / 86400
         marks = self._marks()
         windows = sum((m - m0) // w for m, m0, w in zip(marks, marks0, self.engine.windows, strict=False))
-        st = self.sender.status if self.sender is not None else None
+        st = self.uplink.status
         down = [{"from": iso(a), "to": iso(b)} for (_, a), (b, _) in zip(self.data.up, self.data.up[1:],
                                                                             strict=False)]
         with self.store._lock:
@@ -306,7 +256,7 @@ class Replayer:
             "windows": windows, "indicators": self.store.count("indicators") - ind0, "held": held,
             "batches": self.store.outbox_head() - head0,
             "accepted": (st.acknowledged - st.duplicates) if st else 0, "duplicates": st.duplicates if st else 0,
-            "destination": self.sender.dest if self.sender is not None else None,
+            "destination": self.uplink.dest,
             "offline": down, "restarts": self.counts.boots, "imports": self.counts.imports,
             "elapsed_s": round(elapsed, 3), "resent_only": resent,
             "days_per_s": round(days / elapsed, 3) if elapsed > 0 and not resent else None,

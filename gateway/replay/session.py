@@ -17,8 +17,9 @@ from drivers.state import default_state_dir
 from gateway.identity import Identity, IdentityError, load_identity
 from gateway.indicators.windows import parse_duration
 from gateway.profile.schema import PointDef, Profile
-from gateway.replay.data import ReplayData, iso, scan
-from gateway.replay.driver import LAST_KEY, RETRY_DELAYS_S, Replayer, ReplayError
+from gateway.replay.data import ReplayData, ReplayError, iso, scan
+from gateway.replay.driver import LAST_KEY, Replayer
+from gateway.replay.uplink import RETRY_DELAYS_S
 from gateway.runtime import build_drivers, make_transport
 from gateway.store import Store, StoreLockedError
 from gateway.uplink.transport import Transport

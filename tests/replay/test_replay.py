@@ -21,8 +21,7 @@ import pytest
 
 from cloud_stub.enrollment import revoke_key
 from gateway.profile import load_profile
-from gateway.replay.data import parse_timestamp
-from gateway.replay.driver import ReplayError
+from gateway.replay.data import ReplayError, parse_timestamp
 from gateway.replay.scenarios import ScenarioConfig, write_scenario
 from gateway.replay.session import replay
 from gateway.store import Store

@@ -1,0 +1,82 @@
+"""The replay's uplink: the gateway's own Sender, overlapping the ticks, with a final delivery.
+
+A rejection stops the replay (skipping a batch would break the chain the bank verifies); a
+transport failure does not: batches wait in the outbox, as on a live gateway, the next
+packing step tries again, and the final delivery retries with backoff before saying how
+many batches wait (running the same command again sends them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from gateway.replay.data import ReplayError
+from gateway.store import Store
+from gateway.uplink.sender import Sender, UplinkState
+from gateway.uplink.transport import Transport, TransportError
+
+log = logging.getLogger("edgeproof.replay")
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # the final delivery's retries before giving up
+
+
+class ReplayUplink:
+    def __init__(self, store: Store, transport: Transport | None, state_dir: Path,
+                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
+        self.store = store
+        self.sender = Sender(store, transport) if transport is not None else None
+        self.state_dir = state_dir
+        self.retry_delays_s = retry_delays_s
+        self.error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def dest(self) -> str | None:
+        return self.sender.dest if self.sender is not None else None
+
+    @property
+    def status(self) -> UplinkState | None:
+        return self.sender.status if self.sender is not None else None
+
+    def acked(self, default: int) -> int:
+        return self.store.acked(self.sender.dest) if self.sender is not None else default
+
+    async def send(self) -> None:
+        """Send what the outbox holds; remember a transport failure, raise on a rejection."""
+        if self.sender is None:
+            return
+        try:
+            await self.sender.send_pending()
+            self.error = None
+        except TransportError as exc:
+            if self.sender.status.state == "rejected":
+                raise ReplayError(f"the receiver rejected the replay: {exc}") from exc
+            if self.error is None:
+                log.warning("uplink failed; batches wait in the outbox", extra={"error": str(exc)})
+            self.error = str(exc)
+
+    async def start(self) -> None:
+        """Wait for the previous delivery (its rejection stops the replay here), start the next."""
+        await self.wait()
+        self._task = asyncio.create_task(self.send(), name="replay-uplink")
+
+    async def wait(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def deliver(self) -> None:
+        """The final delivery, retried with backoff."""
+        await self.wait()
+        if self.sender is None:
+            return
+        for delay in (*self.retry_delays_s, None):
+            await self.send()
+            if self.error is None:
+                return
+            if delay is not None:
+                await asyncio.sleep(delay)
+        waiting = self.store.outbox_head() - self.store.acked(self.sender.dest)
+        raise ReplayError(f"{waiting} replayed batches wait in the outbox of {self.state_dir}: the receiver could not "
+                          f"be reached ({self.error}); run the same command again to send them")
