@@ -47,10 +47,10 @@ class SQLConn(Protocol):
 class Store(Protocol):
     """The receiver database API shared by ``ReceiverDB`` (SQLite) and ``PostgresDB``."""
 
-    dialect: str
-    path: str
-    lock: threading.RLock
-    conn: Any
+    dialect: str  # "sqlite" | "postgresql"
+    path: str  # for messages: the file, or the URL without its password
+    lock: contextlib.AbstractContextManager[Any]  # a re-entrant lock around this process's connection
+    conn: Any  # an SQLConn for single statements outside a transaction (hold ``lock``)
 
     def write(self) -> contextlib.AbstractContextManager[Any]: ...
 
