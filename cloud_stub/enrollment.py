@@ -82,10 +82,15 @@ def enroll(
     proof = _decode_b64(proof_b64, "proof")
     kid = wire.key_id(public_key)
     now = iso(utc_now())
-    # PostgreSQL: lock the token's row so two receivers cannot both consume it (SQLite's
-    # BEGIN IMMEDIATE already admits one writer at a time).
-    lock = " FOR UPDATE" if rdb.dialect == "postgresql" else ""
+    # PostgreSQL: lock the token's row so two receivers cannot both consume it, and the
+    # gateway id (an advisory lock: its row may not exist yet) so two receivers enrolling one
+    # new gateway with two tokens do not both insert it. SQLite's BEGIN IMMEDIATE already
+    # admits one writer at a time.
+    pg = rdb.dialect == "postgresql"
+    lock = " FOR UPDATE" if pg else ""
     with rdb.write() as conn:
+        if pg:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"enroll:{gateway_id}",))
         row = conn.execute(
             "SELECT enterprise_id, expires, used_at FROM enroll_tokens WHERE token_hash = ?" + lock,
             (token_hash(token),),

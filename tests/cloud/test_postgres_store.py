@@ -231,3 +231,34 @@ def test_admin_commands_work_on_postgres(pg_url: str, tmp_path: Path) -> None:
     assert no_key.returncode == 2 and "--key is required with a PostgreSQL --db" in no_key.stderr
     down = cli("token", "--db", "postgresql://u:pw@127.0.0.1:1/x", "--enterprise", "e", check=False)
     assert down.returncode == 1 and "cannot connect to PostgreSQL" in down.stderr and "pw@" not in down.stderr
+
+
+def test_two_receivers_enrolling_one_new_gateway_at_once_both_succeed(rdb: PostgresDB, pg_url: str) -> None:
+    """Two tokens, two keys, one new gateway id, two connections at the same instant: no unique-violation 500."""
+    other = PostgresDB(pg_url)
+    barrier = threading.Barrier(2)
+    try:
+        for rnd in range(8):
+            gws = [FakeGateway(f"gw-new-{rnd}", "ent-1"), FakeGateway(f"gw-new-{rnd}", "ent-1")]
+            reqs = [g.enroll_request(issue_token(rdb, "ent-1")["token"]) for g in gws]
+            outcome: list[object] = [None, None]
+
+            def run(i: int, db: PostgresDB, reqs: list[dict] = reqs, outcome: list[object] = outcome) -> None:
+                barrier.wait()
+                try:
+                    outcome[i] = enroll(db, reqs[i]["token"], reqs[i]["gateway_id"], reqs[i]["public_key"],
+                                        reqs[i]["proof"])["kid"]
+                except Exception as exc:  # noqa: BLE001 - the assertion below names it
+                    outcome[i] = exc
+
+            threads = [threading.Thread(target=run, args=(i, db)) for i, db in enumerate((rdb, other))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert outcome == [g.kid for g in gws], outcome
+    finally:
+        other.close()
+    with rdb.read() as conn:
+        assert conn.execute("SELECT count(*) FROM gateways").fetchone() == (8,)
+        assert conn.execute("SELECT count(*) FROM gateway_keys").fetchone() == (16,)
