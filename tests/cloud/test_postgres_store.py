@@ -262,3 +262,30 @@ def test_two_receivers_enrolling_one_new_gateway_at_once_both_succeed(rdb: Postg
     with rdb.read() as conn:
         assert conn.execute("SELECT count(*) FROM gateways").fetchone() == (8,)
         assert conn.execute("SELECT count(*) FROM gateway_keys").fetchone() == (16,)
+
+
+def test_ingest_for_one_enterprise_waits_for_its_row_lock_and_others_do_not(rdb: PostgresDB, pg_url: str) -> None:
+    """The enterprise row lock is what keeps an enterprise's record ids in commit order (the feed cursor)."""
+    a, b = enrolled(rdb, FakeGateway("gw-a", "ent-1")), enrolled(rdb, FakeGateway("gw-b", "ent-2"))
+    holder = PostgresDB(pg_url)
+    done: dict[str, str] = {}
+
+    def submit(gw: FakeGateway) -> threading.Thread:
+        env = gw.next().envelope()
+        t = threading.Thread(target=lambda: done.__setitem__(gw.gateway_id, ingest(rdb, env).status))
+        t.start()
+        return t
+
+    try:
+        with holder.write() as conn:  # another receiver's transaction for ent-1, still open
+            conn.execute("SELECT id FROM enterprises WHERE id = 'ent-1' FOR NO KEY UPDATE")
+            t_b = submit(b)
+            t_b.join(10)
+            assert done == {"gw-b": "accepted"}  # ent-2 is not held up
+            t_a = submit(a)
+            t_a.join(0.5)
+            assert t_a.is_alive() and "gw-a" not in done  # ent-1 waits for the other transaction
+        t_a.join(10)
+        assert done["gw-a"] == "accepted"
+    finally:
+        holder.close()
