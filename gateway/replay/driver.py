@@ -46,6 +46,7 @@ from gateway.uplink.transport import Transport
 
 log = logging.getLogger("edgeproof.replay")
 REPLAY_CLOCK = {"synced": True, "source": "replay"}
+KEEP_BEHIND_S = 86400.0  # raw readings kept behind the computed windows (counters look back 3 polls)
 LAST_KEY = "replay.last"  # meta: the last replay's data hash, period and whether it completed
 
 
@@ -177,14 +178,29 @@ class Replayer:
         while self.engine.run_once(now) or self._marks() != marks:
             marks = self._marks()
         day = datetime.fromtimestamp(now, self.tz).date()
-        if self.connectors is not None and day != self._day:
-            self.connectors.recompute([], now)
+        if day != self._day:
+            if self.connectors is not None:
+                self.connectors.recompute([], now)
+            self.trim()
             self._day = day
         if final or now - self._packed_at >= self.pack_every:
             self.gate.pack_all(self.batcher, now=now)
             self._packed_at = now
             return True
         return False
+
+    def trim(self) -> int:
+        """Drop raw readings and polls a day behind every computed window, once a simulated day:
+        a year of history must not become a year of raw readings on disk. (The live gateway's
+        retention purge runs on the real clock, so it cannot be the one used here.) Returns
+        how many readings went."""
+        before = self.engine.computed_until() - KEEP_BEHIND_S
+        if before <= 0:
+            return 0
+        with self.store._lock:
+            n = self.store.db.execute("DELETE FROM readings WHERE ts < ?", (before,)).rowcount
+            self.store.db.execute("DELETE FROM polls WHERE ts < ?", (before,))
+        return int(n)
 
     def _marks(self) -> list[int]:
         return [int(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.engine.windows]
