@@ -182,3 +182,42 @@ def test_two_serve_processes_share_ingest_and_serve_one_feed(two_served, mosquit
         assert_chain_intact(rdb, gw.gateway_id, 20)
     finally:
         rdb.close()
+
+
+def test_the_real_gateway_uplink_to_two_receivers(two_served, mosquitto, pg_url: str, tmp_path: Path) -> None:
+    """The gateway's own MQTT uplink (emulated meter, indicator engine, signing, outbox) against the share group."""
+    import msgspec
+
+    from gateway.identity import enroll as gateway_enroll
+    from gateway.identity import init_identity
+    from gateway.profile import load_profile
+    from gateway.store import Store
+    from tests.e2e.conftest import PROFILE
+    from tests.e2e.test_chain_http_mqtt import run_gateway
+
+    (url_a, log_a), (url_b, log_b) = two_served
+    state = tmp_path / "gw"
+    init_identity(state, None, "t")
+    gateway_enroll(state, url_a, _cli("token", "--db", pg_url, "--enterprise", "ent-test"))
+    prof = load_profile(PROFILE)
+    prof = msgspec.structs.replace(prof, uplink=msgspec.structs.replace(
+        prof.uplink, transport="mqtt",
+        mqtt=msgspec.structs.replace(prof.uplink.mqtt, host=mosquitto[0], port=mosquitto[1], topic_prefix=PREFIX)))
+    gw = run_gateway(prof, state, 6)
+    assert gw.sender.dest.startswith("mqtt:") and gw.sender.status.rejected == {}
+    st = Store(gw.store.path)
+    head, acked = st.outbox_head(), st.acked(gw.sender.dest)
+    st.close()
+    assert head >= 2 and acked == head  # every batch acknowledged back to the gateway
+
+    def accepted(path: Path) -> int:
+        return sum(1 for line in path.read_text().splitlines()
+                   if '"event": "batch"' in line and '"status": "accepted"' in line)
+
+    wait_for(lambda: accepted(log_a) + accepted(log_b) == head)
+    assert accepted(log_a) > 0 and accepted(log_b) > 0, (accepted(log_a), accepted(log_b))
+    bank = _cli("bank", "add", "--db", pg_url, "--name", "bank-1", "--enterprise", "ent-test")
+    res = subprocess.run([sys.executable, "-m", "cloud_stub", "feed", "verify", "--url", url_b, "--enterprise",
+                          "ent-test", "--token", bank, "--json"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    summary = json.loads(res.stdout)
+    assert (summary["failed"], summary["batches"]) == (0, head) and summary["verified"] == summary["records"] > 0
