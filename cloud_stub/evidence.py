@@ -160,7 +160,8 @@ class Evidence:
 
     # -- business days -----------------------------------------------------------------------
     def day_windows(self) -> tuple[np.ndarray, np.ndarray]:
-        """(starts, lengths) of the enterprise's local days, from its MES/ERP day records."""
+        """(starts, lengths) of the enterprise's local days, from its MES/ERP day records;
+        without any, consecutive 24 h windows from the period's start."""
         if self._days is not None:
             return self._days
         seen: set[tuple[int, int]] = set()
@@ -171,6 +172,11 @@ class Evidence:
                 if DAY_MIN_S <= n <= DAY_MAX_S:
                     seen.update((int(t), n) for t in s.start)
         days = sorted(seen)
+        if not days:
+            # No MES/ERP day figures (a warehouse-only pledge, say): 24 h windows from the
+            # period's start, so device-only rules (storage, stoppages) still have a grid.
+            first = self.period_start
+            days = [(t, 86400) for t in range(first, self.period_end - 86400 + 1, 86400)]
         out = (np.array([d[0] for d in days], dtype=np.int64), np.array([d[1] for d in days], dtype=np.int64))
         self._days = out
         return out

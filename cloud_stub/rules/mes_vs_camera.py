@@ -44,7 +44,7 @@ class MesVsCamera(Rule):
     subscore = "production_authenticity"
     title = "MES output vs line camera counts"
     defaults: Mapping[str, Any] = {
-        **BIAS_DEFAULTS, "ratio_min": 0.9, "ratio_max": 1.10, "under_report_info": -0.10,
+        **BIAS_DEFAULTS, "ratio_min": 0.9, "ratio_max": 1.10, "under_report_info": -0.05,
         "dispatch_patterns": ["*dispatch*", "*warehouse*", "*shipping*", "*door*"],
     }
 

@@ -96,3 +96,11 @@ def test_pick_length_prefers_the_longest_window_that_tiles_the_days():
     days_utc8 = np.array([DAY0, DAY0 + 86400])
     assert pick_length([900, 3600, 10], days_utc8) == 3600
     assert pick_length([900, 3600], days_utc8 + 1800) == 900  # a UTC+5:30 site
+
+
+def test_without_enterprise_figures_days_are_24h_from_the_period_start(rdb):
+    push(rdb, enrolled(rdb, FakeGateway()), day_records(0) + day_records(1, 2.0))
+    ev = evidence(rdb, start=DAY0, end=DAY0 + 3 * 86400 + 5)
+    starts, lens = ev.day_windows()
+    assert starts.tolist() == [DAY0, DAY0 + 86400, DAY0 + 2 * 86400] and set(lens.tolist()) == {86400}
+    assert ev.daily("energy.kwh").value.tolist() == [240.0, 48.0, 0.0]

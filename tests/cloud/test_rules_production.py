@@ -142,3 +142,19 @@ def test_gateway_cycles_carry_the_profiles_cavities_and_bad_values_are_refused(t
                     'options = { pin = "D27", meaning = "machine.cycles" }\nparams = { cavities = 0 }\n')
     with pytest.raises(ProfileError, match="params.cavities"):
         load_profile(prof)
+
+
+def test_claims_beyond_the_energy_drawn(scenario):
+    ev = scenario("lowenergy", Factory(mes_factor=lambda d: 1.5 if 16 <= d <= 26 else 1.0))
+    (f,) = run(ev, "energy_per_unit")
+    assert (f.severity, f.key.split(":")[0], f.direction) == ("yellow", "low_energy_per_unit", "claims_exceed_evidence")
+    assert f.statistic["days_flagged"] >= 4
+    assert 60 <= f.statistic["energy_over_needed_median_pct"] <= 72  # 1 / 1.5 = 67 %
+    assert 0.4 < f.baseline["kwh_per_unit_above_idle"] < 0.55  # the presses' 0.4-0.5 kWh per unit
+
+
+def test_cameras_seeing_more_than_claimed_is_info(scenario):
+    ev = scenario("under", Factory(mes_factor=lambda d: 0.8))
+    (f,) = run(ev, "mes_vs_camera")
+    assert (f.severity, f.direction) == ("info", "evidence_exceeds_claims")
+    assert f.baseline["ratio"] == 0.9 and f.baseline["ratio_unclipped"] < 0.85  # clipped
