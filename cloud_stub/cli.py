@@ -269,6 +269,8 @@ def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | N
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None:
+    import time
+
     rdb = _open(db_path)
     try:
         with rdb.read() as conn:
@@ -284,7 +286,8 @@ def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None
         click.echo(json.dumps(items))
         return
     for s in items:
-        click.echo(f"{s['id']:>6} as of {s['as_of']} score {s['score']:.1f} grade {s['grade']:<17} "
+        as_of = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(s["as_of"]))
+        click.echo(f"{s['id']:>6} as of {as_of} score {s['score']:.1f} grade {s['grade']:<17} "
                    f"{s['warning_level']:<6} {s['scoring_version']} reasons {','.join(s['reasons']) or '-'}")
     if not items:
         click.echo(f"no scores for {enterprise}")

@@ -346,6 +346,8 @@ def test_cli_analyse_scores_and_rescore(tmp_path: Path) -> None:
     assert text.exit_code == 0 and "ent-1: score" in text.output and "(score id 2)" in text.output
     listed = run(cloud, ["scores", "--db", str(db), "--enterprise", "ent-1", "--json"])
     assert [s["id"] for s in json.loads(listed.output)] == [2, 1]
+    text_list = run(cloud, ["scores", "--db", str(db), "--enterprise", "ent-1"]).output.splitlines()
+    assert len(text_list) == 2 and "as of 2025-12-18T00:00Z" in text_list[0] and "scorecard-v1" in text_list[0]
     ok = run(cloud, ["rescore", "--db", str(db), "--score-id", "1"])
     assert ok.exit_code == 0 and "score 1: reproducible" in ok.output
 
