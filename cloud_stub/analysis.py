@@ -70,18 +70,22 @@ def _bounds(conn: Any) -> tuple[int, int]:
 
 
 def sufficiency(ev: Evidence) -> Sufficiency:
-    """How much the evidence covers: days with any numeric indicator, records, source families."""
+    """How much the evidence covers: days with any numeric indicator, records, source families, recency."""
     days: set[int] = set()
     families: set[str] = set()
+    last_end: int | None = None
     for name, by in ev.series_by_name.items():
         family = name.split(".", 1)[0]
         for s in by.values():
             has = s.start[~np.isnan(s.value)]
             if len(has):
                 days.update((has // DAY).tolist())
+                end = int(has[-1]) + s.length
+                last_end = end if last_end is None else max(last_end, end)
                 if family in SOURCE_FAMILIES:
                     families.add(family)
-    return Sufficiency(len(days), ev.record_count, tuple(sorted(families)))
+    since = None if last_end is None else round((ev.period_end - last_end) / DAY, 4)
+    return Sufficiency(len(days), ev.record_count, tuple(sorted(families)), since)
 
 
 def run_rules(ev: Evidence, cfg: ScoringConfig, rules: Mapping[str, type[Rule]]) -> list[Finding]:

@@ -73,6 +73,7 @@ class ScoringConfig:
     min_days_with_data: int
     min_indicator_records: int
     min_source_families: int
+    max_days_since_data: float
     reasons: Mapping[str, Reason]
     rule_params: Mapping[str, Mapping[str, Any]]
     sha256: str
@@ -235,7 +236,8 @@ def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfi
         for rule in entries:
             _known_rule(r, f"{table}.{rule}", rule, known_rules)
     suff = r.table("sufficiency")
-    r.exact_keys("sufficiency", suff, ("min_days_with_data", "min_indicator_records", "min_source_families"))
+    r.exact_keys("sufficiency", suff, ("min_days_with_data", "min_indicator_records", "min_source_families",
+                                       "max_days_since_data"))
     return ScoringConfig(
         path=str(r.path), version=version,
         base_score=r.number("scorecard.base_score"), base_odds=base_odds,
@@ -256,6 +258,7 @@ def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfi
         min_days_with_data=r.integer("sufficiency.min_days_with_data"),
         min_indicator_records=r.integer("sufficiency.min_indicator_records"),
         min_source_families=r.integer("sufficiency.min_source_families"),
+        max_days_since_data=r.number("sufficiency.max_days_since_data", positive=True),
         reasons=reasons, rule_params=rule_params, sha256=content_sha256(r.data),
     )
 

@@ -37,6 +37,8 @@ class Sufficiency:
     days_with_data: int
     indicator_records: int
     source_families: tuple[str, ...]
+    # Days between the end of the last indicator window and the end of the period (None: no data).
+    days_since_data: float | None = None
 
     def problems(self, cfg: ScoringConfig) -> list[str]:
         out = []
@@ -47,6 +49,9 @@ class Sufficiency:
         if len(self.source_families) < cfg.min_source_families:
             out.append(f"{len(self.source_families)} source families ({', '.join(self.source_families) or 'none'})"
                        f", need {cfg.min_source_families} to cross-check")
+        if self.days_since_data is not None and self.days_since_data > cfg.max_days_since_data:
+            out.append(f"last indicator data {self.days_since_data:.1f} days before the end of the period, "
+                       f"at most {cfg.max_days_since_data:g}")
         return out
 
 
@@ -132,7 +137,8 @@ def score_card(cfg: ScoringConfig, findings: Sequence[Finding], sufficiency: Suf
         "reasons": _reasons(cfg, by_rule, problems, factor),
         "sufficiency": {"ok": not problems, "problems": problems, "days_with_data": sufficiency.days_with_data,
                         "indicator_records": sufficiency.indicator_records,
-                        "source_families": list(sufficiency.source_families)},
+                        "source_families": list(sufficiency.source_families),
+                        "days_since_data": sufficiency.days_since_data},
     }
 
 

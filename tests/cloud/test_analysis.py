@@ -268,6 +268,14 @@ def test_thin_history_is_graded_insufficient(rdb: ReceiverDB, key: SigningKey) -
     assert report["sufficiency"]["days_with_data"] == 3
 
 
+def test_a_score_long_after_the_data_stopped_is_not_graded(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb, flag_day=None)  # days 0-19
+    fresh = analyse(rdb, "ent-1", AS_OF, 60, signing_key=key)
+    assert fresh["grade"] != "insufficient_data" and fresh["sufficiency"]["days_since_data"] == 1.0
+    late = analyse(rdb, "ent-1", AS_OF + 30 * DAY, 60, signing_key=key)
+    assert late["grade"] == "insufficient_data" and late["sufficiency"]["days_since_data"] == 31.0
+
+
 def test_an_enterprise_with_no_data_is_not_graded(rdb: ReceiverDB, key: SigningKey) -> None:
     issue_token(rdb, "ent-empty")
     report = analyse(rdb, "ent-empty", AS_OF, 30, signing_key=key)

@@ -119,6 +119,16 @@ def test_too_little_evidence_is_not_a_good_grade(cfg) -> None:
     assert card["sufficiency"]["ok"] is False
 
 
+def test_data_that_stopped_long_ago_is_not_graded(cfg) -> None:
+    stale = Sufficiency(days_with_data=60, indicator_records=5000, source_families=("energy", "mes"),
+                        days_since_data=30.0)
+    card = score_card(cfg, [], stale)
+    assert card["grade"] == INSUFFICIENT
+    assert "last indicator data 30.0 days before the end of the period, at most 7" in card["reasons"][0]["text"]
+    recent = Sufficiency(60, 5000, ("energy", "mes"), days_since_data=1.0)
+    assert score_card(cfg, [], recent)["grade"] == "A"
+
+
 def test_reasons_at_most_four_ordered_by_points_lost_and_tied_to_findings(tmp_path: Path) -> None:
     text = shipped_path("scorecard-v1").read_text().replace(
         "[reasons]\n",
