@@ -8,9 +8,9 @@ orders, shipments and stock moves.
 
 The physical history is simulated slot by slot (``interval_s``): a day shift on working
 days (Mon-Fri, not the profile's holidays), a lunch stop, random stoppages, idle base
-load off shift, energy noise (±10 %), camera miss rate (a few %), scrap. The MES and ERP
-report what happened, and then a scenario changes what the *records* say, or what the
-recorder saw:
+load off shift, energy noise (±10 % a sample, ±5 % a day), camera miss rate (a few %),
+scrap. The MES and ERP report what happened, and then a scenario changes what the
+*records* say, or what the recorder saw:
 
 * ``honest``: nothing changed;
 * ``inflated``: from ``onset`` on, MES output and ERP shipments are inflated (×1.35)
@@ -132,6 +132,7 @@ class Factory:
             miss = r["cam"].uniform(0.01, 0.04)
             door_miss = r["cam"].uniform(0.0, 0.03)
             scrap_rate = r["press"].uniform(0.015, 0.035)
+            day_energy = r["energy"].uniform(0.95, 1.05)  # material, mould temperature, ambient
             ships = self.plan_shipments(d, history) if work else []
             ship_slots = {int(s["at_h"] * 3600 // cfg.interval_s): s for s in ships}
             move_slots: dict[int, tuple[str, float]] = {}
@@ -165,9 +166,10 @@ class Factory:
                 rec.scrap += scrap
                 rec.run_min += run * cfg.interval_s / 60
                 line_out += parts - _binomial(r["cam"], parts, miss)
-                noise = r["energy"].uniform(0.9, 1.1)
+                noise = day_energy * r["energy"].uniform(0.9, 1.1)
                 p_press = (24.0 * run + (5.0 if in_shift else 1.2) * (1 - run)) * noise
-                p_comp = ((7.5 * run + 2.2 * (1 - run)) if in_shift else 0.3) * r["energy"].uniform(0.9, 1.1)
+                p_comp = ((7.5 * run + 2.2 * (1 - run)) if in_shift else 0.3) * day_energy
+                p_comp *= r["energy"].uniform(0.9, 1.1)
                 kwh_press += p_press * step_h
                 kwh_comp += p_comp * step_h
                 if k in ship_slots:
