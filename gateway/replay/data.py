@@ -275,7 +275,12 @@ def scan(root: Path, device_points: dict[str, list[str]], export_connectors: lis
     # Gaps longer than the smallest possible threshold are noted in the one pass; the
     # threshold itself depends on the slowest cadence, known only after every file is read.
     files = [scan_device(p.stem, p, device_points[p.stem], down_after_s or MIN_DOWN_S) for p in csvs]
-    threshold = down_after_s or max(MIN_DOWN_S, 3 * max(f.interval_s for f in files))
+    slowest = max(files, key=lambda f: f.interval_s)
+    if down_after_s is not None and down_after_s < 2 * slowest.interval_s:
+        raise ReplayDataError(slowest.path, 0, TIMESTAMP, f"a down threshold of {down_after_s:g} s is shorter than "
+                                                          f"twice this file's cadence ({slowest.interval_s:g} s): "
+                                                          "every row would be a restart")
+    threshold = down_after_s or max(MIN_DOWN_S, 3 * slowest.interval_s)
     for f in files:
         f.gaps = [g for g in f.gaps if g[1] - g[0] > threshold]
     start, end = min(f.first for f in files), max(f.last for f in files)

@@ -145,3 +145,10 @@ def test_bad_data_stops_the_replay_before_anything_is_stored_or_sent(tmp_path: P
         assert receiver.batches("bad-history") == []
     finally:
         receiver.stop()
+
+
+def test_a_down_threshold_below_the_cadence_is_refused(tmp_path: Path, points) -> None:
+    write(tmp_path, "press-1-meter.csv", "timestamp,import_kwh", [f"{1788739200 + i * 300},{i}" for i in range(10)])
+    with pytest.raises(ReplayDataError, match=r"press-1-meter.csv: column 'timestamp': a down threshold of 400 s"):
+        scan(tmp_path, points, FOLDERS, down_after_s=400)
+    assert len(scan(tmp_path, points, FOLDERS, down_after_s=600).up) == 1
