@@ -183,9 +183,11 @@ def _store(conn: Any, report: dict[str, Any], signature: str, findings: list[dic
     for fid, gw, detail in equivocations:
         alert("equivocation", "red", {"score_id": score_id, "finding_id": fid, "gateway_id": gw, **detail},
               f"equivocation/{fid}")
-    before = prev[0] if prev is not None else "green"
+    # A first score compares with yellow: every newly onboarded enterprise starts yellow
+    # (too little data), which is not news; a first score of orange or red is.
+    before = prev[0] if prev is not None else None
     level = report["warning_level"]
-    if LEVELS.index(level) > LEVELS.index(before):
+    if LEVELS.index(level) > LEVELS.index(before or "yellow"):
         alert("warning_level", level, {"score_id": score_id, "previous": before, "current": level,
                                        "score": report["score"], "grade": report["grade"],
                                        "reasons": [r["code"] for r in report["reasons"]]}, f"score/{score_id}")

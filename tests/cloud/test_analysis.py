@@ -268,6 +268,20 @@ def test_thin_history_is_graded_insufficient(rdb: ReceiverDB, key: SigningKey) -
     assert report["sufficiency"]["days_with_data"] == 3
 
 
+def test_warning_level_alerts_only_when_it_gets_worse(rdb: ReceiverDB, key: SigningKey) -> None:
+    site = history(rdb, days=3, flag_day=None)
+    first = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    assert first.report["warning_level"] == "yellow" and first.alerts == []  # new and thin: not news
+    for d in range(3, 20):
+        site.send(day_records(d))
+    green = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    assert green.report["warning_level"] == "green" and green.alerts == []
+    site.send(day_records(20, flag=2.0))
+    red = run_analysis(rdb, "ent-1", AS_OF + DAY, 30, signing_key=key)
+    level = [a for a in red.alerts if a["kind"] == "warning_level"]
+    assert [(a["level"], a["detail"]["previous"]) for a in level] == [("red", "green")]
+
+
 def test_a_score_long_after_the_data_stopped_is_not_graded(rdb: ReceiverDB, key: SigningKey) -> None:
     history(rdb, flag_day=None)  # days 0-19
     fresh = analyse(rdb, "ent-1", AS_OF, 60, signing_key=key)
