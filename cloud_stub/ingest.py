@@ -107,6 +107,13 @@ def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int], replayed: i
     if any(isinstance(v, str) and "\x00" in v for v in (rec["type"], name, cat, subj)):
         # PostgreSQL text cannot hold NUL; refusing it on every store keeps decisions identical.
         raise wire.WireError("bad_body", f"record {idx} has a NUL character in a text field")
+    text = _dumps(rec)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A JSON escape such as \\ud800 decodes to a lone surrogate, which is not Unicode and
+        # which neither store can hold: refuse the batch instead of failing to store it.
+        raise wire.WireError("bad_body", f"record {idx} holds a lone surrogate (not valid Unicode)") from exc
     return (
         *head, idx, rec["type"],
         name if isinstance(name, str) else None,
@@ -114,7 +121,7 @@ def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int], replayed: i
         subj if isinstance(subj, str) else None,
         start, length, _number(rec.get("value")),
         _dumps(rec["q"]) if isinstance(rec.get("q"), list) else None,
-        replayed, _dumps(rec),
+        replayed, text,
     )
 
 

@@ -63,6 +63,7 @@ def test_duplicate_resend_is_acknowledged_and_stored_once(receiver, gw):
 @pytest.mark.parametrize("case", [
     "flipped_body_byte", "wrong_key", "unknown_kid", "kid_mismatch", "reordered", "equivocation",
     "chain_broken", "gateway_mismatch", "revoked_key", "not_json", "bad_body", "bad_record",
+    "lone_surrogate",
 ])
 def test_every_rejection_leaves_stored_data_unchanged(receiver, gw, case):
     accept_chain(receiver, gw, 3)
@@ -94,6 +95,11 @@ def test_every_rejection_leaves_stored_data_unchanged(receiver, gw, case):
         env, expect = b"{not json", (400, "bad_envelope")
     elif case == "bad_body":
         body = b'{"v":1}'
+        env = wire.SignedBatch(body, gw.key.sign(wire.SIGN_PREFIX + body).signature, gw.kid).envelope()
+        expect = (400, "bad_body")
+    elif case == "lone_surrogate":  # valid JSON, correctly signed, but "\ud800" is not Unicode
+        rec = dict(indicator(0), subject="SURROGATE")
+        body = wire.canonical_json(gw.body(gw.seq + 1, gw.prev, [rec])).replace(b"SURROGATE", b"\\ud800")
         env = wire.SignedBatch(body, gw.key.sign(wire.SIGN_PREFIX + body).signature, gw.kid).envelope()
         expect = (400, "bad_body")
     else:
