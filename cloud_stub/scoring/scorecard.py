@@ -85,16 +85,22 @@ def score_card(cfg: ScoringConfig, findings: Sequence[Finding], sufficiency: Suf
     ``equivocations`` counts chain findings where a gateway signed two different batches
     with one seq; they are not rule findings but no lender should see green after one.
     """
-    by_rule: dict[str, _RuleLoss] = {}
+    # One group per (rule, sub-score): a rule may report in two sub-scores (a stoppage is
+    # operating stability, output claimed during it is production authenticity).
+    by_rule: dict[tuple[str, str], _RuleLoss] = {}
     for f in sorted(findings, key=lambda x: x.dedupe):
-        loss = by_rule.setdefault(f.rule, _RuleLoss(f.rule, f.subscore))
+        loss = by_rule.setdefault((f.rule, f.subscore), _RuleLoss(f.rule, f.subscore))
         p = finding_penalty(cfg, f)
         loss.raw += p
         loss.findings.append((p, f))
+    # The rule cap applies to the rule as a whole, shared in proportion by its groups.
+    rule_raw: dict[str, float] = {}
     for loss in by_rule.values():
-        cap = cfg.rule_caps.get(loss.rule, cfg.rule_cap)
-        loss.lost = min(loss.raw, cap)
-        loss.capped_at = cap if loss.raw > cap else None
+        rule_raw[loss.rule] = rule_raw.get(loss.rule, 0.0) + loss.raw
+    for loss in by_rule.values():
+        cap, raw = cfg.rule_caps.get(loss.rule, cfg.rule_cap), rule_raw[loss.rule]
+        loss.lost = loss.raw * (cap / raw if raw > cap else 1.0)
+        loss.capped_at = cap if raw > cap else None
 
     factor = cfg.factor
     subscores: dict[str, Any] = {}
@@ -180,11 +186,12 @@ def _warning(cfg: ScoringConfig, grade: str, findings: Sequence[Finding], equivo
     return level, why
 
 
-def _reasons(cfg: ScoringConfig, by_rule: dict[str, _RuleLoss], problems: list[str],
+def _reasons(cfg: ScoringConfig, by_rule: dict[tuple[str, str], _RuleLoss], problems: list[str],
              factor: float) -> list[dict[str, Any]]:
     """Up to four reason codes, most points lost first, each with the findings behind it.
 
-    Rules sharing a code (the sub-score catch-alls) are merged under it. Insufficient data,
+    Rules sharing a code (the sub-score catch-alls) are merged under it, and so are a rule's
+    findings in two sub-scores (one code per rule). Insufficient data,
     when it applies, is always the first reason (DS01): it qualifies everything else.
     """
     merged: dict[str, dict[str, Any]] = {}
@@ -193,18 +200,20 @@ def _reasons(cfg: ScoringConfig, by_rule: dict[str, _RuleLoss], problems: list[s
             continue
         reason = cfg.reason_for(r.rule, r.subscore)
         entry = merged.setdefault(reason.code, {"code": reason.code, "text": reason.text, "points_lost": 0.0,
-                                                "subscore": r.subscore, "rules": [], "findings": []})
+                                                "subscores": set(), "rules": set(), "findings": []})
         entry["points_lost"] += factor * r.lost
-        entry["rules"].append(r.rule)
+        entry["subscores"].add(r.subscore)
+        entry["rules"].add(r.rule)
         ranked = sorted(r.findings, key=lambda pf: (-pf[0], pf[1].dedupe))
         entry["findings"].extend(f.dedupe for p, f in ranked if p > 0)
     ordered = sorted(merged.values(), key=lambda e: (-e["points_lost"], e["code"]))
     out = []
     if problems:
         out.append({"code": "DS01", "text": "Insufficient data to grade: " + "; ".join(problems),
-                    "points_lost": 0.0, "subscore": None, "rules": [], "findings": []})
+                    "points_lost": 0.0, "subscores": [], "rules": [], "findings": []})
     for e in ordered[: MAX_REASONS - len(out)]:
         e["points_lost"] = _r(e["points_lost"])
         e["rules"] = sorted(e["rules"])
+        e["subscores"] = sorted(e["subscores"])
         out.append(e)
     return out

@@ -78,6 +78,20 @@ def test_one_noisy_rule_cannot_take_more_than_its_cap(cfg) -> None:
     assert card["grade"] != "E"
 
 
+def test_a_rule_in_two_subscores_is_charged_to_each_under_one_cap(cfg) -> None:
+    stop = [finding(rule="changepoints", subscore="operating_stability", key=f"s{i}") for i in range(2)]
+    claim = [finding(rule="changepoints", subscore="production_authenticity", key=f"c{i}") for i in range(2)]
+    card = score_card(cfg, stop + claim, ENOUGH)
+    os_, pa = card["subscores"]["operating_stability"], card["subscores"]["production_authenticity"]
+    # raw: 2 x 1.2 x 0.6 = 1.44 (OS) + 2 x 1.2 x 1.0 = 2.4 (PA) = 3.84 > cap 1.5, shared 1.44 : 2.4
+    assert os_["log_odds_lost"] == pytest.approx(1.5 * 1.44 / 3.84, abs=1e-4)
+    assert pa["log_odds_lost"] == pytest.approx(1.5 * 2.4 / 3.84, abs=1e-4)
+    assert card["score"] == pytest.approx(640 - 1.5 * cfg.factor, abs=1e-3)
+    (reason,) = card["reasons"]
+    assert reason["code"] == "OS01" and reason["subscores"] == ["operating_stability", "production_authenticity"]
+    assert reason["rules"] == ["changepoints"] and len(reason["findings"]) == 4
+
+
 def test_subscore_cap_binds_and_attribution_still_adds_up(cfg) -> None:
     fs = [finding(rule=f"r{j}", key=f"k{i}") for j in range(3) for i in range(5)]  # 3 rules x cap 1.5 = 4.5
     card = score_card(cfg, fs, ENOUGH)
