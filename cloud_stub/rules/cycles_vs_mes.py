@@ -27,7 +27,7 @@ def cycle_units(ev: Evidence) -> tuple[np.ndarray, np.ndarray] | None:
     subjects = []
     for subj in ev.subjects("machine.cycles"):
         s = ev.series("machine.cycles", subj)
-        if s is not None and len(s) and any(ev.detail(i).get("cavities") for i in s.ids[:50].tolist()):
+        if s is not None and any(ev.detail(i).get("cavities") for i in s.ids.tolist()):
             subjects.append(subj)
     if not subjects or len(starts) == 0:
         return None

@@ -23,7 +23,7 @@ import numpy as np
 
 from cloud_stub import stats
 from cloud_stub.evidence import Evidence
-from cloud_stub.rules._common import day_label, is_dispatch, level, r
+from cloud_stub.rules._common import DISPATCH_PATTERNS, day_label, is_dispatch, level, r
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -58,7 +58,7 @@ class DriftCusum(Rule):
         # above the baseline relation: a noise excursion crosses h with a tiny mean excess.
         "min_effect_pct": {"vision.units_out": 3.0, "machine.cycles": 3.0, "energy.kwh": 8.0},
         "severity_sum": {"yellow": 1.0, "orange": 2.0, "red": 4.0},  # S / h at the end (or its peak)
-        "dispatch_patterns": ["*dispatch*", "*warehouse*", "*shipping*", "*door*"],
+        "dispatch_patterns": list(DISPATCH_PATTERNS),
     }
 
     def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:

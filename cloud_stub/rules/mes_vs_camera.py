@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub.evidence import Evidence
-from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_numbers, bias_severity, is_dispatch, r
+from cloud_stub.rules._common import BIAS_DEFAULTS, DISPATCH_PATTERNS, bias, bias_numbers, bias_severity, is_dispatch, r
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -45,7 +45,7 @@ class MesVsCamera(Rule):
     title = "MES output vs line camera counts"
     defaults: Mapping[str, Any] = {
         **BIAS_DEFAULTS, "ratio_min": 0.9, "ratio_max": 1.10, "under_report_info": -0.05,
-        "dispatch_patterns": ["*dispatch*", "*warehouse*", "*shipping*", "*door*"],
+        "dispatch_patterns": list(DISPATCH_PATTERNS),
     }
 
     def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:

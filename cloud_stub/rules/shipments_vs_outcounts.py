@@ -21,7 +21,16 @@ from typing import Any
 import numpy as np
 
 from cloud_stub.evidence import Evidence
-from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_numbers, bias_severity, day_label, is_dispatch, r
+from cloud_stub.rules._common import (
+    BIAS_DEFAULTS,
+    DISPATCH_PATTERNS,
+    bias,
+    bias_numbers,
+    bias_severity,
+    day_label,
+    is_dispatch,
+    r,
+)
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -54,7 +63,7 @@ class ShipmentsVsOutcounts(Rule):
     title = "ERP shipments vs dispatch counts and load-cell decreases"
     defaults: Mapping[str, Any] = {
         **BIAS_DEFAULTS, "ratio_min": None, "ratio_max": None, "min_ship": 20.0, "min_drop_kg": 50.0,
-        "dispatch_patterns": ["*dispatch*", "*warehouse*", "*shipping*", "*door*"],
+        "dispatch_patterns": list(DISPATCH_PATTERNS),
     }
 
     def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
