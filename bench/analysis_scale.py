@@ -184,6 +184,8 @@ def analyse_child(db_path: str, days: int, sample: int) -> dict[str, Any]:
     total = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     per = sorted(a.seconds for a in done if a.score_id is not None)
+    stage_means = {k: round(1000 * statistics.fmean(a.stages[k] for a in done if a.stages), 1)
+                   for k in ("load", "digest", "rules_and_score", "sign_and_store")} if per else {}
     failed = [a.enterprise_id for a in done if a.score_id is None]
     levels: dict[str, int] = {}
     for a in done:
@@ -217,6 +219,7 @@ def analyse_child(db_path: str, days: int, sample: int) -> dict[str, Any]:
                               "p50": round(1000 * per[len(per) // 2], 1) if per else None,
                               "p95": round(1000 * per[int(len(per) * 0.95)], 1) if per else None,
                               "max": round(1000 * per[-1], 1) if per else None},
+        "stages_ms_mean": stage_means,
         "peak_rss_mb": round(rss / 1024, 1), "rss_before_mb": round(rss0 / 1024, 1),
         "warning_levels": dict(sorted(levels.items())), "rules": sorted(rules),
         "findings": sum(len(a.report.get("findings", [])) for a in done),
@@ -268,6 +271,7 @@ def main() -> None:
     print(f"{result['enterprises']} enterprises x {result['days']} days: analyse_all {result['total_s']} s, "
           f"per enterprise mean {p['mean']} ms (p50 {p['p50']}, p95 {p['p95']}, max {p['max']}), "
           f"peak RSS {result['peak_rss_mb']} MB, {result['findings']} findings, levels {result['warning_levels']}")
+    print(f"stages in the run (ms, mean per enterprise): {result['stages_ms_mean']}")
     print(f"profile over {result['profile_sample']} enterprises (ms, mean): {result['profile_ms_mean']}")
     print(json.dumps(result))
     if tmp is not None:

@@ -55,6 +55,8 @@ class Analysis:
     report: dict[str, Any]
     alerts: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    # Where the time went (load, digest, rules_and_score, sign_and_store), for operations and the bench.
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -232,12 +234,17 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
     as_of = _default_as_of() if as_of is None else as_of
     if isinstance(as_of, bool) or not isinstance(as_of, int):
         raise AnalysisError("bad_request", f"as_of must be epoch seconds, got {as_of!r}")
+    marks = [time.perf_counter()]
     with rdb.read() as conn:
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
             raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
         max_rid, max_fid = _bounds(conn)
         ev = load_evidence(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid)
+    marks.append(time.perf_counter())
+    ev.digest()  # cached: build_report reuses it
+    marks.append(time.perf_counter())
     report = build_report(ev, cfg, rules, as_of)
+    marks.append(time.perf_counter())
     try:
         signed = wire.sign_report(report, key)
     except wire.WireError as exc:  # a rule put NaN/inf in a finding
@@ -246,11 +253,14 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
     equiv = [(c.id, c.gateway_id, c.detail) for c in ev.chain_findings if c.kind == "equivocation"]
     with rdb.write() as conn:
         score_id, alerts = _store(conn, report, json.dumps(signed, sort_keys=True), report["findings"], equiv)
+    marks.append(time.perf_counter())
+    stages = {name: b - a for name, a, b in zip(("load", "digest", "rules_and_score", "sign_and_store"),
+                                                marks[:-1], marks[1:], strict=True)}
     seconds = time.perf_counter() - t0
     log.info("scored %s", enterprise_id, extra={"event": "score", "enterprise": enterprise_id, "score_id": score_id,
                                                 "score": report["score"], "grade": report["grade"],
                                                 "level": report["warning_level"], "seconds": round(seconds, 3)})
-    return Analysis(enterprise_id, score_id, report, alerts, seconds)
+    return Analysis(enterprise_id, score_id, report, alerts, seconds, stages)
 
 
 def analyse_all(rdb: Any, as_of: int | None = None, days: int = 90, config_path: str | Path | None = None,

@@ -165,6 +165,8 @@ def test_analysing_again_stores_findings_and_alerts_once(rdb: ReceiverDB, key: S
     first = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     second = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     assert second.score_id == first.score_id + 1
+    assert set(first.stages) == {"load", "digest", "rules_and_score", "sign_and_store"}
+    assert 0 < sum(first.stages.values()) <= first.seconds
     assert second.report == first.report  # nothing changed in between, and no clock in the report
     assert second.alerts == []  # same red finding, same warning level: nothing new to act on
     assert count(rdb, "SELECT count(*) FROM findings WHERE kind = 'test_flag'") == 1
