@@ -108,6 +108,7 @@ class Factory:
     unsynced: set[int] = field(default_factory=set)
     cavities: dict[str, int] = field(default_factory=lambda: {"press-1": 4, "press-2": 2})
     line_camera: bool = True
+    dispatch_camera: bool = True
     # Honest realism: day-level energy noise (material, temperature), a share of each day's
     # output booked by the MES on the next day, holidays in mid-week, half-day Saturdays.
     day_energy_sd: float = 0.07
@@ -174,7 +175,8 @@ class Factory:
                     out.append(rec("vision.units_out", "vision", "line-1", t, H, cam, "units"))
                 ship_hour = 9 <= h < 17 and work and d > 0 and d not in self.ship_no_move
                 disp = float(rng.binomial(int(self.units * 0.95 / 8), 1 - miss)) if ship_hour else 0.0
-                out.append(rec("vision.units_out", "vision", "dispatch", t, H, disp, "units"))
+                if self.dispatch_camera:
+                    out.append(rec("vision.units_out", "vision", "dispatch", t, H, disp, "units"))
                 # Pledged pallet stack: weight, drift, steps, geofence.
                 step = self.removal is not None and (d, h) == self.removal[:2]
                 if step:

@@ -104,3 +104,24 @@ def test_without_enterprise_figures_days_are_24h_from_the_period_start(rdb):
     starts, lens = ev.day_windows()
     assert starts.tolist() == [DAY0, DAY0 + 86400, DAY0 + 2 * 86400] and set(lens.tolist()) == {86400}
     assert ev.daily("energy.kwh").value.tolist() == [240.0, 48.0, 0.0]
+
+
+def test_details_are_read_only_where_rules_need_them(rdb):
+    gw = enrolled(rdb, FakeGateway())
+    push(rdb, gw, [
+        rec("machine.cycles", "machine", "press-1", DAY0, H, 10.0, "count", detail={"cavities": 4}),
+        rec("collateral.unexplained_changes", "collateral", "stack", DAY0, H, 0.0, "count",
+            detail={"steps": 0, "unexplained_kg": 0.0}),
+        rec("collateral.unexplained_changes", "collateral", "stack", DAY0 + H, H, 1.0, "count",
+            q=["unexplained_change"], detail={"steps": 1, "unexplained_kg": -400.0}),
+        rec("machine.on_minutes", "machine", "press-1", DAY0, H, 50.0, "min", detail={"observed_min": 60.0}),
+        rec("energy.kwh", "energy", "press-1", DAY0 + 2 * H, H, 0.0, "kWh", q=["no_data"]),
+    ])
+    ev = evidence(rdb, days=1)
+    cyc = ev.series("machine.cycles", "press-1", H)
+    ch = ev.series("collateral.unexplained_changes", "stack", H)
+    on = ev.series("machine.on_minutes", "press-1", H)
+    assert ev.detail(cyc.ids[0]) == {"cavities": 4}
+    assert [ev.detail(i) for i in ch.ids] == [{}, {"steps": 1, "unexplained_kg": -400.0}]
+    assert ev.detail(on.ids[0]) == {}
+    assert np.isnan(ev.series("energy.kwh", "press-1", H).value[0])  # a counter's 0 with no_data is unknown

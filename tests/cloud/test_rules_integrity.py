@@ -30,7 +30,11 @@ def test_chain_findings_from_real_ingest(tmp_path):
     gw.seq += 3
     b = gw.next(records=one, dropped=[gw.seq - 2, gw.seq])
     assert ingest(rdb, b.envelope()).status == "accepted"
+    # a batch ahead of its predecessor, without declaring the gap: refused, noted
+    assert ingest(rdb, gw.make(seq=gw.seq + 2, records=one).envelope()).code == "out_of_order"
     got = {f.key.split(":")[0]: f for f in run(evidence(rdb, days=2), "chain_integrity")}
+    assert got["gap_observed"].severity == "yellow"
+    assert got["gap_observed"].compared["expected_received"] == [[gw.seq + 1, gw.seq + 2]]
     assert got["rejected_batch"].severity == "orange"
     assert got["rejected_batch"].compared["codes"] == {"bad_signature": 1}
     assert got["gap_declared"].statistic["batches_dropped"] == 3

@@ -158,3 +158,9 @@ def test_cameras_seeing_more_than_claimed_is_info(scenario):
     (f,) = run(ev, "mes_vs_camera")
     assert (f.severity, f.direction) == ("info", "evidence_exceeds_claims")
     assert f.baseline["ratio"] == 0.9 and f.baseline["ratio_unclipped"] < 0.85  # clipped
+
+
+def test_shipments_rule_is_silent_without_a_dispatch_camera(scenario):
+    # Load cells watch only the pledged stack: shipments of other goods never move them.
+    ev = scenario("nodispatch", Factory(dispatch_camera=False, ship_no_move={9, 10}))
+    assert run(ev, "shipments_vs_outcounts") == []
