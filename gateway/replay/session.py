@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.state import default_state_dir
+from gateway.clock import EARLIEST_PLAUSIBLE
 from gateway.identity import Identity, IdentityError, load_identity
 from gateway.indicators.windows import parse_duration
 from gateway.profile.schema import PointDef, Profile
@@ -40,7 +41,13 @@ async def profile_points(profile: Profile, state_dir: Path) -> dict[str, list[Po
 def check_data(profile: Profile, data_dir: Path, points: dict[str, list[PointDef]],
                down_after_s: float | None = None) -> ReplayData:
     folders = [c["name"] for c in profile.connectors if c.get("kind") == "folder"]
-    return scan(data_dir, {n: [p.name for p in pts] for n, pts in points.items()}, folders, down_after_s)
+    data = scan(data_dir, {n: [p.name for p in pts] for n, pts in points.items()}, folders, down_after_s)
+    if profile.consent and data.start < EARLIEST_PLAUSIBLE:
+        # The consent gate reads such a time as a Pi's unset clock and packs nothing.
+        first = min(data.devices.values(), key=lambda f: f.first)
+        raise ReplayError(f"{first.path}: the data starts at {iso(first.first)}, before {iso(EARLIEST_PLAUSIBLE)}: "
+                          "the gateway treats earlier times as an unset clock and would sign nothing")
+    return data
 
 
 def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Store, Identity, bool]:

@@ -169,6 +169,12 @@ def test_replay_refuses_the_live_state_an_unenrolled_identity_and_a_live_store(r
     assert proc.returncode == 1 and "is the live gateway's state" in proc.stderr
     proc = edgeproof(*args, "--state", str(tmp_path / "nothing"), check=False)
     assert proc.returncode == 1 and "edgeproof init --state" in proc.stderr
+    old = tmp_path / "2024"
+    old.mkdir()
+    (old / "press-1-meter.csv").write_text("timestamp,import_kwh\n2024-06-03T08:00:00+08:00,1\n")
+    proc = edgeproof("replay", "--profile", "sim-history", "--data", str(old), "--receiver", "none", "--state",
+                     str(live), check=False)
+    assert proc.returncode == 1 and "before 2025-01-01T00:00:00Z" in proc.stderr and "sign nothing" in proc.stderr
     proc = edgeproof(*args, "--state", str(live), check=False)
     assert proc.returncode == 1 and "is not enrolled" in proc.stderr
     # A store that already holds a live gateway's batches is never replayed into.
