@@ -96,6 +96,7 @@ class Factory:
     seed: int = 1
     units: float = 2000.0
     mes_factor: Callable[[int], float] = lambda d: 1.0
+    output_factor: Callable[[int], float] = lambda d: 1.0  # real output (machines and MES alike)
     run_factor: Callable[[int], float] = lambda d: 1.0
     stopped: set[int] = field(default_factory=set)
     claim_when_stopped: bool = False
@@ -134,7 +135,7 @@ class Factory:
         for d in range(self.days):
             day_start = DAY0 + d * 86400
             work = self.is_workday(d)
-            planned = self.units * float(rng.uniform(0.9, 1.1)) if work else 0.0
+            planned = self.units * self.output_factor(d) * float(rng.uniform(0.9, 1.1)) if work else 0.0
             if work and d % 7 == 3 and rng.uniform() < 0.5:
                 planned *= 0.5  # a short Friday now and then
             day_energy = float(rng.normal(1.0, self.day_energy_sd))

@@ -164,3 +164,11 @@ def test_shipments_rule_is_silent_without_a_dispatch_camera(scenario):
     # Load cells watch only the pledged stack: shipments of other goods never move them.
     ev = scenario("nodispatch", Factory(dispatch_camera=False, ship_no_move={9, 10}))
     assert run(ev, "shipments_vs_outcounts") == []
+
+
+def test_an_honest_drop_in_output_is_a_level_shift_noted_as_info(scenario):
+    ev = scenario("halved", Factory(days=42, output_factor=lambda d: 0.5 if d >= 21 else 1.0))
+    found = run(ev)
+    assert [f for f in found if f.severity != "info"] == []
+    (shift,) = [f for f in found if f.key.startswith("level_shift")]
+    assert shift.direction == "below" and -60 < shift.statistic["change_pct"] < -40
