@@ -62,12 +62,21 @@ class Analysis:
 # --- inputs ---------------------------------------------------------------------------------
 
 
-def _bounds(conn: Any) -> tuple[int, int]:
-    rid = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
-    # Chain findings only: the rule findings analyses add must not move the bound, so
-    # analysing unchanged data twice gives the same report.
-    fid = conn.execute(f"SELECT coalesce(max(id), 0) FROM findings WHERE kind IN ({','.join('?' * len(CHAIN_KINDS))})",
-                       CHAIN_KINDS).fetchone()[0]
+def _bounds(conn: Any, enterprise_id: str) -> tuple[int, int]:
+    """The enterprise's highest record id and chain-finding id visible now.
+
+    Per enterprise, not table-wide: ingest keeps an enterprise's record ids in commit order
+    (on PostgreSQL through its enterprise row lock), so no record of this enterprise can
+    appear later below the bound, which a table-wide maximum cannot promise when another
+    enterprise's transaction commits first. It also means analysing unchanged data twice
+    gives the same report while other enterprises keep sending. Chain findings only: the
+    rule findings analyses add must not move the bound.
+    """
+    rid = conn.execute("SELECT coalesce(max(id), 0) FROM records WHERE enterprise_id = ?",
+                       (enterprise_id,)).fetchone()[0]
+    kinds = ",".join("?" * len(CHAIN_KINDS))
+    fid = conn.execute(f"SELECT coalesce(max(id), 0) FROM findings WHERE enterprise_id = ? AND kind IN ({kinds})",
+                       (enterprise_id, *CHAIN_KINDS)).fetchone()[0]
     return int(rid), int(fid)
 
 
@@ -238,7 +247,7 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
     with rdb.read() as conn:
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
             raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
-        max_rid, max_fid = _bounds(conn)
+        max_rid, max_fid = _bounds(conn, enterprise_id)
         ev = load_evidence(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid)
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it

@@ -173,6 +173,15 @@ def test_analysing_again_stores_findings_and_alerts_once(rdb: ReceiverDB, key: S
     assert count(rdb, "SELECT count(*) FROM alerts") == 2
 
 
+def test_other_enterprises_sending_do_not_change_a_report(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb, "ent-a")
+    other = history(rdb, "ent-b", days=2, flag_day=None)
+    first = analyse(rdb, "ent-a", AS_OF, 30, signing_key=key)
+    other.send(day_records(2))  # higher record ids, another enterprise
+    assert analyse(rdb, "ent-a", AS_OF, 30, signing_key=key) == first
+    assert first["inputs"]["max_record_id"] < count(rdb, "SELECT max(id) FROM records")
+
+
 def test_a_stored_score_recomputes_identically_even_after_more_data_arrives(rdb: ReceiverDB,
                                                                               key: SigningKey) -> None:
     site = history(rdb)
