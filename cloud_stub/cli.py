@@ -191,6 +191,9 @@ def findings_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
         click.echo("no findings")
 
 
+_DB_HELP = "SQLite file, or a postgresql://user@host/dbname URL (needs --key)."
+
+
 def _epoch(value: str | None) -> int | None:
     """--as-of: ISO 8601 (UTC when no offset is given) or epoch seconds."""
     from datetime import UTC, datetime
@@ -227,7 +230,7 @@ def _score_line(a: Any) -> str:
 
 
 @cloud.command("analyse", help="Cross-verify and score enterprises; stores findings, scores and alerts.")
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), help=_DB_HELP)
 @click.option("--enterprise", default=None, help="One enterprise (or --all).")
 @click.option("--all", "all_", is_flag=True, help="Every enterprise.")
 @click.option("--as-of", default=None, help="End of the period (ISO 8601 or epoch s; default: this hour).")
@@ -264,7 +267,8 @@ def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | N
 
 
 @cloud.command("scores", help="List an enterprise's stored scores, newest first.")
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help="SQLite file, or a postgresql://user@host/dbname URL.")
 @click.option("--enterprise", required=True)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
@@ -294,7 +298,7 @@ def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None
 
 
 @cloud.command("rescore", help="Recompute a stored score from its stored inputs; exit 1 unless identical.")
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), help=_DB_HELP)
 @click.option("--score-id", required=True, type=int)
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, exists=True),
               help="Table for a score made with a custom one (default: the shipped file of its version).")

@@ -39,3 +39,29 @@ def rdb(postgres_server: ThrowawayPostgres) -> Iterator[PostgresDB]:  # noqa: F8
 
 def test_the_sqlite_tests_were_collected() -> None:
     assert "test_tampering_with_a_stored_input_is_detected" in globals()
+
+
+def test_cli_analyse_scores_and_rescore_on_postgresql(postgres_server: ThrowawayPostgres,  # noqa: F811
+                                                      tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from cloud_stub.cli import cloud
+
+    url = postgres_server.create_database()
+    db = PostgresDB(url)
+    test_analysis.history(db)
+    db.close()
+    run = CliRunner().invoke
+    no_key = run(cloud, ["analyse", "--db", url, "--all"])
+    assert no_key.exit_code == 2 and "--key is required with a PostgreSQL --db" in no_key.output
+    key = str(tmp_path / "receiver.key")
+    out = run(cloud, ["analyse", "--db", url, "--key", key, "--enterprise", "ent-1",
+                      "--as-of", str(test_analysis.AS_OF), "--days", "30", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["report"]["warning_level"] == "red"
+    listed = run(cloud, ["scores", "--db", url, "--enterprise", "ent-1", "--json"])
+    assert [s["id"] for s in json.loads(listed.output)] == [1]
+    ok = run(cloud, ["rescore", "--db", url, "--key", key, "--score-id", "1"])
+    assert ok.exit_code == 0 and "score 1: reproducible" in ok.output
