@@ -4,6 +4,11 @@ Emulated devices (sim-factory) -> the gateway -> the receiver (a separate proces
 real life) -> a bank pull that verifies every record's signature itself. Exits 0 only
 when the chain held: readings stored, indicators made, every batch acknowledged, every
 record in the bank's feed verified, nothing rejected.
+
+A bank lends on months of history, not seconds, so the demo also onboards a generated
+honest history (``edgeproof replay`` into a separate history identity of the same
+enterprise, as an installer would backfill) and then runs the receiver's
+cross-verification and scoring; the signed score is part of what the bank verifies.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from gateway.commands._common import get_profile, profile_option
 
 DEMO_ENTERPRISE = "ent-demo"
 DEMO_BANK = "bank-demo"
+# The onboarded history is a second factory of the demo: mixing its generated weeks with the
+# live workshop's sample MES/ERP exports (which claim weeks of output no machine of the
+# 30-second run could show) would, rightly, be flagged as claims without evidence.
+DEMO_HISTORY_ENTERPRISE = "ent-demo-history"
 
 
 def _cloud(*args: str, timeout: float = 60) -> str:
@@ -56,6 +65,32 @@ def start_receiver(workdir: Path, mqtt: str | None = None) -> tuple[subprocess.P
         time.sleep(0.1)
     proc.kill()
     raise click.ClickException("receiver did not start within 30 s")
+
+
+def onboard_history(workdir: Path, url: str, token: str, days: int) -> dict[str, Any]:
+    """Generate an honest factory history ending yesterday and replay it through the real path."""
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.identity import enroll, init_identity
+    from gateway.replay.scenarios import ScenarioConfig, write_scenario
+    from gateway.replay.session import replay
+
+    data = workdir / "history"
+    start = datetime.now(UTC).date() - timedelta(days=days)
+    write_scenario(ScenarioConfig(scenario="honest", days=days, seed=1, start=start), data)
+    state = workdir / "gateway-history"
+    prof = get_profile("sim-history")
+    init_identity(state, f"{prof.site.id}-history", prof.site.id)
+    enroll(state, url, token)
+    return asyncio.run(replay(prof, data, state, url))
+
+
+def _score_text(score: dict[str, Any]) -> str:
+    if score.get("score") is None:
+        return "none"
+    reasons = "; ".join(score["reasons"]) or "no reason codes"
+    return (f"{score['score']:.0f} points, grade {score['grade']}, warning {score['warning_level']}, "
+            f"{score['findings']} findings ({reasons})")
 
 
 async def run_gateway(profile: Any, state: Path, seconds: float) -> dict[str, Any]:
@@ -106,7 +141,10 @@ async def run_gateway(profile: Any, state: Path, seconds: float) -> dict[str, An
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo's state (store, receiver db, logs) in this directory.")
-def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_json: bool, keep: Path | None) -> None:
+@click.option("--history-days", default=28, show_default=True, type=click.IntRange(0, 400),
+              help="Days of generated honest history to onboard with `replay` before scoring (0: none).")
+def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_json: bool, keep: Path | None,
+            history_days: int) -> None:
     """Run sim-factory, the receiver and a bank pull on this machine; print a summary."""
     from gateway.identity import enroll, init_identity
     from gateway.logs import setup_logging
@@ -121,6 +159,9 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         token = _cloud("token", "--db", str(workdir / "receiver.db"), "--enterprise", DEMO_ENTERPRISE)
         bank_token = _cloud("bank", "add", "--db", str(workdir / "receiver.db"), "--name", DEMO_BANK,
                             "--enterprise", DEMO_ENTERPRISE)
+        if history_days:  # each `bank add` issues a new token for the bank; the last one is valid
+            bank_token = _cloud("bank", "add", "--db", str(workdir / "receiver.db"), "--name", DEMO_BANK,
+                                "--enterprise", DEMO_HISTORY_ENTERPRISE)
         init_identity(state, None, prof.site.id)
         enroll(state, url, token)
         win = list(dict.fromkeys([*windows, *prof.indicators.windows]))
@@ -130,6 +171,17 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             uplink=msgspec.structs.replace(prof.uplink, transport="http", url=url, interval_s=2.0),
         )
         summary = asyncio.run(run_gateway(prof, state, seconds))
+        history: dict[str, Any] = {}
+        analysis: dict[str, Any] = {}
+        history_verify: dict[str, Any] = {}
+        if history_days:
+            history = onboard_history(workdir, url, _cloud("token", "--db", str(workdir / "receiver.db"),
+                                                           "--enterprise", DEMO_HISTORY_ENTERPRISE), history_days)
+            analysis = json.loads(_cloud("analyse", "--db", str(workdir / "receiver.db"), "--enterprise",
+                                         DEMO_HISTORY_ENTERPRISE, "--json", timeout=300) or "{}")
+            history_verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise",
+                                               DEMO_HISTORY_ENTERPRISE, "--token", bank_token, "--json",
+                                               timeout=300) or "{}")
         verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise", DEMO_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=120) or "{}")
     except subprocess.CalledProcessError as exc:
@@ -146,12 +198,26 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         "feed_batches": verify.get("batches", 0),
         "records_verified": verify.get("verified", 0),
         "records_failed": verify.get("failed", 0),
+        "history_days": history_days,
+        "history_batches_accepted": history.get("accepted", 0),
+        "history_records_verified": history_verify.get("verified", 0),
+        "history_records_failed": history_verify.get("failed", 0),
+        "history_scores_verified": history_verify.get("scores", 0),
         "workdir": str(workdir),
     })
+    report = analysis.get("report") or {}
+    summary["score"] = {k: report.get(k) for k in ("score", "grade", "warning_level", "scoring_version",
+                                                   "inputs_sha256")}
+    summary["score"]["reasons"] = [f"{r['code']} {r['text']}" for r in report.get("reasons", [])]
+    summary["score"]["findings"] = len(report.get("findings", []))
     ok = (summary["readings_stored"] > 0 and summary["indicators_made"] > 0 and summary["batches_made"] > 0
           and summary["batches_acknowledged"] == summary["batches_made"] and summary["batches_rejected"] == 0
           and summary["feed_batches"] == summary["batches_made"] and summary["records_failed"] == 0
-          and summary["records_verified"] == summary["feed_records"] > 0)
+          and summary["records_verified"] == summary["feed_records"] > 0
+          and (not history_days or (
+              analysis.get("score_id") is not None and summary["history_records_failed"] == 0
+              and summary["history_batches_accepted"] == history.get("batches", 0) > 0
+              and summary["history_records_verified"] > 0 and summary["history_scores_verified"] > 0)))
     summary["ok"] = ok
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
@@ -165,5 +231,9 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             f"  bank feed verified   {summary['records_verified']} of {summary['feed_records']} records "
             f"in {summary['feed_batches']} batches\n"
             f"  rejected             {summary['batches_rejected']} batches, {summary['records_failed']} records\n"
+            f"  history onboarded    {history_days} days of {DEMO_HISTORY_ENTERPRISE} by replay, "
+            f"{summary['history_batches_accepted']} batches accepted, {summary['history_records_verified']} "
+            f"records and {summary['history_scores_verified']} signed score verified by the bank\n"
+            f"  score                {_score_text(summary['score'])}\n"
             f"  result               {'CHAIN HELD' if ok else 'FAILED'}  (state in {workdir})")
     sys.exit(0 if ok else 1)
