@@ -18,6 +18,8 @@ from gateway import wire
 from gateway.indicators.registry import all_indicators
 from gateway.privacy.tokens import normalise_name
 from gateway.profile.load import PROFILE_DIR
+from gateway.replay.scenarios import CUSTOMERS as HISTORY_CUSTOMERS
+from gateway.replay.scenarios import PRODUCTS as HISTORY_PRODUCTS
 from tests.fixtures.erp.make_fixtures import CUSTOMERS, PRODUCTS, SUPPLIERS, write_sim
 
 RECORD_KEYS = {"type", "name", "category", "subject", "window", "value", "unit", "q", "def", "detail"}
@@ -46,7 +48,13 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
     db = sqlite3.connect(keep / "gateway" / "edgeproof.db")
     bodies = [row[0] for row in db.execute("SELECT body FROM outbox ORDER BY seq")]
     assert bodies and len(bodies) == summary["batches_made"]
-    names = [*CUSTOMERS, *PRODUCTS, *SUPPLIERS]
+    # the onboarded history (edgeproof replay) leaves the site through the same policy
+    hist = sqlite3.connect(keep / "gateway-history" / "edgeproof.db")
+    hist_bodies = [row[0] for row in hist.execute("SELECT body FROM outbox ORDER BY seq")]
+    hist.close()
+    assert hist_bodies and len(hist_bodies) == summary["history_batches_accepted"]
+    bodies += hist_bodies
+    names = [*CUSTOMERS, *PRODUCTS, *SUPPLIERS, *HISTORY_CUSTOMERS, *HISTORY_PRODUCTS]
     forbidden = {n for n in names} | {normalise_name(n) for n in names} | {"刹车盘", "上海汽车", "ACME", "acme"}
     known = set(all_indicators())
     by_category: dict[str, int] = {}
