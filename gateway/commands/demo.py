@@ -82,7 +82,8 @@ def onboard_history(workdir: Path, url: str, token: str, days: int) -> dict[str,
     prof = get_profile("sim-history")
     init_identity(state, f"{prof.site.id}-history", prof.site.id)
     enroll(state, url, token)
-    return asyncio.run(replay(prof, data, state, url))
+    # One packing step per simulated day, as `edgeproof replay` does by default (fewer, fuller batches).
+    return asyncio.run(replay(prof, data, state, url, pack_every_s=86400.0))
 
 
 def _score_text(score: dict[str, Any]) -> str:
