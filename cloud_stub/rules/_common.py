@@ -16,6 +16,7 @@ import numpy as np
 
 from cloud_stub import stats
 from cloud_stub.evidence import Evidence
+from cloud_stub.rules.base import Finding
 
 ORDER = ("info", "yellow", "orange", "red")
 # vision.units_out subjects counting goods leaving the site (dispatch door, warehouse gate);
@@ -181,3 +182,28 @@ def episode(ev: Evidence, b: Bias) -> dict[str, int]:
         first, last = min(first, int(over[0])), max(last, int(over[-1]))
     i, j = int(b.idx[first]), int(b.idx[last])
     return {"start": int(starts[i]), "end": int(starts[j] + lens[j])}
+
+
+def bias_finding(rule: Any, ev: Evidence, b: Bias, p: Mapping[str, Any], sev: str, driver: str,
+                 indicators: tuple[str, ...], message: str, baseline_kind: str, *,
+                 key: str = "claims_exceed_evidence", direction: str = "claims_exceed_evidence",
+                 nums: dict[str, Any] | None = None) -> Finding:
+    """The one shape of a claims-vs-evidence finding, so every such rule reports the same
+    numbers, statistic, thresholds and baseline a reader can redo by hand."""
+    nums = bias_numbers(ev, b) if nums is None else nums
+    per = nums["episode"]
+    baseline: dict[str, Any] = {"kind": baseline_kind, "ratio": r(b.ratio), "ratio_unclipped": r(b.ratio_raw),
+                                "days": b.baseline_days}
+    if p.get("ratio_min") is not None or p.get("ratio_max") is not None:
+        baseline["clip"] = [p.get("ratio_min"), p.get("ratio_max")]
+    return Finding(
+        rule.id, rule.version, sev, rule.subscore, f"{key}:{per['start']}", per["start"], per["end"], indicators,
+        nums,
+        {"cumulative_excess_pct": r(100 * b.cum_excess, 2), "window_excess_pct": r(100 * b.roll_excess, 2),
+         "window_days": int(p["window"]), "driver": driver},
+        {"excess_pct": {"yellow": 100 * p["excess_yellow"], "orange": 100 * p["excess_orange"],
+                        "red": 100 * p["excess_red"]},
+         "day_tolerance_pct": 100 * p["day_tolerance"], "persist_days": p["persist_days"],
+         "min_coverage": p["min_coverage"]},
+        direction, message, baseline,
+    )

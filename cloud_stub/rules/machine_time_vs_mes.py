@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub.evidence import Evidence
-from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_numbers, bias_severity, r
+from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_finding, bias_numbers, bias_severity
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -59,20 +59,10 @@ class MachineTimeVsMes(Rule):
         if sev is None:
             return []
         nums = bias_numbers(ev, b)
-        per = nums["episode"]
         msg = (f"The MES reports {nums['claims_total']:.0f} run minutes over {nums['days_compared']} days; the "
                f"machines ({', '.join(mm[2])}) ran {nums['evidence_total']:.0f}. At the enterprise's own ratio "
                f"{b.ratio:.3f} that is {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "
                f"{nums['window']['first_day']}..{nums['window']['last_day']}.")
-        return [Finding(
-            self.id, self.version, sev, self.subscore, f"claims_exceed_evidence:{per['start']}", per["start"],
-            per["end"], ("mes.run_min", "machine.runtime_min", "machine.on_minutes"), nums,
-            {"cumulative_excess_pct": r(100 * b.cum_excess, 2), "window_excess_pct": r(100 * b.roll_excess, 2),
-             "window_days": int(params["window"]), "driver": driver},
-            {"excess_pct": {"yellow": 100 * params["excess_yellow"], "orange": 100 * params["excess_orange"],
-                            "red": 100 * params["excess_red"]}, "persist_days": params["persist_days"]},
-            "claims_exceed_evidence", msg,
-            {"kind": "median MES run / machine minutes of the first comparable days", "ratio": r(b.ratio),
-             "ratio_unclipped": r(b.ratio_raw), "days": b.baseline_days,
-             "clip": [params["ratio_min"], params["ratio_max"]]},
-        )]
+        return [bias_finding(self, ev, b, params, sev, driver, ("mes.run_min", "machine.runtime_min",
+                                                               "machine.on_minutes"), msg,
+                             "median MES run / machine minutes of the first comparable days", nums=nums)]

@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from cloud_stub.evidence import Evidence
-from cloud_stub.rules._common import BIAS_DEFAULTS, DISPATCH_PATTERNS, bias, bias_numbers, bias_severity, is_dispatch, r
+from cloud_stub.rules._common import (
+    BIAS_DEFAULTS,
+    DISPATCH_PATTERNS,
+    bias,
+    bias_finding,
+    bias_numbers,
+    bias_severity,
+    is_dispatch,
+)
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -35,6 +43,9 @@ def claims_and_camera(ev: Evidence, p: Mapping[str, Any]) -> tuple[np.ndarray, n
     if not np.isfinite(claims).any():
         return None
     return claims, cam.value, cam.coverage, name, cam.subjects
+
+
+BASELINE_KIND = "median claims/camera ratio of the first comparable days"
 
 
 @register
@@ -58,18 +69,7 @@ class MesVsCamera(Rule):
             return []
         nums = bias_numbers(ev, b)
         sev, driver = bias_severity(b, params)
-        baseline = {"kind": "median claims/camera ratio of the first comparable days",
-                    "ratio": r(b.ratio), "ratio_unclipped": r(b.ratio_raw), "days": b.baseline_days,
-                    "clip": [params["ratio_min"], params["ratio_max"]]}
-        statistic = {"cumulative_excess_pct": r(100 * b.cum_excess, 2),
-                     "window_excess_pct": r(100 * b.roll_excess, 2), "window_days": int(params["window"]),
-                     "driver": driver}
-        threshold = {"excess_pct": {"yellow": 100 * params["excess_yellow"], "orange": 100 * params["excess_orange"],
-                                    "red": 100 * params["excess_red"]},
-                     "day_tolerance_pct": 100 * params["day_tolerance"], "persist_days": params["persist_days"],
-                     "min_coverage": params["min_coverage"]}
         inds = (name, "vision.units_out")
-        per = nums["episode"]
         if sev is not None:
             w = nums["window"]
             msg = (f"The MES claims {nums['claims_total']:.0f} units over {nums['days_compared']} days where the line "
@@ -77,14 +77,11 @@ class MesVsCamera(Rule):
                    f"{b.ratio:.3f} that is {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "
                    f"{w['first_day']}..{w['last_day']} ({b.days_over} days more than "
                    f"{100 * params['day_tolerance']:.0f} % over).")
-            return [Finding(self.id, self.version, sev, self.subscore, f"claims_exceed_evidence:{per['start']}",
-                            per["start"], per["end"], inds, nums, statistic, threshold, "claims_exceed_evidence",
-                            msg, baseline)]
+            return [bias_finding(self, ev, b, params, sev, driver, inds, msg, BASELINE_KIND, nums=nums)]
         if b.cum_excess <= params["under_report_info"]:
             msg = (f"The line cameras saw {nums['evidence_total']:.0f} units, more than the MES claims "
                    f"({nums['claims_total']:.0f}, {100 * b.cum_excess:+.1f} % at the baseline ratio): output is "
                    "under-reported or the cameras count something else.")
-            return [Finding(self.id, self.version, "info", self.subscore, f"evidence_exceeds_claims:{per['start']}",
-                            per["start"], per["end"], inds, nums, statistic, threshold, "evidence_exceeds_claims",
-                            msg, baseline)]
+            return [bias_finding(self, ev, b, params, "info", driver, inds, msg, BASELINE_KIND,
+                                 key="evidence_exceeds_claims", direction="evidence_exceeds_claims", nums=nums)]
         return []

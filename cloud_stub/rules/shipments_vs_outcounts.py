@@ -27,6 +27,7 @@ from cloud_stub.rules._common import (
     BIAS_DEFAULTS,
     DISPATCH_PATTERNS,
     bias,
+    bias_finding,
     bias_numbers,
     bias_severity,
     day_label,
@@ -115,20 +116,12 @@ class ShipmentsVsOutcounts(Rule):
             sev, driver = bias_severity(b, p)
             if sev is not None:
                 nums = bias_numbers(ev, b)
-                per = nums["episode"]
                 msg = (f"The ERP shipped {nums['claims_total']:.0f} units over {nums['days_compared']} days; the "
                        f"dispatch cameras counted {nums['evidence_total']:.0f}. At the enterprise's own ratio "
                        f"{b.ratio:.3f} shipments run {100 * b.cum_excess:+.1f} % overall and "
                        f"{100 * b.roll_excess:+.1f} % over "
                        f"{nums['window']['first_day']}..{nums['window']['last_day']}.")
-                out.append(Finding(
-                    self.id, self.version, sev, self.subscore, f"shipment_bias:{per['start']}", per["start"],
-                    per["end"], ("erp.shipped_qty", "vision.units_out"), nums,
-                    {"cumulative_excess_pct": r(100 * b.cum_excess, 2),
-                     "window_excess_pct": r(100 * b.roll_excess, 2), "driver": driver},
-                    {"excess_pct": {"yellow": 100 * p["excess_yellow"], "orange": 100 * p["excess_orange"],
-                                    "red": 100 * p["excess_red"]}, "persist_days": p["persist_days"]},
-                    "claims_exceed_evidence", msg,
-                    {"kind": "median shipped/counted of the first comparable days", "ratio": r(b.ratio),
-                     "days": b.baseline_days}))
+                out.append(bias_finding(self, ev, b, p, sev, driver, ("erp.shipped_qty", "vision.units_out"), msg,
+                                        "median shipped/counted of the first comparable days", key="shipment_bias",
+                                        nums=nums))
         return out
