@@ -175,11 +175,10 @@ class PostgresDB:
             raw.execute("ROLLBACK")
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[PgConnection]:
-        """A write transaction; decisions that depend on what was read take row locks inside it."""
+    def _transaction(self, begin: str) -> Iterator[PgConnection]:
         with self.lock:
             conn = self._live()
-            conn.raw.execute("BEGIN")
+            conn.raw.execute(begin)
             try:
                 yield conn
             except BaseException:
@@ -188,19 +187,13 @@ class PostgresDB:
             else:
                 conn.raw.execute("COMMIT")
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[PgConnection]:
+    def write(self) -> contextlib.AbstractContextManager[PgConnection]:
+        """A write transaction; decisions that depend on what was read take row locks inside it."""
+        return self._transaction("BEGIN")
+
+    def read(self) -> contextlib.AbstractContextManager[PgConnection]:
         """A consistent snapshot for multi-statement reads (a feed page); writing in it is an error."""
-        with self.lock:
-            conn = self._live()
-            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            try:
-                yield conn
-            except BaseException:
-                self._rollback()
-                raise
-            else:
-                conn.raw.execute("COMMIT")
+        return self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     def close(self) -> None:
         with self.lock:
