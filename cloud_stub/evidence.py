@@ -38,6 +38,10 @@ CHAIN_KINDS = ("equivocation", "gap_declared", "gap_observed", "stale_seq", "rej
 # columns): cycles for their cavities; unexplained changes for the kg (only when non-zero).
 DETAIL_NAMES = ("machine.cycles", "collateral.unexplained_changes")
 DETAIL_ONLY_NONZERO = ("collateral.unexplained_changes",)
+# Counting-camera indicators whose subjects may declare what they count (detail.role, from
+# the profile's params.role): read from each subject's newest record only, as it is static.
+ROLE_NAMES = ("vision.units_out", "vision.units_in")
+ROLES = ("line", "dispatch")
 # A local day is 23, 24 or 25 hours; anything in this range is treated as a day window.
 DAY_MIN_S, DAY_MAX_S = 20 * 3600, 28 * 3600
 ENTERPRISE_CATEGORIES = ("mes", "erp")
@@ -124,6 +128,8 @@ class Evidence:
     max_finding_id: int
     series_by_name: dict[str, dict[tuple[str, int], Series]] = field(default_factory=dict)
     details: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # subject -> "line" | "dispatch" where the gateway's profile declared what a camera counts
+    roles: dict[str, str] = field(default_factory=dict)
     chain_findings: list[ChainFinding] = field(default_factory=list)
     batches: list[BatchMeta] = field(default_factory=list)
     _digest: str | None = None
@@ -265,7 +271,9 @@ class Evidence:
         yield b'],"chain_findings":' + _canon([[f.id, f.kind, f.gateway_id, f.detail, f.created]
                                                 for f in self.chain_findings])
         yield b',"batches":' + _canon([[b.gateway_id, b.seq, b.created, b.received, b.replayed, b.clock]
-                                        for b in self.batches]) + b"}"
+                                        for b in self.batches])
+        # Declared camera roles decide which claim a count is compared with: an input too.
+        yield (b',"roles":' + _canon(self.roles) if self.roles else b"") + b"}"
 
     def digest(self) -> str:
         """sha256 hex of the canonical JSON of exactly the inputs selected (deterministic order)."""
@@ -327,6 +335,7 @@ def load_evidence(conn: Any, enterprise_id: str, period_start: int, period_end: 
                 d = json.loads(text).get("detail")
                 if isinstance(d, dict) and d:
                     ev.details[int(rid)] = d
+    _load_roles(conn, ev)
     ev.chain_findings = [
         ChainFinding(int(i), k, g, json.loads(d), c)
         for i, k, g, d, c in conn.execute(
@@ -424,3 +433,20 @@ def _clock(body: bytes, dec: json.JSONDecoder) -> Any:
     except (ValueError, UnicodeDecodeError):
         return _MISSING
     return obj
+
+
+def _load_roles(conn: Any, ev: Evidence) -> None:
+    """Declared camera roles: the ``detail.role`` of each counting subject's newest record."""
+    for name in ROLE_NAMES:
+        newest: dict[str, int] = {}
+        for (subject, _length), s in ev.series_by_name.get(name, {}).items():
+            if len(s.ids):
+                newest[subject] = max(newest.get(subject, 0), int(s.ids.max()))
+        for subject, rid in sorted(newest.items()):
+            if subject in ev.roles:
+                continue
+            row = conn.execute("SELECT record FROM records WHERE id = ?", (rid,)).fetchone()
+            detail = json.loads(row[0]).get("detail") if row else None
+            role = detail.get("role") if isinstance(detail, dict) else None
+            if role in ROLES:
+                ev.roles[subject] = role

@@ -26,7 +26,12 @@ DISPATCH_PATTERNS = ("*dispatch*", "*warehouse*", "*shipping*", "*door*")
 NO_EVIDENCE_EXCESS = 10.0
 
 
-def is_dispatch(subject: str, patterns: Sequence[str] = DISPATCH_PATTERNS) -> bool:
+def is_dispatch(subject: str, patterns: Sequence[str] = DISPATCH_PATTERNS,
+                roles: Mapping[str, str] | None = None) -> bool:
+    """Whether a camera subject counts goods leaving the site: the role the gateway's profile
+    declared (``params.role``) when there is one, else its name matched against ``patterns``."""
+    if roles and subject in roles:
+        return roles[subject] == "dispatch"
     return any(fnmatch.fnmatchcase(subject, p) for p in patterns)
 
 

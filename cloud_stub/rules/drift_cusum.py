@@ -31,7 +31,7 @@ def sources(ev: Evidence, p: Mapping[str, Any]) -> list[tuple[str, str, np.ndarr
     """(source, claims indicator, claims, evidence, coverage) for every physical source present."""
     out = []
     good = "mes.good_qty" if "mes.good_qty" in ev.series_by_name else "mes.produced_qty"
-    cam = ev.daily("vision.units_out", lambda s: not is_dispatch(s, p["dispatch_patterns"]))
+    cam = ev.daily("vision.units_out", lambda s: not is_dispatch(s, p["dispatch_patterns"], ev.roles))
     if cam is not None:
         out.append(("vision.units_out", good, ev.enterprise_daily(good), cam.value, cam.coverage))
     from cloud_stub.rules.cycles_vs_mes import cycle_units
@@ -48,7 +48,7 @@ def sources(ev: Evidence, p: Mapping[str, Any]) -> list[tuple[str, str, np.ndarr
 @register
 class DriftCusum(Rule):
     id = "drift_cusum"
-    version = 1
+    version = 2
     subscore = "production_authenticity"
     title = "Gradual inflation of claims (CUSUM)"
     defaults: Mapping[str, Any] = {

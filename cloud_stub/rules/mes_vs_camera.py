@@ -35,7 +35,7 @@ from cloud_stub.rules.base import Finding, Rule, register
 def claims_and_camera(ev: Evidence, p: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str,
                                                                       tuple[str, ...]] | None:
     """(MES daily, camera daily, camera coverage, MES indicator, camera subjects), or None."""
-    cam = ev.daily("vision.units_out", lambda s: not is_dispatch(s, p["dispatch_patterns"]))
+    cam = ev.daily("vision.units_out", lambda s: not is_dispatch(s, p["dispatch_patterns"], ev.roles))
     if cam is None:
         return None
     name = "mes.good_qty" if "mes.good_qty" in ev.series_by_name else "mes.produced_qty"
@@ -51,7 +51,7 @@ BASELINE_KIND = "median claims/camera ratio of the first comparable days"
 @register
 class MesVsCamera(Rule):
     id = "mes_vs_camera"
-    version = 1
+    version = 2
     subscore = "production_authenticity"
     title = "MES output vs line camera counts"
     defaults: Mapping[str, Any] = {

@@ -61,7 +61,7 @@ def load_cell_drops(ev: Evidence, min_drop_kg: float) -> np.ndarray | None:
 @register
 class ShipmentsVsOutcounts(Rule):
     id = "shipments_vs_outcounts"
-    version = 1
+    version = 2
     subscore = "production_authenticity"
     title = "ERP shipments vs dispatch counts and load-cell decreases"
     defaults: Mapping[str, Any] = {
@@ -74,7 +74,7 @@ class ShipmentsVsOutcounts(Rule):
         shipped = ev.enterprise_daily("erp.shipped_qty")
         if not np.isfinite(shipped).any():
             return []
-        cam = ev.daily("vision.units_out", lambda s: is_dispatch(s, p["dispatch_patterns"]))
+        cam = ev.daily("vision.units_out", lambda s: is_dispatch(s, p["dispatch_patterns"], ev.roles))
         if cam is None:
             # Load cells watch the pledged stock only: most shipments never touch it, so
             # without a dispatch camera the absence of a drop proves nothing.

@@ -73,7 +73,10 @@ class _CounterIndicator(Indicator):
             value, quality = vision_counter_delta(series)
             line = point.rsplit("_", 1)[0] if point else ""
             subject = ctx.asset if len(per_point) == 1 else f"{ctx.asset}/{line}"
-            out.append(self.value(ctx, value, quality, subject=subject))
+            # What the camera counts (params.role: "line" = a production line, "dispatch" = goods
+            # leaving the site), so the receiver compares it with the right claim (MES or ERP).
+            role = ctx.params.get("role")
+            out.append(self.value(ctx, value, quality, subject=subject, **({"role": role} if role else {})))
         return out
 
 

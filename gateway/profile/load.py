@@ -29,6 +29,8 @@ class ProfileError(ValueError):
 
 
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+# What a counting camera counts: a production line's output, or goods leaving the site.
+CAMERA_ROLES = ("line", "dispatch")
 
 
 def _split_msgspec_error(exc: msgspec.ValidationError) -> tuple[str, str]:
@@ -180,6 +182,10 @@ def _check_references(path: Path, profile: Profile) -> None:
         if cav is not None and (isinstance(cav, bool) or not isinstance(cav, int) or cav < 1):
             raise ProfileError(path, f"{where}.params.cavities",
                                f"a whole number of parts per cycle >= 1 (found {cav!r})")
+        role = dev.params.get("role")
+        if role is not None and role not in CAMERA_ROLES:
+            raise ProfileError(path, f"{where}.params.role",
+                               f"one of {list(CAMERA_ROLES)}: what the camera counts (found {role!r})")
         if dev.bus is not None and dev.bus not in buses:
             raise ProfileError(path, f"{where}.bus", f"one of the declared buses {sorted(buses)} (found {dev.bus!r})")
         driver = load_driver_module(dev.driver, path, f"{where}.driver")

@@ -110,6 +110,10 @@ class Factory:
     cavities: dict[str, int] = field(default_factory=lambda: {"press-1": 4, "press-2": 2})
     line_camera: bool = True
     dispatch_camera: bool = True
+    # Subjects of the line and dispatch cameras, and whether their records declare the role
+    # (detail.role, from the profile's params.role) instead of relying on the names.
+    camera_subjects: tuple[str, str] = ("line-1", "dispatch")
+    declare_roles: bool = False
     # Honest realism: day-level energy noise (material, temperature), a share of each day's
     # output booked by the MES on the next day, holidays in mid-week, half-day Saturdays.
     day_energy_sd: float = 0.07
@@ -173,11 +177,13 @@ class Factory:
                 if self.line_camera:
                     cam = float(rng.binomial(int(hour_units * (1 - scrap_rate)), 1 - miss)) if hour_units else 0.0
                     cam_day += cam
-                    out.append(rec("vision.units_out", "vision", "line-1", t, H, cam, "units"))
+                    out.append(rec("vision.units_out", "vision", self.camera_subjects[0], t, H, cam, "units",
+                                   detail={"role": "line"} if self.declare_roles else None))
                 ship_hour = 9 <= h < 17 and work and d > 0 and d not in self.ship_no_move
                 disp = float(rng.binomial(int(self.units * 0.95 / 8), 1 - miss)) if ship_hour else 0.0
                 if self.dispatch_camera:
-                    out.append(rec("vision.units_out", "vision", "dispatch", t, H, disp, "units"))
+                    out.append(rec("vision.units_out", "vision", self.camera_subjects[1], t, H, disp, "units",
+                                   detail={"role": "dispatch"} if self.declare_roles else None))
                 # Pledged pallet stack: weight, drift, steps, geofence.
                 step = self.removal is not None and (d, h) == self.removal[:2]
                 if step:

@@ -172,3 +172,32 @@ def test_an_honest_drop_in_output_is_a_level_shift_noted_as_info(scenario):
     assert [f for f in found if f.severity != "info"] == []
     (shift,) = [f for f in found if f.key.startswith("level_shift")]
     assert shift.direction == "below" and -60 < shift.statistic["change_pct"] < -40
+
+
+def test_declared_camera_roles_override_names(scenario):
+    # Cameras whose names say nothing: without declared roles the dispatch door's counts would be
+    # taken for line output, and no shipment could be checked against a door.
+    kw = {"camera_subjects": ("cam-a", "cam-b"), "ship_no_move": {9, 10}}
+    ev = scenario("roles", Factory(declare_roles=True, **kw))
+    assert ev.roles == {"cam-a": "line", "cam-b": "dispatch"}
+    (f,) = [f for f in run(ev, "shipments_vs_outcounts") if f.key.startswith("no_out_movement")]
+    assert f.severity == "red" and f.version == 2
+    assert not [f for f in run(ev, "mes_vs_camera") if f.severity != "info"]
+    undeclared = scenario("noroles", Factory(declare_roles=False, **kw))
+    assert undeclared.roles == {} and run(undeclared, "shipments_vs_outcounts") == []
+    assert ev.digest() != undeclared.digest()
+
+
+def test_gateway_camera_counts_carry_the_declared_role_and_bad_roles_are_refused(tmp_path):
+    from gateway.profile.load import ProfileError, load_profile
+    from tests.indicators.helpers import ctx, one, series
+
+    counts = series([(0, 10), (10, 14), (20, 19)], before=(-10, 10), counter=True)
+    v = one("vision.units_out", ctx(0, 30, poll_s=10, params={"role": "dispatch"}, vision__units_out=counts))
+    assert (v.value, v.detail) == (9.0, {"role": "dispatch"})
+    assert one("vision.units_out", ctx(0, 30, poll_s=10, vision__units_out=counts)).detail == {}
+    prof = tmp_path / "p.toml"
+    prof.write_text('[site]\nid = "s"\n[[devices]]\nname = "c"\ndriver = "pulse"\n'
+                    'options = { pin = "D27", meaning = "machine.cycles" }\nparams = { role = "door" }\n')
+    with pytest.raises(ProfileError, match=r"params.role.*one of \['line', 'dispatch'\]"):
+        load_profile(prof)
