@@ -215,6 +215,10 @@ def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None)
 def _finding_alone(rdb: Store, kind: str, ent: str | None, gw: str | None,
                    detail: dict[str, Any], dedupe: str) -> None:
     with rdb.write() as conn:
+        if ent is not None and rdb.dialect == "postgresql":
+            # The same enterprise lock as the chain extension: an enterprise's finding ids then
+            # commit in order, so a score's "findings up to id N" bound selects the same set later.
+            conn.execute("SELECT id FROM enterprises WHERE id = ? FOR NO KEY UPDATE", (ent,))
         record_finding(conn, kind, enterprise_id=ent, gateway_id=gw, detail=detail, dedupe=dedupe)
 
 
