@@ -58,8 +58,13 @@ class Batcher:
         """Pack up to max_records pending indicators of one category into one batch; returns its seq or None.
 
         The category is the one of the oldest pending indicator, so no category waits behind another
-        for more than one batch per category.
+        for more than one batch per category. ``extra_records`` (a consent change) are packed alone,
+        in a batch of their own: the receiver shows consent records to every authorised bank, and
+        a batch is shown only whole, so one riding with energy figures would be hidden from a bank
+        not granted energy.
         """
+        if extra_records:
+            return self._sign_and_store(list(extra_records), [])
         rows = self._pending_one_category()
         records = [dict(indicator_record(r), _id=r["id"]) for r in rows]
         held: dict[int, str] = {}
@@ -70,9 +75,12 @@ class Batcher:
                 self.store.db.executemany("UPDATE indicators SET held=? WHERE id=?",
                                           [(reason, i) for i, reason in held.items()])
         ids = [r.pop("_id") for r in records if "_id" in r]
-        records = [*(extra_records or []), *records]
         if not records:
             return None
+        return self._sign_and_store(records, ids)
+
+    def _sign_and_store(self, records: list[dict[str, Any]], ids: list[int]) -> int:
+        """Sign one batch of ``records`` onto the chain and put it in the outbox with ``ids`` marked."""
         ent = self.identity.enterprise_id
         if ent is None:
             raise RuntimeError("gateway is not enrolled: run `edgeproof enroll --token ...`")

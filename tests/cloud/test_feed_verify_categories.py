@@ -87,6 +87,40 @@ def test_partial_grants_verify_with_withheld_links(site):
     assert em["failures"] == [] and (em["records"], em["withheld"]) == (12, 2)
 
 
+def test_a_consent_change_goes_alone_and_every_bank_sees_it(receiver, tmp_path: Path):
+    state = tmp_path / "gw"
+    init_identity(state, "gw-consent", "t")
+    enroll(state, receiver.url, issue_token(receiver.rdb, "ent-c")["token"])
+    store = Store(state / "edgeproof.db", "NORMAL")
+    try:
+        # machine first: a change riding with the oldest pending category would be hidden from an energy bank
+        store.add_indicators([{"name": CATS[cat], "category": cat, "subject": "press-1", "window_start": T0,
+                               "window_len": 900, "value": 1.0, "unit": "u", "quality": [], "version": 1,
+                               "detail": {}} for cat in ("machine", "env", "energy")])
+        batcher = Batcher(store, load_identity(state))
+        change = {"type": "consent", "name": "consent.change", "category": "consent", "subject": "gw-consent",
+                  "event": "narrowed", "allowed": ["energy"], "denied": [], "stopped": ["machine"]}
+        first = batcher.pack_once(extra_records=[change])
+        batcher.pack_all()
+        for _seq, _h, body, sig, kid in store.outbox_after(0, 1000):
+            assert receiver.post(wire.SignedBatch(body, sig, kid).envelope())[1]["status"] == "accepted"
+        assert [wire.decode_body(b)["records"] for s_, _h, b, _s, _k in store.outbox_after(0, 10)
+                if s_ == first] == [[change]]  # alone: no indicator rides with it
+    finally:
+        store.close()
+    token = add_bank(receiver.rdb, "bank-energy", "ent-c", "energy")["token"]
+    out = verify_feed(receiver.url, "ent-c", token, pin_of(receiver))
+    assert out["failures"] == [] and (out["records"], out["withheld"]) == (2, 2)  # consent + energy shown
+    status, page = http_get(receiver.url + "/v1/feed/ent-c/records", token)
+    assert status == 200 and [r["record"]["type"] for r in page["records"]] == ["consent", "indicator"]
+
+
+def http_get(url: str, token: str) -> tuple[int, Any]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status, json.loads(resp.read())
+
+
 def test_old_mixed_batches_are_withheld_unless_every_category_is_granted(receiver):
     old = FakeGateway("gw-old", "ent-1")
     receiver.enroll(old)
