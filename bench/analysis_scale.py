@@ -21,6 +21,8 @@ where the time goes (evidence load, each rule, scorecard, store).
     .venv/bin/python bench/analysis_scale.py                    # 1,000 x 90 days (~10 min fill)
     .venv/bin/python bench/analysis_scale.py --smoke            # 20 x 30 days
     .venv/bin/python bench/analysis_scale.py --db /tmp/a.db     # keep / reuse the filled file
+    .venv/bin/python bench/analysis_scale.py --store postgresql --enterprises 200
+                       # the same on a throwaway PostgreSQL server (tests/support/postgres.py, fsync on)
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from nacl.signing import SigningKey  # noqa: E402
 
-from cloud_stub.db import ReceiverDB  # noqa: E402
+from cloud_stub.db import ReceiverDB, is_postgres_url, open_db  # noqa: E402
 from gateway import wire  # noqa: E402
 
 T0 = 1756684800  # 2025-09-01 00:00 UTC
@@ -107,10 +109,10 @@ def _record(cat: str, name: str, subject: str, unit: str, row: tuple[int, int, f
     return rec
 
 
-def fill(db_path: Path, n_ent: int, days: int) -> dict[str, Any]:
+def fill(db_path: Path | str, n_ent: int, days: int) -> dict[str, Any]:
     """Write the receiver database; returns counts and the time it took."""
     t0 = time.perf_counter()
-    rdb = ReceiverDB(db_path, synchronous="OFF")
+    rdb = open_db(db_path) if is_postgres_url(db_path) else ReceiverDB(db_path, synchronous="OFF")
     conn = rdb.conn
     plants = [Plant(i, days) for i in range(n_ent)]
     now = "2025-12-01T00:00:00.000Z"
@@ -163,9 +165,14 @@ def fill(db_path: Path, n_ent: int, days: int) -> dict[str, Any]:
                   file=sys.stderr, flush=True)
     conn.execute("INSERT INTO meta (key, value) VALUES ('bench_fill', ?)",
                  (json.dumps({"enterprises": n_ent, "days": days}),))
+    if rdb.dialect == "postgresql":
+        conn.execute("ANALYZE")
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    else:
+        size = Path(db_path).stat().st_size
     rdb.close()
     return {"records": rec_id, "batches": n_batches, "fill_s": round(time.perf_counter() - t0, 1),
-            "db_mb": round(db_path.stat().st_size / 2**20)}
+            "db_mb": round(size / 2**20)}
 
 
 def analyse_child(db_path: str, days: int, sample: int) -> dict[str, Any]:
@@ -175,7 +182,7 @@ def analyse_child(db_path: str, days: int, sample: int) -> dict[str, Any]:
     from cloud_stub.rules import all_rules
     from cloud_stub.scoring import load_config, score_card
 
-    rdb = ReceiverDB(db_path)
+    rdb = open_db(db_path)
     key = SigningKey(b"\x01" * 32)
     as_of = T0 + days * DAY
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -228,6 +235,24 @@ def analyse_child(db_path: str, days: int, sample: int) -> dict[str, Any]:
     }
 
 
+def _run(args: argparse.Namespace, db: str, info: dict[str, Any]) -> None:
+    """The timed analysis in a child process, and the report."""
+    print(f"analysing ({os.cpu_count()} cores on this machine; analysis runs single-threaded)...",
+          file=sys.stderr, flush=True)
+    out = subprocess.run([sys.executable, __file__, "--child", db, "--days", str(args.days),
+                          "--sample", str(args.sample)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.exit(f"analysis failed:\n{out.stderr[-4000:]}")
+    result = {"enterprises": args.enterprises, "days": args.days, **info, **json.loads(out.stdout.splitlines()[-1])}
+    p = result["per_enterprise_ms"]
+    print(f"{result['enterprises']} enterprises x {result['days']} days: analyse_all {result['total_s']} s, "
+          f"per enterprise mean {p['mean']} ms (p50 {p['p50']}, p95 {p['p95']}, max {p['max']}), "
+          f"peak RSS {result['peak_rss_mb']} MB, {result['findings']} findings, levels {result['warning_levels']}")
+    print(f"stages in the run (ms, mean per enterprise): {result['stages_ms_mean']}")
+    print(f"profile over {result['profile_sample']} enterprises (ms, mean): {result['profile_ms_mean']}")
+    print(json.dumps(result))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--enterprises", type=int, default=1000)
@@ -235,6 +260,8 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="20 enterprises x 30 days")
     ap.add_argument("--db", default=None, help="Keep the filled database here (reused if already filled).")
     ap.add_argument("--sample", type=int, default=20, help="Enterprises profiled stage by stage.")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="postgresql: a throwaway server started like the tests' (or --db postgresql://...).")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.smoke:
@@ -243,6 +270,26 @@ def main() -> None:
         print(json.dumps(analyse_child(args.child, args.days, args.sample)))
         return
     tmp = None
+    server = None
+    if args.store == "postgresql" and args.db is None:
+        from tests.support.postgres import ThrowawayPostgres
+
+        server = ThrowawayPostgres().start()
+        args.db = server.create_database()
+    if args.db is not None and is_postgres_url(args.db):
+        try:
+            rdb = open_db(args.db)
+            with rdb.read() as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'bench_fill'").fetchone()
+            rdb.close()
+            if row is not None and json.loads(row[0]) != {"enterprises": args.enterprises, "days": args.days}:
+                sys.exit("that database was filled by this bench with other sizes")
+            info = {"fill": "reused"} if row is not None else fill(args.db, args.enterprises, args.days)
+            _run(args, args.db, {"store": "postgresql", **info})
+        finally:
+            if server is not None:
+                server.stop()
+        return
     if args.db is None:
         tmp = tempfile.TemporaryDirectory(prefix="analysis-scale-")
         db = Path(tmp.name) / "receiver.db"
@@ -260,20 +307,7 @@ def main() -> None:
         print(f"filling {db}: {args.enterprises} enterprises x {args.days} days (direct INSERTs of signed"
               " batches in ingest's shape, not through ingest)", file=sys.stderr, flush=True)
         info.update(fill(db, args.enterprises, args.days))
-    print(f"analysing ({os.cpu_count()} cores on this machine; analysis runs single-threaded)...",
-          file=sys.stderr, flush=True)
-    out = subprocess.run([sys.executable, __file__, "--child", str(db), "--days", str(args.days),
-                          "--sample", str(args.sample)], capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        sys.exit(f"analysis failed:\n{out.stderr[-4000:]}")
-    result = {"enterprises": args.enterprises, "days": args.days, **info, **json.loads(out.stdout.splitlines()[-1])}
-    p = result["per_enterprise_ms"]
-    print(f"{result['enterprises']} enterprises x {result['days']} days: analyse_all {result['total_s']} s, "
-          f"per enterprise mean {p['mean']} ms (p50 {p['p50']}, p95 {p['p95']}, max {p['max']}), "
-          f"peak RSS {result['peak_rss_mb']} MB, {result['findings']} findings, levels {result['warning_levels']}")
-    print(f"stages in the run (ms, mean per enterprise): {result['stages_ms_mean']}")
-    print(f"profile over {result['profile_sample']} enterprises (ms, mean): {result['profile_ms_mean']}")
-    print(json.dumps(result))
+    _run(args, str(db), info)
     if tmp is not None:
         tmp.cleanup()
 
