@@ -8,33 +8,24 @@ a key file next to a SQLite database and the CLI test (SQLite file paths).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import test_analysis
-from _pytest.fixtures import FixtureFunctionDefinition
 
-from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F401
+from tests.support.postgres import ThrowawayPostgres, postgres_rdb, postgres_server, rerun_on_postgres  # noqa: F401
 
 pytest.importorskip("psycopg")
 
 from cloud_stub.db_postgres import PostgresDB  # noqa: E402
 
-_SQLITE_ONLY = {"test_reports_are_signed_by_default_with_the_receivers_key_file", "test_cli_analyse_scores_and_rescore",
-                "test_periodic_analysis_scores_every_enterprise_on_its_own_connection",
-                "test_serve_analyse_every_scores_in_the_background"}
-for _name, _obj in vars(test_analysis).items():
-    if _name in _SQLITE_ONLY or _name in globals():
-        continue
-    if _name.startswith("test_") or isinstance(_obj, FixtureFunctionDefinition):
-        globals()[_name] = _obj
+rerun_on_postgres(globals(), (test_analysis,), skip={
+    "test_reports_are_signed_by_default_with_the_receivers_key_file", "test_cli_analyse_scores_and_rescore",
+    "test_periodic_analysis_scores_every_enterprise_on_its_own_connection",
+    "test_serve_analyse_every_scores_in_the_background"})
 
 
 @pytest.fixture
-def rdb(postgres_server: ThrowawayPostgres) -> Iterator[PostgresDB]:  # noqa: F811
-    db = PostgresDB(postgres_server.create_database())
-    yield db
-    db.close()
+def rdb(postgres_rdb):  # noqa: F811
+    return postgres_rdb
 
 
 def test_the_sqlite_tests_were_collected() -> None:

@@ -7,31 +7,18 @@ filtering, withheld stubs, cursors and every feed's SQL are checked on both stor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import test_bank_api
 import test_feed_verify_categories
-from _pytest.fixtures import FixtureFunctionDefinition
 
-from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F401
+from tests.support.postgres import postgres_rdb, postgres_server, rerun_on_postgres  # noqa: F401
 
-psycopg = pytest.importorskip("psycopg")
-
-from cloud_stub.db_postgres import PostgresDB  # noqa: E402
+pytest.importorskip("psycopg")
 
 # Not database scenarios: the CLI test opens its own SQLite file.
-_NOT_HERE = {"test_cli_bank_add_with_categories"}
-for _module in (test_bank_api, test_feed_verify_categories):
-    for _name, _obj in vars(_module).items():
-        if _name in _NOT_HERE or _name in globals():
-            continue
-        if _name.startswith("test_") or isinstance(_obj, FixtureFunctionDefinition):
-            globals()[_name] = _obj
+rerun_on_postgres(globals(), (test_bank_api, test_feed_verify_categories), skip={"test_cli_bank_add_with_categories"})
 
 
 @pytest.fixture
-def rdb(postgres_server: ThrowawayPostgres) -> Iterator[PostgresDB]:  # noqa: F811
-    db = PostgresDB(postgres_server.create_database())
-    yield db
-    db.close()
+def rdb(postgres_rdb):  # noqa: F811
+    return postgres_rdb

@@ -6,27 +6,19 @@ body, grouped seq ranges, ``<>`` filters) must select exactly what it selects on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import test_evidence
 
-from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F401
+from tests.support.postgres import postgres_rdb, postgres_server, rerun_on_postgres  # noqa: F401
 
 pytest.importorskip("psycopg")
 
-from cloud_stub.db_postgres import PostgresDB  # noqa: E402
-
-for _name, _obj in vars(test_evidence).items():
-    if _name.startswith("test_") and _name not in globals():
-        globals()[_name] = _obj
+rerun_on_postgres(globals(), (test_evidence,))
 
 
 @pytest.fixture
-def rdb(postgres_server: ThrowawayPostgres) -> Iterator[PostgresDB]:  # noqa: F811
-    db = PostgresDB(postgres_server.create_database())
-    yield db
-    db.close()
+def rdb(postgres_rdb):  # noqa: F811
+    return postgres_rdb
 
 
 def test_the_sqlite_tests_were_collected() -> None:

@@ -20,14 +20,13 @@ import pytest
 import test_receiver_enrollment
 import test_receiver_feed
 import test_receiver_ingest
-from _pytest.fixtures import FixtureFunctionDefinition
 from cloud_helpers import FakeGateway, indicator
 
 from cloud_stub.db import open_db
 from cloud_stub.enrollment import enroll, issue_token
 from cloud_stub.ingest import ingest
 from gateway import wire
-from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F401
+from tests.support.postgres import ThrowawayPostgres, postgres_server, rerun_on_postgres  # noqa: F401
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -35,19 +34,12 @@ from cloud_stub.db_postgres import PostgresDB, _copy_statement, redact, to_pg  #
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The SQLite scenarios, re-run on PostgreSQL: pytest collects test functions (and fixtures)
-# found in this module's namespace and resolves their fixtures here, where ``rdb`` is
-# PostgreSQL. Taken by name prefix so scenarios added later are covered too. Left out: the
-# SQLite-file race (its twin is test_two_receivers_race_on_every_seq below) and the
-# key-file test (no database in it), and a test that tampers using SQLite-only SQL.
-_SQLITE_ONLY = {"test_two_receivers_on_one_database_never_fork_a_chain", "test_receiver_key_file_is_private_and_reused",
-                "test_feed_verify_fails_on_altered_or_withheld_records"}  # tampers with SQLite json_set()
-for _module in (test_receiver_ingest, test_receiver_enrollment, test_receiver_feed):
-    for _name, _obj in vars(_module).items():
-        if _name in _SQLITE_ONLY or _name in globals():
-            continue
-        if _name.startswith("test_") or isinstance(_obj, FixtureFunctionDefinition):
-            globals()[_name] = _obj
+# The SQLite scenarios, re-run on PostgreSQL (tests/support/postgres.py: rerun_on_postgres).
+# Left out: the SQLite-file race (its twin is test_two_receivers_race_on_every_seq below), the
+# key-file test (no database in it), and a test that tampers using SQLite-only SQL (json_set).
+rerun_on_postgres(globals(), (test_receiver_ingest, test_receiver_enrollment, test_receiver_feed), skip={
+    "test_two_receivers_on_one_database_never_fork_a_chain", "test_receiver_key_file_is_private_and_reused",
+    "test_feed_verify_fails_on_altered_or_withheld_records"})
 
 
 @pytest.fixture

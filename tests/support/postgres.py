@@ -17,8 +17,10 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -103,3 +105,33 @@ def postgres_server() -> Iterator[ThrowawayPostgres]:
         yield server
     finally:
         server.stop()
+
+
+def rerun_on_postgres(namespace: dict[str, Any], modules: Iterable[ModuleType],
+                      skip: Iterable[str] = ()) -> None:
+    """Copy the test functions (and fixtures) of ``modules`` into a PostgreSQL test module.
+
+    pytest collects the functions found in a module's namespace and resolves their fixtures
+    there, where ``rdb`` is the PostgreSQL one: the same scenarios and assertions run on both
+    stores. Taken by name prefix, so scenarios added later are covered too. The caller's own
+    ``rdb`` fixture is never overwritten (nor anything else it already defines).
+    """
+    from _pytest.fixtures import FixtureFunctionDefinition
+
+    leave = {"rdb", *skip}
+    for module in modules:
+        for name, obj in vars(module).items():
+            if name in leave or name in namespace:
+                continue
+            if name.startswith("test_") or isinstance(obj, FixtureFunctionDefinition):
+                namespace[name] = obj
+
+
+@pytest.fixture
+def postgres_rdb(postgres_server: ThrowawayPostgres) -> Iterator[Any]:
+    """A receiver store on a fresh database of the session's server (a test module binds it as ``rdb``)."""
+    from cloud_stub.db_postgres import PostgresDB
+
+    db = PostgresDB(postgres_server.create_database())
+    yield db
+    db.close()
