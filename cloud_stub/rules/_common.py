@@ -212,3 +212,16 @@ def bias_finding(rule: Any, ev: Evidence, b: Bias, p: Mapping[str, Any], sev: st
          "min_coverage": p["min_coverage"]},
         direction, message, baseline,
     )
+
+
+def graded_bias(ev: Evidence, claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None,
+                p: Mapping[str, Any]) -> tuple[Bias, str, str, dict[str, Any]] | None:
+    """Bias, severity, what drove it and the reported numbers; None when too few days compare
+    or the claims stay within the thresholds (the common path of claims-vs-evidence rules)."""
+    b = bias(claims, evidence, coverage, p)
+    if b is None:
+        return None
+    sev, driver = bias_severity(b, p)
+    if sev is None:
+        return None
+    return b, sev, driver, bias_numbers(ev, b)

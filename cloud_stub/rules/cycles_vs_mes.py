@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub.evidence import Evidence
-from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_finding, bias_numbers, bias_severity
+from cloud_stub.rules._common import BIAS_DEFAULTS, bias_finding, graded_bias
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -60,13 +60,10 @@ class CyclesVsMes(Rule):
         claims = ev.enterprise_daily("mes.produced_qty")
         if cyc is None or not np.isfinite(claims).any():
             return []
-        b = bias(claims, cyc[0], cyc[1], params)
-        if b is None:
+        graded = graded_bias(ev, claims, cyc[0], cyc[1], params)
+        if graded is None:
             return []
-        sev, driver = bias_severity(b, params)
-        if sev is None:
-            return []
-        nums = bias_numbers(ev, b)
+        b, sev, driver, nums = graded
         msg = (f"The MES claims {nums['claims_total']:.0f} parts over {nums['days_compared']} days; the machines' "
                f"cycles x cavities made {nums['evidence_total']:.0f}. At the enterprise's own ratio {b.ratio:.3f} "
                f"the claims are {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub.evidence import Evidence
-from cloud_stub.rules._common import BIAS_DEFAULTS, bias, bias_finding, bias_numbers, bias_severity
+from cloud_stub.rules._common import BIAS_DEFAULTS, bias_finding, graded_bias
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -52,13 +52,10 @@ class MachineTimeVsMes(Rule):
         claims = ev.enterprise_daily("mes.run_min")
         if mm is None or not np.isfinite(claims).any():
             return []
-        b = bias(claims, mm[0], mm[1], params)
-        if b is None:
+        graded = graded_bias(ev, claims, mm[0], mm[1], params)
+        if graded is None:
             return []
-        sev, driver = bias_severity(b, params)
-        if sev is None:
-            return []
-        nums = bias_numbers(ev, b)
+        b, sev, driver, nums = graded
         msg = (f"The MES reports {nums['claims_total']:.0f} run minutes over {nums['days_compared']} days; the "
                f"machines ({', '.join(mm[2])}) ran {nums['evidence_total']:.0f}. At the enterprise's own ratio "
                f"{b.ratio:.3f} that is {100 * b.cum_excess:+.1f} % overall and {100 * b.roll_excess:+.1f} % over "
