@@ -120,6 +120,17 @@ def indicators_visible(grant: Grant, names: Iterable[str], cats: dict[str, set[s
     return True
 
 
+def page_rows(conn: Any, table: str, columns: str, enterprise_id: str, after: int,
+              limit: int) -> tuple[list[Any], bool]:
+    """Up to ``limit`` of an enterprise's rows of ``table`` after id ``after``, in id order, and
+    whether more follow (one row more is fetched to know). Table and columns are ours, not input."""
+    rows = conn.execute(
+        f"SELECT {columns} FROM {table} WHERE enterprise_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (enterprise_id, after, limit + 1),
+    ).fetchall()
+    return rows[:limit], len(rows) > limit
+
+
 def sign_page(page: dict[str, Any], signing_key: SigningKey) -> dict[str, Any]:
     """``page`` plus ``page_signature`` over all of it."""
     return {**page, "page_signature": wire.sign_report(page, signing_key)}
@@ -136,13 +147,8 @@ def feed_page(
     enterprise_id = grant.enterprise_id
     after = decode_cursor(cursor)
     with rdb.read() as conn:
-        rows = conn.execute(
-            "SELECT id, gateway_id, seq, idx, batch_hash, record, replayed FROM records"
-            " WHERE enterprise_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (enterprise_id, after, limit + 1),
-        ).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, more = page_rows(conn, "records", "id, gateway_id, seq, idx, batch_hash, record, replayed",
+                               enterprise_id, after, limit)
         last = rows[-1][0] if rows else after
         empty_sql = (
             "SELECT hash FROM batches WHERE enterprise_id = ? AND record_count = 0 AND rec_pos >= ?"
@@ -337,13 +343,8 @@ def findings_page(
     if after < 0:
         raise ReceiverError("bad_request", "'after' must be >= 0", 400, status="error")
     with rdb.read() as conn:
-        rows = conn.execute(
-            "SELECT id, kind, severity, enterprise_id, gateway_id, detail, created, rule_version, subscore,"
-            " window_start, window_end FROM findings WHERE enterprise_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (grant.enterprise_id, after, limit + 1),
-        ).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, more = page_rows(conn, "findings", "id, kind, severity, enterprise_id, gateway_id, detail, created,"
+                               " rule_version, subscore, window_start, window_end", grant.enterprise_id, after, limit)
         details = [json.loads(r[5]) for r in rows]
         names = {n for d in details for n in _finding_names(d)}
         cats = name_categories(conn, grant.enterprise_id, names) if names and grant.categories is not None else {}
@@ -369,13 +370,7 @@ def alerts_page(
     check_limit(limit, 10_000)
     after = decode_cursor(cursor, "a")
     with rdb.read() as conn:
-        rows = conn.execute(
-            "SELECT id, kind, level, detail, created FROM alerts WHERE enterprise_id = ? AND id > ?"
-            " ORDER BY id LIMIT ?",
-            (grant.enterprise_id, after, limit + 1),
-        ).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, more = page_rows(conn, "alerts", "id, kind, level, detail, created", grant.enterprise_id, after, limit)
         details = [json.loads(r[3]) for r in rows]
         names_of = _alert_names(conn, grant, details)
         names = {n for ns in names_of for n in ns}
@@ -460,13 +455,8 @@ def scores_page(
     check_limit(limit, 1000)
     after = decode_cursor(cursor, "s")
     with rdb.read() as conn:
-        rows = conn.execute(
-            "SELECT id, as_of, created, report, signature FROM scores WHERE enterprise_id = ? AND id > ?"
-            " ORDER BY id LIMIT ?",
-            (grant.enterprise_id, after, limit + 1),
-        ).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, more = page_rows(conn, "scores", "id, as_of, created, report, signature", grant.enterprise_id, after,
+                               limit)
         items = [_score_item(tuple(r), grant, conn, signing_key) for r in rows]
     return _list_page("scores", grant, cursor, rows, more, after, "s", items, signing_key)
 
