@@ -41,7 +41,8 @@ def test_page_renders_what_staff_need(live, tmp_path):
     assert re.search(r"#\d+", text)
     # Consent and the decoded audit of what left.
     assert "Categories that have left the site" in text
-    assert re.search(r"Batch #1 ", text) and "acknowledged" in text and "<details" in dom
+    # The page lists the 20 newest batches; on a slow machine #1 has scrolled off by now.
+    assert re.search(r"Batch #\d+ ", text) and "acknowledged" in text and "<details" in dom
     newest = re.search(r"<details[^>]*>(.*?)</details>", dom, re.S)
     assert newest and " open" in newest.group(0)[:60], "the newest batch is shown open"
     # Each batch holds one category (a bank may be granted only some): the newest batch, open,
