@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -48,6 +48,7 @@ log = logging.getLogger("edgeproof.replay")
 REPLAY_CLOCK = {"synced": True, "source": "replay"}
 KEEP_BEHIND_S = 86400.0  # raw readings kept behind the computed windows (counters look back 3 polls)
 LAST_KEY = "replay.last"  # meta: the last replay's data hash, period and whether it completed
+Mode = Literal["new", "resend", "resume"]
 
 
 class SimClock:
@@ -136,6 +137,7 @@ class Replayer:
         self._rows: Iterator[tuple[float, str, list[float | None]]] = merged_rows(list(data.devices.values()))
         self._next: tuple[float, str, list[float | None]] | None = next(self._rows, None)
         self._day: Any = None
+        self.resumed_from: float | None = None
 
     # -- one tick ---------------------------------------------------------------------------
     def ingest_until(self, t: float, inclusive: bool = False) -> None:
@@ -206,32 +208,61 @@ class Replayer:
         return [int(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.engine.windows]
 
     # -- the whole history ------------------------------------------------------------------
-    async def run(self, resend_only: bool = False) -> dict[str, Any]:
-        """Replay the whole history and deliver it; ``resend_only``: this data was replayed
-        completely before and only its undelivered batches are sent."""
+    def resume_point(self) -> float | None:
+        """The time of the last row a stopped replay committed (rows go in whole ticks, every
+        device's rows before the tick's time in one transaction), or None if it stored none."""
+        names = list(self.devices)
+        with self.store._lock:
+            row = self.store.db.execute(
+                f"SELECT MAX(ts) FROM polls WHERE device IN ({','.join('?' * len(names))})", names).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def skip_until(self, t: float) -> int:
+        """Pass over the rows at or before ``t`` (already in the store); returns how many."""
+        n = 0
+        while self._next is not None and self._next[0] <= t:
+            self._next = next(self._rows, None)
+            n += 1
+        return n
+
+    async def run(self, mode: Mode = "new") -> dict[str, Any]:
+        """Replay the whole history and deliver it. ``resend``: this data was replayed completely
+        before and only its undelivered batches are sent. ``resume``: a replay of this data
+        stopped part-way; it goes on after the last row its store holds. What it had signed
+        stays in the chain; the windows it had not closed are closed now from the stored rows,
+        so the indicators are those of an uninterrupted replay, and, as after any restart,
+        the boot counter moves on."""
         t_real = time.monotonic()
         head0 = self.store.outbox_head()
         ind0 = self.store.count("indicators")
         marks0: list[int] = self._marks()
-        if resend_only:
+        if mode == "resend":
             head0 = self.uplink.acked(head0)
             await self.uplink.deliver()
             return self.summary(head0, ind0, marks0, time.monotonic() - t_real, resent=True)
+        resume_at = self.resume_point() if mode == "resume" else None
+        self.resumed_from = resume_at
+        if resume_at is not None:
+            self.skip_until(resume_at)
+            log.warning("resuming a replay that stopped part-way, after %s", iso(resume_at))
         self.store.meta_set(LAST_KEY, json.dumps({**self.data.replay_object(), "completed": False}))
         with reported_clock(REPLAY_CLOCK):
             for i, (a, b) in enumerate(self.data.up):
+                if resume_at is not None and b <= resume_at:
+                    continue  # this stretch of history was replayed before the stop
                 self.clock.now = a
-                if i == 0:
-                    self.engine.prime(a)
+                if i == 0 or resume_at is not None:
+                    self.engine.prime(a)  # a new store starts at the first window; a resumed one keeps its own
                     marks0 = self._marks()
-                    if self.connectors is not None:
-                        reports = self.connectors.run_once(now=a, force=True)
+                    if self.connectors is not None:  # re-importing what was imported is a no-op
+                        reports = self.connectors.run_once(now=self.data.up[0][0], force=True)
                         self.counts.imports = [_import_summary(r) for r in reports]
-                else:
-                    self.counts.boots += 1  # the recording gateway restarted after an outage
+                if i > 0 or resume_at is not None:
+                    self.counts.boots += 1  # the recording gateway restarted after an outage, or we did
                 self.store.bump("boot")  # as every gateway start does: batches say which run made them
                 # Ticks run in a worker thread so the uplink (its own task) overlaps them.
-                t = window_start(a, self.step) + self.step + self.grace
+                t = window_start(max(a, resume_at or a), self.step) + self.step + self.grace
+                resume_at = None
                 while t < b:
                     if await asyncio.to_thread(self.tick, t):
                         await self.uplink.start()
@@ -275,6 +306,7 @@ class Replayer:
             "destination": self.uplink.dest,
             "offline": down, "restarts": self.counts.boots, "imports": self.counts.imports,
             "elapsed_s": round(elapsed, 3), "resent_only": resent,
+            "resumed_from": iso(self.resumed_from) if self.resumed_from is not None else None,
             "days_per_s": round(days / elapsed, 3) if elapsed > 0 and not resent else None,
         }
 

@@ -19,7 +19,7 @@ from gateway.identity import Identity, IdentityError, load_identity
 from gateway.indicators.windows import parse_duration
 from gateway.profile.schema import PointDef, Profile
 from gateway.replay.data import ReplayData, ReplayError, iso, scan
-from gateway.replay.driver import LAST_KEY, Replayer
+from gateway.replay.driver import LAST_KEY, Mode, Replayer
 from gateway.replay.uplink import RETRY_DELAYS_S
 from gateway.runtime import build_drivers, make_transport
 from gateway.store import Store, StoreLockedError
@@ -50,10 +50,12 @@ def check_data(profile: Profile, data_dir: Path, points: dict[str, list[PointDef
     return data
 
 
-def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Store, Identity, bool]:
+def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Store, Identity, Mode]:
     """The replay identity and its store, refused if they are a live gateway's or if the data
-    overlaps history this identity already replayed. The flag: this very data was replayed
-    completely before, so only its undelivered batches are to be sent."""
+    overlaps history this identity already replayed. The mode: ``new`` data; ``resend``, this
+    very data was replayed completely before, so only its undelivered batches are sent;
+    ``resume``, a replay of this very data stopped part-way (killed, power cut) and goes on
+    where its store says it stopped, as a restarted gateway does."""
     if state_dir.resolve() == default_state_dir().resolve():
         raise ReplayError(f"{state_dir} is the live gateway's state: a replay needs its own identity "
                           f"(default {default_replay_state()}); see docs/replay.md")
@@ -73,11 +75,8 @@ def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Sto
             raise ReplayError(f"the store in {state_dir} holds batches of a live gateway: a replay needs its own "
                               f"identity and state; {hint}")
         last = json.loads(store.meta_get(LAST_KEY) or "null")
-        if last and last.get("completed") and last.get("data_sha256") == data.sha256:
-            return store, identity, True
         if last and last.get("data_sha256") == data.sha256:
-            raise ReplayError(f"a replay of this same data into {state_dir} stopped part-way; what it signed is in "
-                              "its chain and cannot be redone: replay the data into a new replay identity")
+            return store, identity, "resend" if last.get("completed") else "resume"
         for w in profile.indicators.windows:
             wm = store.meta_get(f"ind.wm.{parse_duration(w)}")
             if wm is not None and data.start < int(wm):
@@ -88,7 +87,7 @@ def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Sto
     except (ReplayError, StoreLockedError):
         store.close()
         raise
-    return store, identity, False
+    return store, identity, "new"
 
 
 def transport_for(profile: Profile, identity: Identity, receiver: str | None) -> Transport | None:
@@ -113,12 +112,12 @@ async def replay(profile: Profile, data_dir: Path, state_dir: Path, receiver: st
     """Validate everything, then run the replay; returns the summary."""
     points = await profile_points(profile, state_dir)
     data = check_data(profile, data_dir, points, down_after_s)
-    store, identity, resend_only = open_state(profile, state_dir, data)
+    store, identity, mode = open_state(profile, state_dir, data)
     transport = None
     try:
         transport = transport_for(profile, identity, receiver)
         return await Replayer(profile, data, points, store, identity, state_dir, transport, speed,
-                              pack_every_s, retry_delays_s).run(resend_only)
+                              pack_every_s, retry_delays_s).run(mode)
     finally:
         if transport is not None:
             await transport.close()
