@@ -49,6 +49,21 @@ def test_offline_during_claimed_production(tmp_path):
     assert (f.severity, f.statistic["days_flagged"]) == ("orange", 2)
     assert [round(d["offline_hours"]) for d in f.compared["days"]] == [24, 15]
     assert 5 <= f.statistic["unobserved_share_pct"] < 15
+    assert f.statistic["longest_run_days"] == 2
+
+
+def test_an_offline_run_counts_working_days_a_weekend_does_not_break_it(tmp_path):
+    # Day 14 of the test factory is a Tuesday: Fri 17 and Mon 20 offline; on the Saturday
+    # between, the MES books only Friday's late 5 % (observed, but not a working day).
+    rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
+    build(rdb, Factory(days=28, offline=[(17, 0, 23), (20, 0, 23)]))
+    (f,) = run(evidence(rdb, days=28), "offline_production")
+    assert (f.statistic["days_flagged"], f.statistic["longest_run_days"]) == (2, 2)
+    assert f.severity == "orange" and f.threshold["run_days"] == {"yellow": 1, "orange": 2, "red": 3}
+    rdb2 = ReceiverDB(tmp_path / "r2.db", synchronous="OFF")
+    build(rdb2, Factory(days=28, offline=[(15, 0, 23), (17, 0, 23)]))  # Wed and Fri: Thu was observed
+    (g,) = run(evidence(rdb2, days=28), "offline_production")
+    assert (g.statistic["days_flagged"], g.statistic["longest_run_days"]) == (2, 1)
 
 
 def test_clock_problems(tmp_path):

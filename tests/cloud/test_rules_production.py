@@ -101,6 +101,9 @@ def test_an_outage_is_not_a_stoppage(scenario):
     found = {f.rule: f for f in run(ev)}
     assert "changepoints" not in found and "energy_per_unit" not in found and "cycles_vs_mes" not in found
     assert found["offline_production"].statistic["days_flagged"] == 3
+    # Three claimed working days in a row unobserved is red whatever share of the period it is.
+    assert found["offline_production"].statistic["longest_run_days"] == 3
+    assert found["offline_production"].severity == "red"
 
 
 def test_power_drawn_with_no_production_claimed(scenario):
