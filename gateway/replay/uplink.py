@@ -1,15 +1,18 @@
 """The replay's uplink: the gateway's own Sender, overlapping the ticks, with a final delivery.
 
 A rejection stops the replay (skipping a batch would break the chain the bank verifies); a
-transport failure does not: batches wait in the outbox, as on a live gateway, the next
-packing step tries again, and the final delivery retries with backoff before saying how
-many batches wait (running the same command again sends them).
+transport failure does not: batches wait in the outbox, as on a live gateway, a later
+packing step tries again (not before a backoff of real time: a dead broker costs the MQTT
+transport its whole timeout per attempt, and the replay must not crawl at that pace), and
+the final delivery retries with backoff before saying how many batches wait (running the
+same command again sends them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 from gateway.replay.data import ReplayError
@@ -19,6 +22,7 @@ from gateway.uplink.transport import Transport, TransportError
 
 log = logging.getLogger("edgeproof.replay")
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # the final delivery's retries before giving up
+BACKOFF_S = (1.0, 30.0)  # while replaying: real seconds before the first retry, and the most
 
 
 class ReplayUplink:
@@ -30,6 +34,8 @@ class ReplayUplink:
         self.retry_delays_s = retry_delays_s
         self.error: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._backoff = BACKOFF_S[0]
+        self._retry_at = 0.0  # time.monotonic() before which a packing step does not try again
 
     @property
     def dest(self) -> str | None:
@@ -48,17 +54,25 @@ class ReplayUplink:
             return
         try:
             await self.sender.send_pending()
+            if self.error is not None:
+                log.info("uplink back; sending what waits in the outbox")
             self.error = None
+            self._backoff = BACKOFF_S[0]
         except TransportError as exc:
             if self.sender.status.state == "rejected":
                 raise ReplayError(f"the receiver rejected the replay: {exc}") from exc
             if self.error is None:
                 log.warning("uplink failed; batches wait in the outbox", extra={"error": str(exc)})
             self.error = str(exc)
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(BACKOFF_S[1], self._backoff * 2)
 
     async def start(self) -> None:
-        """Wait for the previous delivery (its rejection stops the replay here), start the next."""
+        """Wait for the previous delivery (its rejection stops the replay here), start the next,
+        unless the receiver was unreachable a moment ago (the outbox keeps the batches)."""
         await self.wait()
+        if self.error is not None and time.monotonic() < self._retry_at:
+            return
         self._task = asyncio.create_task(self.send(), name="replay-uplink")
 
     async def wait(self) -> None:
