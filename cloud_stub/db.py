@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from cloud_stub.schema import SCHEMA_VERSION, ddl
+from cloud_stub.schema import SCHEMA_VERSION, ddl, migrations
 
 
 def utc_now() -> datetime:
@@ -124,13 +124,18 @@ class ReceiverDB:
 
 
 def _create_schema(db: Database) -> None:
-    """Idempotent: tables and indexes are created if missing; an older schema is refused by name."""
+    """Idempotent: tables and indexes are created if missing; an older schema is migrated in
+    place in one transaction, or refused by name when it cannot be."""
     found = db.conn.execute("PRAGMA user_version").fetchone()[0]
-    if found not in (0, SCHEMA_VERSION):
-        raise RuntimeError(
-            f"receiver database has schema version {found}, this receiver needs {SCHEMA_VERSION}: "
-            "start it on a new database file (schema 1 predates analysis and is not migrated)"
-        )
-    for stmt in ddl("sqlite"):
-        db.conn.execute(stmt)
-    db.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    steps = migrations("sqlite", found) if found else []
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        for stmt in steps:
+            db.conn.execute(stmt)
+        for stmt in ddl("sqlite"):
+            db.conn.execute(stmt)
+        db.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")

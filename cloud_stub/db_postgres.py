@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.adapt import Dumper, Loader
 
-from cloud_stub.schema import SCHEMA_VERSION, ddl
+from cloud_stub.schema import SCHEMA_VERSION, ddl, migrations
 
 # Serialises schema creation when several receivers start at once on an empty database
 # (CREATE TABLE IF NOT EXISTS is not safe against itself in PostgreSQL).
@@ -210,12 +210,9 @@ class PostgresDB:
                 found = int(row[0]) if row else None
             if found is None and conn.execute("SELECT to_regclass('batches')").fetchone()[0] is not None:
                 raise RuntimeError(f"{self.path} has receiver tables but no schema version: use a new database")
-            if found not in (None, SCHEMA_VERSION):
-                raise RuntimeError(
-                    f"receiver database has schema version {found}, this receiver needs {SCHEMA_VERSION}: "
-                    "start it on a new database"
-                )
+            for stmt in migrations("postgresql", found) if found is not None else []:
+                conn.execute(stmt)
             for stmt in ddl("postgresql"):
                 conn.execute(stmt)
-            conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
-                         (str(SCHEMA_VERSION),))
+            conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) "
+                         "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))

@@ -11,9 +11,11 @@ which body each record is.
 
 Categories: a batch body can only be shown whole (the gateway signed all of it), so a
 batch is shown only when the bank's grant covers every category in it; otherwise only a
-stub ``{hash, gateway_id, seq, categories, record_count, dropped}`` is served, in the
-place the batch's records would have been, so the bank can still follow the chain (the
-next visible batch's signed ``prev`` names the withheld one's hash).
+stub ``{hash, gateway_id, seq, categories, record_count, dropped, kid, prev, head_sig}``
+is served, in the place the batch's records would have been, so the bank can still follow
+the chain. ``head_sig`` is the gateway's signature of the batch head (wire.batch_head),
+which the stub's fields spell out: the bank checks where the withheld batch sits in the
+chain and which categories it holds with the gateway's key, not on the receiver's word.
 
 Batches without records would otherwise never be seen by a bank and look like a gap in
 the chain, so each is placed on the page whose record-id range covers the moment it was
@@ -170,11 +172,11 @@ def feed_page(
         stubs: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(hidden):
             marks = ",".join("?" * len(chunk))
-            for h, gw, seq, count, body in conn.execute(
-                f"SELECT hash, gateway_id, seq, record_count, body FROM batches WHERE hash IN ({marks})", chunk
+            for h, gw, seq, count, body, kid, head_sig in conn.execute(
+                f"SELECT hash, gateway_id, seq, record_count, body, kid, head_sig FROM batches"
+                f" WHERE hash IN ({marks})", chunk
             ):
-                stubs[h] = {"hash": h, "gateway_id": gw, "seq": seq, "categories": sorted(cats[h]),
-                            "record_count": count, "dropped": _dropped(body)}
+                stubs[h] = _stub(h, gw, seq, count, bytes(body), kid, head_sig, cats[h])
     visible = set(hashes)
     rows = [r for r in rows if r[4] in visible]
     withheld = [stubs[h] for h in hidden]
@@ -206,15 +208,32 @@ def feed_page(
     }
 
 
+def _stub(h: str, gw: str, seq: int, count: int, body: bytes, kid: str, head_sig: bytes | None,
+          cats: set[str]) -> dict[str, Any]:
+    """What a bank is told of a batch it may not see. With the gateway's head signature
+    (``head_sig``) the stub's fields are the signed head (wire.batch_head) and the bank checks
+    them with the gateway's key; without one (a batch from a gateway that predates head
+    signatures) they are the receiver's word."""
+    stub: dict[str, Any] = {"hash": h, "gateway_id": gw, "seq": seq, "categories": sorted(cats),
+                            "record_count": count, "dropped": _dropped(body), "kid": kid, "prev": None,
+                            "head_sig": None}
+    if head_sig is not None:
+        try:
+            head = wire.batch_head(json.loads(body), h)
+        except (ValueError, AttributeError):
+            return stub
+        stub.update(categories=head["categories"], record_count=head["records"], dropped=head["dropped"],
+                    prev=head["prev"], head_sig=wire.b64(bytes(head_sig)))
+    return stub
+
+
 def _dropped(body: bytes) -> list[int] | None:
     """The gateway's declared gap, if any: a stub says so, since the bank cannot read the body."""
     try:
-        d = json.loads(body).get("dropped")
-    except (ValueError, AttributeError):
+        obj = json.loads(body)
+    except ValueError:
         return None
-    if isinstance(d, list) and len(d) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in d):
-        return [d[0], d[1]]
-    return None
+    return wire.declared_gap(obj) if isinstance(obj, dict) else None
 
 
 # -- indicators ------------------------------------------------------------------------------

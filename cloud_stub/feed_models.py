@@ -46,6 +46,12 @@ class WithheldBatch(BaseModel):
     categories: list[str]
     record_count: int
     dropped: list[int] | None = Field(None, description="the gap the gateway declared in this batch, if any")
+    kid: str | None = Field(None, description="the key that signed the batch")
+    prev: str | None = Field(None, description="the batch's signed prev (null without head_sig)")
+    head_sig: str | None = Field(
+        None, description="base64 Ed25519 signature by the gateway over b'EdgeProof head v1\\x00' + canonical JSON"
+        " of {v: 1, gateway, enterprise, kid, seq, prev, hash, categories, records, dropped} (this stub's fields;"
+        " records = record_count, enterprise = the page's); null for batches from gateways without head signatures")
 
 
 class FeedRecord(BaseModel):

@@ -13,9 +13,12 @@ can vendor this file and wire.py alone. For every record it checks, itself:
 * per gateway, the batches (shown or withheld) form one chain: seq 1 first, then for each
   shown batch ``prev`` = hash of the batch before it, shown or withheld; gaps pass only
   where the gateway declared ``"dropped": [first, last]``; two batches with one seq is
-  equivocation. A withheld batch is checked only through the next shown batch's signed
-  ``prev`` (see docs/wire-format.md: what is and is not proven);
-* a batch is withheld only if it holds a category the bank's grant does not cover;
+  equivocation. A withheld batch whose stub carries the gateway's head signature is checked
+  like a shown one (its signed head gives its seq, prev, categories, record count and
+  declared gap); one without (a gateway that predates head signatures) only through the
+  next batch's signed ``prev`` (see docs/wire-format.md: what is and is not proven);
+* a batch is withheld only if it holds a category the bank's grant does not cover (by its
+  signed head where it has one);
 * each page's receiver signature (records, indicators, findings, alerts, scores,
   enterprises) covers that page as received (``wire.verify_report``), against a pinned
   receiver key when one is given;
@@ -221,10 +224,13 @@ def _verify_enterprise(
         for s in page.get("withheld", []):
             stubs.setdefault(s.get("hash"), s)
 
-    bodies, bad_batches = _check_batches(http, report, enterprise, batches, key_pins)
+    keys = _Keys(http, enterprise, key_pins)
+    bodies, bad_batches = _check_batches(report, enterprise, batches, keys)
     verified_records, failed_ids, seen_locs = _check_records(report, records, batches, bodies, bad_batches)
+    signed_heads = _check_stub_heads(report, enterprise, stubs, keys)
     _check_withheld(report, stubs, batches, granted)
-    summary["gateways"], summary["declared_gaps"] = _check_chains(report, bodies, stubs, seen_locs)
+    summary["gateways"], summary["declared_gaps"] = _check_chains(report, bodies, stubs, seen_locs, signed_heads)
+    summary["withheld_signed"] = len(signed_heads)
 
     counts: dict[str, int] = {}
     for what in ("scores", "indicators", "findings", "alerts"):
@@ -243,12 +249,32 @@ def _verify_enterprise(
                     "verified": len(records) - len(failed_ids), "_failed_records": len(failed_ids)})
 
 
+class _Keys:
+    """The gateways' public keys, as the receiver serves them for this enterprise, checked
+    against the bank's pins where it has any."""
+
+    def __init__(self, http: _Http, enterprise: str, pins: dict[str, str] | None) -> None:
+        self.http, self.enterprise, self.pins = http, enterprise, pins or {}
+        self._served: dict[str, dict[str, str]] = {}
+
+    def get(self, gw: str, kid: str) -> bytes:
+        if gw not in self._served:
+            info = self.http.get(f"/v1/gateways/{urllib.parse.quote(gw, safe='')}/keys")
+            self._served[gw] = {k["kid"]: k["public_key"] for k in info.get("keys", [])
+                                if info.get("enterprise_id") == self.enterprise}
+        served = self._served[gw].get(kid)
+        pk = self.pins.get(kid) or served
+        if pk is None:
+            raise wire.WireError("unknown_key", f"key {kid} is not enrolled for {gw} of {self.enterprise}")
+        if kid in self.pins and served not in (None, self.pins[kid]):
+            raise wire.WireError("key_mismatch", f"receiver serves a different key for {kid}")
+        return wire.unb64(pk, "gateway key")
+
+
 def _check_batches(
-    http: _Http, report: _Report, enterprise: str, batches: dict[str, dict[str, Any]],
-    key_pins: dict[str, str] | None,
+    report: _Report, enterprise: str, batches: dict[str, dict[str, Any]], keys: _Keys,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Hash, gateway signature and enterprise of every batch shown."""
-    keys_by_gateway: dict[str, dict[str, str]] = {}
+    """Hash, gateway signature (body and, where sent, head) and enterprise of every batch shown."""
     bodies: dict[str, dict[str, Any]] = {}
     bad: dict[str, str] = {}
     for h, b in batches.items():
@@ -259,18 +285,7 @@ def _check_batches(
             gw = json.loads(sb.body).get("gateway")
             if not isinstance(gw, str):
                 raise wire.WireError("bad_body", "body names no gateway")
-            if gw not in keys_by_gateway:
-                info = http.get(f"/v1/gateways/{urllib.parse.quote(gw, safe='')}/keys")
-                keys_by_gateway[gw] = {
-                    k["kid"]: k["public_key"] for k in info.get("keys", []) if info.get("enterprise_id") == enterprise
-                }
-            pk = (key_pins or {}).get(sb.kid) or keys_by_gateway[gw].get(sb.kid)
-            if pk is None:
-                raise wire.WireError("unknown_key", f"key {sb.kid} is not enrolled for {gw} of {enterprise}")
-            served = keys_by_gateway[gw].get(sb.kid)
-            if key_pins and sb.kid in key_pins and served not in (None, key_pins[sb.kid]):
-                raise wire.WireError("key_mismatch", f"receiver serves a different key for {sb.kid}")
-            body = wire.verify(sb, wire.unb64(pk, "gateway key"))
+            body = wire.verify(sb, keys.get(gw, sb.kid))
             if body["enterprise"] != enterprise or body["gateway"] != gw:
                 raise wire.WireError("gateway_mismatch", "batch belongs to another enterprise")
             bodies[h] = body
@@ -321,6 +336,33 @@ def _check_records(
     return good, failed, seen_locs
 
 
+def stub_head(stub: dict[str, Any], enterprise: str) -> dict[str, Any]:
+    """The batch head (wire.batch_head) a withheld stub spells out, as the gateway signed it."""
+    return {"v": wire.HEAD_VERSION, "gateway": stub.get("gateway_id"), "enterprise": enterprise,
+            "kid": stub.get("kid"), "seq": stub.get("seq"), "prev": stub.get("prev"), "hash": stub.get("hash"),
+            "categories": stub.get("categories"), "records": stub.get("record_count"),
+            "dropped": stub.get("dropped")}
+
+
+def _check_stub_heads(report: _Report, enterprise: str, stubs: dict[str, dict[str, Any]], keys: _Keys) -> set[str]:
+    """The gateway's head signature of every stub that carries one; the hashes whose head holds.
+    A stub without one is the receiver's word (a gateway from before head signatures)."""
+    signed: set[str] = set()
+    for h, s in stubs.items():
+        if s.get("head_sig") is None:
+            continue
+        try:
+            if not isinstance(s.get("gateway_id"), str) or not isinstance(s.get("kid"), str):
+                raise wire.WireError("bad_stub", "stub names no gateway or key")
+            wire.verify_head(stub_head(s, enterprise), wire.unb64(s["head_sig"], "head_sig"),
+                             keys.get(s["gateway_id"], s["kid"]))
+            signed.add(str(h))
+        except (*_ERRORS, urllib.error.URLError, OSError) as exc:
+            report.feed(f"withheld batch {str(h)[:16]} (gateway {s.get('gateway_id')} seq {s.get('seq')}): "
+                        f"the stub is not what the gateway signed: {exc}")
+    return signed
+
+
 def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: dict[str, Any],
                     granted: list[str] | None) -> None:
     """A stub must be a batch the bank may not see: it names a category outside the grant."""
@@ -335,9 +377,11 @@ def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: 
 
 def _check_chains(
     report: _Report, bodies: dict[str, dict[str, Any]], stubs: dict[str, dict[str, Any]],
-    seen_locs: dict[str, set[int]],
+    seen_locs: dict[str, set[int]], signed_heads: set[str] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Completeness of shown batches, and per-gateway chain continuity across shown and withheld batches."""
+    """Completeness of shown batches, and per-gateway chain continuity across shown and
+    withheld batches (a withheld one with a signed head chains by its signed prev)."""
+    signed_heads = signed_heads or set()
     chains: dict[str, list[tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
     for h, body in bodies.items():
         if len(seen_locs[h]) != len(body["records"]):
@@ -354,15 +398,18 @@ def _check_chains(
         prev_seq, prev_hash = 0, wire.GENESIS_PREV
         for seq, h, body, stub in sorted(chains[gw], key=lambda t: t[0]):
             dropped = body.get("dropped") if body is not None else (stub or {}).get("dropped")
+            signed_prev = body["prev"] if body is not None else (stub or {}).get("prev") if h in signed_heads \
+                else None
             where = f"gateway {gw} seq {seq} ({'withheld ' if body is None else ''}batch {h[:16]})"
             if seq == prev_seq:
                 report.feed(f"{where}: two batches with seq {seq} (equivocation)")
             elif seq == prev_seq + 1:
-                if body is not None and body["prev"] != prev_hash:
+                if signed_prev is not None and signed_prev != prev_hash:
                     report.feed(f"{where}: does not chain to seq {prev_seq} (signed prev differs)")
             elif dropped == [prev_seq + 1, seq - 1]:
-                declared.append({"gateway_id": gw, "first": prev_seq + 1, "last": seq - 1,
-                                 "declared_in": "withheld batch (receiver's word)" if body is None else "signed body"})
+                source = "signed body" if body is not None else "signed head" if h in signed_heads \
+                    else "withheld batch (receiver's word)"
+                declared.append({"gateway_id": gw, "first": prev_seq + 1, "last": seq - 1, "declared_in": source})
             else:
                 report.feed(f"{where}: seq {prev_seq + 1}..{seq - 1} missing, not declared dropped")
             prev_seq, prev_hash = seq, h

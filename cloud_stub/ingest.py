@@ -276,9 +276,9 @@ def _extend_chain(
     rec_pos = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
     conn.execute(
         "INSERT INTO batches (hash, gateway_id, enterprise_id, seq, kid, body, sig, record_count, rec_pos,"
-        " received, transport, created, replayed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " received, transport, created, replayed, head_sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (h, gw, ent, seq, batch.kid, batch.body, batch.sig, len(rows), rec_pos, iso(utc_now()), transport,
-         body["created"] if isinstance(body.get("created"), str) else None, is_replayed(body)),
+         body["created"] if isinstance(body.get("created"), str) else None, is_replayed(body), batch.head_sig),
     )
     conn.executemany(
         "INSERT INTO records (batch_hash, enterprise_id, gateway_id, seq, idx, type, name, category, subject,"

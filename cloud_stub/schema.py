@@ -17,7 +17,14 @@ parsed in Python.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# In-place upgrades: MIGRATIONS[n] takes a schema-n database to n + 1 (same SQL on both
+# stores). Schema 1 predates analysis and is refused, not migrated.
+MIGRATIONS: dict[int, list[str]] = {
+    # 3: the gateway's signature of each batch's head (wire.batch_head), shown in withheld stubs.
+    2: ["ALTER TABLE batches ADD COLUMN head_sig {blob}"],
+}
 
 _DIALECT = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY", "blob": "BLOB", "int": "INTEGER", "real": "REAL"},
@@ -45,7 +52,7 @@ _TABLES = [
     " id {pk}, hash TEXT NOT NULL UNIQUE, gateway_id TEXT NOT NULL, enterprise_id TEXT NOT NULL,"
     " seq {int} NOT NULL, kid TEXT NOT NULL, body {blob} NOT NULL, sig {blob} NOT NULL,"
     " record_count {int} NOT NULL, rec_pos {int} NOT NULL, received TEXT NOT NULL, transport TEXT,"
-    " created TEXT, replayed {int} NOT NULL DEFAULT 0)",
+    " created TEXT, replayed {int} NOT NULL DEFAULT 0, head_sig {blob})",
     "CREATE UNIQUE INDEX IF NOT EXISTS batches_gateway_seq ON batches (gateway_id, seq)",
     "CREATE INDEX IF NOT EXISTS batches_enterprise_pos ON batches (enterprise_id, rec_pos)",
     # Indicator fields are pulled out as columns so analysis reads numbers, not JSON.
@@ -93,3 +100,19 @@ def ddl(dialect: str) -> list[str]:
     """The CREATE statements for ``dialect`` (``sqlite`` or ``postgresql``), idempotent."""
     words = _DIALECT[dialect]
     return [stmt.format(**words) for stmt in _TABLES]
+
+
+def migrations(dialect: str, found: int) -> list[str]:
+    """The statements taking a schema-``found`` database to SCHEMA_VERSION, in order; raises
+    for a version that cannot be migrated."""
+    if found == SCHEMA_VERSION:
+        return []
+    if found not in MIGRATIONS:
+        raise RuntimeError(
+            f"receiver database has schema version {found}, this receiver needs {SCHEMA_VERSION}: "
+            "start it on a new database (schema 1 predates analysis and is not migrated)")
+    words = _DIALECT[dialect]
+    out: list[str] = []
+    for v in range(found, SCHEMA_VERSION):
+        out += [stmt.format(**words) for stmt in MIGRATIONS[v]]
+    return out

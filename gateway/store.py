@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS indicators (
 CREATE INDEX IF NOT EXISTS indicators_unbatched ON indicators(batch_seq, id);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, body BLOB NOT NULL, sig BLOB NOT NULL, kid TEXT NOT NULL,
-    created REAL NOT NULL, n_records INTEGER NOT NULL, categories TEXT NOT NULL DEFAULT '[]');
+    created REAL NOT NULL, n_records INTEGER NOT NULL, categories TEXT NOT NULL DEFAULT '[]', head_sig BLOB);
 CREATE TABLE IF NOT EXISTS acks (
     destination TEXT PRIMARY KEY, seq INTEGER NOT NULL, at REAL NOT NULL, detail TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,10 +112,18 @@ class Store:
         self.db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        self._migrate()
         self._points: dict[tuple[str, str], PointRow] = {}
         for row in self.db.execute("SELECT id, device, point, meaning, unit FROM points"):
             self._points[(row[1], row[2])] = PointRow(*row)
         self._lockfile: Any = None
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older gateway up to date, in place (a field gateway is
+        upgraded with its data): columns added since are added, empty for the old rows."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}
+        if "head_sig" not in cols:  # batches signed before head signatures travel without one
+            self.db.execute("ALTER TABLE outbox ADD COLUMN head_sig BLOB")
 
     # -- single-writer guard -------------------------------------------------------------
     def acquire_exclusive(self) -> None:
@@ -345,15 +353,17 @@ class Store:
 
     # -- outbox -------------------------------------------------------------------------
     def append_batch(self, seq: int, hash_: str, body: bytes, sig: bytes, kid: str, indicator_ids: list[int],
-                     categories: list[str], n_records: int, meta: dict[str, str]) -> None:
+                     categories: list[str], n_records: int, meta: dict[str, str],
+                     head_sig: bytes | None = None) -> None:
         """One transaction: the batch enters the outbox, its indicators are marked, the chain
         head advances. A crash leaves either all of it or none of it."""
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.execute("INSERT INTO outbox(seq, hash, body, sig, kid, created, n_records, categories) "
-                                "VALUES(?,?,?,?,?,?,?,?)",
-                                (seq, hash_, body, sig, kid, time.time(), n_records, json.dumps(categories)))
+                self.db.execute("INSERT INTO outbox(seq, hash, body, sig, kid, created, n_records, categories, "
+                                "head_sig) VALUES(?,?,?,?,?,?,?,?,?)",
+                                (seq, hash_, body, sig, kid, time.time(), n_records, json.dumps(categories),
+                                 head_sig))
                 self.db.executemany("UPDATE indicators SET batch_seq=? WHERE id=?", [(seq, i) for i in indicator_ids])
                 for k, v in meta.items():
                     self.meta_set(k, v)
@@ -362,10 +372,11 @@ class Store:
                 self._rollback()
                 raise
 
-    def outbox_after(self, seq: int, limit: int = 50) -> list[tuple[int, str, bytes, bytes, str]]:
+    def outbox_after(self, seq: int, limit: int = 50) -> list[tuple[int, str, bytes, bytes, str, bytes | None]]:
+        """(seq, hash, body, sig, kid, head_sig) of the batches after ``seq``, in order."""
         with self._lock:
-            return self.db.execute("SELECT seq, hash, body, sig, kid FROM outbox WHERE seq>? ORDER BY seq LIMIT ?",
-                                   (seq, limit)).fetchall()
+            return self.db.execute("SELECT seq, hash, body, sig, kid, head_sig FROM outbox WHERE seq>? "
+                                   "ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
 
     def outbox_head(self) -> int:
         with self._lock:

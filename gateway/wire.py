@@ -13,6 +13,12 @@ Rules, in short:
   signatures from any other use of the same key (enrollment proofs use ENROLL_PREFIX).
 * ``batch_hash = sha256(body)``; each body carries ``prev`` (the previous batch's hash,
   64 zeros for seq 1) and a strictly increasing ``seq``.
+* The gateway also signs the batch's **head** (``HEAD_PREFIX + canonical_json(head)``): its
+  place in the chain and what it holds (gateway, enterprise, key, seq, prev, hash,
+  categories, record count, declared gap), derived from the body by :func:`batch_head`.
+  The head signature travels beside the body signature; it lets a bank that may not see a
+  batch (a category it was not granted) still check, with the gateway's key alone, where
+  that batch sits in the chain and which categories it holds.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ VERSION = 1
 SIGN_PREFIX = b"EdgeProof batch v1\x00"
 ENROLL_PREFIX = b"EdgeProof enroll v1\x00"
 REPORT_PREFIX = b"EdgeProof report v1\x00"
+HEAD_PREFIX = b"EdgeProof head v1\x00"
+HEAD_VERSION = 1
 GENESIS_PREV = "0" * 64
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
 
@@ -100,26 +108,72 @@ class SignedBatch:
     body: bytes
     sig: bytes
     kid: str
+    head_sig: bytes | None = None  # None: a gateway from before head signatures
 
     @property
     def hash(self) -> str:
         return batch_hash(self.body)
 
     def envelope(self) -> bytes:
-        return canonical_json({"format": FORMAT, "kid": self.kid, "body": b64(self.body), "sig": b64(self.sig)})
+        return canonical_json(self.to_json())
 
     def to_json(self) -> dict[str, str]:
-        return {"format": FORMAT, "kid": self.kid, "body": b64(self.body), "sig": b64(self.sig)}
+        env = {"format": FORMAT, "kid": self.kid, "body": b64(self.body), "sig": b64(self.sig)}
+        if self.head_sig is not None:
+            env["head_sig"] = b64(self.head_sig)
+        return env
+
+
+def declared_gap(body_obj: dict[str, Any]) -> list[int] | None:
+    """The body's ``dropped`` as ``[first, last]`` when it is two integers, else None."""
+    d = body_obj.get("dropped")
+    if isinstance(d, list) and len(d) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in d):
+        return [d[0], d[1]]
+    return None
+
+
+def record_category(rec: Any) -> str:
+    """A record's category: its ``category`` when a non-empty string, else its ``type``."""
+    if isinstance(rec, dict):
+        cat = rec.get("category")
+        if isinstance(cat, str) and cat:
+            return cat
+        t = rec.get("type")
+        if isinstance(t, str):
+            return t
+    return "?"
+
+
+def batch_head(body_obj: dict[str, Any], body_hash: str) -> dict[str, Any]:
+    """The head of a batch: what a bank may check about it without seeing its records."""
+    records = body_obj.get("records") if isinstance(body_obj.get("records"), list) else []
+    return {"v": HEAD_VERSION, "gateway": body_obj.get("gateway"), "enterprise": body_obj.get("enterprise"),
+            "kid": body_obj.get("kid"), "seq": body_obj.get("seq"), "prev": body_obj.get("prev"),
+            "hash": body_hash, "categories": sorted({record_category(r) for r in records}),
+            "records": len(records), "dropped": declared_gap(body_obj)}
+
+
+def sign_head(head: dict[str, Any], signing_key: SigningKey) -> bytes:
+    return signing_key.sign(HEAD_PREFIX + canonical_json(head)).signature
+
+
+def verify_head(head: dict[str, Any], sig: bytes, public_key: bytes) -> None:
+    """Raise WireError('bad_signature') unless ``sig`` is the gateway's signature of ``head``."""
+    try:
+        VerifyKey(public_key).verify(HEAD_PREFIX + canonical_json(head), sig)
+    except BadSignatureError as exc:
+        raise WireError("bad_signature", "head signature does not match the batch head") from exc
 
 
 def sign_body(body_obj: dict[str, Any], signing_key: SigningKey) -> SignedBatch:
-    """Encode a batch body once and sign those bytes."""
+    """Encode a batch body once and sign those bytes, and its head."""
     missing = [k for k in REQUIRED_BODY_KEYS if k not in body_obj]
     if missing:
         raise WireError("bad_body", f"body lacks {missing}")
     body = canonical_json(body_obj)
     sig = signing_key.sign(SIGN_PREFIX + body).signature
-    return SignedBatch(body=body, sig=sig, kid=body_obj["kid"])
+    head_sig = sign_head(batch_head(body_obj, batch_hash(body)), signing_key)
+    return SignedBatch(body=body, sig=sig, kid=body_obj["kid"], head_sig=head_sig)
 
 
 def parse_envelope(data: bytes | str | dict[str, Any]) -> SignedBatch:
@@ -138,14 +192,19 @@ def parse_envelope(data: bytes | str | dict[str, Any]) -> SignedBatch:
     for k in ("kid", "body", "sig"):
         if not isinstance(env.get(k), str):
             raise WireError("bad_envelope", f"envelope field {k!r} missing or not a string")
-    return SignedBatch(body=unb64(env["body"], "body"), sig=unb64(env["sig"], "sig"), kid=env["kid"])
+    head_sig = env.get("head_sig")
+    if head_sig is not None and not isinstance(head_sig, str):
+        raise WireError("bad_envelope", "envelope field 'head_sig' is not a string")
+    return SignedBatch(body=unb64(env["body"], "body"), sig=unb64(env["sig"], "sig"), kid=env["kid"],
+                       head_sig=unb64(head_sig, "head_sig") if head_sig is not None else None)
 
 
 def verify(batch: SignedBatch, public_key: bytes) -> dict[str, Any]:
     """Check the signature over the received bytes, then decode and check the body's shape.
 
-    Returns the decoded body. Raises WireError with code 'bad_signature', 'bad_body' or
-    'kid_mismatch'. Chain continuity is the receiver's job (it needs history).
+    Returns the decoded body. Raises WireError with code 'bad_signature' (the body's, or the
+    head's when the envelope carries one), 'bad_body' or 'kid_mismatch'. Chain continuity
+    is the receiver's job (it needs history).
     """
     if key_id(public_key) != batch.kid:
         raise WireError("kid_mismatch", f"key id {batch.kid} does not name the given public key")
@@ -153,7 +212,10 @@ def verify(batch: SignedBatch, public_key: bytes) -> dict[str, Any]:
         VerifyKey(public_key).verify(SIGN_PREFIX + batch.body, batch.sig)
     except BadSignatureError as exc:
         raise WireError("bad_signature", "signature does not match the body bytes") from exc
-    return decode_body(batch.body, expect_kid=batch.kid)
+    body = decode_body(batch.body, expect_kid=batch.kid)
+    if batch.head_sig is not None:
+        verify_head(batch_head(body, batch.hash), batch.head_sig, public_key)
+    return body
 
 
 def decode_body(body: bytes, expect_kid: str | None = None) -> dict[str, Any]:

@@ -98,7 +98,8 @@ class Batcher:
         signed = wire.sign_body(body, self.identity.signing_key)
         categories = sorted({r.get("category", r["type"]) for r in records})
         self.store.append_batch(seq, signed.hash, signed.body, signed.sig, signed.kid, ids, categories,
-                                len(records), {"chain.head_hash": signed.hash, "chain.head_seq": str(seq)})
+                                len(records), {"chain.head_hash": signed.hash, "chain.head_seq": str(seq)},
+                                signed.head_sig)
         return seq
 
     def _pending_one_category(self) -> list[dict[str, Any]]:

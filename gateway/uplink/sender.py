@@ -57,10 +57,10 @@ class Sender:
             if not pending:
                 self.status.state = "idle"
                 return done
-            for seq, hash_, body, sig, kid in pending:
+            for seq, hash_, body, sig, kid, head_sig in pending:
                 from gateway.wire import SignedBatch
 
-                envelope = SignedBatch(body=body, sig=sig, kid=kid).envelope()
+                envelope = SignedBatch(body=body, sig=sig, kid=kid, head_sig=head_sig).envelope()
                 self.status.state = "sending"
                 self.status.sent += 1
                 ack = await self.transport.send(seq, hash_, envelope)

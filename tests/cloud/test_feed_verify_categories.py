@@ -51,8 +51,8 @@ def site(receiver, tmp_path: Path) -> Iterator[dict[str, Any]]:
                          "detail": {}})
     store.add_indicators(rows)
     seqs = batcher.pack_all()
-    for _seq, _h, body, sig, kid in store.outbox_after(0, 1000):
-        status, out = receiver.post(wire.SignedBatch(body, sig, kid).envelope())
+    for _seq, _h, body, sig, kid, hs in store.outbox_after(0, 1000):
+        status, out = receiver.post(wire.SignedBatch(body, sig, kid, hs).envelope())
         assert out["status"] == "accepted", out
     tokens = {
         "all": add_bank(receiver.rdb, "bank-all", "ent-1")["token"],
@@ -102,9 +102,9 @@ def test_a_consent_change_goes_alone_and_every_bank_sees_it(receiver, tmp_path: 
                   "event": "narrowed", "allowed": ["energy"], "denied": [], "stopped": ["machine"]}
         first = batcher.pack_once(extra_records=[change])
         batcher.pack_all()
-        for _seq, _h, body, sig, kid in store.outbox_after(0, 1000):
-            assert receiver.post(wire.SignedBatch(body, sig, kid).envelope())[1]["status"] == "accepted"
-        assert [wire.decode_body(b)["records"] for s_, _h, b, _s, _k in store.outbox_after(0, 10)
+        for _seq, _h, body, sig, kid, hs in store.outbox_after(0, 1000):
+            assert receiver.post(wire.SignedBatch(body, sig, kid, hs).envelope())[1]["status"] == "accepted"
+        assert [wire.decode_body(b)["records"] for s_, _h, b, _s, _k, _hs in store.outbox_after(0, 10)
                 if s_ == first] == [[change]]  # alone: no indicator rides with it
     finally:
         store.close()
@@ -140,10 +140,10 @@ def _one(conn, sql: str, *args: Any) -> Any:
     return conn.execute(sql, args).fetchone()
 
 
-def _swap_hash(receiver, seq: int) -> None:
+def _swap_hash(receiver, seq: int, gateway: str = "gw-real") -> None:
     """The receiver rewrites the stored hash of batch ``seq`` (as if it had substituted that batch)."""
     with receiver.rdb.write() as conn:
-        h = _one(conn, "SELECT hash FROM batches WHERE gateway_id = 'gw-real' AND seq = ?", seq)[0]
+        h = _one(conn, "SELECT hash FROM batches WHERE gateway_id = ? AND seq = ?", gateway, seq)[0]
         fake = "f" * 64
         conn.execute("UPDATE records SET batch_hash = ? WHERE batch_hash = ?", (fake, h))
         conn.execute("UPDATE batches SET hash = ? WHERE hash = ?", (fake, h))
@@ -157,19 +157,62 @@ def test_a_rewritten_withheld_link_breaks_the_chain_at_the_next_shown_batch(site
     seq = next(s for s in sorted(cat) if cat[s] != "energy" and cat.get(s + 1) == "energy")
     _swap_hash(receiver, seq)
     s = verify_feed(receiver.url, "ent-1", t["energy"], site["pin"])
-    assert s["failed"] == 1, s["failures"]
-    assert f"gateway gw-real seq {seq + 1} " in s["failures"][0] and "does not chain" in s["failures"][0]
+    assert s["failed"] == 2, s["failures"]
+    # The stub no longer matches the head the gateway signed, and the next shown batch's signed
+    # prev names the real hash.
+    assert f"(gateway gw-real seq {seq}): the stub is not what the gateway signed" in s["failures"][0]
+    assert f"gateway gw-real seq {seq + 1} " in s["failures"][1] and "does not chain" in s["failures"][1]
 
 
-def test_links_inside_a_run_of_withheld_batches_are_not_provable(site):
-    """Documented limit: only the last link of a withheld run is anchored by a shown batch's signed prev."""
+def test_links_inside_a_run_of_withheld_batches_are_proven_by_their_head_signatures(site):
     receiver, t = site["receiver"], site["tokens"]
     with receiver.rdb.read() as conn:
         cat = dict(conn.execute("SELECT DISTINCT seq, category FROM records WHERE gateway_id = 'gw-real'"))
     seq = next(s for s in sorted(cat) if cat[s] != "energy" and cat.get(s + 1) not in ("energy", None))
+    assert verify_feed(receiver.url, "ent-1", t["energy"], site["pin"])["withheld_signed"] > 0
     _swap_hash(receiver, seq)
-    assert verify_feed(receiver.url, "ent-1", t["energy"], site["pin"])["failed"] == 0
-    s = verify_feed(receiver.url, "ent-1", t["all"], site["pin"])  # a bank that sees them catches it
+    s = verify_feed(receiver.url, "ent-1", t["energy"], site["pin"])
+    assert any(f"(gateway gw-real seq {seq}): the stub is not what the gateway signed" in f for f in s["failures"])
+    # seq + 1 is withheld too: its signed head's prev names the real hash of seq.
+    assert any(f"gateway gw-real seq {seq + 1} (withheld batch" in f and "does not chain" in f
+               for f in s["failures"]), s["failures"]
+
+
+def test_a_relabelled_withheld_batch_is_caught_by_its_head_signature(site):
+    """A receiver hiding an energy batch from the energy bank by calling it machine data."""
+    receiver, t = site["receiver"], site["tokens"]
+    with receiver.rdb.write() as conn:
+        h = _one(conn, "SELECT batch_hash FROM records WHERE gateway_id = 'gw-real' AND category = 'energy' "
+                       "ORDER BY id LIMIT 1")[0]
+        conn.execute("UPDATE records SET category = 'machine' WHERE batch_hash = ?", (h,))
+        body = json.loads(_one(conn, "SELECT body FROM batches WHERE hash = ?", h)[0])
+        for r in body["records"]:
+            r["category"] = "machine"
+        # the stored body must say so too, or the head the receiver rebuilds still says energy;
+        # the hash stays (the bank never sees this body, only its stub)
+        conn.execute("UPDATE batches SET body = ? WHERE hash = ?", (wire.canonical_json(body), h))
+    s = verify_feed(receiver.url, "ent-1", t["energy"], site["pin"])
+    assert any(f"withheld batch {h[:16]}" in f and "not what the gateway signed" in f for f in s["failures"]), \
+        s["failures"]
+
+
+def test_links_inside_a_run_of_batches_from_an_older_gateway_are_not_provable(receiver):
+    """Documented limit for batches sent without a head signature (gateways before issue 7's
+    head signatures): only the last link of a withheld run is anchored by a shown batch."""
+    old = FakeGateway("gw-old", "ent-1")
+    receiver.enroll(old)
+    for c in ("energy", "machine", "machine", "energy"):
+        rec = {"type": "indicator", "name": CATS[c], "category": c, "subject": "s",
+               "window": {"start": T0, "len": 900}, "value": 1.0, "unit": "u", "q": [], "def": 1}
+        b = old.next(records=[rec])
+        assert receiver.post(wire.SignedBatch(b.body, b.sig, b.kid).envelope())[1]["status"] == "accepted"
+    energy = add_bank(receiver.rdb, "b-e-old", "ent-1", "energy")["token"]
+    every = add_bank(receiver.rdb, "b-all-old", "ent-1")["token"]
+    s0 = verify_feed(receiver.url, "ent-1", energy, pin_of(receiver))
+    assert (s0["failures"], s0["withheld"], s0["withheld_signed"]) == ([], 2, 0)
+    _swap_hash(receiver, 2, "gw-old")
+    assert verify_feed(receiver.url, "ent-1", energy, pin_of(receiver))["failed"] == 0
+    s = verify_feed(receiver.url, "ent-1", every, pin_of(receiver))  # a bank that sees them catches it
     assert any(f.startswith("batch ffffffffffffffff: bad_hash") for f in s["failures"]), s["failures"]
 
 

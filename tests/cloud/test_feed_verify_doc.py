@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from cloud_helpers import FakeGateway, http
+from nacl.exceptions import BadSignatureError
 from test_bank_api import CONSENT, energy, insert_analysis, machine, signed_finding
 
 from cloud_stub.banks import add_bank
@@ -58,7 +59,8 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
     bodies = {h: v["check_batch"](h, b, f["gateway_keys"]) for h, b in page["batches"].items()}
     for r in page["records"]:
         v["check_record"](r, bodies)
-    v["check_chain"](bodies, page["withheld"])
+    signed = {s["hash"] for s in page["withheld"] if v["check_stub"](s, page["enterprise_id"], f["gateway_keys"])}
+    v["check_chain"](bodies, page["withheld"], signed)
     v["check_whole_page"](f["scores"], pk)
     v["check_whole_page"](f["findings"], pk)
     for item in f["scores"]["items"]:
@@ -67,7 +69,32 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
 
 def test_the_documented_verifier_accepts_a_partial_feed(feed):
     assert len(feed["records"]["withheld"]) == 3 and feed["scores"]["items"][0]["report"]["redacted"]
+    assert all(s["head_sig"] and s["prev"] for s in feed["records"]["withheld"])  # every stub signed
     run(doc_verifier(), feed)
+
+
+def _resign_records_page(page, key):
+    """What a dishonest receiver does after altering a page: sign it again with its own key."""
+    shape = {"enterprise_id": page["enterprise_id"], "cursor": page["cursor"], "next_cursor": page["next_cursor"],
+             "record_ids": [r["id"] for r in page["records"]], "batch_hashes": list(page["batches"]),
+             "locators": [[r["id"], r["batch_hash"], r["index"]] for r in page["records"]],
+             "withheld": page["withheld"]}
+    page["page_signature"] = wire.sign_report(shape, key)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("categories", ["machine", "quality"]),  # says it holds something else
+    ("prev", "ab" * 32),  # places it elsewhere in the chain
+    ("record_count", 0),
+    ("dropped", [1, 1]),  # invents a declared gap
+])
+def test_a_stub_the_receiver_altered_and_resigned_fails_on_the_gateways_head_signature(feed, receiver, field,
+                                                                                        value):
+    page = feed["records"]
+    page["withheld"][0][field] = value
+    _resign_records_page(page, receiver.key)
+    with pytest.raises(BadSignatureError):
+        run(doc_verifier(), feed)
 
 
 def _record(f):
@@ -122,5 +149,6 @@ def test_a_stub_dropped_and_the_page_resigned_still_breaks_the_chain(feed, recei
     page["page_signature"] = wire.sign_report(shape, receiver.key)  # a dishonest receiver signs it
     v["check_records_page"](page, feed["receiver_pk"])
     bodies = {h: v["check_batch"](h, b, feed["gateway_keys"]) for h, b in page["batches"].items()}
+    signed = {s["hash"] for s in page["withheld"] if v["check_stub"](s, page["enterprise_id"], feed["gateway_keys"])}
     with pytest.raises(AssertionError, match="missing"):
-        v["check_chain"](bodies, page["withheld"])
+        v["check_chain"](bodies, page["withheld"], signed)

@@ -66,7 +66,7 @@ def test_open_db_picks_the_store_by_target(pg_url: str, tmp_path: Path) -> None:
     try:
         assert (pg.dialect, lite.dialect) == ("postgresql", "sqlite")
         with pg.read() as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     finally:
         pg.close()
         lite.close()
@@ -95,10 +95,30 @@ def test_placeholders_percent_and_types_read_back_as_on_sqlite(rdb: PostgresDB) 
     assert [type(v) for v in row[:3]] == [int, float, int]
 
 
+def test_a_schema_2_database_is_migrated_in_place(rdb: PostgresDB, pg_url: str) -> None:
+    gw = enrolled(rdb, FakeGateway("gw-1", "ent-1"))
+    b = gw.next()
+    assert ingest(rdb, wire.SignedBatch(b.body, b.sig, b.kid).envelope()).status == "accepted"
+    with rdb.write() as conn:  # what a schema-2 receiver left
+        conn.execute("ALTER TABLE batches DROP COLUMN head_sig")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    again = PostgresDB(pg_url)
+    try:
+        with again.read() as conn:
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+            assert conn.execute("SELECT seq, head_sig FROM batches").fetchall() == [(1, None)]
+        new = gw.next()
+        assert ingest(again, new.envelope()).status == "accepted"
+        with again.read() as conn:
+            assert conn.execute("SELECT head_sig FROM batches WHERE seq = 2").fetchone()[0] == new.head_sig
+    finally:
+        again.close()
+
+
 def test_another_schema_version_is_refused_by_name(rdb: PostgresDB, pg_url: str) -> None:
     with rdb.write() as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 2"):
+    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 3"):
         PostgresDB(pg_url)
     with rdb.write() as conn:
         conn.execute("DROP TABLE meta")

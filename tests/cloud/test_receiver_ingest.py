@@ -63,7 +63,7 @@ def test_duplicate_resend_is_acknowledged_and_stored_once(receiver, gw):
 @pytest.mark.parametrize("case", [
     "flipped_body_byte", "wrong_key", "unknown_kid", "kid_mismatch", "reordered", "equivocation",
     "chain_broken", "gateway_mismatch", "revoked_key", "not_json", "bad_body", "bad_record",
-    "lone_surrogate",
+    "lone_surrogate", "head_signed_by_another_key", "head_of_another_batch", "head_sig_not_base64",
 ])
 def test_every_rejection_leaves_stored_data_unchanged(receiver, gw, case):
     accept_chain(receiver, gw, 3)
@@ -102,6 +102,19 @@ def test_every_rejection_leaves_stored_data_unchanged(receiver, gw, case):
         body = wire.canonical_json(gw.body(gw.seq + 1, gw.prev, [rec])).replace(b"SURROGATE", b"\\ud800")
         env = wire.SignedBatch(body, gw.key.sign(wire.SIGN_PREFIX + body).signature, gw.kid).envelope()
         expect = (400, "bad_body")
+    elif case == "head_signed_by_another_key":  # a good body signature, a head signature that is not the gateway's
+        b = gw.make()
+        head = wire.batch_head(json.loads(b.body), b.hash)
+        env, expect = wire.SignedBatch(b.body, b.sig, b.kid, wire.sign_head(head, other_key)).envelope(), \
+            (400, "bad_signature")
+    elif case == "head_of_another_batch":  # the gateway's head signature, but for other contents
+        b = gw.make()
+        head = dict(wire.batch_head(json.loads(b.body), b.hash), categories=["machine"])
+        env, expect = wire.SignedBatch(b.body, b.sig, b.kid, wire.sign_head(head, gw.key)).envelope(), \
+            (400, "bad_signature")
+    elif case == "head_sig_not_base64":
+        env = json.dumps(dict(json.loads(gw.make().envelope()), head_sig="%%%")).encode()
+        expect = (400, "bad_envelope")
     else:
         env, expect = gw.make(records=[indicator(0), "not a record"]).envelope(), (400, "bad_body")
     status, res = receiver.post(env)
@@ -202,3 +215,14 @@ def test_two_receivers_on_one_database_never_fork_a_chain(receiver, gw):
         assert sorted((a, b)) == ["accepted", "duplicate"]
     batches, records = receiver.stored()
     assert [s for _, s, _ in batches] == list(range(1, 31)) and len(records) == 30
+
+
+def test_the_head_signature_is_stored_and_a_batch_without_one_is_still_accepted(receiver, gw):
+    signed = gw.next()
+    assert signed.head_sig is not None and receiver.post(signed.envelope())[1]["status"] == "accepted"
+    older = gw.next()  # what a gateway from before head signatures sends
+    assert receiver.post(wire.SignedBatch(older.body, older.sig, older.kid).envelope())[1]["status"] == "accepted"
+    with receiver.rdb.read() as conn:
+        stored = dict(conn.execute("SELECT seq, head_sig FROM batches"))
+    assert stored == {1: signed.head_sig, 2: None}
+    wire.verify_head(wire.batch_head(json.loads(signed.body), signed.hash), stored[1], bytes(gw.key.verify_key))
