@@ -184,7 +184,16 @@ def test_records_feed_withholds_batches_outside_the_grant_without_leaking(bank_s
     assert sorted(stubs) == [2, 4, 6]
     assert stubs[4]["categories"] == ["energy", "machine"] and stubs[4]["record_count"] == 2
     assert stubs[2] == {"hash": stubs[2]["hash"], "gateway_id": "gw-a", "seq": 2, "categories": ["machine"],
-                        "record_count": 2, "dropped": None}
+                        "record_count": 2, "dropped": None, "kid": stubs[2]["kid"], "prev": stubs[2]["prev"],
+                        "head_sig": stubs[2]["head_sig"]}
+    # ... and the gateway signed what the stub says (docs/wire-format.md 3a): its head, not its records.
+    h1 = next(h for h, b in page["batches"].items() if json.loads(wire.unb64(b["body"], "b"))["seq"] == 1)
+    assert stubs[2]["prev"] == h1
+    head = {"v": 1, "gateway": "gw-a", "enterprise": "ent-1", "kid": stubs[2]["kid"], "seq": 2,
+            "prev": stubs[2]["prev"], "hash": stubs[2]["hash"], "categories": ["machine"], "records": 2,
+            "dropped": None}
+    keys = {k["kid"]: k["public_key"] for k in get(receiver, "/v1/gateways/gw-a/keys", None)[1]["keys"]}
+    wire.verify_head(head, wire.unb64(stubs[2]["head_sig"], "h"), wire.unb64(keys[stubs[2]["kid"]], "k"))
     assert {r["record"]["category"] for r in page["records"]} == {"energy", "consent"}
     # the next batch's signed prev names the withheld one
     by_seq = {json.loads(wire.unb64(b["body"], "b"))["seq"]: json.loads(wire.unb64(b["body"], "b"))
