@@ -248,8 +248,9 @@ class Replayer:
         self.store.meta_set(LAST_KEY, json.dumps({**self.data.replay_object(), "completed": False}))
         with reported_clock(REPLAY_CLOCK):
             for i, (a, b) in enumerate(self.data.up):
-                if resume_at is not None and b <= resume_at:
-                    continue  # this stretch of history was replayed before the stop
+                if resume_at is not None and b < resume_at:
+                    continue  # this stretch of history was replayed before the stop (its last row closes
+                    # its windows even when it is where the replay stopped: b == resume_at is entered)
                 self.clock.now = a
                 if i == 0 or resume_at is not None:
                     self.engine.prime(a)  # a new store starts at the first window; a resumed one keeps its own

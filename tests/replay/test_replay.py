@@ -296,3 +296,37 @@ def test_a_replay_killed_part_way_resumes_where_it_stopped_and_loses_or_repeats_
     # And once complete, the same command only sends what waits (nothing).
     again = run_replay(receiver, state, small, "--pack-every", "1h")
     assert again["resent_only"] is True and again["batches"] == 0
+
+
+def test_a_replay_stopped_after_storing_its_last_row_closes_the_last_windows_on_resume(
+        receiver, small, tmp_path) -> None:
+    """The edge of the resume rule: every row was committed, nothing computed yet (a stop
+    between the last ingest and its compute). Resuming must still close the last windows."""
+    from gateway.replay.driver import LAST_KEY, Replayer
+    from gateway.replay.session import check_data, open_state, profile_points
+
+    ref_state, state = tmp_path / "reference", tmp_path / "history"
+    replay_identity(receiver, ref_state, "ent-edge-ref", "edge-ref-history")
+    replay_identity(receiver, state, "ent-edge", "edge-history")
+    ref = run_replay(receiver, ref_state, small, "--pack-every", "1h")
+    shutil.copy(ref_state / "privacy.key", state / "privacy.key")
+
+    prof = load_profile("sim-history")
+    points = asyncio.run(profile_points(prof, state))
+    data = check_data(prof, small, points, None)
+    store, identity, mode = open_state(prof, state, data)
+    try:
+        assert mode == "new"
+        r = Replayer(prof, data, points, store, identity, state, None)
+        store.meta_set(LAST_KEY, json.dumps({**data.replay_object(), "completed": False}))  # as run() does first
+        r.engine.prime(data.start)
+        store.bump("boot")
+        r.ingest_until(data.end, inclusive=True)  # ... and the power goes
+    finally:
+        store.close()
+
+    out = run_replay(receiver, state, small, "--pack-every", "1h")
+    assert out["resumed_from"] == ref["replay"]["to"] and out["readings"] == 0
+    batches = receiver.batches("edge-history")
+    assert [b["seq"] for b in batches] == list(range(1, len(batches) + 1))
+    assert _indicators(batches) == _indicators(receiver.batches("edge-ref-history"))
