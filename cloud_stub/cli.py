@@ -328,6 +328,33 @@ def rescore_cmd(db_path: str, score_id: int, config_path: str | None, key_path: 
     sys.exit(0 if out["reproducible"] else 1)
 
 
+@cloud.command("move-store", help="Copy a SQLite receiver database into an empty PostgreSQL one and prove the "
+                                   "copy (row counts and content digests per table). Stop the receiver first; "
+                                   "keep its --key file.")
+@click.option("--from", "source", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="The receiver's SQLite file.")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="postgresql://user@host/dbname of an empty database.")
+@click.option("--json", "as_json", is_flag=True)
+def move_store_cmd(source: str, target: str, as_json: bool) -> None:
+    from cloud_stub.db import is_postgres_url
+    from cloud_stub.store_move import MoveError, move_store
+
+    if not is_postgres_url(target):
+        raise click.BadParameter(f"expected a postgresql:// URL, not {target!r}", param_hint="--to")
+    try:
+        out = move_store(source, target)
+    except (MoveError, RuntimeError) as exc:
+        raise click.ClickException(f"{exc} (nothing was committed to the target)") from None
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for name, t in out["tables"].items():
+        click.echo(f"{name:14} {t['rows']:>12,} rows  digest {t['digest'][:16]}  identical")
+    click.echo(f"moved {out['source']} to {out['target']} in {out['seconds']} s; start the receiver with "
+               f"--db {out['target']} and the same --key file")
+
+
 @click.group(help="Bank-side tools for the receiver's feed.")
 def feed() -> None:
     pass
