@@ -36,7 +36,8 @@ TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches",
           "scores", "alerts", "banks", "bank_grants", "meta")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version
-CHUNK = 5000
+CHUNK = 5000  # rows per read and COPY round; fewer where a row holds a whole batch body or report
+CHUNK_BY_TABLE = {"batches": 20, "scores": 100}  # batch bodies reach MAX_ENVELOPE_BYTES (8 MB)
 _MOD = 1 << 256
 
 
@@ -66,8 +67,9 @@ def _rows(conn: Any, table: str, cols: list[str]) -> Iterator[list[tuple[Any, ..
         cur.execute(to_pg(sql) if params else sql, params or None)
     else:
         cur = conn.execute(sql, params)
+    size = CHUNK_BY_TABLE.get(table, CHUNK)
     while True:
-        chunk = cur.fetchmany(CHUNK)
+        chunk = cur.fetchmany(size)
         if not chunk:
             return
         yield [tuple(r) for r in chunk]
