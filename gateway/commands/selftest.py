@@ -183,6 +183,23 @@ def check_status_page(profile: Any) -> Check:
     return Check("status page", "ok", f"{cfg.bind}, {pw}")
 
 
+def check_camera_roles(prof: Any) -> Check:
+    """Each counting camera should say what it counts: the receiver compares a line camera with
+    the MES and a dispatch camera with ERP shipments, and without ``params.role`` it can only
+    guess from the camera's name (docs/cross-verification.md)."""
+    if prof is None:
+        return Check("camera roles", "warn", "no valid profile")
+    cams = [d for d in prof.devices if d.enabled and d.driver == "camera"]
+    missing = [d.name for d in cams if d.params.get("role") is None]
+    if missing:
+        return Check("camera roles", "warn",
+                     f"{', '.join(missing)} declare(s) no params.role: the receiver guesses line or dispatch from the "
+                     "name", 'add params = { role = "line" } (counts production output) or { role = "dispatch" } '
+                     "(counts goods leaving the site) to each")
+    return Check("camera roles", "ok", f"{len(cams)} camera(s), each declares what it counts" if cams
+                 else "no cameras")
+
+
 def run_checks(state: Path, profile_arg: str | None, full: bool = False, offline: bool = False) -> list[Check]:
     c_profile, prof = check_profile(profile_arg, state)
     checks = [c_profile, check_key(state),
@@ -192,6 +209,7 @@ def run_checks(state: Path, profile_arg: str | None, full: bool = False, offline
     if not offline:
         checks.append(check_uplink(state, prof))
     checks.append(check_status_page(prof))
+    checks.append(check_camera_roles(prof))
     return checks
 
 
@@ -202,7 +220,7 @@ def run_checks(state: Path, profile_arg: str | None, full: bool = False, offline
 @click.option("--offline", is_flag=True, help="Skip the receiver/broker reachability check.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def command(state_dir: Path | None, profile: str | None, full: bool, offline: bool, as_json: bool) -> None:
-    """Check key, enrollment, disk, clock, store, uplink and status page; exit 1 if any check fails."""
+    """Check key, enrollment, disk, clock, store, uplink, status page and camera roles; exit 1 if any check fails."""
     state = get_state(state_dir)
     checks = run_checks(state, profile, full, offline)
     ok = not any(c.status == "fail" for c in checks)

@@ -95,3 +95,37 @@ def test_corrupt_store_fails(tmp_path, receiver):
     code, checks = selftest(state, profile_for(receiver.url, tmp_path), "--full", "--offline")
     assert code == 1 and checks["store"]["status"] == "fail", checks["store"]
     assert "uplink" not in checks
+
+
+CAMERA = """
+[[devices]]
+name = "{name}"
+driver = "camera"
+asset = "{name}"
+poll_interval_s = 5.0
+{params}
+[devices.options]
+source = "sim:generated-clip"
+model = "motion"
+[[devices.options.lines]]
+name = "door"
+line = [0.5, 0.0, 0.5, 1.0]
+"""
+
+
+def test_a_camera_that_does_not_say_what_it_counts_is_a_warning_with_the_fix(tmp_path, receiver):
+    state = tmp_path / "state"
+    enrolled_state(receiver, state, "selftest")
+    p = profile_for(receiver.url, tmp_path)
+    base = p.read_text()
+    p.write_text(base + CAMERA.format(name="cam-door", params='params = { role = "dispatch" }'))
+    code, checks = selftest(state, p, "--offline")
+    assert checks["camera roles"]["status"] == "ok", checks["camera roles"]
+    p.write_text(base + CAMERA.format(name="cam-door", params='params = { role = "dispatch" }')
+                 + CAMERA.format(name="cam-line-2", params=""))
+    code, checks = selftest(state, p, "--offline")
+    assert checks["profile"]["status"] == "ok", checks["profile"]
+    c = checks["camera roles"]
+    assert c["status"] == "warn" and "cam-line-2" in c["detail"] and "cam-door" not in c["detail"]
+    assert 'role = "line"' in c["fix"]
+    assert code == 0, checks  # a warning fails nothing
