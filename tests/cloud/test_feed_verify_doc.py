@@ -142,11 +142,7 @@ def test_a_stub_dropped_and_the_page_resigned_still_breaks_the_chain(feed, recei
     v = doc_verifier()
     page = feed["records"]
     page["withheld"].pop(0)
-    shape = {"enterprise_id": page["enterprise_id"], "cursor": page["cursor"], "next_cursor": page["next_cursor"],
-             "record_ids": [r["id"] for r in page["records"]], "batch_hashes": list(page["batches"]),
-             "locators": [[r["id"], r["batch_hash"], r["index"]] for r in page["records"]],
-             "withheld": page["withheld"]}
-    page["page_signature"] = wire.sign_report(shape, receiver.key)  # a dishonest receiver signs it
+    _resign_records_page(page, receiver.key)
     v["check_records_page"](page, feed["receiver_pk"])
     bodies = {h: v["check_batch"](h, b, feed["gateway_keys"]) for h, b in page["batches"].items()}
     signed = {s["hash"] for s in page["withheld"] if v["check_stub"](s, page["enterprise_id"], feed["gateway_keys"])}

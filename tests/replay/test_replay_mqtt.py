@@ -49,6 +49,15 @@ def site(tmp_path: Path) -> Iterator[tuple[LiveReceiver, Mosquitto, MqttIngest, 
         broker.stop()
 
 
+def history(receiver: LiveReceiver, profile: Path, tmp_path: Path, days: int, seed: int, enterprise: str,
+            gateway: str) -> tuple[Path, Path]:
+    """Generated honest history and an enrolled replay identity for it: (data, state)."""
+    data, state = tmp_path / "data", tmp_path / "history"
+    write_scenario(ScenarioConfig(scenario="honest", days=days, seed=seed, interval_s=900), data)
+    replay_identity(receiver, state, enterprise, gateway, profile=str(profile))
+    return data, state
+
+
 def replay_cmd(profile: Path, data: Path, state: Path) -> list[str]:
     # No --receiver: the profile's uplink (MQTT) is used, as on the site.
     return ["replay", "--profile", str(profile), "--data", str(data), "--state", str(state), "--pack-every", "6h"]
@@ -56,10 +65,7 @@ def replay_cmd(profile: Path, data: Path, state: Path) -> list[str]:
 
 def test_a_replay_over_mqtt_is_acknowledged_batch_by_batch(site, tmp_path) -> None:
     receiver, _, _, profile = site
-    data = tmp_path / "data"
-    write_scenario(ScenarioConfig(scenario="honest", days=2, seed=4, interval_s=900), data)
-    state = tmp_path / "history"
-    replay_identity(receiver, state, "ent-mqtt", "mqtt-history", profile=str(profile))
+    data, state = history(receiver, profile, tmp_path, 2, 4, "ent-mqtt", "mqtt-history")
     out = json.loads(edgeproof(*replay_cmd(profile, data, state)).stdout)
     assert out["destination"] == f"mqtt:127.0.0.1:{site[1].port}"
     assert out["batches"] == out["accepted"] > 0 and out["duplicates"] == 0
@@ -73,10 +79,7 @@ def test_a_replay_over_mqtt_is_acknowledged_batch_by_batch(site, tmp_path) -> No
 
 def test_a_broker_gone_mid_replay_loses_nothing_and_the_replay_completes_when_it_is_back(site, tmp_path) -> None:
     receiver, broker, _, profile = site
-    data = tmp_path / "data"
-    write_scenario(ScenarioConfig(scenario="honest", days=3, seed=5, interval_s=900), data)
-    state = tmp_path / "history"
-    replay_identity(receiver, state, "ent-mqtt-down", "mqtt-down-history", profile=str(profile))
+    data, state = history(receiver, profile, tmp_path, 3, 5, "ent-mqtt-down", "mqtt-down-history")
     # Paced (three days in ~12 s) so the broker can be away while batches are still made.
     cmd = [sys.executable, "-m", "gateway.cli", *replay_cmd(profile, data, state), "--speed", "22000"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
