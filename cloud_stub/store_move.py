@@ -56,10 +56,17 @@ def _row_digest(row: tuple[Any, ...]) -> int:
     return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest(), "big")
 
 
+def _moved(table: str) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause (and its parameters) selecting the rows of ``table`` a move carries."""
+    if table == "meta":
+        return f" WHERE key NOT IN ({','.join('?' * len(SKIP_META))})", SKIP_META
+    return "", ()
+
+
 def _rows(conn: Any, table: str, cols: list[str]) -> Iterator[list[tuple[Any, ...]]]:
     """The table's rows in chunks, streamed (a server-side cursor on PostgreSQL): constant memory."""
-    where = f" WHERE key NOT IN ({','.join('?' * len(SKIP_META))})" if table == "meta" else ""
-    sql, params = f"SELECT {', '.join(cols)} FROM {table}{where}", SKIP_META if where else ()
+    where, params = _moved(table)
+    sql = f"SELECT {', '.join(cols)} FROM {table}{where}"
     if hasattr(conn, "raw"):  # PostgreSQL (cloud_stub.db_postgres.PgConnection), inside a transaction
         from cloud_stub.db_postgres import to_pg
 
@@ -159,7 +166,7 @@ def move_store(source: str | Path, target_url: str, progress: Any = None) -> dic
 
 def _refuse_non_empty(dconn: Any, where: str) -> None:
     for table in TABLES:
-        where_meta = f" WHERE key NOT IN ({','.join('?' * len(SKIP_META))})" if table == "meta" else ""
-        n = dconn.execute(f"SELECT count(*) FROM {table}{where_meta}", SKIP_META if where_meta else ()).fetchone()[0]
+        where, params = _moved(table)
+        n = dconn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0]
         if n:
             raise MoveError(f"{where} is not empty (table {table} has {n} rows): move into a new, empty database")
