@@ -34,9 +34,13 @@ from gateway.commands._common import get_profile, profile_option
 @click.option("--pack-every", "pack_every", default="1d", show_default=True,
               help="Simulated time between packing steps (1h packs like a live gateway; 1d makes fewer, "
                    "fuller batches and is about twice as fast).")
+@click.option("--privacy-key", "privacy_key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="The live gateway's privacy.key, copied (0600) into the replay state so names "
+              "get the live gateway's tokens. Refused if the replay state already has another key.")
 @click.pass_context
 def command(ctx: click.Context, profile: str | None, data_dir: Path | None, state_dir: Path | None,
-            receiver: str | None, speed: str, down_after_s: float | None, pack_every: str) -> None:
+            receiver: str | None, speed: str, down_after_s: float | None, pack_every: str,
+            privacy_key: Path | None) -> None:
     """Replay recorded device series and MES/ERP exports under a simulated clock; print a JSON summary."""
     if ctx.invoked_subcommand is not None:
         return
@@ -60,8 +64,17 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
                                  param_hint="--pack-every") from None
     setup_logging(os.environ.get("EDGEPROOF_LOG_LEVEL", "WARNING").upper())
     prof = get_profile(profile)
+    state = state_dir or default_replay_state()
+    if privacy_key is not None:
+        from gateway.privacy.policy import load_privacy
+        from gateway.privacy.tokens import TokenKeyError, adopt_key
+
+        try:
+            adopt_key(privacy_key, state, load_privacy(prof.privacy).key_file)
+        except (TokenKeyError, OSError) as exc:
+            raise click.ClickException(f"--privacy-key: {exc}") from exc
     try:
-        summary = asyncio.run(replay(prof, data_dir, state_dir or default_replay_state(), receiver, pace,
+        summary = asyncio.run(replay(prof, data_dir, state, receiver, pace,
                                      down_after_s, pack_s))
     except ReplayDataError as exc:
         raise click.ClickException(f"bad replay data: {exc}") from exc

@@ -50,6 +50,36 @@ class Tokeniser:
         return f"{self.PREFIX.get(kind, 'x')}_{mac[:TOKEN_HEX]}"
 
 
+def adopt_key(source: str | Path, state_dir: str | Path, file_name: str = KEY_FILE) -> bool:
+    """Give ``state_dir`` the token key in ``source`` (the live gateway's), so a replay of the
+    same site tokenises names exactly as the live gateway does and the bank sees one product
+    under one token. Returns True when it was copied, False when the state already holds the
+    same key. A state holding another key is refused: its tokens are already in a chain, and
+    changing the key half-way would split every name into two tokens."""
+    src = Path(source)
+    st = src.stat()
+    if st.st_mode & 0o077:
+        raise TokenKeyError(f"{src} is readable by others (mode {oct(st.st_mode & 0o777)}); run chmod 600 on it")
+    key = src.read_bytes()
+    if len(key) < 32:
+        raise TokenKeyError(f"{src} is shorter than 32 bytes: not a token key")
+    state = Path(state_dir)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    dst = state / file_name
+    try:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if dst.read_bytes() == key:
+            return False
+        raise TokenKeyError(f"{dst} already holds another token key (its tokens are in this identity's chain): "
+                            "adopt the live key only into a new replay identity") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
 def load_or_create_key(state_dir: str | Path, file_name: str = KEY_FILE) -> bytes:
     """Read the site's token key, creating it (mode 0600, O_EXCL) on first use.
 

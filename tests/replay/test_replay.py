@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -264,12 +265,13 @@ def test_a_replay_killed_part_way_resumes_where_it_stopped_and_loses_or_repeats_
     replay_identity(receiver, ref_state, "ent-uninterrupted", "uninterrupted-history")
     replay_identity(receiver, state, "ent-killed", "killed-history")
     ref = run_replay(receiver, ref_state, small, "--pack-every", "1h")
-    shutil.copy(ref_state / "privacy.key", state / "privacy.key")  # the same product tokens in both
 
     # A power cut part-way: paced so that three days take ~20 s, killed -9 once a few dozen
-    # batches have been accepted (and with more signed, or rows stored, beyond them).
+    # batches have been accepted (and with more signed, or rows stored, beyond them). It takes
+    # the reference's token key (--privacy-key), so product and customer tokens match it.
     cmd = [sys.executable, "-m", "gateway.cli", "replay", "--profile", "sim-history", "--data", str(small),
-           "--state", str(state), "--receiver", receiver.url, "--pack-every", "1h", "--speed", "13000"]
+           "--state", str(state), "--receiver", receiver.url, "--pack-every", "1h", "--speed", "13000",
+           "--privacy-key", str(ref_state / "privacy.key")]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -330,3 +332,33 @@ def test_a_replay_stopped_after_storing_its_last_row_closes_the_last_windows_on_
     batches = receiver.batches("edge-history")
     assert [b["seq"] for b in batches] == list(range(1, len(batches) + 1))
     assert _indicators(batches) == _indicators(receiver.batches("edge-ref-history"))
+
+
+def test_privacy_key_gives_the_live_tokens_and_refuses_to_change_a_states_key(receiver, small, tmp_path) -> None:
+    live, state = tmp_path / "live", tmp_path / "history"
+    replay_identity(receiver, live, "ent-tok-live", "tok-live-history")
+    replay_identity(receiver, state, "ent-tok", "tok-history")
+    run_replay(receiver, live, small)  # stands in for the live gateway: it made its privacy.key
+    out = run_replay(receiver, state, small, "--privacy-key", str(live / "privacy.key"))
+    assert out["batches"] == out["accepted"] > 0
+    assert (state / "privacy.key").read_bytes() == (live / "privacy.key").read_bytes()
+    assert (state / "privacy.key").stat().st_mode & 0o777 == 0o600
+
+    def tokens(gw: str) -> set[str]:  # mes.produced_qty is per product token: subject product:p_<hex>
+        return {r["subject"] for b in receiver.batches(gw) for r in b["records"]
+                if str(r.get("subject", "")).startswith("product:")}
+
+    assert tokens("tok-history") and tokens("tok-history") == tokens("tok-live-history")
+    # Another key into a state whose tokens are already in its chain: refused, nothing sent.
+    other = tmp_path / "other.key"
+    other.write_bytes(os.urandom(32))
+    other.chmod(0o600)
+    sent = len(receiver.batches("tok-history"))
+    proc = edgeproof("replay", "--profile", "sim-history", "--data", str(small), "--state", str(state),
+                     "--receiver", receiver.url, "--privacy-key", str(other), check=False)
+    assert proc.returncode == 1 and "already holds another token key" in proc.stderr
+    other.chmod(0o644)  # and a key others can read is not adopted at all
+    proc = edgeproof("replay", "--profile", "sim-history", "--data", str(small), "--state", str(tmp_path / "new"),
+                     "--receiver", receiver.url, "--privacy-key", str(other), check=False)
+    assert proc.returncode == 1 and "readable by others" in proc.stderr
+    assert len(receiver.batches("tok-history")) == sent
