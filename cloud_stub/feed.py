@@ -214,26 +214,20 @@ def _stub(h: str, gw: str, seq: int, count: int, body: bytes, kid: str, head_sig
     (``head_sig``) the stub's fields are the signed head (wire.batch_head) and the bank checks
     them with the gateway's key; without one (a batch from a gateway that predates head
     signatures) they are the receiver's word."""
-    stub: dict[str, Any] = {"hash": h, "gateway_id": gw, "seq": seq, "categories": sorted(cats),
-                            "record_count": count, "dropped": _dropped(body), "kid": kid, "prev": None,
-                            "head_sig": None}
-    if head_sig is not None:
-        try:
-            head = wire.batch_head(json.loads(body), h)
-        except (ValueError, AttributeError):
-            return stub
-        stub.update(categories=head["categories"], record_count=head["records"], dropped=head["dropped"],
-                    prev=head["prev"], head_sig=wire.b64(bytes(head_sig)))
-    return stub
-
-
-def _dropped(body: bytes) -> list[int] | None:
-    """The gateway's declared gap, if any: a stub says so, since the bank cannot read the body."""
     try:
         obj = json.loads(body)
     except ValueError:
-        return None
-    return wire.declared_gap(obj) if isinstance(obj, dict) else None
+        obj = None
+    if not isinstance(obj, dict):
+        obj = {}
+    stub: dict[str, Any] = {"hash": h, "gateway_id": gw, "seq": seq, "categories": sorted(cats),
+                            "record_count": count, "dropped": wire.declared_gap(obj), "kid": kid, "prev": None,
+                            "head_sig": None}
+    if head_sig is not None and obj:
+        head = wire.batch_head(obj, h)
+        stub.update(categories=head["categories"], record_count=head["records"], dropped=head["dropped"],
+                    prev=head["prev"], head_sig=wire.b64(bytes(head_sig)))
+    return stub
 
 
 # -- indicators ------------------------------------------------------------------------------

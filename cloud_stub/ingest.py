@@ -130,13 +130,6 @@ def is_replayed(body: dict[str, Any]) -> int:
     return 1 if isinstance(body.get("replay"), dict) else 0
 
 
-def _dropped(body: dict[str, Any]) -> tuple[int, int] | None:
-    d = body.get("dropped")
-    if isinstance(d, list) and len(d) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in d):
-        return d[0], d[1]
-    return None
-
-
 def ingest(
     rdb: Store, data: bytes, transport: str = "http", expect_gateway: str | None = None
 ) -> IngestResult:
@@ -259,7 +252,7 @@ def _extend_chain(
         return _reject("stale_seq", f"seq {seq} is behind the chain (next is {expected})", 409,
                        seq=seq, hash=h, gateway_id=gw, extra={"expected_seq": expected})
     if seq > expected:
-        if _dropped(body) != (expected, seq - 1):
+        if wire.declared_gap(body) != [expected, seq - 1]:
             record_finding(conn, "gap_observed", enterprise_id=ent, gateway_id=gw,
                            detail={"expected_seq": expected, "received_seq": seq, "hash": h},
                            dedupe=f"{expected}:{seq}")
