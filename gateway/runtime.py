@@ -196,7 +196,7 @@ class Gateway:
         await self.scheduler.stop()
         if drain_s > 0 and self.sender is not None:
             try:
-                await asyncio.wait_for(self.sender.send_pending(), drain_s)
+                await self.sender.drain(drain_s)
             except Exception as exc:  # noqa: BLE001 - what is not sent stays in the outbox
                 log.warning("uplink not drained before stop", extra={"error": str(exc)})
         if self.sender is not None:

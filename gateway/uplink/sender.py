@@ -84,6 +84,34 @@ class Sender:
                 self.status.last_error = f"seq {seq} rejected: {ack.code}: {ack.message}"
                 raise TransportError(self.status.last_error)
 
+    async def drain(self, deadline_s: float) -> int:
+        """Send what is pending before a stop, retrying transport errors until the deadline.
+
+        A stop often comes right after an outage ends (systemd restart, the broker back a
+        moment ago), when the first attempt still fails: giving up on that first error would
+        leave batches waiting a whole restart for no reason. A rejection is not retried,
+        as in :meth:`run`. Returns how many were acknowledged; what is left stays in the
+        outbox for the next start.
+        """
+        before = self.status.acknowledged
+        delay = self.backoff_initial_s
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        while True:
+            try:
+                async with asyncio.timeout_at(end):
+                    await self.send_pending()
+                    return self.status.acknowledged - before
+            except TimeoutError:
+                raise TransportError(f"uplink not drained within {deadline_s:g} s") from None
+            except TransportError as exc:
+                if self.status.state == "rejected" or loop.time() + delay >= end:
+                    raise
+                self.status.failures += 1
+                log.warning("uplink retry while draining", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     async def run(self, interval_s: float) -> None:
         while True:
             try:

@@ -43,3 +43,30 @@ def test_broker_outage_mqtt(tmp_path: Path, broker: Mosquitto) -> None:
         check_feed(receiver, gw)
     finally:
         receiver.stop()
+
+
+def test_stop_drains_once_the_broker_is_back(tmp_path: Path, broker: Mosquitto) -> None:
+    """A stop that begins while the broker is down keeps retrying for its drain window:
+    the broker coming back two seconds into the stop still gets every batch."""
+    receiver, state, prof = mqtt_receiver_and_gateway(tmp_path, broker, timeout_s=1.0)
+
+    async def scenario() -> Gateway:
+        gw = Gateway(prof, state, simulate=True)
+        await gw.start()
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(broker.stop)
+        await asyncio.sleep(1.5)
+        await gw.scheduler.stop()
+        await asyncio.sleep(prof.indicators.grace_s + 0.1)
+        await gw.close_windows_and_pack()
+        assert gw.sender.backlog() >= 1
+        loop = asyncio.get_running_loop()
+        loop.call_later(2.0, lambda: asyncio.ensure_future(asyncio.to_thread(broker.start)))
+        await gw.stop(drain_s=25)
+        return gw
+
+    try:
+        gw = asyncio.run(scenario())
+        check_feed(receiver, gw)
+    finally:
+        receiver.stop()
