@@ -37,7 +37,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from gateway import wire
@@ -210,43 +210,55 @@ def _verify_enterprise(
     http: _Http, report: _Report, receiver_pk: bytes, enterprise: str, granted: list[str] | None,
     page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any],
 ) -> None:
+    """Stream every feed of one enterprise through the checks, page by page.
+
+    Nothing is held for the whole feed but what the cross-checks need: per shown batch its
+    head (gateway, seq, prev, declared gap, record count) and which indices were delivered,
+    per verified indicator record the fields the indicators feed must repeat, and the stubs.
+    Decoded batch bodies live only while their page is checked, so memory grows with the
+    number of records by a few hundred bytes each, not by the feed's size (the whole feed in
+    memory took ~4 kB per record).
+    """
     ent = urllib.parse.quote(enterprise, safe="")
-    records: list[dict[str, Any]] = []
-    batches: dict[str, dict[str, Any]] = {}
+    keys = _Keys(http, enterprise, key_pins)
+    state = _RecordState()
     stubs: dict[str, dict[str, Any]] = {}
     pages = 0
     for page in _pages(http, f"/v1/feed/{ent}/records", report, receiver_pk, "records", enterprise, page_limit,
                        records_shape=True):
         pages += 1
-        records.extend(page.get("records", []))
-        for h, b in page.get("batches", {}).items():
-            batches.setdefault(h, b)
-        for s in page.get("withheld", []):
-            stubs.setdefault(s.get("hash"), s)
+        page_batches = page.get("batches", {})
+        bodies = state.check_batches(report, enterprise, page_batches, keys)
+        state.check_records(report, page.get("records", []), bodies)
+        for st in page.get("withheld", []):
+            stubs.setdefault(st.get("hash"), st)
 
-    keys = _Keys(http, enterprise, key_pins)
-    bodies, bad_batches = _check_batches(report, enterprise, batches, keys)
-    verified_records, failed_ids, seen_locs = _check_records(report, records, batches, bodies, bad_batches)
     signed_heads = _check_stub_heads(report, enterprise, stubs, keys)
-    _check_withheld(report, stubs, batches, granted)
-    summary["gateways"], summary["declared_gaps"] = _check_chains(report, bodies, stubs, seen_locs, signed_heads)
+    _check_withheld(report, stubs, state.shown, granted)
+    summary["gateways"], summary["declared_gaps"] = _check_chains(report, state.heads, stubs, state.seen_locs,
+                                                                  signed_heads)
     summary["withheld_signed"] = len(signed_heads)
 
     counts: dict[str, int] = {}
     for what in ("scores", "indicators", "findings", "alerts"):
-        items: list[dict[str, Any]] = []
+        n = 0
+        listed: set[Any] = set()
         for page in _pages(http, f"/v1/feed/{ent}/{what}", report, receiver_pk, what, enterprise,
                            min(page_limit, 1000)):
             pages += 1
-            items.extend(page.get("items", []))
-        counts[what] = len(items)
-        if what == "scores":
-            _check_scores(report, items, receiver_pk, enterprise)
-        elif what == "indicators":
-            _check_indicators(report, items, verified_records, failed_ids)
+            items = page.get("items", [])
+            n += len(items)
+            if what == "scores":
+                _check_scores(report, items, receiver_pk, enterprise)
+            elif what == "indicators":
+                _check_indicators(report, items, state.indicators, state.failed, listed)
+        if what == "indicators":
+            _check_indicators_complete(report, state.indicators, listed)
+        counts[what] = n
     summary.update(counts)
-    summary.update({"records": len(records), "batches": len(batches), "withheld": len(stubs), "pages": pages,
-                    "verified": len(records) - len(failed_ids), "_failed_records": len(failed_ids)})
+    summary.update({"records": state.n_records, "batches": len(state.shown), "withheld": len(stubs),
+                    "pages": pages, "verified": state.n_records - len(state.failed),
+                    "_failed_records": len(state.failed)})
 
 
 class _Keys:
@@ -271,69 +283,105 @@ class _Keys:
         return wire.unb64(pk, "gateway key")
 
 
-def _check_batches(
-    report: _Report, enterprise: str, batches: dict[str, dict[str, Any]], keys: _Keys,
-) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Hash, gateway signature (body and, where sent, head) and enterprise of every batch shown."""
-    bodies: dict[str, dict[str, Any]] = {}
-    bad: dict[str, str] = {}
-    for h, b in batches.items():
-        try:
-            sb = wire.SignedBatch(body=wire.unb64(b["body"], "body"), sig=wire.unb64(b["sig"], "sig"), kid=b["kid"])
-            if sb.hash != h:
-                raise wire.WireError("bad_hash", "body does not hash to the batch hash")
-            gw = json.loads(sb.body).get("gateway")
-            if not isinstance(gw, str):
-                raise wire.WireError("bad_body", "body names no gateway")
-            body = wire.verify(sb, keys.get(gw, sb.kid))
-            if body["enterprise"] != enterprise or body["gateway"] != gw:
-                raise wire.WireError("gateway_mismatch", "batch belongs to another enterprise")
-            bodies[h] = body
-        except (*_ERRORS, urllib.error.URLError, OSError) as exc:
-            bad[h] = str(exc)
-            report.feed(f"batch {h[:16]}: {exc}")
-    return bodies, bad
+_INDICATOR_FIELDS = (("name", "name"), ("subject", "subject"), ("category", "category"), ("window", "window"),
+                     ("value", "value"), ("unit", "unit"), ("quality", "q"), ("def", "def"), ("detail", "detail"))
+_LOCATOR_FIELDS = ("gateway_id", "seq", "batch_hash", "index", "replayed")
 
 
-def _check_records(
-    report: _Report, records: list[dict[str, Any]], batches: dict[str, Any], bodies: dict[str, dict[str, Any]],
-    bad_batches: dict[str, str],
-) -> tuple[dict[Any, dict[str, Any]], set[Any], dict[str, set[int]]]:
-    """Each record against its batch body; returns the verified records by id, failed ids, delivered slots."""
-    failed: set[Any] = set()
-    seen_ids: set[Any] = set()
-    seen_locs: dict[str, set[int]] = defaultdict(set)
-    good: dict[Any, dict[str, Any]] = {}
-    for r in records:
-        rid, h, idx = r.get("id"), r.get("batch_hash"), r.get("index")
-        problem = None
-        if rid in seen_ids:
-            problem = "record id delivered twice"
-        elif h not in batches:
-            problem = "its batch is not on the page"
-        elif h in bad_batches:
-            problem = f"its batch failed: {bad_batches[h]}"
-        else:
-            body = bodies[h]
-            if not isinstance(idx, int) or not 0 <= idx < len(body["records"]):
-                problem = f"index {idx} is outside the batch"
-            elif idx in seen_locs[h]:
-                problem = f"batch {h[:16]} index {idx} delivered twice"
+class _RecordState:
+    """What the records pass keeps for the later checks (see ``_verify_enterprise``)."""
+
+    def __init__(self) -> None:
+        self.shown: set[str] = set()  # every batch hash a records page carried
+        self.heads: dict[str, dict[str, Any]] = {}  # verified batch -> gateway, seq, prev, dropped, records
+        self.bad: dict[str, str] = {}  # batch hash -> why it failed
+        self.seen_ids: set[Any] = set()
+        self.seen_locs: dict[str, set[int]] = defaultdict(set)
+        self.failed: set[Any] = set()
+        self.indicators: dict[Any, str] = {}  # verified indicator record id -> its fields as JSON
+        self.n_records = 0
+        self._recent: dict[str, dict[str, Any]] = {}  # decoded bodies of the previous page's batches
+
+    def check_batches(self, report: _Report, enterprise: str, page_batches: dict[str, dict[str, Any]],
+                      keys: _Keys) -> dict[str, dict[str, Any]]:
+        """Hash, gateway signature (body and, where sent, head) and enterprise of every batch on
+        the page; returns the page's decoded bodies. A batch whose records straddle pages is on
+        both and checked once."""
+        bodies: dict[str, dict[str, Any]] = {}
+        for h, b in page_batches.items():
+            if h in self.bad:
+                continue
+            if h in self._recent:
+                bodies[h] = self._recent[h]
+                continue
+            first = h not in self.shown
+            self.shown.add(h)
+            try:
+                sb = wire.SignedBatch(body=wire.unb64(b["body"], "body"), sig=wire.unb64(b["sig"], "sig"),
+                                      kid=b["kid"])
+                if sb.hash != h:
+                    raise wire.WireError("bad_hash", "body does not hash to the batch hash")
+                gw = json.loads(sb.body).get("gateway")
+                if not isinstance(gw, str):
+                    raise wire.WireError("bad_body", "body names no gateway")
+                body = wire.verify(sb, keys.get(gw, sb.kid))
+                if body["enterprise"] != enterprise or body["gateway"] != gw:
+                    raise wire.WireError("gateway_mismatch", "batch belongs to another enterprise")
+                head = {"gateway": body["gateway"], "seq": body["seq"], "prev": body["prev"],
+                        "dropped": body.get("dropped"), "records": len(body["records"])}
+                if not first and self.heads.get(h) != head:
+                    raise wire.WireError("page_mismatch", "served again with a different body")
+                self.heads[h] = head
+                bodies[h] = body
+            except (*_ERRORS, urllib.error.URLError, OSError) as exc:
+                self.bad[h] = str(exc)
+                self.heads.pop(h, None)
+                report.feed(f"batch {h[:16]}: {exc}")
+        self._recent = bodies
+        return bodies
+
+    def check_records(self, report: _Report, records: list[dict[str, Any]],
+                      bodies: dict[str, dict[str, Any]]) -> None:
+        """Each record against its batch body (which must be on the same page)."""
+        for r in records:
+            self.n_records += 1
+            rid, h, idx = r.get("id"), r.get("batch_hash"), r.get("index")
+            problem = None
+            if rid in self.seen_ids:
+                problem = "record id delivered twice"
+            elif h in self.bad:
+                problem = f"its batch failed: {self.bad[h]}"
+            elif h not in bodies:
+                problem = "its batch is not on the page"
             else:
-                seen_locs[h].add(idx)  # delivered (if altered, it fails below, but was not withheld)
-                if r.get("gateway_id") != body["gateway"] or r.get("seq") != body["seq"]:
-                    problem = "gateway_id/seq differ from the signed batch"
-                elif r.get("record") != body["records"][idx]:
-                    problem = "record differs from the signed batch"
-                elif r.get("replayed", False) != isinstance(body.get("replay"), dict):
-                    problem = "replayed flag differs from the signed batch (its 'replay' object)"
-        seen_ids.add(rid)
-        if problem:
-            failed.add(rid)
-            report.note(f"record {rid} (batch {str(h)[:16]} index {idx}): {problem}")
-        else:
-            good[rid] = r
-    return good, failed, seen_locs
+                body = bodies[h]
+                if not isinstance(idx, int) or not 0 <= idx < len(body["records"]):
+                    problem = f"index {idx} is outside the batch"
+                elif idx in self.seen_locs[h]:
+                    problem = f"batch {h[:16]} index {idx} delivered twice"
+                else:
+                    self.seen_locs[h].add(idx)  # delivered (if altered, it fails below, but was not withheld)
+                    if r.get("gateway_id") != body["gateway"] or r.get("seq") != body["seq"]:
+                        problem = "gateway_id/seq differ from the signed batch"
+                    elif r.get("record") != body["records"][idx]:
+                        problem = "record differs from the signed batch"
+                    elif r.get("replayed", False) != isinstance(body.get("replay"), dict):
+                        problem = "replayed flag differs from the signed batch (its 'replay' object)"
+            self.seen_ids.add(rid)
+            if problem:
+                self.failed.add(rid)
+                report.note(f"record {rid} (batch {str(h)[:16]} index {idx}): {problem}")
+            elif isinstance(r.get("record"), dict) and r["record"].get("type") == "indicator":
+                self.indicators[rid] = _indicator_fields(r)
+
+
+def _indicator_fields(rec: dict[str, Any]) -> str:
+    """The fields of a verified record the indicators feed must repeat, as compact JSON
+    (a missing ``q`` stays missing: the feed may show it as ``[]``)."""
+    body = rec["record"]
+    fields = {k: body[src] for k, src in _INDICATOR_FIELDS if src in body}
+    fields.update({k: rec.get(k) for k in _LOCATOR_FIELDS})
+    return json.dumps(fields, separators=(",", ":"), sort_keys=True)
 
 
 def stub_head(stub: dict[str, Any], enterprise: str) -> dict[str, Any]:
@@ -363,7 +411,7 @@ def _check_stub_heads(report: _Report, enterprise: str, stubs: dict[str, dict[st
     return signed
 
 
-def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: dict[str, Any],
+def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: Container[str],
                     granted: list[str] | None) -> None:
     """A stub must be a batch the bank may not see: it names a category outside the grant."""
     for h, s in stubs.items():
@@ -376,16 +424,18 @@ def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: 
 
 
 def _check_chains(
-    report: _Report, bodies: dict[str, dict[str, Any]], stubs: dict[str, dict[str, Any]],
+    report: _Report, heads: dict[str, dict[str, Any]], stubs: dict[str, dict[str, Any]],
     seen_locs: dict[str, set[int]], signed_heads: set[str] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Completeness of shown batches, and per-gateway chain continuity across shown and
-    withheld batches (a withheld one with a signed head chains by its signed prev)."""
+    withheld batches (a withheld one with a signed head chains by its signed prev).
+    ``heads`` holds each verified shown batch's signed gateway, seq, prev, dropped and
+    record count."""
     signed_heads = signed_heads or set()
     chains: dict[str, list[tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
-    for h, body in bodies.items():
-        if len(seen_locs[h]) != len(body["records"]):
-            missing = len(body["records"]) - len(seen_locs[h])
+    for h, body in heads.items():
+        if len(seen_locs[h]) != body["records"]:
+            missing = body["records"] - len(seen_locs[h])
             report.feed(f"batch {h[:16]} (gateway {body['gateway']} seq {body['seq']}): {missing} record(s) withheld")
         chains[body["gateway"]].append((body["seq"], h, body, None))
     for h, s in stubs.items():
@@ -432,33 +482,33 @@ def _check_scores(report: _Report, items: list[dict[str, Any]], receiver_pk: byt
             report.feed(f"score {s.get('id') if isinstance(s, dict) else '?'}: {exc}")
 
 
-_INDICATOR_FIELDS = (("name", "name"), ("subject", "subject"), ("category", "category"), ("window", "window"),
-                     ("value", "value"), ("unit", "unit"), ("quality", "q"), ("def", "def"), ("detail", "detail"))
+def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: dict[Any, str], failed: set[Any],
+                      listed: set[Any]) -> None:
+    """Each indicator served must be a verified record, field for field.
 
-
-def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: dict[Any, dict[str, Any]],
-                      failed: set[Any]) -> None:
-    """Each indicator served must be a verified record, field for field; and none may be left out.
-
-    An indicator whose record already failed is not reported again.
+    An indicator whose record already failed is not reported again. Equality is JSON
+    equality (1 == 1.0), as a bank comparing decoded values would have it.
     """
-    listed = set()
     for it in items:
         rid = it.get("id")
         listed.add(rid)
-        rec = verified.get(rid)
-        if rec is None and rid in failed:
+        stored = verified.get(rid)
+        if stored is None and rid in failed:
             continue
-        if rec is None:
+        if stored is None:
             report.feed(f"indicator {rid}: no verified record in the records feed")
             continue
-        body = rec["record"]
-        wrong = [k for k, src in _INDICATOR_FIELDS if it.get(k) != body.get(src) and not (k == "quality"
-                 and it.get(k) == [] and src not in body)]
-        wrong += [k for k in ("gateway_id", "seq", "batch_hash", "index", "replayed") if it.get(k) != rec.get(k)]
+        rec = json.loads(stored)
+        wrong = [k for k, _ in _INDICATOR_FIELDS if it.get(k) != rec.get(k) and not (k == "quality"
+                 and it.get(k) == [] and k not in rec)]
+        wrong += [k for k in _LOCATOR_FIELDS if it.get(k) != rec.get(k)]
         if wrong:
             report.feed(f"indicator {rid} (batch {str(rec.get('batch_hash'))[:16]} index {rec.get('index')}): "
                         f"{', '.join(wrong)} differ from the signed record")
-    missing = [rid for rid, r in verified.items() if r["record"].get("type") == "indicator" and rid not in listed]
+
+
+def _check_indicators_complete(report: _Report, verified: dict[Any, str], listed: set[Any]) -> None:
+    """Every verified indicator record must appear in the indicators feed."""
+    missing = [rid for rid in verified if rid not in listed]
     if missing:
         report.feed(f"indicators feed leaves out {len(missing)} verified indicator record(s), e.g. {missing[:5]}")

@@ -332,6 +332,77 @@ def test_tampering_in_transit_is_caught(site, rewrite, expect):
     assert s["failed"] >= 1 and any(expect in f for f in s["failures"]), s["failures"]
 
 
+def _resigned(receiver, edit: Callable[[str, Any], None]) -> Callable[[str, Any], Any]:
+    """A dishonest receiver: it edits a page and signs the result with its own key, so every
+    page signature holds and only the gateways' signatures can catch the edit."""
+    from cloud_stub.feed_verify import _records_signed_shape
+
+    def rewrite(path: str, page: Any) -> Any:
+        if "page_signature" not in page or edit(path, page) is False:
+            return page
+        page.pop("page_signature")
+        shape = _records_signed_shape(page) if "/records" in path else page
+        page["page_signature"] = wire.sign_report(shape, receiver.key)
+        return page
+    return rewrite
+
+
+def _indicator_value(path: str, page: Any) -> Any:
+    if "/indicators" not in path or not page["items"]:
+        return False
+    page["items"][1]["value"] = 12345.0
+    page["items"][1]["unit"] = "kg"
+
+
+def _indicator_dropped(path: str, page: Any) -> Any:
+    if "/indicators" not in path or not page["items"]:
+        return False
+    page["items"].pop(0)
+
+
+def _indicator_invented(path: str, page: Any) -> Any:
+    if "/indicators" not in path or not page["items"]:
+        return False
+    page["items"].append(dict(page["items"][0], id=999_999))
+
+
+def _batch_left_off_page(path: str, page: Any) -> Any:
+    if "/records" not in path or not page["batches"]:
+        return False
+    page["batches"].pop(page["records"][0]["batch_hash"])
+
+
+def _record_served_twice(path: str, page: Any) -> Any:
+    if "/records" not in path or "cursor=" not in path:
+        return False  # the second page repeats the first page's first record, its batch with it
+    first = json.loads(json.dumps(_FIRST_PAGE["records"][0]))
+    page["records"].insert(0, first)
+    page["batches"].setdefault(first["batch_hash"], _FIRST_PAGE["batches"][first["batch_hash"]])
+
+
+_FIRST_PAGE: dict[str, Any] = {}
+
+
+@pytest.mark.parametrize(("edit", "expect"), [
+    (_indicator_value, "value, unit differ from the signed record"),
+    (_indicator_dropped, "indicators feed leaves out 4 verified indicator record(s), e.g. [1, 6, 11, 16]"),
+    (_indicator_invented, "indicator 999999: no verified record in the records feed"),
+    (_batch_left_off_page, "its batch is not on the page"),
+    (_record_served_twice, "record id delivered twice"),
+])
+def test_a_receiver_that_re_signs_its_edits_is_caught_by_the_gateway_signatures(site, edit, expect):
+    receiver, t = site["receiver"], site["tokens"]
+    _FIRST_PAGE.clear()
+    _FIRST_PAGE.update(http_get(receiver.url + "/v1/feed/ent-1/records?limit=5", t["all"])[1])
+    proxy = _Proxy(receiver.url, _resigned(receiver, edit))
+    try:
+        s = verify_feed(proxy.url, "ent-1", t["all"], site["pin"], page_limit=5)
+    finally:
+        proxy.close()
+    assert not any("receiver signature" in f for f in s["failures"]), s["failures"]
+    assert s["failed"] >= 1 and any(expect in f for f in s["failures"]), s["failures"]
+
+
 def test_cli_verifies_every_enterprise_of_the_bank_and_names_failures(site, receiver):
     c = FakeGateway("gw-c", "ent-2")
     receiver.enroll(c)

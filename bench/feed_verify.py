@@ -1,0 +1,135 @@
+"""Bank-side verification speed: ``edgeproof feed verify`` against a live receiver.
+
+A receiver (``python -m cloud_stub serve``, its own process) holds ``--records`` indicator
+records in ``--batch``-record batches from one gateway, signed with heads (every batch
+carries ``head_sig``). Batches alternate between two categories, ``energy`` and
+``production``, so a bank granted only ``energy`` sees half the records and gets the other
+half as withheld stubs, each with a signed head to check. Two banks verify the whole feed
+with the real CLI (``python -m cloud_stub feed verify --json``), each in a child process
+whose wall time, CPU time and peak RSS are taken from ``wait4``.
+
+    .venv/bin/python bench/feed_verify.py [--records 100000] [--batch 500]
+
+What it does not include: the receiver's own CPU (it runs on the other core), network
+latency (loopback). The figure is the bank's cost of checking a feed end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nacl.signing import SigningKey  # noqa: E402
+
+from cloud_stub.banks import add_bank  # noqa: E402
+from cloud_stub.db import ReceiverDB  # noqa: E402
+from cloud_stub.enrollment import enroll, issue_token  # noqa: E402
+from cloud_stub.ingest import ingest  # noqa: E402
+from gateway import wire  # noqa: E402
+from tests.support.processes import free_port, wait_port  # noqa: E402
+
+CATEGORIES = ("energy", "production")
+
+
+def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]:
+    kid = wire.key_id(bytes(key.verify_key))
+    prev, out = wire.GENESIS_PREV, []
+    for seq, start in enumerate(range(0, n_records, per_batch), start=1):
+        cat = CATEGORIES[seq % 2]
+        name = "energy.kwh" if cat == "energy" else "mes.produced"
+        records = [
+            {"type": "indicator", "name": name, "category": cat, "subject": f"press-{i % 7}",
+             "window": {"start": 1764201600 + 900 * i, "len": 900}, "value": 1.5 + i,
+             "unit": "kWh" if cat == "energy" else "pcs", "q": [], "def": 1}
+            for i in range(start, min(start + per_batch, n_records))
+        ]
+        body = {"v": 1, "gateway": "gw-bench", "enterprise": "ent-bench", "kid": kid, "seq": seq,
+                "prev": prev, "boot": 1, "created": "2026-11-27T00:00:00.000Z",
+                "clock": {"synced": True, "source": "bench"},
+                "loss": {"polls_failed": 0, "readings_purged_unsent": 0, "batches_dropped": 0},
+                "records": records}
+        batch = wire.sign_body(body, key)
+        prev = batch.hash
+        out.append(batch.envelope())
+    return out
+
+
+def fill(db: Path, n_records: int, per_batch: int) -> dict[str, str]:
+    """Ingest the signed history; returns bank name -> token."""
+    key = SigningKey.generate()
+    rdb = ReceiverDB(db)
+    try:
+        token = issue_token(rdb, "ent-bench")["token"]
+        enroll(rdb, token, "gw-bench", wire.b64(bytes(key.verify_key)),
+               wire.b64(wire.sign_enrollment(token, "gw-bench", key)))
+        for env in make_batches(key, n_records, per_batch):
+            res = ingest(rdb, env)
+            if res.status != "accepted":
+                raise SystemExit(f"unexpected {res.to_json()}")
+        return {"all categories": add_bank(rdb, "bank-all", "ent-bench")["token"],
+                "energy only": add_bank(rdb, "bank-energy", "ent-bench", "energy")["token"]}
+    finally:
+        rdb.close()
+
+
+def verify(url: str, token: str) -> tuple[dict, float, float, int]:
+    """Run the real CLI in a child; returns (summary, wall s, CPU s, peak RSS KiB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "cloud_stub", "feed", "verify", "--url", url,
+                             "--token", token, "--enterprise", "ent-bench", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read() if proc.stdout else b""
+    err = proc.stderr.read() if proc.stderr else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"feed verify exited {proc.returncode}: {err.decode()[-2000:]}{out.decode()[-2000:]}")
+    summary = json.loads(out)
+    return summary, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=500)
+    args = ap.parse_args()
+    logging.disable(logging.INFO)
+    with tempfile.TemporaryDirectory() as d:
+        db = Path(d) / "receiver.db"
+        t0 = time.perf_counter()
+        tokens = fill(db, args.records, args.batch)
+        print(f"receiver filled with {args.records:,} records in {args.records // args.batch:,} batches "
+              f"in {time.perf_counter() - t0:.1f} s (not measured)")
+        port = free_port()
+        with open(Path(d) / "receiver.log", "wb") as log:
+            server = subprocess.Popen([sys.executable, "-m", "cloud_stub", "serve", "--db", str(db),
+                                       "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=log)
+        try:
+            wait_port(port, 30)
+            for label, token in tokens.items():
+                summary, wall, cpu, rss = verify(f"http://127.0.0.1:{port}", token)
+                shown = summary["records"]
+                print(f"{label:<15} {shown:>7,} records shown, {summary['withheld']:>4} batches withheld, "
+                      f"{summary['indicators']:,} indicators: {wall:.1f} s wall, {cpu:.1f} s CPU, "
+                      f"{shown / wall:,.0f} records/s, peak RSS {rss / 1024:.0f} MB, failed {summary['failed']}")
+                print(json.dumps({"bench": "feed_verify", "bank": label, "records": shown,
+                                  "withheld": summary["withheld"], "seconds": round(wall, 2),
+                                  "cpu_seconds": round(cpu, 2), "records_per_s": round(shown / wall),
+                                  "peak_rss_mb": round(rss / 1024, 1), "failed": summary["failed"]}))
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
