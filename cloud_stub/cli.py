@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -365,22 +366,46 @@ def feed() -> None:
 @click.option("--enterprise", default=None, help="Verify this enterprise only (default: every one the bank sees).")
 @click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
 @click.option("--pin-receiver-key", "pin", default=None, help="Expected receiver public key (base64).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Incremental: verify only what was added since the last clean run recorded in this file "
+                   "(created on first use), continuing its chains and pinning the keys it saw.")
 @click.option("--json", "as_json", is_flag=True)
-def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, as_json: bool) -> None:
+def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, state_path: Path | None,
+                as_json: bool) -> None:
+    from cloud_stub import feed_verify_state
     from cloud_stub.feed_verify import verify_all, verify_feed
 
     logging.basicConfig(level=logging.WARNING)
+    state = None
+    if state_path is not None:
+        try:
+            state = feed_verify_state.load(state_path, url)
+        except feed_verify_state.StateError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        pin = pin or state["receiver_key"]
+    states = None if state is None else state["enterprises"]
     if enterprise is not None:
-        summaries = [verify_feed(url, enterprise, token, pin)]
+        since = None if states is None else states.get(enterprise, {})
+        summaries = [verify_feed(url, enterprise, token, pin, since=since)]
         out: dict[str, Any] = summaries[0]
     else:
-        out = verify_all(url, token, pin)
+        out = verify_all(url, token, pin, states=states)
         summaries = out["enterprises"]
+    if state is not None and state_path is not None:
+        receiver_key = next((s.get("receiver_key") for s in summaries if s.get("receiver_key")), None)
+        moved = feed_verify_state.advance(state, summaries, receiver_key)
+        if moved:
+            feed_verify_state.save(state_path, state)
+        for s in summaries:
+            s.pop("state", None)
     if as_json:
         click.echo(json.dumps(out))
     else:
         for summary in summaries:
-            click.echo(f"enterprise {summary['enterprise_id']}: {summary['records']} records in "
+            since_note = f" new since the last run ({summary['total_records']} in all)" \
+                if "total_records" in summary else ""
+            click.echo(f"enterprise {summary['enterprise_id']}: {summary['records']} records{since_note} in "
                        f"{summary['batches']} batches ({summary.get('withheld', 0)} withheld) from "
                        f"{len(summary['gateways'])} gateway(s), {summary.get('scores', 0)} score report(s); "
                        f"verified {summary['verified']}, failed {summary['failed']}")
@@ -389,9 +414,9 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, a
         if len(out["failures"]) > 50:
             click.echo(f"  ... {len(out['failures']) - 50} more")
         for s in summaries:
-            if s["records"] == 0 and not s["failures"]:
+            if s.get("total_records", s["records"]) == 0 and not s["failures"]:
                 click.echo(f"  FAIL {s['enterprise_id']}: no record is shown to this bank, nothing was verified")
-    ok = out["failed"] == 0 and bool(summaries) and all(s["records"] > 0 for s in summaries)
+    ok = out["failed"] == 0 and bool(summaries) and all(s.get("total_records", s["records"]) > 0 for s in summaries)
     sys.exit(0 if ok else 1)
 
 

@@ -28,6 +28,11 @@ can vendor this file and wire.py alone. For every record it checks, itself:
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).
+
+The records feed is checked as it streams in (memory grows by a few hundred bytes per
+record, not by the feed). With ``since`` (an enterprise's entry of a
+``feed_verify_state`` file) a run is incremental: it starts at the last clean run's
+cursors, continues each gateway's chain from its verified tip and pins the keys seen.
 """
 
 from __future__ import annotations
@@ -103,9 +108,10 @@ def _whole_page_signed(page: dict[str, Any], receiver_pk: bytes) -> None:
 
 
 def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: str, enterprise: str,
-           page_limit: int, records_shape: bool = False) -> Iterator[dict[str, Any]]:
-    """Every page of one feed, following cursors; each page's receiver signature checked."""
-    cursor: str | None = None
+           page_limit: int, records_shape: bool = False, start: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every page of one feed from ``start`` (None: the beginning), following cursors; each
+    page's receiver signature checked."""
+    cursor: str | None = start
     seen: set[str | None] = set()
     n = 0
     while True:
@@ -155,9 +161,14 @@ def _receiver_key(http: _Http, pin: str | None, report: _Report) -> bytes:
 
 def verify_feed(
     url: str, enterprise: str, token: str, pin: str | None = None, *, page_limit: int = PAGE_LIMIT,
-    timeout: float = 30.0, key_pins: dict[str, str] | None = None,
+    timeout: float = 30.0, key_pins: dict[str, str] | None = None, since: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Pull every feed of ``enterprise`` and verify it; returns a summary dict.
+
+    ``since`` is this enterprise's state from an earlier verified run (``feed_verify_state``;
+    ``{}`` for a first run): only what was added after it is pulled, chains continue from its
+    tips, and the gateway keys it learnt are pinned. The summary then also carries
+    ``"state"``, the state to keep if ``failed`` is 0, and ``"total_records"``.
 
     ``{"enterprise_id", "records", "batches", "withheld", "pages", "verified", "failed", "failures",
     "gateways", "declared_gaps", "scores", "indicators", "findings", "alerts", "categories"}``;
@@ -172,10 +183,11 @@ def verify_feed(
                                "indicators": 0, "findings": 0, "alerts": 0, "categories": None}
     try:
         receiver_pk = _receiver_key(http, pin, report)
+        summary["receiver_key"] = wire.b64(receiver_pk)
         grants = _grant(http, report, receiver_pk, enterprise)
         cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["categories"] = cats
-        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary)
+        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
         report.feed(f"fetching the feed failed: {exc}")
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures
@@ -183,15 +195,20 @@ def verify_feed(
     return summary
 
 
-def verify_all(url: str, token: str, pin: str | None = None, **kw: Any) -> dict[str, Any]:
-    """``verify_feed`` for every enterprise that authorised this bank; failures prefixed by enterprise."""
+def verify_all(url: str, token: str, pin: str | None = None, states: dict[str, dict[str, Any]] | None = None,
+               **kw: Any) -> dict[str, Any]:
+    """``verify_feed`` for every enterprise that authorised this bank; failures prefixed by enterprise.
+    With ``states`` (enterprise -> state, see ``verify_feed``'s ``since``) each run is incremental;
+    an enterprise not in it starts from the beginning."""
     http = _Http(url, token, kw.get("timeout", 30.0))
     report = _Report()
     summaries: list[dict[str, Any]] = []
     try:
         receiver_pk = _receiver_key(http, pin, report)
         grants = _grant(http, report, receiver_pk, None)
-        summaries = [verify_feed(url, g["enterprise_id"], token, pin, **kw) for g in grants]
+        summaries = [verify_feed(url, g["enterprise_id"], token, pin,
+                                 since=None if states is None else states.get(g["enterprise_id"], {}), **kw)
+                     for g in grants]
     except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
         report.feed(f"listing the bank's enterprises failed: {exc}")
     if not summaries and not report.failures:
@@ -208,7 +225,7 @@ def verify_all(url: str, token: str, pin: str | None = None, **kw: Any) -> dict[
 
 def _verify_enterprise(
     http: _Http, report: _Report, receiver_pk: bytes, enterprise: str, granted: list[str] | None,
-    page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any],
+    page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any], since: dict[str, Any] | None,
 ) -> None:
     """Stream every feed of one enterprise through the checks, page by page.
 
@@ -220,45 +237,80 @@ def _verify_enterprise(
     memory took ~4 kB per record).
     """
     ent = urllib.parse.quote(enterprise, safe="")
-    keys = _Keys(http, enterprise, key_pins)
-    state = _RecordState()
+    prior = since or {}
+    cursors: dict[str, str | None] = dict(prior.get("cursors") or {})
+    keys = _Keys(http, enterprise, {**(prior.get("keys") or {}), **(key_pins or {})})
+    state = _RecordState(floor=int(prior.get("max_record_id") or 0))
+    state.indicators.update({int(k): v for k, v in (prior.get("pending_indicators") or {}).items()})
     stubs: dict[str, dict[str, Any]] = {}
     pages = 0
-    for page in _pages(http, f"/v1/feed/{ent}/records", report, receiver_pk, "records", enterprise, page_limit,
-                       records_shape=True):
-        pages += 1
-        page_batches = page.get("batches", {})
-        bodies = state.check_batches(report, enterprise, page_batches, keys)
-        state.check_records(report, page.get("records", []), bodies)
-        for st in page.get("withheld", []):
-            stubs.setdefault(st.get("hash"), st)
+
+    def records_pass() -> None:
+        nonlocal pages
+        for page in _pages(http, f"/v1/feed/{ent}/records", report, receiver_pk, "records", enterprise,
+                           page_limit, records_shape=True, start=cursors.get("records")):
+            pages += 1
+            bodies = state.check_batches(report, enterprise, page.get("batches", {}), keys)
+            state.check_records(report, page.get("records", []), bodies)
+            for st in page.get("withheld", []):
+                stubs.setdefault(st.get("hash"), st)
+            cursors["records"] = page.get("resume_cursor") or cursors.get("records")
+
+    records_pass()
+    must_list = set(state.indicators)  # existed before the indicators feed was read: it must list them
+
+    counts: dict[str, int] = {}
+    listed: set[Any] = set()
+    later: list[dict[str, Any]] = []
+    for what in ("scores", "indicators", "findings", "alerts"):
+        n = 0
+        cursor = cursors.get(what)
+        for page in _pages(http, f"/v1/feed/{ent}/{what}", report, receiver_pk, what, enterprise,
+                           min(page_limit, 1000), start=cursor):
+            pages += 1
+            items = page.get("items", [])
+            if what == "indicators":
+                upto = max(state.max_id, state.floor)
+                items = [it for it in items if not (isinstance(it.get("id"), int) and it["id"] <= state.floor)]
+                later += [it for it in items if not (isinstance(it.get("id"), int) and it["id"] <= upto)]
+                _check_indicators(report, [it for it in items if isinstance(it.get("id"), int) and it["id"] <= upto],
+                                  state.indicators, state.failed, listed)
+            elif what == "scores":
+                _check_scores(report, items, receiver_pk, enterprise)
+            n += len(items)
+            cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
+        cursors[what] = cursor
+        counts[what] = n
+    if later:
+        # Indicators of batches ingested after the records pass: catch the records feed up,
+        # then check them like the others. What is still not a verified record is a failure.
+        records_pass()
+        _check_indicators(report, later, state.indicators, state.failed, listed)
+    _check_indicators_complete(report, {rid: state.indicators[rid] for rid in must_list}, listed)
+    pending = {rid: f for rid, f in state.indicators.items() if rid not in must_list and rid not in listed}
 
     signed_heads = _check_stub_heads(report, enterprise, stubs, keys)
     _check_withheld(report, stubs, state.shown, granted)
-    summary["gateways"], summary["declared_gaps"] = _check_chains(report, state.heads, stubs, state.seen_locs,
-                                                                  signed_heads)
+    tips = {gw: (int(t[0]), str(t[1])) for gw, t in (prior.get("chains") or {}).items()}
+    summary["gateways"], summary["declared_gaps"], new_tips = _check_chains(
+        report, state.heads, stubs, state.seen_locs, signed_heads, tips)
     summary["withheld_signed"] = len(signed_heads)
-
-    counts: dict[str, int] = {}
-    for what in ("scores", "indicators", "findings", "alerts"):
-        n = 0
-        listed: set[Any] = set()
-        for page in _pages(http, f"/v1/feed/{ent}/{what}", report, receiver_pk, what, enterprise,
-                           min(page_limit, 1000)):
-            pages += 1
-            items = page.get("items", [])
-            n += len(items)
-            if what == "scores":
-                _check_scores(report, items, receiver_pk, enterprise)
-            elif what == "indicators":
-                _check_indicators(report, items, state.indicators, state.failed, listed)
-        if what == "indicators":
-            _check_indicators_complete(report, state.indicators, listed)
-        counts[what] = n
     summary.update(counts)
     summary.update({"records": state.n_records, "batches": len(state.shown), "withheld": len(stubs),
                     "pages": pages, "verified": state.n_records - len(state.failed),
-                    "_failed_records": len(state.failed)})
+                    "_failed_records": len(state.failed), "indicators_pending": len(pending)})
+    if since is not None:
+        totals = {k: int((prior.get("totals") or {}).get(k, 0)) + int(summary[k])
+                  for k in ("records", "batches", "withheld", "scores", "indicators", "findings", "alerts")}
+        summary["total_records"] = totals["records"]
+        summary["state"] = {
+            "cursors": cursors,
+            "max_record_id": max(state.max_id, state.floor),
+            "chains": {**(prior.get("chains") or {}), **new_tips},
+            "keys": keys.learnt(),
+            "pending_indicators": {str(k): v for k, v in pending.items()},
+            "totals": totals,
+        }
 
 
 class _Keys:
@@ -268,6 +320,7 @@ class _Keys:
     def __init__(self, http: _Http, enterprise: str, pins: dict[str, str] | None) -> None:
         self.http, self.enterprise, self.pins = http, enterprise, pins or {}
         self._served: dict[str, dict[str, str]] = {}
+        self._used: dict[str, str] = {}
 
     def get(self, gw: str, kid: str) -> bytes:
         if gw not in self._served:
@@ -280,7 +333,12 @@ class _Keys:
             raise wire.WireError("unknown_key", f"key {kid} is not enrolled for {gw} of {self.enterprise}")
         if kid in self.pins and served not in (None, self.pins[kid]):
             raise wire.WireError("key_mismatch", f"receiver serves a different key for {kid}")
+        self._used[kid] = pk
         return wire.unb64(pk, "gateway key")
+
+    def learnt(self) -> dict[str, str]:
+        """Every key pinned or used so far (kid -> base64), for the next run to pin."""
+        return {**self.pins, **self._used}
 
 
 _INDICATOR_FIELDS = (("name", "name"), ("subject", "subject"), ("category", "category"), ("window", "window"),
@@ -291,7 +349,9 @@ _LOCATOR_FIELDS = ("gateway_id", "seq", "batch_hash", "index", "replayed")
 class _RecordState:
     """What the records pass keeps for the later checks (see ``_verify_enterprise``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, floor: int = 0) -> None:
+        self.floor = floor  # records up to this id were verified by an earlier run
+        self.max_id = 0
         self.shown: set[str] = set()  # every batch hash a records page carried
         self.heads: dict[str, dict[str, Any]] = {}  # verified batch -> gateway, seq, prev, dropped, records
         self.bad: dict[str, str] = {}  # batch hash -> why it failed
@@ -347,8 +407,12 @@ class _RecordState:
             self.n_records += 1
             rid, h, idx = r.get("id"), r.get("batch_hash"), r.get("index")
             problem = None
+            if isinstance(rid, int) and rid > self.max_id:
+                self.max_id = rid
             if rid in self.seen_ids:
                 problem = "record id delivered twice"
+            elif not isinstance(rid, int) or rid <= self.floor:
+                problem = f"record id is not after {self.floor}, the last one an earlier run verified"
             elif h in self.bad:
                 problem = f"its batch failed: {self.bad[h]}"
             elif h not in bodies:
@@ -426,12 +490,16 @@ def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: 
 def _check_chains(
     report: _Report, heads: dict[str, dict[str, Any]], stubs: dict[str, dict[str, Any]],
     seen_locs: dict[str, set[int]], signed_heads: set[str] | None = None,
-) -> tuple[list[str], list[dict[str, Any]]]:
+    tips: dict[str, tuple[int, str]] | None = None,
+) -> tuple[list[str], list[dict[str, Any]], dict[str, list[Any]]]:
     """Completeness of shown batches, and per-gateway chain continuity across shown and
     withheld batches (a withheld one with a signed head chains by its signed prev).
     ``heads`` holds each verified shown batch's signed gateway, seq, prev, dropped and
-    record count."""
+    record count; ``tips`` each gateway's last (seq, hash) verified by an earlier run, where
+    its chain continues. Returns the gateways, the declared gaps and the new tips."""
     signed_heads = signed_heads or set()
+    tips = tips or {}
+    new_tips: dict[str, list[Any]] = {}
     chains: dict[str, list[tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
     for h, body in heads.items():
         if len(seen_locs[h]) != body["records"]:
@@ -445,12 +513,16 @@ def _check_chains(
             report.feed(f"withheld batch {str(h)[:16]}: stub names no gateway or seq")
     declared: list[dict[str, Any]] = []
     for gw in sorted(chains):
-        prev_seq, prev_hash = 0, wire.GENESIS_PREV
+        prev_seq, prev_hash = tips.get(gw, (0, wire.GENESIS_PREV))
         for seq, h, body, stub in sorted(chains[gw], key=lambda t: t[0]):
             dropped = body.get("dropped") if body is not None else (stub or {}).get("dropped")
             signed_prev = body["prev"] if body is not None else (stub or {}).get("prev") if h in signed_heads \
                 else None
             where = f"gateway {gw} seq {seq} ({'withheld ' if body is None else ''}batch {h[:16]})"
+            if seq < prev_seq:
+                report.feed(f"{where}: seq {seq} again, after an earlier run verified up to seq {prev_seq} "
+                            "(equivocation or replay)")
+                continue
             if seq == prev_seq:
                 report.feed(f"{where}: two batches with seq {seq} (equivocation)")
             elif seq == prev_seq + 1:
@@ -463,7 +535,8 @@ def _check_chains(
             else:
                 report.feed(f"{where}: seq {prev_seq + 1}..{seq - 1} missing, not declared dropped")
             prev_seq, prev_hash = seq, h
-    return sorted(chains), declared
+        new_tips[gw] = [prev_seq, prev_hash]
+    return sorted(chains), declared, new_tips
 
 
 def _check_scores(report: _Report, items: list[dict[str, Any]], receiver_pk: bytes, enterprise: str) -> None:

@@ -20,6 +20,8 @@ from nacl.signing import SigningKey
 from gateway import wire
 
 PREFIX = "edgeproof/v1"
+T0 = 1764201600
+CATS = {"energy": "energy.kwh", "machine": "machine.cycles", "env": "env.temp_c_mean"}
 
 
 def free_port() -> int:
@@ -139,3 +141,8 @@ class GatewayMqtt:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def pin_of(receiver: Any) -> str:
+    """A receiver's public key as a bank pins it."""
+    return wire.b64(bytes(receiver.key.verify_key))

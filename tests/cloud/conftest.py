@@ -10,16 +10,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cloud_helpers import FakeGateway, free_port, http
+from cloud_helpers import CATS, T0, FakeGateway, free_port, http, pin_of
 from nacl.signing import SigningKey
 
 from cloud_stub import receiver_key
+from cloud_stub.banks import add_bank
 from cloud_stub.db import ReceiverDB
 from cloud_stub.enrollment import issue_token
 from cloud_stub.http_api import create_app
 from cloud_stub.server import Running
+from gateway import wire
+from gateway.identity import enroll, init_identity, load_identity
+from gateway.store import Store
+from gateway.uplink.batcher import Batcher
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -110,3 +116,32 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, i
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def site(receiver: Receiver, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A real gateway (store, batcher, enrolled identity) whose indicators of three categories were
+    packed and delivered; banks granted all, energy only, energy+machine."""
+    state = tmp_path / "gw"
+    init_identity(state, "gw-real", "t")
+    enroll(state, receiver.url, issue_token(receiver.rdb, "ent-1")["token"])
+    store = Store(state / "edgeproof.db", "NORMAL")
+    batcher = Batcher(store, load_identity(state), max_records=4)
+    rows = []
+    for i in range(6):  # interleaved: energy, machine, env, energy, ...
+        for cat, name in CATS.items():
+            rows.append({"name": name, "category": cat, "subject": "press-1", "window_start": T0 + 900 * i,
+                         "window_len": 900, "value": 100.0 + i, "unit": "u", "quality": [], "version": 1,
+                         "detail": {}})
+    store.add_indicators(rows)
+    seqs = batcher.pack_all()
+    for _seq, _h, body, sig, kid, hs in store.outbox_after(0, 1000):
+        status, out = receiver.post(wire.SignedBatch(body, sig, kid, hs).envelope())
+        assert out["status"] == "accepted", out
+    tokens = {
+        "all": add_bank(receiver.rdb, "bank-all", "ent-1")["token"],
+        "energy": add_bank(receiver.rdb, "bank-energy", "ent-1", "energy")["token"],
+        "em": add_bank(receiver.rdb, "bank-em", "ent-1", "energy,machine")["token"],
+    }
+    yield {"receiver": receiver, "store": store, "seqs": seqs, "tokens": tokens, "pin": pin_of(receiver)}
+    store.close()

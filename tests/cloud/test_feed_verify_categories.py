@@ -12,13 +12,13 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_helpers import FakeGateway
+from cloud_helpers import CATS, T0, FakeGateway, pin_of
 from test_bank_api import insert_analysis, signed_finding
 
 from cloud_stub.banks import add_bank
@@ -30,41 +30,6 @@ from gateway.store import Store
 from gateway.uplink.batcher import Batcher
 
 REPO = Path(__file__).resolve().parents[2]
-T0 = 1764201600
-CATS = {"energy": "energy.kwh", "machine": "machine.cycles", "env": "env.temp_c_mean"}
-
-
-@pytest.fixture
-def site(receiver, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A real gateway (store, batcher, enrolled identity) whose indicators of three categories were
-    packed and delivered; banks granted all, energy only, energy+machine."""
-    state = tmp_path / "gw"
-    init_identity(state, "gw-real", "t")
-    enroll(state, receiver.url, issue_token(receiver.rdb, "ent-1")["token"])
-    store = Store(state / "edgeproof.db", "NORMAL")
-    batcher = Batcher(store, load_identity(state), max_records=4)
-    rows = []
-    for i in range(6):  # interleaved: energy, machine, env, energy, ...
-        for cat, name in CATS.items():
-            rows.append({"name": name, "category": cat, "subject": "press-1", "window_start": T0 + 900 * i,
-                         "window_len": 900, "value": 100.0 + i, "unit": "u", "quality": [], "version": 1,
-                         "detail": {}})
-    store.add_indicators(rows)
-    seqs = batcher.pack_all()
-    for _seq, _h, body, sig, kid, hs in store.outbox_after(0, 1000):
-        status, out = receiver.post(wire.SignedBatch(body, sig, kid, hs).envelope())
-        assert out["status"] == "accepted", out
-    tokens = {
-        "all": add_bank(receiver.rdb, "bank-all", "ent-1")["token"],
-        "energy": add_bank(receiver.rdb, "bank-energy", "ent-1", "energy")["token"],
-        "em": add_bank(receiver.rdb, "bank-em", "ent-1", "energy,machine")["token"],
-    }
-    yield {"receiver": receiver, "store": store, "seqs": seqs, "tokens": tokens, "pin": pin_of(receiver)}
-    store.close()
-
-
-def pin_of(receiver) -> str:
-    return wire.b64(bytes(receiver.key.verify_key))
 
 
 def test_real_batcher_packs_one_category_per_batch(site):
