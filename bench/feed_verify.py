@@ -40,17 +40,19 @@ from tests.support.processes import free_port, wait_port  # noqa: E402
 CATEGORIES = ("energy", "production")
 
 
-def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]:
+def make_batches(key: SigningKey, n_records: int, per_batch: int, first_seq: int = 1,
+                 prev: str = wire.GENESIS_PREV, first_record: int = 0) -> tuple[list[bytes], str]:
+    """Signed envelopes continuing a chain at ``first_seq``/``prev``; returns them and the new tip hash."""
     kid = wire.key_id(bytes(key.verify_key))
-    prev, out = wire.GENESIS_PREV, []
-    for seq, start in enumerate(range(0, n_records, per_batch), start=1):
+    out: list[bytes] = []
+    for seq, start in enumerate(range(first_record, first_record + n_records, per_batch), start=first_seq):
         cat = CATEGORIES[seq % 2]
         name = "energy.kwh" if cat == "energy" else "mes.produced"
         records = [
             {"type": "indicator", "name": name, "category": cat, "subject": f"press-{i % 7}",
              "window": {"start": 1764201600 + 900 * i, "len": 900}, "value": 1.5 + i,
              "unit": "kWh" if cat == "energy" else "pcs", "q": [], "def": 1}
-            for i in range(start, min(start + per_batch, n_records))
+            for i in range(start, min(start + per_batch, first_record + n_records))
         ]
         body = {"v": 1, "gateway": "gw-bench", "enterprise": "ent-bench", "kid": kid, "seq": seq,
                 "prev": prev, "boot": 1, "created": "2026-11-27T00:00:00.000Z",
@@ -60,32 +62,48 @@ def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]
         batch = wire.sign_body(body, key)
         prev = batch.hash
         out.append(batch.envelope())
-    return out
+    return out, prev
 
 
-def fill(db: Path, n_records: int, per_batch: int) -> dict[str, str]:
-    """Ingest the signed history; returns bank name -> token."""
-    key = SigningKey.generate()
-    rdb = ReceiverDB(db)
-    try:
-        token = issue_token(rdb, "ent-bench")["token"]
-        enroll(rdb, token, "gw-bench", wire.b64(bytes(key.verify_key)),
-               wire.b64(wire.sign_enrollment(token, "gw-bench", key)))
-        for env in make_batches(key, n_records, per_batch):
-            res = ingest(rdb, env)
-            if res.status != "accepted":
-                raise SystemExit(f"unexpected {res.to_json()}")
-        return {"all categories": add_bank(rdb, "bank-all", "ent-bench")["token"],
-                "energy only": add_bank(rdb, "bank-energy", "ent-bench", "energy")["token"]}
-    finally:
-        rdb.close()
+class History:
+    """One gateway's signed history in the receiver's database, which can grow by a day."""
+
+    def __init__(self, db: Path, per_batch: int) -> None:
+        self.db, self.per_batch, self.key = db, per_batch, SigningKey.generate()
+        self.seq, self.prev, self.records = 0, wire.GENESIS_PREV, 0
+
+    def add(self, n_records: int) -> None:
+        envelopes, self.prev = make_batches(self.key, n_records, self.per_batch, self.seq + 1, self.prev,
+                                            self.records)
+        rdb = ReceiverDB(self.db)
+        try:
+            if self.seq == 0:
+                token = issue_token(rdb, "ent-bench")["token"]
+                enroll(rdb, token, "gw-bench", wire.b64(bytes(self.key.verify_key)),
+                       wire.b64(wire.sign_enrollment(token, "gw-bench", self.key)))
+            for env in envelopes:
+                res = ingest(rdb, env)
+                if res.status != "accepted":
+                    raise SystemExit(f"unexpected {res.to_json()}")
+        finally:
+            rdb.close()
+        self.seq += len(envelopes)
+        self.records += n_records
+
+    def banks(self) -> dict[str, str]:
+        rdb = ReceiverDB(self.db)
+        try:
+            return {"all categories": add_bank(rdb, "bank-all", "ent-bench")["token"],
+                    "energy only": add_bank(rdb, "bank-energy", "ent-bench", "energy")["token"]}
+        finally:
+            rdb.close()
 
 
-def verify(url: str, token: str) -> tuple[dict, float, float, int]:
+def verify(url: str, token: str, *extra: str) -> tuple[dict, float, float, int]:
     """Run the real CLI in a child; returns (summary, wall s, CPU s, peak RSS KiB)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "cloud_stub", "feed", "verify", "--url", url,
-                             "--token", token, "--enterprise", "ent-bench", "--json"],
+                             "--token", token, "--enterprise", "ent-bench", "--json", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read() if proc.stdout else b""
     err = proc.stderr.read() if proc.stderr else b""
@@ -102,12 +120,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--day", type=int, default=1_000, help="records added before the incremental run")
     args = ap.parse_args()
     logging.disable(logging.INFO)
     with tempfile.TemporaryDirectory() as d:
         db = Path(d) / "receiver.db"
         t0 = time.perf_counter()
-        tokens = fill(db, args.records, args.batch)
+        history = History(db, args.batch)
+        history.add(args.records)
+        tokens = history.banks()
         print(f"receiver filled with {args.records:,} records in {args.records // args.batch:,} batches "
               f"in {time.perf_counter() - t0:.1f} s (not measured)")
         port = free_port()
@@ -126,6 +147,18 @@ def main() -> None:
                                   "withheld": summary["withheld"], "seconds": round(wall, 2),
                                   "cpu_seconds": round(cpu, 2), "records_per_s": round(shown / wall),
                                   "peak_rss_mb": round(rss / 1024, 1), "failed": summary["failed"]}))
+            # A bank's daily run: a state file from a full run, one more day, then only the day.
+            state = Path(d) / "bank-state.json"
+            url, token = f"http://127.0.0.1:{port}", tokens["all categories"]
+            verify(url, token, "--state", str(state))
+            history.add(args.day)
+            summary, wall, cpu, rss = verify(url, token, "--state", str(state))
+            print(f"incremental     {summary['records']:>7,} new records of {summary['total_records']:,}: "
+                  f"{wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss / 1024:.0f} MB, failed {summary['failed']}")
+            print(json.dumps({"bench": "feed_verify", "bank": "all categories, --state", "records": summary["records"],
+                              "total_records": summary["total_records"], "seconds": round(wall, 2),
+                              "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(rss / 1024, 1),
+                              "failed": summary["failed"]}))
         finally:
             server.terminate()
             server.wait(10)
