@@ -132,7 +132,7 @@ def run(variant: str, sync: str, n_readings: int, batch: int, devices: int, pref
         start = T0 + 100.0
         r0 = time.process_time()
         if hasattr(store, "readings_window"):  # one range scan for all points (748de8b and later)
-            n_window = sum(len(v) for v in store.readings_window(ids, start, start + 900).values())
+            n_window = sum(len(v[0]) for v in store.readings_window(ids, start, start + 900).values())
         else:
             n_window = sum(len(store.readings(pid, start, start + 900)) for pid in ids)
         window_ms = 1000 * (time.process_time() - r0)

@@ -138,7 +138,7 @@ class _LazySeries(Mapping[str, dict[str, Series]]):
 
     def __init__(self, store: Store, ap: AssetPoints, start: int, length: int, needed: set[str]) -> None:
         self.store, self.ap, self.start, self.length, self.needed = store, ap, start, length, needed
-        self.prefetched: dict[int, list[tuple[float, float | None, str]]] | None = None
+        self.prefetched: dict[int, tuple[list[float], list[float | None], list[str]]] | None = None
         self._cache: dict[str, dict[str, Series]] = {}
 
     def __getitem__(self, meaning: str) -> dict[str, Series]:
@@ -150,17 +150,16 @@ class _LazySeries(Mapping[str, dict[str, Series]]):
                     self.start, self.start + self.length)
             out = {}
             for row, pdef, dev in entries:
-                data = (self.prefetched or {}).get(row.id)
-                if data is None:
-                    data = self.store.readings(row.id, self.start, self.start + self.length)
+                cols = (self.prefetched or {}).get(row.id)
+                if cols is None:
+                    cols = self.store.readings_window([row.id], self.start, self.start + self.length)[row.id]
                 # A counter's delta from the reading just before the window: only if that
                 # reading is recent (3 polls); across a longer gap the energy (or volume, or
                 # count) cannot be placed in this window and is not claimed here.
                 before = (self.store.last_good_before(row.id, self.start, max(3 * dev.poll_interval_s, 5.0))
                           if pdef.counter else None)
-                out[pdef.name] = Series(ts=[r[0] for r in data], values=[r[1] for r in data],
-                                        quality=[r[2] for r in data], before=before, counter=pdef.counter,
-                                        rollover=pdef.rollover)
+                out[pdef.name] = Series(ts=cols[0], values=cols[1], quality=cols[2], before=before,
+                                        counter=pdef.counter, rollover=pdef.rollover)
             self._cache[meaning] = out
         return self._cache[meaning]
 

@@ -35,12 +35,9 @@ def _q(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, 
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from gateway import __version__
 
-        return version("edgeproof")
-    except Exception:  # noqa: BLE001 - running from a source tree
-        return "dev"
+    return __version__
 
 
 def identity_view(gw: Gateway) -> dict[str, Any]:
