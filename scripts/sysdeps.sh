@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suite drives for real (Mosquitto, socat,
-# Chromium, PostgreSQL) when they are missing. Needs root and apt; otherwise says what to do.
+# Chromium, PostgreSQL, MariaDB) when they are missing. Needs root and apt; otherwise says what to do.
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -8,6 +8,10 @@ command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # PostgreSQL server binaries: the SQL connector and the receiver's PostgreSQL store are tested against a real server.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# MariaDB's server: the SQL connector's mysql+pymysql:// path is tested against a real one (tests/support/mariadb.py).
+# Its own names only: a mysqld may be Oracle MySQL, which the test helper cannot initialise.
+{ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb-install-db >/dev/null 2>&1 \
+  || need+=(mariadb-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"

@@ -135,18 +135,41 @@ def sql_engine_url(url: str) -> str:
 
 
 def read_sql(url: str, query: str, name: str) -> Source:
+    """Run ``query`` read-only and return its rows; any failure is a SourceError, never a crash.
+
+    MySQL/MariaDB get ``SET SESSION TRANSACTION READ ONLY``, not the plain ``SET TRANSACTION``
+    PostgreSQL gets: there a DDL statement (DROP/CREATE/TRUNCATE/RENAME TABLE) first commits the
+    open transaction and then runs in a new one the server opens itself, which the plain form
+    (next transaction only) does not cover, so the DDL went through (seen on MariaDB 10.11).
+    The session form makes every transaction of this connection read-only; the connection is
+    closed with the engine at the end, so the setting never outlives this call.
+
+    Building the engine is inside the error handling too: a URL SQLAlchemy cannot parse, or one
+    naming a driver that is not installed (``mysql://`` means MySQLdb, which the erp extra does
+    not ship), must fail this connector with a message, not the import run.
+    """
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(sql_engine_url(url))
+    try:
+        engine = create_engine(sql_engine_url(url))
+    except SourceError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise SourceError(f"no database driver for this URL ({exc}); the erp extra installs "
+                          "postgresql+psycopg:// and mysql+pymysql://") from exc
+    except Exception as exc:  # ArgumentError for an unparsable URL, NoSuchModuleError for an unknown dialect
+        raise SourceError(f"unusable database URL: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
     backend = engine.dialect.name
     try:
         with engine.connect() as conn:
             if backend == "postgresql":
                 conn = conn.execution_options(postgresql_readonly=True)
             with conn.begin():
-                if backend in ("mysql", "mariadb", "postgresql"):
+                if backend == "postgresql":
                     # First statement of the transaction: everything after it is read-only.
                     conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                elif backend in ("mysql", "mariadb"):
+                    conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
                 result = conn.execute(text(query))
                 columns = [norm_header(c) for c in list(result.keys())]
                 rows = [tuple(r) for r in result.fetchall()]

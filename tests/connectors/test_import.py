@@ -206,6 +206,15 @@ def test_sql_connector_reads_sqlite_read_only(store: Store, importer: Importer, 
     eng.dispose()
 
 
+
+def test_an_unusable_sql_url_fails_the_connector_not_the_run(importer: Importer, tmp_path: Path) -> None:
+    for url, why in (("erp-server/erp", "unusable database URL: ArgumentError"),
+                     ("nosuchdb://u:secret@h/db", "unusable database URL: NoSuchModuleError")):
+        cfg = load_connectors([{"name": "erp-sql", "kind": "sql", "dataset": "orders", "url": url,
+                                "query": "SELECT 1", "columns": ORDERS}])[0]
+        [rep] = importer.run(cfg, tmp_path / "gw")
+        assert rep.status == "failed" and why in (rep.error or "") and "secret" not in (rep.error or "")
+
 def test_sql_query_must_be_one_select() -> None:
     check_select("WITH x AS (SELECT 1) SELECT * FROM x")
     check_select("SELECT '; drop' AS s FROM t")
