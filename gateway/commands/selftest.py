@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import sys
 import urllib.error
@@ -134,14 +133,16 @@ def check_uplink(state: Path, profile: Any, timeout_s: float = 5.0) -> Check:
     if up.transport == "none":
         return Check("uplink", "warn", "uplink transport is 'none': nothing leaves this gateway")
     if up.transport == "mqtt":
-        host, port = up.mqtt.host, up.mqtt.port
+        from gateway.identity import IdentityError, load_identity
+        from gateway.uplink.mqtt_probe import probe_broker
+
         try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                pass
-        except OSError as exc:
-            return Check("uplink", "fail", f"broker {host}:{port} unreachable: {exc}",
-                         "check the network, the firewall (port 8883/1883) and [uplink.mqtt] host/port")
-        return Check("uplink", "ok", f"broker {host}:{port} accepts connections")
+            gateway_id = load_identity(state).gateway_id
+        except IdentityError as exc:
+            return Check("uplink", "fail", f"no gateway identity to log in to the broker with: {exc}",
+                         "run `edgeproof init` first")
+        res = probe_broker(up.mqtt, gateway_id, timeout_s)
+        return Check("uplink", res.status, res.detail, res.fix)
     from gateway.identity import IdentityError, load_identity
 
     url = up.url

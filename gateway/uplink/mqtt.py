@@ -20,6 +20,18 @@ from gateway.profile.schema import MqttCfg
 from gateway.uplink.transport import Ack, TransportError
 
 
+def make_client(cfg: MqttCfg, client_id: str, clean_session: bool) -> mqtt.Client:
+    """A paho client with the profile's login and TLS: the uplink and ``selftest``'s broker
+    probe must log in exactly alike, or the probe would pass where the uplink fails."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
+    if cfg.username:
+        password = Path(cfg.password_file).read_text().strip() if cfg.password_file else None
+        client.username_pw_set(cfg.username, password)
+    if cfg.tls:
+        client.tls_set(ca_certs=cfg.cafile)  # never falls back to plain text
+    return client
+
+
 class MqttTransport:
     def __init__(self, cfg: MqttCfg, gateway_id: str, timeout_s: float = 10.0) -> None:
         self.cfg = cfg
@@ -31,13 +43,7 @@ class MqttTransport:
         self._acks: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition()
         self._connected = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgeproof-{gateway_id}",
-                                  clean_session=False)
-        if cfg.username:
-            password = Path(cfg.password_file).read_text().strip() if cfg.password_file else None
-            self.client.username_pw_set(cfg.username, password)
-        if cfg.tls:
-            self.client.tls_set(ca_certs=cfg.cafile)  # never falls back to plain text
+        self.client = make_client(cfg, f"edgeproof-{gateway_id}", clean_session=False)
         self.client.max_inflight_messages_set(20)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect

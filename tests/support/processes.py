@@ -109,11 +109,13 @@ class Mosquitto:
     workdir: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    # Replaces "allow_anonymous true": e.g. a password_file and an acl_file for login tests.
+    auth_conf: str | None = None
 
     def start(self) -> Mosquitto:
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser root\n"
-                        f"persistence false\n")
+        auth = self.auth_conf if self.auth_conf is not None else "allow_anonymous true\n"
+        conf.write_text(f"listener {self.port} 127.0.0.1\n{auth}user root\npersistence false\n")
         log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
         wait_port(self.port)
