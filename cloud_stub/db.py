@@ -17,14 +17,16 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlite_utils import Database
 
 from cloud_stub.schema import SCHEMA_VERSION, ddl, migrations
+
+C = TypeVar("C")
 
 
 def utc_now() -> datetime:
@@ -57,6 +59,75 @@ class Store(Protocol):
     def read(self) -> contextlib.AbstractContextManager[Any]: ...
 
     def close(self) -> None: ...
+
+
+class ReaderPool(Generic[C]):
+    """Up to ``size`` read-only connections, made when first needed and reused.
+
+    The writer keeps its own connection behind ``lock``; reads take one of these instead, so
+    feed pages, analysis loads and ingest run side by side (SQLite WAL and PostgreSQL both give
+    each reader a snapshot). More concurrent reads than ``size`` wait for a free one: the
+    bound keeps file handles and server connections per process small and predictable.
+    """
+
+    def __init__(self, make: Callable[[], C], close: Callable[[C], None], size: int = 4,
+                 usable: Callable[[C], bool] | None = None) -> None:
+        self._make, self._close, self._usable = make, close, usable or (lambda _c: True)
+        self._free: list[C] = []
+        self._all: list[C] = []
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[C]:
+        self._slots.acquire()
+        try:
+            conn = self._checkout()
+            ok = False
+            try:
+                yield conn
+                ok = True
+            finally:
+                self._checkin(conn, ok)
+        finally:
+            self._slots.release()
+
+    def _checkout(self) -> C:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the receiver database was closed")
+            while self._free:
+                conn = self._free.pop()
+                if self._usable(conn):
+                    return conn
+                self._discard(conn)
+        conn = self._make()
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _checkin(self, conn: C, ok: bool) -> None:
+        with self._lock:
+            if ok and not self._closed and self._usable(conn):
+                self._free.append(conn)
+            else:
+                self._discard(conn)
+
+    def _discard(self, conn: C) -> None:
+        if conn in self._all:
+            self._all.remove(conn)
+        try:
+            self._close(conn)
+        except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is gone either way
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for conn in list(self._all):
+                self._discard(conn)
+            self._free.clear()
 
 
 def is_postgres_url(target: object) -> bool:
@@ -94,6 +165,7 @@ class ReceiverDB:
         self.db.enable_wal()
         with self.lock:
             _create_schema(self.db)
+        self.readers: ReaderPool[sqlite3.Connection] = ReaderPool(self._reader, lambda c: c.close())
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -110,16 +182,25 @@ class ReceiverDB:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for multi-statement reads (a feed page)."""
-        with self.lock:
-            self.conn.execute("BEGIN")
+        """A consistent snapshot for multi-statement reads (a feed page), on a reader
+        connection of its own: under WAL a bank pulling pages neither waits for ingest's
+        write transaction nor holds it up (see ``ReaderPool``)."""
+        with self.readers.take() as conn:
+            conn.execute("BEGIN")
             try:
-                yield self.conn
+                yield conn
             finally:
-                self.conn.execute("COMMIT")
+                conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA query_only=1")  # a read that tries to write is an error, not a write
+        return conn
 
     def close(self) -> None:
         with self.lock:
+            self.readers.close()
             self.conn.close()
 
 

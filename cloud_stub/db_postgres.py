@@ -14,9 +14,10 @@ absorbed here:
   depends on what was read, see ``cloud_stub.ingest``); ``read()`` is a REPEATABLE READ,
   READ ONLY snapshot, like a SQLite read transaction under WAL.
 
-One connection per process behind one re-entrant lock, as on SQLite: the receiver scales
-out by running more processes (several receivers sharing MQTT ingest), each with its own
-connection. A connection the server dropped is replaced before the next transaction.
+One writing connection per process behind one re-entrant lock, as on SQLite, and up to four
+reading connections (``ReaderPool``) for ``read()``: the receiver scales out by running more
+processes (several receivers sharing MQTT ingest). A connection the server dropped is
+replaced before the next transaction.
 The schema version lives in the ``meta`` table; another version is refused by name.
 """
 
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.adapt import Dumper, Loader
 
+from cloud_stub.db import ReaderPool
 from cloud_stub.schema import SCHEMA_VERSION, ddl, migrations
 
 # Serialises schema creation when several receivers start at once on an empty database
@@ -143,6 +145,9 @@ class PostgresDB:
         self.lock = threading.RLock()
         self._closed = False
         self._conn = PgConnection(self._connect())
+        self.readers: ReaderPool[PgConnection] = ReaderPool(
+            lambda: PgConnection(self._connect()), lambda c: c.raw.close(),
+            usable=lambda c: not (c.raw.closed or c.raw.broken))
         with self.lock:
             self._create_schema()
 
@@ -191,13 +196,26 @@ class PostgresDB:
         """A write transaction; decisions that depend on what was read take row locks inside it."""
         return self._transaction("BEGIN")
 
-    def read(self) -> contextlib.AbstractContextManager[PgConnection]:
-        """A consistent snapshot for multi-statement reads (a feed page); writing in it is an error."""
-        return self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    @contextlib.contextmanager
+    def read(self) -> Iterator[PgConnection]:
+        """A consistent snapshot for multi-statement reads (a feed page); writing in it is an
+        error. It runs on a reader connection of its own (``ReaderPool``), so bank pulls and
+        analysis loads neither wait for ingest's transaction nor hold it up."""
+        with self.readers.take() as conn:
+            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield conn
+            except BaseException:
+                if not (conn.raw.closed or conn.raw.broken):
+                    conn.raw.execute("ROLLBACK")
+                raise
+            else:
+                conn.raw.execute("COMMIT")
 
     def close(self) -> None:
         with self.lock:
             self._closed = True
+            self.readers.close()
             self._conn.raw.close()
 
     def _create_schema(self) -> None:
