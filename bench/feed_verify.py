@@ -27,42 +27,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nacl.signing import SigningKey  # noqa: E402
+from receiver_ingest import enroll_bench_gateway, make_chain  # noqa: E402
 
 from cloud_stub.banks import add_bank  # noqa: E402
 from cloud_stub.db import ReceiverDB  # noqa: E402
-from cloud_stub.enrollment import enroll, issue_token  # noqa: E402
 from cloud_stub.ingest import ingest  # noqa: E402
 from gateway import wire  # noqa: E402
 from tests.support.processes import free_port, wait_port  # noqa: E402
 
 CATEGORIES = ("energy", "production")
-
-
-def make_batches(key: SigningKey, n_records: int, per_batch: int, first_seq: int = 1,
-                 prev: str = wire.GENESIS_PREV, first_record: int = 0) -> tuple[list[bytes], str]:
-    """Signed envelopes continuing a chain at ``first_seq``/``prev``; returns them and the new tip hash."""
-    kid = wire.key_id(bytes(key.verify_key))
-    out: list[bytes] = []
-    for seq, start in enumerate(range(first_record, first_record + n_records, per_batch), start=first_seq):
-        cat = CATEGORIES[seq % 2]
-        name = "energy.kwh" if cat == "energy" else "mes.produced"
-        records = [
-            {"type": "indicator", "name": name, "category": cat, "subject": f"press-{i % 7}",
-             "window": {"start": 1764201600 + 900 * i, "len": 900}, "value": 1.5 + i,
-             "unit": "kWh" if cat == "energy" else "pcs", "q": [], "def": 1}
-            for i in range(start, min(start + per_batch, first_record + n_records))
-        ]
-        body = {"v": 1, "gateway": "gw-bench", "enterprise": "ent-bench", "kid": kid, "seq": seq,
-                "prev": prev, "boot": 1, "created": "2026-11-27T00:00:00.000Z",
-                "clock": {"synced": True, "source": "bench"},
-                "loss": {"polls_failed": 0, "readings_purged_unsent": 0, "batches_dropped": 0},
-                "records": records}
-        batch = wire.sign_body(body, key)
-        prev = batch.hash
-        out.append(batch.envelope())
-    return out, prev
 
 
 class History:
@@ -73,14 +49,12 @@ class History:
         self.seq, self.prev, self.records = 0, wire.GENESIS_PREV, 0
 
     def add(self, n_records: int) -> None:
-        envelopes, self.prev = make_batches(self.key, n_records, self.per_batch, self.seq + 1, self.prev,
-                                            self.records)
+        envelopes, self.prev = make_chain(self.key, n_records, self.per_batch, self.seq + 1, self.prev,
+                                          self.records, CATEGORIES)
         rdb = ReceiverDB(self.db)
         try:
             if self.seq == 0:
-                token = issue_token(rdb, "ent-bench")["token"]
-                enroll(rdb, token, "gw-bench", wire.b64(bytes(self.key.verify_key)),
-                       wire.b64(wire.sign_enrollment(token, "gw-bench", self.key)))
+                enroll_bench_gateway(rdb, self.key)
             for env in envelopes:
                 res = ingest(rdb, env)
                 if res.status != "accepted":

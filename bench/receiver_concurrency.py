@@ -25,13 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nacl.signing import SigningKey  # noqa: E402
-from receiver_ingest import make_batches  # noqa: E402
+from receiver_ingest import enroll_bench_gateway, make_batches  # noqa: E402
 
 from cloud_stub.banks import Grant  # noqa: E402
-from cloud_stub.enrollment import enroll, issue_token  # noqa: E402
 from cloud_stub.feed import feed_page  # noqa: E402
 from cloud_stub.ingest import ingest  # noqa: E402
-from gateway import wire  # noqa: E402
 
 
 def open_store(kind: str, tmp: Path, server: object | None):  # noqa: ANN201
@@ -45,9 +43,7 @@ def open_store(kind: str, tmp: Path, server: object | None):  # noqa: ANN201
 
 
 def run(rdb, envelopes: list[bytes], key: SigningKey, readers: int, n_records: int) -> dict[str, float]:  # noqa: ANN001
-    token = issue_token(rdb, "ent-bench")["token"]
-    enroll(rdb, token, "gw-bench", wire.b64(bytes(key.verify_key)),
-           wire.b64(wire.sign_enrollment(token, "gw-bench", key)))
+    enroll_bench_gateway(rdb, key)
     grant = Grant("bench", "ent-bench", None)
     rkey = SigningKey.generate()
     stop = threading.Event()

@@ -39,15 +39,21 @@ from gateway import wire  # noqa: E402
 TARGET = 20_000
 
 
-def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]:
+def make_chain(key: SigningKey, n_records: int, per_batch: int, first_seq: int = 1, prev: str = wire.GENESIS_PREV,
+               first_record: int = 0, categories: tuple[str, ...] = ("energy",)) -> tuple[list[bytes], str]:
+    """Signed envelopes (with head signatures) continuing one gateway's chain at ``first_seq``
+    after ``prev``; batch ``seq`` holds ``categories[seq % len(categories)]``. Returns them and
+    the new tip hash."""
     kid = wire.key_id(bytes(key.verify_key))
-    prev, out = wire.GENESIS_PREV, []
-    for seq, start in enumerate(range(0, n_records, per_batch), start=1):
+    out: list[bytes] = []
+    for seq, start in enumerate(range(first_record, first_record + n_records, per_batch), start=first_seq):
+        cat = categories[seq % len(categories)]
+        name, unit = ("energy.kwh", "kWh") if cat == "energy" else (f"{cat}.value", "u")
         records = [
-            {"type": "indicator", "name": "energy.kwh", "category": "energy", "subject": f"press-{i % 7}",
-             "window": {"start": 1764201600 + 900 * i, "len": 900}, "value": 1.5 + i, "unit": "kWh",
+            {"type": "indicator", "name": name, "category": cat, "subject": f"press-{i % 7}",
+             "window": {"start": 1764201600 + 900 * i, "len": 900}, "value": 1.5 + i, "unit": unit,
              "q": [], "def": 1}
-            for i in range(start, min(start + per_batch, n_records))
+            for i in range(start, min(start + per_batch, first_record + n_records))
         ]
         body = {"v": 1, "gateway": "gw-bench", "enterprise": "ent-bench", "kid": kid, "seq": seq,
                 "prev": prev, "boot": 1, "created": "2026-11-27T00:00:00.000Z",
@@ -57,7 +63,18 @@ def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]
         batch = wire.sign_body(body, key)
         prev = batch.hash
         out.append(batch.envelope())
-    return out
+    return out, prev
+
+
+def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]:
+    return make_chain(key, n_records, per_batch)[0]
+
+
+def enroll_bench_gateway(rdb: Store, key: SigningKey) -> None:
+    """Enterprise ``ent-bench`` and its gateway ``gw-bench`` (``key``), enrolled as a real gateway is."""
+    token = issue_token(rdb, "ent-bench")["token"]
+    enroll(rdb, token, "gw-bench", wire.b64(bytes(key.verify_key)),
+           wire.b64(wire.sign_enrollment(token, "gw-bench", key)))
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -75,9 +92,7 @@ def run(label: str, rdb: Store, envelopes: list[bytes], key: SigningKey, n_recor
     CPU time does not (but also leaves out waiting for fsync, which wall time includes).
     """
     try:
-        token = issue_token(rdb, "ent-bench")["token"]
-        enroll(rdb, token, "gw-bench", wire.b64(bytes(key.verify_key)),
-               wire.b64(wire.sign_enrollment(token, "gw-bench", key)))
+        enroll_bench_gateway(rdb, key)
         cpu0 = time.process_time() + (_proc_cpu_s(server_pid) if server_pid else 0.0)
         t0 = time.perf_counter()
         for env in envelopes:
