@@ -30,11 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nacl.signing import SigningKey  # noqa: E402
-from receiver_ingest import enroll_bench_gateway, make_chain  # noqa: E402
+from receiver_ingest import enroll_bench_gateway, ingest_all, make_chain  # noqa: E402
 
 from cloud_stub.banks import add_bank  # noqa: E402
 from cloud_stub.db import ReceiverDB  # noqa: E402
-from cloud_stub.ingest import ingest  # noqa: E402
 from gateway import wire  # noqa: E402
 from tests.support.processes import free_port, wait_port  # noqa: E402
 
@@ -55,10 +54,7 @@ class History:
         try:
             if self.seq == 0:
                 enroll_bench_gateway(rdb, self.key)
-            for env in envelopes:
-                res = ingest(rdb, env)
-                if res.status != "accepted":
-                    raise SystemExit(f"unexpected {res.to_json()}")
+            ingest_all(rdb, envelopes)
         finally:
             rdb.close()
         self.seq += len(envelopes)

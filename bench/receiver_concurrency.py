@@ -25,11 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nacl.signing import SigningKey  # noqa: E402
-from receiver_ingest import enroll_bench_gateway, make_batches  # noqa: E402
+from receiver_ingest import enroll_bench_gateway, ingest_all, make_batches  # noqa: E402
 
 from cloud_stub.banks import Grant  # noqa: E402
 from cloud_stub.feed import feed_page  # noqa: E402
-from cloud_stub.ingest import ingest  # noqa: E402
 
 
 def open_store(kind: str, tmp: Path, server: object | None):  # noqa: ANN201
@@ -60,10 +59,7 @@ def run(rdb, envelopes: list[bytes], key: SigningKey, readers: int, n_records: i
     for t in threads:
         t.start()
     t0 = time.perf_counter()
-    for env in envelopes:
-        res = ingest(rdb, env)
-        if res.status != "accepted":
-            raise SystemExit(f"unexpected {res.to_json()}")
+    ingest_all(rdb, envelopes)
     elapsed = time.perf_counter() - t0
     stop.set()
     for t in threads:

@@ -70,6 +70,14 @@ def make_batches(key: SigningKey, n_records: int, per_batch: int) -> list[bytes]
     return make_chain(key, n_records, per_batch)[0]
 
 
+def ingest_all(rdb: Store, envelopes: list[bytes]) -> None:
+    """Every envelope through the real ingest; anything but 'accepted' stops the bench."""
+    for env in envelopes:
+        res = ingest(rdb, env)
+        if res.status != "accepted":
+            raise SystemExit(f"unexpected {res.to_json()}")
+
+
 def enroll_bench_gateway(rdb: Store, key: SigningKey) -> None:
     """Enterprise ``ent-bench`` and its gateway ``gw-bench`` (``key``), enrolled as a real gateway is."""
     token = issue_token(rdb, "ent-bench")["token"]
@@ -95,10 +103,7 @@ def run(label: str, rdb: Store, envelopes: list[bytes], key: SigningKey, n_recor
         enroll_bench_gateway(rdb, key)
         cpu0 = time.process_time() + (_proc_cpu_s(server_pid) if server_pid else 0.0)
         t0 = time.perf_counter()
-        for env in envelopes:
-            res = ingest(rdb, env)
-            if res.status != "accepted":
-                raise SystemExit(f"unexpected {res.to_json()}")
+        ingest_all(rdb, envelopes)
         elapsed = time.perf_counter() - t0
         cpu = time.process_time() + (_proc_cpu_s(server_pid) if server_pid else 0.0) - cpu0
         with rdb.read() as conn:
