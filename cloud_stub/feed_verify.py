@@ -272,14 +272,11 @@ def _verify_enterprise(
             pages += 1
             items = page.get("items", [])
             if what == "indicators":
-                upto = max(state.max_id, state.floor)
-                items = [it for it in items if not (isinstance(it.get("id"), int) and it["id"] <= state.floor)]
-                later += [it for it in items if not (isinstance(it.get("id"), int) and it["id"] <= upto)]
-                _check_indicators(report, [it for it in items if isinstance(it.get("id"), int) and it["id"] <= upto],
-                                  state.indicators, state.failed, listed)
-            elif what == "scores":
-                _check_scores(report, items, receiver_pk, enterprise)
-            n += len(items)
+                n += _take_indicators(report, items, state, listed, later)
+            else:
+                if what == "scores":
+                    _check_scores(report, items, receiver_pk, enterprise)
+                n += len(items)
             cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
         cursors[what] = cursor
         counts[what] = n
@@ -580,6 +577,23 @@ def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: di
         if wrong:
             report.feed(f"indicator {rid} (batch {str(rec.get('batch_hash'))[:16]} index {rec.get('index')}): "
                         f"{', '.join(wrong)} differ from the signed record")
+
+
+def _take_indicators(report: _Report, items: list[dict[str, Any]], state: _RecordState, listed: set[Any],
+                     later: list[dict[str, Any]]) -> int:
+    """Check an indicators page against the records verified so far; returns how many items
+    were new to this run. Items an earlier run checked are skipped (but not its pending ones,
+    which are in ``state.indicators``); items past the last verified record id go to ``later``."""
+    upto = max(state.max_id, state.floor)
+    now: list[dict[str, Any]] = []
+    deferred = len(later)
+    for it in items:
+        rid = it.get("id")
+        if isinstance(rid, int) and rid <= state.floor and rid not in state.indicators:
+            continue
+        (now if isinstance(rid, int) and rid <= upto else later).append(it)
+    _check_indicators(report, now, state.indicators, state.failed, listed)
+    return len(now) + len(later) - deferred
 
 
 def _check_indicators_complete(report: _Report, verified: dict[Any, str], listed: set[Any], upto: int) -> None:

@@ -134,6 +134,35 @@ def test_indicators_of_a_batch_that_arrives_mid_run_are_caught_up_not_failed(sit
     assert s["state"]["pending_indicators"] == {}
 
 
+def test_indicators_still_pending_at_the_end_of_a_run_are_checked_by_the_next(site):
+    """A second batch lands after the indicators feed was read but before the catch-up: its
+    records are verified in the catch-up, its indicators were not listed yet. They are
+    pending, not failed, and the next run checks them (and does not skip them as old)."""
+    first = run(site, {})
+    arrived: list[str] = []
+
+    def ingest_twice(path: str, page: Any) -> Any:
+        if "/scores" in path and not arrived:  # after the records pass: caught up later
+            deliver(site, range(6, 7))
+            arrived.append("a")
+        elif "/findings" in path and arrived == ["a"]:  # after the indicators pass: pending
+            deliver(site, range(7, 8))
+            arrived.append("b")
+        return page
+
+    proxy = _Proxy(site["receiver"].url, ingest_twice)
+    try:
+        s = run(site, first["state"], url=proxy.url)
+    finally:
+        proxy.close()
+    assert arrived == ["a", "b"] and s["failures"] == [], s["failures"]
+    assert s["records"] == 6 and s["indicators_pending"] == 3 and len(s["state"]["pending_indicators"]) == 3
+    nxt = run(site, s["state"])
+    assert nxt["failures"] == [] and nxt["records"] == 0 and nxt["indicators"] == 3, nxt["failures"]
+    assert nxt["state"]["pending_indicators"] == {}
+    assert run(site, nxt["state"])["indicators"] == 0
+
+
 def test_cli_keeps_the_state_only_after_a_clean_run(site, tmp_path: Path):
     state_file = tmp_path / "bank" / "verify-state.json"
     url, token = site["receiver"].url, site["tokens"]["all"]
