@@ -78,18 +78,17 @@ class ReaderPool(Generic[C]):
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
         self._closed = False
+        self.opened = 0  # connections made so far: a pool that keeps reopening is losing them
 
     @contextlib.contextmanager
     def take(self) -> Iterator[C]:
         self._slots.acquire()
         try:
             conn = self._checkout()
-            ok = False
             try:
                 yield conn
-                ok = True
             finally:
-                self._checkin(conn, ok)
+                self._checkin(conn)
         finally:
             self._slots.release()
 
@@ -105,11 +104,14 @@ class ReaderPool(Generic[C]):
         conn = self._make()
         with self._lock:
             self._all.append(conn)
+            self.opened += 1
         return conn
 
-    def _checkin(self, conn: C, ok: bool) -> None:
+    def _checkin(self, conn: C) -> None:
+        """Back to the pool if it is idle and healthy (an exception in the caller's block is
+        the caller's: its transaction was ended by ``read()``); otherwise closed."""
         with self._lock:
-            if ok and not self._closed and self._usable(conn):
+            if not self._closed and self._usable(conn):
                 self._free.append(conn)
             else:
                 self._discard(conn)
@@ -165,7 +167,8 @@ class ReceiverDB:
         self.db.enable_wal()
         with self.lock:
             _create_schema(self.db)
-        self.readers: ReaderPool[sqlite3.Connection] = ReaderPool(self._reader, lambda c: c.close())
+        self.readers: ReaderPool[sqlite3.Connection] = ReaderPool(self._reader, lambda c: c.close(),
+                                                                  usable=lambda c: not c.in_transaction)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

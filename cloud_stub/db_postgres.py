@@ -147,7 +147,8 @@ class PostgresDB:
         self._conn = PgConnection(self._connect())
         self.readers: ReaderPool[PgConnection] = ReaderPool(
             lambda: PgConnection(self._connect()), lambda c: c.raw.close(),
-            usable=lambda c: not (c.raw.closed or c.raw.broken))
+            usable=lambda c: not (c.raw.closed or c.raw.broken)
+            and c.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
         with self.lock:
             self._create_schema()
 

@@ -51,3 +51,12 @@ def test_more_readers_than_the_pool_wait_their_turn_and_all_finish(rdb):
     issue_token(rdb, "ent-a")
     with ThreadPoolExecutor(12) as pool:
         assert list(pool.map(lambda _i: _count(rdb), range(60), timeout=30)) == [1] * 60
+
+
+def test_an_error_inside_a_read_leaves_a_reusable_connection(rdb):
+    issue_token(rdb, "ent-a")
+    for _ in range(10):  # more than the pool: each must come back idle, not be lost or left in a transaction
+        with pytest.raises(KeyError), rdb.read() as conn:
+            conn.execute("SELECT count(*) FROM enterprises").fetchone()
+            raise KeyError("the caller's own error")
+    assert _count(rdb) == 1 and rdb.readers.opened == 1
