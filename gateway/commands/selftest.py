@@ -132,8 +132,9 @@ def check_uplink(state: Path, profile: Any, timeout_s: float = 5.0) -> Check:
     up = profile.uplink
     if up.transport == "none":
         return Check("uplink", "warn", "uplink transport is 'none': nothing leaves this gateway")
+    from gateway.identity import IdentityError, load_identity
+
     if up.transport == "mqtt":
-        from gateway.identity import IdentityError, load_identity
         from gateway.uplink.mqtt_probe import probe_broker
 
         try:
@@ -143,8 +144,6 @@ def check_uplink(state: Path, profile: Any, timeout_s: float = 5.0) -> Check:
                          "run `edgeproof init` first")
         res = probe_broker(up.mqtt, gateway_id, timeout_s)
         return Check("uplink", res.status, res.detail, res.fix)
-    from gateway.identity import IdentityError, load_identity
-
     url = up.url
     if not url:
         try:
