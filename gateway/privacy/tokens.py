@@ -56,13 +56,7 @@ def adopt_key(source: str | Path, state_dir: str | Path, file_name: str = KEY_FI
     under one token. Returns True when it was copied, False when the state already holds the
     same key. A state holding another key is refused: its tokens are already in a chain, and
     changing the key half-way would split every name into two tokens."""
-    src = Path(source)
-    st = src.stat()
-    if st.st_mode & 0o077:
-        raise TokenKeyError(f"{src} is readable by others (mode {oct(st.st_mode & 0o777)}); run chmod 600 on it")
-    key = src.read_bytes()
-    if len(key) < 32:
-        raise TokenKeyError(f"{src} is shorter than 32 bytes: not a token key")
+    key = _read_key(Path(source))
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     dst = state / file_name
@@ -73,10 +67,7 @@ def adopt_key(source: str | Path, state_dir: str | Path, file_name: str = KEY_FI
             return False
         raise TokenKeyError(f"{dst} already holds another token key (its tokens are in this identity's chain): "
                             "adopt the live key only into a new replay identity") from None
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
+    _write_new(fd, key)
     return True
 
 
@@ -92,20 +83,29 @@ def load_or_create_key(state_dir: str | Path, file_name: str = KEY_FILE) -> byte
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        st = path.stat()
-        if st.st_mode & 0o077:
-            raise TokenKeyError(f"{path} is readable by others (mode {oct(st.st_mode & 0o777)}); "
-                                "run chmod 600 on it") from None
-        key = path.read_bytes()
-        if len(key) < 32:
-            raise TokenKeyError(f"{path} is shorter than 32 bytes: not a token key") from None
-        return key
+        return _read_key(path)
     key = secrets.token_bytes(32)
+    _write_new(fd, key)
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    """A token key file as the site's or the live gateway's: private to its owner, 32 bytes or more."""
+    st = path.stat()
+    if st.st_mode & 0o077:
+        raise TokenKeyError(f"{path} is readable by others (mode {oct(st.st_mode & 0o777)}); run chmod 600 on it")
+    key = path.read_bytes()
+    if len(key) < 32:
+        raise TokenKeyError(f"{path} is shorter than 32 bytes: not a token key")
+    return key
+
+
+def _write_new(fd: int, key: bytes) -> None:
+    """Write a key into a file just created with O_EXCL, durably before anything uses it."""
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
         fh.flush()
         os.fsync(fh.fileno())
-    return key
 
 
 def site_tokeniser(state_dir: str | Path, file_name: str = KEY_FILE) -> Tokeniser:

@@ -46,6 +46,15 @@ def run(site: dict[str, Any], since: dict[str, Any] | None, bank: str = "all", u
                        since=since, **kw)
 
 
+def run_through(site: dict[str, Any], since: dict[str, Any], rewrite: Any) -> dict[str, Any]:
+    """``run`` with the receiver's answers passing through the test proxy and ``rewrite``."""
+    proxy = _Proxy(site["receiver"].url, rewrite)
+    try:
+        return run(site, since, url=proxy.url)
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize(("bank", "shown_first", "withheld_first"), [("all", 18, 0), ("energy", 6, 4)])
 def test_each_run_pulls_only_what_is_new_and_the_chain_goes_on(site, bank, shown_first, withheld_first):
     first = run(site, {}, bank)
@@ -103,11 +112,7 @@ def test_a_gateway_key_swapped_after_the_last_run_is_caught(site):
                 k["public_key"] = forged
         return page
 
-    proxy = _Proxy(site["receiver"].url, swap_key)
-    try:
-        s = run(site, first["state"], url=proxy.url)
-    finally:
-        proxy.close()
+    s = run_through(site, first["state"], swap_key)
     assert s["failed"] >= 1 and any("receiver serves a different key" in f for f in s["failures"]), s["failures"]
     assert run(site, {}, url=site["receiver"].url)["failures"] == []  # the real receiver is fine
 
@@ -124,11 +129,7 @@ def test_indicators_of_a_batch_that_arrives_mid_run_are_caught_up_not_failed(sit
             arrived.append(deliver(site, range(6, 8)))
         return page
 
-    proxy = _Proxy(site["receiver"].url, ingest_after_records_pass)
-    try:
-        s = run(site, first["state"], url=proxy.url)
-    finally:
-        proxy.close()
+    s = run_through(site, first["state"], ingest_after_records_pass)
     assert arrived == [6]
     assert s["failures"] == [] and s["records"] == 6 and s["indicators"] == 6, s["failures"]
     assert s["state"]["pending_indicators"] == {}
@@ -150,11 +151,7 @@ def test_indicators_still_pending_at_the_end_of_a_run_are_checked_by_the_next(si
             arrived.append("b")
         return page
 
-    proxy = _Proxy(site["receiver"].url, ingest_twice)
-    try:
-        s = run(site, first["state"], url=proxy.url)
-    finally:
-        proxy.close()
+    s = run_through(site, first["state"], ingest_twice)
     assert arrived == ["a", "b"] and s["failures"] == [], s["failures"]
     assert s["records"] == 6 and s["indicators_pending"] == 3 and len(s["state"]["pending_indicators"]) == 3
     nxt = run(site, s["state"])
