@@ -178,7 +178,7 @@ def fill(db_path: Path | str, n_ent: int, days: int) -> dict[str, Any]:
 def analyse_child(db_path: str, days: int, sample: int) -> dict[str, Any]:
     """The timed part (runs in its own process): analyse_all, then a per-stage profile of a sample."""
     from cloud_stub import analysis
-    from cloud_stub.evidence import load_evidence
+    from cloud_stub.rule_inputs import load_rule_inputs
     from cloud_stub.rules import all_rules
     from cloud_stub.scoring import load_config, score_card
 
@@ -201,13 +201,13 @@ def analyse_child(db_path: str, days: int, sample: int) -> dict[str, Any]:
 
     rules = all_rules()
     cfg = load_config(None, rules)
-    stages: dict[str, list[float]] = {"load_evidence": [], "scorecard": []}
+    stages: dict[str, list[float]] = {"load_rule_inputs": [], "scorecard": []}
     for a in done[:sample]:
         with rdb.read() as conn:
             t = time.perf_counter()
-            ev = load_evidence(conn, a.enterprise_id, as_of - days * DAY, as_of,
+            ev = load_rule_inputs(conn, a.enterprise_id, as_of - days * DAY, as_of,
                                a.report["inputs"]["max_record_id"], a.report["inputs"]["max_finding_id"])
-            stages["load_evidence"].append(time.perf_counter() - t)
+            stages["load_rule_inputs"].append(time.perf_counter() - t)
         t = time.perf_counter()
         ev.digest()
         stages.setdefault("digest", []).append(time.perf_counter() - t)

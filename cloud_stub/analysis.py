@@ -28,7 +28,7 @@ from nacl.signing import SigningKey
 
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
-from cloud_stub.evidence import CHAIN_KINDS, Evidence, load_evidence
+from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs, load_rule_inputs
 from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Finding, Rule
 from cloud_stub.scoring import ScoringConfig, Sufficiency, load_config, score_card, shipped_path
@@ -80,7 +80,7 @@ def _bounds(conn: Any, enterprise_id: str) -> tuple[int, int]:
     return int(rid), int(fid)
 
 
-def sufficiency(ev: Evidence) -> Sufficiency:
+def sufficiency(ev: RuleInputs) -> Sufficiency:
     """How much the evidence covers: days with any numeric indicator, records, source families, recency."""
     days: set[int] = set()
     families: set[str] = set()
@@ -99,7 +99,7 @@ def sufficiency(ev: Evidence) -> Sufficiency:
     return Sufficiency(len(days), ev.record_count, tuple(sorted(families)), since)
 
 
-def run_rules(ev: Evidence, cfg: ScoringConfig, rules: Mapping[str, type[Rule]]) -> list[Finding]:
+def run_rules(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Rule]]) -> list[Finding]:
     """Every rule over the evidence, parameters from the table; a failing rule fails the analysis.
 
     A rule that crashes must not quietly leave out its findings: that would turn a bug
@@ -121,7 +121,7 @@ def run_rules(ev: Evidence, cfg: ScoringConfig, rules: Mapping[str, type[Rule]])
     return sorted(out, key=lambda f: f.dedupe)
 
 
-def build_report(ev: Evidence, cfg: ScoringConfig, rules: Mapping[str, type[Rule]], as_of: int) -> dict[str, Any]:
+def build_report(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Rule]], as_of: int) -> dict[str, Any]:
     """The score report for the evidence (fields described in docs/scoring.md, "The report")."""
     findings = run_rules(ev, cfg, rules)
     equivocations = sum(1 for c in ev.chain_findings if c.kind == "equivocation")
@@ -248,7 +248,7 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
             raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
         max_rid, max_fid = _bounds(conn, enterprise_id)
-        ev = load_evidence(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid)
+        ev = load_rule_inputs(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid)
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it
     marks.append(time.perf_counter())
@@ -375,7 +375,7 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
                             f"score {score_id} used {version} with table sha256 {cfg_sha}; {path} is "
                             f"{cfg.version} with sha256 {cfg.sha256}")
     with rdb.read() as conn:
-        ev = load_evidence(conn, ent, int(start), int(end), int(max_rid), int(max_fid))
+        ev = load_rule_inputs(conn, ent, int(start), int(end), int(max_rid), int(max_fid))
     # Through canonical JSON, so it compares with the stored report type for type (tuples are lists).
     return json.loads(wire.canonical_json(build_report(ev, cfg, rules, int(as_of))))
 

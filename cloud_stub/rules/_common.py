@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub import stats
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules.base import Finding
 
 ORDER = ("info", "yellow", "orange", "red")
@@ -155,7 +155,7 @@ BIAS_DEFAULTS: dict[str, Any] = {
 }
 
 
-def bias_numbers(ev: Evidence, b: Bias) -> dict[str, Any]:
+def bias_numbers(ev: RuleInputs, b: Bias) -> dict[str, Any]:
     """The numbers a bias finding reports (cumulative, worst window, worst day)."""
     starts, lens = ev.day_windows()
     days = b.idx
@@ -177,7 +177,7 @@ def bias_numbers(ev: Evidence, b: Bias) -> dict[str, Any]:
     }
 
 
-def episode(ev: Evidence, b: Bias) -> dict[str, int]:
+def episode(ev: RuleInputs, b: Bias) -> dict[str, int]:
     """The span a bias finding is about (its window): from the first material day over the
     day tolerance to the last one, widened to cover the worst window."""
     starts, lens = ev.day_windows()
@@ -189,7 +189,7 @@ def episode(ev: Evidence, b: Bias) -> dict[str, int]:
     return {"start": int(starts[i]), "end": int(starts[j] + lens[j])}
 
 
-def bias_finding(rule: Any, ev: Evidence, b: Bias, p: Mapping[str, Any], sev: str, driver: str,
+def bias_finding(rule: Any, ev: RuleInputs, b: Bias, p: Mapping[str, Any], sev: str, driver: str,
                  indicators: tuple[str, ...], message: str, baseline_kind: str, *,
                  key: str = "claims_exceed_evidence", direction: str = "claims_exceed_evidence",
                  nums: dict[str, Any] | None = None) -> Finding:
@@ -214,7 +214,7 @@ def bias_finding(rule: Any, ev: Evidence, b: Bias, p: Mapping[str, Any], sev: st
     )
 
 
-def graded_bias(ev: Evidence, claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None,
+def graded_bias(ev: RuleInputs, claims: np.ndarray, evidence: np.ndarray, coverage: np.ndarray | None,
                 p: Mapping[str, Any]) -> tuple[Bias, str, str, dict[str, Any]] | None:
     """Bias, severity, what drove it and the reported numbers; None when too few days compare
     or the claims stay within the thresholds (the common path of claims-vs-evidence rules)."""

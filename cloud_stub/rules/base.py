@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from cloud_stub.evidence import Evidence
+    from cloud_stub.rule_inputs import RuleInputs
 
 SEVERITIES = ("info", "yellow", "orange", "red")
 SUBSCORES = ("production_authenticity", "operating_stability", "collateral_safety", "data_integrity")
@@ -87,7 +87,7 @@ class Rule(ABC):
     defaults: ClassVar[Mapping[str, Any]] = {}
 
     @abstractmethod
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         """Findings for this enterprise's evidence; [] when the sources agree or are absent."""
 
 

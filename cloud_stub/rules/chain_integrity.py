@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloud_stub.evidence import ChainFinding, Evidence
+from cloud_stub.rule_inputs import ChainFinding, RuleInputs
 from cloud_stub.rules._common import level
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -27,7 +27,7 @@ class ChainIntegrity(Rule):
     title = "Gaps, rejections and equivocation in the signed chains"
     defaults: Mapping[str, Any] = {"dropped_batches": {"yellow": 1, "orange": 10, "red": 50}}
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         by: dict[str, list[ChainFinding]] = {}
         for f in ev.chain_findings:
             by.setdefault(f.kind, []).append(f)

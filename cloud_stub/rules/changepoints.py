@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub import stats
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import day_label, r
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -42,7 +42,7 @@ class Changepoints(Rule):
         "claim_fraction": 0.2, "red_claim_days": 2, "shift_pct": 30.0, "min_history_days": 10,
     }
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         p = params
         en = ev.daily("energy.kwh")
         if en is None:
@@ -115,7 +115,7 @@ class Changepoints(Rule):
         out.extend(self._shifts(ev, p, kwh, threshold))
         return out
 
-    def _shifts(self, ev: Evidence, p: Mapping[str, Any], kwh: np.ndarray, threshold: float) -> list[Finding]:
+    def _shifts(self, ev: RuleInputs, p: Mapping[str, Any], kwh: np.ndarray, threshold: float) -> list[Finding]:
         work = np.where(kwh > threshold, kwh, np.nan)
         cps = stats.binary_segmentation(work, min_size=5)
         starts, lens = ev.day_windows()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import level, r, worst
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -25,7 +25,7 @@ class ClockQuality(Rule):
     title = "Gateway clock not synchronised or implausible"
     defaults: Mapping[str, Any] = {"unsynced_pct": {"yellow": 2.0, "orange": 10.0, "red": 30.0}}
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         lv = params["unsynced_pct"]
         windows = unsynced = 0
         first = None

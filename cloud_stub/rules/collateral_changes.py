@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub import stats
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import r
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -28,7 +28,7 @@ class CollateralChanges(Rule):
     title = "Unexplained changes of pledged goods"
     defaults: Mapping[str, Any] = {"red_kg_pct": 5.0, "red_count": 2}
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         out = []
         for subj in ev.subjects("collateral.unexplained_changes"):
             s = ev.series("collateral.unexplained_changes", subj)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub import stats
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import level, r, step
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -32,7 +32,7 @@ class CollateralWeight(Rule):
         "surplus_info_pct": 5.0,
     }
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         out = []
         for subj in ev.subjects("collateral.drift_pct"):
             s = ev.series("collateral.drift_pct", subj)

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import BIAS_DEFAULTS, bias_finding, graded_bias
 from cloud_stub.rules.base import Finding, Rule, register
 
 
-def cycle_units(ev: Evidence) -> tuple[np.ndarray, np.ndarray] | None:
+def cycle_units(ev: RuleInputs) -> tuple[np.ndarray, np.ndarray] | None:
     """(parts per day from cycles x cavities, coverage) over the assets that declare cavities; None if none do."""
     starts, lens = ev.day_windows()
     subjects = []
@@ -55,7 +55,7 @@ class CyclesVsMes(Rule):
     title = "Machine cycles x cavities vs MES output"
     defaults: Mapping[str, Any] = {**BIAS_DEFAULTS, "ratio_min": 0.9, "ratio_max": 1.10}
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         cyc = cycle_units(ev)
         claims = ev.enterprise_daily("mes.produced_qty")
         if cyc is None or not np.isfinite(claims).any():

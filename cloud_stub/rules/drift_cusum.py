@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from cloud_stub import stats
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import DISPATCH_PATTERNS, day_label, is_dispatch, level, r
 from cloud_stub.rules.base import Finding, Rule, register
 
 
-def sources(ev: Evidence, p: Mapping[str, Any]) -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
+def sources(ev: RuleInputs, p: Mapping[str, Any]) -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
     """(source, claims indicator, claims, evidence, coverage) for every physical source present."""
     out = []
     good = "mes.good_qty" if "mes.good_qty" in ev.series_by_name else "mes.produced_qty"
@@ -61,7 +61,7 @@ class DriftCusum(Rule):
         "dispatch_patterns": list(DISPATCH_PATTERNS),
     }
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         out = []
         for src, claim_name, claims, evid, cov in sources(ev, params):
             f = self._one(ev, params, src, claim_name, claims, evid, cov)
@@ -69,7 +69,7 @@ class DriftCusum(Rule):
                 out.append(f)
         return out
 
-    def _one(self, ev: Evidence, p: Mapping[str, Any], src: str, claim_name: str, claims: np.ndarray,
+    def _one(self, ev: RuleInputs, p: Mapping[str, Any], src: str, claim_name: str, claims: np.ndarray,
              evid: np.ndarray, cov: np.ndarray) -> Finding | None:
         ok = (np.isfinite(claims) & np.isfinite(evid) & (cov >= p["min_coverage"]) & (claims >= p["min_units"])
               & (evid > 0))

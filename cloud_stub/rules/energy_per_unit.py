@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub import stats
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import day_label, level, r
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -49,7 +49,7 @@ class EnergyPerUnit(Rule):
         "low_days": {"yellow": 3, "orange": 6, "red": 10},
     }
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         p = params
         en = ev.daily("energy.kwh")
         units = ev.enterprise_daily("mes.produced_qty")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import r
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -25,7 +25,7 @@ class Geofence(Rule):
     title = "Geofence exits of pledged goods"
     defaults: Mapping[str, Any] = {"red_hours": 24.0}
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         out = []
         subjects = sorted({*ev.subjects("collateral.geofence_exits"), *ev.subjects("collateral.inside_geofence")})
         for subj in subjects:

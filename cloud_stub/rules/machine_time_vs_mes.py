@@ -1,6 +1,6 @@
 """Machine run time vs MES run minutes: were the machines running when the MES says they were?
 
-Evidence per local day: for each asset, ``machine.runtime_min`` (its own running signal)
+RuleInputs per local day: for each asset, ``machine.runtime_min`` (its own running signal)
 when it has one, else ``machine.on_minutes`` (power above its on-threshold), summed over
 assets. Claims: ``mes.run_min``. The signed bias uses the same arithmetic as
 ``mes_vs_camera`` (own early ratio clipped to ``ratio_min``..``ratio_max``; cumulative and
@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import BIAS_DEFAULTS, bias_finding, graded_bias
 from cloud_stub.rules.base import Finding, Rule, register
 
 
-def machine_minutes(ev: Evidence) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
+def machine_minutes(ev: RuleInputs) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
     run = set(ev.subjects("machine.runtime_min"))
     parts = []
     if run:
@@ -47,7 +47,7 @@ class MachineTimeVsMes(Rule):
         "excess_yellow": 0.10, "excess_orange": 0.20, "excess_red": 0.35,
     }
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         mm = machine_minutes(ev)
         claims = ev.enterprise_daily("mes.run_min")
         if mm is None or not np.isfinite(claims).any():

@@ -1,7 +1,7 @@
 """MES output vs the production-line cameras: is the claimed output physically seen leaving the line?
 
 Claims: ``mes.good_qty`` per local day (falling back to the sum of ``mes.produced_qty``).
-Evidence: ``vision.units_out`` of the production-line cameras (every subject that is not a
+RuleInputs: ``vision.units_out`` of the production-line cameras (every subject that is not a
 dispatch/warehouse camera) summed over the same day, on days the cameras covered.
 
 A camera misses a few per cent and the MES may count a little differently, so the rule
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import (
     BIAS_DEFAULTS,
     DISPATCH_PATTERNS,
@@ -32,7 +32,7 @@ from cloud_stub.rules._common import (
 from cloud_stub.rules.base import Finding, Rule, register
 
 
-def claims_and_camera(ev: Evidence, p: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str,
+def claims_and_camera(ev: RuleInputs, p: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str,
                                                                       tuple[str, ...]] | None:
     """(MES daily, camera daily, camera coverage, MES indicator, camera subjects), or None."""
     cam = ev.daily("vision.units_out", lambda s: not is_dispatch(s, p["dispatch_patterns"], ev.roles))
@@ -59,7 +59,7 @@ class MesVsCamera(Rule):
         "dispatch_patterns": list(DISPATCH_PATTERNS),
     }
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         got = claims_and_camera(ev, params)
         if got is None:
             return []

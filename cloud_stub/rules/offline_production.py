@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import day_label, level, r, worst
 from cloud_stub.rules.base import Finding, Rule, register
 
 
-def day_coverage(ev: Evidence) -> tuple[np.ndarray, str] | None:
+def day_coverage(ev: RuleInputs) -> tuple[np.ndarray, str] | None:
     d = ev.daily("data.coverage_pct")
     if d is not None:
         # Sum of pct x 1 h windows / day length: scale the summed percentages back to a share.
@@ -55,7 +55,7 @@ class OfflineProduction(Rule):
                                    "unobserved_share_pct": {"yellow": 1.0, "orange": 5.0, "red": 15.0},
                                    "run_days": {"yellow": 1, "orange": 2, "red": 3}, "run_day_share": 0.2}
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         cov = day_coverage(ev)
         claims = ev.enterprise_daily("mes.produced_qty")
         if cov is None or not np.isfinite(claims).any():

@@ -1,6 +1,6 @@
 """ERP shipments vs physical out-movement: did the goods the ERP says were shipped leave the site?
 
-Evidence per local day: ``vision.units_out`` of the dispatch/warehouse cameras (subjects
+RuleInputs per local day: ``vision.units_out`` of the dispatch/warehouse cameras (subjects
 matching ``dispatch_patterns``) and decreases of pledged load-cell stock
 (``collateral.weight_kg`` falling by more than ``min_drop_kg`` between windows), which
 count as out-movement on a day the cameras missed. Without a dispatch camera the rule
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import (
     BIAS_DEFAULTS,
     DISPATCH_PATTERNS,
@@ -37,7 +37,7 @@ from cloud_stub.rules._common import (
 from cloud_stub.rules.base import Finding, Rule, register
 
 
-def load_cell_drops(ev: Evidence, min_drop_kg: float) -> np.ndarray | None:
+def load_cell_drops(ev: RuleInputs, min_drop_kg: float) -> np.ndarray | None:
     """kg removed per day: sum of window-to-window decreases larger than ``min_drop_kg``."""
     subjects = ev.subjects("collateral.weight_kg")
     starts, lens = ev.day_windows()
@@ -69,7 +69,7 @@ class ShipmentsVsOutcounts(Rule):
         "dispatch_patterns": list(DISPATCH_PATTERNS),
     }
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         p = params
         shipped = ev.enterprise_daily("erp.shipped_qty")
         if not np.isfinite(shipped).any():

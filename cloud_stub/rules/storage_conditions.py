@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import day_label, level, r, step
 from cloud_stub.rules.base import Finding, Rule, register
 
@@ -28,7 +28,7 @@ class StorageConditions(Rule):
     defaults: Mapping[str, Any] = {"day_minutes": 30.0, "minutes": {"yellow": 60.0, "orange": 240.0, "red": 720.0},
                                    "persist_days": 3}
 
-    def evaluate(self, ev: Evidence, params: Mapping[str, Any]) -> list[Finding]:
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         out = []
         for name in ev.names():
             if not (name.startswith("env.") and name.endswith("_outside_min")):

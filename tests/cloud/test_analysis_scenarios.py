@@ -1,6 +1,6 @@
 """The scorecard's calibration with the production rules, on synthetic factories through real ingest.
 
-The factory (tests/cloud/evidence_helpers.Factory) carries a real site's noise; these tests
+The factory (tests/cloud/rule_inputs_helpers.Factory) carries a real site's noise; these tests
 check what a lender would see from ``analyse``: an honest factory gets a good grade and a
 green level, and each injected pattern moves the grade and the level the way docs/scoring.md
 says, with a reason code that points at the findings holding the numbers.
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from evidence_helpers import DAY0, Factory, build
 from nacl.signing import SigningKey
+from rule_inputs_helpers import DAY0, Factory, build
 
 from cloud_stub.analysis import analyse, verify_score
 from cloud_stub.db import ReceiverDB

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evidence_helpers import Factory, build, evidence
+from rule_inputs_helpers import Factory, build, evidence
 
 from cloud_stub.db import ReceiverDB
 from cloud_stub.rules import all_rules

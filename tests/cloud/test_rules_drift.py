@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from evidence_helpers import DAY0, Factory, build, evidence
+from rule_inputs_helpers import DAY0, Factory, build, evidence
 
 from cloud_stub import stats
 from cloud_stub.db import ReceiverDB

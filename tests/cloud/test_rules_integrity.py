@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cloud_helpers import FakeGateway
-from evidence_helpers import DAY0, Factory, build, enrolled, evidence, push, rec
 from nacl.signing import SigningKey
+from rule_inputs_helpers import DAY0, Factory, build, enrolled, evidence, push, rec
 
 from cloud_stub.db import ReceiverDB
 from cloud_stub.ingest import ingest

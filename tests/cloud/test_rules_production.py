@@ -9,15 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from evidence_helpers import Factory, build, evidence
+from rule_inputs_helpers import Factory, build, evidence
 
 from cloud_stub.db import ReceiverDB
-from cloud_stub.evidence import Evidence
+from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Finding
 
 
-def run(ev: Evidence, rule: str | None = None) -> list[Finding]:
+def run(ev: RuleInputs, rule: str | None = None) -> list[Finding]:
     out = []
     for rid, cls in sorted(all_rules().items()):
         if rule is None or rid == rule:
@@ -25,7 +25,7 @@ def run(ev: Evidence, rule: str | None = None) -> list[Finding]:
     return out
 
 
-def make(tmp: Path, f: Factory) -> Evidence:
+def make(tmp: Path, f: Factory) -> RuleInputs:
     rdb = ReceiverDB(tmp / "r.db", synchronous="OFF")
     try:
         build(rdb, f)
@@ -36,9 +36,9 @@ def make(tmp: Path, f: Factory) -> Evidence:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory):
-    cache: dict[str, Evidence] = {}
+    cache: dict[str, RuleInputs] = {}
 
-    def get(name: str, f: Factory) -> Evidence:
+    def get(name: str, f: Factory) -> RuleInputs:
         if name not in cache:
             cache[name] = make(tmp_path_factory.mktemp(name), f)
         return cache[name]

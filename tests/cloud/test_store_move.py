@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from cloud_helpers import FakeGateway
-from evidence_helpers import DAY0, Factory, build, push, rec
+from rule_inputs_helpers import DAY0, Factory, build, push, rec
 
 from cloud_stub import receiver_key
 from cloud_stub.analysis import analyse, verify_score
@@ -43,7 +43,7 @@ def sqlite_receiver(tmp_path: Path):
     rdb = ReceiverDB(path, synchronous="OFF")
     gw = build(rdb, Factory(days=DAYS, mes_factor=lambda d: 1.3 if d >= 14 else 1.0))
     old = FakeGateway("gw-old", "ent-1")
-    from evidence_helpers import enrolled
+    from rule_inputs_helpers import enrolled
 
     enrolled(rdb, old)
     for cat in ("energy", "machine"):
@@ -118,7 +118,7 @@ def test_a_target_that_is_not_empty_is_refused_and_left_as_it_was(sqlite_receive
     pg = PostgresDB(url)
     try:
         other = FakeGateway("gw-other", "ent-9")
-        from evidence_helpers import enrolled
+        from rule_inputs_helpers import enrolled
 
         enrolled(pg, other)
         push(pg, other, [rec("energy.kwh", "energy", "a", DAY0, 3600, 2.0)])

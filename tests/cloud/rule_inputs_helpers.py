@@ -4,7 +4,7 @@ The factory writes indicator records shaped exactly like the gateway's
 (``gateway.uplink.batcher.indicator_record``), packs them into signed batches (one
 category per batch, at most 500 records, as the batcher does) with a real key, and feeds
 them to ``cloud_stub.ingest.ingest``. Nothing of ours is mocked: the rules then read what
-the receiver stored, through ``load_evidence``.
+the receiver stored, through ``load_rule_inputs``.
 
 Honest defaults carry the noise a real site has: day-to-day output ±10 %, weekends off,
 camera miss rate 2-4 %, scrap ~2 %, hourly energy noise ±10 %, MES reported per day.
@@ -23,8 +23,8 @@ from cloud_helpers import FakeGateway
 
 from cloud_stub.db import ReceiverDB
 from cloud_stub.enrollment import enroll, issue_token
-from cloud_stub.evidence import Evidence, load_evidence
 from cloud_stub.ingest import ingest
+from cloud_stub.rule_inputs import RuleInputs, load_rule_inputs
 from gateway import wire
 from gateway.uplink.batcher import indicator_record
 
@@ -66,12 +66,12 @@ def push(rdb: ReceiverDB, gw: FakeGateway, records: list[dict[str, Any]], per_ba
 
 
 def evidence(rdb: ReceiverDB, enterprise: str = "ent-1", start: int = DAY0, end: int | None = None,
-             days: int = 28) -> Evidence:
+             days: int = 28) -> RuleInputs:
     end = start + days * 86400 if end is None else end
     with rdb.read() as conn:
         mr = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
         mf = conn.execute("SELECT coalesce(max(id), 0) FROM findings").fetchone()[0]
-        return load_evidence(conn, enterprise, start, end, mr, mf)
+        return load_rule_inputs(conn, enterprise, start, end, mr, mf)
 
 
 @dataclass

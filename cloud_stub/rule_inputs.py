@@ -1,10 +1,12 @@
-"""Evidence: the exact inputs one analysis of one enterprise reads, loaded once, aligned, hashed.
+"""Rule inputs: what one analysis of one enterprise reads (records, chain findings, batch metadata), hashed.
 
-Rules never touch the database. ``load_evidence`` reads, for one enterprise and one period,
+Named rule inputs, not evidence: "evidence" is the signed bundle a dispute exports.
+
+Rules never touch the database. ``load_rule_inputs`` reads, for one enterprise and one period,
 the indicator records accepted up to a record id, the chain findings raised up to a
 finding id and the metadata of the batches that carried those records; both bounds are
 stored with a score, so recomputing it later reads exactly the same inputs even though
-the tables kept growing. ``Evidence.digest`` hashes those inputs as canonical JSON.
+the tables kept growing. ``RuleInputs.digest`` hashes those inputs as canonical JSON.
 
 Selection rules, in order:
 
@@ -18,7 +20,7 @@ Selection rules, in order:
   parsing would dominate the load.
 
 Alignment: device indicators are epoch-aligned (15 min, 1 h) while MES/ERP figures are per
-local day with an arbitrary epoch start and 23/24/25 h length. :meth:`Evidence.daily`
+local day with an arbitrary epoch start and 23/24/25 h length. :meth:`RuleInputs.daily`
 sums a device indicator over each day window using one window length per series (the
 longest that tiles the days), and reports what share of each day the sum actually saw.
 """
@@ -118,7 +120,7 @@ class Daily:
 
 
 @dataclass
-class Evidence:
+class RuleInputs:
     """Everything one analysis reads; rules get it and nothing else."""
 
     enterprise_id: str
@@ -298,15 +300,15 @@ def pick_length(lengths: Sequence[int], day_starts: np.ndarray) -> int:
     return min(lengths)
 
 
-def load_evidence(conn: Any, enterprise_id: str, period_start: int, period_end: int, max_record_id: int,
-                  max_finding_id: int) -> Evidence:
+def load_rule_inputs(conn: Any, enterprise_id: str, period_start: int, period_end: int, max_record_id: int,
+                  max_finding_id: int) -> RuleInputs:
     """Read one enterprise's inputs for ``[period_start, period_end)`` within the id bounds.
 
     ``conn`` is a DB-API connection (SQLite or PostgreSQL) inside a read snapshot.
     """
     if period_end <= period_start:
         raise ValueError(f"empty period [{period_start}, {period_end})")
-    ev = Evidence(enterprise_id, int(period_start), int(period_end), int(max_record_id), int(max_finding_id))
+    ev = RuleInputs(enterprise_id, int(period_start), int(period_end), int(max_record_id), int(max_finding_id))
     rows = conn.execute(
         "SELECT name, subject, window_len, window_start, replayed, id, value, quality, category"
         " FROM records WHERE enterprise_id = ? AND id <= ? AND type = 'indicator' AND name IS NOT NULL"
@@ -352,7 +354,7 @@ def load_evidence(conn: Any, enterprise_id: str, period_start: int, period_end: 
     return ev
 
 
-def _build_series(ev: Evidence, rows: list[tuple[Any, ...]]) -> None:
+def _build_series(ev: RuleInputs, rows: list[tuple[Any, ...]]) -> None:
     """Group sorted rows into Series, keeping one record per window (live first, then latest id)."""
     i, n = 0, len(rows)
     while i < n:
@@ -435,7 +437,7 @@ def _clock(body: bytes, dec: json.JSONDecoder) -> Any:
     return obj
 
 
-def _load_roles(conn: Any, ev: Evidence) -> None:
+def _load_roles(conn: Any, ev: RuleInputs) -> None:
     """Declared camera roles: the ``detail.role`` of each counting subject's newest record."""
     for name in ROLE_NAMES:
         newest: dict[str, int] = {}

@@ -7,13 +7,13 @@ body, grouped seq ranges, ``<>`` filters) must select exactly what it selects on
 from __future__ import annotations
 
 import pytest
-import test_evidence
+import test_rule_inputs
 
 from tests.support.postgres import postgres_rdb, postgres_server, rerun_on_postgres  # noqa: F401
 
 pytest.importorskip("psycopg")
 
-rerun_on_postgres(globals(), (test_evidence,))
+rerun_on_postgres(globals(), (test_rule_inputs,))
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cloud_helpers import FakeGateway
-from evidence_helpers import DAY0, H, enrolled, evidence, push, rec
+from rule_inputs_helpers import DAY0, H, enrolled, evidence, push, rec
 
 from cloud_stub.db import ReceiverDB
-from cloud_stub.evidence import load_evidence, pick_length
+from cloud_stub.rule_inputs import load_rule_inputs, pick_length
 
 
 @pytest.fixture
@@ -63,11 +63,11 @@ def test_bounds_select_the_same_inputs_and_digest_later(rdb):
     push(rdb, gw, day_records(0))
     with rdb.read() as conn:
         max_rec = conn.execute("SELECT max(id) FROM records").fetchone()[0]
-        first = load_evidence(conn, "ent-1", DAY0, DAY0 + 2 * 86400, max_rec, 0)
+        first = load_rule_inputs(conn, "ent-1", DAY0, DAY0 + 2 * 86400, max_rec, 0)
     push(rdb, gw, day_records(1))  # more data arrives after the analysis
     with rdb.read() as conn:
-        again = load_evidence(conn, "ent-1", DAY0, DAY0 + 2 * 86400, max_rec, 0)
-        later = load_evidence(conn, "ent-1", DAY0, DAY0 + 2 * 86400, max_rec + 24, 0)
+        again = load_rule_inputs(conn, "ent-1", DAY0, DAY0 + 2 * 86400, max_rec, 0)
+        later = load_rule_inputs(conn, "ent-1", DAY0, DAY0 + 2 * 86400, max_rec + 24, 0)
     assert again.digest() == first.digest() and again.record_count == 24
     assert later.digest() != first.digest() and later.record_count == 48
     assert len(first.digest()) == 64 and [b.seq for b in again.batches] == [1]
@@ -80,7 +80,7 @@ def test_window_must_lie_inside_the_period(rdb):
     ev = evidence(rdb, start=DAY0 + 12 * H, end=DAY0 + 36 * H)
     assert ev.record_count == 24
     with rdb.read() as conn, pytest.raises(ValueError):
-        load_evidence(conn, "ent-1", DAY0, DAY0, 10, 0)
+        load_rule_inputs(conn, "ent-1", DAY0, DAY0, 10, 0)
 
 
 def test_other_enterprises_are_invisible(rdb):
