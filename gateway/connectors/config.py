@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from gateway.connectors.datasets import DATASETS
+from gateway.connectors import expressions, units
+from gateway.connectors.datasets import DATASETS, FIELD_UNITS, Dataset
 from gateway.profile.load import PROFILE_DIR, ProfileError, _split_msgspec_error
 
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
@@ -17,12 +18,26 @@ _WRITE_SQL = re.compile(r"\b(insert|update|delete|merge|replace|create|alter|dro
                         r"attach|detach|pragma|vacuum|call|exec|execute|copy|lock|set)\b", re.IGNORECASE)
 
 
+class Column(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One field's source: a column (with the unit its numbers are in and a scale), or an
+    expression over this connector's other numeric columns (``expr = "completed_qty - good_qty"``)."""
+
+    column: str | None = None
+    unit: str | None = None  # a unit of units.toml: "h", "万元", "t"; converted to the field's unit
+    scale: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # an extra factor (e.g. 0.001), after the unit
+    expr: str | None = None
+
+
 class ConnectorCfg(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     name: Name
     kind: Literal["folder", "sql"]
     dataset: str
-    # dataset field -> the export's column name (e.g. customer = "客户").
-    columns: dict[str, str]
+    # dataset field -> the export's column name (e.g. customer = "客户"), or a table
+    # {column, unit, scale} or {expr} (see Column).
+    columns: dict[str, str | Column]
+    # Extra numeric columns that only feed expressions, by the name expressions use:
+    # completed = {column = "完工数"}.
+    inputs: dict[str, str | Column] = {}
     # folder: a drop folder; relative paths are in the state directory, "@profiles/..." is
     # beside the shipped profiles (the simulated factory's sample exports).
     path: str | None = None
@@ -65,6 +80,7 @@ def load_connectors(section: list[dict[str, Any]], file: str = "(profile)") -> l
         if missing:
             raise ProfileError(file, f"{where}.columns", f"a column for every required field of {ds.name}: "
                                                          f"missing {missing}")
+        check_columns(cfg, ds, file, where)
         if cfg.kind == "folder" and not cfg.path:
             raise ProfileError(file, f"{where}.path", "the drop folder to read (kind = \"folder\")")
         if cfg.kind == "sql":
@@ -81,6 +97,63 @@ def load_connectors(section: list[dict[str, Any]], file: str = "(profile)") -> l
                                                               f"(found {cfg.encoding!r})") from None
         out.append(cfg)
     return out
+
+
+def column_of(spec: str | Column) -> Column:
+    return Column(column=spec) if isinstance(spec, str) else spec
+
+
+def unit_factor(spec: Column, field_unit: str | None) -> float:
+    """What a column's numbers are multiplied by on import: unit conversion, then scale."""
+    if not spec.unit:
+        return spec.scale
+    return units.factor(spec.unit, field_unit or units.canonical(spec.unit)) * spec.scale
+
+
+def check_columns(cfg: ConnectorCfg, ds: Dataset, file: str, where: str) -> None:
+    """Units, scales and expressions, checked now so a typo stops the profile load, not an import."""
+    numeric: set[str] = set()
+    for kind, table in (("columns", cfg.columns), ("inputs", cfg.inputs)):
+        for fname, raw in table.items():
+            key = f"{where}.{kind}.{fname}"
+            spec = column_of(raw)
+            is_input = kind == "inputs"
+            typ = "num" if is_input else ds.fields[fname]
+            if is_input:
+                if not expressions.is_name(fname) or fname in ds.fields:
+                    raise ProfileError(file, key, "an input name usable in expressions (letters, digits, _; not a "
+                                                  f"field of {ds.name}, not a keyword or function name)")
+                if spec.expr is not None:
+                    raise ProfileError(file, f"{key}.expr", "a column (inputs read columns; put expressions under "
+                                                            "columns)")
+            if (spec.column is None) == (spec.expr is None):
+                raise ProfileError(file, key, "either column = \"<the export's column name>\" or expr = "
+                                              "\"<arithmetic on other columns>\"")
+            if spec.column is not None and not spec.column.strip():
+                raise ProfileError(file, f"{key}.column", "a column name (found an empty string)")
+            if typ != "num" and (spec.unit is not None or spec.scale != 1.0 or spec.expr is not None):
+                what = "unit" if spec.unit is not None else "scale" if spec.scale != 1.0 else "expr"
+                raise ProfileError(file, f"{key}.{what}", f"no {what}: {fname} is a {typ} field (units, scales "
+                                                          "and expressions apply to numeric fields)")
+            if spec.expr is not None and (spec.unit is not None or spec.scale != 1.0):
+                raise ProfileError(file, f"{key}.{'unit' if spec.unit is not None else 'scale'}",
+                                   "no unit or scale on an expression (its inputs are converted already; the "
+                                   f"result is in {FIELD_UNITS.get(fname, 'the field unit')})")
+            if spec.unit is not None:
+                try:
+                    unit_factor(spec, None if is_input else FIELD_UNITS.get(fname))
+                except ValueError as exc:
+                    raise ProfileError(file, f"{key}.unit", str(exc)) from None
+            if typ == "num" and spec.column is not None:
+                numeric.add(fname)
+    for fname, raw in cfg.columns.items():
+        spec = column_of(raw)
+        if spec.expr is None:
+            continue
+        try:
+            expressions.check(spec.expr, sorted(n for n in numeric if expressions.is_name(n)))
+        except expressions.ExpressionError as exc:
+            raise ProfileError(file, f"{where}.columns.{fname}.expr", str(exc)) from None
 
 
 def check_select(query: str, file: str = "(profile)", key: str = "query") -> None:

@@ -27,8 +27,10 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from gateway.connectors.config import ConnectorCfg, resolve_path
-from gateway.connectors.datasets import DATASETS, Dataset
+from gateway.connectors.config import Column, ConnectorCfg, column_of, resolve_path, unit_factor
+from gateway.connectors.datasets import DATASETS, FIELD_UNITS, Dataset
+from gateway.connectors.expressions import evaluate
+from gateway.connectors.products import ProductsCfg, master_hash, master_rows
 from gateway.connectors.readers import Source, SourceError, SourceRow, norm_header, read_file, read_sql
 from gateway.connectors.values import parse_datetime, parse_direction, parse_number
 from gateway.privacy.tokens import Tokeniser
@@ -87,6 +89,16 @@ class Importer:
         # (connector, path) -> (size, mtime_ns) of files already read: a large workbook is not
         # re-read and re-hashed at every scan when nothing changed.
         self._stat_seen: dict[tuple[str, str, str], tuple[int, int]] = {}
+        # The product master (gateway/connectors/products.py): when one is declared, shipment
+        # rows are checked against it; the runner sets both from the profile.
+        self.products = ProductsCfg()
+        self.master_declared = False
+
+    def _master_for(self, ds: Dataset) -> dict[str, dict[str, Any]] | None:
+        """The product master shipment rows are checked against (None: no check)."""
+        if ds.name != "shipments" or not self.master_declared:
+            return None
+        return master_rows(self.store)
 
     # -- mapping ----------------------------------------------------------------------------
     def map_row(self, ds: Dataset, cfg: ConnectorCfg, row: SourceRow) -> MappedRow:
@@ -94,43 +106,60 @@ class Importer:
             raise ValueError("more cells than header columns (an unquoted delimiter in a value?)")
         out: dict[str, Any] = {}
         main_dt: datetime | None = None
-        for fname, col in cfg.columns.items():
-            typ = ds.fields[fname]
-            raw = row.values.get(norm_header(col))
-            if isinstance(raw, str):
-                raw = raw.strip()
-                if raw == "":
-                    raw = None
-            try:
-                if raw is None:
-                    value: Any = None
-                elif typ == "str":
-                    value = str(raw).strip()
-                    if isinstance(raw, float) and raw.is_integer():
-                        value = str(int(raw))
-                elif typ == "num":
-                    value = parse_number(raw)
-                elif typ in ("date", "datetime"):
-                    dt = parse_datetime(raw, self.tz)
-                    if fname == ds.date_field:
-                        main_dt = dt
-                    value = None if dt is None else (dt.date().isoformat() if typ == "date" else dt.isoformat())
-                elif typ == "direction":
-                    value = parse_direction(raw)
-                elif typ.startswith("token:"):
-                    value = self.tokeniser.token(typ.split(":", 1)[1], str(raw))
-                else:  # pragma: no cover - datasets.py is the only source of types
-                    raise ValueError(f"unknown field type {typ}")
-            except ValueError as exc:
-                raise ValueError(f"{fname} ({col}): {exc}") from None
-            if value is None and fname in ds.required:
-                raise ValueError(f"{fname} ({col}) is empty")
-            if fname in ds.non_negative and value is not None and value < 0:
-                raise ValueError(f"{fname} ({col}) is negative: {raw!r}")
+        numbers: dict[str, float | None] = {}  # what expressions read: numeric columns and inputs, converted
+        derived: list[tuple[str, Column]] = []
+        for kind, table in (("inputs", cfg.inputs), ("columns", cfg.columns)):
+            for fname, raw_spec in table.items():
+                spec = column_of(raw_spec)
+                if spec.expr is not None:
+                    derived.append((fname, spec))
+                    continue
+                col = spec.column or ""
+                typ = "num" if kind == "inputs" else ds.fields[fname]
+                raw = row.values.get(norm_header(col))
+                if isinstance(raw, str):
+                    raw = raw.strip()
+                    if raw == "":
+                        raw = None
+                try:
+                    if raw is None:
+                        value: Any = None
+                    elif typ == "str":
+                        value = str(raw).strip()
+                        if isinstance(raw, float) and raw.is_integer():
+                            value = str(int(raw))
+                    elif typ == "num":
+                        value = parse_number(raw)
+                        if value is not None:
+                            f = unit_factor(spec, FIELD_UNITS.get(fname) if kind == "columns" else None)
+                            value = value if f == 1.0 else round(value * f, 9)
+                        numbers[fname] = value
+                    elif typ in ("date", "datetime"):
+                        dt = parse_datetime(raw, self.tz)
+                        if fname == ds.date_field:
+                            main_dt = dt
+                        value = None if dt is None else (dt.date().isoformat() if typ == "date" else dt.isoformat())
+                    elif typ == "direction":
+                        value = parse_direction(raw)
+                    elif typ.startswith("token:"):
+                        value = self.tokeniser.token(typ.split(":", 1)[1], str(raw))
+                    else:  # pragma: no cover - datasets.py is the only source of types
+                        raise ValueError(f"unknown field type {typ}")
+                except ValueError as exc:
+                    raise ValueError(f"{fname} ({col}): {exc}") from None
+                if kind == "columns":
+                    self._check_value(ds, fname, f"{fname} ({col})", value, raw)
+                    if value is not None:
+                        out[fname] = value
+        for fname, spec in derived:
+            value = evaluate(spec.expr or "", numbers)
+            self._check_value(ds, fname, f"{fname} (= {spec.expr})", value, value)
             if value is not None:
-                out[fname] = value
+                out[fname] = round(value, 9)
         if ds.name == "orders" and "amount" not in out and "qty" in out and "unit_price" in out:
             out["amount"] = round(out["qty"] * out["unit_price"], 6)
+        if not ds.date_field:  # undated (the product master): one period that every import replaces
+            main_dt = datetime(1970, 1, 1, tzinfo=self.tz)
         if main_dt is None:  # required, so only reachable for a mapping without the date field
             raise ValueError(f"{ds.date_field} is missing")
         if ds.key and out.get(ds.key[0]) is not None:
@@ -138,6 +167,13 @@ class Importer:
         else:
             key = "h:" + hashlib.sha256(json.dumps(out, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
         return MappedRow(key, main_dt.date().isoformat(), main_dt.timestamp(), out, row.line)
+
+    @staticmethod
+    def _check_value(ds: Dataset, fname: str, label: str, value: Any, raw: Any) -> None:
+        if value is None and fname in ds.required:
+            raise ValueError(f"{label} is empty")
+        if fname in ds.non_negative and value is not None and value < 0:
+            raise ValueError(f"{label} is negative: {raw!r}")
 
     # -- importing ---------------------------------------------------------------------------
     def seen(self, connector: str, content_hash: str) -> bool:
@@ -149,10 +185,13 @@ class Importer:
         ds = DATASETS[cfg.dataset]
         rep = ImportReport(cfg.name, src.name)
         fingerprint = import_fingerprint(cfg, src)
+        master = self._master_for(ds)
+        if master is not None:  # a changed master re-reads the shipments (a product added lets rows in)
+            fingerprint = hashlib.sha256((fingerprint + master_hash(master)).encode()).hexdigest()
         if not force and self.seen(cfg.name, fingerprint):
             rep.status = "unchanged"
             return rep
-        missing = [f"{f} ({c})" for f, c in cfg.columns.items() if norm_header(c) not in src.columns]
+        missing = [f"{f} ({c.column})" for f, c in source_columns(cfg) if norm_header(c.column) not in src.columns]
         if missing:
             rep.status, rep.error = "failed", f"columns not in the header: {missing}; header is {src.columns}"
             rep.quarantined = [(0, rep.error)]
@@ -165,6 +204,11 @@ class Importer:
                 except ValueError as exc:
                     quarantine.append((row.line, str(exc), row.raw))
                     continue
+                if master is not None:
+                    why = self._not_in_master(cfg, row, m, master)
+                    if why:
+                        quarantine.append((row.line, why, row.raw))
+                        continue
                 if m.key in mapped:
                     quarantine.append((row.line, f"duplicate key {m.key!r} (first on line {mapped[m.key].line})",
                                        row.raw))
@@ -179,6 +223,26 @@ class Importer:
             log.warning("rows quarantined", extra={"connector": cfg.name, "source": src.name,
                                                    "quarantined": len(quarantine)})
         return rep
+
+    def _not_in_master(self, cfg: ConnectorCfg, row: SourceRow, m: MappedRow,
+                       master: dict[str, dict[str, Any]]) -> str | None:
+        """Why a shipment row cannot be counted in packs, or None. The reason names the product
+        as the export writes it: quarantine reasons stay on site, for the enterprise to fix."""
+        need = self.products.counted_field
+        spec = cfg.columns.get("product")
+        name = row.values.get(norm_header(column_of(spec).column or "")) if spec is not None else None
+        token = m.fields.get("product")
+        if token is None:
+            return (f"product is empty: a product master is declared and shipped parts are counted in "
+                    f"{self.products.counted_unit}s per product")
+        entry = master.get(token)
+        if entry is None:
+            return (f"product {str(name).strip()!r} is not in the product master ([products.items] in the profile "
+                    f"or a products export): its {need} is unknown")
+        if not entry.get(need):
+            return (f"product {str(name).strip()!r} has no {need} in the product master "
+                    f"(counted_unit = {self.products.counted_unit!r})")
+        return None
 
     def _write(self, cfg: ConnectorCfg, ds: Dataset, src: Source, fingerprint: str, mapped: dict[str, MappedRow],
                quarantine: list[tuple[int, str, str]], rep: ImportReport) -> None:
@@ -229,6 +293,9 @@ class Importer:
                                                                            "removed", fields))
                             rep.removed += 1
                             rep.days.add(day)
+                if not ds.date_field and (rep.added or rep.changed or rep.removed):
+                    # The master changed: every day with shipments converts to packs anew.
+                    rep.days = {d for (d,) in db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")}
                 db.execute("UPDATE erp_imports SET rows_ok=?, rows_quarantined=?, added=?, changed=?, removed=?, "
                            "unchanged=? WHERE id=?", (rep.rows_ok, len(quarantine), rep.added, rep.changed,
                                                       rep.removed, rep.unchanged, iid))
@@ -253,7 +320,9 @@ class Importer:
         if not folder.is_dir():
             return [ImportReport(cfg.name, str(folder), "failed", error=f"drop folder {folder} does not exist")]
         now = time.time()  # file times are real times, whatever the import clock says
-        cfg_hash = hashlib.sha256(msgspec.json.encode(cfg)).hexdigest()
+        master = self._master_for(DATASETS[cfg.dataset])
+        cfg_hash = hashlib.sha256(msgspec.json.encode(cfg) + (master_hash(master) if master is not None else "")
+                                  .encode()).hexdigest()
         files = [p for p in folder.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, cfg.pattern)
                  and not p.name.startswith((".", "~$"))]
         for path in sorted(files, key=lambda p: (p.stat().st_mtime, p.name)):
@@ -275,6 +344,12 @@ class Importer:
             if rep.status != "failed":
                 self._stat_seen[seen_key] = stamp
         return reports
+
+
+def source_columns(cfg: ConnectorCfg) -> list[tuple[str, Column]]:
+    """(field or input name, spec) of every entry read from a column (expressions read none)."""
+    return [(f, c) for table in (cfg.columns, cfg.inputs) for f, c in ((f, column_of(s)) for f, s in table.items())
+            if c.column is not None]
 
 
 def quarantine_rows(store: Any, connector: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

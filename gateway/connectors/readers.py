@@ -42,21 +42,28 @@ def norm_header(name: object) -> str:
     return unicodedata.normalize("NFKC", str(name or "")).strip().lstrip("\ufeff")
 
 
-def decode(data: bytes, encoding: str) -> tuple[str, str]:
-    """Text and the encoding used. 'auto' tries UTF-8 first (a GBK file is almost never
-    valid UTF-8), then GB18030, the superset of GBK/GB2312 that Chinese Excel writes."""
+def decode(data: bytes, encoding: str, name: str = "") -> tuple[str, str]:
+    """Text and the encoding used. 'auto' tries UTF-8 first (with or without a BOM: a GBK file
+    is almost never valid UTF-8), then GB18030, the superset of GBK/GB2312 that Chinese Excel
+    and MES write. A file that decodes with none is a SourceError naming the file, the line
+    of the first bad byte and the encodings tried."""
     candidates = ["utf-8-sig", "gb18030"] if encoding == "auto" else [encoding]
+    failures: list[str] = []
     for enc in candidates:
         try:
             return data.decode(enc), enc
-        except UnicodeDecodeError:
-            continue
-    raise SourceError(f"cannot decode as {' or '.join(candidates)}: set encoding in the connector")
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            failures.append(f"line {line} is not {enc} (byte {data[exc.start:exc.start + 1].hex()} at offset "
+                            f"{exc.start})")
+    where = f"{name}: " if name else ""
+    hint = "declare the export's encoding in the connector (encoding = \"gbk\", \"gb18030\", \"utf-8-sig\", ...)"
+    raise SourceError(f"{where}cannot decode as {' or '.join(candidates)}: {'; '.join(failures)}; {hint}")
 
 
 def read_csv(path: Path, encoding: str = "auto", delimiter: str = ",", header_row: int = 1) -> Source:
     data = path.read_bytes()
-    text, used = decode(data, encoding)
+    text, used = decode(data, encoding, path.name)
     src = Source(path.name, hashlib.sha256(data).hexdigest(), encoding=used)
     lines = text.splitlines()
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)

@@ -18,6 +18,13 @@ from zoneinfo import ZoneInfo
 
 from gateway.connectors.config import ConnectorCfg, load_connectors
 from gateway.connectors.importer import Importer, ImportReport
+from gateway.connectors.products import (
+    ProductsCfg,
+    load_products,
+    master_declared,
+    profile_connector,
+    profile_source,
+)
 from gateway.indicators.enterprise import MAX_DAYS_BACK, closed_days_since, compute_enterprise
 from gateway.privacy.policy import load_privacy
 from gateway.privacy.tokens import site_tokeniser
@@ -32,9 +39,15 @@ class ConnectorRunner:
         self.state_dir = Path(state_dir)
         self.store = store
         self.settle_s = settle_s
-        self.cfgs: list[ConnectorCfg] = load_connectors(profile.connectors, file)
+        # The product master is read first (its connectors lead), so shipment rows are checked
+        # against the newest one in the same scan.
+        self.cfgs: list[ConnectorCfg] = sorted(load_connectors(profile.connectors, file),
+                                               key=lambda c: c.dataset != "products")
+        self.products: ProductsCfg = load_products(getattr(profile, "products", {}) or {}, file)
         privacy = load_privacy(profile.privacy, file)
         self.importer = Importer(store, site_tokeniser(self.state_dir, privacy.key_file), profile.site.timezone)
+        self.importer.products = self.products
+        self.importer.master_declared = master_declared(self.products, self.cfgs)
         self.tz = ZoneInfo(profile.site.timezone)
         self._next: dict[str, float] = {}
         self.last_reports: list[ImportReport] = []
@@ -42,6 +55,10 @@ class ConnectorRunner:
     def run_once(self, now: float | None = None, force: bool = False) -> list[ImportReport]:
         now = time.time() if now is None else now
         reports: list[ImportReport] = []
+        if self.products.items:  # the profile's own master: imported like an export, unchanged = no-op
+            rep = self.importer.import_source(profile_connector(), profile_source(self.products))
+            if rep.status != "unchanged":
+                reports.append(rep)
         for cfg in self.cfgs:
             if not force and self._next.get(cfg.name, 0.0) > now:
                 continue

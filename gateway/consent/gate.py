@@ -184,14 +184,16 @@ def _event(before: dict[str, Any] | None, after: dict[str, Any], reasons: list[s
 
 def check_sections(profile: Any, file: str = "(profile)") -> None:
     """Validate every section these subsystems own ([consent], [privacy], [[connectors]],
-    [shifts], [collateral]) when the gateway starts, so a typo stops the start with file, key
+    [products], [shifts], [collateral]) when the gateway starts, so a typo stops the start with file, key
     and expectation instead of surfacing later as a failing indicator in the log."""
     from gateway.connectors.config import load_connectors
+    from gateway.connectors.products import load_products
     from gateway.indicators.collateral import load_collateral
     from gateway.indicators.shifts import load_shifts
 
     load_privacy(profile.privacy, file)
     load_connectors(profile.connectors, file)
+    load_products(profile.products, file)
     if profile.shifts:
         load_shifts(profile.shifts, profile.site.timezone, file)
     if profile.collateral:

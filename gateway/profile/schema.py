@@ -175,6 +175,7 @@ class Profile(_S):
     consent: dict[str, Any] = {}
     privacy: dict[str, Any] = {}
     connectors: list[dict[str, Any]] = []
+    products: dict[str, Any] = {}  # the product master (gateway/connectors/products.py)
     cameras: list[dict[str, Any]] = []
     shifts: dict[str, Any] = {}
     collateral: dict[str, Any] = {}
