@@ -91,15 +91,27 @@ class Rule(ABC):
         """Findings for this enterprise's evidence; [] when the sources agree or are absent."""
 
 
-_REGISTRY: dict[str, type[Rule]] = {}
+_REGISTRY: dict[str, type[Rule]] = {}  # the newest version of each rule: what analyses run
+_VERSIONS: dict[tuple[str, int], type[Rule]] = {}  # every version still shipped: what rescores run
 
 
 def register(cls: type[Rule]) -> type[Rule]:
-    if cls.id in _REGISTRY and _REGISTRY[cls.id] is not cls:
-        raise ValueError(f"two rules claim the id {cls.id!r}")
-    _REGISTRY[cls.id] = cls
+    """Register a rule. A changed rule gets a new version and its old class stays registered
+    (its own module, frozen) so a score made with it still rescores identically."""
+    key = (cls.id, cls.version)
+    if key in _VERSIONS and _VERSIONS[key] is not cls:
+        raise ValueError(f"two rules claim the id {cls.id!r} version {cls.version}")
+    _VERSIONS[key] = cls
+    cur = _REGISTRY.get(cls.id)
+    if cur is None or cls.version > cur.version:
+        _REGISTRY[cls.id] = cls
     return cls
 
 
 def registered() -> dict[str, type[Rule]]:
     return dict(_REGISTRY)
+
+
+def registered_version(rule_id: str, version: int) -> type[Rule] | None:
+    """The class of one version of a rule (an older one kept for rescoring), or None."""
+    return _VERSIONS.get((rule_id, int(version)))

@@ -5,7 +5,9 @@ matching ``dispatch_patterns``) and decreases of pledged load-cell stock
 (``collateral.weight_kg`` falling by more than ``min_drop_kg`` between windows), which
 count as out-movement on a day the cameras missed. Without a dispatch camera the rule
 says nothing: load cells watch the pledged stock only, which most shipments never touch.
-Claims: ``erp.shipped_qty``.
+Claims: ``erp.shipped_packs`` when the gateway sends it (v3: shipped parts converted on
+site to the packs, cartons or pallets the dispatch camera counts, product by product, with
+the site's product master), else ``erp.shipped_qty``; see :func:`cloud_stub.rules._packs.shipped_claims`.
 
 * **Shipment with no out-movement** (red): a day with ``shipped >= min_ship`` where the
   dispatch cameras covered the day and counted nothing, no load cell dropped, and neither
@@ -34,6 +36,7 @@ from cloud_stub.rules._common import (
     is_dispatch,
     r,
 )
+from cloud_stub.rules._packs import ShippedClaims, shipped_claims
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -61,17 +64,18 @@ def load_cell_drops(ev: RuleInputs, min_drop_kg: float) -> np.ndarray | None:
 @register
 class ShipmentsVsOutcounts(Rule):
     id = "shipments_vs_outcounts"
-    version = 2
+    version = 3  # v2 (parts only) is frozen in shipments_vs_outcounts_v2.py for rescoring
     subscore = "production_authenticity"
     title = "ERP shipments vs dispatch counts and load-cell decreases"
     defaults: Mapping[str, Any] = {
-        **BIAS_DEFAULTS, "ratio_min": None, "ratio_max": None, "min_ship": 20.0, "min_drop_kg": 50.0,
-        "dispatch_patterns": list(DISPATCH_PATTERNS),
+        **BIAS_DEFAULTS, "ratio_min": None, "ratio_max": None, "min_ship": 20.0, "min_ship_packs": 1.0,
+        "min_drop_kg": 50.0, "dispatch_patterns": list(DISPATCH_PATTERNS),
     }
 
     def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         p = params
-        shipped = ev.enterprise_daily("erp.shipped_qty")
+        claims: ShippedClaims = shipped_claims(ev, p)
+        shipped, claim, what = claims.daily, claims.indicator, claims.unit
         if not np.isfinite(shipped).any():
             return []
         cam = ev.daily("vision.units_out", lambda s: is_dispatch(s, p["dispatch_patterns"], ev.roles))
@@ -88,7 +92,7 @@ class ShipmentsVsOutcounts(Rule):
         covered = cam.coverage >= p["min_coverage"]
         moved_kg = drops if drops is not None else np.zeros(len(starts))
         flagged = []
-        for d in np.flatnonzero(np.isfinite(shipped) & (shipped >= p["min_ship"])):
+        for d in np.flatnonzero(np.isfinite(shipped) & (shipped >= claims.min_ship)):
             if not covered[d] or counted[d] > 0 or moved_kg[d] > 0:
                 continue
             need = 0.5 * (rho or 1.0) * shipped[d]
@@ -101,27 +105,28 @@ class ShipmentsVsOutcounts(Rule):
             days = [{"day": day_label(starts[d]), "shipped": r(shipped[d], 1), "dispatch_counted": r(counted[d], 1),
                      "load_cell_drop_kg": r(moved_kg[d], 1), "camera_coverage": r(cam.coverage[d], 3)}
                     for d in flagged[:10]]
-            msg = (f"The ERP records {shipped[flagged].sum():.0f} units shipped on {len(flagged)} day(s) with no "
+            msg = (f"The ERP records {shipped[flagged].sum():.0f} {what} shipped on {len(flagged)} day(s) with no "
                    f"physical out-movement (dispatch cameras covered the day and counted 0, no load-cell decrease, "
                    f"no surplus on the neighbouring days); first {days[0]['day']}.")
             out.append(Finding(
                 self.id, self.version, sev, self.subscore, f"no_out_movement:{int(starts[flagged[0]])}",
                 int(starts[flagged[0]]), int(starts[flagged[-1]] + lens[flagged[-1]]),
-                ("erp.shipped_qty", "vision.units_out", "collateral.weight_kg"), {"days": days},
-                {"days_flagged": len(flagged), "units_shipped": r(shipped[flagged].sum(), 1)},
-                {"min_ship": p["min_ship"], "min_drop_kg": p["min_drop_kg"], "neighbour_surplus_share": 0.5},
+                (claim, "vision.units_out", "collateral.weight_kg"), {"days": days},
+                {"days_flagged": len(flagged), f"{what}_shipped": r(shipped[flagged].sum(), 1)},
+                {"min_ship": claims.min_ship, "min_drop_kg": p["min_drop_kg"], "neighbour_surplus_share": 0.5},
                 "claims_exceed_evidence", msg,
-                {"kind": "dispatch counts per shipped unit (first comparable days)", "rho": r(rho) if rho else None}))
+                {"kind": f"dispatch counts per shipped {what[:-1]} (first comparable days)",
+                 "rho": r(rho) if rho else None}))
         if b is not None:
             sev, driver = bias_severity(b, p)
             if sev is not None:
                 nums = bias_numbers(ev, b)
-                msg = (f"The ERP shipped {nums['claims_total']:.0f} units over {nums['days_compared']} days; the "
+                msg = (f"The ERP shipped {nums['claims_total']:.0f} {what} over {nums['days_compared']} days; the "
                        f"dispatch cameras counted {nums['evidence_total']:.0f}. At the enterprise's own ratio "
                        f"{b.ratio:.3f} shipments run {100 * b.cum_excess:+.1f} % overall and "
                        f"{100 * b.roll_excess:+.1f} % over "
                        f"{nums['window']['first_day']}..{nums['window']['last_day']}.")
-                out.append(bias_finding(self, ev, b, p, sev, driver, ("erp.shipped_qty", "vision.units_out"), msg,
+                out.append(bias_finding(self, ev, b, p, sev, driver, (claim, "vision.units_out"), msg,
                                         "median shipped/counted of the first comparable days", key="shipment_bias",
                                         nums=nums))
         return out

@@ -1,0 +1,131 @@
+"""shipments_vs_outcounts **v2, frozen**: kept so scores made with it still ``cloud rescore``
+identically. Do not edit; the current version is in shipments_vs_outcounts.py (v3 compares
+shipped packs, ``erp.shipped_packs``, with dispatch counts when the gateway sends them).
+
+ERP shipments vs physical out-movement: did the goods the ERP says were shipped leave the site?
+
+RuleInputs per local day: ``vision.units_out`` of the dispatch/warehouse cameras (subjects
+matching ``dispatch_patterns``) and decreases of pledged load-cell stock
+(``collateral.weight_kg`` falling by more than ``min_drop_kg`` between windows), which
+count as out-movement on a day the cameras missed. Without a dispatch camera the rule
+says nothing: load cells watch the pledged stock only, which most shipments never touch.
+Claims: ``erp.shipped_qty``.
+
+* **Shipment with no out-movement** (red): a day with ``shipped >= min_ship`` where the
+  dispatch cameras covered the day and counted nothing, no load cell dropped, and neither
+  neighbouring day counted a surplus that could be this shipment (ERP dates may be a day
+  off): surplus_j = out_j - rho x shipped_j must stay below half of rho x shipped_d.
+* **Signed bias** of shipped vs counted, as in ``mes_vs_camera``, with the ratio rho learned
+  from the first days (cartons vs units: no clipping by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from cloud_stub.rule_inputs import RuleInputs
+from cloud_stub.rules._common import (
+    BIAS_DEFAULTS,
+    DISPATCH_PATTERNS,
+    bias,
+    bias_finding,
+    bias_numbers,
+    bias_severity,
+    day_label,
+    is_dispatch,
+    r,
+)
+from cloud_stub.rules.base import Finding, Rule, register
+
+
+def load_cell_drops(ev: RuleInputs, min_drop_kg: float) -> np.ndarray | None:
+    """kg removed per day: sum of window-to-window decreases larger than ``min_drop_kg``."""
+    subjects = ev.subjects("collateral.weight_kg")
+    starts, lens = ev.day_windows()
+    if not subjects or len(starts) == 0:
+        return None
+    out = np.zeros(len(starts))
+    for subj in subjects:
+        s = ev.series("collateral.weight_kg", subj)
+        if s is None or len(s) < 2:
+            continue
+        ok = np.isfinite(s.value)
+        t, v = s.start[ok], s.value[ok]
+        dv = np.diff(v)
+        drop = np.where(dv < -min_drop_kg, -dv, 0.0)
+        day = np.searchsorted(starts, t[1:], side="right") - 1
+        inside = (day >= 0) & (t[1:] < starts[np.maximum(day, 0)] + lens[np.maximum(day, 0)])
+        np.add.at(out, day[inside], drop[inside])
+    return out
+
+
+@register
+class ShipmentsVsOutcountsV2(Rule):
+    id = "shipments_vs_outcounts"
+    version = 2
+    subscore = "production_authenticity"
+    title = "ERP shipments vs dispatch counts and load-cell decreases"
+    defaults: Mapping[str, Any] = {
+        **BIAS_DEFAULTS, "ratio_min": None, "ratio_max": None, "min_ship": 20.0, "min_drop_kg": 50.0,
+        "dispatch_patterns": list(DISPATCH_PATTERNS),
+    }
+
+    def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
+        p = params
+        shipped = ev.enterprise_daily("erp.shipped_qty")
+        if not np.isfinite(shipped).any():
+            return []
+        cam = ev.daily("vision.units_out", lambda s: is_dispatch(s, p["dispatch_patterns"], ev.roles))
+        if cam is None:
+            # Load cells watch the pledged stock only: most shipments never touch it, so
+            # without a dispatch camera the absence of a drop proves nothing.
+            return []
+        drops = load_cell_drops(ev, p["min_drop_kg"])
+        starts, lens = ev.day_windows()
+        out: list[Finding] = []
+        b = bias(shipped, cam.value, cam.coverage, p)
+        rho = (1.0 / b.ratio) if b is not None and b.ratio > 0 else None  # counted per shipped unit
+        counted = cam.value
+        covered = cam.coverage >= p["min_coverage"]
+        moved_kg = drops if drops is not None else np.zeros(len(starts))
+        flagged = []
+        for d in np.flatnonzero(np.isfinite(shipped) & (shipped >= p["min_ship"])):
+            if not covered[d] or counted[d] > 0 or moved_kg[d] > 0:
+                continue
+            need = 0.5 * (rho or 1.0) * shipped[d]
+            surplus = [counted[j] - (rho or 1.0) * (shipped[j] if np.isfinite(shipped[j]) else 0.0)
+                       for j in (d - 1, d + 1) if 0 <= j < len(starts) and covered[j]]
+            if not surplus or max(surplus) < need:
+                flagged.append(d)
+        if flagged:
+            sev = "red"
+            days = [{"day": day_label(starts[d]), "shipped": r(shipped[d], 1), "dispatch_counted": r(counted[d], 1),
+                     "load_cell_drop_kg": r(moved_kg[d], 1), "camera_coverage": r(cam.coverage[d], 3)}
+                    for d in flagged[:10]]
+            msg = (f"The ERP records {shipped[flagged].sum():.0f} units shipped on {len(flagged)} day(s) with no "
+                   f"physical out-movement (dispatch cameras covered the day and counted 0, no load-cell decrease, "
+                   f"no surplus on the neighbouring days); first {days[0]['day']}.")
+            out.append(Finding(
+                self.id, self.version, sev, self.subscore, f"no_out_movement:{int(starts[flagged[0]])}",
+                int(starts[flagged[0]]), int(starts[flagged[-1]] + lens[flagged[-1]]),
+                ("erp.shipped_qty", "vision.units_out", "collateral.weight_kg"), {"days": days},
+                {"days_flagged": len(flagged), "units_shipped": r(shipped[flagged].sum(), 1)},
+                {"min_ship": p["min_ship"], "min_drop_kg": p["min_drop_kg"], "neighbour_surplus_share": 0.5},
+                "claims_exceed_evidence", msg,
+                {"kind": "dispatch counts per shipped unit (first comparable days)", "rho": r(rho) if rho else None}))
+        if b is not None:
+            sev, driver = bias_severity(b, p)
+            if sev is not None:
+                nums = bias_numbers(ev, b)
+                msg = (f"The ERP shipped {nums['claims_total']:.0f} units over {nums['days_compared']} days; the "
+                       f"dispatch cameras counted {nums['evidence_total']:.0f}. At the enterprise's own ratio "
+                       f"{b.ratio:.3f} shipments run {100 * b.cum_excess:+.1f} % overall and "
+                       f"{100 * b.roll_excess:+.1f} % over "
+                       f"{nums['window']['first_day']}..{nums['window']['last_day']}.")
+                out.append(bias_finding(self, ev, b, p, sev, driver, ("erp.shipped_qty", "vision.units_out"), msg,
+                                        "median shipped/counted of the first comparable days", key="shipment_bias",
+                                        nums=nums))
+        return out
