@@ -24,6 +24,9 @@ from cloud_stub.rule_inputs import RuleInputs
 
 PACKS = "erp.shipped_packs"
 PARTS = "erp.shipped_qty"
+# Rule parameters in packs: a day of 20 packs is a real truck, where 20 parts is not, so the
+# parts thresholds (min_ship, min_units) have pack counterparts used when comparing packs.
+PACK_DEFAULTS = {"min_ship_packs": 1.0, "min_units_packs": 5.0}
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class ShippedClaims:
     daily: np.ndarray  # per day window of RuleInputs.day_windows(); NaN = no figure that day
     indicator: str  # erp.shipped_packs | erp.shipped_qty
     unit: str  # "packs" | "units", for messages and statistic keys
-    min_ship: float  # the smallest daily shipment the no-out-movement check looks at
+    params: Mapping[str, Any]  # overrides of the rule's parts thresholds (empty for parts)
 
 
 def shipped_claims(ev: RuleInputs, params: Mapping[str, Any]) -> ShippedClaims:
@@ -42,5 +45,7 @@ def shipped_claims(ev: RuleInputs, params: Mapping[str, Any]) -> ShippedClaims:
     """
     packs = ev.enterprise_daily(PACKS)
     if np.isfinite(packs).any():
-        return ShippedClaims(packs, PACKS, "packs", float(params.get("min_ship_packs", 1.0)))
-    return ShippedClaims(ev.enterprise_daily(PARTS), PARTS, "units", float(params["min_ship"]))
+        over = {"min_ship": float(params.get("min_ship_packs", PACK_DEFAULTS["min_ship_packs"])),
+                "min_units": float(params.get("min_units_packs", PACK_DEFAULTS["min_units_packs"]))}
+        return ShippedClaims(packs, PACKS, "packs", over)
+    return ShippedClaims(ev.enterprise_daily(PARTS), PARTS, "units", {})

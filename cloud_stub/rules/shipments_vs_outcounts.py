@@ -36,7 +36,7 @@ from cloud_stub.rules._common import (
     is_dispatch,
     r,
 )
-from cloud_stub.rules._packs import ShippedClaims, shipped_claims
+from cloud_stub.rules._packs import PACK_DEFAULTS, ShippedClaims, shipped_claims
 from cloud_stub.rules.base import Finding, Rule, register
 
 
@@ -68,13 +68,13 @@ class ShipmentsVsOutcounts(Rule):
     subscore = "production_authenticity"
     title = "ERP shipments vs dispatch counts and load-cell decreases"
     defaults: Mapping[str, Any] = {
-        **BIAS_DEFAULTS, "ratio_min": None, "ratio_max": None, "min_ship": 20.0, "min_ship_packs": 1.0,
-        "min_drop_kg": 50.0, "dispatch_patterns": list(DISPATCH_PATTERNS),
+        **BIAS_DEFAULTS, "ratio_min": None, "ratio_max": None, "min_ship": 20.0, "min_drop_kg": 50.0,
+        "dispatch_patterns": list(DISPATCH_PATTERNS), **PACK_DEFAULTS,
     }
 
     def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
-        p = params
-        claims: ShippedClaims = shipped_claims(ev, p)
+        claims: ShippedClaims = shipped_claims(ev, params)
+        p = {**params, **claims.params}  # in packs: min_ship_packs, min_units_packs
         shipped, claim, what = claims.daily, claims.indicator, claims.unit
         if not np.isfinite(shipped).any():
             return []
@@ -92,7 +92,7 @@ class ShipmentsVsOutcounts(Rule):
         covered = cam.coverage >= p["min_coverage"]
         moved_kg = drops if drops is not None else np.zeros(len(starts))
         flagged = []
-        for d in np.flatnonzero(np.isfinite(shipped) & (shipped >= claims.min_ship)):
+        for d in np.flatnonzero(np.isfinite(shipped) & (shipped >= p["min_ship"])):
             if not covered[d] or counted[d] > 0 or moved_kg[d] > 0:
                 continue
             need = 0.5 * (rho or 1.0) * shipped[d]
@@ -113,7 +113,7 @@ class ShipmentsVsOutcounts(Rule):
                 int(starts[flagged[0]]), int(starts[flagged[-1]] + lens[flagged[-1]]),
                 (claim, "vision.units_out", "collateral.weight_kg"), {"days": days},
                 {"days_flagged": len(flagged), f"{what}_shipped": r(shipped[flagged].sum(), 1)},
-                {"min_ship": claims.min_ship, "min_drop_kg": p["min_drop_kg"], "neighbour_surplus_share": 0.5},
+                {"min_ship": p["min_ship"], "min_drop_kg": p["min_drop_kg"], "neighbour_surplus_share": 0.5},
                 "claims_exceed_evidence", msg,
                 {"kind": f"dispatch counts per shipped {what[:-1]} (first comparable days)",
                  "rho": r(rho) if rho else None}))

@@ -70,6 +70,8 @@ def flag_rule() -> Iterator[None]:
     base.register(FlagRule)
     yield
     base._REGISTRY.pop(FlagRule.id, None)
+    for k in [k for k in base._VERSIONS if k[0] in (FlagRule.id, "test_later")]:
+        base._VERSIONS.pop(k)
 
 
 def rec(name: str, start: int, length: int, value: float, subject: str = "press-1") -> dict[str, Any]:
@@ -253,8 +255,10 @@ def test_recompute_uses_the_rules_the_score_used(rdb: ReceiverDB, key: SigningKe
         assert "test_later" in run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key).report["rules"]
     finally:
         base._REGISTRY.pop(LaterRule.id, None)
-    base._REGISTRY.pop(FlagRule.id)
-    base.register(FlagRuleV2)  # the rule's arithmetic changed: the old score cannot be recomputed
+    base.register(FlagRuleV2)  # a new version, the old one kept registered: the old score reproduces with v1
+    assert base.registered()[FlagRule.id] is FlagRuleV2
+    assert verify_score(rdb, a.score_id)["reproducible"] is True
+    base._VERSIONS.pop((FlagRule.id, 1))  # v1 no longer shipped: the old score cannot be recomputed
     with pytest.raises(AnalysisError) as err:
         recompute(rdb, a.score_id)
     assert err.value.code == "rules_changed" and "test_flag v1; this receiver has v2" in err.value.message
