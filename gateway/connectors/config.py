@@ -11,7 +11,7 @@ import msgspec
 
 from gateway.connectors import expressions, units
 from gateway.connectors.datasets import DATASETS, FIELD_UNITS, Dataset
-from gateway.profile.load import PROFILE_DIR, ProfileError, _split_msgspec_error
+from gateway.profile.load import PROFILE_DIR, ProfileError, _name_dict_key, _split_msgspec_error
 
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 _WRITE_SQL = re.compile(r"\b(insert|update|delete|merge|replace|create|alter|drop|truncate|grant|revoke|"
@@ -65,6 +65,7 @@ def load_connectors(section: list[dict[str, Any]], file: str = "(profile)") -> l
             cfg = msgspec.convert(raw, ConnectorCfg, strict=False)
         except msgspec.ValidationError as exc:
             k, msg = _split_msgspec_error(exc)
+            k = _name_dict_key(raw, ConnectorCfg, k, str(exc))  # columns[...] -> columns.amount
             raise ProfileError(file, f"{where}.{k}", msg) from exc
         if cfg.name in names:
             raise ProfileError(file, f"{where}.name", f"a unique connector name ({cfg.name!r} is used twice)")

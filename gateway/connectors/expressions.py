@@ -82,6 +82,11 @@ def _is_called(tree: ast.AST, name: ast.Name) -> bool:
 
 
 @lru_cache(maxsize=256)
+def _checked(expr: str, names: frozenset[str]) -> frozenset[str]:
+    return check(expr, names)
+
+
+@lru_cache(maxsize=256)
 def _parsed(expr: str) -> tuple[SimpleEval, ast.AST]:
     ev = SimpleEval(operators=dict(OPERATORS), functions=dict(FUNCTIONS), names={})
     return ev, ev.parse(expr.strip())
@@ -89,8 +94,14 @@ def _parsed(expr: str) -> tuple[SimpleEval, ast.AST]:
 
 def evaluate(expr: str, values: Mapping[str, float | None]) -> float | None:
     """The expression on one row; None when an input it reads is empty (not observed is not 0).
-    ValueError (with the reason) for a division by zero or a result that is not a finite number."""
-    ev, tree = _parsed(expr)
+    ValueError (with the reason) for a division by zero, a result that is not a finite number,
+    or an expression :func:`check` refuses (checked here too: the evaluator never runs more
+    than arithmetic on the names in ``values``, even when called without the profile check)."""
+    try:
+        _checked(expr, frozenset(values))  # arithmetic on these names only, whoever calls
+        ev, tree = _parsed(expr)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"{expr!r} is not an expression ({exc})") from None
     ev.names = {k: v for k, v in values.items() if v is not None}
     try:
         out = ev.eval(expr, previously_parsed=tree)
