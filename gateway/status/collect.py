@@ -199,6 +199,18 @@ def consent_view(gw: Gateway, limit: int = 100) -> dict[str, Any]:
     return out
 
 
+def imports_view(store: Store, limit: int = 20) -> dict[str, Any]:
+    """MES/ERP exports: each connector's last import, and the newest quarantined lines with
+    their reasons (a product missing from the master, a bad number, ...) for staff to fix at
+    source. The raw lines are not shown here: they stay in erp_quarantine and `import-erp`."""
+    last = _q(store, "SELECT connector, source, at, rows_ok, rows_quarantined, added, changed, removed FROM "
+                     "erp_imports WHERE id IN (SELECT MAX(id) FROM erp_imports GROUP BY connector) ORDER BY connector")
+    lines = _q(store, "SELECT connector, source, line, reason FROM erp_quarantine ORDER BY id DESC LIMIT ?", (limit,))
+    return {"connectors": [{"connector": c, "source": src, "at": at, "rows_ok": ok, "rows_quarantined": q,
+                            "added": a, "changed": ch, "removed": rm} for c, src, at, ok, q, a, ch, rm in last],
+            "quarantined": [{"connector": c, "source": src, "line": ln, "reason": r} for c, src, ln, r in lines]}
+
+
 def status(gw: Gateway) -> dict[str, Any]:
     """The page's main document (also written as the snapshot file)."""
     now = time.time()
@@ -210,6 +222,7 @@ def status(gw: Gateway) -> dict[str, Any]:
         "clock": clock_state(), "identity": identity_view(gw), "devices": devices_view(gw),
         "store": store_view(gw), "uplink": uplink_view(gw), "indicators_made": gw.indicators_made,
         "status_url": getattr(getattr(gw, "status_server", None), "url", None),
+        "imports": imports_view(gw.store),
     }
 
 

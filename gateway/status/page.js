@@ -190,6 +190,24 @@ function renderUplink(st) {
   ]);
 }
 
+function renderImports(st) {
+  const im = st.imports || {connectors: [], quarantined: []};
+  const body = [];
+  if (!im.connectors.length) {
+    body.push(el("p", {class: "hint"}, "No export has been imported."));
+  } else {
+    const cols = ["connector", "source", "at", "rows_ok", "rows_quarantined"];
+    body.push(el("table", {id: "imports-table"}, el("tr", {}, cols.map(k => el("th", {}, k))),
+      ...im.connectors.map(r => el("tr", {}, cols.map(k => el("td", {}, k === "at" ? when(r.at) : String(r[k])))))));
+  }
+  if (im.quarantined.length) {
+    body.push(el("h3", {}, "Lines quarantined (fix them in the export)"));
+    body.push(el("table", {id: "quarantine-table"}, el("tr", {}, ["connector", "source", "line", "reason"].map(k => el("th", {}, k))),
+      ...im.quarantined.map(r => el("tr", {}, [r.connector, r.source, String(r.line), r.reason].map(v => el("td", {}, v))))));
+  }
+  document.getElementById("imports-body").replaceChildren(...body);
+}
+
 function renderConsent(c) {
   const body = [];
   const f = c.in_force;
@@ -271,6 +289,7 @@ async function refresh(full) {
   try {
     const [st, series] = await Promise.all([getJSON("/api/status"), getJSON("/api/series?minutes=15")]);
     renderSummary(st); renderDevices(st, series); renderIndicators(series); renderStorage(st); renderUplink(st);
+    renderImports(st);
     if (full) {
       const [c, b] = await Promise.all([getJSON("/api/consent"), getJSON("/api/batches?limit=20")]);
       renderConsent(c); renderBatches(b);

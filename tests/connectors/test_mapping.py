@@ -246,3 +246,18 @@ def test_bad_product_master_fails_the_profile_load(tmp_path: Path) -> None:
     assert err.key == "products.items.刹车盘 BD-220.units_per_pallet" and "parts per pallet" in err.expected
     err = _profile_error(tmp_path, PROFILE.format(extra="").replace("units_per_pack = 200", "units_per_pack = 0"))
     assert err.key.startswith("products.items") and "units_per_pack" in err.key
+
+
+def test_status_page_lists_the_quarantined_lines(store: Store, importer: Importer, tmp_path: Path) -> None:
+    from gateway.status.collect import imports_view
+
+    drop(tmp_path, "ship", "shipments_bom.csv")
+    importer.master_declared = True  # a master is declared but has no items yet: every line waits for it
+    [rep] = importer.run(cfg("ship", "shipments", SHIP), tmp_path / "gw")
+    assert rep.rows_ok == 0 and len(rep.quarantined) == 4
+    view = imports_view(store)
+    assert view["connectors"][0] | {"at": None} == {"connector": "ship", "source": "shipments_bom.csv", "at": None,
+                                                    "rows_ok": 0, "rows_quarantined": 4, "added": 0, "changed": 0,
+                                                    "removed": 0}
+    assert [q["line"] for q in view["quarantined"]] == [5, 4, 3, 2]
+    assert "'刹车盘 BD-220' is not in the product master" in view["quarantined"][-1]["reason"]
