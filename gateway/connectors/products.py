@@ -111,3 +111,11 @@ def master_hash(master: dict[str, dict[str, Any]]) -> str:
     """Changes whenever the master does: shipment exports are re-read then (rows quarantined for
     a missing product go through once it is added)."""
     return hashlib.sha256(json.dumps(master, sort_keys=True).encode()).hexdigest()
+
+
+def forget_profile_items(store: Any) -> int:
+    """The profile no longer lists any item: its earlier items leave the master (a snapshot
+    import of nothing would remove nothing, having no day to cover)."""
+    with store._lock:
+        cur = store.db.execute("DELETE FROM erp_rows WHERE connector=? AND dataset='products'", (PROFILE_CONNECTOR,))
+        return int(cur.rowcount or 0)

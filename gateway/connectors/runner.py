@@ -20,6 +20,7 @@ from gateway.connectors.config import ConnectorCfg, load_connectors
 from gateway.connectors.importer import Importer, ImportReport
 from gateway.connectors.products import (
     ProductsCfg,
+    forget_profile_items,
     load_products,
     master_declared,
     profile_connector,
@@ -50,6 +51,7 @@ class ConnectorRunner:
         self.importer.master_declared = master_declared(self.products, self.cfgs)
         self.tz = ZoneInfo(profile.site.timezone)
         self._next: dict[str, float] = {}
+        self._forgot = False
         self.last_reports: list[ImportReport] = []
 
     def run_once(self, now: float | None = None, force: bool = False) -> list[ImportReport]:
@@ -59,6 +61,9 @@ class ConnectorRunner:
             rep = self.importer.import_source(profile_connector(), profile_source(self.products))
             if rep.status != "unchanged":
                 reports.append(rep)
+        elif not self._forgot:
+            self._forgot = True
+            forget_profile_items(self.store)
         for cfg in self.cfgs:
             if not force and self._next.get(cfg.name, 0.0) > now:
                 continue

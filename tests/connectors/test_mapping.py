@@ -204,6 +204,17 @@ def test_product_master_from_the_profile_through_import_erp(tmp_path: Path) -> N
         assert "法兰" not in blob and "刹车盘" not in blob
     finally:
         st.close()
+    # The master leaves the profile: its items leave the store, and no line is checked any more.
+    prof.write_text(PROFILE.format(extra="").split("[products]")[0] + "[[connectors]]" +
+                    PROFILE.format(extra="").split("[[connectors]]")[1], encoding="utf-8")
+    res = CliRunner().invoke(import_erp, ["--state", str(state), "--profile", str(prof), "--json"])
+    ship = next(json.loads(x) for x in res.output.splitlines() if '"shipments"' in x)
+    assert ship["status"] == "imported" and ship["rows_ok"] == 4 and ship["quarantined"] == []
+    st = Store(state / "edgeproof.db", "NORMAL")
+    try:
+        assert st.db.execute("SELECT COUNT(*) FROM erp_rows WHERE dataset='products'").fetchone()[0] == 0
+    finally:
+        st.close()
 
 
 def _profile_error(tmp_path: Path, text: str) -> ProfileError:
