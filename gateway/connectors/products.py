@@ -113,9 +113,13 @@ def master_hash(master: dict[str, dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(master, sort_keys=True).encode()).hexdigest()
 
 
-def forget_profile_items(store: Any) -> int:
+def forget_profile_items(store: Any) -> tuple[int, set[str]]:
     """The profile no longer lists any item: its earlier items leave the master (a snapshot
-    import of nothing would remove nothing, having no day to cover)."""
+    import of nothing would remove nothing, having no day to cover). Returns how many left
+    and, if any did, every day with shipments (their pack figures are recomputed)."""
     with store._lock:
-        cur = store.db.execute("DELETE FROM erp_rows WHERE connector=? AND dataset='products'", (PROFILE_CONNECTOR,))
-        return int(cur.rowcount or 0)
+        n = int(store.db.execute("DELETE FROM erp_rows WHERE connector=? AND dataset='products'",
+                                 (PROFILE_CONNECTOR,)).rowcount or 0)
+        days = {d for (d,) in store.db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")} \
+            if n else set()
+    return n, days

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from gateway.connectors.config import ConnectorCfg, load_connectors
 from gateway.connectors.importer import Importer, ImportReport
 from gateway.connectors.products import (
+    PROFILE_CONNECTOR,
     ProductsCfg,
     forget_profile_items,
     load_products,
@@ -63,7 +64,9 @@ class ConnectorRunner:
                 reports.append(rep)
         elif not self._forgot:
             self._forgot = True
-            forget_profile_items(self.store)
+            removed, days = forget_profile_items(self.store)
+            if removed:
+                reports.append(ImportReport(PROFILE_CONNECTOR, "(profile [products])", removed=removed, days=days))
         for cfg in self.cfgs:
             if not force and self._next.get(cfg.name, 0.0) > now:
                 continue

@@ -14,7 +14,7 @@ import math
 
 from gateway.connectors.products import load_products, master_rows
 from gateway.indicators.base import IndicatorValue, WindowContext
-from gateway.indicators.enterprise import EnterpriseIndicator, rows
+from gateway.indicators.enterprise import SUBJECT, EnterpriseIndicator, previous_subjects, rows
 from gateway.indicators.registry import register
 
 
@@ -42,6 +42,9 @@ class ShippedPacks(EnterpriseIndicator):
             cache["product_master"] = master_rows(ctx.store) if ctx.store is not None else {}
         master = cache["product_master"]
         if not master:
+            # No master (never, or no longer): no figure. One sent before is revised to null.
+            if previous_subjects(ctx, self.name, SUBJECT):
+                return [self.value(ctx, None, ["no_product_master"])]
             return []
         products = load_products(getattr(ctx.profile, "products", {}) or {})
         need = products.counted_field

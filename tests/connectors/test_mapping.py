@@ -213,6 +213,7 @@ def test_product_master_from_the_profile_through_import_erp(tmp_path: Path) -> N
     st = Store(state / "edgeproof.db", "NORMAL")
     try:
         assert st.db.execute("SELECT COUNT(*) FROM erp_rows WHERE dataset='products'").fetchone()[0] == 0
+        assert indicator(st, "erp.shipped_packs", "2026-10-05")[:2] == (None, ["no_product_master"])  # revised
     finally:
         st.close()
 
