@@ -116,3 +116,32 @@ def test_packs_shipped_with_nothing_leaving_is_red(tmp_path: Path) -> None:
     assert f.severity == "red" and f.indicators[0] == "erp.shipped_packs"
     assert f.statistic["days_flagged"] == 1 and f.statistic["packs_shipped"] >= 1
     assert f.threshold["min_ship"] == 1.0 and "packs shipped" in f.message
+
+
+def test_a_score_made_with_v2_still_rescores_identically(tmp_path: Path) -> None:
+    from nacl.signing import SigningKey
+
+    from cloud_stub.analysis import run_analysis, verify_score
+    from cloud_stub.rules import base
+
+    rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
+    try:
+        push(rdb, enrolled(rdb, FakeGateway()), plant())
+        as_of, key = DAY0 + DAYS * 86400, SigningKey.generate()
+        v3 = base._REGISTRY["shipments_vs_outcounts"]
+        v2 = registered_version("shipments_vs_outcounts", 2)
+        assert v2 is not None
+        base._REGISTRY["shipments_vs_outcounts"] = v2  # a receiver from before v3
+        try:
+            old = run_analysis(rdb, "ent-1", as_of, DAYS, signing_key=key)
+        finally:
+            base._REGISTRY["shipments_vs_outcounts"] = v3
+        assert old.report["rules"]["shipments_vs_outcounts"] == 2
+        new = run_analysis(rdb, "ent-1", as_of, DAYS, signing_key=key)
+        assert new.report["rules"]["shipments_vs_outcounts"] == 3
+        # v2 raised its false alarm in parts, v3 is quiet in packs; the old score reproduces as made
+        assert new.report != old.report
+        check = verify_score(rdb, old.score_id, public_key=bytes(key.verify_key))
+        assert check["reproducible"] is True, check
+    finally:
+        rdb.close()
