@@ -15,6 +15,8 @@ from gateway.connectors.config import Column, unit_factor
 from gateway.connectors.datasets import FIELD_UNITS
 
 ALL = sorted(units.units())
+# No per-example deadline: eight engineers share two cores, and a slow example is not a bug.
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = ["a", "b", "完工数"]
 finite = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
 
@@ -25,6 +27,7 @@ def test_every_field_unit_is_in_the_table() -> None:
     assert units.factor("kg", "t") == 0.001 and units.factor("小时", "min") == 60
 
 
+@SETTINGS
 @given(st.sampled_from(ALL), st.sampled_from(ALL), finite)
 def test_conversion_round_trips_within_a_dimension(a: str, b: str, v: float) -> None:
     ua, ub = units.lookup(a), units.lookup(b)
@@ -38,6 +41,7 @@ def test_conversion_round_trips_within_a_dimension(a: str, b: str, v: float) -> 
     assert units.factor(a, a) == 1.0
 
 
+@SETTINGS
 @given(st.text(max_size=12), st.sampled_from(sorted(set(FIELD_UNITS.values()))),
        st.floats(min_value=1e-6, max_value=1e6))
 def test_any_unit_name_converts_or_says_which_units_are_known(name: str, field_unit: str, scale: float) -> None:
@@ -49,7 +53,7 @@ def test_any_unit_name_converts_or_says_which_units_are_known(name: str, field_u
         assert f > 0 and math.isfinite(f)
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@SETTINGS
 @given(st.text(max_size=60), st.dictionaries(st.sampled_from(NAMES), st.one_of(st.none(), finite)))
 def test_checker_accepts_only_arithmetic_and_evaluation_never_crashes(expr: str, row: dict[str, Any]) -> None:
     try:
@@ -105,6 +109,7 @@ def reference(t: Any, row: dict[str, float]) -> float:
     return {"+": a + b, "-": a - b, "*": a * b}[t[0]]
 
 
+@SETTINGS
 @given(trees, st.fixed_dictionaries({n: st.floats(-1e3, 1e3) for n in NAMES}))
 def test_arithmetic_gives_what_arithmetic_gives(t: Any, row: dict[str, float]) -> None:
     expr = render(t)
@@ -128,6 +133,7 @@ HOSTILE = ["__import__('os').system('true')", "a.__class__", "open('x')", "a[0]"
            "a and b", "not a", "{1: 2}", "a << 2", "a @ b", "a % b", "a // b", "...", "True", "None", "print"]
 
 
+@SETTINGS
 @given(st.sampled_from(HOSTILE), trees, st.sampled_from(["{h}", "{t} + {h}", "min({h}, {t})", "-({h})"]))
 def test_anything_but_arithmetic_is_refused_by_the_check_and_by_the_evaluator(h: str, t: Any, shape: str) -> None:
     expr = shape.format(h=h, t=render(t))
