@@ -82,6 +82,22 @@ def test_gbk_mes_with_hours_and_derived_scrap(store: Store, importer: Importer, 
     assert indicator(store, "mes.scrap_qty", "2026-10-06")[0] == 50.0
 
 
+def test_inputs_feed_expressions_and_are_not_stored(store: Store, importer: Importer, tmp_path: Path) -> None:
+    drop(tmp_path, "mes2", "mes_shift_gbk.csv")
+    columns = {**{k: v for k, v in MES.items() if k not in ("completed_qty", "run_min")},
+               "scrap_qty": {"expr": "完工 - good_qty"}, "run_min": {"expr": "planned_min - 停机"}}
+    inputs = {"完工": "完工数量", "停机": {"column": "实际工时(小时)", "unit": "h", "scale": 0.1}}
+    [rep] = importer.run(cfg("mes2", "production", columns, inputs=inputs), tmp_path / "gw")
+    assert rep.rows_ok == 3
+    row = stored(store, "mes2")["WO-2610-01"]
+    assert row["scrap_qty"] == 15.0 and row["run_min"] == 435.0  # 480 - 7.5 h x 60 x 0.1
+    assert "完工" not in row and "停机" not in row and "completed_qty" not in row
+    with pytest.raises(ProfileError, match=r"connectors\[0\]\.inputs\.good_qty: an input name"):
+        cfg("bad", "production", columns, inputs={"good_qty": "良品数量"})
+    with pytest.raises(ProfileError, match=r"connectors\[0\]\.inputs\.x\.expr: a column"):
+        cfg("bad", "production", columns, inputs={"x": {"expr": "good_qty"}})
+
+
 def test_bom_shipments_with_wan_yuan_import_declared_or_auto(store: Store, importer: Importer,
                                                              tmp_path: Path) -> None:
     drop(tmp_path, "a", "shipments_bom.csv")
