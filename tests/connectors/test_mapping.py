@@ -289,3 +289,46 @@ def test_status_page_lists_the_quarantined_lines(store: Store, importer: Importe
                                                     "removed": 0}
     assert [q["line"] for q in view["quarantined"]] == [5, 4, 3, 2]
     assert "'刹车盘 BD-220' is not in the product master" in view["quarantined"][-1]["reason"]
+
+
+def test_pallets_when_the_camera_counts_pallets(store: Store, importer: Importer, tmp_path: Path) -> None:
+    from gateway.connectors.products import load_products
+
+    drop(tmp_path, "items", "products_gbk.csv")
+    drop(tmp_path, "ship", "shipments_bom.csv")
+    importer.master_declared, importer.products = True, load_products({"counted_unit": "pallet"})
+    importer.run(cfg("items", "products", MASTER, encoding="gbk"), tmp_path / "gw")
+    [rs] = importer.run(cfg("ship", "shipments", SHIP), tmp_path / "gw")
+    assert rs.rows_ok == 3
+    compute_enterprise(store, profile(timezone="Asia/Shanghai", products={"counted_unit": "pallet"}),
+                       ["2026-10-05"], LATER)
+    packs, _, detail = indicator(store, "erp.shipped_packs", "2026-10-05")
+    assert packs == 2.0 and detail["counted_unit"] == "pallet"  # 130 of 1200 and 400 of 4000: one pallet each
+
+
+def test_the_worked_example_in_the_docs_runs(tmp_path: Path) -> None:
+    """docs/connectors.md's worked example, as written there, through `edgeproof import-erp`."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "connectors.md").read_text(encoding="utf-8")
+    worked = doc[doc.index("## Worked example"):]
+    toml_block = re.search(r"```toml\n(.*?)```", worked, re.S)
+    assert toml_block is not None
+    master = re.search(r"```toml\n(\[products\].*?)```", doc, re.S)
+    assert master is not None
+    state = tmp_path / "state"
+    (state / "drop" / "mes").mkdir(parents=True)
+    shutil.copy(FIX / "mes_shift_gbk.csv", state / "drop" / "mes" / "mes.csv")
+    prof = tmp_path / "p.toml"
+    prof.write_text('[site]\nid = "t"\ntimezone = "Asia/Shanghai"\n\n' + master.group(1) + "\n" + toml_block.group(1),
+                    encoding="utf-8")
+    res = CliRunner().invoke(import_erp, ["--state", str(state), "--profile", str(prof)])
+    assert res.exit_code == 0, res.output
+    assert "line 5: scrap_qty (= completed_qty - good_qty) is negative: -10.0" in res.output
+    st = Store(state / "edgeproof.db", "NORMAL")
+    try:
+        assert indicator(st, "mes.run_min", "2026-10-05")[0] == 825.0
+        assert indicator(st, "mes.planned_min", "2026-10-05")[0] == 960.0
+        assert indicator(st, "mes.scrap_qty", "2026-10-05")[0] == 25.0
+    finally:
+        st.close()
