@@ -370,8 +370,8 @@ def check_head_statement(obj: Any) -> dict[str, Any]:
             raise WireError("bad_statement", f"{k} must be a non-empty string (at most 256 characters)")
     if not _is_int(obj["seq"]) or not 1 <= obj["seq"] < 2**63:
         raise WireError("bad_statement", "seq must be an integer >= 1")
-    if not _is_int(obj["heads_from"]) or not 1 <= obj["heads_from"] <= obj["seq"]:
-        raise WireError("bad_statement", "heads_from must be an integer, 1 <= heads_from <= seq")
+    if not _is_int(obj["heads_from"]) or not 1 <= obj["heads_from"] < 2**63:
+        raise WireError("bad_statement", "heads_from must be an integer >= 1")
     h = obj["hash"]
     if not isinstance(h, str) or len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
         raise WireError("bad_statement", "hash must be 64 lowercase hex characters")
