@@ -70,6 +70,13 @@ def _check_enterprise(path: Path, ent: str, st: Any) -> None:
         if not isinstance(st.get(key), typ):
             raise StateError(f"{where}.{key}': expected {typ.__name__ if isinstance(typ, type) else typ}, "
                              f"found {type(st.get(key)).__name__}")
+    if not isinstance(st.get("heads", {}), dict):  # optional: state files from before head statements lack it
+        raise StateError(f"{where}.heads': expected dict, found {type(st.get('heads')).__name__}")
+    for gw, kept in (st.get("heads") or {}).items():
+        if not (isinstance(kept, dict) and isinstance(kept.get("statement"), dict | None)
+                and isinstance(kept.get("heads_from"), int | None)):
+            raise StateError(f"{where}.heads.{gw}': expected {{\"statement\": object or null, "
+                             f"\"heads_from\": int or null}}, found {kept!r}")
     for gw, tip in st["chains"].items():
         if not (isinstance(tip, list) and len(tip) == 2 and isinstance(tip[0], int) and isinstance(tip[1], str)):
             raise StateError(f"{where}.chains.{gw}': expected [seq, hash], found {tip!r}")

@@ -60,7 +60,8 @@ class Sender:
             pending = self.store.outbox_after(acked, limit=20)
             if not pending:
                 self.status.state = "idle"
-                await self.send_head()
+                if await self.send_head() and self.store.acked(self.dest) < acked:
+                    continue  # the receiver's chain is shorter than what it acknowledged: resend
                 return done
             for seq, hash_, body, sig, kid, head_sig in pending:
                 from gateway.wire import SignedBatch
@@ -114,6 +115,13 @@ class Sender:
             self.heads.delivered(acked)
             self.status.heads_sent += 1
             self.status.last_head_error = None
+            chain_seq = (ack.raw or {}).get("chain_seq")
+            if isinstance(chain_seq, int) and not isinstance(chain_seq, bool) and 0 <= chain_seq < acked:
+                # The receiver holds less than it acknowledged (restored from a backup, or its
+                # newest batches were deleted): rewind and resend the same bytes, as for out_of_order.
+                self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?", (chain_seq, self.dest))
+                log.warning("receiver's chain ends before what it acknowledged; resending",
+                            extra={"from_seq": chain_seq + 1, "acked": acked})
             return True
         self.status.last_head_error = f"head statement for seq {acked} refused: {ack.code}: {ack.message}"
         log.warning("head statement refused", extra={"code": ack.code, "seq": acked})
