@@ -356,3 +356,47 @@ def test_a_receiver_that_lost_its_tail_gets_it_resent_on_the_next_head_statement
     with site["receiver"].rdb.read() as conn:
         assert _one(conn, "SELECT last_seq FROM gateways WHERE id = 'gw-real'")[0] == tip
     assert run(site)["failures"] == []
+
+
+def test_head_statements_travel_over_mqtt_next_to_the_batches(receiver, mosquitto, tmp_path: Path):
+    """The real MQTT transport publishes the statement on {prefix}/{gateway}/head; the receiver's
+    shared subscription verifies it and answers on the ack topic, named by the statement's hash."""
+    from cloud_helpers import PREFIX, wait_for
+
+    from cloud_stub.mqtt_ingest import MqttIngest
+    from gateway.profile.schema import MqttCfg
+    from gateway.uplink.mqtt import MqttTransport
+
+    ing = MqttIngest(receiver.rdb, *mosquitto, prefix=PREFIX)
+    ing.start()
+    state = tmp_path / "gw"
+    init_identity(state, "gw-mqtt", "t")
+    enroll(state, receiver.url, issue_token(receiver.rdb, "ent-m")["token"])
+    store = Store(state / "edgeproof.db", "NORMAL")
+    try:
+        wait_for(lambda: ing.connected)
+        time.sleep(0.1)
+        store.add_indicators([{"name": "energy.kwh", "category": "energy", "subject": "m", "window_start": T0 + 900 * i,
+                               "window_len": 900, "value": 1.0, "unit": "kWh", "quality": [], "version": 1,
+                               "detail": {}} for i in range(3)])
+        Batcher(store, load_identity(state), max_records=1).pack_all()
+        transport = MqttTransport(MqttCfg(host=mosquitto[0], port=mosquitto[1], topic_prefix=PREFIX), "gw-mqtt")
+        sender = Sender(store, transport, heads=HeadSigner(store, load_identity(state)))
+
+        async def go() -> None:
+            try:
+                await sender.send_pending()
+            finally:
+                await transport.close()
+
+        asyncio.run(go())
+        assert (sender.status.acknowledged, sender.status.heads_sent) == (3, 1), sender.status
+    finally:
+        store.close()
+        ing.stop()
+    assert ing.handled["accepted"] == 4
+    with receiver.rdb.read() as conn:
+        assert conn.execute("SELECT seq, transport FROM head_statements").fetchall() == [(3, "mqtt")]
+    token = add_bank(receiver.rdb, "b-m", "ent-m")["token"]
+    s = verify_feed(receiver.url, "ent-m", token, pin_of(receiver))
+    assert s["failures"] == [] and s["heads"]["gw-mqtt"]["signed_seq"] == 3
