@@ -326,8 +326,13 @@ class SignedHeadStatement:
 
 
 def format_time(ts: float) -> str:
-    """UTC time as the wire writes it: ISO 8601, milliseconds, ``Z`` (as a batch's ``created``)."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC time as the wire writes it: ISO 8601, milliseconds, ``Z`` (as a batch's ``created``).
+
+    Rounded to the nearest millisecond through an integer, so a time read back with
+    :func:`parse_time` writes the same text (a float alone loses the millisecond far from 1970)."""
+    ms = round(ts * 1000)
+    dt = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: Any) -> float | None:
