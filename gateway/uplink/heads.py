@@ -51,11 +51,16 @@ class HeadSigner:
     """Builds and signs head statements for one destination; decides when one is due."""
 
     def __init__(self, store: Store, identity: Identity, interval_s: float = HEAD_INTERVAL_S,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, min_gap_s: float = 0.0) -> None:
         self.store = store
         self.identity = identity
         self.interval_s = interval_s
-        self.clock = clock  # the replay's simulated clock dates its statements like its batches
+        # Real time, also for a replay: a statement says when the receiver held the chain, not
+        # when the replayed data was measured (a replay's batches carry the simulated clock).
+        self.clock = clock
+        # The least time between two statements even when the acknowledged seq moved: a replay
+        # acknowledges a batch per packing step, many a second, and needs no statement for each.
+        self.min_gap_s = min_gap_s
         self._last_sent_at: float | None = None  # time.monotonic() of the last statement delivered
         self._last_seq = 0
 
@@ -63,9 +68,12 @@ class HeadSigner:
         """A statement is due when the acknowledged seq moved, or ``interval_s`` passed since the last."""
         if acked_seq < 1:
             return False
-        if acked_seq != self._last_seq or self._last_sent_at is None:
+        if self._last_sent_at is None:
             return True
-        return time.monotonic() - self._last_sent_at >= self.interval_s
+        since = time.monotonic() - self._last_sent_at
+        if acked_seq != self._last_seq:
+            return since >= self.min_gap_s
+        return since >= self.interval_s
 
     def statement(self, acked_seq: int) -> wire.SignedHeadStatement | None:
         """The signed statement for ``acked_seq`` (None before any batch was acknowledged)."""
