@@ -63,11 +63,14 @@ class HeadSigner:
         self.min_gap_s = min_gap_s
         self._last_sent_at: float | None = None  # time.monotonic() of the last statement delivered
         self._last_seq = 0
+        self._failed_at: float | None = None  # time.monotonic() of the last attempt that failed
 
     def due(self, acked_seq: int) -> bool:
         """A statement is due when the acknowledged seq moved, or ``interval_s`` passed since the last."""
         if acked_seq < 1:
             return False
+        if self._failed_at is not None and time.monotonic() - self._failed_at < min(self.interval_s, 60.0):
+            return False  # a receiver without head statements (older) must not cost a timeout per step
         if self._last_sent_at is None:
             return True
         since = time.monotonic() - self._last_sent_at
@@ -91,3 +94,8 @@ class HeadSigner:
     def delivered(self, seq: int) -> None:
         self._last_sent_at = time.monotonic()
         self._last_seq = seq
+        self._failed_at = None
+
+    def failed(self) -> None:
+        """Not delivered or refused: the next attempt waits (at most a minute, or ``interval_s``)."""
+        self._failed_at = time.monotonic()

@@ -108,6 +108,7 @@ class Sender:
         try:
             ack = await send(signed.hash, signed.envelope())
         except TransportError as exc:
+            self.heads.failed()
             self.status.last_head_error = str(exc)
             log.warning("head statement not delivered", extra={"error": str(exc), "seq": acked})
             return False
@@ -123,6 +124,7 @@ class Sender:
                 log.warning("receiver's chain ends before what it acknowledged; resending",
                             extra={"from_seq": chain_seq + 1, "acked": acked})
             return True
+        self.heads.failed()
         self.status.last_head_error = f"head statement for seq {acked} refused: {ack.code}: {ack.message}"
         log.warning("head statement refused", extra={"code": ack.code, "seq": acked})
         return False
