@@ -400,3 +400,78 @@ def test_head_statements_travel_over_mqtt_next_to_the_batches(receiver, mosquitt
     token = add_bank(receiver.rdb, "b-m", "ent-m")["token"]
     s = verify_feed(receiver.url, "ent-m", token, pin_of(receiver))
     assert s["failures"] == [] and s["heads"]["gw-mqtt"]["signed_seq"] == 3
+
+
+def test_the_heads_page_is_documented_signed_and_guarded(site):
+    from cloud_stub import feed_models
+
+    receiver, tokens = site["receiver"], site["tokens"]
+    status, page = http("GET", f"{receiver.url}/v1/feed/ent-1/heads", token=tokens["energy"])
+    assert status == 200
+    feed_models.HeadsPage.model_validate(page)
+    signed = wire.verify_report(page["page_signature"], wire.unb64(site["pin"], "pin"))
+    assert signed == {k: v for k, v in page.items() if k != "page_signature"}
+    gw = page["gateways"][0]
+    assert gw["gateway_id"] == "gw-real" and gw["chain"]["seq"] == max(site["seqs"])
+    assert json.loads(wire.unb64(gw["statements"][0]["body"], "b"))["hash"] == gw["chain"]["hash"]
+    assert http("GET", f"{receiver.url}/v1/feed/ent-1/heads")[1]["code"] == "unauthenticated"
+    assert http("GET", f"{receiver.url}/v1/feed/ent-2/heads", token=tokens["all"])[0] == 403
+    status, spec = http("GET", f"{receiver.url}/openapi.json")
+    op = spec["paths"]["/v1/feed/{enterprise_id}/heads"]["get"]
+    assert op["tags"] == ["bank feed"] and {"200", "401", "403"} <= set(op["responses"])
+    assert "requestBody" in spec["paths"]["/v1/heads"]["post"]
+
+
+def test_random_submissions_to_post_heads_are_json_4xx_and_store_nothing(site):
+    """Hypothesis drives POST /v1/heads with random bytes, random JSON and near-valid envelopes.
+    Whatever the gateway's key did not sign is a JSON 4xx and stores nothing (not even a finding);
+    what it did sign is answered with JSON, and accepted only when it is a well-formed statement."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    receiver = site["receiver"]
+    url = f"{receiver.url}/v1/heads"
+    ident = load_identity(site["store"].path.parent)
+    stranger = SigningKey.generate()
+    base = wire.head_statement("gw-real", "ent-1", ident.kid, max(site["seqs"]), "0" * 64, time.time(), 1)
+    values = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=30) | st.floats(
+        allow_nan=False, allow_infinity=False)
+    mutated = st.builds(lambda k, v: {**base, k: v}, st.sampled_from(sorted(base)), values)
+
+    def envelope(obj: Any, key: SigningKey, kid: str) -> bytes:
+        try:
+            body = wire.canonical_json(obj)
+        except wire.WireError:
+            body = b"{}"
+        return wire.SignedHeadStatement(body, key.sign(wire.HEADSTMT_PREFIX + body).signature, kid).envelope()
+
+    stranger_kid = wire.key_id(bytes(stranger.verify_key))
+    unsigned = (st.binary(max_size=300)
+                | st.builds(lambda o: json.dumps(o).encode(), st.dictionaries(st.text(max_size=8), values,
+                                                                              max_size=5))
+                | st.builds(lambda o: envelope(o, stranger, ident.kid), mutated)  # forged for the gateway's kid
+                | st.builds(lambda o: envelope({**o, "kid": stranger_kid}, stranger, stranger_kid), mutated))
+    before = _counts(receiver)
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(unsigned)
+    def post_unsigned(data: bytes) -> None:
+        status, out = http("POST", url, data)
+        assert isinstance(out, dict) and out["status"] in ("rejected", "error"), (data, status, out)
+        assert 400 <= status < 500 and isinstance(out["code"], str) and out["message"], (data, out)
+        assert _counts(receiver) == before, data
+
+    post_unsigned()
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(mutated)
+    def post_signed(stmt: dict[str, Any]) -> None:
+        status, out = http("POST", url, envelope(stmt, ident.signing_key, ident.kid))
+        assert isinstance(out, dict) and isinstance(out.get("status"), str), out
+        if status == 200:
+            wire.check_head_statement(stmt)  # only a well-formed statement is kept
+        else:
+            assert 400 <= status < 500 and out["status"] == "rejected" and out["message"], out
+
+    post_signed()
+    assert http("GET", f"{receiver.url}/healthz")[0] == 200
