@@ -25,6 +25,10 @@ can vendor this file and wire.py alone. For every record it checks, itself:
 * each score report's own receiver signature covers the report served;
 * every indicator in the indicators feed is the record it points to, and every indicator
   record shown appears there.
+* freshness (``feed_verify_heads``): the chain served reaches each gateway's latest signed
+  head statement, a stated head names the served batch's hash, the receiver's head did not
+  go back since an earlier run, and from a gateway's ``heads_from`` no withheld stub lacks its
+  head signature.
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).

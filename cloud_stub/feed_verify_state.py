@@ -5,8 +5,11 @@ With a state file a run pulls only what was added since the last run that verifi
 and still proves it joins on: each gateway's chain continues from the tip (seq, hash) the
 last run verified, record ids must come after the last verified one, and the receiver's key
 and every gateway key seen are pinned from then on (trust on first use, or pinned from the
-start with ``--pin-receiver-key``). A run that finds any failure does not move an
-enterprise's state, so the next run checks the same range again and reports it again.
+start with ``--pin-receiver-key``). Per gateway it also keeps the latest verified head
+statement and ``heads_from`` (key ``heads``, optional: older state files lack it), so a tail
+deleted after a run is still caught, and the receiver's chain head must not be behind the
+verified tip. A run that finds any failure does not move an enterprise's state, so the next
+run checks the same range again and reports it again.
 
 Standard library only, like feed_verify.py, so a bank can vendor both. The file holds no
 secret (cursors, hashes, public keys); it is written whole to a temporary file, flushed and
