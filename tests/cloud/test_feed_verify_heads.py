@@ -475,3 +475,21 @@ def test_random_submissions_to_post_heads_are_json_4xx_and_store_nothing(site):
 
     post_signed()
     assert http("GET", f"{receiver.url}/healthz")[0] == 200
+
+
+def test_a_state_file_from_before_head_statements_still_loads_and_gains_them(site, tmp_path: Path):
+    from cloud_stub import feed_verify_state
+
+    first = run(site, since={})
+    old = {k: v for k, v in first["state"].items() if k != "heads"}  # as an older verifier wrote it
+    path = tmp_path / "state.json"
+    doc = feed_verify_state.empty(site["receiver"].url)
+    doc["enterprises"]["ent-1"] = old
+    feed_verify_state.save(path, doc)
+    loaded = feed_verify_state.load(path, site["receiver"].url)
+    s = run(site, since=loaded["enterprises"]["ent-1"])
+    assert s["failures"] == [] and s["state"]["heads"]["gw-real"]["heads_from"] == 1
+    doc["enterprises"]["ent-1"]["heads"] = {"gw-real": {"statement": "x", "heads_from": 1}}
+    feed_verify_state.save(path, doc)
+    with pytest.raises(feed_verify_state.StateError, match=r"key 'enterprises.ent-1.heads.gw-real': expected"):
+        feed_verify_state.load(path, site["receiver"].url)
