@@ -81,6 +81,10 @@ class Heads:
         summary: dict[str, Any] = {}
         keep: dict[str, Any] = {}
         gateways = sorted(set(served) | set(tips) | set(self.statements) | set(self.prior))
+        stubs_of: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for h, s in stubs.items():
+            if isinstance(s.get("gateway_id"), str) and isinstance(s.get("seq"), int):
+                stubs_of.setdefault(s["gateway_id"], []).append((str(h), s))
         for gw in gateways:
             latest, latest_raw, stated_from = self._verified(report, enterprise, keys, gw, served.get(gw, {}), tips)
             heads_from = min([v for v in (body_heads_from.get(gw), stated_from,
@@ -102,9 +106,8 @@ class Heads:
                                 f"{chain_seq} (an earlier run verified up to seq {prior_tips[gw][0]})")
             # 5. heads cannot be stripped
             if heads_from is not None:
-                for h, s in stubs.items():
-                    if s.get("gateway_id") == gw and isinstance(s.get("seq"), int) and s["seq"] >= heads_from \
-                            and s.get("head_sig") is None:
+                for h, s in stubs_of.get(gw, []):
+                    if s["seq"] >= heads_from and s.get("head_sig") is None:
                         report.feed(f"withheld batch {str(h)[:16]} (gateway {gw} seq {s['seq']}): no head signature, "
                                     f"although the gateway signs every head from seq {heads_from} (heads_from): "
                                     "the head was stripped")
@@ -112,7 +115,7 @@ class Heads:
                     why = f" ({self.fetch_error})" if self.fetch_error else ""
                     report.feed(f"gateway {gw}: its batches declare heads_from {heads_from} but the receiver serves "
                                 f"no head statement of it{why}")
-            elif latest is None:
+            elif latest is None and tip_seq > 0:  # (a gateway that sent nothing yet has nothing to check)
                 notices.append(f"gateway {gw}: signs no head statements (a gateway from before them): whether the "
                                "receiver serves its whole chain cannot be checked")
             # 6. stale heads
