@@ -369,9 +369,12 @@ def feed() -> None:
 @click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Incremental: verify only what was added since the last clean run recorded in this file "
                    "(created on first use), continuing its chains and pinning the keys it saw.")
+@click.option("--max-head-age", "max_head_age", default=None, type=click.FloatRange(min=0),
+              help="Fail when a gateway's latest signed head statement is older than this many seconds "
+                   "(default: a notice only; gateways sign one every 300 s while up).")
 @click.option("--json", "as_json", is_flag=True)
 def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, state_path: Path | None,
-                as_json: bool) -> None:
+                max_head_age: float | None, as_json: bool) -> None:
     from cloud_stub import feed_verify_state
     from cloud_stub.feed_verify import verify_all, verify_feed
 
@@ -387,10 +390,10 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
     states = None if state is None else state["enterprises"]
     if enterprise is not None:
         since = None if states is None else states.get(enterprise, {})
-        summaries = [verify_feed(url, enterprise, token, pin, since=since)]
+        summaries = [verify_feed(url, enterprise, token, pin, since=since, max_head_age=max_head_age)]
         out: dict[str, Any] = summaries[0]
     else:
-        out = verify_all(url, token, pin, states=states)
+        out = verify_all(url, token, pin, states=states, max_head_age=max_head_age)
         summaries = out["enterprises"]
     if state is not None and state_path is not None:
         receiver_key = next((s.get("receiver_key") for s in summaries if s.get("receiver_key")), None)
@@ -411,6 +414,9 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
                        f"verified {summary['verified']}, failed {summary['failed']}")
         for f in out["failures"][:50]:
             click.echo(f"  FAIL {f}")
+        for s in summaries:
+            for n in s.get("notices", []):
+                click.echo(f"  NOTE {s['enterprise_id']}: {n}")
         if len(out["failures"]) > 50:
             click.echo(f"  ... {len(out['failures']) - 50} more")
         for s in summaries:

@@ -183,3 +183,26 @@ class LatestScore(BaseModel):
     enterprise_id: str
     item: Score
     page_signature: Signed
+
+
+class ChainHead(BaseModel):
+    """The receiver's own word on a gateway's chain: its last accepted seq and that batch's hash."""
+
+    seq: int
+    hash: str
+
+
+class GatewayHeads(BaseModel):
+    """One gateway's head statements, newest first, each exactly as the gateway signed it
+    (base64 canonical bytes, Ed25519 signature under ``EdgeProof headstmt v1``, key id)."""
+
+    gateway_id: str
+    chain: ChainHead
+    statements: list[Batch]
+
+
+class HeadsPage(BaseModel):
+    kind: Literal["heads"]
+    enterprise_id: str
+    gateways: list[GatewayHeads]
+    page_signature: Signed

@@ -25,6 +25,10 @@ can vendor this file and wire.py alone. For every record it checks, itself:
 * each score report's own receiver signature covers the report served;
 * every indicator in the indicators feed is the record it points to, and every indicator
   record shown appears there.
+* freshness (``feed_verify_heads``): the chain served reaches each gateway's latest signed
+  head statement, a stated head names the served batch's hash, the receiver's head did not
+  go back since an earlier run, and from a gateway's ``heads_from`` no withheld stub lacks its
+  head signature.
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).
@@ -45,6 +49,7 @@ from collections import defaultdict
 from collections.abc import Container, Iterator
 from typing import Any
 
+from cloud_stub.feed_verify_heads import Heads
 from gateway import wire
 
 PAGE_LIMIT = 1000
@@ -162,6 +167,7 @@ def _receiver_key(http: _Http, pin: str | None, report: _Report) -> bytes:
 def verify_feed(
     url: str, enterprise: str, token: str, pin: str | None = None, *, page_limit: int = PAGE_LIMIT,
     timeout: float = 30.0, key_pins: dict[str, str] | None = None, since: dict[str, Any] | None = None,
+    max_head_age: float | None = None,
 ) -> dict[str, Any]:
     """Pull every feed of ``enterprise`` and verify it; returns a summary dict.
 
@@ -187,7 +193,8 @@ def verify_feed(
         grants = _grant(http, report, receiver_pk, enterprise)
         cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["categories"] = cats
-        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since)
+        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
+                           max_head_age)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
         report.feed(f"fetching the feed failed: {exc}")
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures
@@ -226,6 +233,7 @@ def verify_all(url: str, token: str, pin: str | None = None, states: dict[str, d
 def _verify_enterprise(
     http: _Http, report: _Report, receiver_pk: bytes, enterprise: str, granted: list[str] | None,
     page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any], since: dict[str, Any] | None,
+    max_head_age: float | None = None,
 ) -> None:
     """Stream every feed of one enterprise through the checks, page by page.
 
@@ -244,6 +252,9 @@ def _verify_enterprise(
     state.indicators.update({int(k): v for k, v in (prior.get("pending_indicators") or {}).items()})
     stubs: dict[str, dict[str, Any]] = {}
     pages = 0
+    # Before the records: an honest chain only grows, so what the heads page says now is covered
+    # by the records read next (feed_verify_heads).
+    heads = _fetch_heads(http, report, receiver_pk, ent, enterprise, prior.get("heads") or {})
 
     def records_pass() -> None:
         nonlocal pages
@@ -294,6 +305,19 @@ def _verify_enterprise(
     summary["gateways"], summary["declared_gaps"], new_tips = _check_chains(
         report, state.heads, stubs, state.seen_locs, signed_heads, tips)
     summary["withheld_signed"] = len(signed_heads)
+    served: dict[str, dict[int, str]] = defaultdict(dict)
+    body_heads_from: dict[str, int] = {}
+    for h, hd in state.heads.items():
+        served[hd["gateway"]][hd["seq"]] = h
+        if isinstance(hd.get("heads_from"), int):
+            body_heads_from[hd["gateway"]] = min(body_heads_from.get(hd["gateway"], hd["heads_from"]),
+                                                 hd["heads_from"])
+    for h, st in stubs.items():
+        if isinstance(st.get("gateway_id"), str) and isinstance(st.get("seq"), int):
+            served[st["gateway_id"]].setdefault(st["seq"], str(h))
+    all_tips = {**tips, **{gw: (int(t[0]), str(t[1])) for gw, t in new_tips.items()}}
+    summary["heads"], summary["notices"], keep_heads = heads.check(
+        report, enterprise, keys, served, all_tips, tips, body_heads_from, stubs, max_head_age)
     summary.update(counts)
     summary.update({"records": state.n_records, "batches": len(state.shown), "withheld": len(stubs),
                     "pages": pages, "verified": state.n_records - len(state.failed),
@@ -309,7 +333,24 @@ def _verify_enterprise(
             "keys": keys.learnt(),
             "pending_indicators": {str(k): v for k, v in pending.items()},
             "totals": totals,
+            "heads": {**(prior.get("heads") or {}), **keep_heads},
         }
+
+
+def _fetch_heads(http: _Http, report: _Report, receiver_pk: bytes, ent: str, enterprise: str,
+                 prior: dict[str, Any]) -> Heads:
+    """The heads page (receiver-signed whole), or why it could not be had (an older receiver)."""
+    try:
+        page = http.get(f"/v1/feed/{ent}/heads", auth=True)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Heads(None, f"the heads page could not be fetched: {exc}", prior)
+    try:
+        _whole_page_signed(page, receiver_pk)
+        if page.get("enterprise_id") != enterprise:
+            raise wire.WireError("page_mismatch", "page is for another enterprise")
+    except _ERRORS as exc:
+        report.feed(f"heads page: receiver signature: {exc}")
+    return Heads(page, None, prior)
 
 
 class _Keys:
@@ -387,7 +428,8 @@ class _RecordState:
                 if body["enterprise"] != enterprise or body["gateway"] != gw:
                     raise wire.WireError("gateway_mismatch", "batch belongs to another enterprise")
                 head = {"gateway": body["gateway"], "seq": body["seq"], "prev": body["prev"],
-                        "dropped": body.get("dropped"), "records": len(body["records"])}
+                        "dropped": body.get("dropped"), "records": len(body["records"]),
+                        "heads_from": wire.body_heads_from(body)}
                 if not first and self.heads.get(h) != head:
                     raise wire.WireError("page_mismatch", "served again with a different body")
                 self.heads[h] = head

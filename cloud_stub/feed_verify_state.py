@@ -5,8 +5,11 @@ With a state file a run pulls only what was added since the last run that verifi
 and still proves it joins on: each gateway's chain continues from the tip (seq, hash) the
 last run verified, record ids must come after the last verified one, and the receiver's key
 and every gateway key seen are pinned from then on (trust on first use, or pinned from the
-start with ``--pin-receiver-key``). A run that finds any failure does not move an
-enterprise's state, so the next run checks the same range again and reports it again.
+start with ``--pin-receiver-key``). Per gateway it also keeps the latest verified head
+statement and ``heads_from`` (key ``heads``, optional: older state files lack it), so a tail
+deleted after a run is still caught, and the receiver's chain head must not be behind the
+verified tip. A run that finds any failure does not move an enterprise's state, so the next
+run checks the same range again and reports it again.
 
 Standard library only, like feed_verify.py, so a bank can vendor both. The file holds no
 secret (cursors, hashes, public keys); it is written whole to a temporary file, flushed and
@@ -70,6 +73,13 @@ def _check_enterprise(path: Path, ent: str, st: Any) -> None:
         if not isinstance(st.get(key), typ):
             raise StateError(f"{where}.{key}': expected {typ.__name__ if isinstance(typ, type) else typ}, "
                              f"found {type(st.get(key)).__name__}")
+    if not isinstance(st.get("heads", {}), dict):  # optional: state files from before head statements lack it
+        raise StateError(f"{where}.heads': expected dict, found {type(st.get('heads')).__name__}")
+    for gw, kept in (st.get("heads") or {}).items():
+        if not (isinstance(kept, dict) and isinstance(kept.get("statement"), dict | None)
+                and isinstance(kept.get("heads_from"), int | None)):
+            raise StateError(f"{where}.heads.{gw}': expected {{\"statement\": object or null, "
+                             f"\"heads_from\": int or null}}, found {kept!r}")
     for gw, tip in st["chains"].items():
         if not (isinstance(tip, list) and len(tip) == 2 and isinstance(tip[0], int) and isinstance(tip[1], str)):
             raise StateError(f"{where}.chains.{gw}': expected [seq, hash], found {tip!r}")

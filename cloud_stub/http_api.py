@@ -19,7 +19,7 @@ from nacl.signing import SigningKey
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud_stub import banks, enrollment, feed, feed_models, receiver_key
+from cloud_stub import banks, enrollment, feed, feed_models, heads, receiver_key
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from cloud_stub.ingest import ingest
@@ -59,6 +59,16 @@ _ENVELOPE_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "A gateway.wire envelope: {format, kid, body (base64 canonical JSON), sig (base64)}",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+_HEAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A gateway.wire head statement envelope: {format: 'edgeproof-headstmt/1', kid, body (base64 "
+                       "canonical JSON of {v, gateway, enterprise, kid, seq, hash, time, heads_from}), sig (base64)}",
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
@@ -132,6 +142,14 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         """Submit one signed batch envelope. 200 accepted/duplicate; 4xx rejected with a stable code."""
         data = await _read_limited(request, wire.MAX_ENVELOPE_BYTES)
         result = await run_in_threadpool(ingest, rdb, data, "http")
+        return JSONResponse(result.to_json(), status_code=result.http_status)
+
+    @app.post("/v1/heads", openapi_extra=_HEAD_DOC)
+    async def post_head(request: Request) -> JSONResponse:
+        """Submit one signed head statement (cloud_stub/heads.py). 200 accepted/duplicate; 4xx rejected,
+        and nothing is stored unless the gateway's signature holds."""
+        data = await _read_limited(request, 2 * wire.MAX_HEADSTMT_BYTES, "head statement envelope")
+        result = await run_in_threadpool(heads.ingest_head, rdb, data, "http")
         return JSONResponse(result.to_json(), status_code=result.http_status)
 
     @app.post("/v1/enroll", openapi_extra=_ENROLL_DOC, responses=_ERRORS)
@@ -235,6 +253,16 @@ def _register_feed(app: FastAPI, rdb: ReceiverDB, signing_key: SigningKey) -> No
         """The most recent score report with its receiver signature."""
         grant = banks.authorise(rdb, authorization, enterprise_id)
         return JSONResponse(feed.latest_score(rdb, grant, signing_key))
+
+    @app.get("/v1/feed/{enterprise_id}/heads", tags=tags, response_model=feed_models.HeadsPage,
+             responses=_FEED_ERRORS)
+    def get_heads(enterprise_id: str, authorization: str | None = Header(None)) -> JSONResponse:
+        """Per gateway: the receiver's chain head and the gateway's signed head statements, newest first.
+
+        A bank checks each statement with the gateway's key alone and fails a chain served shorter
+        than the latest one (docs/wire-format.md §10)."""
+        grant = banks.authorise(rdb, authorization, enterprise_id)
+        return JSONResponse(heads.heads_page(rdb, grant, signing_key))
 
     @app.get("/v1/feed/{enterprise_id}/alerts", tags=tags, response_model=feed_models.AlertsPage,
              responses=_FEED_ERRORS)

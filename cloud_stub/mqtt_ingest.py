@@ -25,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from cloud_stub.db import Store
+from cloud_stub.heads import ingest_head
 from cloud_stub.ingest import ingest
 
 log = logging.getLogger("cloud_stub.mqtt")
@@ -56,6 +57,8 @@ class MqttIngest:
         self.port = port
         self.prefix = prefix.rstrip("/")
         self.subscription = f"$share/{check_share_group(share_group)}/{self.prefix}/+/batch"
+        # Head statements (cloud_stub/heads.py) next to the batches, through the same share group.
+        self.head_subscription = f"$share/{share_group}/{self.prefix}/+/head"
         # Verdicts this receiver gave (accepted, duplicate, rejected, error): how the share
         # group split the work is visible per receiver.
         self.handled: Counter[str] = Counter()
@@ -84,7 +87,7 @@ class MqttIngest:
             log.warning("mqtt connect refused", extra={"event": "mqtt_connect", "reason": str(reason_code)})
             return
         # Subscribing here (not once at start) restores the subscription after every reconnect.
-        client.subscribe(self.subscription, qos=1)
+        client.subscribe([(self.subscription, 1), (self.head_subscription, 1)])
         self.connected = True
         log.info("mqtt connected", extra={"event": "mqtt_connect", "broker": f"{self.host}:{self.port}",
                                           "subscription": self.subscription})
@@ -96,12 +99,13 @@ class MqttIngest:
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
-        if len(parts) < 3 or parts[-1] != "batch" or "/".join(parts[:-2]) != self.prefix:
+        if len(parts) < 3 or parts[-1] not in ("batch", "head") or "/".join(parts[:-2]) != self.prefix:
             log.warning("unexpected topic", extra={"event": "mqtt_topic", "topic": msg.topic})
             return
         gateway_id = parts[-2]
+        handle = ingest if parts[-1] == "batch" else ingest_head
         try:
-            result = ingest(self.rdb, msg.payload, transport="mqtt", expect_gateway=gateway_id)
+            result = handle(self.rdb, msg.payload, transport="mqtt", expect_gateway=gateway_id)
             payload = result.to_json()
         except Exception:  # a bug must not kill the network thread; the gateway will resend
             log.exception("ingest failed", extra={"event": "mqtt_ingest_error", "gateway": gateway_id})

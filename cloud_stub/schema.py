@@ -93,6 +93,15 @@ _TABLES = [
     " bank_id TEXT NOT NULL, enterprise_id TEXT NOT NULL, granted_at TEXT NOT NULL, revoked_at TEXT,"
     " categories TEXT NOT NULL DEFAULT '*', PRIMARY KEY (bank_id, enterprise_id))",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Head statements (cloud_stub/heads.py): each gateway's signed word on where its chain ends,
+    # the newest HISTORY per gateway. A new table, created where missing on every open, so an
+    # older schema-3 database gains it without a migration step.
+    "CREATE TABLE IF NOT EXISTS head_statements ("
+    " id {pk}, gateway_id TEXT NOT NULL, enterprise_id TEXT NOT NULL, seq {int} NOT NULL, hash TEXT NOT NULL,"
+    " time TEXT NOT NULL, kid TEXT NOT NULL, body {blob} NOT NULL, sig {blob} NOT NULL,"
+    " stmt_hash TEXT NOT NULL UNIQUE, received TEXT NOT NULL, transport TEXT)",
+    "CREATE INDEX IF NOT EXISTS head_statements_gateway ON head_statements (gateway_id, id)",
+    "CREATE INDEX IF NOT EXISTS head_statements_enterprise ON head_statements (enterprise_id, gateway_id, id)",
 ]
 
 

@@ -21,6 +21,7 @@ from gateway.scheduler import Scheduler, cancel_and_wait
 from gateway.simulate import start_twins
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher, RecordPolicy
+from gateway.uplink.heads import HeadSigner
 from gateway.uplink.sender import Sender
 from gateway.uplink.transport import Transport
 
@@ -109,8 +110,9 @@ class Gateway:
         self.engine.prime()
         self.batcher = Batcher(self.store, self.identity, self.profile.uplink.batch_max_records, self.policy)
         transport = self._transport or make_transport(self.profile, self.identity)
+        heads = HeadSigner(self.store, self.identity, self.profile.uplink.head_interval_s)
         self.sender = Sender(self.store, transport, self.profile.uplink.backoff_initial_s,
-                             self.profile.uplink.backoff_max_s) if transport else None
+                             self.profile.uplink.backoff_max_s, heads) if transport else None
         # Consent and privacy sit between the store and the outbox (gateway/consent/gate.py).
         self.gate = build_gate(self.profile, self.state_dir, self.store,
                                lambda: self.sender.dest if self.sender is not None else "none")

@@ -19,6 +19,13 @@ Rules, in short:
   The head signature travels beside the body signature; it lets a bank that may not see a
   batch (a category it was not granted) still check, with the gateway's key alone, where
   that batch sits in the chain and which categories it holds.
+* A **head statement** (``HEADSTMT_PREFIX``, see :func:`sign_head_statement`) is the gateway's
+  signed word, every few minutes, on the newest batch the receiver acknowledged: gateway, seq,
+  hash, time and ``heads_from``. It is not a batch (it does not advance seq); the receiver must
+  serve the latest one to banks, so a chain served shorter than it is a visible truncation.
+* ``heads_from`` (optional body field and head-statement field) is the first seq from which
+  the gateway signs batch heads: from there a withheld stub without a valid head signature is
+  a stripped head, not an old gateway's batch.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -40,6 +48,11 @@ ENROLL_PREFIX = b"EdgeProof enroll v1\x00"
 REPORT_PREFIX = b"EdgeProof report v1\x00"
 HEAD_PREFIX = b"EdgeProof head v1\x00"
 HEAD_VERSION = 1
+HEADSTMT_FORMAT = "edgeproof-headstmt/1"
+HEADSTMT_PREFIX = b"EdgeProof headstmt v1\x00"
+HEADSTMT_VERSION = 1
+HEADSTMT_KEYS = ("enterprise", "gateway", "hash", "heads_from", "kid", "seq", "time", "v")
+MAX_HEADSTMT_BYTES = 4096
 GENESIS_PREV = "0" * 64
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
 
@@ -236,9 +249,22 @@ def decode_body(body: bytes, expect_kid: str | None = None) -> dict[str, Any]:
         raise WireError("bad_body", "prev must be 64 hex characters")
     if not isinstance(obj["records"], list):
         raise WireError("bad_body", "records must be a list")
+    if "heads_from" in obj and body_heads_from(obj) is None:
+        raise WireError("bad_body", "heads_from must be an integer >= 1")
     if expect_kid is not None and obj["kid"] != expect_kid:
         raise WireError("kid_mismatch", "body names a different key than the envelope")
     return obj
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def body_heads_from(body_obj: dict[str, Any]) -> int | None:
+    """The body's ``heads_from`` (the first seq whose batch head the gateway signs) when it is an
+    integer >= 1; None when absent (a gateway from before head statements) or malformed."""
+    v = body_obj.get("heads_from")
+    return v if _is_int(v) and v >= 1 else None
 
 
 def sign_enrollment(token: str, gateway_id: str, signing_key: SigningKey) -> bytes:
@@ -269,3 +295,144 @@ def verify_report(signed: dict[str, str], public_key: bytes) -> dict[str, Any]:
     except BadSignatureError as exc:
         raise WireError("bad_signature", "report signature does not match") from exc
     return json.loads(body)
+
+
+# -- head statements -----------------------------------------------------------------------
+#
+# Why a separate signed object and not a batch: a batch advances seq and must be stored
+# forever; a head statement is the gateway's periodic "my chain, as the receiver acknowledged
+# it, ends at seq N with hash H" and must not lengthen the chain it describes. Its own prefix
+# keeps its signature from ever passing for a batch's, a head's or an enrollment proof.
+
+
+@dataclass(frozen=True)
+class SignedHeadStatement:
+    """A head statement as it travels: its exact canonical bytes, the signature and the key id."""
+
+    body: bytes
+    sig: bytes
+    kid: str
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the statement bytes: how acks (MQTT) and the receiver name a statement."""
+        return batch_hash(self.body)
+
+    def to_json(self) -> dict[str, str]:
+        return {"format": HEADSTMT_FORMAT, "kid": self.kid, "body": b64(self.body), "sig": b64(self.sig)}
+
+    def envelope(self) -> bytes:
+        return canonical_json(self.to_json())
+
+
+def format_time(ts: float) -> str:
+    """UTC time as the wire writes it: ISO 8601, milliseconds, ``Z`` (as a batch's ``created``).
+
+    Rounded to the nearest millisecond through an integer, so a time read back with
+    :func:`parse_time` writes the same text (a float alone loses the millisecond far from 1970)."""
+    ms = round(ts * 1000)
+    dt = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: Any) -> float | None:
+    """Seconds since the epoch of a wire time (``YYYY-MM-DDTHH:MM:SS.mmmZ``); None if it is not one."""
+    if not isinstance(text, str) or len(text) != 24 or not text.endswith("Z") or not text.isascii():
+        return None
+    try:
+        dt = datetime.strptime(text[:-1], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    same = dt.isoformat(timespec="milliseconds").replace("+00:00", "Z") == text
+    return dt.timestamp() if same else None
+
+
+def head_statement(gateway: str, enterprise: str, kid: str, seq: int, hash_: str, ts: float,
+                   heads_from: int) -> dict[str, Any]:
+    """The statement object: the gateway's chain ends (as acknowledged) at ``seq`` with ``hash_``."""
+    return {"v": HEADSTMT_VERSION, "gateway": gateway, "enterprise": enterprise, "kid": kid, "seq": seq,
+            "hash": hash_, "time": format_time(ts), "heads_from": heads_from}
+
+
+def sign_head_statement(stmt: dict[str, Any], signing_key: SigningKey) -> SignedHeadStatement:
+    """Encode a head statement once (canonical JSON) and sign ``HEADSTMT_PREFIX + bytes``."""
+    body = canonical_json(stmt)
+    check_head_statement(stmt)
+    return SignedHeadStatement(body=body, sig=signing_key.sign(HEADSTMT_PREFIX + body).signature,
+                               kid=stmt["kid"])
+
+
+def check_head_statement(obj: Any) -> dict[str, Any]:
+    """The statement's shape, exactly: the keys of HEADSTMT_KEYS and no other, each of its type."""
+    if not isinstance(obj, dict):
+        raise WireError("bad_statement", "head statement is not an object")
+    if sorted(obj) != list(HEADSTMT_KEYS):
+        raise WireError("bad_statement", f"head statement keys must be {list(HEADSTMT_KEYS)}, got {sorted(obj)}")
+    if not _is_int(obj["v"]) or obj["v"] != HEADSTMT_VERSION:
+        raise WireError("bad_statement", f"unsupported head statement version {obj['v']!r}")
+    for k in ("gateway", "enterprise", "kid"):
+        if not isinstance(obj[k], str) or not obj[k] or "\x00" in obj[k] or len(obj[k]) > 256:
+            raise WireError("bad_statement", f"{k} must be a non-empty string (at most 256 characters)")
+    if not _is_int(obj["seq"]) or not 1 <= obj["seq"] < 2**63:
+        raise WireError("bad_statement", "seq must be an integer >= 1")
+    if not _is_int(obj["heads_from"]) or not 1 <= obj["heads_from"] < 2**63:
+        raise WireError("bad_statement", "heads_from must be an integer >= 1")
+    h = obj["hash"]
+    if not isinstance(h, str) or len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+        raise WireError("bad_statement", "hash must be 64 lowercase hex characters")
+    if parse_time(obj["time"]) is None:
+        raise WireError("bad_statement", "time must be UTC ISO 8601 with milliseconds and Z")
+    return obj
+
+
+def decode_head_statement(body: bytes) -> dict[str, Any]:
+    """Decode statement bytes: UTF-8 canonical JSON of a well-formed statement, else WireError."""
+    if len(body) > MAX_HEADSTMT_BYTES:
+        raise WireError("too_large", f"head statement is over {MAX_HEADSTMT_BYTES} bytes")
+    try:
+        obj = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise WireError("bad_statement", f"head statement is not UTF-8 JSON: {exc}") from exc
+    check_head_statement(obj)
+    if canonical_json(obj) != body:
+        raise WireError("bad_statement", "head statement is not in canonical JSON")
+    return obj
+
+
+def parse_head_envelope(data: bytes | str | dict[str, Any]) -> SignedHeadStatement:
+    """Split a head statement envelope into bytes, signature and key id; checks shape only."""
+    if isinstance(data, dict):
+        env = data
+    else:
+        if len(data) > 2 * MAX_HEADSTMT_BYTES:
+            raise WireError("too_large", f"head statement envelope is over {2 * MAX_HEADSTMT_BYTES} bytes")
+        try:
+            env = json.loads(data)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise WireError("bad_envelope", f"envelope is not JSON: {exc}") from exc
+    if not isinstance(env, dict) or env.get("format") != HEADSTMT_FORMAT:
+        raise WireError("bad_envelope", f"envelope format must be {HEADSTMT_FORMAT!r}")
+    for k in ("kid", "body", "sig"):
+        if not isinstance(env.get(k), str):
+            raise WireError("bad_envelope", f"envelope field {k!r} missing or not a string")
+    return SignedHeadStatement(body=unb64(env["body"], "body"), sig=unb64(env["sig"], "sig"), kid=env["kid"])
+
+
+def verify_head_statement(signed: SignedHeadStatement, public_key: bytes) -> dict[str, Any]:
+    """Check the gateway's signature over the statement bytes, then their shape; returns the statement.
+
+    Raises WireError 'kid_mismatch' (the key id does not name ``public_key``, or the statement
+    names another key), 'bad_signature', 'bad_statement' or 'too_large'.
+    """
+    if key_id(public_key) != signed.kid:
+        raise WireError("kid_mismatch", f"key id {signed.kid} does not name the given public key")
+    if len(signed.sig) != 64:
+        raise WireError("bad_signature", "a signature is 64 bytes")
+    try:
+        VerifyKey(public_key).verify(HEADSTMT_PREFIX + signed.body, signed.sig)
+    except BadSignatureError as exc:
+        raise WireError("bad_signature", "signature does not match the head statement bytes") from exc
+    stmt = decode_head_statement(signed.body)
+    if stmt["kid"] != signed.kid:
+        raise WireError("kid_mismatch", "head statement names a different key than its envelope")
+    return stmt

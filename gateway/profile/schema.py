@@ -109,6 +109,9 @@ class UplinkCfg(_S):
     timeout_s: PositiveFloat = 10.0
     backoff_initial_s: PositiveFloat = 0.5
     backoff_max_s: PositiveFloat = 60.0
+    # How often the gateway signs a head statement while idle (and right after acks): the
+    # oldest head a bank sees while the gateway is up (gateway/uplink/heads.py).
+    head_interval_s: PositiveFloat = 300.0
 
 
 class StatusCfg(_S):

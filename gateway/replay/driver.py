@@ -115,7 +115,7 @@ class Replayer:
         self.pack_every = max(self.step, pack_every_s or self.step)
         self._packed_at = -1.0
         self.grace = self.engine.grace_s
-        self.uplink = ReplayUplink(store, transport, state_dir, retry_delays_s)
+        self.uplink = ReplayUplink(store, transport, state_dir, retry_delays_s, identity)
         self.gate = build_gate(self.profile, state_dir, store, lambda: self.uplink.dest or "none")
         self.gate.clock = self.clock
         self.batcher = Batcher(store, identity, self.profile.uplink.batch_max_records, self.gate.policy,

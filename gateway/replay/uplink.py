@@ -15,21 +15,27 @@ import logging
 import time
 from pathlib import Path
 
+from gateway.identity import Identity
 from gateway.replay.data import ReplayError
 from gateway.store import Store
+from gateway.uplink.heads import HeadSigner
 from gateway.uplink.sender import Sender, UplinkState
 from gateway.uplink.transport import Transport, TransportError
 
 log = logging.getLogger("edgeproof.replay")
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # the final delivery's retries before giving up
 BACKOFF_S = (1.0, 30.0)  # while replaying: real seconds before the first retry, and the most
+HEAD_GAP_S = 5.0  # while replaying: real seconds between head statements (a last one after the final delivery)
 
 
 class ReplayUplink:
     def __init__(self, store: Store, transport: Transport | None, state_dir: Path,
-                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
+                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S, identity: Identity | None = None) -> None:
         self.store = store
-        self.sender = Sender(store, transport) if transport is not None else None
+        # A replay identity signs head statements like a live gateway (its bodies declare
+        # heads_from, so a bank requires them): real-time dated, at most one per HEAD_GAP_S.
+        heads = HeadSigner(store, identity, min_gap_s=HEAD_GAP_S) if identity is not None else None
+        self.sender = Sender(store, transport, heads=heads) if transport is not None else None
         self.state_dir = state_dir
         self.retry_delays_s = retry_delays_s
         self.error: str | None = None
@@ -88,6 +94,7 @@ class ReplayUplink:
         for delay in (*self.retry_delays_s, None):
             await self.send()
             if self.error is None:
+                await self.sender.send_head(force=True)  # the head as the replay ends, whatever the gap
                 return
             if delay is not None:
                 await asyncio.sleep(delay)

@@ -23,6 +23,7 @@ from gateway import wire
 from gateway.clock import clock_state
 from gateway.identity import Identity
 from gateway.store import Store
+from gateway.uplink.heads import heads_from
 
 # A hook that decides which records may leave (consent) and transforms them (privacy).
 # It gets the records and returns (records to send, {indicator id: reason} to hold back).
@@ -92,6 +93,9 @@ class Batcher:
             "created": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds").replace(
                 "+00:00", "Z"),
             "clock": clock_state(), "loss": self.store.loss_counters(), "records": records,
+            # Signed in every body, so a stub without a head signature from here on is a stripped
+            # head, not an old gateway's batch (gateway/uplink/heads.py).
+            "heads_from": heads_from(self.store),
         }
         if self.replay is not None:
             body["replay"] = self.replay

@@ -17,11 +17,12 @@ from gateway.uplink.transport import Ack, TransportError
 class HttpTransport:
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/") + "/v1/batches"
+        self.heads_url = url.rstrip("/") + "/v1/heads"
         self.timeout_s = timeout_s
         self.name = f"http:{url.rstrip('/')}"
 
-    def _post(self, envelope: bytes) -> Ack:
-        req = urllib.request.Request(self.url, data=envelope, method="POST",
+    def _post(self, envelope: bytes, url: str | None = None) -> Ack:
+        req = urllib.request.Request(url or self.url, data=envelope, method="POST",
                                      headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
@@ -38,6 +39,10 @@ class HttpTransport:
 
     async def send(self, seq: int, batch_hash: str, envelope: bytes) -> Ack:
         return await asyncio.to_thread(self._post, envelope)
+
+    async def send_head(self, statement_hash: str, envelope: bytes) -> Ack:
+        """A head statement (gateway/uplink/heads.py) to ``/v1/heads``; the answer is its ack."""
+        return await asyncio.to_thread(self._post, envelope, self.heads_url)
 
     async def close(self) -> None:
         return None

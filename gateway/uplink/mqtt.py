@@ -40,6 +40,9 @@ class MqttTransport:
         self.name = f"mqtt:{cfg.host}:{cfg.port}"
         self.topic = f"{cfg.topic_prefix}/{gateway_id}/batch"
         self.ack_topic = f"{cfg.topic_prefix}/{gateway_id}/ack"
+        # Head statements go next to the batches; their verdict comes on the same ack topic,
+        # named by the statement's hash (which no batch hash can equal).
+        self.head_topic = f"{cfg.topic_prefix}/{gateway_id}/head"
         self._acks: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition()
         self._connected = threading.Event()
@@ -78,11 +81,11 @@ class MqttTransport:
             self.client.loop_start()
             self._started = True
 
-    def _send(self, batch_hash: str, envelope: bytes) -> Ack:
+    def _send(self, batch_hash: str, envelope: bytes, topic: str | None = None) -> Ack:
         self._ensure_started()
         if not self._connected.wait(self.timeout_s):
             raise TransportError(f"broker {self.name} not connected")
-        info = self.client.publish(self.topic, envelope, qos=1)
+        info = self.client.publish(topic or self.topic, envelope, qos=1)
         try:
             info.wait_for_publish(self.timeout_s)
         except (RuntimeError, ValueError) as exc:
@@ -97,6 +100,10 @@ class MqttTransport:
 
     async def send(self, seq: int, batch_hash: str, envelope: bytes) -> Ack:
         return await asyncio.to_thread(self._send, batch_hash, envelope)
+
+    async def send_head(self, statement_hash: str, envelope: bytes) -> Ack:
+        """A head statement (gateway/uplink/heads.py) on ``{prefix}/{gateway}/head``."""
+        return await asyncio.to_thread(self._send, statement_hash, envelope, self.head_topic)
 
     async def close(self) -> None:
         if self._started:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.store import Store
+from gateway.uplink.heads import HeadSigner
 from gateway.uplink.transport import Transport, TransportError
 
 log = logging.getLogger("edgeproof.uplink")
@@ -31,13 +32,16 @@ class UplinkState:
     last_error: str | None = None
     last_ack_at: float | None = None
     rejected: dict[str, int] | None = None
+    heads_sent: int = 0  # head statements the receiver accepted (gateway/uplink/heads.py)
+    last_head_error: str | None = None
 
 
 class Sender:
     def __init__(self, store: Store, transport: Transport, backoff_initial_s: float = 0.5,
-                 backoff_max_s: float = 60.0) -> None:
+                 backoff_max_s: float = 60.0, heads: HeadSigner | None = None) -> None:
         self.store = store
         self.transport = transport
+        self.heads = heads
         self.dest = transport.name
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
@@ -56,6 +60,8 @@ class Sender:
             pending = self.store.outbox_after(acked, limit=20)
             if not pending:
                 self.status.state = "idle"
+                if await self.send_head() and self.store.acked(self.dest) < acked:
+                    continue  # the receiver's chain is shorter than what it acknowledged: resend
                 return done
             for seq, hash_, body, sig, kid, head_sig in pending:
                 from gateway.wire import SignedBatch
@@ -83,6 +89,45 @@ class Sender:
                 self.status.state = "rejected"
                 self.status.last_error = f"seq {seq} rejected: {ack.code}: {ack.message}"
                 raise TransportError(self.status.last_error)
+
+    async def send_head(self, force: bool = False) -> bool:
+        """Sign and send a head statement for the acknowledged seq when one is due (or ``force``).
+
+        Never raises for the receiver's or the network's sake: a statement is not on the batch
+        line, so a failure is logged and counted and the next one is tried later. Returns
+        whether the receiver accepted one now."""
+        send = getattr(self.transport, "send_head", None)
+        if self.heads is None or send is None:
+            return False
+        acked = self.store.acked(self.dest)
+        if not (force or self.heads.due(acked)):
+            return False
+        signed = self.heads.statement(acked)
+        if signed is None:
+            return False
+        try:
+            ack = await send(signed.hash, signed.envelope())
+        except TransportError as exc:
+            self.heads.failed()
+            self.status.last_head_error = str(exc)
+            log.warning("head statement not delivered", extra={"error": str(exc), "seq": acked})
+            return False
+        if ack.delivered:
+            self.heads.delivered(acked)
+            self.status.heads_sent += 1
+            self.status.last_head_error = None
+            chain_seq = (ack.raw or {}).get("chain_seq")
+            if isinstance(chain_seq, int) and not isinstance(chain_seq, bool) and 0 <= chain_seq < acked:
+                # The receiver holds less than it acknowledged (restored from a backup, or its
+                # newest batches were deleted): rewind and resend the same bytes, as for out_of_order.
+                self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?", (chain_seq, self.dest))
+                log.warning("receiver's chain ends before what it acknowledged; resending",
+                            extra={"from_seq": chain_seq + 1, "acked": acked})
+            return True
+        self.heads.failed()
+        self.status.last_head_error = f"head statement for seq {acked} refused: {ack.code}: {ack.message}"
+        log.warning("head statement refused", extra={"code": ack.code, "seq": acked})
+        return False
 
     async def drain(self, deadline_s: float) -> int:
         """Send what is pending before a stop, retrying transport errors until the deadline.

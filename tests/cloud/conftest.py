@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -22,10 +23,12 @@ from cloud_stub.db import ReceiverDB
 from cloud_stub.enrollment import issue_token
 from cloud_stub.http_api import create_app
 from cloud_stub.server import Running
-from gateway import wire
 from gateway.identity import enroll, init_identity, load_identity
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher
+from gateway.uplink.heads import HeadSigner
+from gateway.uplink.http import HttpTransport
+from gateway.uplink.sender import Sender
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -118,6 +121,16 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, i
         log.close()
 
 
+def uplink(store: Store, identity: Any, url: str) -> Any:
+    """The gateway's real uplink (Sender + HTTP transport + head statements) sends the whole
+    outbox, then signs and sends a head statement of what the receiver acknowledged."""
+    sender = Sender(store, HttpTransport(url), heads=HeadSigner(store, identity))
+    asyncio.run(sender.send_pending())
+    assert sender.status.state == "idle" and sender.status.heads_sent == 1, sender.status
+    assert sender.backlog() == 0
+    return sender
+
+
 @pytest.fixture
 def site(receiver: Receiver, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A real gateway (store, batcher, enrolled identity) whose indicators of three categories were
@@ -135,9 +148,7 @@ def site(receiver: Receiver, tmp_path: Path) -> Iterator[dict[str, Any]]:
                          "detail": {}})
     store.add_indicators(rows)
     seqs = batcher.pack_all()
-    for _seq, _h, body, sig, kid, hs in store.outbox_after(0, 1000):
-        status, out = receiver.post(wire.SignedBatch(body, sig, kid, hs).envelope())
-        assert out["status"] == "accepted", out
+    uplink(store, load_identity(state), receiver.url)
     tokens = {
         "all": add_bank(receiver.rdb, "bank-all", "ent-1")["token"],
         "energy": add_bank(receiver.rdb, "bank-energy", "ent-1", "energy")["token"],

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from cloud_helpers import CATS, T0, FakeGateway, pin_of
+from conftest import uplink
 from test_bank_api import insert_analysis, signed_finding
 
 from cloud_stub.banks import add_bank
@@ -67,8 +68,7 @@ def test_a_consent_change_goes_alone_and_every_bank_sees_it(receiver, tmp_path: 
                   "event": "narrowed", "allowed": ["energy"], "denied": [], "stopped": ["machine"]}
         first = batcher.pack_once(extra_records=[change])
         batcher.pack_all()
-        for _seq, _h, body, sig, kid, hs in store.outbox_after(0, 1000):
-            assert receiver.post(wire.SignedBatch(body, sig, kid, hs).envelope())[1]["status"] == "accepted"
+        uplink(store, load_identity(state), receiver.url)
         assert [wire.decode_body(b)["records"] for s_, _h, b, _s, _k, _hs in store.outbox_after(0, 10)
                 if s_ == first] == [[change]]  # alone: no indicator rides with it
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cloud_helpers import CATS, T0
+from conftest import uplink
 from test_feed_verify_categories import REPO, _Proxy
 
 from cloud_stub import feed_verify_state
@@ -32,11 +33,8 @@ def deliver(site: dict[str, Any], windows: range) -> int:
              "value": 200.0 + i, "unit": "u", "quality": [], "version": 1, "detail": {}}
             for i in windows for cat, name in CATS.items()]
     store.add_indicators(rows)
-    before = max(site["seqs"])
     site["seqs"] = site["seqs"] + Batcher(store, load_identity(store.path.parent), max_records=4).pack_all()
-    for seq, _h, body, sig, kid, hs in store.outbox_after(before, 1000):
-        status, out = receiver.post(wire.SignedBatch(body, sig, kid, hs).envelope())
-        assert out["status"] == "accepted", (seq, out)
+    uplink(store, load_identity(store.path.parent), receiver.url)
     return len(rows)
 
 

@@ -40,6 +40,10 @@ def check_feed(receiver: ReceiverProc, gw: Gateway) -> None:
     assert sorted({r["seq"] for r in records}) == list(range(1, head + 1))  # every batch, in order
     v = receiver.verify(bank)
     assert v["failed"] == 0 and v["verified"] == len(records) and v["batches"] == head
+    # the gateway's head statement, sent after its last ack, names the whole chain (docs/wire-format.md §10)
+    assert gw.sender.status.heads_sent >= 1 and gw.sender.status.last_head_error is None
+    assert [(h["signed_seq"], h["heads_from"]) for h in v["heads"].values()] == [(head, 1)], v["heads"]
+    assert v["notices"] == []
 
 
 def test_chain_over_http(receiver_proc: ReceiverProc, enrolled_state: Path) -> None:

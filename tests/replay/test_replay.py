@@ -97,6 +97,13 @@ def test_a_replay_is_its_own_chain_marked_and_dated_by_the_simulated_clock(recei
         flags = conn.execute("SELECT DISTINCT replayed FROM records WHERE gateway_id = ?",
                              ("sim-history-history",)).fetchall()
     assert flags == [(1,)]
+    # The replay identity signs head statements like a live gateway (its bodies declare heads_from),
+    # the last one after the final delivery, naming the whole chain.
+    with receiver.rdb.read() as conn:
+        heads = conn.execute("SELECT max(seq), count(*) FROM head_statements WHERE gateway_id = ?",
+                             ("sim-history-history",)).fetchone()
+    assert heads[0] == out["batches"] and heads[1] >= 1
+    assert {b["heads_from"] for b in batches} == {1}
     # Raw readings are dropped a day behind the computed windows: a long history stays small on disk.
     st = Store(state / "edgeproof.db")
     try:
