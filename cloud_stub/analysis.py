@@ -30,7 +30,7 @@ from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
 from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs, load_rule_inputs
 from cloud_stub.rules import all_rules
-from cloud_stub.rules.base import Finding, Rule
+from cloud_stub.rules.base import Finding, Rule, retired
 from cloud_stub.scoring import ScoringConfig, Sufficiency, load_config, score_card, shipped_path
 from gateway import wire
 
@@ -392,6 +392,9 @@ def _rules_of(report: Mapping[str, Any], score_id: int) -> dict[str, type[Rule]]
             raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}, which is no longer "
                                 "registered")
         if have[rid].version != ver:
+            if (old := retired(rid, ver)) is not None:  # kept for exactly this
+                out[rid] = old
+                continue
             raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}; this receiver has "
                                 f"v{have[rid].version}")
         out[rid] = have[rid]

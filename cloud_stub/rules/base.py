@@ -103,3 +103,18 @@ def register(cls: type[Rule]) -> type[Rule]:
 
 def registered() -> dict[str, type[Rule]]:
     return dict(_REGISTRY)
+
+
+# Earlier versions of rules, kept so a score made with one still recomputes identically
+# (``cloud rescore``); they never run in a new analysis.
+_RETIRED: dict[tuple[str, int], type[Rule]] = {}
+
+
+def register_retired(cls: type[Rule]) -> type[Rule]:
+    """Keep an earlier version of a registered rule for recomputing old scores."""
+    _RETIRED[(cls.id, cls.version)] = cls
+    return cls
+
+
+def retired(rule_id: str, version: int) -> type[Rule] | None:
+    return _RETIRED.get((rule_id, version))
