@@ -63,7 +63,7 @@ class DeclarationsRule(Rule):
     defaults: Mapping[str, Any] = {
         "grace_h": 12.0, "min_coverage": 0.8, "stop_fraction": 0.15, "claim_fraction": 0.2, "red_claim_days": 2,
         "late_count": {"yellow": 3, "orange": 6, "red": 12}, "late_days": {"yellow": 5, "orange": 10, "red": 30},
-        "declared_share_pct": {"yellow": 35.0, "orange": 60.0, "red": 101.0},
+        "declared_share_pct": {"yellow": 50.0, "orange": 70.0, "red": 101.0},
     }
 
     def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
