@@ -51,6 +51,11 @@ def test_declarations_reach_the_bank_signed_whatever_the_consent(tmp_path: Path,
     listed = json.loads(edgeproof(enrolled_state, prof, "declare", "list", "--json").stdout)
     assert [i["signed_in_batch"] is not None for i in listed] == [True, True, True]
     assert listed[1]["withdrawn_by"] == 3
+    text = edgeproof(enrolled_state, prof, "declare", "list").stdout
+    assert "#1 holiday 2026-09-30T16:00:00Z .. 2026-10-07T16:00:00Z whole site" in text and "国庆" in text
+    assert "withdrawn by #3" in text and "#3 withdraws #2" in text
+    audit = json.loads(edgeproof(enrolled_state, prof, "audit", "verify", "--json").stdout)
+    assert audit["ok"] is True, audit
 
     bank = cloud("bank", "add", "--db", str(receiver_proc.db), "--name", "energy-bank", "--enterprise", ENTERPRISE,
                  "--categories", "energy")
