@@ -124,6 +124,17 @@ def record(row: dict[str, Any], subject: str) -> dict[str, Any]:
     return rec
 
 
+def _pending(store: Any, cutoff: float, limit: int) -> list[dict[str, Any]]:
+    """Unsigned rows declared at or before ``cutoff``, oldest first (every packing step asks)."""
+    with store._lock:
+        got = store.db.execute(f"SELECT {_SELECT} FROM declarations WHERE batch_seq IS NULL AND declared_at <= ? "
+                               "ORDER BY id LIMIT ?", (min(cutoff, 1e18), limit)).fetchall()
+    out = [dict(zip(_COLS, r, strict=True)) for r in got]
+    for r in out:
+        r["assets"] = json.loads(r["assets"] or "[]")
+    return out
+
+
 def pack_pending(store: Any, batcher: Any, subject: str, now: float | None = None, limit: int = 500) -> list[int]:
     """Sign every declaration (and withdrawal) not yet in the chain, in batches of their own
     (so a bank granted any category sees them: a batch is shown whole). A declaration dated
@@ -132,7 +143,7 @@ def pack_pending(store: Any, batcher: Any, subject: str, now: float | None = Non
     seqs: list[int] = []
     cutoff = float("inf") if now is None else float(now)
     while True:
-        pending = [r for r in rows(store) if r["batch_seq"] is None and r["declared_at"] <= cutoff][:limit]
+        pending = _pending(store, cutoff, limit)
         if not pending:
             return seqs
         seq = batcher.pack_once(extra_records=[record(r, subject) for r in pending])
