@@ -3,11 +3,14 @@ at their declared time, through the real CLI into a real receiver."""
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cloud_stub.declarations import load_declarations
 from gateway.replay import declarations as replay_decl
@@ -95,3 +98,26 @@ def test_the_scan_keeps_declarations_csv_apart_from_device_files(tmp_path: Path)
                                            encoding="utf-8")
     got = scan(data, devices, ["mes-production", "erp-orders", "erp-shipments", "wms-stock-moves"])
     assert "declarations" not in got.devices and [d.decl.kind for d in got.declarations] == ["stocktake"]
+
+
+cells = st.one_of(st.text(max_size=30), st.sampled_from(["holiday", "maintenance", "2026-09-08", "2026-09-09",
+                                                         "2026-09-08T08:00:00+08:00", "", "press-1;press-2"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(row=st.fixed_dictionaries({c: cells for c in ("kind", "from", "to", "declared_at", "assets", "note",
+                                                      "withdrawn_at")}))
+def test_any_row_is_a_declaration_or_an_error_naming_line_and_column(tmp_path: Path, row: dict[str, str]) -> None:
+    p = tmp_path / "declarations.csv"
+    with open(p, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(row))
+        w.writeheader()
+        w.writerow(row)
+    try:
+        (d,) = replay_decl.read(p, history_end=ts("2026-09-10T00:00:00Z"))
+    except ReplayDataError as exc:
+        assert exc.file == str(p) and exc.message
+        assert exc.column in (*row, "id", None) and exc.line >= 0
+    else:
+        assert d.decl.end > d.decl.start and d.declared_at <= ts("2026-09-10T00:00:00Z")
+        assert d.withdrawn_at is None or d.withdrawn_at > d.declared_at
