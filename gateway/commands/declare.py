@@ -48,7 +48,7 @@ def command() -> None:
 @_db_option
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="What the period is.")
 @click.option("--from", "start", required=True, help="Start, ISO 8601 with offset (2026-10-01T00:00:00+08:00) "
-                                                     "or a date (UTC midnight).")
+                                                     "or a date (midnight in the site's time zone).")
 @click.option("--to", "end", required=True, help="End (exclusive), same forms as --from.")
 @click.option("--assets", default=None, help="Comma-separated devices/assets it concerns (default: the whole site).")
 @click.option("--note", default="", help="Why (kept on site; only a keyed token of it is sent).")
@@ -56,11 +56,13 @@ def command() -> None:
 def add(state_dir: Path | None, profile: str | None, db: Path | None, kind: str, start: str, end: str,
         assets: str | None, note: str, as_json: bool) -> None:
     """Declare KIND from --from to --to; made ahead of time or after the fact (the record says when)."""
+    from zoneinfo import ZoneInfo
+
     from gateway.declarations import ledger
     from gateway.declarations.model import parse
 
     try:
-        decl = parse(kind, start, end, assets, note)
+        decl = parse(kind, start, end, assets, note, ZoneInfo(get_profile(profile).site.timezone))
     except DeclarationError as exc:
         raise click.BadParameter(exc.message, param_hint=f"--{exc.key}") from exc
     token = _note_token(state_dir, profile, note)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 KINDS = ("planned_downtime", "maintenance", "stocktake", "holiday")
 # Longer than a quarter is not an event but a state of the business (a plant that closed):
@@ -43,16 +43,17 @@ class Declaration:
     note: str = ""
 
 
-def parse_time(text: str, key: str) -> float:
+def parse_time(text: str, key: str, tz: tzinfo = UTC) -> float:
     """ISO 8601 with an offset (``2026-10-01T00:00:00+08:00``, ``...Z``) or a date
-    (``2026-10-01``, read as UTC midnight). A date-time without an offset is refused:
+    (``2026-10-01``, read as midnight in ``tz``: the site's time zone, so a holiday declared
+    for 1 October starts at the site's midnight). A date-time without an offset is refused:
     the zone would be a guess, and a declaration eight hours off covers the wrong shift."""
     raw = (text or "").strip()
     if not raw:
         raise DeclarationError(key, "a time such as 2026-10-01T00:00:00+08:00 (found nothing)")
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            dt = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            dt = datetime.fromisoformat(raw).replace(tzinfo=tz)
         else:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -92,9 +93,12 @@ def validate(kind: str, start: float, end: float, assets: tuple[str, ...] = (), 
     return Declaration(kind, float(start), float(end), tuple(assets), note)
 
 
-def parse(kind: str, start: str, end: str, assets: str | None = None, note: str = "") -> Declaration:
-    """Validate text as typed on the command line or read from declarations.csv."""
-    return validate(kind.strip(), parse_time(start, "from"), parse_time(end, "to"), parse_assets(assets), note)
+def parse(kind: str, start: str, end: str, assets: str | None = None, note: str = "", tz: tzinfo = UTC
+          ) -> Declaration:
+    """Validate text as typed on the command line or read from declarations.csv (plain dates
+    in ``tz``, the site's time zone)."""
+    return validate(kind.strip(), parse_time(start, "from", tz), parse_time(end, "to", tz), parse_assets(assets),
+                    note)
 
 
 def _iso(ts: float) -> str:

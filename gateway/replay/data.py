@@ -289,13 +289,12 @@ def scan(root: Path, device_points: dict[str, list[str]], export_connectors: lis
         f.gaps = [g for g in f.gaps if g[1] - g[0] > threshold]
     start, end = min(f.first for f in files), max(f.last for f in files)
     digest = hashlib.sha256()
-    decl_path = root / declarations.FILE
-    decls = declarations.read(decl_path, end) if decl_path.is_file() else []
+    decl_path = root / declarations.FILE  # parsed by session.check_data, which knows the site's time zone
     hashed = [*sorted([*csvs, *([decl_path] if decl_path.is_file() else [])]),  # every DIR/*.csv, sorted
               *(f for d in exports.values() for f in sorted(d.rglob("*"))
                 if f.is_file() and not f.name.startswith("."))]
     for p in hashed:
         digest.update(f"{p.relative_to(root).as_posix()}\t{_sha_file(p)}\n".encode())
     return ReplayData(root, {f.device: f for f in files}, exports, digest.hexdigest(), start, end,
-                      up_periods(files, start, end), decls)
+                      up_periods(files, start, end))
 

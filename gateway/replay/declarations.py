@@ -9,7 +9,7 @@ withdrawal) when the clock reaches that time.
 Columns (UTF-8, a BOM allowed, one header row; order free; unknown columns are an error)::
 
     kind         planned_downtime | maintenance | stocktake | holiday       (required)
-    from, to     ISO 8601 with offset, or a date (UTC midnight); to > from   (required)
+    from, to     ISO 8601 with offset, or a date (the site's midnight); to > from (required)
     declared_at  when the enterprise declared it, same forms                 (required)
     assets       devices/assets it concerns, separated by ';' (empty: the whole site)
     note         free text (kept on site; only a keyed token is signed)
@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,9 @@ class ReplayDeclaration:
     ext_id: str  # stable across runs of the same file: a resumed replay adds nothing twice
 
 
-def read(path: Path, history_end: float | None = None) -> list[ReplayDeclaration]:
-    """Every row, validated; ReplayDataError (file, line, column) at the first bad one."""
+def read(path: Path, history_end: float | None = None, tz: tzinfo = UTC) -> list[ReplayDeclaration]:
+    """Every row, validated; ReplayDataError (file, line, column) at the first bad one. Plain
+    dates are midnight in ``tz`` (the site's time zone)."""
     from gateway.replay.data import ReplayDataError
 
     out: list[ReplayDeclaration] = []
@@ -62,13 +64,13 @@ def read(path: Path, history_end: float | None = None) -> list[ReplayDeclaration
                 raise ReplayDataError(path, 1, unknown[0], f"not a declarations column; columns are "
                                                            f"{', '.join(REQUIRED + OPTIONAL)}")
             for row in reader:
-                out.append(_row(path, reader.line_num, row, history_end))
+                out.append(_row(path, reader.line_num, row, history_end, tz))
     except (csv.Error, UnicodeDecodeError) as exc:
         raise ReplayDataError(path, 0, None, f"not a readable UTF-8 CSV ({exc})") from exc
     return out
 
 
-def _row(path: Path, line: int, row: dict[str, Any], history_end: float | None) -> ReplayDeclaration:
+def _row(path: Path, line: int, row: dict[str, Any], history_end: float | None, tz: tzinfo) -> ReplayDeclaration:
     from gateway.replay.data import ReplayDataError
 
     if None in row:
@@ -76,9 +78,9 @@ def _row(path: Path, line: int, row: dict[str, Any], history_end: float | None) 
     cell = {k: (v or "").strip() for k, v in row.items()}
     try:
         decl = parse(cell["kind"], cell["from"], cell["to"], cell.get("assets", "").replace(";", ","),
-                     row.get("note") or "")
-        at = parse_time(cell["declared_at"], "declared_at")
-        withdrawn = parse_time(cell["withdrawn_at"], "withdrawn_at") if cell.get("withdrawn_at") else None
+                     row.get("note") or "", tz)
+        at = parse_time(cell["declared_at"], "declared_at", tz)
+        withdrawn = parse_time(cell["withdrawn_at"], "withdrawn_at", tz) if cell.get("withdrawn_at") else None
     except DeclarationError as exc:
         raise ReplayDataError(path, line, exc.key, exc.message) from None
     if history_end is not None and at > history_end:

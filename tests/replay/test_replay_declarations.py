@@ -7,6 +7,7 @@ import csv
 import json
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -47,8 +48,9 @@ def test_declarations_csv_is_replayed_as_signed_declarations_at_their_time(tmp_p
         assert m["kind"] == "maintenance" and m["assets"] == ["press-1", "press-2"]
         assert m["declared_at"] == "2026-09-01T01:00:00Z" and m["from"] == "2026-09-08T00:00:00Z"
         assert m["note_token"].startswith("x_") and "Li Wei" not in json.dumps(batches, ensure_ascii=False)
-        assert h["declared_at"] == "2026-09-08T10:30:00Z" and h["window"] == {"start": int(ts("2026-09-09Z")),
-                                                                             "len": 86400}
+        # A plain date is the site's day (sim-history is at Asia/Shanghai).
+        assert h["declared_at"] == "2026-09-08T10:30:00Z" and h["from"] == "2026-09-08T16:00:00Z"
+        assert h["window"] == {"start": int(ts("2026-09-08T16:00:00Z")), "len": 86400}
         assert w["withdraws"] == h["id"] and w["declared_at"] == "2026-09-09T01:00:00Z"
         # Each is signed at the first packing step after its declared time, never before it.
         for b, r in found:
@@ -88,16 +90,26 @@ def test_a_bad_declarations_file_names_file_line_and_column(tmp_path: Path, text
     assert words in err.value.message
 
 
-def test_the_scan_keeps_declarations_csv_apart_from_device_files(tmp_path: Path) -> None:
+def test_the_scan_keeps_declarations_csv_apart_from_device_files_and_hashes_it(tmp_path: Path) -> None:
     from gateway.replay.data import scan
 
     data = tmp_path / "d"
     write_scenario(ScenarioConfig(scenario="honest", days=1, seed=3, interval_s=600), data)
     devices = {p.stem: next(iter(p.open())).strip().split(",")[1:] for p in data.glob("*.csv")}
+    conns = ["mes-production", "erp-orders", "erp-shipments", "wms-stock-moves"]
+    before = scan(data, devices, conns).sha256
     (data / "declarations.csv").write_text("kind,from,to,declared_at\nstocktake,2026-09-07,2026-09-08,2026-09-01\n",
                                            encoding="utf-8")
-    got = scan(data, devices, ["mes-production", "erp-orders", "erp-shipments", "wms-stock-moves"])
-    assert "declarations" not in got.devices and [d.decl.kind for d in got.declarations] == ["stocktake"]
+    got = scan(data, devices, conns)
+    assert "declarations" not in got.devices and got.sha256 != before and got.sha256 == data_sha256(data)
+
+
+def test_plain_dates_are_the_sites_days(tmp_path: Path) -> None:
+    p = tmp_path / "declarations.csv"
+    p.write_text("kind,from,to,declared_at\nholiday,2026-10-01,2026-10-08,2026-09-20\n", encoding="utf-8")
+    (d,) = replay_decl.read(p, tz=ZoneInfo("Asia/Shanghai"))
+    assert (d.decl.start, d.decl.end, d.declared_at) == (ts("2026-09-30T16:00:00Z"), ts("2026-10-07T16:00:00Z"),
+                                                         ts("2026-09-19T16:00:00Z"))
 
 
 cells = st.one_of(st.text(max_size=30), st.sampled_from(["holiday", "maintenance", "2026-09-08", "2026-09-09",
