@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -133,3 +133,30 @@ def test_any_row_is_a_declaration_or_an_error_naming_line_and_column(tmp_path: P
     else:
         assert d.decl.end > d.decl.start and d.declared_at <= ts("2026-09-10T00:00:00Z")
         assert d.withdrawn_at is None or d.withdrawn_at > d.declared_at
+
+
+def test_a_replayed_declared_holiday_reaches_the_rules(tmp_path: Path) -> None:
+    """28 honest days around National Day (sim-history's holidays) replayed with the holiday
+    declared in advance: `cloud analyse`'s rules see the replayed declaration."""
+    from cloud_stub.analysis import run_analysis
+
+    data = tmp_path / "data"
+    write_scenario(ScenarioConfig(scenario="honest", days=28, seed=5, interval_s=1800, start=date(2026, 9, 14)), data)
+    (data / "declarations.csv").write_text("kind,from,to,declared_at,note\n"
+                                           "holiday,2026-10-01,2026-10-08,2026-09-15T09:00:00+08:00,国庆\n",
+                                           encoding="utf-8")
+    receiver = start_receiver(tmp_path / "receiver")
+    try:
+        state = tmp_path / "history"
+        replay_identity(receiver, state, "ent-hol", "hol-history")
+        out = run_replay(receiver, state, data, "--pack-every", "1d")
+        assert out["declarations"] == {"declared": 1, "withdrawn": 0}
+        a = run_analysis(receiver.rdb, "ent-hol", int(ts("2026-10-11T16:00:00Z")), 28)
+    finally:
+        receiver.stop()
+    rep = a.report
+    assert rep["rules"]["changepoints"] == 2 and rep["rules"]["declarations"] == 1
+    stop = [f for f in rep["findings"] if f["rule"] == "changepoints" and f["key"].startswith("stoppage")]
+    assert stop and stop[0]["severity"] == "info" and stop[0]["compared"]["declarations"] == ["hol-history/1"]
+    assert stop[0]["compared"]["declared_days"] >= 7
+    assert [f for f in rep["findings"] if f["rule"] == "declarations"] == []  # announced ahead, no claims in it
