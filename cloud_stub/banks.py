@@ -10,7 +10,9 @@ Category rules, in one place so every endpoint applies the same ones:
 * a record's category is its ``category`` field, or its ``type`` when it has none;
 * ``consent`` records (the gateway's signed consent announcements) are visible to every
   authorised bank: they say *why* data stopped or resumed, which a bank granted only some
-  categories needs as much as any other, and they carry no measurement;
+  categories needs as much as any other, and they carry no measurement; so are
+  ``declaration`` records (declared downtime, maintenance, stocktakes, holidays): the rules
+  treat declared periods as expected, so every bank must see every declaration;
 * a batch is shown whole or not at all (the gateway signs the whole body), so it is
   visible only when every category in it is visible (see ``feed.py``).
 """
@@ -27,7 +29,7 @@ from cloud_stub.enrollment import check_id, ensure_enterprise, token_hash
 from cloud_stub.errors import ReceiverError
 
 ALL = "*"
-ALWAYS_VISIBLE = frozenset({"consent"})
+ALWAYS_VISIBLE = frozenset({"consent", "declaration"})
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 

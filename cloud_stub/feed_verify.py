@@ -52,6 +52,9 @@ from typing import Any
 from cloud_stub.feed_verify_heads import Heads
 from gateway import wire
 
+# Record categories every authorised bank sees (cloud_stub/banks.py says why).
+ALWAYS_VISIBLE = frozenset({"consent", "declaration"})
+
 PAGE_LIMIT = 1000
 MAX_FAILURES = 10_000
 _ERRORS = (wire.WireError, KeyError, TypeError, ValueError, AttributeError)
@@ -523,7 +526,7 @@ def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: 
         cats = s.get("categories") or []
         if h in batches:
             report.feed(f"batch {str(h)[:16]}: both shown and withheld")
-        elif granted is not None and ("*" in granted or all(c in granted or c == "consent" for c in cats)):
+        elif granted is not None and ("*" in granted or all(c in granted or c in ALWAYS_VISIBLE for c in cats)):
             report.feed(f"batch {str(h)[:16]} (gateway {s.get('gateway_id')} seq {s.get('seq')}): withheld "
                         f"although its categories {cats} are granted")
 

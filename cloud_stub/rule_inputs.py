@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from cloud_stub.declarations import Declarations, load_declarations
+
 CHAIN_KINDS = ("equivocation", "gap_declared", "gap_observed", "stale_seq", "rejected_batch")
 # Indicators whose record JSON is parsed for ``detail`` (everything else is read from
 # columns): cycles for their cavities; unexplained changes for the kg (only when non-zero).
@@ -134,6 +136,8 @@ class RuleInputs:
     roles: dict[str, str] = field(default_factory=dict)
     chain_findings: list[ChainFinding] = field(default_factory=list)
     batches: list[BatchMeta] = field(default_factory=list)
+    # Declared events (cloud_stub/declarations.py): what the enterprise said to expect.
+    declarations: Declarations = field(default_factory=Declarations)
     _digest: str | None = None
     _days: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -275,7 +279,9 @@ class RuleInputs:
         yield b',"batches":' + _canon([[b.gateway_id, b.seq, b.created, b.received, b.replayed, b.clock]
                                         for b in self.batches])
         # Declared camera roles decide which claim a count is compared with: an input too.
-        yield (b',"roles":' + _canon(self.roles) if self.roles else b"") + b"}"
+        yield (b',"roles":' + _canon(self.roles) if self.roles else b"")
+        # Only when there are any, so the digest of inputs without declarations is unchanged.
+        yield (b',"declarations":' + _canon(self.declarations.canonical()) if len(self.declarations) else b"") + b"}"
 
     def digest(self) -> str:
         """sha256 hex of the canonical JSON of exactly the inputs selected (deterministic order)."""
@@ -351,6 +357,7 @@ def load_rule_inputs(conn: Any, enterprise_id: str, period_start: int, period_en
         " AND name IS NOT NULL AND window_start >= ? AND window_start + window_len <= ? GROUP BY gateway_id",
         (enterprise_id, max_record_id, period_start, period_end))}
     ev.batches = _load_batches(conn, enterprise_id, max_record_id, ranges)
+    ev.declarations = load_declarations(conn, enterprise_id, period_start, period_end, max_record_id)
     return ev
 
 

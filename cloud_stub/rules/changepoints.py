@@ -14,6 +14,11 @@ one; a day without enough data ends a run: unobserved is not stopped).
 * Days inside a stoppage on which the MES claims at least ``claim_fraction`` of its typical
   daily output are production claimed through a physical stoppage
   (``production_authenticity``): one day orange, ``red_claim_days`` or more red.
+* Declared downtime (version 2): days of a stoppage covered by a site-wide declaration of
+  planned downtime, maintenance or a holiday (cloud_stub/declarations.py) are expected and do
+  not count towards its length; a stoppage entirely declared is info, whatever its length.
+  Claims made through it are still flagged: declaring a stoppage does not make output in it
+  possible (the ``declarations`` rule flags such claims in declared downtime as well).
 * Level shifts of the working-day energy (binary segmentation of the mean, BIC-like
   penalty) larger than ``shift_pct`` are reported as info.
 """
@@ -26,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub import stats
+from cloud_stub.declarations import DOWNTIME
 from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules._common import day_label, r
 from cloud_stub.rules.base import Finding, Rule, register
@@ -34,7 +40,9 @@ from cloud_stub.rules.base import Finding, Rule, register
 @register
 class Changepoints(Rule):
     id = "changepoints"
-    version = 1
+    version = 2
+    # Version 2 treats declared downtime as expected; version 1 (below) did not know declarations.
+    honours_declarations = True
     subscore = "operating_stability"
     title = "Stoppages and level shifts; claims through stoppages"
     defaults: Mapping[str, Any] = {
@@ -77,15 +85,20 @@ class Changepoints(Rule):
                      "cycles_stop_threshold": r(cyc_thr, 1) if cyc_thr is not None else None}
         out: list[Finding] = []
         last_day = int(np.flatnonzero(np.isfinite(kwh))[-1])
+        declared = ev.declarations.per_window(starts, lens, kinds=DOWNTIME) if self.honours_declarations else None
         for a, b in runs:
             n = b - a
             ongoing = b - 1 >= last_day
             w0, w1 = int(starts[a]), int(starts[b - 1] + lens[b - 1])
-            sev = "info" if n < p["yellow_days"] else "yellow" if n < p["orange_days"] else "orange"
-            if ongoing and n >= p["yellow_days"]:
+            keys = sorted({d.key for d in declared[a:b] if d is not None}) if declared is not None else []
+            n_sev = n - sum(d is not None for d in declared[a:b]) if declared is not None else n
+            sev = "info" if n_sev < p["yellow_days"] else "yellow" if n_sev < p["orange_days"] else "orange"
+            if ongoing and n_sev >= p["yellow_days"]:
                 sev = "orange"
             compared = {"first_day": day_label(starts[a]), "last_day": day_label(starts[b - 1]), "days": n,
                         "kwh_per_day": [r(x, 1) for x in kwh[a:b]], "ongoing": ongoing}
+            if keys:
+                compared.update(declared_days=n - n_sev, declarations=keys)
             out.append(Finding(
                 self.id, self.version, sev, "operating_stability", f"stoppage:{w0}", w0, w1,
                 ("energy.kwh", "machine.cycles") if cyc_thr is not None else ("energy.kwh",), compared,
@@ -94,7 +107,8 @@ class Changepoints(Rule):
                  "orange_days": p["orange_days"]}, "below",
                 f"Physical stoppage of {n} days ({compared['first_day']}..{compared['last_day']}): energy at idle "
                 f"level{' and no machine cycles' if cyc_thr is not None else ''}"
-                + ("; still stopped at the end of the period." if ongoing else "."), base_info))
+                + ("; still stopped at the end of the period." if ongoing else ".")
+                + (f" {n - n_sev} of these days were declared ({', '.join(keys)})." if keys else ""), base_info))
             if np.isfinite(typical):
                 c = claims[a:b]
                 claimed = np.flatnonzero(np.isfinite(c) & (c >= p["claim_fraction"] * typical))
@@ -137,3 +151,11 @@ class Changepoints(Rule):
                 f"Working-day energy changed {change:+.0f} % from {day_label(t)} "
                 f"({before:.0f} -> {after:.0f} kWh/day)."))
         return out
+
+
+@register
+class ChangepointsV1(Changepoints):
+    """Version 1, before declarations: kept so scores made with it still rescore."""
+
+    version = 1
+    honours_declarations = False

@@ -33,6 +33,7 @@ from gateway.consent.policy import (
     local_changes,
     to_epoch,
 )
+from gateway.declarations import ledger as declarations
 from gateway.privacy.policy import Generaliser, PrivacyCfg, load_privacy
 
 log = logging.getLogger("edgeproof.consent")
@@ -133,6 +134,8 @@ class ConsentGate:
                 last_id = max((c.id for c in changes), default=0)
                 if last_id:
                     self.store.meta_set("consent.seen_change", str(last_id))
+            # Declared events leave whatever the consent categories, like consent records.
+            seqs.extend(declarations.pack_pending(self.store, batcher, self.subject, now))
             seqs.extend(self._pack_pending(batcher))
         finally:
             audit.record_batches(self.store)

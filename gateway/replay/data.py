@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.replay import declarations
+
 TIMESTAMP = "timestamp"
 EXPORTS = "exports"
 _EPOCH = re.compile(r"^\d+(\.\d+)?$")
@@ -96,6 +98,7 @@ class ReplayData:
     start: float
     end: float
     up: list[tuple[float, float]]  # when the recording gateway was running (some device answered)
+    declarations: list[Any] = field(default_factory=list)  # DIR/declarations.csv (gateway/replay/declarations.py)
 
     def replay_object(self) -> dict[str, Any]:
         """The body's ``replay`` object: which data, which period."""
@@ -253,7 +256,8 @@ def scan(root: Path, device_points: dict[str, list[str]], export_connectors: lis
     root = Path(root)
     if not root.is_dir():
         raise ReplayDataError(root, 0, None, "data folder does not exist")
-    csvs = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    csvs = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv"
+                  and p.name != declarations.FILE)
     unknown = [p for p in csvs if p.stem not in device_points]
     if unknown:
         raise ReplayDataError(unknown[0], 0, None, f"no device {unknown[0].stem!r} in the profile; its devices are "
@@ -285,8 +289,10 @@ def scan(root: Path, device_points: dict[str, list[str]], export_connectors: lis
         f.gaps = [g for g in f.gaps if g[1] - g[0] > threshold]
     start, end = min(f.first for f in files), max(f.last for f in files)
     digest = hashlib.sha256()
-    hashed = [*csvs, *(f for d in exports.values() for f in sorted(d.rglob("*"))
-                       if f.is_file() and not f.name.startswith("."))]
+    decl_path = root / declarations.FILE  # parsed by session.check_data, which knows the site's time zone
+    hashed = [*sorted([*csvs, *([decl_path] if decl_path.is_file() else [])]),  # every DIR/*.csv, sorted
+              *(f for d in exports.values() for f in sorted(d.rglob("*"))
+                if f.is_file() and not f.name.startswith("."))]
     for p in hashed:
         digest.update(f"{p.relative_to(root).as_posix()}\t{_sha_file(p)}\n".encode())
     return ReplayData(root, {f.device: f for f in files}, exports, digest.hexdigest(), start, end,

@@ -39,6 +39,7 @@ from gateway.indicators.windows import window_start
 from gateway.profile.schema import PointDef, Profile
 from gateway.quality import PointQuality
 from gateway.replay.data import ReplayData, iso, merged_rows
+from gateway.replay.declarations import DeclarationFeed
 from gateway.replay.uplink import RETRY_DELAYS_S, ReplayUplink
 from gateway.store import PointRow, Store
 from gateway.uplink.batcher import Batcher
@@ -120,6 +121,8 @@ class Replayer:
         self.gate.clock = self.clock
         self.batcher = Batcher(store, identity, self.profile.uplink.batch_max_records, self.gate.policy,
                                clock=self.clock, replay=data.replay_object())
+        # DIR/declarations.csv: each row joins the store at its declared time (gateway/replay/declarations.py).
+        self.declarations = DeclarationFeed(store, data.declarations, lambda: _tokeniser(self.profile, state_dir))
         self.connectors: Any = None
         if self.profile.connectors:
             from gateway.connectors.runner import ConnectorRunner
@@ -185,6 +188,7 @@ class Replayer:
                 self.connectors.recompute([], now)
             self.trim()
             self._day = day
+        self.declarations.due(now)
         if final or now - self._packed_at >= self.pack_every:
             self.gate.pack_all(self.batcher, now=now)
             self._packed_at = now
@@ -307,9 +311,17 @@ class Replayer:
             "destination": self.uplink.dest,
             "offline": down, "restarts": self.counts.boots, "imports": self.counts.imports,
             "elapsed_s": round(elapsed, 3), "resent_only": resent,
+            "declarations": {"declared": self.declarations.added, "withdrawn": self.declarations.withdrawn},
             "resumed_from": iso(self.resumed_from) if self.resumed_from is not None else None,
             "days_per_s": round(days / elapsed, 3) if elapsed > 0 and not resent else None,
         }
+
+
+def _tokeniser(profile: Any, state_dir: Any) -> Any:
+    from gateway.privacy.policy import load_privacy
+    from gateway.privacy.tokens import site_tokeniser
+
+    return site_tokeniser(state_dir, load_privacy(profile.privacy).key_file)
 
 
 def _import_summary(r: Any) -> dict[str, Any]:

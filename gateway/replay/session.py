@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from drivers.state import default_state_dir
 from gateway.clock import EARLIEST_PLAUSIBLE
 from gateway.identity import Identity, IdentityError, load_identity
 from gateway.indicators.windows import parse_duration
 from gateway.profile.schema import PointDef, Profile
+from gateway.replay import declarations
 from gateway.replay.data import ReplayData, ReplayError, iso, scan
 from gateway.replay.driver import LAST_KEY, Mode, Replayer
 from gateway.replay.uplink import RETRY_DELAYS_S
@@ -42,6 +44,8 @@ def check_data(profile: Profile, data_dir: Path, points: dict[str, list[PointDef
                down_after_s: float | None = None) -> ReplayData:
     folders = [c["name"] for c in profile.connectors if c.get("kind") == "folder"]
     data = scan(data_dir, {n: [p.name for p in pts] for n, pts in points.items()}, folders, down_after_s)
+    if (data_dir / declarations.FILE).is_file():  # plain dates in it are the site's days
+        data.declarations = declarations.read(data_dir / declarations.FILE, data.end, ZoneInfo(profile.site.timezone))
     if profile.consent and data.start < EARLIEST_PLAUSIBLE:
         # The consent gate reads such a time as a Pi's unset clock and packs nothing.
         first = min(data.devices.values(), key=lambda f: f.first)

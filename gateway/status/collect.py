@@ -196,6 +196,9 @@ def consent_view(gw: Gateway, limit: int = 100) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001
             if "no such table" not in str(exc):
                 out["audit_error"] = f"{type(exc).__name__}: {exc}"
+    # Declared events (`edgeproof declare`), newest first, with their notes (shown on site only).
+    ledger = _optional("gateway.declarations.ledger")
+    out["declarations"] = _sanitize(list(reversed(ledger.listing(gw.store)))[:limit]) if ledger is not None else []
     return out
 
 

@@ -239,6 +239,18 @@ function renderConsent(c) {
     body.push(el("p", {class: "hint"}, "The consent audit log is not available on this gateway version."));
   }
   if (c.audit_error) body.push(el("p", {class: "err"}, "Audit log error: " + c.audit_error));
+  const decl = c.declarations || [];
+  body.push(el("h3", {}, "Declared events (sent to the bank whatever the categories; notes stay here)"));
+  if (decl.length) {
+    const dcols = ["id", "action", "kind", "from", "to", "assets", "declared_at", "withdrawn_by", "signed_in_batch",
+                   "note"];
+    body.push(el("table", {id: "declarations"}, el("tr", {}, dcols.map(k => el("th", {}, k))),
+      decl.map(e => el("tr", {}, dcols.map(k => el("td", {},
+        k === "action" && e.withdraws ? `withdraws #${e.withdraws}` :
+        Array.isArray(e[k]) ? (e[k].join(", ") || "whole site") : (e[k] ?? "")))))));
+  } else {
+    body.push(el("p", {class: "hint"}, "None. Declare with: edgeproof declare add --kind holiday --from ... --to ..."));
+  }
   document.getElementById("consent-body").replaceChildren(...body);
 }
 

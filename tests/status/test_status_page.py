@@ -71,6 +71,22 @@ def test_consent_view_degrades_or_shows_policy(live):
     assert isinstance(c["audit"], list)
 
 
+def test_declarations_are_shown_once_signed(live):
+    from gateway.declarations import ledger
+    from gateway.declarations.model import parse
+    from gateway.store import Store
+
+    other = Store(live["gw"].store.path, "NORMAL")  # what `edgeproof declare add` opens
+    try:
+        did = ledger.add(other, parse("stocktake", "2026-10-31", "2026-11-01", "pallet-stack-1", "count by Wang"))
+    finally:
+        other.close()
+    got = wait_for(lambda: [d for d in get_json(live["url"] + "/api/consent")["declarations"]
+                            if d["id"] == did and d["signed_in_batch"] is not None], 30, what="a signed declaration")
+    assert got[0]["kind"] == "stocktake" and got[0]["assets"] == ["pallet-stack-1"]
+    assert got[0]["note"] == "count by Wang"  # shown on site; only a token of it is signed
+
+
 def test_metrics_exposition(live):
     code, headers, body = http_get(live["url"] + "/metrics")
     assert code == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
