@@ -126,7 +126,9 @@ def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int], replayed: i
     return (
         *head, idx, rec["type"],
         name if isinstance(name, str) else None,
-        cat if isinstance(cat, str) else None,
+        # wire.record_category's rule: an empty category is no category (the record's type
+        # stands for it, as in the signed head), so withholding and the head agree.
+        cat if isinstance(cat, str) and cat else None,
         subj if isinstance(subj, str) else None,
         start, length, _number(rec.get("value")),
         _dumps(rec["q"]) if isinstance(rec.get("q"), list) else None,
