@@ -1,6 +1,6 @@
 """A bank's verifier for the receiver's feed: trust the gateways' signatures, not the receiver.
 
-The checks are those of docs/wire-format.md §10, made in the same order; each is tagged in
+The checks are those of docs/wire-format.md §9 (V1, V2, ...), made in the same order; each is tagged in
 the code with its id (a ``# check Vn`` comment), and tests/cloud/test_wire_format_checks.py holds the
 two to the same ids in the same order. A new check is a new item there and a tag here.
 
