@@ -83,7 +83,8 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 
 
 def batch_categories(conn: Any, hashes: list[str]) -> dict[str, set[str]]:
-    """Every category present in each batch (a record's category, or its type when it has none)."""
+    """Every category present in each batch (wire.record_category: a record's non-empty category, else its
+    type; ingest stores an empty category as none, so ``coalesce`` gives the same)."""
     out: dict[str, set[str]] = defaultdict(set)
     for chunk in _chunks(hashes):
         marks = ",".join("?" * len(chunk))
