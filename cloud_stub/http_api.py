@@ -117,6 +117,8 @@ def _no_nul(request: Request) -> None:
 
     No id, name or cursor has one, and PostgreSQL text cannot hold it (the query would fail
     with a 500 on one store and answer on the other)."""
+    if any("\x00" in v for v in request.query_params.getlist("cursor")):  # not a cursor we issued
+        raise ReceiverError("bad_cursor", "cursor is not one this receiver issued for this feed", 400, status="error")
     values = [*request.path_params.values(), *request.query_params.keys(), *request.query_params.values()]
     if any("\x00" in str(v) for v in values):
         raise ReceiverError("bad_request", "a path or query parameter has a NUL character", 400, status="error")
