@@ -15,6 +15,7 @@ and one connection keeps statement caches warm for the ingest hot path.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -148,6 +149,20 @@ def open_db(target: str | Path) -> Store:
     return ReceiverDB(target)
 
 
+def _create_private(path: str) -> None:
+    """Create the database file 0600 if it does not exist yet (whatever the umask or the mode of
+    its directory): it holds every enterprise's data and the token hashes. SQLite gives its
+    ``-wal`` and ``-shm`` files the main file's mode. An existing file keeps its mode (the
+    operator chose it)."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class ReceiverDB:
     """The open SQLite database plus the lock that serialises this process's use of it."""
 
@@ -155,6 +170,7 @@ class ReceiverDB:
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = str(path)
+        _create_private(self.path)
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
         self.conn = conn
         self.db = Database(conn)

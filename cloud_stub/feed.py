@@ -48,6 +48,7 @@ from gateway import wire
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
 CHUNK = 500
+SQL_INT_MIN, SQL_INT_MAX = -(2**63), 2**63 - 1  # what an integer column holds on both stores
 CHAIN_FINDINGS = frozenset({"equivocation", "gap_declared", "gap_observed", "stale_seq", "rejected_batch"})
 
 
@@ -62,8 +63,10 @@ def decode_cursor(cursor: str | None, kind: str = "r") -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         prefix = f"{kind}:"
-        if raw.startswith(prefix) and raw[len(prefix):].isdigit() and len(raw) < 40:
-            return int(raw[len(prefix):])
+        digits = raw[len(prefix):]
+        if raw.startswith(prefix) and digits.isascii() and digits.isdigit() and len(digits) < 20 \
+                and int(digits) <= SQL_INT_MAX:
+            return int(digits)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         pass
     raise ReceiverError("bad_cursor", "cursor is not one this receiver issued for this feed", 400, status="error")
@@ -80,7 +83,8 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 
 
 def batch_categories(conn: Any, hashes: list[str]) -> dict[str, set[str]]:
-    """Every category present in each batch (a record's category, or its type when it has none)."""
+    """Every category present in each batch (wire.record_category: a record's non-empty category, else its
+    type; ingest stores an empty category as none, so ``coalesce`` gives the same)."""
     out: dict[str, set[str]] = defaultdict(set)
     for chunk in _chunks(hashes):
         marks = ",".join("?" * len(chunk))

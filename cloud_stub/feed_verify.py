@@ -1,5 +1,9 @@
 """A bank's verifier for the receiver's feed: trust the gateways' signatures, not the receiver.
 
+The checks are those of docs/wire-format.md §9 (V1, V2, ...), made in the same order; each is tagged in
+the code with its id (a ``# check Vn`` comment), and tests/cloud/test_wire_format_checks.py holds the
+two to the same ids in the same order. A new check is a new item there and a tag here.
+
 Imports only ``gateway.wire``, the standard library and PyNaCl (through wire), so a bank
 can vendor this file and wire.py alone. For every record it checks, itself:
 
@@ -94,6 +98,22 @@ class _Report:
             self.failures.append(message)
 
 
+def _receiver_key(http: _Http, pin: str | None, report: _Report) -> bytes:
+    rkey = http.get("/v1/receiver/key")
+    if pin and rkey.get("public_key") != pin:  # check V1
+        report.feed("receiver key served differs from the pinned key")
+    return wire.unb64(pin if pin else rkey["public_key"], "receiver key")
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Exact JSON equality: the same canonical encoding (docs/wire-format.md §2). Python's ``==``
+    says ``True == 1`` and ``1 == 1.0``, so a receiver could serve ``1`` for a signed ``true``."""
+    try:
+        return wire.canonical_json({"v": a}) == wire.canonical_json({"v": b})
+    except (wire.WireError, TypeError, ValueError):
+        return False
+
+
 def _records_signed_shape(page: dict[str, Any]) -> dict[str, Any]:
     """What the receiver's records-page signature must cover, recomputed from the page as received."""
     recs = page.get("records", [])
@@ -111,7 +131,7 @@ def _records_signed_shape(page: dict[str, Any]) -> dict[str, Any]:
 def _whole_page_signed(page: dict[str, Any], receiver_pk: bytes) -> None:
     """The other feeds are signed whole: the signature must cover exactly the page minus itself."""
     signed = wire.verify_report(page["page_signature"], receiver_pk)
-    if signed != {k: v for k, v in page.items() if k != "page_signature"}:
+    if not same_json(signed, {k: v for k, v in page.items() if k != "page_signature"}):  # check V2
         raise wire.WireError("page_mismatch", "signature does not cover this page as received")
 
 
@@ -129,11 +149,11 @@ def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: st
         try:
             if records_shape:
                 signed = wire.verify_report(page["page_signature"], receiver_pk)
-                if signed != _records_signed_shape(page):
+                if not same_json(signed, _records_signed_shape(page)):  # check V3
                     raise wire.WireError("page_mismatch", "signature does not cover this page as received")
             else:
                 _whole_page_signed(page, receiver_pk)
-            if page.get("enterprise_id") != enterprise or page.get("cursor") != cursor:
+            if page.get("enterprise_id") != enterprise or page.get("cursor") != cursor:  # check V4
                 raise wire.WireError("page_mismatch", "page is for another enterprise or cursor")
         except _ERRORS as exc:
             report.feed(f"{what} page {n} (cursor {cursor}): receiver signature: {exc}")
@@ -142,7 +162,7 @@ def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: st
         cursor = page.get("next_cursor")
         if cursor is None:
             return
-        if cursor in seen:
+        if cursor in seen:  # check V5
             report.feed(f"{what} page {n}: next_cursor repeats an earlier cursor")
             return
 
@@ -155,16 +175,9 @@ def _grant(http: _Http, report: _Report, receiver_pk: bytes, enterprise: str | N
     except _ERRORS as exc:
         report.feed(f"enterprises page: receiver signature: {exc}")
     grants = list(page.get("enterprises", []))
-    if enterprise is not None and not any(g.get("enterprise_id") == enterprise for g in grants):
+    if enterprise is not None and not any(g.get("enterprise_id") == enterprise for g in grants):  # check V6
         report.feed(f"enterprise {enterprise} is not among the enterprises that authorised this bank")
     return grants
-
-
-def _receiver_key(http: _Http, pin: str | None, report: _Report) -> bytes:
-    rkey = http.get("/v1/receiver/key")
-    if pin and rkey.get("public_key") != pin:
-        report.feed("receiver key served differs from the pinned key")
-    return wire.unb64(pin if pin else rkey["public_key"], "receiver key")
 
 
 def verify_feed(
@@ -257,7 +270,7 @@ def _verify_enterprise(
     pages = 0
     # Before the records: an honest chain only grows, so what the heads page says now is covered
     # by the records read next (feed_verify_heads).
-    heads = _fetch_heads(http, report, receiver_pk, ent, enterprise, prior.get("heads") or {})
+    heads = _fetch_heads(http, report, receiver_pk, ent, enterprise, prior.get("heads") or {})  # check V27
 
     def records_pass() -> None:
         nonlocal pages
@@ -372,7 +385,7 @@ class _Keys:
                                 if info.get("enterprise_id") == self.enterprise}
         served = self._served[gw].get(kid)
         pk = self.pins.get(kid) or served
-        if pk is None:
+        if pk is None:  # check V7: the key is enrolled for this gateway of this enterprise (or pinned)
             raise wire.WireError("unknown_key", f"key {kid} is not enrolled for {gw} of {self.enterprise}")
         if kid in self.pins and served not in (None, self.pins[kid]):
             raise wire.WireError("key_mismatch", f"receiver serves a different key for {kid}")
@@ -422,18 +435,18 @@ class _RecordState:
             try:
                 sb = wire.SignedBatch(body=wire.unb64(b["body"], "body"), sig=wire.unb64(b["sig"], "sig"),
                                       kid=b["kid"])
-                if sb.hash != h:
+                if sb.hash != h:  # check V8
                     raise wire.WireError("bad_hash", "body does not hash to the batch hash")
                 gw = json.loads(sb.body).get("gateway")
                 if not isinstance(gw, str):
                     raise wire.WireError("bad_body", "body names no gateway")
-                body = wire.verify(sb, keys.get(gw, sb.kid))
-                if body["enterprise"] != enterprise or body["gateway"] != gw:
+                body = wire.verify(sb, keys.get(gw, sb.kid))  # check V9 (the key by check V7)
+                if body["enterprise"] != enterprise or body["gateway"] != gw:  # check V10
                     raise wire.WireError("gateway_mismatch", "batch belongs to another enterprise")
                 head = {"gateway": body["gateway"], "seq": body["seq"], "prev": body["prev"],
                         "dropped": body.get("dropped"), "records": len(body["records"]),
                         "heads_from": wire.body_heads_from(body)}
-                if not first and self.heads.get(h) != head:
+                if not first and not same_json(self.heads.get(h), head):  # check V11
                     raise wire.WireError("page_mismatch", "served again with a different body")
                 self.heads[h] = head
                 bodies[h] = body
@@ -453,27 +466,28 @@ class _RecordState:
             problem = None
             if isinstance(rid, int) and rid > self.max_id:
                 self.max_id = rid
-            if rid in self.seen_ids:
+            if rid in self.seen_ids:  # check V12
                 problem = "record id delivered twice"
-            elif not isinstance(rid, int) or rid <= self.floor:
+            elif not isinstance(rid, int) or isinstance(rid, bool) or rid <= self.floor:
                 problem = f"record id is not after {self.floor}, the last one an earlier run verified"
-            elif h in self.bad:
+            elif h in self.bad:  # check V13
                 problem = f"its batch failed: {self.bad[h]}"
             elif h not in bodies:
                 problem = "its batch is not on the page"
             else:
                 body = bodies[h]
-                if not isinstance(idx, int) or not 0 <= idx < len(body["records"]):
+                # check V14
+                if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(body["records"]):
                     problem = f"index {idx} is outside the batch"
                 elif idx in self.seen_locs[h]:
                     problem = f"batch {h[:16]} index {idx} delivered twice"
                 else:
                     self.seen_locs[h].add(idx)  # delivered (if altered, it fails below, but was not withheld)
-                    if r.get("gateway_id") != body["gateway"] or r.get("seq") != body["seq"]:
+                    if not same_json([r.get("gateway_id"), r.get("seq")], [body["gateway"], body["seq"]]):  # check V15
                         problem = "gateway_id/seq differ from the signed batch"
-                    elif r.get("record") != body["records"][idx]:
+                    elif not same_json(r.get("record"), body["records"][idx]):  # check V16
                         problem = "record differs from the signed batch"
-                    elif r.get("replayed", False) != isinstance(body.get("replay"), dict):
+                    elif not same_json(r.get("replayed", False), isinstance(body.get("replay"), dict)):  # check V17
                         problem = "replayed flag differs from the signed batch (its 'replay' object)"
             self.seen_ids.add(rid)
             if problem:
@@ -510,7 +524,7 @@ def _check_stub_heads(report: _Report, enterprise: str, stubs: dict[str, dict[st
         try:
             if not isinstance(s.get("gateway_id"), str) or not isinstance(s.get("kid"), str):
                 raise wire.WireError("bad_stub", "stub names no gateway or key")
-            wire.verify_head(stub_head(s, enterprise), wire.unb64(s["head_sig"], "head_sig"),
+            wire.verify_head(stub_head(s, enterprise), wire.unb64(s["head_sig"], "head_sig"),  # check V18
                              keys.get(s["gateway_id"], s["kid"]))
             signed.add(str(h))
         except (*_ERRORS, urllib.error.URLError, OSError) as exc:
@@ -524,7 +538,7 @@ def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: 
     """A stub must be a batch the bank may not see: it names a category outside the grant."""
     for h, s in stubs.items():
         cats = s.get("categories") or []
-        if h in batches:
+        if h in batches:  # check V19
             report.feed(f"batch {str(h)[:16]}: both shown and withheld")
         elif granted is not None and ("*" in granted or all(c in granted or c in ALWAYS_VISIBLE for c in cats)):
             report.feed(f"batch {str(h)[:16]} (gateway {s.get('gateway_id')} seq {s.get('seq')}): withheld "
@@ -546,7 +560,7 @@ def _check_chains(
     new_tips: dict[str, list[Any]] = {}
     chains: dict[str, list[tuple[int, str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
     for h, body in heads.items():
-        if len(seen_locs[h]) != body["records"]:
+        if len(seen_locs[h]) != body["records"]:  # check V20
             missing = body["records"] - len(seen_locs[h])
             report.feed(f"batch {h[:16]} (gateway {body['gateway']} seq {body['seq']}): {missing} record(s) withheld")
         chains[body["gateway"]].append((body["seq"], h, body, None))
@@ -563,16 +577,16 @@ def _check_chains(
             signed_prev = body["prev"] if body is not None else (stub or {}).get("prev") if h in signed_heads \
                 else None
             where = f"gateway {gw} seq {seq} ({'withheld ' if body is None else ''}batch {h[:16]})"
-            if seq < prev_seq:
+            if seq < prev_seq:  # check V21
                 report.feed(f"{where}: seq {seq} again, after an earlier run verified up to seq {prev_seq} "
                             "(equivocation or replay)")
                 continue
             if seq == prev_seq:
                 report.feed(f"{where}: two batches with seq {seq} (equivocation)")
             elif seq == prev_seq + 1:
-                if signed_prev is not None and signed_prev != prev_hash:
+                if signed_prev is not None and signed_prev != prev_hash:  # check V22
                     report.feed(f"{where}: does not chain to seq {prev_seq} (signed prev differs)")
-            elif dropped == [prev_seq + 1, seq - 1]:
+            elif same_json(dropped, [prev_seq + 1, seq - 1]):  # check V23
                 source = "signed body" if body is not None else "signed head" if h in signed_heads \
                     else "withheld batch (receiver's word)"
                 declared.append({"gateway_id": gw, "first": prev_seq + 1, "last": seq - 1, "declared_in": source})
@@ -587,13 +601,13 @@ def _check_scores(report: _Report, items: list[dict[str, Any]], receiver_pk: byt
     """Each score report must be exactly what the receiver signed, for this enterprise."""
     for s in items:
         try:
-            signed = wire.verify_report(s["signature"], receiver_pk)
-            if signed != s["report"]:
+            signed = wire.verify_report(s["signature"], receiver_pk)  # check V24
+            if not same_json(signed, s["report"]):
                 raise wire.WireError("report_mismatch", "report differs from the one the receiver signed")
             if signed.get("enterprise_id") != enterprise:
                 raise wire.WireError("report_mismatch", "report is about another enterprise")
             for k in ("score", "grade", "warning_level"):
-                if s.get(k) != signed.get(k):
+                if not same_json(s.get(k), signed.get(k)):
                     raise wire.WireError("report_mismatch", f"{k} differs from the signed report")
         except _ERRORS as exc:
             report.feed(f"score {s.get('id') if isinstance(s, dict) else '?'}: {exc}")
@@ -603,8 +617,8 @@ def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: di
                       listed: set[Any]) -> None:
     """Each indicator served must be a verified record, field for field.
 
-    An indicator whose record already failed is not reported again. Equality is JSON
-    equality (1 == 1.0), as a bank comparing decoded values would have it.
+    An indicator whose record already failed is not reported again. Equality is exact
+    (``same_json``: ``1``, ``1.0`` and ``true`` all differ).
     """
     for it in items:
         rid = it.get("id")
@@ -616,9 +630,9 @@ def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: di
             report.feed(f"indicator {rid}: no verified record in the records feed")
             continue
         rec = json.loads(stored)
-        wrong = [k for k, _ in _INDICATOR_FIELDS if it.get(k) != rec.get(k) and not (k == "quality"
-                 and it.get(k) == [] and k not in rec)]
-        wrong += [k for k in _LOCATOR_FIELDS if it.get(k) != rec.get(k)]
+        wrong = [k for k, _ in _INDICATOR_FIELDS if not same_json(it.get(k), rec.get(k)) and not (k == "quality"
+                 and it.get(k) == [] and k not in rec)]  # check V25
+        wrong += [k for k in _LOCATOR_FIELDS if not same_json(it.get(k), rec.get(k))]
         if wrong:
             report.feed(f"indicator {rid} (batch {str(rec.get('batch_hash'))[:16]} index {rec.get('index')}): "
                         f"{', '.join(wrong)} differ from the signed record")
@@ -643,6 +657,6 @@ def _take_indicators(report: _Report, items: list[dict[str, Any]], state: _Recor
 
 def _check_indicators_complete(report: _Report, verified: dict[Any, str], listed: set[Any], upto: int) -> None:
     """Every verified indicator record up to id ``upto`` must appear in the indicators feed."""
-    missing = [rid for rid in verified if rid <= upto and rid not in listed]
+    missing = [rid for rid in verified if rid <= upto and rid not in listed]  # check V26
     if missing:
         report.feed(f"indicators feed leaves out {len(missing)} verified indicator record(s), e.g. {missing[:5]}")

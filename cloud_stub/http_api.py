@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,10 +19,11 @@ from nacl.signing import SigningKey
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud_stub import banks, enrollment, feed, feed_models, heads, receiver_key
+from cloud_stub import banks, enrollment, feed, feed_models, heads, receiver_key, rejections
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from cloud_stub.ingest import ingest
+from cloud_stub.json_limits import MAX_DEPTH, depth_exceeds
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.http")
@@ -46,6 +47,25 @@ _FEED_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": feed_models.ErrorResponse, "description": "unauthenticated: no or unknown bank token"},
     403: {"model": feed_models.ErrorResponse,
           "description": "forbidden: not authorised for this enterprise (also for unknown enterprises)"},
+}
+_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": feed_models.ErrorResponse, "description": "bad_envelope, too_large, bad_body, bad_signature,"
+          " kid_mismatch, gateway_mismatch"},
+    403: {"model": feed_models.ErrorResponse, "description": "unknown_key, revoked_key"},
+    409: {"model": feed_models.ErrorResponse, "description": "equivocation, out_of_order, chain_broken, stale_seq"},
+}
+_HEAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": feed_models.ErrorResponse, "description": "bad_envelope, too_large, bad_encoding, bad_signature,"
+          " bad_statement, kid_mismatch, gateway_mismatch, bad_time"},
+    403: {"model": feed_models.ErrorResponse, "description": "unknown_key, revoked_key"},
+    409: {"model": feed_models.ErrorResponse, "description": "equivocation, stale_head"},
+}
+_KEYS_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS, 404: {"model": feed_models.ErrorResponse, "description": "unknown_gateway"}}
+_ENROLL_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": feed_models.ErrorResponse, "description": "bad_request, too_large, bad_signature (proof)"},
+    403: {"model": feed_models.ErrorResponse, "description": "unknown_token, token_used, token_expired, revoked_key"},
+    409: {"model": feed_models.ErrorResponse, "description": "gateway_conflict, key_in_use"},
 }
 _ENROLL_DOC: dict[str, Any] = {
     "requestBody": {
@@ -94,7 +114,9 @@ async def _read_limited(request: Request, limit: int, what: str = "envelope") ->
 
 
 def _parse_json(data: bytes, model: type[BaseModel]) -> Any:
-    """A JSON body into ``model``; malformed JSON or missing fields are a 400 ``bad_request``."""
+    """A JSON body into ``model``; malformed or too deeply nested JSON, missing fields are a 400 ``bad_request``."""
+    if depth_exceeds(data):
+        raise ReceiverError("bad_request", f"body nests deeper than {MAX_DEPTH} levels", 400, status="error")
     try:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -106,12 +128,32 @@ def _parse_json(data: bytes, model: type[BaseModel]) -> Any:
         raise ReceiverError("bad_request", f"invalid or missing fields: {fields}", 400, status="error") from None
 
 
+def _no_nul(request: Request) -> None:
+    """Every path and query parameter, for every route: a NUL character is refused here, once.
+
+    No id, name or cursor has one, and PostgreSQL text cannot hold it (the query would fail
+    with a 500 on one store and answer on the other)."""
+    if any("\x00" in v for v in request.query_params.getlist("cursor")):  # not a cursor we issued
+        raise ReceiverError("bad_cursor", "cursor is not one this receiver issued for this feed", 400, status="error")
+    values = [*request.path_params.values(), *request.query_params.keys(), *request.query_params.values()]
+    if any("\x00" in str(v) for v in values):
+        raise ReceiverError("bad_request", "a path or query parameter has a NUL character", 400, status="error")
+
+
+def _sql_int(default: int | None, alias: str | None = None, ge: int = feed.SQL_INT_MIN, *, description: str) -> Any:
+    """An integer query parameter, bounded to what both stores hold (64-bit signed): one place, so a
+    30-digit ``to=`` is a JSON 400 ``bad_request`` like any other bad value, not an overflow in the store."""
+    return Query(default, alias=alias, ge=ge, le=feed.SQL_INT_MAX, description=description)
+
+
 def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
     """The ASGI app over one open database and the receiver's signing key."""
     app = FastAPI(
         title="EdgeProof receiver",
         version="1",
-        description="Ingest of signed gateway batches, gateway enrollment, and the bank feed.",
+        description="Ingest of signed gateway batches, gateway enrollment, and the bank feed. Every error is"
+                    " JSON {status, code, message} (docs/receiver.md, 'Errors').",
+        dependencies=[Depends(_no_nul)],
     )
     key_info = receiver_key.public_info(signing_key)
 
@@ -125,6 +167,13 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         return JSONResponse({"status": "error", "code": code, "message": str(exc.detail)},
                             status_code=exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, not a bad request: logged with its traceback, answered as JSON without it.
+        log.error("unhandled error", exc_info=exc, extra={"event": "internal_error"})
+        return JSONResponse({"status": "error", "code": "internal_error", "message": "internal error"},
+                            status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()]
@@ -134,17 +183,18 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         )
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        """Liveness, and the batches rejected since start that no enrolled key vouched for (never stored)."""
+        return {"status": "ok", "unauthenticated_rejections": rejections.snapshot()}
 
-    @app.post("/v1/batches", openapi_extra=_ENVELOPE_DOC)
+    @app.post("/v1/batches", openapi_extra=_ENVELOPE_DOC, responses=_BATCH_RESPONSES)
     async def post_batch(request: Request) -> JSONResponse:
         """Submit one signed batch envelope. 200 accepted/duplicate; 4xx rejected with a stable code."""
         data = await _read_limited(request, wire.MAX_ENVELOPE_BYTES)
         result = await run_in_threadpool(ingest, rdb, data, "http")
         return JSONResponse(result.to_json(), status_code=result.http_status)
 
-    @app.post("/v1/heads", openapi_extra=_HEAD_DOC)
+    @app.post("/v1/heads", openapi_extra=_HEAD_DOC, responses=_HEAD_RESPONSES)
     async def post_head(request: Request) -> JSONResponse:
         """Submit one signed head statement (cloud_stub/heads.py). 200 accepted/duplicate; 4xx rejected,
         and nothing is stored unless the gateway's signature holds."""
@@ -152,7 +202,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         result = await run_in_threadpool(heads.ingest_head, rdb, data, "http")
         return JSONResponse(result.to_json(), status_code=result.http_status)
 
-    @app.post("/v1/enroll", openapi_extra=_ENROLL_DOC, responses=_ERRORS)
+    @app.post("/v1/enroll", openapi_extra=_ENROLL_DOC, responses=_ENROLL_ERRORS)
     async def post_enroll(request: Request) -> dict[str, str]:
         """Register a gateway key with a one-time token and a proof of possession."""
         req = _parse_json(await _read_limited(request, MAX_ENROLL_BYTES, "request body"), EnrollRequest)
@@ -161,7 +211,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
                                      "enterprise": out["enterprise_id"]})
         return {**out, "receiver_kid": key_info["kid"], "receiver_public_key": key_info["public_key"]}
 
-    @app.get("/v1/gateways/{gateway_id}/keys")
+    @app.get("/v1/gateways/{gateway_id}/keys", responses=_KEYS_ERRORS)
     def get_keys(gateway_id: str) -> dict[str, Any]:
         """Public: every key of a gateway, with enrollment and revocation times."""
         return enrollment.gateway_keys(rdb, gateway_id)
@@ -172,7 +222,29 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         return key_info
 
     _register_feed(app, rdb, signing_key)
+    _document_400_not_422(app)
     return app
+
+
+def _document_400_not_422(app: FastAPI) -> None:
+    """FastAPI describes parameter errors as 422; this API answers them 400 ``bad_request``
+    (the handler above), so the description says so, for every route in one place."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for ops in schema.get("paths", {}).values():
+                for op in ops.values():
+                    responses = op.get("responses", {})
+                    if responses.pop("422", None) is not None and "400" not in responses:
+                        responses["400"] = {"description": "bad_request: a parameter is missing or invalid",
+                                            "content": {"application/json": {"schema": {
+                                                "$ref": "#/components/schemas/ErrorResponse"}}}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _register_feed(app: FastAPI, rdb: ReceiverDB, signing_key: SigningKey) -> None:
@@ -210,8 +282,8 @@ def _register_feed(app: FastAPI, rdb: ReceiverDB, signing_key: SigningKey) -> No
         enterprise_id: str,
         name: str | None = Query(None, description="indicator name, e.g. energy.kwh"),
         subject: str | None = Query(None, description="asset or device the indicator is about"),
-        start: int | None = Query(None, alias="from", description="window.start >= this (Unix seconds)"),
-        end: int | None = Query(None, alias="to", description="window.start < this (Unix seconds)"),
+        start: int | None = _sql_int(None, "from", description="window.start >= this (Unix seconds)"),
+        end: int | None = _sql_int(None, "to", description="window.start < this (Unix seconds)"),
         cursor: str | None = Query(None, description=cursor_doc),
         limit: int = Query(feed.DEFAULT_LIMIT, description=f"1..{feed.MAX_LIMIT}; {limit_doc}"),
         authorization: str | None = Header(None),
@@ -226,7 +298,7 @@ def _register_feed(app: FastAPI, rdb: ReceiverDB, signing_key: SigningKey) -> No
     def get_findings(
         enterprise_id: str,
         cursor: str | None = Query(None, description=cursor_doc),
-        after: int | None = Query(None, description="legacy: findings with id > after (cursor wins)"),
+        after: int | None = _sql_int(None, ge=0, description="legacy: findings with id > after (cursor wins)"),
         limit: int = Query(1000, description=f"1..10000; {limit_doc}"),
         authorization: str | None = Header(None),
     ) -> JSONResponse:

@@ -17,7 +17,11 @@ of checks is part of the contract:
    body declares ``"dropped": [last+1, seq-1]``; otherwise ``out_of_order`` with
    ``expected_seq``.
 
-A rejection never changes stored batches or records; it may add a finding.
+A rejection never changes stored batches or records. It adds a finding only when the
+batch's body signature holds under an enrolled key (the gateway itself sent it: revoked
+key, bad head signature, gateway mismatch, chain errors); what no enrolled key vouches for
+(``bad_envelope``, ``unknown_key``, ``bad_signature``, a forged batch under a revoked key)
+is counted in memory (``rejections``) and logged, never stored: anyone can send it.
 
 The write lock is what keeps two receivers on one database from forking a chain. On
 SQLite it is ``BEGIN IMMEDIATE`` (one writer at a time). On PostgreSQL the transaction
@@ -36,8 +40,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from cloud_stub import rejections
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.findings import record_finding
+from cloud_stub.json_limits import MAX_DEPTH, depth_exceeds
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.ingest")
@@ -117,7 +126,9 @@ def _record_row(rec: Any, idx: int, head: tuple[str, str, str, int], replayed: i
     return (
         *head, idx, rec["type"],
         name if isinstance(name, str) else None,
-        cat if isinstance(cat, str) else None,
+        # wire.record_category's rule: an empty category is no category (the record's type
+        # stands for it, as in the signed head), so withholding and the head agree.
+        cat if isinstance(cat, str) and cat else None,
         subj if isinstance(subj, str) else None,
         start, length, _number(rec.get("value")),
         _dumps(rec["q"]) if isinstance(rec.get("q"), list) else None,
@@ -148,10 +159,14 @@ def ingest(
 
 
 def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None) -> IngestResult:
+    if len(data) <= wire.MAX_ENVELOPE_BYTES and depth_exceeds(data):
+        return _unauthenticated("bad_envelope", f"envelope nests deeper than {MAX_DEPTH} levels", 400)
     try:
         batch = wire.parse_envelope(data)
     except wire.WireError as exc:
-        return _reject(exc.code, exc.message, 400)
+        return _unauthenticated(exc.code, exc.message, 400)
+    if depth_exceeds(batch.body):
+        return _unauthenticated("bad_body", f"body nests deeper than {MAX_DEPTH} levels", 400, hash=batch.hash)
     if "\x00" in batch.kid:  # no key id has one, and PostgreSQL text cannot hold it: same answer on both stores
         return _reject("bad_envelope", "envelope field 'kid' has a NUL character", 400)
     h = batch.hash
@@ -171,17 +186,22 @@ def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None)
 
     seq = _peek_seq(batch.body)
     if key is None:
-        _finding_alone(rdb, "rejected_batch", None, None,
-                       {"code": "unknown_key", "kid": batch.kid, "hash": h}, h)
-        return _reject("unknown_key", f"key {batch.kid} is not enrolled", 403, seq=seq, hash=h)
+        return _unauthenticated("unknown_key", f"key {batch.kid} is not enrolled", 403, seq=seq, hash=h)
     gateway_id, enterprise_id, public_key_b64, revoked_at = key
+    public_key = wire.unb64(public_key_b64, "stored key")
     if revoked_at is not None:
+        if not _signed_by(batch, public_key):  # anyone can name a revoked kid: nothing of theirs is kept
+            return _unauthenticated("revoked_key", f"key {batch.kid} was revoked at {revoked_at}", 403,
+                                    seq=seq, hash=h, gateway_id=gateway_id)
         _finding_alone(rdb, "rejected_batch", enterprise_id, gateway_id,
                        {"code": "revoked_key", "kid": batch.kid, "seq": seq, "hash": h}, h)
         return _reject("revoked_key", f"key {batch.kid} was revoked at {revoked_at}", 403,
                        seq=seq, hash=h, gateway_id=gateway_id)
+    if not _signed_by(batch, public_key):
+        return _unauthenticated("bad_signature", "signature does not match the body bytes", 400,
+                                seq=seq, hash=h, gateway_id=gateway_id)
     try:
-        body = wire.verify(batch, wire.unb64(public_key_b64, "stored key"))
+        body = wire.verify(batch, public_key)
         if body["gateway"] != gateway_id or body["enterprise"] != enterprise_id:
             raise wire.WireError(
                 "gateway_mismatch", f"key {batch.kid} is enrolled for gateway {gateway_id} of {enterprise_id}"
@@ -196,6 +216,8 @@ def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None)
         if isinstance(body.get("created"), str) and "\x00" in body["created"]:
             raise wire.WireError("bad_body", "created has a NUL character")
     except wire.WireError as exc:
+        # The body's signature held: the gateway itself sent this (a bad head signature, a body
+        # naming another key or gateway), so the finding is worth keeping.
         if exc.code in ("bad_signature", "kid_mismatch", "gateway_mismatch"):
             _finding_alone(rdb, "rejected_batch", enterprise_id, gateway_id,
                            {"code": exc.code, "kid": batch.kid, "seq": seq, "hash": h}, h)
@@ -203,6 +225,24 @@ def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None)
 
     with rdb.write() as conn:
         return _extend_chain(conn, batch, body, rows, transport, rdb.dialect == "postgresql")
+
+
+def _signed_by(batch: wire.SignedBatch, public_key: bytes) -> bool:
+    """Whether the body signature holds under the enrolled key (the key id must name it too)."""
+    if wire.key_id(public_key) != batch.kid:
+        return False
+    try:
+        VerifyKey(public_key).verify(wire.SIGN_PREFIX + batch.body, batch.sig)
+    except BadSignatureError:
+        return False
+    return True
+
+
+def _unauthenticated(code: str, message: str, http_status: int, **kw: Any) -> IngestResult:
+    """A rejection of bytes no enrolled key vouches for: counted in memory and logged, never
+    stored, so junk cannot fill the disk (see ``rejections``)."""
+    rejections.count(code, kw.get("gateway_id"))
+    return _reject(code, message, http_status, **kw)
 
 
 def _finding_alone(rdb: Store, kind: str, ent: str | None, gw: str | None,

@@ -13,6 +13,7 @@ import pytest
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from cloud_stub import feed
 from gateway import wire
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "wire-format.md"
@@ -76,3 +77,30 @@ def test_wire_rejects_what_the_spec_forbids() -> None:
     forged = wire.SignedBatch(good.body, other.sign(wire.SIGN_PREFIX + good.body).signature, good.kid)
     with pytest.raises(wire.WireError, match="bad_signature"):
         wire.verify(forged, bytes(sk.verify_key))
+
+
+def test_the_worked_stub_is_what_the_receiver_serves_and_rebuilds_the_signed_head() -> None:
+    """§6's stub, byte for byte: what cloud_stub.feed serves for the example batch withheld, whose
+    rebuilt head (§8) is the example head and whose head_sig is the envelope's and verifies."""
+    b = blocks()
+    body, env = b["body"].encode(), json.loads(b["envelope"])
+    head_sig = base64.b64decode(env["head_sig"])
+    served = feed._stub(b["batch-hash"], "gw-example-01", 1, 1, body, b["kid"], head_sig, {"energy"})
+    assert wire.canonical_json(served).decode() == b["stub"]
+    stub = json.loads(b["stub"])
+    head = {"v": 1, "gateway": stub["gateway_id"], "enterprise": "ent-example", "kid": stub["kid"], "seq": stub["seq"],
+            "prev": stub["prev"], "hash": stub["hash"], "categories": stub["categories"],
+            "records": stub["record_count"], "dropped": stub["dropped"]}
+    head_bytes = json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert head_bytes.decode() == b["head"] and len(head_bytes) == 300
+    assert head_sig.hex() == b["head-signature-hex"]
+    VerifyKey(bytes.fromhex(b["public-key-hex"])).verify(b"EdgeProof head v1\x00" + head_bytes, head_sig)
+
+
+def test_an_unsigned_stub_has_prev_and_head_sig_null_never_omitted() -> None:
+    """§8: a stub of a batch without a head signature keeps all nine keys, prev and head_sig null."""
+    b = blocks()
+    stub = feed._stub(b["batch-hash"], "gw-example-01", 1, 1, b["body"].encode(), b["kid"], None, {"energy"})
+    assert set(stub) == {"hash", "gateway_id", "seq", "categories", "record_count", "dropped", "kid", "prev",
+                         "head_sig"}
+    assert stub["prev"] is None and stub["head_sig"] is None

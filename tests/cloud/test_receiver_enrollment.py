@@ -87,7 +87,9 @@ def test_reenroll_with_new_key_keeps_chain_and_old_key(receiver, gw):
 
 
 def test_receiver_key_and_health(receiver):
-    assert http("GET", f"{receiver.url}/healthz") == (200, {"status": "ok"})
+    status, health = http("GET", f"{receiver.url}/healthz")
+    assert (status, health["status"]) == (200, "ok")
+    assert set(health["unauthenticated_rejections"]) == {"total", "by_code", "by_gateway"}
     status, out = http("GET", f"{receiver.url}/v1/receiver/key")
     assert status == 200 and out["public_key"] == wire.b64(bytes(receiver.key.verify_key))
     assert http("GET", f"{receiver.url}/v1/gateways/nope/keys")[0] == 404

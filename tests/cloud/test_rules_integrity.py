@@ -24,8 +24,10 @@ def test_chain_findings_from_real_ingest(tmp_path):
     # equivocation: the same seq again with other bytes
     other = gw.make(seq=gw.seq, prev="0" * 64, records=one, boot=2)
     assert ingest(rdb, other.envelope()).code == "equivocation"
-    # a forged batch (signed by another key under the gateway's kid)
+    # a forged batch (signed by another key under the gateway's kid): anyone can send one, so it is
+    # counted in memory, not stored (issue 18); a batch the gateway signed that breaks the chain is kept
     assert ingest(rdb, gw.make(key=SigningKey.generate()).envelope()).code == "bad_signature"
+    assert ingest(rdb, gw.make(prev="ab" * 32, records=one).envelope()).code == "chain_broken"
     # the gateway declares 3 batches dropped
     gw.seq += 3
     b = gw.next(records=one, dropped=[gw.seq - 2, gw.seq])
@@ -36,7 +38,7 @@ def test_chain_findings_from_real_ingest(tmp_path):
     assert got["gap_observed"].severity == "yellow"
     assert got["gap_observed"].compared["expected_received"] == [[gw.seq + 1, gw.seq + 2]]
     assert got["rejected_batch"].severity == "orange"
-    assert got["rejected_batch"].compared["codes"] == {"bad_signature": 1}
+    assert got["rejected_batch"].compared["codes"] == {"chain_broken": 1}
     assert got["gap_declared"].statistic["batches_dropped"] == 3
     assert got["gap_declared"].severity == "yellow"
     assert got["equivocation"].severity == "red" and got["equivocation"].compared["seqs"] == [1]
