@@ -1,5 +1,5 @@
 """The PyNaCl-only verifier printed in docs/wire-format.md §9, run as written against a live receiver,
-every check in the document's order (V1..V26).
+every check in the document's order (V1..V27).
 
 So the document stays precise enough for a bank to write its own verifier: if the feed's shapes or
 signatures drift from the document, this fails.
@@ -8,6 +8,7 @@ signatures drift from the document, this fails.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ def feed(receiver) -> dict[str, Any]:
     a.seq += 2  # the gateway lost seq 5..6 and says so
     receiver.post(a.next(records=[machine(2)], dropped=[5, 6]).envelope())
     receiver.post(a.next(records=[energy(3)]).envelope())
+    # the gateway's signed word on its head (§10): the chain served must reach it
+    st = wire.head_statement("gw-a", "ent-1", a.kid, a.seq, a.prev, time.time() - 60, heads_from=1)
+    assert http("POST", f"{receiver.url}/v1/heads", wire.sign_head_statement(st, a.key).envelope())[0] == 200
     insert_analysis(receiver.rdb, receiver.key, "ent-1",
                     [signed_finding("r1", ["energy.kwh", "machine.cycles"]), signed_finding("r2", ["energy.kwh"])])
     token = add_bank(receiver.rdb, "bank-e", "ent-1", "energy")["token"]
@@ -53,6 +57,8 @@ def feed(receiver) -> dict[str, Any]:
         "latest": get("/v1/feed/ent-1/scores/latest"),
         "findings": get("/v1/feed/ent-1/findings"),
         "alerts": get("/v1/feed/ent-1/alerts"),
+        "heads": get("/v1/feed/ent-1/heads"),
+        "gateway": a,
         "receiver_pk": bytes(receiver.key.verify_key),
         "keys_of": {"gw-a": http("GET", f"{receiver.url}/v1/gateways/gw-a/keys")[1]},
     }
@@ -61,7 +67,7 @@ def feed(receiver) -> dict[str, Any]:
 def run(v: dict[str, Any], f: dict[str, Any]) -> None:
     """Every check of docs/wire-format.md §9, in order, with the document's own functions."""
     pk = v["check_receiver_key"](f["receiver_key"], f["receiver_pk"])  # V1
-    for name in ("enterprises", "indicators", "scores", "latest", "findings", "alerts"):
+    for name in ("enterprises", "indicators", "scores", "latest", "findings", "alerts", "heads"):
         v["check_whole_page"](f[name], pk)  # V2
     page = f["records"]
     v["check_records_page"](page, pk)  # V3
@@ -69,6 +75,7 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
         v["check_page_request"](f[name], "ent-1", None)  # V4
     v["check_cursors"]([None])  # V5: one page each here
     granted = v["check_grant"](f["enterprises"], "ent-1")  # V6
+    heads_page = f["heads"]  # read before the records; V27 runs once the chain served is known
     seen: dict[str, Any] = {}
     bodies = {}
     for h, b in page["batches"].items():
@@ -83,6 +90,12 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
     v["check_withheld"](page["withheld"], bodies, granted)  # V19
     v["check_complete"](bodies, delivered)  # V20
     v["check_chain"](bodies, page["withheld"], signed)  # V21-V23
+    for entry in heads_page["gateways"]:
+        served = {b["seq"]: h for h, b in bodies.items() if b["gateway"] == entry["gateway_id"]}
+        served |= {s["seq"]: s["hash"] for s in page["withheld"] if s["gateway_id"] == entry["gateway_id"]}
+        froms = [b["heads_from"] for b in bodies.values() if "heads_from" in b]
+        v["check_heads"](entry, "ent-1", f["keys_of"], {}, served, page["withheld"], signed,
+                         min(froms, default=None))  # V27
     for item in [*f["scores"]["items"], f["latest"]["item"]]:
         v["check_score"](item, pk, "ent-1")  # V24
     verified = {r["id"]: r for r in page["records"]}
@@ -217,3 +230,14 @@ def test_a_stub_dropped_and_the_page_resigned_still_breaks_the_chain(feed, recei
     signed = {s["hash"] for s in page["withheld"] if v["check_stub"](s, page["enterprise_id"], feed["keys_of"], {})}
     with pytest.raises(AssertionError, match="V23"):
         v["check_chain"](bodies, page["withheld"], signed)
+
+
+def test_a_truncated_tail_fails_on_the_gateways_signed_head(feed, receiver):
+    """The gateway signed a head beyond what the receiver serves (its newest batch deleted): V27 names it."""
+    a = feed["gateway"]
+    st = wire.head_statement("gw-a", "ent-1", a.kid, a.seq + 1, "ab" * 32, time.time(), heads_from=1)
+    assert http("POST", f"{receiver.url}/v1/heads", wire.sign_head_statement(st, a.key).envelope())[0] == 200
+    token = add_bank(receiver.rdb, "bank-e2", "ent-1", "energy")["token"]
+    feed = {**feed, "heads": http("GET", f"{receiver.url}/v1/feed/ent-1/heads", token=token)[1]}
+    with pytest.raises(AssertionError, match="V27 H2"):
+        run(doc_verifier(), feed)
