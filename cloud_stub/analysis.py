@@ -140,7 +140,47 @@ def build_report(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Ru
         "findings": [{**f.to_json(), "dedupe": f.dedupe} for f in findings],
         "chain": {"equivocations": equivocations,
                   "kinds": _count(c.kind for c in ev.chain_findings)},
+        **({"basis": basis(ev)} if ev.loader >= 2 else {}),
     }
+
+
+def basis(ev: RuleInputs) -> dict[str, Any]:
+    """What a report was computed from, stated so a bank can recompute it (docs/scoring.md, "Basis").
+
+    The loader version, the category view (None: all records), the digest of the
+    ``[record id, batch hash, index]`` locators of the records the rules read, and the chain
+    findings used, whole: a bank cannot rebuild every one of them (an equivocation's rejected
+    bytes never entered the chain), so it takes them from here and checks them against the
+    (hash-chained) findings feed and the chain it verified.
+    """
+    from cloud_stub.signed_inputs import chain_finding_rows
+
+    return {"loader": ev.loader, "categories": ev.categories, "locators_sha256": ev.locators_sha256,
+            "chain_findings": chain_finding_rows(ev)}
+
+
+def view_key(categories: Iterable[str]) -> str:
+    """How a category view is named in a report's ``views``: the sorted categories, comma-separated."""
+    return ",".join(sorted(categories))
+
+
+def _limited_views(conn: Any, enterprise_id: str) -> list[list[str]]:
+    """The distinct category sets of the enterprise's live category-limited bank grants."""
+    rows = conn.execute("SELECT DISTINCT categories FROM bank_grants WHERE enterprise_id = ? AND revoked_at IS NULL"
+                        " AND categories <> '*'", (enterprise_id,)).fetchall()
+    return sorted({view_key(c for c in r[0].split(",") if c) for r in rows} - {""})
+
+
+def with_views(report: dict[str, Any], views: Mapping[str, RuleInputs], cfg: ScoringConfig,
+               rules: Mapping[str, type[Rule]]) -> dict[str, Any]:
+    """The report plus, per category-limited view, the report computed on only what that view shows.
+
+    A bank granted some categories is served its view (docs/scoring.md, "Category views"): a
+    score it can recompute from the records it verified. Views add no findings to the store.
+    """
+    if not views:
+        return report
+    return {**report, "views": {k: build_report(views[k], cfg, rules, report["as_of"]) for k in sorted(views)}}
 
 
 def _count(items: Iterable[str]) -> dict[str, int]:
@@ -249,10 +289,12 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
             raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
         max_rid, max_fid = _bounds(conn, enterprise_id)
         ev = load_rule_inputs(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid)
+        views = {k: load_rule_inputs(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid,
+                                     categories=k.split(",")) for k in _limited_views(conn, enterprise_id)}
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it
     marks.append(time.perf_counter())
-    report = build_report(ev, cfg, rules, as_of)
+    report = with_views(build_report(ev, cfg, rules, as_of), views, cfg, rules)
     marks.append(time.perf_counter())
     try:
         signed = wire.sign_report(report, key)
@@ -361,7 +403,10 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
     does, and is named.
     """
     ent, as_of, start, end, version, cfg_sha, max_rid, max_fid, report_text, _ = _stored(rdb, score_id)
-    rules = _rules_of(json.loads(report_text), score_id)
+    stored = json.loads(report_text)
+    rules = _rules_of(stored, score_id)
+    # A report without ``basis`` was made by loader 1 (see cloud_stub/signed_inputs.py).
+    loader = stored.get("basis", {}).get("loader", 1) if isinstance(stored.get("basis", {}), dict) else 1
     try:
         path = Path(config_path) if config_path is not None else shipped_path(version)
     except ValueError as exc:
@@ -374,10 +419,16 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
         raise AnalysisError("config_changed",
                             f"score {score_id} used {version} with table sha256 {cfg_sha}; {path} is "
                             f"{cfg.version} with sha256 {cfg.sha256}")
-    with rdb.read() as conn:
-        ev = load_rule_inputs(conn, ent, int(start), int(end), int(max_rid), int(max_fid))
+    view_keys = sorted(stored["views"]) if isinstance(stored.get("views"), dict) else []
+    try:
+        with rdb.read() as conn:
+            ev = load_rule_inputs(conn, ent, int(start), int(end), int(max_rid), int(max_fid), loader=loader)
+            views = {k: load_rule_inputs(conn, ent, int(start), int(end), int(max_rid), int(max_fid),
+                                         loader=loader, categories=k.split(",")) for k in view_keys}
+    except ValueError as exc:  # a stored body that no longer hashes to its batch hash
+        raise AnalysisError("inputs_unreadable", f"score {score_id}: {exc}") from exc
     # Through canonical JSON, so it compares with the stored report type for type (tuples are lists).
-    return json.loads(wire.canonical_json(build_report(ev, cfg, rules, int(as_of))))
+    return json.loads(wire.canonical_json(with_views(build_report(ev, cfg, rules, int(as_of)), views, cfg, rules)))
 
 
 def _rules_of(report: Mapping[str, Any], score_id: int) -> dict[str, type[Rule]]:
