@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from nacl.signing import SigningKey
 
+from cloud_stub import feed_chain
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
 from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs, load_rule_inputs
@@ -194,15 +195,26 @@ def _count(items: Iterable[str]) -> dict[str, int]:
 
 
 def _store(conn: Any, report: dict[str, Any], signature: str, findings: list[dict[str, Any]],
-           equivocations: list[tuple[int, str | None, dict[str, Any]]]) -> tuple[int, list[dict[str, Any]]]:
+           equivocations: list[tuple[int, str | None, dict[str, Any]]],
+           row_locks: bool = False) -> tuple[int, list[dict[str, Any]]]:
     """Findings, the score and the alerts in one transaction; returns (score id, alerts raised)."""
     ent, now = report["enterprise_id"], iso(utc_now())
+    if row_locks:  # the enterprise lock ingest takes too: findings and alerts are hash-chained per enterprise
+        conn.execute("SELECT id FROM enterprises WHERE id = ? FOR NO KEY UPDATE", (ent,))
     for f in findings:
+        text = wire.canonical_json(f).decode()
+        item = {"kind": f["rule"], "severity": f["severity"], "enterprise_id": ent, "gateway_id": None,
+                "created": now, "rule_version": f["version"], "subscore": f["subscore"],
+                "window_start": f["window"]["start"], "window_end": f["window"]["end"]}
+        if conn.execute("SELECT 1 FROM findings WHERE dedupe = ?", (f"{ent}/{f['dedupe']}",)).fetchone():
+            continue  # raised by an earlier analysis: stored once
+        prev, h = feed_chain.link(conn, "finding", item, json.loads(text))
         conn.execute(
             "INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe, rule_version,"
-            " subscore, window_start, window_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (f["rule"], f["severity"], ent, None, wire.canonical_json(f).decode(), now,
-             f"{ent}/{f['dedupe']}", f["version"], f["subscore"], f["window"]["start"], f["window"]["end"]),
+            " subscore, window_start, window_end, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (f["rule"], f["severity"], ent, None, text, now,
+             f"{ent}/{f['dedupe']}", f["version"], f["subscore"], f["window"]["start"], f["window"]["end"], prev, h),
         )
     prev = conn.execute("SELECT warning_level FROM scores WHERE enterprise_id = ? ORDER BY id DESC LIMIT 1",
                         (ent,)).fetchone()
@@ -218,10 +230,15 @@ def _store(conn: Any, report: dict[str, Any], signature: str, findings: list[dic
     alerts: list[dict[str, Any]] = []
 
     def alert(kind: str, level: str, detail: dict[str, Any], dedupe: str) -> None:
+        if conn.execute("SELECT 1 FROM alerts WHERE dedupe = ?", (f"{ent}/{dedupe}",)).fetchone():
+            return
+        text = wire.canonical_json(detail).decode()
+        prev, h = feed_chain.link(conn, "alert", {"enterprise_id": ent, "kind": kind, "level": level,
+                                                  "created": now}, json.loads(text))
         cur = conn.execute(
-            "INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING RETURNING id",
-            (ent, kind, level, wire.canonical_json(detail).decode(), now, f"{ent}/{dedupe}"),
+            "INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe, prev, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (ent, kind, level, text, now, f"{ent}/{dedupe}", prev, h),
         ).fetchone()
         if cur is not None:
             alerts.append({"id": cur[0], "kind": kind, "level": level, "detail": detail})
@@ -303,7 +320,8 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
                             500) from exc
     equiv = [(c.id, c.gateway_id, c.detail) for c in ev.chain_findings if c.kind == "equivocation"]
     with rdb.write() as conn:
-        score_id, alerts = _store(conn, report, json.dumps(signed, sort_keys=True), report["findings"], equiv)
+        score_id, alerts = _store(conn, report, json.dumps(signed, sort_keys=True), report["findings"], equiv,
+                                  getattr(rdb, "dialect", "sqlite") == "postgresql")
     marks.append(time.perf_counter())
     stages = {name: b - a for name, a, b in zip(("load", "digest", "rules_and_score", "sign_and_store"),
                                                 marks[:-1], marks[1:], strict=True)}

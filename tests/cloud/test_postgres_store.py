@@ -118,7 +118,7 @@ def test_a_schema_2_database_is_migrated_in_place(rdb: PostgresDB, pg_url: str) 
 def test_another_schema_version_is_refused_by_name(rdb: PostgresDB, pg_url: str) -> None:
     with rdb.write() as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 3"):
+    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 4"):
         PostgresDB(pg_url)
     with rdb.write() as conn:
         conn.execute("DROP TABLE meta")
