@@ -122,6 +122,7 @@ def build_inputs(
     ranges: dict[str, list[int]] = {}
     by_gw_seq: dict[tuple[str, int], AcceptedBatch] = {}
     locs: list[tuple[int, str, int]] = []
+    qcache: dict[tuple[Any, ...], str] = {}
     for b in batches:
         body = b.body
         if not batch_visible(body, cats):
@@ -151,11 +152,20 @@ def build_inputs(
             subj, cat, q = rec.get("subject"), rec.get("category"), rec.get("q")
             if not isinstance(subj, str):
                 continue
-            rows.append((name, subj, length, start, replayed, rid, _number(rec.get("value")),
-                         _dumps(q) if isinstance(q, list) else None, cat if isinstance(cat, str) else None))
+            if isinstance(q, list):
+                try:  # a handful of distinct flag lists: encode each once
+                    qtext = qcache[tuple(q)]
+                except (KeyError, TypeError):
+                    qtext = _dumps(q)
+                    if all(isinstance(x, str) for x in q):
+                        qcache[tuple(q)] = qtext
+            else:
+                qtext = None
+            rows.append((name, subj, length, start, replayed, rid, _number(rec.get("value")), qtext,
+                         cat if isinstance(cat, str) else None))
             recs[rid] = rec
             locs.append((rid, b.hash, idx))
-    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[5]))
+    rows.sort()  # by name, subject, length, start (ids are unique, so later fields never compare)
     _build_series(ev, rows)
     kept: list[int] = sorted(int(i) for by in ev.series_by_name.values() for s in by.values() for i in s.ids)
     ev.locators_sha256 = _locators_digest(locs, set(kept))
