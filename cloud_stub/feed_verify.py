@@ -24,7 +24,10 @@ can vendor this file and wire.py alone. For every record it checks, itself:
   receiver key when one is given;
 * each score report's own receiver signature covers the report served;
 * every indicator in the indicators feed is the record it points to, and every indicator
-  record shown appears there.
+  record shown appears there;
+* findings and alerts are hash-chained (across pages, and across runs with a state file),
+  and what score reports refer to (their stated chain findings, findings and red alerts) is
+  served (``feed_verify_refs.py``).
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).
@@ -42,12 +45,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import Any
 
+from cloud_stub.feed_verify_refs import ReceiverWord
 from gateway import wire
 
 PAGE_LIMIT = 1000
+# (verified bodies of a records page by batch hash, the page's records, ids that failed so far)
+OnRecords = Callable[[dict[str, dict[str, Any]], list[dict[str, Any]], set[Any]], None]
 MAX_FAILURES = 10_000
 _ERRORS = (wire.WireError, KeyError, TypeError, ValueError, AttributeError)
 
@@ -98,6 +104,13 @@ def _records_signed_shape(page: dict[str, Any]) -> dict[str, Any]:
         "locators": [[r.get("id"), r.get("batch_hash"), r.get("index")] for r in recs],
         "withheld": page.get("withheld", []),
     }
+
+
+def _signed_get(http: _Http, path: str, receiver_pk: bytes) -> dict[str, Any]:
+    """One page of a whole-signed feed, its signature checked (raises WireError otherwise)."""
+    page = http.get(path, auth=True)
+    _whole_page_signed(page, receiver_pk)
+    return page  # type: ignore[no-any-return]
 
 
 def _whole_page_signed(page: dict[str, Any], receiver_pk: bytes) -> None:
@@ -162,6 +175,7 @@ def _receiver_key(http: _Http, pin: str | None, report: _Report) -> bytes:
 def verify_feed(
     url: str, enterprise: str, token: str, pin: str | None = None, *, page_limit: int = PAGE_LIMIT,
     timeout: float = 30.0, key_pins: dict[str, str] | None = None, since: dict[str, Any] | None = None,
+    on_records: OnRecords | None = None,
 ) -> dict[str, Any]:
     """Pull every feed of ``enterprise`` and verify it; returns a summary dict.
 
@@ -174,7 +188,9 @@ def verify_feed(
     "gateways", "declared_gaps", "scores", "indicators", "findings", "alerts", "categories"}``;
     ``failed`` counts records that did not verify plus feed-level failures (page or report
     signatures, chain breaks, withheld records). ``pin`` is the receiver's base64 public key;
-    ``key_pins`` maps kid -> base64 gateway public key known out of band.
+    ``key_pins`` maps kid -> base64 gateway public key known out of band. ``on_records`` is called
+    with each records page's verified bodies (hash -> decoded body), its records and the ids that
+    failed so far (``feed rescore`` keeps what it needs to recompute a score).
     """
     http = _Http(url, token, timeout)
     report = _Report()
@@ -187,7 +203,8 @@ def verify_feed(
         grants = _grant(http, report, receiver_pk, enterprise)
         cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["categories"] = cats
-        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since)
+        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
+                           on_records)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
         report.feed(f"fetching the feed failed: {exc}")
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures
@@ -226,6 +243,7 @@ def verify_all(url: str, token: str, pin: str | None = None, states: dict[str, d
 def _verify_enterprise(
     http: _Http, report: _Report, receiver_pk: bytes, enterprise: str, granted: list[str] | None,
     page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any], since: dict[str, Any] | None,
+    on_records: OnRecords | None = None,
 ) -> None:
     """Stream every feed of one enterprise through the checks, page by page.
 
@@ -244,6 +262,7 @@ def _verify_enterprise(
     state.indicators.update({int(k): v for k, v in (prior.get("pending_indicators") or {}).items()})
     stubs: dict[str, dict[str, Any]] = {}
     pages = 0
+    word = ReceiverWord(prior)  # findings/alerts chains and what score reports refer to
 
     def records_pass() -> None:
         nonlocal pages
@@ -252,6 +271,8 @@ def _verify_enterprise(
             pages += 1
             bodies = state.check_batches(report, enterprise, page.get("batches", {}), keys)
             state.check_records(report, page.get("records", []), bodies)
+            if on_records is not None:
+                on_records(bodies, page.get("records", []), state.failed)
             for st in page.get("withheld", []):
                 stubs.setdefault(st.get("hash"), st)
             cursors["records"] = page.get("resume_cursor") or cursors.get("records")
@@ -264,6 +285,9 @@ def _verify_enterprise(
     counts: dict[str, int] = {}
     listed: set[Any] = set()
     later: list[dict[str, Any]] = []
+    for what in ("findings", "alerts"):
+        word.check_tip_still_served(what, lambda q, w=what: _signed_get(http, f"/v1/feed/{ent}/{w}?{q}", receiver_pk),
+                                    report.feed)
     for what in ("scores", "indicators", "findings", "alerts"):
         n = 0
         cursor = cursors.get(what)
@@ -276,6 +300,7 @@ def _verify_enterprise(
             else:
                 if what == "scores":
                     _check_scores(report, items, receiver_pk, enterprise)
+                word.take(what, items, report.feed)
                 n += len(items)
             cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
         cursors[what] = cursor
@@ -288,6 +313,7 @@ def _verify_enterprise(
     _check_indicators_complete(report, state.indicators, listed, must_upto)
     pending = {rid: f for rid, f in state.indicators.items() if rid > must_upto and rid not in listed}
 
+    word.check_refs(report.feed)
     signed_heads = _check_stub_heads(report, enterprise, stubs, keys)
     _check_withheld(report, stubs, state.shown, granted)
     tips = {gw: (int(t[0]), str(t[1])) for gw, t in (prior.get("chains") or {}).items()}
@@ -309,6 +335,7 @@ def _verify_enterprise(
             "keys": keys.learnt(),
             "pending_indicators": {str(k): v for k, v in pending.items()},
             "totals": totals,
+            **word.tips(),
         }
 
 
