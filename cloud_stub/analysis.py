@@ -29,10 +29,11 @@ from nacl.signing import SigningKey
 from cloud_stub import feed_chain
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
-from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs, load_rule_inputs
+from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs
 from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Finding, Rule
 from cloud_stub.scoring import ScoringConfig, Sufficiency, load_config, score_card, shipped_path
+from cloud_stub.signed_inputs import load_with_views
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.analysis")
@@ -305,9 +306,8 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
             raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
         max_rid, max_fid = _bounds(conn, enterprise_id)
-        ev = load_rule_inputs(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid)
-        views = {k: load_rule_inputs(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid,
-                                     categories=k.split(",")) for k in _limited_views(conn, enterprise_id)}
+        ev, views = load_with_views(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid, CHAIN_KINDS,
+                                    _limited_views(conn, enterprise_id))
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it
     marks.append(time.perf_counter())
@@ -440,9 +440,8 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
     view_keys = sorted(stored["views"]) if isinstance(stored.get("views"), dict) else []
     try:
         with rdb.read() as conn:
-            ev = load_rule_inputs(conn, ent, int(start), int(end), int(max_rid), int(max_fid), loader=loader)
-            views = {k: load_rule_inputs(conn, ent, int(start), int(end), int(max_rid), int(max_fid),
-                                         loader=loader, categories=k.split(",")) for k in view_keys}
+            ev, views = load_with_views(conn, ent, int(start), int(end), int(max_rid), int(max_fid), CHAIN_KINDS,
+                                        view_keys, loader=loader)
     except ValueError as exc:  # a stored body that no longer hashes to its batch hash
         raise AnalysisError("inputs_unreadable", f"score {score_id}: {exc}") from exc
     # Through canonical JSON, so it compares with the stored report type for type (tuples are lists).

@@ -96,10 +96,6 @@ def _number(v: Any) -> float | None:
     return None
 
 
-def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) else None
-
-
 def build_inputs(
     enterprise_id: str, period_start: int, period_end: int, max_record_id: int, max_finding_id: int,
     batches: Iterable[AcceptedBatch], locators: Mapping[str, Sequence[tuple[int, int]]],
@@ -135,20 +131,21 @@ def build_inputs(
         if not isinstance(records, list):
             continue
         replayed = 1 if isinstance(body.get("replay"), dict) else 0
+        n, hit = len(records), False
         for rid, idx in locators.get(b.hash, ()):
-            if rid > max_record_id or not 0 <= idx < len(records):
+            if rid > max_record_id or not 0 <= idx < n:
                 continue
             rec = records[idx]
-            if not isinstance(rec, dict) or rec.get("type") != "indicator":
+            if type(rec) is not dict or rec.get("type") != "indicator":
                 continue
             name, window = rec.get("name"), rec.get("window")
-            if not isinstance(name, str) or not isinstance(window, dict):
+            if type(name) is not str or type(window) is not dict:
                 continue
-            start, length = _int(window.get("start")), _int(window.get("len"))
-            if start is None or length is None or start < period_start or start + length > period_end:
+            start, length = window.get("start"), window.get("len")
+            if not isinstance(start, int) or not isinstance(length, int) or start < period_start \
+                    or start + length > period_end:
                 continue
-            rng = ranges.setdefault(gw, [seq, seq])
-            rng[0], rng[1] = min(rng[0], seq), max(rng[1], seq)
+            hit = True
             subj, cat, q = rec.get("subject"), rec.get("category"), rec.get("q")
             if not isinstance(subj, str):
                 continue
@@ -165,6 +162,9 @@ def build_inputs(
                          cat if isinstance(cat, str) else None))
             recs[rid] = rec
             locs.append((rid, b.hash, idx))
+        if hit:  # every record of a batch has the batch's seq: the seq range is kept per batch
+            rng = ranges.setdefault(gw, [seq, seq])
+            rng[0], rng[1] = min(rng[0], seq), max(rng[1], seq)
     rows.sort()  # by name, subject, length, start (ids are unique, so later fields never compare)
     _build_series(ev, rows)
     kept: list[int] = sorted(int(i) for by in ev.series_by_name.values() for s in by.values() for i in s.ids)
@@ -222,6 +222,23 @@ def load_signed(conn: Any, enterprise_id: str, period_start: int, period_end: in
     Only ``records.(id, batch_hash, idx)`` and ``batches.(hash, body)`` are read for values
     (plus ``received`` for a loader-1 score); the body must hash to its batch hash.
     """
+    got = _read(conn, enterprise_id, max_record_id, max_finding_id, chain_kinds)
+    return build_inputs(enterprise_id, period_start, period_end, max_record_id, max_finding_id, *got,
+                        loader=loader, categories=categories)
+
+
+def load_with_views(conn: Any, enterprise_id: str, period_start: int, period_end: int, max_record_id: int,
+                    max_finding_id: int, chain_kinds: Sequence[str], views: Sequence[str], *,
+                    loader: int = LOADER) -> tuple[RuleInputs, dict[str, RuleInputs]]:
+    """The full inputs and one per category view (``"energy,machine"``), reading and decoding once."""
+    got = _read(conn, enterprise_id, max_record_id, max_finding_id, chain_kinds)
+    args = (enterprise_id, period_start, period_end, max_record_id, max_finding_id, *got)
+    return (build_inputs(*args, loader=loader),
+            {k: build_inputs(*args, loader=loader, categories=k.split(",")) for k in views})
+
+
+def _read(conn: Any, enterprise_id: str, max_record_id: int, max_finding_id: int, chain_kinds: Sequence[str],
+          ) -> tuple[list[AcceptedBatch], dict[str, list[tuple[int, int]]], list[ChainFinding]]:
     locators: dict[str, list[tuple[int, int]]] = {}
     for rid, h, idx in conn.execute("SELECT id, batch_hash, idx FROM records WHERE enterprise_id = ? AND id <= ?",
                                     (enterprise_id, max_record_id)):
@@ -233,8 +250,7 @@ def load_signed(conn: Any, enterprise_id: str, period_start: int, period_end: in
     findings = [ChainFinding(int(i), k, g, json.loads(d), c) for i, k, g, d, c in conn.execute(
         "SELECT id, kind, gateway_id, detail, created FROM findings WHERE enterprise_id = ? AND id <= ?"
         f" AND kind IN ({kinds}) ORDER BY id", (enterprise_id, max_finding_id, *chain_kinds))]
-    return build_inputs(enterprise_id, period_start, period_end, max_record_id, max_finding_id, batches, locators,
-                        findings, loader=loader, categories=categories)
+    return batches, locators, findings
 
 
 def chain_finding_rows(ev: RuleInputs) -> list[list[Any]]:
