@@ -306,8 +306,11 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
             raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
         max_rid, max_fid = _bounds(conn, enterprise_id)
-        ev, views = load_with_views(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid, CHAIN_KINDS,
-                                    _limited_views(conn, enterprise_id))
+        try:
+            ev, views = load_with_views(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid,
+                                        CHAIN_KINDS, _limited_views(conn, enterprise_id))
+        except ValueError as exc:  # a stored body that no longer hashes to its batch hash
+            raise AnalysisError("inputs_unreadable", f"{enterprise_id}: {exc}", 500) from exc
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it
     marks.append(time.perf_counter())

@@ -210,6 +210,15 @@ def test_tampering_with_a_stored_input_is_detected(rdb: ReceiverDB, key: Signing
     assert any("does not hash to its batch hash" in p for p in check["problems"]), check["problems"]
 
 
+def test_an_analysis_refuses_an_edited_body_and_names_its_batch(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb, days=3)
+    with rdb.write() as conn:
+        h = conn.execute("SELECT hash FROM batches WHERE seq = 2").fetchone()[0]
+        conn.execute("UPDATE batches SET body = ? WHERE hash = ?", (b'{"records":[]}', h))
+    with pytest.raises(AnalysisError, match=f"batch {h[:16]}: stored body does not hash to its batch hash"):
+        run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+
+
 @pytest.mark.parametrize("edit", [
     "UPDATE records SET value = value * 2 WHERE name = 'mes.produced_qty' AND seq = 3",
     "UPDATE records SET window_start = window_start - 86400 * 400 WHERE name = 'energy.kwh' AND seq = 4",
