@@ -25,6 +25,7 @@ import json
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from cloud_stub import feed_verify
@@ -149,13 +150,40 @@ def recompute_report(report: Mapping[str, Any], batches: list[AcceptedBatch],
     return fresh, problems
 
 
+def _after_bound(report: Mapping[str, Any], collect: _Collect) -> int:
+    """Verified records of the report's period that lie beyond its ``max_record_id`` although their batch
+    was created (gateway clock, signed) before ``as_of``. Not a failure — a batch held in an outbox
+    arrives late — but a receiver choosing an old bound to leave out recent records shows here."""
+    try:
+        as_of, end, start = int(report["as_of"]), int(report["period"]["end"]), int(report["period"]["start"])
+        bound = int(report["inputs"]["max_record_id"])
+    except (KeyError, TypeError, ValueError):
+        return 0
+    n = 0
+    for h, b in collect.batches.items():
+        created = b.body.get("created")
+        try:
+            t = datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+        if t >= as_of:
+            continue
+        recs = b.body.get("records") if isinstance(b.body.get("records"), list) else []
+        for rid, idx in collect.locators.get(h, ()):
+            w = recs[idx].get("window") if 0 <= idx < len(recs) and isinstance(recs[idx], dict) else None
+            if rid > bound and isinstance(w, dict) and isinstance(w.get("start"), int) and start <= w["start"] < end:
+                n += 1
+    return n
+
+
 def rescore(url: str, enterprise: str, token: str, pin: str | None = None, *, score_id: int | None = None,
             page_limit: int = feed_verify.PAGE_LIMIT, timeout: float = 30.0,
             config_path: str | None = None) -> dict[str, Any]:
     """Verify the feed, recompute the served score report, compare. ``ok`` is True only if identical.
 
     ``{"enterprise_id", "score_id", "categories", "recomputed": "report" | "view", "ok", "problems",
-    "verify": {records, verified, failed}, "score": {"served", "recomputed"}, "inputs_sha256": {...}}``
+    "verify": {records, verified, failed}, "score": {"served", "recomputed"}, "inputs_sha256": {...},
+    "after_bound"}`` (``after_bound``: see :func:`_after_bound`).
     """
     collect = _Collect()
     summary = feed_verify.verify_feed(url, enterprise, token, pin, page_limit=page_limit, timeout=timeout,
@@ -181,6 +209,9 @@ def rescore(url: str, enterprise: str, token: str, pin: str | None = None, *, sc
         problems.append(f"score {item.get('id')} has no view for this bank's categories {cats}: the receiver "
                         "serves nothing this bank can recompute")
         return out
+    if not limited and isinstance(report.get("basis"), dict) and report["basis"].get("categories") is not None:
+        problems.append(f"score {item.get('id')}: served as the full report but computed for categories "
+                        f"{report['basis']['categories']}")
     if limited and sorted((report.get("basis") or {}).get("categories") or []) != sorted(cats):
         problems.append(f"score {item.get('id')}: the view served is for categories "
                         f"{(report.get('basis') or {}).get('categories')}, not this bank's {cats}")
@@ -198,6 +229,7 @@ def rescore(url: str, enterprise: str, token: str, pin: str | None = None, *, sc
         problems += _named_differences(a, b, f"view {k}: ")
     if not problems and wire.canonical_json(report) != wire.canonical_json(fresh):
         problems += [f"differs at {p}" for p in diff(report, fresh)] or ["report bytes differ"]
+    out["after_bound"] = _after_bound(report, collect)
     out.update(ok=not problems, score={"served": report.get("score"), "recomputed": fresh.get("score")},
                inputs_sha256={"served": report.get("inputs_sha256"), "recomputed": fresh.get("inputs_sha256")},
                view=view_key(cats) if limited else None)

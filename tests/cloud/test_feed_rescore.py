@@ -65,7 +65,7 @@ def bank_site(receiver) -> dict[str, Any]:
     tokens = {"all": add_bank(receiver.rdb, "bank-all", "ent-1")["token"],
               "em": add_bank(receiver.rdb, "bank-em", "ent-1", "energy,machine")["token"]}
     report = analyse(receiver.rdb, "ent-1", as_of=AS_OF, days=DAYS, signing_key=receiver.key)
-    return {"receiver": receiver, "tokens": tokens, "pin": pin_of(receiver), "report": report}
+    return {"receiver": receiver, "tokens": tokens, "pin": pin_of(receiver), "report": report, "gw": gw}
 
 
 def cli(site: dict[str, Any], bank: str, *extra: str) -> Any:
@@ -225,3 +225,15 @@ def test_rescore_json_names_the_bank_categories_and_a_missing_view(bank_site) ->
     assert any("has no view for this bank's categories" in p for p in out["problems"])
     analyse(r.rdb, "ent-1", as_of=AS_OF, days=DAYS, signing_key=r.key)  # the next analysis computes it
     assert rescore(r.url, "ent-1", token, bank_site["pin"])["ok"] is True
+
+
+def test_records_beyond_the_bound_that_were_created_before_as_of_are_counted(bank_site) -> None:
+    """A report's bound is its own statement; records the gateway created before ``as_of`` that it
+    leaves out are not a failure (outboxes deliver late) but are counted for the bank to see."""
+    r, gw = bank_site["receiver"], bank_site["gw"]
+    out = rescore(r.url, "ent-1", bank_site["tokens"]["all"], bank_site["pin"])
+    assert out["ok"] and out["after_bound"] == 0
+    late = [rec("energy.kwh", T0 + 3 * DAY + h * 3600, 3600, 99.0, "meter-late") for h in range(3)]
+    assert r.post(gw.next(records=late, created="2025-12-01T00:00:00.000Z").envelope())[1]["status"] == "accepted"
+    out = rescore(r.url, "ent-1", bank_site["tokens"]["all"], bank_site["pin"])
+    assert out["ok"] and out["after_bound"] == 3
