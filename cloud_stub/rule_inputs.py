@@ -15,9 +15,11 @@ Selection rules, in order:
   replayed one (history replayed at onboarding is weaker evidence than what the gateway
   sent as it happened), and among equals the latest record id wins (an MES/ERP figure
   corrected by a later export is re-sent as a revision with a higher id);
-* ``record`` JSON is parsed only for the indicators whose ``detail`` a rule reads
-  (:data:`DETAIL_NAMES`): a 90-day hourly history is ~10^5 rows per enterprise and JSON
-  parsing would dominate the load.
+* ``detail`` is kept only for the indicators whose detail a rule reads (:data:`DETAIL_NAMES`).
+
+Where values come from: the signed batch bodies, never the derived columns of ``records``
+(``cloud_stub/signed_inputs.py``: each body decoded once, a record is ``body.records[index]``
+of its locator; loader versions there).
 
 Alignment: device indicators are epoch-aligned (15 min, 1 h) while MES/ERP figures are per
 local day with an arbitrary epoch start and 23/24/25 h length. :meth:`RuleInputs.daily`
