@@ -177,7 +177,8 @@ class Score(BaseModel):
     score: float | None
     grade: str | None
     warning_level: str | None
-    report: dict[str, Any] = Field(description="the score report (redacted for a category-limited grant)")
+    report: dict[str, Any] = Field(description="the score report (redacted for a category-limited grant, "
+                                   "which also gets its own recomputable view as report.view)")
     signature: Signed = Field(description="wire.sign_report(report, receiver key)")
 
 
