@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 from nacl.signing import SigningKey
 
+from cloud_stub import feed_chain
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
-from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs, load_rule_inputs
+from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs
 from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Finding, Rule, registered_version
 from cloud_stub.scoring import ScoringConfig, Sufficiency, load_config, score_card, shipped_path
+from cloud_stub.signed_inputs import load_with_views
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.analysis")
@@ -140,7 +142,47 @@ def build_report(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Ru
         "findings": [{**f.to_json(), "dedupe": f.dedupe} for f in findings],
         "chain": {"equivocations": equivocations,
                   "kinds": _count(c.kind for c in ev.chain_findings)},
+        **({"basis": basis(ev)} if ev.loader >= 2 else {}),
     }
+
+
+def basis(ev: RuleInputs) -> dict[str, Any]:
+    """What a report was computed from, stated so a bank can recompute it (docs/scoring.md, "Basis").
+
+    The loader version, the category view (None: all records), the digest of the
+    ``[record id, batch hash, index]`` locators of the records the rules read, and the chain
+    findings used, whole: a bank cannot rebuild every one of them (an equivocation's rejected
+    bytes never entered the chain), so it takes them from here and checks them against the
+    (hash-chained) findings feed and the chain it verified.
+    """
+    from cloud_stub.signed_inputs import chain_finding_rows
+
+    return {"loader": ev.loader, "categories": ev.categories, "locators_sha256": ev.locators_sha256,
+            "chain_findings": chain_finding_rows(ev)}
+
+
+def view_key(categories: Iterable[str]) -> str:
+    """How a category view is named in a report's ``views``: the sorted categories, comma-separated."""
+    return ",".join(sorted(categories))
+
+
+def _limited_views(conn: Any, enterprise_id: str) -> list[list[str]]:
+    """The distinct category sets of the enterprise's live category-limited bank grants."""
+    rows = conn.execute("SELECT DISTINCT categories FROM bank_grants WHERE enterprise_id = ? AND revoked_at IS NULL"
+                        " AND categories <> '*'", (enterprise_id,)).fetchall()
+    return sorted({view_key(c for c in r[0].split(",") if c) for r in rows} - {""})
+
+
+def with_views(report: dict[str, Any], views: Mapping[str, RuleInputs], cfg: ScoringConfig,
+               rules: Mapping[str, type[Rule]]) -> dict[str, Any]:
+    """The report plus, per category-limited view, the report computed on only what that view shows.
+
+    A bank granted some categories is served its view (docs/scoring.md, "Category views"): a
+    score it can recompute from the records it verified. Views add no findings to the store.
+    """
+    if not views:
+        return report
+    return {**report, "views": {k: build_report(views[k], cfg, rules, report["as_of"]) for k in sorted(views)}}
 
 
 def _count(items: Iterable[str]) -> dict[str, int]:
@@ -154,15 +196,26 @@ def _count(items: Iterable[str]) -> dict[str, int]:
 
 
 def _store(conn: Any, report: dict[str, Any], signature: str, findings: list[dict[str, Any]],
-           equivocations: list[tuple[int, str | None, dict[str, Any]]]) -> tuple[int, list[dict[str, Any]]]:
+           equivocations: list[tuple[int, str | None, dict[str, Any]]],
+           row_locks: bool = False) -> tuple[int, list[dict[str, Any]]]:
     """Findings, the score and the alerts in one transaction; returns (score id, alerts raised)."""
     ent, now = report["enterprise_id"], iso(utc_now())
+    if row_locks:  # the enterprise lock ingest takes too: findings and alerts are hash-chained per enterprise
+        conn.execute("SELECT id FROM enterprises WHERE id = ? FOR NO KEY UPDATE", (ent,))
     for f in findings:
+        text = wire.canonical_json(f).decode()
+        item = {"kind": f["rule"], "severity": f["severity"], "enterprise_id": ent, "gateway_id": None,
+                "created": now, "rule_version": f["version"], "subscore": f["subscore"],
+                "window_start": f["window"]["start"], "window_end": f["window"]["end"]}
+        if conn.execute("SELECT 1 FROM findings WHERE dedupe = ?", (f"{ent}/{f['dedupe']}",)).fetchone():
+            continue  # raised by an earlier analysis: stored once
+        prev, h = feed_chain.link(conn, "finding", item, json.loads(text))
         conn.execute(
             "INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe, rule_version,"
-            " subscore, window_start, window_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (f["rule"], f["severity"], ent, None, wire.canonical_json(f).decode(), now,
-             f"{ent}/{f['dedupe']}", f["version"], f["subscore"], f["window"]["start"], f["window"]["end"]),
+            " subscore, window_start, window_end, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (f["rule"], f["severity"], ent, None, text, now,
+             f"{ent}/{f['dedupe']}", f["version"], f["subscore"], f["window"]["start"], f["window"]["end"], prev, h),
         )
     prev = conn.execute("SELECT warning_level FROM scores WHERE enterprise_id = ? ORDER BY id DESC LIMIT 1",
                         (ent,)).fetchone()
@@ -178,10 +231,15 @@ def _store(conn: Any, report: dict[str, Any], signature: str, findings: list[dic
     alerts: list[dict[str, Any]] = []
 
     def alert(kind: str, level: str, detail: dict[str, Any], dedupe: str) -> None:
+        if conn.execute("SELECT 1 FROM alerts WHERE dedupe = ?", (f"{ent}/{dedupe}",)).fetchone():
+            return
+        text = wire.canonical_json(detail).decode()
+        prev, h = feed_chain.link(conn, "alert", {"enterprise_id": ent, "kind": kind, "level": level,
+                                                  "created": now}, json.loads(text))
         cur = conn.execute(
-            "INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING RETURNING id",
-            (ent, kind, level, wire.canonical_json(detail).decode(), now, f"{ent}/{dedupe}"),
+            "INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe, prev, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (ent, kind, level, text, now, f"{ent}/{dedupe}", prev, h),
         ).fetchone()
         if cur is not None:
             alerts.append({"id": cur[0], "kind": kind, "level": level, "detail": detail})
@@ -248,11 +306,15 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
             raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
         max_rid, max_fid = _bounds(conn, enterprise_id)
-        ev = load_rule_inputs(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid)
+        try:
+            ev, views = load_with_views(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid,
+                                        CHAIN_KINDS, _limited_views(conn, enterprise_id))
+        except ValueError as exc:  # a stored body that no longer hashes to its batch hash
+            raise AnalysisError("inputs_unreadable", f"{enterprise_id}: {exc}", 500) from exc
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it
     marks.append(time.perf_counter())
-    report = build_report(ev, cfg, rules, as_of)
+    report = with_views(build_report(ev, cfg, rules, as_of), views, cfg, rules)
     marks.append(time.perf_counter())
     try:
         signed = wire.sign_report(report, key)
@@ -261,7 +323,8 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
                             500) from exc
     equiv = [(c.id, c.gateway_id, c.detail) for c in ev.chain_findings if c.kind == "equivocation"]
     with rdb.write() as conn:
-        score_id, alerts = _store(conn, report, json.dumps(signed, sort_keys=True), report["findings"], equiv)
+        score_id, alerts = _store(conn, report, json.dumps(signed, sort_keys=True), report["findings"], equiv,
+                                  getattr(rdb, "dialect", "sqlite") == "postgresql")
     marks.append(time.perf_counter())
     stages = {name: b - a for name, a, b in zip(("load", "digest", "rules_and_score", "sign_and_store"),
                                                 marks[:-1], marks[1:], strict=True)}
@@ -361,7 +424,10 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
     does, and is named.
     """
     ent, as_of, start, end, version, cfg_sha, max_rid, max_fid, report_text, _ = _stored(rdb, score_id)
-    rules = _rules_of(json.loads(report_text), score_id)
+    stored = json.loads(report_text)
+    rules = _rules_of(stored, score_id)
+    # A report without ``basis`` was made by loader 1 (see cloud_stub/signed_inputs.py).
+    loader = stored.get("basis", {}).get("loader", 1) if isinstance(stored.get("basis", {}), dict) else 1
     try:
         path = Path(config_path) if config_path is not None else shipped_path(version)
     except ValueError as exc:
@@ -374,10 +440,15 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
         raise AnalysisError("config_changed",
                             f"score {score_id} used {version} with table sha256 {cfg_sha}; {path} is "
                             f"{cfg.version} with sha256 {cfg.sha256}")
-    with rdb.read() as conn:
-        ev = load_rule_inputs(conn, ent, int(start), int(end), int(max_rid), int(max_fid))
+    view_keys = sorted(stored["views"]) if isinstance(stored.get("views"), dict) else []
+    try:
+        with rdb.read() as conn:
+            ev, views = load_with_views(conn, ent, int(start), int(end), int(max_rid), int(max_fid), CHAIN_KINDS,
+                                        view_keys, loader=loader)
+    except ValueError as exc:  # a stored body that no longer hashes to its batch hash
+        raise AnalysisError("inputs_unreadable", f"score {score_id}: {exc}") from exc
     # Through canonical JSON, so it compares with the stored report type for type (tuples are lists).
-    return json.loads(wire.canonical_json(build_report(ev, cfg, rules, int(as_of))))
+    return json.loads(wire.canonical_json(with_views(build_report(ev, cfg, rules, int(as_of)), views, cfg, rules)))
 
 
 def _rules_of(report: Mapping[str, Any], score_id: int) -> dict[str, type[Rule]]:

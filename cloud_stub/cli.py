@@ -426,6 +426,38 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
     sys.exit(0 if ok else 1)
 
 
+@feed.command("rescore", help="Recompute a served score report, its findings and its inputs digest from the "
+                             "records this bank verified (pulled and checked as `feed verify` does); exit 1 naming "
+                             "what differs.")
+@click.option("--url", required=True, help="Receiver base URL, e.g. http://127.0.0.1:8600")
+@click.option("--enterprise", required=True, help="The enterprise whose score to recompute.")
+@click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
+@click.option("--pin-receiver-key", "pin", default=None, help="Expected receiver public key (base64).")
+@click.option("--score-id", type=int, default=None, help="The score to recompute (default: the latest).")
+@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The scorecard table the report names, when it is not one this installation ships.")
+@click.option("--json", "as_json", is_flag=True)
+def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_id: int | None,
+                 config_path: str | None, as_json: bool) -> None:
+    from cloud_stub.feed_rescore import rescore
+
+    logging.basicConfig(level=logging.WARNING)
+    out = rescore(url, enterprise, token, pin, score_id=score_id, config_path=config_path)
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        what = "its view for categories " + str(out.get("view")) if out.get("recomputed") == "view" else "the report"
+        if out["ok"]:
+            click.echo(f"score {out['score_id']} of {enterprise}: recomputed {what} bit for bit from "
+                       f"{out['verify']['verified']} verified records (score {out['score']['recomputed']}, inputs "
+                       f"{out['inputs_sha256']['recomputed'][:16]})")
+        else:
+            click.echo(f"score {out['score_id']} of {enterprise}: NOT recomputed identically ({what})")
+            for p in out["problems"][:50]:
+                click.echo(f"  FAIL {p}")
+    sys.exit(0 if out["ok"] else 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m cloud_stub feed ...`` runs the feed group; anything else is the cloud group."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -136,18 +136,26 @@ def parse_record(rec: dict[str, Any], gateway_id: str, record_id: int, replayed:
 
 def load_declarations(conn: Any, enterprise_id: str, period_start: int, period_end: int,
                       max_record_id: int) -> Declarations:
-    """Every declaration record of the enterprise up to ``max_record_id`` that overlaps the
-    period, withdrawals applied; first record of a key wins (a resend is the same record)."""
-    found: dict[str, Declared] = {}
-    withdrawals: dict[str, int] = {}
+    """Every declaration record of the enterprise up to ``max_record_id`` (from the receiver's
+    record column; the analysis reads them from the signed bodies instead, :func:`from_records`)."""
+    rows = []
     for rid, gw, replayed, text in conn.execute(
         "SELECT id, gateway_id, replayed, record FROM records WHERE enterprise_id = ? AND id <= ?"
         " AND type = 'declaration' ORDER BY id", (enterprise_id, max_record_id),
     ):
         try:
-            rec = json.loads(text)
+            rows.append((int(rid), gw, bool(replayed), json.loads(text)))
         except ValueError:
             continue
+    return from_records(rows, period_start, period_end)
+
+
+def from_records(rows: Iterable[tuple[int, str, bool, Any]], period_start: int, period_end: int) -> Declarations:
+    """The declarations among ``(record id, gateway, replayed, record)`` rows that overlap the
+    period, withdrawals applied; the first record of a key wins (a resend is the same record)."""
+    found: dict[str, Declared] = {}
+    withdrawals: dict[str, int] = {}
+    for rid, gw, replayed, rec in sorted(rows, key=lambda r: r[0]):
         if not isinstance(rec, dict):
             continue
         if rec.get("name") == "declaration.withdraw":

@@ -40,6 +40,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from cloud_stub import feed_chain
 from cloud_stub.banks import Grant
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
@@ -361,7 +362,8 @@ def findings_page(
         raise ReceiverError("bad_request", "'after' must be >= 0", 400, status="error")
     with rdb.read() as conn:
         rows, more = page_rows(conn, "findings", "id, kind, severity, enterprise_id, gateway_id, detail, created,"
-                               " rule_version, subscore, window_start, window_end", grant.enterprise_id, after, limit)
+                               " rule_version, subscore, window_start, window_end, prev, hash", grant.enterprise_id,
+                               after, limit)
         details = [json.loads(r[5]) for r in rows]
         names = {n for d in details for n in _finding_names(d)}
         cats = name_categories(conn, grant.enterprise_id, names) if names and grant.categories is not None else {}
@@ -370,6 +372,7 @@ def findings_page(
         item: dict[str, Any] = {
             "id": r[0], "kind": r[1], "severity": r[2], "enterprise_id": r[3], "gateway_id": r[4],
             "created": r[6], "rule_version": r[7], "subscore": r[8], "window_start": r[9], "window_end": r[10],
+            "prev": r[11], "hash": r[12], "detail_sha256": feed_chain.detail_sha256(detail),
         }
         if r[1] in CHAIN_FINDINGS or indicators_visible(grant, _finding_names(detail), cats):
             item["detail"] = detail
@@ -382,12 +385,19 @@ def findings_page(
 
 def alerts_page(
     rdb: ReceiverDB, grant: Grant, signing_key: SigningKey, *, cursor: str | None, limit: int,
+    after_id: int | None = None,
 ) -> dict[str, Any]:
-    """Alerts, all of them (a bank must act on them); detail withheld when it names ungranted indicators."""
+    """Alerts, all of them (a bank must act on them); detail withheld when it names ungranted indicators.
+
+    ``after_id`` (when no cursor) starts after that alert id: a bank checks that the last alert
+    an earlier run verified is still served (feed_chain.py)."""
     check_limit(limit, 10_000)
-    after = decode_cursor(cursor, "a")
+    after = decode_cursor(cursor, "a") if cursor else (after_id or 0)
+    if after < 0:
+        raise ReceiverError("bad_request", "'after' must be >= 0", 400, status="error")
     with rdb.read() as conn:
-        rows, more = page_rows(conn, "alerts", "id, kind, level, detail, created", grant.enterprise_id, after, limit)
+        rows, more = page_rows(conn, "alerts", "id, kind, level, detail, created, prev, hash", grant.enterprise_id,
+                               after, limit)
         details = [json.loads(r[3]) for r in rows]
         names_of = _alert_names(conn, grant, details)
         names = {n for ns in names_of for n in ns}
@@ -395,7 +405,8 @@ def alerts_page(
     items = []
     for r, detail, alert_names in zip(rows, details, names_of, strict=True):
         item: dict[str, Any] = {"id": r[0], "enterprise_id": grant.enterprise_id, "kind": r[1], "level": r[2],
-                                "created": r[4]}
+                                "created": r[4], "prev": r[5], "hash": r[6],
+                                "detail_sha256": feed_chain.detail_sha256(detail)}
         if indicators_visible(grant, alert_names, cats):
             item["detail"] = detail
         else:
@@ -449,14 +460,21 @@ def _score_item(row: tuple[Any, ...], grant: Grant, conn: Any, signing_key: Sign
     report = json.loads(text)
     signature = json.loads(sig_text)
     item: dict[str, Any] = {"id": sid, "enterprise_id": grant.enterprise_id, "as_of": as_of, "created": created}
-    if grant.categories is not None:
+    if grant.categories is not None and isinstance(report, dict):
+        # The bank's own category view (computed on only what it is shown, so it can recompute
+        # it: docs/scoring.md "Category views") is served whole as ``view``; other views not at all.
+        views = report.pop("views", None)
+        view = views.get(",".join(sorted(grant.categories))) if isinstance(views, dict) else None
         names = _report_names(report)
         cats = name_categories(conn, grant.enterprise_id, names) if names else {}
         shown, withheld = _redact_report(report, grant, cats)
-        if withheld:
-            original = wire.batch_hash(wire.canonical_json(report))
+        if withheld or views is not None:
+            original = wire.batch_hash(wire.canonical_json({**report, "views": views} if views is not None
+                                                           else report))
             shown = {**shown, "redacted": {"original_sha256": original, "withheld_findings": sorted(set(withheld)),
                                            "categories": grant.granted()}}
+            if view is not None:
+                shown["view"] = view
             report, signature = shown, wire.sign_report(shown, signing_key)
     for k in ("score", "grade", "warning_level"):
         item[k] = report.get(k) if isinstance(report, dict) else None

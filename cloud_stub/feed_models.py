@@ -138,6 +138,10 @@ class Finding(BaseModel):
     window_end: int | None
     detail: dict[str, Any] | None = Field(None, description="absent when withheld")
     withheld: bool | None = Field(None, description="true: the finding is about ungranted categories")
+    prev: str | None = Field(None, description="hash of the previous finding (64 zeros for the first; null "
+                             "for one stored before chaining): cloud_stub/feed_chain.py")
+    hash: str | None = Field(None, description="sha256 of canonical JSON of {chain, fields, detail_sha256, prev}")
+    detail_sha256: str = Field(description="sha256 of the canonical JSON of detail (given even when withheld)")
 
 
 class FindingsPage(_ListPage):
@@ -154,6 +158,10 @@ class Alert(BaseModel):
     created: str
     detail: dict[str, Any] | None = None
     withheld: bool | None = None
+    prev: str | None = Field(None, description="hash of the previous alert (64 zeros for the first; null "
+                             "for one stored before chaining): cloud_stub/feed_chain.py")
+    hash: str | None = Field(None, description="sha256 of canonical JSON of {chain, fields, detail_sha256, prev}")
+    detail_sha256: str = Field(description="sha256 of the canonical JSON of detail (given even when withheld)")
 
 
 class AlertsPage(_ListPage):
@@ -169,7 +177,8 @@ class Score(BaseModel):
     score: float | None
     grade: str | None
     warning_level: str | None
-    report: dict[str, Any] = Field(description="the score report (redacted for a category-limited grant)")
+    report: dict[str, Any] = Field(description="the score report (redacted for a category-limited grant, "
+                                   "which also gets its own recomputable view as report.view)")
     signature: Signed = Field(description="wire.sign_report(report, receiver key)")
 
 

@@ -28,11 +28,14 @@ can vendor this file and wire.py alone. For every record it checks, itself:
   receiver key when one is given;
 * each score report's own receiver signature covers the report served;
 * every indicator in the indicators feed is the record it points to, and every indicator
-  record shown appears there.
+  record shown appears there;
 * freshness (``feed_verify_heads``): the chain served reaches each gateway's latest signed
   head statement, a stated head names the served batch's hash, the receiver's head did not
   go back since an earlier run, and from a gateway's ``heads_from`` no withheld stub lacks its
-  head signature.
+  head signature;
+* findings and alerts are hash-chained (across pages, and across runs with a state file),
+  and what score reports refer to (their stated chain findings, findings and red alerts) is
+  served (``feed_verify_refs.py``).
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).
@@ -50,16 +53,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import Any
 
 from cloud_stub.feed_verify_heads import Heads
+from cloud_stub.feed_verify_refs import ReceiverWord
 from gateway import wire
 
 # Record categories every authorised bank sees (cloud_stub/banks.py says why).
 ALWAYS_VISIBLE = frozenset({"consent", "declaration"})
 
 PAGE_LIMIT = 1000
+# (verified bodies of a records page by batch hash, the page's records, ids that failed so far)
+OnRecords = Callable[[dict[str, dict[str, Any]], list[dict[str, Any]], set[Any]], None]
 MAX_FAILURES = 10_000
 _ERRORS = (wire.WireError, KeyError, TypeError, ValueError, AttributeError)
 
@@ -128,6 +134,13 @@ def _records_signed_shape(page: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _signed_get(http: _Http, path: str, receiver_pk: bytes) -> dict[str, Any]:
+    """One page of a whole-signed feed, its signature checked (raises WireError otherwise)."""
+    page = http.get(path, auth=True)
+    _whole_page_signed(page, receiver_pk)
+    return page  # type: ignore[no-any-return]
+
+
 def _whole_page_signed(page: dict[str, Any], receiver_pk: bytes) -> None:
     """The other feeds are signed whole: the signature must cover exactly the page minus itself."""
     signed = wire.verify_report(page["page_signature"], receiver_pk)
@@ -184,6 +197,7 @@ def verify_feed(
     url: str, enterprise: str, token: str, pin: str | None = None, *, page_limit: int = PAGE_LIMIT,
     timeout: float = 30.0, key_pins: dict[str, str] | None = None, since: dict[str, Any] | None = None,
     max_head_age: float | None = None,
+    on_records: OnRecords | None = None,
 ) -> dict[str, Any]:
     """Pull every feed of ``enterprise`` and verify it; returns a summary dict.
 
@@ -196,7 +210,9 @@ def verify_feed(
     "gateways", "declared_gaps", "scores", "indicators", "findings", "alerts", "categories"}``;
     ``failed`` counts records that did not verify plus feed-level failures (page or report
     signatures, chain breaks, withheld records). ``pin`` is the receiver's base64 public key;
-    ``key_pins`` maps kid -> base64 gateway public key known out of band.
+    ``key_pins`` maps kid -> base64 gateway public key known out of band. ``on_records`` is called
+    with each records page's verified bodies (hash -> decoded body), its records and the ids that
+    failed so far (``feed rescore`` keeps what it needs to recompute a score).
     """
     http = _Http(url, token, timeout)
     report = _Report()
@@ -210,7 +226,7 @@ def verify_feed(
         cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["categories"] = cats
         _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
-                           max_head_age)
+                           max_head_age=max_head_age, on_records=on_records)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
         report.feed(f"fetching the feed failed: {exc}")
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures
@@ -250,6 +266,7 @@ def _verify_enterprise(
     http: _Http, report: _Report, receiver_pk: bytes, enterprise: str, granted: list[str] | None,
     page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any], since: dict[str, Any] | None,
     max_head_age: float | None = None,
+    on_records: OnRecords | None = None,
 ) -> None:
     """Stream every feed of one enterprise through the checks, page by page.
 
@@ -271,6 +288,7 @@ def _verify_enterprise(
     # Before the records: an honest chain only grows, so what the heads page says now is covered
     # by the records read next (feed_verify_heads).
     heads = _fetch_heads(http, report, receiver_pk, ent, enterprise, prior.get("heads") or {})  # check V27
+    word = ReceiverWord(prior)  # findings/alerts chains and what score reports refer to
 
     def records_pass() -> None:
         nonlocal pages
@@ -279,6 +297,8 @@ def _verify_enterprise(
             pages += 1
             bodies = state.check_batches(report, enterprise, page.get("batches", {}), keys)
             state.check_records(report, page.get("records", []), bodies)
+            if on_records is not None:
+                on_records(bodies, page.get("records", []), state.failed)
             for st in page.get("withheld", []):
                 stubs.setdefault(st.get("hash"), st)
             cursors["records"] = page.get("resume_cursor") or cursors.get("records")
@@ -291,6 +311,9 @@ def _verify_enterprise(
     counts: dict[str, int] = {}
     listed: set[Any] = set()
     later: list[dict[str, Any]] = []
+    for what in ("findings", "alerts"):
+        word.check_tip_still_served(what, lambda q, w=what: _signed_get(http, f"/v1/feed/{ent}/{w}?{q}", receiver_pk),
+                                    report.feed)
     for what in ("scores", "indicators", "findings", "alerts"):
         n = 0
         cursor = cursors.get(what)
@@ -303,6 +326,7 @@ def _verify_enterprise(
             else:
                 if what == "scores":
                     _check_scores(report, items, receiver_pk, enterprise)
+                word.take(what, items, report.feed)  # check V28
                 n += len(items)
             cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
         cursors[what] = cursor
@@ -315,6 +339,7 @@ def _verify_enterprise(
     _check_indicators_complete(report, state.indicators, listed, must_upto)
     pending = {rid: f for rid, f in state.indicators.items() if rid > must_upto and rid not in listed}
 
+    word.check_refs(report.feed)
     signed_heads = _check_stub_heads(report, enterprise, stubs, keys)
     _check_withheld(report, stubs, state.shown, granted)
     tips = {gw: (int(t[0]), str(t[1])) for gw, t in (prior.get("chains") or {}).items()}
@@ -350,6 +375,7 @@ def _verify_enterprise(
             "pending_indicators": {str(k): v for k, v in pending.items()},
             "totals": totals,
             "heads": {**(prior.get("heads") or {}), **keep_heads},
+            **word.tips(),
         }
 
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
+from cloud_stub import feed_chain
 from cloud_stub.db import iso, utc_now
 
 # kind -> severity. "alert" means a human should look now; "data_integrity" feeds the
@@ -34,12 +35,17 @@ def record_finding(
     detail: dict[str, Any],
     dedupe: str,
 ) -> None:
-    """Insert a finding unless one with the same dedupe key exists. Caller holds the transaction."""
+    """Insert a finding unless one with the same dedupe key exists. Caller holds the transaction
+    (and, on PostgreSQL, the enterprise's row lock: the finding is hash-chained, feed_chain.py)."""
+    text = json.dumps(detail, sort_keys=True)
+    item = {"kind": kind, "severity": SEVERITY.get(kind, "warning"), "enterprise_id": enterprise_id,
+            "gateway_id": gateway_id, "created": iso(utc_now())}
+    prev, h = feed_chain.link(conn, "finding", item, json.loads(text))
     conn.execute(
-        "INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (kind, SEVERITY.get(kind, "warning"), enterprise_id, gateway_id,
-         json.dumps(detail, sort_keys=True), iso(utc_now()), f"{kind}:{gateway_id}:{dedupe}"),
+        "INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe, prev, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (kind, item["severity"], enterprise_id, gateway_id, text, item["created"], f"{kind}:{gateway_id}:{dedupe}",
+         prev, h),
     )
 
 

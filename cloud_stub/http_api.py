@@ -341,9 +341,11 @@ def _register_feed(app: FastAPI, rdb: ReceiverDB, signing_key: SigningKey) -> No
     def get_alerts(
         enterprise_id: str,
         cursor: str | None = Query(None, description=cursor_doc),
+        after: int | None = Query(None, description="alerts with id > after (cursor wins); a bank re-reads the "
+                                  "last alert an earlier run verified"),
         limit: int = Query(1000, description=f"1..10000; {limit_doc}"),
         authorization: str | None = Header(None),
     ) -> JSONResponse:
         """Alerts: what a bank should act on now (red findings, equivocation, a worse warning level)."""
         grant = banks.authorise(rdb, authorization, enterprise_id)
-        return JSONResponse(feed.alerts_page(rdb, grant, signing_key, cursor=cursor, limit=limit))
+        return JSONResponse(feed.alerts_page(rdb, grant, signing_key, cursor=cursor, limit=limit, after_id=after))

@@ -15,9 +15,11 @@ Selection rules, in order:
   replayed one (history replayed at onboarding is weaker evidence than what the gateway
   sent as it happened), and among equals the latest record id wins (an MES/ERP figure
   corrected by a later export is re-sent as a revision with a higher id);
-* ``record`` JSON is parsed only for the indicators whose ``detail`` a rule reads
-  (:data:`DETAIL_NAMES`): a 90-day hourly history is ~10^5 rows per enterprise and JSON
-  parsing would dominate the load.
+* ``detail`` is kept only for the indicators whose detail a rule reads (:data:`DETAIL_NAMES`).
+
+Where values come from: the signed batch bodies, never the derived columns of ``records``
+(``cloud_stub/signed_inputs.py``: each body decoded once, a record is ``body.records[index]``
+of its locator; loader versions there).
 
 Alignment: device indicators are epoch-aligned (15 min, 1 h) while MES/ERP figures are per
 local day with an arbitrary epoch start and 23/24/25 h length. :meth:`RuleInputs.daily`
@@ -35,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from cloud_stub.declarations import Declarations, load_declarations
+from cloud_stub.declarations import Declarations
 
 CHAIN_KINDS = ("equivocation", "gap_declared", "gap_observed", "stale_seq", "rejected_batch")
 # Indicators whose record JSON is parsed for ``detail`` (everything else is read from
@@ -55,9 +57,6 @@ _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 
 def _canon(obj: Any) -> bytes:
     return _encoder.encode(obj).encode("utf-8")
-
-
-
 
 @dataclass(frozen=True)
 class Series:
@@ -102,7 +101,7 @@ class BatchMeta:
     gateway_id: str
     seq: int
     created: str | None
-    received: str
+    received: str | None  # loader 1 only (the receiver's clock); None since loader 2
     replayed: bool
     clock: dict[str, Any] | None
 
@@ -138,6 +137,13 @@ class RuleInputs:
     batches: list[BatchMeta] = field(default_factory=list)
     # Declared events (cloud_stub/declarations.py): what the enterprise said to expect.
     declarations: Declarations = field(default_factory=Declarations)
+    # Which loader built these inputs (see cloud_stub/signed_inputs.py): 1 for scores made before
+    # values were read from signed bodies (their digest covers ``received``), 2 since.
+    loader: int = 1
+    # The categories of the bank view these inputs were restricted to (None: every record).
+    categories: list[str] | None = None
+    # sha256 over the [record id, batch hash, index] locators of the records the rules read.
+    locators_sha256: str | None = None
     _digest: str | None = None
     _days: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -257,8 +263,10 @@ class RuleInputs:
     # -- hashing -----------------------------------------------------------------------------
     def canonical_inputs(self) -> Iterable[bytes]:
         """The inputs as canonical JSON, in chunks (their concatenation is one JSON document)."""
-        head = {"enterprise_id": self.enterprise_id, "period": [self.period_start, self.period_end],
-                "max_record_id": self.max_record_id, "max_finding_id": self.max_finding_id}
+        head: dict[str, Any] = {"enterprise_id": self.enterprise_id, "period": [self.period_start, self.period_end],
+                                "max_record_id": self.max_record_id, "max_finding_id": self.max_finding_id}
+        if self.loader >= 2:
+            head.update(loader=self.loader, categories=self.categories)
         yield b'{"head":' + _canon(head) + b',"records":['
         first = True
         for name in sorted(self.series_by_name):
@@ -276,7 +284,9 @@ class RuleInputs:
                 first = False
         yield b'],"chain_findings":' + _canon([[f.id, f.kind, f.gateway_id, f.detail, f.created]
                                                 for f in self.chain_findings])
+        # Loader 1 also hashed when each batch arrived (the receiver's clock, not signed); 2 does not.
         yield b',"batches":' + _canon([[b.gateway_id, b.seq, b.created, b.received, b.replayed, b.clock]
+                                        if self.loader < 2 else [b.gateway_id, b.seq, b.created, b.replayed, b.clock]
                                         for b in self.batches])
         # Declared camera roles decide which claim a count is compared with: an input too.
         yield (b',"roles":' + _canon(self.roles) if self.roles else b"")
@@ -307,58 +317,20 @@ def pick_length(lengths: Sequence[int], day_starts: np.ndarray) -> int:
 
 
 def load_rule_inputs(conn: Any, enterprise_id: str, period_start: int, period_end: int, max_record_id: int,
-                  max_finding_id: int) -> RuleInputs:
+                     max_finding_id: int, *, loader: int | None = None,
+                     categories: Iterable[str] | None = None) -> RuleInputs:
     """Read one enterprise's inputs for ``[period_start, period_end)`` within the id bounds.
 
-    ``conn`` is a DB-API connection (SQLite or PostgreSQL) inside a read snapshot.
+    ``conn`` is a DB-API connection (SQLite or PostgreSQL) inside a read snapshot. Every value
+    comes from the signed batch bodies (cloud_stub/signed_inputs.py), never from the derived
+    columns of ``records``; ``loader`` is the version to reproduce (default: the current one),
+    ``categories`` restricts to what a bank granted those categories is shown.
     """
-    if period_end <= period_start:
-        raise ValueError(f"empty period [{period_start}, {period_end})")
-    ev = RuleInputs(enterprise_id, int(period_start), int(period_end), int(max_record_id), int(max_finding_id))
-    rows = conn.execute(
-        "SELECT name, subject, window_len, window_start, replayed, id, value, quality, category"
-        " FROM records WHERE enterprise_id = ? AND id <= ? AND type = 'indicator' AND name IS NOT NULL"
-        " AND window_start >= ? AND window_start + window_len <= ?"
-        " ORDER BY name, subject, window_len, window_start, id",
-        (enterprise_id, max_record_id, period_start, period_end),
-    ).fetchall()
-    _build_series(ev, rows)
-    for name in DETAIL_NAMES:
-        by = ev.series_by_name.get(name)
-        if not by:
-            continue
-        wanted: set[int] = set()
-        for s in by.values():
-            keep = s.ids[s.value != 0] if name in DETAIL_ONLY_NONZERO else s.ids
-            wanted.update(keep.tolist())
-        if not wanted:
-            continue
-        nonzero = " AND value <> 0" if name in DETAIL_ONLY_NONZERO else ""
-        for rid, text in conn.execute(
-            "SELECT id, record FROM records WHERE enterprise_id = ? AND id <= ? AND name = ?"
-            f" AND window_start >= ? AND window_start + window_len <= ?{nonzero}",
-            (enterprise_id, max_record_id, name, period_start, period_end),
-        ):
-            if rid in wanted:
-                d = json.loads(text).get("detail")
-                if isinstance(d, dict) and d:
-                    ev.details[int(rid)] = d
-    _load_roles(conn, ev)
-    ev.chain_findings = [
-        ChainFinding(int(i), k, g, json.loads(d), c)
-        for i, k, g, d, c in conn.execute(
-            "SELECT id, kind, gateway_id, detail, created FROM findings WHERE enterprise_id = ? AND id <= ?"
-            f" AND kind IN ({','.join('?' for _ in CHAIN_KINDS)}) ORDER BY id",
-            (enterprise_id, max_finding_id, *CHAIN_KINDS),
-        )
-    ]
-    ranges = {gw: (lo, hi) for gw, lo, hi in conn.execute(
-        "SELECT gateway_id, min(seq), max(seq) FROM records WHERE enterprise_id = ? AND id <= ? AND type = 'indicator'"
-        " AND name IS NOT NULL AND window_start >= ? AND window_start + window_len <= ? GROUP BY gateway_id",
-        (enterprise_id, max_record_id, period_start, period_end))}
-    ev.batches = _load_batches(conn, enterprise_id, max_record_id, ranges)
-    ev.declarations = load_declarations(conn, enterprise_id, period_start, period_end, max_record_id)
-    return ev
+    from cloud_stub import signed_inputs
+
+    return signed_inputs.load_signed(conn, enterprise_id, period_start, period_end, max_record_id, max_finding_id,
+                                     CHAIN_KINDS, loader=signed_inputs.LOADER if loader is None else loader,
+                                     categories=categories)
 
 
 def _build_series(ev: RuleInputs, rows: list[tuple[Any, ...]]) -> None:
@@ -401,61 +373,3 @@ def _better(new: tuple[Any, ...], old: tuple[Any, ...]) -> bool:
     if bool(new[4]) != bool(old[4]):
         return not new[4]
     return int(new[5]) > int(old[5])
-
-
-# The clock object sits near the start of a canonical body ("boot" sorts before it), so a
-# short prefix holds it; the whole body is read only if the prefix does not.
-_HEAD_BYTES = 512
-
-
-def _load_batches(conn: Any, enterprise_id: str, max_record_id: int,
-                  ranges: dict[str, tuple[int, int]]) -> list[BatchMeta]:
-    """Metadata of the batches that delivered the selected records' gateways' seq range."""
-    out: list[BatchMeta] = []
-    dec = json.JSONDecoder()
-    for gw in sorted(ranges):
-        lo, hi = ranges[gw]
-        got = conn.execute(
-            "SELECT seq, created, received, replayed, substr(body, 1, ?) FROM batches"
-            " WHERE enterprise_id = ? AND gateway_id = ? AND seq >= ? AND seq <= ? AND rec_pos < ? ORDER BY seq",
-            (_HEAD_BYTES, enterprise_id, gw, lo, hi, max_record_id),
-        ).fetchall()
-        for seq, created, received, replayed, head in got:
-            clock = _clock(bytes(head), dec)
-            if clock is _MISSING:
-                full = conn.execute("SELECT body FROM batches WHERE gateway_id = ? AND seq = ?", (gw, seq)).fetchone()
-                clock = _clock(bytes(full[0]), dec)
-            out.append(BatchMeta(gw, int(seq), created, received, bool(replayed),
-                                 clock if isinstance(clock, dict) else None))
-    return out
-
-
-_MISSING = object()
-
-
-def _clock(body: bytes, dec: json.JSONDecoder) -> Any:
-    at = body.find(b'"clock":')
-    if at < 0:
-        return None if body.find(b'"records":') >= 0 else _MISSING
-    try:
-        obj, _ = dec.raw_decode(body[at + 8:].decode("utf-8", errors="replace"))
-    except (ValueError, UnicodeDecodeError):
-        return _MISSING
-    return obj
-
-
-def _load_roles(conn: Any, ev: RuleInputs) -> None:
-    """Declared camera roles: the ``detail.role`` of each counting subject's newest record."""
-    for name in ROLE_NAMES:
-        newest: dict[str, int] = {}
-        for (subject, _length), s in ev.series_by_name.get(name, {}).items():
-            if len(s.ids):
-                newest[subject] = max(newest.get(subject, 0), int(s.ids.max()))
-        for subject, rid in sorted(newest.items()):
-            if subject in ev.roles:
-                continue
-            row = conn.execute("SELECT record FROM records WHERE id = ?", (rid,)).fetchone()
-            detail = json.loads(row[0]).get("detail") if row else None
-            role = detail.get("role") if isinstance(detail, dict) else None
-            if role in ROLES:
-                ev.roles[subject] = role

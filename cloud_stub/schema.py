@@ -17,13 +17,17 @@ parsed in Python.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # In-place upgrades: MIGRATIONS[n] takes a schema-n database to n + 1 (same SQL on both
 # stores). Schema 1 predates analysis and is refused, not migrated.
 MIGRATIONS: dict[int, list[str]] = {
     # 3: the gateway's signature of each batch's head (wire.batch_head), shown in withheld stubs.
     2: ["ALTER TABLE batches ADD COLUMN head_sig {blob}"],
+    # 4: findings and alerts hash-chained per enterprise (cloud_stub/feed_chain.py); rows stored
+    # before stay unchained (prev/hash NULL) and precede every chained one.
+    3: ["ALTER TABLE findings ADD COLUMN prev TEXT", "ALTER TABLE findings ADD COLUMN hash TEXT",
+        "ALTER TABLE alerts ADD COLUMN prev TEXT", "ALTER TABLE alerts ADD COLUMN hash TEXT"],
 }
 
 _DIALECT = {
@@ -70,7 +74,7 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS findings ("
     " id {pk}, kind TEXT NOT NULL, severity TEXT NOT NULL, enterprise_id TEXT, gateway_id TEXT,"
     " detail TEXT NOT NULL, created TEXT NOT NULL, dedupe TEXT NOT NULL UNIQUE,"
-    " rule_version {int}, subscore TEXT, window_start {int}, window_end {int})",
+    " rule_version {int}, subscore TEXT, window_start {int}, window_end {int}, prev TEXT, hash TEXT)",
     "CREATE INDEX IF NOT EXISTS findings_enterprise ON findings (enterprise_id, id)",
     # A score is stored with everything needed to recompute it: the scoring version and the
     # hash of its configuration, the input bounds (record and finding ids, period) and the
@@ -85,7 +89,7 @@ _TABLES = [
     # Alerts: what a bank should act on now (red findings, equivocation, a worse warning level).
     "CREATE TABLE IF NOT EXISTS alerts ("
     " id {pk}, enterprise_id TEXT NOT NULL, kind TEXT NOT NULL, level TEXT NOT NULL,"
-    " detail TEXT NOT NULL, created TEXT NOT NULL, dedupe TEXT NOT NULL UNIQUE)",
+    " detail TEXT NOT NULL, created TEXT NOT NULL, dedupe TEXT NOT NULL UNIQUE, prev TEXT, hash TEXT)",
     "CREATE INDEX IF NOT EXISTS alerts_enterprise ON alerts (enterprise_id, id)",
     "CREATE TABLE IF NOT EXISTS banks (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL)",
     # categories: comma-separated indicator categories the enterprise let this bank see, or '*'.

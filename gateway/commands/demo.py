@@ -45,6 +45,19 @@ def _cloud(*args: str, timeout: float = 60) -> str:
     return res.stdout.strip()
 
 
+def _cloud_json(*args: str, timeout: float = 60) -> dict[str, Any]:
+    """A receiver or bank command whose JSON answer matters whatever its exit status (e.g. a failed check)."""
+    res = subprocess.run([sys.executable, "-m", "cloud_stub", *args], capture_output=True, text=True,
+                         timeout=timeout)
+    try:
+        out = json.loads(res.stdout.strip() or "{}")
+    except ValueError:
+        out = {}
+    if not isinstance(out, dict) or not out:
+        raise click.ClickException(f"command {' '.join(args[:2])} failed: {res.stderr.strip()[-2000:]}")
+    return out
+
+
 def start_receiver(workdir: Path, mqtt: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
     ready = workdir / "receiver.ready"
     cmd = [sys.executable, "-m", "cloud_stub", "serve", "--db", str(workdir / "receiver.db"),
@@ -92,6 +105,15 @@ def _score_text(score: dict[str, Any]) -> str:
     reasons = "; ".join(score["reasons"]) or "no reason codes"
     return (f"{score['score']:.0f} points, grade {score['grade']}, warning {score['warning_level']}, "
             f"{score['findings']} findings ({reasons})")
+
+
+def _rescore_text(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "not run (no history)"
+    if r["ok"]:
+        return (f"score {r['score_id']} recomputed bit for bit by the bank from {r['records_verified']} verified "
+                f"records (inputs {str(r['inputs_sha256'])[:16]})")
+    return "FAILED: " + ("; ".join(r["problems"][:3]) or "no answer")
 
 
 async def run_gateway(profile: Any, state: Path, seconds: float) -> dict[str, Any]:
@@ -175,6 +197,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         history: dict[str, Any] = {}
         analysis: dict[str, Any] = {}
         history_verify: dict[str, Any] = {}
+        rescored: dict[str, Any] = {}
         if history_days:
             history = onboard_history(workdir, url, _cloud("token", "--db", str(workdir / "receiver.db"),
                                                            "--enterprise", DEMO_HISTORY_ENTERPRISE), history_days)
@@ -183,6 +206,9 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             history_verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise",
                                                DEMO_HISTORY_ENTERPRISE, "--token", bank_token, "--json",
                                                timeout=300) or "{}")
+            # The bank recomputes the score it was served from the records it verified, bit for bit.
+            rescored = _cloud_json("feed", "rescore", "--url", url, "--enterprise", DEMO_HISTORY_ENTERPRISE,
+                                   "--token", bank_token, "--json", timeout=300)
         verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise", DEMO_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=120) or "{}")
     except subprocess.CalledProcessError as exc:
@@ -206,6 +232,11 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         "history_scores_verified": history_verify.get("scores", 0),
         "workdir": str(workdir),
     })
+    summary["score_rescored"] = {"ok": bool(rescored.get("ok")), "score_id": rescored.get("score_id"),
+                                 "score": (rescored.get("score") or {}).get("recomputed"),
+                                 "inputs_sha256": (rescored.get("inputs_sha256") or {}).get("recomputed"),
+                                 "records_verified": (rescored.get("verify") or {}).get("verified"),
+                                 "problems": rescored.get("problems", [])[:20]} if history_days else None
     report = analysis.get("report") or {}
     summary["score"] = {k: report.get(k) for k in ("score", "grade", "warning_level", "scoring_version",
                                                    "inputs_sha256")}
@@ -218,7 +249,8 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
           and (not history_days or (
               analysis.get("score_id") is not None and summary["history_records_failed"] == 0
               and summary["history_batches_accepted"] == history.get("batches", 0) > 0
-              and summary["history_records_verified"] > 0 and summary["history_scores_verified"] > 0)))
+              and summary["history_records_verified"] > 0 and summary["history_scores_verified"] > 0
+              and summary["score_rescored"]["ok"])))
     summary["ok"] = ok
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
@@ -236,5 +268,6 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             f"{summary['history_batches_accepted']} batches accepted, {summary['history_records_verified']} "
             f"records and {summary['history_scores_verified']} signed score verified by the bank\n"
             f"  score                {_score_text(summary['score'])}\n"
+            f"  bank rescore         {_rescore_text(summary['score_rescored'])}\n"
             f"  result               {'CHAIN HELD' if ok else 'FAILED'}  (state in {workdir})")
     sys.exit(0 if ok else 1)

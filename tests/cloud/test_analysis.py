@@ -199,14 +199,73 @@ def test_a_stored_score_recomputes_identically_even_after_more_data_arrives(rdb:
 
 
 def test_tampering_with_a_stored_input_is_detected(rdb: ReceiverDB, key: SigningKey) -> None:
+    """The analysis reads the signed bodies: an edited body no longer hashes to its batch hash."""
     history(rdb)
     a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
     with rdb.write() as conn:
-        conn.execute("UPDATE records SET value = value * 2 WHERE name = 'mes.produced_qty' AND seq = 3")
+        h, body = conn.execute("SELECT hash, body FROM batches WHERE seq = 3").fetchone()
+        forged = bytes(body).replace(b'"value":1000.0', b'"value":2000.0', 1)
+        assert forged != bytes(body)
+        conn.execute("UPDATE batches SET body = ? WHERE hash = ?", (forged, h))
     check = verify_score(rdb, a.score_id, public_key=bytes(key.verify_key))
     assert check["reproducible"] is False
-    assert check["inputs_sha256"]["stored"] != check["inputs_sha256"]["recomputed"]
-    assert any(p.startswith("differs at $.inputs_sha256") for p in check["problems"])
+    assert any("does not hash to its batch hash" in p for p in check["problems"]), check["problems"]
+
+
+def test_an_analysis_refuses_an_edited_body_and_names_its_batch(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb, days=3)
+    with rdb.write() as conn:
+        h = conn.execute("SELECT hash FROM batches WHERE seq = 2").fetchone()[0]
+        conn.execute("UPDATE batches SET body = ? WHERE hash = ?", (b'{"records":[]}', h))
+    with pytest.raises(AnalysisError, match=f"batch {h[:16]}: stored body does not hash to its batch hash"):
+        run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE records SET value = value * 2 WHERE name = 'mes.produced_qty' AND seq = 3",
+    "UPDATE records SET window_start = window_start - 86400 * 400 WHERE name = 'energy.kwh' AND seq = 4",
+    "UPDATE records SET name = 'energy.other', category = 'other', quality = '[\"no_data\"]' WHERE seq = 5",
+])
+def test_the_analysis_ignores_edited_derived_columns(rdb: ReceiverDB, key: SigningKey, edit: str) -> None:
+    """Values and windows come from the signed bodies, not the columns an operator can edit:
+    after the edit, the stored score still recomputes identically and a fresh analysis reads
+    exactly the same inputs (same digest, same score)."""
+    history(rdb)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    with rdb.write() as conn:
+        assert conn.execute(edit).rowcount > 0
+    check = verify_score(rdb, a.score_id, public_key=bytes(key.verify_key))
+    assert check["reproducible"] is True, check["problems"]
+    b = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    assert b.report["inputs_sha256"] == a.report["inputs_sha256"]
+    assert b.report["basis"] == a.report["basis"] and b.report["score"] == a.report["score"]
+
+
+def test_an_old_score_keeps_its_digest_under_loader_1(rdb: ReceiverDB, key: SigningKey) -> None:
+    """Reports made before values were read from signed bodies carry no ``basis``: they are
+    recomputed with loader 1, whose digest equals the one the old column reader produced."""
+    import legacy_rule_inputs_v1 as legacy
+
+    from cloud_stub.rule_inputs import load_rule_inputs
+
+    history(rdb)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    bounds = (AS_OF - 30 * DAY, AS_OF, a.report["inputs"]["max_record_id"], a.report["inputs"]["max_finding_id"])
+    with rdb.read() as conn:
+        old = legacy.load_rule_inputs(conn, "ent-1", *bounds)
+        new = load_rule_inputs(conn, "ent-1", *bounds, loader=1)
+        cur = load_rule_inputs(conn, "ent-1", *bounds)
+    assert new.digest() == old.digest() and old.record_count > 500
+    assert cur.digest() != old.digest() and cur.loader == 2  # loader 2 leaves out `received`
+    # An old-style stored report (no basis) still rescores identically.
+    legacy_report = {k: v for k, v in a.report.items() if k != "basis"}
+    legacy_report["inputs_sha256"] = old.digest()
+    signed = wire.sign_report(legacy_report, key)
+    with rdb.write() as conn:
+        conn.execute("UPDATE scores SET report = ?, signature = ?, inputs_sha256 = ? WHERE id = ?",
+                     (wire.canonical_json(legacy_report).decode(), json.dumps(signed), old.digest(), a.score_id))
+    check = verify_score(rdb, a.score_id, public_key=bytes(key.verify_key))
+    assert check["reproducible"] is True, check["problems"]
 
 
 def test_a_tampered_stored_report_fails_against_its_signature(rdb: ReceiverDB, key: SigningKey) -> None:
@@ -392,8 +451,14 @@ def test_cli_analyse_scores_and_rescore(tmp_path: Path) -> None:
     with rdb.write() as conn:
         conn.execute("UPDATE records SET value = 0 WHERE name = 'energy.kwh' AND seq = 2")
     rdb.close()
+    ignored = run(cloud, ["rescore", "--db", str(db), "--score-id", "1"])  # the analysis reads signed bodies
+    assert ignored.exit_code == 0 and "score 1: reproducible" in ignored.output
+    rdb = ReceiverDB(db)
+    with rdb.write() as conn:
+        conn.execute("UPDATE batches SET body = CAST(? AS BLOB) WHERE seq = 2", (b'{"forged":1}',))
+    rdb.close()
     bad = run(cloud, ["rescore", "--db", str(db), "--score-id", "1"])
-    assert bad.exit_code == 1 and "NOT reproducible" in bad.output and "inputs_sha256" in bad.output
+    assert bad.exit_code == 1 and "NOT reproducible" in bad.output and "does not hash" in bad.output
     missing = run(cloud, ["rescore", "--db", str(db), "--score-id", "77"])
     assert missing.exit_code == 1 and "unknown_score" in missing.output
     usage = run(cloud, ["analyse", "--db", str(db)])

@@ -1,5 +1,5 @@
 """The PyNaCl-only verifier printed in docs/wire-format.md §9, run as written against a live receiver,
-every check in the document's order (V1..V27).
+every check in the document's order (V1..V28).
 
 So the document stays precise enough for a bank to write its own verifier: if the feed's shapes or
 signatures drift from the document, this fails.
@@ -96,6 +96,8 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
         froms = [b["heads_from"] for b in bodies.values() if "heads_from" in b]
         v["check_heads"](entry, "ent-1", f["keys_of"], {}, served, page["withheld"], signed,
                          min(froms, default=None))  # V27
+    for chain in ("finding", "alert"):
+        v["check_item_chain"](chain, f[chain + "s"]["items"])  # V28 (R1-R3)
     for item in [*f["scores"]["items"], f["latest"]["item"]]:
         v["check_score"](item, pk, "ent-1")  # V24
     verified = {r["id"]: r for r in page["records"]}

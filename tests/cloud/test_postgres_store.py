@@ -66,7 +66,7 @@ def test_open_db_picks_the_store_by_target(pg_url: str, tmp_path: Path) -> None:
     try:
         assert (pg.dialect, lite.dialect) == ("postgresql", "sqlite")
         with pg.read() as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
     finally:
         pg.close()
         lite.close()
@@ -101,11 +101,14 @@ def test_a_schema_2_database_is_migrated_in_place(rdb: PostgresDB, pg_url: str) 
     assert ingest(rdb, wire.SignedBatch(b.body, b.sig, b.kid).envelope()).status == "accepted"
     with rdb.write() as conn:  # what a schema-2 receiver left
         conn.execute("ALTER TABLE batches DROP COLUMN head_sig")
+        for table in ("findings", "alerts"):  # schema 4 hash-chains findings and alerts
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN prev")
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN hash")
         conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     again = PostgresDB(pg_url)
     try:
         with again.read() as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
             assert conn.execute("SELECT seq, head_sig FROM batches").fetchall() == [(1, None)]
         new = gw.next()
         assert ingest(again, new.envelope()).status == "accepted"
@@ -118,7 +121,7 @@ def test_a_schema_2_database_is_migrated_in_place(rdb: PostgresDB, pg_url: str) 
 def test_another_schema_version_is_refused_by_name(rdb: PostgresDB, pg_url: str) -> None:
     with rdb.write() as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 3"):
+    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 4"):
         PostgresDB(pg_url)
     with rdb.write() as conn:
         conn.execute("DROP TABLE meta")

@@ -27,6 +27,9 @@ def as_schema_2(path: Path) -> None:
     """Turn a current database into what a schema-2 receiver left (no head_sig column)."""
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE batches DROP COLUMN head_sig")
+    for table in ("findings", "alerts"):  # schema 4 hash-chains findings and alerts
+        con.execute(f"ALTER TABLE {table} DROP COLUMN prev")
+        con.execute(f"ALTER TABLE {table} DROP COLUMN hash")
     con.execute("PRAGMA user_version=2")
     con.commit()
     con.close()
@@ -45,13 +48,17 @@ def test_a_schema_2_database_is_migrated_in_place_and_keeps_its_batches(tmp_path
     rdb = ReceiverDB(path)
     try:
         with rdb.read() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
             rows = conn.execute("SELECT seq, hash, head_sig FROM batches ORDER BY seq").fetchall()
         assert rows == [(i + 1, b.hash, None) for i, b in enumerate(old)]
         new = gw.next()  # the chain goes on, now with a head signature
         assert ingest(rdb, new.envelope()).status == "accepted"
         with rdb.read() as conn:
             assert conn.execute("SELECT head_sig FROM batches WHERE seq = 4").fetchone()[0] == new.head_sig
+        assert ingest(rdb, gw.make(seq=9).envelope()).status == "rejected"  # a gap: a finding, now chained
+        with rdb.read() as conn:
+            prev, h = conn.execute("SELECT prev, hash FROM findings ORDER BY id DESC LIMIT 1").fetchone()
+        assert prev == "0" * 64 and len(h) == 64
     finally:
         rdb.close()
     ReceiverDB(path).close()  # opening a current database again changes nothing
@@ -64,5 +71,5 @@ def test_schema_1_is_refused_by_name(tmp_path: Path) -> None:
     con.execute("PRAGMA user_version=1")
     con.commit()
     con.close()
-    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 3.*not migrated"):
+    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 4.*not migrated"):
         ReceiverDB(path)
