@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from cloud_helpers import FakeGateway, http
 
-from cloud_stub import feed_models
+from cloud_stub import feed_chain, feed_models
 from cloud_stub.banks import add_bank, revoke_grant
 from cloud_stub.cli import cloud
 from cloud_stub.db import iso, utc_now
@@ -66,12 +66,17 @@ def insert_analysis(rdb, key, ent: str, findings: list[dict[str, Any]], score: f
               "findings": findings}
     signature = json.dumps(wire.sign_report(report, key), sort_keys=True)
     with rdb.write() as conn:
-        for f in findings:
+        for f in findings:  # hash-chained as the analysis stores them (cloud_stub/feed_chain.py)
+            item = {"kind": f["rule"], "severity": f["severity"], "enterprise_id": ent, "gateway_id": None,
+                    "created": now, "rule_version": 1, "subscore": f["subscore"], "window_start": T0,
+                    "window_end": T0 + 86400}
+            prev, h = feed_chain.link(conn, "finding", item, f)
             conn.execute(
                 "INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe,"
-                " rule_version, subscore, window_start, window_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " rule_version, subscore, window_start, window_end, prev, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (f["rule"], f["severity"], ent, None, wire.canonical_json(f).decode(), now, f"{ent}/{f['dedupe']}",
-                 1, f["subscore"], T0, T0 + 86400))
+                 1, f["subscore"], T0, T0 + 86400, prev, h))
         sid = conn.execute(
             "INSERT INTO scores (enterprise_id, as_of, period_start, period_end, scoring_version, config_sha256,"
             " inputs_sha256, max_record_id, max_finding_id, score, grade, warning_level, report, signature, created)"
@@ -81,10 +86,12 @@ def insert_analysis(rdb, key, ent: str, findings: list[dict[str, Any]], score: f
         for f in findings:
             detail = {"score_id": sid, "finding": f["dedupe"], "rule": f["rule"], "subscore": f["subscore"],
                       "message": f["message"], "window": f["window"]}
-            conn.execute("INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe)"
-                         " VALUES (?, ?, ?, ?, ?, ?)",
+            prev, h = feed_chain.link(conn, "alert", {"enterprise_id": ent, "kind": "red_finding", "level": "red",
+                                                      "created": now}, detail)
+            conn.execute("INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe, prev, hash)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          (ent, "red_finding", "red", wire.canonical_json(detail).decode(), now,
-                          f"{ent}/finding/{f['dedupe']}/{sid}"))
+                          f"{ent}/finding/{f['dedupe']}/{sid}", prev, h))
     return int(sid)
 
 
