@@ -103,3 +103,22 @@ def register(cls: type[Rule]) -> type[Rule]:
 
 def registered() -> dict[str, type[Rule]]:
     return dict(_REGISTRY)
+
+
+# Earlier versions of rules, kept so that a stored score made with them still recomputes
+# (``cloud rescore``); new analyses never run them.
+_PREVIOUS: dict[tuple[str, int], type[Rule]] = {}
+
+
+def register_previous(cls: type[Rule]) -> type[Rule]:
+    """Keep an earlier version of a rule for recomputation; its id must also have a current version."""
+    _PREVIOUS[(cls.id, cls.version)] = cls
+    return cls
+
+
+def rule_version(rule_id: str, version: int) -> type[Rule] | None:
+    """The rule ``rule_id`` at ``version``: the current one or a kept earlier one; None if neither."""
+    cur = _REGISTRY.get(rule_id)
+    if cur is not None and cur.version == version:
+        return cur
+    return _PREVIOUS.get((rule_id, version))
