@@ -107,9 +107,14 @@ class BlobDetector:
 
     def __init__(self, width: int = 320, min_area: float = 0.004, history: int = 300,
                  var_threshold: float = 25.0, group_gap: float = 0.05, seam_delta: float = 80.0,
-                 min_piece: float = 0.25) -> None:
+                 min_piece: float = 0.25, learning_rate: float = 0.01) -> None:
         import cv2
 
+        # A fixed learning rate: MOG2's default (1 / frames seen, while fewer than ``history``)
+        # learns an object's colour within a few frames on a young model (the detector sees only
+        # the frames the motion gate passes), so the box shrank to the object's leading part and
+        # an object retracing its path vanished.
+        self.learning_rate = learning_rate
         self.width = width
         self.min_area = min_area
         self.group_gap = group_gap
@@ -131,7 +136,7 @@ class BlobDetector:
         scale = min(1.0, self.width / w)
         small = cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))),
                            interpolation=cv2.INTER_AREA) if scale < 1.0 else frame
-        mask = self._sub.apply(small)
+        mask = self._sub.apply(small, learningRate=self.learning_rate)
         _, mask = cv2.threshold(mask, 200, 255, cv2.THRESH_BINARY)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel, iterations=2)
