@@ -65,3 +65,18 @@ def test_drift_slower_than_the_threshold_is_followed_not_stepped(level, pct_per_
 
 def test_the_lookback_covers_two_hold_times():
     assert lookback_s(P) == 2 * 3600 + 120
+
+
+def test_the_pallet_emulator_reads_like_a_real_scale_and_stays_step_free():
+    """The HX711 twin's ``pallet`` scenario with drift and forklifts (sim = { drift_pct_day = ...,
+    forklifts_per_day = ... }): a day at 5 s has forklift transients and no step."""
+    from drivers.sim.scenarios import SCENARIOS
+
+    p = {"weight_kg": 100_000.0, "drift_pct_day": 0.05, "diurnal_pct": 0.02, "forklifts_per_day": 4.0,
+         "noise_kg": 20.0}
+    rng = random.Random(3)
+    pts = [(T0 + i * 5, SCENARIOS["pallet"](T0 + i * 5, p, rng)["collateral.weight_kg"]) for i in range(17280)]
+    sd = noise_sd(pts)
+    assert 15 < sd < 25
+    steps, trans, _ = detect(pts, threshold_kg(sd, 100_000.0, P), P)
+    assert steps == [] and len(trans) >= 1 and all(2000 < t.max_kg < 7000 for t in trans)
