@@ -1,6 +1,11 @@
 """Vision benchmark: detector latency, motion-gate savings, memory, counting accuracy.
 
-    .venv/bin/python bench/vision_bench.py [--quick] [--json]
+    .venv/bin/python bench/vision_bench.py [--quick] [--json] [--figure cases.png] [--cases-only]
+
+``--cases-only`` runs just the counting cases the rules rely on (an object of parts with
+gaps counts once, two touching objects count twice, an object that backs off from the line
+counts zero), over ``--case-seeds`` generated clips each, and ``--figure`` draws their
+count accuracy per case.
 
 Everything runs offline on generated clips and on photos shipped inside the
 scikit-image and matplotlib wheels; figures are for the machine it runs on (a Pi 4/5
@@ -177,14 +182,70 @@ def accuracy(tmp: Path, n_motion: int, n_person: int) -> dict:
     return res
 
 
+def counting_cases(tmp: Path, seeds: int) -> dict:
+    """Per case: clips exact, and counted vs expected crossings summed over the seeds."""
+    out = {}
+    for case in syn.CASES:
+        exact = got_total = want_total = err = 0
+        for seed in range(seeds):
+            crossings, sprites, n, want = syn.counting_case(case, seed)
+            clip = syn.write_video(tmp / f"{case}{seed}.avi", syn.render(crossings, sprites, n, seed=seed), fps=10)
+            snap, _ = run(clip, PipelineConfig(model="motion", lines=[LINE]))
+            exact += (snap["in"], snap["out"]) == (want["in"], want["out"])
+            err += abs(snap["in"] - want["in"]) + abs(snap["out"] - want["out"])
+            got_total += snap["in"] + snap["out"]
+            want_total += want["in"] + want["out"]
+        out[case] = {"clips": seeds, "exact_clips": exact, "counted": got_total, "expected": want_total,
+                     "abs_count_error": err}
+    return out
+
+
+def case_figure(cases: dict, path: Path) -> Path:
+    """Bar chart: share of clips counted exactly per case, with counted/expected on each bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(cases)
+    share = [100.0 * cases[c]["exact_clips"] / cases[c]["clips"] for c in names]
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    bars = ax.bar(names, share, color=["#4c72b0", "#55a868", "#c44e52"][:len(names)])
+    for b, c in zip(bars, names, strict=True):
+        ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 2,
+                f"{cases[c]['counted']} counted / {cases[c]['expected']} expected", ha="center", fontsize=8)
+    ax.set_ylim(0, 115)
+    ax.set_ylabel("clips counted exactly (%)")
+    ax.set_title(f"Counting cases, motion model ({cases[names[0]]['clips']} generated clips each)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer runs and clips")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--cases-only", action="store_true", help="only the counting cases (composite, touching, backoff)")
+    ap.add_argument("--case-seeds", type=int, default=None, help="generated clips per counting case (default 5, 2 "
+                    "with --quick)")
+    ap.add_argument("--figure", type=Path, default=None, help="write the counting-case accuracy figure (PNG) here")
     args = ap.parse_args()
+    seeds = args.case_seeds or (2 if args.quick else 5)
+    if args.cases_only:
+        with tempfile.TemporaryDirectory() as d:
+            cases = counting_cases(Path(d), seeds)
+        if args.figure:
+            case_figure(cases, args.figure)
+        print(json.dumps({"counting_cases": cases}, indent=2) if args.json else
+              "\n".join(f"{c}: {v['exact_clips']}/{v['clips']} clips exact, {v['counted']} counted of "
+                        f"{v['expected']} expected" for c, v in cases.items()))
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        result = {"latency": latency(20 if args.quick else 100), "gate": gate(tmp), "memory": memory(),
+        result = {"counting_cases": counting_cases(tmp, seeds),
+                  "latency": latency(20 if args.quick else 100), "gate": gate(tmp), "memory": memory(),
                   "accuracy": accuracy(tmp, 3 if args.quick else 8, 2 if args.quick else 5)}
     if args.json:
         print(json.dumps(result, indent=2))
@@ -206,6 +267,11 @@ def main() -> None:
     print("\nCounting accuracy")
     for k, v in result["accuracy"].items():
         print(f"  {k}: {v}")
+    print("\nCounting cases (motion model)")
+    for k, v in result["counting_cases"].items():
+        print(f"  {k}: {v['exact_clips']}/{v['clips']} clips exact, {v['counted']} counted of {v['expected']} expected")
+    if args.figure:
+        case_figure(result["counting_cases"], args.figure)
 
 
 if __name__ == "__main__":

@@ -41,9 +41,10 @@ from cloud_stub.declarations import Declarations
 
 CHAIN_KINDS = ("equivocation", "gap_declared", "gap_observed", "stale_seq", "rejected_batch")
 # Indicators whose record JSON is parsed for ``detail`` (everything else is read from
-# columns): cycles for their cavities; unexplained changes for the kg (only when non-zero).
-DETAIL_NAMES = ("machine.cycles", "collateral.unexplained_changes")
-DETAIL_ONLY_NONZERO = ("collateral.unexplained_changes",)
+# columns): cycles for their cavities; unexplained changes for the kg and transient loads for
+# their largest excursion (both only when non-zero).
+DETAIL_NAMES = ("machine.cycles", "collateral.unexplained_changes", "collateral.transient_loads")
+DETAIL_ONLY_NONZERO = ("collateral.unexplained_changes", "collateral.transient_loads")
 # Counting-camera indicators whose subjects may declare what they count (detail.role, from
 # the profile's params.role): read from each subject's newest record only, as it is static.
 ROLE_NAMES = ("vision.units_out", "vision.units_in")

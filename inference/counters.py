@@ -13,6 +13,13 @@ moving up the image is ``in``. To swap directions, draw the line the other way.
 A side only changes once the point is more than ``margin`` px from the line
 (hysteresis), and the move must pass through the drawn segment (plus ``margin``), so
 jitter on the line and objects passing beside its end are not counted.
+
+A crossing counts once it is complete: the centre has gone past the line by half the
+object's extent across the line (its largest box while crossing) plus ``margin``, so the
+whole object has cleared it. An object that pushes its centre over the line and backs off
+before clearing it counts nothing, and neither does a track lost before it cleared (a
+background model that has learnt the object's colour loses it exactly when it retraces
+its own path).
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ class LineCounter:
     min_hits: int = 2  # sides are followed from a track's first sighting; only confirmed tracks count
     counts: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
     _state: dict[int, tuple[int, Point]] = field(default_factory=dict)  # track -> (side, point there)
+    # track -> (direction, label, largest half extent across the line): crossed, not yet clear
+    _pending: dict[int, tuple[str, str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.line
@@ -59,24 +68,39 @@ class LineCounter:
             live.add(t.id)
             p = t.centre
             d = side(self.line, p) / self._len  # signed distance in px
-            if abs(d) <= self.margin:
-                continue
-            sgn = 1 if d > 0 else -1
-            prev = self._state.get(t.id)
-            if prev is not None and prev[0] != sgn and t.hits < self.min_hits:
-                continue  # keep the old side: the crossing counts once the track is confirmed
-            self._state[t.id] = (sgn, p)
-            if prev is None or prev[0] == sgn:
-                continue
-            if not segments_intersect(prev[1], p, self.line, self.margin):
-                continue
-            direction = "in" if prev[0] > 0 else "out"
-            self.counts[direction] += 1
-            events.append(Crossing(self.name, direction, t.id, t.label, ts))
+            if abs(d) > self.margin:
+                sgn = 1 if d > 0 else -1
+                prev = self._state.get(t.id)
+                if prev is not None and prev[0] != sgn and t.hits < self.min_hits:
+                    continue  # keep the old side: the crossing counts once the track is confirmed
+                self._state[t.id] = (sgn, p)
+                if prev is not None and prev[0] != sgn:
+                    if t.id in self._pending:
+                        del self._pending[t.id]  # back where it came from before clearing: nothing
+                    elif segments_intersect(prev[1], p, self.line, self.margin):
+                        self._pending[t.id] = ("in" if prev[0] > 0 else "out", t.label, 0.0)
+            if t.id in self._pending:
+                direction, label, half = self._pending[t.id]
+                half = max(half, self._half_extent(t.box))
+                self._pending[t.id] = (direction, label, half)
+                if abs(d) > half + self.margin and (d < 0) == (direction == "in"):
+                    events.append(self._count(t.id, ts))
         for tid in list(self._state):
             if tid not in live:
+                self._pending.pop(tid, None)  # lost before it cleared the line: not a crossing
                 del self._state[tid]
         return events
+
+    def _half_extent(self, box: Box) -> float:
+        """Half the box's extent across the line (along the line's normal)."""
+        x1, y1, x2, y2 = self.line
+        nx, ny = (y2 - y1) / self._len, (x2 - x1) / self._len
+        return (abs(nx) * (box[2] - box[0]) + abs(ny) * (box[3] - box[1])) / 2.0
+
+    def _count(self, tid: int, ts: float) -> Crossing:
+        direction, label, _ = self._pending.pop(tid)
+        self.counts[direction] += 1
+        return Crossing(self.name, direction, tid, label, ts)
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from cloud_stub.rules.base import Finding, Rule, register, registered
+from cloud_stub.rules.base import Finding, Rule, register, registered, registered_version
 
-__all__ = ["Finding", "Rule", "all_rules", "register"]
+__all__ = ["Finding", "Rule", "all_rules", "register", "registered_version"]
 
 
 def all_rules() -> dict[str, type[Rule]]:

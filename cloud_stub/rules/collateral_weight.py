@@ -6,6 +6,12 @@ pledged asset. The rule takes the last hours (``recent_windows``) as the current
 Severity by the current shortfall: ``yellow``/``orange``/``red`` thresholds in per cent of
 the pledged weight, one step up when the shortfall has lasted ``persist_hours``.
 A surplus (more than pledged) is reported as info.
+
+v2 (same arithmetic, thresholds 2 / 2.5 / 3 % instead of 2 / 5 / 10 %): now that a held step
+on the gateway needs ``step_pct`` (1 %) of the pledge, a removal in lots below that is seen
+only here, so the cumulative shortfall must turn red once it is material (3 %), while an
+honest scale's drift (a random walk of about 0.05 %/day, a daily swing of a few hundredths of
+a per cent) stays under the 2 % tolerance for months. v1 is kept for rescoring.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from cloud_stub.rules.base import Finding, Rule, register
 
 
 @register
-class CollateralWeight(Rule):
+class CollateralWeightV1(Rule):
     id = "collateral_weight"
     version = 1
     subscore = "collateral_safety"
@@ -66,3 +72,11 @@ class CollateralWeight(Rule):
                                    "above", f"Pledged goods at {subj} weigh {now:.1f} % more than pledged.",
                                    {"kind": "pledged baseline_kg (profile)", "drift_pct": 0.0}))
         return out
+
+
+@register
+class CollateralWeight(CollateralWeightV1):
+    version = 2
+    defaults: Mapping[str, Any] = {
+        **CollateralWeightV1.defaults, "shortfall_pct": {"yellow": 2.0, "orange": 2.5, "red": 3.0},
+    }

@@ -86,14 +86,37 @@ def _climate(now: float, p: dict[str, Any], rng: random.Random) -> dict[str, flo
             "env.pressure_hpa": 1012.0 + rng.uniform(-0.5, 0.5)}
 
 
+_SIGNALS: dict[str, Any] = {}
+
+
 def _pallet(now: float, p: dict[str, Any], rng: random.Random) -> dict[str, float]:
     """A pledged pallet stack: constant weight with load-cell noise; ``removed_after_s``
-    (seconds into each ``period_s``) drops it to the empty platform, as a diversion would."""
+    (seconds into each ``period_s``) drops it to the empty platform, as a diversion would.
+
+    With any of ``drift_pct_day``, ``diurnal_pct``, ``forklifts_per_day`` the scale reads as a
+    real one does (drivers/sim/load_cell.py): slow drift, the daily temperature swing and
+    forklifts resting on the stack for minutes (``noise_kg`` sets the reading noise)."""
     kg = float(p.get("weight_kg", 1850.0))
     removed_after = p.get("removed_after_s")
     if removed_after is not None and (now % float(p.get("period_s", 3600.0))) >= float(removed_after):
         kg = 0.0
-    return {"collateral.weight_kg": kg + rng.gauss(0, 0.2)}
+    if not any(k in p for k in ("drift_pct_day", "diurnal_pct", "forklifts_per_day")):
+        return {"collateral.weight_kg": kg + rng.gauss(0, 0.2)}
+    from drivers.sim.load_cell import LoadCellSignal, honest_transients
+
+    key = repr(sorted(p.items()))
+    sig = _SIGNALS.get(key)
+    if sig is None:
+        day0 = math.floor(now / 86400) * 86400
+        days = int(p.get("days", 400))
+        sig = LoadCellSignal(pledged_kg=float(p.get("weight_kg", 1850.0)), noise_kg=float(p.get("noise_kg", 0.2)),
+                             drift_pct_day=float(p.get("drift_pct_day", 0.0)),
+                             diurnal_pct=float(p.get("diurnal_pct", 0.0)), start=day0, days=days,
+                             transients=honest_transients(day0, days, per_day=float(p.get("forklifts_per_day", 0.0)),
+                                                          forklift_kg=float(p.get("forklift_kg", 3000.0))))
+        _SIGNALS[key] = sig
+    extra = sig.load_kg(now) + sig.drift_kg(now)
+    return {"collateral.weight_kg": kg + extra + rng.gauss(0, sig.noise_kg)}
 
 
 def _air(now: float, p: dict[str, Any], rng: random.Random) -> dict[str, float]:

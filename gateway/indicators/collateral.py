@@ -7,24 +7,34 @@ Declared in the profile:
     asset = "coil-store"          # the asset whose load cells / tracker watch the goods
     baseline_kg = 12000           # what was pledged
     tolerance_pct = 2             # drift beyond this is flagged
-    change_threshold_kg = 50      # a step larger than this needs an in/out record
     match_window_s = 3600         # how far apart the ERP record and the step may be
+    # What counts as a step (gateway/indicators/load_steps.py; defaults shown):
+    hold_s = 3600                 # the new level must hold this long; shorter visits are transients
+    step_sigma = 8                # threshold >= this many times the scale's own noise (learned)
+    step_pct = 1.0                # threshold >= this share of baseline_kg
+    # change_threshold_kg = 50    # optional floor in kg (no default: the threshold scales with the stack)
+    block_s = 60                  # readings are reduced to one median per block
 
 A step is "explained" when the ERP's ``stock_moves`` dataset has a movement in the same
 direction within ``match_window_s`` whose quantity matches the step within the threshold
-(or 5 %); each movement explains one step. Weight changes are measured against a settled
-level that moves only on a step, so a slow removal in small lots adds up to a step too.
+(or 5 %); each movement explains one step. Loads that come and go (a forklift resting on
+the stack, a person) are transients, counted in ``collateral.transient_loads``; slow drift
+(temperature, creep) is followed by the settled level and left to ``collateral.drift_pct``,
+which compares the weight with the pledge itself, so a removal in lots too small to be
+steps still adds up there.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
 
-from gateway.indicators.base import Indicator, IndicatorValue, Series, WindowContext
+from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.counters import counter_delta
 from gateway.indicators.intervals import max_gap, state_intervals, total
+from gateway.indicators.load_steps import Step, StepParams, Transient, detect, lookback_s, noise_sd, threshold_kg
 from gateway.indicators.registry import register
 from gateway.profile.load import ProfileError, _split_msgspec_error
 
@@ -33,8 +43,16 @@ class Pledge(msgspec.Struct, forbid_unknown_fields=True):
     asset: str
     baseline_kg: Annotated[float, msgspec.Meta(gt=0)]
     tolerance_pct: Annotated[float, msgspec.Meta(ge=0)] = 2.0
-    change_threshold_kg: Annotated[float, msgspec.Meta(gt=0)] = 50.0
+    change_threshold_kg: Annotated[float, msgspec.Meta(gt=0)] | None = None
     match_window_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    hold_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    step_sigma: Annotated[float, msgspec.Meta(gt=0)] = 8.0
+    step_pct: Annotated[float, msgspec.Meta(gt=0, le=100)] = 1.0
+    block_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+
+    def step_params(self) -> StepParams:
+        return StepParams(hold_s=self.hold_s, step_sigma=self.step_sigma, step_pct=self.step_pct,
+                          min_step_kg=self.change_threshold_kg, block_s=self.block_s)
 
 
 Range = Annotated[list[float], msgspec.Meta(min_length=2, max_length=2)]
@@ -99,34 +117,50 @@ def pledge_of(ctx: WindowContext) -> Pledge | None:
     return hit[1].get(ctx.asset)
 
 
-def last_before(ctx: WindowContext, meaning: str) -> tuple[float, float] | None:
-    """The last usable reading before the window (the settled level to compare against)."""
-    s = ctx.series.get(meaning)
-    if s is not None and s.before is not None:
-        return s.before
-    if ctx.store is None:
-        return None
-    names = {d.name for d in ctx.devices}
-    for p in ctx.store.points():
-        if p.meaning == meaning and p.device in names:
-            return ctx.store.last_good_before(p.id, ctx.start)
-    return None
+@dataclass(frozen=True)
+class WeightEvents:
+    """What the detector found for one window: steps confirmed and transients ended in it."""
+
+    steps: list[Step]
+    transients: list[Transient]
+    threshold_kg: float
+    noise_kg: float
+    readings: int
 
 
-def weight_steps(series: Series, before: tuple[float, float] | None, threshold: float) -> list[tuple[float, float]]:
-    """(time, kg) of each step: a move of the reading more than ``threshold`` from the settled level."""
-    pts = [(t, v) for t, v in series.good()]
-    if before is not None:
-        pts = [before, *pts]
-    steps: list[tuple[float, float]] = []
-    if not pts:
-        return steps
-    level = pts[0][1]
-    for t, v in pts[1:]:
-        if abs(v - level) > threshold:
-            steps.append((t, v - level))
-            level = v
-    return steps
+def weight_history(ctx: WindowContext, since: float) -> list[tuple[float, float]]:
+    """Good weight readings from ``since`` to the window's end: the store's look-back before the
+    window (when the gateway's store holds the point) and the window's own series."""
+    pts: list[tuple[float, float]] = []
+    if ctx.store is not None and since < ctx.start:
+        names = {d.name for d in ctx.devices}
+        ids = [p.id for p in ctx.store.points() if p.meaning == "collateral.weight_kg" and p.device in names][:1]
+        if ids:
+            ts, vals, qual = ctx.store.readings_window(ids, since, ctx.start)[ids[0]]
+            pts = [(t, v) for t, v, q in zip(ts, vals, qual, strict=True) if v is not None and q == "good"]
+    s = ctx.series["collateral.weight_kg"]
+    if not pts and s.before is not None:
+        pts = [s.before]
+    return pts + s.good()
+
+
+_LAST: list[tuple[WindowContext, WeightEvents]] = []
+
+
+def weight_events(ctx: WindowContext, pledge: Pledge) -> WeightEvents:
+    """Held steps confirmed in this window and transients that ended in it (computed once per
+    window context: two indicators read it)."""
+    if _LAST and _LAST[0][0] is ctx:
+        return _LAST[0][1]
+    p = pledge.step_params()
+    pts = weight_history(ctx, ctx.start - lookback_s(p))
+    sd = noise_sd(pts)
+    thr = threshold_kg(sd, pledge.baseline_kg, p)
+    steps, trans, _ = detect(pts, thr, p)
+    ev = WeightEvents([s for s in steps if ctx.start <= s.confirmed < ctx.end],
+                      [t for t in trans if ctx.start <= t.back < ctx.end], thr, sd, len(pts))
+    _LAST[:] = [(ctx, ev)]
+    return ev
 
 
 def stock_moves(ctx: WindowContext, start: float, end: float) -> list[dict[str, Any]]:
@@ -145,13 +179,16 @@ def stock_moves(ctx: WindowContext, start: float, end: float) -> list[dict[str, 
     return out
 
 
-def unexplained(steps: list[tuple[float, float]], moves: list[dict[str, Any]], pledge: Pledge
-                ) -> list[tuple[float, float]]:
+def unexplained(steps: list[tuple[float, float]], moves: list[dict[str, Any]], pledge: Pledge,
+                threshold: float | None = None) -> list[tuple[float, float]]:
+    """Steps (time, kg) that no ERP movement explains: same direction, within ``match_window_s``,
+    quantity within the step threshold (or 5 %)."""
     used: set[int] = set()
     out = []
+    thr = threshold if threshold is not None else (pledge.change_threshold_kg or 0.0)
     for t, kg in steps:
         want = "out" if kg < 0 else "in"
-        tol = max(pledge.change_threshold_kg, 0.05 * abs(kg))
+        tol = max(thr, 0.05 * abs(kg))
         match = None
         for i, m in enumerate(moves):
             if i in used or m.get("direction") != want or abs(m["_ts"] - t) > pledge.match_window_s:
@@ -207,9 +244,42 @@ class Drift(_Collateral):
 
 @register
 class UnexplainedChange(_Collateral):
-    """Weight steps above the pledge's threshold with no matching ERP in/out record."""
+    """Held weight steps (see load_steps.py) with no matching ERP in/out record.
+
+    v2: a step must hold ``hold_s``; the threshold comes from the scale's noise and the
+    pledge's size; transients and drift are not steps. Detail: steps, unexplained_kg (signed
+    sum), unexplained_out / unexplained_in (counts), threshold_kg, noise_kg."""
 
     name = "collateral.unexplained_changes"
+    unit = "count"
+    version = 2
+    requires = ("collateral.weight_kg",)
+
+    def applies(self, ctx: WindowContext) -> bool:
+        return super().applies(ctx) and pledge_of(ctx) is not None
+
+    def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        p = pledge_of(ctx)
+        assert p is not None
+        ev = weight_events(ctx, p)
+        if ev.readings == 0:
+            return [self.value(ctx, None, ["no_data"])]
+        moves = stock_moves(ctx, ctx.start - p.match_window_s, ctx.end + p.match_window_s)
+        bad = unexplained([(s.t, s.kg) for s in ev.steps], moves, p, ev.threshold_kg)
+        return [self.value(ctx, float(len(bad)), ["unexplained_change"] if bad else [], steps=len(ev.steps),
+                           unexplained_kg=round(sum(kg for _, kg in bad), 3),
+                           unexplained_out=sum(1 for _, kg in bad if kg < 0),
+                           unexplained_in=sum(1 for _, kg in bad if kg > 0),
+                           threshold_kg=round(ev.threshold_kg, 3), noise_kg=round(ev.noise_kg, 3))]
+
+
+@register
+class TransientLoads(_Collateral):
+    """Loads that came and went within ``hold_s`` (a forklift resting on the stack, a person, a
+    pallet set down and lifted): not changes of the goods, reported so a bank can see them.
+    Detail: max_kg (largest excursion, signed), minutes (their total duration)."""
+
+    name = "collateral.transient_loads"
     unit = "count"
     requires = ("collateral.weight_kg",)
 
@@ -219,12 +289,12 @@ class UnexplainedChange(_Collateral):
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         p = pledge_of(ctx)
         assert p is not None
-        steps = weight_steps(ctx.series["collateral.weight_kg"], last_before(ctx, "collateral.weight_kg"),
-                             p.change_threshold_kg)
-        moves = stock_moves(ctx, ctx.start - p.match_window_s, ctx.end + p.match_window_s)
-        bad = unexplained(steps, moves, p)
-        return [self.value(ctx, float(len(bad)), ["unexplained_change"] if bad else [], steps=len(steps),
-                           unexplained_kg=round(sum(kg for _, kg in bad), 3))]
+        ev = weight_events(ctx, p)
+        if ev.readings == 0:
+            return [self.value(ctx, None, ["no_data"])]
+        top = max((t.max_kg for t in ev.transients), key=abs, default=0.0)
+        return [self.value(ctx, float(len(ev.transients)), ["transient_load"] if ev.transients else [],
+                           max_kg=round(top, 3), minutes=round(sum(t.back - t.t for t in ev.transients) / 60, 2))]
 
 
 @register

@@ -325,6 +325,26 @@ def test_recompute_uses_the_rules_the_score_used(rdb: ReceiverDB, key: SigningKe
     assert check["reproducible"] is False and "test_flag v1" in check["problems"][0]
 
 
+def test_an_earlier_rule_version_kept_for_rescoring_reproduces_old_scores(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    base._REGISTRY.pop(FlagRule.id)
+    base.register(FlagRuleV2)
+    base.register(FlagRule)  # v1 kept beside v2 (as collateral_changes v1 is); the fixture unregisters both
+    assert verify_score(rdb, a.score_id)["reproducible"] is True
+    assert run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key).report["rules"]["test_flag"] == 2
+
+
+def test_collateral_rules_keep_their_first_versions_for_rescoring() -> None:
+    from cloud_stub.rules import all_rules, registered_version
+
+    rules = all_rules()
+    for rid in ("collateral_changes", "collateral_weight"):
+        assert rules[rid].version == 2
+        old = registered_version(rid, 1)
+        assert old is not None and old.version == 1 and old.id == rid
+
+
 def test_rule_params_from_the_table_reach_the_rule(rdb: ReceiverDB, key: SigningKey, tmp_path: Path) -> None:
     history(rdb)
     cfg = tmp_path / "sc.toml"

@@ -76,7 +76,8 @@ def test_collateral_removed_without_a_record_turns_red(history) -> None:
     assert abs(f["compared"]["removed_kg"] - h.meta["config"]["removed_kg"]) <= 15
     tz = ZoneInfo(h.meta["timezone"])
     when = datetime.combine(_day(h.meta["onset_date"]), datetime.min.time(), tz) + timedelta(hours=10)
-    assert f["window"]["start"] == int(when.timestamp())  # the hour it happened
+    # The hour after it happened: a step counts once the new level has held for hold_s (1 h).
+    assert f["window"]["start"] == int(when.timestamp()) + 3600
     # The weekly stock rotation of the honest history (300 kg out and back, both recorded) is explained.
     assert [x for x in history("honest").findings() if x["subscore"] == "collateral_safety"] == []
 
