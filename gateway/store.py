@@ -272,6 +272,15 @@ class Store:
                 "AND value IS NOT NULL ORDER BY ts DESC LIMIT 1", (point_id, ts, ts - horizon_s)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def first_good_after(self, point_id: int, ts: float, horizon_s: float = 3600.0) -> tuple[float, float] | None:
+        """The first usable reading at or after ``ts`` (within the horizon): the reading that
+        closes a counter's last interval of a window. Walks the time index forward."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT ts, value FROM readings WHERE point_id=? AND ts>=? AND ts<? AND quality IN ('good','stale') "
+                "AND value IS NOT NULL ORDER BY ts LIMIT 1", (point_id, ts, ts + horizon_s)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def latest(self, point_id: int) -> tuple[float, float | None, str] | None:
         with self._lock:
             return self.db.execute("SELECT ts, value, quality FROM readings WHERE point_id=? ORDER BY ts DESC LIMIT 1",

@@ -4,6 +4,14 @@ Windows are epoch-aligned (a 15-minute window starts at :00, :15, ...). Each win
 length has a watermark in the store (the next window to compute); after a restart or
 an outage the engine catches up window by window, and the store's uniqueness on
 (name, subject, window) makes a recomputation harmless.
+
+Counters are apportioned to windows by time (counters.counter_window), so a window needs
+the reading that closes its last interval: the first one at or after its end. A window
+waits for it (``run_once(wait_for_counters=True)``) while the counter's device is alive,
+at most a gap's length (``counter_gap_polls`` polls, capped at MAX_COUNTER_WAIT_S); then it
+is computed without it and that tail is unobserved time. The readings just before and
+after each window are remembered between consecutive windows (``_Edge``), so a long
+silence of one device is not scanned again for every window inside it.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.indicators.base import DeviceWindow, Series, WindowContext
+from gateway.indicators.counters import DEFAULT_GAP_POLLS
 from gateway.indicators.registry import all_indicators
 from gateway.indicators.windows import parse_duration, window_start
 from gateway.profile.schema import Device, PointDef, Profile
@@ -23,6 +32,28 @@ from gateway.store import PointRow, Store
 
 log = logging.getLogger("edgeproof.indicators")
 MAX_WINDOWS_PER_RUN = 500
+# How far back (and forward) a counter's neighbouring reading is looked for: a register jump
+# after a silence up to this long is spread over the silence; longer, it is not claimed.
+# Overridable per device with ``params.counter_max_spread_s``.
+DEFAULT_MAX_SPREAD_S = 2 * 86400.0
+MAX_COUNTER_WAIT_S = 3600.0
+
+
+@dataclass
+class _Edge:
+    """What one counter point's previous window left for the next (same window length)."""
+
+    next_start: float  # the window start this ``before`` is valid for
+    before: tuple[float, float] | None
+    after: tuple[float, float] | None
+
+
+def max_spread_s(dev: Device) -> float:
+    return float(dev.params.get("counter_max_spread_s", DEFAULT_MAX_SPREAD_S))
+
+
+def gap_s(dev: Device) -> float:
+    return float(dev.params.get("counter_gap_polls", DEFAULT_GAP_POLLS)) * dev.poll_interval_s
 
 
 @dataclass
@@ -44,6 +75,7 @@ class IndicatorEngine:
         self.grace_s = profile.indicators.grace_s if grace_s is None else grace_s
         self.indicators = all_indicators()
         self.assets: dict[str, AssetPoints] = {}
+        self.edges: dict[tuple[int, int], _Edge] = {}
         for dev in profile.devices:
             if not dev.enabled or dev.name not in device_points:
                 continue
@@ -68,7 +100,10 @@ class IndicatorEngine:
         marks = [float(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.windows]
         return min(marks) if marks else 0.0
 
-    def run_once(self, now: float | None = None) -> int:
+    def run_once(self, now: float | None = None, wait_for_counters: bool = True) -> int:
+        """Compute every window closed at ``now`` (a grace after its end), in order; with
+        ``wait_for_counters`` a window also waits for its counters' closing readings (see the
+        module docstring). Returns how many indicator rows were stored."""
         now = time.time() if now is None else now
         made = 0
         for length in self.windows:
@@ -79,11 +114,29 @@ class IndicatorEngine:
                 self.store.meta_set(key, str(wm))
             n = 0
             while wm + length + self.grace_s <= now and n < MAX_WINDOWS_PER_RUN:
+                if wait_for_counters and not self.counters_closed(wm + length, now):
+                    break
                 made += self.compute_window(wm, length)
                 wm += length
                 n += 1
                 self.store.meta_set(key, str(wm))
         return made
+
+    def counters_closed(self, end: float, now: float) -> bool:
+        """Whether every counter that was alive before ``end`` has a reading at or after it (or
+        has been waited for long enough): apportioning needs the reading closing the interval."""
+        for ap in self.assets.values():
+            for entries in ap.all_points.values():
+                for row, pdef, dev in entries:
+                    if not pdef.counter:
+                        continue
+                    gap = gap_s(dev)
+                    if now >= end + min(gap, MAX_COUNTER_WAIT_S):
+                        continue
+                    last = self.store.latest(row.id)
+                    if last is not None and end - gap <= last[0] < end:
+                        return False
+        return True
 
     def needed_meanings(self) -> set[str]:
         """Meanings some indicator reads: only these are loaded ahead, in one range scan
@@ -119,7 +172,7 @@ class IndicatorEngine:
 
     def context(self, asset: str, ap: AssetPoints, start: int, length: int,
                 needed: set[str] | None = None) -> WindowContext:
-        by_point = _LazySeries(self.store, ap, start, length, needed or set())
+        by_point = _LazySeries(self.store, ap, start, length, needed or set(), self.edges)
         series = _FirstSeries(by_point, ap)
         devices = []
         for dev in ap.devices:
@@ -136,8 +189,10 @@ class _LazySeries(Mapping[str, dict[str, Series]]):
     The first access loads every *needed* meaning of the asset in one range scan; a meaning
     no indicator declared is fetched on its own."""
 
-    def __init__(self, store: Store, ap: AssetPoints, start: int, length: int, needed: set[str]) -> None:
+    def __init__(self, store: Store, ap: AssetPoints, start: int, length: int, needed: set[str],
+                 edges: dict[tuple[int, int], _Edge] | None = None) -> None:
         self.store, self.ap, self.start, self.length, self.needed = store, ap, start, length, needed
+        self.edges = {} if edges is None else edges
         self.prefetched: dict[int, tuple[list[float], list[float | None], list[str]]] | None = None
         self._cache: dict[str, dict[str, Series]] = {}
 
@@ -153,15 +208,39 @@ class _LazySeries(Mapping[str, dict[str, Series]]):
                 cols = (self.prefetched or {}).get(row.id)
                 if cols is None:
                     cols = self.store.readings_window([row.id], self.start, self.start + self.length)[row.id]
-                # A counter's delta from the reading just before the window: only if that
-                # reading is recent (3 polls); across a longer gap the energy (or volume, or
-                # count) cannot be placed in this window and is not claimed here.
-                before = (self.store.last_good_before(row.id, self.start, max(3 * dev.poll_interval_s, 5.0))
-                          if pdef.counter else None)
+                before = after = None
+                if pdef.counter:
+                    before, after = self.counter_edges(row.id, dev, cols)
                 out[pdef.name] = Series(ts=cols[0], values=cols[1], quality=cols[2], before=before,
-                                        counter=pdef.counter, rollover=pdef.rollover)
+                                        counter=pdef.counter, rollover=pdef.rollover, after=after,
+                                        poll_s=dev.poll_interval_s)
             self._cache[meaning] = out
         return self._cache[meaning]
+
+    def counter_edges(self, point_id: int, dev: Device, cols: tuple[list[float], list[float | None], list[str]]
+                      ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+        """The counter's last usable reading before the window and first at or after its end,
+        within ``counter_max_spread_s``: the intervals that straddle the window's edges (a jump
+        after a silence is spread over the silence, not claimed by one window)."""
+        start, end = float(self.start), float(self.start + self.length)
+        horizon = max(max_spread_s(dev), 3 * dev.poll_interval_s, 5.0)
+        key = (self.length, point_id)
+        edge = self.edges.get(key)
+        if edge is not None and edge.next_start == start:
+            before = edge.before if edge.before is not None and edge.before[0] >= start - horizon else None
+        else:
+            before = self.store.last_good_before(point_id, start, horizon)
+        if edge is not None and edge.after is not None and edge.after[0] >= end:
+            after: tuple[float, float] | None = edge.after
+        else:
+            after = self.store.first_good_after(point_id, end, horizon)
+        last = before
+        for t, v, q in zip(reversed(cols[0]), reversed(cols[1]), reversed(cols[2]), strict=True):
+            if v is not None and q in ("good", "stale"):
+                last = (t, v)
+                break
+        self.edges[key] = _Edge(end, last, after)
+        return before, after
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ap.all_points)
