@@ -89,6 +89,9 @@ class CounterWindow:
     flags: list[str]
     coverage: float
     interpolated_s: float
+    # The stretches of the window whose increase was counted (ordinary or interpolated), merged:
+    # a ratio with another signal (kWh per on-hour) compares the two over the same time.
+    spans: tuple[tuple[float, float], ...] = ()
 
     def detail(self) -> dict[str, float]:
         d = {"coverage": round(self.coverage, 4)}
@@ -120,6 +123,7 @@ def counter_window(series: Series, start: float, end: float, gap_s: float, max_r
     if series.after is not None and series.after[0] >= end:
         pts.append(series.after)
     total = observed = interpolated = 0.0
+    spans: list[tuple[float, float]] = []
     touched = False
     flags: list[str] = []
 
@@ -152,13 +156,18 @@ def counter_window(series: Series, start: float, end: float, gap_s: float, max_r
             flag("gap_interpolated")
         else:
             observed += overlap
+        a, b = max(t1, start), min(t2, end)
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+        else:
+            spans.append((a, b))
     length = end - start
     coverage = min(1.0, observed / length) if length > 0 else 0.0
     if not touched:
         return CounterWindow(None, ["no_data"], 0.0, 0.0)
     if coverage < FULL_COVERAGE:
         flag("partial_coverage")
-    return CounterWindow(round(total, 6), flags, coverage, interpolated)
+    return CounterWindow(round(total, 6), flags, coverage, interpolated, tuple(spans))
 
 
 def gap_seconds(series: Series, params: dict[str, Any], fallback_poll_s: float) -> float:

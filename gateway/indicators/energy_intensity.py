@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.counters import CounterWindow, window_counter
-from gateway.indicators.machine import on_off_seconds
+from gateway.indicators.intervals import max_gap, state_intervals
+from gateway.indicators.machine import DEFAULT_ON_THRESHOLD_KW
 from gateway.indicators.production import DEFAULT_MAX_CYCLES_PER_S
 from gateway.indicators.registry import register
+from gateway.indicators.shifts import overlap
 
 MAX_KW = 2000.0  # same plausibility bound as energy.kwh
 MIN_ON_S = 60.0  # below a minute on, a per-hour ratio is noise
@@ -28,13 +30,17 @@ class KwhPerOnHour(Indicator):
     requires = ("energy.total_kwh", "energy.power_kw")
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        """The energy and the on-time are each over what was observed; the coverage reported
-        is the lower of the two (the ratio is only as good as its less-observed part)."""
+        """The on-time counted is the on-time inside the stretches the meter's counter was
+        observed (its kWh is of those stretches); the coverage is the time both were observed."""
         k = _kwh(ctx)
-        on, seen = on_off_seconds(ctx)
+        threshold = float(ctx.params.get("on_threshold_kw", DEFAULT_ON_THRESHOLD_KW))
+        on_iv, seen_iv = state_intervals(ctx.series["energy.power_kw"], ctx.start, ctx.end, max_gap(ctx),
+                                         lambda v: v > threshold)
+        spans = list(k.spans)
+        on, seen = overlap(on_iv, spans), overlap(seen_iv, spans)
         if k.value is None or seen <= 0:
             return [self.value(ctx, None, ["no_data"], coverage=0.0)]
-        cov = min(k.coverage, seen / ctx.length)
+        cov = seen / ctx.length
         flags = [f for f in k.flags if f != "partial_coverage"] + (["partial_coverage"] if cov < 0.9 else [])
         if on < MIN_ON_S:
             return [self.value(ctx, None, [*flags, "machine_off"], kwh=k.value, coverage=round(cov, 4))]
