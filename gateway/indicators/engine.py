@@ -149,30 +149,64 @@ class IndicatorEngine:
     def compute_window(self, start: int, length: int) -> int:
         rows: list[dict[str, Any]] = []
         needed = self.needed_meanings()
+        made = 0
         for asset, ap in self.assets.items():
             # One asset's readings at a time: the peak memory of a window is one asset's
             # needed points, not the whole site's (pymalloc keeps a peak once reached).
             ctx = self.context(asset, ap, start, length, needed)
-            for ind in self.indicators.values():
-                if not ind.applies(ctx):
-                    continue
-                try:
-                    values = ind.compute(ctx)
-                except Exception as exc:  # one broken indicator must not stop the others
-                    log.exception("indicator failed", extra={"indicator": ind.name, "asset": asset,
-                                                             "error": str(exc)})
-                    continue
-                for v in values:
-                    if v.value is not None and not math.isfinite(v.value):
-                        v.value, v.quality = None, [*v.quality, "not_finite"]
-                    rows.append({"name": v.name, "category": ind.category, "subject": v.subject,
-                                 "window_start": start, "window_len": length, "value": v.value, "unit": v.unit,
-                                 "quality": v.quality, "version": ind.version, "detail": v.detail})
-        return self.store.add_indicators(rows) if rows else 0
+            rows.extend(self.asset_rows(ctx, asset))
+            reopen = ctx.series_by_point.reopen_from  # type: ignore[attr-defined]
+            if reopen is not None:
+                made += self.revise_gap(asset, ap, reopen, start, length, needed)
+        return made + (self.store.add_indicators(rows) if rows else 0)
+
+    def revise_gap(self, asset: str, ap: AssetPoints, since: float, until: int, length: int,
+                   needed: set[str]) -> int:
+        """A counter read again after a gap: the windows already computed inside the gap (null,
+        its closing reading had not come) get their share of the increase now, as revisions
+        (``Store.upsert_indicators``: unchanged values are left alone, sent ones re-sent with
+        ``revised``). Only indicators reading one of the asset's counters are recomputed."""
+        counters = {m for m, es in ap.all_points.items() if any(p.counter for _r, p, _d in es)}
+        rows: list[dict[str, Any]] = []
+        w = window_start(since, length)
+        edges: dict[tuple[int, int], _Edge] = {}
+        while w < until:
+            ctx = self.context(asset, ap, w, length, needed, edges)
+            rows.extend(self.asset_rows(ctx, asset, only=counters))
+            w += length
+        if not rows:
+            return 0
+        new, revised = self.store.upsert_indicators(rows)
+        return new + revised
+
+    def asset_rows(self, ctx: WindowContext, asset: str, only: set[str] | None = None) -> list[dict[str, Any]]:
+        """Every applicable indicator's values for one asset's window (``only``: those reading
+        one of these meanings), as store rows."""
+        rows: list[dict[str, Any]] = []
+        start, length = int(ctx.start), int(ctx.length)
+        for ind in self.indicators.values():
+            if only is not None and not only.intersection((*ind.requires, *ind.requires_any, *ind.reads)):
+                continue
+            if not ind.applies(ctx):
+                continue
+            try:
+                values = ind.compute(ctx)
+            except Exception as exc:  # one broken indicator must not stop the others
+                log.exception("indicator failed", extra={"indicator": ind.name, "asset": asset,
+                                                         "error": str(exc)})
+                continue
+            for v in values:
+                if v.value is not None and not math.isfinite(v.value):
+                    v.value, v.quality = None, [*v.quality, "not_finite"]
+                rows.append({"name": v.name, "category": ind.category, "subject": v.subject,
+                             "window_start": start, "window_len": length, "value": v.value, "unit": v.unit,
+                             "quality": v.quality, "version": ind.version, "detail": v.detail})
+        return rows
 
     def context(self, asset: str, ap: AssetPoints, start: int, length: int,
-                needed: set[str] | None = None) -> WindowContext:
-        by_point = _LazySeries(self.store, ap, start, length, needed or set(), self.edges)
+                needed: set[str] | None = None, edges: dict[tuple[int, int], _Edge] | None = None) -> WindowContext:
+        by_point = _LazySeries(self.store, ap, start, length, needed or set(),
+                               self.edges if edges is None else edges)
         series = _FirstSeries(by_point, ap)
         devices = []
         for dev in ap.devices:
@@ -193,6 +227,9 @@ class _LazySeries(Mapping[str, dict[str, Series]]):
                  edges: dict[tuple[int, int], _Edge] | None = None) -> None:
         self.store, self.ap, self.start, self.length, self.needed = store, ap, start, length, needed
         self.edges = {} if edges is None else edges
+        # Set when a counter's first reading in this window closes a gap that began before it:
+        # the time of the reading that opened the gap (the engine revises the gap's windows).
+        self.reopen_from: float | None = None
         self.prefetched: dict[int, tuple[list[float], list[float | None], list[str]]] | None = None
         self._cache: dict[str, dict[str, Series]] = {}
 
@@ -234,6 +271,9 @@ class _LazySeries(Mapping[str, dict[str, Series]]):
             after: tuple[float, float] | None = edge.after
         else:
             after = self.store.first_good_after(point_id, end, horizon)
+        first = next(((t, v) for t, v, q in zip(*cols, strict=True) if v is not None and q in ("good", "stale")), None)
+        if before is not None and first is not None and first[0] - before[0] > gap_s(dev):
+            self.reopen_from = before[0] if self.reopen_from is None else min(self.reopen_from, before[0])
         last = before
         for t, v, q in zip(reversed(cols[0]), reversed(cols[1]), reversed(cols[2]), strict=True):
             if v is not None and q in ("good", "stale"):
