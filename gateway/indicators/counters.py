@@ -73,6 +73,9 @@ def time_weighted(series: Series, start: float, end: float, max_gap_s: float) ->
 DEFAULT_GAP_POLLS = 3.0
 # Counters whose windows are at least this share observed carry no ``partial_coverage`` flag.
 FULL_COVERAGE = 0.9
+# A register jump after a silence up to this long is spread over the silence; across a longer
+# one it is not claimed at all (``gap_too_long``). Per device: ``params.counter_max_spread_s``.
+DEFAULT_MAX_SPREAD_S = 2 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class CounterWindow:
 
 
 def counter_window(series: Series, start: float, end: float, gap_s: float, max_rate_per_s: float | None = None,
-                   reset_counts_from_zero: bool = False) -> CounterWindow:
+                   reset_counts_from_zero: bool = False, max_span_s: float = DEFAULT_MAX_SPREAD_S) -> CounterWindow:
     """The increase of a cumulative counter inside [start, end), apportioned by time.
 
     Each pair of consecutive usable readings (from the last one before the window to the
@@ -115,7 +118,9 @@ def counter_window(series: Series, start: float, end: float, gap_s: float, max_r
     decrease is a rollover (``rollover`` declared and previous value in its upper half) or
     a reset (that interval claims nothing, unless ``reset_counts_from_zero``, and counts as
     unobserved); a rate above ``max_rate_per_s`` claims nothing and counts as unobserved.
-    Flags are those of the pairs overlapping the window only.
+    A pair further apart than ``max_span_s`` claims nothing (``gap_too_long``): across days of
+    silence the increase cannot be placed in time at all. Flags are those of the pairs
+    overlapping the window only.
     """
     pts = [(t, v) for t, v in series.usable() if start <= t < end]
     if series.before is not None and series.before[0] < (pts[0][0] if pts else end):
@@ -137,6 +142,9 @@ def counter_window(series: Series, start: float, end: float, gap_s: float, max_r
         if span <= 0 or overlap <= 0:
             continue
         touched = True
+        if span > max_span_s:
+            flag("gap_too_long")
+            continue
         d = v2 - v1
         if d < 0:
             if series.rollover and v1 > series.rollover / 2:
@@ -181,4 +189,8 @@ def window_counter(ctx: WindowContext, series: Series, max_rate_per_s: float | N
     """:func:`counter_window` over the context's window, with the device's gap threshold."""
     poll = min((d.poll_interval_s for d in ctx.devices if d.poll_interval_s > 0), default=ctx.length)
     return counter_window(series, ctx.start, ctx.end, gap_seconds(series, ctx.params, poll), max_rate_per_s,
-                          reset_counts_from_zero)
+                          reset_counts_from_zero, max_spread_s(ctx.params))
+
+
+def max_spread_s(params: dict[str, Any]) -> float:
+    return float(params.get("counter_max_spread_s", DEFAULT_MAX_SPREAD_S))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.indicators.base import DeviceWindow, Series, WindowContext
-from gateway.indicators.counters import DEFAULT_GAP_POLLS
+from gateway.indicators.counters import DEFAULT_GAP_POLLS, max_spread_s
 from gateway.indicators.registry import all_indicators
 from gateway.indicators.windows import parse_duration, window_start
 from gateway.profile.schema import Device, PointDef, Profile
@@ -32,10 +32,6 @@ from gateway.store import PointRow, Store
 
 log = logging.getLogger("edgeproof.indicators")
 MAX_WINDOWS_PER_RUN = 500
-# How far back (and forward) a counter's neighbouring reading is looked for: a register jump
-# after a silence up to this long is spread over the silence; longer, it is not claimed.
-# Overridable per device with ``params.counter_max_spread_s``.
-DEFAULT_MAX_SPREAD_S = 2 * 86400.0
 MAX_COUNTER_WAIT_S = 3600.0
 
 
@@ -46,10 +42,6 @@ class _Edge:
     next_start: float  # the window start this ``before`` is valid for
     before: tuple[float, float] | None
     after: tuple[float, float] | None
-
-
-def max_spread_s(dev: Device) -> float:
-    return float(dev.params.get("counter_max_spread_s", DEFAULT_MAX_SPREAD_S))
 
 
 def gap_s(dev: Device) -> float:
@@ -260,7 +252,9 @@ class _LazySeries(Mapping[str, dict[str, Series]]):
         within ``counter_max_spread_s``: the intervals that straddle the window's edges (a jump
         after a silence is spread over the silence, not claimed by one window)."""
         start, end = float(self.start), float(self.start + self.length)
-        horizon = max(max_spread_s(dev), 3 * dev.poll_interval_s, 5.0)
+        # How far back (and forward) a neighbouring reading is looked for: an interval longer
+        # than the device's ``counter_max_spread_s`` is not claimed (counters.counter_window).
+        horizon = max(max_spread_s(dev.params), 3 * dev.poll_interval_s, 5.0)
         key = (self.length, point_id)
         edge = self.edges.get(key)
         if edge is not None and edge.next_start == start:
