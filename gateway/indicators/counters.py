@@ -82,8 +82,9 @@ DEFAULT_MAX_SPREAD_S = 2 * 86400.0
 class CounterWindow:
     """A counter's increase apportioned to one window.
 
-    ``value`` is None when no interval between two readings overlaps the window (not
-    observed: never 0). ``coverage`` is the share of the window spanned by ordinary intervals
+    ``value`` is None when no interval between two readings overlaps the window, or none that
+    overlaps it could be counted (a reset, an implausible jump, a too-long gap): not observed,
+    never 0. ``coverage`` is the share of the window spanned by ordinary intervals
     (readings at most ``gap_s`` apart); ``interpolated_s`` the seconds of it spanned by gaps,
     whose increase is spread linearly but is an estimate of *when* it happened.
     """
@@ -173,6 +174,8 @@ def counter_window(series: Series, start: float, end: float, gap_s: float, max_r
     coverage = min(1.0, observed / length) if length > 0 else 0.0
     if not touched:
         return CounterWindow(None, ["no_data"], 0.0, 0.0)
+    if observed + interpolated <= 0:  # only resets, implausible jumps or too-long gaps: nothing known
+        return CounterWindow(None, [*flags, "no_data"], 0.0, 0.0)
     if coverage < FULL_COVERAGE:
         flag("partial_coverage")
     return CounterWindow(round(total, 6), flags, coverage, interpolated, tuple(spans))

@@ -90,3 +90,12 @@ def test_apportioning_conserves_the_increase(steps: list[tuple[float, float]], l
     assert sum(w.value or 0.0 for w in wins) == pytest.approx(v - 1000.0, abs=1e-4 * n)
     for w in wins:
         assert w.value is None or w.value >= 0
+
+
+def test_an_interval_longer_than_the_max_spread_is_not_claimed() -> None:
+    pts = [(0.0, 100.0), (3 * 86400.0, 400.0)]  # three days of silence, then 300 more
+    s = Series([], [], [], before=pts[0], counter=True, after=pts[1])
+    w = counter_window(s, 86400.0, 86400.0 + H, gap_s=900.0, max_span_s=2 * 86400.0)
+    assert w.value is None and w.flags == ["gap_too_long", "no_data"] and w.coverage == 0.0
+    w = counter_window(s, 86400.0, 86400.0 + H, gap_s=900.0, max_span_s=4 * 86400.0)
+    assert w.value == pytest.approx(300.0 / 72) and "gap_interpolated" in w.flags

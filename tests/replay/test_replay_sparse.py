@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cloud_stub.analysis import analyse
-from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_replay, start_receiver
+from tests.replay.replay_helpers import LiveReceiver, edgeproof, replay_identity, run_replay, start_receiver
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST = date(2026, 9, 7)  # a Monday
@@ -87,7 +87,7 @@ def replayed(receiver: LiveReceiver, tmp_path_factory: pytest.TempPathFactory) -
         for r in b["records"]:
             if r.get("type", "indicator") == "indicator" and "name" in r:
                 latest[(r["name"], r["subject"], r["window"]["start"])] = r
-    return {"summary": summary, "latest": latest}
+    return {"summary": summary, "latest": latest, "root": root}
 
 
 def _at(day: date, hour: int) -> int:
@@ -104,6 +104,15 @@ def test_a_point_with_no_column_yields_no_indicators_and_is_listed(replayed: dic
     assert not any(n.startswith("env.rh_pct") for n in names)  # from the missing column: nothing, not zeros
     assert {"env.temp_c_mean", "env.temp_c_outside_min", "energy.kwh", "machine.cycles",
             "machine.runtime_min"} <= names
+
+
+def test_the_command_notes_columnless_points_on_stderr(receiver: LiveReceiver, replayed: dict) -> None:
+    """Running the same command again (the history was replayed whole: only the outbox is sent)
+    prints the same key and the human note."""
+    proc = edgeproof("replay", "--profile", "sim-history", "--data", str(replayed["root"] / "data"), "--state",
+                     str(replayed["root"] / "state"), "--receiver", receiver.url)
+    assert json.loads(proc.stdout)["points_without_column"]["warehouse-climate"] == ["humidity"]
+    assert "note: warehouse-climate: no column in the data for humidity" in proc.stderr
 
 
 def test_hourly_snapshots_book_energy_and_strokes_to_the_hour_they_happened(replayed: dict) -> None:
