@@ -292,6 +292,13 @@ class Store:
                                   "WHERE device=? AND ts>=? AND ts<?", (device, start, end)).fetchone()
         return int(row[0]), int(row[1])
 
+    def last_poll(self, device: str) -> float | None:
+        """When the device was last polled (ok or not): one step of the (device, ts) index,
+        whatever the size of the table (the readings table has no per-point index)."""
+        with self._lock:
+            row = self.db.execute("SELECT ts FROM polls WHERE device=? ORDER BY ts DESC LIMIT 1", (device,)).fetchone()
+        return None if row is None else float(row[0])
+
     def count(self, table: str) -> int:
         assert table in ("readings", "indicators", "outbox", "polls", "points")
         with self._lock:

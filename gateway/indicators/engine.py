@@ -78,6 +78,10 @@ class IndicatorEngine:
                 row = store.point(dev.name, p.name, p.meaning, p.unit)
                 a.points.setdefault(p.meaning, (row, p, dev))
                 a.all_points.setdefault(p.meaning, []).append((row, p, dev))
+        # Devices with a counter: a window waits for their closing poll (counters_closed).
+        self.counter_devices: list[Device] = list({d.name: d for ap in self.assets.values()
+                                                   for es in ap.all_points.values() for _r, p, d in es
+                                                   if p.counter}.values())
 
     def prime(self, now: float | None = None) -> None:
         """On a new store, start each window length at the window now open (it will be
@@ -115,19 +119,18 @@ class IndicatorEngine:
         return made
 
     def counters_closed(self, end: float, now: float) -> bool:
-        """Whether every counter that was alive before ``end`` has a reading at or after it (or
-        has been waited for long enough): apportioning needs the reading closing the interval."""
-        for ap in self.assets.values():
-            for entries in ap.all_points.values():
-                for row, pdef, dev in entries:
-                    if not pdef.counter:
-                        continue
-                    gap = gap_s(dev)
-                    if now >= end + min(gap, MAX_COUNTER_WAIT_S):
-                        continue
-                    last = self.store.latest(row.id)
-                    if last is not None and end - gap <= last[0] < end:
-                        return False
+        """Whether every device with a counter that was alive before ``end`` has been polled at
+        or after it (or has been waited for long enough): apportioning needs the reading that
+        closes the window's last interval. Judged from the polls table's (device, ts) index, a
+        single index step per device (a counter's own last reading would mean walking the
+        readings' time index back over every other device's readings)."""
+        for dev in self.counter_devices:
+            gap = gap_s(dev)
+            if now >= end + min(gap, MAX_COUNTER_WAIT_S):
+                continue
+            last = self.store.last_poll(dev.name)
+            if last is not None and end - gap <= last < end:
+                return False
         return True
 
     def needed_meanings(self) -> set[str]:

@@ -60,7 +60,7 @@ def test_energy_avg_peak_on_minutes(tmp_path: Path) -> None:
     kw = [(T0, 10.0, "good"), (T0 + 120, 10.0, "good"), (T0 + 240, 10.0, "good"),
           (T0 + 300, 2.0, "good"), (T0 + 420, 2.0, "good"), (T0 + 540, 2.0, "good"),
           (T0 + 600, 20.0, "good"), (T0 + 720, 20.0, "good"), (T0 + 840, 20.0, "good")]
-    polls = [(T0 + 60 * i, 1) for i in range(15)]
+    polls = [(T0 + 60 * i, 1) for i in range(16)]  # (the poll at the end closes the counter's last minute)
     r = engine(tmp_path, kwh, kw, polls)
     assert r["energy.kwh"]["value"] == pytest.approx(6.0)
     assert r["energy.avg_kw"]["value"] == pytest.approx((10 * 300 + 2 * 300 + 20 * 300) / 900)
