@@ -64,8 +64,8 @@ class Series:
     """One indicator for one subject at one window length, oldest window first.
 
     ``value`` is NaN where the record had no numeric value (suppressed small count,
-    generalised range) or is flagged ``no_data`` (a counter with no readings in its window
-    reports 0 with that flag: unknown, not zero). ``quality`` holds each record's flag list
+    generalised range) or is flagged ``no_data`` (unknown, not zero: a window not observed is
+    null since indicator def 2; older gateways sent 0 with that flag). ``quality`` holds each record's flag list
     as stored (JSON text), so the digest still covers what was stored.
     """
 
@@ -365,7 +365,7 @@ def _build_series(ev: RuleInputs, rows: list[tuple[Any, ...]]) -> None:
         i = j
 
 
-# A counter with no readings in its window reports 0 flagged no_data: unknown, not zero.
+# Unknown, not zero: since indicator def 2 such windows are null; older gateways sent 0 with this flag.
 _NO_DATA = '"no_data"'
 
 

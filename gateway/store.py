@@ -272,6 +272,15 @@ class Store:
                 "AND value IS NOT NULL ORDER BY ts DESC LIMIT 1", (point_id, ts, ts - horizon_s)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def first_good_after(self, point_id: int, ts: float, horizon_s: float = 3600.0) -> tuple[float, float] | None:
+        """The first usable reading at or after ``ts`` (within the horizon): the reading that
+        closes a counter's last interval of a window. Walks the time index forward."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT ts, value FROM readings WHERE point_id=? AND ts>=? AND ts<? AND quality IN ('good','stale') "
+                "AND value IS NOT NULL ORDER BY ts LIMIT 1", (point_id, ts, ts + horizon_s)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def latest(self, point_id: int) -> tuple[float, float | None, str] | None:
         with self._lock:
             return self.db.execute("SELECT ts, value, quality FROM readings WHERE point_id=? ORDER BY ts DESC LIMIT 1",
@@ -282,6 +291,13 @@ class Store:
             row = self.db.execute("SELECT COALESCE(SUM(ok),0), COUNT(*) - COALESCE(SUM(ok),0) FROM polls "
                                   "WHERE device=? AND ts>=? AND ts<?", (device, start, end)).fetchone()
         return int(row[0]), int(row[1])
+
+    def last_poll(self, device: str) -> float | None:
+        """When the device was last polled (ok or not): one step of the (device, ts) index,
+        whatever the size of the table (the readings table has no per-point index)."""
+        with self._lock:
+            row = self.db.execute("SELECT ts FROM polls WHERE device=? ORDER BY ts DESC LIMIT 1", (device,)).fetchone()
+        return None if row is None else float(row[0])
 
     def count(self, table: str) -> int:
         assert table in ("readings", "indicators", "outbox", "polls", "points")

@@ -80,6 +80,8 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
         raise click.ClickException(f"bad replay data: {exc}") from exc
     except (ReplayError, StoreLockedError) as exc:
         raise click.ClickException(str(exc)) from exc
+    for dev, pts in sorted((summary.get("points_without_column") or {}).items()):
+        click.echo(f"note: {dev}: no column in the data for {', '.join(pts)}: not observed, no indicators", err=True)
     click.echo(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False))
 
 

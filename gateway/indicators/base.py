@@ -29,6 +29,12 @@ class Series:
     before: tuple[float, float] | None = None
     counter: bool = False
     rollover: float | None = None
+    # The first good reading at or after the window's end (ts, value): a counter's increase
+    # between the window's last reading and that one is partly this window's (apportioned by
+    # time, see counters.counter_window). None when it has not arrived (yet).
+    after: tuple[float, float] | None = None
+    # The device's poll interval (s): a longer silence than a few of these is a gap.
+    poll_s: float | None = None
 
     def good(self) -> list[tuple[float, float]]:
         return [(t, v) for t, v, q in zip(self.ts, self.values, self.quality, strict=True)

@@ -10,10 +10,12 @@ not reported as an excursion of the room.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.collateral import storage_range
 from gateway.indicators.counters import time_weighted
-from gateway.indicators.intervals import max_gap
+from gateway.indicators.intervals import max_gap, observed
 from gateway.indicators.registry import register
 
 QUANTITIES = (("temp_c", "env.temp_c", "°C"), ("rh_pct", "env.rh_pct", "%RH"), ("pressure_hpa", "env.pressure_hpa",
@@ -31,15 +33,23 @@ def env_range(ctx: WindowContext, key: str) -> tuple[float, float] | None:
 def _make(key: str, meaning: str, unit: str) -> None:
     class _Base(Indicator):
         category = "env"
+        version = 2  # v2: coverage in detail; null (no_data) when nothing was observed
         requires = (meaning,)
+
+        def observed_min_max(self, ctx: WindowContext, pick: Any) -> list[IndicatorValue]:
+            vals = [v for _, v in ctx.series[meaning].good()]
+            if not vals:
+                return [self.value(ctx, None, ["no_data"], coverage=0.0)]
+            secs = sum(s for _, s in time_weighted(ctx.series[meaning], ctx.start, ctx.end, max_gap(ctx)))
+            flags, detail = observed(secs, ctx.length)
+            return [self.value(ctx, pick(vals), flags, **detail)]
 
     @register
     class Min(_Base):
         name = f"env.{key}_min"
 
         def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-            vals = [v for _, v in ctx.series[meaning].good()]
-            return [self.value(ctx, min(vals) if vals else None, [] if vals else ["no_data"])]
+            return self.observed_min_max(ctx, min)
 
     Min.unit = unit
 
@@ -48,8 +58,7 @@ def _make(key: str, meaning: str, unit: str) -> None:
         name = f"env.{key}_max"
 
         def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-            vals = [v for _, v in ctx.series[meaning].good()]
-            return [self.value(ctx, max(vals) if vals else None, [] if vals else ["no_data"])]
+            return self.observed_min_max(ctx, max)
 
     Max.unit = unit
 
@@ -61,9 +70,9 @@ def _make(key: str, meaning: str, unit: str) -> None:
             spans = time_weighted(ctx.series[meaning], ctx.start, ctx.end, max_gap(ctx))
             secs = sum(s for _, s in spans)
             if secs <= 0:
-                return [self.value(ctx, None, ["no_data"])]
-            flags = [] if secs >= 0.9 * ctx.length else ["partial_coverage"]
-            return [self.value(ctx, round(sum(v * s for v, s in spans) / secs, 4), flags)]
+                return [self.value(ctx, None, ["no_data"], coverage=0.0)]
+            flags, detail = observed(secs, ctx.length)
+            return [self.value(ctx, round(sum(v * s for v, s in spans) / secs, 4), flags, **detail)]
 
     Mean.unit = unit
 
@@ -81,10 +90,13 @@ def _make(key: str, meaning: str, unit: str) -> None:
             lo, hi = env_range(ctx, key) or (float("-inf"), float("inf"))
             spans = time_weighted(ctx.series[meaning], ctx.start, ctx.end, max_gap(ctx))
             secs = sum(s for _, s in spans)
+            if secs <= 0:
+                return [self.value(ctx, None, ["no_data"], range=[lo, hi], coverage=0.0,
+                                   unobserved_min=round(ctx.length / 60, 4))]
             out = sum(s for v, s in spans if v < lo or v > hi)
-            flags = [] if secs >= 0.9 * ctx.length else ["partial_coverage"]
+            flags, detail = observed(secs, ctx.length)
             return [self.value(ctx, round(out / 60, 4), flags, range=[lo, hi],
-                               unobserved_min=round((ctx.length - secs) / 60, 4))]
+                               unobserved_min=round((ctx.length - secs) / 60, 4), **detail)]
 
     for cls in (Min, Max, Mean, Outside):
         cls.__qualname__ = cls.__name__ = f"Env_{key}_{cls.__name__}"

@@ -40,3 +40,17 @@ def _add(xs: list[tuple[float, float]], a: float, b: float) -> None:
 
 def total(xs: list[tuple[float, float]]) -> float:
     return sum(b - a for a, b in xs)
+
+
+FULL_COVERAGE = 0.9  # a window observed at least this much carries no ``partial_coverage`` flag
+
+
+def observed(seen_s: float, length: float, flags: list[str] | None = None) -> tuple[list[str], dict[str, float]]:
+    """Quality flags and detail for a value computed over ``seen_s`` observed seconds of a
+    window: ``coverage`` (0..1) always, and ``partial_coverage`` below :data:`FULL_COVERAGE`.
+    Callers return a null ``no_data`` value instead when nothing was observed."""
+    cov = min(1.0, seen_s / length) if length > 0 else 0.0
+    out = list(flags or [])
+    if cov < FULL_COVERAGE:
+        out.append("partial_coverage")
+    return out, {"coverage": round(cov, 4)}

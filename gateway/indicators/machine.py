@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.counters import time_weighted
-from gateway.indicators.intervals import max_gap
+from gateway.indicators.intervals import max_gap, observed
 from gateway.indicators.registry import register
 
 DEFAULT_ON_THRESHOLD_KW = 1.0
@@ -23,12 +23,17 @@ class MachineOnMinutes(Indicator):
     name = "machine.on_minutes"
     category = "machine"
     unit = "min"
+    version = 2  # v2: null (no_data) when power was not observed; coverage in detail
     requires = ("energy.power_kw",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        on, observed = on_off_seconds(ctx)
-        flags = [] if observed >= 0.9 * ctx.length else ["partial_coverage"]
-        return [self.value(ctx, round(on / 60, 4), flags, observed_min=round(observed / 60, 4))]
+        """Minutes on within the *observed* time: minutes with no reading (gateway off, meter
+        unreachable) are neither on nor off, and a window with none observed is null."""
+        on, seen = on_off_seconds(ctx)
+        if seen <= 0:
+            return [self.value(ctx, None, ["no_data"], observed_min=0.0, coverage=0.0)]
+        flags, detail = observed(seen, ctx.length)
+        return [self.value(ctx, round(on / 60, 4), flags, observed_min=round(seen / 60, 4), **detail)]
 
 
 @register
@@ -38,11 +43,12 @@ class Utilisation(Indicator):
     name = "machine.utilisation_pct"
     category = "machine"
     unit = "%"
+    version = 2  # v2: coverage in detail
     requires = ("energy.power_kw",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        on, observed = on_off_seconds(ctx)
-        if observed <= 0:
-            return [self.value(ctx, None, ["no_data"])]
-        flags = [] if observed >= 0.9 * ctx.length else ["partial_coverage"]
-        return [self.value(ctx, round(100 * on / observed, 4), flags)]
+        on, seen = on_off_seconds(ctx)
+        if seen <= 0:
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
+        flags, detail = observed(seen, ctx.length)
+        return [self.value(ctx, round(100 * on / seen, 4), flags, **detail)]

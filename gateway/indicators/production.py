@@ -4,8 +4,8 @@ the declared shift calendar."""
 from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
-from gateway.indicators.counters import counter_delta
-from gateway.indicators.intervals import max_gap, state_intervals, total
+from gateway.indicators.counters import window_counter
+from gateway.indicators.intervals import max_gap, observed, state_intervals, total
 from gateway.indicators.machine import DEFAULT_ON_THRESHOLD_KW
 from gateway.indicators.registry import register
 from gateway.indicators.shifts import overlap, planned_intervals, shifts_of
@@ -22,16 +22,17 @@ class Cycles(Indicator):
     name = "machine.cycles"
     category = "machine"
     unit = "count"
+    version = 2  # v2: apportioned by time, null when unobserved, coverage in detail
     requires = ("machine.cycles",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         rate = float(ctx.params.get("max_cycles_per_s", DEFAULT_MAX_CYCLES_PER_S))
-        n, flags = counter_delta(ctx.series["machine.cycles"], max_rate_per_s=rate)
+        c = window_counter(ctx, ctx.series["machine.cycles"], max_rate_per_s=rate)
         # Parts per cycle (mould cavities), when the profile gives them: the receiver's
         # cycles_vs_mes rule compares cycles x cavities with the MES output.
         cavities = ctx.params.get("cavities")
         detail = {"cavities": int(cavities)} if cavities else {}
-        return [self.value(ctx, round(n, 6), flags, **detail)]
+        return [self.value(ctx, c.value, c.flags, **detail, **c.detail())]
 
 
 def running_intervals(ctx: WindowContext) -> tuple[list[tuple[float, float]], list[tuple[float, float]], str]:
@@ -54,22 +55,29 @@ class Runtime(Indicator):
     name = "machine.runtime_min"
     category = "machine"
     unit = "min"
+    version = 2  # v2: null (no_data) when the signal was not observed; coverage in detail
     requires = ("machine.running",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
+        """Running minutes within the observed time; unobserved minutes are not "stopped"."""
         on, seen, _ = running_intervals(ctx)
-        flags = [] if total(seen) >= 0.9 * ctx.length else ["partial_coverage"]
-        return [self.value(ctx, round(total(on) / 60, 4), flags, observed_min=round(total(seen) / 60, 4))]
+        if total(seen) <= 0:
+            return [self.value(ctx, None, ["no_data"], observed_min=0.0, coverage=0.0)]
+        flags, detail = observed(total(seen), ctx.length)
+        return [self.value(ctx, round(total(on) / 60, 4), flags, observed_min=round(total(seen) / 60, 4), **detail)]
 
 
 @register
 class Availability(Indicator):
-    """Running time inside planned shift time / planned shift time ([shifts] in the profile).
-    Planned time with no data counts as not available and is flagged, never guessed."""
+    """Running time inside *observed* planned shift time / observed planned shift time
+    ([shifts] in the profile). Planned time with no data is neither available nor not: it is
+    left out of both, and the share of planned time observed is the ``coverage``; with none
+    observed the value is null (``no_data``), never 0."""
 
     name = "machine.availability_pct"
     category = "machine"
     unit = "%"
+    version = 2  # v2: over observed planned time only; null when none observed; coverage in detail
     requires_any = ("machine.running", "energy.power_kw")
 
     def applies(self, ctx: WindowContext) -> bool:
@@ -85,7 +93,10 @@ class Availability(Indicator):
         on, seen, source = running_intervals(ctx)
         run_planned = overlap(on, planned)
         seen_planned = overlap(seen, planned)
-        flags = [] if seen_planned >= 0.9 * p else ["partial_coverage"]
-        return [self.value(ctx, round(100 * run_planned / p, 4), flags, planned_min=round(p / 60, 4),
+        if seen_planned <= 0:
+            return [self.value(ctx, None, ["no_data"], planned_min=round(p / 60, 4), coverage=0.0, source=source)]
+        flags, detail = observed(seen_planned, p)
+        return [self.value(ctx, round(100 * run_planned / seen_planned, 4), flags, planned_min=round(p / 60, 4),
+                           observed_planned_min=round(seen_planned / 60, 4), **detail,
                            run_in_plan_min=round(run_planned / 60, 4),
                            run_outside_plan_min=round((total(on) - run_planned) / 60, 4), source=source)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
-from gateway.indicators.counters import counter_delta
+from gateway.indicators.counters import window_counter
 from gateway.indicators.registry import register
 
 # A DN50 water main carries ~30 m3/h; 0.05 m3/s is far above any small plant's use of either.
@@ -13,10 +13,11 @@ MAX_M3_PER_S = 0.05
 class _Volume(Indicator):
     unit = "m3"
     meaning = ""
+    version = 2  # v2: apportioned by time, null when unobserved, coverage in detail
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        v, flags = counter_delta(ctx.series[self.meaning], max_rate_per_s=MAX_M3_PER_S)
-        return [self.value(ctx, round(v, 6), flags)]
+        c = window_counter(ctx, ctx.series[self.meaning], max_rate_per_s=MAX_M3_PER_S)
+        return [self.value(ctx, c.value, c.flags, **c.detail())]
 
 
 @register

@@ -1,10 +1,11 @@
 """Vision indicators: what the cameras counted in a window, from the camera driver's points.
 
 Counters (units in/out, safety events) are cumulative in the driver; a window's value
-is the sum of positive deltas between consecutive usable readings, starting from the
-last reading before the window. A negative delta means the vision pipeline restarted
-(counters back to 0): the new value is counted from 0, so a restart loses at most
-the units between the last reading and the restart, never adds phantom ones.
+is the increase between consecutive usable readings apportioned to it by time (see
+counters.counter_window), from the last reading before the window to the first after it.
+A negative delta means the vision pipeline restarted (counters back to 0): the new value
+is counted from 0, so a restart loses at most the units between the last reading and the
+restart, never adds phantom ones. A window with no reading across it is null (no_data).
 
 Gauges (people present, line active, camera up) are sampled at the poll interval; time
 shares hold each reading until the next one, at most two poll intervals, so a gap in
@@ -14,18 +15,17 @@ readings counts as unknown (not active, camera not up) rather than as the last v
 from __future__ import annotations
 
 from gateway.indicators.base import Indicator, IndicatorValue, Series, WindowContext
-from gateway.indicators.counters import counter_delta
+from gateway.indicators.counters import CounterWindow, window_counter
+from gateway.indicators.intervals import observed
 from gateway.indicators.registry import register
 
 
-def vision_counter_delta(series: Series) -> tuple[float | None, list[str]]:
+def vision_counter(ctx: WindowContext, series: Series) -> CounterWindow:
     """The shared counter rule; a drop means our pipeline restarted at 0, so it counts from 0."""
-    value, quality = counter_delta(series, reset_counts_from_zero=True)
-    if series.before is None:
-        quality = ["no_baseline", *quality]
-        if not series.usable():
-            return None, quality
-    return value, quality
+    c = window_counter(ctx, series, reset_counts_from_zero=True)
+    if series.before is None and c.value is not None:
+        return CounterWindow(c.value, ["no_baseline", *c.flags], c.coverage, c.interpolated_s)
+    return c
 
 
 def _interval(ctx: WindowContext, series: Series) -> float:
@@ -56,8 +56,10 @@ def held_seconds(ctx: WindowContext, series: Series, predicate: float = 0.5) -> 
     return on, covered
 
 
-def _coverage_quality(ctx: WindowContext, covered: float) -> list[str]:
-    return ["partial"] if covered < 0.9 * ctx.length else []
+def _coverage_quality(ctx: WindowContext, covered: float) -> tuple[list[str], dict[str, float]]:
+    """``partial`` (this module's historic flag) and the shared ``partial_coverage`` + coverage."""
+    flags, detail = observed(covered, ctx.length)
+    return (["partial", *flags] if flags else []), detail
 
 
 class _CounterIndicator(Indicator):
@@ -70,13 +72,14 @@ class _CounterIndicator(Indicator):
         per_point = ctx.series_by_point.get(self.meaning) or {"": ctx.series[self.meaning]}
         out = []
         for point, series in sorted(per_point.items()):
-            value, quality = vision_counter_delta(series)
+            c = vision_counter(ctx, series)
             line = point.rsplit("_", 1)[0] if point else ""
             subject = ctx.asset if len(per_point) == 1 else f"{ctx.asset}/{line}"
             # What the camera counts (params.role: "line" = a production line, "dispatch" = goods
             # leaving the site), so the receiver compares it with the right claim (MES or ERP).
             role = ctx.params.get("role")
-            out.append(self.value(ctx, value, quality, subject=subject, **({"role": role} if role else {})))
+            out.append(self.value(ctx, c.value, c.flags, subject=subject, **({"role": role} if role else {}),
+                                  **c.detail()))
         return out
 
 
@@ -84,7 +87,7 @@ class _CounterIndicator(Indicator):
 class UnitsIn(_CounterIndicator):
     name = "vision.units_in"
     unit = "units"
-    version = 1
+    version = 2  # v2: apportioned by time, null when unobserved, coverage in detail
     meaning = "vision.units_in"
     requires = ("vision.units_in",)
 
@@ -93,7 +96,7 @@ class UnitsIn(_CounterIndicator):
 class UnitsOut(_CounterIndicator):
     name = "vision.units_out"
     unit = "units"
-    version = 1
+    version = 2  # v2: apportioned by time, null when unobserved, coverage in detail
     meaning = "vision.units_out"
     requires = ("vision.units_out",)
 
@@ -102,7 +105,7 @@ class UnitsOut(_CounterIndicator):
 class SafetyEvents(_CounterIndicator):
     name = "vision.safety_events"
     unit = "events"
-    version = 1
+    version = 2  # v2: apportioned by time, null when unobserved, coverage in detail
     meaning = "vision.safety_events"
     requires = ("vision.safety_events",)
 
@@ -112,17 +115,20 @@ class _PeopleIndicator(Indicator):
 
     category = "vision"
     unit = "people"
-    version = 1
+    version = 2  # v2: coverage in detail
     requires = ("vision.people_present",)
 
     def stat(self, vals: list[float]) -> float:
         raise NotImplementedError
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        vals = [v for _, v in ctx.series["vision.people_present"].usable()]
+        series = ctx.series["vision.people_present"]
+        vals = [v for t, v in series.usable() if ctx.start <= t < ctx.end]
         if not vals:
-            return [self.value(ctx, None, ["no_data"])]
-        return [self.value(ctx, self.stat(vals), samples=len(vals))]
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
+        _, covered = held_seconds(ctx, series)
+        flags, detail = observed(covered, ctx.length)
+        return [self.value(ctx, self.stat(vals), flags, samples=len(vals), **detail)]
 
 
 @register
@@ -146,29 +152,33 @@ class LineActiveMinutes(Indicator):
     name = "vision.line_active_min"
     category = "vision"
     unit = "min"
-    version = 1
+    version = 2  # v2: coverage in detail
     requires = ("vision.line_active",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         series = ctx.series["vision.line_active"]
         on, covered = held_seconds(ctx, series)
         if covered == 0:
-            return [self.value(ctx, None, ["no_data"])]
-        return [self.value(ctx, round(on / 60.0, 3), _coverage_quality(ctx, covered),
-                           covered_s=round(covered, 1))]
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
+        flags, detail = _coverage_quality(ctx, covered)
+        return [self.value(ctx, round(on / 60.0, 3), flags, covered_s=round(covered, 1), **detail)]
 
 
 @register
 class CameraUptime(Indicator):
-    """Share of the window the camera delivered frames; a missing reading is downtime."""
+    """Share of the *observed* time the camera delivered frames (``camera_up`` readings of 0).
+    Time with no reading at all (gateway or pipeline down) is not observed: it lowers the
+    coverage, not the uptime; with none observed the value is null (``no_data``)."""
 
     name = "vision.camera_uptime_pct"
     category = "vision"
     unit = "%"
-    version = 1
+    version = 2  # v2: over observed time; null when unobserved; coverage in detail
     requires = ("vision.camera_up",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         on, covered = held_seconds(ctx, ctx.series["vision.camera_up"])
-        quality = ["no_data"] if covered == 0 else _coverage_quality(ctx, covered)
-        return [self.value(ctx, round(100.0 * on / ctx.length, 2), quality)]
+        if covered == 0:
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
+        flags, detail = _coverage_quality(ctx, covered)
+        return [self.value(ctx, round(100.0 * on / covered, 2), flags, **detail)]

@@ -108,7 +108,11 @@ class Replayer:
         self.speed = speed
         self.clock = SimClock(data.start)
         self.counts = Counts()
-        points = {name: pts for name, pts in device_points.items() if name in data.devices}
+        # Only the points the history has a column for: a point declared in the profile but
+        # never recorded is not observed at all, so it yields no indicators (not zeros).
+        points = {name: [p for p in pts if p.name in data.devices[name].columns]
+                  for name, pts in device_points.items() if name in data.devices}
+        self.points_without_column = points_without_column(profile, data, device_points)
         self.engine = IndicatorEngine(store, self.profile, points)
         self.step = min(self.engine.windows)
         # Packing (and sending) at every tick is what a live gateway does; packing less
@@ -180,7 +184,9 @@ class Replayer:
         before the recording gateway goes down or the history ends)."""
         self.clock.now = now
         marks = self._marks()
-        while self.engine.run_once(now) or self._marks() != marks:
+        # A window waits for its counters' closing readings, except when the history (or the
+        # recording gateway's run) ends here: then what is not recorded is unobserved.
+        while self.engine.run_once(now, wait_for_counters=not final) or self._marks() != marks:
             marks = self._marks()
         day = datetime.fromtimestamp(now, self.tz).date()
         if day != self._day:
@@ -310,6 +316,7 @@ class Replayer:
             "accepted": (st.acknowledged - st.duplicates) if st else 0, "duplicates": st.duplicates if st else 0,
             "destination": self.uplink.dest,
             "offline": down, "restarts": self.counts.boots, "imports": self.counts.imports,
+            "points_without_column": self.points_without_column,
             "elapsed_s": round(elapsed, 3), "resent_only": resent,
             "declarations": {"declared": self.declarations.added, "withdrawn": self.declarations.withdrawn},
             "resumed_from": iso(self.resumed_from) if self.resumed_from is not None else None,
@@ -322,6 +329,20 @@ def _tokeniser(profile: Any, state_dir: Any) -> Any:
     from gateway.privacy.tokens import site_tokeniser
 
     return site_tokeniser(state_dir, load_privacy(profile.privacy).key_file)
+def points_without_column(profile: Profile, data: ReplayData, device_points: dict[str, list[PointDef]]
+                          ) -> dict[str, list[str]]:
+    """device -> its declared points the data folder has no column for (every point of an
+    enabled device with no CSV): replayed as not observed, so they yield no indicators."""
+    out: dict[str, list[str]] = {}
+    for dev in profile.devices:
+        if not dev.enabled or dev.name not in device_points:
+            continue
+        f = data.devices.get(dev.name)
+        cols = set(f.columns) if f is not None else set()
+        missing = sorted(p.name for p in device_points[dev.name] if p.name not in cols)
+        if missing:
+            out[dev.name] = missing
+    return out
 
 
 def _import_summary(r: Any) -> dict[str, Any]:

@@ -53,13 +53,14 @@ def engine(tmp_path: Path, kwh: list[tuple[float, float | None, str]], kw: list[
 
 
 def test_energy_avg_peak_on_minutes(tmp_path: Path) -> None:
-    # counter: 100 before the window, then 101, 103, 106 at +0, +300, +600 s -> 6 kWh
-    kwh = [(T0 - 60, 100.0, "good"), (T0, 101.0, "good"), (T0 + 300, 103.0, "good"), (T0 + 600, 106.0, "good")]
+    # counter, read every minute: 100 before the window, 101 at its start, 107 at its end -> 6 kWh
+    # (the reading at the end closes the window's last minute; the minute before it is not its)
+    kwh = [(T0 - 60, 100.0, "good")] + [(T0 + 60 * i, 101.0 + 0.4 * i, "good") for i in range(16)]
     # power: 10 kW for 300 s, 2 kW for 300 s, 20 kW for the last 300 s (gaps <= 3 polls of 60 s)
     kw = [(T0, 10.0, "good"), (T0 + 120, 10.0, "good"), (T0 + 240, 10.0, "good"),
           (T0 + 300, 2.0, "good"), (T0 + 420, 2.0, "good"), (T0 + 540, 2.0, "good"),
           (T0 + 600, 20.0, "good"), (T0 + 720, 20.0, "good"), (T0 + 840, 20.0, "good")]
-    polls = [(T0 + 60 * i, 1) for i in range(15)]
+    polls = [(T0 + 60 * i, 1) for i in range(16)]  # (the poll at the end closes the counter's last minute)
     r = engine(tmp_path, kwh, kw, polls)
     assert r["energy.kwh"]["value"] == pytest.approx(6.0)
     assert r["energy.avg_kw"]["value"] == pytest.approx((10 * 300 + 2 * 300 + 20 * 300) / 900)

@@ -13,11 +13,11 @@ from gateway.profile.schema import Profile
 
 def series(points: list[tuple[float, float | None]] | list[tuple[float, float | None, str]],
            before: tuple[float, float] | None = None, counter: bool = False,
-           rollover: float | None = None) -> Series:
+           rollover: float | None = None, after: tuple[float, float] | None = None) -> Series:
     ts = [p[0] for p in points]
     vals = [p[1] for p in points]
     qual = [p[2] if len(p) > 2 else "good" for p in points]  # type: ignore[misc]
-    return Series(ts, vals, qual, before=before, counter=counter, rollover=rollover)
+    return Series(ts, vals, qual, before=before, counter=counter, rollover=rollover, after=after)
 
 
 def ctx(start: float, length: float, poll_s: float = 60.0, asset: str = "a", params: dict[str, Any] | None = None,

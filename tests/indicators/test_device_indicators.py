@@ -16,7 +16,9 @@ WRAP = 4294967296.0
 def test_kwh_per_on_hour() -> None:
     # 10 kW for five 60 s polls (300 s on), then off; the meter moved 1.0 kWh.
     power = series([(t, 10.0 if t <= 240 else 0.0) for t in range(0, 600, 60)])
-    kwh = series([(0, 50.2), (540, 51.0)], before=(-60, 50.0), counter=True)
+    # (apportioned by time: the reading at 600, after the window, closes its last interval)
+    kwh = series([(t, 50.0 + t / 600) for t in range(0, 600, 60)], before=(-60, 49.9), counter=True,
+                 after=(600, 51.0))
     v = one("energy.kwh_per_on_hour", ctx(0, 600, params={"on_threshold_kw": 3.0},
                                           energy__power_kw=power, energy__total_kwh=kwh))
     assert v.value == pytest.approx(12.0)  # 1.0 kWh / (300 s / 3600)
@@ -31,9 +33,10 @@ def test_kwh_per_on_hour_machine_off() -> None:
 
 
 def test_kwh_per_cycle_across_a_counter_rollover() -> None:
-    kwh = series([(0, 100.5), (10, 101.0), (20, 101.5)], before=(-10, 100.0), counter=True)
-    cycles = series([(0, WRAP - 1), (10, 3), (20, 5)], before=(-10, WRAP - 6), counter=True, rollover=WRAP)
-    v = one("energy.kwh_per_cycle", ctx(0, 30, poll_s=10, energy__total_kwh=kwh, machine__cycles=cycles))
+    # The window [-10, 20): three 10 s intervals, the last closed by the reading at 20 (after it).
+    kwh = series([(-10, 100.0), (0, 100.5), (10, 101.0)], counter=True, after=(20, 101.5))
+    cycles = series([(-10, WRAP - 6), (0, WRAP - 1), (10, 3)], counter=True, rollover=WRAP, after=(20, 5))
+    v = one("energy.kwh_per_cycle", ctx(-10, 30, poll_s=10, energy__total_kwh=kwh, machine__cycles=cycles))
     # cycles: 5 up to the wrap, 1 + 3 across it, 2 after = 11; energy 1.5 kWh
     assert v.detail["cycles"] == 11
     assert v.value == round(1.5 / 11, 6)
@@ -41,15 +44,16 @@ def test_kwh_per_cycle_across_a_counter_rollover() -> None:
 
 
 def test_cycles_with_a_counter_reset_counts_nothing_for_the_reset_interval() -> None:
-    cycles = series([(0, 510), (10, 2), (20, 7)], before=(-10, 500), counter=True)
-    v = one("machine.cycles", ctx(0, 30, poll_s=10, machine__cycles=cycles))
+    cycles = series([(-10, 500), (0, 510), (10, 2)], counter=True, after=(20, 7))
+    v = one("machine.cycles", ctx(-10, 30, poll_s=10, machine__cycles=cycles))
     assert v.value == 15  # 10 before the reset, 5 after; the reset interval is not claimed
-    assert v.quality == ["counter_reset"]
+    # ... nor counted as observed: a third of the window is unknown
+    assert v.quality == ["counter_reset", "partial_coverage"] and v.detail["coverage"] == pytest.approx(2 / 3, 1e-3)
 
 
 def test_cycles_implausible_jump_is_not_counted() -> None:
-    cycles = series([(0, 100), (10, 5000), (20, 5003)], before=(-10, 98), counter=True)
-    v = one("machine.cycles", ctx(0, 30, poll_s=10, machine__cycles=cycles))
+    cycles = series([(-10, 98), (0, 100), (10, 5000)], counter=True, after=(20, 5003))
+    v = one("machine.cycles", ctx(-10, 30, poll_s=10, machine__cycles=cycles))
     assert v.value == 5  # 2 + 3; the 4900 in 10 s is above 10 cycles/s
     assert "implausible_jump" in v.quality
 
@@ -111,10 +115,10 @@ def test_availability_needs_a_calendar() -> None:
 
 
 def test_water_and_gas_volume() -> None:
-    water = series([(0, 530.01), (5, 530.03)], before=(-5, 530.0), counter=True)
-    assert one("water.m3", ctx(0, 10, poll_s=5, water__total_m3=water)).value == pytest.approx(0.03)
-    gas = series([(0, 10.0), (5, 110.0), (10, 110.02)], before=(-5, 9.99), counter=True)
-    v = one("gas.m3", ctx(0, 15, poll_s=5, gas__total_m3=gas))
+    water = series([(-5, 530.0), (0, 530.01)], counter=True, after=(5, 530.03))
+    assert one("water.m3", ctx(-5, 10, poll_s=5, water__total_m3=water)).value == pytest.approx(0.03)
+    gas = series([(-5, 9.99), (0, 10.0), (5, 110.0)], counter=True, after=(10, 110.02))
+    v = one("gas.m3", ctx(-5, 15, poll_s=5, gas__total_m3=gas))
     assert v.value == pytest.approx(0.03)  # 0.01 + 0.02; the 100 m3 in 5 s is a bad reading
     assert "implausible_jump" in v.quality
 

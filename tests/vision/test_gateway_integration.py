@@ -123,8 +123,9 @@ polygon = [[0.6, 0.5], [1, 0.5], [1, 1]]
 
 # -- indicators -------------------------------------------------------------------------
 
-def _ctx(meaning, ts, values, before=None, counter=False, start=0.0, length=900.0, poll=60.0):
-    s = Series(ts=list(ts), values=list(values), quality=["good"] * len(ts), before=before, counter=counter)
+def _ctx(meaning, ts, values, before=None, counter=False, start=0.0, length=900.0, poll=60.0, after=None):
+    s = Series(ts=list(ts), values=list(values), quality=["good"] * len(ts), before=before, counter=counter,
+               after=after)
     return WindowContext(asset="line1", start=start, length=length, series={meaning: s},
                          devices=[DeviceWindow("cam", poll, int(length / poll), len(ts), 0, 1)])
 
@@ -175,9 +176,13 @@ def test_line_active_minutes_and_uptime():
     up = [1] * 10 + [0] * 5  # down for the last 5 minutes
     [v] = inds["vision.camera_uptime_pct"].compute(_ctx("vision.camera_up", ts, up))
     assert v.value == pytest.approx(100 * 600 / 900, abs=0.01)
-    # readings stop after 5 minutes (gateway off): the rest is downtime, flagged partial
+    # readings stop after 5 minutes (gateway off): the rest is not observed, not downtime;
+    # the uptime is over the observed 6 minutes (4 polls + 2 held), coverage says how little that is
     [v] = inds["vision.camera_uptime_pct"].compute(_ctx("vision.camera_up", ts[:5], [1] * 5))
-    assert v.value == pytest.approx(100 * (240 + 120) / 900, abs=0.01) and "partial" in v.quality
+    assert v.value == pytest.approx(100.0) and "partial" in v.quality and "partial_coverage" in v.quality
+    assert v.detail["coverage"] == pytest.approx((240 + 120) / 900, abs=1e-3)
+    [v] = inds["vision.camera_uptime_pct"].compute(_ctx("vision.camera_up", [], []))
+    assert v.value is None and v.quality == ["no_data"]
 
 
 def test_driver_poll_to_indicator(product_clip):
