@@ -32,8 +32,8 @@ from typing import Annotated, Any
 import msgspec
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
-from gateway.indicators.counters import counter_delta
-from gateway.indicators.intervals import max_gap, state_intervals, total
+from gateway.indicators.counters import time_weighted, window_counter
+from gateway.indicators.intervals import max_gap, observed, state_intervals, total
 from gateway.indicators.load_steps import Step, StepParams, Transient, detect, lookback_s, noise_sd, threshold_kg
 from gateway.indicators.registry import register
 from gateway.profile.load import ProfileError, _split_msgspec_error
@@ -207,17 +207,28 @@ class _Collateral(Indicator):
     category = "collateral"
 
 
+def weight_seen(ctx: WindowContext) -> tuple[list[str], dict[str, float]]:
+    """Flags and detail for the share of the window the scale was read (``coverage``): every
+    collateral figure is over observed time only, and a window with no reading is null."""
+    secs = sum(sec for _, sec in time_weighted(ctx.series["collateral.weight_kg"], ctx.start, ctx.end, max_gap(ctx)))
+    return observed(secs, ctx.length)
+
+
 @register
 class Weight(_Collateral):
     """The last good weight in the window: what is on the load cells now."""
 
     name = "collateral.weight_kg"
     unit = "kg"
+    version = 2  # v2: coverage in detail
     requires = ("collateral.weight_kg",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         vals = ctx.series["collateral.weight_kg"].good()
-        return [self.value(ctx, round(vals[-1][1], 3) if vals else None, [] if vals else ["no_data"])]
+        if not vals:
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
+        flags, detail = weight_seen(ctx)
+        return [self.value(ctx, round(vals[-1][1], 3), flags, **detail)]
 
 
 @register
@@ -226,6 +237,7 @@ class Drift(_Collateral):
 
     name = "collateral.drift_pct"
     unit = "%"
+    version = 2  # v2: coverage in detail
     requires = ("collateral.weight_kg",)
 
     def applies(self, ctx: WindowContext) -> bool:
@@ -236,10 +248,11 @@ class Drift(_Collateral):
         assert p is not None
         vals = ctx.series["collateral.weight_kg"].good()
         if not vals:
-            return [self.value(ctx, None, ["no_data"])]
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
         drift = 100.0 * (vals[-1][1] - p.baseline_kg) / p.baseline_kg
-        return [self.value(ctx, round(drift, 4), ["beyond_tolerance"] if abs(drift) > p.tolerance_pct else [],
-                           tolerance_pct=p.tolerance_pct)]
+        flags, detail = weight_seen(ctx)
+        return [self.value(ctx, round(drift, 4), [*flags, *(["beyond_tolerance"] if abs(drift) > p.tolerance_pct
+                                                            else [])], tolerance_pct=p.tolerance_pct, **detail)]
 
 
 @register
@@ -261,12 +274,14 @@ class UnexplainedChange(_Collateral):
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         p = pledge_of(ctx)
         assert p is not None
+        if not ctx.series["collateral.weight_kg"].good():  # not observed: no step can be told from none
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
         ev = weight_events(ctx, p)
-        if ev.readings == 0:
-            return [self.value(ctx, None, ["no_data"])]
         moves = stock_moves(ctx, ctx.start - p.match_window_s, ctx.end + p.match_window_s)
         bad = unexplained([(s.t, s.kg) for s in ev.steps], moves, p, ev.threshold_kg)
-        return [self.value(ctx, float(len(bad)), ["unexplained_change"] if bad else [], steps=len(ev.steps),
+        flags, detail = weight_seen(ctx)
+        return [self.value(ctx, float(len(bad)), [*flags, *(["unexplained_change"] if bad else [])], **detail,
+                           steps=len(ev.steps),
                            unexplained_kg=round(sum(kg for _, kg in bad), 3),
                            unexplained_out=sum(1 for _, kg in bad if kg < 0),
                            unexplained_in=sum(1 for _, kg in bad if kg > 0),
@@ -289,12 +304,14 @@ class TransientLoads(_Collateral):
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         p = pledge_of(ctx)
         assert p is not None
+        if not ctx.series["collateral.weight_kg"].good():
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
         ev = weight_events(ctx, p)
-        if ev.readings == 0:
-            return [self.value(ctx, None, ["no_data"])]
         top = max((t.max_kg for t in ev.transients), key=abs, default=0.0)
-        return [self.value(ctx, float(len(ev.transients)), ["transient_load"] if ev.transients else [],
-                           max_kg=round(top, 3), minutes=round(sum(t.back - t.t for t in ev.transients) / 60, 2))]
+        flags, detail = weight_seen(ctx)
+        flags += ["transient_load"] if ev.transients else []
+        return [self.value(ctx, float(len(ev.transients)), flags, **detail, max_kg=round(top, 3),
+                           minutes=round(sum(t.back - t.t for t in ev.transients) / 60, 2))]
 
 
 @register
@@ -303,6 +320,7 @@ class InsideGeofence(_Collateral):
 
     name = "collateral.inside_geofence"
     unit = "bool"
+    version = 2  # v2: coverage in detail
     requires = ("collateral.inside_geofence",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
@@ -310,21 +328,27 @@ class InsideGeofence(_Collateral):
         vals = s.good()
         inside, seen = state_intervals(s, ctx.start, ctx.end, max_gap(ctx), lambda v: v >= 0.5)
         if not vals:
-            return [self.value(ctx, None, ["no_data"])]
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
         pct = 100.0 * total(inside) / total(seen) if total(seen) > 0 else None
-        return [self.value(ctx, 1.0 if vals[-1][1] >= 0.5 else 0.0, [] if vals[-1][1] >= 0.5 else ["outside"],
-                           inside_pct=None if pct is None else round(pct, 3))]
+        flags, detail = observed(total(seen), ctx.length)
+        return [self.value(ctx, 1.0 if vals[-1][1] >= 0.5 else 0.0, [*flags, *([] if vals[-1][1] >= 0.5
+                                                                                else ["outside"])],
+                           inside_pct=None if pct is None else round(pct, 3), **detail)]
 
 
 @register
 class GeofenceExits(_Collateral):
+    """Exits counted by the tracker's exit counter, apportioned by time like every counter
+    (counters.counter_window): null when the counter was not read across the window."""
+
     name = "collateral.geofence_exits"
     unit = "count"
+    version = 2  # v2: apportioned by time, null when unobserved, coverage in detail
     requires = ("collateral.geofence_exits",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        n, flags = counter_delta(ctx.series["collateral.geofence_exits"], max_rate_per_s=1.0)
-        return [self.value(ctx, round(n, 6), flags)]
+        c = window_counter(ctx, ctx.series["collateral.geofence_exits"], max_rate_per_s=1.0)
+        return [self.value(ctx, c.value, c.flags, **c.detail())]
 
 
 @register
@@ -349,10 +373,14 @@ class Implausible(_Collateral):
 
     name = "collateral.implausible_readings"
     unit = "count"
+    version = 2  # v2: null when nothing was read, coverage in detail
     requires = ("collateral.weight_kg",)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         s = ctx.series["collateral.weight_kg"]
+        if not s.values:  # nothing read: not "0 implausible readings"
+            return [self.value(ctx, None, ["no_data"], coverage=0.0)]
         n = sum(1 for v, q in zip(s.values, s.quality, strict=True)
                 if q in ("out_of_range", "stale") or (v is not None and q == "good" and v < 0))
-        return [self.value(ctx, float(n), ["tamper_suspect"] if n else [])]
+        flags, detail = weight_seen(ctx)
+        return [self.value(ctx, float(n), [*flags, *(["tamper_suspect"] if n else [])], **detail)]

@@ -108,7 +108,8 @@ def test_geofence_state_exits_and_tamper() -> None:
     exits = series([(0, 3.0), (10, 4.0)], before=(-5, 3.0), counter=True)
     c = ctx(0, 600, poll_s=5, collateral__inside_geofence=inside, collateral__geofence_exits=exits)
     g = one("collateral.inside_geofence", c)
-    assert g.value == 0.0 and g.quality == ["outside"]
+    assert g.value == 0.0 and g.quality == ["partial_coverage", "outside"]  # 25 s of 600 s observed
+    assert g.detail["coverage"] == round(25 / 600, 4) or abs(g.detail["coverage"] - 25 / 600) < 1e-3
     assert g.detail["inside_pct"] == 40.0  # inside 10 s of the 25 s observed (last reading holds 15 s)
     assert one("collateral.geofence_exits", c).value == 1.0
     w = series([(t, 1000.0) for t in range(0, 30, 5)] + [(30, 99999.0, "out_of_range"), (35, 1000.0, "stale"),

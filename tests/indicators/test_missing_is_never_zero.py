@@ -46,16 +46,8 @@ AMOUNT_UNITS = {"min", "kWh", "count", "m3", "units", "events"}
 # no reading are what "not observed" looks like when measured, so a number is right there.
 MEASURE_ABSENCE = {"data.coverage_pct", "data.polls_failed", "data.loss_total", "data.clock_synced",
                    "collateral.offline_min"}
-# Known to fail today, in gateway/indicators/collateral.py (owned by the h11-collateral-vision
-# branch, not edited here). Strict: when fixed there, the xfail must go.
-KNOWN_ABSENT = {"collateral.geofence_exits": "counter_delta reports 0 (flagged no_data) with no readings",
-                "collateral.implausible_readings": "0 implausible readings of none read",
-                "collateral.unexplained_changes": "0 unexplained steps with no readings"}
-KNOWN_HALF = {"collateral.weight_kg": "no coverage in detail", "collateral.drift_pct": "no coverage in detail",
-              "collateral.inside_geofence": "no coverage in detail",
-              "collateral.geofence_exits": "counter_delta counts without coverage",
-              "collateral.implausible_readings": "no coverage in detail",
-              "collateral.unexplained_changes": "no coverage in detail"}
+KNOWN_ABSENT: dict[str, str] = {}  # strict xfails: none left
+KNOWN_HALF: dict[str, str] = {}
 
 PROFILE = profile(
     shifts={"shift": [{"name": "day", "start": "06:00", "end": "18:00",
