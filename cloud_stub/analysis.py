@@ -30,7 +30,7 @@ from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
 from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs, load_rule_inputs
 from cloud_stub.rules import all_rules
-from cloud_stub.rules.base import Finding, Rule
+from cloud_stub.rules.base import Finding, Rule, registered_version
 from cloud_stub.scoring import ScoringConfig, Sufficiency, load_config, score_card, shipped_path
 from gateway import wire
 
@@ -391,10 +391,11 @@ def _rules_of(report: Mapping[str, Any], score_id: int) -> dict[str, type[Rule]]
         if rid not in have:
             raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}, which is no longer "
                                 "registered")
-        if have[rid].version != ver:
+        kept = registered_version(rid, ver)  # the current version, or an older one kept beside it
+        if kept is None:
             raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}; this receiver has "
                                 f"v{have[rid].version}")
-        out[rid] = have[rid]
+        out[rid] = kept
     return out
 
 

@@ -92,14 +92,36 @@ class Rule(ABC):
 
 
 _REGISTRY: dict[str, type[Rule]] = {}
+# Every version of every rule, the current ones and the kept older ones: a stored score
+# names the versions it used, and recomputing it needs exactly those (analysis._rules_of).
+_VERSIONS: dict[tuple[str, int], type[Rule]] = {}
 
 
 def register(cls: type[Rule]) -> type[Rule]:
-    if cls.id in _REGISTRY and _REGISTRY[cls.id] is not cls:
+    """Register a rule class. Several classes may share an id with different versions (a rule
+    whose arithmetic changed keeps its old version beside the new one); the highest version
+    is the one new analyses run."""
+    have = _VERSIONS.get((cls.id, cls.version))
+    if have is not None and have is not cls:
+        raise ValueError(f"two rules claim the id {cls.id!r} at version {cls.version}")
+    current = _REGISTRY.get(cls.id)
+    if current is not None and current is not cls and current.version == cls.version:
         raise ValueError(f"two rules claim the id {cls.id!r}")
-    _REGISTRY[cls.id] = cls
+    _VERSIONS[(cls.id, cls.version)] = cls
+    if current is None or cls.version > current.version:
+        _REGISTRY[cls.id] = cls
     return cls
 
 
 def registered() -> dict[str, type[Rule]]:
+    """The current version of every rule, by id."""
     return dict(_REGISTRY)
+
+
+def registered_version(rule_id: str, version: int) -> type[Rule] | None:
+    """A rule at one version (current or kept), or None if this receiver does not have it."""
+    cls = _VERSIONS.get((rule_id, version))
+    current = _REGISTRY.get(rule_id)
+    if current is not None and current.version == version:
+        return current
+    return cls if current is not None else None
