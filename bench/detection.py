@@ -60,7 +60,7 @@ class Pattern:
     within_days: int  # ... reached within this many days after the onset day (0 = the onset day)
     subscores: tuple[str, ...]  # findings in these sub-scores count as detecting it
     material: float  # sizes at or above this one must meet the target
-    onset_day: int = 28
+    onset_day: int = 21
 
 
 PATTERNS: dict[str, Pattern] = {
@@ -172,11 +172,15 @@ def detect(pat: Pattern, gt: dict[str, Any], meta: dict[str, Any], final: dict[s
     sevs = [f["severity"] for f in final["findings"] if relevant(pat, gt, f)]
     out["severity_reached"] = max(sevs, key=ORDER.index) if sevs else None
     out["detected_days"] = None
-    for k in range(0, min(pat.within_days, (last - onset).days) + 1):
+
+    def hit(k: int) -> bool:
         rep = final if onset + timedelta(days=k) == last else report(onset + timedelta(days=k))
-        if any(relevant(pat, gt, f) and severity_at_least(f["severity"], pat.severity) for f in rep["findings"]):
-            out["detected_days"] = k
-            break
+        return any(relevant(pat, gt, f) and severity_at_least(f["severity"], pat.severity) for f in rep["findings"])
+
+    deadline = min(pat.within_days, (last - onset).days)
+    # At the deadline first: a miss costs one analysis; a hit is then dated day by day from the onset.
+    if hit(deadline):
+        out["detected_days"] = next((k for k in range(deadline) if hit(k)), deadline)
     out["detected"] = out["detected_days"] is not None
     if meta.get("offline"):
         lo, hi = meta["offline"]["from"], meta["offline"]["to"]
@@ -283,8 +287,8 @@ def main() -> None:
     ap.add_argument("--honest", type=int, default=None, help="honest plants (default 50, quick 10)")
     ap.add_argument("--per-pattern", type=int, default=None, help="plants per pattern (default 20, quick 4)")
     ap.add_argument("--only", nargs="+", choices=["honest", *PATTERNS], help="just these patterns")
-    ap.add_argument("--days", type=int, default=42, help="history length (baseline 28 days + detection window)")
-    ap.add_argument("--interval", type=int, default=300, help="device sampling interval, seconds")
+    ap.add_argument("--days", type=int, default=35, help="history length (baseline 21 days + detection window)")
+    ap.add_argument("--interval", type=int, default=900, help="device sampling interval, seconds")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--json-out", type=Path, help="also write the full result (rows included) here")
     ap.add_argument("--render", type=Path, help="no run: print (and --write-docs) the tables of a saved result")

@@ -85,6 +85,8 @@ class ScenarioConfig:
             raise ValueError(f"scenario is one of {SCENARIOS}, not {self.scenario!r}")
         if self.plant not in PLANTS:
             raise ValueError(f"plant is one of {PLANTS}, not {self.plant!r}")
+        if self.onset_day is not None and not 0 <= self.onset_day < self.days:
+            raise ValueError(f"onset_day must be a day index in 0..{self.days - 1}, not {self.onset_day!r}")
         if self.packs not in ("uniform", "mixed"):
             raise ValueError(f"packs is 'uniform' or 'mixed', not {self.packs!r}")
         if self.size is not None:
@@ -278,7 +280,9 @@ class Factory:
             scrap_rate = r["press"].uniform(0.015, 0.035)
             day_energy = r["energy"].uniform(0.95, 1.05)  # material, mould temperature, ambient
             ships = self.plan_shipments(d, history) if work else []
-            ship_slots = {int(s["at_h"] * 3600 // cfg.interval_s): s for s in ships}
+            ship_slots: dict[int, list[dict[str, Any]]] = {}
+            for s in ships:  # two trucks can leave in the same slot: both are counted
+                ship_slots.setdefault(int(s["at_h"] * 3600 // cfg.interval_s), []).append(s)
             move_slots: dict[int, tuple[str, float]] = {}
             if work and d.weekday() == 2:  # Wednesdays: 300 kg taken out in the morning, back in the afternoon
                 move_slots[int(10 * 3600 // cfg.interval_s)] = ("out", 300.0)
@@ -316,8 +320,7 @@ class Factory:
                 p_comp *= r["energy"].uniform(0.9, 1.1)
                 kwh_press += p_press * step_h
                 kwh_comp += p_comp * step_h
-                if k in ship_slots:
-                    s = ship_slots[k]
+                for s in ship_slots.get(k, ()):
                     cartons = math.ceil(s["physical_qty"] / self.pack(s["product"]))
                     door_out += cartons - _binomial(r["cam"], cartons, door_miss)
                     carton_parts += s["physical_qty"]
