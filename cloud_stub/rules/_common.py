@@ -229,7 +229,7 @@ def graded_bias(ev: RuleInputs, claims: np.ndarray, evidence: np.ndarray, covera
 
 # --- weight of evidence (bias rules from mes_vs_camera v3, shipments_vs_outcounts v3) -------------------------
 
-WEIGHT_DEFAULTS: dict[str, Any] = {"recur_days": 3, "recur_span_days": 5, "recur_window_days": 28}
+WEIGHT_DEFAULTS: dict[str, Any] = {"recur_days": 3, "recur_span_days": 3, "recur_window_days": 28}
 
 
 @dataclass(frozen=True)

@@ -159,16 +159,18 @@ class ShipmentsVsOutcountsV3(ShipmentsVsOutcounts):
     * The shipment bias recurs: days over tolerance that keep coming back weigh like a streak
       (``_common.bias_severity_weighted``), so fake deliveries a few days a week reach the
       severity their total excess deserves.
-    * Unmatched shipments: on a day the dispatch cameras covered, the ERP lists more
-      shipments (``erp.shipments_count``) than the cameras saw out-movements AND the day's
-      shipped quantity exceeds what was counted (at the enterprise's own ratio) by more than
-      the day tolerance. A fake delivery note on a day that also had a real truck is seen;
+    * Unmatched shipments: on a day the dispatch cameras covered and saw at least one
+      out-movement, the day's shipped quantity exceeds what was counted (at the enterprise's
+      own ratio) by more than ``unmatched_tolerance`` (what an honest door camera never
+      misses in a day), and the ERP lists more shipments (``erp.shipments_count``) than
+      out-movements were seen -- or does not say how many (a count suppressed by the
+      privacy policy). A fake delivery note on a day that also had a real truck is seen;
       graded by the number of such days (``unmatched_days``).
     """
 
     version = 3
     defaults: Mapping[str, Any] = {
-        **ShipmentsVsOutcounts.defaults, **WEIGHT_DEFAULTS, "min_event_units": 1.0,
+        **ShipmentsVsOutcounts.defaults, **WEIGHT_DEFAULTS, "min_event_units": 1.0, "unmatched_tolerance": 0.2,
         "unmatched_days": {"yellow": 1, "orange": 2, "red": 3},
     }
 
@@ -204,32 +206,35 @@ class ShipmentsVsOutcountsV3(ShipmentsVsOutcounts):
                    coverage: np.ndarray, subjects: tuple[str, ...] | list[str], b: Any) -> Finding | None:
         notes = ev.enterprise_daily("erp.shipments_count")
         events = dispatch_events(ev, list(subjects), p["min_event_units"])
-        if events is None or not np.isfinite(notes).any():
+        if events is None:
             return None
         starts, lens = ev.day_windows()
         expected = b.ratio * counted
         with np.errstate(divide="ignore", invalid="ignore"):
             excess = np.where(expected > 0, shipped / expected - 1.0, NO_EVIDENCE_EXCESS)
-        days = np.flatnonzero(np.isfinite(notes) & np.isfinite(shipped) & (coverage >= p["min_coverage"])
-                              & (shipped >= p["min_ship"]) & (notes > events) & (excess > p["day_tolerance"]))
+        more_notes = np.where(np.isfinite(notes), notes > events, True)  # unknown count: the quantity decides
+        days = np.flatnonzero(np.isfinite(shipped) & (coverage >= p["min_coverage"]) & (shipped >= p["min_ship"])
+                              & (events >= 1) & more_notes & (excess > p["unmatched_tolerance"]))
         days = days[days > int(b.idx[min(b.baseline_days, b.idx.size) - 1])]  # after the baseline it learned from
         lv = p["unmatched_days"]
         sev = level(float(days.size), lv["yellow"], lv["orange"], lv["red"])
         if sev is None:
             return None
-        rows = [{"day": day_label(starts[d]), "shipments": r(notes[d], 0), "out_movements_seen": r(events[d], 0),
+        rows = [{"day": day_label(starts[d]), "shipments": r(notes[d], 0) if np.isfinite(notes[d]) else None,
+                 "out_movements_seen": r(events[d], 0),
                  "shipped": r(shipped[d], 1), "dispatch_counted": r(counted[d], 1),
                  "excess_pct": r(100 * excess[d], 1)} for d in days[:10]]
         unseen = float(np.sum(shipped[days] - np.where(expected[days] > 0, expected[days], 0.0)))
-        msg = (f"On {days.size} day(s) the ERP lists more shipments than the dispatch cameras saw out-movements, and "
-               f"the day's shipped quantity exceeds what was counted by more than {100 * p['day_tolerance']:.0f} % "
+        msg = (f"On {days.size} day(s) with trucks seen at the door the ERP shipped more than "
+               f"{100 * p['unmatched_tolerance']:.0f} % beyond what the dispatch cameras counted, and lists more "
+               f"shipments than out-movements were seen (or does not say how many) "
                f"(~{unseen:.0f} units with no out-movement); first {rows[0]['day']}.")
         return Finding(
             self.id, self.version, sev, self.subscore, f"unmatched_shipments:{int(starts[days[0]])}",
             int(starts[days[0]]), int(starts[days[-1]] + lens[days[-1]]),
             ("erp.shipments_count", "erp.shipped_qty", "vision.units_out"), {"days": rows},
             {"days_flagged": int(days.size), "units_unmatched": r(unseen, 1)},
-            {"day_tolerance_pct": 100 * p["day_tolerance"], "min_event_units": p["min_event_units"],
+            {"unmatched_tolerance_pct": 100 * p["unmatched_tolerance"], "min_event_units": p["min_event_units"],
              "days": dict(lv)},
             "claims_exceed_evidence", msg,
             {"kind": "median shipped/counted of the first comparable days", "ratio": r(b.ratio)})
