@@ -227,8 +227,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             rs = [r for r in mine if r["size"] == size]
             per_size[f"{size:g}"] = _rates(rs)
         material = [r for r in mine if r["size"] >= pat.material - 1e-9]
-        out["patterns"][name] = {"required": f"{pat.severity} within {pat.within_days} d", "material_size": pat.material,
-                                 **_rates(material), "by_size": per_size}
+        out["patterns"][name] = {"required": f"{pat.severity} within {pat.within_days} d",
+                                 "material_size": pat.material, **_rates(material), "by_size": per_size}
     return out
 
 
@@ -250,14 +250,14 @@ def table(result: dict[str, Any]) -> str:
     """The markdown table docs/benchmarks.md and docs/cross-verification.md carry."""
     s, run = result["summary"], result["run"]
     h = s["honest"]
+    rules_above = ", ".join(f"{k} ×{v}" for k, v in h["rules_above_yellow"].items())
     lines = [f"Run: {run['plants']} plants ({h['plants']} honest), {run['days']} days each at "
              f"{run['interval_s']} s, seeds as in bench/detection.py, {run['wall_s']:.0f} s wall with "
              f"{run['processes']} processes ({run['mode']}; {run['date']}).", "",
              "| honest plants | above yellow | with a red finding | warning orange/red | rules above yellow |",
              "|---|---|---|---|---|",
              f"| {h['plants']} | {h['above_yellow']} (target 0) | {h['with_red']} (target 0) | "
-             f"{h['warning_above_yellow']} | {', '.join(f'{k} ×{v}' for k, v in h['rules_above_yellow'].items()) or '—'}"
-             " |", "",
+             f"{h['warning_above_yellow']} | {rules_above or '—'} |", "",
              "| pattern | required | sizes (plants) | detected (material sizes) | median days | severity reached |",
              "|---|---|---|---|---|---|"]
     for name, p in s["patterns"].items():

@@ -89,7 +89,9 @@ def test_intermittent_phantom_shipments_on_days_with_a_real_truck_turn_red_withi
     (unmatched,) = [f for f in ship if f["key"].startswith("unmatched_shipments")]
     named = {d["day"] for d in unmatched["compared"]["days"]}
     assert named and named <= fakes
-    assert all(d["shipments"] is None or d["shipments"] > d["out_movements_seen"] for d in unmatched["compared"]["days"])
+    # Where the privacy policy left the day's shipment count visible, it exceeds the trucks seen.
+    assert all(d["shipments"] is None or d["shipments"] > d["out_movements_seen"]
+               for d in unmatched["compared"]["days"])
     # Before the onset the same plant is clean on shipments.
     assert not [f for f in plant("honest").report(DAYS)["findings"]
                 if f["rule"] == "shipments_vs_outcounts" and f["severity"] in ("orange", "red")]
