@@ -314,7 +314,8 @@ def main() -> None:
         result = {"run": {"plants": len(rows), "days": args.days, "interval_s": args.interval,
                           "processes": args.processes, "wall_s": round(wall, 1),
                           "plant_s_median": statistics.median(r["seconds"] for r in rows) if rows else None,
-                          "mode": "quick" if args.quick else "full", "date": date.today().isoformat(),
+                          "mode": "quick" if args.quick else "full" if (honest, per) == (50, 20)
+                          else f"partial: {honest} honest + {per} per pattern", "date": date.today().isoformat(),
                           "load_avg": os.getloadavg()[0]},
                   "summary": summarise(rows), "rows": rows}
         if args.json_out:

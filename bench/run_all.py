@@ -1,8 +1,8 @@
 """Run the benchmark scripts one after another (``make bench``), each as its own process.
 
 The quick ones run by default (roughly 10 minutes by the times in bench/README.md); ``--all`` adds the pilot-scale
-analysis (~20 minutes) and the detection bench (~100 minutes), ``--only NAME ...`` picks scripts. Each prints its own figures and
-JSON line; this runner adds nothing but the order and a summary of exit codes. Figures are
+analysis (~20 minutes) and the detection bench (~100 minutes), ``--only NAME ...`` picks scripts. Each prints its
+own figures and JSON line; this runner adds nothing but the order and a summary of exit codes. Figures are
 recorded by hand in docs/benchmarks.md, with the host's load noted, not written by this script.
 
     .venv/bin/python bench/run_all.py [--all] [--only gateway_poll feed_verify ...]
