@@ -191,13 +191,16 @@ def detect(pat: Pattern, gt: dict[str, Any], meta: dict[str, Any], final: dict[s
     return out
 
 
-def jobs(honest: int, per_pattern: int, days: int, interval_s: int, only: list[str] | None) -> list[dict[str, Any]]:
+def jobs(honest: int, per_pattern: int, days: int, interval_s: int, only: list[str] | None,
+         first: int = 0) -> list[dict[str, Any]]:
+    """The plants: honest seeds 1000+i, pattern seeds 2000+100*pattern+i, sizes in turn; ``first``
+    skips the first plants of each kind (to extend a saved run with ``--merge``)."""
     out = [{"pattern": "honest", "seed": 1000 + i, "size": None, "days": days, "interval_s": interval_s}
-           for i in range(honest)] if not only or "honest" in only else []
+           for i in range(first, first + honest)] if not only or "honest" in only else []
     for name, pat in PATTERNS.items():
         if only and name not in only:
             continue
-        for i in range(per_pattern):
+        for i in range(first, first + per_pattern):
             out.append({"pattern": name, "seed": 2000 + 100 * list(PATTERNS).index(name) + i,
                         "size": pat.sizes[i % len(pat.sizes)], "days": days, "interval_s": interval_s})
     return out
@@ -290,6 +293,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=35, help="history length (baseline 21 days + detection window)")
     ap.add_argument("--interval", type=int, default=900, help="device sampling interval, seconds")
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--first", type=int, default=0, help="skip the first N plants of each kind (with --merge)")
+    ap.add_argument("--merge", type=Path, help="add this run's plants to a saved result (same days and interval)")
     ap.add_argument("--json-out", type=Path, help="also write the full result (rows included) here")
     ap.add_argument("--render", type=Path, help="no run: print (and --write-docs) the tables of a saved result")
     ap.add_argument("--write-docs", action="store_true", help="replace the generated tables in the docs")
@@ -299,7 +304,7 @@ def main() -> None:
     else:
         honest = args.honest if args.honest is not None else (10 if args.quick else 50)
         per = args.per_pattern if args.per_pattern is not None else (4 if args.quick else 20)
-        todo = jobs(honest, per, args.days, args.interval, args.only)
+        todo = jobs(honest, per, args.days, args.interval, args.only, args.first)
         t0 = time.perf_counter()
         rows: list[dict[str, Any]] = []
         ctx = multiprocessing.get_context("spawn")
@@ -310,12 +315,23 @@ def main() -> None:
                       f"{row.get('detected_days', row.get('max_severity'))} {row['findings']} {row['seconds']} s",
                       file=sys.stderr, flush=True)
         wall = time.perf_counter() - t0
+        mode = "quick" if args.quick else "full" if (honest, per) == (50, 20) else \
+            f"partial: {honest} honest + {per} per pattern"
+        if args.merge:
+            saved = json.loads(args.merge.read_text())
+            if (saved["run"]["days"], saved["run"]["interval_s"]) != (args.days, args.interval):
+                raise SystemExit(f"{args.merge}: run.days/interval_s {saved['run']['days']}/"
+                                 f"{saved['run']['interval_s']} differ from this run's {args.days}/{args.interval}")
+            have = {(r["pattern"], r["seed"]) for r in rows}
+            rows += [r for r in saved["rows"] if (r["pattern"], r["seed"]) not in have]
+            wall += saved["run"]["wall_s"]
+            n_h = sum(1 for r in rows if r["pattern"] == "honest")
+            mode = f"merged runs: {n_h} honest + {(len(rows) - n_h) // len(PATTERNS)} per pattern"
         rows.sort(key=lambda r: (r["pattern"], r["seed"]))
         result = {"run": {"plants": len(rows), "days": args.days, "interval_s": args.interval,
                           "processes": args.processes, "wall_s": round(wall, 1),
                           "plant_s_median": statistics.median(r["seconds"] for r in rows) if rows else None,
-                          "mode": "quick" if args.quick else "full" if (honest, per) == (50, 20)
-                          else f"partial: {honest} honest + {per} per pattern", "date": date.today().isoformat(),
+                          "mode": mode, "date": date.today().isoformat(),
                           "load_avg": os.getloadavg()[0]},
                   "summary": summarise(rows), "rows": rows}
         if args.json_out:
