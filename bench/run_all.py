@@ -1,8 +1,8 @@
 """Run the benchmark scripts one after another (``make bench``), each as its own process.
 
 The quick ones run by default (roughly 10 minutes by the times in bench/README.md); ``--all`` adds the pilot-scale
-analysis (~20 minutes), ``--only NAME ...`` picks scripts. Each prints its own figures and
-JSON line; this runner adds nothing but the order and a summary of exit codes. Figures are
+analysis (~20 minutes) and the detection bench (~100 minutes), ``--only NAME ...`` picks scripts. Each prints its
+own figures and JSON line; this runner adds nothing but the order and a summary of exit codes. Figures are
 recorded by hand in docs/benchmarks.md, with the host's load noted, not written by this script.
 
     .venv/bin/python bench/run_all.py [--all] [--only gateway_poll feed_verify ...]
@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 QUICK = ["gateway_poll", "store_ingest", "receiver_ingest", "receiver_concurrency", "feed_verify", "replay_speed",
          "modbus_rtu_cycle", "vision_bench", "store_move"]
-LONG = ["analysis_scale"]
+LONG = ["analysis_scale", "detection"]  # detection: the full calibration run (~100 min on 2 busy cores)
 
 
 def main() -> None:

@@ -225,3 +225,65 @@ def graded_bias(ev: RuleInputs, claims: np.ndarray, evidence: np.ndarray, covera
     if sev is None:
         return None
     return b, sev, driver, bias_numbers(ev, b)
+
+
+# --- weight of evidence (bias rules from mes_vs_camera v3, shipments_vs_outcounts v3) -------------------------
+
+WEIGHT_DEFAULTS: dict[str, Any] = {"recur_days": 3, "recur_span_days": 3, "recur_window_days": 28}
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Days over the day tolerance that keep coming back, and the excess since the first of them.
+
+    ``first`` is a position in the bias's ``idx``; ``since_excess`` = claims / expected - 1 over
+    every comparable day from that one on (the quiet days in between included, so an
+    intermittent pattern is weighed by what it adds over the whole span it covers).
+    """
+
+    first: int
+    days_over: int
+    span_days: int
+    since_excess: float
+
+
+def recurrence(b: Bias, p: Mapping[str, Any]) -> Recurrence | None:
+    """At least ``recur_days`` material days over tolerance within the last ``recur_window_days``
+    calendar days, the first and last at least ``recur_span_days`` apart; None otherwise."""
+    over = np.flatnonzero(b.excess > b.day_tolerance)
+    if over.size == 0:
+        return None
+    recent = over[b.idx[over] > b.idx[-1] - int(p["recur_window_days"])]
+    if recent.size < int(p["recur_days"]):
+        return None
+    span = int(b.idx[recent[-1]] - b.idx[recent[0]])
+    if span < int(p["recur_span_days"]):
+        return None
+    j = int(recent[0])
+    expected = b.ratio * b.evidence[j:]
+    since = float(b.claims[j:].sum() / expected.sum() - 1.0) if expected.sum() > 0 else NO_EVIDENCE_EXCESS
+    return Recurrence(j, int(recent.size), span, since)
+
+
+def bias_severity_weighted(b: Bias, p: Mapping[str, Any]) -> tuple[str | None, str, Recurrence | None]:
+    """:func:`bias_severity`, and an intermittent pattern weighed like a continuous one: when
+    days over tolerance recur (:func:`recurrence`), the excess since the first of them is
+    graded on the same thresholds with no step down. A streak is one way to persist;
+    three bad days a week for weeks is another. Returns (severity, driver, recurrence)."""
+    sev, driver = bias_severity(b, p)
+    rec = recurrence(b, p)
+    if rec is None:
+        return sev, driver, None
+    since = level(rec.since_excess, p["excess_yellow"], p["excess_orange"], p["excess_red"])
+    best = worst(sev, since)
+    if best is not None and best != sev:
+        driver = "recurring"
+    return best, driver, rec
+
+
+def recurrence_numbers(rec: Recurrence | None, ev: RuleInputs, b: Bias) -> dict[str, Any] | None:
+    if rec is None:
+        return None
+    starts, _ = ev.day_windows()
+    return {"first_day": day_label(starts[b.idx[rec.first]]), "days_over_tolerance": rec.days_over,
+            "span_days": rec.span_days, "excess_since_first_pct": r(100 * rec.since_excess, 2)}

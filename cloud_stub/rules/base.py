@@ -109,6 +109,7 @@ def register(cls: type[Rule]) -> type[Rule]:
 
 
 def registered() -> dict[str, type[Rule]]:
+    """The current version of every rule, by id."""
     return dict(_REGISTRY)
 
 

@@ -149,3 +149,19 @@ class EnergyPerUnit(Rule):
                  "days": dict(lv)},
                 "claims_exceed_evidence", msg, base))
         return out
+
+
+@register
+class EnergyPerUnitV2(EnergyPerUnit):
+    """Version 2: the "too little energy" cut is relative to the enterprise's own dispersion.
+
+    Version 1 also required a fixed shortfall of 25 % (``min_shortfall``) and floored the
+    residual's spread at 8 %, so a plant with steady energy per unit could inflate its output
+    by 20 % and stay below the cut. Here a day is low when its residual is more than
+    ``z_threshold`` robust standard deviations of the enterprise's own baseline days below
+    their centre; the spread is floored at ``resid_floor`` (4 %: a meter's day-level noise
+    never reads as zero) and no fixed cut remains.
+    """
+
+    version = 2
+    defaults: Mapping[str, Any] = {**EnergyPerUnit.defaults, "resid_floor": 0.04, "min_shortfall": 0.0}

@@ -86,7 +86,9 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
 
 
 @command.command("generate")
-@click.option("--scenario", "name", required=True, help="honest, inflated, drift, collateral_removed, offline.")
+@click.option("--scenario", "name", required=True,
+              help="honest, inflated, drift, collateral_removed, offline, phantom_shipments, idle_claims, "
+                   "collateral_steps.")
 @click.option("--days", type=click.IntRange(1, 400), default=35, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -94,7 +96,15 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
 @click.option("--start", default=None, help="First day, YYYY-MM-DD (default: 2026-09-07, a Monday).")
 @click.option("--interval", "interval_s", type=click.IntRange(10, 3600), default=300, show_default=True,
               help="Sampling interval of the device series, seconds.")
-def generate(name: str, days: int, seed: int, out: Path, start: str | None, interval_s: int) -> None:
+@click.option("--plant", type=click.Choice(["basic", "realistic"]), default="basic", show_default=True,
+              help="realistic: shifts, outages, scale drift and transients, MES differences (the calibration plant).")
+@click.option("--size", type=float, default=None,
+              help="The pattern's size in its unit (docs/replay.md, e.g. 0.15 = +15 % for inflated).")
+@click.option("--onset-day", type=click.IntRange(0, 399), default=None, help="Day index the pattern starts.")
+@click.option("--packs", type=click.Choice(["uniform", "mixed"]), default="uniform", show_default=True,
+              help="mixed: the dispatch camera counts cartons of 24/60/200 parts by product.")
+def generate(name: str, days: int, seed: int, out: Path, start: str | None, interval_s: int, plant: str,
+             size: float | None, onset_day: int | None, packs: str) -> None:
     """Write a synthetic factory history (device CSVs, MES/ERP exports) for hardware_profiles/sim-history."""
     from datetime import date
 
@@ -108,7 +118,10 @@ def generate(name: str, days: int, seed: int, out: Path, start: str | None, inte
         raise click.BadParameter(f"a date YYYY-MM-DD ({exc})", param_hint="--start") from exc
     if out.exists() and any(out.iterdir()):
         raise click.ClickException(f"{out} is not empty: generate into a new folder")
-    cfg = ScenarioConfig(scenario=name, days=days, seed=seed, interval_s=interval_s,
-                         **({"start": first} if first else {}))
+    try:
+        cfg = ScenarioConfig(scenario=name, days=days, seed=seed, interval_s=interval_s, plant=plant, size=size,
+                             onset_day=onset_day, packs=packs, **({"start": first} if first else {}))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--size") from exc
     meta = write_scenario(cfg, out)
     click.echo(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False))

@@ -40,7 +40,21 @@ from zoneinfo import ZoneInfo
 from gateway.profile import load_profile
 from gateway.replay.data import EXPORTS
 
-SCENARIOS = ("honest", "inflated", "drift", "collateral_removed", "offline")
+SCENARIOS = ("honest", "inflated", "drift", "collateral_removed", "offline", "phantom_shipments", "idle_claims",
+             "collateral_steps")
+PLANTS = ("basic", "realistic")
+# What ``--size`` means per pattern, its default, and the unit the manifest records it in.
+SIZES: dict[str, tuple[str, float]] = {
+    "inflated": ("claims inflation as a fraction (0.15 = MES output and ERP shipments +15 %)", 0.35),
+    "drift": ("MES output growth per day as a fraction (0.01 = +1 % a day, cumulative)", 0.01),
+    "collateral_removed": ("share of the pledged stack removed at once", 600.0 / 1850.0),
+    "collateral_steps": ("share of the pledged stack removed in five steps, one a working day", 0.10),
+    "offline": ("days the gateway is off while the MES reports", 4.0),
+    "phantom_shipments": ("size of a phantom shipment as a share of that day's real shipments", 0.5),
+    "idle_claims": ("claims while idle as a share of the plant's typical day", 1.0),
+}
+# Parts per carton counted at the dispatch door, per product, when packs are mixed.
+PACKS = {"外壳 HS-12": 24, "端盖 EC-30": 60, "卡扣 CL-05": 200}
 PROFILE = "sim-history"
 PRODUCTS = {"外壳 HS-12": 3.80, "端盖 EC-30": 2.10, "卡扣 CL-05": 0.65}  # product -> unit price CNY
 CUSTOMERS = ("宁波精工机械有限公司", "上海汽车零部件有限公司", "苏州博远汽配", "杭州联创电器")
@@ -62,12 +76,48 @@ class ScenarioConfig:
     carton_size: int = 24  # parts per carton at the dispatch door
     cavities: int = 4
     cycle_s: float = 28.0
+    plant: str = "basic"  # "realistic": the calibration plant (shifts, outages, scale drift, ...; see Realism)
+    size: float | None = None  # the pattern's size in its unit (SIZES); None: the pattern's default
+    packs: str = "uniform"  # "mixed": cartons of PACKS[product] parts (needs a product master to compare)
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario is one of {SCENARIOS}, not {self.scenario!r}")
+        if self.plant not in PLANTS:
+            raise ValueError(f"plant is one of {PLANTS}, not {self.plant!r}")
+        if self.onset_day is not None and not 0 <= self.onset_day < self.days:
+            raise ValueError(f"onset_day must be a day index in 0..{self.days - 1}, not {self.onset_day!r}")
+        if self.packs not in ("uniform", "mixed"):
+            raise ValueError(f"packs is 'uniform' or 'mixed', not {self.packs!r}")
+        if self.size is not None:
+            if not (math.isfinite(self.size) and self.size >= 0):
+                raise ValueError(f"size must be a finite number >= 0, not {self.size!r}")
+            if self.scenario == "inflated":
+                self.inflation = 1.0 + self.size
+            elif self.scenario == "drift":
+                self.drift_per_day = self.size
+            elif self.scenario == "collateral_removed":
+                self.removed_kg = round(self.size * 1850.0, 1)
+            elif self.scenario == "offline":
+                self.offline_days = max(1, round(self.size))
+
+    def pattern_size(self) -> float | None:
+        """The injected pattern's size in its SIZES unit (None for honest plants)."""
+        if self.scenario == "honest":
+            return None
+        if self.size is not None:
+            return self.size
+        return {"inflated": self.inflation - 1.0, "drift": self.drift_per_day,
+                "collateral_removed": self.removed_kg / 1850.0,
+                "offline": float(self.offline_days)}.get(self.scenario, SIZES[self.scenario][1])
 
     def onset(self) -> int:
         if self.onset_day is not None:
             return self.onset_day
         default = {"inflated": max(14, self.days // 2), "drift": max(10, self.days // 3),
-                   "collateral_removed": max(1, self.days - 10), "offline": max(14, self.days // 2)}
+                   "collateral_removed": max(1, self.days - 10), "offline": max(14, self.days // 2),
+                   "phantom_shipments": max(14, self.days - 14), "idle_claims": max(14, self.days - 14),
+                   "collateral_steps": max(1, self.days - 10)}
         return min(default.get(self.scenario, 0), max(0, self.days - 1))
 
 
@@ -83,6 +133,38 @@ class Day:
     claimed_good: int = 0
     claimed_scrap: int = 0
     shipments: list[dict[str, Any]] = field(default_factory=list)
+    claimed_run_min: float | None = None  # what the MES books as run time (None: the physical run time)
+
+
+@dataclass
+class Realism:
+    """What makes a ``realistic`` plant differ from the basic one, drawn once per seed.
+
+    Why each is there: the honest plant a bank sees is never clean. Shifts and overtime move
+    the working pattern; short gateway outages leave gaps after which the meter registers
+    jump (the meters kept counting); the load cell drifts, breathes with the temperature and
+    now and then carries a forklift resting on the stack for minutes; the MES counts a little
+    differently from the cameras and books some output a day late.
+    """
+
+    shift: tuple[float, float]  # working hours, local
+    saturdays: set[date]  # overtime Saturdays (half a shift)
+    extra_holidays: set[date]  # a bridge day or two the profile does not declare
+    outages: list[tuple[float, float]]  # honest gateway outages (epoch s), no rows recorded
+    scale_drift_per_day: float  # fraction of the stack per day (load-cell creep)
+    scale_diurnal: float  # fraction of the stack, amplitude of the temperature effect
+    forklifts: dict[date, tuple[float, float, float]]  # day -> (start hour, minutes, kg resting on the stack)
+    mes_noise: float  # day-level relative counting difference of the MES (sd)
+    late_booking: dict[date, float]  # day -> share of its good output the MES books on the next working day
+
+    def as_json(self) -> dict[str, Any]:
+        return {"shift": list(self.shift), "saturdays": sorted(d.isoformat() for d in self.saturdays),
+                "extra_holidays": sorted(d.isoformat() for d in self.extra_holidays),
+                "outages": [list(o) for o in self.outages], "scale_drift_pct_per_day": 100 * self.scale_drift_per_day,
+                "scale_diurnal_pct": 100 * self.scale_diurnal,
+                "forklifts": {d.isoformat(): list(v) for d, v in sorted(self.forklifts.items())},
+                "mes_noise_pct": 100 * self.mes_noise,
+                "late_booking": {d.isoformat(): v for d, v in sorted(self.late_booking.items())}}
 
 
 class Factory:
@@ -105,12 +187,74 @@ class Factory:
         if cfg.scenario == "offline":
             a = self.midnight(self.days[self.onset])
             self.offline = (a, a + cfg.offline_days * 86400)
+        self.real = self.draw_realism() if cfg.plant == "realistic" else None
+        self.fraud = random.Random(f"{cfg.seed}:fraud")
+        self.phantom_days: list[date] = []
+        self.removals: list[dict[str, Any]] = []
+
+    def draw_realism(self) -> Realism:
+        """The plant's own quirks, from its own random stream (the basic plant draws none)."""
+        rng = random.Random(f"{self.cfg.seed}:plant")
+        start = rng.choice((6.0, 7.0, 8.0))
+        shift = (start, start + rng.choice((10.0, 12.0, 14.0)))
+        weekdays = [d for d in self.days if d.weekday() < 5 and d not in self.holidays]
+        saturdays = {d for d in self.days if d.weekday() == 5 and rng.random() < 0.2}
+        extra = {rng.choice(weekdays[10:])} if len(weekdays) > 20 and rng.random() < 0.5 else set()
+        outages = []
+        for _ in range(rng.randint(0, 2)):
+            at = self.midnight(rng.choice(self.days[2:] or self.days)) + rng.uniform(0, 86400)
+            outages.append((at, at + rng.uniform(1, 5) * 3600))
+        forklifts = {d: (rng.uniform(shift[0] + 0.5, shift[1] - 1.0), rng.uniform(2, 20), rng.uniform(800, 3000))
+                     for d in weekdays if rng.random() < 3 / 22}
+        late = {d: rng.uniform(0.05, 0.15) for d in weekdays if rng.random() < 0.1}
+        return Realism(shift, saturdays, extra, sorted(outages), rng.uniform(-0.0005, 0.0005), rng.uniform(0, 0.0003),
+                       forklifts, rng.uniform(0.002, 0.01), late)
 
     def midnight(self, d: date) -> float:
         return datetime(d.year, d.month, d.day, tzinfo=self.tz).timestamp()
 
     def working(self, d: date) -> bool:
+        if self.real is not None:
+            if d in self.real.saturdays:
+                return True
+            if d in self.real.extra_holidays:
+                return False
         return d.weekday() in self.shift_days and d not in self.holidays
+
+    def hours(self, d: date) -> tuple[float, float]:
+        """The day's working hours (the profile's shift; a realistic plant its own, half on a Saturday)."""
+        if self.real is None:
+            return self.shift
+        a, b = self.real.shift
+        return (a, a + 6.0) if d in self.real.saturdays else (a, b)
+
+    def idle(self, i: int) -> bool:
+        return self.cfg.scenario == "idle_claims" and i >= self.onset
+
+    def recorded(self, ts: float) -> bool:
+        """Whether the gateway recorded at ``ts`` (off during the offline pattern and honest outages)."""
+        if self.offline and self.offline[0] <= ts < self.offline[1]:
+            return False
+        return not (self.real is not None and any(a <= ts < b for a, b in self.real.outages))
+
+    def pack(self, product: str) -> int:
+        return PACKS[product] if self.cfg.packs == "mixed" else self.cfg.carton_size
+
+    def removal_plan(self) -> dict[int, list[tuple[float, float]]]:
+        """Day index -> [(hour, kg)] of unrecorded removals from the pledged stack."""
+        cfg = self.cfg
+        if cfg.scenario == "collateral_removed":
+            return {self.onset: [(10.0, cfg.removed_kg)]}
+        if cfg.scenario != "collateral_steps":
+            return {}
+        total = (cfg.size if cfg.size is not None else SIZES["collateral_steps"][1]) * self.baseline_kg
+        plan: dict[int, list[tuple[float, float]]] = {}
+        i = self.onset
+        while len(plan) < 5 and i < len(self.days):
+            if self.working(self.days[i]) or not plan:
+                plan[i] = [(self.fraud.uniform(9.0, 17.0), round(total / 5, 1))]
+            i += 1
+        return plan
 
     # -- the physical history ---------------------------------------------------------------
     def simulate(self, out: Path) -> list[Day]:
@@ -125,29 +269,33 @@ class Factory:
         step_h = cfg.interval_s / 3600
         stop_left = 0
         carton_parts = 0
+        removals = self.removal_plan()
         for i, d in enumerate(self.days):
             work = self.working(d)
             rec = Day(d, work)
+            shift = self.hours(d)
             cycle_s = cfg.cycle_s * r["press"].uniform(0.97, 1.03)
             miss = r["cam"].uniform(0.01, 0.04)
             door_miss = r["cam"].uniform(0.0, 0.03)
             scrap_rate = r["press"].uniform(0.015, 0.035)
             day_energy = r["energy"].uniform(0.95, 1.05)  # material, mould temperature, ambient
             ships = self.plan_shipments(d, history) if work else []
-            ship_slots = {int(s["at_h"] * 3600 // cfg.interval_s): s for s in ships}
+            ship_slots: dict[int, list[dict[str, Any]]] = {}
+            for s in ships:  # two trucks can leave in the same slot: both are counted
+                ship_slots.setdefault(int(s["at_h"] * 3600 // cfg.interval_s), []).append(s)
             move_slots: dict[int, tuple[str, float]] = {}
             if work and d.weekday() == 2:  # Wednesdays: 300 kg taken out in the morning, back in the afternoon
                 move_slots[int(10 * 3600 // cfg.interval_s)] = ("out", 300.0)
                 move_slots[int(15 * 3600 // cfg.interval_s)] = ("in", 300.0)
-            removal_slot = int(10 * 3600 // cfg.interval_s) if (cfg.scenario == "collateral_removed"
-                                                                 and i == self.onset) else None
+            removal_slots = {int(h * 3600 // cfg.interval_s): kg for h, kg in removals.get(i, [])}
+            fork = self.real.forklifts.get(d) if self.real is not None else None
             t0 = self.midnight(d)
             for k in range(int(86400 // cfg.interval_s)):
                 ts = t0 + (k + 1) * cfg.interval_s  # the reading at the end of the slot
                 hour = (k * cfg.interval_s) / 3600
-                in_shift = work and self.shift[0] <= hour < self.shift[1]
+                in_shift = work and shift[0] <= hour < shift[1]
                 lunch = 12.0 <= hour < 12.75
-                if in_shift and not lunch:
+                if in_shift and not lunch and not self.idle(i):
                     if stop_left > 0:
                         stop_left -= 1
                         run = 0.0
@@ -172,9 +320,8 @@ class Factory:
                 p_comp *= r["energy"].uniform(0.9, 1.1)
                 kwh_press += p_press * step_h
                 kwh_comp += p_comp * step_h
-                if k in ship_slots:
-                    s = ship_slots[k]
-                    cartons = math.ceil(s["physical_qty"] / cfg.carton_size)
+                for s in ship_slots.get(k, ()):
+                    cartons = math.ceil(s["physical_qty"] / self.pack(s["product"]))
                     door_out += cartons - _binomial(r["cam"], cartons, door_miss)
                     carton_parts += s["physical_qty"]
                 if k in move_slots:
@@ -184,10 +331,11 @@ class Factory:
                     moves.append({"单号": f"MV-{d:%m%d}-{len(moves) + 1:03d}", "时间": f"{local:%Y-%m-%d %H:%M}",
                                   "方向": "出库" if direction == "out" else "入库", "重量": f"{kg:.0f}",
                                   "库位": "pallet-stack-1"})
-                if k == removal_slot:
-                    weight_offset -= cfg.removed_kg
-                if self.offline and self.offline[0] <= ts < self.offline[1]:
-                    continue  # the gateway was off: nothing recorded
+                if k in removal_slots:
+                    weight_offset -= removal_slots[k]
+                    self.removals.append({"at": ts, "kg": removal_slots[k]})
+                if not self.recorded(ts):
+                    continue  # the gateway was off: nothing recorded (the meters keep counting)
                 stamp = datetime.fromtimestamp(ts, self.tz).isoformat()
                 writers.row("press-1-meter", stamp, import_kwh=f"{kwh_press:.3f}", power_total=f"{p_press:.2f}")
                 writers.row("press-1-plc", stamp, cycles=cycles, running=1 if run >= 0.5 else 0)
@@ -196,14 +344,18 @@ class Factory:
                 writers.row("compressor-meter", stamp, import_kwh=f"{kwh_comp:.3f}", power_total=f"{p_comp:.2f}")
                 writers.row("cam-dispatch", stamp, door_in=door_in, door_out=door_out, line_active=0, camera_up=1)
                 w = self.baseline_kg + weight_offset + r["scale"].gauss(0, 0.8)
+                if self.real is not None:
+                    w += self.scale_artefacts(ts, t0, hour, fork)
                 writers.row("pallet-scale", stamp, weight=f"{w:.1f}")
                 writers.row("pallet-gnss", stamp, gnss_fix=1, inside_geofence=1, geofence_exits=0)
                 temp, rh = self.climate(r["env"], hour, i)
                 writers.row("warehouse-climate", stamp, temperature=f"{temp:.2f}", humidity=f"{rh:.1f}")
-            rec.claimed_good, rec.claimed_scrap = self.claimed(i, rec)
+            rec.claimed_good, rec.claimed_scrap = self.claimed(i, rec, history)
             rec.shipments = ships
             history.append(rec)
         writers.close()
+        if self.real is not None:
+            self.mes_differences(history)
         self.moves = moves
         return history
 
@@ -214,8 +366,48 @@ class Factory:
         rh = 55.0 - 6.0 * phase + rng.gauss(0, 0.6)
         return temp, rh
 
-    def claimed(self, i: int, rec: Day) -> tuple[int, int]:
-        """What the MES reports for the day: the truth, times the scenario's factor."""
+    def scale_artefacts(self, ts: float, t0: float, hour: float, fork: tuple[float, float, float] | None) -> float:
+        """kg the load cell adds to the true weight: creep, temperature, a forklift resting on the stack."""
+        assert self.real is not None
+        kg = self.baseline_kg * (self.real.scale_drift_per_day * (ts - self.midnight(self.days[0])) / 86400
+                                 + self.real.scale_diurnal * math.sin(2 * math.pi * (hour - 9) / 24))
+        if fork is not None:
+            a = t0 + fork[0] * 3600
+            if a <= ts - self.cfg.interval_s / 2 < a + fork[1] * 60:
+                kg += fork[2]
+        return kg
+
+    def typical_day(self, history: list[Day]) -> tuple[int, float]:
+        """Good output and run minutes of a typical working day before the onset (for idle claims)."""
+        base = [h for h in history[: self.onset] if h.working and h.parts > 0]
+        if not base:
+            return 0, 0.0
+        goods = sorted(h.parts - h.scrap for h in base)
+        runs = sorted(h.run_min for h in base)
+        return goods[len(goods) // 2], runs[len(runs) // 2]
+
+    def mes_differences(self, history: list[Day]) -> None:
+        """The MES counts a little differently (day-level noise) and books some output a day late."""
+        assert self.real is not None
+        rng = random.Random(f"{self.cfg.seed}:mes-diff")
+        carry = 0
+        for h in history:
+            if not h.working:
+                continue
+            good = round(h.claimed_good * (1 + rng.gauss(0, self.real.mes_noise))) + carry
+            late = round(good * self.real.late_booking.get(h.day, 0.0))
+            h.claimed_good, carry = good - late, late
+
+    def claimed(self, i: int, rec: Day, history: list[Day] | None = None) -> tuple[int, int]:
+        """What the MES reports for the day: the truth, times the scenario's factor (an idle
+        plant claims a typical day's output and run time on its working days)."""
+        if self.idle(i):
+            if not rec.working:
+                return 0, 0
+            good, run = self.typical_day(history or [])
+            f = (self.cfg.size if self.cfg.size is not None else 1.0) * self.fraud.uniform(0.9, 1.1)
+            rec.claimed_run_min = run * min(f, 1.0)
+            return round(good * f), round(good * f * 0.025)
         good, scrap = rec.parts - rec.scrap, rec.scrap
         f = self.factor(i)
         return round(good * f), scrap
@@ -235,13 +427,14 @@ class Factory:
         last = next((h for h in reversed(history) if h.working), None)
         if last is None:
             return []
-        total = last.parts - last.scrap
+        i = self.days.index(d)
+        idle = self.idle(i) or (bool(history) and self.idle(i - 1))
+        total = last.claimed_good if idle else last.parts - last.scrap
         if total <= 0:
             return []
         n = rng.randint(1, 3)
         cuts = sorted(rng.uniform(0.2, 0.8) for _ in range(n - 1))
         shares = [b - a for a, b in zip([0.0, *cuts], [*cuts, 1.0], strict=True)]
-        i = self.days.index(d)
         f = self.cfg.inflation if self.cfg.scenario == "inflated" and i >= self.onset else 1.0
         out = []
         for j, share in enumerate(shares):
@@ -249,8 +442,17 @@ class Factory:
             if qty <= 0:
                 continue
             out.append({"ship_no": f"DN-{d:%Y%m%d}-{j + 1}", "date": d, "customer": rng.choice(CUSTOMERS),
-                        "product": rng.choice(list(PRODUCTS)), "physical_qty": qty, "qty": round(qty * f),
-                        "at_h": rng.uniform(9.0, 17.0)})
+                        "product": rng.choice(list(PRODUCTS)), "physical_qty": 0 if idle else qty,
+                        "qty": round(qty * f), "at_h": rng.uniform(9.0, 17.0)})
+        if self.cfg.scenario == "phantom_shipments" and i >= self.onset and out and self.fraud.random() < 0.5:
+            # A few days a week, a fake delivery note on a day that also had a real truck.
+            share = self.cfg.size if self.cfg.size is not None else SIZES["phantom_shipments"][1]
+            fake = round(share * sum(s["qty"] for s in out))
+            if fake > 0:
+                self.phantom_days.append(d)
+                out.append({"ship_no": f"DN-{d:%Y%m%d}-{len(out) + 1}", "date": d,
+                            "customer": self.fraud.choice(CUSTOMERS), "product": self.fraud.choice(list(PRODUCTS)),
+                            "physical_qty": 0, "qty": fake, "at_h": 0.0})
         return out
 
     # -- the exports ------------------------------------------------------------------------
@@ -267,12 +469,13 @@ class Factory:
             cuts = sorted(rng.uniform(0.15, 0.85) for _ in range(n - 1))
             shares = [b - a for a, b in zip([0.0, *cuts], [*cuts, 1.0], strict=True)]
             rows = []
-            good_left, scrap_left, run_left = rec.claimed_good, rec.claimed_scrap, rec.run_min
+            run_min = rec.run_min if rec.claimed_run_min is None else rec.claimed_run_min
+            good_left, scrap_left, run_left = rec.claimed_good, rec.claimed_scrap, run_min
             for j, share in enumerate(shares):
                 last = j == len(shares) - 1
                 g = good_left if last else round(rec.claimed_good * share)
                 s = scrap_left if last else round(rec.claimed_scrap * share)
-                rm = run_left if last else rec.run_min * share
+                rm = run_left if last else run_min * share
                 good_left, scrap_left, run_left = good_left - g, scrap_left - s, run_left - rm
                 rows.append([f"WO-{rec.day:%Y%m%d}-{j + 1}", rec.day.isoformat(), products[j], g, s,
                              round(675 * share), round(rm)])
@@ -349,6 +552,21 @@ def _binomial(rng: random.Random, n: int, p: float) -> int:
     return min(n, max(0, round(rng.gauss(mean, sd))))
 
 
+def ground_truth(cfg: ScenarioConfig, fac: Factory) -> dict[str, Any]:
+    """What was injected, when and how big: what the detection bench scores the findings against."""
+    if cfg.scenario == "honest":
+        return {"pattern": "honest", "onset_date": None, "onset_ts": None, "size": None, "size_unit": None}
+    onset = fac.days[fac.onset]
+    out: dict[str, Any] = {"pattern": cfg.scenario, "onset_date": onset.isoformat(),
+                           "onset_ts": int(fac.midnight(onset)), "size": cfg.pattern_size(),
+                           "size_unit": SIZES[cfg.scenario][0]}
+    if fac.phantom_days:
+        out["phantom_days"] = [d.isoformat() for d in fac.phantom_days]
+    if fac.removals:
+        out["removals"] = fac.removals
+    return out
+
+
 def write_scenario(cfg: ScenarioConfig, out: Path) -> dict[str, Any]:
     """Write the scenario's folder; returns (and writes as scenario.json) what was injected and the truth."""
     out.mkdir(parents=True, exist_ok=True)
@@ -363,6 +581,9 @@ def write_scenario(cfg: ScenarioConfig, out: Path) -> dict[str, Any]:
         "onset_date": onset.isoformat() if onset else None,
         "offline": None if fac.offline is None else {"from": fac.offline[0], "to": fac.offline[1]},
         "config": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(cfg).items()},
+        "ground_truth": ground_truth(cfg, fac),
+        "plant": {"kind": cfg.plant, "packs": cfg.packs,
+                  **({"realism": fac.real.as_json()} if fac.real is not None else {})},
         "truth": {"parts": sum(h.parts for h in history), "scrap": sum(h.scrap for h in history),
                   "claimed_good": sum(h.claimed_good for h in history),
                   "working_days": sum(1 for h in history if h.working),

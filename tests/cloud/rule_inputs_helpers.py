@@ -103,6 +103,7 @@ class Factory:
     unclaimed: set[int] = field(default_factory=set)
     offline: list[tuple[int, int, int]] = field(default_factory=list)
     ship_no_move: set[int] = field(default_factory=set)
+    ship_factor: Callable[[int], float] = lambda d: 1.0  # multiplier on ERP shipped quantities (phantom notes)
     removal: tuple[int, int, float] | None = None
     geofence_exit: tuple[int, int, int] | None = None
     excursion: dict[int, float] = field(default_factory=dict)
@@ -236,7 +237,7 @@ class Factory:
                 run = 0.0
             run *= float(rng.uniform(0.97, 1.03)) * self.run_factor(d)
             out.append(rec("mes.run_min", "mes", "enterprise", day_start, 86400, round(run, 2), "min", q, det))
-            shipped = round(self.units * 0.95) if work and d > 0 else 0.0
+            shipped = round(self.units * 0.95 * self.ship_factor(d)) if work and d > 0 else 0.0
             out.append(rec("erp.shipped_qty", "erp", "enterprise", day_start, 86400, float(shipped), "units",
                            [] if shipped else ["no_rows"], det))
         return out

@@ -506,3 +506,26 @@ def test_serve_analyse_every_scores_in_the_background(tmp_path: Path) -> None:
         log.close()
         rdb.close()
     assert proc.returncode in (0, -15)
+
+
+def test_a_kept_older_rule_version_still_recomputes_old_scores(rdb: ReceiverDB, key: SigningKey) -> None:
+    history(rdb)
+    a = run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key)
+    base.register(FlagRuleV2)  # v2 becomes current; v1 stays registered beside it
+    assert base.registered()["test_flag"] is FlagRuleV2
+    assert base.registered_version("test_flag", 1) is FlagRule
+    check = verify_score(rdb, a.score_id)
+    assert check["reproducible"] is True, check["problems"]
+    assert run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key).report["rules"]["test_flag"] == 2
+    with pytest.raises(ValueError, match="at version 2"):
+        base.register(type("Other", (FlagRuleV2,), {}))
+
+
+def test_every_kept_rule_version_is_registered_under_its_id() -> None:
+    from cloud_stub.rules import all_rules
+
+    current = all_rules()
+    assert current["shipments_vs_outcounts"].version == 3 and current["energy_per_unit"].version == 2
+    for rid, old in (("shipments_vs_outcounts", 2), ("energy_per_unit", 1)):
+        cls = base.registered_version(rid, old)
+        assert cls is not None and cls.version == old and cls.id == rid

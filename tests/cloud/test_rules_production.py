@@ -14,7 +14,8 @@ from rule_inputs_helpers import Factory, build, evidence
 from cloud_stub.db import ReceiverDB
 from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules import all_rules
-from cloud_stub.rules.base import Finding
+from cloud_stub.rules._common import day_label
+from cloud_stub.rules.base import Finding, registered_version
 
 
 def run(ev: RuleInputs, rule: str | None = None) -> list[Finding]:
@@ -184,7 +185,7 @@ def test_declared_camera_roles_override_names(scenario):
     ev = scenario("roles", Factory(declare_roles=True, **kw))
     assert ev.roles == {"cam-a": "line", "cam-b": "dispatch"}
     (f,) = [f for f in run(ev, "shipments_vs_outcounts") if f.key.startswith("no_out_movement")]
-    assert f.severity == "red" and f.version >= 2  # declared roles arrived in v2
+    assert f.severity == "red" and f.version == 3  # v3 keeps v2's no-out-movement check
     assert not [f for f in run(ev, "mes_vs_camera") if f.severity != "info"]
     undeclared = scenario("noroles", Factory(declare_roles=False, **kw))
     assert undeclared.roles == {} and run(undeclared, "shipments_vs_outcounts") == []
@@ -204,3 +205,28 @@ def test_gateway_camera_counts_carry_the_declared_role_and_bad_roles_are_refused
                     'options = { pin = "D27", meaning = "machine.cycles" }\nparams = { role = "door" }\n')
     with pytest.raises(ProfileError, match=r"params.role.*one of \['line', 'dispatch'\]"):
         load_profile(prof)
+
+
+def test_intermittent_phantom_shipments_weigh_like_a_streak(scenario):
+    """Fake notes of +60 % on two or three working days a week from day 16 (after the 10 baseline
+    days the ratio is learned from): no five-day streak,
+    so version 2 steps the window down; version 3 weighs the recurring excess and matches the
+    quantities per day with trucks seen, and turns red."""
+    probe = Factory()
+    work = [d for d in range(16, probe.days) if probe.is_workday(d)]
+    fake = set(work[::2])
+    ev = scenario("phantom", Factory(ship_factor=lambda d: 1.6 if d in fake else 1.0))
+    v3 = all_rules()["shipments_vs_outcounts"]
+    found = v3().evaluate(ev, dict(v3.defaults))
+    assert v3.version == 3 and "red" in [f.severity for f in found], [(f.key, f.severity) for f in found]
+    (bias,) = [f for f in found if f.key.startswith("shipment_bias")]
+    assert bias.statistic["driver"] == "recurring" and bias.compared["recurrence"]["days_over_tolerance"] >= 3
+    (unmatched,) = [f for f in found if f.key.startswith("unmatched_shipments")]
+    assert unmatched.severity == "red"
+    named = {d["day"] for d in unmatched.compared["days"]}
+    starts, _ = ev.day_windows()
+    assert named == {day_label(starts[d]) for d in fake}
+    # Version 2, kept for rescoring old scores, saw the same data as at most orange.
+    v2 = registered_version("shipments_vs_outcounts", 2)
+    assert v2 is not None
+    assert "red" not in [f.severity for f in v2().evaluate(ev, dict(v2.defaults))]

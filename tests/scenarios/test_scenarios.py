@@ -48,8 +48,13 @@ def test_output_inflated_in_mes_and_erp_is_flagged_with_the_numbers(history) -> 
     assert 0.95 * truth["parts"] <= c["evidence_total"] <= truth["parts"]
     assert _day(c["window"]["first_day"]) >= onset
     assert c["window"]["claims"] / c["window"]["evidence"] > 1.25
-    (ship,) = h.findings("shipments_vs_outcounts")
+    ships = h.findings("shipments_vs_outcounts")
+    (ship,) = [f for f in ships if f["key"].startswith("shipment_bias")]
     assert ship["severity"] in SEVERE
+    # v3 also names the days whose shipped quantity the door never saw leave (inflated notes).
+    for f in ships:
+        assert f["key"].startswith(("shipment_bias", "unmatched_shipments")) and f["window"]["start"] >= \
+            int(datetime.combine(onset, datetime.min.time(), ZoneInfo(h.meta["timezone"])).timestamp())
     assert ship["compared"]["claims_total"] == truth["shipped_claimed"] != truth["shipped_physical"]
     assert _day(ship["compared"]["window"]["first_day"]) >= onset
     # The honest history of the same seed (identical machines, identical cameras) is not flagged.
