@@ -517,7 +517,7 @@ def test_a_kept_older_rule_version_still_recomputes_old_scores(rdb: ReceiverDB, 
     check = verify_score(rdb, a.score_id)
     assert check["reproducible"] is True, check["problems"]
     assert run_analysis(rdb, "ent-1", AS_OF, 30, signing_key=key).report["rules"]["test_flag"] == 2
-    with pytest.raises(ValueError, match="at version 2"):
+    with pytest.raises(ValueError, match="version 2"):
         base.register(type("Other", (FlagRuleV2,), {}))
 
 
