@@ -341,8 +341,8 @@ def _register_feed(app: FastAPI, rdb: ReceiverDB, signing_key: SigningKey) -> No
     def get_alerts(
         enterprise_id: str,
         cursor: str | None = Query(None, description=cursor_doc),
-        after: int | None = Query(None, description="alerts with id > after (cursor wins); a bank re-reads the "
-                                  "last alert an earlier run verified"),
+        after: int | None = _sql_int(None, ge=0, description="alerts with id > after (cursor wins); a bank "
+                                     "re-reads the last alert an earlier run verified"),
         limit: int = Query(1000, description=f"1..10000; {limit_doc}"),
         authorization: str | None = Header(None),
     ) -> JSONResponse:
