@@ -277,7 +277,10 @@ class UnexplainedChange(_Collateral):
         if not ctx.series["collateral.weight_kg"].good():  # not observed: no step can be told from none
             return [self.value(ctx, None, ["no_data"], coverage=0.0)]
         ev = weight_events(ctx, p)
-        moves = stock_moves(ctx, ctx.start - p.match_window_s, ctx.end + p.match_window_s)
+        # A step confirmed in this window may have left its old level up to a look-back before it
+        # (the hold): the moves that can explain it start that much earlier.
+        moves = stock_moves(ctx, ctx.start - lookback_s(p.step_params()) - p.match_window_s,
+                            ctx.end + p.match_window_s)
         bad = unexplained([(s.t, s.kg) for s in ev.steps], moves, p, ev.threshold_kg)
         flags, detail = weight_seen(ctx)
         return [self.value(ctx, float(len(bad)), [*flags, *(["unexplained_change"] if bad else [])], **detail,

@@ -63,8 +63,8 @@ def test_drift_slower_than_the_threshold_is_followed_not_stepped(level, pct_per_
     assert detect(pts, thr, P)[:2] == ([], [])
 
 
-def test_the_lookback_covers_two_hold_times():
-    assert lookback_s(P) == 2 * 3600 + 120
+def test_the_lookback_covers_three_hold_times():
+    assert lookback_s(P) == 3 * 3600 + 120
 
 
 def test_the_pallet_emulator_reads_like_a_real_scale_and_stays_step_free():
