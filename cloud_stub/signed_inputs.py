@@ -43,6 +43,7 @@ from cloud_stub.rule_inputs import (
     _build_series,
     _canon,
 )
+from gateway.wire import record_category
 
 LOADER = 2
 ALWAYS_VISIBLE = frozenset({"consent", "declaration"})  # as cloud_stub/banks.py
@@ -68,18 +69,6 @@ def decode_batch(h: str, body: bytes, received: str | None = None) -> AcceptedBa
     if not isinstance(obj, dict):
         raise ValueError(f"batch {h[:16]}: body is not a JSON object")
     return AcceptedBatch(h, obj, received)
-
-
-def record_category(rec: Any) -> str:
-    """As ``wire.record_category``: the category, else the type (what a grant is checked against)."""
-    if isinstance(rec, dict):
-        cat = rec.get("category")
-        if isinstance(cat, str) and cat:
-            return cat
-        t = rec.get("type")
-        if isinstance(t, str):
-            return t
-    return "?"
 
 
 def batch_visible(body: Mapping[str, Any], categories: frozenset[str] | None) -> bool:
