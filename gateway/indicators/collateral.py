@@ -207,6 +207,15 @@ class _Collateral(Indicator):
     category = "collateral"
 
 
+class _Pledged(_Collateral):
+    """An indicator about a pledge: it applies only to assets the profile pledges."""
+
+    requires = ("collateral.weight_kg",)
+
+    def applies(self, ctx: WindowContext) -> bool:
+        return super().applies(ctx) and pledge_of(ctx) is not None
+
+
 def weight_seen(ctx: WindowContext) -> tuple[list[str], dict[str, float]]:
     """Flags and detail for the share of the window the scale was read (``coverage``): every
     collateral figure is over observed time only, and a window with no reading is null."""
@@ -232,16 +241,13 @@ class Weight(_Collateral):
 
 
 @register
-class Drift(_Collateral):
+class Drift(_Pledged):
     """(weight - pledged baseline) / baseline, in percent; flagged beyond the pledge's tolerance."""
 
     name = "collateral.drift_pct"
     unit = "%"
     version = 2  # v2: coverage in detail
     requires = ("collateral.weight_kg",)
-
-    def applies(self, ctx: WindowContext) -> bool:
-        return super().applies(ctx) and pledge_of(ctx) is not None
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         p = pledge_of(ctx)
@@ -256,7 +262,7 @@ class Drift(_Collateral):
 
 
 @register
-class UnexplainedChange(_Collateral):
+class UnexplainedChange(_Pledged):
     """Held weight steps (see load_steps.py) with no matching ERP in/out record.
 
     v2: a step must hold ``hold_s``; the threshold comes from the scale's noise and the
@@ -267,9 +273,6 @@ class UnexplainedChange(_Collateral):
     unit = "count"
     version = 2
     requires = ("collateral.weight_kg",)
-
-    def applies(self, ctx: WindowContext) -> bool:
-        return super().applies(ctx) and pledge_of(ctx) is not None
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         p = pledge_of(ctx)
@@ -292,7 +295,7 @@ class UnexplainedChange(_Collateral):
 
 
 @register
-class TransientLoads(_Collateral):
+class TransientLoads(_Pledged):
     """Loads that came and went within ``hold_s`` (a forklift resting on the stack, a person, a
     pallet set down and lifted): not changes of the goods, reported so a bank can see them.
     Detail: max_kg (largest excursion, signed), minutes (their total duration)."""
@@ -300,9 +303,6 @@ class TransientLoads(_Collateral):
     name = "collateral.transient_loads"
     unit = "count"
     requires = ("collateral.weight_kg",)
-
-    def applies(self, ctx: WindowContext) -> bool:
-        return super().applies(ctx) and pledge_of(ctx) is not None
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         p = pledge_of(ctx)
