@@ -1,6 +1,10 @@
 # Two commands do all the set-up: `make demo` and `make test`.
 # Each bootstraps .venv idempotently (re-installs only when setup.cfg changes).
 PY ?= python3
+# The suite runs in three pytest-xdist workers, a test file per worker (its module and session fixtures
+# stay together): most tests wait on real processes (receivers, brokers, databases), so three workers
+# keep two cores busy. `make test PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n 3 --dist loadfile
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)
 

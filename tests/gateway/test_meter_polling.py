@@ -83,7 +83,9 @@ def test_dead_meter_is_comm_error_never_a_constant(tmp_path: Path) -> None:
     assert dead.health.polls < alive.health.polls / 2
     assert alive.health.polls >= 10  # and it did not slow the healthy one down
     good, bad = store.polls("dead", 0, 2e9)
-    assert good == 0 and bad == dead.health.polls
+    # every finished attempt is stored as failed; an attempt still waiting for its timeout when the
+    # scheduler stopped is counted in polls but has no outcome to store
+    assert good == 0 and bad == dead.health.failures >= dead.health.polls - 1
     assert store.loss_counters()["polls_failed"] == bad
 
 
