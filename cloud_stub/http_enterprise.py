@@ -36,6 +36,7 @@ class DecisionRequest(BaseModel):
 class DisputesPage(BaseModel):
     kind: str
     enterprise_id: str
+    bank: str = Field(description="the bank this page is for: its decisions are the ones shown")
     items: list[dict[str, Any]]
     page_signature: feed_models.Signed
 
@@ -100,8 +101,8 @@ def register(app: FastAPI, rdb: ReceiverDB, signing_key: SigningKey) -> None:
         (open / accepted / rejected) and this bank's receiver-signed decision."""
         grant = banks.authorise(rdb, authorization, enterprise_id)
         items = disputes.list_disputes(rdb, enterprise_id, grant.bank_id)
-        return JSONResponse(feed.sign_page({"kind": "disputes", "enterprise_id": enterprise_id, "items": items},
-                                           signing_key))
+        page = {"kind": "disputes", "enterprise_id": enterprise_id, "bank": grant.bank_id, "items": items}
+        return JSONResponse(feed.sign_page(page, signing_key))
 
     @app.post("/v1/feed/{enterprise_id}/disputes/{gateway_id}/{dispute_id}/decision", tags=tags,
               openapi_extra=_DECIDE_DOC, responses=_DECIDE_ERRORS)

@@ -13,10 +13,15 @@ and the bank's `feed verify` passes.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from cloud_stub import receiver_key
 from gateway import wire
 from gateway.identity import load_identity
 from gateway.profile import load_profile
@@ -26,6 +31,17 @@ from tests.e2e.test_chain_http_mqtt import run_gateway
 from tests.support.processes import ENTERPRISE, ReceiverProc, cloud, gateway_env
 
 CONSENT = '\n[consent]\n\n[[consent.grants]]\ncategories = ["energy"]\nto = "bank-test"\n'
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "wire-format.md"
+
+
+def doc_verifier() -> dict[str, Any]:
+    """The PyNaCl-only verifier printed in docs/wire-format.md §9 (as tests/cloud/test_feed_verify_doc.py runs it)."""
+    (code,) = re.findall(r"```bank-verifier\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.S)
+    ns: dict[str, Any] = {}
+    exec(code, ns)  # noqa: S102 - the document's own code
+    return ns
 
 
 def edgeproof(state: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -127,4 +143,24 @@ def test_a_dispute_travels_from_the_cli_to_the_bank_and_back(tmp_path: Path, rec
                           "--enterprise", ENTERPRISE], capture_output=True, text=True, timeout=60).stdout
     assert f"{gw_id}/1 dispute.contest" in ops and "rejected (bank-test rejected" in ops
     v = receiver_proc.verify(bank)
-    assert v["failed"] == 0, v
+    assert v["failed"] == 0 and v["disputes"] == 2, v
+
+    # The documented PyNaCl-only checks (wire-format §9, V43-V46) accept the page as served, and fail it
+    # when the receiver changes its own decision afterwards, even re-signing the page with its key.
+    doc = doc_verifier()
+    page = http("GET", f"{receiver_proc.url}/v1/feed/{ENTERPRISE}/disputes", token=bank)[1]
+    findings = http("GET", f"{receiver_proc.url}/v1/feed/{ENTERPRISE}/findings", token=bank)[1]["items"]
+    verified = {r["id"]: r for r in receiver_proc.feed(bank)}
+    doc["check_disputes"](page, receiver_pk, ENTERPRISE, verified, findings)
+    page["items"][0]["decisions"][0]["reason"] = "accepted after all"
+    page["page_signature"] = wire.sign_report({k: x for k, x in page.items() if k != "page_signature"},
+                                              receiver_key.load_or_create(receiver_key.default_key_path(
+                                                  str(receiver_proc.db))))
+    with pytest.raises(AssertionError, match="V46"):
+        doc["check_disputes"](page, receiver_pk, ENTERPRISE, verified, findings)
+    page["items"][0]["decisions"] = []
+    page["page_signature"] = wire.sign_report({k: x for k, x in page.items() if k != "page_signature"},
+                                              receiver_key.load_or_create(receiver_key.default_key_path(
+                                                  str(receiver_proc.db))))
+    with pytest.raises(AssertionError, match="V46"):  # status 'rejected' without the decision
+        doc["check_disputes"](page, receiver_pk, ENTERPRISE, verified, findings)
