@@ -10,7 +10,7 @@ import json
 import urllib.request
 
 import msgspec
-from status_helpers import ENTERPRISE, get_json, http_get, wait_for
+from status_helpers import ENTERPRISE, assert_no_secret, gateway_secrets, get_json, http_get, wait_for
 
 from gateway import wire
 from gateway.commands.demo import _cloud
@@ -115,7 +115,35 @@ def test_dispute_from_the_page_to_the_bank_and_back(live, receiver, tmp_path):
                                       "decided_at": mine["decisions"][0]["decided_at"]}]
         assert mine["signed_in_batch"] is not None and mine["source"] == "page"
         assert any(d["action"] == "confirm" and d["signed_in_batch"] is not None for d in v["disputes"])
+        raw = http_get(url + "/api/enterprise", headers=_auth())[2]
+        assert_no_secret(raw, gateway_secrets(live["state"], live["token"]), "/api/enterprise")
         html = http_get(url + "/", headers=_auth())[2].decode()
         assert 'id="bank-view"' in html and 'id="dispute-form"' in html and 'id="access-log-body"' in html
     finally:
         srv.stop()
+
+
+def test_the_page_shows_what_the_bank_sees_in_a_browser(live, tmp_path):
+    """Runs after the dispute above: the page (headless Chromium, its JavaScript run) shows the score
+    line, each finding with its numbers, the dispute with the bank's decision, the access log's place
+    and the complaint contact."""
+    import re
+    import shutil
+
+    import pytest
+    from test_browser import CHROMIUM, chromium
+
+    if not shutil.which(CHROMIUM):
+        pytest.skip("chromium not installed (make sysdeps)")
+    res = chromium(tmp_path, "--dump-dom", live["url"] + "/")
+    dom = res.stdout
+    assert 'data-loaded="1"' in dom, res.stderr[-2000:]
+    (tmp_path / "dom.html").write_text(dom)
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert 'id="bank-score"' in dom and ("Score " in text or "No score computed yet." in text)
+    assert 'id="bank-findings"' in dom and "equivocation" in text
+    assert re.search(r"explain \(maintenance\) of finding #\d+, \S+: bank-page: accepted \(maintenance log seen\)",
+                     text), text[-3000:]
+    assert 'id="access-log-placeholder"' in dom
+    assert "Questions or complaints about how your data is used: EdgeProof desk, 400-000-0000" in text
+    assert 'id="confirm-button" type="button" hidden' in dom  # no password on this page: no actions
