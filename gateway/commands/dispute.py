@@ -52,6 +52,13 @@ def add(state_dir: Path | None, profile: str | None, db: Path | None, finding: s
         d = validate(action, finding, reason, note, finding_id)
     except DisputeError as exc:
         raise click.BadParameter(exc.message, param_hint=f"--{exc.key.replace('_', '-')}") from exc
+    from gateway.enterprise_view import store as view_store
+
+    doc = view_store.load(get_state(state_dir))
+    known = {f.get("hash") for f in ((doc or {}).get("view") or {}).get("findings") or [] if isinstance(f, dict)}
+    if doc is not None and d.finding not in known:
+        click.echo(f"warning: finding {d.finding[:16]} is not among the findings of the last view "
+                   f"({doc.get('fetched_at')}); check it with `edgeproof view --fetch`", err=True)
     st = open_store(state_dir, profile, db)
     try:
         did = ledger.add_dispute(st, d)

@@ -140,3 +140,73 @@ def test_a_bank_decides_a_dispute_once_and_the_decision_is_signed(receiver, gw):
     # the enterprise sees every bank's
     status, view = get_view(receiver.url, signed(gw))
     assert [d["bank"] for d in view["disputes"][0]["decisions"]] == ["bank-e"]
+
+
+def _tampered_views(receiver, gw) -> tuple[dict, dict, dict, Any]:
+    """A served disputes page with a decision, the verified records and findings by hash."""
+    finding, bank = _findings_chain_with_dispute(receiver, gw)
+    url = f"{receiver.url}/v1/feed/ent-1/disputes/gw-1/1/decision"
+    assert http("POST", url, {"decision": "rejected", "reason": "it was your key"}, token=bank)[0] == 200
+    page = http("GET", f"{receiver.url}/v1/feed/ent-1/disputes", token=bank)[1]
+    records = http("GET", f"{receiver.url}/v1/feed/ent-1/records", token=bank)[1]["records"]
+    findings = http("GET", f"{receiver.url}/v1/feed/ent-1/findings", token=bank)[1]["items"]
+    verified = {r["id"]: r for r in records if r["record"].get("type") in ("dispute", "confirmation")}
+    return page, verified, {f["hash"]: f for f in findings}, bank
+
+
+def _run_checks(page: dict, receiver, verified: dict, findings: dict) -> list[str]:
+    from cloud_stub import feed_verify_disputes as fvd
+
+    failures: list[str] = []
+    pk = bytes(receiver.key.verify_key)
+    items = fvd.check_page(page, pk, "ent-1", failures.append)
+    fvd.check_records(items, verified, 0, failures.append)
+    fvd.check_findings(items, findings, True, failures.append)
+    fvd.check_decisions(items, pk, "ent-1", page.get("bank"), failures.append)
+    return failures
+
+
+def _resign(page: dict, key: SigningKey) -> None:
+    page["page_signature"] = wire.sign_report({k: v for k, v in page.items() if k != "page_signature"}, key)
+
+
+def test_feed_verify_v43_to_v46_pass_as_served_and_catch_a_receiver_that_edits(receiver, gw):
+    page, verified, findings, _ = _tampered_views(receiver, gw)
+    assert _run_checks(page, receiver, verified, findings) == []
+
+    def note(p):
+        p["items"][0]["record"]["note"] = "we accept the finding"
+
+    def swap_finding(p):
+        p["items"][0]["finding"]["hash"] = "0" * 64
+
+    def hide_finding(p):
+        p["items"][0]["finding"] = None
+
+    def drop(p):
+        p["items"].pop(1)
+
+    def other_status(p):
+        p["items"][0]["status"] = "accepted"
+
+    def forged_decision(p):
+        d = p["items"][0]["decisions"][0]
+        d["statement"] = {**d["statement"], "decision": "accepted"}
+        d["decision"] = "accepted"
+        d["signature"] = wire.sign_report(d["statement"], SigningKey.generate())
+        p["items"][0]["status"] = "accepted"
+
+    def other_bank(p):
+        p["bank"] = "bank-z"
+
+    for tamper, word in ((note, "record"), (swap_finding, "another finding"), (hide_finding, "shown without"),
+                         (drop, "leaves out"), (other_status, "status"), (forged_decision, "not signed"),
+                         (other_bank, "another")):
+        bad = json.loads(json.dumps(page))
+        tamper(bad)
+        _resign(bad, receiver.key)  # the receiver re-signs its page: only the checks against signed words catch it
+        failures = _run_checks(bad, receiver, verified, findings)
+        assert failures and any(word in f for f in failures), (tamper.__name__, failures)
+    unsigned = json.loads(json.dumps(page))
+    other_status(unsigned)
+    assert any("signature" in f for f in _run_checks(unsigned, receiver, verified, findings))  # V43

@@ -142,8 +142,9 @@ def test_a_dispute_travels_from_the_cli_to_the_bank_and_back(tmp_path: Path, rec
     ops = subprocess.run([sys.executable, "-m", "cloud_stub", "dispute", "list", "--db", str(receiver_proc.db),
                           "--enterprise", ENTERPRISE], capture_output=True, text=True, timeout=60).stdout
     assert f"{gw_id}/1 dispute.contest" in ops and "rejected (bank-test rejected" in ops
+    cloud("analyse", "--db", str(receiver_proc.db), "--enterprise", ENTERPRISE)  # the rules read past them
     v = receiver_proc.verify(bank)
-    assert v["failed"] == 0 and v["disputes"] == 2, v
+    assert v["failed"] == 0 and v["disputes"] == 2 and v["scores"] == 2, v
 
     # The documented PyNaCl-only checks (wire-format §9, V43-V46) accept the page as served, and fail it
     # when the receiver changes its own decision afterwards, even re-signing the page with its key.

@@ -52,6 +52,14 @@ def _equivocate(state, url: str) -> None:
         raise AssertionError("a second batch 1 was accepted")
 
 
+def test_the_running_gateway_fetches_the_view_by_itself(live):
+    from gateway.enterprise_view import store
+
+    doc = wait_for(lambda: store.load(live["state"]), 30, what="the first periodic fetch (5 s after start)")
+    assert doc["view"]["kind"] == "enterprise_view" and doc["view"]["enterprise_id"] == ENTERPRISE
+    assert (live["state"] / store.VIEW_FILE).stat().st_mode & 0o777 == 0o600
+
+
 def test_actions_need_the_page_password(live):
     code, headers, _ = http_get(live["url"] + "/api/status")
     assert code == 200  # this gateway's page has no password ...
