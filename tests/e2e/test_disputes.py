@@ -108,6 +108,8 @@ def test_a_dispute_travels_from_the_cli_to_the_bank_and_back(tmp_path: Path, rec
     listed = json.loads(edgeproof(state, prof, "dispute", "list", "--json").stdout)
     assert [i["signed_in_batch"] is not None for i in listed] == [True, True]
     assert listed[1]["measures"]["consent"]["allowed"] == ["energy"]
+    audit = json.loads(edgeproof(state, prof, "audit", "verify", "--json").stdout)
+    assert audit["ok"] is True, audit  # the gateway's own log of what left holds the disputes' batch too
 
     gw_id = load_identity(state).gateway_id
     status, page = http("GET", f"{receiver_proc.url}/v1/feed/{ENTERPRISE}/disputes", token=bank)
