@@ -56,12 +56,13 @@ from collections import defaultdict
 from collections.abc import Callable, Container, Iterator
 from typing import Any
 
+from cloud_stub import feed_verify_disputes as fvd
 from cloud_stub.feed_verify_heads import Heads
 from cloud_stub.feed_verify_refs import ReceiverWord
 from gateway import wire
 
 # Record categories every authorised bank sees (cloud_stub/banks.py says why).
-ALWAYS_VISIBLE = frozenset({"consent", "declaration"})
+ALWAYS_VISIBLE = frozenset({"consent", "declaration", "dispute", "confirmation"})
 
 PAGE_LIMIT = 1000
 # (verified bodies of a records page by batch hash, the page's records, ids that failed so far)
@@ -289,6 +290,8 @@ def _verify_enterprise(
     # by the records read next (feed_verify_heads).
     heads = _fetch_heads(http, report, receiver_pk, ent, enterprise, prior.get("heads") or {})  # check V27
     word = ReceiverWord(prior)  # findings/alerts chains and what score reports refer to
+    dispute_recs: dict[int, dict[str, Any]] = {}  # dispute and confirmation records of this run (V44)
+    finding_items: dict[str, dict[str, Any]] = {}  # findings read in this run, by hash (V45)
 
     def records_pass() -> None:
         nonlocal pages
@@ -297,6 +300,9 @@ def _verify_enterprise(
             pages += 1
             bodies = state.check_batches(report, enterprise, page.get("batches", {}), keys)
             state.check_records(report, page.get("records", []), bodies)
+            dispute_recs.update({r["id"]: r for r in page.get("records", []) if isinstance(r, dict)
+                                 and isinstance(r.get("record"), dict) and r["record"].get("type") in fvd.TYPES
+                                 and isinstance(r.get("id"), int)})
             if on_records is not None:
                 on_records(bodies, page.get("records", []), state.failed)
             for st in page.get("withheld", []):
@@ -327,6 +333,9 @@ def _verify_enterprise(
                 if what == "scores":
                     _check_scores(report, items, receiver_pk, enterprise)
                 word.take(what, items, report.feed)  # check V28
+                if what == "findings":
+                    finding_items.update({i["hash"]: i for i in items if isinstance(i, dict)
+                                          and isinstance(i.get("hash"), str)})
                 n += len(items)
             cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
         cursors[what] = cursor
@@ -337,6 +346,14 @@ def _verify_enterprise(
         records_pass()
         _check_indicators(report, later, state.indicators, state.failed, listed)
     _check_indicators_complete(report, state.indicators, listed, must_upto)
+    # The enterprise's disputes and confirmations, and this bank's decisions (§12.4).
+    dpage = http.get(f"/v1/feed/{ent}/disputes", auth=True)
+    ditems = fvd.check_page(dpage, receiver_pk, enterprise, report.feed)  # check V43
+    fvd.check_records(ditems, {i: r for i, r in dispute_recs.items() if i not in state.failed}, state.floor,
+                      report.feed)  # check V44
+    fvd.check_findings(ditems, finding_items, not prior, report.feed)  # check V45
+    fvd.check_decisions(ditems, receiver_pk, enterprise, dpage.get("bank"), report.feed)  # check V46
+    counts["disputes"] = len(ditems)
     pending = {rid: f for rid, f in state.indicators.items() if rid > must_upto and rid not in listed}
 
     word.check_refs(report.feed)

@@ -222,6 +222,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         return key_info
 
     _register_feed(app, rdb, signing_key)
+    from cloud_stub import http_enterprise  # the enterprise view and disputes (issue 16)
+
+    http_enterprise.register(app, rdb, signing_key)
     _document_400_not_422(app)
     return app
 

@@ -106,6 +106,13 @@ _TABLES = [
     " stmt_hash TEXT NOT NULL UNIQUE, received TEXT NOT NULL, transport TEXT)",
     "CREATE INDEX IF NOT EXISTS head_statements_gateway ON head_statements (gateway_id, id)",
     "CREATE INDEX IF NOT EXISTS head_statements_enterprise ON head_statements (enterprise_id, gateway_id, id)",
+    # A bank's decision on an enterprise's dispute (cloud_stub/disputes.py): once per bank and dispute,
+    # never changed; body is the receiver-signed statement, signature its wire.sign_report envelope.
+    "CREATE TABLE IF NOT EXISTS dispute_decisions ("
+    " id {pk}, enterprise_id TEXT NOT NULL, gateway_id TEXT NOT NULL, dispute_id {int} NOT NULL,"
+    " bank_id TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, decided_at TEXT NOT NULL,"
+    " body TEXT NOT NULL, signature TEXT NOT NULL, UNIQUE (gateway_id, dispute_id, bank_id))",
+    "CREATE INDEX IF NOT EXISTS dispute_decisions_enterprise ON dispute_decisions (enterprise_id, id)",
 ]
 
 

@@ -131,6 +131,10 @@ class Gateway:
             self.tasks.append(asyncio.create_task(self.connectors.run_forever(), name="connectors"))
         if self.sender is not None:
             self.tasks.append(asyncio.create_task(self.sender.run(self.profile.uplink.interval_s), name="uplink"))
+        if self.profile.uplink.view_interval_s > 0 and self.identity.enterprise_id is not None:
+            from gateway.enterprise_view.loop import view_loop  # what the bank sees, fetched signed (issue 16)
+
+            self.tasks.append(asyncio.create_task(view_loop(self), name="enterprise-view"))
         self._start_status()
         log.info("gateway started", extra={"gateway": self.identity.gateway_id, "boot": self.boot,
                                            "devices": len(drivers), "simulate": self.simulate})

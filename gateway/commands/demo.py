@@ -27,6 +27,7 @@ import click
 import msgspec
 
 from gateway.commands._common import get_profile, profile_option
+from gateway.commands._progress import Progress
 
 DEMO_ENTERPRISE = "ent-demo"
 DEMO_BANK = "bank-demo"
@@ -116,14 +117,24 @@ def _rescore_text(r: dict[str, Any] | None) -> str:
     return "FAILED: " + ("; ".join(r["problems"][:3]) or "no answer")
 
 
-async def run_gateway(profile: Any, state: Path, seconds: float) -> dict[str, Any]:
+TICK_S = 10.0  # a progress line this often while the gateway runs
+
+
+async def run_gateway(profile: Any, state: Path, seconds: float,
+                      progress: Progress | None = None) -> dict[str, Any]:
     from gateway.runtime import Gateway
 
     gw = Gateway(profile, state, simulate=True, grace_s=1.0)
     await gw.start()
     t0 = time.time()
     try:
-        await asyncio.sleep(seconds)
+        end = t0 + seconds
+        while (left := end - time.time()) > 0:
+            await asyncio.sleep(min(TICK_S, left))
+            if progress is not None and end - time.time() > 0.5:
+                s = gw.sender.status if gw.sender else None
+                progress.note(f"gateway running {time.time() - t0:.0f}/{seconds:.0f} s: "
+                              f"{s.sent if s else 0} batches sent, {s.failures if s else 0} uplink errors")
     finally:
         await gw.scheduler.stop()
         # Close every window that has ended, pack and send what is left.
@@ -177,14 +188,18 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     workdir = keep or Path(tempfile.mkdtemp(prefix="edgeproof-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     state = workdir / "gateway"
+    steps = Progress(9 if history_days else 5, enabled=not as_json)
+    steps.step(f"starting the receiver (its own process; state in {workdir})")
     proc, url = start_receiver(workdir)
     try:
+        steps.step(f"receiver at {url}: issuing the enrollment token and the bank's token")
         token = _cloud("token", "--db", str(workdir / "receiver.db"), "--enterprise", DEMO_ENTERPRISE)
         bank_token = _cloud("bank", "add", "--db", str(workdir / "receiver.db"), "--name", DEMO_BANK,
                             "--enterprise", DEMO_ENTERPRISE)
         if history_days:  # each `bank add` issues a new token for the bank; the last one is valid
             bank_token = _cloud("bank", "add", "--db", str(workdir / "receiver.db"), "--name", DEMO_BANK,
                                 "--enterprise", DEMO_HISTORY_ENTERPRISE)
+        steps.step("gateway: making its key on this machine and enrolling it")
         init_identity(state, None, prof.site.id)
         enroll(state, url, token)
         win = list(dict.fromkeys([*windows, *prof.indicators.windows]))
@@ -193,22 +208,31 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             indicators=msgspec.structs.replace(prof.indicators, windows=win, grace_s=1.0, interval_s=2.0),
             uplink=msgspec.structs.replace(prof.uplink, transport="http", url=url, interval_s=2.0),
         )
-        summary = asyncio.run(run_gateway(prof, state, seconds))
+        steps.step(f"gateway: running {prof.site.id} against emulated devices for {seconds:.0f} s")
+        summary = asyncio.run(run_gateway(prof, state, seconds, steps))
+        steps.note(f"{summary['readings_stored']} readings, {summary['indicators_made']} indicators, "
+                   f"{summary['batches_acknowledged']} of {summary['batches_made']} batches acknowledged")
         history: dict[str, Any] = {}
         analysis: dict[str, Any] = {}
         history_verify: dict[str, Any] = {}
         rescored: dict[str, Any] = {}
         if history_days:
+            steps.step(f"onboarding {history_days} days of generated history by `edgeproof replay`")
             history = onboard_history(workdir, url, _cloud("token", "--db", str(workdir / "receiver.db"),
                                                            "--enterprise", DEMO_HISTORY_ENTERPRISE), history_days)
+            steps.note(f"{history.get('accepted', 0)} history batches accepted")
+            steps.step("receiver: cross-verification and the signed score")
             analysis = json.loads(_cloud("analyse", "--db", str(workdir / "receiver.db"), "--enterprise",
                                          DEMO_HISTORY_ENTERPRISE, "--json", timeout=300) or "{}")
+            steps.step("bank: verifying the history's feed (every signature, the chain, the score)")
             history_verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise",
                                                DEMO_HISTORY_ENTERPRISE, "--token", bank_token, "--json",
                                                timeout=300) or "{}")
             # The bank recomputes the score it was served from the records it verified, bit for bit.
+            steps.step("bank: recomputing the score from the records it verified")
             rescored = _cloud_json("feed", "rescore", "--url", url, "--enterprise", DEMO_HISTORY_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=300)
+        steps.step("bank: pulling and verifying the live gateway's feed")
         verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise", DEMO_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=120) or "{}")
     except subprocess.CalledProcessError as exc:

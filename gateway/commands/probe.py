@@ -45,7 +45,8 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
         if settling:
             await asyncio.sleep(max(SETTLE_DRIVERS[d.kind] for d in settling))
         for d in drivers:
-            entry: dict[str, Any] = {"device": d.device.name, "driver": d.kind, "bus": d.device.bus, "ok": False,
+            entry: dict[str, Any] = {"device": d.device.name, "driver": d.kind, "model": d.device.model,
+                                     "bus": d.device.bus, "ok": False,
                                      "error": None, "latency_ms": None, "points": []}
             try:
                 result = await asyncio.wait_for(d.timed_read(), d.device.timeout_s * 4 + 1)
@@ -107,17 +108,20 @@ def _fmt(v: float | None) -> str:
 
 
 def render(report: dict[str, Any]) -> str:
-    rows = [("DEVICE", "POINT", "VALUE", "UNIT", "QUALITY", "LATENCY")]
+    # Driver and model beside the device: a wrong register map (model) reads plausible-looking
+    # nonsense, and the installer must see which map each device was read with.
+    rows = [("DEVICE", "DRIVER", "MODEL", "POINT", "VALUE", "UNIT", "QUALITY", "LATENCY")]
     for e in report["devices"]:
         lat = f"{e['latency_ms']} ms" if e["latency_ms"] is not None else "-"
+        who = (e["device"], e.get("driver") or "-", e.get("model") or "-")
         if not e["ok"]:
-            rows.append((e["device"], "-", "-", "-", "FAILED", lat))
+            rows.append((*who, "-", "-", "-", "FAILED", lat))
             continue
         for i, p in enumerate(e["points"]):
             quality = p["quality"] + (f" ({p['note']})" if p.get("note") else "")
-            rows.append((e["device"] if i == 0 else "", p["point"], _fmt(p["value"]), p["unit"], quality,
+            rows.append((*(who if i == 0 else ("", "", "")), p["point"], _fmt(p["value"]), p["unit"], quality,
                          lat if i == 0 else ""))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(6)]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     out = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     out.append("")
     out.append("Per-unit counters (this probe):")

@@ -21,6 +21,29 @@ from gateway.commands._common import get_state, profile_option, state_option
 
 log = logging.getLogger("edgeproof.run")
 
+# Exit status when the gateway cannot start because it was never initialised or enrolled (as
+# click's usage errors): systemd's Restart=always brings it back every RestartSec, so once the
+# installer has enrolled, the service starts by itself; each attempt logs the one line.
+NOT_READY_EXIT = 2
+
+
+def not_ready(state_dir: Path, profile: Any) -> str | None:
+    """Why this gateway cannot start yet (one line naming what to run), or None when it can.
+
+    An uplink needs an enterprise to sign for: a gateway with no key, or with a key but no
+    enrollment (and no ``uplink.transport = "none"``), would poll and never sign a batch, so it
+    stops here instead of failing later with a traceback (docs/installers.md, section 7)."""
+    from gateway.identity import ENROLLMENT_FILE, KEY_FILE
+
+    if not (state_dir / KEY_FILE).exists():
+        return (f"this gateway has no key in {state_dir}: run `edgeproof init --state {state_dir}` first, "
+                "then `edgeproof enroll`")
+    if profile.uplink.transport != "none" and not (state_dir / ENROLLMENT_FILE).exists():
+        return (f"this gateway is not enrolled with a receiver: run `edgeproof enroll --state {state_dir} "
+                "--receiver URL --token TOKEN` (the receiver's operator issues the token with "
+                "`edgeproof cloud token --enterprise ID`)")
+    return None
+
 
 def validate_profile(path: Path, state_dir: Path | None = None) -> Any:
     """Load a profile and check what the schema cannot: the sections other subsystems own
@@ -69,6 +92,10 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
         current = validate_profile(path, state)
     except ProfileError as exc:
         raise click.ClickException(f"profile error: {exc}") from exc
+    problem = not_ready(state, current)
+    if problem:
+        click.echo(f"edgeproof run: {problem}", err=True)
+        raise SystemExit(NOT_READY_EXIT)
 
     async def reload(gw: Gateway) -> Gateway:
         nonlocal current

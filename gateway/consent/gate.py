@@ -34,6 +34,7 @@ from gateway.consent.policy import (
     to_epoch,
 )
 from gateway.declarations import ledger as declarations
+from gateway.disputes import ledger as dispute_ledger
 from gateway.privacy.policy import Generaliser, PrivacyCfg, load_privacy
 
 log = logging.getLogger("edgeproof.consent")
@@ -136,6 +137,8 @@ class ConsentGate:
                     self.store.meta_set("consent.seen_change", str(last_id))
             # Declared events leave whatever the consent categories, like consent records.
             seqs.extend(declarations.pack_pending(self.store, batcher, self.subject, now))
+            # So do disputes and confirmations: the enterprise's word must reach every bank (gateway/disputes).
+            seqs.extend(dispute_ledger.pack_pending(self.store, batcher, self.subject, now))
             seqs.extend(self._pack_pending(batcher))
         finally:
             audit.record_batches(self.store)

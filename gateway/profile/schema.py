@@ -70,6 +70,9 @@ class Site(_S):
     name: str = ""
     timezone: str = "UTC"
     simulated: bool = False
+    # Who the enterprise's staff contact with an enquiry or complaint about how their data is used
+    # (the service's operator or the bank's desk: a phone number, an address); shown on the status page.
+    complaint_contact: Annotated[str, msgspec.Meta(max_length=300)] = ""
 
 
 class StoreCfg(_S):
@@ -112,6 +115,9 @@ class UplinkCfg(_S):
     # How often the gateway signs a head statement while idle (and right after acks): the
     # oldest head a bank sees while the gateway is up (gateway/uplink/heads.py).
     head_interval_s: PositiveFloat = 300.0
+    # How often the gateway fetches its enterprise's view (score, findings, decisions on disputes)
+    # from the receiver, signed with its own key (gateway/enterprise_view); 0 = only on demand.
+    view_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 900.0
 
 
 class StatusCfg(_S):

@@ -296,6 +296,86 @@ function renderBatches(b) {
     ...(items.length ? items : [el("p", {class: "hint"}, "Nothing has left the site yet.")]));
 }
 
+// -- What the bank sees (GET /api/enterprise; actions POST JSON, behind the page's password) --------
+async function postJSON(url, obj) {
+  const r = await fetch(url, {method: "POST", cache: "no-store", credentials: "same-origin",
+                              headers: {"Content-Type": "application/json"}, body: JSON.stringify(obj || {})});
+  let out = {};
+  try { out = await r.json(); } catch (e) { out = {message: `HTTP ${r.status}`}; }
+  document.getElementById("action-result").textContent = out.message || (r.ok ? "done" : `HTTP ${r.status}`);
+  if (r.ok) renderEnterprise(await getJSON("/api/enterprise"));
+  return r.ok;
+}
+
+function decisionsText(ds) {
+  if (!ds || !ds.length) return "open: no bank has decided yet";
+  return ds.map(d => `${d.bank}: ${d.decision}` + (d.reason ? ` (${d.reason})` : "")).join("; ");
+}
+
+function renderEnterprise(v) {
+  const body = [];
+  if (!v.fetched_at) {
+    body.push(el("p", {class: "hint"}, "Not fetched yet: the gateway fetches it every few minutes once enrolled."));
+  } else {
+    const s = v.score || {};
+    body.push(el("p", {id: "bank-score"},
+      s.score === undefined || s.score === null ? "No score computed yet." :
+        `Score ${fmt(s.score, 0)} points, grade ${s.grade}; warning level ${v.warning_level}` +
+        (v.warning_text ? ` (${v.warning_text})` : "") + `. Fetched ${v.fetched_at}.`));
+    if (v.reasons.length) {
+      body.push(el("ul", {id: "bank-reasons"}, v.reasons.map(r =>
+        el("li", {}, `${r.code}: ${r.text} (${fmt(r.points_lost, 1)} points lost)`))));
+    }
+    const rows = v.findings.map(f => el("tr", {"data-finding": f.hash},
+      el("td", {}, "#" + f.id), el("td", {}, badge(f.severity)), el("td", {}, f.kind),
+      el("td", {}, f.message || ""), el("td", {class: "numbers"}, f.numbers || ""),
+      el("td", {}, v.actions_enabled ? el("button", {type: "button", "data-dispute": f.hash, "data-id": f.id},
+                                          "Contest or explain") : "")));
+    body.push(rows.length ? el("table", {id: "bank-findings"},
+      el("tr", {}, ["Finding", "Severity", "Rule", "What", "Numbers", ""].map(k => el("th", {}, k))), rows)
+      : el("p", {class: "hint"}, "No findings."));
+  }
+  document.getElementById("bank-view-body").replaceChildren(...body);
+  for (const b of document.querySelectorAll("button[data-dispute]")) {
+    b.addEventListener("click", () => {
+      const form = document.getElementById("dispute-form");
+      document.getElementById("dispute-finding").value = b.dataset.dispute;
+      form.dataset.findingId = b.dataset.id; form.hidden = false;
+      document.getElementById("dispute-note").focus();
+    });
+  }
+  const ds = v.disputes.map(d => el("li", {"data-dispute-id": d.id},
+    d.action === "confirm" ? `#${d.id} confirmation of the measures in force, ${d.made_at}` :
+      `#${d.id} ${d.action}${d.reason ? " (" + d.reason + ")" : ""} of finding #${d.finding_id || "?"}, ${d.made_at}` +
+      `: ${decisionsText(d.decisions)}` + (d.note ? ` · note: ${d.note}` : ""),
+    d.signed_in_batch === null ? " · not yet signed" : ` · signed in batch ${d.signed_in_batch}`));
+  document.getElementById("disputes-body").replaceChildren(
+    ds.length ? el("ul", {id: "dispute-list"}, ds) : el("p", {class: "hint"}, "None yet."));
+  document.getElementById("confirm-button").hidden = !v.actions_enabled;
+  document.getElementById("view-refresh").hidden = !v.actions_enabled;
+  // ACCESS LOG (h13-evidence, cloud_stub/access_log.py): who pulled what, once the receiver serves it.
+  document.getElementById("access-log-body").replaceChildren(v.access_log === null || v.access_log === undefined ?
+    el("p", {class: "hint", id: "access-log-placeholder"}, "Not yet available from the bank's receiver.") :
+    el("ul", {}, v.access_log.map(a => el("li", {}, JSON.stringify(a)))));
+  document.getElementById("complaint-contact").textContent =
+    v.complaint_contact ? "Questions or complaints about how your data is used: " + v.complaint_contact : "";
+}
+
+function wireActions() {
+  const form = document.getElementById("dispute-form");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const id = parseInt(form.dataset.findingId, 10);
+    const ok = await postJSON("/api/disputes", {
+      finding: document.getElementById("dispute-finding").value, kind: document.getElementById("dispute-kind").value,
+      reason: document.getElementById("dispute-reason").value || null,
+      note: document.getElementById("dispute-note").value, finding_id: Number.isFinite(id) ? id : null});
+    if (ok) form.hidden = true;
+  });
+  document.getElementById("confirm-button").addEventListener("click", () => postJSON("/api/confirm", {}));
+  document.getElementById("view-refresh").addEventListener("click", () => postJSON("/api/enterprise/refresh", {}));
+}
+
 async function refresh(full) {
   const err = document.getElementById("error");
   try {
@@ -305,6 +385,7 @@ async function refresh(full) {
     if (full) {
       const [c, b] = await Promise.all([getJSON("/api/consent"), getJSON("/api/batches?limit=20")]);
       renderConsent(c); renderBatches(b);
+      renderEnterprise(await getJSON("/api/enterprise"));
     }
     document.getElementById("footer").textContent =
       `EdgeProof ${st.version} · read-only page served by this gateway on the local network · updated ${when(st.now)}`;
@@ -316,5 +397,6 @@ async function refresh(full) {
 }
 
 let tick = 0;
+wireActions();
 refresh(true);
 setInterval(() => refresh(++tick % 3 === 0), 5000);

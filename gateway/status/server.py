@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.status import collect, metrics
+from gateway.status import collect, enterprise, metrics
 from gateway.status.auth import BasicAuth
 
 if TYPE_CHECKING:
@@ -140,6 +140,38 @@ class Handler(BaseHTTPRequestHandler):
     def _not_allowed(self) -> None:
         self._error(405, "the status page is read-only: GET and HEAD only", {"Allow": "GET, HEAD"})
 
+    def do_POST(self) -> None:
+        """The staff's few actions (dispute, confirm, fetch the view now; gateway/status/enterprise.py):
+        behind the page's password only, JSON bodies only, same origin only."""
+        st = self.server.status
+        path = urllib.parse.urlsplit(self.path).path
+        if path not in ("/api/disputes", "/api/confirm", "/api/enterprise/refresh"):
+            return self._not_allowed()
+        if st.auth is None:
+            return self._error(403, "actions need the page's password: set [status] password_file (`edgeproof "
+                                    "status set-password`), or use `edgeproof dispute` / `edgeproof confirm`")
+        if not st.auth.check(self.headers.get("Authorization")):
+            return self._error(401, "password required",
+                               {"WWW-Authenticate": f'Basic realm="{st.auth.realm}", charset="UTF-8"'})
+        origin = self.headers.get("Origin")
+        if origin is not None and origin != f"http://{self.headers.get('Host', '')}":
+            return self._error(403, "cross-origin request refused")
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
+            return self._error(415, "send application/json")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= enterprise.MAX_BODY:
+            self.close_connection = True
+            return self._error(413, f"a body of at most {enterprise.MAX_BODY} bytes")
+        try:
+            code, obj = enterprise.handle_post(st.gw, path, self.rfile.read(length))
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the visitor
+            log.exception("status page action failed", extra={"path": path, "error": str(exc)})
+            return self._error(500, "internal error (see the gateway log)")
+        return self._json(obj, code)
+
     def do_HEAD(self) -> None:
         self.do_GET()
 
@@ -178,6 +210,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(found[0])
             if path == "/api/consent":
                 return self._json(collect.consent_view(st.gw))
+            if path == "/api/enterprise":
+                return self._json(enterprise.view(st.gw, st.auth is not None))
             if path == "/metrics":
                 return self._send(200, metrics.render(st.status()).encode(), metrics.CONTENT_TYPE)
         except ValueError as exc:

@@ -58,6 +58,7 @@ def feed(receiver) -> dict[str, Any]:
         "findings": get("/v1/feed/ent-1/findings"),
         "alerts": get("/v1/feed/ent-1/alerts"),
         "heads": get("/v1/feed/ent-1/heads"),
+        "disputes": get("/v1/feed/ent-1/disputes"),
         "gateway": a,
         "receiver_pk": bytes(receiver.key.verify_key),
         "keys_of": {"gw-a": http("GET", f"{receiver.url}/v1/gateways/gw-a/keys")[1]},
@@ -67,7 +68,7 @@ def feed(receiver) -> dict[str, Any]:
 def run(v: dict[str, Any], f: dict[str, Any]) -> None:
     """Every check of docs/wire-format.md §9, in order, with the document's own functions."""
     pk = v["check_receiver_key"](f["receiver_key"], f["receiver_pk"])  # V1
-    for name in ("enterprises", "indicators", "scores", "latest", "findings", "alerts", "heads"):
+    for name in ("enterprises", "indicators", "scores", "latest", "findings", "alerts", "heads", "disputes"):
         v["check_whole_page"](f[name], pk)  # V2
     page = f["records"]
     v["check_records_page"](page, pk)  # V3
@@ -98,6 +99,8 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
                          min(froms, default=None))  # V27
     for chain in ("finding", "alert"):
         v["check_item_chain"](chain, f[chain + "s"]["items"])  # V28 (R1-R3)
+    v["check_disputes"](f["disputes"], pk, "ent-1", {r["id"]: r for r in page["records"]},
+                        f["findings"]["items"])  # V43-V46
     for item in [*f["scores"]["items"], f["latest"]["item"]]:
         v["check_score"](item, pk, "ent-1")  # V24
     verified = {r["id"]: r for r in page["records"]}
