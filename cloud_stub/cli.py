@@ -458,6 +458,12 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
     sys.exit(0 if out["ok"] else 1)
 
 
+from cloud_stub import cli_channels as _cli_channels  # noqa: E402
+
+for _cmd in _cli_channels.COMMANDS:
+    cloud.add_command(_cmd)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m cloud_stub feed ...`` runs the feed group; anything else is the cloud group."""
     args = list(sys.argv[1:] if argv is None else argv)
