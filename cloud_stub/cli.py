@@ -102,10 +102,10 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
     running = _serve_ops.start(rdb, key, ops)
     try:
         run_server(create_app(rdb, key, running.options), host, port, ready_file, ops["tls_cert"], ops["tls_key"])
+    except ssl.SSLError as exc:  # an OSError too: a certificate or key uvicorn could not load
+        raise click.ClickException(f"--tls-cert/--tls-key: cannot load them: {exc}") from exc
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    except ssl.SSLError as exc:
-        raise click.ClickException(f"--tls-cert/--tls-key: {exc}") from exc
     finally:
         running.stop()
         if periodic is not None:

@@ -225,4 +225,10 @@ def deliveries_cmd(db_path: str, channel_name: str | None, limit: int, as_json: 
         click.echo("no delivery attempts yet")
 
 
-COMMANDS = [channel, deliver, deliveries_cmd]
+def _install_service() -> click.Command:
+    from cloud_stub.cli_service import install_service
+
+    return install_service
+
+
+COMMANDS = [channel, deliver, deliveries_cmd, _install_service()]
