@@ -71,7 +71,7 @@ def validate_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
         import apprise
 
         if apprise.Apprise.instantiate(url) is None:
-            raise _bad(f"apprise --url: apprise does not understand {redact_url(url)!r}")
+            raise _bad(f"apprise --url: apprise does not understand {redact_apprise(url)!r}")
         return {"url": url}
     if kind == "smtp":
         host = str(config.get("host") or "")
@@ -110,12 +110,19 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{rest}"
 
 
+def redact_apprise(url: str) -> str:
+    """``scheme://…`` only: many apprise URLs carry the secret where a host would be (``dingtalk://TOKEN``)."""
+    return url.split("://", 1)[0][:32] + "://…" if "://" in url else "(not an apprise URL)"
+
+
 def public_view(ch: Channel) -> dict[str, Any]:
     """What may be shown of a channel: no password, no URL tokens."""
     cfg = ch.config
     if ch.kind == "smtp":
         target = f"smtp://{cfg['host']}:{cfg['port']} ({cfg['security']}) -> {', '.join(cfg['to'])}"
         extra = {"login": "yes" if cfg.get("username") else "no"}
+    elif ch.kind == "apprise":
+        target, extra = redact_apprise(cfg["url"]), {}
     else:
         target, extra = redact_url(cfg["url"]), {}
     return {"name": ch.name, "kind": ch.kind, "owner": ch.owner, "bank": ch.bank_id, "target": target,

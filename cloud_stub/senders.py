@@ -19,7 +19,7 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from cloud_stub import webhook_sig
-from cloud_stub.channels import Channel, redact_url
+from cloud_stub.channels import Channel, redact_apprise, redact_url
 
 # Statuses worth retrying: the endpoint is busy, rate-limiting or broken for now. Any other 4xx
 # is an answer about the request itself, which will not change by sending it again.
@@ -115,10 +115,10 @@ def _apprise(url: str, msg: Message, timeout: float) -> None:
     # apprise's own connect/read timeouts (cto/rto), unless the URL sets them.
     full = url if ("cto=" in url or "rto=" in url) else f"{url}{sep}cto={timeout:g}&rto={timeout:g}"
     if not ap.add(full):
-        raise SendError(f"apprise does not understand {redact_url(url)}", retry=False)
+        raise SendError(f"apprise does not understand {redact_apprise(url)}", retry=False)
     with apprise.LogCapture(level=apprise.logging.WARNING) as log:
         ok = ap.notify(body=msg.text, title=msg.title)
     if not ok:
         lines = [ln for ln in log.getvalue().splitlines() if ln.strip()]
         detail = lines[-1].split(" - ", 2)[-1] if lines else "notification failed"
-        raise SendError(f"{redact_url(url)}: {detail[:300]}")
+        raise SendError(f"{redact_apprise(url)}: {detail[:300]}")

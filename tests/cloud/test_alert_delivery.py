@@ -216,7 +216,7 @@ def test_unreachable_apprise_target_is_logged_and_retried(receiver) -> None:
     raise_equivocation_alert(receiver, gw)
     assert outbox.deliver_due(receiver.rdb, receiver.key, FAST) == {"retry": 3}
     log = outbox.deliveries(receiver.rdb, "im-down")
-    assert len(log) == 3 and all(e["status"] == "retry" and e["error"].startswith("json://127.0.0.1") for e in log)
+    assert len(log) == 3 and all(e["status"] == "retry" and e["error"].startswith("json://…: ") for e in log)
 
 
 def test_worker_thread_delivers_while_ingest_goes_on(receiver, hook: Hook) -> None:
@@ -268,7 +268,7 @@ def test_channel_secrets_never_printed_and_bad_config_named(receiver, tmp_path, 
     listed = run.invoke(cloud, ["channel", "list", "--db", db, "--json"])
     text = listed.output + run.invoke(cloud, ["channel", "list", "--db", db]).output
     for secret in ("s3cr3tT0ken", "hunter2", "abcdef123"):
-        assert secret not in text
+        assert secret.lower() not in text.lower()
     assert {c["name"] for c in json.loads(listed.output)} == {"ding", "mail", "hook"}
     bad = run.invoke(cloud, ["channel", "add", "--db", db, "--name", "x", "--kind", "webhook", "--url", "ftp://h/"])
     assert bad.exit_code == 1 and "bad_channel" in bad.output and "webhook --url" in bad.output
