@@ -78,9 +78,12 @@ def validate_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
         if not host:
             raise _bad("smtp --smtp-host: required")
         port = config.get("port") or 25
-        if not isinstance(port, int) or not 0 < port < 65536:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise _bad(f"smtp --smtp-port: expected 1..65535, got {port!r}")
-        to = [a.strip() for a in (config.get("to") or []) if a.strip()]
+        raw_to = config.get("to") or []
+        if not isinstance(raw_to, list) or not all(isinstance(a, str) for a in raw_to):
+            raise _bad("smtp --mail-to: expected a list of e-mail addresses")
+        to = [a.strip() for a in raw_to if a.strip()]
         sender = str(config.get("from") or "")
         for addr in [*to, sender]:
             if not _ADDR_RE.match(addr):

@@ -80,6 +80,12 @@ def enqueue_new(rdb: Any, now: float | None = None) -> int:
     """Queue the alerts stored since the last scan on every eligible channel; returns rows queued."""
     now = time.time() if now is None else now
     queued = 0
+    with rdb.read() as conn:  # the common case (no channel, or no new alert) takes no write lock at all
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (CURSOR_KEY,)).fetchone()
+        fresh = conn.execute("SELECT max(id) FROM alerts").fetchone()[0]
+        live = conn.execute("SELECT count(*) FROM alert_channels WHERE removed_at IS NULL").fetchone()[0]
+    if not live or fresh is None or (row is not None and int(row[0]) >= fresh and rdb.dialect != "postgresql"):
+        return 0
     with rdb.write() as conn:
         chans = channels.list_channels(conn)
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (CURSOR_KEY,)).fetchone()
@@ -116,11 +122,13 @@ def enqueue_new(rdb: Any, now: float | None = None) -> int:
 def _claim(rdb: Any, policy: Policy, now: float) -> list[tuple[int, int, int, str, int]]:
     """Due rows this process now holds a lease on: (outbox id, alert id, channel id, idem key, attempts)."""
     lease = now + policy.timeout * 3 + 30
+    due = ("SELECT id, alert_id, channel_id, idem_key, attempts FROM alert_outbox WHERE state = 'pending'"
+           " AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_at, id LIMIT ?")
+    with rdb.read() as conn:  # nothing due: no write lock taken
+        if not conn.execute(due, (now, now, 1)).fetchone():
+            return []
     with rdb.write() as conn:
-        rows = conn.execute(
-            "SELECT id, alert_id, channel_id, idem_key, attempts FROM alert_outbox WHERE state = 'pending'"
-            " AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_at, id LIMIT ?",
-            (now, now, policy.batch)).fetchall()
+        rows = conn.execute(due, (now, now, policy.batch)).fetchall()
         out = []
         for r in rows:
             cur = conn.execute("UPDATE alert_outbox SET lease_until = ? WHERE id = ? AND state = 'pending'"

@@ -58,18 +58,31 @@ def send(ch: Channel, msg: Message, key: SigningKey, kid: str, timeout: float) -
     raise SendError(f"unknown channel kind {ch.kind!r}", retry=False)
 
 
+class _Refuse(urllib.request.HTTPRedirectHandler):
+    """A webhook is never redirected: the signed alert goes to the configured URL or nowhere (a 3xx is an error
+    the operator fixes in the channel, not a hop to a host nobody configured)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Refuse)
+
+
 def _webhook(url: str, msg: Message, key: SigningKey, kid: str, timeout: float) -> int:
     body = json.dumps(msg.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "edgeproof-receiver",
                **webhook_sig.sign(key, body, msg.idempotency_key, kid)}
     req = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _NO_REDIRECTS.open(req, timeout=timeout) as resp:
             resp.read(65536)
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         code = exc.code
-        raise SendError(f"{redact_url(url)} answered HTTP {code}", retry=code >= 500 or code in RETRY_STATUSES,
+        what = f"HTTP {code} (redirects are not followed: configure the final URL)" if 300 <= code < 400 \
+            else f"HTTP {code}"
+        raise SendError(f"{redact_url(url)} answered {what}", retry=code >= 500 or code in RETRY_STATUSES,
                         http_status=code) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -16,6 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from cloud_helpers import FakeGateway, free_port, indicator, wait_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cloud_stub import channels, outbox, webhook_sig
 from cloud_stub.analysis import analyse
@@ -308,3 +310,47 @@ def test_cli_test_deliver_and_deliveries(receiver, hook: Hook, tmp_path) -> None
     assert down.exit_code == 0
     r = run.invoke(cloud, ["channel", "test", "--db", db, "--key", key, "--name", "down"])
     assert r.exit_code == 1 and "ConnectionRefusedError" in r.output
+
+
+def test_webhook_is_not_redirected(receiver) -> None:
+    gw = FakeGateway("gw-1", "ent-1")
+    receiver.enroll(gw)
+    target = Hook()
+    mover = Hook(status=307)
+    try:
+        channels.add(receiver.rdb, "moved", "webhook", {"url": mover.url})
+        raise_equivocation_alert(receiver, gw)
+        assert outbox.deliver_due(receiver.rdb, receiver.key, FAST) == {"failed": 3}
+        assert target.requests == [] and len(mover.requests) == 3
+        assert all("redirects are not followed" in d["error"] for d in outbox.deliveries(receiver.rdb, "moved"))
+    finally:
+        target.close()
+        mover.close()
+
+
+HEADER_TEXT = st.text(max_size=40)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(headers=st.dictionaries(st.sampled_from(["EdgeProof-Timestamp", "Idempotency-Key", "EdgeProof-Signature",
+                                                "edgeproof-signature", "X"]), HEADER_TEXT, max_size=4),
+       body=st.binary(max_size=64), public=st.binary(min_size=0, max_size=40))
+def test_webhook_verify_refuses_junk_with_its_own_error(headers: dict[str, str], body: bytes, public: bytes) -> None:
+    """Whatever arrives, verify() either returns the key of a genuinely signed request or raises
+    WebhookSignatureError: never another exception a bank's endpoint would turn into a 500."""
+    with pytest.raises(webhook_sig.WebhookSignatureError):
+        webhook_sig.verify(public, headers, body)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(kind=st.sampled_from(["webhook", "smtp", "apprise", "sms", ""]),
+       config=st.dictionaries(st.sampled_from(["url", "host", "port", "to", "from", "security", "username"]),
+                              st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.text(max_size=30),
+                                        st.lists(st.text(max_size=20), max_size=3)), max_size=6))
+def test_channel_config_is_valid_or_a_named_400(kind: str, config: dict[str, Any]) -> None:
+    try:
+        stored = channels.validate_config(kind, config)
+    except ReceiverError as exc:
+        assert exc.code == "bad_channel" and exc.http_status == 400 and "--" in exc.message
+    else:
+        assert kind in channels.KINDS and json.loads(json.dumps(stored)) == stored
