@@ -7,8 +7,9 @@ Flow, the same for every channel kind:
    alert, a bank's channels the alerts of enterprises it holds a live grant for. The row is
    unique per (alert, channel), so scanning twice, or two receivers scanning, queues it once.
 2. :func:`deliver_due` claims due rows (a lease, so two receivers on one PostgreSQL do not send
-   the same row at once), renders the alert for the channel and sends it (cloud_stub/senders.py)
-   on a small thread pool, each send with a timeout.
+   the same row at once), renders the alert for the channel and sends it (cloud_stub/senders.py):
+   channels side by side on a small thread pool, each channel's alerts in order, each send with a
+   timeout; a channel failing now holds its remaining alerts back with the failed one.
 3. Each attempt is written to ``alert_deliveries``; the row becomes ``delivered``, ``failed``
    (a permanent refusal, or ``max_attempts`` used up) or stays ``pending`` with the next attempt
    after an exponential backoff with jitter. The idempotency key is fixed per row, so an endpoint
@@ -52,7 +53,7 @@ class Policy:
     base_delay: float = 30.0  # first retry after about this long
     max_delay: float = 3600.0
     max_attempts: int = 12  # about a day of retries with the defaults
-    parallel: int = 4  # sends at once, so one slow channel does not hold the others
+    parallel: int = 4  # channels served at once, so one slow channel does not hold the others
     batch: int = 100  # rows claimed per round
 
     def backoff(self, attempts: int, rnd: random.Random | None = None) -> float:
@@ -216,17 +217,53 @@ def _deliver_one(rdb: Any, key: SigningKey, kid: str, policy: Policy, row: tuple
     return "delivered"
 
 
-def deliver_due(rdb: Any, key: SigningKey, policy: Policy = Policy(), now: float | None = None) -> dict[str, int]:
-    """One round: queue new alerts, send every due row once. Returns counts by outcome."""
+def _release(rdb: Any, ids: list[int], not_before: float | None = None) -> None:
+    """Give claimed rows back unsent (no attempt counted), due again no earlier than ``not_before``."""
+    if not ids:
+        return
+    with rdb.write() as conn:
+        for oid in ids:
+            conn.execute("UPDATE alert_outbox SET lease_until = NULL, next_at = CASE WHEN next_at < ? THEN ? ELSE"
+                         " next_at END WHERE id = ? AND state = 'pending'",
+                         (not_before or 0.0, not_before or 0.0, oid))
+
+
+def _deliver_channel(rdb: Any, key: SigningKey, kid: str, policy: Policy, rows: list[tuple[int, int, int, str, int]],
+                     stop: threading.Event | None) -> list[str]:
+    """One channel's due rows, in order. When the channel fails in a way worth retrying, the rest wait with the
+    failed one (same next attempt time): a dead endpoint costs one timeout per backoff step, not one per alert."""
+    out: list[str] = []
+    for i, row in enumerate(rows):
+        if stop is not None and stop.is_set():
+            _release(rdb, [r[0] for r in rows[i:]])
+            break
+        status = _deliver_one(rdb, key, kid, policy, row)
+        out.append(status)
+        if status == "retry" and i + 1 < len(rows):
+            with rdb.read() as conn:
+                nxt = conn.execute("SELECT next_at FROM alert_outbox WHERE id = ?", (row[0],)).fetchone()
+            _release(rdb, [r[0] for r in rows[i + 1:]], float(nxt[0]) if nxt else None)
+            break
+    return out
+
+
+def deliver_due(rdb: Any, key: SigningKey, policy: Policy = Policy(), now: float | None = None,
+                stop: threading.Event | None = None) -> dict[str, int]:
+    """One round: queue new alerts, send every due row once (channels side by side, each channel's rows in
+    order). Returns counts by outcome. ``stop`` set: rows not yet sent are given back for a later round."""
     enqueue_new(rdb, now)
     rows = _claim(rdb, policy, time.time() if now is None else now)
     out: dict[str, int] = {}
     if not rows:
         return out
     kid = receiver_key.public_info(key)["kid"]
-    with ThreadPoolExecutor(max_workers=max(1, min(policy.parallel, len(rows)))) as pool:
-        for status in pool.map(lambda r: _deliver_one(rdb, key, kid, policy, r), rows):
-            out[status] = out.get(status, 0) + 1
+    by_channel: dict[int, list[tuple[int, int, int, str, int]]] = {}
+    for r in rows:
+        by_channel.setdefault(r[2], []).append(r)
+    with ThreadPoolExecutor(max_workers=max(1, min(policy.parallel, len(by_channel)))) as pool:
+        for statuses in pool.map(lambda rs: _deliver_channel(rdb, key, kid, policy, rs, stop), by_channel.values()):
+            for status in statuses:
+                out[status] = out.get(status, 0) + 1
     return out
 
 
@@ -301,7 +338,7 @@ class DeliveryWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                deliver_due(self.rdb, self.key, self.policy)
+                deliver_due(self.rdb, self.key, self.policy, stop=self._stop)
             except Exception:  # noqa: BLE001 - a bad round is logged; the next one tries again
                 log.exception("alert delivery round failed", extra={"event": "alert_delivery_error"})
             self._stop.wait(self.interval)
