@@ -195,7 +195,6 @@ def _post(url: str, data: bytes, ctx: ssl.SSLContext) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl (scripts/sysdeps.sh installs it)")
 def test_serve_over_tls_with_access_log_and_alert_worker(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
     db = tmp_path / "receiver.db"
