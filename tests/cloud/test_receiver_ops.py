@@ -347,3 +347,51 @@ def test_systemd_analyze_would_catch_a_bad_key(tmp_path: Path) -> None:
     path.write_text(render_unit(ReceiverService(exec_path=str(exe))).replace("UMask=0077", "UMaskk=0077"))
     res = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True, timeout=60)
     assert "UMaskk" in res.stderr
+
+
+def test_a_rate_limited_gateway_loses_nothing(tmp_path: Path, rdb) -> None:
+    """The real gateway uplink against a receiver limiting its address: 429s are 'later', every batch arrives once."""
+    import asyncio
+
+    from nacl.signing import SigningKey
+
+    from gateway.identity import enroll, init_identity, load_identity
+    from gateway.store import Store
+    from gateway.uplink.batcher import Batcher
+    from gateway.uplink.heads import HeadSigner
+    from gateway.uplink.http import HttpTransport
+    from gateway.uplink.sender import Sender
+    from gateway.uplink.transport import TransportError
+
+    limits = RateLimits(token=Limit(50, 50), address=Limit(8, 3), exempt_loopback=False)
+    running = Running(create_app(rdb, SigningKey.generate(), OpsOptions(rate_limits=limits)))
+    state = tmp_path / "gw"
+    try:
+        init_identity(state, "gw-rl", "t")
+        enroll(state, running.url, issue_token(rdb, "ent-1")["token"])
+        store = Store(state / "edgeproof.db", "NORMAL")
+        rows = [{"name": "energy.kwh", "category": "energy", "subject": "m", "window_start": 1764201600 + 900 * i,
+                 "window_len": 900, "value": float(i), "unit": "kWh", "quality": [], "version": 1, "detail": {}}
+                for i in range(12)]
+        store.add_indicators(rows)
+        seqs = Batcher(store, load_identity(state), max_records=1).pack_all()
+        sender = Sender(store, HttpTransport(running.url), heads=HeadSigner(store, load_identity(state)))
+        refused = 0
+
+        def drained() -> bool:
+            nonlocal refused
+            try:
+                asyncio.run(sender.send_pending())
+            except TransportError as exc:
+                assert "HTTP 429" in str(exc), exc
+                refused += 1
+            return sender.backlog() == 0
+
+        wait_for(drained, timeout=30)
+        assert refused >= 1  # the limit did bite
+        with rdb.read() as conn:
+            stored = [r[0] for r in conn.execute("SELECT seq FROM batches WHERE gateway_id = 'gw-rl' ORDER BY seq")]
+        assert stored == list(range(1, len(seqs) + 1)) and len(seqs) == 12
+        store.close()
+    finally:
+        running.stop()
