@@ -360,3 +360,59 @@ def test_channel_config_is_valid_or_a_named_400(kind: str, config: dict[str, Any
         assert exc.code == "bad_channel" and exc.http_status == 400 and "--" in exc.message
     else:
         assert kind in channels.KINDS and json.loads(json.dumps(stored)) == stored
+
+
+def _store_alert(rdb: Any, ent: str, kind: str, detail: dict[str, Any]) -> int:
+    """An alert stored the way analysis stores one (chained with feed_chain.link)."""
+    from cloud_stub import feed_chain
+    from cloud_stub.db import iso, utc_now
+
+    now = iso(utc_now())
+    with rdb.write() as conn:
+        prev, h = feed_chain.link(conn, "alert", {"enterprise_id": ent, "kind": kind, "level": "red", "created": now},
+                                  detail)
+        return int(conn.execute(
+            "INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe, prev, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (ent, kind, "red", json.dumps(detail, sort_keys=True), now, f"{ent}/{kind}/1", prev, h)).fetchone()[0])
+
+
+def test_a_bank_gets_an_alert_about_ungranted_indicators_without_its_detail(receiver) -> None:
+    gw = FakeGateway("gw-1", "ent-1")
+    receiver.enroll(gw)
+    machine = {**indicator(0), "name": "machine.on_min", "category": "machine"}
+    assert receiver.post(gw.next(records=[indicator(0), machine]).envelope())[1]["status"] == "accepted"
+    add_bank(receiver.rdb, "bank-energy", "ent-1", "energy")
+    add_bank(receiver.rdb, "bank-all", "ent-1")
+    limited, full = Hook(), Hook()
+    try:
+        channels.add(receiver.rdb, "limited", "webhook", {"url": limited.url}, bank_id="bank-energy")
+        channels.add(receiver.rdb, "full", "webhook", {"url": full.url}, bank_id="bank-all")
+        alert_id = _store_alert(receiver.rdb, "ent-1", "machine_idle", {"indicators": ["machine.on_min"],
+                                                                        "message": "machine idle 9 h"})
+        assert outbox.deliver_due(receiver.rdb, receiver.key, FAST) == {"delivered": 2}
+        [lim] = [json.loads(r["body"])["alert"] for r in limited.requests]
+        [ful] = [json.loads(r["body"])["alert"] for r in full.requests]
+    finally:
+        limited.close()
+        full.close()
+    assert lim["id"] == ful["id"] == alert_id
+    assert lim.get("withheld") is True and "detail" not in lim and "machine idle" not in json.dumps(lim)
+    assert ful["detail"]["message"] == "machine idle 9 h"
+    assert lim["hash"] == ful["hash"] and lim["detail_sha256"] == ful["detail_sha256"]  # the same chained alert
+
+
+def test_a_revoked_grant_cancels_what_was_queued(receiver, hook: Hook) -> None:
+    from cloud_stub.banks import revoke_grant
+
+    gw = FakeGateway("gw-1", "ent-1")
+    receiver.enroll(gw)
+    add_bank(receiver.rdb, "bank-a", "ent-1")
+    channels.add(receiver.rdb, "a", "webhook", {"url": hook.url}, bank_id="bank-a")
+    _store_alert(receiver.rdb, "ent-1", "equivocation", {"gateway_id": "gw-1"})
+    assert outbox.enqueue_new(receiver.rdb) == 1
+    revoke_grant(receiver.rdb, "bank-a", "ent-1")
+    assert outbox.deliver_due(receiver.rdb, receiver.key, FAST) == {"cancelled": 1}
+    assert hook.requests == []
+    [entry] = outbox.deliveries(receiver.rdb, "a")
+    assert entry["status"] == "cancelled" and "no live grant" in entry["error"]
