@@ -416,3 +416,38 @@ def test_a_revoked_grant_cancels_what_was_queued(receiver, hook: Hook) -> None:
     assert hook.requests == []
     [entry] = outbox.deliveries(receiver.rdb, "a")
     assert entry["status"] == "cancelled" and "no live grant" in entry["error"]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_and_a_refused_password(receiver) -> None:
+    """An SMTP server that wants a login (without TLS here: the test server has no certificate): the right
+    password delivers; a wrong one is a final failure at once, not a day of retries."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    box = Mailbox()
+    seen: list[bytes] = []
+
+    def auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.login == b"alerts" and data.password == b"right-password"
+        seen.append(data.login if isinstance(data, LoginPassword) else b"?")
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 235 or 535 itself
+
+    ctl = Controller(box, hostname="127.0.0.1", port=free_port(), authenticator=auth, auth_require_tls=False,
+                     auth_required=True)
+    ctl.start()
+    try:
+        gw = FakeGateway("gw-1", "ent-1")
+        receiver.enroll(gw)
+        base = {"host": "127.0.0.1", "port": ctl.port, "from": "r@example.org", "to": ["ops@example.org"],
+                "username": "alerts"}
+        channels.add(receiver.rdb, "mail-ok", "smtp", {**base, "password": "right-password"})
+        channels.add(receiver.rdb, "mail-bad", "smtp", {**base, "password": "wrong"})
+        raise_equivocation_alert(receiver, gw)
+        out = outbox.deliver_due(receiver.rdb, receiver.key, FAST)
+        assert out == {"delivered": 3, "failed": 3}, out
+        assert len(box.messages) == 3 and seen.count(b"alerts") >= 4
+        bad = outbox.deliveries(receiver.rdb, "mail-bad")
+        assert all(d["status"] == "failed" and "login refused" in d["error"] for d in bad)
+        assert "wrong" not in json.dumps(bad)
+    finally:
+        ctl.stop()
