@@ -337,7 +337,7 @@ def test_webhook_is_not_redirected(receiver) -> None:
 HEADER_TEXT = st.text(max_size=40)
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(headers=st.dictionaries(st.sampled_from(["EdgeProof-Timestamp", "Idempotency-Key", "EdgeProof-Signature",
                                                 "edgeproof-signature", "X"]), HEADER_TEXT, max_size=4),
        body=st.binary(max_size=64), public=st.binary(min_size=0, max_size=40))
@@ -348,7 +348,7 @@ def test_webhook_verify_refuses_junk_with_its_own_error(headers: dict[str, str],
         webhook_sig.verify(public, headers, body)
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(kind=st.sampled_from(["webhook", "smtp", "apprise", "sms", ""]),
        config=st.dictionaries(st.sampled_from(["url", "host", "port", "to", "from", "security", "username"]),
                               st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.text(max_size=30),

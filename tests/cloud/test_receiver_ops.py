@@ -140,7 +140,7 @@ def test_loopback_clients_are_exempt_by_default(tmp_path, rdb) -> None:
         running.stop()
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(rate=st.floats(0.01, 1000), burst=st.integers(1, 1000),
        gaps=st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=200))
 def test_bucket_never_allows_more_than_burst_plus_rate_times_time(rate: float, burst: int,
