@@ -451,3 +451,29 @@ def test_smtp_login_and_a_refused_password(receiver) -> None:
         assert "wrong" not in json.dumps(bad)
     finally:
         ctl.stop()
+
+
+def test_two_receivers_on_one_store_deliver_each_alert_once(receiver, hook: Hook, tmp_path) -> None:
+    """Two delivery workers (two `cloud serve` processes on one SQLite file, or K on one PostgreSQL) race for the
+    same outbox: the lease on each row lets only one send it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cloud_stub.db import open_db
+
+    gw = FakeGateway("gw-1", "ent-1")
+    receiver.enroll(gw)
+    channels.add(receiver.rdb, "ops", "webhook", {"url": hook.url})
+    for i in range(4):
+        channels.add(receiver.rdb, f"ops{i}", "webhook", {"url": hook.url + f"/{i}"})
+    raise_equivocation_alert(receiver, gw)
+    other = open_db(receiver.rdb.path) if receiver.rdb.dialect == "sqlite" else None
+    stores = [receiver.rdb, other or receiver.rdb]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            outs = list(pool.map(lambda s: outbox.deliver_due(s, receiver.key, FAST), stores * 2))
+    finally:
+        if other is not None:
+            other.close()
+    assert sum(o.get("delivered", 0) for o in outs) == 15
+    keys = [_header(r, "idempotency-key") for r in hook.requests]
+    assert len(keys) == 15 and len(set(keys)) == 15
