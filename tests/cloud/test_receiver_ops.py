@@ -395,3 +395,23 @@ def test_a_rate_limited_gateway_loses_nothing(tmp_path: Path, rdb) -> None:
         store.close()
     finally:
         running.stop()
+
+
+def test_feed_verify_waits_out_429s(site) -> None:
+    """A bank's verifier against a receiver that limits its token: it waits as Retry-After says and still
+    verifies everything (the same summary as without limits)."""
+    from cloud_stub.feed_verify import verify_feed
+
+    r, token = site["receiver"], site["tokens"]["all"]
+    plain = verify_feed(r.url, "ent-1", token, site["pin"])
+    limits = RateLimits(token=Limit(4, 4), address=Limit(100, 100), exempt_loopback=False)
+    limited = Running(create_app(r.rdb, r.key, OpsOptions(rate_limits=limits)))
+    key = ("edgeproof_http_rate_limited_total", (("kind", "token"),))
+    try:
+        before = samples(get(f"{limited.url}/metrics")[2].decode()).get(key, 0)  # the counter is per process
+        out = verify_feed(limited.url, "ent-1", token, site["pin"])
+        after = samples(get(f"{limited.url}/metrics")[2].decode())[key]
+    finally:
+        limited.stop()
+    assert out["failures"] == [] and out["verified"] == plain["verified"] > 0
+    assert after > before  # it was limited, and waited
