@@ -477,3 +477,14 @@ def test_two_receivers_on_one_store_deliver_each_alert_once(receiver, hook: Hook
     assert sum(o.get("delivered", 0) for o in outs) == 15
     keys = [_header(r, "idempotency-key") for r in hook.requests]
     assert len(keys) == 15 and len(set(keys)) == 15
+
+
+def test_the_messaging_apps_url_forms_are_accepted() -> None:
+    """DingTalk, WeCom and Feishu channels are apprise URLs (sending to them needs the internet: the json://
+    test above stands in); each form is understood, an unknown scheme is refused by name, the token hidden."""
+    for url in ("dingtalk://" + "ab12" * 16 + "/", "wecombot://" + "0123456789abcdef01234567",
+                "feishu://" + "0123456789abcdef" * 2):
+        assert channels.validate_config("apprise", {"url": url}) == {"url": url}
+        assert channels.redact_apprise(url).endswith("://…") and "0123" not in channels.redact_apprise(url)
+    with pytest.raises(ReceiverError, match="apprise does not understand 'nosuch://…'"):
+        channels.validate_config("apprise", {"url": "nosuch://secret-token"})

@@ -15,7 +15,8 @@ pytest.importorskip("psycopg")
 rerun_on_postgres(globals(), (test_alert_delivery,), skip={"test_channel_secrets_never_printed_and_bad_config_named",
                                                           "test_cli_test_deliver_and_deliveries",
                                                           "test_webhook_verify_refuses_junk_with_its_own_error",
-                                                          "test_channel_config_is_valid_or_a_named_400"})
+                                                          "test_channel_config_is_valid_or_a_named_400",
+                                                          "test_the_messaging_apps_url_forms_are_accepted"})
 
 
 @pytest.fixture
