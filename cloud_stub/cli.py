@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import click
 
+from cloud_stub import serve_ops as _serve_ops
 from cloud_stub.errors import ReceiverError
 
 
@@ -54,9 +56,10 @@ def cloud() -> None:
               help="Receiver signing key (created 0600 if missing; default: next to a SQLite db).")
 @click.option("--analyse-every", default=None, type=click.FloatRange(min=1.0), metavar="SECONDS",
               help="Also analyse and score every enterprise this often (90-day period, shipped table).")
+@_serve_ops.options
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
           mqtt_share_group: str, ready_file: str | None, key_path: str | None,
-          analyse_every: float | None) -> None:
+          analyse_every: float | None, **ops: Any) -> None:
     from cloud_stub import logsetup, receiver_key
     from cloud_stub.db import is_postgres_url
     from cloud_stub.http_api import create_app
@@ -96,11 +99,15 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
 
         periodic = PeriodicAnalysis(lambda: _open(db_path), analyse_every, key)
         periodic.start()
+    running = _serve_ops.start(rdb, key, ops)
     try:
-        run_server(create_app(rdb, key), host, port, ready_file)
+        run_server(create_app(rdb, key, running.options), host, port, ready_file, ops["tls_cert"], ops["tls_key"])
+    except ssl.SSLError as exc:  # an OSError too: a certificate or key uvicorn could not load
+        raise click.ClickException(f"--tls-cert/--tls-key: cannot load them: {exc}") from exc
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:
+        running.stop()
         if periodic is not None:
             periodic.stop()
         if mq is not None:
@@ -458,9 +465,13 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
     sys.exit(0 if out["ok"] else 1)
 
 
-from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402 - registered after the group exists
+# Subcommands that live in their own modules, registered once the group exists.
+from cloud_stub import cli_channels as _cli_channels  # noqa: E402
+from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402
 
 cloud.add_command(_dispute)
+for _cmd in _cli_channels.COMMANDS:
+    cloud.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

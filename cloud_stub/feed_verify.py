@@ -49,6 +49,7 @@ cursors, continues each gateway's chain from its verified tip and pins the keys 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -81,12 +82,18 @@ class _Http:
         req = urllib.request.Request(self.base + path, headers={"Accept": "application/json"})
         if auth and self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode("utf-8", "replace")
-            raise OSError(f"HTTP {exc.code} for {path.split('?')[0]}: {detail}") from None
+        for attempt in range(6):
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                detail = exc.read()[:300].decode("utf-8", "replace")
+                if exc.code == 429 and attempt < 5:  # rate limited: wait as told (bounded), then the same request
+                    retry = exc.headers.get("Retry-After", "1")
+                    time.sleep(min(30.0, float(retry)) if retry.isdigit() else 1.0)
+                    continue
+                raise OSError(f"HTTP {exc.code} for {path.split('?')[0]}: {detail}") from None
+        raise AssertionError("unreachable")
 
 
 class _Report:

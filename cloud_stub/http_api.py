@@ -24,6 +24,8 @@ from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from cloud_stub.ingest import ingest
 from cloud_stub.json_limits import MAX_DEPTH, depth_exceeds
+from cloud_stub.ops_options import OpsOptions
+from cloud_stub.ops_options import install as install_ops
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.http")
@@ -146,8 +148,9 @@ def _sql_int(default: int | None, alias: str | None = None, ge: int = feed.SQL_I
     return Query(default, alias=alias, ge=ge, le=feed.SQL_INT_MAX, description=description)
 
 
-def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
-    """The ASGI app over one open database and the receiver's signing key."""
+def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None = None) -> FastAPI:
+    """The ASGI app over one open database and the receiver's signing key; ``ops``: metrics access,
+    rate limits and access log (cloud_stub/ops_options.py; default: loopback-only metrics, no limits)."""
     app = FastAPI(
         title="EdgeProof receiver",
         version="1",
@@ -226,6 +229,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
 
     http_enterprise.register(app, rdb, signing_key)
     _document_400_not_422(app)
+    install_ops(app, rdb, ops)
     return app
 
 

@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from cloud_stub import counters as metrics
 from cloud_stub import rejections
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.findings import record_finding
@@ -149,7 +151,9 @@ def ingest(
     ``expect_gateway`` is the gateway named by the transport (the MQTT topic); a body for
     another gateway is rejected so acks cannot be steered to someone else's topic.
     """
+    started = time.perf_counter()
     result = _ingest(rdb, data, transport, expect_gateway)
+    metrics.observe_batch(transport, result.status, result.code, time.perf_counter() - started)
     log.info(
         "batch %s", result.status,
         extra={"event": "batch", "status": result.status, "code": result.code, "gateway": result.gateway_id,

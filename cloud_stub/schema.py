@@ -113,6 +113,25 @@ _TABLES = [
     " bank_id TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, decided_at TEXT NOT NULL,"
     " body TEXT NOT NULL, signature TEXT NOT NULL, UNIQUE (gateway_id, dispute_id, bank_id))",
     "CREATE INDEX IF NOT EXISTS dispute_decisions_enterprise ON dispute_decisions (enterprise_id, id)",
+    # Alert delivery (cloud_stub/outbox.py). A channel belongs to the operator (every alert) or to a
+    # bank (alerts of enterprises it holds a live grant for); config is JSON and may hold secrets (SMTP
+    # password, apprise URL tokens), never printed back. from_alert: the highest alert id when the
+    # channel was added (it gets the alerts after that, not the history).
+    "CREATE TABLE IF NOT EXISTS alert_channels ("
+    " id {pk}, name TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, bank_id TEXT, kind TEXT NOT NULL,"
+    " config TEXT NOT NULL, created TEXT NOT NULL, from_alert {int} NOT NULL, removed_at TEXT)",
+    # One row per (alert, channel), queued once: state pending -> delivered | failed | cancelled.
+    # idem_key is sent with every attempt; lease_until keeps two receivers off the same row.
+    "CREATE TABLE IF NOT EXISTS alert_outbox ("
+    " id {pk}, alert_id {int} NOT NULL, channel_id {int} NOT NULL, idem_key TEXT NOT NULL UNIQUE,"
+    " state TEXT NOT NULL, attempts {int} NOT NULL DEFAULT 0, next_at {real} NOT NULL, lease_until {real},"
+    " created TEXT NOT NULL, done_at TEXT, last_error TEXT, UNIQUE (alert_id, channel_id))",
+    "CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (state, next_at)",
+    # Every delivery attempt, whatever its outcome (status: delivered, retry, failed, cancelled, test).
+    "CREATE TABLE IF NOT EXISTS alert_deliveries ("
+    " id {pk}, outbox_id {int}, channel_id {int} NOT NULL, alert_id {int}, attempt {int} NOT NULL,"
+    " time TEXT NOT NULL, status TEXT NOT NULL, http_status {int}, duration_ms {real}, error TEXT)",
+    "CREATE INDEX IF NOT EXISTS alert_deliveries_channel ON alert_deliveries (channel_id, id)",
 ]
 
 

@@ -68,11 +68,18 @@ class Running:
         self.sock.close()
 
 
-def serve(app: FastAPI, host: str, port: int, ready_file: str | None) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both)."""
+def serve(app: FastAPI, host: str, port: int, ready_file: str | None, tls_cert: str | None = None,
+          tls_key: str | None = None) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both); HTTPS with ``tls_cert``/``tls_key``
+    (PEM files; the certificate file may hold the chain)."""
     sock = bind(host, port)
-    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    scheme = "https" if tls_cert else "http"
+    url = f"{scheme}://{_url_host(host)}:{sock.getsockname()[1]}"
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ssl_certfile=tls_cert,
+                            ssl_keyfile=tls_key)
+    if tls_cert:
+        config.load()  # loads the certificate and key now: a bad file is an error before we announce anything
+    server = uvicorn.Server(config)
 
     def announce() -> None:
         while not server.started:
