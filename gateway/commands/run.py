@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
+from gateway.i18n import _, use_profile_locale
 
 log = logging.getLogger("edgeproof.run")
 
@@ -49,11 +50,12 @@ def validate_profile(path: Path, state_dir: Path | None = None) -> Any:
     return profile
 
 
-@click.command("run")
+@click.command("run", help=_("Poll devices, compute indicators, sign and send batches until stopped (SIGHUP "
+                             "reloads the profile)."))
 @state_option
 @profile_option
 @click.option("--simulate/--no-simulate", default=None,
-              help="Run devices against their emulated twins (default: the profile's site.simulated).")
+              help=_("Run devices against their emulated twins (default: the profile's site.simulated)."))
 def command(state_dir: Path | None, profile: str | None, simulate: bool | None) -> None:
     """Poll devices, compute indicators, sign and send batches until stopped (SIGHUP reloads the profile)."""
     from gateway.identity import IdentityError
@@ -68,7 +70,8 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
         path = resolve_profile_path(profile or os.environ.get("EDGEPROOF_PROFILE"))
         current = validate_profile(path, state)
     except ProfileError as exc:
-        raise click.ClickException(f"profile error: {exc}") from exc
+        raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
+    use_profile_locale(current.site.locale)
 
     async def reload(gw: Gateway) -> Gateway:
         nonlocal current

@@ -70,6 +70,9 @@ class Site(_S):
     name: str = ""
     timezone: str = "UTC"
     simulated: bool = False
+    # The language of the status page and the CLI on this site (docs/i18n.md); None: the environment's
+    # (LANGUAGE / LC_ALL / LANG) for the CLI, the browser's for the page; English when neither is supported.
+    locale: Literal["en", "zh-CN"] | None = None
 
 
 class StoreCfg(_S):
