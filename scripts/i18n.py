@@ -22,7 +22,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: its extractor modules are imported from here
 LOCALES = ("zh_CN",)
 PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}")
 
@@ -33,30 +33,33 @@ class Domain:
     package: str  # the source folder extracted, which also holds locale/
     mapping: str  # the Babel mapping file (paths relative to the package)
 
-    @property
-    def locale_dir(self) -> Path:
-        return ROOT / self.package / "locale"
+    def locale_dir(self, root: Path = ROOT) -> Path:
+        return root / self.package / "locale"
 
-    def po(self, locale: str) -> Path:
-        return self.locale_dir / locale / "LC_MESSAGES" / f"{self.name}.po"
+    def po(self, locale: str, root: Path = ROOT) -> Path:
+        return self.locale_dir(root) / locale / "LC_MESSAGES" / f"{self.name}.po"
 
-    def mo(self, locale: str) -> Path:
-        return self.po(locale).with_suffix(".mo")
+    def mo(self, locale: str, root: Path = ROOT) -> Path:
+        return self.po(locale, root).with_suffix(".mo")
 
 
 DOMAINS = (Domain("edgeproof", "gateway", "babel-gateway.cfg"),
            Domain("edgeproof_receiver", "cloud_stub", "babel-receiver.cfg"))
 
 
-def pybabel(*args: str) -> None:
+def pybabel(*args: str, root: Path = ROOT) -> None:
     cmd = [sys.executable, "-c", "from babel.messages.frontend import main; main()", *args]
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    res = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    if res.returncode != 0:
+        raise SystemExit(f"pybabel {' '.join(args[:1])} failed:\n{res.stderr[-3000:]}")
 
 
-def extract(domain: Domain, out: Path) -> Path:
+def extract(domain: Domain, out: Path, root: Path = ROOT) -> Path:
+    """``pybabel extract`` over the domain's package into ``out`` (a .pot no one commits)."""
     pot = out / f"{domain.name}.pot"
     pybabel("extract", "-F", str(ROOT / domain.mapping), "-k", "N_", "-k", "ngettext:1,2",
-            "--no-location", "--sort-output", "--no-wrap", "--project=EdgeProof", "-o", str(pot), domain.package)
+            "--no-location", "--sort-output", "--no-wrap", "--project=EdgeProof", "-o", str(pot), domain.package,
+            root=root)
     return pot
 
 
@@ -66,30 +69,30 @@ def update() -> None:
             pot = extract(d, Path(tmp))
             for loc in LOCALES:
                 if d.po(loc).exists():
-                    pybabel("update", "-D", d.name, "-i", str(pot), "-d", str(d.locale_dir), "-l", loc,
+                    pybabel("update", "-D", d.name, "-i", str(pot), "-d", str(d.locale_dir()), "-l", loc,
                             "--no-wrap", "--ignore-obsolete", "--no-fuzzy-matching")
                 else:
-                    pybabel("init", "-D", d.name, "-i", str(pot), "-d", str(d.locale_dir), "-l", loc, "--no-wrap")
+                    pybabel("init", "-D", d.name, "-i", str(pot), "-d", str(d.locale_dir()), "-l", loc, "--no-wrap")
                 print(f"updated {d.po(loc).relative_to(ROOT)}")
 
 
 def compile_all() -> None:
     for d in DOMAINS:
         for loc in LOCALES:
-            pybabel("compile", "-D", d.name, "-d", str(d.locale_dir), "-l", loc, "--use-fuzzy")
+            pybabel("compile", "-D", d.name, "-d", str(d.locale_dir()), "-l", loc)
             print(f"compiled {d.mo(loc).relative_to(ROOT)}")
 
 
-def problems() -> list[str]:
-    """Every reason the catalogs are not ready to ship, one line each, naming the file and msgid."""
+def problems(root: Path = ROOT) -> list[str]:
+    """Every reason the catalogs under ``root`` are not ready to ship, one line each, naming the file and msgid."""
     out: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for d in DOMAINS:
-            with extract(d, Path(tmp)).open("rb") as f:
+            with extract(d, Path(tmp), root).open("rb") as f:
                 wanted = {m.id for m in read_po(f) if m.id}
             for loc in LOCALES:
-                po_path = d.po(loc)
-                rel = po_path.relative_to(ROOT)
+                po_path = d.po(loc, root)
+                rel = po_path.relative_to(root)
                 if not po_path.exists():
                     out.append(f"{rel}: missing (run: python scripts/i18n.py update)")
                     continue
@@ -114,15 +117,15 @@ def problems() -> list[str]:
                             if set(PLACEHOLDER.findall(s)) != need:
                                 out.append(f"{rel}: {mid!r}: the translation's placeholders "
                                            f"{sorted(set(PLACEHOLDER.findall(s)))} differ from {sorted(need)}")
-                out.extend(_stale_mo(d, loc, cat))
+                out.extend(_stale_mo(d.mo(loc, root), root, cat))
     return out
 
 
-def _stale_mo(d: Domain, loc: str, cat: object) -> list[str]:
-    rel = d.mo(loc).relative_to(ROOT)
-    if not d.mo(loc).exists():
+def _stale_mo(mo: Path, root: Path, cat: object) -> list[str]:
+    rel = mo.relative_to(root)
+    if not mo.exists():
         return [f"{rel}: missing (run: python scripts/i18n.py compile)"]
-    with d.mo(loc).open("rb") as f:
+    with mo.open("rb") as f:
         compiled = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
     expected: dict[object, str] = {}
     for m in cat:  # type: ignore[attr-defined]

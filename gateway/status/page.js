@@ -69,6 +69,10 @@ function dur(s) {
   return _("{n} days", {n: fmt(s / 86400, 1)});
 }
 // A badge shows a code (quality, state) in the page's language; its class stays the code.
+// "energy.voltage_l1_v" may break after a dot, not inside a word (the cell is narrow on a phone).
+function dotted(text) {
+  return String(text || "").split(".").flatMap((part, i) => i ? [".", document.createElement("wbr"), part] : [part]);
+}
 function badge(text, cls) { return el("span", {class: "badge " + (cls || text)}, codeText(text)); }
 
 function spark(values, opts) {
@@ -157,7 +161,7 @@ function renderDevices(st, series) {
     const rows = d.points.map(p => {
       const s = bySeries[d.name + "/" + p.name];
       return el("tr", {"data-point": p.name},
-        el("td", {class: "pname"}, el("span", {class: "name"}, p.name), el("div", {class: "meta"}, p.meaning)),
+        el("td", {class: "pname"}, el("span", {class: "name"}, p.name), el("div", {class: "meta"}, dotted(p.meaning))),
         el("td", {class: "num"}, fmt(p.value), " ", p.unit),
         el("td", {}, p.quality ? badge(p.quality) : "–"),
         el("td", {class: "sparkcell"}, s ? spark(s.v, {w: 150, h: 28}) : ""));
