@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, use_profile_locale
 
 MIN_FREE_BYTES = 200e6
 # Check names are stable keys (--json); these are how they read in the table (``_(name)``).
@@ -55,6 +55,7 @@ def check_profile(profile_arg: str | None, state: Path | None = None) -> tuple[C
         prof = validate_profile(path, state)
     except ProfileError as exc:
         return Check("profile", "fail", str(exc), _("fix the named key; `edgeproof probe` shows each device")), None
+    use_profile_locale(prof.site.locale)  # the site's language from here on, unless the environment names one
     return Check("profile", "ok", _("{path}: {n} devices, site {site}").format(path=path, n=len(prof.devices),
                                                                         site=prof.site.id)), prof
 

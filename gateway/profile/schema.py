@@ -65,6 +65,9 @@ class Model(_S):
     points: list[PointDef] = []
 
 
+LOCALES = ("en", "zh-CN")  # the catalogs shipped in gateway/locale (docs/i18n.md)
+
+
 class Site(_S):
     id: Name
     name: str = ""
@@ -72,7 +75,11 @@ class Site(_S):
     simulated: bool = False
     # The language of the status page and the CLI on this site (docs/i18n.md); None: the environment's
     # (LANGUAGE / LC_ALL / LANG) for the CLI, the browser's for the page; English when neither is supported.
-    locale: Literal["en", "zh-CN"] | None = None
+    locale: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.locale is not None and self.locale not in LOCALES:
+            raise ValueError(f"locale must be one of {', '.join(LOCALES)} (found {self.locale!r})")
 
 
 class StoreCfg(_S):

@@ -9,6 +9,7 @@ are signed by the receiver, and keep every number.
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 from cloud_helpers import FakeGateway, http
@@ -47,8 +48,6 @@ def _get(receiver, path, token, accept=None):
 
 
 def _raw(receiver, path, headers):
-    import json
-
     with urllib.request.urlopen(urllib.request.Request(receiver.url + path, headers=headers), timeout=10) as r:
         return r.status, json.loads(r.read())
 
@@ -76,7 +75,8 @@ def test_findings_alerts_and_reasons_in_english_and_chinese(receiver):
     assert by_kind_zh["equivocation"]["text"] == "网关对同一序号签发了两个不同的批次。"
 
     # Accept-Language chooses when ?lang= is absent; ?lang= wins over it.
-    assert _get(receiver, "/v1/feed/ent-t/findings/text", tokens["all"], "fr, zh-CN;q=0.8, en;q=0.5")["locale"] == "zh-CN"
+    path = "/v1/feed/ent-t/findings/text"
+    assert _get(receiver, path, tokens["all"], "fr, zh-CN;q=0.8, en;q=0.5")["locale"] == "zh-CN"
     assert _get(receiver, "/v1/feed/ent-t/findings/text?lang=en", tokens["all"], "zh-CN")["locale"] == "en"
     assert _get(receiver, "/v1/feed/ent-t/findings/text", tokens["all"], "de-DE")["locale"] == "en"
 
