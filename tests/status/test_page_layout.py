@@ -109,3 +109,40 @@ def test_chinese_page_is_chinese(measured):
     assert not [t for t in zh["h2"] + zh["tiles"] if any("a" <= c.lower() <= "z" for c in t.replace("MES", "")
                                                           .replace("ERP", ""))], zh["h2"] + zh["tiles"]
     assert zh["cjkFont"], "Noto Sans CJK is not available to Chromium: run scripts/sysdeps.sh (fonts-noto-cjk)"
+
+
+def _fetch(url: str, accept: str | None = None) -> tuple[str, dict[str, str]]:
+    import urllib.request
+
+    req = urllib.request.Request(url, headers={"Accept-Language": accept} if accept else {})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.read().decode("utf-8"), dict(resp.headers)
+
+
+def test_server_renders_the_page_and_serves_the_script_catalog_per_language(live):
+    en, h_en = _fetch(live["url"] + "/")
+    assert '<html lang="en">' in en and "<h2>Devices</h2>" in en and h_en["Content-Language"] == "en"
+    assert '_("' not in en, "every mark is replaced"
+    zh, h_zh = _fetch(live["url"] + "/", "zh-CN,zh;q=0.9,en;q=0.8")
+    assert '<html lang="zh-CN">' in zh and "<h2>设备</h2>" in zh and h_zh["Content-Language"] == "zh-CN"
+    assert "<title>EdgeProof 网关状态</title>" in zh
+    # ?lang= (the page's language links) wins over the browser.
+    assert '<html lang="en">' in _fetch(live["url"] + "/?lang=en", "zh-CN")[0]
+    import json
+
+    cat = json.loads(_fetch(live["url"] + "/api/i18n?lang=zh-CN")[0])
+    assert cat["locale"] == "zh-CN" and cat["messages"]["Devices healthy"] == "设备正常"
+    assert cat["messages"]["{n} batches"] == "{n} 个批次"
+    assert json.loads(_fetch(live["url"] + "/api/i18n")[0]) == {"locale": "en", "messages": {}}
+
+
+def test_page_locale_order_and_escaping():
+    from gateway.status.page_template import render
+    from gateway.status.server import page_locale
+
+    assert page_locale({"lang": ["zh-CN"]}, "en", "en") == "zh-CN"
+    assert page_locale({}, "en-US", "zh-CN") == "zh-CN"  # the site's choice before the browser's guess
+    assert page_locale({}, "zh-TW, zh-CN;q=0.5", None) == "zh-CN"
+    assert page_locale({"lang": ["xx"]}, "de", None) == "en"
+    out = render('<p title="_("a")">_("b \\"q\\"")</p>', {"a": '"><script>', 'b "q"': "<b>"}.get, "zh-CN")
+    assert out == '<p title="&quot;&gt;&lt;script&gt;">&lt;b&gt;</p>'
