@@ -23,6 +23,10 @@ function codeText(code) {
     healthy: _("healthy"), unhealthy: _("unhealthy"), idle: _("idle"), backoff: _("backoff"),
     starting: _("starting"), sending: _("sending"), rejected: _("rejected"), stopped: _("stopped"),
     none: _("none"), acknowledged: _("acknowledged"), "not yet acknowledged": _("not yet acknowledged"),
+    // indicator categories (consent is given per category)
+    energy: _("energy"), machine: _("machine"), env: _("env"), water: _("water"), gas: _("gas"),
+    collateral: _("collateral"), vision: _("vision"), data_quality: _("data_quality"), mes: _("mes"), erp: _("erp"),
+    consent: _("consent"), declaration: _("declaration"),
   };
   return t[code] || code;
 }
@@ -337,7 +341,7 @@ function renderBatches(b) {
     const det = el("details", {"data-seq": x.seq},
       el("summary", {}, _("Batch #{seq} · {created} · {n} records · {categories} · {size}",
         {seq: x.seq, created: x.body ? x.body.created : when(x.created), n: x.n_records,
-         categories: x.categories.join(", "), size: bytes(x.bytes)}),
+         categories: x.categories.map(codeText).join(", "), size: bytes(x.bytes)}),
         badge(x.acknowledged ? "acknowledged" : "not yet acknowledged", x.acknowledged ? "yes" : "stale")),
       el("div", {class: "meta"}, _("hash") + " ", el("code", {}, x.hash), " · " + _("key {kid}", {kid: x.kid}) +
         (x.body ? " · " + _("prev {prev}… · boot {boot} · clock {clock}", {prev: x.body.prev.slice(0, 16),
