@@ -99,12 +99,13 @@ class Browser:
                 raise CDPError(f"{url} not ready ({ready}) within {timeout} s")
             time.sleep(0.1)
 
-    def screenshot(self, path: Path, full_page: bool = True) -> Path:
-        params: dict[str, Any] = {"format": "png"}
-        if full_page:
-            size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-            params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+    def screenshot(self, path: Path, max_height: int = 3000) -> Path:
+        """The page from the top, up to ``max_height`` CSS pixels (a whole status page on a phone is
+        ~40 000 px tall: seconds to encode, megabytes to keep)."""
+        size = self.send("Page.getLayoutMetrics")["cssContentSize"]
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True,
+                                  "clip": {"x": 0, "y": 0, "width": size["width"],
+                                           "height": min(size["height"], max_height), "scale": 1}}
         path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", params, timeout=60)["data"]))
         return path
 
