@@ -53,8 +53,7 @@ def _edit_po(po: Path, change) -> None:
 
 
 def test_check_fails_on_each_kind_of_gap(copy):
-    tool = _tool()
-    assert tool.problems(copy) == []
+    tool = _tool()  # the copy starts as complete as the checkout (the test above)
     gw_po = copy / "gateway/locale/zh_CN/LC_MESSAGES/edgeproof.po"
     rc_po = copy / "cloud_stub/locale/zh_CN/LC_MESSAGES/edgeproof_receiver.po"
 
@@ -70,13 +69,14 @@ def test_check_fails_on_each_kind_of_gap(copy):
     # The receiver's .po edited but not recompiled.
     _edit_po(rc_po, lambda cat: setattr(cat["red"], "string", "红"))
 
+    # A reason code added to the scorecard TOML is a new message too.
+    toml = copy / "cloud_stub/scoring/scorecard-v1.toml"
+    toml.write_text(toml.read_text() + '\n# x = { code = "ZZ99", text = "A brand-new reason" }\n')
+
     found = "\n".join(tool.problems(copy))
     assert "stale, no entry for 'a message nobody has translated yet'" in found, found
     assert "untranslated 'selftest passed'" in found, found
     assert "fuzzy 'selftest FAILED'" in found, found
     assert "'no key at {path}': the translation's placeholders" in found, found
     assert "edgeproof_receiver.mo: does not match its .po" in found, found
-    # A reason code added to the scorecard TOML is a new message too.
-    toml = copy / "cloud_stub/scoring/scorecard-v1.toml"
-    toml.write_text(toml.read_text() + '\n# x = { code = "ZZ99", text = "A brand-new reason" }\n')
-    assert any("'A brand-new reason'" in p for p in tool.problems(copy))
+    assert "edgeproof_receiver.po: stale, no entry for 'A brand-new reason'" in found, found
