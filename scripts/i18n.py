@@ -25,6 +25,9 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: its extractor modules are imported from here
 LOCALES = ("zh_CN",)
 PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}")
+# Every _("...") literal in the page's script and HTML: Babel's JavaScript extractor misses a _() nested in
+# another _() call's arguments, so each literal is checked to have been extracted.
+JS_MARK = re.compile(r'(?<![\w$.])_\("((?:[^"\\]|\\.)*)"')
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,11 @@ def problems(root: Path = ROOT) -> list[str]:
         for d in DOMAINS:
             with extract(d, Path(tmp), root).open("rb") as f:
                 wanted = {m.id for m in read_po(f) if m.id}
+            for page in sorted((root / d.package).glob("status/page.*")):
+                for lit in JS_MARK.findall(page.read_text(encoding="utf-8")):
+                    if lit.replace('\\"', '"') not in wanted:
+                        out.append(f"{page.relative_to(root)}: _({lit!r}) was not extracted: a _() inside another "
+                                   "_() call's arguments? Move it out (docs/i18n.md)")
             for loc in LOCALES:
                 po_path = d.po(loc, root)
                 rel = po_path.relative_to(root)

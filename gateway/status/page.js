@@ -1,7 +1,7 @@
 // EdgeProof status page. Vanilla JS, no dependencies, nothing loaded from the internet.
 // Renders the JSON API (/api/status, /api/series, /api/batches, /api/consent) with
 // textContent only (never innerHTML), so no value from a device can inject markup.
-// Every string shown is wrapped in _("...") with {name} placeholders (docs/i18n.md); the catalog of the
+// Every string shown goes through _(msgid, params) with {name} placeholders (docs/i18n.md); the catalog of the
 // page's language (<html lang>, chosen by the server) comes from /api/i18n as JSON.
 "use strict";
 
@@ -72,6 +72,8 @@ function dur(s) {
   if (s < 172800) return _("{n} h", {n: fmt(s / 3600, 1)});
   return _("{n} days", {n: fmt(s / 86400, 1)});
 }
+// Not inside another _() call's arguments: Babel's JavaScript extractor does not see nested calls.
+function clockText(synced) { return synced ? _("synced") : _("NOT synced"); }
 // A badge shows a code (quality, state) in the page's language; its class stays the code.
 // "energy.voltage_l1_v" may break after a dot, not inside a word (the cell is narrow on a phone).
 function dotted(text) {
@@ -195,7 +197,7 @@ function renderIndicators(series) {
     return el("div", {class: "chart", "data-indicator": s.name},
       el("div", {}, el("span", {class: "title"}, s.name), el("span", {class: "now"}, fmt(last), " ", s.unit)),
       el("div", {class: "meta"}, _("{subject} · {window} windows · {category}",
-        {subject: s.subject, window: dur(s.window_s), category: s.category})),
+        {subject: s.subject, window: dur(s.window_s), category: codeText(s.category)})),
       spark(s.v, {w: 280, h: 48, bars: true}));
   });
   document.getElementById("indicator-list").replaceChildren(
@@ -345,7 +347,7 @@ function renderBatches(b) {
         badge(x.acknowledged ? "acknowledged" : "not yet acknowledged", x.acknowledged ? "yes" : "stale")),
       el("div", {class: "meta"}, _("hash") + " ", el("code", {}, x.hash), " · " + _("key {kid}", {kid: x.kid}) +
         (x.body ? " · " + _("prev {prev}… · boot {boot} · clock {clock}", {prev: x.body.prev.slice(0, 16),
-          boot: x.body.boot, clock: x.body.clock.synced ? _("synced") : _("NOT synced")}) +
+          boot: x.body.boot, clock: clockText(x.body.clock.synced)}) +
           " · " + _("loss {loss}", {loss: Object.entries(x.body.loss).map(([k, v]) => k + " " + v).join(", ")}) : "")),
       x.decode_error ? el("div", {class: "err"}, x.decode_error) : null, holder);
     // Records are put in the page only when a batch is opened: a batch holds up to 500.
