@@ -60,6 +60,9 @@ def test_check_fails_on_each_kind_of_gap(copy):
     # A string wrapped in the sources but not in the catalog.
     with (copy / "gateway/commands/init.py").open("a") as f:
         f.write('\nNEW = _("a message nobody has translated yet")\n')
+    # A _() nested in another _() call's arguments in the page's script (Babel does not extract it).
+    with (copy / "gateway/status/page.js").open("a") as f:
+        f.write('\nconst nested = _("{n} items", {n: _("an inner literal")});\n')
     # A zh-CN entry emptied, one marked fuzzy, one whose placeholder was lost.
     def damage(cat):
         cat["selftest passed"].string = ""
@@ -80,3 +83,4 @@ def test_check_fails_on_each_kind_of_gap(copy):
     assert "'no key at {path}': the translation's placeholders" in found, found
     assert "edgeproof_receiver.mo: does not match its .po" in found, found
     assert "edgeproof_receiver.po: stale, no entry for 'A brand-new reason'" in found, found
+    assert "page.js: _('an inner literal') was not extracted" in found, found
