@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test sysdeps lint bench clean
+.PHONY: demo test sysdeps lint bench clean i18n
 
 $(STAMP):
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: $(STAMP) sysdeps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# After wrapping new strings in _(): extract them into the .po files, translate, then compile (docs/i18n.md).
+i18n: $(STAMP)
+	$(VENV)/bin/python scripts/i18n.py update
+	$(VENV)/bin/python scripts/i18n.py compile
+	$(VENV)/bin/python scripts/i18n.py check
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py

@@ -19,7 +19,7 @@ from nacl.signing import SigningKey
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud_stub import banks, enrollment, feed, feed_models, heads, receiver_key, rejections
+from cloud_stub import banks, enrollment, feed, feed_models, heads, http_text, receiver_key, rejections
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from cloud_stub.ingest import ingest
@@ -228,6 +228,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     from cloud_stub import http_enterprise  # the enterprise view and disputes (issue 16)
 
     http_enterprise.register(app, rdb, signing_key)
+    http_text.register(app, rdb, signing_key)  # the same feeds in words, per language
     _document_400_not_422(app)
     install_ops(app, rdb, ops)
     return app

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 import gateway.commands as commands_pkg
+from gateway.i18n import _
 
 
 class LazyGroup(click.Group):
@@ -41,11 +42,13 @@ class LazyGroup(click.Group):
                 return ep.load()
             except ImportError as exc:
                 raise click.ClickException(
-                    f"'{cmd_name}' needs the receiver's packages: pip install 'edgeproof[cloud]' ({exc})") from exc
+                    _("'{command}' needs the receiver's packages: pip install 'edgeproof[cloud]' ({error})")
+                    .format(command=cmd_name, error=exc)) from exc
         return None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             help=_("EdgeProof: signed production indicators from factory gateways."))
 @click.version_option(package_name="edgeproof")
 def cli() -> None:
     """EdgeProof: signed production indicators from factory gateways."""

@@ -16,6 +16,7 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from gateway import wire
+from gateway.i18n import _
 
 KEY_FILE = "gateway.key"
 IDENTITY_FILE = "identity.json"
@@ -56,8 +57,8 @@ def init_identity(state_dir: Path, gateway_id: str | None = None, site_id: str =
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = state_dir / KEY_FILE
     if key_path.exists():
-        raise IdentityError(f"{key_path} already exists: this gateway is initialised "
-                            "(delete the state directory to start over with a new identity)")
+        raise IdentityError(_("{path} already exists: this gateway is initialised (delete the state directory to "
+                              "start over with a new identity)").format(path=key_path))
     sk = SigningKey.generate()
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -76,20 +77,21 @@ def load_identity(state_dir: Path) -> Identity:
     try:
         st = key_path.stat()
     except FileNotFoundError as exc:
-        raise IdentityError(f"no key at {key_path}: run `edgeproof init` first") from exc
+        raise IdentityError(_("no key at {path}: run `edgeproof init` first").format(path=key_path)) from exc
     if st.st_mode & 0o077:
-        raise IdentityError(f"{key_path} is readable by others (mode {oct(st.st_mode & 0o777)}); "
-                            "run chmod 600 on it")
+        raise IdentityError(_("{path} is readable by others (mode {mode}); run chmod 600 on it").format(
+            path=key_path, mode=oct(st.st_mode & 0o777)))
     seed = key_path.read_bytes()
     if len(seed) != 32:
-        raise IdentityError(f"{key_path} is not a 32-byte Ed25519 seed")
+        raise IdentityError(_("{path} is not a 32-byte Ed25519 seed").format(path=key_path))
     sk = SigningKey(seed)
     ident = json.loads((state_dir / IDENTITY_FILE).read_text())
     enr_path = state_dir / ENROLLMENT_FILE
     enrollment = json.loads(enr_path.read_text()) if enr_path.exists() else None
     pk = bytes(sk.verify_key)
     if wire.key_id(pk) != ident["kid"]:
-        raise IdentityError(f"{state_dir / IDENTITY_FILE} names a different key than {key_path}")
+        raise IdentityError(_("{identity} names a different key than {path}").format(
+            identity=state_dir / IDENTITY_FILE, path=key_path))
     return Identity(ident["gateway_id"], ident["kid"], pk, sk, enrollment)
 
 
@@ -112,10 +114,10 @@ def enroll(state_dir: Path, receiver_url: str, token: str, timeout_s: float = 10
             detail = json.loads(exc.read())
         except ValueError:
             detail = {"message": str(exc)}
-        raise IdentityError(f"enrollment refused by {receiver_url}: {detail.get('code', exc.code)}: "
-                            f"{detail.get('message', '')}") from exc
+        raise IdentityError(_("enrollment refused by {url}: {code}: {message}").format(
+            url=receiver_url, code=detail.get("code", exc.code), message=detail.get("message", ""))) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise IdentityError(f"cannot reach receiver {receiver_url}: {exc}") from exc
+        raise IdentityError(_("cannot reach receiver {url}: {error}").format(url=receiver_url, error=exc)) from exc
     answer["receiver_url"] = receiver_url
     write_json_atomic(state_dir / ENROLLMENT_FILE, answer)
     return answer

@@ -14,24 +14,28 @@ import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
 from gateway.commands.audit import _db_option, store_path
+from gateway.i18n import N_, _
 from gateway.store import Store
+
+# Local change actions are stored codes; this is how they read (``_(action)``).
+ACTION_TEXTS = (N_("grant"), N_("revoke"), N_("release"))
 
 
 def _open(state_dir: Path | None, profile: str | None, db: Path | None) -> Store:
     return Store(store_path(state_dir, profile, db), "FULL")
 
 
-@click.group("consent")
+@click.group("consent", help=_("Which indicator categories may leave this site, to which receiver, until when."))
 def command() -> None:
     """Which indicator categories may leave this site, to which receiver, until when."""
 
 
-@command.command("show")
+@command.command("show", help=_("The authorisation in force now: declared grants plus changes made on site."))
 @state_option
 @profile_option
 @_db_option
-@click.option("--receiver", default=None, help="Uplink destination name to evaluate for (default: any).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--receiver", default=None, help=_("Uplink destination name to evaluate for (default: any)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
 def show(state_dir: Path | None, profile: str | None, db: Path | None, receiver: str | None, as_json: bool) -> None:
     """The authorisation in force now: declared grants plus changes made on site."""
     from gateway.consent.policy import evaluate, load_consent, local_changes
@@ -39,12 +43,12 @@ def show(state_dir: Path | None, profile: str | None, db: Path | None, receiver:
 
     prof = get_profile(profile)
     if not prof.consent:
-        click.echo("the profile has no [consent] section: every category may leave (development profile)")
+        click.echo(_("the profile has no [consent] section: every category may leave (development profile)"))
         return
     try:
-        _, grants = load_consent(prof.consent, get_state(state_dir))
+        _cfg, grants = load_consent(prof.consent, get_state(state_dir))
     except ProfileError as exc:
-        raise click.ClickException(f"profile error: {exc}") from exc
+        raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
     st = _open(state_dir, profile, db)
     try:
         changes = local_changes(st)
@@ -55,21 +59,22 @@ def show(state_dir: Path | None, profile: str | None, db: Path | None, receiver:
     if as_json:
         click.echo(json.dumps(state, sort_keys=True))
         return
-    click.echo(f"allowed: {', '.join(state['allowed']) or '(nothing)'}")
+    click.echo(_("allowed: {categories}").format(categories=", ".join(state["allowed"]) or _("(nothing)")))
     if state["denied"]:
-        click.echo(f"revoked on site: {', '.join(state['denied'])}")
-    click.echo(f"until: {state['until'] or 'no end date'}")
+        click.echo(_("revoked on site: {categories}").format(categories=", ".join(state["denied"])))
+    click.echo(_("until: {until}").format(until=state["until"] or _("no end date")))
     for ch in changes:
-        click.echo(f"  change #{ch.id}: {ch.action} {sorted(ch.categories)} at "
-                   f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ch.at))}Z {ch.note}")
+        click.echo("  " + _("change #{id}: {action} {categories} at {time}").format(
+            id=ch.id, action=_(ch.action), categories=sorted(ch.categories),
+            time=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ch.at)) + "Z") + f" {ch.note}")
 
 
-@command.command("revoke")
+@command.command("revoke", help=_("Stop CATEGORIES (or '*') from leaving, from now on."))
 @state_option
 @profile_option
 @_db_option
 @click.argument("categories", nargs=-1, required=True)
-@click.option("--note", default="", help="Why (kept in the audit log).")
+@click.option("--note", default="", help=_("Why (kept in the audit log)."))
 def revoke(state_dir: Path | None, profile: str | None, db: Path | None, categories: tuple[str, ...],
            note: str) -> None:
     """Stop CATEGORIES (or '*') from leaving, from now on."""
@@ -80,17 +85,18 @@ def revoke(state_dir: Path | None, profile: str | None, db: Path | None, categor
         cid = add_local_change(st, "revoke", list(categories), note=note)
     finally:
         st.close()
-    click.echo(f"revoked {', '.join(categories)} (change #{cid}); the gateway holds them from its next step")
+    click.echo(_("revoked {categories} (change #{id}); the gateway holds them from its next step").format(
+        categories=", ".join(categories), id=cid))
 
 
-@command.command("grant")
+@command.command("grant", help=_("Authorise CATEGORIES from now on (lifts an earlier revocation of them)."))
 @state_option
 @profile_option
 @_db_option
 @click.argument("categories", nargs=-1, required=True)
-@click.option("--receiver", default="*", show_default=True, help="Uplink destination pattern.")
-@click.option("--until", "until", default=None, help="ISO 8601 end, e.g. 2027-06-30T00:00:00Z.")
-@click.option("--note", default="")
+@click.option("--receiver", default="*", show_default=True, help=_("Uplink destination pattern."))
+@click.option("--until", "until", default=None, help=_("ISO 8601 end, e.g. 2027-06-30T00:00:00Z."))
+@click.option("--note", default="", help=_("Why (kept in the audit log)."))
 def grant(state_dir: Path | None, profile: str | None, db: Path | None, categories: tuple[str, ...],
           receiver: str, until: str | None, note: str) -> None:
     """Authorise CATEGORIES from now on (lifts an earlier revocation of them)."""
@@ -106,15 +112,16 @@ def grant(state_dir: Path | None, profile: str | None, db: Path | None, categori
         cid = add_local_change(st, "grant", list(categories), receiver=receiver, until=end, note=note)
     finally:
         st.close()
-    click.echo(f"granted {', '.join(categories)} (change #{cid})")
+    click.echo(_("granted {categories} (change #{id})").format(categories=", ".join(categories), id=cid))
 
 
-@command.command("release")
+@command.command("release", help=_("Put indicators of CATEGORIES held for consent back in line; only what is "
+                                    "authorised when the gateway next packs will leave."))
 @state_option
 @profile_option
 @_db_option
 @click.argument("categories", nargs=-1, required=True)
-@click.option("--note", default="")
+@click.option("--note", default="", help=_("Why (kept in the audit log)."))
 def release(state_dir: Path | None, profile: str | None, db: Path | None, categories: tuple[str, ...],
             note: str) -> None:
     """Put indicators of CATEGORIES held for consent back in line; only what is authorised
@@ -126,4 +133,4 @@ def release(state_dir: Path | None, profile: str | None, db: Path | None, catego
         n = release_held(st, list(categories), note)
     finally:
         st.close()
-    click.echo(f"released {n} held indicators of {', '.join(categories)}")
+    click.echo(_("released {n} held indicators of {categories}").format(n=n, categories=", ".join(categories)))

@@ -8,15 +8,16 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_state, state_option
+from gateway.i18n import _
 from gateway.identity import IdentityError, enroll
 
 
-@click.command("enroll")
+@click.command("enroll", help=_("Enroll with a receiver. The token is used once and never stored or logged."))
 @state_option
 @click.option("--token", required=True, envvar="EDGEPROOF_ENROLL_TOKEN",
-              help="One-time enrollment token from the receiver (or $EDGEPROOF_ENROLL_TOKEN).")
-@click.option("--receiver", required=True, envvar="EDGEPROOF_RECEIVER", help="Receiver URL.")
-@click.option("--json", "as_json", is_flag=True)
+              help=_("One-time enrollment token from the receiver (or $EDGEPROOF_ENROLL_TOKEN)."))
+@click.option("--receiver", required=True, envvar="EDGEPROOF_RECEIVER", help=_("Receiver URL."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
 def command(state_dir: Path | None, token: str, receiver: str, as_json: bool) -> None:
     """Enroll with a receiver. The token is used once and never stored or logged."""
     try:
@@ -25,4 +26,5 @@ def command(state_dir: Path | None, token: str, receiver: str, as_json: bool) ->
         raise click.ClickException(str(exc)) from exc
     out = {k: answer.get(k) for k in ("enterprise_id", "gateway_id", "kid", "receiver_kid")}
     click.echo(json.dumps(out) if as_json else
-               f"enrolled gateway {out['gateway_id']} for enterprise {out['enterprise_id']}")
+               _("enrolled gateway {gateway} for enterprise {enterprise}")
+               .format(gateway=out["gateway_id"], enterprise=out["enterprise_id"]))

@@ -14,13 +14,18 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
+from gateway.i18n import N_, _
+
+# A connector run's status is a code (--json); this is how it reads (``_(status)``).
+STATUS_TEXTS = (N_("imported"), N_("unchanged"), N_("failed"))
 
 
-@click.command("import-erp")
+@click.command("import-erp", help=_("Import new exports now, recompute enterprise indicators, print what was read "
+                                    "and quarantined."))
 @state_option
 @profile_option
-@click.option("--connector", "only", multiple=True, help="Only this connector (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON report per source.")
+@click.option("--connector", "only", multiple=True, help=_("Only this connector (repeatable)."))
+@click.option("--json", "as_json", is_flag=True, help=_("One JSON report per source."))
 def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], as_json: bool) -> None:
     """Import new exports now, recompute enterprise indicators, print what was read and quarantined."""
     from gateway.connectors.runner import ConnectorRunner
@@ -29,7 +34,7 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
 
     prof = get_profile(profile)
     if not prof.connectors:
-        raise click.ClickException("the profile declares no [[connectors]]")
+        raise click.ClickException(_("the profile declares no [[connectors]]"))
     state = get_state(state_dir)
     p = Path(prof.store.path)
     st = Store(p if p.is_absolute() else state / p, prof.store.synchronous)
@@ -37,11 +42,12 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
         try:
             runner = ConnectorRunner(prof, state, st, settle_s=0.0)
         except ProfileError as exc:
-            raise click.ClickException(f"profile error: {exc}") from exc
+            raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
         if only:
             unknown = sorted(set(only) - {c.name for c in runner.cfgs})
             if unknown:
-                raise click.ClickException(f"no connector {unknown}; known: {[c.name for c in runner.cfgs]}")
+                raise click.ClickException(_("no connector {unknown}; known: {known}").format(
+                    unknown=unknown, known=[c.name for c in runner.cfgs]))
             runner.cfgs = [c for c in runner.cfgs if c.name in only]
         reports = runner.run_once(force=True)
     finally:
@@ -52,12 +58,14 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
         if as_json:
             click.echo(json.dumps(r.as_dict(), ensure_ascii=False, sort_keys=True))
             continue
-        click.echo(f"{r.connector}: {r.source}: {r.status}" + (f" ({r.error})" if r.error else ""))
+        click.echo(f"{r.connector}: {r.source}: {_(r.status)}" + (f" ({r.error})" if r.error else ""))
         if r.status == "imported":
-            click.echo(f"  rows {r.rows_ok} ok, {len(r.quarantined)} quarantined; added {r.added}, changed "
-                       f"{r.changed}, removed {r.removed}, unchanged {r.unchanged}")
+            click.echo("  " + _("rows {ok} ok, {quarantined} quarantined; added {added}, changed {changed}, removed "
+                                "{removed}, unchanged {unchanged}").format(
+                ok=r.rows_ok, quarantined=len(r.quarantined), added=r.added, changed=r.changed, removed=r.removed,
+                unchanged=r.unchanged))
         for line, reason in r.quarantined[:50]:
-            click.echo(f"  line {line}: {reason}")
+            click.echo("  " + _("line {line}: {reason}").format(line=line, reason=reason))
         if len(r.quarantined) > 50:
-            click.echo(f"  ... {len(r.quarantined) - 50} more")
+            click.echo("  " + _("... {n} more").format(n=len(r.quarantined) - 50))
     sys.exit(1 if failed else 0)

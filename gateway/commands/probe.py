@@ -14,11 +14,13 @@ import asyncio
 import json
 import logging
 import sys
+import unicodedata
 from typing import Any
 
 import click
 
 from gateway.commands._common import get_profile, profile_option
+from gateway.i18n import N_, _
 
 # Devices whose first reading needs a moment of data (a pulse sampler, an NMEA stream, a
 # camera pipeline that must see frames).
@@ -54,7 +56,7 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
                 entry["error"] = f"{exc.kind}: {exc.message}"
             except TimeoutError:
                 d.errors["timeout"] += 1
-                entry["error"] = "timeout: no answer within the probe's limit"
+                entry["error"] = _("timeout: no answer within the probe's limit")
             except OSError as exc:
                 d.errors["io"] += 1
                 entry["error"] = f"io: {exc}"
@@ -107,50 +109,68 @@ def _fmt(v: float | None) -> str:
     return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.1f}"
 
 
+def _width(text: str) -> int:
+    """Columns a terminal gives ``text``: CJK characters are two wide, so Chinese headers still line up."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+# Quality codes are data (JSON); these are how they read in the table (``_(quality)``).
+QUALITY_TEXTS = (N_("good"), N_("stale"), N_("comm_error"), N_("out_of_range"))
+
+
 def render(report: dict[str, Any]) -> str:
     # Driver and model beside the device: a wrong register map (model) reads plausible-looking
     # nonsense, and the installer must see which map each device was read with.
-    rows = [("DEVICE", "DRIVER", "MODEL", "POINT", "VALUE", "UNIT", "QUALITY", "LATENCY")]
+    rows = [(_("DEVICE"), _("DRIVER"), _("MODEL"), _("POINT"), _("VALUE"), _("UNIT"), _("QUALITY"), _("LATENCY"))]
     for e in report["devices"]:
         lat = f"{e['latency_ms']} ms" if e["latency_ms"] is not None else "-"
         who = (e["device"], e.get("driver") or "-", e.get("model") or "-")
         if not e["ok"]:
-            rows.append((*who, "-", "-", "-", "FAILED", lat))
+            rows.append((*who, "-", "-", "-", _("FAILED"), lat))
             continue
         for i, p in enumerate(e["points"]):
-            quality = p["quality"] + (f" ({p['note']})" if p.get("note") else "")
+            quality = _(p["quality"]) + (f" ({p['note']})" if p.get("note") else "")
             rows.append((*(who if i == 0 else ("", "", "")), p["point"], _fmt(p["value"]), p["unit"], quality,
                          lat if i == 0 else ""))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    out = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    widths = [max(_width(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(_ljust(str(c), w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     out.append("")
-    out.append("Per-unit counters (this probe):")
+    out.append(_("Per-unit counters (this probe):"))
     for e in report["devices"]:
-        errs = ", ".join(f"{k}={v}" for k, v in sorted(e["errors"].items())) or "none"
-        wire = f", wire {e['wire_ms']} ms/poll" if "wire_ms" in e else ""
-        status = "ok" if e["ok"] else f"FAILED {e['error']}"
-        out.append(f"  {e['device']}: {status}; requests={e['requests']}; errors: {errs}{wire}")
+        errs = ", ".join(f"{k}={v}" for k, v in sorted(e["errors"].items())) or _("none")
+        wire = _(", wire {ms} ms/poll").format(ms=e["wire_ms"]) if "wire_ms" in e else ""
+        status = "ok" if e["ok"] else _("FAILED {error}").format(error=e["error"])
+        out.append(f"  {e['device']}: " + _("{status}; requests={requests}; errors: {errors}").format(
+            status=status, requests=e["requests"], errors=errs) + wire)
     serial = [b for b in report["buses"] if b["kind"] == "serial" and "utilisation_pct" in b]
     if serial:
         out.append("")
-        out.append("Serial lines (wire time incl. t3.5 gaps, at the configured polls):")
+        out.append(_("Serial lines (wire time incl. t3.5 gaps, at the configured polls):"))
         for b in serial:
-            out.append(f"  {b['bus']}: {b['baudrate']} baud {b['format']} ({b['bits_per_char']} bits/char), "
-                       f"{b['devices']} device(s), {b['utilisation_pct']}% of the line")
+            out.append(f"  {b['bus']}: " + _("{baud} baud {format} ({bits} bits/char), {n} device(s), {pct}% of the "
+                                             "line").format(baud=b["baudrate"], format=b["format"],
+                                                            bits=b["bits_per_char"], n=b["devices"],
+                                                            pct=b["utilisation_pct"]))
     failed = [e["device"] for e in report["devices"] if not e["ok"]]
     out.append("")
-    out.append(f"{len(report['devices']) - len(failed)} of {len(report['devices'])} devices answered"
-               + (f"; FAILED: {', '.join(failed)}" if failed else "")
-               + (" (emulated twins)" if report["simulated"] else ""))
+    n = len(report["devices"])
+    out.append(_("{ok} of {n} devices answered").format(ok=n - len(failed), n=n)
+               + (_("; FAILED: {devices}").format(devices=", ".join(failed)) if failed else "")
+               + (_(" (emulated twins)") if report["simulated"] else ""))
     return "\n".join(out)
 
 
-@click.command("probe")
+@click.command("probe", help=_("Read every configured device once and show values, quality, latency and error "
+                               "counters."))
 @profile_option
 @click.option("--simulate/--no-simulate", default=None,
-              help="Read the emulated twins instead of hardware (default: the profile's site.simulated).")
-@click.option("--device", "-d", "only", multiple=True, help="Probe only this device (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+              help=_("Read the emulated twins instead of hardware (default: the profile's site.simulated)."))
+@click.option("--device", "-d", "only", multiple=True, help=_("Probe only this device (repeatable)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the report as one JSON object."))
 def command(profile: str | None, simulate: bool | None, only: tuple[str, ...], as_json: bool) -> None:
     """Read every configured device once and show values, quality, latency and error counters."""
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # failures are reported per unit below
@@ -158,7 +178,7 @@ def command(profile: str | None, simulate: bool | None, only: tuple[str, ...], a
     sim = prof.site.simulated if simulate is None else simulate
     unknown = [n for n in only if n not in {d.name for d in prof.devices}]
     if unknown:
-        raise click.ClickException(f"no such device in the profile: {', '.join(unknown)}")
+        raise click.ClickException(_("no such device in the profile: {devices}").format(devices=", ".join(unknown)))
     report = asyncio.run(probe(prof, sim, only))
     click.echo(json.dumps(report, sort_keys=True) if as_json else render(report))
     sys.exit(0 if report["ok"] else 1)

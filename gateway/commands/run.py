@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
+from gateway.i18n import _, use_profile_locale
 
 log = logging.getLogger("edgeproof.run")
 
@@ -36,12 +37,12 @@ def not_ready(state_dir: Path, profile: Any) -> str | None:
     from gateway.identity import ENROLLMENT_FILE, KEY_FILE
 
     if not (state_dir / KEY_FILE).exists():
-        return (f"this gateway has no key in {state_dir}: run `edgeproof init --state {state_dir}` first, "
-                "then `edgeproof enroll`")
+        return _("this gateway has no key in {state}: run `edgeproof init --state {state}` first, "
+                 "then `edgeproof enroll`").format(state=state_dir)
     if profile.uplink.transport != "none" and not (state_dir / ENROLLMENT_FILE).exists():
-        return (f"this gateway is not enrolled with a receiver: run `edgeproof enroll --state {state_dir} "
-                "--receiver URL --token TOKEN` (the receiver's operator issues the token with "
-                "`edgeproof cloud token --enterprise ID`)")
+        return _("this gateway is not enrolled with a receiver: run `edgeproof enroll --state {state} "
+                 "--receiver URL --token TOKEN` (the receiver's operator issues the token with "
+                 "`edgeproof cloud token --enterprise ID`)").format(state=state_dir)
     return None
 
 
@@ -72,11 +73,12 @@ def validate_profile(path: Path, state_dir: Path | None = None) -> Any:
     return profile
 
 
-@click.command("run")
+@click.command("run", help=_("Poll devices, compute indicators, sign and send batches until stopped (SIGHUP "
+                             "reloads the profile)."))
 @state_option
 @profile_option
 @click.option("--simulate/--no-simulate", default=None,
-              help="Run devices against their emulated twins (default: the profile's site.simulated).")
+              help=_("Run devices against their emulated twins (default: the profile's site.simulated)."))
 def command(state_dir: Path | None, profile: str | None, simulate: bool | None) -> None:
     """Poll devices, compute indicators, sign and send batches until stopped (SIGHUP reloads the profile)."""
     from gateway.identity import IdentityError
@@ -91,10 +93,11 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
         path = resolve_profile_path(profile or os.environ.get("EDGEPROOF_PROFILE"))
         current = validate_profile(path, state)
     except ProfileError as exc:
-        raise click.ClickException(f"profile error: {exc}") from exc
+        raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
+    use_profile_locale(current.site.locale)
     problem = not_ready(state, current)
     if problem:
-        click.echo(f"edgeproof run: {problem}", err=True)
+        click.echo(_("edgeproof run: {problem}").format(problem=problem), err=True)
         raise SystemExit(NOT_READY_EXIT)
 
     async def reload(gw: Gateway) -> Gateway:

@@ -65,6 +65,9 @@ class Model(_S):
     points: list[PointDef] = []
 
 
+LOCALES = ("en", "zh-CN")  # the catalogs shipped in gateway/locale (docs/i18n.md)
+
+
 class Site(_S):
     id: Name
     name: str = ""
@@ -73,6 +76,13 @@ class Site(_S):
     # Who the enterprise's staff contact with an enquiry or complaint about how their data is used
     # (the service's operator or the bank's desk: a phone number, an address); shown on the status page.
     complaint_contact: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    # The language of the status page and the CLI on this site (docs/i18n.md); None: the environment's
+    # (LANGUAGE / LC_ALL / LANG) for the CLI, the browser's for the page; English when neither is supported.
+    locale: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.locale is not None and self.locale not in LOCALES:
+            raise ValueError(f"locale must be one of {', '.join(LOCALES)} (found {self.locale!r})")
 
 
 class StoreCfg(_S):

@@ -1,9 +1,40 @@
 // EdgeProof status page. Vanilla JS, no dependencies, nothing loaded from the internet.
 // Renders the JSON API (/api/status, /api/series, /api/batches, /api/consent) with
 // textContent only (never innerHTML), so no value from a device can inject markup.
+// Every string shown goes through _(msgid, params) with {name} placeholders (docs/i18n.md); the catalog of the
+// page's language (<html lang>, chosen by the server) comes from /api/i18n as JSON.
 "use strict";
 
 const SVGNS = "http://www.w3.org/2000/svg";
+const LANG = document.documentElement.lang || "en";
+const NUMBER_LOCALE = LANG === "zh-CN" ? "zh-CN" : "en-US";
+let CATALOG = {};
+
+function _(msg, params) {
+  let s = CATALOG[msg] || msg;
+  if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in params ? String(params[k]) : m));
+  return s;
+}
+
+// State and quality codes come from the gateway as data; this is how each reads.
+function codeText(code) {
+  const t = {
+    good: _("good"), stale: _("stale"), comm_error: _("comm_error"), out_of_range: _("out_of_range"),
+    healthy: _("healthy"), unhealthy: _("unhealthy"), idle: _("idle"), backoff: _("backoff"),
+    starting: _("starting"), sending: _("sending"), rejected: _("rejected"), stopped: _("stopped"),
+    none: _("none"), acknowledged: _("acknowledged"), "not yet acknowledged": _("not yet acknowledged"),
+    // indicator categories (consent is given per category)
+    energy: _("energy"), machine: _("machine"), env: _("env"), water: _("water"), gas: _("gas"),
+    collateral: _("collateral"), vision: _("vision"), data_quality: _("data_quality"), mes: _("mes"), erp: _("erp"),
+    consent: _("consent"), declaration: _("declaration"), dispute: _("dispute"), confirmation: _("confirmation"),
+    // disputes, the banks' decisions on them and the warning levels the bank is served
+    contest: _("contest"), explain: _("explain"), confirm: _("confirm"), accepted: _("accepted"),
+    maintenance: _("maintenance"), stocktake: _("stocktake"), holiday: _("holiday"), other: _("other"),
+    open: _("open"), mixed: _("mixed"), green: _("green"), yellow: _("yellow"), orange: _("orange"), red: _("red"),
+    info: _("info"), warning: _("warning"), critical: _("critical"),
+  };
+  return t[code] || code;
+}
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -22,7 +53,7 @@ function fmt(v, digits) {
   if (v === null || v === undefined) return "–";
   if (typeof v !== "number") return String(v);
   const d = digits === undefined ? (Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 1 ? 2 : 3) : digits;
-  return v.toLocaleString("en-US", {maximumFractionDigits: d});
+  return v.toLocaleString(NUMBER_LOCALE, {maximumFractionDigits: d});
 }
 function bytes(n) {
   if (n === null || n === undefined) return "–";
@@ -31,22 +62,29 @@ function bytes(n) {
   return fmt(n, 1) + " " + u[i];
 }
 function ago(ts, now) {
-  if (!ts) return "never";
+  if (!ts) return _("never");
   const s = Math.max(0, (now || Date.now() / 1000) - ts);
-  if (s < 90) return Math.round(s) + " s ago";
-  if (s < 5400) return Math.round(s / 60) + " min ago";
-  if (s < 172800) return Math.round(s / 3600) + " h ago";
-  return Math.round(s / 86400) + " days ago";
+  if (s < 90) return _("{n} s ago", {n: Math.round(s)});
+  if (s < 5400) return _("{n} min ago", {n: Math.round(s / 60)});
+  if (s < 172800) return _("{n} h ago", {n: Math.round(s / 3600)});
+  return _("{n} days ago", {n: Math.round(s / 86400)});
 }
 function when(ts) { return ts ? new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "–"; }
 function dur(s) {
   if (s === null || s === undefined) return "–";
-  if (s < 120) return Math.round(s) + " s";
-  if (s < 7200) return Math.round(s / 60) + " min";
-  if (s < 172800) return fmt(s / 3600, 1) + " h";
-  return fmt(s / 86400, 1) + " days";
+  if (s < 120) return _("{n} s", {n: Math.round(s)});
+  if (s < 7200) return _("{n} min", {n: Math.round(s / 60)});
+  if (s < 172800) return _("{n} h", {n: fmt(s / 3600, 1)});
+  return _("{n} days", {n: fmt(s / 86400, 1)});
 }
-function badge(text, cls) { return el("span", {class: "badge " + (cls || text)}, text); }
+// Not inside another _() call's arguments: Babel's JavaScript extractor does not see nested calls.
+function clockText(synced) { return synced ? _("synced") : _("NOT synced"); }
+// A badge shows a code (quality, state) in the page's language; its class stays the code.
+// "energy.voltage_l1_v" may break after a dot, not inside a word (the cell is narrow on a phone).
+function dotted(text) {
+  return String(text || "").split(".").flatMap((part, i) => i ? [".", document.createElement("wbr"), part] : [part]);
+}
+function badge(text, cls) { return el("span", {class: "badge " + (cls || text)}, codeText(text)); }
 
 function spark(values, opts) {
   const w = (opts && opts.w) || 160, h = (opts && opts.h) || 32, bars = opts && opts.bars;
@@ -54,13 +92,13 @@ function spark(values, opts) {
   svg.setAttribute("class", "spark"); svg.setAttribute("width", w); svg.setAttribute("height", h);
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`); svg.setAttribute("role", "img");
   const nums = values.filter(v => typeof v === "number");
-  if (!nums.length) { svg.setAttribute("aria-label", "no data yet"); return svg; }
+  if (!nums.length) { svg.setAttribute("aria-label", _("no data yet")); return svg; }
   let lo = Math.min(...nums), hi = Math.max(...nums);
   if (bars) lo = Math.min(0, lo);
   if (hi === lo) { hi += 1; lo -= bars ? 0 : 1; }
   const x = i => values.length === 1 ? w / 2 : (i * (w - 2)) / (values.length - 1) + 1;
   const y = v => h - 2 - ((v - lo) / (hi - lo)) * (h - 4);
-  svg.setAttribute("aria-label", `${nums.length} values from ${fmt(lo)} to ${fmt(hi)}`);
+  svg.setAttribute("aria-label", _("{n} values from {lo} to {hi}", {n: nums.length, lo: fmt(lo), hi: fmt(hi)}));
   if (bars) {
     const slot = (w - 2) / Math.max(values.length, 16);
     const bw = Math.max(1, slot - 1);
@@ -96,8 +134,9 @@ async function getJSON(url) {
   return r.json();
 }
 
-function tile(label, value, sub, cls) {
-  return el("div", {class: "tile" + (cls ? " " + cls : ""), "data-tile": label},
+// ``key`` is the tile's stable (English) name for scripts and tests; ``label`` what people read.
+function tile(key, label, value, sub, cls) {
+  return el("div", {class: "tile" + (cls ? " " + cls : ""), "data-tile": key},
     el("div", {class: "label"}, label), el("div", {class: "value"}, value), el("div", {class: "sub"}, sub || ""));
 }
 
@@ -105,17 +144,23 @@ function renderSummary(st) {
   const devs = st.devices, ok = devs.filter(d => d.state === "healthy").length;
   const s = st.store, u = st.uplink;
   document.getElementById("site").textContent =
-    `${st.site.name || st.site.id} · gateway ${st.identity.gateway_id} · up ${dur(st.uptime_s)}` +
-    (st.simulate ? " · simulated devices" : "");
+    _("{site} · gateway {gateway} · up {uptime}", {site: st.site.name || st.site.id, gateway: st.identity.gateway_id,
+      uptime: dur(st.uptime_s)}) + (st.simulate ? " · " + _("simulated devices") : "");
+  const days = v => v === null ? "–" : _("{n} days", {n: fmt(v, 1)});
   document.getElementById("summary").replaceChildren(
-    tile("Devices healthy", `${ok} / ${devs.length}`, devs.filter(d => d.state !== "healthy").map(d => d.name).join(", ")),
-    tile("Buffer", bytes(s.size_bytes), `of ${bytes(s.max_bytes)} · full in ${s.days_until_full === null ? "–" : fmt(s.days_until_full, 1) + " days"}`),
-    tile("Retention at current rate", s.history_days === null ? "–" : fmt(s.history_days, 1) + " days",
-      `configured ${fmt(s.retention_days)} days · ${fmt(s.readings_per_s, 1)} readings/s`),
-    tile("Uplink", u.state, u.transport + (u.last_error ? " · " + u.last_error : "")),
-    tile("Last acknowledged batch", u.acked_seq ? "#" + u.acked_seq : "none", u.last_ack_at ? ago(u.last_ack_at, st.now) : "nothing acknowledged yet"),
-    tile("Backlog", `${u.backlog} batches`, `newest signed #${u.head_seq} · ${s.indicators_unbatched} indicators waiting`),
-    tile("Clock", st.clock.synced ? "synchronised" : "NOT synchronised", st.clock.synced ? "NTP" : "timestamps flagged in every batch"),
+    tile("Devices healthy", _("Devices healthy"), `${ok} / ${devs.length}`,
+      devs.filter(d => d.state !== "healthy").map(d => d.name).join(", ")),
+    tile("Buffer", _("Buffer"), bytes(s.size_bytes),
+      _("of {max} · full in {days}", {max: bytes(s.max_bytes), days: days(s.days_until_full)})),
+    tile("Retention at current rate", _("Retention at current rate"), days(s.history_days),
+      _("configured {days} days · {rate} readings/s", {days: fmt(s.retention_days), rate: fmt(s.readings_per_s, 1)})),
+    tile("Uplink", _("Uplink"), codeText(u.state), u.transport + (u.last_error ? " · " + u.last_error : "")),
+    tile("Last acknowledged batch", _("Last acknowledged batch"), u.acked_seq ? "#" + u.acked_seq : _("none"),
+      u.last_ack_at ? ago(u.last_ack_at, st.now) : _("nothing acknowledged yet")),
+    tile("Backlog", _("Backlog"), _("{n} batches", {n: u.backlog}),
+      _("newest signed #{seq} · {n} indicators waiting", {seq: u.head_seq, n: s.indicators_unbatched})),
+    tile("Clock", _("Clock"), st.clock.synced ? _("synchronised") : _("NOT synchronised"),
+      st.clock.synced ? "NTP" : _("timestamps flagged in every batch")),
   );
 }
 
@@ -127,21 +172,26 @@ function renderDevices(st, series) {
     const rows = d.points.map(p => {
       const s = bySeries[d.name + "/" + p.name];
       return el("tr", {"data-point": p.name},
-        el("td", {}, p.name, el("div", {class: "meta"}, p.meaning)),
+        el("td", {class: "pname"}, el("span", {class: "name"}, p.name), el("div", {class: "meta"}, dotted(p.meaning))),
         el("td", {class: "num"}, fmt(p.value), " ", p.unit),
         el("td", {}, p.quality ? badge(p.quality) : "–"),
-        el("td", {}, s ? spark(s.v, {w: 150, h: 28}) : ""));
+        el("td", {class: "sparkcell"}, s ? spark(s.v, {w: 150, h: 28}) : ""));
     });
     return el("div", {class: "card", "data-device": d.name},
       el("div", {class: "card-head"}, el("h3", {}, d.name), badge(d.state),
-        d.breaker_open ? badge(`backing off, next try in ${dur(d.next_poll_in_s)}`, "stale") : null),
-      el("div", {class: "meta"}, `${d.driver}${d.model ? " · " + d.model : ""} · asset ${d.asset}` +
-        ` · every ${fmt(d.poll_interval_s)} s · ${d.polls} polls, ${d.failures} failed` +
-        (d.latency_ms !== null ? ` · ${fmt(d.latency_ms, 1)} ms` : "") + ` · last good ${ago(d.last_ok, st.now)}`),
-      d.last_error ? el("div", {class: "err"}, `last error ${ago(d.last_error_at, st.now)}: ${d.last_error}`) : null,
-      errs ? el("div", {class: "err"}, "errors by kind: " + errs) : null,
-      el("table", {}, el("tr", {}, el("th", {}, "point"), el("th", {}, "value"), el("th", {}, "quality"),
-        el("th", {}, `last ${series ? series.minutes : 15} min`)), rows));
+        d.breaker_open ? el("span", {class: "badge stale"},
+          _("backing off, next try in {t}", {t: dur(d.next_poll_in_s)})) : null),
+      el("div", {class: "meta"}, `${d.driver}${d.model ? " · " + d.model : ""} · ` +
+        _("asset {asset} · every {s} s · {polls} polls, {failed} failed",
+          {asset: d.asset, s: fmt(d.poll_interval_s), polls: d.polls, failed: d.failures}) +
+        (d.latency_ms !== null ? ` · ${fmt(d.latency_ms, 1)} ms` : "") + " · " +
+        _("last good {ago}", {ago: ago(d.last_ok, st.now)})),
+      d.last_error ? el("div", {class: "err"},
+        _("last error {ago}: {error}", {ago: ago(d.last_error_at, st.now), error: d.last_error})) : null,
+      errs ? el("div", {class: "err"}, _("errors by kind: {errors}", {errors: errs})) : null,
+      el("table", {class: "points"}, el("tr", {}, el("th", {}, _("point")), el("th", {}, _("value")),
+        el("th", {}, _("quality")), el("th", {class: "sparkcell"}, _("last {n} min", {n: series ? series.minutes : 15}))),
+        rows));
   });
   document.getElementById("device-list").replaceChildren(...cards);
 }
@@ -151,11 +201,12 @@ function renderIndicators(series) {
     const last = s.v.length ? s.v[s.v.length - 1] : null;
     return el("div", {class: "chart", "data-indicator": s.name},
       el("div", {}, el("span", {class: "title"}, s.name), el("span", {class: "now"}, fmt(last), " ", s.unit)),
-      el("div", {class: "meta"}, `${s.subject} · ${dur(s.window_s)} windows · ${s.category}`),
+      el("div", {class: "meta"}, _("{subject} · {window} windows · {category}",
+        {subject: s.subject, window: dur(s.window_s), category: codeText(s.category)})),
       spark(s.v, {w: 280, h: 48, bars: true}));
   });
   document.getElementById("indicator-list").replaceChildren(
-    ...(list.length ? list : [el("p", {class: "hint"}, "No indicator window has closed yet.")]));
+    ...(list.length ? list : [el("p", {class: "hint"}, _("No indicator window has closed yet."))]));
 }
 
 function kv(id, rows) {
@@ -166,27 +217,30 @@ function kv(id, rows) {
 function renderStorage(st) {
   const s = st.store;
   kv("storage-table", [
-    ["Store size", `${bytes(s.size_bytes)} of ${bytes(s.max_bytes)}`],
-    ["Raw readings held (approx.)", fmt(s.readings_approx, 0)],
-    ["Oldest raw reading", s.oldest_reading ? `${when(s.oldest_reading)} (${ago(s.oldest_reading, st.now)})` : "–"],
-    ["Current rate", `${fmt(s.readings_per_s, 2)} readings/s · ${bytes(s.bytes_per_day)} per day`],
-    ["Days until the size cap", s.days_until_full === null ? "–" : fmt(s.days_until_full, 1)],
-    ["History kept at this rate", s.history_days === null ? "–" : `${fmt(s.history_days, 1)} days (retention ${fmt(s.retention_days)} days)`],
-    ["Indicators waiting to be packed", s.indicators_unbatched],
-    ["Indicators held back by consent", s.indicators_held],
-    ["Loss counters (sent in every batch)", Object.entries(s.loss).map(([k, v]) => `${k} ${v}`).join(" · ")],
+    [_("Store size"), _("{size} of {max}", {size: bytes(s.size_bytes), max: bytes(s.max_bytes)})],
+    [_("Raw readings held (approx.)"), fmt(s.readings_approx, 0)],
+    [_("Oldest raw reading"), s.oldest_reading ? `${when(s.oldest_reading)} (${ago(s.oldest_reading, st.now)})` : "–"],
+    [_("Current rate"), _("{rate} readings/s · {bytes} per day", {rate: fmt(s.readings_per_s, 2), bytes: bytes(s.bytes_per_day)})],
+    [_("Days until the size cap"), s.days_until_full === null ? "–" : fmt(s.days_until_full, 1)],
+    [_("History kept at this rate"), s.history_days === null ? "–" : _("{days} days (retention {retention} days)",
+      {days: fmt(s.history_days, 1), retention: fmt(s.retention_days)})],
+    [_("Indicators waiting to be packed"), s.indicators_unbatched],
+    [_("Indicators held back by consent"), s.indicators_held],
+    [_("Loss counters (sent in every batch)"), Object.entries(s.loss).map(([k, v]) => `${k} ${v}`).join(" · ")],
   ]);
 }
 
 function renderUplink(st) {
   const u = st.uplink;
   kv("uplink-table", [
-    ["Transport", u.transport], ["Destination", u.destination || "–"], ["State", badge(u.state)],
-    ["Newest signed batch", "#" + u.head_seq], ["Last acknowledged batch", u.acked_seq ? `#${u.acked_seq} (${ago(u.last_ack_at, st.now)})` : "none"],
-    ["Backlog", `${u.backlog} batches`], ["Delivery attempts / failures", `${u.sent ?? 0} / ${u.failures ?? 0}`],
-    ["Rejected by the receiver", Object.entries(u.rejected || {}).map(([k, v]) => `${k} ×${v}`).join(", ") || "none"],
-    ["Last error", u.last_error || "none"], ["Enterprise", st.identity.enterprise_id || "not enrolled"],
-    ["Signing key id", st.identity.kid],
+    [_("Transport"), u.transport], [_("Destination"), u.destination || "–"], [_("State"), badge(u.state)],
+    [_("Newest signed batch"), "#" + u.head_seq],
+    [_("Last acknowledged batch"), u.acked_seq ? `#${u.acked_seq} (${ago(u.last_ack_at, st.now)})` : _("none")],
+    [_("Backlog"), _("{n} batches", {n: u.backlog})],
+    [_("Delivery attempts / failures"), `${u.sent ?? 0} / ${u.failures ?? 0}`],
+    [_("Rejected by the receiver"), Object.entries(u.rejected || {}).map(([k, v]) => `${k} ×${v}`).join(", ") || _("none")],
+    [_("Last error"), u.last_error || _("none")], [_("Enterprise"), st.identity.enterprise_id || _("not enrolled")],
+    [_("Signing key id"), st.identity.kid],
   ]);
 }
 
@@ -194,16 +248,17 @@ function renderImports(st) {
   const im = st.imports || {connectors: [], quarantined: []};
   const body = [];
   if (!im.connectors.length) {
-    body.push(el("p", {class: "hint"}, "No export has been imported."));
+    body.push(el("p", {class: "hint"}, _("No export has been imported.")));
   } else {
     const cols = ["connector", "source", "at", "rows_ok", "rows_quarantined"];
-    body.push(el("table", {id: "imports-table"}, el("tr", {}, cols.map(k => el("th", {}, k))),
-      ...im.connectors.map(r => el("tr", {}, cols.map(k => el("td", {}, k === "at" ? when(r.at) : String(r[k])))))));
+    body.push(scroll(el("table", {id: "imports-table"}, el("tr", {}, cols.map(k => el("th", {}, colText(k)))),
+      ...im.connectors.map(r => el("tr", {}, cols.map(k => el("td", {}, k === "at" ? when(r.at) : String(r[k]))))))));
   }
   if (im.quarantined.length) {
-    body.push(el("h3", {}, "Lines quarantined (fix them in the export)"));
-    body.push(el("table", {id: "quarantine-table"}, el("tr", {}, ["connector", "source", "line", "reason"].map(k => el("th", {}, k))),
-      ...im.quarantined.map(r => el("tr", {}, [r.connector, r.source, String(r.line), r.reason].map(v => el("td", {}, v))))));
+    body.push(el("h3", {}, _("Lines quarantined (fix them in the export)")));
+    body.push(scroll(el("table", {id: "quarantine-table"},
+      el("tr", {}, ["connector", "source", "line", "reason"].map(k => el("th", {}, colText(k)))),
+      ...im.quarantined.map(r => el("tr", {}, [r.connector, r.source, String(r.line), r.reason].map(v => el("td", {}, v)))))));
   }
   document.getElementById("imports-body").replaceChildren(...body);
 }
@@ -213,59 +268,77 @@ function renderConsent(c) {
   const f = c.in_force;
   if (f) {
     kvInto(body, [
-      ["Consent section", f.configured === false ? "none in the profile: every category may leave" : "configured"],
-      ["Categories authorised now", f.allowed.length ? f.allowed.map(x => badge(x, "yes")) : badge("none", "no")],
-      ["Revoked on site", f.denied.length ? f.denied.map(x => badge(x, "no")) : "none"],
-      ["Authorised recipients", f.to.length ? f.to.join(", ") : "–"],
-      ["Next expiry", f.until || "none"],
+      [_("Consent section"), f.configured === false ? _("none in the profile: every category may leave") : _("configured")],
+      [_("Categories authorised now"), f.allowed.length ? f.allowed.map(x => badge(x, "yes")) : badge("none", "no")],
+      [_("Revoked on site"), f.denied.length ? f.denied.map(x => badge(x, "no")) : _("none")],
+      [_("Authorised recipients"), f.to.length ? f.to.join(", ") : "–"],
+      [_("Next expiry"), f.until || _("none")],
     ]);
   } else {
-    body.push(el("p", {class: "hint"}, c.in_force_error ? "Consent could not be evaluated: " + c.in_force_error
-      : "Consent is not configured on this gateway version."));
+    body.push(el("p", {class: "hint"}, c.in_force_error
+      ? _("Consent could not be evaluated: {error}", {error: c.in_force_error})
+      : _("Consent is not configured on this gateway version.")));
   }
-  body.push(el("p", {}, "Categories that have left the site: ",
-    c.categories_sent.length ? c.categories_sent.map(x => badge(x, "yes")) : "none yet"));
+  body.push(el("p", {}, _("Categories that have left the site:"), " ",
+    c.categories_sent.length ? c.categories_sent.map(x => badge(x, "yes")) : _("none yet")));
   const held = Object.entries(c.held || {});
-  if (held.length) body.push(el("p", {}, "Held back (never sent): ", held.map(([r, n]) => `${r} ×${n}`).join(", ")));
+  if (held.length) body.push(el("p", {}, _("Held back (never sent):"), " ", held.map(([r, n]) => `${r} ×${n}`).join(", ")));
   if (c.audit_available) {
-    body.push(el("h3", {}, "Audit log (hash-chained, newest first)"));
+    body.push(el("h3", {}, _("Audit log (hash-chained, newest first)")));
     const cols = ["id", "time", "kind", "seq", "categories", "n_records", "acknowledged", "detail"];
-    body.push(el("table", {id: "consent-audit"}, el("tr", {}, cols.map(k => el("th", {}, k))),
+    body.push(scroll(el("table", {id: "consent-audit"}, el("tr", {}, cols.map(k => el("th", {}, colText(k)))),
       c.audit.map(e => el("tr", {}, cols.map(k => el("td", {},
         Array.isArray(e[k]) ? e[k].join(", ") : (typeof e[k] === "object" && e[k] !== null ?
-          (Object.keys(e[k]).length ? JSON.stringify(e[k]) : "") : (e[k] ?? ""))))))));
-    if (!c.audit.length) body.push(el("p", {class: "hint"}, "No entries yet."));
+          (Object.keys(e[k]).length ? JSON.stringify(e[k]) : "") : (e[k] ?? "")))))))));
+    if (!c.audit.length) body.push(el("p", {class: "hint"}, _("No entries yet.")));
   } else {
-    body.push(el("p", {class: "hint"}, "The consent audit log is not available on this gateway version."));
+    body.push(el("p", {class: "hint"}, _("The consent audit log is not available on this gateway version.")));
   }
-  if (c.audit_error) body.push(el("p", {class: "err"}, "Audit log error: " + c.audit_error));
+  if (c.audit_error) body.push(el("p", {class: "err"}, _("Audit log error: {error}", {error: c.audit_error})));
   const decl = c.declarations || [];
-  body.push(el("h3", {}, "Declared events (sent to the bank whatever the categories; notes stay here)"));
+  body.push(el("h3", {}, _("Declared events (sent to the bank whatever the categories; notes stay here)")));
   if (decl.length) {
     const dcols = ["id", "action", "kind", "from", "to", "assets", "declared_at", "withdrawn_by", "signed_in_batch",
                    "note"];
-    body.push(el("table", {id: "declarations"}, el("tr", {}, dcols.map(k => el("th", {}, k))),
+    body.push(scroll(el("table", {id: "declarations"}, el("tr", {}, dcols.map(k => el("th", {}, colText(k)))),
       decl.map(e => el("tr", {}, dcols.map(k => el("td", {},
-        k === "action" && e.withdraws ? `withdraws #${e.withdraws}` :
-        Array.isArray(e[k]) ? (e[k].join(", ") || "whole site") : (e[k] ?? "")))))));
+        k === "action" && e.withdraws ? _("withdraws #{id}", {id: e.withdraws}) :
+        Array.isArray(e[k]) ? (e[k].join(", ") || _("whole site")) : (e[k] ?? ""))))))));
   } else {
-    body.push(el("p", {class: "hint"}, "None. Declare with: edgeproof declare add --kind holiday --from ... --to ..."));
+    body.push(el("p", {class: "hint"}, _("None. Declare with:") + " edgeproof declare add --kind holiday --from ... --to ..."));
   }
   document.getElementById("consent-body").replaceChildren(...body);
 }
 
 function kvInto(list, rows) {
-  list.push(el("table", {class: "kv"}, rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))));
+  list.push(scroll(el("table", {class: "kv"}, rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))))));
+}
+
+// A wide table scrolls inside its own box on a narrow screen instead of widening the page.
+function scroll(table) { return el("div", {class: "scroll"}, table); }
+
+// Column names of the data tables: the keys stay in the JSON API, people read these.
+function colText(k) {
+  const t = {
+    connector: _("connector"), source: _("source"), at: _("at"), rows_ok: _("rows accepted"),
+    rows_quarantined: _("rows quarantined"), line: _("line"), reason: _("reason"), id: _("id"), time: _("time"),
+    kind: _("kind"), seq: _("seq"), categories: _("categories"), n_records: _("records"),
+    acknowledged: _("acknowledged"), detail: _("detail"), action: _("action"), from: _("from"), to: _("to"),
+    assets: _("assets"), declared_at: _("declared at"), withdrawn_by: _("withdrawn by"),
+    signed_in_batch: _("signed in batch"), note: _("note"),
+  };
+  return t[k] || k;
 }
 
 const openBatches = new Set();
 let batchesTouched = false;
 function batchRecords(recs) {
-  return el("table", {}, el("tr", {}, ["record", "subject", "window start", "length", "value", "quality"].map(h => el("th", {}, h))),
+  return scroll(el("table", {}, el("tr", {}, [_("record"), _("subject"), _("window start"), _("length"), _("value"),
+    _("quality")].map(h => el("th", {}, h))),
     recs.map(r => el("tr", {},
       el("td", {}, r.name || r.type), el("td", {}, r.subject || ""),
       el("td", {}, r.window ? when(r.window.start) : ""), el("td", {}, r.window ? dur(r.window.len) : ""),
-      el("td", {class: "num"}, fmt(r.value), " ", r.unit || ""), el("td", {}, (r.q || []).join(", ") || "ok"))));
+      el("td", {class: "num"}, fmt(r.value), " ", r.unit || ""), el("td", {}, (r.q || []).join(", ") || "ok")))));
 }
 
 function renderBatches(b) {
@@ -273,12 +346,14 @@ function renderBatches(b) {
     const recs = (x.body && x.body.records) || [];
     const holder = el("div", {class: "records"});
     const det = el("details", {"data-seq": x.seq},
-      el("summary", {}, `Batch #${x.seq} · ${x.body ? x.body.created : when(x.created)} · ${x.n_records} records · ` +
-        `${x.categories.join(", ")} · ${bytes(x.bytes)}`, badge(x.acknowledged ? "acknowledged" : "not yet acknowledged",
-        x.acknowledged ? "yes" : "stale")),
-      el("div", {class: "meta"}, `hash `, el("code", {}, x.hash), ` · key ${x.kid}` +
-        (x.body ? ` · prev ${x.body.prev.slice(0, 16)}… · boot ${x.body.boot} · clock ${x.body.clock.synced ? "synced" : "NOT synced"}` +
-          ` · loss ${Object.entries(x.body.loss).map(([k, v]) => k + " " + v).join(", ")}` : "")),
+      el("summary", {}, _("Batch #{seq} · {created} · {n} records · {categories} · {size}",
+        {seq: x.seq, created: x.body ? x.body.created : when(x.created), n: x.n_records,
+         categories: x.categories.map(codeText).join(", "), size: bytes(x.bytes)}),
+        badge(x.acknowledged ? "acknowledged" : "not yet acknowledged", x.acknowledged ? "yes" : "stale")),
+      el("div", {class: "meta"}, _("hash") + " ", el("code", {}, x.hash), " · " + _("key {kid}", {kid: x.kid}) +
+        (x.body ? " · " + _("prev {prev}… · boot {boot} · clock {clock}", {prev: x.body.prev.slice(0, 16),
+          boot: x.body.boot, clock: clockText(x.body.clock.synced)}) +
+          " · " + _("loss {loss}", {loss: Object.entries(x.body.loss).map(([k, v]) => k + " " + v).join(", ")}) : "")),
       x.decode_error ? el("div", {class: "err"}, x.decode_error) : null, holder);
     // Records are put in the page only when a batch is opened: a batch holds up to 500.
     const fill = () => { if (!holder.firstChild) holder.append(batchRecords(recs)); };
@@ -293,7 +368,7 @@ function renderBatches(b) {
     return det;
   });
   document.getElementById("batch-list").replaceChildren(
-    ...(items.length ? items : [el("p", {class: "hint"}, "Nothing has left the site yet.")]));
+    ...(items.length ? items : [el("p", {class: "hint"}, _("Nothing has left the site yet."))]));
 }
 
 // -- What the bank sees (GET /api/enterprise; actions POST JSON, behind the page's password) --------
@@ -302,38 +377,39 @@ async function postJSON(url, obj) {
                               headers: {"Content-Type": "application/json"}, body: JSON.stringify(obj || {})});
   let out = {};
   try { out = await r.json(); } catch (e) { out = {message: `HTTP ${r.status}`}; }
-  document.getElementById("action-result").textContent = out.message || (r.ok ? "done" : `HTTP ${r.status}`);
+  document.getElementById("action-result").textContent = out.message || (r.ok ? _("done") : `HTTP ${r.status}`);
   if (r.ok) renderEnterprise(await getJSON("/api/enterprise"));
   return r.ok;
 }
 
 function decisionsText(ds) {
-  if (!ds || !ds.length) return "open: no bank has decided yet";
-  return ds.map(d => `${d.bank}: ${d.decision}` + (d.reason ? ` (${d.reason})` : "")).join("; ");
+  if (!ds || !ds.length) return _("open: no bank has decided yet");
+  return ds.map(d => `${d.bank}: ${codeText(d.decision)}` + (d.reason ? ` (${d.reason})` : "")).join("; ");
 }
 
 function renderEnterprise(v) {
   const body = [];
   if (!v.fetched_at) {
-    body.push(el("p", {class: "hint"}, "Not fetched yet: the gateway fetches it every few minutes once enrolled."));
+    body.push(el("p", {class: "hint"}, _("Not fetched yet: the gateway fetches it every few minutes once enrolled.")));
   } else {
     const s = v.score || {};
     body.push(el("p", {id: "bank-score"},
-      s.score === undefined || s.score === null ? "No score computed yet." :
-        `Score ${fmt(s.score, 0)} points, grade ${s.grade}; warning level ${v.warning_level}` +
-        (v.warning_text ? ` (${v.warning_text})` : "") + `. Fetched ${v.fetched_at}.`));
+      s.score === undefined || s.score === null ? _("No score computed yet.") :
+        _("Score {score} points, grade {grade}; warning level {level}",
+          {score: fmt(s.score, 0), grade: s.grade, level: codeText(v.warning_level)}) +
+        (v.warning_text ? ` (${v.warning_text})` : "") + ". " + _("Fetched {time}.", {time: v.fetched_at})));
     if (v.reasons.length) {
       body.push(el("ul", {id: "bank-reasons"}, v.reasons.map(r =>
-        el("li", {}, `${r.code}: ${r.text} (${fmt(r.points_lost, 1)} points lost)`))));
+        el("li", {}, `${r.code}: ${r.text} ` + _("({points} points lost)", {points: fmt(r.points_lost, 1)})))));
     }
     const rows = v.findings.map(f => el("tr", {"data-finding": f.hash},
       el("td", {}, "#" + f.id), el("td", {}, badge(f.severity)), el("td", {}, f.kind),
       el("td", {}, f.message || ""), el("td", {class: "numbers"}, f.numbers || ""),
       el("td", {}, v.actions_enabled ? el("button", {type: "button", "data-dispute": f.hash, "data-id": f.id},
-                                          "Contest or explain") : "")));
+                                          _("Contest or explain")) : "")));
     body.push(rows.length ? el("table", {id: "bank-findings"},
-      el("tr", {}, ["Finding", "Severity", "Rule", "What", "Numbers", ""].map(k => el("th", {}, k))), rows)
-      : el("p", {class: "hint"}, "No findings."));
+      el("tr", {}, [_("Finding"), _("Severity"), _("Rule"), _("What"), _("Numbers"), ""].map(k => el("th", {}, k))), rows)
+      : el("p", {class: "hint"}, _("No findings.")));
   }
   document.getElementById("bank-view-body").replaceChildren(...body);
   for (const b of document.querySelectorAll("button[data-dispute]")) {
@@ -345,20 +421,23 @@ function renderEnterprise(v) {
     });
   }
   const ds = v.disputes.map(d => el("li", {"data-dispute-id": d.id},
-    d.action === "confirm" ? `#${d.id} confirmation of the measures in force, ${d.made_at}` :
-      `#${d.id} ${d.action}${d.reason ? " (" + d.reason + ")" : ""} of finding #${d.finding_id || "?"}, ${d.made_at}` +
-      `: ${decisionsText(d.decisions)}` + (d.note ? ` · note: ${d.note}` : ""),
-    d.signed_in_batch === null ? " · not yet signed" : ` · signed in batch ${d.signed_in_batch}`));
+    d.action === "confirm" ? _("#{id} confirmation of the measures in force, {time}", {id: d.id, time: d.made_at}) :
+      _("#{id} {action} of finding #{finding}, {time}", {id: d.id, time: d.made_at, finding: d.finding_id || "?",
+        action: codeText(d.action) + (d.reason ? " (" + codeText(d.reason) + ")" : "")}) +
+      `: ${decisionsText(d.decisions)}` + (d.note ? " · " + _("note: {note}", {note: d.note}) : ""),
+    d.signed_in_batch === null ? " · " + _("not yet signed") :
+      " · " + _("signed in batch {batch}", {batch: d.signed_in_batch})));
   document.getElementById("disputes-body").replaceChildren(
-    ds.length ? el("ul", {id: "dispute-list"}, ds) : el("p", {class: "hint"}, "None yet."));
+    ds.length ? el("ul", {id: "dispute-list"}, ds) : el("p", {class: "hint"}, _("None yet.")));
   document.getElementById("confirm-button").hidden = !v.actions_enabled;
   document.getElementById("view-refresh").hidden = !v.actions_enabled;
   // ACCESS LOG (h13-evidence, cloud_stub/access_log.py): who pulled what, once the receiver serves it.
   document.getElementById("access-log-body").replaceChildren(v.access_log === null || v.access_log === undefined ?
-    el("p", {class: "hint", id: "access-log-placeholder"}, "Not yet available from the bank's receiver.") :
+    el("p", {class: "hint", id: "access-log-placeholder"}, _("Not yet available from the bank's receiver.")) :
     el("ul", {}, v.access_log.map(a => el("li", {}, JSON.stringify(a)))));
   document.getElementById("complaint-contact").textContent =
-    v.complaint_contact ? "Questions or complaints about how your data is used: " + v.complaint_contact : "";
+    v.complaint_contact ? _("Questions or complaints about how your data is used: {contact}",
+                           {contact: v.complaint_contact}) : "";
 }
 
 function wireActions() {
@@ -388,15 +467,23 @@ async function refresh(full) {
       renderEnterprise(await getJSON("/api/enterprise"));
     }
     document.getElementById("footer").textContent =
-      `EdgeProof ${st.version} · read-only page served by this gateway on the local network · updated ${when(st.now)}`;
+      _("EdgeProof {version} · read-only page served by this gateway on the local network · updated {time}",
+        {version: st.version, time: when(st.now)});
     document.body.dataset.loaded = "1";
     err.hidden = true;
   } catch (e) {
-    err.textContent = "Cannot reach the gateway: " + e.message; err.hidden = false;
+    err.textContent = _("Cannot reach the gateway: {error}", {error: e.message}); err.hidden = false;
   }
 }
 
-let tick = 0;
-wireActions();
-refresh(true);
-setInterval(() => refresh(++tick % 3 === 0), 5000);
+// The catalog first (a page in English needs none), then the data; a missing catalog leaves English.
+async function start() {
+  if (LANG !== "en") {
+    try { CATALOG = (await getJSON("/api/i18n?lang=" + encodeURIComponent(LANG))).messages || {}; } catch (e) { CATALOG = {}; }
+  }
+  let tick = 0;
+  wireActions();
+  refresh(true);
+  setInterval(() => refresh(++tick % 3 === 0), 5000);
+}
+start();

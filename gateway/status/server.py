@@ -22,7 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.status import collect, enterprise, metrics
+from gateway import i18n
+from gateway.status import collect, enterprise, metrics, page_template
 from gateway.status.auth import BasicAuth
 
 if TYPE_CHECKING:
@@ -69,6 +70,12 @@ def parse_bind(bind: str) -> tuple[str, int]:
 def _load_static() -> dict[str, bytes]:
     pkg = resources.files("gateway.status")
     return {path: pkg.joinpath(name).read_bytes() for path, (name, _) in STATIC.items()}
+
+
+def page_locale(query: dict[str, list[str]], accept_language: str | None, site_locale: str | None) -> str:
+    """The page's language: ``?lang=`` (the page's language links), else the profile's ``site.locale``
+    (the installer's deliberate choice for this site), else the browser's Accept-Language, else English."""
+    return i18n.resolve(query.get("lang", [None])[0], site_locale, i18n.from_accept_language(accept_language))
 
 
 class _Server(ThreadingHTTPServer):
@@ -137,6 +144,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(code, json.dumps({"error": HTTPStatus(code).phrase, "message": message}).encode(),
                    "application/json", extra)
 
+    def _locale(self, query: dict[str, list[str]]) -> str:
+        site = getattr(getattr(self.server.status.gw, "profile", None), "site", None)
+        return page_locale(query, self.headers.get("Accept-Language"), getattr(site, "locale", None))
+
     def _not_allowed(self) -> None:
         self._error(405, "the status page is read-only: GET and HEAD only", {"Allow": "GET, HEAD"})
 
@@ -186,6 +197,12 @@ class Handler(BaseHTTPRequestHandler):
                                {"WWW-Authenticate": f'Basic realm="{st.auth.realm}", charset="UTF-8"'})
         query = urllib.parse.parse_qs(url.query)
         try:
+            if path == "/":
+                return self._send(200, st.page(self._locale(query)), STATIC[path][1],
+                                  {"Content-Language": self._locale(query), "Vary": "Accept-Language"})
+            if path == "/api/i18n":
+                loc = self._locale(query)
+                return self._json({"locale": loc, "messages": i18n.catalog(loc)})
             if path in STATIC:
                 return self._send(200, st.static[path], STATIC[path][1])
             if path == "/api/status":
@@ -251,6 +268,11 @@ class StatusServer:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
+
+    def page(self, locale: str) -> bytes:
+        """page.html with its marked strings in ``locale`` (made once per locale)."""
+        return self.cached(("page", locale), float("inf"), lambda: page_template.render(
+            self.static["/"].decode("utf-8"), i18n.translation(locale).gettext, locale).encode("utf-8"))
 
     def status(self) -> dict[str, Any]:
         """The status document, computed at most once a second however many visitors poll."""

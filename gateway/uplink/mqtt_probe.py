@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.i18n import _
 from gateway.profile.schema import MqttCfg
 
 
@@ -32,7 +33,8 @@ def probe_broker(cfg: MqttCfg, gateway_id: str, timeout_s: float = 5.0) -> Probe
 
     from gateway.uplink.mqtt import make_client
 
-    where = f"broker {cfg.host}:{cfg.port}{' (TLS)' if cfg.tls else ''}"
+    where = _("broker {host}:{port}").format(host=cfg.host, port=cfg.port) + (" (TLS)" if cfg.tls else "")
+    user = cfg.username or _("anonymous")
     ack_topic = f"{cfg.topic_prefix}/{gateway_id}/ack"
     done = threading.Event()
     outcome: dict[str, Any] = {}
@@ -55,35 +57,38 @@ def probe_broker(cfg: MqttCfg, gateway_id: str, timeout_s: float = 5.0) -> Probe
     try:
         client = make_client(cfg, f"edgeproof-{gateway_id}-selftest", clean_session=True)
     except OSError as exc:  # the password file or CA file cannot be read
-        return ProbeResult("fail", f"{where}: cannot prepare the login: {exc}",
-                           "check [uplink.mqtt] password_file / cafile: they must exist and be readable")
+        return ProbeResult("fail", _("{broker}: cannot prepare the login: {error}").format(broker=where, error=exc),
+                           _("check [uplink.mqtt] password_file / cafile: they must exist and be readable"))
     client.on_connect, client.on_subscribe, client.on_disconnect = on_connect, on_subscribe, on_disconnect
     try:
         client.connect(cfg.host, cfg.port, keepalive=max(5, int(timeout_s) + 5))
     except OSError as exc:  # refused, unreachable, DNS, TLS handshake or certificate
-        return ProbeResult("fail", f"{where} unreachable: {exc}",
-                           "check the network, the firewall (port 8883/1883), [uplink.mqtt] host/port and, "
-                           "with TLS, cafile")
+        return ProbeResult("fail", _("{broker} unreachable: {error}").format(broker=where, error=exc),
+                           _("check the network, the firewall (port 8883/1883), [uplink.mqtt] host/port and, "
+                             "with TLS, cafile"))
     client.loop_start()
     try:
         if not done.wait(timeout_s):
-            return ProbeResult("fail", f"{where}: no answer to the MQTT login within {timeout_s:g} s",
-                               "is it an MQTT broker on that port? (TLS port with tls = false, or the reverse)")
+            return ProbeResult("fail", _("{broker}: no answer to the MQTT login within {s} s").format(
+                broker=where, s=f"{timeout_s:g}"),
+                _("is it an MQTT broker on that port? (TLS port with tls = false, or the reverse)"))
     finally:
         client.disconnect()
         client.loop_stop()
     rc = outcome.get("connack")
     if rc is None:
-        return ProbeResult("fail", f"{where} closed the connection before answering the login "
-                                   f"({outcome.get('disconnect')})",
-                           "with TLS, check cafile and the broker's certificate; otherwise the broker's log")
+        return ProbeResult("fail", _("{broker} closed the connection before answering the login ({reason})").format(
+            broker=where, reason=outcome.get("disconnect")),
+            _("with TLS, check cafile and the broker's certificate; otherwise the broker's log"))
     if rc.is_failure:
-        return ProbeResult("fail", f"{where} refused the login as {cfg.username or 'anonymous'}: {rc}",
-                           "check [uplink.mqtt] username and password_file against the broker's password file")
+        return ProbeResult("fail", _("{broker} refused the login as {user}: {reason}").format(
+            broker=where, user=user, reason=rc),
+            _("check [uplink.mqtt] username and password_file against the broker's password file"))
     codes = outcome.get("suback") or []
     if not codes or any(getattr(c, "is_failure", False) or c == 0x80 for c in codes):
-        return ProbeResult("fail", f"{where} accepted the login but refused the subscription to {ack_topic}",
-                           "the broker's ACL must let this gateway read its ack topic and write "
-                           f"{cfg.topic_prefix}/{gateway_id}/batch, or no batch is ever acknowledged")
-    return ProbeResult("ok", f"{where} accepted the login as {cfg.username or 'anonymous'} and the subscription "
-                             f"to {ack_topic}")
+        return ProbeResult("fail", _("{broker} accepted the login but refused the subscription to {topic}").format(
+            broker=where, topic=ack_topic),
+            _("the broker's ACL must let this gateway read its ack topic and write {topic}, or no batch is ever "
+              "acknowledged").format(topic=f"{cfg.topic_prefix}/{gateway_id}/batch"))
+    return ProbeResult("ok", _("{broker} accepted the login as {user} and the subscription to {topic}").format(
+        broker=where, user=user, topic=ack_topic))

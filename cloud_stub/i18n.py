@@ -1,0 +1,90 @@
+"""The receiver's message catalog: finding and reason-code texts, alert texts, in the bank's language.
+
+Stored findings, scores and alerts stay structured and signed as they are; text is made from
+them at the edge (the rendered feed routes, the CLI) with stdlib ``gettext`` and the compiled
+catalog in ``cloud_stub/locale`` (domain ``edgeproof_receiver``; docs/i18n.md). The receiver
+imports the wire format only, so it keeps its own small copy of the locale negotiation that
+``gateway/i18n.py`` does for the gateway.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+DOMAIN = "edgeproof_receiver"
+LOCALE_DIR = Path(__file__).with_name("locale")
+DEFAULT = "en"
+SUPPORTED = ("en", "zh-CN")
+
+
+def normalise(tag: str | None) -> str | None:
+    """'zh-CN', 'zh_cn', 'zh-Hans', 'zh' -> 'zh-CN'; 'en-US' -> 'en'; anything else -> None."""
+    if not tag:
+        return None
+    parts = tag.split(".", 1)[0].replace("_", "-").strip().lower().split("-")
+    if parts[0] == "en":
+        return "en"
+    if parts[0] == "zh" and not {"hant", "tw", "hk", "mo"} & set(parts[1:]):
+        return "zh-CN"
+    return None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The supported locale ranked highest by an Accept-Language header (q-values); None if none is."""
+    best: tuple[float, int, str] | None = None
+    for i, part in enumerate((header or "").split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            k, _eq, v = p.strip().partition("=")
+            if k.strip() == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        found = normalise(tag)
+        if found and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
+            best = (q, -i, found)
+    return best[2] if best else None
+
+
+def resolve(*candidates: str | None) -> str:
+    for c in candidates:
+        found = normalise(c)
+        if found:
+            return found
+    return DEFAULT
+
+
+@lru_cache(maxsize=8)
+def translation(locale: str) -> gettext.NullTranslations:
+    if locale == DEFAULT:
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[locale.replace("-", "_")], fallback=True)
+
+
+def gettext_for(locale: str) -> Any:
+    """The ``gettext`` function of one locale (the receiver serves many banks at once: no global)."""
+    return translation(resolve(locale)).gettext
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+_REASON_TEXT = re.compile(r'\btext\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def extract_reason_texts(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
+                         options: Any) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Babel extractor for the scorecard TOML's reason texts (``text = "..."``), so a new reason
+    code cannot ship without its translation (babel-receiver.cfg)."""
+    for lineno, line in enumerate(fileobj.read().decode("utf-8").splitlines(), start=1):
+        for m in _REASON_TEXT.finditer(line):
+            yield lineno, "_", m.group(1).replace('\\"', '"'), ["reason code text (scorecard)"]

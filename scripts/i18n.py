@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Message catalogs: extract, update, compile and check them (Babel; docs/i18n.md).
+
+    python scripts/i18n.py update    # extract the wrapped strings, merge them into every .po
+    python scripts/i18n.py compile   # .po -> .mo (the .mo files are committed: the runtime needs no Babel)
+    python scripts/i18n.py check     # exit 1 on a stale catalog, an untranslated or fuzzy entry, a stale .mo
+
+``check`` is what the test suite runs (tests/test_i18n_catalogs.py): it extracts into a temporary
+directory with ``pybabel extract`` and compares, so a string wrapped in ``_()`` but missing from a
+.po, a zh-CN entry left empty or fuzzy, or a .po edited without recompiling fails ``make test``.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: its extractor modules are imported from here
+LOCALES = ("zh_CN",)
+PLACEHOLDER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*\}")
+# Every _("...") literal in the page's script and HTML: Babel's JavaScript extractor misses a _() nested in
+# another _() call's arguments, so each literal is checked to have been extracted.
+JS_MARK = re.compile(r'(?<![\w$.])_\("((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str  # the gettext domain (file name of the .po/.mo)
+    package: str  # the source folder extracted, which also holds locale/
+    mapping: str  # the Babel mapping file (paths relative to the package)
+
+    def locale_dir(self, root: Path = ROOT) -> Path:
+        return root / self.package / "locale"
+
+    def po(self, locale: str, root: Path = ROOT) -> Path:
+        return self.locale_dir(root) / locale / "LC_MESSAGES" / f"{self.name}.po"
+
+    def mo(self, locale: str, root: Path = ROOT) -> Path:
+        return self.po(locale, root).with_suffix(".mo")
+
+
+DOMAINS = (Domain("edgeproof", "gateway", "babel-gateway.cfg"),
+           Domain("edgeproof_receiver", "cloud_stub", "babel-receiver.cfg"))
+
+
+def pybabel(*args: str, root: Path = ROOT) -> None:
+    cmd = [sys.executable, "-c", "from babel.messages.frontend import main; main()", *args]
+    res = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    if res.returncode != 0:
+        raise SystemExit(f"pybabel {' '.join(args[:1])} failed:\n{res.stderr[-3000:]}")
+
+
+def extract(domain: Domain, out: Path, root: Path = ROOT) -> Path:
+    """``pybabel extract`` over the domain's package into ``out`` (a .pot no one commits)."""
+    pot = out / f"{domain.name}.pot"
+    pybabel("extract", "-F", str(ROOT / domain.mapping), "-k", "N_", "-k", "ngettext:1,2",
+            "--no-location", "--sort-output", "--no-wrap", "--project=EdgeProof", "-o", str(pot), domain.package,
+            root=root)
+    return pot
+
+
+def update() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in DOMAINS:
+            pot = extract(d, Path(tmp))
+            for loc in LOCALES:
+                if d.po(loc).exists():
+                    pybabel("update", "-D", d.name, "-i", str(pot), "-d", str(d.locale_dir()), "-l", loc,
+                            "--no-wrap", "--ignore-obsolete", "--no-fuzzy-matching")
+                else:
+                    pybabel("init", "-D", d.name, "-i", str(pot), "-d", str(d.locale_dir()), "-l", loc, "--no-wrap")
+                print(f"updated {d.po(loc).relative_to(ROOT)}")
+
+
+def compile_all() -> None:
+    for d in DOMAINS:
+        for loc in LOCALES:
+            pybabel("compile", "-D", d.name, "-d", str(d.locale_dir()), "-l", loc)
+            print(f"compiled {d.mo(loc).relative_to(ROOT)}")
+
+
+def problems(root: Path = ROOT) -> list[str]:
+    """Every reason the catalogs under ``root`` are not ready to ship, one line each, naming the file and msgid."""
+    out: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in DOMAINS:
+            with extract(d, Path(tmp), root).open("rb") as f:
+                wanted = {m.id for m in read_po(f) if m.id}
+            for page in sorted((root / d.package).glob("status/page.*")):
+                for lit in JS_MARK.findall(page.read_text(encoding="utf-8")):
+                    if lit.replace('\\"', '"') not in wanted:
+                        out.append(f"{page.relative_to(root)}: _({lit!r}) was not extracted: a _() inside another "
+                                   "_() call's arguments? Move it out (docs/i18n.md)")
+            for loc in LOCALES:
+                po_path = d.po(loc, root)
+                rel = po_path.relative_to(root)
+                if not po_path.exists():
+                    out.append(f"{rel}: missing (run: python scripts/i18n.py update)")
+                    continue
+                with po_path.open("rb") as f:
+                    cat = read_po(f, locale=loc)
+                have = {m.id: m for m in cat if m.id}
+                for mid in sorted(wanted - set(have), key=str):
+                    out.append(f"{rel}: stale, no entry for {mid!r} (run: python scripts/i18n.py update)")
+                for mid in sorted(set(have) - wanted, key=str):
+                    out.append(f"{rel}: stale, {mid!r} is no longer in the sources "
+                               "(run: python scripts/i18n.py update)")
+                for mid, m in have.items():
+                    strings = m.string if isinstance(m.string, tuple) else (m.string,)
+                    if not all(strings):
+                        out.append(f"{rel}: untranslated {mid!r}")
+                    elif m.fuzzy:
+                        out.append(f"{rel}: fuzzy {mid!r} (check the translation, then remove the fuzzy flag)")
+                    else:
+                        ids = mid if isinstance(mid, tuple) else (mid,)
+                        need = set().union(*(PLACEHOLDER.findall(i) for i in ids))
+                        for s in strings:
+                            if set(PLACEHOLDER.findall(s)) != need:
+                                out.append(f"{rel}: {mid!r}: the translation's placeholders "
+                                           f"{sorted(set(PLACEHOLDER.findall(s)))} differ from {sorted(need)}")
+                out.extend(_stale_mo(d.mo(loc, root), root, cat))
+    return out
+
+
+def _stale_mo(mo: Path, root: Path, cat: object) -> list[str]:
+    rel = mo.relative_to(root)
+    if not mo.exists():
+        return [f"{rel}: missing (run: python scripts/i18n.py compile)"]
+    with mo.open("rb") as f:
+        compiled = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
+    expected: dict[object, str] = {}
+    for m in cat:  # type: ignore[attr-defined]
+        if not m.id or not m.string:
+            continue
+        if isinstance(m.id, tuple):
+            for i, s in enumerate(m.string):
+                expected[(m.id[0], i)] = s
+        else:
+            expected[m.id] = m.string
+    got = {k: v for k, v in compiled.items() if k != ""}
+    return [] if got == expected else [f"{rel}: does not match its .po (run: python scripts/i18n.py compile)"]
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[0] if argv else "check"
+    if cmd == "update":
+        update()
+    elif cmd == "compile":
+        compile_all()
+    elif cmd == "check":
+        found = problems()
+        for p in found:
+            print(p)
+        print(f"{len(found)} problem(s) in the message catalogs" if found else "message catalogs complete")
+        return 1 if found else 0
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
