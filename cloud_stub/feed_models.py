@@ -77,8 +77,11 @@ class RecordsPage(BaseModel):
 
 class EnterpriseGrant(BaseModel):
     enterprise_id: str
-    categories: list[str] = Field(description='["*"] for all categories')
+    categories: list[str] = Field(description='["*"] for all categories; the grant after the enterprise\'s signed '
+                                              'consent')
     granted_at: str
+    consent: str | None = Field(None, description="consent: limited by the enterprise's signed consent; no_consent: "
+                                                  "no consent record (old chains), the operator grant alone")
 
 
 class EnterprisesPage(BaseModel):
