@@ -103,7 +103,7 @@ def add_bank(rdb: ReceiverDB, bank_id: str, enterprise_id: str, categories: str 
             (bank_id, enterprise_id, now, cats),
         )
     eff = grant_consent(rdb, bank_id, enterprise_id)
-    consent.report_wider(bank_id, enterprise_id, eff)
+    consent.report_wider(bank_id, enterprise_id, eff.wider, eff.status)
     return {"bank": bank_id, "enterprise_id": enterprise_id, "categories": cats.split(","), "token": token,
             "consent": eff.as_dict()}
 

@@ -143,6 +143,9 @@ def bank_add(db_path: str, name: str, enterprise: str, categories: str, as_json:
     except ReceiverError as exc:
         _fail(exc)
     click.echo(json.dumps(out) if as_json else out["token"])
+    from cloud_stub.cli_consent import warn_wider
+
+    warn_wider(out["consent"], name, enterprise)
 
 
 @bank.command("revoke", help="Withdraw an enterprise's authorisation of a bank.")
@@ -456,6 +459,11 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
             for p in out["problems"][:50]:
                 click.echo(f"  FAIL {p}")
     sys.exit(0 if out["ok"] else 1)
+
+
+from cloud_stub.cli_consent import consent_cmd  # noqa: E402 - registered after the group exists
+
+cloud.add_command(consent_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

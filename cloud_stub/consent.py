@@ -156,12 +156,11 @@ def effective(ec: EnterpriseConsent, bank_id: str, granted: frozenset[str] | Non
     return Effective(cats, "consent", granted, consented)
 
 
-def report_wider(bank_id: str, enterprise_id: str, eff: Effective) -> None:
+def report_wider(bank_id: str, enterprise_id: str, wider: list[str], status: str) -> None:
     """Log (warning) a grant wider than the enterprise's consent: the operator should narrow it."""
-    if eff.wider:
+    if wider:
         log.warning("bank grant wider than the enterprise's signed consent: the excess is withheld",
-                    extra={"bank": bank_id, "enterprise": enterprise_id, "status": eff.status,
-                           "withheld": eff.wider})
+                    extra={"bank": bank_id, "enterprise": enterprise_id, "status": status, "withheld": wider})
 
 
 def limited_views(conn: Any, enterprise_id: str, now: float | None = None) -> list[frozenset[str]]:
