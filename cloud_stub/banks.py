@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_stub import consent
+from cloud_stub import consent, offboard
 from cloud_stub.db import ReceiverDB, iso, utc_now
 from cloud_stub.enrollment import check_id, ensure_enterprise, token_hash
 from cloud_stub.errors import ReceiverError
@@ -90,6 +90,10 @@ def add_bank(rdb: ReceiverDB, bank_id: str, enterprise_id: str, categories: str 
     token = "bank_" + secrets.token_urlsafe(32)
     now = iso(utc_now())
     with rdb.write() as conn:
+        ended = offboard.tombstone(conn, enterprise_id)
+        if ended is not None:
+            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended['started_at']}: no new "
+                                              "grants", 409)
         ensure_enterprise(conn, enterprise_id)
         conn.execute(
             "INSERT INTO banks (id, token_hash, created) VALUES (?, ?, ?)"
@@ -163,6 +167,10 @@ def authorise(rdb: ReceiverDB, authorization: str | None, enterprise_id: str) ->
     """
     bank_id = authenticate(rdb, authorization)
     with rdb.read() as conn:
+        ended = offboard.tombstone(conn, enterprise_id)
+        if ended is not None and bank_id in ended["banks"]:
+            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended['started_at']}: its feed "
+                                              "has ended", 410, status="error")
         row = conn.execute(
             "SELECT categories FROM bank_grants WHERE bank_id = ? AND enterprise_id = ? AND revoked_at IS NULL",
             (bank_id, enterprise_id),
@@ -179,7 +187,8 @@ def authorise(rdb: ReceiverDB, authorization: str | None, enterprise_id: str) ->
 def bank_enterprises(rdb: ReceiverDB, bank_id: str) -> list[dict[str, Any]]:
     """Every enterprise with a live grant for ``bank_id``, with the categories served: the grant
     after the enterprise's signed consent (an enterprise whose consent never named the bank is
-    left out). ``consent`` says how: ``consent`` or ``no_consent`` (old chains: the grant alone)."""
+    left out). ``consent`` says how: ``consent`` or ``no_consent`` (old chains: the grant alone).
+    An enterprise offboarded while the bank held a grant stays listed with ``terminated`` (the date)."""
     now = time.time()
     out = []
     with rdb.read() as conn:
@@ -194,4 +203,8 @@ def bank_enterprises(rdb: ReceiverDB, bank_id: str) -> list[dict[str, Any]]:
                 continue
             out.append({"enterprise_id": r[0], "categories": Grant(bank_id, r[0], eff.categories).granted(),
                         "granted_at": r[2], "consent": eff.status})
-    return out
+        # Enterprises offboarded while this bank held a grant: listed as terminated, with the date.
+        for t in offboard.terminated_for_bank(conn, bank_id):
+            out.append({"enterprise_id": t["enterprise_id"], "categories": [], "granted_at": None,
+                        "consent": None, "terminated": t["terminated"]})
+    return sorted(out, key=lambda e: e["enterprise_id"])

@@ -225,8 +225,14 @@ def verify_feed(
         grants = _grant(http, report, receiver_pk, enterprise)
         cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["categories"] = cats
-        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
-                           max_head_age=max_head_age, on_records=on_records)
+        ended = next((g.get("terminated") for g in grants if g.get("enterprise_id") == enterprise), None)
+        if ended:  # offboarded (cloud offboard): the signed listing says since when; there is no feed to pull
+            summary["terminated"] = ended
+            if since is not None:
+                summary["state"] = since
+        else:
+            _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
+                               max_head_age=max_head_age, on_records=on_records)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
         report.feed(f"fetching the feed failed: {exc}")
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures

@@ -106,6 +106,12 @@ _TABLES = [
     " stmt_hash TEXT NOT NULL UNIQUE, received TEXT NOT NULL, transport TEXT)",
     "CREATE INDEX IF NOT EXISTS head_statements_gateway ON head_statements (gateway_id, id)",
     "CREATE INDEX IF NOT EXISTS head_statements_enterprise ON head_statements (enterprise_id, gateway_id, id)",
+    # Offboarded enterprises (cloud_stub/offboard.py): created at `cloud offboard`, kept after the purge
+    # as the tombstone (dates, the banks that held grants, the archive's digest, the signed certificate).
+    # The purge deletes from every table with an enterprise_id column except this one.
+    "CREATE TABLE IF NOT EXISTS offboarding ("
+    " enterprise_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, hold_until TEXT NOT NULL, reason TEXT,"
+    " banks TEXT NOT NULL, archive TEXT, archive_sha256 TEXT, archive_kind TEXT, purged_at TEXT, certificate TEXT)",
 ]
 
 

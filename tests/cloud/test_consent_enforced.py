@@ -189,7 +189,7 @@ def test_cloud_consent_and_bank_add_report_a_grant_wider_than_consent(csite: Sit
     receiver = csite.receiver
     csite.step(NOW)
     runner = CliRunner()
-    db = str(receiver.db_path)
+    db = receiver.rdb.url if receiver.rdb.dialect == "postgresql" else str(receiver.db_path)
     res = runner.invoke(cloud, ["bank", "add", "--db", db, "--name", "bank-a", "--enterprise", "ent-c"])
     assert res.exit_code == 0 and res.stdout.strip().startswith("bank_")
     assert "wider than the enterprise's signed consent" in res.stderr and "withheld: *" in res.stderr

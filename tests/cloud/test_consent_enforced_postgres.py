@@ -9,9 +9,7 @@ from tests.support.postgres import postgres_rdb, postgres_server, rerun_on_postg
 
 pytest.importorskip("psycopg")
 
-# The CLI test opens the store by path; the CLI on PostgreSQL is covered by test_offboard_postgres.
-rerun_on_postgres(globals(), (test_consent_enforced,),
-                  skip=("test_cloud_consent_and_bank_add_report_a_grant_wider_than_consent",))
+rerun_on_postgres(globals(), (test_consent_enforced,))
 
 
 @pytest.fixture
