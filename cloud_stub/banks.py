@@ -12,7 +12,8 @@ Category rules, in one place so every endpoint applies the same ones:
   authorised bank: they say *why* data stopped or resumed, which a bank granted only some
   categories needs as much as any other, and they carry no measurement; so are
   ``declaration`` records (declared downtime, maintenance, stocktakes, holidays): the rules
-  treat declared periods as expected, so every bank must see every declaration;
+  treat declared periods as expected, so every bank must see every declaration; and so are
+  ``decommission`` records (a gateway's signed last word: the chain ends here);
 * a batch is shown whole or not at all (the gateway signs the whole body), so it is
   visible only when every category in it is visible (see ``feed.py``);
 * the operator's grant is never wider than the enterprise's signed consent: a bank is served

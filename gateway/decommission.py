@@ -138,9 +138,23 @@ def inventory(profile: Any, state_dir: Path, root: Path = Path("/")) -> Inventor
                     and not any(_inside(p, i.path) for i in inv.items if i.files > 1 or i.path.is_dir()):
                 inv.add("other_state", p)
     unit = root / "etc/systemd/system" / SERVICE_NAME
-    inv.add("service_unit", unit)
-    inv.add("service_unit", root / "etc/systemd/system/multi-user.target.wants" / SERVICE_NAME)
+    if _runs_state(unit, state_dir):
+        inv.add("service_unit", unit)
+        inv.add("service_unit", root / "etc/systemd/system/multi-user.target.wants" / SERVICE_NAME)
+    elif unit.exists():
+        inv.kept.append({"kind": "service_unit", "path": str(unit),
+                         "why": f"runs another state directory than {state_dir}"})
     return inv
+
+
+def _runs_state(unit: Path, state_dir: Path) -> bool:
+    """Whether the installed unit runs this state directory (`--state DIR` in its ExecStart)."""
+    try:
+        text = unit.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    want = {str(state_dir), os.path.abspath(state_dir)}
+    return any(f"--state {w}" in text or f"EDGEPROOF_STATE={w}" in text for w in want)
 
 
 def outbox_loss(store: Any, dest: str | None) -> dict[str, Any]:
@@ -262,10 +276,21 @@ def destroy(item: Item) -> None:
         raise DecommissionError(f"{p} could not be deleted")
 
 
-def stop_service(root: Path) -> str | None:
-    """On the live system, stop and disable the service before its files go; None when not installed."""
+def service_running(root: Path, state_dir: Path) -> bool:
+    """Whether this gateway's service is active on the live system: its process holds the store, and
+    a final record signed beside it would fork the chain, so decommission asks for a stop first."""
+    if not _runs_state(root / "etc/systemd/system" / SERVICE_NAME, state_dir) \
+            or Path(os.path.abspath(root)) != Path("/") or shutil.which("systemctl") is None:
+        return False
+    return subprocess.run(["systemctl", "is-active", "--quiet", SERVICE_NAME]).returncode == 0
+
+
+def stop_service(root: Path, state_dir: Path) -> str | None:
+    """On the live system, stop and disable this gateway's service before its files go; None when
+    not installed (or installed for another state directory)."""
     unit = root / "etc/systemd/system" / SERVICE_NAME
-    if not unit.exists() or Path(os.path.abspath(root)) != Path("/") or shutil.which("systemctl") is None:
+    if not _runs_state(unit, state_dir) or Path(os.path.abspath(root)) != Path("/") \
+            or shutil.which("systemctl") is None:
         return None
     res = subprocess.run(["systemctl", "disable", "--now", SERVICE_NAME], capture_output=True, text=True)
     return f"systemctl disable --now {SERVICE_NAME}: exit {res.returncode} {res.stderr.strip()}".strip()

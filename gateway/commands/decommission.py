@@ -105,6 +105,9 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
         click.echo(f"would write the signed certificate into {out['certificate_dir']}")
         return
 
+    if dc.service_running(root, state):
+        raise click.ClickException("the edgeproof service is running on this state directory: stop it first "
+                                   "(systemctl stop edgeproof), then run decommission again")
     now = time.time()
     final = None
     if store_item is not None:
@@ -129,7 +132,7 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
                 sys.exit(1)
             click.echo(f"--force: destroying although not acknowledged: {what}", err=True)
         inv = dc.inventory(prof, state, root)  # again: the final batch changed the store's digest
-    service = dc.stop_service(root)
+    service = dc.stop_service(root, state)
     key_items = [i for i in inv.items if i.kind == "gateway_key"]
     try:
         for item in inv.items:

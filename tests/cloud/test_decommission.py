@@ -83,6 +83,9 @@ def _run(*args: str) -> Any:
 
 def test_dry_run_lists_everything_and_touches_nothing(receiver, tmp_path: Path) -> None:
     state, prof = _site(receiver, tmp_path)
+    unit = tmp_path / "root/etc/systemd/system/edgeproof.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/opt/edgeproof/bin/edgeproof run --state /var/lib/other\n")
     before = _tree(state)
     res = _run("--state", str(state), "--profile", str(prof), "--dry-run", "--json",
                "--certificate-dir", str(tmp_path / "certs"), "--root", str(tmp_path / "root"))
@@ -93,6 +96,7 @@ def test_dry_run_lists_everything_and_touches_nothing(receiver, tmp_path: Path) 
     key = next(i for i in out["would_destroy"] if i["kind"] == "gateway_key")
     assert key["bytes"] == 32 and key["sha256"] == hashlib.sha256((state / "gateway.key").read_bytes()).hexdigest()
     assert out["unacknowledged_now"]["unacknowledged_seqs"] == []
+    assert [k["kind"] for k in out["kept"]] == ["service_unit"]  # another state directory's service
     assert _tree(state) == before and not (tmp_path / "certs").exists()
 
 
@@ -102,13 +106,15 @@ def test_decommission_sends_a_final_record_wipes_and_signs_a_certificate(receive
     root = tmp_path / "root"
     unit = root / "etc/systemd/system/edgeproof.service"
     unit.parent.mkdir(parents=True)
-    unit.write_text("[Service]\nExecStart=/opt/edgeproof/bin/edgeproof run\n")
+    unit.write_text(f"[Service]\nExecStart=/opt/edgeproof/bin/edgeproof run --state {state}\n")
+    other = root / "etc/systemd/system/other.service"  # not ours: never touched
+    other.write_text("[Service]\nExecStart=/bin/true\n")
     sizes = {p.name: p.stat().st_size for p in state.iterdir() if p.is_file()}
     res = _run("--state", str(state), "--profile", str(prof), "--reason", "loan repaid, site closed",
                "--certificate-dir", str(tmp_path / "certs"), "--root", str(root), "--wait", "10")
     assert res.exit_code == 0, res.output
     assert "final record seq" in res.stdout and "acknowledged" in res.stdout
-    assert [p for p in state.rglob("*") if p.is_file()] == [] and not unit.exists()
+    assert [p for p in state.rglob("*") if p.is_file()] == [] and not unit.exists() and other.exists()
 
     # the receiver holds the final record as the last batch of the chain, shown to the bank
     with receiver.rdb.read() as conn:
