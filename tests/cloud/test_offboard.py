@@ -22,6 +22,7 @@ from cloud_stub import offboard
 from cloud_stub.banks import add_bank
 from cloud_stub.cli import cloud
 from cloud_stub.db import utc_now
+from cloud_stub.enrollment import issue_token
 from cloud_stub.errors import ReceiverError
 from cloud_stub.feed_verify import verify_all, verify_feed
 from gateway import wire
@@ -93,6 +94,8 @@ def test_offboard_hold_then_purge_leaves_only_a_signed_tombstone(receiver: Any, 
         ("ent-a", True, 0), ("ent-b", False, 3)]
     with pytest.raises(ReceiverError, match="terminated"):
         add_bank(receiver.rdb, "bank-new", "ent-a")
+    with pytest.raises(ReceiverError, match="no new enrollment"):
+        issue_token(receiver.rdb, "ent-a")
     with pytest.raises(ReceiverError, match="held until"):
         offboard.purge(receiver.rdb, "ent-a", receiver.key)
     assert offboard.due(receiver.rdb) == []
