@@ -26,6 +26,7 @@ import json
 import logging
 import tarfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,16 @@ log = logging.getLogger("edgeproof.cloud.offboard")
 CERT_KIND = "edgeproof.receiver.destruction"
 TOMBSTONE = "offboarding"
 LAST = ("gateways", "enterprises")  # referenced by others' foreign keys: deleted after them
+# A table whose rows must not simply be deleted (a log hash-chained across enterprises, whose chain
+# others still verify: its details are blanked instead) registers how to purge it here:
+# ``fn(conn, enterprise_id) -> (rows, sha256 of what was removed)``. Default: digest, then DELETE.
+Purger = Callable[[Any, str], tuple[int, str]]
+PURGERS: dict[str, Purger] = {}
+
+
+def register_purger(table: str, fn: Purger) -> None:
+    """Purge ``table`` with ``fn`` instead of deleting its rows (e.g. the access log, cloud_stub/access_log.py)."""
+    PURGERS[table] = fn
 
 
 def tombstone(conn: Any, enterprise_id: str) -> dict[str, Any] | None:
@@ -202,8 +213,11 @@ def purge(rdb: Any, enterprise_id: str, signing_key: SigningKey, now: datetime |
         gateways = [r[0] for r in conn.execute("SELECT id FROM gateways WHERE enterprise_id = ? ORDER BY id",
                                                (enterprise_id,))]
         for t in enterprise_tables(conn, rdb.dialect):
-            n, d = _digest(conn, t, "enterprise_id", enterprise_id)
-            conn.execute(f'DELETE FROM "{t}" WHERE enterprise_id = ?', (enterprise_id,))
+            if t in PURGERS:
+                n, d = PURGERS[t](conn, enterprise_id)
+            else:
+                n, d = _digest(conn, t, "enterprise_id", enterprise_id)
+                conn.execute(f'DELETE FROM "{t}" WHERE enterprise_id = ?', (enterprise_id,))
             if n:
                 tables[t] = {"rows": n, "sha256": d}
         for t, col in (("gateways", "enterprise_id"), ("enterprises", "id")):

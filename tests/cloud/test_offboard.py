@@ -152,3 +152,31 @@ def test_cli_offboard_with_no_hold_purges_at_once(receiver: Any, tmp_path: Path)
     assert res.exit_code == 0 and "nothing is due" in res.stdout
     out = verify_feed(receiver.url, "ent-b", setup["tokens"]["b"], pin_of(receiver))
     assert out["failures"] == [] and out["records"] == 3
+
+
+def test_tables_added_later_are_purged_and_a_chained_log_can_be_blanked_instead(receiver: Any) -> None:
+    _populate(receiver)
+    with receiver.rdb.write() as conn:  # as another feature would add them: keyed by enterprise_id
+        conn.execute("CREATE TABLE extra_things (enterprise_id TEXT NOT NULL, what TEXT)")
+        conn.execute("CREATE TABLE chained_log (id INTEGER PRIMARY KEY, enterprise_id TEXT, detail TEXT, "
+                     "hash TEXT NOT NULL)")
+        for ent in ("ent-a", "ent-b"):
+            conn.execute("INSERT INTO extra_things VALUES (?, ?)", (ent, f"{ent} thing"))
+            conn.execute("INSERT INTO chained_log (id, enterprise_id, detail, hash) VALUES (?, ?, ?, ?)",
+                         (1 if ent == "ent-a" else 2, ent, f"{ent} pulled page 1", ent * 4))
+
+    def blank(conn: Any, ent: str) -> tuple[int, str]:  # keeps the rows (and their hashes) for the chain
+        n = conn.execute("UPDATE chained_log SET detail = NULL WHERE enterprise_id = ?", (ent,)).rowcount
+        return n, "b" * 64
+
+    offboard.register_purger("chained_log", blank)
+    try:
+        offboard.start(receiver.rdb, "ent-a", 0)
+        cert = offboard.purge(receiver.rdb, "ent-a", receiver.key)
+    finally:
+        offboard.PURGERS.pop("chained_log")
+    assert cert["deleted"]["extra_things"]["rows"] == 1 and cert["deleted"]["chained_log"]["sha256"] == "b" * 64
+    with receiver.rdb.read() as conn:
+        assert conn.execute("SELECT enterprise_id FROM extra_things").fetchall() == [("ent-b",)]
+        assert conn.execute("SELECT enterprise_id, detail, hash FROM chained_log ORDER BY id").fetchall() == [
+            ("ent-a", None, "ent-a" * 4), ("ent-b", "ent-b pulled page 1", "ent-b" * 4)]
