@@ -20,11 +20,15 @@ STATUS_TEXT = {
 }
 
 
+def _wider_text(wider: list[str]) -> str:
+    return "every category the consent does not name" if wider == ["*"] else ", ".join(wider)
+
+
 def warn_wider(eff: dict[str, Any], bank: str, enterprise: str) -> None:
     """Tell the operator (stderr) when a grant is wider than the consent or not covered by one."""
     if eff.get("wider_than_consent"):
         click.echo(f"warning: the grant of {enterprise} to {bank} is wider than the enterprise's signed consent "
-                   f"({STATUS_TEXT[eff['status']]}); withheld: {', '.join(eff['wider_than_consent'])}; "
+                   f"({STATUS_TEXT[eff['status']]}); withheld: {_wider_text(eff['wider_than_consent'])}; "
                    f"served: {', '.join(eff['served']) or 'consent and declaration records only'}", err=True)
     elif eff.get("status") == "no_consent":
         click.echo(f"note: {STATUS_TEXT['no_consent']} ({enterprise})", err=True)
@@ -48,7 +52,7 @@ def consent_cmd(db_path: str, enterprise: str, as_json: bool) -> None:
         if not rows:
             click.echo(f"{enterprise}: no live bank grant")
         for r in rows:
-            wider = f"  WIDER than consent, withheld: {', '.join(r['wider_than_consent'])}" \
+            wider = f"  WIDER than consent, withheld: {_wider_text(r['wider_than_consent'])}" \
                 if r["wider_than_consent"] else ""
             click.echo(f"{r['bank']}: granted {','.join(r['granted'])}; consented "
                        f"{','.join(r['consented']) if r['consented'] is not None else '-'}; served "
