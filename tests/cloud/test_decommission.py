@@ -18,6 +18,7 @@ from cloud_stub.banks import add_bank
 from cloud_stub.enrollment import issue_token
 from cloud_stub.feed_verify import verify_feed
 from gateway import wire
+from gateway.commands.certificate import command as cert_cmd
 from gateway.commands.decommission import command
 from gateway.identity import enroll, init_identity, load_identity
 from gateway.store import Store
@@ -143,6 +144,14 @@ def test_decommission_sends_a_final_record_wipes_and_signs_a_certificate(receive
     tampered = dict(signed, body=wire.b64(json.dumps({**cert, "destroyed": []}).encode()))
     with pytest.raises(wire.WireError):
         wire.verify_certificate(tampered, known)
+
+    # the offline check a lender or auditor runs: against the key the receiver has on record
+    res = CliRunner().invoke(cert_cmd, ["verify", str(cert_path), "--receiver", receiver.url])
+    assert res.exit_code == 0 and "valid: signed by gateway key" in res.stdout and "gateway_key" in res.stdout
+    bad = tmp_path / "tampered.json"
+    bad.write_text(json.dumps(tampered))
+    res = CliRunner().invoke(cert_cmd, ["verify", str(bad), "--receiver", receiver.url])
+    assert res.exit_code == 1 and "not a valid destruction certificate" in res.stderr
 
 
 def test_unacknowledged_batches_refuse_unless_forced_and_force_names_the_loss(receiver, tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from cloud_stub.enrollment import issue_token
 from cloud_stub.errors import ReceiverError
 from cloud_stub.feed_verify import verify_all, verify_feed
 from gateway import wire
+from gateway.commands.certificate import command as cert_cmd
 
 
 def _populate(receiver: Any) -> dict[str, Any]:
@@ -142,6 +143,8 @@ def test_cli_offboard_with_no_hold_purges_at_once(receiver: Any, tmp_path: Path)
     (cert_file,) = list((tmp_path / "arch").glob("destruction-ent-a-*.json"))
     cert = wire.verify_certificate(json.loads(cert_file.read_text()), bytes(receiver.key.verify_key))
     assert cert["reason"] == "contract ended" and cert["deleted"]["records"]["rows"] == 6
+    res = runner.invoke(cert_cmd, ["verify", str(cert_file), "--receiver", receiver.url])
+    assert res.exit_code == 0 and "valid: signed by receiver key" in res.stdout and "records" in res.stdout
     res = runner.invoke(cloud, [*base, "--enterprise", "ent-a"])
     assert res.exit_code == 1 and "already_offboarded" in res.stderr
     res = runner.invoke(cloud, [*base, "--enterprise", "nope"])
