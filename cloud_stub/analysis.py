@@ -345,7 +345,10 @@ def analyse_all(rdb: Any, as_of: int | None = None, days: int = 90, config_path:
     as_of = _default_as_of() if as_of is None else as_of
     if enterprises is None:
         with rdb.read() as conn:
-            enterprises = [r[0] for r in conn.execute("SELECT id FROM enterprises ORDER BY id").fetchall()]
+            # An offboarded enterprise (cloud_stub/offboard.py) is held, not scored: nobody is served it.
+            enterprises = [r[0] for r in conn.execute(
+                "SELECT id FROM enterprises WHERE id NOT IN (SELECT enterprise_id FROM offboarding) ORDER BY id"
+            ).fetchall()]
     out = []
     for ent in enterprises:
         try:

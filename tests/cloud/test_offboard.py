@@ -100,6 +100,9 @@ def test_offboard_hold_then_purge_leaves_only_a_signed_tombstone(receiver: Any, 
     with pytest.raises(ReceiverError, match="held until"):
         offboard.purge(receiver.rdb, "ent-a", receiver.key)
     assert offboard.due(receiver.rdb) == []
+    from cloud_stub.analysis import analyse_all
+
+    assert [a.enterprise_id for a in analyse_all(receiver.rdb, signing_key=receiver.key)] == ["ent-b"]
 
     # after the hold: purged, counted and digested, signed by the receiver
     later = utc_now() + timedelta(days=31)
@@ -123,7 +126,7 @@ def test_offboard_hold_then_purge_leaves_only_a_signed_tombstone(receiver: Any, 
     # the other enterprise is untouched and verifies; the banks still see ent-a as terminated
     assert _rows_of(receiver, "ent-b")["batches"] == 3
     b = verify_feed(receiver.url, "ent-b", tokens["b"], pin)
-    assert b["failures"] == [] and b["records"] == 3 and b["scores"] == 1
+    assert b["failures"] == [] and b["records"] == 3 and b["scores"] == 2  # inserted + analysed during the hold
     summary = verify_feed(receiver.url, "ent-a", tokens["a"], pin)
     assert summary["failures"] == [] and summary["terminated"] == out["started_at"]
     with pytest.raises(ReceiverError, match="already purged|purged at"):
