@@ -172,3 +172,26 @@ def test_unacknowledged_batches_refuse_unless_forced_and_force_names_the_loss(re
     assert lost["unacknowledged_records"].get("decommission") == 1 and lost["unacknowledged_records"]["energy"] == 3
     assert "--force: destroying although not acknowledged" in res.stderr
     assert not (state / "gateway.key").exists()
+
+
+def test_the_inventory_finds_a_cameras_evidence_ring_and_key(tmp_path: Path) -> None:
+    import msgspec
+
+    from gateway import decommission as dc
+    from gateway.profile import load_profile
+
+    prof = load_profile("jetson-orin-nano-usbcam")
+    cam = next(d for d in prof.devices if "source" in (d.options or {}))
+    ev = {"directory": "evidence", "key_file": "evidence.key"}
+    prof = msgspec.structs.replace(prof, devices=[msgspec.structs.replace(d, options={**d.options, "evidence": ev})
+                                                  if d is cam else d for d in prof.devices])
+    state = tmp_path / "state"
+    (state / "evidence").mkdir(parents=True)
+    for i in range(3):
+        (state / "evidence" / f"clip-{i}.bin").write_bytes(bytes([i]) * 100)
+    (state / "evidence.key").write_bytes(b"e" * 32)
+    (state / "status.json").write_text("{}")
+    kinds = {i.kind: i for i in dc.inventory(prof, state, tmp_path / "root").items}
+    assert kinds["evidence_ring"].files == 3 and kinds["evidence_ring"].bytes == 300
+    assert kinds["evidence_key"].bytes == 32 and kinds["other_state"].path.name == "status.json"
+    assert "connector_copies" not in kinds and "gateway_key" not in kinds  # nothing there, nothing listed
