@@ -20,7 +20,7 @@ from test_bank_api import insert_analysis, signed_finding
 
 from cloud_stub import offboard
 from cloud_stub.banks import add_bank
-from cloud_stub.cli import cloud
+from cloud_stub.cli import cloud, feed
 from cloud_stub.db import utc_now
 from cloud_stub.enrollment import issue_token
 from cloud_stub.errors import ReceiverError
@@ -89,6 +89,8 @@ def test_offboard_hold_then_purge_leaves_only_a_signed_tombstone(receiver: Any, 
          "terminated": out["started_at"]}]
     summary = verify_feed(receiver.url, "ent-a", tokens["a"], pin)
     assert summary["failures"] == [] and summary["terminated"] == out["started_at"]
+    res = CliRunner().invoke(feed, ["verify", "--url", receiver.url, "--token", tokens["a"], "--pin-receiver-key", pin])
+    assert res.exit_code == 0 and f"enterprise ent-a: terminated on {out['started_at']}" in res.stdout, res.output
     both = verify_all(receiver.url, tokens["ab"], pin)  # ent-a terminated, ent-b verified in full
     assert both["failures"] == [] and both["failed"] == 0
     assert [(s["enterprise_id"], s.get("terminated") is not None, s["records"]) for s in both["enterprises"]] == [
