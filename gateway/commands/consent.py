@@ -59,6 +59,10 @@ def show(state_dir: Path | None, profile: str | None, db: Path | None, receiver:
     if state["denied"]:
         click.echo(f"revoked on site: {', '.join(state['denied'])}")
     click.echo(f"until: {state['until'] or 'no end date'}")
+    for r in state["recipients"]:  # what the receiver will serve each bank (docs/privacy-consent.md)
+        agreement = f", agreement sha256 {r['agreement_sha256'][:16]}..." if r["agreement_sha256"] else ""
+        click.echo(f"  to {'any bank' if r['to'] == '*' else r['to']}: {', '.join(r['categories']) or '(nothing)'}"
+                   f"{' for ' + repr(r['purpose']) if r['purpose'] else ''}{agreement}")
     for ch in changes:
         click.echo(f"  change #{ch.id}: {ch.action} {sorted(ch.categories)} at "
                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ch.at))}Z {ch.note}")
