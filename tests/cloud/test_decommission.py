@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from cloud_helpers import T0, free_port, http, pin_of
+from cloud_helpers import T0, FakeGateway, free_port, http, pin_of
 from conftest import uplink
+from nacl.signing import SigningKey
 
 from cloud_stub.banks import add_bank
 from cloud_stub.enrollment import issue_token
@@ -111,6 +112,7 @@ def test_decommission_sends_a_final_record_wipes_and_signs_a_certificate(receive
     other = root / "etc/systemd/system/other.service"  # not ours: never touched
     other.write_text("[Service]\nExecStart=/bin/true\n")
     sizes = {p.name: p.stat().st_size for p in state.iterdir() if p.is_file()}
+    stolen = (state / "gateway.key").read_bytes()  # a copy made before: it must be worthless afterwards
     res = _run("--state", str(state), "--profile", str(prof), "--reason", "loan repaid, site closed",
                "--certificate-dir", str(tmp_path / "certs"), "--root", str(root), "--wait", "10")
     assert res.exit_code == 0, res.output
@@ -128,6 +130,17 @@ def test_decommission_sends_a_final_record_wipes_and_signs_a_certificate(receive
     bank = add_bank(receiver.rdb, "bank-d", "ent-d", "energy")["token"]
     out = verify_feed(receiver.url, "ent-d", bank, pin_of(receiver))
     assert out["failures"] == [] and out["records"] >= 4
+
+    # the receiver revoked the key on the final record: a batch signed with a copy of it is refused
+    with receiver.rdb.read() as conn:
+        last_hash = conn.execute("SELECT last_hash FROM gateways WHERE id = 'gw-d'").fetchone()[0]
+        assert conn.execute("SELECT revoked_at FROM gateway_keys WHERE gateway_id = 'gw-d'").fetchone()[0]
+    copy = FakeGateway("gw-d", "ent-d", SigningKey(stolen), seq=seq, prev=last_hash)
+    status, res = receiver.post(copy.next().envelope())
+    assert status == 403 and "revoked_key" in json.dumps(res)
+    with receiver.rdb.read() as conn:
+        assert conn.execute("SELECT count(*) FROM findings WHERE gateway_id = 'gw-d' AND kind = 'rejected_batch'"
+                            ).fetchone()[0] == 1
 
     # the certificate: signed by the gateway key the receiver has on record, listing what went
     (cert_path,) = list((tmp_path / "certs").glob("destruction-gw-d-*.json"))
