@@ -212,6 +212,12 @@ def purge(rdb: Any, enterprise_id: str, signing_key: SigningKey, now: datetime |
         tables: dict[str, dict[str, Any]] = {}
         gateways = [r[0] for r in conn.execute("SELECT id FROM gateways WHERE enterprise_id = ? ORDER BY id",
                                                (enterprise_id,))]
+        # Public keys are kept in the certificate: a gateway's own destruction certificate (and any
+        # archived batch) stays checkable after its rows are gone.
+        keys = [{"kid": r[0], "gateway_id": r[1], "public_key": r[2], "enrolled_at": r[3], "revoked_at": r[4]}
+                for r in conn.execute("SELECT kid, gateway_id, public_key, enrolled_at, revoked_at FROM gateway_keys"
+                                      " WHERE enterprise_id = ? ORDER BY gateway_id, enrolled_at, kid",
+                                      (enterprise_id,))]
         for t in enterprise_tables(conn, rdb.dialect):
             if t in PURGERS:
                 n, d = PURGERS[t](conn, enterprise_id)
@@ -226,7 +232,7 @@ def purge(rdb: Any, enterprise_id: str, signing_key: SigningKey, now: datetime |
             tables[t] = {"rows": n, "sha256": d}
         cert = {"kind": CERT_KIND, "version": 1, "enterprise_id": enterprise_id, "offboarded_at": tomb["started_at"],
                 "hold_until": tomb["hold_until"], "purged_at": stamp, "reason": tomb["reason"],
-                "banks": tomb["banks"], "gateways": gateways,
+                "banks": tomb["banks"], "gateways": gateways, "gateway_keys": keys,
                 "archive": {"path": tomb["archive"], "sha256": tomb["archive_sha256"], "kind": tomb["archive_kind"]},
                 "deleted": tables, "kept": {"offboarding": "this tombstone row (enterprise id, dates, banks, "
                                                            "archive digest, this certificate)"}}

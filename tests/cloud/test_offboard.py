@@ -118,6 +118,8 @@ def test_offboard_hold_then_purge_leaves_only_a_signed_tombstone(receiver: Any, 
     deleted = {t: v["rows"] for t, v in cert["deleted"].items()}
     assert deleted == {t: n for t, n in at_purge.items() if n}
     assert all(len(v["sha256"]) == 64 for v in cert["deleted"].values())
+    assert sorted(k["kid"] for k in cert["gateway_keys"]) == sorted(
+        g.kid for n, g in setup["gws"].items() if n.startswith("gw-a"))  # kept: archived batches stay checkable
     with receiver.rdb.read() as conn:
         tomb = offboard.tombstone(conn, "ent-a")
     assert tomb["purged_at"] == cert["purged_at"] and tomb["certificate"] == res["certificate"]
