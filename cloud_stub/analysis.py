@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from nacl.signing import SigningKey
 
-from cloud_stub import feed_chain
+from cloud_stub import consent, feed_chain
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
 from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs
@@ -167,10 +167,8 @@ def view_key(categories: Iterable[str]) -> str:
 
 
 def _limited_views(conn: Any, enterprise_id: str) -> list[list[str]]:
-    """The distinct category sets of the enterprise's live category-limited bank grants."""
-    rows = conn.execute("SELECT DISTINCT categories FROM bank_grants WHERE enterprise_id = ? AND revoked_at IS NULL"
-                        " AND categories <> '*'", (enterprise_id,)).fetchall()
-    return sorted({view_key(c for c in r[0].split(",") if c) for r in rows} - {""})
+    """The distinct category sets the enterprise's live bank grants are served after consent (consent.py)."""
+    return sorted({view_key(v) for v in consent.limited_views(conn, enterprise_id)} - {""})
 
 
 def with_views(report: dict[str, Any], views: Mapping[str, RuleInputs], cfg: ScoringConfig,
@@ -347,7 +345,10 @@ def analyse_all(rdb: Any, as_of: int | None = None, days: int = 90, config_path:
     as_of = _default_as_of() if as_of is None else as_of
     if enterprises is None:
         with rdb.read() as conn:
-            enterprises = [r[0] for r in conn.execute("SELECT id FROM enterprises ORDER BY id").fetchall()]
+            # An offboarded enterprise (cloud_stub/offboard.py) is held, not scored: nobody is served it.
+            enterprises = [r[0] for r in conn.execute(
+                "SELECT id FROM enterprises WHERE id NOT IN (SELECT enterprise_id FROM offboarding) ORDER BY id"
+            ).fetchall()]
     out = []
     for ent in enterprises:
         try:

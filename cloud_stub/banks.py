@@ -12,24 +12,29 @@ Category rules, in one place so every endpoint applies the same ones:
   authorised bank: they say *why* data stopped or resumed, which a bank granted only some
   categories needs as much as any other, and they carry no measurement; so are
   ``declaration`` records (declared downtime, maintenance, stocktakes, holidays): the rules
-  treat declared periods as expected, so every bank must see every declaration;
+  treat declared periods as expected, so every bank must see every declaration; and so are
+  ``decommission`` records (a gateway's signed last word: the chain ends here);
 * a batch is shown whole or not at all (the gateway signs the whole body), so it is
-  visible only when every category in it is visible (see ``feed.py``).
+  visible only when every category in it is visible (see ``feed.py``);
+* the operator's grant is never wider than the enterprise's signed consent: a bank is served
+  the intersection (``consent.py``), and a bank the consent never named is not authorised.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from cloud_stub import consent, offboard
 from cloud_stub.db import ReceiverDB, iso, utc_now
 from cloud_stub.enrollment import check_id, ensure_enterprise, token_hash
 from cloud_stub.errors import ReceiverError
 
 ALL = "*"
-ALWAYS_VISIBLE = frozenset({"consent", "declaration", "dispute", "confirmation"})
+ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation"})
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -40,6 +45,8 @@ class Grant:
     bank_id: str
     enterprise_id: str
     categories: frozenset[str] | None
+    # How consent shaped ``categories`` (consent.Effective.status); "" when built without it.
+    consent: str = ""
 
     def allows(self, category: str | None) -> bool:
         return self.categories is None or category in self.categories \
@@ -84,6 +91,10 @@ def add_bank(rdb: ReceiverDB, bank_id: str, enterprise_id: str, categories: str 
     token = "bank_" + secrets.token_urlsafe(32)
     now = iso(utc_now())
     with rdb.write() as conn:
+        ended = offboard.tombstone(conn, enterprise_id)
+        if ended is not None:
+            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended['started_at']}: no new "
+                                              "grants", 409)
         ensure_enterprise(conn, enterprise_id)
         conn.execute(
             "INSERT INTO banks (id, token_hash, created) VALUES (?, ?, ?)"
@@ -96,7 +107,31 @@ def add_bank(rdb: ReceiverDB, bank_id: str, enterprise_id: str, categories: str 
             " DO UPDATE SET revoked_at = NULL, granted_at = excluded.granted_at, categories = excluded.categories",
             (bank_id, enterprise_id, now, cats),
         )
-    return {"bank": bank_id, "enterprise_id": enterprise_id, "categories": cats.split(","), "token": token}
+    eff = grant_consent(rdb, bank_id, enterprise_id)
+    consent.report_wider(bank_id, enterprise_id, eff.wider, eff.status)
+    return {"bank": bank_id, "enterprise_id": enterprise_id, "categories": cats.split(","), "token": token,
+            "consent": eff.as_dict()}
+
+
+def grant_consent(rdb: ReceiverDB, bank_id: str, enterprise_id: str) -> consent.Effective:
+    """The bank's live grant for the enterprise after the enterprise's signed consent."""
+    with rdb.read() as conn:
+        row = conn.execute("SELECT categories FROM bank_grants WHERE bank_id = ? AND enterprise_id = ?"
+                           " AND revoked_at IS NULL", (bank_id, enterprise_id)).fetchone()
+        ec = consent.load(conn, enterprise_id)
+    granted = _grant_categories(row[0]) if row else frozenset()
+    return consent.effective(ec, bank_id, granted, time.time())
+
+
+def grants_with_consent(rdb: ReceiverDB, enterprise_id: str) -> list[dict[str, Any]]:
+    """Every live bank grant of the enterprise with what consent lets through (``cloud consent``)."""
+    with rdb.read() as conn:
+        rows = conn.execute("SELECT bank_id, categories, granted_at FROM bank_grants WHERE enterprise_id = ?"
+                            " AND revoked_at IS NULL ORDER BY bank_id", (enterprise_id,)).fetchall()
+        ec = consent.load(conn, enterprise_id)
+    now = time.time()
+    return [{"bank": r[0], "enterprise_id": enterprise_id, "granted_at": r[2],
+             **consent.effective(ec, r[0], _grant_categories(r[1]), now).as_dict()} for r in rows]
 
 
 def revoke_grant(rdb: ReceiverDB, bank_id: str, enterprise_id: str) -> dict[str, Any]:
@@ -133,25 +168,44 @@ def authorise(rdb: ReceiverDB, authorization: str | None, enterprise_id: str) ->
     """
     bank_id = authenticate(rdb, authorization)
     with rdb.read() as conn:
+        ended = offboard.tombstone(conn, enterprise_id)
+        if ended is not None and bank_id in ended["banks"]:
+            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended['started_at']}: its feed "
+                                              "has ended", 410, status="error")
         row = conn.execute(
             "SELECT categories FROM bank_grants WHERE bank_id = ? AND enterprise_id = ? AND revoked_at IS NULL",
             (bank_id, enterprise_id),
         ).fetchone()
-    if row is None:
+        ec = consent.load(conn, enterprise_id) if row is not None else None
+    if row is None or ec is None:
         raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
-    return Grant(bank_id, enterprise_id, _grant_categories(row[0]))
+    eff = consent.effective(ec, bank_id, _grant_categories(row[0]), time.time())
+    if eff.status == "not_named":  # the same answer as no grant: a bank cannot probe who else is named
+        raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
+    return Grant(bank_id, enterprise_id, eff.categories, eff.status)
 
 
 def bank_enterprises(rdb: ReceiverDB, bank_id: str) -> list[dict[str, Any]]:
-    """Every enterprise with a live grant for ``bank_id``, with the categories granted."""
+    """Every enterprise with a live grant for ``bank_id``, with the categories served: the grant
+    after the enterprise's signed consent (an enterprise whose consent never named the bank is
+    left out). ``consent`` says how: ``consent`` or ``no_consent`` (old chains: the grant alone).
+    An enterprise offboarded while the bank held a grant stays listed with ``terminated`` (the date)."""
+    now = time.time()
+    out = []
     with rdb.read() as conn:
         rows = conn.execute(
             "SELECT enterprise_id, categories, granted_at FROM bank_grants"
             " WHERE bank_id = ? AND revoked_at IS NULL ORDER BY enterprise_id",
             (bank_id,),
         ).fetchall()
-    return [
-        {"enterprise_id": r[0], "categories": Grant(bank_id, r[0], _grant_categories(r[1])).granted(),
-         "granted_at": r[2]}
-        for r in rows
-    ]
+        for r in rows:
+            eff = consent.effective(consent.load(conn, r[0]), bank_id, _grant_categories(r[1]), now)
+            if eff.status == "not_named":
+                continue
+            out.append({"enterprise_id": r[0], "categories": Grant(bank_id, r[0], eff.categories).granted(),
+                        "granted_at": r[2], "consent": eff.status})
+        # Enterprises offboarded while this bank held a grant: listed as terminated, with the date.
+        for t in offboard.terminated_for_bank(conn, bank_id):
+            out.append({"enterprise_id": t["enterprise_id"], "categories": [], "granted_at": None,
+                        "consent": None, "terminated": t["terminated"]})
+    return sorted(out, key=lambda e: e["enterprise_id"])

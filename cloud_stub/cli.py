@@ -150,6 +150,9 @@ def bank_add(db_path: str, name: str, enterprise: str, categories: str, as_json:
     except ReceiverError as exc:
         _fail(exc)
     click.echo(json.dumps(out) if as_json else out["token"])
+    from cloud_stub.cli_consent import warn_wider
+
+    warn_wider(out["consent"], name, enterprise)
 
 
 @bank.command("revoke", help="Withdraw an enterprise's authorisation of a bank.")
@@ -404,7 +407,7 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
         summaries = out["enterprises"]
     if state is not None and state_path is not None:
         receiver_key = next((s.get("receiver_key") for s in summaries if s.get("receiver_key")), None)
-        moved = feed_verify_state.advance(state, summaries, receiver_key)
+        moved = feed_verify_state.advance(state, [s for s in summaries if not s.get("terminated")], receiver_key)
         if moved:
             feed_verify_state.save(state_path, state)
         for s in summaries:
@@ -413,6 +416,10 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
         click.echo(json.dumps(out))
     else:
         for summary in summaries:
+            if summary.get("terminated"):
+                click.echo(f"enterprise {summary['enterprise_id']}: terminated on {summary['terminated']} "
+                           "(offboarded by the receiver); no feed to verify")
+                continue
             since_note = f" new since the last run ({summary['total_records']} in all)" \
                 if "total_records" in summary else ""
             click.echo(f"enterprise {summary['enterprise_id']}: {summary['records']} records{since_note} in "
@@ -427,9 +434,10 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
         if len(out["failures"]) > 50:
             click.echo(f"  ... {len(out['failures']) - 50} more")
         for s in summaries:
-            if s.get("total_records", s["records"]) == 0 and not s["failures"]:
+            if s.get("total_records", s["records"]) == 0 and not s["failures"] and not s.get("terminated"):
                 click.echo(f"  FAIL {s['enterprise_id']}: no record is shown to this bank, nothing was verified")
-    ok = out["failed"] == 0 and bool(summaries) and all(s.get("total_records", s["records"]) > 0 for s in summaries)
+    ok = out["failed"] == 0 and bool(summaries) and all(s.get("terminated") or s.get("total_records", s["records"]) > 0
+                                                        for s in summaries)
     sys.exit(0 if ok else 1)
 
 
@@ -467,9 +475,13 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
 
 # Subcommands that live in their own modules, registered once the group exists.
 from cloud_stub import cli_channels as _cli_channels  # noqa: E402
+from cloud_stub.cli_consent import consent_cmd  # noqa: E402
 from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402
+from cloud_stub.cli_offboard import offboard_cmd  # noqa: E402
 
 cloud.add_command(_dispute)
+cloud.add_command(consent_cmd)
+cloud.add_command(offboard_cmd)
 for _cmd in _cli_channels.COMMANDS:
     cloud.add_command(_cmd)
 

@@ -48,6 +48,9 @@ def issue_token(
     token = "enr_" + secrets.token_urlsafe(32)
     expires = iso(now + ttl)
     with rdb.write() as conn:
+        ended = conn.execute("SELECT started_at FROM offboarding WHERE enterprise_id = ?", (enterprise_id,)).fetchone()
+        if ended is not None:  # cloud_stub/offboard.py: an offboarded enterprise enrolls no new gateway
+            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended[0]}: no new enrollment", 409)
         ensure_enterprise(conn, enterprise_id)
         conn.execute(
             "INSERT INTO enroll_tokens (token_hash, enterprise_id, created, expires) VALUES (?, ?, ?, ?)",

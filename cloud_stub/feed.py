@@ -259,7 +259,9 @@ def indicators_page(
         if value is not None:
             sql += f" AND {clause}"
             args.append(value)
-    if grant.categories is not None:
+    if grant.categories is not None and not grant.categories:
+        sql += " AND 1 = 0"  # nothing granted (consent withdrawn): an empty IN () is not PostgreSQL
+    elif grant.categories is not None:
         marks = ",".join("?" * len(grant.categories))
         sql += f" AND r.category IN ({marks})"
         args += sorted(grant.categories)

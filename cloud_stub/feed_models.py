@@ -77,8 +77,13 @@ class RecordsPage(BaseModel):
 
 class EnterpriseGrant(BaseModel):
     enterprise_id: str
-    categories: list[str] = Field(description='["*"] for all categories')
-    granted_at: str
+    terminated: str | None = Field(None, description="set when the enterprise was offboarded (the date): its feeds "
+                                                     "answer 410 terminated")
+    categories: list[str] = Field(description='["*"] for all categories; the grant after the enterprise\'s signed '
+                                              'consent')
+    granted_at: str | None
+    consent: str | None = Field(None, description="consent: limited by the enterprise's signed consent; no_consent: "
+                                                  "no consent record (old chains), the operator grant alone")
 
 
 class EnterprisesPage(BaseModel):

@@ -63,7 +63,7 @@ from cloud_stub.feed_verify_refs import ReceiverWord
 from gateway import wire
 
 # Record categories every authorised bank sees (cloud_stub/banks.py says why).
-ALWAYS_VISIBLE = frozenset({"consent", "declaration", "dispute", "confirmation"})
+ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation"})
 
 PAGE_LIMIT = 1000
 # (verified bodies of a records page by batch hash, the page's records, ids that failed so far)
@@ -233,8 +233,14 @@ def verify_feed(
         grants = _grant(http, report, receiver_pk, enterprise)
         cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["categories"] = cats
-        _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
-                           max_head_age=max_head_age, on_records=on_records)
+        ended = next((g.get("terminated") for g in grants if g.get("enterprise_id") == enterprise), None)
+        if ended:  # offboarded (cloud offboard): the signed listing says since when; there is no feed to pull
+            summary["terminated"] = ended
+            if since is not None:
+                summary["state"] = since
+        else:
+            _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
+                               max_head_age=max_head_age, on_records=on_records)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
         report.feed(f"fetching the feed failed: {exc}")
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures

@@ -49,6 +49,8 @@ _FEED_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": feed_models.ErrorResponse, "description": "unauthenticated: no or unknown bank token"},
     403: {"model": feed_models.ErrorResponse,
           "description": "forbidden: not authorised for this enterprise (also for unknown enterprises)"},
+    410: {"model": feed_models.ErrorResponse,
+          "description": "terminated: the enterprise was offboarded (cloud offboard) while this bank held a grant"},
 }
 _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": feed_models.ErrorResponse, "description": "bad_envelope, too_large, bad_body, bad_signature,"

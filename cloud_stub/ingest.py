@@ -324,6 +324,11 @@ def _extend_chain(
         rows,
     )
     conn.execute("UPDATE gateways SET last_seq = ?, last_hash = ? WHERE id = ?", (seq, h, gw))
+    if any(isinstance(r, dict) and r.get("type") == "decommission" for r in body["records"]):
+        # The gateway's signed last word (`edgeproof decommission`): its key is destroyed next, so a
+        # later batch signed with it is a copy of the key, refused `revoked_key` with a finding.
+        conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
+                     (iso(utc_now()), batch.kid))
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
                        detail={"first": declared[0], "last": declared[1],

@@ -132,6 +132,12 @@ _TABLES = [
     " id {pk}, outbox_id {int}, channel_id {int} NOT NULL, alert_id {int}, attempt {int} NOT NULL,"
     " time TEXT NOT NULL, status TEXT NOT NULL, http_status {int}, duration_ms {real}, error TEXT)",
     "CREATE INDEX IF NOT EXISTS alert_deliveries_channel ON alert_deliveries (channel_id, id)",
+    # Offboarded enterprises (cloud_stub/offboard.py): created at `cloud offboard`, kept after the purge
+    # as the tombstone (dates, the banks that held grants, the archive's digest, the signed certificate).
+    # The purge deletes from every table with an enterprise_id column except this one.
+    "CREATE TABLE IF NOT EXISTS offboarding ("
+    " enterprise_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, hold_until TEXT NOT NULL, reason TEXT,"
+    " banks TEXT NOT NULL, archive TEXT, archive_sha256 TEXT, archive_kind TEXT, purged_at TEXT, certificate TEXT)",
 ]
 
 

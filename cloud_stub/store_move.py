@@ -33,7 +33,7 @@ from cloud_stub.schema import SCHEMA_VERSION
 
 # Every table, parents before children (foreign keys); identity tables get their sequence moved on.
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
-          "scores", "alerts", "banks", "bank_grants", "meta", "head_statements",
+          "scores", "alerts", "banks", "bank_grants", "meta", "head_statements", "offboarding",
           "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements",
                    "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")

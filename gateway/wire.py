@@ -436,3 +436,31 @@ def verify_head_statement(signed: SignedHeadStatement, public_key: bytes) -> dic
     if stmt["kid"] != signed.kid:
         raise WireError("kid_mismatch", "head statement names a different key than its envelope")
     return stmt
+
+
+# -- destruction certificates ------------------------------------------------------------------
+# Signed by the gateway (`edgeproof decommission`) or the receiver (`edgeproof cloud offboard`)
+# over canonical JSON, under their own prefix so no certificate can pass for a batch or a report.
+CERT_PREFIX = b"edgeproof-destruction-cert-v1\n"
+
+
+def sign_certificate(cert: dict[str, Any], signing_key: SigningKey) -> dict[str, Any]:
+    """``cert`` as signed bytes: ``{"body": b64, "sig": b64, "kid", "public_key": b64}``."""
+    body = canonical_json(cert)
+    pk = bytes(signing_key.verify_key)
+    return {"body": b64(body), "sig": b64(signing_key.sign(CERT_PREFIX + body).signature), "kid": key_id(pk),
+            "public_key": b64(pk)}
+
+
+def verify_certificate(signed: dict[str, Any], public_key: bytes | None = None) -> dict[str, Any]:
+    """The certificate's content when the signature holds (by ``public_key``, else the one it carries:
+    then compare ``kid`` with one known out of band)."""
+    pk = public_key if public_key is not None else unb64(str(signed.get("public_key", "")), "certificate key")
+    if key_id(pk) != signed.get("kid"):
+        raise WireError("kid_mismatch", "certificate key id does not name the given public key")
+    body = unb64(str(signed.get("body", "")), "certificate body")
+    try:
+        VerifyKey(pk).verify(CERT_PREFIX + body, unb64(str(signed.get("sig", "")), "certificate sig"))
+    except BadSignatureError as exc:
+        raise WireError("bad_signature", "certificate signature does not match") from exc
+    return json.loads(body)

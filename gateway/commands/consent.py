@@ -63,6 +63,13 @@ def show(state_dir: Path | None, profile: str | None, db: Path | None, receiver:
     if state["denied"]:
         click.echo(_("revoked on site: {categories}").format(categories=", ".join(state["denied"])))
     click.echo(_("until: {until}").format(until=state["until"] or _("no end date")))
+    for r in state["recipients"]:  # what the receiver will serve each bank (docs/privacy-consent.md)
+        agreement = _(", agreement sha256 {digest}...").format(digest=r["agreement_sha256"][:16]) \
+            if r["agreement_sha256"] else ""
+        purpose = _(" for {purpose}").format(purpose=repr(r["purpose"])) if r["purpose"] else ""
+        click.echo("  " + _("to {bank}: {categories}").format(
+            bank=_("any bank") if r["to"] == "*" else r["to"],
+            categories=", ".join(r["categories"]) or _("(nothing)")) + purpose + agreement)
     for ch in changes:
         click.echo("  " + _("change #{id}: {action} {categories} at {time}").format(
             id=ch.id, action=_(ch.action), categories=sorted(ch.categories),

@@ -93,7 +93,9 @@ class ConsentGate:
             "type": "consent", "name": "consent.change", "category": "consent", "subject": self.subject,
             "window": {"start": int(now), "len": 0}, "event": _event(before, after, reasons),
             "receiver": self._dest(), "allowed": after["allowed"], "denied": after["denied"],
-            "until": after["until"], "to": after["to"],
+            "until": after["until"], "to": after["to"], "recipients": after.get("recipients", []),
+            "purpose": self.cfg.purpose if self.cfg else "",
+            "agreement_sha256": self.cfg.agreement_sha256 if self.cfg else None,
             "stopped": sorted(stopped), "resumed": sorted(resumed), "reasons": reasons,
             "policy": hashlib.sha256(json.dumps(after, sort_keys=True).encode()).hexdigest()[:16],
         }

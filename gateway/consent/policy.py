@@ -10,6 +10,7 @@ a signed consent record.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import time
 import tomllib
@@ -35,14 +36,24 @@ class Grant(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     # Times: TOML datetimes, dates, or ISO 8601 strings; naive ones are UTC.
     valid_from: Any = None
     until: Any = None
+    # What the data may be used for, and the signed authorisation agreement (a file; its SHA-256
+    # goes into consent records). Empty: the [consent] section's.
+    purpose: str = ""
+    agreement: str | None = None
 
 
 class ConsentCfg(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     enterprise: str = ""
     grants: list[Grant] = []
+    # Defaults for every grant: the purpose and the signed authorisation agreement (a PDF or scan
+    # the enterprise signed; relative paths are relative to the state directory).
+    purpose: str = ""
+    agreement: str | None = None
     # A separate consent file (TOML with [[grants]]), so the enterprise can own it apart from
     # the installer's profile. Relative paths are relative to the state directory.
     file: str | None = None
+    # Filled by load_consent (whatever a profile says): the SHA-256 of ``agreement``.
+    agreement_sha256: str | None = None
 
 
 def to_epoch(value: Any, file: str, key: str) -> float | None:
@@ -72,6 +83,8 @@ class ActiveGrant:
     valid_from: float | None
     until: float | None
     origin: str  # "profile" | "local:<id>"
+    purpose: str = ""
+    agreement_sha256: str | None = None
 
     def active(self, now: float, dest: str) -> bool:
         if self.valid_from is not None and now < self.valid_from:
@@ -89,6 +102,8 @@ class Authorisation:
     denied: frozenset[str]  # revoked on site; wins over allowed
     until: float | None  # the earliest expiry among the active grants (when the set next shrinks)
     to: tuple[str, ...]
+    # Per active grant: {"to", "categories", "purpose", "agreement_sha256", "until"} (see recipients()).
+    recipients: tuple[tuple[tuple[str, Any], ...], ...] = ()
 
     def permits(self, category: str) -> bool:
         if category in self.denied or ALL in self.denied:
@@ -98,7 +113,7 @@ class Authorisation:
     def state(self) -> dict[str, Any]:
         """A canonical description; a change of it is a consent change."""
         return {"allowed": sorted(self.allowed), "denied": sorted(self.denied), "to": list(self.to),
-                "until": _iso(self.until)}
+                "until": _iso(self.until), "recipients": [dict(r) for r in self.recipients]}
 
 
 def _iso(ts: float | None) -> str | None:
@@ -107,14 +122,36 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _grants_from(cfg: list[Grant], file: str, origin: str, key: str) -> list[ActiveGrant]:
+def agreement_sha256(name: str | None, state_dir: str | Path | None, file: str, key: str) -> str | None:
+    """The SHA-256 of the signed authorisation agreement named at ``key``; None when none is named.
+
+    A named file that cannot be read stops the start: a consent record must not claim an
+    agreement nobody can produce."""
+    if not name:
+        return None
+    path = Path(name)
+    if not path.is_absolute() and state_dir is not None:
+        path = Path(state_dir) / path
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ProfileError(file, key, f"a readable signed agreement file ({path}: {exc.strerror})") from exc
+
+
+def _grants_from(cfg: list[Grant], file: str, origin: str, key: str, section: ConsentCfg | None = None,
+                 state_dir: str | Path | None = None) -> list[ActiveGrant]:
     out = []
     for i, g in enumerate(cfg):
         if not g.categories:
             raise ProfileError(file, f"{key}[{i}].categories", "at least one category (or \"*\")")
+        if g.agreement:
+            digest = agreement_sha256(g.agreement, state_dir, file, f"{key}[{i}].agreement")
+        else:
+            digest = agreement_sha256(section.agreement if section else None, state_dir, file, "consent.agreement")
         out.append(ActiveGrant(frozenset(g.categories), g.receiver, g.to,
                                to_epoch(g.valid_from, file, f"{key}[{i}].valid_from"),
-                               to_epoch(g.until, file, f"{key}[{i}].until"), origin))
+                               to_epoch(g.until, file, f"{key}[{i}].until"), origin,
+                               g.purpose or (section.purpose if section else ""), digest))
     return out
 
 
@@ -126,7 +163,8 @@ def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
         raise ProfileError(file, f"consent.{k}", msg) from exc
-    grants = _grants_from(cfg.grants, file, "profile", "consent.grants")
+    cfg.agreement_sha256 = agreement_sha256(cfg.agreement, state_dir, file, "consent.agreement")
+    grants = _grants_from(cfg.grants, file, "profile", "consent.grants", cfg, state_dir)
     if cfg.file:
         path = Path(cfg.file)
         if not path.is_absolute() and state_dir is not None:
@@ -142,7 +180,7 @@ def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
         except msgspec.ValidationError as exc:
             k, msg = _split_msgspec_error(exc)
             raise ProfileError(path, f"grants{k}", msg) from exc
-        grants += _grants_from(extra, str(path), "file", "grants")
+        grants += _grants_from(extra, str(path), "file", "grants", cfg, state_dir)
     return cfg, grants
 
 
@@ -180,7 +218,7 @@ def evaluate(grants: list[ActiveGrant], changes: list[LocalChange], now: float, 
                 denied |= ch.categories
                 active = [g if not (g.categories & ch.categories) or ALL in g.categories else
                           ActiveGrant(g.categories - ch.categories, g.receiver, g.to, g.valid_from, g.until,
-                                      g.origin) for g in active]
+                                      g.origin, g.purpose, g.agreement_sha256) for g in active]
         elif ch.action == "grant":
             denied = set() if ALL in ch.categories else denied - ch.categories
             active.append(ActiveGrant(ch.categories, ch.receiver, "", ch.at, ch.until, f"local:{ch.id}"))
@@ -190,7 +228,33 @@ def evaluate(grants: list[ActiveGrant], changes: list[LocalChange], now: float, 
         allowed |= g.categories
     expiries = [g.until for g in now_active if g.until is not None]
     return Authorisation(frozenset(allowed), frozenset(denied),
-                         min(expiries) if expiries else None, tuple(sorted({g.to for g in now_active if g.to})))
+                         min(expiries) if expiries else None, tuple(sorted({g.to for g in now_active if g.to})),
+                         recipients(now_active, frozenset(denied), grants))
+
+
+def recipients(now_active: list[ActiveGrant], denied: frozenset[str], declared: list[ActiveGrant]
+               ) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """Who may receive what, one entry per active grant: the receiver serves a bank only the
+    categories an entry naming it (or ``"*"``, any bank) gives, intersected with its operator grant.
+
+    Categories are the grant's minus those revoked on site; ``"*"`` minus a revocation is spelt
+    out as the known categories minus it (a receiver cannot subtract from "everything"). A grant
+    made on site (``consent grant``) names no bank: it goes to the banks the declared grants name
+    (every bank, ``"*"``, only when none names one)."""
+    named = sorted({g.to for g in declared if g.to}) or [ALL]
+    out: list[tuple[tuple[str, Any], ...]] = []
+    for g in now_active:
+        cats = set(g.categories)
+        if ALL in denied:
+            cats = set()
+        elif ALL in cats and denied:
+            cats = set(KNOWN_CATEGORIES) - denied
+        else:
+            cats -= denied
+        for to in ([g.to or ALL] if not g.origin.startswith("local:") else named):
+            out.append((("to", to), ("categories", sorted(cats)), ("purpose", g.purpose),
+                        ("agreement_sha256", g.agreement_sha256), ("until", _iso(g.until))))
+    return tuple(sorted(out, key=lambda e: json.dumps(e)))
 
 
 # -- local changes in the store ------------------------------------------------------------

@@ -37,8 +37,9 @@ def machine(i: int, value: float = 777.25) -> dict[str, Any]:
     return ind("machine.cycles", "machine", i, value)
 
 
+# Every bank, every category: the receiver obeys consent (tested in test_consent_enforced.py).
 CONSENT = {"type": "consent", "name": "consent.change", "category": "consent", "subject": "site",
-           "window": {"start": T0, "len": 0}, "event": "initial", "allowed": ["energy", "machine"]}
+           "window": {"start": T0, "len": 0}, "event": "initial", "allowed": ["*"]}
 
 
 def signed_finding(rule: str, indicators: list[str], severity: str = "red", claimed: float = 4321.5) -> dict[str, Any]:

@@ -108,7 +108,7 @@ def test_gateway_offline_while_the_mes_claims_production_is_an_integrity_finding
 
 def test_replayed_history_is_marked_and_signed_as_such_in_the_bank_feed(history, scenario_receiver) -> None:
     h = history("honest")
-    token = add_bank(scenario_receiver.rdb, "bank-history", h.enterprise)["token"]
+    token = add_bank(scenario_receiver.rdb, "bank-demo", h.enterprise)["token"]  # the bank its consent names
     status, page = get_json(f"{scenario_receiver.url}/v1/feed/{h.enterprise}/records?limit=300", token)
     assert status == 200, page
     assert page["records"] and all(r["replayed"] is True for r in page["records"])

@@ -1,0 +1,61 @@
+"""``edgeproof cloud consent``: each bank grant of an enterprise beside what its signed consent allows.
+
+The operator's grant never widens the enterprise's consent (cloud_stub/consent.py); this is
+where the operator sees a grant that is wider (the excess is withheld from the bank) or a bank
+the consent does not name at all (served nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+STATUS_TEXT = {
+    "consent": "limited by the enterprise's signed consent",
+    "no_consent": "no signed consent record from the enterprise's gateways: the grant alone applies",
+    "not_named": "the enterprise's signed consent does not name this bank: nothing is served",
+}
+
+
+def _wider_text(wider: list[str]) -> str:
+    return "every category the consent does not name" if wider == ["*"] else ", ".join(wider)
+
+
+def warn_wider(eff: dict[str, Any], bank: str, enterprise: str) -> None:
+    """Tell the operator (stderr) when a grant is wider than the consent or not covered by one."""
+    if eff.get("wider_than_consent"):
+        click.echo(f"warning: the grant of {enterprise} to {bank} is wider than the enterprise's signed consent "
+                   f"({STATUS_TEXT[eff['status']]}); withheld: {_wider_text(eff['wider_than_consent'])}; "
+                   f"served: {', '.join(eff['served']) or 'consent and declaration records only'}", err=True)
+    elif eff.get("status") == "no_consent":
+        click.echo(f"note: {STATUS_TEXT['no_consent']} ({enterprise})", err=True)
+
+
+@click.command("consent", help="Each bank grant of an enterprise beside what its signed consent lets through.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--enterprise", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def consent_cmd(db_path: str, enterprise: str, as_json: bool) -> None:
+    from cloud_stub.banks import grants_with_consent
+    from cloud_stub.cli import _open
+    from cloud_stub.consent import report_wider
+
+    rows = grants_with_consent(_open(db_path), enterprise)
+    for r in rows:
+        report_wider(r["bank"], enterprise, r["wider_than_consent"], r["status"])
+    if as_json:
+        click.echo(json.dumps({"enterprise_id": enterprise, "grants": rows}))
+    else:
+        if not rows:
+            click.echo(f"{enterprise}: no live bank grant")
+        for r in rows:
+            wider = f"  WIDER than consent, withheld: {_wider_text(r['wider_than_consent'])}" \
+                if r["wider_than_consent"] else ""
+            click.echo(f"{r['bank']}: granted {','.join(r['granted'])}; consented "
+                       f"{','.join(r['consented']) if r['consented'] is not None else '-'}; served "
+                       f"{','.join(r['served']) or '(consent records only)'} [{r['status']}]{wider}")
+    sys.exit(0)
+

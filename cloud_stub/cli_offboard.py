@@ -1,0 +1,110 @@
+"""``edgeproof cloud offboard``: end an enterprise on the receiver (cloud_stub/offboard.py says what
+each step does and why in that order).
+
+    edgeproof cloud offboard --db DB --enterprise ENT [--hold-days N] [--archive DIR] [--reason TEXT]
+    edgeproof cloud offboard --db DB --purge-due [--enterprise ENT]   # after the hold (e.g. daily from cron)
+    edgeproof cloud offboard --db DB --status [--enterprise ENT]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _key(db_path: str, key_path: str | None) -> Any:
+    from cloud_stub import receiver_key
+
+    path = Path(key_path) if key_path else receiver_key.default_key_path(db_path)
+    if not path.exists():
+        raise click.ClickException(f"no receiver key at {path}: pass --key with the key `cloud serve` signs with")
+    try:
+        return receiver_key.load_or_create(path)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("offboard", help="Offboard an enterprise: revoke its gateways' keys, end its bank grants, archive "
+                                "its evidence, and after the hold purge it leaving a signed tombstone.")
+@click.option("--db", "db_path", required=True, help="SQLite file or postgresql:// URL.")
+@click.option("--enterprise", default=None)
+@click.option("--hold-days", default=30.0, show_default=True, type=click.FloatRange(min=0),
+              help="Days the data is kept (not served) before the purge; 0 purges now.")
+@click.option("--archive", "archive_dir", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the evidence bundle (and the destruction certificate) are written.")
+@click.option("--reason", default="", help="Kept in the tombstone and the certificate.")
+@click.option("--purge-due", is_flag=True, help="Purge every offboarded enterprise whose hold has passed.")
+@click.option("--status", "show_status", is_flag=True, help="Show offboarded enterprises, their holds and purges.")
+@click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
+              help="Receiver signing key (default: beside the SQLite database).")
+@click.option("--json", "as_json", is_flag=True)
+def offboard_cmd(db_path: str, enterprise: str | None, hold_days: float, archive_dir: Path, reason: str,
+                 purge_due: bool, show_status: bool, key_path: str | None, as_json: bool) -> None:
+    from cloud_stub import offboard
+    from cloud_stub.cli import _open
+    from cloud_stub.errors import ReceiverError
+
+    rdb = _open(db_path)
+    out: dict[str, Any]
+    try:
+        if show_status:
+            with rdb.read() as conn:
+                ents = [enterprise] if enterprise else [r[0] for r in conn.execute(
+                    "SELECT enterprise_id FROM offboarding ORDER BY enterprise_id")]
+                rows = [t for t in (offboard.tombstone(conn, e) for e in ents) if t is not None]
+            out = {"offboarded": rows}
+            _emit(out, as_json, [f"{t['enterprise_id']}: offboarded {t['started_at']}, held until {t['hold_until']}, "
+                                 f"{'purged ' + t['purged_at'] if t['purged_at'] else 'not purged'}; archive "
+                                 f"{t['archive'] or '-'}" for t in rows])
+            return
+        if purge_due:
+            key = _key(db_path, key_path)
+            names = [e for e in offboard.due(rdb) if enterprise in (None, e)]
+            done = []
+            for ent in names:
+                res = offboard.purge(rdb, ent, key)
+                res["certificate_file"] = str(offboard.write_certificate(res["certificate"], archive_dir, ent))
+                done.append(res)
+            out = {"purged": done}
+            _emit(out, as_json, [_purged_line(r) for r in done] or ["nothing is due"])
+            return
+        if not enterprise:
+            raise click.UsageError("--enterprise is required (or --purge-due / --status)")
+        key = _key(db_path, key_path)
+        out = offboard.start(rdb, enterprise, hold_days, reason)
+        out["archive"] = offboard.archive(rdb, enterprise, archive_dir, key)
+        lines = [f"{enterprise}: offboarded {out['started_at']}; {len(out['keys_revoked'])} gateway key(s) revoked, "
+                 f"{len(out['grants_ended'])} bank grant(s) ended ({', '.join(out['grants_ended']) or 'none'}); "
+                 f"data held (not served) until {out['hold_until']}",
+                 f"archive ({out['archive']['kind']}): {out['archive']['path']} sha256 {out['archive']['sha256']}"]
+        if out["archive"]["kind"] == "batches-tar":
+            lines.append("note: cloud_stub.evidence_bundle is not installed: the archive is a plain tar of the "
+                         "signed batches, not an evidence bundle")
+        if hold_days == 0:
+            res = offboard.purge(rdb, enterprise, key)
+            res["certificate_file"] = str(offboard.write_certificate(res["certificate"], archive_dir, enterprise))
+            out["purged"] = res
+            lines.append(_purged_line(res))
+        _emit(out, as_json, lines)
+    except ReceiverError as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(1)
+
+
+def _purged_line(res: dict[str, Any]) -> str:
+    rows = sum(v["rows"] for v in res["deleted"].values())
+    return (f"{res['enterprise_id']}: purged {res['purged_at']}: {rows} rows in {len(res['deleted'])} tables; "
+            f"signed destruction certificate {res['certificate_file']}")
+
+
+def _emit(out: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+    else:
+        for line in lines:
+            click.echo(line)
