@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from cloud_stub import access_log
 from cloud_stub.db import ReceiverDB, iso, utc_now
 from cloud_stub.enrollment import check_id, ensure_enterprise, token_hash
 from cloud_stub.errors import ReceiverError
@@ -122,6 +123,7 @@ def authenticate(rdb: ReceiverDB, authorization: str | None) -> str:
         row = conn.execute("SELECT id FROM banks WHERE token_hash = ?", (token_hash(token),)).fetchone()
     if row is None:
         raise ReceiverError("unauthenticated", "unknown bank token", 401, status="error")
+    access_log.note_actor("bank", str(row[0]))  # authenticated: this request goes into the access log
     return str(row[0])
 
 

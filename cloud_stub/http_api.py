@@ -19,7 +19,7 @@ from nacl.signing import SigningKey
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud_stub import banks, enrollment, feed, feed_models, heads, receiver_key, rejections
+from cloud_stub import access_log, access_log_api, banks, enrollment, feed, feed_models, heads, receiver_key, rejections
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from cloud_stub.ingest import ingest
@@ -192,6 +192,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         """Submit one signed batch envelope. 200 accepted/duplicate; 4xx rejected with a stable code."""
         data = await _read_limited(request, wire.MAX_ENVELOPE_BYTES)
         result = await run_in_threadpool(ingest, rdb, data, "http")
+        if result.status in ("accepted", "duplicate") and result.gateway_id:  # signed by an enrolled key
+            access_log.note_actor("gateway", result.gateway_id)
+            access_log.note_returned({"batch": result.hash, "seq": result.seq, "status": result.status})
         return JSONResponse(result.to_json(), status_code=result.http_status)
 
     @app.post("/v1/heads", openapi_extra=_HEAD_DOC, responses=_HEAD_RESPONSES)
@@ -222,6 +225,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         return key_info
 
     _register_feed(app, rdb, signing_key)
+    app.state.access_log = access_log.AccessLog(rdb)
+    app.add_middleware(access_log.AccessLogMiddleware, access=app.state.access_log)
+    app.include_router(access_log_api.router(rdb, signing_key, _FEED_ERRORS))
     _document_400_not_422(app)
     return app
 
