@@ -28,6 +28,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -136,6 +137,10 @@ class AccessLog:
             self._wake.clear()
             try:
                 self.flush()
+            except (sqlite3.ProgrammingError, RuntimeError) as exc:  # the database was closed under us
+                log.warning("access log stopped: %s (%d entries not written)", exc, len(self._pending),
+                            extra={"event": "access_log_stopped"})
+                return
             except Exception:  # noqa: BLE001 - kept pending and retried; a log write must not kill the thread
                 log.exception("access log write failed", extra={"event": "access_log_error"})
 

@@ -54,9 +54,11 @@ def cloud() -> None:
               help="Receiver signing key (created 0600 if missing; default: next to a SQLite db).")
 @click.option("--analyse-every", default=None, type=click.FloatRange(min=1.0), metavar="SECONDS",
               help="Also analyse and score every enterprise this often (90-day period, shipped table).")
+@click.option("--tsa-url", default=None, metavar="URL",
+              help="RFC 3161 Time-Stamping Authority: timestamp chain tips and the access-log head daily.")
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
           mqtt_share_group: str, ready_file: str | None, key_path: str | None,
-          analyse_every: float | None) -> None:
+          analyse_every: float | None, tsa_url: str | None = None) -> None:
     from cloud_stub import logsetup, receiver_key
     from cloud_stub.db import is_postgres_url
     from cloud_stub.http_api import create_app
@@ -96,11 +98,21 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
 
         periodic = PeriodicAnalysis(lambda: _open(db_path), analyse_every, key)
         periodic.start()
+    stamper = None
+    if tsa_url:
+        from cloud_stub.timestamps import DailyStamper
+
+        stamper = DailyStamper(rdb, tsa_url)
+        stamper.start()
+    app = create_app(rdb, key)
     try:
-        run_server(create_app(rdb, key), host, port, ready_file)
+        run_server(app, host, port, ready_file)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:
+        app.state.access_log.close()  # what is still pending is written before the database closes
+        if stamper is not None:
+            stamper.stop()
         if periodic is not None:
             periodic.stop()
         if mq is not None:
@@ -456,6 +468,13 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
             for p in out["problems"][:50]:
                 click.echo(f"  FAIL {p}")
     sys.exit(0 if out["ok"] else 1)
+
+
+from cloud_stub.cli_evidence import evidence as _evidence  # noqa: E402 - registered after the group exists
+from cloud_stub.cli_evidence import timestamp as _timestamp  # noqa: E402
+
+cloud.add_command(_evidence)
+cloud.add_command(_timestamp)
 
 
 def main(argv: list[str] | None = None) -> None:
