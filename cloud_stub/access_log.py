@@ -33,24 +33,18 @@ import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from cloud_stub.access_log_chain import FIELDS, GENESIS, entry_hash
 from cloud_stub.db import Store, iso, utc_now
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.access_log")
 
-GENESIS = "0" * 64
-FIELDS = ("time", "actor_kind", "actor_id", "enterprise_id", "method", "path", "client", "status", "returned")
+__all__ = ["FIELDS", "GENESIS", "AccessLog", "AccessLogMiddleware", "entry_hash", "excerpt", "head", "record"]
 ACTOR_KINDS = ("bank", "operator", "enterprise", "gateway")
 FLUSH_INTERVAL = 0.5
 MAX_IDS = 1000  # ids listed per entry; a longer page is listed as its first/last id and count
 
 _current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("edgeproof_access", default=None)
-
-
-def entry_hash(entry: dict[str, Any], prev: str) -> str:
-    """The chain hash of one entry (``entry`` holds at least :data:`FIELDS`; ``returned`` is an object)."""
-    doc = {"chain": "access", **{k: entry.get(k) for k in FIELDS}, "prev": prev}
-    return hashlib.sha256(wire.canonical_json(doc)).hexdigest()
 
 
 # -- noting, during a request ----------------------------------------------------------------------------

@@ -74,3 +74,54 @@ def test_a_bank_not_authorised_gets_403_and_no_log_part(receiver, gw):
     assert _entries(receiver.rdb) == []
     h = access_log.head(receiver.rdb)
     assert set(h["tips"]) == {""} and len(h["digest"]) == 64
+
+
+def _settled(receiver, runs):
+    """Wait until ``runs`` verify runs' reads are in the log: a run's last read is the access log itself (the
+    receiver writes entries within a moment)."""
+    wait_for(lambda: sum(1 for e in _entries(receiver.rdb) if "/access-log" in e["path"]) >= runs)
+
+
+def test_feed_verify_checks_the_access_log_chain(receiver, gw):
+    from cloud_stub.feed_verify import verify_feed
+
+    token = add_bank(receiver.rdb, "bank-1", "ent-1")["token"]
+    for _ in range(3):
+        assert receiver.post(gw.next().envelope())[0] == 200
+    pin = wire.b64(bytes(receiver.key.verify_key))
+    first = verify_feed(receiver.url, "ent-1", token, pin, since={})
+    assert first["failures"] == [] and first["access_log"] >= 3
+    tip = first["state"]["access_log"]
+    assert tip is not None
+    _settled(receiver, 1)
+    # an incremental run continues from the tip; the verify run's own reads are there now
+    second = verify_feed(receiver.url, "ent-1", token, pin, since=first["state"])
+    assert second["failures"] == [] and second["access_log"] >= 1
+    items = _entries(receiver.rdb)
+    with sqlite3.connect(receiver.db_path) as conn:
+        conn.execute("UPDATE access_log SET actor_id = 'someone-else' WHERE id = ?", (items[1]["id"],))
+    text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin)["failures"])
+    assert f"access-log entry {items[1]['id']}: hash does not cover its fields (edited)" in text  # V33
+    with sqlite3.connect(receiver.db_path) as conn:
+        conn.execute("DELETE FROM access_log WHERE id = ?", (items[1]["id"],))
+    text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin)["failures"])
+    assert f"access-log entry {items[2]['id']}: prev is not the hash of the entry before it" in text  # V34
+
+
+def test_an_incremental_run_sees_entries_cut_off_at_the_end(receiver, gw):
+    from cloud_stub.feed_verify import verify_feed
+
+    token = add_bank(receiver.rdb, "bank-1", "ent-1")["token"]
+    assert receiver.post(gw.next().envelope())[0] == 200
+    pin = wire.b64(bytes(receiver.key.verify_key))
+    first = verify_feed(receiver.url, "ent-1", token, pin, since={})
+    assert first["failures"] == []
+    _settled(receiver, 1)
+    second = verify_feed(receiver.url, "ent-1", token, pin, since=first["state"])
+    assert second["failures"] == []
+    _settled(receiver, 2)
+    # the receiver drops the newest entries (the ones the second run verified) and serves on
+    with sqlite3.connect(receiver.db_path) as conn:
+        conn.execute("DELETE FROM access_log WHERE id > ?", (first["state"]["access_log"][0],))
+    text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin, since=second["state"])["failures"])
+    assert "access log: the head the receiver states" in text and "held back or removed" in text  # V36
