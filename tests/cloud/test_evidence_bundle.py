@@ -295,3 +295,24 @@ def test_cloud_cli_export_and_timestamp(site: Any, tsa: LoopbackTSA, tmp_path: P
     assert out.exit_code == 0, out.output
     res = evidence_verify.verify_bundle(tmp_path / "empty.tar", tsa_ca=tsa.ca_pem)
     assert res.summary["batches"] == 0
+
+
+def test_the_documented_script_verifies_a_bundle_without_edgeproof(site: Any, tmp_path: Path) -> None:
+    """docs/evidence.md's PyNaCl script, as printed, run in a fresh interpreter in the unpacked bundle."""
+    import re
+    import sys
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "evidence.md").read_text(encoding="utf-8")
+    (script,) = re.findall(r"```python\n(.*?)\n```", doc, re.S)
+    pk = receiver_key.public_info(site["key"])["public_key"]
+    script = script.replace("…base64 public key learnt from the bank…", pk)
+    with tarfile.open(site["path"]) as tar:
+        tar.extractall(tmp_path / "b", filter="data")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "b", capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and "OK" in out.stdout, out.stderr
+    body = tmp_path / "b" / "gateways" / "gw-a" / "batches" / "000000000002.body"
+    body.write_bytes(_flip(body.read_bytes()))
+    bad = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "b", capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode != 0 and "000000000002.body" in bad.stderr
