@@ -203,6 +203,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         and nothing is stored unless the gateway's signature holds."""
         data = await _read_limited(request, 2 * wire.MAX_HEADSTMT_BYTES, "head statement envelope")
         result = await run_in_threadpool(heads.ingest_head, rdb, data, "http")
+        if result.status in ("accepted", "duplicate") and result.gateway_id:  # signed by an enrolled key
+            access_log.note_actor("gateway", result.gateway_id)
+            access_log.note_returned({"head": result.hash, "seq": result.seq, "status": result.status})
         return JSONResponse(result.to_json(), status_code=result.http_status)
 
     @app.post("/v1/enroll", openapi_extra=_ENROLL_DOC, responses=_ENROLL_ERRORS)
@@ -210,6 +213,8 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         """Register a gateway key with a one-time token and a proof of possession."""
         req = _parse_json(await _read_limited(request, MAX_ENROLL_BYTES, "request body"), EnrollRequest)
         out = await run_in_threadpool(enrollment.enroll, rdb, req.token, req.gateway_id, req.public_key, req.proof)
+        access_log.note_actor("gateway", out["gateway_id"], out["enterprise_id"])  # the one-time token held
+        access_log.note_returned({"enrolled": out["kid"]})
         log.info("enrolled", extra={"event": "enroll", "gateway": out["gateway_id"], "kid": out["kid"],
                                      "enterprise": out["enterprise_id"]})
         return {**out, "receiver_kid": key_info["kid"], "receiver_public_key": key_info["public_key"]}

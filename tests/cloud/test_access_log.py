@@ -22,11 +22,11 @@ def test_gateway_and_bank_requests_are_logged_and_chained(receiver, gw):
         assert status == 200, out
     status, page = http("GET", f"{receiver.url}/v1/feed/ent-1/records?limit=2", token=token)
     assert status == 200
-    wait_for(lambda: len(_entries(receiver.rdb)) >= 4)
+    wait_for(lambda: len(_entries(receiver.rdb)) >= 5)
     items = _entries(receiver.rdb)
-    assert [it["actor_kind"] for it in items] == ["gateway"] * 3 + ["bank"]
-    assert items[0]["actor_id"] == "gw-1" and items[0]["returned"]["seq"] == 1
-    bank = items[3]
+    assert [it["actor_kind"] for it in items] == ["gateway"] * 4 + ["bank"]  # enrolment, 3 batches, a page
+    assert items[1]["actor_id"] == "gw-1" and items[1]["returned"]["seq"] == 1
+    bank = items[4]
     assert bank["actor_id"] == "bank-1" and bank["status"] == 200 and bank["client"].startswith("127.0.0.1:")
     assert bank["returned"]["kind"] == "records"
     assert bank["returned"]["records"] == [r["id"] for r in page["records"]]
@@ -55,25 +55,30 @@ def test_unauthenticated_requests_are_never_written(receiver, gw):
     forged = gw.make(key=__import__("nacl.signing").signing.SigningKey.generate())
     assert receiver.post(forged.envelope())[0] >= 400
     assert receiver.post(b"junk")[0] == 400
-    # a bank request after them is written, so the flusher ran: nothing before it was
+    assert http("POST", f"{receiver.url}/v1/enroll", gw.enroll_request("not-a-token"))[0] == 403
+    # a bank request after them is written, so the flusher ran: nothing between it and the enrolment was
     token = add_bank(receiver.rdb, "bank-2", "ent-1")["token"]
     assert http("GET", f"{receiver.url}/v1/feed/enterprises", token=token)[0] == 200
-    wait_for(lambda: access_log.head(receiver.rdb)["entries"] >= 1)
-    assert access_log.head(receiver.rdb)["entries"] == 1
+    wait_for(lambda: access_log.head(receiver.rdb)["entries"] >= 2)
+    assert access_log.head(receiver.rdb)["entries"] == 2
     with receiver.rdb.read() as conn:
-        rows = conn.execute("SELECT actor_kind, actor_id, enterprise_id FROM access_log").fetchall()
-    assert [tuple(r) for r in rows] == [("bank", "bank-2", None)]
+        rows = conn.execute("SELECT actor_kind, actor_id, enterprise_id, path FROM access_log ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [("gateway", "gw-1", "ent-1", "/v1/enroll"),  # the fixture's, with a token
+                                        ("bank", "bank-2", None, "/v1/feed/enterprises")]
 
 
 def test_a_bank_not_authorised_gets_403_and_no_log_part(receiver, gw):
     add_bank(receiver.rdb, "bank-1", "ent-1")
     other = add_bank(receiver.rdb, "bank-x", "ent-2")["token"]
     assert http("GET", f"{receiver.url}/v1/feed/ent-1/access-log", token=other)[0] == 403
-    wait_for(lambda: access_log.head(receiver.rdb)["entries"] >= 1)
-    # the 403 is an authenticated request: logged receiver-wide, not in ent-1's chain
-    assert _entries(receiver.rdb) == []
+    wait_for(lambda: access_log.head(receiver.rdb)["entries"] >= 2)
+    # the 403 is an authenticated request: logged receiver-wide, not in ent-1's chain (only the enrolment is)
+    assert [e["path"] for e in _entries(receiver.rdb)] == ["/v1/enroll"]
     h = access_log.head(receiver.rdb)
-    assert set(h["tips"]) == {""} and len(h["digest"]) == 64
+    assert set(h["tips"]) == {"", "ent-1"} and len(h["digest"]) == 64
+    with receiver.rdb.read() as conn:
+        (row,) = conn.execute("SELECT actor_id, status, path FROM access_log WHERE enterprise_id IS NULL").fetchall()
+    assert tuple(row) == ("bank-x", 403, "/v1/feed/ent-1/access-log")
 
 
 def _settled(receiver, runs):
@@ -89,8 +94,9 @@ def test_feed_verify_checks_the_access_log_chain(receiver, gw):
     for _ in range(3):
         assert receiver.post(gw.next().envelope())[0] == 200
     pin = wire.b64(bytes(receiver.key.verify_key))
+    wait_for(lambda: len(_entries(receiver.rdb)) >= 4)  # the enrolment and the batches are written
     first = verify_feed(receiver.url, "ent-1", token, pin, since={})
-    assert first["failures"] == [] and first["access_log"] >= 3
+    assert first["failures"] == [] and first["access_log"] >= 4
     tip = first["state"]["access_log"]
     assert tip is not None
     _settled(receiver, 1)
@@ -125,3 +131,41 @@ def test_an_incremental_run_sees_entries_cut_off_at_the_end(receiver, gw):
         conn.execute("DELETE FROM access_log WHERE id > ?", (first["state"]["access_log"][0],))
     text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin, since=second["state"])["failures"])
     assert "access log: the head the receiver states" in text and "held back or removed" in text  # V36
+
+
+def test_mqtt_batches_and_http_enrolment_and_heads_are_logged(receiver, mosquitto):
+    import time
+
+    from cloud_helpers import PREFIX, FakeGateway, GatewayMqtt, flip_body_byte
+
+    from cloud_stub.mqtt_ingest import MqttIngest
+
+    g = FakeGateway()
+    receiver.enroll(g)  # over HTTP, with a one-time token
+    ing = MqttIngest(receiver.rdb, *mosquitto, prefix=PREFIX)
+    ing.start()
+    pub = GatewayMqtt(*mosquitto, g.gateway_id)
+    try:
+        wait_for(lambda: ing.connected)
+        time.sleep(0.1)  # let the SUBACK land before anyone publishes
+        b1 = g.next()
+        pub.publish(b1.envelope())
+        assert pub.ack()["status"] == "accepted"
+        pub.publish(flip_body_byte(g.make()))  # forged: counted, never logged
+        assert pub.ack()["code"] == "bad_signature"
+        st = wire.head_statement(g.gateway_id, g.enterprise, g.kid, g.seq, g.prev, time.time() - 5, heads_from=1)
+        assert http("POST", f"{receiver.url}/v1/heads", wire.sign_head_statement(st, g.key).envelope())[0] == 200
+    finally:
+        pub.close()
+        ing.stop()  # writes what it holds
+    wait_for(lambda: len(_entries(receiver.rdb)) >= 3)
+    items = _entries(receiver.rdb)
+    # two writers (HTTP, MQTT): the chain is in the order written, which may differ within a flush interval
+    by_path = {e["path"]: e for e in items}
+    assert sorted(by_path) == sorted(["/v1/enroll", f"{PREFIX}/gw-1/batch", "/v1/heads"]) and len(items) == 3
+    assert by_path["/v1/enroll"]["returned"] == {"enrolled": g.kid}
+    mq = by_path[f"{PREFIX}/gw-1/batch"]
+    assert mq["method"] == "MQTT" and mq["returned"] == {"batch": b1.hash, "seq": 1, "status": "accepted"}
+    assert mq["client"].startswith("mqtt:127.0.0.1:")
+    assert all(e["actor_kind"] == "gateway" and e["actor_id"] == "gw-1" for e in items)
+    assert access_log.check_chain(items) == []
