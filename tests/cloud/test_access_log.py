@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from cloud_helpers import http, wait_for
 
 from cloud_stub import access_log
@@ -40,10 +38,10 @@ def test_gateway_and_bank_requests_are_logged_and_chained(receiver, gw):
     signed = wire.verify_report(alog["page_signature"], bytes(receiver.key.verify_key))
     assert signed == {k: v for k, v in alog.items() if k != "page_signature"}
     # editing or deleting an entry breaks the chain
-    with sqlite3.connect(receiver.db_path) as conn:
+    with receiver.rdb.write() as conn:
         conn.execute("UPDATE access_log SET client = '10.0.0.9:1' WHERE id = ?", (items[1]["id"],))
     assert "edited" in access_log.check_chain(_entries(receiver.rdb))[0]
-    with sqlite3.connect(receiver.db_path) as conn:
+    with receiver.rdb.write() as conn:
         conn.execute("DELETE FROM access_log WHERE id = ?", (items[1]["id"],))
     assert "deleted" in access_log.check_chain(_entries(receiver.rdb))[0]
 
@@ -104,11 +102,11 @@ def test_feed_verify_checks_the_access_log_chain(receiver, gw):
     second = verify_feed(receiver.url, "ent-1", token, pin, since=first["state"])
     assert second["failures"] == [] and second["access_log"] >= 1
     items = _entries(receiver.rdb)
-    with sqlite3.connect(receiver.db_path) as conn:
+    with receiver.rdb.write() as conn:
         conn.execute("UPDATE access_log SET actor_id = 'someone-else' WHERE id = ?", (items[1]["id"],))
     text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin)["failures"])
     assert f"access-log entry {items[1]['id']}: hash does not cover its fields (edited)" in text  # V33
-    with sqlite3.connect(receiver.db_path) as conn:
+    with receiver.rdb.write() as conn:
         conn.execute("DELETE FROM access_log WHERE id = ?", (items[1]["id"],))
     text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin)["failures"])
     assert f"access-log entry {items[2]['id']}: prev is not the hash of the entry before it" in text  # V34
@@ -127,7 +125,7 @@ def test_an_incremental_run_sees_entries_cut_off_at_the_end(receiver, gw):
     assert second["failures"] == []
     _settled(receiver, 2)
     # the receiver drops the newest entries (the ones the second run verified) and serves on
-    with sqlite3.connect(receiver.db_path) as conn:
+    with receiver.rdb.write() as conn:
         conn.execute("DELETE FROM access_log WHERE id > ?", (first["state"]["access_log"][0],))
     text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin, since=second["state"])["failures"])
     assert "access log: the head the receiver states" in text and "held back or removed" in text  # V36
