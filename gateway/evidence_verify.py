@@ -437,7 +437,9 @@ def _subject_in_bundle(subject: dict[str, Any], bodies: dict[str, dict[str, Any]
 def summary_lines(res: Result) -> list[str]:
     """The human-readable summary ``edgeproof evidence verify`` prints."""
     s = res.summary
-    out = [f"evidence bundle for enterprise {s.get('enterprise_id')}, period {s.get('period')}",
+    period = s.get("period") or {}
+    span = f"{period.get('from') or 'the beginning'} to {period.get('to') or 'the export'}"
+    out = [f"evidence bundle for enterprise {s.get('enterprise_id')}, from {span}",
            f"  receiver key {s.get('receiver_kid')}"
            f" ({'pinned' if s.get('receiver_pinned') else 'as the bundle names it'})"]
     for gw, g in (s.get("gateways") or {}).items():

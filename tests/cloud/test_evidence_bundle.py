@@ -164,6 +164,8 @@ TAMPER = {
                            "manifest.sig: the receiver's signature over manifest.json does not verify"),
     "token byte": (lambda f, k: f.update({_token_name(f): _flip(f[_token_name(f)], -300)}),
                    "SHA-256 differs from the manifest"),
+    "TSA certificate byte": (lambda f, k: f.update({n: _flip(f[n], -40) for n in f if n.startswith("tsa/cert-")}),
+                             "SHA-256 differs from the manifest"),
     "removed file": (lambda f, k: f.pop("scores.json"),
                      "scores.json: listed in the manifest but missing from the archive (removed)"),
     "added file": (lambda f, k: f.update({"gateways/gw-a/batches/000000000099.body": b"{}"}),
@@ -316,3 +318,37 @@ def test_the_documented_script_verifies_a_bundle_without_edgeproof(site: Any, tm
     bad = subprocess.run([sys.executable, "-c", script], cwd=tmp_path / "b", capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode != 0 and "000000000002.body" in bad.stderr
+
+
+def test_serve_with_a_tsa_timestamps_at_start(tsa: LoopbackTSA, tmp_path: Path) -> None:
+    """`cloud serve --tsa-url`: the daily stamper runs once at start (then every 24 h)."""
+    import sys
+    import time
+
+    from cloud_stub.ingest import ingest
+
+    db = tmp_path / "r.db"
+    rdb = ReceiverDB(db)
+    gw = FakeGateway()
+    from cloud_stub.enrollment import enroll
+
+    token = issue_token(rdb, "ent-1")["token"]
+    req = gw.enroll_request(token)
+    enroll(rdb, req["token"], req["gateway_id"], req["public_key"], req["proof"])
+    assert ingest(rdb, gw.next().envelope(), "test").status == "accepted"
+    rdb.close()
+    proc = subprocess.Popen([sys.executable, "-m", "cloud_stub", "serve", "--db", str(db), "--port", "0",
+                             "--tsa-url", tsa.url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        found: list[Any] = []
+        while time.monotonic() < deadline and not found:
+            check = ReceiverDB(db)
+            with check.read() as conn:
+                found = conn.execute("SELECT kind, gateway_id FROM timestamps").fetchall()
+            check.close()
+            time.sleep(0.1)
+        assert [tuple(r) for r in found] == [("chain_tip", "gw-1")]
+    finally:
+        proc.terminate()
+        proc.wait(10)
