@@ -141,6 +141,7 @@ def authorise(rdb: ReceiverDB, authorization: str | None, enterprise_id: str) ->
         ).fetchone()
     if row is None:
         raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
+    access_log.note_actor("bank", bank_id, enterprise_id)  # authorised: the request is about this enterprise
     return Grant(bank_id, enterprise_id, _grant_categories(row[0]))
 
 

@@ -35,20 +35,24 @@ EVIDENCE_PREFIX = b"EdgeProof evidence v1\x00"
 
 
 def normalise_time(value: str | int | float | datetime | None, name: str) -> str | None:
-    """ISO 8601 text (a date, a date-time with zone, or epoch seconds) as the receiver's fixed-width UTC text."""
+    """ISO 8601 text (a date, a date-time; no zone is UTC) or epoch seconds, as the receiver's fixed-width UTC
+    text; anything else (or a time before 1970 or after 9999) is a ValueError naming ``name``."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        ts = value if value.tzinfo else value.replace(tzinfo=UTC)
-    elif isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-        ts = datetime.fromtimestamp(float(value), UTC)
-    else:
-        try:
+    bad = ValueError(f"{name}: {value!r} is not an ISO 8601 date/time or epoch seconds between 1970 and 9999")
+    try:
+        if isinstance(value, datetime):
+            ts = value
+        elif isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+            ts = datetime.fromtimestamp(float(value), UTC)
+        else:
             ts = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"{name}: {value!r} is not an ISO 8601 date/time or epoch seconds") from None
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
+        ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+        ts = ts.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise bad from None
+    if not 1970 <= ts.year <= 9999:
+        raise bad
     return iso(ts)
 
 

@@ -341,6 +341,7 @@ def _check_timestamps(files: dict[str, bytes], bodies: dict[str, dict[str, Any]]
             res.fail(f"{name}: {problem}")
             continue
         res.summary["timestamps"]["verified"] += 1
+        _note_anchor(res, subject, bodies, access, gen_time)
         times.append(gen_time.isoformat())
         tsa_names.add(cert.subject.rfc4514_string())
     res.summary["timestamps"].update({"earliest": min(times, default=None), "latest": max(times, default=None),
@@ -420,6 +421,22 @@ def _verify_token(der: bytes, entry: dict[str, Any], ca: Any, cms: Any, x509: An
     return gen, cert
 
 
+def _note_anchor(res: Result, subject: dict[str, Any], bodies: dict[str, dict[str, Any]], access: dict[int, str],
+                 gen_time: datetime) -> None:
+    """Per gateway, the highest seq of the bundle a token proves existed, and by when (the earliest such token)."""
+    if subject.get("kind") == "chain_tip" and subject.get("hash") in bodies:
+        key, what = f"gateway {subject.get('gateway')}", f"seq {subject.get('seq')}"
+    elif subject.get("kind") == "access_log_head" and access.get(subject.get("id")) == subject.get("hash"):  # type: ignore[arg-type]
+        key, what = "access log", f"entry {subject.get('id')}"
+    else:
+        return
+    anchors = res.summary.setdefault("anchored", {})
+    seen = anchors.get(key)
+    n = int(what.split()[1])
+    if seen is None or n > seen["n"] or (n == seen["n"] and gen_time.isoformat() < seen["by"]):
+        anchors[key] = {"n": n, "what": what, "by": gen_time.isoformat()}
+
+
 def _subject_in_bundle(subject: dict[str, Any], bodies: dict[str, dict[str, Any]], access: dict[int, str]) -> str:
     """A subject that names something the bundle holds must name it exactly."""
     if subject.get("kind") == "chain_tip":
@@ -453,6 +470,8 @@ def summary_lines(res: Result) -> list[str]:
         out.append(f"  trusted timestamps: {ts.get('verified', 0)} of {ts.get('tokens', 0)} verified"
                    + (f", {ts.get('earliest')} .. {ts.get('latest')} by {', '.join(ts.get('tsa') or [])}"
                       f" (CA {ts.get('ca')})" if ts.get("verified") else ""))
+    for key, a in (s.get("anchored") or {}).items():
+        out.append(f"  {key}: existed up to {a['what']} by {a['by']} (trusted timestamp)")
     out += [f"  note: {n}" for n in res.notes]
     out += [f"FAIL: {f}" for f in res.failures]
     out.append("OK: every check passed" if res.ok else f"FAILED: {len(res.failures)} check(s)")
