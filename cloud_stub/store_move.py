@@ -33,8 +33,9 @@ from cloud_stub.schema import SCHEMA_VERSION
 
 # Every table, parents before children (foreign keys); identity tables get their sequence moved on.
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
-          "scores", "alerts", "banks", "bank_grants", "meta", "head_statements")
-IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements")
+          "scores", "alerts", "banks", "bank_grants", "meta", "head_statements", "access_log", "timestamps")
+IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements", "access_log",
+                   "timestamps")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version
 CHUNK = 5000  # rows per read and COPY round; fewer where a row holds a whole batch body or report
 CHUNK_BY_TABLE = {"batches": 20, "scores": 100}  # batch bodies reach MAX_ENVELOPE_BYTES (8 MB)
