@@ -42,6 +42,7 @@ log = logging.getLogger("cloud_stub.access_log")
 __all__ = ["FIELDS", "GENESIS", "AccessLog", "AccessLogMiddleware", "entry_hash", "excerpt", "head", "record"]
 ACTOR_KINDS = ("bank", "operator", "enterprise", "gateway")
 FLUSH_INTERVAL = 0.5
+MAX_PENDING = 100_000  # while the database is unreachable: beyond this, entries are dropped (counted, logged)
 MAX_IDS = 1000  # ids listed per entry; a longer page is listed as its first/last id and count
 
 _current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("edgeproof_access", default=None)
@@ -115,9 +116,17 @@ class AccessLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.written = 0
+        self.dropped = 0
+        self._failures = 0
 
     def add(self, entry: dict[str, Any], urgent: bool = False) -> None:
         with self._lock:
+            if len(self._pending) >= MAX_PENDING:  # the store has been failing for a long while: keep memory bounded
+                self.dropped += 1
+                if self.dropped % 1000 == 1:
+                    log.error("access log backlog full: entries dropped", extra={"event": "access_log_dropped",
+                                                                                 "dropped": self.dropped})
+                return
             self._pending.append(entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
@@ -127,15 +136,18 @@ class AccessLog:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            # after failures, back off (up to 30 s) instead of hammering a store that is down
+            self._wake.wait(self.interval if not self._failures else min(30.0, self.interval * 2 ** self._failures))
             self._wake.clear()
             try:
                 self.flush()
+                self._failures = 0
             except (sqlite3.ProgrammingError, RuntimeError) as exc:  # the database was closed under us
                 log.warning("access log stopped: %s (%d entries not written)", exc, len(self._pending),
                             extra={"event": "access_log_stopped"})
                 return
             except Exception:  # noqa: BLE001 - kept pending and retried; a log write must not kill the thread
+                self._failures = min(self._failures + 1, 10)
                 log.exception("access log write failed", extra={"event": "access_log_error"})
 
     def flush(self) -> int:

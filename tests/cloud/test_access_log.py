@@ -167,3 +167,33 @@ def test_mqtt_batches_and_http_enrolment_and_heads_are_logged(receiver, mosquitt
     assert mq["client"].startswith("mqtt:127.0.0.1:")
     assert all(e["actor_kind"] == "gateway" and e["actor_id"] == "gw-1" for e in items)
     assert access_log.check_chain(items) == []
+
+
+def test_entries_survive_a_store_that_fails_for_a_while_and_the_backlog_is_bounded(rdb, monkeypatch):
+    from cloud_stub.schema import ddl
+
+    log = access_log.AccessLog(rdb, interval=0.02)
+
+    def entry(i):
+        return {"time": f"2026-12-04T00:00:{i:02d}.000Z", "actor_kind": "bank", "actor_id": "b", "enterprise_id": "e",
+                "method": "GET", "path": f"/p{i}", "client": "127.0.0.1:1", "status": 200, "returned": {}}
+
+    with rdb.write() as conn:
+        conn.execute("DROP TABLE access_log")  # the store fails every write from now on
+    for i in range(3):
+        log.add(entry(i), urgent=True)
+    wait_for(lambda: log._failures >= 2)  # tried, failed, backing off; the entries are kept
+    assert log.written == 0 and len(log._pending) == 3
+    with rdb.write() as conn:
+        for stmt in ddl("sqlite"):
+            conn.execute(stmt)
+    log._wake.set()  # a new entry's urgency cuts the back-off short, as here
+    wait_for(lambda: log.written == 3)
+    assert [e["path"] for e in access_log.excerpt(rdb, "e")] == ["/p0", "/p1", "/p2"]
+    assert access_log.check_chain(access_log.excerpt(rdb, "e")) == []
+    monkeypatch.setattr(access_log, "MAX_PENDING", 2)
+    log._stop.set()  # no more writes: the backlog fills
+    log._thread.join(5)
+    for i in range(5):
+        log.add(entry(i))
+    assert len(log._pending) == 2 and log.dropped == 3
