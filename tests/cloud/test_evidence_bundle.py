@@ -245,7 +245,10 @@ def test_not_an_archive_and_traversal(tmp_path: Path) -> None:
     assert "not a plain relative name" in evidence_verify.verify_bundle(tmp_path / "y.tar").failures[0]
 
 
-def test_the_archive_is_deterministic(tmp_path: Path) -> None:
+def test_the_archive_is_deterministic(site: Any, tmp_path: Path) -> None:
+    from cloud_stub.evidence_bundle import collect
+
+    assert collect(site["rdb"], "ent-1", None, None) == collect(site["rdb"], "ent-1", None, None)
     files = {"b.json": b"{}\n", "a/x.body": b"\x00\x01"}
     write_tar(tmp_path / "1.tar", files)
     write_tar(tmp_path / "2.tar", dict(reversed(list(files.items()))))
