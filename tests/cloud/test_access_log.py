@@ -128,7 +128,10 @@ def test_an_incremental_run_sees_entries_cut_off_at_the_end(receiver, gw):
     with receiver.rdb.write() as conn:
         conn.execute("DELETE FROM access_log WHERE id > ?", (first["state"]["access_log"][0],))
     text = "\n".join(verify_feed(receiver.url, "ent-1", token, pin, since=second["state"])["failures"])
-    assert "access log: the head the receiver states" in text and "held back or removed" in text  # V36
+    # V36 when the run's own new entries took the deleted ids (SQLite reuses the highest id after a delete);
+    # V34 when they are served after the verified tip but chain onto the older entry (PostgreSQL's identity)
+    assert ("access log: the head the receiver states" in text and "held back or removed" in text) \
+        or "prev is not the hash of the entry before it" in text, text
 
 
 def test_mqtt_batches_and_http_enrolment_and_heads_are_logged(receiver, mosquitto):
@@ -185,7 +188,7 @@ def test_entries_survive_a_store_that_fails_for_a_while_and_the_backlog_is_bound
     wait_for(lambda: log._failures >= 2)  # tried, failed, backing off; the entries are kept
     assert log.written == 0 and len(log._pending) == 3
     with rdb.write() as conn:
-        for stmt in ddl("sqlite"):
+        for stmt in ddl(rdb.dialect):
             conn.execute(stmt)
     log._wake.set()  # a new entry's urgency cuts the back-off short, as here
     wait_for(lambda: log.written == 3)
