@@ -389,3 +389,34 @@ def test_period_bounds_parse_or_name_the_option(value: Any) -> None:
         assert str(exc).startswith("from: ")
     else:
         assert out is None or (len(out) == 24 and out.endswith("Z"))
+
+
+def test_key_history_rotation_and_revocation(receiver: Any, tmp_path: Path) -> None:
+    """A gateway whose first key was revoked and which re-enrolled: both keys and the revocation are in the bundle,
+    batches verify under the key of their time, and a batch placed after its key's revocation fails."""
+    from cloud_stub.enrollment import revoke_key
+
+    gw = FakeGateway()
+    receiver.enroll(gw)
+    for _ in range(2):
+        assert receiver.post(gw.next().envelope())[0] == 200
+    revoke_key(receiver.rdb, gw.kid)
+    old_kid = gw.kid
+    gw.key = SigningKey.generate()
+    receiver.enroll(gw)
+    assert receiver.post(gw.next().envelope())[0] == 200
+    export_bundle(receiver.rdb, "ent-1", tmp_path / "b.tar", key=receiver.key)
+    res = evidence_verify.verify_bundle(tmp_path / "b.tar")
+    assert res.ok, res.failures
+    assert res.summary["gateways"]["gw-1"] == {"batches": 3, "first_seq": 1, "last_seq": 3, "keys": 2}
+    files = _members(tmp_path / "b.tar")
+    keys = json.loads(files["gateways/gw-1/keys.json"])["keys"]
+    revoked = next(k["revoked_at"] for k in keys if k["kid"] == old_kid)
+    assert revoked and all(k["revoked_at"] is None for k in keys if k["kid"] != old_kid)
+    later = "2100-01-01T00:00:00.000Z"
+    _edit_json(files, "gateways/gw-1/batches.json", lambda d: d["batches"][1].update(received=later))
+    _resign(files, receiver.key)
+    write_tar(tmp_path / "t.tar", files)
+    res = evidence_verify.verify_bundle(tmp_path / "t.tar")
+    assert any(f"000000000002.body: received 2100-01-01T00:00:00.000Z, after its key {old_kid} was revoked" in f
+               for f in res.failures), res.failures
