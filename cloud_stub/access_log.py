@@ -192,7 +192,7 @@ def append(rdb: Store, entries: list[dict[str, Any]]) -> list[tuple[int, str]]:
                 e["enterprise_id"] = gw_ent[gw]
             ent = e.get("enterprise_id")
             if ent not in tips:
-                tips[ent] = _tip(conn, ent)[1]
+                tips[ent] = chain_tip(conn, ent)[1]
             e.setdefault("returned", {})
             h = entry_hash(e, tips[ent])
             cur = conn.execute(
@@ -205,7 +205,8 @@ def append(rdb: Store, entries: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return out
 
 
-def _tip(conn: Any, enterprise_id: str | None) -> tuple[int, str]:
+def chain_tip(conn: Any, enterprise_id: str | None) -> tuple[int, str]:
+    """``(id, hash)`` of the enterprise's latest entry in the caller's transaction (``(0, GENESIS)``: none)."""
     where = "enterprise_id = ?" if enterprise_id is not None else "enterprise_id IS NULL"
     row = conn.execute(f"SELECT id, hash FROM access_log WHERE {where} ORDER BY id DESC LIMIT 1",
                        (enterprise_id,) if enterprise_id is not None else ()).fetchone()
@@ -222,11 +223,11 @@ def record(rdb: Store, actor_kind: str, actor_id: str, enterprise_id: str | None
 
 # -- reading ----------------------------------------------------------------------------------------------
 
-_COLUMNS = "id, time, actor_kind, actor_id, enterprise_id, method, path, client, status, returned, prev, hash"
+COLUMNS = "id, time, actor_kind, actor_id, enterprise_id, method, path, client, status, returned, prev, hash"
 
 
 def row_item(row: Any) -> dict[str, Any]:
-    keys = _COLUMNS.split(", ")
+    keys = COLUMNS.split(", ")
     item = dict(zip(keys, row, strict=True))
     item["returned"] = json.loads(item["returned"])
     item["id"] = int(item["id"])
@@ -249,14 +250,14 @@ def head(rdb: Store) -> dict[str, Any]:
 def enterprise_head(rdb: Store, enterprise_id: str) -> dict[str, Any] | None:
     """``{"id", "hash"}`` of the enterprise's latest entry, None when it has none."""
     with rdb.read() as conn:
-        i, h = _tip(conn, enterprise_id)
+        i, h = chain_tip(conn, enterprise_id)
     return {"id": i, "hash": h} if i else None
 
 
 def excerpt(rdb: Store, enterprise_id: str, t_from: str | None = None, t_to: str | None = None) -> list[dict[str, Any]]:
     """The enterprise's entries with ``t_from <= time < t_to`` (ISO 8601 UTC text, either bound optional), in
     chain order. The first one's ``prev`` anchors the excerpt to the entries before it."""
-    sql = f"SELECT {_COLUMNS} FROM access_log WHERE enterprise_id = ?"
+    sql = f"SELECT {COLUMNS} FROM access_log WHERE enterprise_id = ?"
     params: list[Any] = [enterprise_id]
     if t_from is not None:
         sql += " AND time >= ?"

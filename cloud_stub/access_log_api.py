@@ -25,8 +25,8 @@ def access_log_page(rdb: Store, grant: banks.Grant, signing_key: SigningKey, *, 
     feed.check_limit(limit, MAX_LIMIT)
     after = feed.decode_cursor(cursor, "a")
     with rdb.read() as conn:
-        rows, more = feed.page_rows(conn, "access_log", access_log._COLUMNS, grant.enterprise_id, after, limit)
-        tip = access_log._tip(conn, grant.enterprise_id)
+        rows, more = feed.page_rows(conn, "access_log", access_log.COLUMNS, grant.enterprise_id, after, limit)
+        tip = access_log.chain_tip(conn, grant.enterprise_id)
     items = [access_log.row_item(r) for r in rows]
     head = {"id": tip[0], "hash": tip[1]} if tip[0] else None
     return feed._list_page("access_log", grant, cursor, rows, more, after, "a", items, signing_key, head=head)
