@@ -324,6 +324,7 @@ def _check_timestamps(files: dict[str, bytes], bodies: dict[str, dict[str, Any]]
         return
     times: list[str] = []
     tsa_names: set[str] = set()
+    token_certs: set[bytes] = set()
     for t in index:
         name = str(t.get("file"))
         der = files.get(name)
@@ -340,12 +341,26 @@ def _check_timestamps(files: dict[str, bytes], bodies: dict[str, dict[str, Any]]
         if problem:
             res.fail(f"{name}: {problem}")
             continue
+        if t.get("gen_time") and str(t["gen_time"])[:19] != gen_time.strftime("%Y-%m-%dT%H:%M:%S"):
+            res.fail(f"timestamps/index.json: {name}'s gen_time {t['gen_time']} is not the token's"
+                     f" {gen_time.isoformat()}")
+            continue
+        token_certs.add(cert.public_bytes(_der_encoding()))
         res.summary["timestamps"]["verified"] += 1
         _note_anchor(res, subject, bodies, access, gen_time)
         times.append(gen_time.isoformat())
         tsa_names.add(cert.subject.rfc4514_string())
+    for name in sorted(n for n in files if n.startswith("tsa/cert-")):
+        if token_certs and files[name] not in token_certs:
+            res.fail(f"{name}: not the certificate of any token in the bundle")
     res.summary["timestamps"].update({"earliest": min(times, default=None), "latest": max(times, default=None),
                                       "tsa": sorted(tsa_names)})
+
+
+def _der_encoding() -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
 
 
 def _verify_token(der: bytes, entry: dict[str, Any], ca: Any, cms: Any, x509: Any) -> tuple[datetime, Any]:

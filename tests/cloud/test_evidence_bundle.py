@@ -201,6 +201,12 @@ TAMPER = {
         f, "timestamps/index.json", lambda d: d["tokens"][0].update(subject=d["tokens"][1]["subject"],
                                                                     imprint=d["tokens"][1]["imprint"])),
         _resign(f, k)), "imprint is not the SHA-256 of its subject"),
+    "TSA certificate replaced, re-signed": (lambda f, k: (f.update({n: f["_other_ca"] for n in f
+                                                                   if n.startswith("tsa/cert-")}), _resign(f, k)),
+                                            "not the certificate of any token in the bundle"),
+    "timestamp time edited in the index, re-signed": (lambda f, k: (_edit_json(
+        f, "timestamps/index.json", lambda d: d["tokens"][0].update(gen_time="2020-01-01T00:00:00.000Z")),
+        _resign(f, k)), "gen_time 2020-01-01T00:00:00.000Z is not the token's"),
     "TSA CA replaced, re-signed": (lambda f, k: (f.update({"tsa/ca.der": f["_other_ca"]}), _resign(f, k)),
                                    "is not issued by the TSA CA"),
 }
