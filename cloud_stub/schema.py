@@ -120,6 +120,7 @@ _TABLES = [
     " imprint TEXT NOT NULL, token {blob} NOT NULL, gen_time TEXT NOT NULL, tsa_url TEXT NOT NULL,"
     " created TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS timestamps_enterprise ON timestamps (enterprise_id, id)",
+    "CREATE INDEX IF NOT EXISTS timestamps_imprint ON timestamps (imprint)",
 ]
 
 
