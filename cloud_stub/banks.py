@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_stub import consent, offboard
+from cloud_stub import access_log, consent, offboard
 from cloud_stub.db import ReceiverDB, iso, utc_now
 from cloud_stub.enrollment import check_id, ensure_enterprise, token_hash
 from cloud_stub.errors import ReceiverError
@@ -157,6 +157,7 @@ def authenticate(rdb: ReceiverDB, authorization: str | None) -> str:
         row = conn.execute("SELECT id FROM banks WHERE token_hash = ?", (token_hash(token),)).fetchone()
     if row is None:
         raise ReceiverError("unauthenticated", "unknown bank token", 401, status="error")
+    access_log.note_actor("bank", str(row[0]))  # authenticated: this request goes into the access log
     return str(row[0])
 
 
@@ -182,6 +183,7 @@ def authorise(rdb: ReceiverDB, authorization: str | None, enterprise_id: str) ->
     eff = consent.effective(ec, bank_id, _grant_categories(row[0]), time.time())
     if eff.status == "not_named":  # the same answer as no grant: a bank cannot probe who else is named
         raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
+    access_log.note_actor("bank", bank_id, enterprise_id)  # authorised: the request is about this enterprise
     return Grant(bank_id, enterprise_id, eff.categories, eff.status)
 
 

@@ -56,10 +56,12 @@ def cloud() -> None:
               help="Receiver signing key (created 0600 if missing; default: next to a SQLite db).")
 @click.option("--analyse-every", default=None, type=click.FloatRange(min=1.0), metavar="SECONDS",
               help="Also analyse and score every enterprise this often (90-day period, shipped table).")
+@click.option("--tsa-url", default=None, metavar="URL",
+              help="RFC 3161 Time-Stamping Authority: timestamp chain tips and the access-log head daily.")
 @_serve_ops.options
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
           mqtt_share_group: str, ready_file: str | None, key_path: str | None,
-          analyse_every: float | None, **ops: Any) -> None:
+          analyse_every: float | None, tsa_url: str | None = None, **ops: Any) -> None:
     from cloud_stub import logsetup, receiver_key
     from cloud_stub.db import is_postgres_url
     from cloud_stub.http_api import create_app
@@ -99,15 +101,25 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
 
         periodic = PeriodicAnalysis(lambda: _open(db_path), analyse_every, key)
         periodic.start()
+    stamper = None
+    if tsa_url:
+        from cloud_stub.timestamps import DailyStamper
+
+        stamper = DailyStamper(rdb, tsa_url)
+        stamper.start()
     running = _serve_ops.start(rdb, key, ops)
+    app = create_app(rdb, key, running.options)
     try:
-        run_server(create_app(rdb, key, running.options), host, port, ready_file, ops["tls_cert"], ops["tls_key"])
+        run_server(app, host, port, ready_file, ops["tls_cert"], ops["tls_key"])
     except ssl.SSLError as exc:  # an OSError too: a certificate or key uvicorn could not load
         raise click.ClickException(f"--tls-cert/--tls-key: cannot load them: {exc}") from exc
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:
         running.stop()
+        app.state.access_log.close()  # what is still pending is written before the database closes
+        if stamper is not None:
+            stamper.stop()
         if periodic is not None:
             periodic.stop()
         if mq is not None:
@@ -477,11 +489,15 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
 from cloud_stub import cli_channels as _cli_channels  # noqa: E402
 from cloud_stub.cli_consent import consent_cmd  # noqa: E402
 from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402
+from cloud_stub.cli_evidence import evidence as _evidence  # noqa: E402
+from cloud_stub.cli_evidence import timestamp as _timestamp  # noqa: E402
 from cloud_stub.cli_offboard import offboard_cmd  # noqa: E402
 
 cloud.add_command(_dispute)
 cloud.add_command(consent_cmd)
 cloud.add_command(offboard_cmd)
+cloud.add_command(_evidence)
+cloud.add_command(_timestamp)
 for _cmd in _cli_channels.COMMANDS:
     cloud.add_command(_cmd)
 

@@ -82,9 +82,6 @@ def offboard_cmd(db_path: str, enterprise: str | None, hold_days: float, archive
                  f"{len(out['grants_ended'])} bank grant(s) ended ({', '.join(out['grants_ended']) or 'none'}); "
                  f"data held (not served) until {out['hold_until']}",
                  f"archive ({out['archive']['kind']}): {out['archive']['path']} sha256 {out['archive']['sha256']}"]
-        if out["archive"]["kind"] == "batches-tar":
-            lines.append("note: cloud_stub.evidence_bundle is not installed: the archive is a plain tar of the "
-                         "signed batches, not an evidence bundle")
         if hold_days == 0:
             res = offboard.purge(rdb, enterprise, key)
             res["certificate_file"] = str(offboard.write_certificate(res["certificate"], archive_dir, enterprise))

@@ -19,6 +19,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from datetime import timedelta
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -127,10 +128,21 @@ def build_view(rdb: ReceiverDB, signing_key: SigningKey, stmt: dict[str, Any]) -
         "reasons": report.get("reasons", []),
         "findings": findings,
         "disputes": disputes.list_disputes(rdb, enterprise_id, None),
-        # ---- ACCESS LOG: reserved for h13-evidence (cloud_stub/access_log.py) -------------------
-        # Who pulled what of this enterprise's data (bank, feed, when), from the hash-chained access
-        # log another engineer is building. Until it is merged this key is null; the gateway's page
-        # shows a placeholder for it. At merge: fill it here from access_log (newest entries first).
-        "access_log": None,
+        # Who read this enterprise's data (banks, the operator) in the last 30 days, newest first: the
+        # hash-chained access log (cloud_stub/access_log.py); the gateway's own uploads are left out.
+        "access_log": _readers(rdb, enterprise_id),
     }
     return feed.sign_page(page, signing_key)
+
+
+ACCESS_DAYS = 30
+MAX_ACCESS = 100
+
+
+def _readers(rdb: Any, enterprise_id: str) -> list[dict[str, Any]]:
+    from cloud_stub import access_log
+
+    since = iso(utc_now() - timedelta(days=ACCESS_DAYS))
+    entries = [e for e in access_log.excerpt(rdb, enterprise_id, since) if e["actor_kind"] in ("bank", "operator")]
+    return [{k: e[k] for k in ("id", "time", "actor_kind", "actor_id", "method", "path", "status", "returned")}
+            for e in reversed(entries[-MAX_ACCESS:])]

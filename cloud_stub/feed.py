@@ -40,7 +40,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from cloud_stub import feed_chain
+from cloud_stub import access_log, feed_chain
 from cloud_stub.banks import Grant
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
@@ -139,7 +139,8 @@ def page_rows(conn: Any, table: str, columns: str, enterprise_id: str, after: in
 
 
 def sign_page(page: dict[str, Any], signing_key: SigningKey) -> dict[str, Any]:
-    """``page`` plus ``page_signature`` over all of it."""
+    """``page`` plus ``page_signature`` over all of it (and noted in the access log: what was returned)."""
+    access_log.note_page(page)
     return {**page, "page_signature": wire.sign_report(page, signing_key)}
 
 
@@ -200,6 +201,9 @@ def feed_page(
         "locators": [[r[0], r[4], r[3]] for r in rows],
         "withheld": withheld,
     }
+    # every record id (what the bank saw); batches as a count, their ids are the records' batch ids
+    access_log.note_returned({"kind": "records", "cursor": cursor or None, "records": signed["record_ids"],
+                              "batches": len(hashes), "withheld": len(withheld)}, enterprise_id)
     return {
         "enterprise_id": enterprise_id,
         "cursor": cursor or None,

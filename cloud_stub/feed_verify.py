@@ -58,6 +58,8 @@ from collections.abc import Callable, Container, Iterator
 from typing import Any
 
 from cloud_stub import feed_verify_disputes as fvd
+from cloud_stub.access_log_chain import GENESIS as ACCESS_GENESIS
+from cloud_stub.access_log_chain import entry_hash as access_entry_hash
 from cloud_stub.feed_verify_heads import Heads
 from cloud_stub.feed_verify_refs import ReceiverWord
 from gateway import wire
@@ -367,6 +369,9 @@ def _verify_enterprise(
     fvd.check_findings(ditems, finding_items, not prior, report.feed)  # check V45
     fvd.check_decisions(ditems, receiver_pk, enterprise, dpage.get("bank"), report.feed)  # check V46
     counts["disputes"] = len(ditems)
+    access_tip, cursors["access_log"], counts["access_log"] = _check_access_log(
+        http, report, receiver_pk, ent, enterprise, min(page_limit, 1000), prior.get("access_log"),
+        cursors.get("access_log"))
     pending = {rid: f for rid, f in state.indicators.items() if rid > must_upto and rid not in listed}
 
     word.check_refs(report.feed)
@@ -406,6 +411,7 @@ def _verify_enterprise(
             "totals": totals,
             "heads": {**(prior.get("heads") or {}), **keep_heads},
             **word.tips(),
+            "access_log": access_tip,
         }
 
 
@@ -716,3 +722,37 @@ def _check_indicators_complete(report: _Report, verified: dict[Any, str], listed
     missing = [rid for rid in verified if rid <= upto and rid not in listed]  # check V26
     if missing:
         report.feed(f"indicators feed leaves out {len(missing)} verified indicator record(s), e.g. {missing[:5]}")
+
+
+def _check_access_log(http: _Http, report: _Report, receiver_pk: bytes, ent: str, enterprise: str, page_limit: int,
+                      tip: list[Any] | None, start: str | None) -> tuple[list[Any] | None, str | None, int]:
+    """The enterprise's access log (docs/wire-format.md §14): every entry hash-chained from the first (or from an
+    earlier run's verified ``tip`` = [id, hash]) to the ``head`` the last page states. Returns the new tip, the
+    cursor to resume from and the number of entries read. Pages are signed and paged like the others (V2, V4, V5)."""
+    last_id, last = (int(tip[0]), str(tip[1])) if tip else (0, ACCESS_GENESIS)
+    n = 0
+    cursor = start
+    head: Any = None
+    for page in _pages(http, f"/v1/feed/{ent}/access-log", report, receiver_pk, "access-log", enterprise,
+                       page_limit, start=start):
+        head = page.get("head")
+        for it in page.get("items", []):
+            n += 1
+            where = f"access-log entry {it.get('id')}"
+            try:
+                if access_entry_hash(it, str(it.get("prev"))) != it.get("hash"):  # check V33
+                    report.feed(f"{where}: hash does not cover its fields (edited)")
+            except _ERRORS as exc:
+                report.feed(f"{where}: not canonical JSON: {exc}")
+            if it.get("prev") != last:  # check V34
+                report.feed(f"{where}: prev is not the hash of the entry before it (an entry was deleted or edited)")
+            if it.get("enterprise_id") != enterprise or not isinstance(it.get("id"), int) \
+                    or it["id"] <= last_id:  # check V35
+                report.feed(f"{where}: not an entry of {enterprise} after entry {last_id}")
+            last_id, last = (it["id"] if isinstance(it.get("id"), int) else last_id), str(it.get("hash"))
+        cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
+    expected = {"id": last_id, "hash": last} if last_id else None
+    if not same_json(head, expected) and not (head is None and tip):  # check V36
+        report.feed(f"access log: the head the receiver states ({head}) is not where the entries served end"
+                    f" ({expected}): entries held back or removed at the end")
+    return ([last_id, last] if last_id else None), cursor, n

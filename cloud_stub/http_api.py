@@ -19,7 +19,18 @@ from nacl.signing import SigningKey
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud_stub import banks, enrollment, feed, feed_models, heads, http_text, receiver_key, rejections
+from cloud_stub import (
+    access_log,
+    access_log_api,
+    banks,
+    enrollment,
+    feed,
+    feed_models,
+    heads,
+    http_text,
+    receiver_key,
+    rejections,
+)
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from cloud_stub.ingest import ingest
@@ -197,6 +208,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
         """Submit one signed batch envelope. 200 accepted/duplicate; 4xx rejected with a stable code."""
         data = await _read_limited(request, wire.MAX_ENVELOPE_BYTES)
         result = await run_in_threadpool(ingest, rdb, data, "http")
+        if result.status in ("accepted", "duplicate") and result.gateway_id:  # signed by an enrolled key
+            access_log.note_actor("gateway", result.gateway_id)
+            access_log.note_returned({"batch": result.hash, "seq": result.seq, "status": result.status})
         return JSONResponse(result.to_json(), status_code=result.http_status)
 
     @app.post("/v1/heads", openapi_extra=_HEAD_DOC, responses=_HEAD_RESPONSES)
@@ -205,6 +219,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
         and nothing is stored unless the gateway's signature holds."""
         data = await _read_limited(request, 2 * wire.MAX_HEADSTMT_BYTES, "head statement envelope")
         result = await run_in_threadpool(heads.ingest_head, rdb, data, "http")
+        if result.status in ("accepted", "duplicate") and result.gateway_id:  # signed by an enrolled key
+            access_log.note_actor("gateway", result.gateway_id)
+            access_log.note_returned({"head": result.hash, "seq": result.seq, "status": result.status})
         return JSONResponse(result.to_json(), status_code=result.http_status)
 
     @app.post("/v1/enroll", openapi_extra=_ENROLL_DOC, responses=_ENROLL_ERRORS)
@@ -212,6 +229,8 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
         """Register a gateway key with a one-time token and a proof of possession."""
         req = _parse_json(await _read_limited(request, MAX_ENROLL_BYTES, "request body"), EnrollRequest)
         out = await run_in_threadpool(enrollment.enroll, rdb, req.token, req.gateway_id, req.public_key, req.proof)
+        access_log.note_actor("gateway", out["gateway_id"], out["enterprise_id"])  # the one-time token held
+        access_log.note_returned({"enrolled": out["kid"]})
         log.info("enrolled", extra={"event": "enroll", "gateway": out["gateway_id"], "kid": out["kid"],
                                      "enterprise": out["enterprise_id"]})
         return {**out, "receiver_kid": key_info["kid"], "receiver_public_key": key_info["public_key"]}
@@ -231,6 +250,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
 
     http_enterprise.register(app, rdb, signing_key)
     http_text.register(app, rdb, signing_key)  # the same feeds in words, per language
+    app.state.access_log = access_log.AccessLog(rdb)
+    app.add_middleware(access_log.AccessLogMiddleware, access=app.state.access_log)
+    app.include_router(access_log_api.router(rdb, signing_key, _FEED_ERRORS))
     _document_400_not_422(app)
     install_ops(app, rdb, ops)
     return app

@@ -24,7 +24,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from cloud_stub.db import Store
+from cloud_stub import access_log
+from cloud_stub.db import Store, iso, utc_now
 from cloud_stub.heads import ingest_head
 from cloud_stub.ingest import ingest
 
@@ -72,6 +73,8 @@ class MqttIngest:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.connected = False
+        # Accepted batches and head statements are authenticated requests: into the access log, as over HTTP.
+        self.access = access_log.AccessLog(rdb)
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)
@@ -80,6 +83,7 @@ class MqttIngest:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self.access.close()
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
                     _properties: Any) -> None:
@@ -107,6 +111,12 @@ class MqttIngest:
         try:
             result = handle(self.rdb, msg.payload, transport="mqtt", expect_gateway=gateway_id)
             payload = result.to_json()
+            if result.status in ("accepted", "duplicate") and result.gateway_id:
+                self.access.add({"time": iso(utc_now()), "actor_kind": "gateway", "actor_id": result.gateway_id,
+                                 "enterprise_id": None, "method": "MQTT", "path": msg.topic,
+                                 "client": f"mqtt:{self.host}:{self.port}",
+                                 "status": 0, "returned": {parts[-1]: result.hash, "seq": result.seq,
+                                                           "status": result.status}})
         except Exception:  # a bug must not kill the network thread; the gateway will resend
             log.exception("ingest failed", extra={"event": "mqtt_ingest_error", "gateway": gateway_id})
             payload = {"status": "error", "code": "internal", "message": "receiver error; resend later"}

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tarfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -112,53 +111,21 @@ def start(rdb: Any, enterprise_id: str, hold_days: float, reason: str = "", now:
 
 
 def archive(rdb: Any, enterprise_id: str, out_dir: Path, signing_key: SigningKey) -> dict[str, Any]:
-    """The evidence bundle into ``out_dir``; its path and digest recorded in the offboarding row.
+    """The enterprise's evidence bundle (docs/evidence.md) into ``out_dir``, checkable offline with
+    `edgeproof evidence verify`; its path and digest recorded in the offboarding row (the tombstone)."""
+    from cloud_stub.evidence_bundle import export_bundle
 
-    The bundle is ``cloud_stub.evidence_bundle.export_bundle`` when that module is installed; a
-    receiver without it writes a plain tar of the enterprise's signed batches (body + signature +
-    kid per batch, and a manifest), marked ``archive_kind = "batches-tar"``."""
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    try:
-        from cloud_stub.evidence_bundle import export_bundle  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        export_bundle = None
-    if export_bundle is not None:
-        path = out_dir / f"evidence-{enterprise_id}-{stamp}.bundle"
-        export_bundle(rdb, enterprise_id, path, key=signing_key)
-        kind = "evidence-bundle"
-    else:
-        path = out_dir / f"batches-{enterprise_id}-{stamp}.tar"
-        _batches_tar(rdb, enterprise_id, path)
-        kind = "batches-tar"
+    path = out_dir / f"evidence-{enterprise_id}-{stamp}.tar"
+    export_bundle(rdb, enterprise_id, path, key=signing_key)
+    kind = "evidence-bundle"
     path.chmod(0o600)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with rdb.write() as conn:
         conn.execute("UPDATE offboarding SET archive = ?, archive_sha256 = ?, archive_kind = ? WHERE enterprise_id = ?",
                      (str(path), digest, kind, enterprise_id))
     return {"path": str(path), "sha256": digest, "bytes": path.stat().st_size, "kind": kind}
-
-
-def _batches_tar(rdb: Any, enterprise_id: str, path: Path) -> None:
-    """Placeholder archive: every batch's exact signed bytes, its signature and key id."""
-    import io
-
-    manifest = []
-    with tarfile.open(path, "w") as tar, rdb.read() as conn:
-        def put(name: str, data: bytes) -> None:
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o600, 0
-            tar.addfile(info, io.BytesIO(data))
-
-        for h, gw, seq, body, sig, kid in conn.execute(
-                "SELECT hash, gateway_id, seq, body, sig, kid FROM batches WHERE enterprise_id = ? ORDER BY id",
-                (enterprise_id,)):
-            base = f"batches/{gw}/{int(seq):012d}"
-            put(base + ".body", bytes(body))
-            put(base + ".sig", bytes(sig))
-            manifest.append({"gateway_id": gw, "seq": seq, "hash": h, "kid": kid,
-                             "body_sha256": hashlib.sha256(bytes(body)).hexdigest()})
-        put("manifest.json", json.dumps({"enterprise_id": enterprise_id, "batches": manifest}, indent=1).encode())
 
 
 def enterprise_tables(conn: Any, dialect: str) -> list[str]:

@@ -138,6 +138,21 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS offboarding ("
     " enterprise_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, hold_until TEXT NOT NULL, reason TEXT,"
     " banks TEXT NOT NULL, archive TEXT, archive_sha256 TEXT, archive_kind TEXT, purged_at TEXT, certificate TEXT)",
+    # Access log (cloud_stub/access_log.py): every authenticated request, append-only, hash-chained per
+    # enterprise (enterprise_id NULL: receiver-wide requests). returned is JSON text (what the request got).
+    "CREATE TABLE IF NOT EXISTS access_log ("
+    " id {pk}, time TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_id TEXT NOT NULL, enterprise_id TEXT,"
+    " method TEXT, path TEXT, client TEXT, status {int}, returned TEXT NOT NULL, prev TEXT NOT NULL,"
+    " hash TEXT NOT NULL UNIQUE)",
+    "CREATE INDEX IF NOT EXISTS access_log_enterprise ON access_log (enterprise_id, id)",
+    # RFC 3161 timestamp tokens (cloud_stub/timestamps.py) over a gateway's chain tip or the access-log head:
+    # subject is the canonical JSON that was hashed (imprint = its sha256), token the DER TimeStampToken.
+    "CREATE TABLE IF NOT EXISTS timestamps ("
+    " id {pk}, kind TEXT NOT NULL, enterprise_id TEXT, gateway_id TEXT, subject TEXT NOT NULL,"
+    " imprint TEXT NOT NULL, token {blob} NOT NULL, gen_time TEXT NOT NULL, tsa_url TEXT NOT NULL,"
+    " created TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS timestamps_enterprise ON timestamps (enterprise_id, id)",
+    "CREATE INDEX IF NOT EXISTS timestamps_imprint ON timestamps (imprint)",
 ]
 
 

@@ -34,9 +34,9 @@ from cloud_stub.schema import SCHEMA_VERSION
 # Every table, parents before children (foreign keys); identity tables get their sequence moved on.
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
           "scores", "alerts", "banks", "bank_grants", "meta", "head_statements", "offboarding",
-          "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
-IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements",
-                   "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
+          "access_log", "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
+IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements", "access_log",
+                   "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version
 CHUNK = 5000  # rows per read and COPY round; fewer where a row holds a whole batch body or report
 CHUNK_BY_TABLE = {"batches": 20, "scores": 100}  # batch bodies reach MAX_ENVELOPE_BYTES (8 MB)

@@ -14,7 +14,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Its own names only: a mysqld may be Oracle MySQL, which the test helper cannot initialise.
 { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb-install-db >/dev/null 2>&1 \
   || need+=(mariadb-server)
-# openssl makes the self-signed certificate of the receiver's TLS test; systemd-analyze verifies the receiver's unit.
+# openssl: the receiver's TLS test makes a self-signed certificate, and the tests' RFC 3161 Time-Stamping
+# Authority is `openssl ts -reply` (tests/support/tsa.py); systemd-analyze verifies the receiver's unit.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -31,7 +31,7 @@ function codeText(code) {
     contest: _("contest"), explain: _("explain"), confirm: _("confirm"), accepted: _("accepted"),
     maintenance: _("maintenance"), stocktake: _("stocktake"), holiday: _("holiday"), other: _("other"),
     open: _("open"), mixed: _("mixed"), green: _("green"), yellow: _("yellow"), orange: _("orange"), red: _("red"),
-    info: _("info"), warning: _("warning"), critical: _("critical"),
+    info: _("info"), warning: _("warning"), critical: _("critical"), bank: _("bank"), operator: _("operator"),
   };
   return t[code] || code;
 }
@@ -431,10 +431,14 @@ function renderEnterprise(v) {
     ds.length ? el("ul", {id: "dispute-list"}, ds) : el("p", {class: "hint"}, _("None yet.")));
   document.getElementById("confirm-button").hidden = !v.actions_enabled;
   document.getElementById("view-refresh").hidden = !v.actions_enabled;
-  // ACCESS LOG (h13-evidence, cloud_stub/access_log.py): who pulled what, once the receiver serves it.
-  document.getElementById("access-log-body").replaceChildren(v.access_log === null || v.access_log === undefined ?
+  // Who read this enterprise's data in the last 30 days (the receiver's hash-chained access log).
+  const log = v.access_log;
+  document.getElementById("access-log-body").replaceChildren(log === null || log === undefined ?
     el("p", {class: "hint", id: "access-log-placeholder"}, _("Not yet available from the bank's receiver.")) :
-    el("ul", {}, v.access_log.map(a => el("li", {}, JSON.stringify(a)))));
+    !log.length ? el("p", {class: "hint"}, _("Nobody has read this enterprise's data in the last 30 days.")) :
+    el("ul", {id: "access-log-list"}, log.map(a => el("li", {},
+      _("{time}: {who} {actor} read {path}", {time: a.time, who: codeText(a.actor_kind), actor: a.actor_id,
+                                               path: a.path || a.method || "?"})))));
   document.getElementById("complaint-contact").textContent =
     v.complaint_contact ? _("Questions or complaints about how your data is used: {contact}",
                            {contact: v.complaint_contact}) : "";

@@ -59,20 +59,32 @@ def feed(receiver) -> dict[str, Any]:
         "alerts": get("/v1/feed/ent-1/alerts"),
         "heads": get("/v1/feed/ent-1/heads"),
         "disputes": get("/v1/feed/ent-1/disputes"),
+        "access_log": _access_log(receiver, get),
         "gateway": a,
         "receiver_pk": bytes(receiver.key.verify_key),
         "keys_of": {"gw-a": http("GET", f"{receiver.url}/v1/gateways/gw-a/keys")[1]},
     }
 
 
+def _access_log(receiver, get) -> dict[str, Any]:
+    """The access-log page once the reads above are written (the receiver writes them within a moment)."""
+    deadline = time.monotonic() + 10
+    while True:
+        page = get("/v1/feed/ent-1/access-log")
+        if len([i for i in page["items"] if i["actor_kind"] == "bank"]) >= 7 or time.monotonic() > deadline:
+            return page
+        time.sleep(0.05)
+
+
 def run(v: dict[str, Any], f: dict[str, Any]) -> None:
     """Every check of docs/wire-format.md §9, in order, with the document's own functions."""
     pk = v["check_receiver_key"](f["receiver_key"], f["receiver_pk"])  # V1
-    for name in ("enterprises", "indicators", "scores", "latest", "findings", "alerts", "heads", "disputes"):
+    for name in ("enterprises", "indicators", "scores", "latest", "findings", "alerts", "heads", "disputes",
+                 "access_log"):
         v["check_whole_page"](f[name], pk)  # V2
     page = f["records"]
     v["check_records_page"](page, pk)  # V3
-    for name in ("records", "indicators", "scores", "findings", "alerts"):
+    for name in ("records", "indicators", "scores", "findings", "alerts", "access_log"):
         v["check_page_request"](f[name], "ent-1", None)  # V4
     v["check_cursors"]([None])  # V5: one page each here
     granted = v["check_grant"](f["enterprises"], "ent-1")  # V6
@@ -107,6 +119,8 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
     for item in f["indicators"]["items"]:
         v["check_indicator"](item, verified)  # V25
     v["check_indicators_complete"](f["indicators"]["items"], verified)  # V26
+    if "access_log" in f:
+        v["check_access_log"](f["access_log"]["items"], f["access_log"]["head"], "ent-1")  # V33-V36
 
 
 def test_the_documented_verifier_accepts_a_partial_feed(feed):

@@ -27,6 +27,7 @@ from cloud_stub.errors import ReceiverError
 from cloud_stub.feed_verify import verify_all, verify_feed
 from gateway import wire
 from gateway.commands.certificate import command as cert_cmd
+from gateway.evidence_verify import verify_bundle
 
 
 def _populate(receiver: Any) -> dict[str, Any]:
@@ -73,10 +74,11 @@ def test_offboard_hold_then_purge_leaves_only_a_signed_tombstone(receiver: Any, 
     assert out["grants_ended"] == ["bank-a", "bank-ab"] and out["tokens_deleted"] == 1
     arch = offboard.archive(receiver.rdb, "ent-a", tmp_path / "archive", receiver.key)
     assert Path(arch["path"]).stat().st_mode & 0o077 == 0
-    if arch["kind"] == "batches-tar":  # until cloud_stub.evidence_bundle is merged
-        with tarfile.open(arch["path"]) as tar:
-            manifest = json.loads(tar.extractfile("manifest.json").read())
-        assert len(manifest["batches"]) == 6
+    assert arch["kind"] == "evidence-bundle"
+    checked = verify_bundle(Path(arch["path"]))  # the expert's offline check of what the receiver archived
+    assert checked.ok, checked.failures
+    with tarfile.open(arch["path"]) as tar:
+        assert len([n for n in tar.getnames() if n.endswith(".sig") and n.startswith("batches/")]) == 6
 
     # during the hold: nothing is accepted, nothing is served, the banks are told
     status, res = receiver.post(setup["gws"]["gw-a1"].next(records=[indicator(9)]).envelope())
