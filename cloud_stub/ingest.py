@@ -43,7 +43,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from cloud_stub import rejections
+from cloud_stub import fleet_health, rejections
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.findings import record_finding
 from cloud_stub.json_limits import MAX_DEPTH, depth_exceeds
@@ -320,6 +320,7 @@ def _extend_chain(
         rows,
     )
     conn.execute("UPDATE gateways SET last_seq = ?, last_hash = ? WHERE id = ?", (seq, h, gw))
+    fleet_health.note_batch(conn, body, h)  # health summaries: the fleet list's latest, or a finding
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
                        detail={"first": declared[0], "last": declared[1],

@@ -112,6 +112,9 @@ class UplinkCfg(_S):
     # How often the gateway signs a head statement while idle (and right after acks): the
     # oldest head a bank sees while the gateway is up (gateway/uplink/heads.py).
     head_interval_s: PositiveFloat = 300.0
+    # How often the gateway signs a health summary into its chain (gateway/uplink/health.py): the
+    # receiver's fleet list and silence alarms hear from it at least this often while it is up.
+    health_interval_s: PositiveFloat = 300.0
 
 
 class StatusCfg(_S):

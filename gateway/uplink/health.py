@@ -1,0 +1,109 @@
+"""The gateway's periodic health summary: built from the running gateway, signed into the chain.
+
+Every ``health_interval_s`` (profile ``[uplink]``, default 300 s) the runtime packs one summary
+record (``gateway/wire_health.py``) in a batch of its own, so the receiver hears from the gateway
+even when no indicator window closes, and a bank can verify what the fleet list shows. The first
+one goes out one interval after start (not at start: a gateway that crash-loops must not fill its
+chain with summaries).
+
+Counts and states only: device names, readings and values never enter a summary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gateway import wire, wire_health
+from gateway.clock import clock_state
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+HEALTH_INTERVAL_S = 300.0
+
+
+def devices_summary(pollers: list[Any]) -> dict[str, Any]:
+    """Healthy / unhealthy / starting counts, and per error kind how many unhealthy devices last failed so."""
+    out: dict[str, Any] = {"total": len(pollers), "healthy": 0, "unhealthy": 0, "starting": 0, "errors": {}}
+    for p in pollers:
+        h = p.health
+        state = h.state if h.state in ("healthy", "unhealthy") else "starting"
+        out[state] += 1
+        if state == "unhealthy":
+            kind = (h.last_error or "unknown").split(":", 1)[0].strip() or "unknown"
+            out["errors"][kind] = out["errors"].get(kind, 0) + 1
+    return out
+
+
+def backlog_summary(gw: Gateway, now: float) -> dict[str, Any]:
+    """Batches and records signed but not yet acknowledged, indicators not yet packed, oldest wait."""
+    store, sender = gw.store, gw.sender
+    acked = store.acked(sender.dest) if sender is not None else 0
+    with store._lock:
+        row = store.db.execute("SELECT COUNT(*), COALESCE(SUM(n_records), 0), MIN(created) FROM outbox WHERE seq > ?",
+                               (acked,)).fetchone()
+        pending = store.db.execute(
+            "SELECT COUNT(*) FROM indicators WHERE batch_seq IS NULL AND held IS NULL").fetchone()[0]
+    oldest = None if row[2] is None else max(0, int(now - float(row[2])))
+    return {"batches": int(row[0]), "records": int(row[1]), "pending_indicators": int(pending),
+            "oldest_unacked_s": oldest}
+
+
+def store_summary(gw: Gateway) -> dict[str, Any]:
+    """Days until the store's size cap starts dropping the oldest raw readings (null: not known yet)."""
+    from gateway.status.collect import store_view
+
+    try:
+        view = store_view(gw)
+    except Exception:  # noqa: BLE001 - a summary without the estimate is better than none
+        return {"days_left": None, "size_mb": None}
+    return {"days_left": view.get("days_until_full"), "size_mb": round(view["size_bytes"] / 1e6, 1)}
+
+
+def consent_summary(gw: Gateway) -> dict[str, Any]:
+    """When the consent in force last changed (the newest consent record this gateway signed)."""
+    with gw.store._lock:
+        row = gw.store.db.execute(
+            "SELECT body FROM outbox WHERE categories LIKE '%\"consent\"%' ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return {"last_change": None, "event": None}
+    try:
+        recs = json.loads(row[0])["records"]
+        rec = next(r for r in recs if r.get("type") == "consent")
+        return {"last_change": wire.format_time(float(rec["window"]["start"])), "event": rec.get("event")}
+    except (ValueError, KeyError, StopIteration, TypeError):
+        return {"last_change": None, "event": None}
+
+
+def build_summary(gw: Gateway, now: float | None = None) -> dict[str, Any]:
+    """The health record for the gateway as it is now."""
+    from gateway import __version__
+
+    now = time.time() if now is None else now
+    return wire_health.health_record(
+        subject=gw.identity.gateway_id, ts=now, boot=int(gw.store.meta_get("boot", "0") or 0),
+        version=__version__, uptime_s=max(0, int(now - gw.started_at)), clock=clock_state(),
+        backlog=backlog_summary(gw, now), devices=devices_summary(list(gw.scheduler.pollers)),
+        store=store_summary(gw), consent=consent_summary(gw))
+
+
+class HealthReporter:
+    """Decides when a summary is due and packs it (in a batch of its own) into the outbox."""
+
+    def __init__(self, gw: Gateway, interval_s: float = HEALTH_INTERVAL_S,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.gw = gw
+        self.interval_s = interval_s
+        self.clock = clock
+        self.sent = 0
+
+    def pack_now(self) -> int | None:
+        """Sign one summary into the chain now; its seq (None when the gateway is not enrolled)."""
+        if self.gw.identity.enterprise_id is None:
+            return None
+        seq = self.gw.batcher.pack_once(extra_records=[build_summary(self.gw, self.clock())])
+        self.sent += 1
+        return seq
