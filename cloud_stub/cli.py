@@ -54,9 +54,11 @@ def cloud() -> None:
               help="Receiver signing key (created 0600 if missing; default: next to a SQLite db).")
 @click.option("--analyse-every", default=None, type=click.FloatRange(min=1.0), metavar="SECONDS",
               help="Also analyse and score every enterprise this often (90-day period, shipped table).")
+@click.option("--fleet-check-every", default=60.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Raise silence and health alarms this often (cloud_stub/fleet_alerts.py); 0 turns it off.")
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
           mqtt_share_group: str, ready_file: str | None, key_path: str | None,
-          analyse_every: float | None) -> None:
+          analyse_every: float | None, fleet_check_every: float) -> None:
     from cloud_stub import logsetup, receiver_key
     from cloud_stub.db import is_postgres_url
     from cloud_stub.http_api import create_app
@@ -96,6 +98,12 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
 
         periodic = PeriodicAnalysis(lambda: _open(db_path), analyse_every, key)
         periodic.start()
+    fleet_check = None
+    if fleet_check_every > 0:
+        from cloud_stub.fleet_alerts import PeriodicFleetCheck
+
+        fleet_check = PeriodicFleetCheck(lambda: _open(db_path), fleet_check_every)
+        fleet_check.start()
     try:
         run_server(create_app(rdb, key), host, port, ready_file)
     except OSError as exc:
@@ -103,6 +111,8 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
     finally:
         if periodic is not None:
             periodic.stop()
+        if fleet_check is not None:
+            fleet_check.stop()
         if mq is not None:
             mq.stop()
         rdb.close()
@@ -456,6 +466,16 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
             for p in out["problems"][:50]:
                 click.echo(f"  FAIL {p}")
     sys.exit(0 if out["ok"] else 1)
+
+
+def _register_fleet() -> None:
+    from cloud_stub.cli_fleet import COMMANDS
+
+    for c in COMMANDS:
+        cloud.add_command(c)
+
+
+_register_fleet()  # gateways, check-fleet, fleet-settings, operator (cloud_stub/cli_fleet.py)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -97,15 +97,21 @@ def state_of(age_s: float, revoked: bool, s: FleetSettings) -> str:
     return "late" if age_s <= s.silent_after_s else "silent"
 
 
-def gateways(rdb: Store, enterprise_id: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
-    """Every gateway (of one enterprise, or all), ordered by enterprise and id, with state and health."""
+def gateways(rdb: Store, enterprise_id: str | None = None, now: float | None = None,
+             gateway_id: str | None = None) -> list[dict[str, Any]]:
+    """Every gateway (of one enterprise, or one gateway, or all), ordered by enterprise and id."""
     now = time.time() if now is None else now
     with rdb.read() as conn:
-        return _gateways(conn, enterprise_id, now)
+        return _gateways(conn, enterprise_id, gateway_id, now)
 
 
-def _gateways(conn: SQLConn, enterprise_id: str | None, now: float) -> list[dict[str, Any]]:
-    where, args = ("WHERE g.enterprise_id = ?", (enterprise_id,)) if enterprise_id is not None else ("", ())
+def _gateways(conn: SQLConn, enterprise_id: str | None, gateway_id: str | None, now: float) -> list[dict[str, Any]]:
+    conds, args = [], []
+    for col, v in (("g.enterprise_id", enterprise_id), ("g.id", gateway_id)):
+        if v is not None:
+            conds.append(f"{col} = ?")
+            args.append(v)
+    where = ("WHERE " + " AND ".join(conds)) if conds else ""
     rows = conn.execute(
         "SELECT g.id, g.enterprise_id, g.enrolled_at, g.last_seq, b.received,"
         " (SELECT MAX(h.received) FROM head_statements h WHERE h.gateway_id = g.id),"

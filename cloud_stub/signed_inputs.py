@@ -46,7 +46,7 @@ from cloud_stub.rule_inputs import (
 from gateway.wire import record_category
 
 LOADER = 2
-ALWAYS_VISIBLE = frozenset({"consent", "declaration"})  # as cloud_stub/banks.py
+ALWAYS_VISIBLE = frozenset({"consent", "declaration", "health"})  # as cloud_stub/banks.py
 _decode = msgspec.json.Decoder().decode
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                          allow_nan=False).encode
