@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from cloud_helpers import FakeGateway, http, indicator
+from cloud_helpers import FakeGateway, http, indicator, pin_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +27,7 @@ from cloud_stub import fleet
 from cloud_stub.banks import add_bank
 from cloud_stub.enrollment import issue_token
 from cloud_stub.feed_chain import ChainCheck
+from cloud_stub.feed_verify import verify_feed
 from cloud_stub.fleet_alerts import check_fleet
 from cloud_stub.operators import add_operator, revoke_operator
 from gateway import wire, wire_health
@@ -100,6 +101,9 @@ def test_a_running_gateway_signs_health_summaries_the_fleet_list_shows(receiver,
     assert status == 200
     assert sum(1 for r in page["records"] if r["record"]["type"] == "health") == n
     assert not any("health" in s["categories"] for s in page["withheld"])
+    # A bank verifies the health batches like any other (signature, chain, V19 on what is withheld).
+    out = verify_feed(receiver.url, "ent-1", token, pin_of(receiver))
+    assert out["failures"] == [], out["failures"]
 
 
 # -- malformed summaries -------------------------------------------------------------------------
