@@ -104,6 +104,10 @@ class HealthReporter:
         """Sign one summary into the chain now; its seq (None when the gateway is not enrolled)."""
         if self.gw.identity.enterprise_id is None:
             return None
+        from gateway.consent import audit
+
         seq = self.gw.batcher.pack_once(extra_records=[build_summary(self.gw, self.clock())])
+        # The enterprise's audit log lists every batch that leaves, summaries included.
+        audit.record_batches(self.gw.store)
         self.sent += 1
         return seq
