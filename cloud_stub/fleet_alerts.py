@@ -115,43 +115,74 @@ def _alert(conn: SQLConn, ent: str, kind: str, level: str, detail: dict[str, Any
                                      "detail": detail}
 
 
+def _held(conn: SQLConn, gateway_id: str | None = None) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    sql = "SELECT gateway_id, condition, since, detail FROM fleet_conditions"
+    rows = conn.execute(sql + " WHERE gateway_id = ?", (gateway_id,)) if gateway_id is not None \
+        else conn.execute(sql)
+    return {(g, c): (since, json.loads(d)) for g, c, since, d in rows.fetchall()}
+
+
 def check_fleet(rdb: Store, now: float | None = None, enterprise_id: str | None = None) -> list[dict[str, Any]]:
-    """Raise and clear fleet conditions as of ``now``; returns the alerts written (raised and recoveries)."""
+    """Raise and clear fleet conditions as of ``now``; returns the alerts written (raised and recoveries).
+
+    Conditions are judged on a read snapshot; only a gateway whose conditions changed gets a write
+    transaction (a steady fleet costs reads only), and there the held conditions are read again under
+    the enterprise lock, so two receivers checking at once raise each alert once.
+    """
     now = time.time() if now is None else now
+    items = gateways(rdb, enterprise_id, now)
+    with rdb.read() as conn:
+        held_all = _held(conn)
+        current_all = {gw["gateway_id"]: conditions_now(conn, gw) for gw in items}
     raised: list[dict[str, Any]] = []
-    for gw in gateways(rdb, enterprise_id, now):
-        ent, gid = gw["enterprise_id"], gw["gateway_id"]
-        with rdb.write() as conn:
-            if rdb.dialect == "postgresql":  # alerts are chained per enterprise: ingest's lock order
-                conn.execute("SELECT id FROM enterprises WHERE id = ? FOR NO KEY UPDATE", (ent,))
-            held = {c: (since, json.loads(d)) for c, since, d in conn.execute(
-                "SELECT condition, since, detail FROM fleet_conditions WHERE gateway_id = ?", (gid,)).fetchall()}
-            current = conditions_now(conn, gw)
-            created = iso(utc_now())
-            for cond, detail in current.items():
-                if cond in held:
-                    continue
-                kind, level, _ = CONDITIONS[cond]
-                a = _alert(conn, ent, kind, level, detail, f"{gid}/{cond}/{created}", created)
-                conn.execute("INSERT INTO fleet_conditions (gateway_id, condition, enterprise_id, since, detail)"
-                             " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                             (gid, cond, ent, created, json.dumps(detail, sort_keys=True)))
-                if a is not None:
-                    raised.append(a)
-            for cond, (since, before) in held.items():
-                if cond in current or (cond != "silent" and gw["state"] == "silent"):
-                    continue  # a silent gateway's health conditions stand until it says otherwise
-                _, _, kind = CONDITIONS[cond]
-                detail = {"gateway_id": gid, "since": since, "raised": before, "last_contact": gw["last_contact"],
-                          "last_seq": gw["last_seq"], "state": gw["state"]}
-                a = _alert(conn, ent, kind, "green", detail, f"{gid}/{cond}/{since}/cleared", created)
-                conn.execute("DELETE FROM fleet_conditions WHERE gateway_id = ? AND condition = ?", (gid, cond))
-                if a is not None:
-                    raised.append(a)
+    for gw in items:
+        gid = gw["gateway_id"]
+        held_keys = {c for (g, c) in held_all if g == gid}
+        if not _changes(gw, held_keys, current_all[gid]):
+            continue
+        raised += _apply(rdb, gw, current_all[gid])
     for a in raised:
         log.warning("fleet alert", extra={"event": "fleet_alert", "kind": a["kind"], "level": a["level"],
                                           "gateway": a["detail"].get("gateway_id"), "enterprise": a["enterprise_id"]})
     return raised
+
+
+def _changes(gw: dict[str, Any], held: set[str], current: dict[str, dict[str, Any]]) -> bool:
+    """Whether a condition starts or ends (a silent gateway's health conditions stand until it speaks)."""
+    if set(current) - held:
+        return True
+    return any(c not in current and not (c != "silent" and gw["state"] == "silent") for c in held)
+
+
+def _apply(rdb: Store, gw: dict[str, Any], current: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    ent, gid = gw["enterprise_id"], gw["gateway_id"]
+    out: list[dict[str, Any]] = []
+    with rdb.write() as conn:
+        if rdb.dialect == "postgresql":  # alerts are chained per enterprise: ingest's lock order
+            conn.execute("SELECT id FROM enterprises WHERE id = ? FOR NO KEY UPDATE", (ent,))
+        held = {c: v for (_, c), v in _held(conn, gid).items()}
+        created = iso(utc_now())
+        for cond, detail in current.items():
+            if cond in held:
+                continue
+            kind, level, _ = CONDITIONS[cond]
+            a = _alert(conn, ent, kind, level, detail, f"{gid}/{cond}/{created}", created)
+            conn.execute("INSERT INTO fleet_conditions (gateway_id, condition, enterprise_id, since, detail)"
+                         " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                         (gid, cond, ent, created, json.dumps(detail, sort_keys=True)))
+            if a is not None:
+                out.append(a)
+        for cond, (since, before) in held.items():
+            if cond in current or (cond != "silent" and gw["state"] == "silent"):
+                continue
+            _, _, kind = CONDITIONS[cond]
+            detail = {"gateway_id": gid, "since": since, "raised": before, "last_contact": gw["last_contact"],
+                      "last_seq": gw["last_seq"], "state": gw["state"]}
+            a = _alert(conn, ent, kind, "green", detail, f"{gid}/{cond}/{since}/cleared", created)
+            conn.execute("DELETE FROM fleet_conditions WHERE gateway_id = ? AND condition = ?", (gid, cond))
+            if a is not None:
+                out.append(a)
+    return out
 
 
 class PeriodicFleetCheck:
