@@ -53,14 +53,22 @@ def backlog_summary(gw: Gateway, now: float) -> dict[str, Any]:
 
 
 def store_summary(gw: Gateway) -> dict[str, Any]:
-    """Days until the store's size cap starts dropping the oldest raw readings (null: not known yet)."""
+    """Days the store can keep growing: until its size cap drops the oldest raw readings, or until the disk
+    is full, whichever comes first at the current write rate (null: no rate known yet)."""
+    import shutil
+
     from gateway.status.collect import store_view
 
     try:
         view = store_view(gw)
+        free = shutil.disk_usage(gw.store.path.parent).free
     except Exception:  # noqa: BLE001 - a summary without the estimate is better than none
-        return {"days_left": None, "size_mb": None}
-    return {"days_left": view.get("days_until_full"), "size_mb": round(view["size_bytes"] / 1e6, 1)}
+        return {"days_left": None, "size_mb": None, "disk_free_mb": None}
+    per_day = view.get("bytes_per_day") or 0
+    estimates = [d for d in (view.get("days_until_full"), round(free / per_day, 1) if per_day > 0 else None)
+                 if d is not None]
+    return {"days_left": min(estimates) if estimates else None, "size_mb": round(view["size_bytes"] / 1e6, 1),
+            "disk_free_mb": int(free // 1_000_000)}
 
 
 def consent_summary(gw: Gateway) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def test_a_running_gateway_signs_health_summaries_the_fleet_list_shows(receiver,
     assert item["last_seq"] >= 2 and item["version"] == "0.1.0"
     h = item["health"]
     assert h["devices"]["total"] == 1 and h["boot"] == 1 and h["clock"]["synced"] in (True, False)
-    assert h["backlog"]["batches"] >= 0 and "days_left" in h["store"]
+    assert h["backlog"]["batches"] >= 0 and "days_left" in h["store"] and h["store"]["disk_free_mb"] > 0
     assert item["health_seq"] <= item["last_seq"]
     with receiver.rdb.read() as conn:
         n = conn.execute("SELECT COUNT(*) FROM records WHERE type = 'health'").fetchone()[0]
