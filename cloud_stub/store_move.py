@@ -33,7 +33,8 @@ from cloud_stub.schema import SCHEMA_VERSION
 
 # Every table, parents before children (foreign keys); identity tables get their sequence moved on.
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
-          "scores", "alerts", "banks", "bank_grants", "meta", "head_statements")
+          "scores", "alerts", "banks", "bank_grants", "meta", "head_statements",
+          "gateway_health", "fleet_settings", "fleet_conditions", "operators")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version
 CHUNK = 5000  # rows per read and COPY round; fewer where a row holds a whole batch body or report
