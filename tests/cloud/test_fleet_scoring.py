@@ -27,3 +27,34 @@ def test_two_dark_working_days_with_claims_are_not_a_green_a(tmp_path: Path) -> 
         assert verify_score(rdb, 1)["reproducible"] is True
     finally:
         rdb.close()
+
+
+def test_a_score_made_with_offline_production_v2_still_rescores_identically(tmp_path: Path) -> None:
+    """A receiver from before v3 (v2 in the registry, as the packs test does) scored the same dark
+    factory A with a yellow warning; that score still recomputes identically, and v3's does not agree."""
+    from nacl.signing import SigningKey
+    from rule_inputs_helpers import DAY0, build
+
+    from cloud_stub.analysis import run_analysis
+    from cloud_stub.db import ReceiverDB
+    from cloud_stub.rules import base, registered_version
+
+    rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
+    try:
+        build(rdb, Factory(days=28, offline=[(15, 0, 24), (16, 0, 24)]))
+        as_of, key = DAY0 + 28 * 86400, SigningKey.generate()
+        v3, v2 = base._REGISTRY["offline_production"], registered_version("offline_production", 2)
+        assert v2 is not None and v3.version == 3
+        base._REGISTRY["offline_production"] = v2
+        try:
+            old = run_analysis(rdb, "ent-1", as_of, 28, signing_key=key)
+        finally:
+            base._REGISTRY["offline_production"] = v3
+        new = run_analysis(rdb, "ent-1", as_of, 28, signing_key=key)
+        assert (old.report["rules"]["offline_production"], new.report["rules"]["offline_production"]) == (2, 3)
+        assert (old.report["grade"], old.report["warning_level"]) == ("A", "yellow")  # what issue 14 found
+        assert new.report["grade"] != "A"
+        check = verify_score(rdb, old.score_id, public_key=bytes(key.verify_key))
+        assert check["reproducible"] is True, check
+    finally:
+        rdb.close()
