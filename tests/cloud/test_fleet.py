@@ -288,3 +288,32 @@ def test_cli_lists_gateways_and_checks_the_fleet(receiver, gw: FakeGateway) -> N
     assert bad.returncode == 1 and "late_after_s" in bad.stderr and "Traceback" not in bad.stderr
     ok = _cli("fleet-settings", "--db", db, "--enterprise", "ent-1", "--silent-after", "3600", "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout)["silent_after_s"] == 3600
+
+
+def test_two_receivers_checking_at_once_raise_each_alert_once(receiver, gw: FakeGateway) -> None:
+    """Two receivers on one database (their own connections), each running the fleet check at the same
+    moment: the held conditions are re-read under the enterprise lock, so one silence alert in all."""
+    import threading
+
+    from cloud_stub.db import open_db
+
+    send(receiver, gw, [summary(time.time())])
+    other = open_db(getattr(receiver.rdb, "url", receiver.db_path))
+    try:
+        later = time.time() + 4000
+        out: list[list[dict[str, Any]]] = []
+        start = threading.Barrier(2)
+
+        def run(rdb) -> None:  # noqa: ANN001
+            start.wait()
+            out.append(check_fleet(rdb, later))
+
+        threads = [threading.Thread(target=run, args=(r,)) for r in (receiver.rdb, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(len(x) for x in out) == [0, 1]
+        assert alerts_of(receiver.rdb) == [("gateway_silent", "orange")]
+    finally:
+        other.close()
