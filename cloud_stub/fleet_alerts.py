@@ -20,7 +20,7 @@ Conditions, per gateway that is not revoked (kind raised / kind of the recovery,
   count is above the count ``backlog_hours`` ago.
 
 Health conditions are judged on the latest summary even while the gateway is silent (they are the
-last word it gave); a revoked gateway raises nothing new.
+last word it gave); a revoked gateway raises nothing, neither a new condition nor a recovery.
 
 :func:`check_fleet` runs inside ``cloud serve`` (:class:`PeriodicFleetCheck`, every 60 s by
 default) and as ``edgeproof cloud check-fleet``; it takes ``now`` so tests need not wait.
@@ -137,6 +137,8 @@ def check_fleet(rdb: Store, now: float | None = None, enterprise_id: str | None 
     raised: list[dict[str, Any]] = []
     for gw in items:
         gid = gw["gateway_id"]
+        if gw["state"] == "revoked":
+            continue  # nothing new, and no recovery either: a revoked gateway did not come back
         held_keys = {c for (g, c) in held_all if g == gid}
         if not _changes(gw, held_keys, current_all[gid]):
             continue

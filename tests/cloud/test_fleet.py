@@ -230,9 +230,11 @@ def test_a_revoked_gateway_is_revoked_and_raises_nothing(receiver, gw: FakeGatew
     from cloud_stub.enrollment import revoke_key
 
     send(receiver, gw, [summary(time.time())])
+    assert [a["kind"] for a in check_fleet(receiver.rdb, time.time() + 4000)] == ["gateway_silent"]
     revoke_key(receiver.rdb, gw.kid)
     assert fleet.gateways(receiver.rdb, now=time.time() + 9999)[0]["state"] == "revoked"
-    assert check_fleet(receiver.rdb, time.time() + 9999) == []
+    assert check_fleet(receiver.rdb, time.time() + 9999) == []  # and no "recovered"
+    assert alerts_of(receiver.rdb) == [("gateway_silent", "orange")]
 
 
 # -- the operator API and the CLI ----------------------------------------------------------------
