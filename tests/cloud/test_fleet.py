@@ -38,6 +38,20 @@ from gateway.runtime import Gateway
 PROFILE = Path(__file__).resolve().parents[1] / "fixtures" / "profiles" / "one-meter.toml"
 
 
+DEAD_METER = """
+[[devices]]
+name = "meter-2"
+driver = "modbus_tcp"
+model = "eastron-sdm630"
+host = "127.0.0.1"
+port = 5021
+poll_interval_s = 0.2
+timeout_s = 0.3
+asset = "press-2"
+sim = { dead = true }
+"""
+
+
 def summary(ts: float, *, unhealthy: int = 0, synced: bool = True, backlog: int = 0,
             errors: dict[str, int] | None = None) -> dict[str, Any]:
     """A well-formed summary as the gateway builds it (wire_health.health_record checks it)."""
@@ -72,14 +86,20 @@ def test_a_running_gateway_signs_health_summaries_the_fleet_list_shows(receiver,
     state = tmp_path / "gw"
     init_identity(state, "gw-real", "t")
     enroll(state, receiver.url, issue_token(receiver.rdb, "ent-1")["token"])
-    prof = load_profile(PROFILE)
+    profile = tmp_path / "two-meters.toml"  # the test meter, and a second one that never answers
+    profile.write_text(PROFILE.read_text() + DEAD_METER)
+    prof = load_profile(profile)
     prof = msgspec.structs.replace(prof, uplink=msgspec.structs.replace(prof.uplink, health_interval_s=0.5))
 
     async def run() -> Gateway:
         gw = Gateway(prof, state, simulate=True)
         await gw.start()
         deadline = time.monotonic() + 20
-        while gw.health.sent < 2 or gw.sender.backlog() > 0:
+        while not any(p.health.state == "unhealthy" for p in gw.scheduler.pollers):
+            assert time.monotonic() < deadline, "the dead meter was never marked unhealthy"
+            await asyncio.sleep(0.1)
+        after = gw.health.sent + 2  # a summary begun after the dead meter was known unhealthy
+        while gw.health.sent < max(after, 2) or gw.sender.backlog() > 0:
             assert time.monotonic() < deadline, "no health summary acknowledged"
             await asyncio.sleep(0.1)
         await gw.stop(drain_s=10)
@@ -90,7 +110,12 @@ def test_a_running_gateway_signs_health_summaries_the_fleet_list_shows(receiver,
     assert item["gateway_id"] == "gw-real" and item["state"] == "online"
     assert item["last_seq"] >= 2 and item["version"] == "0.1.0"
     h = item["health"]
-    assert h["devices"]["total"] == 1 and h["boot"] == 1 and h["clock"]["synced"] in (True, False)
+    assert h["boot"] == 1 and h["clock"]["synced"] in (True, False)
+    assert (h["devices"]["total"], h["devices"]["healthy"], h["devices"]["unhealthy"]) == (2, 1, 1), h["devices"]
+    (kind,) = h["devices"]["errors"]  # the dead meter's real error kind, counted, never named
+    assert h["devices"]["errors"][kind] == 1 and "meter-2" not in json.dumps(h)
+    dev = next(a for a in check_fleet(receiver.rdb) if a["kind"] == "device_unhealthy")
+    assert dev["detail"]["errors"] == {kind: 1}
     assert h["backlog"]["batches"] >= 0 and "days_left" in h["store"] and h["store"]["disk_free_mb"] > 0
     assert item["health_seq"] <= item["last_seq"]
     with receiver.rdb.read() as conn:
