@@ -71,22 +71,34 @@ def store_summary(gw: Gateway) -> dict[str, Any]:
             "disk_free_mb": int(free // 1_000_000)}
 
 
-def consent_summary(gw: Gateway) -> dict[str, Any]:
-    """When the consent in force last changed (the newest consent record this gateway signed)."""
-    with gw.store._lock:
-        row = gw.store.db.execute(
-            "SELECT body FROM outbox WHERE categories LIKE '%\"consent\"%' ORDER BY seq DESC LIMIT 1").fetchone()
-    if row is None:
-        return {"last_change": None, "event": None}
-    try:
-        recs = json.loads(row[0])["records"]
-        rec = next(r for r in recs if r.get("type") == "consent")
-        return {"last_change": wire.format_time(float(rec["window"]["start"])), "event": rec.get("event")}
-    except (ValueError, KeyError, StopIteration, TypeError):
-        return {"last_change": None, "event": None}
+class ConsentTracker:
+    """When the consent in force last changed: the newest consent record this gateway signed.
+
+    Scans only the outbox rows signed since its last look (a store keeps years of batches; the
+    summary is built every few minutes on an SD card), so each summary costs O(new batches).
+    """
+
+    def __init__(self) -> None:
+        self.scanned = 0
+        self.last: dict[str, Any] = {"last_change": None, "event": None}
+
+    def summary(self, gw: Gateway) -> dict[str, Any]:
+        with gw.store._lock:
+            rows = gw.store.db.execute(
+                "SELECT seq, body FROM outbox WHERE seq > ? AND categories LIKE '%\"consent\"%' ORDER BY seq",
+                (self.scanned,)).fetchall()
+            self.scanned = max(self.scanned, gw.store.outbox_head())
+        for _, body in rows:
+            try:
+                rec = next(r for r in json.loads(body)["records"] if r.get("type") == "consent")
+                self.last = {"last_change": wire.format_time(float(rec["window"]["start"])),
+                             "event": rec.get("event")}
+            except (ValueError, KeyError, StopIteration, TypeError):
+                continue
+        return dict(self.last)
 
 
-def build_summary(gw: Gateway, now: float | None = None) -> dict[str, Any]:
+def build_summary(gw: Gateway, now: float | None = None, consent: ConsentTracker | None = None) -> dict[str, Any]:
     """The health record for the gateway as it is now."""
     from gateway import __version__
 
@@ -95,7 +107,7 @@ def build_summary(gw: Gateway, now: float | None = None) -> dict[str, Any]:
         subject=gw.identity.gateway_id, ts=now, boot=int(gw.store.meta_get("boot", "0") or 0),
         version=__version__, uptime_s=max(0, int(now - gw.started_at)), clock=clock_state(),
         backlog=backlog_summary(gw, now), devices=devices_summary(list(gw.scheduler.pollers)),
-        store=store_summary(gw), consent=consent_summary(gw))
+        store=store_summary(gw), consent=(consent or ConsentTracker()).summary(gw))
 
 
 class HealthReporter:
@@ -107,6 +119,7 @@ class HealthReporter:
         self.interval_s = interval_s
         self.clock = clock
         self.sent = 0
+        self.consent = ConsentTracker()
 
     def pack_now(self) -> int | None:
         """Sign one summary into the chain now; its seq (None when the gateway is not enrolled)."""
@@ -114,7 +127,7 @@ class HealthReporter:
             return None
         from gateway.consent import audit
 
-        seq = self.gw.batcher.pack_once(extra_records=[build_summary(self.gw, self.clock())])
+        seq = self.gw.batcher.pack_once(extra_records=[build_summary(self.gw, self.clock(), self.consent)])
         # The enterprise's audit log lists every batch that leaves, summaries included.
         audit.record_batches(self.gw.store)
         self.sent += 1
