@@ -65,6 +65,7 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
     known = set(all_indicators())
     by_category: dict[str, int] = {}
     health = 0
+    consent_seen: set[str | None] = set()
     device_names = {f'"{d}"' for d in _device_names(prof)}
     for body in bodies:
         text = body.decode("utf-8")
@@ -79,6 +80,7 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
                 wire_health.check_health(rec)
                 assert not any(d in text for d in device_names), rec
                 health += 1
+                consent_seen.add(rec["consent"]["event"])
                 continue
             assert set(rec) <= RECORD_KEYS, rec
             assert rec["name"] in known, rec  # a registered indicator, never a raw meaning
@@ -93,6 +95,7 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
                 assert rec["subject"].split(":", 1)[1][:2] in ("p_", "c_"), rec
             by_category[rec["category"]] = by_category.get(rec["category"], 0) + 1
     assert health >= 1 and summary["fleet"]["state"] == "online"  # the demo shows a signed health summary
+    assert "initial" in consent_seen  # a summary names the last consent change (the first grant)
     # the check means something only if enterprise data and device data both went through it
     assert by_category.get("erp", 0) > 0 and by_category.get("mes", 0) > 0 and by_category.get("energy", 0) > 0
     assert db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] > 0  # raw readings exist, on site only
