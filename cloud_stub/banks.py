@@ -34,7 +34,7 @@ from cloud_stub.enrollment import check_id, ensure_enterprise, token_hash
 from cloud_stub.errors import ReceiverError
 
 ALL = "*"
-ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation"})
+ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation", "health"})
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 

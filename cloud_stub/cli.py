@@ -58,10 +58,13 @@ def cloud() -> None:
               help="Also analyse and score every enterprise this often (90-day period, shipped table).")
 @click.option("--tsa-url", default=None, metavar="URL",
               help="RFC 3161 Time-Stamping Authority: timestamp chain tips and the access-log head daily.")
+@click.option("--fleet-check-every", default=60.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Raise silence and health alarms this often (cloud_stub/fleet_alerts.py); 0 turns it off.")
 @_serve_ops.options
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
           mqtt_share_group: str, ready_file: str | None, key_path: str | None,
-          analyse_every: float | None, tsa_url: str | None = None, **ops: Any) -> None:
+          analyse_every: float | None, tsa_url: str | None = None, fleet_check_every: float = 60.0,
+          **ops: Any) -> None:
     from cloud_stub import logsetup, receiver_key
     from cloud_stub.db import is_postgres_url
     from cloud_stub.http_api import create_app
@@ -107,6 +110,12 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
 
         stamper = DailyStamper(rdb, tsa_url)
         stamper.start()
+    fleet_check = None
+    if fleet_check_every > 0:
+        from cloud_stub.fleet_alerts import PeriodicFleetCheck
+
+        fleet_check = PeriodicFleetCheck(lambda: _open(db_path), fleet_check_every)
+        fleet_check.start()
     running = _serve_ops.start(rdb, key, ops)
     app = create_app(rdb, key, running.options)
     try:
@@ -122,6 +131,8 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
             stamper.stop()
         if periodic is not None:
             periodic.stop()
+        if fleet_check is not None:
+            fleet_check.stop()
         if mq is not None:
             mq.stop()
         rdb.close()
@@ -487,18 +498,15 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
 
 # Subcommands that live in their own modules, registered once the group exists.
 from cloud_stub import cli_channels as _cli_channels  # noqa: E402
+from cloud_stub import cli_fleet as _cli_fleet  # noqa: E402
 from cloud_stub.cli_consent import consent_cmd  # noqa: E402
 from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402
 from cloud_stub.cli_evidence import evidence as _evidence  # noqa: E402
 from cloud_stub.cli_evidence import timestamp as _timestamp  # noqa: E402
 from cloud_stub.cli_offboard import offboard_cmd  # noqa: E402
 
-cloud.add_command(_dispute)
-cloud.add_command(consent_cmd)
-cloud.add_command(offboard_cmd)
-cloud.add_command(_evidence)
-cloud.add_command(_timestamp)
-for _cmd in _cli_channels.COMMANDS:
+for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, *_cli_channels.COMMANDS,
+             *_cli_fleet.COMMANDS):  # gateways, check-fleet, fleet-settings, operator: cloud_stub/cli_fleet.py
     cloud.add_command(_cmd)
 
 

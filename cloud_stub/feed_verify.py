@@ -65,7 +65,7 @@ from cloud_stub.feed_verify_refs import ReceiverWord
 from gateway import wire
 
 # Record categories every authorised bank sees (cloud_stub/banks.py says why).
-ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation"})
+ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation", "health"})
 
 PAGE_LIMIT = 1000
 # (verified bodies of a records page by batch hash, the page's records, ids that failed so far)

@@ -26,6 +26,7 @@ from cloud_stub import (
     enrollment,
     feed,
     feed_models,
+    fleet_api,
     heads,
     http_text,
     receiver_key,
@@ -253,6 +254,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     app.state.access_log = access_log.AccessLog(rdb)
     app.add_middleware(access_log.AccessLogMiddleware, access=app.state.access_log)
     app.include_router(access_log_api.router(rdb, signing_key, _FEED_ERRORS))
+    app.include_router(fleet_api.router(rdb))  # operator fleet list (cloud_stub/fleet_api.py)
     _document_400_not_422(app)
     install_ops(app, rdb, ops)
     return app

@@ -45,7 +45,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from cloud_stub import counters as metrics
-from cloud_stub import rejections
+from cloud_stub import fleet_health, rejections
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.findings import record_finding
 from cloud_stub.json_limits import MAX_DEPTH, depth_exceeds
@@ -329,6 +329,7 @@ def _extend_chain(
         # later batch signed with it is a copy of the key, refused `revoked_key` with a finding.
         conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
                      (iso(utc_now()), batch.kid))
+    fleet_health.note_batch(conn, body, h)  # health summaries: the fleet list's latest, or a finding
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
                        detail={"first": declared[0], "last": declared[1],

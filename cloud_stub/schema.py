@@ -153,6 +153,22 @@ _TABLES = [
     " created TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS timestamps_enterprise ON timestamps (enterprise_id, id)",
     "CREATE INDEX IF NOT EXISTS timestamps_imprint ON timestamps (imprint)",
+    # Fleet operations (cloud_stub/fleet*.py). New tables, created where missing on every open.
+    # The latest well-formed health summary per gateway (by chain seq): what `cloud gateways` shows.
+    "CREATE TABLE IF NOT EXISTS gateway_health ("
+    " gateway_id TEXT PRIMARY KEY, enterprise_id TEXT NOT NULL, seq {int} NOT NULL, batch_hash TEXT NOT NULL,"
+    " idx {int} NOT NULL, time TEXT NOT NULL, received TEXT NOT NULL, summary TEXT NOT NULL)",
+    # Per-enterprise silence thresholds (seconds); enterprises without a row use the defaults.
+    "CREATE TABLE IF NOT EXISTS fleet_settings ("
+    " enterprise_id TEXT PRIMARY KEY, late_after_s {int} NOT NULL, silent_after_s {int} NOT NULL,"
+    " backlog_hours {real} NOT NULL, updated TEXT NOT NULL)",
+    # Which fleet conditions are raised now (one alert when raised, one recovery when cleared).
+    "CREATE TABLE IF NOT EXISTS fleet_conditions ("
+    " gateway_id TEXT NOT NULL, condition TEXT NOT NULL, enterprise_id TEXT NOT NULL, since TEXT NOT NULL,"
+    " detail TEXT NOT NULL, PRIMARY KEY (gateway_id, condition))",
+    # Operators of the receiver (the fleet API): bearer tokens stored as SHA-256, shown once.
+    "CREATE TABLE IF NOT EXISTS operators ("
+    " id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked_at TEXT)",
 ]
 
 

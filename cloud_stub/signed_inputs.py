@@ -47,7 +47,7 @@ from gateway.wire import record_category
 
 LOADER = 2
 # as cloud_stub/banks.py
-ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation"})
+ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation", "health"})
 _decode = msgspec.json.Decoder().decode
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                          allow_nan=False).encode

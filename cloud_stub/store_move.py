@@ -34,7 +34,8 @@ from cloud_stub.schema import SCHEMA_VERSION
 # Every table, parents before children (foreign keys); identity tables get their sequence moved on.
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
           "scores", "alerts", "banks", "bank_grants", "meta", "head_statements", "offboarding",
-          "access_log", "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
+          "access_log", "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions",
+          "gateway_health", "fleet_settings", "fleet_conditions", "operators")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements", "access_log",
                    "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version

@@ -22,6 +22,7 @@ from gateway.simulate import start_twins
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher, RecordPolicy
 from gateway.uplink.heads import HeadSigner
+from gateway.uplink.health import HealthReporter
 from gateway.uplink.sender import Sender
 from gateway.uplink.transport import Transport
 
@@ -91,6 +92,8 @@ class Gateway:
         self.started_at = time.time()
         self.indicators_made = 0
         self.status_server: Any = None
+        # Packing runs in worker threads; seq = outbox head + 1 must not be read by two at once.
+        self.pack_lock = asyncio.Lock()
 
     async def start(self) -> None:
         store_path = Path(self.profile.store.path)
@@ -135,6 +138,8 @@ class Gateway:
             from gateway.enterprise_view.loop import view_loop  # what the bank sees, fetched signed (issue 16)
 
             self.tasks.append(asyncio.create_task(view_loop(self), name="enterprise-view"))
+        self.health = HealthReporter(self, self.profile.uplink.health_interval_s)
+        self.tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         self._start_status()
         log.info("gateway started", extra={"gateway": self.identity.gateway_id, "boot": self.boot,
                                            "devices": len(drivers), "simulate": self.simulate})
@@ -171,10 +176,27 @@ class Gateway:
         made = await asyncio.to_thread(self.engine.run_once)
         self.indicators_made += made
         if self.identity.enterprise_id is not None:
-            await asyncio.to_thread(self.gate.pack_all, self.batcher)
+            async with self.pack_lock:
+                await asyncio.to_thread(self.gate.pack_all, self.batcher)
             if self.sender is not None:
                 self.sender.wakeup.set()
         return made
+
+    async def send_health(self) -> int | None:
+        """Sign a health summary into the chain now and wake the uplink; its seq (None: not enrolled)."""
+        async with self.pack_lock:
+            seq = await asyncio.to_thread(self.health.pack_now)
+        if seq is not None and self.sender is not None:
+            self.sender.wakeup.set()
+        return seq
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.health.interval_s)
+            try:
+                await self.send_health()
+            except Exception as exc:
+                log.exception("health summary failed; will retry", extra={"error": str(exc)})
 
     async def _indicator_loop(self) -> None:
         while True:

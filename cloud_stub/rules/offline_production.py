@@ -48,12 +48,12 @@ def day_coverage(ev: RuleInputs) -> tuple[np.ndarray, str] | None:
 @register
 class OfflineProduction(Rule):
     id = "offline_production"
-    version = 2
+    version = 3
     subscore = "data_integrity"
     title = "Gateway offline while production is claimed"
     defaults: Mapping[str, Any] = {"min_coverage": 0.8, "min_units": 50.0,
                                    "unobserved_share_pct": {"yellow": 1.0, "orange": 5.0, "red": 15.0},
-                                   "run_days": {"yellow": 1, "orange": 2, "red": 3}, "run_day_share": 0.2}
+                                   "run_days": {"yellow": 1, "orange": 2, "red": 2}, "run_day_share": 0.2}
 
     def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         cov = day_coverage(ev)

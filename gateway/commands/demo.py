@@ -227,7 +227,9 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         prof = msgspec.structs.replace(
             prof,
             indicators=msgspec.structs.replace(prof.indicators, windows=win, grace_s=1.0, interval_s=2.0),
-            uplink=msgspec.structs.replace(prof.uplink, transport="http", url=url, interval_s=2.0),
+            # Health summaries every few seconds (300 s in production), so the fleet list below has one.
+            uplink=msgspec.structs.replace(prof.uplink, transport="http", url=url, interval_s=2.0,
+                                           health_interval_s=max(1.0, min(10.0, seconds / 3))),
         )
         steps.step(f"gateway: running {prof.site.id} against emulated devices for {seconds:.0f} s")
         summary = asyncio.run(run_gateway(prof, state, seconds, steps))
@@ -256,6 +258,10 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         steps.step("bank: pulling and verifying the live gateway's feed")
         verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise", DEMO_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=120) or "{}")
+        # The operator's fleet list: every gateway with its state and latest signed health summary.
+        steps.step("operator: the fleet list (every gateway, its state and latest signed health summary)")
+        fleet = _cloud_json("gateways", "--db", str(workdir / "receiver.db"), "--json")
+        fleet_text = _cloud("gateways", "--db", str(workdir / "receiver.db"))
     except subprocess.CalledProcessError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -284,6 +290,10 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
                                  "inputs_sha256": (rescored.get("inputs_sha256") or {}).get("recomputed"),
                                  "records_verified": (rescored.get("verify") or {}).get("verified"),
                                  "problems": rescored.get("problems", [])[:20]} if history_days else None
+    mine = next((g for g in fleet.get("gateways", []) if g["gateway_id"] == summary["gateway_id"]), None)
+    summary["fleet"] = {"gateways": len(fleet.get("gateways", [])), "counts": fleet.get("counts", {}),
+                        "state": mine["state"] if mine else None,
+                        "health_seq": mine["health_seq"] if mine else None}
     report = analysis.get("report") or {}
     summary["score"] = {k: report.get(k) for k in ("score", "grade", "warning_level", "scoring_version",
                                                    "inputs_sha256")}
@@ -297,7 +307,8 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
               analysis.get("score_id") is not None and summary["history_records_failed"] == 0
               and summary["history_batches_accepted"] == history.get("batches", 0) > 0
               and summary["history_records_verified"] > 0 and summary["history_scores_verified"] > 0
-              and summary["score_rescored"]["ok"])))
+              and summary["score_rescored"]["ok"]))
+          and summary["fleet"]["state"] == "online" and summary["fleet"]["health_seq"] is not None)
     summary["evidence_bundle"] = evidence
     ok = ok and evidence["ok"]
     summary["ok"] = ok
@@ -319,5 +330,6 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             f"  score                {_score_text(summary['score'])}\n"
             f"  bank rescore         {_rescore_text(summary['score_rescored'])}\n"
             f"  evidence bundle      {_evidence_text(evidence)}\n"
+            f"  fleet (cloud gateways)\n" + "\n".join("    " + line for line in fleet_text.splitlines()) + "\n"
             f"  result               {'CHAIN HELD' if ok else 'FAILED'}  (state in {workdir})")
     sys.exit(0 if ok else 1)

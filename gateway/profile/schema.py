@@ -128,6 +128,9 @@ class UplinkCfg(_S):
     # How often the gateway fetches its enterprise's view (score, findings, decisions on disputes)
     # from the receiver, signed with its own key (gateway/enterprise_view); 0 = only on demand.
     view_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 900.0
+    # How often the gateway signs a health summary into its chain (gateway/uplink/health.py): the
+    # receiver's fleet list and silence alarms hear from it at least this often while it is up.
+    health_interval_s: PositiveFloat = 300.0
 
 
 class StatusCfg(_S):

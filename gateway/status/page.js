@@ -27,6 +27,7 @@ function codeText(code) {
     energy: _("energy"), machine: _("machine"), env: _("env"), water: _("water"), gas: _("gas"),
     collateral: _("collateral"), vision: _("vision"), data_quality: _("data_quality"), mes: _("mes"), erp: _("erp"),
     consent: _("consent"), declaration: _("declaration"), dispute: _("dispute"), confirmation: _("confirmation"),
+    health: _("health"), decommission: _("decommission"),
     // disputes, the banks' decisions on them and the warning levels the bank is served
     contest: _("contest"), explain: _("explain"), confirm: _("confirm"), accepted: _("accepted"),
     maintenance: _("maintenance"), stocktake: _("stocktake"), holiday: _("holiday"), other: _("other"),

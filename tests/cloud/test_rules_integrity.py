@@ -8,7 +8,7 @@ from rule_inputs_helpers import DAY0, Factory, build, enrolled, evidence, push, 
 
 from cloud_stub.db import ReceiverDB
 from cloud_stub.ingest import ingest
-from cloud_stub.rules import all_rules
+from cloud_stub.rules import all_rules, registered_version
 
 
 def run(ev, rid):
@@ -45,13 +45,19 @@ def test_chain_findings_from_real_ingest(tmp_path):
 
 
 def test_offline_during_claimed_production(tmp_path):
+    """Two working days in a row unobserved while the MES claims output: red since v3 (issue 14: such a
+    gateway scored A, yellow), orange under the frozen v2, which still computes what it did."""
     rdb = ReceiverDB(tmp_path / "r.db", synchronous="OFF")
     build(rdb, Factory(days=28, offline=[(8, 0, 23), (9, 6, 20)]))
-    (f,) = run(evidence(rdb, days=28), "offline_production")
-    assert (f.severity, f.statistic["days_flagged"]) == ("orange", 2)
+    ev = evidence(rdb, days=28)
+    (f,) = run(ev, "offline_production")
+    assert (f.version, f.severity, f.statistic["days_flagged"]) == (3, "red", 2)
     assert [round(d["offline_hours"]) for d in f.compared["days"]] == [24, 15]
     assert 5 <= f.statistic["unobserved_share_pct"] < 15
     assert f.statistic["longest_run_days"] == 2
+    v2 = registered_version("offline_production", 2)
+    (old,) = v2().evaluate(ev, dict(v2.defaults))
+    assert (old.version, old.severity, old.statistic) == (2, "orange", f.statistic)
 
 
 def test_an_offline_run_counts_working_days_a_weekend_does_not_break_it(tmp_path):
@@ -61,7 +67,7 @@ def test_an_offline_run_counts_working_days_a_weekend_does_not_break_it(tmp_path
     build(rdb, Factory(days=28, offline=[(17, 0, 23), (20, 0, 23)]))
     (f,) = run(evidence(rdb, days=28), "offline_production")
     assert (f.statistic["days_flagged"], f.statistic["longest_run_days"]) == (2, 2)
-    assert f.severity == "orange" and f.threshold["run_days"] == {"yellow": 1, "orange": 2, "red": 3}
+    assert f.severity == "red" and f.threshold["run_days"] == {"yellow": 1, "orange": 2, "red": 2}
     rdb2 = ReceiverDB(tmp_path / "r2.db", synchronous="OFF")
     build(rdb2, Factory(days=28, offline=[(15, 0, 23), (17, 0, 23)]))  # Wed and Fri: Thu was observed
     (g,) = run(evidence(rdb2, days=28), "offline_production")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import wire
+from gateway import wire, wire_health
 from gateway.indicators.registry import all_indicators
 from gateway.privacy.tokens import normalise_name
 from gateway.profile.load import PROFILE_DIR
@@ -28,6 +28,12 @@ AMOUNT_BUCKETS = [0, 10000, 50000, 100000, 500000, 1000000, 5000000, 20000000]
 
 def _scalar(v: object) -> bool:
     return v is None or isinstance(v, str | int | float | bool)
+
+
+def _device_names(profile: Path) -> list[str]:
+    from gateway.profile import load_profile
+
+    return [d.name for d in load_profile(profile).devices]
 
 
 @pytest.mark.slow
@@ -58,14 +64,23 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
     forbidden = {n for n in names} | {normalise_name(n) for n in names} | {"刹车盘", "上海汽车", "ACME", "acme"}
     known = set(all_indicators())
     by_category: dict[str, int] = {}
+    health = 0
+    consent_seen: set[str | None] = set()
+    device_names = {f'"{d}"' for d in _device_names(prof)}
     for body in bodies:
         text = body.decode("utf-8")
         for name in forbidden:
             assert name not in text, f"{name!r} left the site"
         for rec in wire.decode_body(body)["records"]:
-            assert rec["type"] in ("indicator", "consent"), rec
+            assert rec["type"] in ("indicator", "consent", "health"), rec
             if rec["type"] == "consent":
                 assert rec["name"] == "consent.change"
+                continue
+            if rec["type"] == "health":  # counts and states only: no device name, no reading
+                wire_health.check_health(rec)
+                assert not any(d in text for d in device_names), rec
+                health += 1
+                consent_seen.add(rec["consent"]["event"])
                 continue
             assert set(rec) <= RECORD_KEYS, rec
             assert rec["name"] in known, rec  # a registered indicator, never a raw meaning
@@ -79,6 +94,8 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
             if rec["subject"].startswith(("product:", "customer:")):
                 assert rec["subject"].split(":", 1)[1][:2] in ("p_", "c_"), rec
             by_category[rec["category"]] = by_category.get(rec["category"], 0) + 1
+    assert health >= 1 and summary["fleet"]["state"] == "online"  # the demo shows a signed health summary
+    assert "initial" in consent_seen  # a summary names the last consent change (the first grant)
     # the check means something only if enterprise data and device data both went through it
     assert by_category.get("erp", 0) > 0 and by_category.get("mes", 0) > 0 and by_category.get("energy", 0) > 0
     assert db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] > 0  # raw readings exist, on site only

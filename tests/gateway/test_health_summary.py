@@ -1,0 +1,50 @@
+"""The gateway's health summary pieces on a real store: the last consent change, read incrementally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from gateway import wire
+from gateway.identity import init_identity, load_identity, write_json_atomic
+from gateway.store import Store
+from gateway.uplink.batcher import Batcher
+from gateway.uplink.health import ConsentTracker, devices_summary
+
+
+def _consent(event: str, at: int) -> dict:
+    return {"type": "consent", "name": "consent.change", "category": "consent", "subject": "site",
+            "window": {"start": at, "len": 0}, "event": event}
+
+
+def test_the_last_consent_change_is_the_newest_consent_record_signed(tmp_path: Path) -> None:
+    state = tmp_path / "gw"
+    init_identity(state, "gw-t", "t")
+    write_json_atomic(state / "enrollment.json", {"enterprise_id": "ent-1"})
+    store = Store(state / "edgeproof.db", "NORMAL")
+    try:
+        batcher = Batcher(store, load_identity(state))
+        gw = SimpleNamespace(store=store)
+        tracker = ConsentTracker()
+        assert tracker.summary(gw) == {"last_change": None, "event": None}
+        batcher.pack_once(extra_records=[_consent("initial", 1764201600)])
+        assert tracker.summary(gw) == {"last_change": wire.format_time(1764201600), "event": "initial"}
+        batcher.pack_once(extra_records=[{"type": "note", "category": "other"}])  # not a consent batch
+        assert tracker.summary(gw)["event"] == "initial"
+        batcher.pack_once(extra_records=[_consent("revoked", 1764205200)])
+        assert tracker.summary(gw) == {"last_change": wire.format_time(1764205200), "event": "revoked"}
+        assert tracker.scanned == store.outbox_head() == 3
+        # a fresh tracker (a restarted gateway) finds the same from the whole outbox
+        assert ConsentTracker().summary(gw)["event"] == "revoked"
+    finally:
+        store.close()
+
+
+def test_devices_are_counted_by_state_and_last_error_kind() -> None:
+    def poller(state: str, err: str | None = None) -> SimpleNamespace:
+        return SimpleNamespace(health=SimpleNamespace(state=state, last_error=err))
+
+    got = devices_summary([poller("healthy"), poller("unhealthy", "timeout: no answer from 10.0.0.5"),
+                           poller("unhealthy", "timeout: again"), poller("unhealthy", None), poller("starting")])
+    assert got == {"total": 5, "healthy": 1, "unhealthy": 3, "starting": 1,
+                   "errors": {"timeout": 2, "unknown": 1}}
