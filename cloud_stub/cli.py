@@ -458,6 +458,12 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
     sys.exit(0 if out["ok"] else 1)
 
 
+from cloud_stub.cli_backup import backup_cmd, restore_cmd  # noqa: E402
+
+cloud.add_command(backup_cmd)
+cloud.add_command(restore_cmd)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m cloud_stub feed ...`` runs the feed group; anything else is the cloud group."""
     args = list(sys.argv[1:] if argv is None else argv)
