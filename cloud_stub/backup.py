@@ -187,8 +187,30 @@ def read_manifest(archive: str | Path) -> dict[str, Any]:
             manifest = json.loads(fh.read())
     except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
         raise BackupError(f"{archive}: not an EdgeProof receiver backup ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{archive}: manifest.json is not a JSON object")
+    if manifest.get("format") != FORMAT:
         raise BackupError(f"{archive}: manifest format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    members, counts = manifest.get("members"), manifest.get("counts")
+    problems = [
+        ("dialect", "'sqlite' or 'postgresql'", manifest.get("dialect") in ("sqlite", "postgresql")),
+        ("schema_version", "an integer >= 2",
+         isinstance(manifest.get("schema_version"), int) and not isinstance(manifest.get("schema_version"), bool)
+         and manifest["schema_version"] >= 2),
+        ("created", "a string", isinstance(manifest.get("created"), str)),
+        ("counts", f"an object of non-negative integers for {', '.join(COUNTED)}",
+         isinstance(counts, dict) and all(isinstance(counts.get(t), int) and not isinstance(counts.get(t), bool)
+                                          and counts[t] >= 0 for t in COUNTED)),
+        ("members", "an object of member name -> 64 hex digits, with the database of its dialect",
+         isinstance(members, dict) and all(isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef"
+                                                                                     for c in v)
+                                           for v in members.values())
+         and set(members) <= {"receiver.sqlite", "receiver.pgdump", "receiver.key"}
+         and ("receiver.pgdump" if manifest.get("dialect") == "postgresql" else "receiver.sqlite") in members),
+    ]
+    for key, expected, ok in problems:
+        if not ok:
+            raise BackupError(f"{archive}: manifest.json key {key!r} must be {expected}, got {manifest.get(key)!r}")
     return manifest
 
 
@@ -256,8 +278,8 @@ def restore(archive: str | Path, db: str, key_out: str | Path | None = None, for
     an older schema) and its row counts must be at least the manifest's."""
     t0 = time.monotonic()
     manifest = read_manifest(archive)
-    version = manifest.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    version = manifest["schema_version"]
+    if version > SCHEMA_VERSION:
         raise BackupError(f"{archive}: schema version {version!r} is newer than this receiver's ({SCHEMA_VERSION}): "
                           "restore with the receiver version that made the backup")
     postgres = is_postgres_url(db)
