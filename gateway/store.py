@@ -453,7 +453,9 @@ class Store:
             head = self.db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
             if row is None or row[0] is None or head is None:
                 return 0
-            limit = min(int(row[0]), int(head) - 1)  # acknowledged by every destination, not the newest
+            # Acknowledged by every destination, below each one's acknowledged seq (a head statement
+            # names that batch's hash: gateway/uplink/heads.py) and below the newest.
+            limit = min(int(row[0]), int(head)) - 1
             with self._tx("IMMEDIATE"):
                 removed += self.db.execute("DELETE FROM outbox WHERE seq <= ? AND created < ?",
                                            (limit, cutoff)).rowcount
