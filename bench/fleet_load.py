@@ -333,15 +333,19 @@ def collect(pipes: list[Any]) -> dict[str, Any]:
             "rejected": rej, "resends": sum(s["resends"] for s in parts), "pending": sum(s["pending"] for s in parts)}
 
 
-def phase_result(name: str, k: int, stats: dict[str, Any], seconds: float, cpu_recv: float, cpu_pg: float,
+def phase_result(name: str, k: int, stats: dict[str, Any], seconds: float, cpu: dict[str, float],
                  **extra: Any) -> dict[str, Any]:
     recs = stats["records"]
+    cpu_recv, cpu_pg = cpu["receivers"], cpu["postgres"]
     return {"phase": name, "k": k, "seconds": round(seconds, 2), "batches": stats["batches"], "records": recs,
             "records_per_s": round(recs / seconds, 1) if seconds else None,
             "batches_per_s": round(stats["batches"] / seconds, 1) if seconds else None,
             "p50_s": pct(stats["latencies"], 0.5), "p99_s": pct(stats["latencies"], 0.99),
             "cpu_receivers_s_per_1k_records": round(1000 * cpu_recv / recs, 3) if recs else None,
             "cpu_postgres_s_per_1k_records": round(1000 * cpu_pg / recs, 3) if recs else None,
+            "cpu_gateways_s_per_1k_records": round(1000 * cpu["gateways"] / recs, 3) if recs else None,
+            "cpu_broker_s_per_1k_records": round(1000 * cpu["broker"] / recs, 3) if recs else None,
+            "cpu_all_cores_busy_share": round(sum(cpu.values()) / seconds / (os.cpu_count() or 1), 2),
             "not_acknowledged": stats["pending"], "rejected": stats["rejected"], "resends": stats["resends"], **extra}
 
 
@@ -383,9 +387,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 stop_receivers(recs)
                 recs = start_receivers(k, url, key, broker, work)
             rpids = [r["proc"].pid for r in recs]
+
+            def cpu_now() -> dict[str, float]:
+                return {"receivers": cpu_s(rpids), "postgres": cpu_s(pg_pids(pg.data)),  # noqa: B023
+                        "gateways": cpu_s([p.pid for p in procs if p.pid]), "broker": cpu_s([mosq.pid])}
+
+            def cpu_since(c0: dict[str, float]) -> dict[str, float]:
+                now = cpu_now()
+                return {k2: now[k2] - c0[k2] for k2 in now}
+
             # steady
             collect(pipes)
-            c0, g0, t0 = cpu_s(rpids), cpu_s(pg_pids(pg.data)), time.monotonic()
+            c0, t0 = cpu_now(), time.monotonic()
             for _ in range(args.periods):
                 for a in pipes:
                     a.send(("steady", {"period_s": args.period_s}))
@@ -396,7 +409,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             [a.recv() for a in pipes]
             secs = time.monotonic() - t0
             stats = collect(pipes)
-            r = phase_result("steady", k, stats, secs, cpu_s(rpids) - c0, cpu_s(pg_pids(pg.data)) - g0,
+            r = phase_result("steady", k, stats, secs, cpu_since(c0),
                              offered_batches_per_s=round(2 * len(names) / args.period_s, 1))
             results.append(r)
             print(json.dumps(r), flush=True)
@@ -405,7 +418,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for a in pipes:
                 a.send(("offline", {"windows": windows}))
             backlog = sum(a.recv() for a in pipes)
-            c0, g0, t0 = cpu_s(rpids), cpu_s(pg_pids(pg.data)), time.monotonic()
+            c0, t0 = cpu_now(), time.monotonic()
             since = time.time()
             for a in pipes:
                 a.send(("online", {"since": since}))
@@ -415,7 +428,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             left = sum(a.recv() for a in pipes)
             secs = time.monotonic() - t0
             stats = collect(pipes)
-            r = phase_result("outage", k, stats, secs, cpu_s(rpids) - c0, cpu_s(pg_pids(pg.data)) - g0,
+            r = phase_result("outage", k, stats, secs, cpu_since(c0),
                              backlog_batches=backlog, drained=left == 0, drain_s=round(secs, 1) if left == 0 else None,
                              backlog_hours=args.backlog_hours)
             results.append(r)
@@ -467,15 +480,16 @@ def table(res: dict[str, Any]) -> str:
     lines = [f"`{res['command']}` ({res['when']}, {res['machine']['cpus']} CPUs, load average at the end "
              f"{res['machine']['loadavg_at_end']}): {res['gateways']} gateways, steady = {res['periods']} periods of "
              f"{res['period_s']} s (15 min compressed), outage = {res['backlog_hours']} h backlog.", "",
-             "| phase | K | records | records/s | batches/s | p50 s | p99 s | drain s | CPU s / 1k rec (receivers + "
-             "PostgreSQL) | not acked | rejected |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| phase | K | records | records/s | batches/s | p50 s | p99 s | drain s | CPU s / 1k rec: receivers + "
+             "PostgreSQL (+ gateways + broker) | CPUs busy | not acked | rejected |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["results"]:
         drain = r.get("drain_s") if r["phase"] == "outage" else "-"
         lines.append(f"| {r['phase']} | {r['k']} | {r['records']:,} | {r['records_per_s']} | {r['batches_per_s']} | "
                      f"{r['p50_s']} | {r['p99_s']} | {drain if drain is not None else 'not drained'} | "
-                     f"{r['cpu_receivers_s_per_1k_records']} + {r['cpu_postgres_s_per_1k_records']} | "
-                     f"{r['not_acknowledged']} | {r['rejected'] or 0} |")
+                     f"{r['cpu_receivers_s_per_1k_records']} + {r['cpu_postgres_s_per_1k_records']} "
+                     f"(+ {r.get('cpu_gateways_s_per_1k_records')} + {r.get('cpu_broker_s_per_1k_records')}) | "
+                     f"{r.get('cpu_all_cores_busy_share')} | {r['not_acknowledged']} | {r['rejected'] or 0} |")
     i = res["integrity"]
     lines += ["", f"K=2 / K=1 records/s: {res['k2_over_k1_records_per_s']}. Integrity: {i['lost_batches']} batches "
               f"lost, {i['unacknowledged']} unacknowledged, {i['doubled_records']} records and {i['doubled_batches']} "
