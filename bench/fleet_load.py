@@ -370,7 +370,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         per = max(1, -(-len(names) // args.workers))
         recs = start_receivers(1, url, key, broker, work)
         rdb = PostgresDB(url)
-        tokens = [issue_token(rdb, ENT)["token"] for _ in names]
+        # One factory per enterprise by default, as the fleet is: ingest locks the enterprise's row
+        # (record ids in commit order per enterprise), so one enterprise for every gateway would
+        # serialise all receivers on one lock.
+        tokens = [issue_token(rdb, f"{ENT}-{i // args.gateways_per_enterprise:04d}")["token"]
+                  for i in range(len(names))]
         for w in range(0, len(names), per):
             a, b = ctx.Pipe()
             p = ctx.Process(target=worker, args=(b, str(work / "gw"), names[w:w + per], ("127.0.0.1", broker)))
@@ -466,6 +470,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scaling = {ph: round(by[(ph, 2)]["records_per_s"] / by[(ph, 1)]["records_per_s"], 2)
                for ph in ("steady", "outage") if (ph, 1) in by and (ph, 2) in by and by[(ph, 1)]["records_per_s"]}
     return {"bench": "fleet_load", "gateways": args.gateways, "workers": args.workers, "period_s": args.period_s,
+            "gateways_per_enterprise": args.gateways_per_enterprise,
             "periods": args.periods, "backlog_hours": args.backlog_hours, "results": results,
             "k2_over_k1_records_per_s": scaling, "integrity": integrity,
             "machine": {"cpus": os.cpu_count(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
@@ -478,7 +483,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def table(res: dict[str, Any]) -> str:
     lines = [f"`{res['command']}` ({res['when']}, {res['machine']['cpus']} CPUs, load average at the end "
-             f"{res['machine']['loadavg_at_end']}): {res['gateways']} gateways, steady = {res['periods']} periods of "
+             f"{res['machine']['loadavg_at_end']}): {res['gateways']} gateways "
+             f"({res.get('gateways_per_enterprise', 'all')} per enterprise), steady = {res['periods']} periods of "
              f"{res['period_s']} s (15 min compressed), outage = {res['backlog_hours']} h backlog.", "",
              "| phase | K | records | records/s | batches/s | p50 s | p99 s | drain s | CPU s / 1k rec: receivers + "
              "PostgreSQL (+ gateways + broker) | CPUs busy | not acked | rejected |",
@@ -514,6 +520,8 @@ def main() -> None:
     ap.add_argument("--receivers", default="1,2", help="K values, comma-separated (default 1,2)")
     ap.add_argument("--period-s", type=float, default=None, help="one 15-minute period in real seconds")
     ap.add_argument("--periods", type=int, default=3)
+    ap.add_argument("--gateways-per-enterprise", type=int, default=1,
+                    help="gateways sharing one enterprise (default 1: one factory each)")
     ap.add_argument("--backlog-hours", type=float, default=None)
     ap.add_argument("--drain-timeout-s", type=float, default=1800.0)
     ap.add_argument("--json-out", default=str(ROOT / "bench" / "results" / "fleet_load.json"))
