@@ -153,7 +153,7 @@ def backup(db: str, out: str | Path, key_path: str | Path | None = None) -> dict
         manifest = {"format": FORMAT, "dialect": "postgresql" if postgres else "sqlite",
                     "schema_version": version, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "counts": counts, "members": {n: _sha256(p) for n, p in members.items()}}
-        out.parent.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)  # 0600
         try:
             with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w") as tar:
