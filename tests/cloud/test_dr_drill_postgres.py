@@ -14,7 +14,8 @@ from tests.support.postgres import ThrowawayPostgres, postgres_server, rerun_on_
 psycopg = pytest.importorskip("psycopg")
 
 rerun_on_postgres(globals(), (test_dr_drill,), skip=("targets", "test_acknowledged_batches_are_kept_for_the_window_"
-                                                     "then_purged", "test_the_chain_kinds_include_gap_filled"))
+                                                     "then_purged", "test_the_chain_kinds_include_gap_filled",
+                                                     "test_sqlite_backup_is_a_consistent_database"))
 
 
 @pytest.fixture
