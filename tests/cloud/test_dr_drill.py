@@ -285,6 +285,13 @@ def test_restore_refuses_a_target_that_is_not_empty_unless_forced(drill: dict[st
     os.chmod(key2, 0o600)
     with pytest.raises(BackupError, match="holds another receiver key"):
         restore(archive, other, key2)
+    # --force: over a receiver database that holds tables (an empty schema here), and another key
+    open_db(other).close()
+    with pytest.raises(BackupError, match="is not empty"):
+        restore(archive, other, tmp / "fresh.key")
+    out = restore(archive, other, key2, force=True)
+    assert out["counts"]["batches"] >= 1 and key2.read_bytes() == site.key_path.read_bytes()
+    assert key2.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_damaged_or_newer_backup_is_refused_by_name(drill: dict[str, Any], tmp_path: Path) -> None:
