@@ -499,13 +499,15 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
 # Subcommands that live in their own modules, registered once the group exists.
 from cloud_stub import cli_channels as _cli_channels  # noqa: E402
 from cloud_stub import cli_fleet as _cli_fleet  # noqa: E402
+from cloud_stub.cli_backup import backup_cmd, restore_cmd  # noqa: E402
 from cloud_stub.cli_consent import consent_cmd  # noqa: E402
 from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402
 from cloud_stub.cli_evidence import evidence as _evidence  # noqa: E402
 from cloud_stub.cli_evidence import timestamp as _timestamp  # noqa: E402
 from cloud_stub.cli_offboard import offboard_cmd  # noqa: E402
 
-for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, *_cli_channels.COMMANDS,
+for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, backup_cmd, restore_cmd,
+             *_cli_channels.COMMANDS,
              *_cli_fleet.COMMANDS):  # gateways, check-fleet, fleet-settings, operator: cloud_stub/cli_fleet.py
     cloud.add_command(_cmd)
 

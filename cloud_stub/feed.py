@@ -50,7 +50,8 @@ DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
 CHUNK = 500
 SQL_INT_MIN, SQL_INT_MAX = -(2**63), 2**63 - 1  # what an integer column holds on both stores
-CHAIN_FINDINGS = frozenset({"equivocation", "gap_declared", "gap_observed", "stale_seq", "rejected_batch"})
+CHAIN_FINDINGS = frozenset({"equivocation", "gap_declared", "gap_observed", "gap_filled", "stale_seq",
+                            "rejected_batch"})
 
 
 def encode_cursor(last_id: int, kind: str = "r") -> str:

@@ -21,6 +21,8 @@ SEVERITY = {
     "equivocation": "alert",
     "gap_declared": "data_integrity",
     "gap_observed": "warning",
+    # An observed gap the gateway's resend closed (cloud_stub/ingest.py, _close_filled_gaps).
+    "gap_filled": "info",
     "stale_seq": "warning",
     "rejected_batch": "warning",
 }

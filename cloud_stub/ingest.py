@@ -300,8 +300,11 @@ def _extend_chain(
             record_finding(conn, "gap_observed", enterprise_id=ent, gateway_id=gw,
                            detail={"expected_seq": expected, "received_seq": seq, "hash": h},
                            dedupe=f"{expected}:{seq}")
-            return _reject("out_of_order", f"expected seq {expected}, got {seq}", 409,
-                           seq=seq, hash=h, gateway_id=gw, extra={"expected_seq": expected})
+            # resend_from: the receiver's request to restart the line there (a receiver restored
+            # from a backup lacks what it had acknowledged; docs/wire-format.md §12).
+            return _reject("out_of_order", f"expected seq {expected}, got {seq}: resend from seq {expected}", 409,
+                           seq=seq, hash=h, gateway_id=gw,
+                           extra={"expected_seq": expected, "resend_from": expected})
         declared = (expected, seq - 1)
     elif body["prev"] != last_hash:
         record_finding(conn, "rejected_batch", enterprise_id=ent, gateway_id=gw,
@@ -330,6 +333,7 @@ def _extend_chain(
         conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
                      (iso(utc_now()), batch.kid))
     fleet_health.note_batch(conn, body, h)  # health summaries: the fleet list's latest, or a finding
+    _close_filled_gaps(conn, ent, gw, seq)
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
                        detail={"first": declared[0], "last": declared[1],
@@ -337,3 +341,29 @@ def _extend_chain(
                                "declared_in_seq": seq, "hash": h, "prev_unverified": body["prev"],
                                "loss": body.get("loss")}, dedupe=f"{declared[0]}:{declared[1]}")
     return IngestResult("accepted", seq=seq, hash=h, gateway_id=gw)
+
+
+def _close_filled_gaps(conn: SQLConn, ent: str, gw: str, seq: int) -> None:
+    """Record ``gap_filled`` for every observed gap of ``gw`` this batch completes.
+
+    A ``gap_observed`` (seq R arrived while E was expected) is answered with ``resend_from`` E;
+    once the chain holds R - 1 the gateway has resent everything between, and the gap no longer
+    stands: the ``gap_filled`` finding says so in the same hash-chained findings, so the score and
+    a bank's verifier (check V41) discount it reproducibly. The index on (gateway_id, kind) keeps
+    this one lookup per accepted batch cheap."""
+    rows = conn.execute("SELECT kind, detail FROM findings WHERE gateway_id = ? AND kind IN ('gap_observed',"
+                        " 'gap_filled')", (gw,)).fetchall()
+    if not rows:
+        return
+    filled = {(d.get("expected_seq"), d.get("received_seq")) for k, d in ((k, json.loads(t)) for k, t in rows)
+              if k == "gap_filled"}
+    for kind, text in rows:
+        d = json.loads(text)
+        key = (d.get("expected_seq"), d.get("received_seq"))
+        if kind != "gap_observed" or key in filled or not all(isinstance(v, int) for v in key):
+            continue
+        if key[0] <= seq and key[1] - 1 <= seq:
+            record_finding(conn, "gap_filled", enterprise_id=ent, gateway_id=gw,
+                           detail={"expected_seq": key[0], "received_seq": key[1], "filled_by_seq": seq},
+                           dedupe=f"{key[0]}:{key[1]}")
+            filled.add(key)

@@ -76,6 +76,8 @@ _TABLES = [
     " detail TEXT NOT NULL, created TEXT NOT NULL, dedupe TEXT NOT NULL UNIQUE,"
     " rule_version {int}, subscore TEXT, window_start {int}, window_end {int}, prev TEXT, hash TEXT)",
     "CREATE INDEX IF NOT EXISTS findings_enterprise ON findings (enterprise_id, id)",
+    # A gateway's gap findings, looked up at every accepted batch (ingest._close_filled_gaps).
+    "CREATE INDEX IF NOT EXISTS findings_gateway_kind ON findings (gateway_id, kind)",
     # A score is stored with everything needed to recompute it: the scoring version and the
     # hash of its configuration, the input bounds (record and finding ids, period) and the
     # hash of the inputs those bounds select; report is canonical JSON signed by the receiver.

@@ -213,6 +213,7 @@ class Gateway:
             try:
                 await asyncio.to_thread(self.store.purge, cfg.retention_days * 86400, cfg.max_mb * 1e6,
                                         self.engine.computed_until())
+                await asyncio.to_thread(self.store.purge_acked, cfg.retain_acked_days * 86400, cfg.max_mb * 1e6)
             except Exception as exc:
                 log.exception("retention step failed", extra={"error": str(exc)})
 

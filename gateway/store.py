@@ -6,7 +6,9 @@ COMMIT returns, so a kill -9 loses nothing acknowledged. With synchronous=FULL t
 holds for a real power cut; commits are batched so fsync is paid a few times a second.
 
 Outbox rows are never deleted before every destination acknowledged them ("retain
-unsent"); each destination keeps its own acknowledged position.
+unsent"); each destination keeps its own acknowledged position. Acknowledged rows stay for
+a retention window (``purge_acked``) so a receiver restored from a backup can ask for them
+again; the newest row always stays (it holds the chain's head seq).
 """
 
 from __future__ import annotations
@@ -430,6 +432,43 @@ class Store:
             self.db.execute("INSERT INTO acks(destination, seq, at, detail) VALUES(?,?,?,?) ON CONFLICT(destination) "
                             "DO UPDATE SET seq=MAX(seq, excluded.seq), at=excluded.at, detail=excluded.detail",
                             (destination, seq, time.time(), detail))
+
+    def outbox_first(self) -> int | None:
+        """The oldest seq still held in the outbox (what a resend can start from), or None."""
+        with self._lock:
+            row = self.db.execute("SELECT MIN(seq) FROM outbox").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def purge_acked(self, retain_s: float, max_bytes: float, now: float | None = None) -> int:
+        """Delete acknowledged batches older than ``retain_s``, then, while the store is over
+        ``max_bytes``, the oldest acknowledged ones. Never a batch some destination has not
+        acknowledged, and never the newest batch (``outbox_head`` reads the chain's seq from it).
+
+        Kept rather than deleted on ack because a receiver restored from an older backup asks
+        for what it lacks (``Sender``'s rewind): what is gone here cannot be resent."""
+        cutoff = (time.time() if now is None else now) - retain_s
+        removed = 0
+        with self._lock:
+            row = self.db.execute("SELECT MIN(seq) FROM acks").fetchone()
+            head = self.db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+            if row is None or row[0] is None or head is None:
+                return 0
+            # Acknowledged by every destination, below each one's acknowledged seq (a head statement
+            # names that batch's hash: gateway/uplink/heads.py) and below the newest.
+            limit = min(int(row[0]), int(head)) - 1
+            with self._tx("IMMEDIATE"):
+                removed += self.db.execute("DELETE FROM outbox WHERE seq <= ? AND created < ?",
+                                           (limit, cutoff)).rowcount
+            for _ in range(20):  # then the oldest acknowledged, a slice at a time, while over the cap
+                if self.size_bytes() <= max_bytes:
+                    break
+                first = self.db.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
+                if first is None or first > limit:
+                    break
+                upto = min(limit, first + max(1, (limit - first + 1) // 10))
+                with self._tx("IMMEDIATE"):
+                    removed += self.db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,)).rowcount
+        return removed
 
     # -- retention ----------------------------------------------------------------------
     def size_bytes(self) -> int:

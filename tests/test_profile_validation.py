@@ -44,6 +44,7 @@ def write(tmp_path: Path, text: str) -> Path:
      "devices[1].name", "unique device name"),
     (BASE + "[devices.ranges]\nvoltage_l9 = [0, 1]\n", "devices[0].ranges.voltage_l9", "a point of model"),
     (BASE + "[models.mine]\nname = \"mine\"\nmax_regs = 200\n", "models.mine.max_regs", "<= 125"),
+    (BASE + "[store]\nretain_acked_days = -1\n", "store.retain_acked_days", ">= 0"),
 ])
 def test_broken_profile_names_file_key_and_expectation(tmp_path: Path, text: str, key: str, expected: str) -> None:
     path = write(tmp_path, text)

@@ -5,6 +5,9 @@ different batches signed for one seq: red), ``rejected_batch`` (bad signature, f
 key, broken chain: orange; unknown or revoked key: yellow), ``gap_declared`` (batches the
 gateway itself dropped: severity by how many), ``gap_observed`` (a seq arrived ahead of
 its predecessor: yellow), ``stale_seq`` (info).
+
+v1, frozen for rescoring; the current version (chain_integrity_v2.py) discounts observed gaps
+that the gateway's resend filled (``gap_filled``).
 """
 
 from __future__ import annotations

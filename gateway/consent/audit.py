@@ -185,7 +185,7 @@ def verify(store_or_path: Any) -> Verification:
             ob = outbox.get(e["seq"])
             if ob is None and e["seq"] >= min(outbox, default=0):  # older ones may be pruned after ack
                 problems.append(f"entry {e['id']}: batch seq {e['seq']} is not in the outbox")
-            elif ob != (e["batch_hash"], e["n_records"]):
+            elif ob is not None and ob != (e["batch_hash"], e["n_records"]):
                 problems.append(f"entry {e['id']}: batch seq {e['seq']} differs from the outbox "
                                 f"(hash or record count)")
     missing = sorted(set(outbox) - logged)

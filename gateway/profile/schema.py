@@ -89,6 +89,10 @@ class StoreCfg(_S):
     path: str = "edgeproof.db"
     retention_days: PositiveFloat = 90.0
     max_mb: PositiveFloat = 2048.0
+    # Acknowledged batches stay in the outbox this long (bounded by max_mb: past the cap the
+    # oldest acknowledged go first), so a receiver restored from an older backup can ask for
+    # them again (docs/wire-format.md, "Resending to a restored receiver").
+    retain_acked_days: Annotated[float, msgspec.Meta(ge=0)] = 14.0
     # FULL survives a real power cut, not just a process kill; commits are batched so
     # the fsync cost is paid a few times a second at most.
     synchronous: Literal["NORMAL", "FULL"] = "FULL"

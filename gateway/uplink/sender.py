@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gateway.store import Store
 from gateway.uplink.heads import HeadSigner
-from gateway.uplink.transport import Transport, TransportError
+from gateway.uplink.transport import Ack, Transport, TransportError
 
 log = logging.getLogger("edgeproof.uplink")
 
@@ -77,18 +77,37 @@ class Sender:
                     self.status.last_ack_at = time.time()
                     done += 1
                     continue
-                if ack.code == "out_of_order" and ack.expected_seq is not None and ack.expected_seq <= seq:
+                resend_from = _resend_from(ack)
+                if ack.code == "out_of_order" and resend_from is not None and resend_from <= seq:
                     # The receiver lacks earlier batches (it was restored from a backup):
-                    # rewind and resend from what it expects, same bytes as before.
-                    self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?",
-                                          (ack.expected_seq - 1, self.dest))
-                    log.warning("receiver asked to resend", extra={"from_seq": ack.expected_seq})
+                    # rewind and resend from what it asks for, same bytes as before.
+                    self._rewind(resend_from)
                     break
                 assert self.status.rejected is not None
                 self.status.rejected[ack.code or "unknown"] = self.status.rejected.get(ack.code or "unknown", 0) + 1
                 self.status.state = "rejected"
                 self.status.last_error = f"seq {seq} rejected: {ack.code}: {ack.message}"
                 raise TransportError(self.status.last_error)
+
+    def _rewind(self, resend_from: int) -> None:
+        """Move this destination's acknowledged position back to ``resend_from - 1``.
+
+        Only as far as the outbox still holds batches (``store.retain_acked_days``): a receiver
+        asking for a seq this gateway no longer keeps stops the line with an error naming both,
+        instead of looping on a resend that cannot start where it is asked to."""
+        first = self.store.outbox_first()
+        if first is None or first > resend_from:
+            assert self.status.rejected is not None
+            self.status.rejected["resend_unavailable"] = self.status.rejected.get("resend_unavailable", 0) + 1
+            self.status.state = "rejected"
+            self.status.last_error = (
+                f"the receiver asks for batches from seq {resend_from}, but this gateway keeps acknowledged batches "
+                f"only from seq {first if first is not None else 'none'} (store.retain_acked_days): restore the "
+                "receiver from a newer backup (docs/operations.md)")
+            raise TransportError(self.status.last_error)
+        with self.store._lock:
+            self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?", (resend_from - 1, self.dest))
+        log.warning("receiver asked to resend", extra={"from_seq": resend_from})
 
     async def send_head(self, force: bool = False) -> bool:
         """Sign and send a head statement for the acknowledged seq when one is due (or ``force``).
@@ -120,9 +139,9 @@ class Sender:
             if isinstance(chain_seq, int) and not isinstance(chain_seq, bool) and 0 <= chain_seq < acked:
                 # The receiver holds less than it acknowledged (restored from a backup, or its
                 # newest batches were deleted): rewind and resend the same bytes, as for out_of_order.
-                self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?", (chain_seq, self.dest))
                 log.warning("receiver's chain ends before what it acknowledged; resending",
                             extra={"from_seq": chain_seq + 1, "acked": acked})
+                self._rewind(chain_seq + 1)
             return True
         self.heads.failed()
         self.status.last_head_error = f"head statement for seq {acked} refused: {ack.code}: {ack.message}"
@@ -180,3 +199,12 @@ class Sender:
                 log.warning("uplink retry", extra={"error": str(exc), "retry_in_s": round(self._delay, 2)})
                 await asyncio.sleep(self._delay * random.uniform(0.8, 1.2))
                 self._delay = min(self.backoff_max_s, self._delay * 2)
+
+
+def _resend_from(ack: Ack) -> int | None:
+    """Where the receiver asks the line to restart: ``resend_from`` (receivers since the resend
+    protocol, docs/wire-format.md) or, from older receivers, ``expected_seq``."""
+    raw = (ack.raw or {}).get("resend_from")
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+        return raw
+    return ack.expected_seq if isinstance(ack.expected_seq, int) and not isinstance(ack.expected_seq, bool) else None
