@@ -54,6 +54,7 @@ class ConsentGate:
         self.subject = (self.cfg.enterprise if self.cfg and self.cfg.enterprise else subject)
         self.clock = clock
         self.auth: Authorisation | None = None
+        self._step_changes = 0  # the newest local consent change the current packing step has read
         if self.cfg is None:
             log.warning("no [consent] section in the profile: every indicator category may leave")
 
@@ -70,7 +71,13 @@ class ConsentGate:
 
     # -- RecordPolicy -------------------------------------------------------------------
     def policy(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, str]]:
-        auth = self.auth if self.auth is not None else self.authorisation()
+        auth = self.auth
+        if auth is None:
+            auth = self.authorisation()
+        elif self._changed_during_step():
+            # A revocation made on site while this step packs applies to the very next page: an
+            # indicator computed after it never leaves under the authorisation read before it.
+            auth = self.auth = self.authorisation()
         send: list[dict[str, Any]] = []
         held: dict[int, str] = {}
         for rec in records:
@@ -80,6 +87,14 @@ class ConsentGate:
                 continue
             send.append(self.generaliser.apply(rec))
         return send, held
+
+    def _changed_during_step(self) -> bool:
+        """Whether a consent change was recorded on site since this packing step read them."""
+        if self.cfg is None:
+            return False
+        with self.store._lock:
+            (newest,) = self.store.db.execute("SELECT COALESCE(MAX(id), 0) FROM consent_changes").fetchone()
+        return newest > self._step_changes
 
     # -- packing --------------------------------------------------------------------------
     def consent_record(self, before: dict[str, Any] | None, after: dict[str, Any], reasons: list[str],
@@ -111,6 +126,7 @@ class ConsentGate:
             log.warning("clock not set: consent cannot be evaluated, packing deferred", extra={"now": now})
             return seqs
         changes = local_changes(self.store) if self.cfg is not None else []
+        self._step_changes = max((c.id for c in changes), default=0)
         self.auth = self.authorisation(now, changes)
         try:
             if self.auth is not None:

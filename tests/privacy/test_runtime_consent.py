@@ -78,16 +78,22 @@ def test_revocation_stops_the_flow_in_the_running_gateway(tmp_path: Path) -> Non
 
     t_revoke: list[float] = []
 
+    def revocation_signed() -> bool:
+        return any(r["type"] == "consent" and r.get("event") == "revoked"
+                   for (body,) in other.db.execute("SELECT body FROM outbox ORDER BY seq")
+                   for r in wire.decode_body(body)["records"])
+
     async def main() -> Gateway:
         gw = Gateway(load_profile(prof_path), state, simulate=True)
         await gw.start()
         try:
             await _until(lambda: erp_rows("batch_seq IS NOT NULL") > 0)
-            t_revoke.append(time.time())
             add_local_change(other, "revoke", ["erp"], note="test")
+            t_revoke.append(time.time())  # in force from when it is recorded: nothing computed later leaves
             _export(state / "drop" / "b.csv", [["S3", "甲", 1, 5.0, "2026-10-07"]])
+            await _until(lambda: erp_rows(f"created > {t_revoke[0]}") > 0)  # b.csv's figures, computed after it
             await _until(lambda: erp_rows("held IS NOT NULL") > 0)
-            await asyncio.sleep(1.0)
+            await _until(revocation_signed)  # the step after the revocation signs the consent record
         finally:
             await gw.stop()
         return gw
