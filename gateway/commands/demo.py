@@ -209,7 +209,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     workdir = keep or Path(tempfile.mkdtemp(prefix="edgeproof-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     state = workdir / "gateway"
-    steps = Progress(9 if history_days else 5, enabled=not as_json)
+    steps = Progress(11 if history_days else 7, enabled=not as_json)
     steps.step(f"starting the receiver (its own process; state in {workdir})")
     proc, url = start_receiver(workdir)
     try:

@@ -5,6 +5,7 @@ Real keys, real wire format, real HTTP over loopback: nothing of ours is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import socket
@@ -18,6 +19,9 @@ import paho.mqtt.client as mqtt
 from nacl.signing import SigningKey
 
 from gateway import wire
+from gateway.uplink.heads import HeadSigner
+from gateway.uplink.http import HttpTransport
+from gateway.uplink.sender import Sender
 
 PREFIX = "edgeproof/v1"
 T0 = 1764201600
@@ -146,3 +150,13 @@ class GatewayMqtt:
 def pin_of(receiver: Any) -> str:
     """A receiver's public key as a bank pins it."""
     return wire.b64(bytes(receiver.key.verify_key))
+
+
+def uplink(store: Any, identity: Any, url: str) -> Any:
+    """The gateway's real uplink (Sender + HTTP transport + head statements) sends the whole
+    outbox, then signs and sends a head statement of what the receiver acknowledged."""
+    sender = Sender(store, HttpTransport(url), heads=HeadSigner(store, identity))
+    asyncio.run(sender.send_pending())
+    assert sender.status.state == "idle" and sender.status.heads_sent == 1, sender.status
+    assert sender.backlog() == 0
+    return sender

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_helpers import CATS, T0, FakeGateway, free_port, http, pin_of
+from cloud_helpers import CATS, T0, FakeGateway, free_port, http, pin_of, uplink
 from nacl.signing import SigningKey
 
 from cloud_stub import receiver_key
@@ -26,9 +25,6 @@ from cloud_stub.server import Running
 from gateway.identity import enroll, init_identity, load_identity
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher
-from gateway.uplink.heads import HeadSigner
-from gateway.uplink.http import HttpTransport
-from gateway.uplink.sender import Sender
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -119,16 +115,6 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, i
             proc.kill()
             proc.wait()
         log.close()
-
-
-def uplink(store: Store, identity: Any, url: str) -> Any:
-    """The gateway's real uplink (Sender + HTTP transport + head statements) sends the whole
-    outbox, then signs and sends a head statement of what the receiver acknowledged."""
-    sender = Sender(store, HttpTransport(url), heads=HeadSigner(store, identity))
-    asyncio.run(sender.send_pending())
-    assert sender.status.state == "idle" and sender.status.heads_sent == 1, sender.status
-    assert sender.backlog() == 0
-    return sender
 
 
 @pytest.fixture

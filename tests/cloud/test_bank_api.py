@@ -435,10 +435,10 @@ def test_cli_bank_add_with_categories(tmp_path):
     res = runner.invoke(cloud, ["bank", "add", "--db", db, "--name", "b1", "--enterprise", "e1",
                                 "--categories", "machine, energy", "--json"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)  # stdout is the JSON alone; a consent warning goes to stderr
     assert out["categories"] == ["energy", "machine"] and out["token"].startswith("bank_")
     res = runner.invoke(cloud, ["bank", "add", "--db", db, "--name", "b2", "--enterprise", "e1", "--json"])
-    assert json.loads(res.output)["categories"] == ["*"]
+    assert json.loads(res.stdout)["categories"] == ["*"]
     for bad in ("Energy", "*,energy", "energy;drop", ","):
         res = runner.invoke(cloud, ["bank", "add", "--db", db, "--name", "b3", "--enterprise", "e1",
                                     "--categories", bad])

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from cloud_helpers import T0, http, pin_of
-from conftest import uplink
+from cloud_helpers import T0, http, pin_of, uplink
 
 from cloud_stub.banks import add_bank
 from cloud_stub.cli import cloud

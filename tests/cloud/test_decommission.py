@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from cloud_helpers import T0, FakeGateway, free_port, http, pin_of
-from conftest import uplink
+from cloud_helpers import T0, FakeGateway, free_port, http, pin_of, uplink
 from nacl.signing import SigningKey
 
 from cloud_stub.banks import add_bank

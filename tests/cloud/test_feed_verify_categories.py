@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_helpers import CATS, T0, FakeGateway, pin_of
-from conftest import uplink
+from cloud_helpers import CATS, T0, FakeGateway, pin_of, uplink
 from test_bank_api import insert_analysis, signed_finding
 
 from cloud_stub.banks import add_bank

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_helpers import CATS, T0
-from conftest import uplink
+from cloud_helpers import CATS, T0, uplink
 from test_feed_verify_categories import REPO, _Proxy
 
 from cloud_stub import feed_verify_state

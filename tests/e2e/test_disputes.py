@@ -90,7 +90,7 @@ def test_a_dispute_travels_from_the_cli_to_the_bank_and_back(tmp_path: Path, rec
     assert len(equiv["hash"]) == 64 and equiv["detail"]
     text = edgeproof(state, prof, "view").stdout
     assert f"#{equiv['id']} alert equivocation" in text and "Questions or complaints: EdgeProof desk" in text
-    assert "access log not yet available" in text
+    assert "Who looked at your data:" in text
 
     # Item 3: contest it, confirm the measures; a bad hash is refused naming the option.
     bad = edgeproof(state, prof, "dispute", "add", "--finding", "abc", "--kind", "contest", "--note", "x")

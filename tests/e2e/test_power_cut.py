@@ -36,13 +36,30 @@ def snapshot(db: Path) -> dict:
     return {"max_rowid": max_rowid, "n": n, "indicators": inds, "outbox": outbox, "acked": acked}
 
 
+def _wait_for_boot(db: Path, boot: int, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+                row = con.execute("SELECT value FROM meta WHERE key='boot'").fetchone()
+                con.close()
+                if row is not None and int(row[0]) >= boot:
+                    return
+            except sqlite3.OperationalError:
+                pass  # the schema is being created
+        time.sleep(0.1)
+    raise AssertionError(f"the gateway did not reach boot {boot} within {timeout} s")
+
+
 def test_repeated_sigkill_loses_nothing_acknowledged(receiver_proc: ReceiverProc, enrolled_state: Path) -> None:
     db = enrolled_state / "edgeproof.db"
     rng = random.Random(7)
     kills = 0
-    for _ in range(5):
+    for i in range(5):
         proc = start_gateway(enrolled_state)
-        time.sleep(rng.uniform(2.0, 3.5))
+        _wait_for_boot(db, i + 1)  # started (on a busy machine that takes a while), then killed at a random point
+        time.sleep(rng.uniform(0.5, 2.0))
         before = snapshot(db) if db.exists() else None
         time.sleep(rng.uniform(0.0, 0.3))  # kill at an arbitrary point after the snapshot
         proc.send_signal(signal.SIGKILL)

@@ -52,7 +52,7 @@ def test_probe_table_in_chinese_lines_up():
     res = cli("probe", "--profile", "sim-factory", "--simulate", "--device", "press-1-meter", lang=ZH)
     assert res.returncode == 0, res.stderr[-2000:]
     lines = res.stdout.splitlines()
-    assert lines[0].split()[:6] == ["设备", "测点", "数值", "单位", "质量", "延迟"]
+    assert lines[0].split()[:8] == ["设备", "驱动", "型号", "测点", "数值", "单位", "质量", "延迟"]
     assert "正常" in res.stdout and "1 台设备中 1 台有应答（仿真设备）" in res.stdout
     # The columns line up in terminal cells (a CJK character is two wide).
     value_col = [i18n_width(line[: line.index("229") if "229" in line else 0]) for line in lines[1:4]]
