@@ -1,0 +1,133 @@
+"""A good update (health confirmed by a real receiver acknowledging a real batch), updates that
+fail their health check and roll back by themselves, and the version-ordering rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from cloud_helpers import wait_for
+
+from cloud_stub import receiver_key
+from cloud_stub.db import ReceiverDB
+from cloud_stub.enrollment import issue_token
+from cloud_stub.http_api import create_app
+from cloud_stub.server import Running
+from gateway.identity import enroll, init_identity, load_identity
+from gateway.store import Store
+from gateway.update.errors import UpdateError
+from gateway.update.journal import read_journal, update_summary
+from gateway.update.switch import current_version
+from gateway.update.updater import apply
+from gateway.uplink.batcher import Batcher
+from gateway.uplink.http import HttpTransport
+from gateway.uplink.sender import Sender
+
+T0 = 1764201600
+
+
+@pytest.fixture
+def enrolled_gateway(tmp_path: Path):
+    """A real receiver on loopback and a gateway state dir enrolled with it."""
+    rdb = ReceiverDB(tmp_path / "receiver.db")
+    running = Running(create_app(rdb, receiver_key.load_or_create(tmp_path / "receiver.key")))
+    state = tmp_path / "gw"
+    init_identity(state, "gw-upd", "t")
+    enroll(state, running.url, issue_token(rdb, "ent-1")["token"])
+    yield state, running.url
+    running.stop()
+    rdb.close()
+
+
+def _send_one_batch(state: Path, url: str) -> None:
+    """What the new version does once it runs: pack an indicator, sign it, get it acknowledged."""
+    store = Store(state / "edgeproof.db", "NORMAL")
+    try:
+        store.add_indicators([{"name": "energy.kwh", "category": "energy", "subject": "press-1",
+                               "window_start": T0, "window_len": 900, "value": 12.5, "unit": "kWh",
+                               "quality": [], "version": 1, "detail": {}}])
+        Batcher(store, load_identity(state)).pack_all()
+        sender = Sender(store, HttpTransport(url))
+        asyncio.run(sender.send_pending())
+        assert sender.backlog() == 0
+    finally:
+        store.close()
+
+
+def test_good_update_confirmed_by_an_acknowledged_batch(world, enrolled_gateway, run_version) -> None:
+    state, url = enrolled_gateway
+    bundle = world.bundle("2.0.0")
+    errors: list[BaseException] = []
+
+    def new_version_runs() -> None:
+        try:
+            wait_for(lambda: current_version(world.root) == "2.0.0", timeout=30)
+            _send_one_batch(state, url)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    t = threading.Thread(target=new_version_runs)
+    t.start()
+    out = apply(bundle, world.options(state=state, ack_deadline_s=30))
+    t.join(30)
+    assert not errors, errors
+    assert out == {"result": "ok", "version": "2.0.0", "from": "1.0.0",
+                   "reason": "selftest passed; a batch was acknowledged"}
+    assert run_version(world.root) == "2.0.0"
+    assert read_journal(world.root)["step"] == "committed"
+    assert sorted(p.name for p in (world.root / "versions").iterdir()) == ["1.0.0", "2.0.0"]
+    assert not (world.root / "staging").exists()
+    summary = update_summary(world.root)
+    assert summary["current"] == "2.0.0" and summary["previous"] == "1.0.0"
+    assert summary["last_event"]["kind"] == "update" and summary["last_event"]["result"] == "ok"
+    assert summary["last_event"]["version"] == "2.0.0"
+
+
+def test_no_acknowledged_batch_rolls_back(world, run_version) -> None:
+    out = apply(world.bundle("2.0.0"), world.options(ack_deadline_s=0.5))
+    assert out["result"] == "rolled_back"
+    assert out["reason"] == "no batch acknowledged within 0.5 s of the switch"
+    assert run_version(world.root) == "1.0.0"
+    assert sorted(p.name for p in (world.root / "versions").iterdir()) == ["1.0.0"]
+
+
+def test_failing_selftest_rolls_back_and_says_why(world, run_version) -> None:
+    out = apply(world.bundle("2.0.0", healthy=False), world.options())
+    assert out["result"] == "rolled_back" and out["current"] == "1.0.0"
+    assert "selftest of 2.0.0 failed (exit 1)" in out["reason"] and "quick_check" in out["reason"]
+    assert run_version(world.root) == "1.0.0"
+    assert read_journal(world.root)["step"] == "rolled_back"
+    assert not (world.root / "versions" / "2.0.0").exists()
+    last = update_summary(world.root)
+    assert last["current"] == "1.0.0"
+    assert last["last_event"]["result"] == "rolled_back" and "selftest" in last["last_event"]["reason"]
+    # the events file is one JSON object per line, readable by the health summary
+    lines = (world.root / "update-events.jsonl").read_text().splitlines()
+    assert [json.loads(x)["result"] for x in lines] == ["ok", "rolled_back"]
+
+
+def test_downgrade_refused_unless_allowed(world, run_version) -> None:
+    assert apply(world.bundle("2.0.0"), world.options())["result"] == "ok"
+    before = world.snapshot()
+    with pytest.raises(UpdateError, match=r"1\.5\.0 is older than the running 2\.0\.0; a downgrade needs "
+                                          r"--allow-downgrade"):
+        apply(world.bundle("1.5.0"), world.options())
+    assert world.snapshot() == before
+    assert update_summary(world.root)["last_event"]["result"] == "refused"
+    out = apply(world.bundle("1.5.0"), world.options(allow_downgrade=True))
+    assert out["result"] == "ok" and out["from"] == "2.0.0"
+    assert run_version(world.root) == "1.5.0"
+    # the version before (2.0.0) is kept for a rollback, the older one (1.0.0) pruned
+    assert sorted(p.name for p in (world.root / "versions").iterdir()) == ["1.5.0", "2.0.0"]
+
+
+def test_same_version_and_min_from_refused(world) -> None:
+    before = world.snapshot()
+    with pytest.raises(UpdateError, match=r"version 1\.0\.0 is already running"):
+        apply(world.bundle("1.0.0"), world.options())
+    with pytest.raises(UpdateError, match=r"updates only from 1\.2 or later; this gateway runs 1\.0\.0"):
+        apply(world.bundle("3.0.0", min_from="1.2"), world.options())
+    assert world.snapshot() == before
