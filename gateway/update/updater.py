@@ -34,7 +34,7 @@ from gateway.update import health as health_mod
 from gateway.update import install as install_mod
 from gateway.update.bundle import unpack
 from gateway.update.errors import UpdateError
-from gateway.update.journal import FINAL, now_iso, read_journal, record_event, write_journal
+from gateway.update.journal import FINAL, now_iso, read_events, read_journal, record_event, write_journal
 from gateway.update.release_key import load_public
 from gateway.update.switch import (
     CURRENT,
@@ -147,7 +147,7 @@ def apply(bundle: Path, opts: Options) -> dict[str, Any]:
             reason = str(exc)
             install_mod.remove(dest)
             _step(root, journal, "rolled_back", reason=reason)
-            record_event(root, "update", version, "rolled_back", reason, **{"from": prev_version})
+            record_event(root, "update", version, "rolled_back", reason, id=journal["id"], **{"from": prev_version})
             raise UpdateError(f"install of {version} failed; {prev_version or 'nothing'} stays current: "
                               f"{reason}") from exc
         _step(root, journal, "installed")
@@ -168,14 +168,23 @@ def apply(bundle: Path, opts: Options) -> dict[str, Any]:
             result = "ok" if ok else "unhealthy"
             if not ok:
                 reason = f"{reason}; kept: there is no previous version to return to"
-            _step(root, journal, "committed", reason=reason)
-            _prune(root, {version, Path(prev_target).name if prev_target else version})
-            record_event(root, "update", version, result, reason, **{"from": prev_version})
+            _step(root, journal, "committed", reason=reason, result=result)
+            _finish_commit(root, journal)
             return {"result": result, "version": version, "from": prev_version, "reason": reason}
         _rollback(root, journal, reason, opts)
-        record_event(root, "update", version, "rolled_back", reason, **{"from": prev_version})
+        record_event(root, "update", version, "rolled_back", reason, id=journal["id"], **{"from": prev_version})
         return {"result": "rolled_back", "version": version, "from": prev_version, "current": prev_version,
                 "reason": reason}
+
+
+def _finish_commit(root: Path, journal: dict[str, Any]) -> None:
+    """After "committed": prune old versions and record the event -- idempotent, so resume can redo it
+    after a power cut between the journal's commit and the event."""
+    version, previous = journal["version"], journal.get("previous")
+    _prune(root, {version, Path(previous).name if previous else version})
+    if not any(e.get("id") == journal.get("id") for e in read_events(root)):
+        record_event(root, "update", version, journal.get("result", "ok"), journal.get("reason"), id=journal["id"],
+                     **{"from": journal.get("from")})
 
 
 def _rollback(root: Path, journal: dict[str, Any], reason: str, opts: Options | None) -> None:
@@ -200,7 +209,14 @@ def resume(root: Path) -> dict[str, Any]:
     with _locked(root):
         (root / f".{CURRENT}.new").unlink(missing_ok=True)
         journal = read_journal(root)
+        if journal is not None and journal.get("step") == "committed":
+            _finish_commit(root, journal)
+        elif journal is not None and journal.get("step") == "rolled_back" and journal.get("id") and \
+                not any(e.get("id") == journal["id"] for e in read_events(root)):
+            record_event(root, "update", journal.get("version"), "rolled_back", journal.get("reason"),
+                         id=journal["id"], **{"from": journal.get("from")})
         if journal is None or journal.get("step") in FINAL:
+            shutil.rmtree(root / STAGING, ignore_errors=True)
             return {"resumed": False, "current": current_version(root)}
         step = journal.get("step")
         if step == "unreadable":
@@ -211,5 +227,6 @@ def resume(root: Path) -> dict[str, Any]:
             raise UpdateError(f"{root}: the version to return to ({previous}) is not a finished install")
         reason = f"interrupted at step '{step}'" + (" before the switch" if step in PRE_SWITCH else "")
         _rollback(root, journal, journal.get("reason") or reason, None)
-        record_event(root, "resume", journal.get("version"), "rolled_back", reason, **{"from": journal.get("from")})
+        record_event(root, "resume", journal.get("version"), "rolled_back", reason, id=journal.get("id"),
+                     **{"from": journal.get("from")})
         return {"resumed": True, "step": step, "current": current_version(root), "reason": reason}

@@ -49,7 +49,8 @@ def make_wheel(out_dir: Path, name: str, version: str, files: dict[str, str], re
     meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     meta += "".join(f"Requires-Dist: {r}\n" for r in requires or [])
     members[f"{info}/METADATA"] = meta
-    members[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: edgeproof-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    members[f"{info}/WHEEL"] = ("Wheel-Version: 1.0\nGenerator: edgeproof-tests\nRoot-Is-Purelib: true\n"
+                                "Tag: py3-none-any\n")
     if console_scripts:
         members[f"{info}/entry_points.txt"] = "[console_scripts]\n" + "".join(
             f"{k} = {v}\n" for k, v in console_scripts.items())
