@@ -9,6 +9,9 @@ unit that breaks serial, I2C or the clock reading on site is worse than a looser
 * No PrivateDevices/DevicePolicy: serial adapters, /dev/i2c-*, GPIO and cameras are
   reached through the supplementary groups (dialout, i2c, gpio, video) instead.
 * CapabilityBoundingSet empty: the status page binds a port above 1024.
+* With signed updates (``update_root``), ExecStartPre runs `edgeproof update resume` before every
+  start: "+" runs it outside the sandbox (the update root under /opt is read-only to the service),
+  "-" lets the service start whatever `current` is even if resume cannot read its journal.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ class ServiceConfig:
     groups: list[str] = field(default_factory=list)
     memory_max: str | None = None
     restart_sec: int = 5
+    # The update root (versions/ + current, see gateway/update) when the gateway is updated by
+    # signed bundles; exec_path is then <update_root>/current/bin/edgeproof.
+    update_root: str | None = None
 
     @property
     def profile_path(self) -> str:
@@ -65,6 +71,8 @@ def render_unit(cfg: ServiceConfig) -> str:
         f"Environment=EDGEPROOF_STATE={cfg.state_dir}",
         f"Environment=EDGEPROOF_PROFILE={cfg.profile_path}",
         "Environment=PYTHONUNBUFFERED=1",
+        *([f"ExecStartPre=-+{shlex.join([cfg.exec_path, 'update', 'resume', '--root', cfg.update_root])}"]
+          if cfg.update_root else []),
         f"ExecStart={run}",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=always",
