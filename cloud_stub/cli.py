@@ -458,6 +458,11 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
     sys.exit(0 if out["ok"] else 1)
 
 
+from cloud_stub.cli_releases import releases as _releases  # noqa: E402 - registered after `cloud` exists
+
+cloud.add_command(_releases)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m cloud_stub feed ...`` runs the feed group; anything else is the cloud group."""
     args = list(sys.argv[1:] if argv is None else argv)

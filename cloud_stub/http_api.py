@@ -19,7 +19,7 @@ from nacl.signing import SigningKey
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cloud_stub import banks, enrollment, feed, feed_models, heads, receiver_key, rejections
+from cloud_stub import banks, enrollment, feed, feed_models, heads, receiver_key, rejections, updates_api
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
 from cloud_stub.ingest import ingest
@@ -222,6 +222,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey) -> FastAPI:
         return key_info
 
     _register_feed(app, rdb, signing_key)
+    app.include_router(updates_api.router(rdb))
     _document_400_not_422(app)
     return app
 

@@ -106,6 +106,11 @@ _TABLES = [
     " stmt_hash TEXT NOT NULL UNIQUE, received TEXT NOT NULL, transport TEXT)",
     "CREATE INDEX IF NOT EXISTS head_statements_gateway ON head_statements (gateway_id, id)",
     "CREATE INDEX IF NOT EXISTS head_statements_enterprise ON head_statements (enterprise_id, gateway_id, id)",
+    # Release bundles served to gateways (cloud_stub/releases.py): opaque signed bytes, the latest
+    # version per target ('*' = every gateway, else one enterprise id). A new table: no migration.
+    "CREATE TABLE IF NOT EXISTS update_releases ("
+    " version TEXT NOT NULL, target TEXT NOT NULL, bundle {blob} NOT NULL, sha256 TEXT NOT NULL,"
+    " size {int} NOT NULL, published TEXT NOT NULL, PRIMARY KEY (version, target))",
 ]
 
 

@@ -67,24 +67,27 @@ def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None) -
     click.echo(f"pinned release key {key_id(bytes(public))} at {dest}")
 
 
-@command.command("apply")
-@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
-@state_option
-@root_option
-@key_option
-@click.option("--allow-downgrade", is_flag=True, help="Accept a bundle older than the running version.")
-@click.option("--ack-deadline", type=float, default=600.0, show_default=True,
-              help="Seconds the new version has to get a batch acknowledged (0: no uplink, selftest only).")
-@click.option("--selftest-timeout", type=float, default=300.0, show_default=True)
-@click.option("--selftest-args", default="", help="Extra arguments for the new version's selftest "
-              "(e.g. '--profile /etc/edgeproof/profile.toml').")
-@click.option("--restart-cmd", default=None, help="Command that restarts the service after a switch (default: "
-              "'systemctl try-restart edgeproof.service' under systemd, none otherwise).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def apply_cmd(bundle: Path, state_dir: Path | None, root: Path | None, pinned_key: Path | None,
-              allow_downgrade: bool, ack_deadline: float, selftest_timeout: float, selftest_args: str,
-              restart_cmd: str | None, as_json: bool) -> None:
-    """Verify BUNDLE, install it beside the running version, switch, check health, roll back if unhealthy."""
+def apply_options(f):  # type: ignore[no-untyped-def]
+    """The options of a verified install, shared by `apply` (a file) and `fetch --apply` (the receiver)."""
+    for opt in reversed([
+        state_option, root_option, key_option,
+        click.option("--allow-downgrade", is_flag=True, help="Accept a bundle older than the running version."),
+        click.option("--ack-deadline", type=float, default=600.0, show_default=True,
+                     help="Seconds the new version has to get a batch acknowledged (0: no uplink, selftest only)."),
+        click.option("--selftest-timeout", type=float, default=300.0, show_default=True),
+        click.option("--selftest-args", default="", help="Extra arguments for the new version's selftest "
+                     "(e.g. '--profile /etc/edgeproof/profile.toml')."),
+        click.option("--restart-cmd", default=None, help="Command that restarts the service after a switch "
+                     "(default: 'systemctl try-restart edgeproof.service' under systemd, none otherwise)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _apply(bundle: Path, state_dir: Path | None, root: Path | None, pinned_key: Path | None,
+           allow_downgrade: bool, ack_deadline: float, selftest_timeout: float, selftest_args: str,
+           restart_cmd: str | None, as_json: bool) -> None:
     from gateway.update.errors import UpdateError
     from gateway.update.updater import Options, apply
 
@@ -108,6 +111,40 @@ def apply_cmd(bundle: Path, state_dir: Path | None, root: Path | None, pinned_ke
         click.echo(f"{out['version']} {out['result']}: {out['reason']}")
     if out["result"] != "ok":
         sys.exit(1)
+
+
+@command.command("apply")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@apply_options
+def apply_cmd(bundle: Path, **kw: object) -> None:
+    """Verify BUNDLE (e.g. from a USB stick), install it beside the running version, switch, check
+    health, and roll back by itself if unhealthy."""
+    _apply(bundle, **kw)  # type: ignore[arg-type]
+
+
+@command.command("fetch")
+@click.option("--apply/--no-apply", "and_apply", default=True, show_default=True,
+              help="Apply the fetched bundle (as `update apply`); --no-apply only downloads it.")
+@apply_options
+def fetch_cmd(and_apply: bool, **kw: object) -> None:
+    """Fetch the latest release bundle for this gateway from its receiver (signed request), then apply it."""
+    from gateway.update.errors import UpdateError
+    from gateway.update.fetch import fetch_latest
+    from gateway.update.switch import current_version
+
+    root = _root(kw["root"])  # type: ignore[arg-type]
+    try:
+        path = fetch_latest(get_state(kw["state_dir"]), root, current_version(root))  # type: ignore[arg-type]
+    except UpdateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if path is None:
+        click.echo(json.dumps({"result": "none"}) if kw["as_json"] else
+                   f"no release newer than {current_version(root) or '(none)'} on the receiver")
+        return
+    if not and_apply:
+        click.echo(json.dumps({"result": "fetched", "bundle": str(path)}) if kw["as_json"] else f"fetched {path}")
+        return
+    _apply(path, **kw)  # type: ignore[arg-type]
 
 
 @command.command("resume")
