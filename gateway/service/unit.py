@@ -11,7 +11,9 @@ unit that breaks serial, I2C or the clock reading on site is worse than a looser
 * CapabilityBoundingSet empty: the status page binds a port above 1024.
 * With signed updates (``update_root``), ExecStartPre runs `edgeproof update resume` before every
   start: "+" runs it outside the sandbox (the update root under /opt is read-only to the service),
-  "-" lets the service start whatever `current` is even if resume cannot read its journal.
+  "-" lets the service start whatever `current` is even if resume cannot read its journal. It runs
+  from <update_root>/stable (the last version that passed its health check), not current: a new
+  version too broken to start its own `edgeproof` is still rolled back.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class ServiceConfig:
         return f"{self.config_dir}/{self.profile_name}"
 
 
+def _resume_cmd(update_root: str) -> str:
+    return shlex.join([f"{update_root}/stable/bin/edgeproof", "update", "resume", "--root", update_root])
+
+
 def render_unit(cfg: ServiceConfig) -> str:
     state_name = cfg.state_dir.removeprefix("/var/lib/")
     config_name = cfg.config_dir.removeprefix("/etc/")
@@ -71,8 +77,7 @@ def render_unit(cfg: ServiceConfig) -> str:
         f"Environment=EDGEPROOF_STATE={cfg.state_dir}",
         f"Environment=EDGEPROOF_PROFILE={cfg.profile_path}",
         "Environment=PYTHONUNBUFFERED=1",
-        *([f"ExecStartPre=-+{shlex.join([cfg.exec_path, 'update', 'resume', '--root', cfg.update_root])}"]
-          if cfg.update_root else []),
+        *([f"ExecStartPre=-+{_resume_cmd(cfg.update_root)}"] if cfg.update_root else []),
         f"ExecStart={run}",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=always",

@@ -2,6 +2,10 @@
 temporary name and rename()s it over ``current`` (atomic on POSIX), then fsyncs the directory, so
 a power cut leaves the old link or the new one, never none. The service runs
 <root>/current/bin/edgeproof.
+
+A second link, ``stable``, points at the last version that passed its health check (moved only at
+commit). The service's ExecStartPre runs ``<root>/stable/bin/edgeproof update resume``: if a new
+version is so broken that its own `edgeproof` cannot start, the known-good one still rolls it back.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from gateway.update.journal import fsync_dir
 
 CURRENT = "current"
+STABLE = "stable"
 VERSIONS = "versions"
 MARKER = ".edgeproof-installed.json"
 
@@ -35,9 +40,9 @@ def installed_version(path: Path) -> str | None:
         return None
 
 
-def current_target(root: Path) -> str | None:
+def current_target(root: Path, name: str = CURRENT) -> str | None:
     try:
-        return os.readlink(root / CURRENT)
+        return os.readlink(root / name)
     except (FileNotFoundError, OSError):
         return None
 
@@ -48,14 +53,14 @@ def current_version(root: Path) -> str | None:
 
 
 def point_current(root: Path, target: str | None, checkpoint: Callable[[str], None] = lambda _: None,
-                  point: str = "link-made") -> None:
-    """Make ``current`` point at ``target`` (None: remove the link) atomically."""
-    link = root / CURRENT
+                  point: str = "link-made", name: str = CURRENT) -> None:
+    """Make ``current`` (or ``name``) point at ``target`` (None: remove the link) atomically."""
+    link = root / name
     if target is None:
         link.unlink(missing_ok=True)
         fsync_dir(root)
         return
-    tmp = root / f".{CURRENT}.new"
+    tmp = root / f".{name}.new"
     tmp.unlink(missing_ok=True)
     os.symlink(target, tmp)
     checkpoint(point)

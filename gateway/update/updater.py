@@ -38,6 +38,7 @@ from gateway.update.journal import FINAL, now_iso, read_events, read_journal, re
 from gateway.update.release_key import load_public
 from gateway.update.switch import (
     CURRENT,
+    STABLE,
     VERSIONS,
     current_target,
     current_version,
@@ -181,6 +182,8 @@ def _finish_commit(root: Path, journal: dict[str, Any]) -> None:
     """After "committed": prune old versions and record the event -- idempotent, so resume can redo it
     after a power cut between the journal's commit and the event."""
     version, previous = journal["version"], journal.get("previous")
+    if current_target(root, STABLE) != link_target(version):
+        point_current(root, link_target(version), checkpoint, point="stable-link-made", name=STABLE)
     _prune(root, {version, Path(previous).name if previous else version})
     if not any(e.get("id") == journal.get("id") for e in read_events(root)):
         record_event(root, "update", version, journal.get("result", "ok"), journal.get("reason"), id=journal["id"],
@@ -207,7 +210,8 @@ def resume(root: Path) -> dict[str, Any]:
     if not root.exists():
         return {"resumed": False, "current": None}
     with _locked(root):
-        (root / f".{CURRENT}.new").unlink(missing_ok=True)
+        for name in (CURRENT, STABLE):
+            (root / f".{name}.new").unlink(missing_ok=True)
         journal = read_journal(root)
         if journal is not None and journal.get("step") == "committed":
             _finish_commit(root, journal)

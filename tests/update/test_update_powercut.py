@@ -32,6 +32,7 @@ POINTS = [
     ("switched", True, "1.0.0"),
     ("checking", True, "1.0.0"),
     ("committed", True, "2.0.0"),
+    ("stable-link-made", True, "2.0.0"),
     ("rolled_back", False, "1.0.0"),
     ("rolling_back", False, "1.0.0"),
     ("rollback-link-made", False, "1.0.0"),
@@ -49,26 +50,31 @@ def test_kill_at_each_step_then_resume(world, run_version, point: str, healthy: 
     run = _cli("apply", str(bundle), "--root", str(world.root), "--state", str(world.state), "--ack-deadline", "0",
                "--restart-cmd", "", env={KILL_ENV: point})
     assert run.returncode == -signal.SIGKILL, (run.returncode, run.stdout, run.stderr)
-    assert read_journal(world.root)["step"] == ("rolling_back" if point.startswith("rollback") else point) or \
-        point in ("venv-made", "link-made")
-    # at the moment of the cut: a finished install is current, old or new, never neither
+    journal_step = {"venv-made": "installing", "link-made": "switching", "rollback-link-made": "rolling_back",
+                    "stable-link-made": "committed"}.get(point, point)
+    assert read_journal(world.root)["step"] == journal_step
+    # at the moment of the cut: a finished install is current, old or new, never neither; and `stable`
+    # (from which ExecStartPre runs resume) is a finished install that passed its health check
     assert current_version(world.root) in ("1.0.0", "2.0.0")
+    assert installed_version(world.root / "stable") in ("1.0.0", "2.0.0")
 
     res = _cli("resume", "--root", str(world.root), "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    final = point in ("committed", "rolled_back")
+    final = point in ("committed", "stable-link-made", "rolled_back")
     assert out["current"] == after and out["resumed"] == (not final)
     # exactly one consistent version: the link, the marker and the running program agree
     assert run_version(world.root) == after
+    assert os.readlink(world.root / "stable") == os.readlink(world.root / "current") == f"versions/{after}"
     assert read_journal(world.root)["step"] in ("committed", "rolled_back")
     versions = sorted(p.name for p in (world.root / "versions").iterdir())
     assert versions == (["1.0.0"] if after == "1.0.0" else ["1.0.0", "2.0.0"])
     assert all(installed_version(world.root / "versions" / v) == v for v in versions)
-    assert not (world.root / "staging").exists() and not (world.root / ".current.new").is_symlink()
+    assert not (world.root / "staging").exists()
+    assert not (world.root / ".current.new").is_symlink() and not (world.root / ".stable.new").is_symlink()
     last = update_summary(world.root)["last_event"]
     assert last["version"] == "2.0.0" and last["kind"] == ("update" if final else "resume")
-    assert last["result"] == ("ok" if point == "committed" else "rolled_back")
+    assert last["result"] == ("ok" if after == "2.0.0" else "rolled_back")
     # a second resume is a no-op (ExecStartPre runs at every start)
     again = json.loads(_cli("resume", "--root", str(world.root), "--json").stdout)
     assert again == {"resumed": False, "current": after}

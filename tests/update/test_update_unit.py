@@ -16,7 +16,7 @@ CFG = ServiceConfig(exec_path="/opt/edgeproof/current/bin/edgeproof", update_roo
 
 def test_exec_start_pre_resumes_the_update() -> None:
     lines = render_unit(CFG).splitlines()
-    pre = "ExecStartPre=-+/opt/edgeproof/current/bin/edgeproof update resume --root /opt/edgeproof"
+    pre = "ExecStartPre=-+/opt/edgeproof/stable/bin/edgeproof update resume --root /opt/edgeproof"
     assert pre in lines
     assert lines.index(pre) < next(i for i, ln in enumerate(lines) if ln.startswith("ExecStart="))
     assert not [ln for ln in render_unit(ServiceConfig(exec_path="/x/edgeproof")).splitlines()
@@ -25,7 +25,7 @@ def test_exec_start_pre_resumes_the_update() -> None:
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_accepts_exec_start_pre(tmp_path: Path) -> None:
-    exe = tmp_path / "current" / "bin" / "edgeproof"
+    exe = tmp_path / "stable" / "bin" / "edgeproof"
     exe.parent.mkdir(parents=True)
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
