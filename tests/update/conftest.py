@@ -95,3 +95,12 @@ def run_version() -> Callable[[Path], str]:
                              text=True, timeout=30, check=True)
         return out.stdout.strip()
     return run
+
+
+@pytest.fixture
+def enrolled_gateway(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """(state dir, receiver URL) of a gateway enrolled with a real receiver on loopback."""
+    from site_helpers import enrolled_site
+
+    with enrolled_site(tmp_path) as site:
+        yield site

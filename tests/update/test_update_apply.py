@@ -3,58 +3,17 @@ fail their health check and roll back by themselves, and the version-ordering ru
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from pathlib import Path
 
 import pytest
 from cloud_helpers import wait_for
+from site_helpers import send_one_batch
 
-from cloud_stub import receiver_key
-from cloud_stub.db import ReceiverDB
-from cloud_stub.enrollment import issue_token
-from cloud_stub.http_api import create_app
-from cloud_stub.server import Running
-from gateway.identity import enroll, init_identity, load_identity
-from gateway.store import Store
 from gateway.update.errors import UpdateError
 from gateway.update.journal import read_journal, update_summary
 from gateway.update.switch import current_version
 from gateway.update.updater import apply
-from gateway.uplink.batcher import Batcher
-from gateway.uplink.http import HttpTransport
-from gateway.uplink.sender import Sender
-
-T0 = 1764201600
-
-
-@pytest.fixture
-def enrolled_gateway(tmp_path: Path):
-    """A real receiver on loopback and a gateway state dir enrolled with it."""
-    rdb = ReceiverDB(tmp_path / "receiver.db")
-    running = Running(create_app(rdb, receiver_key.load_or_create(tmp_path / "receiver.key")))
-    state = tmp_path / "gw"
-    init_identity(state, "gw-upd", "t")
-    enroll(state, running.url, issue_token(rdb, "ent-1")["token"])
-    yield state, running.url
-    running.stop()
-    rdb.close()
-
-
-def _send_one_batch(state: Path, url: str) -> None:
-    """What the new version does once it runs: pack an indicator, sign it, get it acknowledged."""
-    store = Store(state / "edgeproof.db", "NORMAL")
-    try:
-        store.add_indicators([{"name": "energy.kwh", "category": "energy", "subject": "press-1",
-                               "window_start": T0, "window_len": 900, "value": 12.5, "unit": "kWh",
-                               "quality": [], "version": 1, "detail": {}}])
-        Batcher(store, load_identity(state)).pack_all()
-        sender = Sender(store, HttpTransport(url))
-        asyncio.run(sender.send_pending())
-        assert sender.backlog() == 0
-    finally:
-        store.close()
 
 
 def test_good_update_confirmed_by_an_acknowledged_batch(world, enrolled_gateway, run_version) -> None:
@@ -65,7 +24,7 @@ def test_good_update_confirmed_by_an_acknowledged_batch(world, enrolled_gateway,
     def new_version_runs() -> None:
         try:
             wait_for(lambda: current_version(world.root) == "2.0.0", timeout=30)
-            _send_one_batch(state, url)
+            send_one_batch(state, url)
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             errors.append(exc)
 
