@@ -62,7 +62,7 @@ def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None) -
     dest = _pinned(pinned_key, get_state(state_dir))
     try:
         public = pin(public_key, dest)
-    except UpdateError as exc:
+    except (UpdateError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"pinned release key {key_id(bytes(public))} at {dest}")
 
@@ -103,6 +103,9 @@ def _apply(bundle: Path, state_dir: Path | None, root: Path | None, pinned_key: 
         out = apply(bundle, opts)
     except UpdateError as exc:
         raise click.ClickException(f"update refused: {exc}") from exc
+    except OSError as exc:  # e.g. the update root is not writable (not root), or the disk is full
+        raise click.ClickException(f"update failed: {exc}; if an update was under way, `edgeproof update resume` "
+                                   "finishes it") from exc
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["result"] == "ok":
@@ -157,7 +160,7 @@ def resume_cmd(root: Path | None, as_json: bool) -> None:
 
     try:
         out = resume(_root(root))
-    except UpdateError as exc:
+    except (UpdateError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))

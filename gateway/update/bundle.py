@@ -138,9 +138,9 @@ def unpack(bundle: Path, staging: Path) -> tuple[bytes, bytes]:
         raise UpdateError(f"{bundle}: no such bundle file")
     if bundle.stat().st_size > MAX_BUNDLE_BYTES:
         raise UpdateError(f"{bundle}: larger than {MAX_BUNDLE_BYTES} bytes; not a release bundle")
-    (staging / "wheels").mkdir(parents=True, exist_ok=True)
     manifest = signature = None
     try:
+        (staging / "wheels").mkdir(parents=True, exist_ok=True)
         with tarfile.open(bundle, "r:") as tar:
             for m in tar:
                 if not m.isfile():
@@ -164,6 +164,8 @@ def unpack(bundle: Path, staging: Path) -> tuple[bytes, bytes]:
                         f.write(chunk)
     except (tarfile.TarError, EOFError) as exc:
         raise UpdateError(f"{bundle}: not a readable release bundle (tar: {exc})") from exc
+    except OSError as exc:  # a stick pulled out mid-read, a full disk under the staging directory
+        raise UpdateError(f"{bundle}: cannot unpack into {staging}: {exc.strerror or exc}") from exc
     if manifest is None or signature is None:
         raise UpdateError(f"{bundle}: missing {MANIFEST if manifest is None else SIGNATURE}")
     return manifest, signature

@@ -87,3 +87,14 @@ def test_unhealthy_version_exits_non_zero(world) -> None:
     assert out.exit_code == 1 and "2.0.0 rolled_back: selftest of 2.0.0 failed" in out.output
     resumed = _run("update", "resume", "--root", str(world.root))
     assert resumed.exit_code == 0 and "no interrupted update; 1.0.0 is current" in resumed.output
+
+
+def test_an_unusable_update_root_is_a_clear_error(world, tmp_path: Path) -> None:
+    (tmp_path / "root-is-a-file").write_text("x")
+    not_a_dir = tmp_path / "root-is-a-file" / "root"
+    out = CliRunner().invoke(cli, ["update", "apply", str(world.bundle("2.0.0")), "--root", str(not_a_dir),
+                                   "--state", str(world.state), "--ack-deadline", "0", "--restart-cmd", ""])
+    assert out.exit_code == 1 and "update failed:" in out.output and "root-is-a-file" in out.output
+    assert out.exception is None or isinstance(out.exception, SystemExit)
+    res = CliRunner().invoke(cli, ["update", "resume", "--root", str(not_a_dir)])  # ExecStartPre on a bare system
+    assert res.exit_code == 0 and "no interrupted update; (no version) is current" in res.output
