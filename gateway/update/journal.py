@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 JOURNAL = "update-journal.json"
+# Resume runs from the last good version (the `stable` link), which may be older than the updater
+# that wrote the journal: a change of these fields' meaning needs a new format name.
+JOURNAL_FORMAT = "edgeproof-update-journal/1"
 EVENTS = "update-events.jsonl"
 MAX_EVENT_LINES_READ = 1000
 
@@ -63,7 +66,9 @@ def read_journal(root: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         # Cannot happen through write_atomic; a hand-edited file is treated as "unfinished, roll back".
         return {"step": "unreadable", "version": None, "previous": None}
-    return doc if isinstance(doc, dict) else {"step": "unreadable", "version": None, "previous": None}
+    if not isinstance(doc, dict) or doc.get("format", JOURNAL_FORMAT) != JOURNAL_FORMAT:
+        return {"step": "unreadable", "version": None, "previous": None}
+    return doc
 
 
 def write_journal(root: Path, doc: dict[str, Any]) -> None:

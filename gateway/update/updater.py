@@ -34,7 +34,15 @@ from gateway.update import health as health_mod
 from gateway.update import install as install_mod
 from gateway.update.bundle import unpack
 from gateway.update.errors import UpdateError
-from gateway.update.journal import FINAL, now_iso, read_events, read_journal, record_event, write_journal
+from gateway.update.journal import (
+    FINAL,
+    JOURNAL_FORMAT,
+    now_iso,
+    read_events,
+    read_journal,
+    record_event,
+    write_journal,
+)
 from gateway.update.release_key import load_public
 from gateway.update.switch import (
     CURRENT,
@@ -137,7 +145,8 @@ def apply(bundle: Path, opts: Options) -> dict[str, Any]:
             record_event(root, "refused", None, "refused", str(exc), bundle=str(bundle))
             raise
         version = manifest.version
-        journal = {"id": uuid.uuid4().hex, "version": version, "from": prev_version, "previous": prev_target,
+        journal = {"format": JOURNAL_FORMAT, "id": uuid.uuid4().hex, "version": version,
+                   "from": prev_version, "previous": prev_target,
                    "bundle": str(bundle), "started": now_iso()}
         _step(root, journal, "staged")
         dest = version_dir(root, version)

@@ -98,3 +98,13 @@ def test_an_unusable_update_root_is_a_clear_error(world, tmp_path: Path) -> None
     assert out.exception is None or isinstance(out.exception, SystemExit)
     res = CliRunner().invoke(cli, ["update", "resume", "--root", str(not_a_dir)])  # ExecStartPre on a bare system
     assert res.exit_code == 0 and "no interrupted update; (no version) is current" in res.output
+
+
+def test_an_unreadable_journal_leaves_current_alone(world, run_version) -> None:
+    (world.root / "update-journal.json").write_text('{"format": "edgeproof-update-journal/99", "step": "x"}')
+    res = CliRunner().invoke(cli, ["update", "resume", "--root", str(world.root)])
+    assert res.exit_code == 1 and "the update journal cannot be read; `current` is left as it is (1.0.0)" in res.output
+    assert run_version(world.root) == "1.0.0"
+    blocked = CliRunner().invoke(cli, ["update", "apply", str(world.bundle("2.0.0")), "--root", str(world.root),
+                                       "--state", str(world.state), "--ack-deadline", "0", "--restart-cmd", ""])
+    assert blocked.exit_code == 1 and "interrupted at step 'unreadable'" in blocked.output
