@@ -12,7 +12,6 @@ versions/<version>/ and a `current` link the service runs. See docs/installers.m
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -21,13 +20,11 @@ import click
 
 from gateway.commands._common import get_state, state_option
 
-DEFAULT_ROOT = "/opt/edgeproof"
-
 
 def root_option(f):  # type: ignore[no-untyped-def]
     return click.option("--root", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
-                        help=f"Update root holding versions/ and current (default: $EDGEPROOF_UPDATE_ROOT or "
-                             f"{DEFAULT_ROOT}).")(f)
+                        help="Update root holding versions/ and current (default: $EDGEPROOF_UPDATE_ROOT or "
+                             "/opt/edgeproof).")(f)
 
 
 def key_option(f):  # type: ignore[no-untyped-def]
@@ -36,7 +33,9 @@ def key_option(f):  # type: ignore[no-untyped-def]
 
 
 def _root(root: Path | None) -> Path:
-    return root or Path(os.environ.get("EDGEPROOF_UPDATE_ROOT", DEFAULT_ROOT))
+    from gateway.update.switch import default_root
+
+    return root or default_root()
 
 
 def _pinned(pinned_key: Path | None, state: Path) -> Path:

@@ -106,14 +106,17 @@ def read_events(root: Path) -> list[dict[str, Any]]:
     return out
 
 
-def update_summary(root: Path) -> dict[str, Any]:
+def update_summary(root: Path | None = None) -> dict[str, Any]:
     """What the signed health summary carries about updates:
     {current, previous, last_event: {kind, version, time, result, reason} | None}.
 
     ``current`` is the version the ``current`` link points at (None: not installed through updates);
-    ``previous`` the version the last successful update replaced (what a rollback returns to)."""
-    from gateway.update.switch import current_version  # local: switch imports this module's helpers
+    ``previous`` the version the last successful update replaced (what a rollback returns to).
+    ``root`` defaults to $EDGEPROOF_UPDATE_ROOT or /opt/edgeproof. Reads two small files; never raises
+    for a gateway that was not installed through updates (all None)."""
+    from gateway.update.switch import current_version, default_root  # local: switch imports this module
 
+    root = default_root() if root is None else root
     events = read_events(root)
     previous = next((e.get("from") for e in reversed(events) if e.get("result") == "ok"), None)
     last = events[-1] if events else None

@@ -17,10 +17,17 @@ from pathlib import Path
 
 from gateway.update.journal import fsync_dir
 
+DEFAULT_ROOT = "/opt/edgeproof"
+ROOT_ENV = "EDGEPROOF_UPDATE_ROOT"
 CURRENT = "current"
 STABLE = "stable"
 VERSIONS = "versions"
 MARKER = ".edgeproof-installed.json"
+
+
+def default_root() -> Path:
+    """The update root when none is given: $EDGEPROOF_UPDATE_ROOT, else /opt/edgeproof."""
+    return Path(os.environ.get(ROOT_ENV, DEFAULT_ROOT))
 
 
 def version_dir(root: Path, version: str) -> Path:

@@ -108,3 +108,10 @@ def test_an_unreadable_journal_leaves_current_alone(world, run_version) -> None:
     blocked = CliRunner().invoke(cli, ["update", "apply", str(world.bundle("2.0.0")), "--root", str(world.root),
                                        "--state", str(world.state), "--ack-deadline", "0", "--restart-cmd", ""])
     assert blocked.exit_code == 1 and "interrupted at step 'unreadable'" in blocked.output
+
+
+def test_summary_of_a_gateway_not_installed_through_updates(tmp_path: Path, monkeypatch) -> None:
+    from gateway.update.journal import update_summary
+
+    monkeypatch.setenv("EDGEPROOF_UPDATE_ROOT", str(tmp_path / "nothing-here"))
+    assert update_summary() == {"current": None, "previous": None, "last_event": None}

@@ -18,7 +18,7 @@ import pytest
 
 from gateway.update.journal import read_journal, update_summary
 from gateway.update.switch import current_version, installed_version
-from gateway.update.updater import KILL_ENV, apply
+from gateway.update.updater import KILL_ENV, apply, resume
 
 REPO = Path(__file__).resolve().parents[2]
 # (point, healthy new version?, version current after resume)
@@ -76,8 +76,7 @@ def test_kill_at_each_step_then_resume(world, run_version, point: str, healthy: 
     assert last["version"] == "2.0.0" and last["kind"] == ("update" if final else "resume")
     assert last["result"] == ("ok" if after == "2.0.0" else "rolled_back")
     # a second resume is a no-op (ExecStartPre runs at every start)
-    again = json.loads(_cli("resume", "--root", str(world.root), "--json").stdout)
-    assert again == {"resumed": False, "current": after}
+    assert resume(world.root) == {"resumed": False, "current": after}
 
 
 def test_apply_waits_for_resume_then_succeeds(world, run_version) -> None:
