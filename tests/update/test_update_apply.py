@@ -90,3 +90,16 @@ def test_same_version_and_min_from_refused(world) -> None:
     with pytest.raises(UpdateError, match=r"updates only from 1\.2 or later; this gateway runs 1\.0\.0"):
         apply(world.bundle("3.0.0", min_from="1.2"), world.options())
     assert world.snapshot() == before
+
+
+def test_restart_command_runs_after_each_switch(world, tmp_path, run_version) -> None:
+    """The service is restarted after the switch (so the new version runs) and again after a rollback."""
+    log = tmp_path / "restarts"
+    restart = ("sh", "-c", f'readlink "{world.root}/current" >> "{log}"')
+    assert apply(world.bundle("2.0.0", healthy=False), world.options(restart=restart))["result"] == "rolled_back"
+    assert log.read_text().splitlines() == ["versions/2.0.0", "versions/1.0.0"]
+    failing = ("sh", "-c", "echo 'Unit edgeproof.service not found.' >&2; exit 5")
+    out = apply(world.bundle("2.0.0"), world.options(restart=failing))
+    assert out["result"] == "rolled_back"
+    assert out["reason"] == "restart command failed (exit 5): Unit edgeproof.service not found."
+    assert run_version(world.root) == "1.0.0"
