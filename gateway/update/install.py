@@ -9,6 +9,7 @@ a directory without the marker is a half install and is removed before any retry
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -37,13 +38,17 @@ def install(manifest: Manifest, wheels_dir: Path, dest: Path,
     dest.parent.mkdir(parents=True, exist_ok=True)
     # The base interpreter, not this venv's: `python -m venv` from inside a venv does the same.
     base = getattr(sys, "_base_executable", sys.executable)
-    run = subprocess.run([base, "-m", "venv", "--without-pip", str(dest)], capture_output=True, text=True,
-                         timeout=300)
+    # pip of the running environment installs into the new one (--python, pip >= 22.3): no pip copy
+    # per version. An environment without pip gets one in the new venv instead (ensurepip, offline).
+    own_pip = importlib.util.find_spec("pip") is not None
+    run = subprocess.run([base, "-m", "venv", *(["--without-pip"] if own_pip else []), str(dest)],
+                         capture_output=True, text=True, timeout=300)
     if run.returncode != 0:
         raise UpdateError(f"{dest}: python -m venv failed: {_tail(run.stderr)}")
     checkpoint("venv-made")
-    # pip of the running environment installs into the new one (--python): no pip copy per version.
-    cmd = [sys.executable, "-m", "pip", "--python", str(dest / "bin" / "python"), "install", "--no-index",
+    pip = [sys.executable, "-m", "pip", "--python", str(dest / "bin" / "python")] if own_pip else \
+        [str(dest / "bin" / "python"), "-m", "pip"]
+    cmd = [*pip, "install", "--no-index",
            "--find-links", str(wheels_dir), "--only-binary", ":all:", "--no-cache-dir",
            "--disable-pip-version-check", "--no-input", f"{manifest.project}=={manifest.version}"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S,
@@ -53,6 +58,9 @@ def install(manifest: Manifest, wheels_dir: Path, dest: Path,
                           f"{_tail(run.stderr or run.stdout)}")
     if not (dest / "bin" / "edgeproof").exists():
         raise UpdateError(f"{manifest.project} {manifest.version} installed no 'edgeproof' command in {dest}/bin")
+    # The marker says "finished": every file of the venv must be on disk before it is, or a real power
+    # cut (not just a killed process) could leave a marked install with empty files.
+    os.sync()
     write_atomic(dest / MARKER, json.dumps({"version": manifest.version, "installed": now_iso(),
                                             "manifest": manifest.as_dict()}, sort_keys=True).encode())
 

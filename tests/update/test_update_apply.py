@@ -103,3 +103,22 @@ def test_restart_command_runs_after_each_switch(world, tmp_path, run_version) ->
     assert out["result"] == "rolled_back"
     assert out["reason"] == "restart command failed (exit 5): Unit edgeproof.service not found."
     assert run_version(world.root) == "1.0.0"
+
+
+def test_a_bundle_missing_a_dependency_wheel_fails_to_install_and_changes_nothing(world, tmp_path, run_version) -> None:
+    """Signed, but the build forgot a dependency: pip (--no-index) cannot resolve it; 1.0.0 stays."""
+    from wheels import release_wheels
+
+    from gateway.update.bundle import build
+
+    wheels = release_wheels(tmp_path / "dist", "2.0.0")
+    next(wheels.glob("tinydep-*.whl")).unlink()
+    bundle = tmp_path / "no-dep.bundle"
+    build(world.key, wheels, "2.0.0", bundle)
+    with pytest.raises(UpdateError, match=r"install of 2\.0\.0 failed; 1\.0\.0 stays current: installing edgeproof "
+                                          r"2\.0\.0 from .* failed: .*tinydep"):
+        apply(bundle, world.options())
+    assert run_version(world.root) == "1.0.0"
+    assert sorted(p.name for p in (world.root / "versions").iterdir()) == ["1.0.0"]
+    assert read_journal(world.root)["step"] == "rolled_back"
+    assert update_summary(world.root)["last_event"]["result"] == "rolled_back"
