@@ -165,6 +165,8 @@ def resume_cmd(root: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["resumed"]:
         click.echo(f"update {out['reason']}: rolled back, {out['current'] or '(none)'} is current")
+    elif out.get("busy"):
+        click.echo(f"an update is running (it restarted the service); left to finish, {out['current']} is current")
     else:
         click.echo(f"no interrupted update; {out['current'] or '(no version)'} is current")
 

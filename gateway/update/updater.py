@@ -82,6 +82,10 @@ class Options:
     ack_probe: Callable[[], float | None] | None = field(default=None, repr=False)
 
 
+class Busy(UpdateError):
+    """Another updater holds the root's lock (released by the kernel when that process dies)."""
+
+
 @contextlib.contextmanager
 def _locked(root: Path) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)
@@ -90,7 +94,7 @@ def _locked(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise UpdateError(f"{root}: another update is running (lock {root / LOCK})") from exc
+            raise Busy(f"{root}: another update is running (lock {root / LOCK})") from exc
         yield
     finally:
         os.close(fd)
@@ -215,31 +219,40 @@ def _rollback(root: Path, journal: dict[str, Any], reason: str, opts: Options | 
 
 def resume(root: Path) -> dict[str, Any]:
     """Finish an interrupted update from the journal: roll back to the version it replaced.
-    Safe to run at every start (ExecStartPre): without an unfinished journal it does nothing."""
+    Safe to run at every start (ExecStartPre): without an unfinished journal it does nothing, and while
+    a live `update apply` holds the lock (it restarts the service after its switch) it leaves that
+    update alone instead of rolling it back -- and does not wait, which would deadlock the restart."""
     if not root.exists():
         return {"resumed": False, "current": None}
-    with _locked(root):
-        for name in (CURRENT, STABLE):
-            (root / f".{name}.new").unlink(missing_ok=True)
-        journal = read_journal(root)
-        if journal is not None and journal.get("step") == "committed":
-            _finish_commit(root, journal)
-        elif journal is not None and journal.get("step") == "rolled_back" and journal.get("id") and \
-                not any(e.get("id") == journal["id"] for e in read_events(root)):
-            record_event(root, "update", journal.get("version"), "rolled_back", journal.get("reason"),
-                         id=journal["id"], **{"from": journal.get("from")})
-        if journal is None or journal.get("step") in FINAL:
-            shutil.rmtree(root / STAGING, ignore_errors=True)
-            return {"resumed": False, "current": current_version(root)}
-        step = journal.get("step")
-        if step == "unreadable":
-            raise UpdateError(f"{root}: the update journal cannot be read; `current` is left as it is "
-                              f"({current_version(root)})")
-        previous = journal.get("previous")
-        if previous is not None and installed_version(root / previous) is None:
-            raise UpdateError(f"{root}: the version to return to ({previous}) is not a finished install")
-        reason = f"interrupted at step '{step}'" + (" before the switch" if step in PRE_SWITCH else "")
-        _rollback(root, journal, journal.get("reason") or reason, None)
-        record_event(root, "resume", journal.get("version"), "rolled_back", reason, id=journal.get("id"),
-                     **{"from": journal.get("from")})
-        return {"resumed": True, "step": step, "current": current_version(root), "reason": reason}
+    try:
+        with _locked(root):
+            return _resume_locked(root)
+    except Busy:
+        return {"resumed": False, "current": current_version(root), "busy": True}
+
+
+def _resume_locked(root: Path) -> dict[str, Any]:
+    for name in (CURRENT, STABLE):
+        (root / f".{name}.new").unlink(missing_ok=True)
+    journal = read_journal(root)
+    if journal is not None and journal.get("step") == "committed":
+        _finish_commit(root, journal)
+    elif journal is not None and journal.get("step") == "rolled_back" and journal.get("id") and \
+            not any(e.get("id") == journal["id"] for e in read_events(root)):
+        record_event(root, "update", journal.get("version"), "rolled_back", journal.get("reason"),
+                     id=journal["id"], **{"from": journal.get("from")})
+    if journal is None or journal.get("step") in FINAL:
+        shutil.rmtree(root / STAGING, ignore_errors=True)
+        return {"resumed": False, "current": current_version(root)}
+    step = journal.get("step")
+    if step == "unreadable":
+        raise UpdateError(f"{root}: the update journal cannot be read; `current` is left as it is "
+                          f"({current_version(root)})")
+    previous = journal.get("previous")
+    if previous is not None and installed_version(root / previous) is None:
+        raise UpdateError(f"{root}: the version to return to ({previous}) is not a finished install")
+    reason = f"interrupted at step '{step}'" + (" before the switch" if step in PRE_SWITCH else "")
+    _rollback(root, journal, journal.get("reason") or reason, None)
+    record_event(root, "resume", journal.get("version"), "rolled_back", reason, id=journal.get("id"),
+                 **{"from": journal.get("from")})
+    return {"resumed": True, "step": step, "current": current_version(root), "reason": reason}

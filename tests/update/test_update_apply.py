@@ -122,3 +122,18 @@ def test_a_bundle_missing_a_dependency_wheel_fails_to_install_and_changes_nothin
     assert sorted(p.name for p in (world.root / "versions").iterdir()) == ["1.0.0"]
     assert read_journal(world.root)["step"] == "rolled_back"
     assert update_summary(world.root)["last_event"]["result"] == "rolled_back"
+
+
+def test_the_restart_resume_leaves_a_live_update_alone(world, tmp_path, run_version) -> None:
+    """`update apply` restarts the service, whose ExecStartPre runs `update resume`: that resume must
+    neither roll back the live update nor wait for its lock (the restart would never return)."""
+    import shlex
+    import sys
+
+    log = tmp_path / "resume.json"
+    resume_cmd = shlex.join([sys.executable, "-m", "gateway.cli", "update", "resume", "--root", str(world.root),
+                             "--json"])
+    out = apply(world.bundle("2.0.0"), world.options(restart=("sh", "-c", f'{resume_cmd} > "{log}"')))
+    assert out["result"] == "ok", out
+    assert json.loads(log.read_text()) == {"resumed": False, "current": "2.0.0", "busy": True}
+    assert run_version(world.root) == "2.0.0"
