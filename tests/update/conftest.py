@@ -22,7 +22,7 @@ from gateway.update.updater import Options, apply
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cloud"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wheels import release_wheels  # noqa: E402
+from update_wheels import release_wheels  # noqa: E402
 
 
 @dataclass
@@ -100,7 +100,7 @@ def run_version() -> Callable[[Path], str]:
 @pytest.fixture
 def enrolled_gateway(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """(state dir, receiver URL) of a gateway enrolled with a real receiver on loopback."""
-    from site_helpers import enrolled_site
+    from update_site import enrolled_site
 
     with enrolled_site(tmp_path) as site:
         yield site

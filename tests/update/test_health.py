@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from site_helpers import send_one_batch
+from update_site import send_one_batch
 
 from gateway.store import Store
 from gateway.update import health

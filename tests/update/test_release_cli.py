@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 from click.testing import CliRunner
-from wheels import release_wheels
+from update_wheels import release_wheels
 
 from gateway.cli import cli
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from cloud_helpers import wait_for
-from site_helpers import send_one_batch
+from update_site import send_one_batch
 
 from gateway.update.errors import UpdateError
 from gateway.update.journal import read_journal, update_summary
@@ -107,7 +107,7 @@ def test_restart_command_runs_after_each_switch(world, tmp_path, run_version) ->
 
 def test_a_bundle_missing_a_dependency_wheel_fails_to_install_and_changes_nothing(world, tmp_path, run_version) -> None:
     """Signed, but the build forgot a dependency: pip (--no-index) cannot resolve it; 1.0.0 stays."""
-    from wheels import release_wheels
+    from update_wheels import release_wheels
 
     from gateway.update.bundle import build
 
