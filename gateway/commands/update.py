@@ -53,14 +53,15 @@ def command() -> None:
 @click.argument("public_key", type=click.Path(dir_okay=False, path_type=Path))
 @state_option
 @key_option
-def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None) -> None:
+@click.option("--replace", is_flag=True, help="Replace a different pinned key (a release key rotation).")
+def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None, replace: bool) -> None:
     """Pin the release public key (from `edgeproof release keygen`) on this gateway."""
     from gateway.update.errors import UpdateError
     from gateway.update.release_key import key_id, pin
 
     dest = _pinned(pinned_key, get_state(state_dir))
     try:
-        public = pin(public_key, dest)
+        public = pin(public_key, dest, replace)
     except (UpdateError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"pinned release key {key_id(bytes(public))} at {dest}")

@@ -80,8 +80,14 @@ def load_public(path: Path) -> VerifyKey:
         raise UpdateError(f"{path}: not an Ed25519 public key") from exc
 
 
-def pin(source: Path, pinned_path: Path) -> VerifyKey:
-    """Pin the release public key on a gateway (validated before it replaces any earlier pin)."""
+def pin(source: Path, pinned_path: Path, replace: bool = False) -> VerifyKey:
+    """Pin the release public key on a gateway (validated first). Replacing a different pinned key
+    (a key rotation) needs ``replace``: it decides which bundles the gateway will run."""
     public = load_public(source)
+    if pinned_path.exists() and not replace:
+        old = load_public(pinned_path)
+        if bytes(old) != bytes(public):
+            raise UpdateError(f"{pinned_path}: release key {key_id(bytes(old))} is pinned already; pinning "
+                              f"{key_id(bytes(public))} instead needs --replace (a key rotation)")
     write_public(pinned_path, public)
     return public

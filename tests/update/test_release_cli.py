@@ -115,3 +115,17 @@ def test_summary_of_a_gateway_not_installed_through_updates(tmp_path: Path, monk
 
     monkeypatch.setenv("EDGEPROOF_UPDATE_ROOT", str(tmp_path / "nothing-here"))
     assert update_summary() == {"current": None, "previous": None, "last_event": None}
+
+
+def test_re_pinning_another_key_needs_replace(tmp_path: Path) -> None:
+    for name in ("a.key", "b.key"):
+        assert _run("release", "keygen", "--out", str(tmp_path / name)).exit_code == 0
+    pin = str(tmp_path / "pin.pub")
+    assert _run("update", "pin-key", str(tmp_path / "a.key.pub"), "--pinned-key", pin).exit_code == 0
+    assert _run("update", "pin-key", str(tmp_path / "a.key.pub"), "--pinned-key", pin).exit_code == 0  # same: fine
+    before = Path(pin).read_bytes()
+    other = _run("update", "pin-key", str(tmp_path / "b.key.pub"), "--pinned-key", pin)
+    assert other.exit_code == 1 and "is pinned already" in other.output and "needs --replace" in other.output
+    assert Path(pin).read_bytes() == before
+    assert _run("update", "pin-key", str(tmp_path / "b.key.pub"), "--pinned-key", pin, "--replace").exit_code == 0
+    assert Path(pin).read_bytes() == (tmp_path / "b.key.pub").read_bytes()
