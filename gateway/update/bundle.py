@@ -62,6 +62,8 @@ class Manifest:
         for key in ("version", "created", "project", "python"):
             if not isinstance(doc.get(key), str) or not doc[key]:
                 raise UpdateError(f"{where}: {MANIFEST} key '{key}': expected a non-empty string")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", doc["project"]):
+            raise UpdateError(f"{where}: {MANIFEST} key 'project': expected a distribution name such as 'edgeproof'")
         if doc.get("min_from") is not None and not isinstance(doc["min_from"], str):
             raise UpdateError(f"{where}: {MANIFEST} key 'min_from': expected a version string or null")
         wheels = doc.get("wheels")
