@@ -505,8 +505,9 @@ from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402
 from cloud_stub.cli_evidence import evidence as _evidence  # noqa: E402
 from cloud_stub.cli_evidence import timestamp as _timestamp  # noqa: E402
 from cloud_stub.cli_offboard import offboard_cmd  # noqa: E402
+from cloud_stub.cli_releases import releases as _releases  # noqa: E402
 
-for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, backup_cmd, restore_cmd,
+for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, backup_cmd, restore_cmd, _releases,
              *_cli_channels.COMMANDS,
              *_cli_fleet.COMMANDS):  # gateways, check-fleet, fleet-settings, operator: cloud_stub/cli_fleet.py
     cloud.add_command(_cmd)

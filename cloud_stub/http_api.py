@@ -31,6 +31,7 @@ from cloud_stub import (
     http_text,
     receiver_key,
     rejections,
+    updates_api,
 )
 from cloud_stub.db import ReceiverDB
 from cloud_stub.errors import ReceiverError
@@ -255,6 +256,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     app.add_middleware(access_log.AccessLogMiddleware, access=app.state.access_log)
     app.include_router(access_log_api.router(rdb, signing_key, _FEED_ERRORS))
     app.include_router(fleet_api.router(rdb))  # operator fleet list (cloud_stub/fleet_api.py)
+    app.include_router(updates_api.router(rdb))  # signed release bundles for gateways (cloud_stub/updates_api.py)
     _document_400_not_422(app)
     install_ops(app, rdb, ops)
     return app

@@ -301,7 +301,7 @@ def _extend_chain(
                            detail={"expected_seq": expected, "received_seq": seq, "hash": h},
                            dedupe=f"{expected}:{seq}")
             # resend_from: the receiver's request to restart the line there (a receiver restored
-            # from a backup lacks what it had acknowledged; docs/wire-format.md §12).
+            # from a backup lacks what it had acknowledged; docs/wire-format.md §16).
             return _reject("out_of_order", f"expected seq {expected}, got {seq}: resend from seq {expected}", 409,
                            seq=seq, hash=h, gateway_id=gw,
                            extra={"expected_seq": expected, "resend_from": expected})

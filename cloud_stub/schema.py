@@ -171,6 +171,11 @@ _TABLES = [
     # Operators of the receiver (the fleet API): bearer tokens stored as SHA-256, shown once.
     "CREATE TABLE IF NOT EXISTS operators ("
     " id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked_at TEXT)",
+    # Release bundles served to gateways (cloud_stub/releases.py): opaque signed bytes, the latest
+    # version per target ('*' = every gateway, else one enterprise id). A new table: no migration.
+    "CREATE TABLE IF NOT EXISTS update_releases ("
+    " version TEXT NOT NULL, target TEXT NOT NULL, bundle {blob} NOT NULL, sha256 TEXT NOT NULL,"
+    " size {int} NOT NULL, published TEXT NOT NULL, PRIMARY KEY (version, target))",
 ]
 
 

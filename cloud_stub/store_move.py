@@ -35,12 +35,12 @@ from cloud_stub.schema import SCHEMA_VERSION
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
           "scores", "alerts", "banks", "bank_grants", "meta", "head_statements", "offboarding",
           "access_log", "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions",
-          "gateway_health", "fleet_settings", "fleet_conditions", "operators")
+          "gateway_health", "fleet_settings", "fleet_conditions", "operators", "update_releases")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements", "access_log",
                    "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version
 CHUNK = 5000  # rows per read and COPY round; fewer where a row holds a whole batch body or report
-CHUNK_BY_TABLE = {"batches": 20, "scores": 100}  # batch bodies reach MAX_ENVELOPE_BYTES (8 MB)
+CHUNK_BY_TABLE = {"batches": 20, "scores": 100, "update_releases": 1}  # batch bodies reach 8 MB, bundles more
 _MOD = 1 << 256
 
 

@@ -464,3 +464,19 @@ def verify_certificate(signed: dict[str, Any], public_key: bytes | None = None) 
     except BadSignatureError as exc:
         raise WireError("bad_signature", "certificate signature does not match") from exc
     return json.loads(body)
+# -- gateway-authenticated fetches (signed updates: GET /v1/updates/latest) -----------------------
+UPDATE_FETCH_PREFIX = b"EdgeProof update-fetch v1\x00"
+UPDATE_FETCH_SCHEME = "EdgeProof-Gateway"
+UPDATE_FETCH_MAX_SKEW_S = 300
+
+
+def update_fetch_bytes(gateway_id: str, kid: str, ts: int, have: str) -> bytes:
+    """What a gateway signs to fetch its latest release bundle: who, with which key, when, and the
+    version it runs (so a replay is bounded by the time skew and cannot change ``have``)."""
+    return UPDATE_FETCH_PREFIX + f"{gateway_id}\n{kid}\n{ts}\n{have}".encode()
+
+
+def update_fetch_authorization(gateway_id: str, kid: str, ts: int, have: str, signing_key: SigningKey) -> str:
+    """The Authorization header value: ``EdgeProof-Gateway gw=..,kid=..,t=..,sig=<b64>``."""
+    sig = signing_key.sign(update_fetch_bytes(gateway_id, kid, ts, have)).signature
+    return f"{UPDATE_FETCH_SCHEME} gw={gateway_id},kid={kid},t={ts},sig={b64(sig)}"

@@ -38,13 +38,16 @@ def default_exec() -> str:
 @click.option("--state-dir", default="/var/lib/edgeproof", show_default=True)
 @click.option("--config-dir", default="/etc/edgeproof", show_default=True)
 @click.option("--exec", "exec_path", default=None, help=_("edgeproof executable (default: this venv's)."))
+@click.option("--update-root", default=None, help=_("Update root of signed updates (e.g. /opt/edgeproof): the unit "
+              "runs <root>/current/bin/edgeproof and `edgeproof update resume` before every start."))
 @click.option("--memory-max", default=None, help=_("systemd MemoryMax= (e.g. 400M on a Pi Zero 2 W)."))
 @click.option("--enable/--no-enable", default=True, show_default=True, help=_("Enable the service."))
 @click.option("--start/--no-start", default=None, help=_("Start it now (default: yes on the live system)."))
 @click.option("--force", is_flag=True, help=_("Replace an existing unit or profile that differs."))
 @click.option("--dry-run", is_flag=True, help=_("Print the unit and the steps; change nothing."))
 def command(root: Path, profile: Path | None, user: str, state_dir: str, config_dir: str, exec_path: str | None,
-            memory_max: str | None, enable: bool, start: bool | None, force: bool, dry_run: bool) -> None:
+            update_root: str | None, memory_max: str | None, enable: bool, start: bool | None, force: bool,
+            dry_run: bool) -> None:
     """Install the gateway as a systemd service (restart policy, own user, hardening)."""
     if profile is not None:
         from gateway.commands.run import validate_profile
@@ -55,8 +58,12 @@ def command(root: Path, profile: Path | None, user: str, state_dir: str, config_
         except ProfileError as exc:
             raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
     groups = existing_groups(root) if root.exists() else []
+    if update_root is not None:
+        update_root = update_root.rstrip("/")
+        exec_path = exec_path or f"{update_root}/current/bin/edgeproof"
     cfg = ServiceConfig(exec_path=exec_path or default_exec(), user=user, state_dir=state_dir.rstrip("/"),
-                        config_dir=config_dir.rstrip("/"), groups=groups, memory_max=memory_max)
+                        config_dir=config_dir.rstrip("/"), groups=groups, memory_max=memory_max,
+                        update_root=update_root)
     if not dry_run and os.geteuid() != 0:
         raise click.ClickException(_("install-service needs root (sudo), or use --dry-run to see what it would do"))
     try:

@@ -9,6 +9,11 @@ unit that breaks serial, I2C or the clock reading on site is worse than a looser
 * No PrivateDevices/DevicePolicy: serial adapters, /dev/i2c-*, GPIO and cameras are
   reached through the supplementary groups (dialout, i2c, gpio, video) instead.
 * CapabilityBoundingSet empty: the status page binds a port above 1024.
+* With signed updates (``update_root``), ExecStartPre runs `edgeproof update resume` before every
+  start: "+" runs it outside the sandbox (the update root under /opt is read-only to the service),
+  "-" lets the service start whatever `current` is even if resume cannot read its journal. It runs
+  from <update_root>/stable (the last version that passed its health check), not current: a new
+  version too broken to start its own `edgeproof` is still rolled back.
 """
 
 from __future__ import annotations
@@ -32,10 +37,17 @@ class ServiceConfig:
     groups: list[str] = field(default_factory=list)
     memory_max: str | None = None
     restart_sec: int = 5
+    # The update root (versions/ + current, see gateway/update) when the gateway is updated by
+    # signed bundles; exec_path is then <update_root>/current/bin/edgeproof.
+    update_root: str | None = None
 
     @property
     def profile_path(self) -> str:
         return f"{self.config_dir}/{self.profile_name}"
+
+
+def _resume_cmd(update_root: str) -> str:
+    return shlex.join([f"{update_root}/stable/bin/edgeproof", "update", "resume", "--root", update_root])
 
 
 def render_unit(cfg: ServiceConfig) -> str:
@@ -65,6 +77,7 @@ def render_unit(cfg: ServiceConfig) -> str:
         f"Environment=EDGEPROOF_STATE={cfg.state_dir}",
         f"Environment=EDGEPROOF_PROFILE={cfg.profile_path}",
         "Environment=PYTHONUNBUFFERED=1",
+        *([f"ExecStartPre=-+{_resume_cmd(cfg.update_root)}"] if cfg.update_root else []),
         f"ExecStart={run}",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=always",

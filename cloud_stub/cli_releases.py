@@ -1,0 +1,54 @@
+"""`edgeproof cloud releases publish|list`: the release bundles the receiver serves to gateways
+(GET /v1/updates/latest). Bundles are signed on the build side (`edgeproof release sign`); the
+receiver stores and serves them, the gateways verify them against their pinned release key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cloud_stub.cli import _fail, _open
+from cloud_stub.errors import ReceiverError
+
+
+@click.group("releases", help="Publish signed release bundles for the gateways to fetch.")
+def releases() -> None:
+    pass
+
+
+@releases.command("publish", help="Serve BUNDLE as the latest release for every gateway, or one enterprise's.")
+@click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--enterprise", default="*", show_default=True, help="Only this enterprise's gateways ('*': all).")
+@click.option("--json", "as_json", is_flag=True)
+def publish_cmd(bundle: Path, db_path: str, enterprise: str, as_json: bool) -> None:
+    from cloud_stub import releases as rel
+
+    rdb = _open(db_path)
+    try:
+        out = rel.publish(rdb, bundle, enterprise)
+    except ReceiverError as exc:
+        _fail(exc)
+    finally:
+        rdb.close()
+    click.echo(json.dumps(out) if as_json else
+               f"published {out['version']} for {out['target']} ({out['size']} bytes, sha256 {out['sha256'][:16]})")
+
+
+@releases.command("list", help="The published releases, oldest first.")
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def list_cmd(db_path: str, as_json: bool) -> None:
+    from cloud_stub import releases as rel
+
+    rdb = _open(db_path)
+    try:
+        rows = rel.listing(rdb)
+    finally:
+        rdb.close()
+    if as_json:
+        click.echo(json.dumps(rows))
+    for r in [] if as_json else rows:
+        click.echo(f"{r['version']}  {r['target']}  {r['size']} bytes  {r['published']}")
