@@ -78,7 +78,7 @@ def test_offboard_hold_then_purge_leaves_only_a_signed_tombstone(receiver: Any, 
     checked = verify_bundle(Path(arch["path"]))  # the expert's offline check of what the receiver archived
     assert checked.ok, checked.failures
     with tarfile.open(arch["path"]) as tar:
-        assert len([n for n in tar.getnames() if n.endswith(".sig") and n.startswith("batches/")]) == 6
+        assert len([n for n in tar.getnames() if n.endswith(".sig") and "/batches/" in n]) == 6
 
     # during the hold: nothing is accepted, nothing is served, the banks are told
     status, res = receiver.post(setup["gws"]["gw-a1"].next(records=[indicator(9)]).envelope())

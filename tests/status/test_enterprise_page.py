@@ -78,7 +78,8 @@ def test_dispute_from_the_page_to_the_bank_and_back(live, receiver, tmp_path):
     try:
         url = srv.url
         _equivocate(live["state"], receiver.url)
-        bank = _cloud("bank", "add", "--db", str(receiver.db), "--name", "bank-page", "--enterprise", ENTERPRISE)
+        # the bank its consent names (the receiver serves no other)
+        bank = _cloud("bank", "add", "--db", str(receiver.db), "--name", "bank-demo", "--enterprise", ENTERPRISE)
         assert http_get(url + "/api/enterprise")[0] == 401
         assert post(url + "/api/enterprise/refresh", {})[0] == 401
         assert post(url + "/api/enterprise/refresh", {}, _auth(), ctype="text/plain")[0] == 415
@@ -119,7 +120,7 @@ def test_dispute_from_the_page_to_the_bank_and_back(live, receiver, tmp_path):
         assert post(url + "/api/enterprise/refresh", {}, _auth())[0] == 200
         v = get_json(url + "/api/enterprise", headers=_auth())
         mine = next(d for d in v["disputes"] if d["id"] == did)
-        assert mine["decisions"] == [{"bank": "bank-page", "decision": "accepted", "reason": "maintenance log seen",
+        assert mine["decisions"] == [{"bank": "bank-demo", "decision": "accepted", "reason": "maintenance log seen",
                                       "decided_at": mine["decisions"][0]["decided_at"]}]
         assert mine["signed_in_batch"] is not None and mine["source"] == "page"
         assert any(d["action"] == "confirm" and d["signed_in_batch"] is not None for d in v["disputes"])
@@ -150,7 +151,7 @@ def test_the_page_shows_what_the_bank_sees_in_a_browser(live, tmp_path):
     text = re.sub(r"<[^>]+>", " ", dom)
     assert 'id="bank-score"' in dom and ("Score " in text or "No score computed yet." in text)
     assert 'id="bank-findings"' in dom and "equivocation" in text
-    assert re.search(r"explain \(maintenance\) of finding #\d+, \S+: bank-page: accepted \(maintenance log seen\)",
+    assert re.search(r"explain \(maintenance\) of finding #\d+, \S+: bank-demo: accepted \(maintenance log seen\)",
                      text), text[-3000:]
     assert 'id="access-log-placeholder"' not in dom and ('id="access-log-list"' in dom
                                                          or "Nobody has read this enterprise's data" in text)
