@@ -107,7 +107,19 @@ def build_summary(gw: Gateway, now: float | None = None, consent: ConsentTracker
         subject=gw.identity.gateway_id, ts=now, boot=int(gw.store.meta_get("boot", "0") or 0),
         version=__version__, uptime_s=max(0, int(now - gw.started_at)), clock=clock_state(),
         backlog=backlog_summary(gw, now), devices=devices_summary(list(gw.scheduler.pollers)),
-        store=store_summary(gw), consent=(consent or ConsentTracker()).summary(gw))
+        store=store_summary(gw), consent=(consent or ConsentTracker()).summary(gw), firmware=firmware_summary())
+
+
+def firmware_summary() -> dict[str, Any] | None:
+    """The signed updates' state (gateway/update: versions side by side, the last update event and its
+    result, a rollback with its reason), or None on a gateway not installed through signed updates."""
+    from gateway.update.journal import update_summary
+
+    try:
+        summary = update_summary()
+    except OSError:
+        return None
+    return summary if summary.get("current") is not None else None
 
 
 class HealthReporter:

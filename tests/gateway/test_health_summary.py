@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from gateway import wire
+import pytest
+
+from gateway import wire, wire_health
 from gateway.identity import init_identity, load_identity, write_json_atomic
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher
@@ -48,3 +50,33 @@ def test_devices_are_counted_by_state_and_last_error_kind() -> None:
                            poller("unhealthy", "timeout: again"), poller("unhealthy", None), poller("starting")])
     assert got == {"total": 5, "healthy": 1, "unhealthy": 3, "starting": 1,
                    "errors": {"timeout": 2, "unknown": 1}}
+
+
+def test_the_summary_carries_the_signed_updates_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Versions and update events travel in the signed health summary (issue 17): a rollback says why."""
+    import json
+
+    from gateway.update import journal, switch
+    from gateway.uplink.health import firmware_summary
+
+    root = tmp_path / "opt"
+    monkeypatch.setenv(switch.ROOT_ENV, str(root))
+    assert firmware_summary() is None  # not installed through signed updates: the field is left out
+    for version in ("1.0.0", "1.1.0"):
+        d = switch.version_dir(root, version)
+        d.mkdir(parents=True)
+        (d / switch.MARKER).write_text(json.dumps({"version": version}))
+    switch.point_current(root, switch.link_target("1.0.0"))
+    journal.record_event(root, "update", "1.1.0", "rolled_back", "selftest failed: store is not writable",
+                         **{"from": "1.0.0"})
+    fw = firmware_summary()
+    assert fw is not None and fw["current"] == "1.0.0"
+    assert fw["last_event"] == {"kind": "update", "version": "1.1.0", "time": fw["last_event"]["time"],
+                                "result": "rolled_back", "reason": "selftest failed: store is not writable"}
+    rec = wire_health.health_record(subject="gw-1", ts=1_796_000_000, boot=1, version="1.0.0", uptime_s=5,
+                                    clock={"synced": True}, backlog={"batches": 0, "records": 0,
+                                                                     "pending_indicators": 0, "oldest_unacked_s": None},
+                                    devices={"total": 0, "healthy": 0, "unhealthy": 0, "errors": {}},
+                                    store={"days_left": None, "size_mb": 0.1, "disk_free_mb": 100.0},
+                                    consent={"last_change": None, "event": None}, firmware=fw)
+    assert rec["firmware"]["last_event"]["result"] == "rolled_back"
