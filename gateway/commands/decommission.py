@@ -143,7 +143,7 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
             cert["service"] = service
         from gateway import wire
 
-        path = dc.write_certificate(wire.sign_certificate(cert, identity.signing_key), cert_dir,
+        path = dc.write_certificate(wire.sign_certificate(cert, identity.signer), cert_dir,
                                     identity.gateway_id, now)
         for item in key_items:
             dc.destroy(item)
