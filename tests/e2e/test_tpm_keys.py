@@ -1,0 +1,142 @@
+"""Keys that cannot be copied (issue 17 item 4), against a real software TPM (swtpm) on loopback.
+
+A gateway whose key was made inside the TPM (`edgeproof init --key-store tpm`) enrolls with the
+key's TPM public area and a TPM2_Certify of it; the receiver records ``tpm-attested``; the real
+gateway runtime signs its batches and head statements with the TPM (ECDSA P-256); the receiver
+accepts them, the bank's `feed verify` passes (also with --require-hardware-keys), and the
+protection shows in the signed enterprises listing, the keys route and `cloud gateways`. The key
+survives a TPM and gateway restart; an absent TPM is a one-line error that leaves an existing
+identity untouched; a file key fails --require-hardware-keys.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway import wire
+from gateway.identity import IdentityError, enroll, init_identity, load_identity
+from gateway.profile import load_profile
+from gateway.store import Store
+from tests.cloud.cloud_helpers import http
+from tests.e2e.conftest import PROFILE
+from tests.e2e.test_chain_http_mqtt import check_feed, run_gateway
+from tests.support.processes import ENTERPRISE, ReceiverProc, cloud, free_port, gateway_env
+from tests.support.swtpm import Swtpm
+
+
+@pytest.fixture
+def swtpm(tmp_path: Path) -> Iterator[Swtpm]:
+    t = Swtpm(tmp_path / "tpm-state").start()
+    yield t
+    t.stop()
+
+
+def edgeproof(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=60,
+                          env=gateway_env())
+
+
+def feed_verify(receiver: ReceiverProc, bank: str, *extra: str, enterprise: str = ENTERPRISE
+                ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cloud_stub", "feed", "verify", "--url", receiver.url, "--token",
+                           bank, "--enterprise", enterprise, "--json", *extra], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_a_tpm_gateway_enrolls_signs_and_the_bank_verifies(tmp_path: Path, swtpm: Swtpm,
+                                                           receiver_proc: ReceiverProc) -> None:
+    state = tmp_path / "gw"
+    got = edgeproof("init", "--state", str(state), "--profile", str(PROFILE), "--key-store", "tpm", "--tpm-tcti",
+                    swtpm.tcti, "--json")
+    assert got.returncode == 0, got.stderr
+    out = json.loads(got.stdout)
+    assert out["kid"].startswith("p256:") and out["key_store"] == "tpm"
+    assert not (state / "gateway.key").exists()  # no key file: nothing on the SD card to copy
+    ident = json.loads((state / "identity.json").read_text())
+    assert ident["tcti"] == swtpm.tcti and ident["tpm_handle"] == "0x81010045"
+
+    answer = enroll(state, receiver_proc.url, receiver_proc.token())
+    assert answer["protection"] == "tpm-attested" and answer["kid"] == out["kid"]
+
+    gw = run_gateway(load_profile(PROFILE), state, 2)  # the real runtime: batches and head statements by the TPM
+    assert gw.sender.status.rejected == {}
+    check_feed(receiver_proc, gw)  # every batch accepted, `feed verify` passes with the P-256 key
+    st = Store(gw.store.path)
+    head1 = st.outbox_head()
+    st.close()
+    bank = receiver_proc.bank_token()
+    strict = feed_verify(receiver_proc, bank, "--require-hardware-keys")
+    assert strict.returncode == 0, strict.stdout
+    assert json.loads(strict.stdout)["key_protection"] == "tpm-attested"
+
+    status, keys = http("GET", f"{receiver_proc.url}/v1/gateways/{out['gateway_id']}/keys")
+    assert status == 200 and [k["protection"] for k in keys["keys"]] == ["tpm-attested"]
+    status, listing = http("GET", f"{receiver_proc.url}/v1/feed/enterprises", token=bank)
+    assert status == 200 and listing["enterprises"][0]["key_protection"] == "tpm-attested"
+    table = cloud("gateways", "--db", str(receiver_proc.db))
+    assert "KEY" in table.splitlines()[0] and "tpm-attested" in table.splitlines()[1]
+
+    # A bank requiring hardware keys refuses an enterprise whose gateway key is a file.
+    file_state = tmp_path / "gw-file"
+    init_identity(file_state, "gw-file", "t")
+    assert enroll(file_state, receiver_proc.url, receiver_proc.token("ent-file"))["protection"] == "file"
+    weak = feed_verify(receiver_proc, receiver_proc.bank_token("ent-file", "bank-file"), "--require-hardware-keys",
+                       enterprise="ent-file")
+    assert weak.returncode == 1
+    report = json.loads(weak.stdout)
+    assert report["key_protection"] == "file"
+    assert any("hardware keys required" in f for f in report["failures"]), report["failures"]
+
+    # A restart of the TPM (its state kept, as on a reboot) and of the gateway: the same key, the chain goes on.
+    swtpm.stop()
+    swtpm.start()
+    again = load_identity(state)
+    assert again.kid == out["kid"] and again.protection == "tpm"
+    again.signer.close()
+    gw2 = run_gateway(load_profile(PROFILE), state, 1)
+    assert gw2.sender.status.rejected == {} and gw2.sender.status.heads_sent >= 1
+    st = Store(gw2.store.path)
+    try:
+        assert st.acked(gw2.sender.dest) == st.outbox_head() > head1
+    finally:
+        st.close()
+
+
+def test_an_absent_tpm_is_one_clear_line_and_leaves_the_identity_alone(tmp_path: Path) -> None:
+    nowhere = f"swtpm:host=127.0.0.1,port={free_port()}"
+    fresh = tmp_path / "fresh"
+    got = edgeproof("init", "--state", str(fresh), "--profile", str(PROFILE), "--key-store", "tpm",
+                    "--tpm-tcti", nowhere)
+    assert got.returncode == 1 and got.stderr.count("\n") == 1, got.stderr
+    assert f"no TPM answers at {nowhere}" in got.stderr and "Traceback" not in got.stderr
+    assert not (fresh / "identity.json").exists()
+
+    state = tmp_path / "gw"
+    init_identity(state, "gw-file", "t")
+    before = {p.name: p.read_bytes() for p in state.iterdir()}
+    got = edgeproof("init", "--state", str(state), "--profile", str(PROFILE), "--key-store", "tpm",
+                    "--tpm-tcti", nowhere)
+    assert got.returncode == 1 and "already exists" in got.stderr
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == before
+
+
+def test_a_tpm_identity_whose_tpm_is_gone_does_not_load(tmp_path: Path, swtpm: Swtpm) -> None:
+    state = tmp_path / "gw"
+    ident = init_identity(state, "gw-1", "t", key_store="tpm", tpm_tcti=swtpm.tcti)
+    ident.signer.close()
+    swtpm.stop()
+    with pytest.raises(IdentityError, match="no TPM answers at swtpm:host=127.0.0.1"):
+        load_identity(state)
+    swtpm.start()
+    ident = load_identity(state)
+    sig = ident.signer.sign_message(b"x")
+    wire.verify_signature(ident.public_key, b"x", sig)  # cryptography checks the TPM's P-256 signature
+    ident.signer.close()
+    with pytest.raises(IdentityError, match="already holds a key"):  # never overwrites the persistent key
+        init_identity(tmp_path / "other", "gw-2", "t", key_store="tpm", tpm_tcti=swtpm.tcti)
