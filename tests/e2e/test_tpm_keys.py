@@ -11,6 +11,7 @@ identity untouched; a file key fails --require-hardware-keys.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 
 from cloud_stub.feed_verify import verify_feed
 from gateway import wire
@@ -27,6 +29,7 @@ from gateway.store import Store
 from tests.cloud.cloud_helpers import http
 from tests.e2e.conftest import PROFILE
 from tests.e2e.test_chain_http_mqtt import check_feed, run_gateway
+from tests.e2e.test_disputes import doc_verifier
 from tests.support.processes import ENTERPRISE, ReceiverProc, cloud, free_port, gateway_env
 from tests.support.swtpm import Swtpm
 
@@ -79,6 +82,16 @@ def test_a_tpm_gateway_enrolls_signs_and_the_bank_verifies(tmp_path: Path, swtpm
     assert status == 200 and [k["protection"] for k in keys["keys"]] == ["tpm-attested"]
     status, listing = http("GET", f"{receiver_proc.url}/v1/feed/enterprises", token=bank)
     assert status == 200 and listing["enterprises"][0]["key_protection"] == "tpm-attested"
+    # The PyNaCl-only verifier printed in docs/wire-format.md §9 checks the P-256 batches too (its gateway_verify).
+    doc = doc_verifier()
+    status, page = http("GET", f"{receiver_proc.url}/v1/feed/{ENTERPRISE}/records?limit=1000", token=bank)
+    assert status == 200 and page["batches"]
+    for h, batch in page["batches"].items():
+        assert doc["check_batch"](h, batch, ENTERPRISE, {out["gateway_id"]: keys}, {})["kid"] == out["kid"]
+    h, batch = next(iter(page["batches"].items()))
+    forged = {**batch, "sig": base64.b64encode(bytes(64)).decode()}
+    with pytest.raises(InvalidSignature):
+        doc["check_batch"](h, forged, ENTERPRISE, {out["gateway_id"]: keys}, {})
     table = cloud("gateways", "--db", str(receiver_proc.db))
     assert "KEY" in table.splitlines()[0] and "tpm-attested" in table.splitlines()[1]
 
