@@ -108,13 +108,28 @@ def init_identity(state_dir: Path, gateway_id: str | None = None, site_id: str =
     return load_identity(state_dir)
 
 
+def tpm_identity(state_dir: Path) -> dict[str, Any] | None:
+    """identity.json of a gateway whose key lives in a TPM (no key file), else None."""
+    path = state_dir / IDENTITY_FILE
+    if (state_dir / KEY_FILE).exists() or not path.exists():
+        return None
+    try:
+        ident = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return ident if isinstance(ident, dict) and ident.get("key_store") == "tpm" else None
+
+
+def has_key(state_dir: Path) -> bool:
+    """Whether ``init`` made a key here: a key file, or a TPM key named by identity.json."""
+    return (state_dir / KEY_FILE).exists() or tpm_identity(state_dir) is not None
+
+
 def load_identity(state_dir: Path) -> Identity:
     key_path = state_dir / KEY_FILE
-    ident_path = state_dir / IDENTITY_FILE
-    if not key_path.exists() and ident_path.exists():
-        ident = json.loads(ident_path.read_text())
-        if ident.get("key_store") == "tpm":
-            return _load_tpm_identity(state_dir, ident)
+    tpm = tpm_identity(state_dir)
+    if tpm is not None:
+        return _load_tpm_identity(state_dir, tpm)
     try:
         st = key_path.stat()
     except FileNotFoundError as exc:

@@ -144,6 +144,10 @@ def test_a_tpm_identity_whose_tpm_is_gone_does_not_load(tmp_path: Path, swtpm: S
     swtpm.stop()
     with pytest.raises(IdentityError, match="no TPM answers at swtpm:host=127.0.0.1"):
         load_identity(state)
+    (state / "enrollment.json").write_text('{"enterprise_id": "ent-1", "receiver_url": "http://127.0.0.1:9"}')
+    got = edgeproof("run", "--state", str(state), "--profile", str(PROFILE))  # the service: one line, no traceback
+    assert got.returncode != 0 and "Traceback" not in got.stderr and got.stderr.strip().count("\n") == 0
+    assert "identity.json: no TPM answers at swtpm:host=127.0.0.1" in got.stderr, got.stderr
     swtpm.start()
     ident = load_identity(state)
     sig = ident.signer.sign_message(b"x")
