@@ -179,6 +179,18 @@ class TpmSigner:
         return {"tpm_public": wire.b64(self.public_area), "ak_public": wire.b64(ak_public.marshal()),
                 "certify_info": wire.b64(bytes(attest)), "certify_sig": wire.b64(raw)}
 
+    def destroy(self) -> None:
+        """Evict the persistent key from the TPM (``edgeproof decommission``): nothing can sign with it after."""
+        t = self._t
+        with self._lock:
+            try:
+                self._ctx.evict_control(t.ESYS_TR.OWNER, self._key, self.handle)
+            except Exception as exc:  # noqa: BLE001
+                raise TpmError(f"the TPM at {self.tcti} did not evict handle {self.handle:#x} "
+                               f"({_one_line(exc)})") from exc
+            finally:
+                self._ctx.close()
+
     def close(self) -> None:
         with self._lock:
             self._ctx.close()

@@ -25,13 +25,14 @@ from cloud_stub.feed_verify import verify_feed
 from gateway import wire
 from gateway.identity import IdentityError, enroll, init_identity, load_identity
 from gateway.profile import load_profile
+from gateway.signer_tpm import TpmError, TpmSigner
 from gateway.store import Store
 from tests.cloud.cloud_helpers import http
 from tests.e2e.conftest import PROFILE
 from tests.e2e.test_chain_http_mqtt import check_feed, run_gateway
 from tests.e2e.test_disputes import doc_verifier
 from tests.support.processes import ENTERPRISE, ReceiverProc, cloud, free_port, gateway_env
-from tests.support.swtpm import Swtpm
+from tests.support.swtpm import Swtpm, require_swtpm
 
 
 @pytest.fixture
@@ -118,8 +119,20 @@ def test_a_tpm_gateway_enrolls_signs_and_the_bank_verifies(tmp_path: Path, swtpm
     finally:
         st.close()
 
+    # Decommission: the certificate is signed by the TPM key, which is then evicted from the TPM.
+    got = edgeproof("decommission", "--state", str(state), "--profile", str(PROFILE), "--certificate-dir",
+                    str(tmp_path / "certs"), "--root", str(tmp_path / "root"), "--json")
+    assert got.returncode == 0, got.stderr
+    signed = json.loads(Path(json.loads(got.stdout)["certificate"]).read_text())
+    cert = wire.verify_certificate(signed)
+    assert signed["kid"] == out["kid"] and "evicted from its TPM" in cert["note"]
+    assert any(d["path"].startswith("tpm:0x81010045") for d in cert["destroyed"])
+    with pytest.raises(TpmError, match="holds no key at handle 0x81010045"):
+        TpmSigner(swtpm.tcti, 0x81010045)
+
 
 def test_an_absent_tpm_is_one_clear_line_and_leaves_the_identity_alone(tmp_path: Path) -> None:
+    require_swtpm()  # tpm2-pytss, or "not installed" would be the line
     nowhere = f"swtpm:host=127.0.0.1,port={free_port()}"
     fresh = tmp_path / "fresh"
     got = edgeproof("init", "--state", str(fresh), "--profile", str(PROFILE), "--key-store", "tpm",
