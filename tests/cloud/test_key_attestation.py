@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
+from cloud_stub.db import ReceiverDB
+from cloud_stub.enrollment import enroll, gateway_keys, issue_token
 from cloud_stub.errors import ReceiverError
 from cloud_stub.key_attestation import assess
 from gateway import wire
@@ -22,18 +25,38 @@ TOKEN, GW = "enr_test", "gw-1"
 
 
 @pytest.fixture(scope="module")
-def tpm_claim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[bytes, dict[str, str]]]:
+def tpm_signer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from gateway import signer_tpm
 
     t = Swtpm(Path(tmp_path_factory.mktemp("tpm")) / "state").start()
     try:
         made = signer_tpm.create_key(t.tcti)
         signer = signer_tpm.TpmSigner(t.tcti, int(made["tpm_handle"], 0))
-        claim = {"protection": "tpm", **signer.attest(wire.attestation_nonce(TOKEN, GW))}
+        yield signer
         signer.close()
-        yield wire.unb64(made["public_key"], "pk"), claim
     finally:
         t.stop()
+
+
+@pytest.fixture(scope="module")
+def tpm_claim(tpm_signer: Any) -> tuple[bytes, dict[str, str]]:
+    return tpm_signer.public_key, {"protection": "tpm", **tpm_signer.attest(wire.attestation_nonce(TOKEN, GW))}
+
+
+def test_the_receiver_records_the_level_and_a_refused_claim_keeps_the_token(tmp_path: Path, tpm_signer: Any) -> None:
+    rdb = ReceiverDB(tmp_path / "r.db")
+    try:
+        token = issue_token(rdb, "ent-1")["token"]
+        pk = wire.b64(tpm_signer.public_key)
+        proof = wire.b64(wire.sign_enrollment(token, GW, tpm_signer))
+        claim = {"protection": "tpm", **tpm_signer.attest(wire.attestation_nonce(token, GW))}
+        with pytest.raises(ReceiverError, match="certify_sig"):
+            enroll(rdb, token, GW, pk, proof, {**claim, "certify_sig": flip(claim["certify_sig"], 3)})
+        out = enroll(rdb, token, GW, pk, proof, claim)  # the refusal did not use the token up
+        assert out["protection"] == "tpm-attested" and out["kid"].startswith("p256:")
+        assert [k["protection"] for k in gateway_keys(rdb, GW)["keys"]] == ["tpm-attested"]
+    finally:
+        rdb.close()
 
 
 def refused(pk: bytes, claim: object, match: str) -> None:
