@@ -108,3 +108,25 @@ def test_garbage_in_any_field_is_a_clear_refusal(tpm_claim: tuple[bytes, dict[st
         assert exc.code == "bad_attestation" and "key_store." in exc.message
     else:
         raise AssertionError(f"garbage {field} accepted")
+
+
+def test_without_an_attestation_key_the_gateway_claims_tpm_and_the_receiver_records_tpm(tmp_path: Path) -> None:
+    """An endorsement hierarchy with a password (the gateway cannot make its attestation key): enrollment
+    still works and sends the public area alone; the receiver records ``tpm`` (claimed), not ``tpm-attested``."""
+    from gateway.identity import init_identity, key_store_claim
+    from gateway.signer_tpm import open_tpm
+
+    t = Swtpm(tmp_path / "tpm").start()
+    try:
+        ident = init_identity(tmp_path / "gw", GW, "t", key_store="tpm", tpm_tcti=t.tcti)
+        import tpm2_pytss
+
+        ctx = open_tpm(t.tcti)
+        ctx.hierarchy_change_auth(tpm2_pytss.ESYS_TR.ENDORSEMENT, "owner-set-this")
+        ctx.close()
+        claim = key_store_claim(ident, TOKEN)
+        ident.signer.close()
+        assert sorted(claim) == ["protection", "tpm_public"]
+        assert assess(ident.public_key, claim, TOKEN, GW) == "tpm"
+    finally:
+        t.stop()
