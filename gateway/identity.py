@@ -39,6 +39,10 @@ class Identity:
     signer: Signer
     enrollment: dict[str, Any] | None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.signer, SigningKey):  # callers from before signers hand the PyNaCl key itself
+            self.signer = Ed25519FileSigner(self.signer)
+
     @property
     def signing_key(self) -> SigningKey:
         """The Ed25519 key of a file identity (code from before signers); a TPM key has none to give."""

@@ -1,9 +1,10 @@
 """EdgeProof wire format v1: the signed batch, shared by the gateway, the receiver and banks.
 
-This module is the protocol. It imports only the standard library and PyNaCl so that a
-receiver or a bank's verifier can vendor it alone; CI enforces that it imports nothing
-else of the project. `docs/wire-format.md` specifies the same rules in prose, with a
-worked example that `tests/test_wire_example.py` checks byte for byte.
+This module is the protocol. It imports only the standard library and PyNaCl (and
+``cryptography``, lazily, for P-256 keys only) so that a receiver or a bank's verifier can
+vendor it alone; CI enforces that it imports nothing else of the project.
+`docs/wire-format.md` specifies the same rules in prose, with a worked example that
+`tests/test_wire_example.py` checks byte for byte.
 
 Rules, in short:
 * The body is canonical JSON: UTF-8, object keys sorted by code point, no insignificant
