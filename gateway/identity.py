@@ -48,7 +48,7 @@ class Identity:
         """The Ed25519 key of a file identity (code from before signers); a TPM key has none to give."""
         if isinstance(self.signer, Ed25519FileSigner):
             return self.signer.signing_key
-        raise IdentityError(_("this gateway's key lives in a TPM: sign through Identity.signer"))
+        raise IdentityError("this gateway's key lives in a TPM: sign through Identity.signer")
 
     @property
     def protection(self) -> str:
