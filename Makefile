@@ -24,6 +24,8 @@ sysdeps:
 	bash scripts/sysdeps.sh
 
 test: $(STAMP) sysdeps
+	# the [tpm] extra builds against libtss2-dev, which sysdeps has just installed (not in [dev]: `make demo` needs no apt)
+	$(VENV)/bin/python -c "import tpm2_pytss" 2>/dev/null || $(VENV)/bin/python -m pip install -q -e '.[tpm]'
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -187,6 +187,20 @@ def authorise(rdb: ReceiverDB, authorization: str | None, enterprise_id: str) ->
     return Grant(bank_id, enterprise_id, eff.categories, eff.status)
 
 
+_PROTECTION_ORDER = ("file", "tpm", "tpm-attested")  # weakest first (cloud_stub/key_attestation.py)
+
+
+def weakest_key(conn: Any, enterprise_id: str) -> str | None:
+    """The weakest protection among the enterprise's live (unrevoked) gateway keys: what a bank requiring
+    hardware keys must look at, since any live key can sign for the enterprise. None when it has no live key."""
+    levels = {r[0] for r in conn.execute("SELECT DISTINCT protection FROM gateway_keys"
+                                         " WHERE enterprise_id = ? AND revoked_at IS NULL", (enterprise_id,))}
+    for level in _PROTECTION_ORDER:
+        if level in levels:
+            return level
+    return None
+
+
 def bank_enterprises(rdb: ReceiverDB, bank_id: str) -> list[dict[str, Any]]:
     """Every enterprise with a live grant for ``bank_id``, with the categories served: the grant
     after the enterprise's signed consent (an enterprise whose consent never named the bank is
@@ -205,7 +219,7 @@ def bank_enterprises(rdb: ReceiverDB, bank_id: str) -> list[dict[str, Any]]:
             if eff.status == "not_named":
                 continue
             out.append({"enterprise_id": r[0], "categories": Grant(bank_id, r[0], eff.categories).granted(),
-                        "granted_at": r[2], "consent": eff.status})
+                        "granted_at": r[2], "consent": eff.status, "key_protection": weakest_key(conn, r[0])})
         # Enterprises offboarded while this bank held a grant: listed as terminated, with the date.
         for t in offboard.terminated_for_bank(conn, bank_id):
             out.append({"enterprise_id": t["enterprise_id"], "categories": [], "granted_at": None,

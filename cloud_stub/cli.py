@@ -405,9 +405,12 @@ def feed() -> None:
 @click.option("--max-head-age", "max_head_age", default=None, type=click.FloatRange(min=0),
               help="Fail when a gateway's latest signed head statement is older than this many seconds "
                    "(default: a notice only; gateways sign one every 300 s while up).")
+@click.option("--require-hardware-keys", is_flag=True,
+              help="Fail when a gateway key of the enterprise is a file on the device (protection 'file'), not a "
+                   "key in a TPM ('tpm' or 'tpm-attested').")
 @click.option("--json", "as_json", is_flag=True)
 def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, state_path: Path | None,
-                max_head_age: float | None, as_json: bool) -> None:
+                max_head_age: float | None, require_hardware_keys: bool, as_json: bool) -> None:
     from cloud_stub import feed_verify_state
     from cloud_stub.feed_verify import verify_all, verify_feed
 
@@ -423,10 +426,12 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
     states = None if state is None else state["enterprises"]
     if enterprise is not None:
         since = None if states is None else states.get(enterprise, {})
-        summaries = [verify_feed(url, enterprise, token, pin, since=since, max_head_age=max_head_age)]
+        summaries = [verify_feed(url, enterprise, token, pin, since=since, max_head_age=max_head_age,
+                                 require_hardware_keys=require_hardware_keys)]
         out: dict[str, Any] = summaries[0]
     else:
-        out = verify_all(url, token, pin, states=states, max_head_age=max_head_age)
+        out = verify_all(url, token, pin, states=states, max_head_age=max_head_age,
+                         require_hardware_keys=require_hardware_keys)
         summaries = out["enterprises"]
     if state is not None and state_path is not None:
         receiver_key = next((s.get("receiver_key") for s in summaries if s.get("receiver_key")), None)

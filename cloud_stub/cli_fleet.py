@@ -41,12 +41,12 @@ def _health_cells(h: dict[str, Any] | None) -> list[str]:
 
 def fleet_table(page: dict[str, Any]) -> str:
     """The fleet list for people: one line per gateway, the worst states first."""
-    head = ["GATEWAY", "ENTERPRISE", "STATE", "LAST CONTACT", "SEQ", "VERSION", "DEVICES OK", "CLOCK", "BACKLOG",
-            "STORE"]
+    head = ["GATEWAY", "ENTERPRISE", "STATE", "LAST CONTACT", "SEQ", "VERSION", "KEY", "DEVICES OK", "CLOCK",
+            "BACKLOG", "STORE"]
     order = {"silent": 0, "late": 1, "online": 2, "revoked": 3}
     rows = [[g["gateway_id"], g["enterprise_id"], g["state"],
              f"{_age(g['last_contact_age_s'])} ago" if g["last_contact"] else "never",
-             str(g["last_seq"]), g["version"] or "-", *_health_cells(g["health"])]
+             str(g["last_seq"]), g["version"] or "-", g.get("key_protection") or "-", *_health_cells(g["health"])]
             for g in sorted(page["gateways"], key=lambda g: (order.get(g["state"], 9), g["enterprise_id"],
                                                               g["gateway_id"]))]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -57,8 +57,9 @@ def fleet_table(page: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@click.command("gateways", help="List every gateway: last contact, last seq, version, state "
-                                "(online / late / silent / revoked) and its latest health summary.")
+@click.command("gateways", help="List every gateway: last contact, last seq, version, key protection (file / tpm "
+                                "/ tpm-attested), state (online / late / silent / revoked) and its latest health "
+                                "summary.")
 @_DB
 @click.option("--enterprise", default=None, help="Only this enterprise's gateways.")
 @click.option("--json", "as_json", is_flag=True)

@@ -15,6 +15,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from cloud_stub import key_attestation
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.errors import ReceiverError
 from gateway import wire
@@ -69,7 +70,7 @@ def _decode_b64(text: Any, what: str) -> bytes:
 
 
 def enroll(
-    rdb: Store, token: Any, gateway_id: Any, public_key_b64: Any, proof_b64: Any
+    rdb: Store, token: Any, gateway_id: Any, public_key_b64: Any, proof_b64: Any, key_store: Any = None
 ) -> dict[str, str]:
     """Register a gateway's public key against the enterprise the token was issued for.
 
@@ -80,8 +81,8 @@ def enroll(
         raise ReceiverError("bad_request", "token must be a non-empty string")
     check_id(gateway_id, "gateway_id")
     public_key = _decode_b64(public_key_b64, "public_key")
-    if len(public_key) != 32:
-        raise ReceiverError("bad_request", "public_key must be 32 bytes (Ed25519)")
+    if len(public_key) != 32 and wire.key_alg(public_key) != wire.P256:
+        raise ReceiverError("bad_request", "public_key must be 32 bytes (Ed25519) or a 65-byte P-256 point")
     proof = _decode_b64(proof_b64, "proof")
     kid = wire.key_id(public_key)
     now = iso(utc_now())
@@ -109,6 +110,9 @@ def enroll(
             wire.verify_enrollment(token, gateway_id, public_key, proof)
         except wire.WireError as exc:
             raise ReceiverError(exc.code, exc.message, 400) from exc
+        except ValueError as exc:  # a P-256 "point" that is not on the curve
+            raise ReceiverError("bad_request", "public_key is not a valid key") from exc
+        protection = key_attestation.assess(public_key, key_store, token, gateway_id)
         gw = conn.execute("SELECT enterprise_id FROM gateways WHERE id = ?", (gateway_id,)).fetchone()
         if gw is not None and gw[0] != enterprise_id:
             raise ReceiverError("gateway_conflict", "this gateway id is enrolled for another enterprise", 409)
@@ -125,15 +129,15 @@ def enroll(
             )
         if key is None:
             conn.execute(
-                "INSERT INTO gateway_keys (kid, gateway_id, enterprise_id, public_key, enrolled_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (kid, gateway_id, enterprise_id, wire.b64(public_key), now),
+                "INSERT INTO gateway_keys (kid, gateway_id, enterprise_id, public_key, enrolled_at, protection)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (kid, gateway_id, enterprise_id, wire.b64(public_key), now, protection),
             )
         conn.execute(
             "UPDATE enroll_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?",
             (now, gateway_id, token_hash(token)),
         )
-    return {"enterprise_id": enterprise_id, "gateway_id": gateway_id, "kid": kid}
+    return {"enterprise_id": enterprise_id, "gateway_id": gateway_id, "kid": kid, "protection": protection}
 
 
 def revoke_key(rdb: Store, kid: str) -> dict[str, str]:
@@ -154,9 +158,9 @@ def gateway_keys(rdb: Store, gateway_id: str) -> dict[str, Any]:
         if gw is None:
             raise ReceiverError("unknown_gateway", f"no enrolled gateway {gateway_id}", 404, status="error")
         keys = [
-            {"kid": r[0], "public_key": r[1], "enrolled_at": r[2], "revoked_at": r[3]}
+            {"kid": r[0], "public_key": r[1], "enrolled_at": r[2], "revoked_at": r[3], "protection": r[4]}
             for r in conn.execute(
-                "SELECT kid, public_key, enrolled_at, revoked_at FROM gateway_keys WHERE gateway_id = ?"
+                "SELECT kid, public_key, enrolled_at, revoked_at, protection FROM gateway_keys WHERE gateway_id = ?"
                 " ORDER BY enrolled_at, kid",
                 (gateway_id,),
             )

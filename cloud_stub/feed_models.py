@@ -84,6 +84,8 @@ class EnterpriseGrant(BaseModel):
     granted_at: str | None
     consent: str | None = Field(None, description="consent: limited by the enterprise's signed consent; no_consent: "
                                                   "no consent record (old chains), the operator grant alone")
+    key_protection: str | None = Field(None, description="the weakest protection of the enterprise's live gateway "
+                                                         "keys: file, tpm or tpm-attested (null: no live key)")
 
 
 class EnterprisesPage(BaseModel):

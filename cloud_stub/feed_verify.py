@@ -64,6 +64,8 @@ from cloud_stub.feed_verify_heads import Heads
 from cloud_stub.feed_verify_refs import ReceiverWord
 from gateway import wire
 
+HARDWARE_LEVELS = ("tpm", "tpm-attested")  # cloud_stub/key_attestation.py: keys that cannot be copied
+
 # Record categories every authorised bank sees (cloud_stub/banks.py says why).
 ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation", "health"})
 
@@ -207,9 +209,13 @@ def verify_feed(
     url: str, enterprise: str, token: str, pin: str | None = None, *, page_limit: int = PAGE_LIMIT,
     timeout: float = 30.0, key_pins: dict[str, str] | None = None, since: dict[str, Any] | None = None,
     max_head_age: float | None = None,
-    on_records: OnRecords | None = None,
+    on_records: OnRecords | None = None, require_hardware_keys: bool = False,
 ) -> dict[str, Any]:
     """Pull every feed of ``enterprise`` and verify it; returns a summary dict.
+
+    ``require_hardware_keys``: fail unless every live gateway key of the enterprise (the signed
+    listing's ``key_protection``) and every key that signed a verified batch is ``tpm`` or
+    ``tpm-attested`` (cloud_stub/key_attestation.py), so a bank can refuse copyable key files.
 
     ``since`` is this enterprise's state from an earlier verified run (``feed_verify_state``;
     ``{}`` for a first run): only what was added after it is pulled, chains continue from its
@@ -236,13 +242,19 @@ def verify_feed(
         cats = next((g.get("categories") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["categories"] = cats
         ended = next((g.get("terminated") for g in grants if g.get("enterprise_id") == enterprise), None)
+        protection = next((g.get("key_protection") for g in grants if g.get("enterprise_id") == enterprise), None)
+        summary["key_protection"] = protection
+        if require_hardware_keys and not ended and protection not in HARDWARE_LEVELS:
+            report.feed(f"hardware keys required: the receiver's signed listing says {enterprise}'s weakest live "
+                        f"gateway key is {protection or 'unknown'} (need one of {', '.join(HARDWARE_LEVELS)})")
         if ended:  # offboarded (cloud offboard): the signed listing says since when; there is no feed to pull
             summary["terminated"] = ended
             if since is not None:
                 summary["state"] = since
         else:
             _verify_enterprise(http, report, receiver_pk, enterprise, cats, page_limit, key_pins, summary, since,
-                               max_head_age=max_head_age, on_records=on_records)
+                               max_head_age=max_head_age, on_records=on_records,
+                               require_hardware_keys=require_hardware_keys)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
         report.feed(f"fetching the feed failed: {exc}")
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures
@@ -282,7 +294,7 @@ def _verify_enterprise(
     http: _Http, report: _Report, receiver_pk: bytes, enterprise: str, granted: list[str] | None,
     page_limit: int, key_pins: dict[str, str] | None, summary: dict[str, Any], since: dict[str, Any] | None,
     max_head_age: float | None = None,
-    on_records: OnRecords | None = None,
+    on_records: OnRecords | None = None, require_hardware_keys: bool = False,
 ) -> None:
     """Stream every feed of one enterprise through the checks, page by page.
 
@@ -296,7 +308,8 @@ def _verify_enterprise(
     ent = urllib.parse.quote(enterprise, safe="")
     prior = since or {}
     cursors: dict[str, str | None] = dict(prior.get("cursors") or {})
-    keys = _Keys(http, enterprise, {**(prior.get("keys") or {}), **(key_pins or {})})
+    keys = _Keys(http, enterprise, {**(prior.get("keys") or {}), **(key_pins or {})},
+                 require_hardware=require_hardware_keys)
     state = _RecordState(floor=int(prior.get("max_record_id") or 0))
     state.indicators.update({int(k): v for k, v in (prior.get("pending_indicators") or {}).items()})
     stubs: dict[str, dict[str, Any]] = {}
@@ -435,9 +448,12 @@ class _Keys:
     """The gateways' public keys, as the receiver serves them for this enterprise, checked
     against the bank's pins where it has any."""
 
-    def __init__(self, http: _Http, enterprise: str, pins: dict[str, str] | None) -> None:
+    def __init__(self, http: _Http, enterprise: str, pins: dict[str, str] | None, require_hardware: bool = False
+                 ) -> None:
         self.http, self.enterprise, self.pins = http, enterprise, pins or {}
+        self.require_hardware = require_hardware
         self._served: dict[str, dict[str, str]] = {}
+        self._protection: dict[str, str] = {}  # kid -> file / tpm / tpm-attested, as the receiver recorded it
         self._used: dict[str, str] = {}
 
     def get(self, gw: str, kid: str) -> bytes:
@@ -445,12 +461,16 @@ class _Keys:
             info = self.http.get(f"/v1/gateways/{urllib.parse.quote(gw, safe='')}/keys")
             self._served[gw] = {k["kid"]: k["public_key"] for k in info.get("keys", [])
                                 if info.get("enterprise_id") == self.enterprise}
+            self._protection.update({k["kid"]: str(k.get("protection") or "file") for k in info.get("keys", [])})
         served = self._served[gw].get(kid)
         pk = self.pins.get(kid) or served
         if pk is None:  # check V7: the key is enrolled for this gateway of this enterprise (or pinned)
             raise wire.WireError("unknown_key", f"key {kid} is not enrolled for {gw} of {self.enterprise}")
         if kid in self.pins and served not in (None, self.pins[kid]):
             raise wire.WireError("key_mismatch", f"receiver serves a different key for {kid}")
+        if self.require_hardware and self._protection.get(kid, "file") not in HARDWARE_LEVELS:
+            raise wire.WireError("software_key", f"key {kid} of {gw} is protected by "
+                                                 f"{self._protection.get(kid, 'file')} only; hardware keys required")
         self._used[kid] = pk
         return wire.unb64(pk, "gateway key")
 

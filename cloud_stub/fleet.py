@@ -121,6 +121,9 @@ def _gateways(conn: SQLConn, enterprise_id: str | None, gateway_id: str | None, 
         " LEFT JOIN gateway_health gh ON gh.gateway_id = g.id " + where + " ORDER BY g.enterprise_id, g.id",
         args).fetchall()
     cache: dict[str, FleetSettings] = {}
+    levels: dict[str, set[str]] = {}
+    for kgw, level in conn.execute("SELECT gateway_id, protection FROM gateway_keys WHERE revoked_at IS NULL"):
+        levels.setdefault(kgw, set()).add(level)
     out = []
     for gid, ent, enrolled, last_seq, batch_at, head_at, live_keys, h_seq, h_time, h_recv, summary in rows:
         if ent not in cache:
@@ -136,6 +139,8 @@ def _gateways(conn: SQLConn, enterprise_id: str | None, gateway_id: str | None, 
             "last_contact_age_s": round(age, 1), "last_seq": int(last_seq),
             "version": health.get("version") if health else None,
             "state": state_of(age, int(live_keys) == 0, s),
+            # where its live keys live, the weakest first: file / tpm / tpm-attested (cloud_stub/key_attestation.py)
+            "key_protection": next((lv for lv in ("file", "tpm", "tpm-attested") if lv in levels.get(gid, ())), None),
             "health": health, "health_seq": h_seq, "health_time": h_time, "health_received": h_recv,
             "thresholds": s.to_json(),
         })

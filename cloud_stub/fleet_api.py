@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cloud_stub import feed_models, fleet, operators
 from cloud_stub.db import Store, iso, utc_now
@@ -36,6 +36,8 @@ class FleetGateway(BaseModel):
     last_seq: int
     version: str | None
     state: str
+    key_protection: str | None = Field(None, description="weakest protection of its live keys: file, tpm or "
+                                                         "tpm-attested (null: no live key)")
     health: dict[str, Any] | None
     health_seq: int | None
     health_time: str | None

@@ -49,6 +49,9 @@ class EnrollRequest(BaseModel):
     gateway_id: str
     public_key: str
     proof: str
+    # where the key lives (cloud_stub/key_attestation.py): {"protection": "file"} or, for a TPM key,
+    # {"protection": "tpm", "tpm_public", and optionally "ak_public", "certify_info", "certify_sig"} (base64)
+    key_store: dict[str, Any] | None = None
 
 
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -230,11 +233,12 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     async def post_enroll(request: Request) -> dict[str, str]:
         """Register a gateway key with a one-time token and a proof of possession."""
         req = _parse_json(await _read_limited(request, MAX_ENROLL_BYTES, "request body"), EnrollRequest)
-        out = await run_in_threadpool(enrollment.enroll, rdb, req.token, req.gateway_id, req.public_key, req.proof)
+        out = await run_in_threadpool(enrollment.enroll, rdb, req.token, req.gateway_id, req.public_key, req.proof,
+                                      req.key_store)
         access_log.note_actor("gateway", out["gateway_id"], out["enterprise_id"])  # the one-time token held
         access_log.note_returned({"enrolled": out["kid"]})
         log.info("enrolled", extra={"event": "enroll", "gateway": out["gateway_id"], "kid": out["kid"],
-                                     "enterprise": out["enterprise_id"]})
+                                     "enterprise": out["enterprise_id"], "protection": out["protection"]})
         return {**out, "receiver_kid": key_info["kid"], "receiver_public_key": key_info["public_key"]}
 
     @app.get("/v1/gateways/{gateway_id}/keys", responses=_KEYS_ERRORS)

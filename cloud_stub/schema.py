@@ -17,7 +17,7 @@ parsed in Python.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # In-place upgrades: MIGRATIONS[n] takes a schema-n database to n + 1 (same SQL on both
 # stores). Schema 1 predates analysis and is refused, not migrated.
@@ -28,6 +28,9 @@ MIGRATIONS: dict[int, list[str]] = {
     # before stay unchained (prev/hash NULL) and precede every chained one.
     3: ["ALTER TABLE findings ADD COLUMN prev TEXT", "ALTER TABLE findings ADD COLUMN hash TEXT",
         "ALTER TABLE alerts ADD COLUMN prev TEXT", "ALTER TABLE alerts ADD COLUMN hash TEXT"],
+    # 5: where each gateway key lives, as its enrollment proved (cloud_stub/key_attestation.py):
+    # file / tpm / tpm-attested. Keys enrolled before were all Ed25519 files.
+    4: ["ALTER TABLE gateway_keys ADD COLUMN protection TEXT NOT NULL DEFAULT 'file'"],
 }
 
 _DIALECT = {
@@ -47,7 +50,7 @@ _TABLES = [
     " enrolled_at TEXT NOT NULL, last_seq {int} NOT NULL, last_hash TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS gateway_keys ("
     " kid TEXT PRIMARY KEY, gateway_id TEXT NOT NULL REFERENCES gateways(id), enterprise_id TEXT NOT NULL,"
-    " public_key TEXT NOT NULL, enrolled_at TEXT NOT NULL, revoked_at TEXT)",
+    " public_key TEXT NOT NULL, enrolled_at TEXT NOT NULL, revoked_at TEXT, protection TEXT NOT NULL DEFAULT 'file')",
     "CREATE INDEX IF NOT EXISTS gateway_keys_gateway ON gateway_keys (gateway_id)",
     # id order is acceptance order; rec_pos = highest record id before this batch's records,
     # which places record-less batches in the feed (see feed.py). replayed = the body said

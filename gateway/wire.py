@@ -1,9 +1,10 @@
 """EdgeProof wire format v1: the signed batch, shared by the gateway, the receiver and banks.
 
-This module is the protocol. It imports only the standard library and PyNaCl so that a
-receiver or a bank's verifier can vendor it alone; CI enforces that it imports nothing
-else of the project. `docs/wire-format.md` specifies the same rules in prose, with a
-worked example that `tests/test_wire_example.py` checks byte for byte.
+This module is the protocol. It imports only the standard library and PyNaCl (and
+``cryptography``, lazily, for P-256 keys only) so that a receiver or a bank's verifier can
+vendor it alone; CI enforces that it imports nothing else of the project.
+`docs/wire-format.md` specifies the same rules in prose, with a worked example that
+`tests/test_wire_example.py` checks byte for byte.
 
 Rules, in short:
 * The body is canonical JSON: UTF-8, object keys sorted by code point, no insignificant
@@ -23,6 +24,10 @@ Rules, in short:
   signed word, every few minutes, on the newest batch the receiver acknowledged: gateway, seq,
   hash, time and ``heads_from``. It is not a batch (it does not advance seq); the receiver must
   serve the latest one to banks, so a chain served shorter than it is a visible truncation.
+* Two signature algorithms (docs/wire-format.md, "P-256 keys"): Ed25519 (the default, a 32-byte
+  public key, kid ``ed25519:...``) and ECDSA P-256 with SHA-256 (a TPM 2.0 key: a 65-byte
+  uncompressed point, kid ``p256:...``, signature ``r || s``, 64 bytes). The key names its algorithm,
+  so every ``verify_*`` here checks either; P-256 needs ``cryptography``, imported only for such keys.
 * ``heads_from`` (optional body field and head-statement field) is the first seq from which
   the gateway signs batch heads: from there a withheld stub without a valid head signature is
   a stripped head, not an old gateway's batch.
@@ -36,7 +41,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
@@ -94,9 +99,66 @@ def _check_finite(obj: Any) -> None:
             _check_finite(v)
 
 
+ED25519 = "ed25519"
+P256 = "p256"
+P256_KEY_BYTES = 65  # SEC1 uncompressed point: 0x04 || X (32) || Y (32)
+
+
+class MessageSigner(Protocol):
+    """A key that signs without handing out its private part (gateway/signer.py: a file or a TPM)."""
+
+    public_key: bytes
+
+    def sign_message(self, message: bytes) -> bytes: ...
+
+
+def key_alg(public_key: bytes) -> str:
+    """The signature algorithm a public key belongs to, from its encoding alone."""
+    if len(public_key) == P256_KEY_BYTES and public_key[:1] == b"\x04":
+        return P256
+    return ED25519
+
+
 def key_id(public_key: bytes) -> str:
-    """Stable short name of a public key: 'ed25519:' + first 16 hex of its SHA-256."""
-    return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:16]
+    """Stable short name of a public key: its algorithm ('ed25519:' or 'p256:') + first 16 hex of its SHA-256."""
+    return key_alg(public_key) + ":" + hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def public_key_of(signing_key: SigningKey | MessageSigner) -> bytes:
+    """The public key of a PyNaCl SigningKey or of a MessageSigner."""
+    if isinstance(signing_key, SigningKey):
+        return bytes(signing_key.verify_key)
+    return signing_key.public_key
+
+
+def signature(signing_key: SigningKey | MessageSigner, message: bytes) -> bytes:
+    """The 64-byte signature of ``message``: Ed25519 by a PyNaCl key, or whatever a MessageSigner makes."""
+    if isinstance(signing_key, SigningKey):
+        return signing_key.sign(message).signature
+    return signing_key.sign_message(message)
+
+
+def verify_signature(public_key: bytes, message: bytes, sig: bytes) -> None:
+    """Raise nacl's BadSignatureError unless ``sig`` is ``public_key``'s signature of ``message``.
+
+    Ed25519 keys are checked with PyNaCl; P-256 keys (65-byte points) with ``cryptography``:
+    ECDSA over SHA-256 of ``message``, the signature being ``r || s`` (32 bytes each, big-endian)."""
+    if key_alg(public_key) == ED25519:
+        VerifyKey(public_key).verify(message, sig)
+        return
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    if len(sig) != 64:
+        raise BadSignatureError("a P-256 signature is r || s, 64 bytes")
+    try:
+        point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        point.verify(der, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError) as exc:
+        raise BadSignatureError("P-256 signature does not verify") from exc
 
 
 def batch_hash(body: bytes) -> str:
@@ -166,25 +228,25 @@ def batch_head(body_obj: dict[str, Any], body_hash: str) -> dict[str, Any]:
             "records": len(records), "dropped": declared_gap(body_obj)}
 
 
-def sign_head(head: dict[str, Any], signing_key: SigningKey) -> bytes:
-    return signing_key.sign(HEAD_PREFIX + canonical_json(head)).signature
+def sign_head(head: dict[str, Any], signing_key: SigningKey | MessageSigner) -> bytes:
+    return signature(signing_key, HEAD_PREFIX + canonical_json(head))
 
 
 def verify_head(head: dict[str, Any], sig: bytes, public_key: bytes) -> None:
     """Raise WireError('bad_signature') unless ``sig`` is the gateway's signature of ``head``."""
     try:
-        VerifyKey(public_key).verify(HEAD_PREFIX + canonical_json(head), sig)
+        verify_signature(public_key, HEAD_PREFIX + canonical_json(head), sig)
     except BadSignatureError as exc:
         raise WireError("bad_signature", "head signature does not match the batch head") from exc
 
 
-def sign_body(body_obj: dict[str, Any], signing_key: SigningKey) -> SignedBatch:
+def sign_body(body_obj: dict[str, Any], signing_key: SigningKey | MessageSigner) -> SignedBatch:
     """Encode a batch body once and sign those bytes, and its head."""
     missing = [k for k in REQUIRED_BODY_KEYS if k not in body_obj]
     if missing:
         raise WireError("bad_body", f"body lacks {missing}")
     body = canonical_json(body_obj)
-    sig = signing_key.sign(SIGN_PREFIX + body).signature
+    sig = signature(signing_key, SIGN_PREFIX + body)
     head_sig = sign_head(batch_head(body_obj, batch_hash(body)), signing_key)
     return SignedBatch(body=body, sig=sig, kid=body_obj["kid"], head_sig=head_sig)
 
@@ -222,7 +284,7 @@ def verify(batch: SignedBatch, public_key: bytes) -> dict[str, Any]:
     if key_id(public_key) != batch.kid:
         raise WireError("kid_mismatch", f"key id {batch.kid} does not name the given public key")
     try:
-        VerifyKey(public_key).verify(SIGN_PREFIX + batch.body, batch.sig)
+        verify_signature(public_key, SIGN_PREFIX + batch.body, batch.sig)
     except BadSignatureError as exc:
         raise WireError("bad_signature", "signature does not match the body bytes") from exc
     body = decode_body(batch.body, expect_kid=batch.kid)
@@ -267,23 +329,32 @@ def body_heads_from(body_obj: dict[str, Any]) -> int | None:
     return v if _is_int(v) and v >= 1 else None
 
 
-def sign_enrollment(token: str, gateway_id: str, signing_key: SigningKey) -> bytes:
+ATTEST_PREFIX = b"EdgeProof key attestation v1\x00"
+
+
+def attestation_nonce(token: str, gateway_id: str) -> bytes:
+    """The qualifying data a TPM key's certification carries at enrollment: bound to this one-time token and
+    gateway, so an attestation made for one enrollment cannot be replayed for another."""
+    return hashlib.sha256(ATTEST_PREFIX + f"{token}\n{gateway_id}".encode()).digest()
+
+
+def sign_enrollment(token: str, gateway_id: str, signing_key: SigningKey | MessageSigner) -> bytes:
     """Proof that the enrolling party holds the private key for the public key it registers."""
-    return signing_key.sign(ENROLL_PREFIX + f"{token}\n{gateway_id}".encode()).signature
+    return signature(signing_key, ENROLL_PREFIX + f"{token}\n{gateway_id}".encode())
 
 
 def verify_enrollment(token: str, gateway_id: str, public_key: bytes, proof: bytes) -> None:
     try:
-        VerifyKey(public_key).verify(ENROLL_PREFIX + f"{token}\n{gateway_id}".encode(), proof)
+        verify_signature(public_key, ENROLL_PREFIX + f"{token}\n{gateway_id}".encode(), proof)
     except BadSignatureError as exc:
         raise WireError("bad_signature", "enrollment proof does not match the public key") from exc
 
 
-def sign_report(report_obj: dict[str, Any], signing_key: SigningKey) -> dict[str, str]:
+def sign_report(report_obj: dict[str, Any], signing_key: SigningKey | MessageSigner) -> dict[str, str]:
     """The receiver's signature over a feed page or report (same rules, its own prefix)."""
     body = canonical_json(report_obj)
-    sig = signing_key.sign(REPORT_PREFIX + body).signature
-    return {"body": b64(body), "sig": b64(sig), "kid": key_id(bytes(signing_key.verify_key))}
+    sig = signature(signing_key, REPORT_PREFIX + body)
+    return {"body": b64(body), "sig": b64(sig), "kid": key_id(public_key_of(signing_key))}
 
 
 def verify_report(signed: dict[str, str], public_key: bytes) -> dict[str, Any]:
@@ -291,7 +362,7 @@ def verify_report(signed: dict[str, str], public_key: bytes) -> dict[str, Any]:
     if key_id(public_key) != signed.get("kid"):
         raise WireError("kid_mismatch", "report key id does not name the given public key")
     try:
-        VerifyKey(public_key).verify(REPORT_PREFIX + body, unb64(signed["sig"], "report sig"))
+        verify_signature(public_key, REPORT_PREFIX + body, unb64(signed["sig"], "report sig"))
     except BadSignatureError as exc:
         raise WireError("bad_signature", "report signature does not match") from exc
     return json.loads(body)
@@ -354,11 +425,11 @@ def head_statement(gateway: str, enterprise: str, kid: str, seq: int, hash_: str
             "hash": hash_, "time": format_time(ts), "heads_from": heads_from}
 
 
-def sign_head_statement(stmt: dict[str, Any], signing_key: SigningKey) -> SignedHeadStatement:
+def sign_head_statement(stmt: dict[str, Any], signing_key: SigningKey | MessageSigner) -> SignedHeadStatement:
     """Encode a head statement once (canonical JSON) and sign ``HEADSTMT_PREFIX + bytes``."""
     body = canonical_json(stmt)
     check_head_statement(stmt)
-    return SignedHeadStatement(body=body, sig=signing_key.sign(HEADSTMT_PREFIX + body).signature,
+    return SignedHeadStatement(body=body, sig=signature(signing_key, HEADSTMT_PREFIX + body),
                                kid=stmt["kid"])
 
 
@@ -429,7 +500,7 @@ def verify_head_statement(signed: SignedHeadStatement, public_key: bytes) -> dic
     if len(signed.sig) != 64:
         raise WireError("bad_signature", "a signature is 64 bytes")
     try:
-        VerifyKey(public_key).verify(HEADSTMT_PREFIX + signed.body, signed.sig)
+        verify_signature(public_key, HEADSTMT_PREFIX + signed.body, signed.sig)
     except BadSignatureError as exc:
         raise WireError("bad_signature", "signature does not match the head statement bytes") from exc
     stmt = decode_head_statement(signed.body)
@@ -444,11 +515,11 @@ def verify_head_statement(signed: SignedHeadStatement, public_key: bytes) -> dic
 CERT_PREFIX = b"edgeproof-destruction-cert-v1\n"
 
 
-def sign_certificate(cert: dict[str, Any], signing_key: SigningKey) -> dict[str, Any]:
+def sign_certificate(cert: dict[str, Any], signing_key: SigningKey | MessageSigner) -> dict[str, Any]:
     """``cert`` as signed bytes: ``{"body": b64, "sig": b64, "kid", "public_key": b64}``."""
     body = canonical_json(cert)
-    pk = bytes(signing_key.verify_key)
-    return {"body": b64(body), "sig": b64(signing_key.sign(CERT_PREFIX + body).signature), "kid": key_id(pk),
+    pk = public_key_of(signing_key)
+    return {"body": b64(body), "sig": b64(signature(signing_key, CERT_PREFIX + body)), "kid": key_id(pk),
             "public_key": b64(pk)}
 
 
@@ -460,7 +531,7 @@ def verify_certificate(signed: dict[str, Any], public_key: bytes | None = None) 
         raise WireError("kid_mismatch", "certificate key id does not name the given public key")
     body = unb64(str(signed.get("body", "")), "certificate body")
     try:
-        VerifyKey(pk).verify(CERT_PREFIX + body, unb64(str(signed.get("sig", "")), "certificate sig"))
+        verify_signature(pk, CERT_PREFIX + body, unb64(str(signed.get("sig", "")), "certificate sig"))
     except BadSignatureError as exc:
         raise WireError("bad_signature", "certificate signature does not match") from exc
     return json.loads(body)

@@ -25,7 +25,7 @@ import secrets
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from gateway import wire
 
@@ -46,11 +46,11 @@ def request_statement(gateway: str, kid: str, enterprise: str, method: str, path
             "path": path, "time": wire.format_time(ts), "nonce": nonce or secrets.token_hex(16)}
 
 
-def sign_request(stmt: dict[str, Any], signing_key: SigningKey) -> dict[str, str]:
+def sign_request(stmt: dict[str, Any], signing_key: SigningKey | wire.MessageSigner) -> dict[str, str]:
     """The two headers carrying ``stmt`` and the gateway's signature of its canonical bytes."""
     check_statement(stmt)
     body = wire.canonical_json(stmt)
-    sig = signing_key.sign(REQUEST_PREFIX + body).signature
+    sig = wire.signature(signing_key, REQUEST_PREFIX + body)
     return {HEADER_REQUEST: wire.b64(body), HEADER_SIGNATURE: wire.b64(sig)}
 
 
@@ -96,6 +96,6 @@ def parse_headers(request_b64: str | None, signature_b64: str | None) -> tuple[b
 def verify_request(body: bytes, sig: bytes, public_key: bytes) -> None:
     """WireError 'bad_signature' unless ``sig`` is the key's signature of the statement bytes."""
     try:
-        VerifyKey(public_key).verify(REQUEST_PREFIX + body, sig)
+        wire.verify_signature(public_key, REQUEST_PREFIX + body, sig)
     except BadSignatureError as exc:
         raise wire.WireError("bad_signature", "request signature does not match the statement") from exc

@@ -18,6 +18,11 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Authority is `openssl ts -reply` (tests/support/tsa.py); systemd-analyze verifies the receiver's unit.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# TPM 2.0 keys (edgeproof init --key-store tpm): the software TPM the tests run on loopback (swtpm), the
+# tpm2-tools for installers, and libtss2's headers that tpm2-pytss (the [tpm] extra) builds against.
+command -v swtpm >/dev/null 2>&1 || need+=(swtpm swtpm-tools)
+command -v tpm2_getrandom >/dev/null 2>&1 || need+=(tpm2-tools)
+[ -e /usr/include/tss2/tss2_esys.h ] || need+=(libtss2-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"

@@ -139,15 +139,22 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
             if item.kind != "gateway_key":
                 dc.destroy(item)
         cert = dc.certificate(identity, reason, inv, final, force, now)
+        tpm_key = getattr(identity.signer, "destroy", None)  # a key in a TPM (gateway/signer_tpm.py): evicted
+        if tpm_key is not None:
+            where = f"tpm:{getattr(identity.signer, 'handle', 0):#x} via {getattr(identity.signer, 'tcti', '?')}"
+            cert["destroyed"].append({"kind": "gateway_key", "path": where, "bytes": 0, "sha256": None, "files": 0})
+            cert["note"] = "the gateway key was evicted from its TPM after signing this certificate"
         if service:
             cert["service"] = service
         from gateway import wire
 
-        path = dc.write_certificate(wire.sign_certificate(cert, identity.signing_key), cert_dir,
+        path = dc.write_certificate(wire.sign_certificate(cert, identity.signer), cert_dir,
                                     identity.gateway_id, now)
         for item in key_items:
             dc.destroy(item)
-    except (dc.DecommissionError, OSError) as exc:
+        if tpm_key is not None:
+            tpm_key()
+    except (dc.DecommissionError, OSError, RuntimeError) as exc:  # RuntimeError: signer_tpm.TpmError
         raise click.ClickException(f"decommission incomplete: {exc}") from None
     if as_json:
         click.echo(json.dumps({"certificate": str(path.resolve()), **cert}))

@@ -24,7 +24,9 @@ def command(state_dir: Path | None, token: str, receiver: str, as_json: bool) ->
         answer = enroll(get_state(state_dir), receiver, token)
     except IdentityError as exc:
         raise click.ClickException(str(exc)) from exc
-    out = {k: answer.get(k) for k in ("enterprise_id", "gateway_id", "kid", "receiver_kid")}
-    click.echo(json.dumps(out) if as_json else
-               _("enrolled gateway {gateway} for enterprise {enterprise}")
-               .format(gateway=out["gateway_id"], enterprise=out["enterprise_id"]))
+    out = {k: answer.get(k) for k in ("enterprise_id", "gateway_id", "kid", "receiver_kid", "protection")}
+    line = _("enrolled gateway {gateway} for enterprise {enterprise}").format(gateway=out["gateway_id"],
+                                                                             enterprise=out["enterprise_id"])
+    if out["protection"]:  # file / tpm / tpm-attested, as the receiver recorded it (a receiver before: none)
+        line += f" (key protection recorded by the receiver: {out['protection']})"
+    click.echo(json.dumps(out) if as_json else line)

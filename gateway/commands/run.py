@@ -34,9 +34,9 @@ def not_ready(state_dir: Path, profile: Any) -> str | None:
     An uplink needs an enterprise to sign for: a gateway with no key, or with a key but no
     enrollment (and no ``uplink.transport = "none"``), would poll and never sign a batch, so it
     stops here instead of failing later with a traceback (docs/installers.md, section 7)."""
-    from gateway.identity import ENROLLMENT_FILE, KEY_FILE
+    from gateway.identity import ENROLLMENT_FILE, has_key
 
-    if not (state_dir / KEY_FILE).exists():
+    if not has_key(state_dir):
         return _("this gateway has no key in {state}: run `edgeproof init --state {state}` first, "
                  "then `edgeproof enroll`").format(state=state_dir)
     if profile.uplink.transport != "none" and not (state_dir / ENROLLMENT_FILE).exists():

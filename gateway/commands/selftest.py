@@ -61,9 +61,18 @@ def check_profile(profile_arg: str | None, state: Path | None = None) -> tuple[C
 
 
 def check_key(state: Path) -> Check:
-    from gateway.identity import KEY_FILE, IdentityError, load_identity
+    from gateway.identity import KEY_FILE, IdentityError, load_identity, tpm_identity
 
     key = state / KEY_FILE
+    tpm = tpm_identity(state)
+    if tpm is not None:  # the key lives in a TPM: it must answer and hold the key identity.json names
+        try:
+            ident = load_identity(state)
+        except IdentityError as exc:
+            return Check("key", "fail", str(exc), "check the TPM (tpm2_getrandom --hex 8) and --tpm-tcti")
+        ident.signer.close()
+        return Check("key", "ok", f"TPM key at handle {tpm.get('tpm_handle')} via {tpm.get('tcti')}, key id "
+                                  f"{ident.kid}, gateway {ident.gateway_id}")
     if not key.exists():
         return Check("key", "fail", _("no key at {path}").format(path=key), _("run `edgeproof init`"))
     mode = key.stat().st_mode & 0o777

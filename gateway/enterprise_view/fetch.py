@@ -64,7 +64,7 @@ def fetch(state_dir: Path, identity: Identity, url: str | None = None, timeout_s
     base = receiver_url(identity, url)
     stmt = wire_request.request_statement(identity.gateway_id, identity.kid, identity.enterprise_id, "GET", PATH,
                                           time.time() if now is None else now)
-    headers = wire_request.sign_request(stmt, identity.signing_key)
+    headers = wire_request.sign_request(stmt, identity.signer)
     req = urllib.request.Request(base + PATH, method="GET", headers={**headers, "Accept": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:

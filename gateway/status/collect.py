@@ -45,7 +45,9 @@ def identity_view(gw: Gateway) -> dict[str, Any]:
     enr = ident.enrollment or {}
     return {"gateway_id": ident.gateway_id, "kid": ident.kid, "public_key": wire.b64(ident.public_key),
             "enrolled": ident.enterprise_id is not None, "enterprise_id": ident.enterprise_id,
-            "receiver_url": enr.get("receiver_url"), "receiver_kid": enr.get("receiver_kid")}
+            "receiver_url": enr.get("receiver_url"), "receiver_kid": enr.get("receiver_kid"),
+            # where the key lives (file / tpm) and what the receiver recorded at enrollment (tpm-attested, ...)
+            "key_store": ident.protection, "key_protection": enr.get("protection")}
 
 
 def devices_view(gw: Gateway) -> list[dict[str, Any]]:

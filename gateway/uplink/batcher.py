@@ -99,7 +99,7 @@ class Batcher:
         }
         if self.replay is not None:
             body["replay"] = self.replay
-        signed = wire.sign_body(body, self.identity.signing_key)
+        signed = wire.sign_body(body, self.identity.signer)
         categories = sorted({r.get("category", r["type"]) for r in records})
         self.store.append_batch(seq, signed.hash, signed.body, signed.sig, signed.kid, ids, categories,
                                 len(records), {"chain.head_hash": signed.hash, "chain.head_seq": str(seq)},

@@ -89,7 +89,7 @@ class HeadSigner:
             return None
         stmt = wire.head_statement(self.identity.gateway_id, ent, self.identity.kid, acked_seq, row[0],
                                    self.clock(), heads_from(self.store))
-        return wire.sign_head_statement(stmt, self.identity.signing_key)
+        return wire.sign_head_statement(stmt, self.identity.signer)
 
     def delivered(self, seq: int) -> None:
         self._last_sent_at = time.monotonic()

@@ -30,6 +30,7 @@ def as_schema_2(path: Path) -> None:
     for table in ("findings", "alerts"):  # schema 4 hash-chains findings and alerts
         con.execute(f"ALTER TABLE {table} DROP COLUMN prev")
         con.execute(f"ALTER TABLE {table} DROP COLUMN hash")
+    con.execute("ALTER TABLE gateway_keys DROP COLUMN protection")  # schema 5 records where each key lives
     con.execute("PRAGMA user_version=2")
     con.commit()
     con.close()
@@ -48,8 +49,9 @@ def test_a_schema_2_database_is_migrated_in_place_and_keeps_its_batches(tmp_path
     rdb = ReceiverDB(path)
     try:
         with rdb.read() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
             rows = conn.execute("SELECT seq, hash, head_sig FROM batches ORDER BY seq").fetchall()
+            assert conn.execute("SELECT protection FROM gateway_keys").fetchall() == [("file",)]
         assert rows == [(i + 1, b.hash, None) for i, b in enumerate(old)]
         new = gw.next()  # the chain goes on, now with a head signature
         assert ingest(rdb, new.envelope()).status == "accepted"
@@ -71,5 +73,5 @@ def test_schema_1_is_refused_by_name(tmp_path: Path) -> None:
     con.execute("PRAGMA user_version=1")
     con.commit()
     con.close()
-    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 4.*not migrated"):
+    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 5.*not migrated"):
         ReceiverDB(path)
