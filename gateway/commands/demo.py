@@ -130,6 +130,66 @@ def export_and_verify_evidence(workdir: Path, enterprise: str) -> dict[str, Any]
             "failures": res.failures[:20], "notes": res.notes, "timestamps": info.get("counts", {}).get("timestamps")}
 
 
+WEBHOOK_DOMAIN = b"edgeproof-webhook/1\n"  # docs/receiver.md, "Webhook signatures" (what a bank's endpoint checks)
+
+
+def deliver_one_alert(workdir: Path, url: str) -> dict[str, Any]:
+    """The operator's alert path end to end: a signed-webhook channel to an endpoint on loopback, the fleet
+    check run as an hour later (the demo gateway has stopped by then, so it is silent), delivery from the
+    outbox, and the endpoint's check of the signature with the receiver key, as a bank's would."""
+    import base64
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from nacl.signing import VerifyKey
+
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            got.append(({k.lower(): v for k, v in self.headers.items()},
+                        self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    db = str(workdir / "receiver.db")
+    try:
+        _cloud("channel", "add", "--db", db, "--name", "demo-ops", "--kind", "webhook",
+               "--url", f"http://127.0.0.1:{server.server_port}/alerts", "--json")
+        _cloud("check-fleet", "--db", db, "--enterprise", DEMO_ENTERPRISE, "--now", str(int(time.time()) + 3600),
+               "--json")
+        deadline = time.time() + 60
+        while not got and time.time() < deadline:
+            _cloud("deliver", "--db", db, "--until-idle", "--json")
+        if not got:
+            return {"ok": False, "kind": None, "error": "no webhook arrived within 60 s"}
+        with urllib.request.urlopen(url + "/v1/receiver/key", timeout=10) as resp:  # noqa: S310 - loopback
+            public_key = base64.b64decode(json.loads(resp.read())["public_key"])
+        headers, body = got[0]
+        signed = (WEBHOOK_DOMAIN + headers["edgeproof-timestamp"].encode() + b"\n"
+                  + headers["idempotency-key"].encode() + b"\n" + body)
+        VerifyKey(public_key).verify(signed, base64.b64decode(headers["edgeproof-signature"].split("=", 1)[1]))
+        alert = json.loads(body)
+        kind = alert.get("kind") or (alert.get("alert") or {}).get("kind")
+        return {"ok": True, "kind": kind, "idempotency_key": headers["idempotency-key"], "deliveries": len(got)}
+    except (KeyError, ValueError, OSError) as exc:  # nacl's BadSignatureError is a ValueError
+        return {"ok": False, "kind": None, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        server.shutdown()
+
+
+def _alert_text(a: dict[str, Any]) -> str:
+    if not a["ok"]:
+        return "FAILED: " + a.get("error", "")
+    return f"{a['kind']} -> signed webhook on loopback, signature checked with the receiver key"
+
+
 def _evidence_text(ev: dict[str, Any]) -> str:
     c = ev.get("counts") or {}
     state = "verified offline" if ev["ok"] else "FAILED: " + "; ".join(ev["failures"][:3])
@@ -209,7 +269,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     workdir = keep or Path(tempfile.mkdtemp(prefix="edgeproof-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     state = workdir / "gateway"
-    steps = Progress(11 if history_days else 7, enabled=not as_json)
+    steps = Progress(12 if history_days else 8, enabled=not as_json)
     steps.step(f"starting the receiver (its own process; state in {workdir})")
     proc, url = start_receiver(workdir)
     try:
@@ -262,6 +322,8 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         steps.step("operator: the fleet list (every gateway, its state and latest signed health summary)")
         fleet = _cloud_json("gateways", "--db", str(workdir / "receiver.db"), "--json")
         fleet_text = _cloud("gateways", "--db", str(workdir / "receiver.db"))
+        steps.step("operator: an alert delivered (the stopped gateway is silent an hour later) by signed webhook")
+        alert = deliver_one_alert(workdir, url)
     except subprocess.CalledProcessError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -308,7 +370,9 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
               and summary["history_batches_accepted"] == history.get("batches", 0) > 0
               and summary["history_records_verified"] > 0 and summary["history_scores_verified"] > 0
               and summary["score_rescored"]["ok"]))
-          and summary["fleet"]["state"] == "online" and summary["fleet"]["health_seq"] is not None)
+          and summary["fleet"]["state"] == "online" and summary["fleet"]["health_seq"] is not None
+          and alert["ok"])
+    summary["alert_delivered"] = alert
     summary["evidence_bundle"] = evidence
     ok = ok and evidence["ok"]
     summary["ok"] = ok
@@ -330,6 +394,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             f"  score                {_score_text(summary['score'])}\n"
             f"  bank rescore         {_rescore_text(summary['score_rescored'])}\n"
             f"  evidence bundle      {_evidence_text(evidence)}\n"
+            f"  alert delivered      {_alert_text(alert)}\n"
             f"  fleet (cloud gateways)\n" + "\n".join("    " + line for line in fleet_text.splitlines()) + "\n"
             f"  result               {'CHAIN HELD' if ok else 'FAILED'}  (state in {workdir})")
     sys.exit(0 if ok else 1)

@@ -64,12 +64,12 @@ def test_demo_prints_each_step_as_it_goes_and_nothing_but_json_with_json(tmp_pat
     assert proc.stdout is not None
     first = proc.stdout.readline()
     # The first step is on screen while the demo still runs, not at the end.
-    assert first.startswith("[") and "step 1/7" in first and proc.poll() is None
+    assert first.startswith("[") and "step 1/8" in first and proc.poll() is None
     rest, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, rest[-2000:] + err[-3000:]
     lines = [first.rstrip("\n"), *rest.splitlines()]
-    steps = [ln for ln in lines if re.match(r"^\[\s*\d+\.\d s\] step \d/7: ", ln)]
-    assert [int(re.search(r"step (\d)/7", s).group(1)) for s in steps] == [1, 2, 3, 4, 5, 6, 7]
+    steps = [ln for ln in lines if re.match(r"^\[\s*\d+\.\d s\] step \d/8: ", ln)]
+    assert [int(re.search(r"step (\d)/8", s).group(1)) for s in steps] == [1, 2, 3, 4, 5, 6, 7, 8]
     elapsed = [float(re.match(r"^\[\s*([\d.]+) s\]", s).group(1)) for s in steps]
     assert elapsed == sorted(elapsed) and elapsed[-1] >= 3.0  # the gateway step alone runs 3 s
     assert any("batches acknowledged" in ln for ln in lines) and "CHAIN HELD" in rest
