@@ -220,8 +220,9 @@ function renderConsent(c) {
       ["Next expiry", f.until || "none"],
     ]);
   } else {
-    body.push(el("p", {class: "hint"}, c.in_force_error ? "Consent could not be evaluated: " + c.in_force_error
-      : "Consent is not configured on this gateway version."));
+    body.push(c.in_force_error
+      ? el("p", {class: "err"}, "Consent could not be evaluated (what may leave is unknown): " + c.in_force_error)
+      : el("p", {class: "hint"}, "Consent is not configured on this gateway version."));
   }
   body.push(el("p", {}, "Categories that have left the site: ",
     c.categories_sent.length ? c.categories_sent.map(x => badge(x, "yes")) : "none yet"));
