@@ -431,6 +431,13 @@ class Store:
                             "DO UPDATE SET seq=MAX(seq, excluded.seq), at=excluded.at, detail=excluded.detail",
                             (destination, seq, time.time(), detail))
 
+    def rewind_acked(self, destination: str, seq: int) -> None:
+        """Set the acknowledged seq *back* (the receiver lacks batches it once acknowledged:
+        restored from a backup), so the sender resends from ``seq + 1``. Under the store lock
+        like every other write: the sender thread and the packer share the connection."""
+        with self._lock:
+            self.db.execute("UPDATE acks SET seq=? WHERE destination=?", (seq, destination))
+
     # -- retention ----------------------------------------------------------------------
     def size_bytes(self) -> int:
         """Bytes in use: SQLite keeps freed pages in the file, so the file size alone would

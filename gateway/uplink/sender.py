@@ -80,8 +80,7 @@ class Sender:
                 if ack.code == "out_of_order" and ack.expected_seq is not None and ack.expected_seq <= seq:
                     # The receiver lacks earlier batches (it was restored from a backup):
                     # rewind and resend from what it expects, same bytes as before.
-                    self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?",
-                                          (ack.expected_seq - 1, self.dest))
+                    self.store.rewind_acked(self.dest, ack.expected_seq - 1)
                     log.warning("receiver asked to resend", extra={"from_seq": ack.expected_seq})
                     break
                 assert self.status.rejected is not None
@@ -120,7 +119,7 @@ class Sender:
             if isinstance(chain_seq, int) and not isinstance(chain_seq, bool) and 0 <= chain_seq < acked:
                 # The receiver holds less than it acknowledged (restored from a backup, or its
                 # newest batches were deleted): rewind and resend the same bytes, as for out_of_order.
-                self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?", (chain_seq, self.dest))
+                self.store.rewind_acked(self.dest, chain_seq)
                 log.warning("receiver's chain ends before what it acknowledged; resending",
                             extra={"from_seq": chain_seq + 1, "acked": acked})
             return True
