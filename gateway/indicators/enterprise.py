@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
+from gateway.indicators.base import Indicator, IndicatorValue, WindowContext, failed_value
 from gateway.indicators.registry import all_indicators
 
 log = logging.getLogger("edgeproof.indicators")
@@ -168,7 +168,7 @@ def compute_enterprise(store: Any, profile: Any, days: Iterable[str | date], now
             except Exception as exc:  # one broken indicator (or odd row) must not stop the others
                 log.exception("enterprise indicator failed", extra={"indicator": ind.name, "window": start,
                                                                     "error": str(exc)})
-                continue
+                values = [failed_value(ind, SUBJECT, exc)]
             for v in values:
                 if v.value is not None and not math.isfinite(v.value):
                     v.value, v.quality = None, [*v.quality, "not_finite"]
