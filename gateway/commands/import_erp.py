@@ -54,10 +54,12 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
             continue
         click.echo(f"{r.connector}: {r.source}: {r.status}" + (f" ({r.error})" if r.error else ""))
         if r.status == "imported":
-            click.echo(f"  rows {r.rows_ok} ok, {len(r.quarantined)} quarantined; added {r.added}, changed "
+            n_quarantined = r.quarantined_count or len(r.quarantined)
+            click.echo(f"  rows {r.rows_ok} ok, {n_quarantined} quarantined; added {r.added}, changed "
                        f"{r.changed}, removed {r.removed}, unchanged {r.unchanged}")
         for line, reason in r.quarantined[:50]:
             click.echo(f"  line {line}: {reason}")
-        if len(r.quarantined) > 50:
-            click.echo(f"  ... {len(r.quarantined) - 50} more")
+        total = r.quarantined_count or len(r.quarantined)
+        if total > 50:
+            click.echo(f"  ... {total - 50} more")
     sys.exit(1 if failed else 0)

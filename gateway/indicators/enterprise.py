@@ -12,7 +12,6 @@ a revision.
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 import math
@@ -59,21 +58,33 @@ def has_dataset(ctx: WindowContext, dataset: str) -> bool:
     return bool(c[key])
 
 
+# Row ranges kept per computation run: the windows of one run share them (a day's
+# indicators read the same day; a month's, the same month). Older ranges are dropped, so
+# memory follows the rows of one window, never the whole imported history.
+RANGES_KEPT = 2
+
+
 def rows(ctx: WindowContext, dataset: str, start: float | None = None, end: float | None = None
          ) -> list[dict[str, Any]]:
     """Rows of a dataset whose own date is in [start, end) (default: the window); each is
-    its fields plus ``_day`` and ``_ts``."""
+    its fields plus ``_day`` and ``_ts``. Read from the store per range (index on dataset,
+    ts), the last ``RANGES_KEPT`` ranges cached."""
     start = ctx.start if start is None else start
     end = ctx.end if end is None else end
     c = _cache(ctx)
-    key = f"all:{dataset}"
-    if key not in c:  # one load per computation run, shared by every window (balances read all history)
-        with ctx.store._lock:
-            got = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? ORDER BY ts, id",
-                                       (dataset,)).fetchall()
-        c[key] = ([t for _, t, _ in got], [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in got])
-    ts, data = c[key]
-    return data[bisect.bisect_left(ts, start):bisect.bisect_left(ts, end)]
+    ranges: dict[tuple[str, float, float], list[dict[str, Any]]] = c.setdefault("ranges", {})
+    key = (dataset, float(start), float(end))
+    if key in ranges:
+        ranges[key] = ranges.pop(key)  # most recently used last
+        return ranges[key]
+    while len(ranges) >= RANGES_KEPT:  # drop before loading: never three ranges at once
+        ranges.pop(next(iter(ranges)))
+    with ctx.store._lock:
+        cur = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? AND ts>=? AND ts<? "
+                                   "ORDER BY ts, id", (dataset, start, end))
+        data = [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in cur]
+    ranges[key] = data
+    return data
 
 
 def as_of(ctx: WindowContext) -> date:
