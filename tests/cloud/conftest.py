@@ -29,6 +29,7 @@ from gateway.uplink.batcher import Batcher
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.http import HttpTransport
 from gateway.uplink.sender import Sender
+from tests.support.services import missing_service
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -98,7 +99,7 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A private mosquitto on a free loopback port; stopped by its PID."""
     if not os.path.exists(MOSQUITTO):
-        pytest.skip("mosquitto is not installed")
+        missing_service("mosquitto", "mosquitto")
     d = tmp_path_factory.mktemp("mosquitto")
     port = free_port()
     conf = d / "mosquitto.conf"
