@@ -33,7 +33,8 @@ def _pytest(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_needs_mosquitto.py").write_text(MODULE)
     (tmp_path / "test_needs_postgres.py").write_text(FIXTURE)
     clean = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGEPROOF_REQUIRE_SERVICES")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "--continue-on-collection-errors", str(tmp_path)],
+    args = ["-q", "-p", "no:cacheprovider", "-rs", "--continue-on-collection-errors", str(tmp_path)]
+    return subprocess.run([sys.executable, "-m", "pytest", *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**clean, "PYTHONPATH": str(ROOT), **env})
 
