@@ -149,7 +149,7 @@ class CsvRows:
     def __init__(self, path: Path, scan: _Scan, delimiter: str, header_row: int) -> None:
         self.path, self.scan, self.delimiter, self.header_row = path, scan, delimiter, header_row
         self.columns: list[str] | None = None
-        for _rec, _line, _raw, _last in self._records(header_only=True):
+        for _rec, _line, _raw, _last, _error in self._records(header_only=True):
             break
 
     def _lines(self, buf: list[str]) -> Iterator[str]:
@@ -159,29 +159,40 @@ class CsvRows:
                 buf.append(ln)
                 yield ln
 
-    def _records(self, header_only: bool = False) -> Iterator[tuple[list[str], int, str, bool]]:
-        """(cells, first line, raw text, is_last) of every record after the header."""
+    def _records(self, header_only: bool = False) -> Iterator[tuple[list[str], int, str, bool, str | None]]:
+        """(cells, first line, raw text, is_last, error) of every record after the header. A
+        record the csv module cannot parse (a stray carriage return in an unquoted field) comes
+        with the error instead of ending the file."""
         buf: list[str] = []
         reader = csv.reader(self._lines(buf), delimiter=self.delimiter)
-        pending: tuple[list[str], int, str] | None = None
+        pending: tuple[list[str], int, str, str | None] | None = None
         header_seen = False
-        for rec in reader:
+        while True:
+            error = None
+            try:
+                rec = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                rec, error = [], f"line {reader.line_num}: not a CSV record ({exc})"
             first = reader.line_num - len(buf) + 1
             raw = "".join(buf)
             buf.clear()
             if not header_seen:
+                if error is not None:
+                    raise SourceError(f"{self.path.name}: header {error}")
                 if reader.line_num >= self.header_row:
                     header_seen = True
                     self.columns = [norm_header(h) for h in rec]
                     if header_only:
-                        yield rec, first, raw, False
+                        yield rec, first, raw, False, None
                         return
                 continue
             if pending is not None:
-                yield (*pending, False)
-            pending = (rec, first, raw)
+                yield (*pending[:3], False, pending[3])
+            pending = (rec, first, raw, error)
         if pending is not None:
-            yield (*pending, True)
+            yield (*pending[:3], True, pending[3])
 
     def _truncation(self, raw: str, first: int) -> str | None:
         t = self.scan.truncated_line
@@ -196,10 +207,13 @@ class CsvRows:
 
     def __iter__(self) -> Iterator[SourceRow]:
         header = self.columns or []
-        for rec, line, raw_text, last in self._records():
+        for rec, line, raw_text, last, error in self._records():
+            raw = raw_text.rstrip("\r\n")
+            if error is not None:
+                yield SourceRow(line, raw, {"__error__": error})
+                continue
             if not any(c.strip() for c in rec):
                 continue
-            raw = raw_text.rstrip("\r\n")
             values: dict[str, Any] = dict(zip(header, rec, strict=False))
             if last and (why := self._truncation(raw_text, line)):
                 values["__error__"] = why
