@@ -16,9 +16,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext, failed_value
@@ -62,29 +62,73 @@ def has_dataset(ctx: WindowContext, dataset: str) -> bool:
 # indicators read the same day; a month's, the same month). Older ranges are dropped, so
 # memory follows the rows of one window, never the whole imported history.
 RANGES_KEPT = 2
+# A range of at most this many rows is kept decoded (dicts, ~1.5 KB a row: every indicator
+# of the window reads it again); a larger one compact (JSON text, decoded row by row).
+DECODED_ROWS_MAX = 10_000
+
+
+class Rows(Sequence[dict[str, Any]]):
+    """Imported rows of one range, kept compact: each row's JSON text (as stored), decoded to
+    a dict only when read. A month of a busy MES export is a few hundred thousand rows: as
+    dicts that was ~1.5 KB each, as text ~0.2 KB."""
+
+    __slots__ = ("_days", "_fields", "_ts")
+
+    def __init__(self) -> None:
+        self._days: list[str] = []
+        self._ts: list[float] = []
+        self._fields: list[str] = []
+
+    def append(self, day: str, ts: float, fields: str) -> None:
+        self._days.append(day)
+        self._ts.append(ts)
+        self._fields.append(fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def _row(self, i: int) -> dict[str, Any]:
+        return {**json.loads(self._fields[i]), "_day": self._days[i], "_ts": self._ts[i]}
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._row(j) for j in range(*i.indices(len(self)))]
+        return self._row(i if i >= 0 else len(self) + i)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for i in range(len(self._fields)):
+            yield self._row(i)
 
 
 def rows(ctx: WindowContext, dataset: str, start: float | None = None, end: float | None = None
-         ) -> list[dict[str, Any]]:
+         ) -> Sequence[dict[str, Any]]:
     """Rows of a dataset whose own date is in [start, end) (default: the window); each is
     its fields plus ``_day`` and ``_ts``. Read from the store per range (index on dataset,
     ts), the last ``RANGES_KEPT`` ranges cached."""
     start = ctx.start if start is None else start
     end = ctx.end if end is None else end
     c = _cache(ctx)
-    ranges: dict[tuple[str, float, float], list[dict[str, Any]]] = c.setdefault("ranges", {})
+    ranges: dict[tuple[str, float, float], Sequence[dict[str, Any]]] = c.setdefault("ranges", {})
     key = (dataset, float(start), float(end))
     if key in ranges:
         ranges[key] = ranges.pop(key)  # most recently used last
         return ranges[key]
     while len(ranges) >= RANGES_KEPT:  # drop before loading: never three ranges at once
         ranges.pop(next(iter(ranges)))
+    data = Rows()
     with ctx.store._lock:
-        cur = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? AND ts>=? AND ts<? "
-                                   "ORDER BY ts, id", (dataset, start, end))
-        data = [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in cur]
-    ranges[key] = data
-    return data
+        for d, t, f in ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? AND ts>=? AND "
+                                            "ts<? ORDER BY ts, id", (dataset, start, end)):
+            data.append(d, t, f)
+    kept: Sequence[dict[str, Any]] = list(data) if len(data) <= DECODED_ROWS_MAX else data
+    ranges[key] = kept
+    return kept
 
 
 def as_of(ctx: WindowContext) -> date:

@@ -19,8 +19,18 @@ from gateway import wire
 from gateway.connectors.readers import SourceError, read_csv, read_excel
 from gateway.connectors.values import parse_datetime, parse_direction, parse_number
 from gateway.profile import ProfileError, load_profile
-from gateway.profile.schema import Bus, Device, IndicatorsCfg, Model, MqttCfg, PointDef, Site, StatusCfg, StoreCfg, \
-    UplinkCfg
+from gateway.profile.schema import (
+    Bus,
+    Device,
+    IndicatorsCfg,
+    Model,
+    MqttCfg,
+    PointDef,
+    Site,
+    StatusCfg,
+    StoreCfg,
+    UplinkCfg,
+)
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
