@@ -29,6 +29,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from doc_tables import host_line, load_result, save_result, write_block  # noqa: E402
+
 HEADER = "工单号,生产日期,班次,产品名称,计划数量,完工数量,良品数量,计划工时(小时),实际工时(小时)\n"
 PRODUCTS = ["刹车盘 BD-220", "支架 ZJ-15", "法兰 FL-80", "轴承座 ZC-32", "壳体 KT-105", "齿轮 CL-48"]
 PROFILE = """
@@ -138,18 +141,36 @@ def run(size_mb: float, keep: bool) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def render(res: dict) -> str:
+    """The docs table (docs/benchmarks.md, bench/README.md) from a result."""
+    return "\n".join([
+        "| export | rows | wall time | rows/s | CPU | peak RSS | store after |", "|---|---|---|---|---|---|---|",
+        f"| {res['size_mb']} MB MES CSV, {res['days']} days | {res['rows']:,} ({res['quarantined']} quarantined) | "
+        f"{res['wall_s']:.0f} s | {res['rows_per_s']:,} | {res['cpu_s']:.0f} s | **{res['peak_rss_mb']:.0f} MB** | "
+        f"{res['store_mb']:.0f} MB |", "", host_line(res)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=float, default=200.0, help="export size in MB (default 200)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "import_large.json")
+    ap.add_argument("--out", type=Path, default=None, help="result JSON (default bench/results/import_large.json)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (export, profile, store)")
+    ap.add_argument("--write-docs", action="store_true", help="replace the generated table in the docs")
+    ap.add_argument("--render", type=Path, help="no run: print (and --write-docs) the table of a saved result")
     args = ap.parse_args()
-    res = run(args.size, args.keep)
-    print(f"{res['size_mb']} MB, {res['rows']} rows: {res['wall_s']} s ({res['rows_per_s']} rows/s), "
-          f"peak RSS {res['peak_rss_mb']} MB, store {res['store_mb']} MB")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print("JSON " + json.dumps(res, ensure_ascii=False))
+    if args.render:
+        res = load_result(args.render)
+    else:
+        res = run(args.size, args.keep)
+        print(f"{res['size_mb']} MB, {res['rows']} rows: {res['wall_s']} s ({res['rows_per_s']} rows/s), "
+              f"peak RSS {res['peak_rss_mb']} MB, store {res['store_mb']} MB")
+        print(f"result: {save_result('import_large', res, args.out)}")
+        print("JSON " + json.dumps(res, ensure_ascii=False))
+    if args.write_docs or args.render:
+        table = render(res)
+        print(table)
+        if args.write_docs:
+            write_block("import_large", table)
 
 
 if __name__ == "__main__":
