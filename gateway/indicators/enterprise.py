@@ -12,6 +12,7 @@ a revision.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import math
@@ -62,6 +63,10 @@ def has_dataset(ctx: WindowContext, dataset: str) -> bool:
 # indicators read the same day; a month's, the same month). Older ranges are dropped, so
 # memory follows the rows of one window, never the whole imported history.
 RANGES_KEPT = 2
+# A dataset of at most this many rows is loaded whole once per computation run and sliced
+# per window (a replay computes hundreds of windows; history-wide ranges such as open orders
+# would otherwise be read again for each). A larger one is read per range.
+WHOLE_DATASET_MAX = 20_000
 # A range of at most this many rows is kept decoded (dicts, ~1.5 KB a row: every indicator
 # of the window reads it again); a larger one compact (JSON text, decoded row by row).
 DECODED_ROWS_MAX = 10_000
@@ -106,6 +111,22 @@ class Rows(Sequence[dict[str, Any]]):
             yield self._row(i)
 
 
+def _whole_dataset(ctx: WindowContext, c: dict[str, Any], dataset: str
+                   ) -> tuple[list[float], list[dict[str, Any]]] | None:
+    """The whole dataset as (timestamps, rows) when it is small enough, loaded once per run."""
+    key = f"all:{dataset}"
+    if key not in c:
+        with ctx.store._lock:
+            n = ctx.store.db.execute("SELECT COUNT(*) FROM erp_rows WHERE dataset=?", (dataset,)).fetchone()[0]
+            if n > WHOLE_DATASET_MAX:
+                c[key] = None
+            else:
+                got = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? ORDER BY ts, id",
+                                           (dataset,)).fetchall()
+                c[key] = ([t for _, t, _ in got], [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in got])
+    return c[key]
+
+
 def rows(ctx: WindowContext, dataset: str, start: float | None = None, end: float | None = None
          ) -> Sequence[dict[str, Any]]:
     """Rows of a dataset whose own date is in [start, end) (default: the window); each is
@@ -114,6 +135,10 @@ def rows(ctx: WindowContext, dataset: str, start: float | None = None, end: floa
     start = ctx.start if start is None else start
     end = ctx.end if end is None else end
     c = _cache(ctx)
+    whole = _whole_dataset(ctx, c, dataset)
+    if whole is not None:
+        ts, data_all = whole
+        return data_all[bisect.bisect_left(ts, start):bisect.bisect_left(ts, end)]
     ranges: dict[tuple[str, float, float], Sequence[dict[str, Any]]] = c.setdefault("ranges", {})
     key = (dataset, float(start), float(end))
     if key in ranges:
