@@ -122,11 +122,16 @@ token = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_ch
 
 
 def _state_digest(gw: Any) -> str:
-    """Everything a request could change: the store's tables and the consent state."""
+    """What a visitor could change if the page let it (the gateway's own background writes
+    -- readings, watermarks, batches -- are not the visitor's): the changes made on site
+    (consent, declarations), the acknowledgements, and the key and password files."""
     con = sqlite3.connect(f"file:{gw.store.path}?mode=ro", uri=True)
     try:
         h = hashlib.sha256()
-        for table in ("consent_changes", "outbox", "meta", "audit_log", "declarations"):
+        for f in sorted(gw.state_dir.iterdir()):
+            if f.suffix in (".key", ".pw", ".json") and f.name != "status.json":
+                h.update(f.name.encode() + f.read_bytes())
+        for table in ("consent_changes", "declarations", "acks"):
             try:
                 rows = con.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()  # noqa: S608 - fixed names
             except sqlite3.OperationalError:
