@@ -253,7 +253,6 @@ class Importer:
             return rep
         missing = [f"{f} ({c.column})" for f, c in source_columns(cfg) if norm_header(c.column) not in src.columns]
         run = _Run(cfg, ds, src, fingerprint, rep, self.clock())
-        self._begin(run)
         if missing:
             rep.status, rep.error = "failed", f"columns not in the header: {missing}; header is {src.columns}"
             run.quarantine.append((0, rep.error, ",".join(src.columns)))
@@ -270,9 +269,8 @@ class Importer:
                     else:
                         run.mapped.append(m)
                 if len(run.mapped) + len(run.quarantine) >= CHUNK_ROWS:
-                    self._write_chunk(run)
-        self._write_chunk(run)
-        self._finish(run)
+                    self._commit_chunk(run)
+        self._commit_chunk(run, last=True)
         if run.n_quarantined:
             log.warning("rows quarantined", extra={"connector": cfg.name, "source": src.name,
                                                    "quarantined": run.n_quarantined})
@@ -306,59 +304,57 @@ class Importer:
 
     def _begin(self, run: _Run) -> None:
         cfg, db = run.cfg, self.store.db
-        with self._tx():
-            cur = db.execute("INSERT INTO erp_imports(connector, source, content_hash, at, dataset) VALUES(?,?,?,?,?)",
-                             (cfg.name, run.src.name, INCOMPLETE + run.fingerprint, run.now, run.ds.name))
-            run.rep.import_id = run.iid = int(cur.lastrowid or 0)
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen(key TEXT PRIMARY KEY, line INTEGER NOT NULL)")
-            db.execute("DELETE FROM temp.import_seen")
-            run.incomplete = {i for (i,) in db.execute(
-                "SELECT id FROM erp_imports WHERE connector=? AND dataset=? AND content_hash LIKE ? AND id<>?",
-                (cfg.name, run.ds.name, INCOMPLETE + "%", run.iid))}
+        cur = db.execute("INSERT INTO erp_imports(connector, source, content_hash, at, dataset) VALUES(?,?,?,?,?)",
+                         (cfg.name, run.src.name, INCOMPLETE + run.fingerprint, run.now, run.ds.name))
+        run.rep.import_id = run.iid = int(cur.lastrowid or 0)
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen(key TEXT PRIMARY KEY, line INTEGER NOT NULL)")
+        db.execute("DELETE FROM temp.import_seen")
+        run.incomplete = {i for (i,) in db.execute(
+            "SELECT id FROM erp_imports WHERE connector=? AND dataset=? AND content_hash LIKE ? AND id<>?",
+            (cfg.name, run.ds.name, INCOMPLETE + "%", run.iid))}
 
     def _write_chunk(self, run: _Run) -> None:
         cfg, ds, rep, iid, now = run.cfg, run.ds, run.rep, run.iid, run.now
         db = self.store.db
-        with self._tx():
-            keys = [m.key for m in run.mapped]
-            existing: dict[str, tuple[int, str, str, str, int]] = {}
-            for i in range(0, len(keys), 500):
-                part = keys[i:i + 500]
-                existing.update((r[0], (r[1], r[2], r[3], r[4], r[5])) for r in db.execute(
-                    f"SELECT key, id, row_hash, fields, day, import_id FROM erp_rows WHERE connector=? AND dataset=? "
-                    f"AND key IN ({','.join('?' * len(part))})", (cfg.name, ds.name, *part)))
-            for m in run.mapped:
-                first = db.execute("SELECT line FROM temp.import_seen WHERE key=?", (m.key,)).fetchone()
-                if first is not None:
-                    run.quarantine.append((m.line, f"duplicate key {m.key!r} (first on line {first[0]})", m.raw))
-                    continue
-                db.execute("INSERT INTO temp.import_seen(key, line) VALUES(?,?)", (m.key, m.line))
-                rep.rows_ok += 1
-                run.lo = m.day if run.lo is None or m.day < run.lo else run.lo
-                run.hi = m.day if run.hi is None or m.day > run.hi else run.hi
-                old = existing.get(m.key)
-                fields = json.dumps(m.fields, sort_keys=True, ensure_ascii=False)
-                if old is None:
-                    db.execute("INSERT INTO erp_rows(connector, dataset, key, day, ts, fields, row_hash, "
-                               "import_id) VALUES(?,?,?,?,?,?,?,?)", (cfg.name, ds.name, m.key, m.day, m.ts, fields,
-                                                                     m.row_hash, iid))
-                    rep.added += 1
+        keys = [m.key for m in run.mapped]
+        existing: dict[str, tuple[int, str, str, str, int]] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            existing.update((r[0], (r[1], r[2], r[3], r[4], r[5])) for r in db.execute(
+                f"SELECT key, id, row_hash, fields, day, import_id FROM erp_rows WHERE connector=? AND dataset=? "
+                f"AND key IN ({','.join('?' * len(part))})", (cfg.name, ds.name, *part)))
+        for m in run.mapped:
+            first = db.execute("SELECT line FROM temp.import_seen WHERE key=?", (m.key,)).fetchone()
+            if first is not None:
+                run.quarantine.append((m.line, f"duplicate key {m.key!r} (first on line {first[0]})", m.raw))
+                continue
+            db.execute("INSERT INTO temp.import_seen(key, line) VALUES(?,?)", (m.key, m.line))
+            rep.rows_ok += 1
+            run.lo = m.day if run.lo is None or m.day < run.lo else run.lo
+            run.hi = m.day if run.hi is None or m.day > run.hi else run.hi
+            old = existing.get(m.key)
+            fields = json.dumps(m.fields, sort_keys=True, ensure_ascii=False)
+            if old is None:
+                db.execute("INSERT INTO erp_rows(connector, dataset, key, day, ts, fields, row_hash, "
+                           "import_id) VALUES(?,?,?,?,?,?,?,?)", (cfg.name, ds.name, m.key, m.day, m.ts, fields,
+                                                                 m.row_hash, iid))
+                rep.added += 1
+                rep.days.add(m.day)
+            elif old[1] != m.row_hash:
+                db.execute("UPDATE erp_rows SET day=?, ts=?, fields=?, row_hash=?, import_id=? WHERE id=?",
+                           (m.day, m.ts, fields, m.row_hash, iid, old[0]))
+                db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, new) "
+                           "VALUES(?,?,?,?,?,?,?,?)", (iid, now, cfg.name, ds.name, m.key, "changed", old[2],
+                                                       fields))
+                rep.changed += 1
+                rep.days.update((m.day, old[3]))
+            else:
+                rep.unchanged += 1
+                if old[4] in run.incomplete:  # left by an import that never finished: recompute its day
                     rep.days.add(m.day)
-                elif old[1] != m.row_hash:
-                    db.execute("UPDATE erp_rows SET day=?, ts=?, fields=?, row_hash=?, import_id=? WHERE id=?",
-                               (m.day, m.ts, fields, m.row_hash, iid, old[0]))
-                    db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, new) "
-                               "VALUES(?,?,?,?,?,?,?,?)", (iid, now, cfg.name, ds.name, m.key, "changed", old[2],
-                                                           fields))
-                    rep.changed += 1
-                    rep.days.update((m.day, old[3]))
-                else:
-                    rep.unchanged += 1
-                    if old[4] in run.incomplete:  # left by an import that never finished: recompute its day
-                        rep.days.add(m.day)
-            db.executemany("INSERT INTO erp_quarantine(import_id, connector, source, line, reason, raw) "
-                           "VALUES(?,?,?,?,?,?)", [(iid, cfg.name, run.src.name, ln, r, raw[:2000])
-                                                  for ln, r, raw in run.quarantine])
+        db.executemany("INSERT INTO erp_quarantine(import_id, connector, source, line, reason, raw) "
+                       "VALUES(?,?,?,?,?,?)", [(iid, cfg.name, run.src.name, ln, r, raw[:2000])
+                                              for ln, r, raw in run.quarantine])
         run.n_quarantined += len(run.quarantine)
         rep.quarantined_count = run.n_quarantined
         room = QUARANTINE_IN_REPORT - len(rep.quarantined)
@@ -366,38 +362,57 @@ class Importer:
         run.mapped.clear()
         run.quarantine.clear()
 
-    def _finish(self, run: _Run) -> None:
+    def _removals(self, run: _Run) -> int:
+        """Snapshot mode: delete up to a chunk of the rows of the days covered that the corrected
+        export no longer has (inside the caller's transaction); returns how many."""
         cfg, ds, rep, iid, now = run.cfg, run.ds, run.rep, run.iid, run.now
+        if cfg.mode != "snapshot" or run.lo is None:
+            return 0
         db = self.store.db
-        if cfg.mode == "snapshot" and run.lo is not None:
-            while True:  # rows of the days covered that the corrected export no longer has, a chunk at a time
-                with self._tx():
-                    gone = db.execute("SELECT id, key, fields, day FROM erp_rows WHERE connector=? AND dataset=? "
-                                      "AND day BETWEEN ? AND ? AND import_id<>? AND key NOT IN "
-                                      "(SELECT key FROM temp.import_seen) LIMIT ?",
-                                      (cfg.name, ds.name, run.lo, run.hi, iid, CHUNK_ROWS)).fetchall()
-                    for rid, key, fields, day in gone:
-                        db.execute("DELETE FROM erp_rows WHERE id=?", (rid,))
-                        db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, "
-                                   "new) VALUES(?,?,?,?,?,?,?,NULL)", (iid, now, cfg.name, ds.name, key,
-                                                                       "removed", fields))
-                        rep.removed += 1
-                        rep.days.add(day)
-                if len(gone) < CHUNK_ROWS:
-                    break
+        gone = db.execute("SELECT id, key, fields, day FROM erp_rows WHERE connector=? AND dataset=? "
+                          "AND day BETWEEN ? AND ? AND import_id<>? AND key NOT IN "
+                          "(SELECT key FROM temp.import_seen) LIMIT ?",
+                          (cfg.name, ds.name, run.lo, run.hi, iid, CHUNK_ROWS)).fetchall()
+        for rid, key, fields, day in gone:
+            db.execute("DELETE FROM erp_rows WHERE id=?", (rid,))
+            db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, "
+                       "new) VALUES(?,?,?,?,?,?,?,NULL)", (iid, now, cfg.name, ds.name, key, "removed", fields))
+            rep.removed += 1
+            rep.days.add(day)
+        return len(gone)
+
+    def _finish(self, run: _Run) -> None:
+        """Record the import as complete (inside the caller's transaction)."""
+        ds, rep, iid = run.ds, run.rep, run.iid
+        db = self.store.db
+        if not ds.date_field and (rep.added or rep.changed or rep.removed):
+            # The master changed: every day with shipments converts to packs anew.
+            rep.days = {d for (d,) in db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")}
+        db.execute("UPDATE erp_imports SET content_hash=?, period_start=?, period_end=?, rows_ok=?, "
+                   "rows_quarantined=?, added=?, changed=?, removed=?, unchanged=? WHERE id=?",
+                   (run.fingerprint, run.lo, run.hi, rep.rows_ok, run.n_quarantined, rep.added, rep.changed,
+                    rep.removed, rep.unchanged, iid))
+        # Imports that crashed half-way are superseded now that this one went through.
+        db.execute("UPDATE erp_imports SET content_hash='aborted:' || substr(content_hash, ?) WHERE connector=? "
+                   "AND dataset=? AND content_hash LIKE ?", (len(INCOMPLETE) + 1, run.cfg.name, ds.name,
+                                                             INCOMPLETE + "%"))
+        db.execute("DELETE FROM temp.import_seen")
+
+    def _commit_chunk(self, run: _Run, last: bool = False) -> None:
+        """One transaction: (the import's start,) a chunk of rows, (and at the end the removals
+        and the completion). A small export is one transaction, as it always was."""
         with self._tx():
-            if not ds.date_field and (rep.added or rep.changed or rep.removed):
-                # The master changed: every day with shipments converts to packs anew.
-                rep.days = {d for (d,) in db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")}
-            db.execute("UPDATE erp_imports SET content_hash=?, period_start=?, period_end=?, rows_ok=?, "
-                       "rows_quarantined=?, added=?, changed=?, removed=?, unchanged=? WHERE id=?",
-                       (run.fingerprint, run.lo, run.hi, rep.rows_ok, run.n_quarantined, rep.added, rep.changed,
-                        rep.removed, rep.unchanged, iid))
-            # Imports that crashed half-way are superseded now that this one went through.
-            db.execute("UPDATE erp_imports SET content_hash='aborted:' || substr(content_hash, ?) WHERE connector=? "
-                       "AND dataset=? AND content_hash LIKE ?", (len(INCOMPLETE) + 1, cfg.name, ds.name,
-                                                                 INCOMPLETE + "%"))
-            db.execute("DELETE FROM temp.import_seen")
+            if not run.iid:
+                self._begin(run)
+            self._write_chunk(run)
+            if last and self._removals(run) < CHUNK_ROWS:
+                self._finish(run)
+                return
+        while last:
+            with self._tx():
+                if self._removals(run) < CHUNK_ROWS:
+                    self._finish(run)
+                    return
 
     # -- one connector ------------------------------------------------------------------------
     def run(self, cfg: ConnectorCfg, state_dir: str | Path, settle_s: float = 0.0) -> list[ImportReport]:
