@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _emulators import bench_points  # noqa: E402
+from doc_tables import host_line, load_result, save_result, write_block  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 EDGEPROOF = VENV_BIN / "edgeproof"
@@ -368,9 +369,18 @@ def main() -> None:
                          "(peak memory of window computation)")
     ap.add_argument("--keep", action="store_true", help="keep each scenario's temp dir (profile, store, log)")
     ap.add_argument("--gateway-pythonpath", help="prepend to the gateway's PYTHONPATH (bench-only experiments)")
+    ap.add_argument("--out", type=Path, default=None, help="result JSON (default bench/results/gateway_poll.json)")
+    ap.add_argument("--write-docs", action="store_true", help="replace the generated table in the docs")
+    ap.add_argument("--render", type=Path, help="no run: print (and --write-docs) the table of a saved result")
     ap.add_argument("--gateway-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the gateway process, e.g. MALLOC_ARENA_MAX=2 (repeatable)")
     args = ap.parse_args()
+    if args.render:
+        table = render(load_result(args.render))
+        print(table)
+        if args.write_docs:
+            write_block("gateway_poll", table)
+        return
     wanted = args.only or ["1s", "100ms", "idle"]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop gateway + emulators
     emus = Emulators(args.devices, args.points)
@@ -394,9 +404,55 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     print()
     print_table(results)
-    print("JSON " + json.dumps({"bench": "gateway_poll", **gs, "loadavg": os.getloadavg(),
-                              "gateway_env": args.gateway_env, "gateway_pythonpath": args.gateway_pythonpath,
-                              "targets": TARGETS, "results": results}))
+    result = {"bench": "gateway_poll", **gs, "loadavg": os.getloadavg(),
+              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": {"cores": os.cpu_count()},
+              "gateway_env": args.gateway_env, "gateway_pythonpath": args.gateway_pythonpath,
+              "targets": TARGETS, "results": results}
+    print("JSON " + json.dumps(result))
+    if not (args.gateway_env or args.gateway_pythonpath or args.prefill_hours or args.only):
+        print(f"result: {save_result('gateway_poll', result, args.out)}")  # experiments do not replace it
+    if args.write_docs:
+        write_block("gateway_poll", render(result))
+
+
+def render(res: dict[str, Any]) -> str:
+    """The docs table (docs/benchmarks.md and bench/README.md) from a result: one source, no copies."""
+    t = res["targets"]
+    by = {r["scenario"]: r for r in res["results"]}
+    cols = [n for n in ("1s", "100ms", "idle") if n in by]
+    head = "| | " + " | ".join({"1s": "1 s polls", "100ms": "100 ms polls", "idle": "idle (polling off)"}[c]
+                               for c in cols) + " | target |"
+
+    def cell(c: str, f: Any) -> str:
+        r = by[c]
+        try:
+            return f(r) if r["devices"] or f is _idle_ok else "-"
+        except (KeyError, TypeError):
+            return "-"
+
+    rows = [
+        ("CPU µs per point read", lambda r: f"**{r['us_per_point']:.1f}**",
+         f"<= {t['us_per_point_1s']:.0f} / <= {t['us_per_point_100ms']:.0f}"),
+        ("CPU % of one core", _idle_ok, f"idle < {t['idle_pct']}"),
+        ("RSS steady (median) / peak", None, f"<= {t['rss_mb']:.0f} MB"),
+        ("Modbus requests per device per cycle", lambda r: f"{r['requests_per_device_cycle']:.3f}", "1"),
+        ("mean poll interval (worst device error)",
+         lambda r: f"{r['mean_interval_s']:.4f} s ({r['interval_err_pct_worst_device']:.3f} %)", "within 1 %"),
+        ("readings stored vs expected", lambda r: f"{r['stored_pct']:.1f} %", ""),
+        ("bytes written per reading", lambda r: f"{r['written_bytes_per_reading']} B", ""),
+    ]
+    out = [head, "|---|" + "---|" * (len(cols) + 1)]
+    for label, f, target in rows:
+        if f is None:
+            vals = [f"{by[c]['rss_mb_median']:.1f} / {by[c]['hwm_mb']:.1f} MB" for c in cols]
+        else:
+            vals = [cell(c, f) for c in cols]
+        out.append(f"| {label} | " + " | ".join(vals) + f" | {target} |")
+    return "\n".join([*out, "", host_line(res)])
+
+
+def _idle_ok(r: dict[str, Any]) -> str:
+    return f"{r['cpu_pct']:.2f}"
 
 
 if __name__ == "__main__":

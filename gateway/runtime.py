@@ -13,6 +13,7 @@ import msgspec
 from drivers.base import Driver
 from drivers.bus import BusHandle
 from gateway.consent.gate import build_gate
+from gateway.filemodes import private_dir
 from gateway.identity import Identity, load_identity
 from gateway.indicators.engine import IndicatorEngine
 from gateway.profile.load import load_driver_module, resolve_model
@@ -79,7 +80,7 @@ class Gateway:
                  policy: RecordPolicy | None = None, transport: Transport | None = None,
                  exclusive: bool = True) -> None:
         self.profile = profile
-        self.state_dir = Path(state_dir)
+        self.state_dir = private_dir(state_dir)
         self.simulate = profile.site.simulated if simulate is None else simulate
         self.windows = windows
         self.grace_s = grace_s

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.filemodes import private_dir, private_file
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
     id INTEGER PRIMARY KEY, device TEXT NOT NULL, point TEXT NOT NULL, meaning TEXT NOT NULL,
@@ -113,7 +115,11 @@ class Store:
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Raw readings and imported exports: the file 0600 in a 0700 directory (gateway/filemodes.py).
+        private_dir(self.path.parent)
+        for suffix in ("", "-wal", "-shm"):
+            if suffix == "" or Path(f"{self.path}{suffix}").exists():
+                private_file(f"{self.path}{suffix}")
         self._lock = threading.RLock()
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -469,6 +475,13 @@ class Store:
                 with self._tx("IMMEDIATE"):
                     removed += self.db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,)).rowcount
         return removed
+
+    def rewind_acked(self, destination: str, seq: int) -> None:
+        """Set the acknowledged seq *back* (the receiver lacks batches it once acknowledged:
+        restored from a backup), so the sender resends from ``seq + 1``. Under the store lock
+        like every other write: the sender thread and the packer share the connection."""
+        with self._lock:
+            self.db.execute("UPDATE acks SET seq=? WHERE destination=?", (seq, destination))
 
     # -- retention ----------------------------------------------------------------------
     def size_bytes(self) -> int:

@@ -255,6 +255,8 @@ def parse_envelope(data: bytes | str | dict[str, Any]) -> SignedBatch:
     """Split an envelope into body bytes, signature and key id; checks shape only."""
     if isinstance(data, dict):
         env = data
+    elif not isinstance(data, bytes | bytearray | str):
+        raise WireError("bad_envelope", f"envelope must be JSON bytes or an object, not {type(data).__name__}")
     else:
         if len(data) > MAX_ENVELOPE_BYTES:
             raise WireError("too_large", f"envelope is {len(data)} bytes, limit {MAX_ENVELOPE_BYTES}")
@@ -262,6 +264,8 @@ def parse_envelope(data: bytes | str | dict[str, Any]) -> SignedBatch:
             env = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise WireError("bad_envelope", f"envelope is not JSON: {exc}") from exc
+        except RecursionError as exc:  # deeply nested arrays/objects: not an envelope
+            raise WireError("bad_envelope", "envelope is nested too deeply") from exc
     if not isinstance(env, dict) or env.get("format") != FORMAT:
         raise WireError("bad_envelope", f"envelope format must be {FORMAT!r}")
     for k in ("kid", "body", "sig"):
@@ -298,6 +302,8 @@ def decode_body(body: bytes, expect_kid: str | None = None) -> dict[str, Any]:
         obj = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireError("bad_body", f"body is not UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:  # a signed body is never that deep; refuse, never crash the caller
+        raise WireError("bad_body", "body is nested too deeply") from exc
     if not isinstance(obj, dict):
         raise WireError("bad_body", "body is not an object")
     missing = [k for k in REQUIRED_BODY_KEYS if k not in obj]
@@ -305,7 +311,7 @@ def decode_body(body: bytes, expect_kid: str | None = None) -> dict[str, Any]:
         raise WireError("bad_body", f"body lacks {missing}")
     if obj["v"] != VERSION:
         raise WireError("bad_body", f"unsupported body version {obj['v']!r}")
-    if not isinstance(obj["seq"], int) or obj["seq"] < 1:
+    if not _is_int(obj["seq"]) or obj["seq"] < 1:
         raise WireError("bad_body", "seq must be an integer >= 1")
     if not isinstance(obj["prev"], str) or len(obj["prev"]) != 64:
         raise WireError("bad_body", "prev must be 64 hex characters")

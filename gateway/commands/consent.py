@@ -21,6 +21,17 @@ from gateway.store import Store
 ACTION_TEXTS = (N_("grant"), N_("revoke"), N_("release"))
 
 
+def _check(categories: tuple[str, ...]) -> None:
+    """Refuse a category the gateway does not make (exit 2 with the list of known ones)."""
+    from gateway.consent.policy import check_categories
+    from gateway.profile import ProfileError
+
+    try:
+        check_categories(list(categories), "(command line)", "CATEGORIES")
+    except ProfileError as exc:
+        raise click.BadParameter(exc.expected, param_hint="CATEGORIES") from exc
+
+
 def _open(state_dir: Path | None, profile: str | None, db: Path | None) -> Store:
     return Store(store_path(state_dir, profile, db), "FULL")
 
@@ -87,6 +98,7 @@ def revoke(state_dir: Path | None, profile: str | None, db: Path | None, categor
     """Stop CATEGORIES (or '*') from leaving, from now on."""
     from gateway.consent.policy import add_local_change
 
+    _check(categories)
     st = _open(state_dir, profile, db)
     try:
         cid = add_local_change(st, "revoke", list(categories), note=note)
@@ -114,6 +126,7 @@ def grant(state_dir: Path | None, profile: str | None, db: Path | None, categori
         end = to_epoch(until, "(command line)", "--until")
     except ProfileError as exc:
         raise click.BadParameter(str(exc)) from exc
+    _check(categories)
     st = _open(state_dir, profile, db)
     try:
         cid = add_local_change(st, "grant", list(categories), receiver=receiver, until=end, note=note)
@@ -135,6 +148,7 @@ def release(state_dir: Path | None, profile: str | None, db: Path | None, catego
     when the gateway next packs will leave."""
     from gateway.consent.policy import release_held
 
+    _check(categories)
     st = _open(state_dir, profile, db)
     try:
         n = release_held(st, list(categories), note)

@@ -60,12 +60,14 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
             continue
         click.echo(f"{r.connector}: {r.source}: {_(r.status)}" + (f" ({r.error})" if r.error else ""))
         if r.status == "imported":
+            n_quarantined = r.quarantined_count or len(r.quarantined)
             click.echo("  " + _("rows {ok} ok, {quarantined} quarantined; added {added}, changed {changed}, removed "
                                 "{removed}, unchanged {unchanged}").format(
-                ok=r.rows_ok, quarantined=len(r.quarantined), added=r.added, changed=r.changed, removed=r.removed,
+                ok=r.rows_ok, quarantined=n_quarantined, added=r.added, changed=r.changed, removed=r.removed,
                 unchanged=r.unchanged))
         for line, reason in r.quarantined[:50]:
             click.echo("  " + _("line {line}: {reason}").format(line=line, reason=reason))
-        if len(r.quarantined) > 50:
-            click.echo("  " + _("... {n} more").format(n=len(r.quarantined) - 50))
+        total = r.quarantined_count or len(r.quarantined)
+        if total > 50:
+            click.echo("  " + _("... {n} more").format(n=total - 50))
     sys.exit(1 if failed else 0)

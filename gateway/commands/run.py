@@ -83,6 +83,7 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
     """Poll devices, compute indicators, sign and send batches until stopped (SIGHUP reloads the profile)."""
     from gateway.identity import IdentityError
     from gateway.logs import setup_logging
+    from gateway.privacy.tokens import TokenKeyError
     from gateway.profile import ProfileError, resolve_profile_path
     from gateway.runtime import Gateway
     from gateway.store import StoreLockedError
@@ -147,7 +148,8 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
 
     try:
         asyncio.run(main())
-    except (StoreLockedError, IdentityError) as exc:
+    except (StoreLockedError, IdentityError, TokenKeyError, ProfileError) as exc:
+        # An installer's mistake (a key file others can read, ...) is one line, not a traceback.
         raise click.ClickException(str(exc)) from exc
 
 

@@ -52,10 +52,13 @@ class ImportReport:
     days: set[str] = field(default_factory=set)
     error: str | None = None
     import_id: int | None = None
+    # Every quarantined line (``quarantined`` lists at most QUARANTINE_IN_REPORT of them).
+    quarantined_count: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "source": self.source, "status": self.status, "rows_ok": self.rows_ok,
-                "quarantined": [{"line": ln, "reason": r} for ln, r in self.quarantined], "added": self.added,
+                "quarantined": [{"line": ln, "reason": r} for ln, r in self.quarantined],
+                "quarantined_count": self.quarantined_count, "added": self.added,
                 "changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
                 "days": sorted(self.days), "error": self.error}
 
@@ -67,6 +70,7 @@ class MappedRow:
     ts: float
     fields: dict[str, Any]
     line: int
+    raw: str = ""  # the line as found, quarantined with it if the key turns out a duplicate
 
     @property
     def row_hash(self) -> str:
@@ -77,6 +81,53 @@ def import_fingerprint(cfg: ConnectorCfg, src: Source) -> str:
     """The content and the mapping together: after the installer fixes a column mapping the
     same file is read again (harmless: rows are keyed), but an unchanged file is skipped."""
     return hashlib.sha256(src.content_hash.encode() + msgspec.json.encode(cfg)).hexdigest()
+
+
+# Rows mapped and written per transaction: bounds memory (a chunk's rows) and how long the
+# gateway's other writers wait for the store (one chunk's writes, a few tens of ms on a Pi).
+CHUNK_ROWS = 2000
+# Quarantined lines listed in an ImportReport (all of them are in erp_quarantine).
+QUARANTINE_IN_REPORT = 1000
+# The content_hash of an import still running (or that crashed): never matches a fingerprint.
+INCOMPLETE = "incomplete:"
+
+
+@dataclass
+class _Run:
+    """One import in progress: the current chunk and what the report needs at the end."""
+
+    cfg: ConnectorCfg
+    ds: Dataset
+    src: Source
+    fingerprint: str
+    rep: ImportReport
+    now: float
+    iid: int = 0
+    mapped: list[MappedRow] = field(default_factory=list)
+    quarantine: list[tuple[int, str, str]] = field(default_factory=list)
+    n_quarantined: int = 0
+    lo: str | None = None
+    hi: str | None = None
+    incomplete: set[int] = field(default_factory=set)
+
+
+class _Transaction:
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        self.store._lock.acquire()
+        try:
+            self.store.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store._lock.release()
+            raise
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.store.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self.store._lock.release()
 
 
 class Importer:
@@ -102,6 +153,8 @@ class Importer:
 
     # -- mapping ----------------------------------------------------------------------------
     def map_row(self, ds: Dataset, cfg: ConnectorCfg, row: SourceRow) -> MappedRow:
+        if "__error__" in row.values:  # the reader found the row unusable (a cut-off file's last line)
+            raise ValueError(str(row.values["__error__"]))
         if "__extra__" in row.values:
             raise ValueError("more cells than header columns (an unquoted delimiter in a value?)")
         out: dict[str, Any] = {}
@@ -166,7 +219,7 @@ class Importer:
             key = "|".join(str(out.get(k, "")) for k in ds.key)
         else:
             key = "h:" + hashlib.sha256(json.dumps(out, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
-        return MappedRow(key, main_dt.date().isoformat(), main_dt.timestamp(), out, row.line)
+        return MappedRow(key, main_dt.date().isoformat(), main_dt.timestamp(), out, row.line, row.raw)
 
     @staticmethod
     def _check_value(ds: Dataset, fname: str, label: str, value: Any, raw: Any) -> None:
@@ -182,6 +235,13 @@ class Importer:
                                          (connector, content_hash)).fetchone() is not None
 
     def import_source(self, cfg: ConnectorCfg, src: Source, force: bool = False) -> ImportReport:
+        """Import one export in chunks of ``CHUNK_ROWS`` rows, each committed on its own, so
+        memory stays flat whatever the file's size and the gateway's other writers (readings)
+        wait at most one chunk for the store. Keys seen so far live in a temporary table
+        (duplicates are found there, and a snapshot's removals computed from it at the end).
+        The import is recorded as ``incomplete:`` until its last chunk: an unchanged file is
+        recognised only once it went through whole, and rows a crashed import left behind
+        count as changed when the export is read again (their days are recomputed)."""
         ds = DATASETS[cfg.dataset]
         rep = ImportReport(cfg.name, src.name)
         fingerprint = import_fingerprint(cfg, src)
@@ -192,36 +252,30 @@ class Importer:
             rep.status = "unchanged"
             return rep
         missing = [f"{f} ({c.column})" for f, c in source_columns(cfg) if norm_header(c.column) not in src.columns]
+        run = _Run(cfg, ds, src, fingerprint, rep, self.clock())
         if missing:
             rep.status, rep.error = "failed", f"columns not in the header: {missing}; header is {src.columns}"
-            rep.quarantined = [(0, rep.error)]
-        mapped: dict[str, MappedRow] = {}
-        quarantine: list[tuple[int, str, str]] = []
-        if not missing:
+            run.quarantine.append((0, rep.error, ",".join(src.columns)))
+        else:
             for row in src.rows:
                 try:
                     m = self.map_row(ds, cfg, row)
                 except ValueError as exc:
-                    quarantine.append((row.line, str(exc), row.raw))
-                    continue
-                if master is not None:
-                    why = self._not_in_master(cfg, row, m, master)
+                    run.quarantine.append((row.line, str(exc), row.raw))
+                else:
+                    why = self._not_in_master(cfg, row, m, master) if master is not None else None
                     if why:
-                        quarantine.append((row.line, why, row.raw))
-                        continue
-                if m.key in mapped:
-                    quarantine.append((row.line, f"duplicate key {m.key!r} (first on line {mapped[m.key].line})",
-                                       row.raw))
-                    continue
-                mapped[m.key] = m
-        else:
-            quarantine.append((0, rep.error or "", ",".join(src.columns)))
-        rep.quarantined = [(ln, reason) for ln, reason, _ in quarantine]
-        rep.rows_ok = len(mapped)
-        self._write(cfg, ds, src, fingerprint, mapped, quarantine, rep)
-        if quarantine:
+                        run.quarantine.append((row.line, why, row.raw))
+                    else:
+                        run.mapped.append(m)
+                if len(run.mapped) + len(run.quarantine) >= CHUNK_ROWS:
+                    self._commit_chunk(run)
+        self._commit_chunk(run, last=True)
+        if run.n_quarantined:
             log.warning("rows quarantined", extra={"connector": cfg.name, "source": src.name,
-                                                   "quarantined": len(quarantine)})
+                                                   "quarantined": run.n_quarantined})
+        if rep.status != "failed":
+            rep.status = "imported"
         return rep
 
     def _not_in_master(self, cfg: ConnectorCfg, row: SourceRow, m: MappedRow,
@@ -244,67 +298,121 @@ class Importer:
                     f"(counted_unit = {self.products.counted_unit!r})")
         return None
 
-    def _write(self, cfg: ConnectorCfg, ds: Dataset, src: Source, fingerprint: str, mapped: dict[str, MappedRow],
-               quarantine: list[tuple[int, str, str]], rep: ImportReport) -> None:
-        now = self.clock()
+    def _tx(self) -> Any:
+        """One chunk's transaction on the store's connection, under the store's lock."""
+        return _Transaction(self.store)
+
+    def _begin(self, run: _Run) -> None:
+        cfg, db = run.cfg, self.store.db
+        cur = db.execute("INSERT INTO erp_imports(connector, source, content_hash, at, dataset) VALUES(?,?,?,?,?)",
+                         (cfg.name, run.src.name, INCOMPLETE + run.fingerprint, run.now, run.ds.name))
+        run.rep.import_id = run.iid = int(cur.lastrowid or 0)
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen(key TEXT PRIMARY KEY, line INTEGER NOT NULL)")
+        db.execute("DELETE FROM temp.import_seen")
+        run.incomplete = {i for (i,) in db.execute(
+            "SELECT id FROM erp_imports WHERE connector=? AND dataset=? AND content_hash LIKE ? AND id<>?",
+            (cfg.name, run.ds.name, INCOMPLETE + "%", run.iid))}
+
+    def _write_chunk(self, run: _Run) -> None:
+        cfg, ds, rep, iid, now = run.cfg, run.ds, run.rep, run.iid, run.now
         db = self.store.db
-        days = sorted(m.day for m in mapped.values())
-        with self.store._lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = db.execute("INSERT INTO erp_imports(connector, source, content_hash, at, dataset, period_start, "
-                                 "period_end) VALUES(?,?,?,?,?,?,?)", (cfg.name, src.name, fingerprint, now,
-                                                                       ds.name, days[0] if days else None,
-                                                                       days[-1] if days else None))
-                iid = int(cur.lastrowid or 0)
-                rep.import_id = iid
-                db.executemany("INSERT INTO erp_quarantine(import_id, connector, source, line, reason, raw) "
-                               "VALUES(?,?,?,?,?,?)", [(iid, cfg.name, src.name, ln, r, raw[:2000])
-                                                      for ln, r, raw in quarantine])
-                existing = {r[0]: (r[1], r[2], r[3], r[4]) for r in db.execute(
-                    "SELECT key, id, row_hash, fields, day FROM erp_rows WHERE connector=? AND dataset=?",
-                    (cfg.name, ds.name))}
-                for key, m in mapped.items():
-                    old = existing.get(key)
-                    fields = json.dumps(m.fields, sort_keys=True, ensure_ascii=False)
-                    if old is None:
-                        db.execute("INSERT INTO erp_rows(connector, dataset, key, day, ts, fields, row_hash, "
-                                   "import_id) VALUES(?,?,?,?,?,?,?,?)", (cfg.name, ds.name, key, m.day, m.ts, fields,
-                                                               m.row_hash, iid))
-                        rep.added += 1
-                        rep.days.add(m.day)
-                    elif old[1] != m.row_hash:
-                        db.execute("UPDATE erp_rows SET day=?, ts=?, fields=?, row_hash=?, import_id=? WHERE id=?",
-                                   (m.day, m.ts, fields, m.row_hash, iid, old[0]))
-                        db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, new) "
-                                   "VALUES(?,?,?,?,?,?,?,?)", (iid, now, cfg.name, ds.name, key, "changed", old[2],
-                                                               fields))
-                        rep.changed += 1
-                        rep.days.update((m.day, old[3]))
-                    else:
-                        rep.unchanged += 1
-                if cfg.mode == "snapshot" and days:
-                    lo, hi = days[0], days[-1]
-                    for key, (rid, _h, fields, day) in existing.items():
-                        if key not in mapped and lo <= day <= hi:
-                            db.execute("DELETE FROM erp_rows WHERE id=?", (rid,))
-                            db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, "
-                                       "new) VALUES(?,?,?,?,?,?,?,NULL)", (iid, now, cfg.name, ds.name, key,
-                                                                           "removed", fields))
-                            rep.removed += 1
-                            rep.days.add(day)
-                if not ds.date_field and (rep.added or rep.changed or rep.removed):
-                    # The master changed: every day with shipments converts to packs anew.
-                    rep.days = {d for (d,) in db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")}
-                db.execute("UPDATE erp_imports SET rows_ok=?, rows_quarantined=?, added=?, changed=?, removed=?, "
-                           "unchanged=? WHERE id=?", (rep.rows_ok, len(quarantine), rep.added, rep.changed,
-                                                      rep.removed, rep.unchanged, iid))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        if rep.status != "failed":
-            rep.status = "imported"
+        keys = [m.key for m in run.mapped]
+        existing: dict[str, tuple[int, str, str, str, int]] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            existing.update((r[0], (r[1], r[2], r[3], r[4], r[5])) for r in db.execute(
+                f"SELECT key, id, row_hash, fields, day, import_id FROM erp_rows WHERE connector=? AND dataset=? "
+                f"AND key IN ({','.join('?' * len(part))})", (cfg.name, ds.name, *part)))
+        for m in run.mapped:
+            first = db.execute("SELECT line FROM temp.import_seen WHERE key=?", (m.key,)).fetchone()
+            if first is not None:
+                run.quarantine.append((m.line, f"duplicate key {m.key!r} (first on line {first[0]})", m.raw))
+                continue
+            db.execute("INSERT INTO temp.import_seen(key, line) VALUES(?,?)", (m.key, m.line))
+            rep.rows_ok += 1
+            run.lo = m.day if run.lo is None or m.day < run.lo else run.lo
+            run.hi = m.day if run.hi is None or m.day > run.hi else run.hi
+            old = existing.get(m.key)
+            fields = json.dumps(m.fields, sort_keys=True, ensure_ascii=False)
+            if old is None:
+                db.execute("INSERT INTO erp_rows(connector, dataset, key, day, ts, fields, row_hash, "
+                           "import_id) VALUES(?,?,?,?,?,?,?,?)", (cfg.name, ds.name, m.key, m.day, m.ts, fields,
+                                                                 m.row_hash, iid))
+                rep.added += 1
+                rep.days.add(m.day)
+            elif old[1] != m.row_hash:
+                db.execute("UPDATE erp_rows SET day=?, ts=?, fields=?, row_hash=?, import_id=? WHERE id=?",
+                           (m.day, m.ts, fields, m.row_hash, iid, old[0]))
+                db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, new) "
+                           "VALUES(?,?,?,?,?,?,?,?)", (iid, now, cfg.name, ds.name, m.key, "changed", old[2],
+                                                       fields))
+                rep.changed += 1
+                rep.days.update((m.day, old[3]))
+            else:
+                rep.unchanged += 1
+                if old[4] in run.incomplete:  # left by an import that never finished: recompute its day
+                    rep.days.add(m.day)
+        db.executemany("INSERT INTO erp_quarantine(import_id, connector, source, line, reason, raw) "
+                       "VALUES(?,?,?,?,?,?)", [(iid, cfg.name, run.src.name, ln, r, raw[:2000])
+                                              for ln, r, raw in run.quarantine])
+        run.n_quarantined += len(run.quarantine)
+        rep.quarantined_count = run.n_quarantined
+        room = QUARANTINE_IN_REPORT - len(rep.quarantined)
+        rep.quarantined.extend((ln, r) for ln, r, _raw in run.quarantine[:max(room, 0)])
+        run.mapped.clear()
+        run.quarantine.clear()
+
+    def _removals(self, run: _Run) -> int:
+        """Snapshot mode: delete up to a chunk of the rows of the days covered that the corrected
+        export no longer has (inside the caller's transaction); returns how many."""
+        cfg, ds, rep, iid, now = run.cfg, run.ds, run.rep, run.iid, run.now
+        if cfg.mode != "snapshot" or run.lo is None:
+            return 0
+        db = self.store.db
+        gone = db.execute("SELECT id, key, fields, day FROM erp_rows WHERE connector=? AND dataset=? "
+                          "AND day BETWEEN ? AND ? AND import_id<>? AND key NOT IN "
+                          "(SELECT key FROM temp.import_seen) LIMIT ?",
+                          (cfg.name, ds.name, run.lo, run.hi, iid, CHUNK_ROWS)).fetchall()
+        for rid, key, fields, day in gone:
+            db.execute("DELETE FROM erp_rows WHERE id=?", (rid,))
+            db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, "
+                       "new) VALUES(?,?,?,?,?,?,?,NULL)", (iid, now, cfg.name, ds.name, key, "removed", fields))
+            rep.removed += 1
+            rep.days.add(day)
+        return len(gone)
+
+    def _finish(self, run: _Run) -> None:
+        """Record the import as complete (inside the caller's transaction)."""
+        ds, rep, iid = run.ds, run.rep, run.iid
+        db = self.store.db
+        if not ds.date_field and (rep.added or rep.changed or rep.removed):
+            # The master changed: every day with shipments converts to packs anew.
+            rep.days = {d for (d,) in db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")}
+        db.execute("UPDATE erp_imports SET content_hash=?, period_start=?, period_end=?, rows_ok=?, "
+                   "rows_quarantined=?, added=?, changed=?, removed=?, unchanged=? WHERE id=?",
+                   (run.fingerprint, run.lo, run.hi, rep.rows_ok, run.n_quarantined, rep.added, rep.changed,
+                    rep.removed, rep.unchanged, iid))
+        # Imports that crashed half-way are superseded now that this one went through.
+        db.execute("UPDATE erp_imports SET content_hash='aborted:' || substr(content_hash, ?) WHERE connector=? "
+                   "AND dataset=? AND content_hash LIKE ?", (len(INCOMPLETE) + 1, run.cfg.name, ds.name,
+                                                             INCOMPLETE + "%"))
+        db.execute("DELETE FROM temp.import_seen")
+
+    def _commit_chunk(self, run: _Run, last: bool = False) -> None:
+        """One transaction: (the import's start,) a chunk of rows, (and at the end the removals
+        and the completion). A small export is one transaction, as it always was."""
+        with self._tx():
+            if not run.iid:
+                self._begin(run)
+            self._write_chunk(run)
+            if last and self._removals(run) < CHUNK_ROWS:
+                self._finish(run)
+                return
+        while last:
+            with self._tx():
+                if self._removals(run) < CHUNK_ROWS:
+                    self._finish(run)
+                    return
 
     # -- one connector ------------------------------------------------------------------------
     def run(self, cfg: ConnectorCfg, state_dir: str | Path, settle_s: float = 0.0) -> list[ImportReport]:

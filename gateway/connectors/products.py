@@ -89,10 +89,9 @@ def profile_source(products: ProductsCfg) -> Source:
     """The profile's items as a source the importer reads like any export."""
     rows = [{"product": name, **{f: getattr(item, f) for f in SIZE_FIELDS}} for name, item in products.items.items()]
     h = hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-    src = Source("(profile [products])", h, columns=["product", *SIZE_FIELDS], encoding="toml")
-    for i, r in enumerate(rows, start=1):
-        src.rows.append(SourceRow(i, json.dumps(r, ensure_ascii=False), r))
-    return src
+    return Source("(profile [products])", h, [SourceRow(i, json.dumps(r, ensure_ascii=False), r)
+                                              for i, r in enumerate(rows, start=1)],
+                  columns=["product", *SIZE_FIELDS], encoding="toml")
 
 
 def master_rows(store: Any) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,12 @@ class SourceRow:
 
 @dataclass
 class Source:
+    """One export. ``rows`` is iterated once per import: a list for small sources (SQL, the
+    product master), a streaming reader for files, so a 200 MB export is never held whole."""
+
     name: str
     content_hash: str
-    rows: list[SourceRow] = field(default_factory=list)
+    rows: Iterable[SourceRow] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     encoding: str | None = None
 
@@ -56,68 +60,232 @@ def decode(data: bytes, encoding: str, name: str = "") -> tuple[str, str]:
             line = data[:exc.start].count(b"\n") + 1
             failures.append(f"line {line} is not {enc} (byte {data[exc.start:exc.start + 1].hex()} at offset "
                             f"{exc.start})")
+    raise SourceError(_decode_message(name, candidates, failures))
+
+
+def _decode_message(name: str, candidates: list[str], failures: list[str]) -> str:
     where = f"{name}: " if name else ""
     hint = "declare the export's encoding in the connector (encoding = \"gbk\", \"gb18030\", \"utf-8-sig\", ...)"
-    raise SourceError(f"{where}cannot decode as {' or '.join(candidates)}: {'; '.join(failures)}; {hint}")
+    return f"{where}cannot decode as {' or '.join(candidates)}: {'; '.join(failures)}; {hint}"
+
+
+# Files are read in pieces of about this many bytes, each ending at a newline: UTF-8 and
+# GB18030 never use the byte 0x0A inside a character, so every piece decodes on its own.
+PIECE_BYTES = 1 << 20
+
+
+def _pieces(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while True:
+            piece = f.read(PIECE_BYTES)
+            if not piece:
+                return
+            if not piece.endswith(b"\n"):
+                piece += f.readline()
+            yield piece
+
+
+def _piece_codec(enc: str, first: bool) -> str:
+    # A byte-order mark can only open the file: later pieces are plain UTF-8.
+    return enc if first or enc.replace("_", "-").lower() != "utf-8-sig" else "utf-8"
+
+
+@dataclass
+class _Scan:
+    content_hash: str
+    encoding: str
+    truncated_line: int | None  # the file ends inside a character on this line (a cut-off copy)
+
+
+def _scan(path: Path, encoding: str) -> _Scan:
+    """Hash the file and find an encoding that decodes it, piece by piece (bounded memory).
+    A file whose only undecodable bytes are an incomplete character at its very end was cut
+    off (a copy interrupted, a disk full on the MES side): it is readable up to its last line."""
+    candidates = ["utf-8-sig", "gb18030"] if encoding == "auto" else [encoding]
+    failures: list[str] = []
+    digest: str | None = None
+    for enc in candidates:
+        h = hashlib.sha256() if digest is None else None
+        offset, lines, truncated, failed = 0, 0, None, False
+        pieces = _pieces(path)
+        piece = next(pieces, b"")
+        first = True
+        while piece:
+            following = next(pieces, b"")
+            if h is not None:
+                h.update(piece)
+            if not failed:
+                try:
+                    piece.decode(_piece_codec(enc, first))
+                except UnicodeDecodeError as exc:
+                    line = lines + piece[:exc.start].count(b"\n") + 1
+                    cut_off = not following and exc.end >= len(piece) and exc.start > len(piece) - 4
+                    if cut_off:
+                        truncated = line
+                    else:
+                        failures.append(f"line {line} is not {enc} (byte {piece[exc.start:exc.start + 1].hex()} "
+                                        f"at offset {offset + exc.start})")
+                        failed = True
+                        if h is None:
+                            break
+            offset += len(piece)
+            lines += piece.count(b"\n")
+            piece, first = following, False
+        if h is not None:
+            digest = h.hexdigest()
+        if not failed:
+            assert digest is not None
+            return _Scan(digest, enc, truncated)
+    raise SourceError(_decode_message(path.name, candidates, failures))
+
+
+class CsvRows:
+    """The data rows of a CSV export, read lazily (iterate it once per import).
+
+    Each row carries the line it starts on and its raw text. A file cut off inside a
+    quoted field or a character gives its last row with ``__error__`` naming the line, so
+    the importer quarantines that row and keeps the complete ones."""
+
+    def __init__(self, path: Path, scan: _Scan, delimiter: str, header_row: int) -> None:
+        self.path, self.scan, self.delimiter, self.header_row = path, scan, delimiter, header_row
+        self.columns: list[str] | None = None
+        for _rec, _line, _raw, _last, _error in self._records(header_only=True):
+            break
+
+    def _lines(self, buf: list[str]) -> Iterator[str]:
+        for i, piece in enumerate(_pieces(self.path)):
+            text = piece.decode(_piece_codec(self.scan.encoding, i == 0), errors="replace")
+            for ln in io.StringIO(text):
+                buf.append(ln)
+                yield ln
+
+    def _records(self, header_only: bool = False) -> Iterator[tuple[list[str], int, str, bool, str | None]]:
+        """(cells, first line, raw text, is_last, error) of every record after the header. A
+        record the csv module cannot parse (a stray carriage return in an unquoted field) comes
+        with the error instead of ending the file."""
+        buf: list[str] = []
+        reader = csv.reader(self._lines(buf), delimiter=self.delimiter)
+        pending: tuple[list[str], int, str, str | None] | None = None
+        header_seen = False
+        while True:
+            error = None
+            try:
+                rec = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                rec, error = [], f"line {reader.line_num}: not a CSV record ({exc})"
+            first = reader.line_num - len(buf) + 1
+            raw = "".join(buf)
+            buf.clear()
+            if not header_seen:
+                if error is not None:
+                    raise SourceError(f"{self.path.name}: header {error}")
+                if reader.line_num >= self.header_row:
+                    header_seen = True
+                    self.columns = [norm_header(h) for h in rec]
+                    if header_only:
+                        yield rec, first, raw, False, None
+                        return
+                continue
+            if pending is not None:
+                yield (*pending[:3], False, pending[3])
+            pending = (rec, first, raw, error)
+        if pending is not None:
+            yield (*pending[:3], True, pending[3])
+
+    def _truncation(self, raw: str, first: int) -> str | None:
+        t = self.scan.truncated_line
+        if t is not None and first <= t <= first + raw.count("\n"):
+            return f"line {t}: the file ends inside a character (a cut-off export?)"
+        try:
+            for _ in csv.reader(io.StringIO(raw), delimiter=self.delimiter, strict=True):
+                pass
+        except csv.Error:
+            return f"line {first}: the file ends inside a quoted field opened on this line (a cut-off export?)"
+        return None
+
+    def __iter__(self) -> Iterator[SourceRow]:
+        header = self.columns or []
+        for rec, line, raw_text, last, error in self._records():
+            raw = raw_text.rstrip("\r\n")
+            if error is not None:
+                yield SourceRow(line, raw, {"__error__": error})
+                continue
+            if not any(c.strip() for c in rec):
+                continue
+            values: dict[str, Any] = dict(zip(header, rec, strict=False))
+            if last and (why := self._truncation(raw_text, line)):
+                values["__error__"] = why
+            if len(rec) > len(header):
+                values = {"__extra__": rec[len(header):], **values}
+            yield SourceRow(line, raw, values)
 
 
 def read_csv(path: Path, encoding: str = "auto", delimiter: str = ",", header_row: int = 1) -> Source:
-    data = path.read_bytes()
-    text, used = decode(data, encoding, path.name)
-    src = Source(path.name, hashlib.sha256(data).hexdigest(), encoding=used)
-    lines = text.splitlines()
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header: list[str] | None = None
-    for rec in reader:
-        line = reader.line_num
-        if header is None:
-            if line >= header_row:
-                header = [norm_header(h) for h in rec]
-                src.columns = header
-            continue
-        if not any(c.strip() for c in rec):
-            continue
-        raw = lines[line - 1] if 0 < line <= len(lines) else delimiter.join(rec)
-        if len(rec) > len(header):
-            src.rows.append(SourceRow(line, raw, {"__extra__": rec[len(header):], **dict(zip(header, rec,
-                                                                                              strict=False))}))
-        else:
-            src.rows.append(SourceRow(line, raw, dict(zip(header, rec, strict=False))))
-    if header is None:
+    """A CSV export, streamed: hashed and checked for its encoding in one pass, rows read
+    lazily in a second, so memory does not grow with the file."""
+    scan = _scan(path, encoding)
+    rows = CsvRows(path, scan, delimiter, header_row)
+    if rows.columns is None:
         raise SourceError("no header row")
-    return src
+    return Source(path.name, scan.content_hash, rows, list(rows.columns), scan.encoding)
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(PIECE_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ExcelRows:
+    """The data rows of a worksheet, read lazily with openpyxl's read-only mode."""
+
+    def __init__(self, path: Path, sheet: str | None, header_row: int) -> None:
+        self.path, self.sheet, self.header_row = path, sheet, header_row
+        self.columns: list[str] | None = None
+        for _ in self._rows(header_only=True):
+            break
+
+    def _rows(self, header_only: bool = False) -> Iterator[SourceRow]:
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises several types for a damaged file
+            raise SourceError(f"not a readable .xlsx workbook ({exc})") from exc
+        try:
+            if self.sheet is not None and self.sheet not in wb.sheetnames:
+                raise SourceError(f"no sheet {self.sheet!r} (sheets: {wb.sheetnames})")
+            ws = wb[self.sheet] if self.sheet else wb.active
+            header: list[str] | None = None
+            for idx, row in enumerate(ws.iter_rows(values_only=True), start=1):
+                if idx < self.header_row:
+                    continue
+                if header is None:
+                    header = [norm_header(h) for h in row]
+                    self.columns = header
+                    if header_only:
+                        return
+                    continue
+                if all(v is None or str(v).strip() == "" for v in row):
+                    continue
+                values = {h: v for h, v in zip(header, row, strict=False) if h}
+                yield SourceRow(idx, "\t".join("" if v is None else str(v) for v in row), values)
+        finally:
+            wb.close()
+
+    def __iter__(self) -> Iterator[SourceRow]:
+        return self._rows()
 
 
 def read_excel(path: Path, sheet: str | None = None, header_row: int = 1) -> Source:
-    import openpyxl
-
-    data = path.read_bytes()
-    src = Source(path.name, hashlib.sha256(data).hexdigest(), encoding="xlsx")
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several types for a damaged file
-        raise SourceError(f"not a readable .xlsx workbook ({exc})") from exc
-    try:
-        if sheet is not None and sheet not in wb.sheetnames:
-            raise SourceError(f"no sheet {sheet!r} (sheets: {wb.sheetnames})")
-        ws = wb[sheet] if sheet else wb.active
-        header: list[str] | None = None
-        for idx, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            if idx < header_row:
-                continue
-            if header is None:
-                header = [norm_header(h) for h in row]
-                src.columns = header
-                continue
-            if all(v is None or str(v).strip() == "" for v in row):
-                continue
-            values = {h: v for h, v in zip(header, row, strict=False) if h}
-            src.rows.append(SourceRow(idx, "\t".join("" if v is None else str(v) for v in row), values))
-    finally:
-        wb.close()
-    if header is None:
+    rows = ExcelRows(path, sheet, header_row)
+    if rows.columns is None:
         raise SourceError("no header row")
-    return src
+    return Source(path.name, _file_hash(path), rows, list(rows.columns), "xlsx")
 
 
 def read_file(path: Path, encoding: str, delimiter: str, sheet: str | None, header_row: int) -> Source:
@@ -187,8 +355,6 @@ def read_sql(url: str, query: str, name: str) -> Source:
     finally:
         engine.dispose()
     h = hashlib.sha256(json.dumps([columns, rows], default=str, ensure_ascii=False).encode()).hexdigest()
-    src = Source(name, h, columns=columns, encoding=backend)
-    for i, r in enumerate(rows, start=1):
-        src.rows.append(SourceRow(i, "\t".join("" if v is None else str(v) for v in r), dict(zip(columns, r,
-                                                                                                 strict=True))))
-    return src
+    return Source(name, h, [SourceRow(i, "\t".join("" if v is None else str(v) for v in r),
+                                      dict(zip(columns, r, strict=True))) for i, r in enumerate(rows, start=1)],
+                  columns=columns, encoding=backend)

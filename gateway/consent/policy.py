@@ -27,6 +27,15 @@ ALL = "*"
 KNOWN_CATEGORIES = ("energy", "machine", "env", "water", "gas", "collateral", "vision", "data_quality", "mes", "erp")
 
 
+def check_categories(categories: list[str] | frozenset[str], file: str, key: str) -> None:
+    """Every category named in a grant or an on-site change must be one the gateway makes
+    (or "*"): a misspelt ``enrgy`` would otherwise hold or release nothing while saying it did."""
+    unknown = sorted(c for c in categories if c != ALL and c not in KNOWN_CATEGORIES)
+    if unknown:
+        raise ProfileError(file, key, f"categories from {list(KNOWN_CATEGORIES)} or \"*\" (found unknown "
+                                      f"{', '.join(repr(c) for c in unknown)})")
+
+
 class Grant(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     categories: list[str]
     # fnmatch pattern on the uplink destination name ("http:https://recv.example.com", "mqtt:host:port").
@@ -144,6 +153,7 @@ def _grants_from(cfg: list[Grant], file: str, origin: str, key: str, section: Co
     for i, g in enumerate(cfg):
         if not g.categories:
             raise ProfileError(file, f"{key}[{i}].categories", "at least one category (or \"*\")")
+        check_categories(g.categories, file, f"{key}[{i}].categories")
         if g.agreement:
             digest = agreement_sha256(g.agreement, state_dir, file, f"{key}[{i}].agreement")
         else:

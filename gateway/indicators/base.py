@@ -113,3 +113,16 @@ class Indicator(ABC):
     def value(self, ctx: WindowContext, value: float | None, quality: list[str] | None = None,
               subject: str | None = None, **detail: Any) -> IndicatorValue:
         return IndicatorValue(self.name, subject or ctx.asset, value, self.unit, list(quality or []), detail)
+
+
+# The flag (beside ``no_data``) and ``detail.reason`` of a window whose computation raised.
+COMPUTATION_FAILED = "computation_failed"
+
+
+def failed_value(ind: Indicator, subject: str, exc: BaseException) -> IndicatorValue:
+    """The window of an indicator whose computation raised: not observed (null, ``no_data``)
+    with the reason, so the bank sees why the value is missing instead of a silent gap. Only
+    the exception's type leaves the site; its message (which may quote raw data) stays in
+    the gateway's log."""
+    return IndicatorValue(ind.name, subject, None, ind.unit, ["no_data", COMPUTATION_FAILED],
+                          {"reason": COMPUTATION_FAILED, "error": type(exc).__name__})

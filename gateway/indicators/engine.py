@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.indicators.base import DeviceWindow, Series, WindowContext
+from gateway.indicators.base import DeviceWindow, Series, WindowContext, failed_value
 from gateway.indicators.counters import DEFAULT_GAP_POLLS, max_spread_s
 from gateway.indicators.registry import all_indicators
 from gateway.indicators.windows import parse_duration, window_start
@@ -189,7 +189,7 @@ class IndicatorEngine:
             except Exception as exc:  # one broken indicator must not stop the others
                 log.exception("indicator failed", extra={"indicator": ind.name, "asset": asset,
                                                          "error": str(exc)})
-                continue
+                values = [failed_value(ind, asset, exc)]
             for v in values:
                 if v.value is not None and not math.isfinite(v.value):
                     v.value, v.quality = None, [*v.quality, "not_finite"]

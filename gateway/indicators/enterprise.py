@@ -17,12 +17,12 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
-from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
+from gateway.indicators.base import Indicator, IndicatorValue, WindowContext, failed_value
 from gateway.indicators.registry import all_indicators
 
 log = logging.getLogger("edgeproof.indicators")
@@ -59,21 +59,101 @@ def has_dataset(ctx: WindowContext, dataset: str) -> bool:
     return bool(c[key])
 
 
+# Row ranges kept per computation run: the windows of one run share them (a day's
+# indicators read the same day; a month's, the same month). Older ranges are dropped, so
+# memory follows the rows of one window, never the whole imported history.
+RANGES_KEPT = 2
+# A dataset of at most this many rows is loaded whole once per computation run and sliced
+# per window (a replay computes hundreds of windows; history-wide ranges such as open orders
+# would otherwise be read again for each). A larger one is read per range.
+WHOLE_DATASET_MAX = 20_000
+# A range of at most this many rows is kept decoded (dicts, ~1.5 KB a row: every indicator
+# of the window reads it again); a larger one compact (JSON text, decoded row by row).
+DECODED_ROWS_MAX = 10_000
+
+
+class Rows(Sequence[dict[str, Any]]):
+    """Imported rows of one range, kept compact: each row's JSON text (as stored), decoded to
+    a dict only when read. A month of a busy MES export is a few hundred thousand rows: as
+    dicts that was ~1.5 KB each, as text ~0.2 KB."""
+
+    __slots__ = ("_days", "_fields", "_ts")
+
+    def __init__(self) -> None:
+        self._days: list[str] = []
+        self._ts: list[float] = []
+        self._fields: list[str] = []
+
+    def append(self, day: str, ts: float, fields: str) -> None:
+        self._days.append(day)
+        self._ts.append(ts)
+        self._fields.append(fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def _row(self, i: int) -> dict[str, Any]:
+        return {**json.loads(self._fields[i]), "_day": self._days[i], "_ts": self._ts[i]}
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._row(j) for j in range(*i.indices(len(self)))]
+        return self._row(i if i >= 0 else len(self) + i)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for i in range(len(self._fields)):
+            yield self._row(i)
+
+
+def _whole_dataset(ctx: WindowContext, c: dict[str, Any], dataset: str
+                   ) -> tuple[list[float], list[dict[str, Any]]] | None:
+    """The whole dataset as (timestamps, rows) when it is small enough, loaded once per run."""
+    key = f"all:{dataset}"
+    if key not in c:
+        with ctx.store._lock:
+            n = ctx.store.db.execute("SELECT COUNT(*) FROM erp_rows WHERE dataset=?", (dataset,)).fetchone()[0]
+            if n > WHOLE_DATASET_MAX:
+                c[key] = None
+            else:
+                got = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? ORDER BY ts, id",
+                                           (dataset,)).fetchall()
+                c[key] = ([t for _, t, _ in got], [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in got])
+    return c[key]
+
+
 def rows(ctx: WindowContext, dataset: str, start: float | None = None, end: float | None = None
-         ) -> list[dict[str, Any]]:
+         ) -> Sequence[dict[str, Any]]:
     """Rows of a dataset whose own date is in [start, end) (default: the window); each is
-    its fields plus ``_day`` and ``_ts``."""
+    its fields plus ``_day`` and ``_ts``. Read from the store per range (index on dataset,
+    ts), the last ``RANGES_KEPT`` ranges cached."""
     start = ctx.start if start is None else start
     end = ctx.end if end is None else end
     c = _cache(ctx)
-    key = f"all:{dataset}"
-    if key not in c:  # one load per computation run, shared by every window (balances read all history)
-        with ctx.store._lock:
-            got = ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? ORDER BY ts, id",
-                                       (dataset,)).fetchall()
-        c[key] = ([t for _, t, _ in got], [{**json.loads(f), "_day": d, "_ts": t} for d, t, f in got])
-    ts, data = c[key]
-    return data[bisect.bisect_left(ts, start):bisect.bisect_left(ts, end)]
+    whole = _whole_dataset(ctx, c, dataset)
+    if whole is not None:
+        ts, data_all = whole
+        return data_all[bisect.bisect_left(ts, start):bisect.bisect_left(ts, end)]
+    ranges: dict[tuple[str, float, float], Sequence[dict[str, Any]]] = c.setdefault("ranges", {})
+    key = (dataset, float(start), float(end))
+    if key in ranges:
+        ranges[key] = ranges.pop(key)  # most recently used last
+        return ranges[key]
+    while len(ranges) >= RANGES_KEPT:  # drop before loading: never three ranges at once
+        ranges.pop(next(iter(ranges)))
+    data = Rows()
+    with ctx.store._lock:
+        for d, t, f in ctx.store.db.execute("SELECT day, ts, fields FROM erp_rows WHERE dataset=? AND ts>=? AND "
+                                            "ts<? ORDER BY ts, id", (dataset, start, end)):
+            data.append(d, t, f)
+    kept: Sequence[dict[str, Any]] = list(data) if len(data) <= DECODED_ROWS_MAX else data
+    ranges[key] = kept
+    return kept
 
 
 def as_of(ctx: WindowContext) -> date:
@@ -168,7 +248,7 @@ def compute_enterprise(store: Any, profile: Any, days: Iterable[str | date], now
             except Exception as exc:  # one broken indicator (or odd row) must not stop the others
                 log.exception("enterprise indicator failed", extra={"indicator": ind.name, "window": start,
                                                                     "error": str(exc)})
-                continue
+                values = [failed_value(ind, SUBJECT, exc)]
             for v in values:
                 if v.value is not None and not math.isfinite(v.value):
                     v.value, v.quality = None, [*v.quality, "not_finite"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -74,17 +75,42 @@ def _decode(path: Path, typ: type) -> Any:
     except OSError as exc:
         raise ProfileError(path, "(file)", f"a readable TOML file ({exc.strerror})") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # utf-8-sig: a profile saved by Notepad starts with a byte-order mark, which is not
+        # TOML but says nothing about the content; drop it rather than report "line 1, column 1".
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ProfileError(path, "(file)", "UTF-8 text") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from exc
+    except RecursionError as exc:
+        raise ProfileError(path, "(syntax)", f"tables and arrays nested at most {MAX_DEPTH} deep") from exc
+    check_plain_values(data, path)
     try:
         return msgspec.convert(data, typ, strict=True)
     except msgspec.ValidationError as exc:
         key, msg = _split_msgspec_error(exc)
         key = _name_dict_key(data, typ, key, str(exc))
         raise ProfileError(path, key, _explain(msg, key, data)) from exc
+
+
+MAX_DEPTH = 16
+
+
+def check_plain_values(data: Any, path: Path | str) -> None:
+    """Refuse what no key of a profile may hold, wherever it is (the free-form sections
+    too: params, options, sim, connectors): nan or infinite numbers, and nesting deeper
+    than ``MAX_DEPTH``. Walks iteratively, so a hostile file cannot exhaust the stack."""
+    todo: list[tuple[str, Any, int]] = [("", data, 0)]
+    while todo:
+        key, value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise ProfileError(path, key or "(top level)", f"tables and arrays nested at most {MAX_DEPTH} deep")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProfileError(path, key, f"a finite number (found {value!r})")
+        if isinstance(value, dict):
+            todo.extend((f"{key}.{k}" if key else str(k), v, depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend((f"{key}[{i}]", v, depth + 1) for i, v in enumerate(value))
 
 
 def _name_dict_key(data: dict[str, Any], typ: type, key: str, error: str) -> str:
@@ -111,7 +137,7 @@ def _name_dict_key(data: dict[str, Any], typ: type, key: str, error: str) -> str
 
 
 _PATTERN_WORDS = {
-    r"^[0-9]+(s|m|h|d)$": "a duration such as '30s', '15m', '1h' or '1d'",
+    r"^0*[1-9][0-9]{0,5}(s|m|h|d)$": "a duration such as '30s', '15m', '1h' or '1d' (not zero)",
     r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$": "a name of letters, digits, '_', '.' or '-' (at most 64)",
     r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$": "a dotted meaning such as 'energy.total_kwh'",
 }
@@ -236,15 +262,28 @@ def _check_bus_time(path: Path, buses: dict[str, Any], loads: dict[str, list[tup
 
 def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "driver") -> Any:
     """Drivers are found by module name: ``drivers/<kind>.py`` (bus devices) or
-    ``gateway/sources/<kind>.py`` (cameras, exports). Adding a device adds a module."""
+    ``gateway/sources/<kind>.py`` (cameras, exports). Adding a device adds a module.
+    A module is a driver only if it exposes ``DRIVER``: helper modules living beside the
+    drivers (``state``, ``geofence``, ``bus``) are refused here, not at start."""
     for package in ("drivers", "gateway.sources"):
         try:
-            return importlib.import_module(f"{package}.{kind}")
+            module = importlib.import_module(f"{package}.{kind}")
         except ModuleNotFoundError as exc:
             if exc.name and (exc.name == package or exc.name.startswith(f"{package}.{kind}")):
                 continue
             raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
                                           "install the matching extra (pip install 'edgeproof[pi]')") from exc
+        if getattr(module, "DRIVER", None) is None:
+            raise ProfileError(path, key, f"a known driver {known_drivers()} (found {kind!r}, a helper module, "
+                                          "not a driver)")
+        return module
+    raise ProfileError(path, key, f"a known driver {known_drivers()} (found {kind!r})")
+
+
+_DRIVER_LINE = re.compile(r"^DRIVER\b", re.MULTILINE)
+
+
+def known_drivers() -> list[str]:
+    """Modules that declare ``DRIVER`` (read as text: listing them must not import optional packages)."""
     files = [*DRIVERS_DIR.glob("*.py"), *(DRIVERS_DIR.parent / "gateway" / "sources").glob("*.py")]
-    known = sorted(p.stem for p in files if not p.stem.startswith("_") and p.stem != "base")
-    raise ProfileError(path, key, f"a known driver {known} (found {kind!r})")
+    return sorted(p.stem for p in files if _DRIVER_LINE.search(p.read_text(encoding="utf-8")))

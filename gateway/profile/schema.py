@@ -16,10 +16,16 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+# Every number a profile holds is bounded: an infinite poll interval or timeout is a
+# crash loop or a hang, not a setting (nan and inf are refused at load, see load.py too).
+MAX_SECONDS = 366 * 86400.0
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0, le=1e12)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=MAX_SECONDS)]
+FiniteFloat = Annotated[float, msgspec.Meta(ge=-1e15, le=1e15)]
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 Meaning = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")]
-Duration = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(s|m|h|d)$")]
+# A window of zero length divides by zero at every start: at least one unit.
+Duration = Annotated[str, msgspec.Meta(pattern=r"^0*[1-9][0-9]{0,5}(s|m|h|d)$")]
 
 DataType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "bool"]
 Order = Literal["big", "little"]
@@ -41,15 +47,15 @@ class PointDef(_S):
     type: DataType = "float32"
     word_order: Order | None = None
     byte_order: Order | None = None
-    scale: float = 1.0
-    offset: float = 0.0
+    scale: FiniteFloat = 1.0
+    offset: FiniteFloat = 0.0
     # Plausibility: values outside are stored with quality out_of_range, never dropped.
-    range: Annotated[list[float], msgspec.Meta(min_length=2, max_length=2)] | None = None
+    range: Annotated[list[FiniteFloat], msgspec.Meta(min_length=2, max_length=2)] | None = None
     # A value unchanged for longer than this is flagged stale (a frozen sensor or PLC).
-    stuck_after_s: PositiveFloat | None = None
+    stuck_after_s: Seconds | None = None
     # Cumulative counters: energy, volume, cycles. Rollover is the counter's wrap value.
     counter: bool = False
-    rollover: PositiveFloat | None = None
+    rollover: Annotated[float, msgspec.Meta(gt=0, le=2.0**64)] | None = None
 
 
 class Model(_S):
@@ -96,14 +102,14 @@ class StoreCfg(_S):
     # FULL survives a real power cut, not just a process kill; commits are batched so
     # the fsync cost is paid a few times a second at most.
     synchronous: Literal["NORMAL", "FULL"] = "FULL"
-    flush_interval_s: PositiveFloat = 0.25
+    flush_interval_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.25
 
 
 class IndicatorsCfg(_S):
     windows: list[Duration] = msgspec.field(default_factory=lambda: ["15m", "1h"])
     # How long after a window closes before it is computed (late readings still count).
-    grace_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0
-    interval_s: PositiveFloat = 5.0
+    grace_s: Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)] = 5.0
+    interval_s: Seconds = 5.0
 
 
 class MqttCfg(_S):
@@ -114,7 +120,7 @@ class MqttCfg(_S):
     tls: bool = False
     cafile: str | None = None
     topic_prefix: str = "edgeproof/v1"
-    keepalive_s: Annotated[int, msgspec.Meta(ge=5)] = 30
+    keepalive_s: Annotated[int, msgspec.Meta(ge=5, le=65535)] = 30
 
 
 class UplinkCfg(_S):
@@ -122,19 +128,19 @@ class UplinkCfg(_S):
     url: str | None = None
     mqtt: MqttCfg = msgspec.field(default_factory=MqttCfg)
     batch_max_records: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 500
-    interval_s: PositiveFloat = 5.0
-    timeout_s: PositiveFloat = 10.0
-    backoff_initial_s: PositiveFloat = 0.5
-    backoff_max_s: PositiveFloat = 60.0
+    interval_s: Seconds = 5.0
+    timeout_s: Seconds = 10.0
+    backoff_initial_s: Seconds = 0.5
+    backoff_max_s: Seconds = 60.0
     # How often the gateway signs a head statement while idle (and right after acks): the
     # oldest head a bank sees while the gateway is up (gateway/uplink/heads.py).
-    head_interval_s: PositiveFloat = 300.0
+    head_interval_s: Seconds = 300.0
     # How often the gateway fetches its enterprise's view (score, findings, decisions on disputes)
     # from the receiver, signed with its own key (gateway/enterprise_view); 0 = only on demand.
-    view_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 900.0
+    view_interval_s: Annotated[float, msgspec.Meta(ge=0, le=366 * 86400)] = 900.0
     # How often the gateway signs a health summary into its chain (gateway/uplink/health.py): the
     # receiver's fleet list and silence alarms hear from it at least this often while it is up.
-    health_interval_s: PositiveFloat = 300.0
+    health_interval_s: Seconds = 300.0
 
 
 class StatusCfg(_S):
@@ -152,10 +158,10 @@ class Bus(_S):
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
     bytesize: Literal[7, 8] = 8
-    timeout_s: PositiveFloat = 0.5
+    timeout_s: Seconds = 0.5
     # Quiet time some RS485 slaves need between requests (a field workaround).
-    inter_request_ms: Annotated[float, msgspec.Meta(ge=0)] = 0.0
-    i2c_bus: Annotated[int, msgspec.Meta(ge=0)] = 1
+    inter_request_ms: Annotated[float, msgspec.Meta(ge=0, le=60_000)] = 0.0
+    i2c_bus: Annotated[int, msgspec.Meta(ge=0, le=255)] = 1
 
 
 class Device(_S):
@@ -167,8 +173,8 @@ class Device(_S):
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     unit_id: Annotated[int, msgspec.Meta(ge=0, le=247)] = 1
     address: Annotated[int, msgspec.Meta(ge=0, le=127)] | None = None
-    poll_interval_s: PositiveFloat = 5.0
-    timeout_s: PositiveFloat = 1.0
+    poll_interval_s: Seconds = 5.0
+    timeout_s: Seconds = 1.0
     # Indicators group devices by asset (a press with its meter and cycle counter).
     asset: Name | None = None
     enabled: bool = True
@@ -177,7 +183,7 @@ class Device(_S):
     # Driver-specific options, validated by the driver's own Options struct.
     options: dict[str, Any] = {}
     # Per-point plausibility overrides: {point = [min, max]}.
-    ranges: dict[str, Annotated[list[float], msgspec.Meta(min_length=2, max_length=2)]] = {}
+    ranges: dict[str, Annotated[list[FiniteFloat], msgspec.Meta(min_length=2, max_length=2)]] = {}
     # Emulated twin: scenario and parameters for the device's emulator (simulate mode).
     sim: dict[str, Any] = {}
 

@@ -171,10 +171,10 @@ def _in_force(gw: Gateway) -> dict[str, Any] | None:
     if policy is None:
         return None
     _, grants = policy.load_consent(gw.profile.consent, gw.state_dir)
-    try:
-        changes = policy.local_changes(gw.store)
-    except Exception:  # noqa: BLE001 - no local changes table yet: none were made
-        changes = []
+    # No try here: the store always has the consent_changes table, so an error reading it is
+    # an error (consent_view shows it), never "no revocations made on site" -- that could
+    # show data the enterprise revoked as allowed.
+    changes = policy.local_changes(gw.store)
     sender = getattr(gw, "sender", None)
     dest = sender.dest if sender is not None else "*"
     return {"configured": bool(gw.profile.consent), **policy.evaluate(grants, changes, time.time(), dest).state()}
@@ -189,6 +189,8 @@ def consent_view(gw: Gateway, limit: int = 100) -> dict[str, Any]:
     try:
         out["in_force"] = _sanitize(_in_force(gw))
     except Exception as exc:  # noqa: BLE001 - the page must render whatever consent's state
+        out["in_force"] = None
+        out["in_force_state"] = "error"
         out["in_force_error"] = f"{type(exc).__name__}: {exc}"
     audit = _optional("gateway.consent.audit")
     if audit is not None and hasattr(audit, "read_entries"):

@@ -276,9 +276,10 @@ function renderConsent(c) {
       [_("Next expiry"), f.until || _("none")],
     ]);
   } else {
-    body.push(el("p", {class: "hint"}, c.in_force_error
-      ? _("Consent could not be evaluated: {error}", {error: c.in_force_error})
-      : _("Consent is not configured on this gateway version.")));
+    body.push(c.in_force_error
+      ? el("p", {class: "err"}, _("Consent could not be evaluated (what may leave is unknown): {error}",
+                                  {error: c.in_force_error}))
+      : el("p", {class: "hint"}, _("Consent is not configured on this gateway version.")));
   }
   body.push(el("p", {}, _("Categories that have left the site:"), " ",
     c.categories_sent.length ? c.categories_sent.map(x => badge(x, "yes")) : _("none yet")));

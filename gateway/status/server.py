@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -44,6 +45,11 @@ SECURITY_HEADERS = {
 }
 
 
+# Carrier-grade NAT (RFC 6598): an LTE modem's WAN side. Not "global" to Python's ipaddress,
+# but reachable by the carrier's other customers: as public as the internet for this page.
+SHARED_ADDRESS_SPACE = (ipaddress.ip_network("100.64.0.0/10"),)
+
+
 class BindError(ValueError):
     """The [status] bind address is malformed or not a LAN/loopback address."""
 
@@ -62,7 +68,7 @@ def parse_bind(bind: str) -> tuple[str, int]:
             addr = ipaddress.ip_address(socket.gethostbyname(host))
         except (OSError, ValueError) as exc:
             raise BindError(f"[status] bind host {host!r} does not resolve") from exc
-    if addr.is_global:
+    if addr.is_global or any(addr in net for net in SHARED_ADDRESS_SPACE if addr.version == net.version):
         raise BindError(f"[status] bind {bind!r} is a public address; bind the LAN address or 127.0.0.1")
     return host, int(port_s)
 
@@ -83,7 +89,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     # At most this many connections are served at once; more are closed at once. A page
     # opens 2-4; a flood on the LAN must not grow threads (and memory) without bound.
-    max_connections = 16
+    max_connections = 32
+    # ... and one host holds at most this many of them, so idle sockets from one machine
+    # (a crashed script, a scanner) cannot starve the others (the staff's browsers, /healthz).
+    max_per_client = 6
     status: StatusServer
 
     def __init__(self, addr: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
@@ -91,15 +100,39 @@ class _Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(addr, handler)
         self._slots = threading.BoundedSemaphore(self.max_connections)
+        self._per_client: dict[str, int] = {}
+        self._per_client_lock = threading.Lock()
+
+    def _take_client_slot(self, host: str) -> bool:
+        with self._per_client_lock:
+            n = self._per_client.get(host, 0)
+            if n >= self.max_per_client:
+                return False
+            self._per_client[host] = n + 1
+            return True
+
+    def _release_client_slot(self, host: str) -> None:
+        with self._per_client_lock:
+            n = self._per_client.get(host, 0) - 1
+            if n <= 0:
+                self._per_client.pop(host, None)
+            else:
+                self._per_client[host] = n
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        host = str(client_address[0])
+        if not self._take_client_slot(host):
+            self.shutdown_request(request)
+            return
         if not self._slots.acquire(blocking=False):
+            self._release_client_slot(host)
             self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
             self._slots.release()
+            self._release_client_slot(host)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -107,6 +140,7 @@ class _Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+            self._release_client_slot(str(client_address[0]))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -114,8 +148,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "EdgeProof-status"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    # Idle keep-alive connections are dropped so a few stuck clients cannot pin threads on a Pi.
-    timeout = 30
+    # Idle keep-alive connections (and clients that connect and send nothing) are dropped
+    # so a few stuck clients cannot pin threads on a Pi.
+    timeout = 10
 
     def __getattr__(self, name: str) -> Any:
         # Any method other than GET/HEAD (POST, PUT, DELETE, PATCH, OPTIONS, made-up ones)
@@ -210,16 +245,15 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/api/devices":
                 return self._json(collect.devices_view(st.gw))
             if path == "/api/series":
-                minutes = min(max(_float(query, "minutes", 15.0), 1.0), 24 * 60)
+                minutes = min(max(_float(query, "minutes", 15.0), 1.0), 24.0 * 60)
                 return self._json(st.cached(("series", minutes), 4.0, lambda: collect.series(st.gw, minutes)))
             if path == "/api/batches":
                 limit = int(min(max(_float(query, "limit", 20), 1), 200))
-                before = query.get("before", [None])[0]
-                return self._json(collect.batches(st.gw.store, limit, int(before) if before else None,
-                                                  _dest(st.gw)))
+                before = _seq(query.get("before", [None])[0], "before")
+                return self._json(collect.batches(st.gw.store, limit, before, _dest(st.gw)))
             if path.startswith("/api/batches/"):
                 seq = path.rsplit("/", 1)[1]
-                if not seq.isdigit():
+                if not (seq.isascii() and seq.isdigit()) or int(seq) >= MAX_SEQ:
                     return self._error(404, "no such batch")
                 found = collect.batches(st.gw.store, 1, int(seq) + 1, _dest(st.gw))["batches"]
                 if not found or found[0]["seq"] != int(seq):
@@ -239,9 +273,28 @@ class Handler(BaseHTTPRequestHandler):
         return self._error(404, f"no page {path}")
 
 
+# Sequence numbers are SQLite integers: a larger one overflows in the driver (a 500).
+MAX_SEQ = 2**63 - 1
+
+
 def _float(query: dict[str, list[str]], key: str, default: float) -> float:
+    """A finite number (nan would pass every min/max clamp unchanged)."""
     vals = query.get(key)
-    return float(vals[0]) if vals else default
+    if not vals:
+        return default
+    value = float(vals[0])
+    if not math.isfinite(value):
+        raise ValueError(f"{key} must be a finite number (found {vals[0][:40]!r})")
+    return value
+
+
+def _seq(text: str | None, key: str) -> int | None:
+    """An optional batch sequence number: digits, at most 2**63-1."""
+    if text is None or text == "":
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_SEQ:
+        raise ValueError(f"{key} must be a batch sequence number 0..{MAX_SEQ} (found {text[:40]!r})")
+    return int(text)
 
 
 def _dest(gw: Gateway) -> str | None:

@@ -21,7 +21,7 @@ def write_snapshot(state_dir: Path, doc: dict[str, Any]) -> Path:
     path = Path(state_dir) / SNAPSHOT_FILE
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = json.dumps(doc, default=str, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
     finally:

@@ -105,8 +105,7 @@ class Sender:
                 f"only from seq {first if first is not None else 'none'} (store.retain_acked_days): restore the "
                 "receiver from a newer backup (docs/operations.md)")
             raise TransportError(self.status.last_error)
-        with self.store._lock:
-            self.store.db.execute("UPDATE acks SET seq=? WHERE destination=?", (resend_from - 1, self.dest))
+        self.store.rewind_acked(self.dest, resend_from - 1)
         log.warning("receiver asked to resend", extra={"from_seq": resend_from})
 
     async def send_head(self, force: bool = False) -> bool:

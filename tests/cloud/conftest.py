@@ -25,6 +25,7 @@ from cloud_stub.server import Running
 from gateway.identity import enroll, init_identity, load_identity
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher
+from tests.support.services import missing_service
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -94,7 +95,7 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A private mosquitto on a free loopback port; stopped by its PID."""
     if not os.path.exists(MOSQUITTO):
-        pytest.skip("mosquitto is not installed")
+        missing_service("mosquitto", "mosquitto")
     d = tmp_path_factory.mktemp("mosquitto")
     port = free_port()
     conf = d / "mosquitto.conf"

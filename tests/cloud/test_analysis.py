@@ -389,6 +389,7 @@ def test_an_enterprise_with_no_data_is_not_graded(rdb: ReceiverDB, key: SigningK
     report = analyse(rdb, "ent-empty", AS_OF, 30, signing_key=key)
     assert (report["grade"], report["warning_level"]) == ("insufficient_data", "yellow")
     assert report["inputs"]["records"] == 0 and report["findings"] == []
+    assert report["rules"] and "chain_integrity" in report["rules"]  # the rules ran and found nothing
     assert "0 days with indicator data" in report["reasons"][0]["text"]
 
 

@@ -17,6 +17,7 @@ from rule_inputs_helpers import DAY0, Factory, build
 
 from cloud_stub.analysis import analyse, verify_score
 from cloud_stub.db import ReceiverDB
+from cloud_stub.rules import all_rules
 
 DAY = 86400
 
@@ -40,6 +41,8 @@ def test_an_honest_factory_gets_a_good_grade_and_green(tmp_path: Path, seed: int
     assert report["grade"] in ("A", "B"), report["reasons"]
     assert report["warning_level"] == "green"
     assert not [f for f in report["findings"] if f["severity"] in ("orange", "red")]
+    # Not because a rule never ran: every registered rule evaluated the history.
+    assert set(all_rules()) == set(report["rules"])
 
 
 def test_inflated_claims_are_red_with_production_reasons_tied_to_findings(tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ from test_selftest import selftest
 
 from gateway.identity import init_identity
 from tests.support.processes import Mosquitto, free_port
+from tests.support.services import require_for_module
 
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-pytestmark = pytest.mark.skipif(not Path(MOSQUITTO_PASSWD).exists(), reason="mosquitto_passwd missing")
+require_for_module(Path(MOSQUITTO_PASSWD).exists(), "mosquitto_passwd", "mosquitto")
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,9 @@ from cloud_stub.mqtt_ingest import MqttIngest
 from gateway.replay.scenarios import ScenarioConfig, write_scenario
 from tests.replay.replay_helpers import ROOT, LiveReceiver, edgeproof, replay_identity, start_receiver
 from tests.support.processes import MOSQUITTO, Mosquitto, free_port
+from tests.support.services import require_for_module
 
-pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed (make sysdeps)")
+require_for_module(Path(MOSQUITTO).exists(), "mosquitto", "mosquitto")
 PROFILE = ROOT / "hardware_profiles" / "sim-history.toml"
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cloud_stub.analysis import analyse
+from cloud_stub.rules import all_rules
 from gateway.replay.scenarios import ScenarioConfig, write_scenario
 from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_replay
 
@@ -73,6 +74,7 @@ def test_an_honest_realistic_plant_raises_nothing_above_yellow(plant) -> None:
     assert real["forklifts"] or real["outages"] or real["late_booking"]  # the seed carries real-life noise
     report = p.report(DAYS)
     assert above(report, "yellow", NOT_YET_CALIBRATED) == [], report["findings"]
+    assert set(all_rules()) == set(report["rules"])  # nothing above yellow, and every rule ran
     assert report["warning_level"] in ("green", "yellow")
 
 
@@ -91,8 +93,10 @@ def test_intermittent_phantom_shipments_on_days_with_a_real_truck_turn_red_withi
     # Where the privacy policy left the day's shipment count visible, it exceeds the trucks seen.
     assert all(d["shipments"] is None or d["shipments"] > d["out_movements_seen"]
                for d in unmatched["compared"]["days"])
-    # Before the onset the same plant is clean on shipments.
-    assert not [f for f in plant("honest").report(DAYS)["findings"]
+    # Before the onset the same plant is clean on shipments (and the rule ran on it).
+    honest = plant("honest").report(DAYS)
+    assert "shipments_vs_outcounts" in honest["rules"]
+    assert not [f for f in honest["findings"]
                 if f["rule"] == "shipments_vs_outcounts" and f["severity"] in ("orange", "red")]
 
 

@@ -13,8 +13,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cloud_stub.banks import add_bank
+from cloud_stub.rules import all_rules
 from gateway import wire
 from tests.replay.replay_helpers import get_json
+
+ALL_RULES = all_rules()
 
 SEVERE = ("orange", "red")
 
@@ -29,6 +32,8 @@ def test_an_honest_factory_over_five_weeks_gets_a_good_grade_and_no_red_finding(
     assert h.report["grade"] in ("A", "B"), h.report["reasons"]
     assert h.report["warning_level"] == "green"
     assert h.findings(severity="red") == []
+    # ... and not because a rule never ran: the report lists every rule that evaluated the history.
+    assert set(ALL_RULES) <= set(h.report["rules"]), h.report["rules"]
     # Nothing questions its output, its collateral or its data; a holiday stoppage may be noted.
     doubts = [f for f in h.findings() if f["severity"] != "info"
               and f["subscore"] in ("production_authenticity", "collateral_safety", "data_integrity")]
@@ -58,7 +63,7 @@ def test_output_inflated_in_mes_and_erp_is_flagged_with_the_numbers(history) -> 
     assert ship["compared"]["claims_total"] == truth["shipped_claimed"] != truth["shipped_physical"]
     assert _day(ship["compared"]["window"]["first_day"]) >= onset
     # The honest history of the same seed (identical machines, identical cameras) is not flagged.
-    assert history("honest").findings("mes_vs_camera") == []
+    assert history("honest").findings("mes_vs_camera") == [] and "mes_vs_camera" in history("honest").report["rules"]
 
 
 def test_gradual_inflation_is_caught_by_drift_detection_within_ten_days(history) -> None:
@@ -70,7 +75,7 @@ def test_gradual_inflation_is_caught_by_drift_detection_within_ten_days(history)
     alarm = _day(c["alarm_day"])
     assert onset <= alarm <= onset + timedelta(days=10), (onset, alarm)
     assert c["mean_excess_since_onset_pct"] > 3
-    assert history("honest").findings("drift_cusum") == []
+    assert history("honest").findings("drift_cusum") == [] and "drift_cusum" in history("honest").report["rules"]
 
 
 def test_collateral_removed_without_a_record_turns_red(history) -> None:
@@ -85,6 +90,7 @@ def test_collateral_removed_without_a_record_turns_red(history) -> None:
     assert f["window"]["start"] == int(when.timestamp()) + 3600
     # The weekly stock rotation of the honest history (300 kg out and back, both recorded) is explained.
     assert [x for x in history("honest").findings() if x["subscore"] == "collateral_safety"] == []
+    assert {"collateral_changes", "collateral_weight"} <= set(history("honest").report["rules"])
 
 
 def test_gateway_offline_while_the_mes_claims_production_is_an_integrity_finding(history) -> None:

@@ -9,11 +9,12 @@ import shutil
 import struct
 import subprocess
 
-import pytest
 from status_helpers import assert_no_secret, gateway_secrets
 
+from tests.support.services import require_for_module
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium not installed (make sysdeps)")
+require_for_module(shutil.which(CHROMIUM) is not None, "chromium", "chromium")
 
 
 def chromium(tmp_path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:

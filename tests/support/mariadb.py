@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.services import missing_service
+
 _SBIN = ("/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin")
 
 
@@ -168,7 +170,7 @@ def mariadb_server() -> Iterator[ThrowawayMariaDB]:
     """A MariaDB server for the whole test session; skips when pymysql or the server is missing."""
     pytest.importorskip("pymysql")
     if find_server() is None:
-        pytest.skip("MariaDB server binaries not installed (make sysdeps)")
+        missing_service("the MariaDB server (mariadbd, mariadb-install-db)", "mariadb-server")
     # No flush at commit: a test server that dies is thrown away anyway, and the tests run faster.
     server = ThrowawayMariaDB().start(innodb_flush_log_at_trx_commit="0", innodb_buffer_pool_size="32M")
     try:

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.services import missing_service
+
 _BIN_CANDIDATES = [f"/usr/lib/postgresql/{v}/bin" for v in (17, 16, 15, 14, 13)]
 
 
@@ -98,7 +100,7 @@ def postgres_server() -> Iterator[ThrowawayPostgres]:
     """A PostgreSQL server for the whole test session; skips when psycopg or the server is missing."""
     pytest.importorskip("psycopg")
     if find_bin() is None:
-        pytest.skip("PostgreSQL server binaries not installed")
+        missing_service("the PostgreSQL server (initdb, pg_ctl)", "postgresql")
     # fsync off: a test server that dies is thrown away anyway, and the tests run faster.
     server = ThrowawayPostgres().start(fsync="off")
     try:

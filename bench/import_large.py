@@ -1,0 +1,177 @@
+"""A large MES export through `edgeproof import-erp`: peak memory and time.
+
+Generates a production export (the MES columns of tests/fixtures/erp/mes_shift_gbk.csv, UTF-8,
+Chinese headers and product names, one work order per row, spread over the year ending a week ago) of
+``--size`` MB, then runs the real CLI in its own process (`edgeproof init` + `edgeproof
+import-erp --json`) on a profile with one folder connector, and reads the child's peak RSS
+(``ru_maxrss`` of the waited child) and wall time. The enterprise indicators of every day
+the export touched are recomputed by the same command (ConnectorRunner.recompute).
+
+    .venv/bin/python bench/import_large.py              # 200 MB
+    .venv/bin/python bench/import_large.py --size 20    # quicker
+
+Writes bench/results/import_large.json (``--out`` to change) and prints one ``JSON {...}`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from doc_tables import host_line, load_result, save_result, write_block  # noqa: E402
+
+HEADER = "工单号,生产日期,班次,产品名称,计划数量,完工数量,良品数量,计划工时(小时),实际工时(小时)\n"
+PRODUCTS = ["刹车盘 BD-220", "支架 ZJ-15", "法兰 FL-80", "轴承座 ZC-32", "壳体 KT-105", "齿轮 CL-48"]
+PROFILE = """
+[site]
+id = "bench-import"
+timezone = "Asia/Shanghai"
+
+[uplink]
+transport = "none"
+
+[status]
+enabled = false
+
+[[connectors]]
+name = "mes"
+kind = "folder"
+dataset = "production"
+path = "{drop}"
+pattern = "*.csv"
+[connectors.columns]
+work_order = "工单号"
+date = "生产日期"
+shift = "班次"
+product = "产品名称"
+planned_qty = "计划数量"
+completed_qty = "完工数量"
+good_qty = "良品数量"
+scrap_qty = {{ expr = "completed_qty - good_qty" }}
+planned_min = {{ column = "计划工时(小时)", unit = "h" }}
+run_min = {{ column = "实际工时(小时)", unit = "h" }}
+"""
+
+
+def generate(path: Path, size_mb: float, seed: int = 7) -> int:
+    """Write an export of about ``size_mb`` MB; returns its data rows."""
+    rng = random.Random(seed)
+    target = int(size_mb * 1_000_000)
+    # A year of closed days ending last week (inside the window the gateway recomputes,
+    # MAX_DAYS_BACK), the rows spread evenly: ~62 bytes a row.
+    start = date.today() - timedelta(days=372)
+    per_day = max(1, target // 62 // 365)
+    rows = 0
+    written = 0
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(HEADER)
+        written += len(HEADER.encode())
+        buf: list[str] = []
+        while written < target:
+            day = start + timedelta(days=(rows // per_day) % 365)
+            planned = rng.randint(200, 800)
+            done = planned - rng.randint(0, 40)
+            good = done - rng.randint(0, 30)
+            line = (f"WO-{rows:09d},{day.year}/{day.month}/{day.day},{'早班' if rows % 2 else '晚班'},"
+                    f"{PRODUCTS[rows % len(PRODUCTS)]},{planned},{done},{good},8,{rng.choice(['7.5', '8', '6.25'])}\n")
+            buf.append(line)
+            written += len(line.encode())
+            rows += 1
+            if len(buf) >= 10_000:
+                f.write("".join(buf))
+                buf.clear()
+        f.write("".join(buf))
+    return rows
+
+
+def run(size_mb: float, keep: bool) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="ep-import-large-"))
+    try:
+        drop = tmp / "drop"
+        drop.mkdir()
+        export = drop / "mes.csv"
+        t0 = time.monotonic()
+        rows = generate(export, size_mb)
+        gen_s = time.monotonic() - t0
+        profile = tmp / "bench.toml"
+        profile.write_text(PROFILE.format(drop=drop), encoding="utf-8")
+        state = tmp / "state"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "EDGEPROOF_LOG_LEVEL": "WARNING"}
+        cli = [sys.executable, "-m", "gateway.cli"]
+        subprocess.run([*cli, "init", "--profile", str(profile), "--state", str(state)], check=True,
+                       capture_output=True, env=env, cwd=ROOT)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.monotonic()
+        proc = subprocess.Popen([*cli, "import-erp", "--profile", str(profile), "--state", str(state), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, text=True)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - t0
+        out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"import-erp failed ({status}): {err[-2000:]}")
+        report = json.loads(out.splitlines()[0])
+        db = state / "edgeproof.db"
+        result = {
+            "bench": "import_large", "size_mb": round(export.stat().st_size / 1e6, 1), "rows": rows,
+            "rows_ok": report["rows_ok"], "quarantined": report.get("quarantined_count") or 0,
+            "days": len(report["days"]), "wall_s": round(wall, 1), "rows_per_s": round(rows / wall),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "store_mb": round(db.stat().st_size / 1e6, 1), "generate_s": round(gen_s, 1),
+            "host": {"cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        del before
+        return result
+    finally:
+        if keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def render(res: dict) -> str:
+    """The docs table (docs/benchmarks.md, bench/README.md) from a result."""
+    return "\n".join([
+        "| export | rows | wall time | rows/s | CPU | peak RSS | store after |", "|---|---|---|---|---|---|---|",
+        f"| {res['size_mb']} MB MES CSV, {res['days']} days | {res['rows']:,} ({res['quarantined']} quarantined) | "
+        f"{res['wall_s']:.0f} s | {res['rows_per_s']:,} | {res['cpu_s']:.0f} s | **{res['peak_rss_mb']:.0f} MB** | "
+        f"{res['store_mb']:.0f} MB |", "", host_line(res)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=float, default=200.0, help="export size in MB (default 200)")
+    ap.add_argument("--out", type=Path, default=None, help="result JSON (default bench/results/import_large.json)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (export, profile, store)")
+    ap.add_argument("--write-docs", action="store_true", help="replace the generated table in the docs")
+    ap.add_argument("--render", type=Path, help="no run: print (and --write-docs) the table of a saved result")
+    args = ap.parse_args()
+    if args.render:
+        res = load_result(args.render)
+    else:
+        res = run(args.size, args.keep)
+        print(f"{res['size_mb']} MB, {res['rows']} rows: {res['wall_s']} s ({res['rows_per_s']} rows/s), "
+              f"peak RSS {res['peak_rss_mb']} MB, store {res['store_mb']} MB")
+        print(f"result: {save_result('import_large', res, args.out)}")
+        print("JSON " + json.dumps(res, ensure_ascii=False))
+    if args.write_docs or args.render:
+        table = render(res)
+        print(table)
+        if args.write_docs:
+            write_block("import_large", table)
+
+
+if __name__ == "__main__":
+    main()

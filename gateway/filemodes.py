@@ -1,0 +1,41 @@
+"""File modes for what the gateway writes: data is 0600, or inside a 0700 directory.
+
+Raw readings, imported exports, keys and the audit log live in the state directory and the
+store. A state directory made beforehand by a package or an installer (``mkdir`` at the
+default umask: 0755) would leave every file in it readable by every local user, so the
+gateway tightens the directories it owns when it opens them, and creates its database 0600
+(SQLite gives the -wal and -shm files the database's mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+log = logging.getLogger("edgeproof.files")
+
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (and parents) or tighten it to 0700 when it is ours and looser."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = p.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+        os.chmod(p, 0o700)
+        log.warning("directory was readable by others; now 0700", extra={"path": str(p),
+                                                                          "was": oct(stat.S_IMODE(st.st_mode))})
+    return p
+
+
+def private_file(path: str | Path) -> Path:
+    """Create ``path`` empty with mode 0600 if missing; tighten an existing one of ours to 0600."""
+    p = Path(path)
+    try:
+        os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        st = p.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            os.chmod(p, 0o600)
+    return p
