@@ -113,15 +113,17 @@ COLUMNS = ("bank_id, id, enterprise_id, currency, amount, drawn, term_start, ter
 def put(rdb: Any, bank_id: str, facility_id: str, doc: Any, *, create: bool | None = None) -> dict[str, Any]:
     """Add (``create`` True), update (False) or upsert (None) one facility of ``bank_id``.
 
-    The enterprise must have granted this bank (a live grant): a bank cannot attach facilities to, and so
-    probe, enterprises it does not serve (403, the same answer as the feed gives)."""
+    The enterprise must serve this bank (a live grant its consent names the bank in, as the feed): a
+    bank cannot attach facilities to, and so probe, enterprises it does not serve (403, as the feed)."""
     _check_id(facility_id)
     fac = parse(doc)
     now = iso(utc_now())
+    from cloud_stub.banks import bank_enterprises
+
+    served = {e["enterprise_id"] for e in bank_enterprises(rdb, bank_id) if not e.get("terminated")}
+    if fac["enterprise_id"] not in served:  # a live grant the enterprise's signed consent names this bank in
+        raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
     with rdb.write() as conn:
-        if conn.execute("SELECT 1 FROM bank_grants WHERE bank_id = ? AND enterprise_id = ? AND revoked_at IS NULL",
-                        (bank_id, fac["enterprise_id"])).fetchone() is None:
-            raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
         old = conn.execute("SELECT created, removed_at, enterprise_id FROM facilities WHERE bank_id = ? AND id = ?",
                            (bank_id, facility_id)).fetchone()
         live = old is not None and old[1] is None

@@ -1,0 +1,278 @@
+"""Facilities, collateral coverage and the portfolio (issue 15 items 1, 2, 6) on replayed histories.
+
+Two generated histories (honest, and collateral_removed: 600 kg of the 1,850 kg pledged stack leave on day 1)
+are replayed by the real gateway CLI into a real receiver on SQLite. Two banks serve both enterprises (the
+profile's consent names both). The banks set facilities through the API, import price CSVs through the CLI,
+and coverage runs on the verified collateral weights: an honest covered facility stays quiet; a falling price
+or removed collateral raises the margin-call levels with the numbers; stale prices are flagged with their age;
+a bank never sees another bank's facility.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloud_helpers import http
+from click.testing import CliRunner
+
+from cloud_stub import coverage_run, feed_chain
+from cloud_stub.banks import add_bank
+from cloud_stub.cli import cloud
+from gateway import wire
+from gateway.replay.scenarios import ScenarioConfig, write_scenario
+from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_replay, start_receiver
+
+ROOT = Path(__file__).resolve().parents[2]
+DAYS = 3
+
+
+@dataclass
+class World:
+    r: LiveReceiver
+    tokens: dict[str, str]
+    as_of: int
+    last_day: date
+    tmp: Path
+
+    def get(self, bank: str, path: str) -> tuple[int, Any]:
+        return http("GET", f"{self.r.url}{path}", token=self.tokens[bank])
+
+    def put(self, bank: str, fid: str, doc: Any) -> tuple[int, Any]:
+        return http("PUT", f"{self.r.url}/v1/facilities/{fid}", doc, token=self.tokens[bank])
+
+    def prices(self, bank: str, rows: list[tuple[str, str, float]], name: str = "prices.csv") -> dict[str, Any]:
+        p = self.tmp / f"{bank}-{name}"
+        p.write_text("day,product_class,price,currency,unit\n"
+                     + "".join(f"{d},{c},{v},CNY,kg\n" for d, c, v in rows), encoding="utf-8")
+        res = CliRunner().invoke(cloud, ["price", "import", "--db", str(self.r.rdb.path), "--bank", bank,
+                                         "--file", str(p)])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+
+def _profile(tmp: Path) -> Path:
+    """sim-history whose consent also names bank-b (two banks serving one enterprise)."""
+    text = (ROOT / "hardware_profiles" / "sim-history.toml").read_text(encoding="utf-8")
+    extra = ('[[consent.grants]]\nto = "bank-b"\nreceiver = "*"\ncategories = ["energy", "machine", "env", "water",'
+             ' "gas", "collateral", "vision", "data_quality", "mes", "erp"]\nuntil = 2030-12-31T00:00:00Z\n\n')
+    p = tmp / "sim-history-2banks.toml"
+    p.write_text(text.replace("[privacy]\n", extra + "[privacy]\n", 1), encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    tmp = tmp_path_factory.mktemp("facility-coverage")
+    r = start_receiver(tmp / "receiver")
+    profile = str(_profile(tmp))
+    meta: dict[str, Any] = {}
+    for name, ent in (("honest", "ent-hon"), ("collateral_removed", "ent-rem")):
+        data = tmp / name / "data"
+        meta = write_scenario(ScenarioConfig(scenario=name, days=DAYS, seed=1, interval_s=300, onset_day=1), data)
+        replay_identity(r, tmp / name / "state", ent, f"gw-{ent}", profile=profile)
+        run_replay(r, tmp / name / "state", data, profile=profile)
+    tokens = {}
+    for bank in ("bank-demo", "bank-b"):
+        for ent in ("ent-hon", "ent-rem"):
+            tokens[bank] = add_bank(r.rdb, bank, ent)["token"]
+    last = date.fromisoformat(meta["end"])
+    # As of midnight UTC after the last replayed day (the history ends at local midnight, UTC+8: 16:00 UTC before).
+    as_of = int(datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()) + 86400
+    yield World(r, tokens, as_of, last, tmp)
+    r.stop()
+
+
+def facility(ent: str, drawn: float, **cov: Any) -> dict[str, Any]:
+    return {"enterprise_id": ent, "amount": 200000, "drawn": drawn, "currency": "CNY",
+            "term_start": "2026-09-01", "term_end": "2027-08-31",
+            "covenants": {"max_price_age_days": 3, **cov},
+            "pledges": [{"subject": "pallet-stack-1", "product_class": "copper-rod", "price_source": "csv"}]}
+
+
+def run(world: World, bank: str, as_of: int | None = None) -> dict[str, dict[str, Any]]:
+    out = coverage_run.run_bank(world.r.rdb, bank, as_of or world.as_of)
+    return {a["facility_id"]: {**a, "_alerts": [x for x in out["alerts"] if x["detail"]["facility_id"]
+                                                == a["facility_id"]]} for a in out["facilities"]}
+
+
+def findings(world: World, ent: str) -> list[dict[str, Any]]:
+    with world.r.rdb.read() as conn:
+        import json
+        return [{"severity": s, "detail": json.loads(d), "prev": p, "hash": h}
+                for s, d, p, h in conn.execute("SELECT severity, detail, prev, hash FROM findings WHERE enterprise_id"
+                                               " = ? AND kind = 'collateral_coverage' ORDER BY id", (ent,))]
+
+
+def test_honest_covered_facility_stays_quiet_then_a_falling_price_raises_the_levels(world: World):
+    d = world.last_day.isoformat()
+    world.prices("bank-demo", [(d, "copper-rod", 60.0)])
+    st, fac = world.put("bank-demo", "loan-hon-1", facility("ent-hon", 70000))
+    assert st == 200, fac
+    a = run(world, "bank-demo")["loan-hon-1"]
+    # 1,850 kg pledged x 60 CNY/kg = ~111,000 CNY over 70,000 drawn: ~1.59, above the 1.3 yellow line
+    assert a["level"] == "ok" and 1.5 < a["coverage"] < 1.65, a
+    assert a["value_range"] == [100000.0, 500000.0] and a["flags"] == [] and a["_alerts"] == []
+    assert findings(world, "ent-hon") == []
+    # The price falls to 45: 1,850 x 45 = ~83,000 -> 1.19: yellow (below 1.3, above 1.15)
+    world.prices("bank-demo", [(d, "copper-rod", 45.0)])
+    a = run(world, "bank-demo")["loan-hon-1"]
+    assert a["level"] == "yellow" and 1.15 < a["coverage"] < 1.3
+    (al,) = a["_alerts"]
+    assert al["kind"] == "margin_call" and al["level"] == "yellow"
+    assert al["detail"]["coverage"] == a["coverage"] and al["detail"]["outstanding"] == 70000
+    assert al["detail"]["thresholds"] == {"yellow": 1.3, "orange": 1.15, "red": 1.0}
+    assert "below the yellow line 1.3x" in al["detail"]["message"]
+    # The same level on the next run: raised once
+    assert run(world, "bank-demo")["loan-hon-1"]["_alerts"] == []
+    # 35 CNY/kg: ~64,700 -> 0.92 < 1.0: red, with the numbers
+    world.prices("bank-demo", [(d, "copper-rod", 35.0)])
+    a = run(world, "bank-demo")["loan-hon-1"]
+    assert a["level"] == "red" and a["coverage"] < 1.0
+    assert [x["level"] for x in a["_alerts"]] == ["red"]
+    f = findings(world, "ent-hon")
+    assert [x["severity"] for x in f] == ["yellow", "red"]
+    red = f[-1]["detail"]
+    assert red["rule"] == "collateral_coverage" and red["version"] == 1 and red["direction"] == "below"
+    assert red["compared"]["coverage"] == a["coverage"] and red["threshold"]["red"] == 1.0
+    assert red["indicators"] == ["collateral.weight_kg"] and red["extra"]["bank"] == "bank-demo"
+    # chained like every finding
+    assert f[1]["prev"] == f[0]["hash"]
+    assert feed_chain.entry_hash  # the bank's check of the chain runs in feed verify (V28)
+
+
+def test_removed_collateral_raises_orange_and_names_the_weight(world: World):
+    d = world.last_day.isoformat()
+    d0 = (world.last_day - timedelta(days=DAYS - 1)).isoformat()
+    world.prices("bank-demo", [(d0, "steel-coil", 60.0), (d, "steel-coil", 60.0)])
+    doc = facility("ent-rem", 70000)
+    doc["pledges"][0]["product_class"] = "steel-coil"
+    assert world.put("bank-demo", "loan-rem-1", doc)[0] == 200
+    # Before the removal (end of day 0) the stack weighed ~1,850 kg: ~1.59, ok
+    day0_end = world.as_of - 2 * 86400
+    assert run(world, "bank-demo", day0_end)["loan-rem-1"]["level"] == "ok"
+    a = run(world, "bank-demo")["loan-rem-1"]
+    qty = a["pledges"][0]["quantity"]
+    assert 1150 < qty < 1350, a  # 1,850 - 600 kg
+    # ~1,250 x 60 = ~75,000 over 70,000: ~1.07: orange (below 1.15, above 1.0)
+    assert a["level"] == "orange" and 1.0 < a["coverage"] < 1.15, a
+    assert [x["level"] for x in a["_alerts"]] == ["orange"]
+
+
+def test_missing_price_or_weight_is_not_observed_never_zero(world: World):
+    doc = facility("ent-hon", 50000)
+    doc["pledges"].append({"subject": "no-such-stack", "product_class": "copper-rod"})
+    assert world.put("bank-demo", "loan-hon-2", doc)[0] == 200
+    doc3 = facility("ent-hon", 50000)
+    doc3["pledges"][0]["product_class"] = "unpriced-class"
+    assert world.put("bank-demo", "loan-hon-3", doc3)[0] == 200
+    out = run(world, "bank-demo")
+    for fid, missing in (("loan-hon-2", ["quantity"]), ("loan-hon-3", ["price"])):
+        a = out[fid]
+        assert a["coverage"] is None and a["value_range"] is None and a["level"] == "not_observed", a
+        assert "no_data" in a["flags"] and a["observed"]["observed"] < a["observed"]["pledges"]
+        assert [p["missing"] for p in a["pledges"] if p["missing"]] == [missing]
+        assert a["_alerts"] == []
+    assert world.get("bank-demo", "/v1/facilities/loan-hon-2")[0] == 405  # no such route: list or feed page
+    assert http("DELETE", f"{world.r.url}/v1/facilities/loan-hon-2", token=world.tokens["bank-demo"])[0] == 200
+    assert http("DELETE", f"{world.r.url}/v1/facilities/loan-hon-3", token=world.tokens["bank-demo"])[0] == 200
+
+
+def test_stale_prices_are_flagged_with_their_age(world: World):
+    old = (world.last_day - timedelta(days=6)).isoformat()
+    world.prices("bank-b", [(old, "alu-ingot", 80.0)])
+    doc = facility("ent-hon", 60000)
+    doc["pledges"][0]["product_class"] = "alu-ingot"
+    assert world.put("bank-b", "b-loan-1", doc)[0] == 200
+    a = run(world, "bank-b")["b-loan-1"]
+    assert "stale_price" in a["flags"] and a["coverage"] is not None
+    assert a["stale_prices"] == [{"product_class": "alu-ingot", "price_day": old, "age_days": 7}]
+    stale = [f for f in findings(world, "ent-hon") if f["detail"]["direction"] == "stale"]
+    assert stale and "7 days old" in stale[-1]["detail"]["message"] and stale[-1]["severity"] == "info"
+
+
+def test_a_bank_never_sees_another_banks_facility(world: World):
+    # bank-b: the facilities of bank-demo are not in its list, its feed page nor its portfolio
+    st, page = world.get("bank-b", "/v1/facilities")
+    assert st == 200 and {f["facility_id"] for f in page["items"]} <= {"b-loan-1"}
+    assert all(f["bank"] == "bank-b" for f in page["items"])
+    st, page = world.get("bank-b", "/v1/feed/ent-hon/facilities")
+    assert st == 200 and all(f["bank"] == "bank-b" for f in page["items"])
+    # nor can it change or remove one (404: the same as an unknown id)
+    assert http("DELETE", f"{world.r.url}/v1/facilities/loan-hon-1", token=world.tokens["bank-b"])[0] == 404
+    st, _ = world.put("bank-b", "loan-hon-1", facility("ent-hon", 1))  # its own id space: a new facility of bank-b
+    assert st == 200
+    assert http("DELETE", f"{world.r.url}/v1/facilities/loan-hon-1", token=world.tokens["bank-b"])[0] == 200
+    _, mine = world.get("bank-demo", "/v1/facilities")
+    assert next(f for f in mine["items"] if f["facility_id"] == "loan-hon-1")["drawn"] == 70000  # untouched
+    # bank-demo's margin-call findings and alerts are withheld from bank-b (the chain still checks)
+    _, fpage = world.get("bank-b", "/v1/feed/ent-hon/findings?limit=1000")
+    cov = [i for i in fpage["items"] if i["kind"] == "collateral_coverage"]
+    theirs = [i for i in cov if i.get("withheld")]
+    own = [i for i in cov if not i.get("withheld")]
+    assert theirs and all(i["detail"]["extra"]["bank"] == "bank-b" for i in own)
+    _, apage = world.get("bank-b", "/v1/feed/ent-hon/alerts?limit=1000")
+    assert all(i.get("withheld") for i in apage["items"] if i["kind"] == "margin_call")
+    _, apage = world.get("bank-demo", "/v1/feed/ent-hon/alerts?limit=1000")
+    assert [i["level"] for i in apage["items"] if i["kind"] == "margin_call" and not i.get("withheld")] \
+        == ["yellow", "red"]
+    # an enterprise the bank is not served: no facility can be attached (403)
+    add_bank(world.r.rdb, "bank-c", "ent-none")
+    st, body = http("PUT", f"{world.r.url}/v1/facilities/x1", facility("ent-rem", 1),
+                    token=add_bank(world.r.rdb, "bank-c", "ent-none")["token"])
+    assert st == 403, body
+    # unauthenticated: nothing persists
+    assert http("PUT", f"{world.r.url}/v1/facilities/x2", facility("ent-hon", 1))[0] == 401
+    with world.r.rdb.read() as conn:
+        assert conn.execute("SELECT count(*) FROM facilities WHERE id IN ('x1', 'x2')").fetchone()[0] == 0
+
+
+def test_bad_facility_documents_name_the_key(world: World):
+    st, body = world.put("bank-demo", "bad-1", {**facility("ent-hon", 1), "drawn": "lots"})
+    assert st == 400 and "$.drawn" in body["message"]
+    st, body = world.put("bank-demo", "bad-1", {**facility("ent-hon", 300000)})
+    assert st == 400 and "exceeds $.amount" in body["message"]
+    doc = facility("ent-hon", 1, margin_call={"yellow": 1.0, "orange": 1.2, "red": 0.9})
+    st, body = world.put("bank-demo", "bad-1", doc)
+    assert st == 400 and "margin_call" in body["message"]
+    st, body = http("PUT", f"{world.r.url}/v1/facilities/bad-1", b"{not json", token=world.tokens["bank-demo"])
+    assert st == 400
+    st, body = world.put("bank-demo", "bad%20id!", facility("ent-hon", 1))
+    assert st == 400 and "facility id" in body["message"]
+
+
+def test_signed_pages_and_portfolio(world: World):
+    key = world.r.key.verify_key.encode()
+    st, page = world.get("bank-demo", "/v1/feed/ent-hon/facilities")
+    assert st == 200 and page["kind"] == "facilities" and page["bank"] == "bank-demo"
+    signed = wire.verify_report(page["page_signature"], key)
+    assert signed == {k: v for k, v in page.items() if k != "page_signature"}
+    (f,) = [i for i in page["items"] if i["facility_id"] == "loan-hon-1"]
+    assert f["coverage"]["level"] == "red" and f["coverage"]["value_range"] == [50000.0, 100000.0]
+    st, p1 = world.get("bank-demo", "/v1/portfolio")
+    assert st == 200 and p1["kind"] == "portfolio"
+    assert wire.verify_report(p1["page_signature"], key) == {k: v for k, v in p1.items() if k != "page_signature"}
+    ents = [e["enterprise_id"] for e in p1["enterprises"]]
+    assert ents == ["ent-hon", "ent-rem"]  # red before orange: worst first
+    hon = p1["enterprises"][0]
+    assert hon["repayment"] == {"status": "not assessed"} and hon["authenticity"] is None
+    assert hon["coverage"]["worst_level"] == "red"
+    # prices recover; the next run says what changed since the last one
+    world.prices("bank-demo", [(world.last_day.isoformat(), "copper-rod", 70.0)])
+    run(world, "bank-demo")
+    _, p2 = world.get("bank-demo", "/v1/portfolio")
+    assert p2["previous_run_at"] == p1["run_at"]
+    hon2 = next(e for e in p2["enterprises"] if e["enterprise_id"] == "ent-hon")
+    ch = {c["field"]: c for c in hon2["changes"]}
+    assert ch["facility.loan-hon-1.level"]["before"] == "red" and ch["facility.loan-hon-1.level"]["after"] == "ok"
+    assert [e["enterprise_id"] for e in p2["enterprises"]] == ["ent-rem", "ent-hon"]
+    # bank-b's portfolio shows only its own facilities
+    _, pb = world.get("bank-b", "/v1/portfolio?record=false")
+    facs = [f["facility_id"] for e in pb["enterprises"] for f in e["coverage"]["facilities"]]
+    assert "loan-hon-1" not in facs and "b-loan-1" in facs
+    # the CLI: the same portfolio, worst first, as JSON and as a table
+    res = CliRunner().invoke(cloud, ["portfolio", "--db", str(world.r.rdb.path), "--bank", "bank-demo"])
+    assert res.exit_code == 0 and res.output.splitlines()[1].startswith("ent-rem"), res.output
