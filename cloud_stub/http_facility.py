@@ -13,7 +13,7 @@ receiver like every feed page (``page_signature``), and ``feed verify`` checks t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -102,12 +102,13 @@ def router(rdb: Store, signing_key: SigningKey) -> APIRouter:
 
     @r.get("/v1/portfolio", tags=["bank feed"], responses=_AUTH)
     def get_portfolio(authorization: str | None = Header(None),
-                      record: bool = Query(True, description="store this run as the one the next run's `changes`"
-                                                             " compare with (false: a read that changes nothing)"),
+                      record: Literal["true", "false"] = Query(
+                          "true", description="true: store this run as the one the next run's `changes` compare"
+                                              " with; false: a read that changes nothing (feed verify)"),
                       ) -> JSONResponse:
         """Every enterprise of this bank, worst first: authenticity score, repayment assessment, coverage and
         what changed since the bank's last run; signed (V49, V50)."""
         bank = banks.authenticate(rdb, authorization)
-        return JSONResponse(portfolio.portfolio(rdb, bank, signing_key, record=record))
+        return JSONResponse(portfolio.portfolio(rdb, bank, signing_key, record=record == "true"))
 
     return r

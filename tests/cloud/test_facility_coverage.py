@@ -10,16 +10,18 @@ a bank never sees another bank's facility.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_helpers import http
 from click.testing import CliRunner
+from cloud_helpers import http
 
 from cloud_stub import coverage_run, feed_chain
+from cloud_stub.analysis import analyse
 from cloud_stub.banks import add_bank
 from cloud_stub.cli import cloud
 from gateway import wire
@@ -82,6 +84,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     last = date.fromisoformat(meta["end"])
     # As of midnight UTC after the last replayed day (the history ends at local midnight, UTC+8: 16:00 UTC before).
     as_of = int(datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()) + 86400
+    for ent in ("ent-hon", "ent-rem"):  # the authenticity score the portfolio shows beside the coverage
+        analyse(r.rdb, ent, as_of=as_of // 3600 * 3600, days=DAYS + 1, signing_key=r.key)
     yield World(r, tokens, as_of, last, tmp)
     r.stop()
 
@@ -101,7 +105,6 @@ def run(world: World, bank: str, as_of: int | None = None) -> dict[str, dict[str
 
 def findings(world: World, ent: str) -> list[dict[str, Any]]:
     with world.r.rdb.read() as conn:
-        import json
         return [{"severity": s, "detail": json.loads(d), "prev": p, "hash": h}
                 for s, d, p, h in conn.execute("SELECT severity, detail, prev, hash FROM findings WHERE enterprise_id"
                                                " = ? AND kind = 'collateral_coverage' ORDER BY id", (ent,))]
@@ -255,11 +258,16 @@ def test_signed_pages_and_portfolio(world: World):
     st, p1 = world.get("bank-demo", "/v1/portfolio")
     assert st == 200 and p1["kind"] == "portfolio"
     assert wire.verify_report(p1["page_signature"], key) == {k: v for k, v in p1.items() if k != "page_signature"}
-    ents = [e["enterprise_id"] for e in p1["enterprises"]]
-    assert ents == ["ent-hon", "ent-rem"]  # red before orange: worst first
-    hon = p1["enterprises"][0]
-    assert hon["repayment"] == {"status": "not assessed"} and hon["authenticity"] is None
-    assert hon["coverage"]["worst_level"] == "red"
+    hon = next(e for e in p1["enterprises"] if e["enterprise_id"] == "ent-hon")
+    assert hon["repayment"] == {"status": "not assessed"}
+    with world.r.rdb.read() as conn:
+        sid, score = conn.execute("SELECT id, score FROM scores WHERE enterprise_id = 'ent-hon' ORDER BY id DESC"
+                                  " LIMIT 1").fetchone()
+    assert hon["authenticity"]["score_id"] == sid and hon["authenticity"]["score"] == score
+    assert hon["coverage"]["worst_level"] == "red" and hon["changes"] == [{"field": "enterprise", "before": None,
+                                                                            "after": "new"}]
+    first = p1["enterprises"][0]  # worst first: a red one leads (ent-hon's coverage, maybe ent-rem's score)
+    assert "red" in (first["coverage"]["worst_level"], first["authenticity"]["warning_level"])
     # prices recover; the next run says what changed since the last one
     world.prices("bank-demo", [(world.last_day.isoformat(), "copper-rod", 70.0)])
     run(world, "bank-demo")
@@ -268,11 +276,68 @@ def test_signed_pages_and_portfolio(world: World):
     hon2 = next(e for e in p2["enterprises"] if e["enterprise_id"] == "ent-hon")
     ch = {c["field"]: c for c in hon2["changes"]}
     assert ch["facility.loan-hon-1.level"]["before"] == "red" and ch["facility.loan-hon-1.level"]["after"] == "ok"
-    assert [e["enterprise_id"] for e in p2["enterprises"]] == ["ent-rem", "ent-hon"]
+    assert p2["enterprises"][-1]["enterprise_id"] == "ent-hon" or \
+        p2["enterprises"][-1]["authenticity"]["warning_level"] in ("yellow", "green")
     # bank-b's portfolio shows only its own facilities
     _, pb = world.get("bank-b", "/v1/portfolio?record=false")
     facs = [f["facility_id"] for e in pb["enterprises"] for f in e["coverage"]["facilities"]]
     assert "loan-hon-1" not in facs and "b-loan-1" in facs
     # the CLI: the same portfolio, worst first, as JSON and as a table
     res = CliRunner().invoke(cloud, ["portfolio", "--db", str(world.r.rdb.path), "--bank", "bank-demo"])
-    assert res.exit_code == 0 and res.output.splitlines()[1].startswith("ent-rem"), res.output
+    assert res.exit_code == 0 and res.output.splitlines()[1].startswith(p2["enterprises"][0]["enterprise_id"]), \
+        res.output
+
+
+def test_feed_verify_checks_facilities_and_portfolio(world: World):
+    """V47-V50: the reference verifier and the document's own code pass on the real pages, and fail on a
+    coverage whose level does not follow from its numbers, or a portfolio that is out of order."""
+    from test_feed_verify_doc import doc_verifier
+
+    from cloud_stub import feed_verify, feed_verify_facility
+
+    out = feed_verify.verify_all(world.r.url, world.tokens["bank-demo"])
+    assert out["failures"] == [] and out["failed"] == 0, out["failures"][:5]
+    assert out["portfolio"] == 2
+    assert {s["enterprise_id"]: sorted(s["facility_coverage"]) for s in out["enterprises"]} == \
+        {"ent-hon": ["loan-hon-1"], "ent-rem": ["loan-rem-1"]}
+    # The document's code (docs/wire-format.md §9) on the same pages
+    doc = doc_verifier()
+    key = world.r.key.verify_key.encode()
+    _, ents = world.get("bank-demo", "/v1/feed/enterprises")
+    facs = {e: doc["check_facilities"](world.get("bank-demo", f"/v1/feed/{e}/facilities")[1], key, e, "bank-demo")
+            for e in ("ent-hon", "ent-rem")}
+    latest = {e: world.get("bank-demo", f"/v1/feed/{e}/scores/latest")[1]["item"] for e in ("ent-hon", "ent-rem")}
+    _, port = world.get("bank-demo", "/v1/portfolio?record=false")
+    doc["check_portfolio"](port, key, ents, facs, latest)
+    # A receiver that states a level its own numbers contradict, re-signed: V48 says so (both verifiers)
+    _, page = world.get("bank-demo", "/v1/feed/ent-rem/facilities")
+    bad = {k: v for k, v in page.items() if k != "page_signature"}
+    bad["items"] = [{**bad["items"][0], "coverage": {**bad["items"][0]["coverage"], "level": "ok"}}]
+    bad["page_signature"] = wire.sign_report({k: v for k, v in bad.items() if k != "page_signature"}, world.r.key)
+    fails: list[str] = []
+    assert feed_verify_facility.signed_page(bad, key, "facilities", fails.append, enterprise_id="ent-rem",
+                                            bank="bank-demo", cursor=None)
+    feed_verify_facility.check_facility(bad["items"][0], "ent-rem", "bank-demo", fails.append)
+    assert len(fails) == 1 and "does not follow from coverage" in fails[0]
+    with pytest.raises(AssertionError, match="V48"):
+        doc["check_facilities"](bad, key, "ent-rem", "bank-demo")
+    # ... a page signed for another bank: V47
+    other = {**{k: v for k, v in page.items() if k != "page_signature"}, "bank": "bank-b"}
+    other["page_signature"] = wire.sign_report(other, world.r.key)
+    fails = []
+    assert not feed_verify_facility.signed_page(other, key, "facilities", fails.append, enterprise_id="ent-rem",
+                                                bank="bank-demo", cursor=None)
+    # ... a portfolio best first, re-signed: V50; one leaving out an enterprise: V49
+    swapped = {k: v for k, v in port.items() if k != "page_signature"}
+    swapped["enterprises"] = list(reversed(swapped["enterprises"]))
+    swapped["page_signature"] = wire.sign_report({k: v for k, v in swapped.items() if k != "page_signature"},
+                                                 world.r.key)
+    with pytest.raises(AssertionError, match="V50"):
+        doc["check_portfolio"](swapped, key, ents, facs, latest)
+    fails = []
+    feed_verify_facility.check_portfolio_numbers(swapped, {}, {}, fails.append)
+    assert fails == ["portfolio: not ordered worst first"]
+    fails = []
+    feed_verify_facility.check_portfolio_entries({"enterprises": port["enterprises"][:1]}, ["ent-hon", "ent-rem"],
+                                                 fails.append)
+    assert fails and "ent-rem" in fails[0]
