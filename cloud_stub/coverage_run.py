@@ -104,6 +104,9 @@ def run_bank(rdb: Any, bank_id: str, as_of: int | None = None, enterprise_id: st
         if conn.execute("SELECT 1 FROM banks WHERE id = ?", (bank_id,)).fetchone() is None:
             raise ReceiverError("unknown_bank", f"no bank {bank_id!r}", 404, status="error")
         facs = facilities.list_for(conn, bank_id, enterprise_id)
+    from cloud_stub import portfolio
+
+    portfolio.snapshot(rdb, bank_id)  # the portfolio's "changed since the last run" compares with this
     out = [assess_facility(rdb, f, as_of) for f in facs]
     return {"bank": bank_id, "as_of": as_of, "facilities": [o["assessment"] for o in out],
             "alerts": [a for o in out for a in o["alerts"]],

@@ -804,7 +804,7 @@ def _check_portfolio(http: _Http, report: _Report, receiver_pk: bytes,
     """The bank's portfolio (§16), read after every enterprise's feed: signed, for this bank, exactly its
     enterprises, worst first, stating the scores and coverage the other pages served. Returns its length."""
     bank, ents = _bank_of(http, report, receiver_pk)
-    page = http.get("/v1/portfolio?record=false", auth=True)
+    page = http.get("/v1/portfolio", auth=True)
     if not fvf.signed_page(page, receiver_pk, "portfolio", report.feed, bank=bank):  # check V49
         return 0
     fvf.check_portfolio_entries(page, [e["enterprise_id"] for e in ents if not e.get("terminated")], report.feed)

@@ -13,9 +13,9 @@ receiver like every feed page (``page_signature``), and ``feed verify`` checks t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from nacl.signing import SigningKey
@@ -101,14 +101,10 @@ def router(rdb: Store, signing_key: SigningKey) -> APIRouter:
         return JSONResponse(facilities_page(rdb, grant, signing_key))
 
     @r.get("/v1/portfolio", tags=["bank feed"], responses=_AUTH)
-    def get_portfolio(authorization: str | None = Header(None),
-                      record: Literal["true", "false"] = Query(
-                          "true", description="true: store this run as the one the next run's `changes` compare"
-                                              " with; false: a read that changes nothing (feed verify)"),
-                      ) -> JSONResponse:
+    def get_portfolio(authorization: str | None = Header(None)) -> JSONResponse:
         """Every enterprise of this bank, worst first: authenticity score, repayment assessment, coverage and
-        what changed since the bank's last run; signed (V49, V50)."""
+        what changed since the bank's last assessment run; signed (V49, V50)."""
         bank = banks.authenticate(rdb, authorization)
-        return JSONResponse(portfolio.portfolio(rdb, bank, signing_key, record=record == "true"))
+        return JSONResponse(portfolio.portfolio(rdb, bank, signing_key))
 
     return r

@@ -85,8 +85,8 @@ def changes(before: dict[str, Any] | None, now: dict[str, Any]) -> list[dict[str
     return out
 
 
-def portfolio(rdb: Any, bank_id: str, signing_key: SigningKey, *, record: bool = True) -> dict[str, Any]:
-    """The bank's portfolio page (signed). ``record``: store this run's entries for the next "changed"."""
+def _entries(rdb: Any, bank_id: str, signing_key: SigningKey) -> tuple[list[dict[str, Any]], Any]:
+    """Every served enterprise's entry now (without ``changes``), and the stored previous run's time."""
     ents = [e for e in banks.bank_enterprises(rdb, bank_id) if not e.get("terminated")]
     rows: list[dict[str, Any]] = []
     with rdb.read() as conn:
@@ -106,13 +106,28 @@ def portfolio(rdb: Any, bank_id: str, signing_key: SigningKey, *, record: bool =
             entry["changes"] = changes(prev.get(e["enterprise_id"]), entry)
             rows.append(entry)
     rows.sort(key=_rank)
+    return rows, prev_at
+
+
+def snapshot(rdb: Any, bank_id: str) -> int:
+    """Store every entry as it is now: what the portfolio's ``changes`` compare with until the next run.
+
+    Called by ``cloud coverage run`` before it assesses (a "run" is the bank's assessment run), so reading
+    the portfolio never writes. The key only signs redacted score reports, which are not kept here."""
+    rows, _ = _entries(rdb, bank_id, SigningKey.generate())
     now = iso(utc_now())
-    if record:
-        with rdb.write() as conn:
-            for entry in rows:
-                keep = {k: v for k, v in entry.items() if k != "changes"}
-                conn.execute("INSERT INTO portfolio_runs (bank_id, enterprise_id, run_at, entry) VALUES (?, ?, ?, ?)"
-                             " ON CONFLICT (bank_id, enterprise_id) DO UPDATE SET run_at = excluded.run_at,"
-                             " entry = excluded.entry", (bank_id, entry["enterprise_id"], now, json.dumps(keep)))
-    page = {"kind": "portfolio", "bank": bank_id, "run_at": now, "previous_run_at": prev_at, "enterprises": rows}
+    with rdb.write() as conn:
+        for entry in rows:
+            keep = {k: v for k, v in entry.items() if k != "changes"}
+            conn.execute("INSERT INTO portfolio_runs (bank_id, enterprise_id, run_at, entry) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (bank_id, enterprise_id) DO UPDATE SET run_at = excluded.run_at,"
+                         " entry = excluded.entry", (bank_id, entry["enterprise_id"], now, json.dumps(keep)))
+    return len(rows)
+
+
+def portfolio(rdb: Any, bank_id: str, signing_key: SigningKey) -> dict[str, Any]:
+    """The bank's portfolio page, signed; reads only."""
+    rows, prev_at = _entries(rdb, bank_id, signing_key)
+    page = {"kind": "portfolio", "bank": bank_id, "as_of": iso(utc_now()), "previous_run_at": prev_at,
+            "enterprises": rows}
     return feed.sign_page(page, signing_key)

@@ -264,22 +264,26 @@ def test_signed_pages_and_portfolio(world: World):
         sid, score = conn.execute("SELECT id, score FROM scores WHERE enterprise_id = 'ent-hon' ORDER BY id DESC"
                                   " LIMIT 1").fetchone()
     assert hon["authenticity"]["score_id"] == sid and hon["authenticity"]["score"] == score
-    assert hon["coverage"]["worst_level"] == "red" and hon["changes"] == [{"field": "enterprise", "before": None,
-                                                                            "after": "new"}]
+    assert hon["coverage"]["worst_level"] == "red"
+    # bank-b's portfolio before its first run knows nothing earlier: every enterprise is new
+    _, pb0 = world.get("bank-b", "/v1/portfolio")
+    assert pb0["previous_run_at"] is not None  # bank-b ran once (the stale-price test)
     first = p1["enterprises"][0]  # worst first: a red one leads (ent-hon's coverage, maybe ent-rem's score)
     assert "red" in (first["coverage"]["worst_level"], first["authenticity"]["warning_level"])
     # prices recover; the next run says what changed since the last one
     world.prices("bank-demo", [(world.last_day.isoformat(), "copper-rod", 70.0)])
     run(world, "bank-demo")
     _, p2 = world.get("bank-demo", "/v1/portfolio")
-    assert p2["previous_run_at"] == p1["run_at"]
+    assert p2["previous_run_at"] > p1["previous_run_at"]  # the run above began a new "since"
+    again = world.get("bank-demo", "/v1/portfolio")[1]  # reading writes nothing: the same changes again
+    assert again["enterprises"] == p2["enterprises"] and again["previous_run_at"] == p2["previous_run_at"]
     hon2 = next(e for e in p2["enterprises"] if e["enterprise_id"] == "ent-hon")
     ch = {c["field"]: c for c in hon2["changes"]}
     assert ch["facility.loan-hon-1.level"]["before"] == "red" and ch["facility.loan-hon-1.level"]["after"] == "ok"
     assert p2["enterprises"][-1]["enterprise_id"] == "ent-hon" or \
         p2["enterprises"][-1]["authenticity"]["warning_level"] in ("yellow", "green")
     # bank-b's portfolio shows only its own facilities
-    _, pb = world.get("bank-b", "/v1/portfolio?record=false")
+    _, pb = world.get("bank-b", "/v1/portfolio")
     facs = [f["facility_id"] for e in pb["enterprises"] for f in e["coverage"]["facilities"]]
     assert "loan-hon-1" not in facs and "b-loan-1" in facs
     # the CLI: the same portfolio, worst first, as JSON and as a table
@@ -307,7 +311,7 @@ def test_feed_verify_checks_facilities_and_portfolio(world: World):
     facs = {e: doc["check_facilities"](world.get("bank-demo", f"/v1/feed/{e}/facilities")[1], key, e, "bank-demo")
             for e in ("ent-hon", "ent-rem")}
     latest = {e: world.get("bank-demo", f"/v1/feed/{e}/scores/latest")[1]["item"] for e in ("ent-hon", "ent-rem")}
-    _, port = world.get("bank-demo", "/v1/portfolio?record=false")
+    _, port = world.get("bank-demo", "/v1/portfolio")
     doc["check_portfolio"](port, key, ents, facs, latest)
     # A receiver that states a level its own numbers contradict, re-signed: V48 says so (both verifiers)
     _, page = world.get("bank-demo", "/v1/feed/ent-rem/facilities")
