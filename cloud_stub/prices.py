@@ -75,15 +75,18 @@ def parse_row(row: dict[str, str | None], where: str) -> PricePoint:
 
 def parse_csv(text: str, name: str = "(csv)") -> list[PricePoint]:
     """Every row of a price CSV, or ReceiverError naming the file, line and column of the first bad one."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise _bad(name, f"header: expected the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}")
-    out = []
-    for row in reader:
-        if len(out) >= MAX_ROWS:
-            raise _bad(name, f"more than {MAX_ROWS} rows: split the file")
-        out.append(parse_row(row, f"{name} line {reader.line_num}"))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    out: list[PricePoint] = []
+    try:
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise _bad(name, f"header: expected the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}")
+        for row in reader:
+            if len(out) >= MAX_ROWS:
+                raise _bad(name, f"more than {MAX_ROWS} rows: split the file")
+            out.append(parse_row(row, f"{name} line {reader.line_num}"))
+    except csv.Error as exc:  # a stray quote or a bare CR inside a field
+        raise _bad(name, f"line {reader.line_num}: not CSV ({exc})") from None
     return out
 
 
