@@ -20,13 +20,16 @@ import pytest
 from click.testing import CliRunner
 from cloud_helpers import http
 
-from cloud_stub import coverage_run, feed_chain
+from cloud_stub import coverage_run, feed_chain, receiver_key
 from cloud_stub.analysis import analyse
 from cloud_stub.banks import add_bank
 from cloud_stub.cli import cloud
+from cloud_stub.db import ReceiverDB
+from cloud_stub.http_api import create_app
+from cloud_stub.server import Running
 from gateway import wire
 from gateway.replay.scenarios import ScenarioConfig, write_scenario
-from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_replay, start_receiver
+from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 DAYS = 3
@@ -39,6 +42,7 @@ class World:
     as_of: int
     last_day: date
     tmp: Path
+    db: str  # what --db takes: the SQLite file or the PostgreSQL URL
 
     def get(self, bank: str, path: str) -> tuple[int, Any]:
         return http("GET", f"{self.r.url}{path}", token=self.tokens[bank])
@@ -50,7 +54,7 @@ class World:
         p = self.tmp / f"{bank}-{name}"
         p.write_text("day,product_class,price,currency,unit\n"
                      + "".join(f"{d},{c},{v},CNY,kg\n" for d, c, v in rows), encoding="utf-8")
-        res = CliRunner().invoke(cloud, ["price", "import", "--db", str(self.r.rdb.path), "--bank", bank,
+        res = CliRunner().invoke(cloud, ["price", "import", "--db", self.db, "--bank", bank,
                                          "--file", str(p)])
         assert res.exit_code == 0, res.output
         return res.output
@@ -67,9 +71,20 @@ def _profile(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def world_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    """The receiver's store: SQLite here (test_facility_coverage_postgres.py binds PostgreSQL)."""
+    path = tmp_path_factory.mktemp("facility-store") / "receiver.db"
+    return str(path), ReceiverDB(path)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, world_store: tuple[str, Any]) -> World:
     tmp = tmp_path_factory.mktemp("facility-coverage")
-    r = start_receiver(tmp / "receiver")
+    (tmp / "receiver").mkdir()
+    db, rdb = world_store
+    key = receiver_key.load_or_create(tmp / "receiver" / "receiver.key")
+    r = LiveReceiver("", rdb, key, Running(create_app(rdb, key)))
+    r.url = r.running.url
     profile = str(_profile(tmp))
     meta: dict[str, Any] = {}
     for name, ent in (("honest", "ent-hon"), ("collateral_removed", "ent-rem")):
@@ -86,7 +101,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     as_of = int(datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()) + 86400
     for ent in ("ent-hon", "ent-rem"):  # the authenticity score the portfolio shows beside the coverage
         analyse(r.rdb, ent, as_of=as_of // 3600 * 3600, days=DAYS + 1, signing_key=r.key)
-    yield World(r, tokens, as_of, last, tmp)
+    yield World(r, tokens, as_of, last, tmp, db)
     r.stop()
 
 
@@ -287,7 +302,8 @@ def test_signed_pages_and_portfolio(world: World):
     facs = [f["facility_id"] for e in pb["enterprises"] for f in e["coverage"]["facilities"]]
     assert "loan-hon-1" not in facs and "b-loan-1" in facs
     # the CLI: the same portfolio, worst first, as JSON and as a table
-    res = CliRunner().invoke(cloud, ["portfolio", "--db", str(world.r.rdb.path), "--bank", "bank-demo"])
+    res = CliRunner().invoke(cloud, ["portfolio", "--db", world.db, "--bank", "bank-demo",
+                                     "--key", str(world.tmp / "receiver" / "receiver.key")])
     assert res.exit_code == 0 and res.output.splitlines()[1].startswith(p2["enterprises"][0]["enterprise_id"]), \
         res.output
 
