@@ -134,6 +134,46 @@ def price_import(db_path: str, bank: str, file: str) -> None:
         rdb.close()
 
 
+@price_cmd.command("pull", help="Fetch a day's prices from a price API (adapter) and store them.")
+@_DB
+@_BANK
+@click.option("--adapter", default="http-json", show_default=True, help="A registered price adapter.")
+@click.option("--url", required=True, help="The price service's URL.")
+@click.option("--token-env", default=None, metavar="VAR", help="Environment variable holding its bearer token.")
+@click.option("--class", "classes", multiple=True,
+              help="Product class to fetch (repeatable; default: every class the bank's facilities pledge).")
+@click.option("--day", default=None, help="YYYY-MM-DD (default: today, UTC).")
+def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str | None, classes: tuple[str, ...],
+               day: str | None) -> None:
+    import os
+    from datetime import UTC, date, datetime
+
+    from cloud_stub import facilities, price_http, prices  # price_http registers the http-json adapter
+
+    _ = price_http
+    cls = prices.adapters().get(adapter)
+    if cls is None:
+        raise click.BadParameter(f"one of {sorted(prices.adapters())}", param_hint="--adapter")
+    try:
+        when = date.fromisoformat(day) if day else datetime.now(UTC).date()
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {day!r}", param_hint="--day") from None
+    token = os.environ.get(token_env) if token_env else None
+    if token_env and not token:
+        raise click.BadParameter(f"${token_env} is empty or unset", param_hint="--token-env")
+    rdb = _open(db_path)
+    try:
+        wanted = sorted(set(classes) or {p["product_class"] for f in facilities.list_facilities(rdb, bank)
+                                          for p in f["pledges"]})
+        if not wanted:
+            raise click.ClickException(f"bank {bank} pledges no product class: name one with --class")
+        _echo(prices.pull(rdb, bank, cls(url, token), wanted, when))  # type: ignore[call-arg]
+    except ReceiverError as exc:
+        _fail(exc)
+    finally:
+        rdb.close()
+
+
 @click.group("coverage", help="Collateral value and coverage of a bank's facilities.")
 def coverage_cmd() -> None:
     pass
