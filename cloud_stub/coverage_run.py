@@ -79,11 +79,17 @@ def _store(conn: Any, fac: dict[str, Any], a: dict[str, Any], found: list[Any], 
     return alerts
 
 
-def assess_facility(rdb: Any, fac: dict[str, Any], as_of: int) -> dict[str, Any]:
-    """Assess one facility now (``as_of``), store what it found; returns {assessment, findings, alerts}."""
+def assess_facility(rdb: Any, fac: dict[str, Any], as_of: int, inputs: dict[tuple[str, int], Any] | None = None,
+                    ) -> dict[str, Any]:
+    """Assess one facility now (``as_of``), store what it found; returns {assessment, findings, alerts}.
+    ``inputs`` caches the loaded indicators per (enterprise, hours): facilities of one enterprise share them."""
     rule = CollateralCoverage()
+    cache = {} if inputs is None else inputs
     with rdb.read() as conn:
-        ev = _inputs(conn, fac, as_of)
+        ck = (fac["enterprise_id"], int(float(fac["covenants"].get("max_weight_age_hours") or 24.0) * 3600))
+        if ck not in cache:
+            cache[ck] = _inputs(conn, fac, as_of)
+        ev = cache[ck]
         px = {p["product_class"]: prices.latest(conn, fac["bank"], p["product_class"], as_of) for p in fac["pledges"]}
         row = conn.execute("SELECT level, assessment FROM facility_coverage WHERE bank_id = ? AND facility_id = ?",
                            (fac["bank"], fac["facility_id"])).fetchone()
@@ -107,7 +113,8 @@ def run_bank(rdb: Any, bank_id: str, as_of: int | None = None, enterprise_id: st
     from cloud_stub import portfolio
 
     portfolio.snapshot(rdb, bank_id)  # the portfolio's "changed since the last run" compares with this
-    out = [assess_facility(rdb, f, as_of) for f in facs]
+    inputs: dict[tuple[str, int], Any] = {}
+    out = [assess_facility(rdb, f, as_of, inputs) for f in facs]
     return {"bank": bank_id, "as_of": as_of, "facilities": [o["assessment"] for o in out],
             "alerts": [a for o in out for a in o["alerts"]],
             "findings": sum(len(o["findings"]) for o in out)}
