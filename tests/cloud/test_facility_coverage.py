@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from cloud_helpers import http
 
-from cloud_stub import coverage_run, feed_chain, receiver_key
+from cloud_stub import channels, coverage_run, feed_chain, outbox, receiver_key
 from cloud_stub.analysis import analyse
 from cloud_stub.banks import add_bank
 from cloud_stub.cli import cloud
@@ -99,6 +99,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, world_store: tuple[str, Any]
     last = date.fromisoformat(meta["end"])
     # As of midnight UTC after the last replayed day (the history ends at local midnight, UTC+8: 16:00 UTC before).
     as_of = int(datetime(last.year, last.month, last.day, tzinfo=UTC).timestamp()) + 86400
+    # alert channels before any alert: the operator's and each bank's (nothing is delivered in these tests)
+    channels.add(r.rdb, "ops", "webhook", {"url": "http://127.0.0.1:9/ops"})
+    for bank in ("bank-demo", "bank-b"):
+        channels.add(r.rdb, f"ch-{bank}", "webhook", {"url": f"http://127.0.0.1:9/{bank}"}, bank_id=bank)
     for ent in ("ent-hon", "ent-rem"):  # the authenticity score the portfolio shows beside the coverage
         analyse(r.rdb, ent, as_of=as_of // 3600 * 3600, days=DAYS + 1, signing_key=r.key)
     yield World(r, tokens, as_of, last, tmp, db)
@@ -237,6 +241,14 @@ def test_a_bank_never_sees_another_banks_facility(world: World):
     _, apage = world.get("bank-demo", "/v1/feed/ent-hon/alerts?limit=1000")
     assert [i["level"] for i in apage["items"] if i["kind"] == "margin_call" and not i.get("withheld")] \
         == ["yellow", "red"]
+    # margin-call alerts are queued for the operator's channel and bank-demo's, never bank-b's
+    outbox.enqueue_new(world.r.rdb)
+    with world.r.rdb.read() as conn:
+        queued = conn.execute("SELECT c.name, a.level FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id"
+                              " JOIN alert_channels c ON c.id = o.channel_id WHERE a.kind = 'margin_call'"
+                              " AND a.enterprise_id = 'ent-hon' ORDER BY c.name, a.id").fetchall()
+    assert [tuple(q) for q in queued] == [("ch-bank-demo", "yellow"), ("ch-bank-demo", "red"), ("ops", "yellow"),
+                                          ("ops", "red")]
     # an enterprise the bank is not served: no facility can be attached (403)
     add_bank(world.r.rdb, "bank-c", "ent-none")
     st, body = http("PUT", f"{world.r.url}/v1/facilities/x1", facility("ent-rem", 1),
