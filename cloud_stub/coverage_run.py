@@ -110,14 +110,36 @@ def run_bank(rdb: Any, bank_id: str, as_of: int | None = None, enterprise_id: st
         if conn.execute("SELECT 1 FROM banks WHERE id = ?", (bank_id,)).fetchone() is None:
             raise ReceiverError("unknown_bank", f"no bank {bank_id!r}", 404, status="error")
         facs = facilities.list_for(conn, bank_id, enterprise_id)
-    from cloud_stub import portfolio
+    from cloud_stub import banks, portfolio
 
+    served = {e["enterprise_id"]: e["categories"] for e in banks.bank_enterprises(rdb, bank_id)
+              if not e.get("terminated")}
     portfolio.snapshot(rdb, bank_id)  # the portfolio's "changed since the last run" compares with this
     inputs: dict[tuple[str, int], Any] = {}
-    out = [assess_facility(rdb, f, as_of, inputs) for f in facs]
+    out, skipped = [], []
+    for f in facs:
+        why = not_served(f, served.get(f["enterprise_id"]))
+        if why is not None:  # the bank may not see the data the coverage is made of: nothing computed
+            skipped.append({"facility_id": f["facility_id"], "enterprise_id": f["enterprise_id"], "reason": why})
+            continue
+        out.append(assess_facility(rdb, f, as_of, inputs))
     return {"bank": bank_id, "as_of": as_of, "facilities": [o["assessment"] for o in out],
-            "alerts": [a for o in out for a in o["alerts"]],
+            "alerts": [a for o in out for a in o["alerts"]], "skipped": skipped,
             "findings": sum(len(o["findings"]) for o in out)}
+
+
+def not_served(fac: dict[str, Any], categories: list[str] | None) -> str | None:
+    """Why the bank may not be given this facility's coverage now, or None.
+
+    Coverage is made of the enterprise's collateral indicators: a bank without a live grant (after the
+    enterprise's signed consent) or without the category of a pledge's indicator (its name's prefix,
+    ``collateral`` for ``collateral.weight_kg``) is not given it."""
+    if categories is None:
+        return "the enterprise does not serve this bank (no live grant its consent names the bank in)"
+    if "*" in categories:
+        return None
+    missing = sorted({p["indicator"].split(".", 1)[0] for p in fac["pledges"]} - set(categories))
+    return f"the bank is not granted the categories {missing}" if missing else None
 
 
 def latest(conn: Any, bank_id: str, enterprise_id: str | None = None) -> dict[str, dict[str, Any]]:

@@ -373,3 +373,22 @@ def test_feed_verify_checks_facilities_and_portfolio(world: World):
     feed_verify_facility.check_portfolio_entries({"enterprises": port["enterprises"][:1]}, ["ent-hon", "ent-rem"],
                                                  fails.append)
     assert fails and "ent-rem" in fails[0]
+
+
+def test_no_coverage_without_the_grant_of_the_collateral_data(world: World):
+    """Coverage is made of collateral indicators: a bank granted other categories only, or whose grant
+    ended, gets no coverage computed (and so no finding or alert)."""
+    from cloud_stub.banks import revoke_grant
+
+    doc = facility("ent-rem", 10000)
+    assert world.put("bank-b", "b-rem-1", doc)[0] == 200
+    world.tokens["bank-b"] = add_bank(world.r.rdb, "bank-b", "ent-rem", "energy,machine")["token"]
+    out = coverage_run.run_bank(world.r.rdb, "bank-b", world.as_of, "ent-rem")
+    assert out["facilities"] == [] and out["alerts"] == []
+    assert out["skipped"] == [{"facility_id": "b-rem-1", "enterprise_id": "ent-rem",
+                               "reason": "the bank is not granted the categories ['collateral']"}]
+    revoke_grant(world.r.rdb, "bank-b", "ent-rem")
+    (skip,) = coverage_run.run_bank(world.r.rdb, "bank-b", world.as_of, "ent-rem")["skipped"]
+    assert "does not serve this bank" in skip["reason"]
+    with world.r.rdb.read() as conn:
+        assert conn.execute("SELECT count(*) FROM facility_coverage WHERE facility_id = 'b-rem-1'").fetchone()[0] == 0
