@@ -63,6 +63,9 @@ def facilities_page(rdb: Store, grant: banks.Grant, signing_key: SigningKey) -> 
     """The signed page of one enterprise's facilities of this bank (V47, V48)."""
     with rdb.read() as conn:
         items = with_coverage(conn, grant.bank_id, grant.enterprise_id)
+    for it in items:  # a grant narrowed since the last run: the stored coverage is no longer this bank's to see
+        if it["coverage"] is not None and coverage_run.not_served(it, grant.granted()) is not None:
+            it["coverage"] = None
     page = {"kind": "facilities", "enterprise_id": grant.enterprise_id, "bank": grant.bank_id, "cursor": None,
             "items": items, "next_cursor": None}
     return feed.sign_page(page, signing_key)

@@ -99,8 +99,8 @@ def _entries(rdb: Any, bank_id: str, signing_key: SigningKey) -> tuple[list[dict
             grant = banks.Grant(bank_id, e["enterprise_id"], None if cats == ["*"] or cats is None
                                 else frozenset(cats))
             auth, rep = _score(conn, grant, signing_key)
-            cov = _coverage(sorted((a for a in latest.values() if a["enterprise_id"] == e["enterprise_id"]),
-                                   key=lambda a: a["facility_id"]))
+            cov = _coverage(sorted((a for a in latest.values() if a["enterprise_id"] == e["enterprise_id"]
+                                    and coverage_run.not_served(a, cats) is None), key=lambda a: a["facility_id"]))
             entry = {"enterprise_id": e["enterprise_id"], "authenticity": auth, "repayment": _repayment(rep),
                      "coverage": cov}
             entry["changes"] = changes(prev.get(e["enterprise_id"]), entry)
