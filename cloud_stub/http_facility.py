@@ -7,6 +7,7 @@ receiver like every feed page (``page_signature``), and ``feed verify`` checks t
 * ``GET /v1/facilities`` the bank's live facilities, with their latest coverage;
 * ``PUT /v1/facilities/{facility_id}`` add or replace one (JSON, cloud_stub/facilities.FacilityDoc);
 * ``DELETE /v1/facilities/{facility_id}`` remove one;
+* ``POST /v1/prices`` add the bank's prices (the JSON form of a price CSV);
 * ``GET /v1/feed/{enterprise_id}/facilities`` the bank's facilities of one enterprise, signed page;
 * ``GET /v1/portfolio`` every enterprise of the bank, worst first (cloud_stub/portfolio.py).
 """
@@ -20,10 +21,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from nacl.signing import SigningKey
 
-from cloud_stub import banks, coverage_run, facilities, feed, feed_models, portfolio
+from cloud_stub import banks, coverage_run, facilities, feed, feed_models, portfolio, prices
 from cloud_stub.db import Store
 
 MAX_FACILITY_BYTES = 64 * 1024
+MAX_PRICES_BYTES = 4 * 1024 * 1024
 
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"model": feed_models.ErrorResponse, "description": "unauthenticated: no or unknown bank token"},
@@ -43,6 +45,15 @@ _FEED: dict[int | str, dict[str, Any]] = {
     403: {"model": feed_models.ErrorResponse,
           "description": "forbidden: not authorised for this enterprise (also for unknown enterprises)"},
     410: {"model": feed_models.ErrorResponse, "description": "terminated: the enterprise was offboarded"},
+}
+_PRICES: dict[int | str, dict[str, Any]] = {
+    **_AUTH, 400: {"model": feed_models.ErrorResponse, "description": "bad_prices (names the point and column)"}}
+_PRICES_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "JSON {\"prices\": [{day, product_class, price, currency, unit}]}, at most 4 MB",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
 }
 _FACILITY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -96,6 +107,17 @@ def router(rdb: Store, signing_key: SigningKey) -> APIRouter:
         """Remove one facility of this bank (kept for the history its findings refer to)."""
         bank = banks.authenticate(rdb, authorization)
         return facilities.remove(rdb, bank, facility_id)
+
+    @r.post("/v1/prices", openapi_extra=_PRICES_DOC, responses=_PRICES)
+    async def post_prices(request: Request, authorization: str | None = Header(None)) -> Any:
+        """Add this bank's prices: ``{"prices": [{day, product_class, price, currency, unit}]}``, each checked
+        like a CSV row (cloud_stub/prices.py); one bad point stores nothing."""
+        from cloud_stub.http_api import _read_limited
+
+        bank = await run_in_threadpool(banks.authenticate, rdb, authorization)
+        body = await _read_limited(request, MAX_PRICES_BYTES, "request body")
+        points = prices.parse_json(body)
+        return await run_in_threadpool(prices.store, rdb, bank, points, "api:bank")
 
     @r.get("/v1/feed/{enterprise_id}/facilities", tags=["bank feed"], responses=_FEED)
     def get_facilities(enterprise_id: str, authorization: str | None = Header(None)) -> JSONResponse:

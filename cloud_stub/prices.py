@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 from abc import ABC, abstractmethod
@@ -87,6 +88,26 @@ def parse_csv(text: str, name: str = "(csv)") -> list[PricePoint]:
             out.append(parse_row(row, f"{name} line {reader.line_num}"))
     except csv.Error as exc:  # a stray quote or a bare CR inside a field
         raise _bad(name, f"line {reader.line_num}: not CSV ({exc})") from None
+    return out
+
+
+def parse_json(raw: bytes, where: str = "body") -> list[PricePoint]:
+    """``{"prices": [{day, product_class, price, currency, unit}, ...]}`` as price points, each checked like a
+    CSV row; ReceiverError 400 naming the point and the column otherwise."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _bad(where, "expected JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("prices"), list):
+        raise _bad(where, 'expected {"prices": [...]}')
+    if len(doc["prices"]) > MAX_ROWS:
+        raise _bad(where, f"more than {MAX_ROWS} prices: split them")
+    out = []
+    for i, p in enumerate(doc["prices"]):
+        if not isinstance(p, dict):
+            raise _bad(f"{where} $.prices[{i}]", "expected an object")
+        out.append(parse_row({k: None if p.get(k) is None else str(p.get(k)) for k in COLUMNS},
+                             f"{where} $.prices[{i}]"))
     return out
 
 

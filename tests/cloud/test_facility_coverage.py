@@ -205,7 +205,16 @@ def test_missing_price_or_weight_is_not_observed_never_zero(world: World):
 
 def test_stale_prices_are_flagged_with_their_age(world: World):
     old = (world.last_day - timedelta(days=6)).isoformat()
-    world.prices("bank-b", [(old, "alu-ingot", 80.0)])
+    # bank-b sends its prices through its API (one bad point: nothing stored, the point and column named)
+    url = f"{world.r.url}/v1/prices"
+    good = {"day": old, "product_class": "alu-ingot", "price": 80.0, "currency": "CNY", "unit": "kg"}
+    st, body = http("POST", url, {"prices": [good, {**good, "price": 0}]}, token=world.tokens["bank-b"])
+    assert st == 400 and "$.prices[1]: column price" in body["message"]
+    assert http("POST", url, {"prices": [good]})[0] == 401
+    with world.r.rdb.read() as conn:
+        assert conn.execute("SELECT count(*) FROM price_points WHERE bank_id = 'bank-b'").fetchone()[0] == 0
+    st, body = http("POST", url, {"prices": [good]}, token=world.tokens["bank-b"])
+    assert st == 200 and body["imported"] == 1 and body["source"] == "api:bank"
     doc = facility("ent-hon", 60000)
     doc["pledges"][0]["product_class"] = "alu-ingot"
     assert world.put("bank-b", "b-loan-1", doc)[0] == 200
