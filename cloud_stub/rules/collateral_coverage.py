@@ -15,7 +15,8 @@ Findings (key = bank/facility/level/since, so a level that persists is raised on
 
 * ``yellow`` / ``orange`` / ``red``, direction ``below``: coverage under that threshold;
 * ``info``, direction ``missing``: a pledge's quantity or price is not observed: coverage unknown, never 0;
-* ``info``, direction ``stale``: a price older than ``max_price_age_days`` was used (its age in days).
+* ``info``, direction ``stale``: a price older than ``max_price_age_days`` was used (its age in days);
+* ``info``, direction ``recovered``: back at or above the yellow line after a margin-call level.
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ class CollateralCoverage(Rule):
             out.append(Finding(self.id, self.version, lv, self.subscore, f"{bank}/{fid}/{lv}/{since}", start, as_of,
                                names, compared, {"coverage": r(a["coverage"], 4)}, dict(th), "below", msg,
                                {"kind": "margin-call threshold", "coverage": th[lv]}, extra))
+        elif lv == "ok" and previous.get("level") in ("yellow", "orange", "red"):
+            msg = (f"Facility {fid} covered again: {a['coverage']:.2f}x the outstanding {a['outstanding']:,.0f} "
+                   f"{a['currency']}, at or above the yellow line {a['thresholds']['yellow']:g}x (was "
+                   f"{previous['level']}).")
+            out.append(Finding(self.id, self.version, "info", self.subscore, f"{bank}/{fid}/ok/{since}", start, as_of,
+                               names, compared, {"coverage": r(a["coverage"], 4)}, dict(a["thresholds"]),
+                               "recovered", msg, {"kind": "previous level", "level": previous["level"]}, extra))
         elif lv == "not_observed":
             why = "; ".join(f"{p['subject']} ({p['product_class']}): {', '.join(p['missing'])} not observed"
                             for p in a["pledges"] if p["missing"]) or "no pledged goods recorded"

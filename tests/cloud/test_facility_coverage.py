@@ -308,7 +308,9 @@ def test_signed_pages_and_portfolio(world: World):
     assert "red" in (first["coverage"]["worst_level"], first["authenticity"]["warning_level"])
     # prices recover; the next run says what changed since the last one
     world.prices("bank-demo", [(world.last_day.isoformat(), "copper-rod", 70.0)])
-    run(world, "bank-demo")
+    assert run(world, "bank-demo")["loan-hon-1"]["level"] == "ok"
+    back = findings(world, "ent-hon")[-1]["detail"]
+    assert back["direction"] == "recovered" and back["severity"] == "info" and "(was red)" in back["message"]
     _, p2 = world.get("bank-demo", "/v1/portfolio")
     assert p2["previous_run_at"] > p1["previous_run_at"]  # the run above began a new "since"
     again = world.get("bank-demo", "/v1/portfolio")[1]  # reading writes nothing: the same changes again
