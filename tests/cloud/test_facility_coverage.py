@@ -403,3 +403,17 @@ def test_no_coverage_without_the_grant_of_the_collateral_data(world: World):
     assert "does not serve this bank" in skip["reason"]
     with world.r.rdb.read() as conn:
         assert conn.execute("SELECT count(*) FROM facility_coverage WHERE facility_id = 'b-rem-1'").fetchone()[0] == 0
+
+
+def test_the_enterprise_view_never_carries_a_banks_facility(world: World):
+    """The gateway's signed fetch of its enterprise view lists the coverage findings (the chain stays whole)
+    without their detail: facilities are the bank's data, never sent to the gateway."""
+    from tests.replay.replay_helpers import edgeproof
+
+    proc = edgeproof("view", "--state", str(world.tmp / "honest" / "state"), "--profile",
+                     str(world.tmp / "sim-history-2banks.toml"), "--fetch", "--json")
+    doc = json.loads(proc.stdout)
+    assert "loan-hon-1" not in proc.stdout and "70000" not in proc.stdout
+    view = doc.get("view", doc)
+    cov = [f for f in view["findings"] if f["kind"] == "collateral_coverage"]
+    assert cov and all(f.get("withheld") and "detail" not in f for f in cov)
