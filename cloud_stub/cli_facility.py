@@ -179,31 +179,46 @@ def coverage_cmd() -> None:
     pass
 
 
-@coverage_cmd.command("run", help="Assess every facility of a bank now: coverage, margin-call findings and alerts.")
+@coverage_cmd.command("run", help="Assess every facility of a bank (or of every bank) now: coverage, margin-call "
+                                   "findings and alerts. Run it daily after the price import (cron, a timer).")
 @_DB
-@_BANK
+@click.option("--bank", "bank", default=None, help="The bank (or --all-banks).")
+@click.option("--all-banks", "all_banks", is_flag=True, help="Every bank with a live facility.")
 @click.option("--enterprise", default=None)
 @click.option("--as-of", "as_of", default=None, help="ISO 8601 or epoch seconds (default: now).")
 @click.option("--json", "as_json", is_flag=True)
-def coverage_run_cmd(db_path: str, bank: str, enterprise: str | None, as_of: str | None, as_json: bool) -> None:
+def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise: str | None, as_of: str | None,
+                     as_json: bool) -> None:
     from cloud_stub import coverage_run
 
+    if (bank is None) == (not all_banks):
+        raise click.UsageError("give --bank BANK or --all-banks (one of them)")
     rdb = _open(db_path)
     try:
-        out = coverage_run.run_bank(rdb, bank, _epoch(as_of), enterprise)
+        if bank is None:
+            with rdb.read() as conn:
+                names = [r[0] for r in conn.execute("SELECT DISTINCT bank_id FROM facilities WHERE removed_at IS NULL"
+                                                    " ORDER BY bank_id").fetchall()]
+        else:
+            names = [bank]
+        runs = [coverage_run.run_bank(rdb, b, _epoch(as_of), enterprise) for b in names]
     except ReceiverError as exc:
         _fail(exc)
         return
     finally:
         rdb.close()
     if as_json:
-        _echo(out)
+        _echo(runs[0] if bank is not None else {"banks": runs})
         return
-    for a in out["facilities"]:
-        cov = "not observed" if a["coverage"] is None else f"{a['coverage']:.2f}x"
-        click.echo(f"{a['facility_id']}  {a['enterprise_id']}  coverage {cov}  {a['level']}"
-                   + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
-    click.echo(f"{len(out['facilities'])} facility(ies), {out['findings']} finding(s), {len(out['alerts'])} alert(s)")
+    for out in runs:
+        for a in out["facilities"]:
+            cov = "not observed" if a["coverage"] is None else f"{a['coverage']:.2f}x"
+            click.echo(f"{out['bank']}  {a['facility_id']}  {a['enterprise_id']}  coverage {cov}  {a['level']}"
+                       + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
+        for sk in out["skipped"]:
+            click.echo(f"{out['bank']}  {sk['facility_id']}  {sk['enterprise_id']}  skipped: {sk['reason']}")
+        click.echo(f"{out['bank']}: {len(out['facilities'])} facility(ies), {out['findings']} finding(s), "
+                   f"{len(out['alerts'])} alert(s)")
 
 
 @click.command("portfolio", help="Every enterprise of a bank, worst first: score, repayment, coverage, changes.")

@@ -417,3 +417,19 @@ def test_the_enterprise_view_never_carries_a_banks_facility(world: World):
     view = doc.get("view", doc)
     cov = [f for f in view["findings"] if f["kind"] == "collateral_coverage"]
     assert cov and all(f.get("withheld") and "detail" not in f for f in cov)
+
+
+def test_operator_cli_runs_every_bank_and_lists_facilities(world: World):
+    cli = CliRunner().invoke
+    res = cli(cloud, ["coverage", "run", "--db", world.db, "--all-banks", "--as-of", str(world.as_of)])
+    assert res.exit_code == 0, res.output
+    assert "bank-demo  loan-hon-1  ent-hon  coverage " in res.output and "bank-b: " in res.output
+    assert "skipped: the enterprise does not serve this bank" in res.output  # bank-b's grant of ent-rem ended
+    res = cli(cloud, ["coverage", "run", "--db", world.db, "--all-banks", "--bank", "bank-b"])
+    assert res.exit_code == 2 and "one of them" in res.output
+    res = cli(cloud, ["facility", "list", "--db", world.db, "--bank", "bank-demo", "--json"])
+    listed = json.loads(res.output)
+    assert res.exit_code == 0 and {f["facility_id"] for f in listed["facilities"]} == {"loan-hon-1", "loan-rem-1"}
+    (p := world.tmp / "f.json").write_text(json.dumps({**facility("ent-hon", 5), "drawn": -1}), encoding="utf-8")
+    res = cli(cloud, ["facility", "add", "--db", world.db, "--bank", "bank-demo", "loan-x", "--file", str(p)])
+    assert res.exit_code == 1 and "$.drawn" in res.output and str(p) in res.output and "Traceback" not in res.output
