@@ -516,6 +516,10 @@ for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, backup_
              *_cli_channels.COMMANDS,
              *_cli_fleet.COMMANDS):  # gateways, check-fleet, fleet-settings, operator: cloud_stub/cli_fleet.py
     cloud.add_command(_cmd)
+from cloud_stub.cli_facility import COMMANDS as _FACILITY_COMMANDS  # noqa: E402  facility, price, coverage, portfolio
+
+for _cmd in _FACILITY_COMMANDS:
+    cloud.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

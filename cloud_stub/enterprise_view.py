@@ -102,10 +102,14 @@ def _findings(conn: Any, enterprise_id: str, limit: int) -> list[dict[str, Any]]
     out = []
     for r in reversed(rows):
         detail = json.loads(r[4])
-        out.append({"id": r[0], "kind": r[1], "severity": r[2], "enterprise_id": enterprise_id, "gateway_id": r[3],
-                    "created": r[5], "rule_version": r[6], "subscore": r[7], "window_start": r[8],
-                    "window_end": r[9], "prev": r[10], "hash": r[11], "detail_sha256": feed_chain.detail_sha256(detail),
-                    "detail": detail})
+        item = {"id": r[0], "kind": r[1], "severity": r[2], "enterprise_id": enterprise_id, "gateway_id": r[3],
+                "created": r[5], "rule_version": r[6], "subscore": r[7], "window_start": r[8],
+                "window_end": r[9], "prev": r[10], "hash": r[11], "detail_sha256": feed_chain.detail_sha256(detail),
+                "detail": detail}
+        if feed.other_banks(r[1], detail, ""):  # a bank's facility (issue 15): never sent to the gateway
+            del item["detail"]
+            item["withheld"] = True
+        out.append(item)
     return out
 
 

@@ -353,6 +353,16 @@ def _alert_names(conn: Any, grant: Grant, details: list[Any]) -> list[list[str]]
     return out
 
 
+def other_banks(kind: str, detail: Any, bank_id: str) -> bool:
+    """A coverage finding or margin-call alert about another bank's facility (issue 15): that bank's data,
+    so its detail is withheld from every other bank (the item stays, so the hash chain still checks)."""
+    if kind == "collateral_coverage" and isinstance(detail, dict) and isinstance(detail.get("extra"), dict):
+        return detail["extra"].get("bank") != bank_id
+    if kind == "margin_call" and isinstance(detail, dict):
+        return detail.get("bank") != bank_id
+    return False
+
+
 def findings_page(
     rdb: ReceiverDB, grant: Grant, signing_key: SigningKey, *, cursor: str | None, after_id: int | None,
     limit: int,
@@ -381,7 +391,9 @@ def findings_page(
             "created": r[6], "rule_version": r[7], "subscore": r[8], "window_start": r[9], "window_end": r[10],
             "prev": r[11], "hash": r[12], "detail_sha256": feed_chain.detail_sha256(detail),
         }
-        if r[1] in CHAIN_FINDINGS or indicators_visible(grant, _finding_names(detail), cats):
+        if other_banks(r[1], detail, grant.bank_id):
+            item["withheld"] = True
+        elif r[1] in CHAIN_FINDINGS or indicators_visible(grant, _finding_names(detail), cats):
             item["detail"] = detail
         else:
             item["withheld"] = True
@@ -414,7 +426,9 @@ def alerts_page(
         item: dict[str, Any] = {"id": r[0], "enterprise_id": grant.enterprise_id, "kind": r[1], "level": r[2],
                                 "created": r[4], "prev": r[5], "hash": r[6],
                                 "detail_sha256": feed_chain.detail_sha256(detail)}
-        if indicators_visible(grant, alert_names, cats):
+        if other_banks(r[1], detail, grant.bank_id):
+            item["withheld"] = True
+        elif indicators_visible(grant, alert_names, cats):
             item["detail"] = detail
         else:
             item["withheld"] = True

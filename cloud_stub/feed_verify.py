@@ -58,6 +58,7 @@ from collections.abc import Callable, Container, Iterator
 from typing import Any
 
 from cloud_stub import feed_verify_disputes as fvd
+from cloud_stub import feed_verify_facility as fvf
 from cloud_stub.access_log_chain import GENESIS as ACCESS_GENESIS
 from cloud_stub.access_log_chain import entry_hash as access_entry_hash
 from cloud_stub.feed_verify_heads import Heads
@@ -280,6 +281,14 @@ def verify_all(url: str, token: str, pin: str | None = None, states: dict[str, d
         report.feed(f"listing the bank's enterprises failed: {exc}")
     if not summaries and not report.failures:
         report.feed("no enterprise has authorised this bank")
+    portfolio_n = 0
+    if summaries:
+        try:  # V49-V50 (§16): the bank's portfolio against what the enterprises' pages served
+            portfolio_n = _check_portfolio(http, report, receiver_pk,
+                                           {s["enterprise_id"]: s.get("facility_coverage") or {} for s in summaries
+                                            if "facility_coverage" in s})
+        except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+            report.feed(f"portfolio: fetching failed: {exc}")
     failures = report.failures + [f"{s['enterprise_id']}: {f}" for s in summaries for f in s["failures"]]
     return {
         "enterprises": summaries,
@@ -287,6 +296,7 @@ def verify_all(url: str, token: str, pin: str | None = None, states: dict[str, d
         "verified": sum(s["verified"] for s in summaries),
         "failed": report.feed_failures + sum(s["failed"] for s in summaries),
         "failures": failures,
+        "portfolio": portfolio_n,
     }
 
 
@@ -385,6 +395,9 @@ def _verify_enterprise(
     access_tip, cursors["access_log"], counts["access_log"] = _check_access_log(
         http, report, receiver_pk, ent, enterprise, min(page_limit, 1000), prior.get("access_log"),
         cursors.get("access_log"))
+    facs = _check_facilities(http, report, receiver_pk, ent, enterprise)  # V47-V48 (§16)
+    counts["facilities"] = len(facs or {})
+    summary["facility_coverage"] = facs or {}
     pending = {rid: f for rid, f in state.indicators.items() if rid > must_upto and rid not in listed}
 
     word.check_refs(report.feed)
@@ -776,3 +789,62 @@ def _check_access_log(http: _Http, report: _Report, receiver_pk: bytes, ent: str
         report.feed(f"access log: the head the receiver states ({head}) is not where the entries served end"
                     f" ({expected}): entries held back or removed at the end")
     return ([last_id, last] if last_id else None), cursor, n
+
+
+def _bank_of(http: _Http, report: _Report, receiver_pk: bytes) -> tuple[str | None, list[dict[str, Any]]]:
+    """The bank the signed enterprises page names, and its enterprises (checked like V2)."""
+    page = http.get("/v1/feed/enterprises", auth=True)
+    try:
+        _whole_page_signed(page, receiver_pk)
+    except _ERRORS as exc:
+        report.feed(f"enterprises page: receiver signature: {exc}")
+        return None, []
+    return page.get("bank"), list(page.get("enterprises", []))
+
+
+def _check_facilities(http: _Http, report: _Report, receiver_pk: bytes, ent: str,
+                      enterprise: str) -> dict[str, Any] | None:
+    """This bank's facilities of the enterprise and their coverage (§16). Returns facility id -> coverage
+    (what V50 compares the portfolio with), None when the page failed."""
+    bank, _ = _bank_of(http, report, receiver_pk)
+    page = http.get(f"/v1/feed/{ent}/facilities", auth=True)
+    if not fvf.signed_page(page, receiver_pk, "facilities", report.feed, enterprise_id=enterprise,
+                           bank=bank, cursor=None):  # check V47
+        return None
+    out: dict[str, Any] = {}
+    for it in page.get("items", []):
+        fvf.check_facility(it, enterprise, str(bank), report.feed)  # check V48
+        if isinstance(it, dict):
+            out[str(it.get("facility_id"))] = it.get("coverage")
+    return out
+
+
+def _check_portfolio(http: _Http, report: _Report, receiver_pk: bytes,
+                     facilities: dict[str, dict[str, Any]]) -> int:
+    """The bank's portfolio (§16), read after every enterprise's feed: signed, for this bank, exactly its
+    enterprises, worst first, stating the scores and coverage the other pages served. Returns its length."""
+    bank, ents = _bank_of(http, report, receiver_pk)
+    page = http.get("/v1/portfolio", auth=True)
+    if not fvf.signed_page(page, receiver_pk, "portfolio", report.feed, bank=bank):  # check V49
+        return 0
+    fvf.check_portfolio_entries(page, [e["enterprise_id"] for e in ents if not e.get("terminated")], report.feed)
+    scores: dict[str, dict[str, Any] | None] = {}
+    for e in page.get("enterprises", []):
+        eid = e.get("enterprise_id") if isinstance(e, dict) else None
+        if not isinstance(eid, str):
+            continue
+        try:
+            latest = http.get(f"/v1/feed/{urllib.parse.quote(eid, safe='')}/scores/latest", auth=True)
+        except OSError as exc:  # _Http turns HTTP errors into OSError("HTTP <code> for <path>: ...")
+            if str(exc).startswith("HTTP 404 "):
+                scores[eid] = None  # no score yet: the portfolio must say so
+            else:
+                report.feed(f"{eid}: latest score: {exc}")
+            continue
+        try:
+            _whole_page_signed(latest, receiver_pk)
+            scores[eid] = latest["item"]
+        except _ERRORS as exc:
+            report.feed(f"{eid}: latest score page: receiver signature: {exc}")
+    fvf.check_portfolio_numbers(page, facilities, scores, report.feed)  # check V50
+    return len(page.get("enterprises", []))

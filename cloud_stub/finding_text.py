@@ -25,6 +25,7 @@ RULE_TITLES = {
     "clock_quality": N_("Gateway clock not synchronised or implausible"),
     "collateral_changes": N_("Unexplained changes of pledged goods"),
     "collateral_weight": N_("Pledged weight vs pledged quantity"),
+    "collateral_coverage": N_("Collateral value vs the outstanding (margin call)"),
     "cycles_vs_mes": N_("Machine cycles x cavities vs MES output"),
     "declarations": N_("Declarations that coincide with anomalies"),
     "drift_cusum": N_("Gradual inflation of claims (CUSUM)"),

@@ -261,6 +261,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     app.include_router(access_log_api.router(rdb, signing_key, _FEED_ERRORS))
     app.include_router(fleet_api.router(rdb))  # operator fleet list (cloud_stub/fleet_api.py)
     app.include_router(updates_api.router(rdb))  # signed release bundles for gateways (cloud_stub/updates_api.py)
+    from cloud_stub import http_facility  # facilities, coverage, portfolio (issue 15)
+
+    app.include_router(http_facility.router(rdb, signing_key))
     _document_400_not_422(app)
     install_ops(app, rdb, ops)
     return app

@@ -99,17 +99,20 @@ def enqueue_new(rdb: Any, now: float | None = None) -> int:
             # Concurrent writers can commit alert ids out of order: look back a little each round
             # (queueing is idempotent), so an alert committed late behind a higher id is not skipped.
             after = max(0, after - 200)
-        alerts = conn.execute("SELECT id, enterprise_id, dedupe FROM alerts WHERE id > ? ORDER BY id LIMIT 5000",
-                              (after,)).fetchall()
+        alerts = conn.execute("SELECT id, enterprise_id, dedupe, kind, detail FROM alerts WHERE id > ? ORDER BY id"
+                              " LIMIT 5000", (after,)).fetchall()
         if not alerts:
             return 0
         created = iso(utc_now())
-        for aid, ent, dedupe in alerts:
+        for aid, ent, dedupe, kind, detail in alerts:
             for ch in chans:
                 if aid <= ch.from_alert:
                     continue
                 if ch.owner == channels.OWNER_BANK and _live_grant(conn, ch.bank_id or "", ent) is None:
                     continue
+                if ch.owner == channels.OWNER_BANK and kind == "margin_call" \
+                        and feed.other_banks(kind, json.loads(detail), ch.bank_id or ""):
+                    continue  # another bank's facility (issue 15): only its bank and the operator get it
                 cur = conn.execute(
                     "INSERT INTO alert_outbox (alert_id, channel_id, idem_key, state, attempts, next_at, created)"
                     " VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",

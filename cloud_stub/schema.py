@@ -179,6 +179,28 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS update_releases ("
     " version TEXT NOT NULL, target TEXT NOT NULL, bundle {blob} NOT NULL, sha256 TEXT NOT NULL,"
     " size {int} NOT NULL, published TEXT NOT NULL, PRIMARY KEY (version, target))",
+    # Facilities and collateral coverage (issue 15; cloud_stub/facilities.py, collateral_value.py, portfolio.py).
+    # The bank's own data: never sent to a gateway, each bank sees only its rows. covenants and pledges are
+    # JSON; removed_at keeps a removed facility's history (its findings and alerts still refer to it).
+    "CREATE TABLE IF NOT EXISTS facilities ("
+    " bank_id TEXT NOT NULL, id TEXT NOT NULL, enterprise_id TEXT NOT NULL, currency TEXT NOT NULL,"
+    " amount {real} NOT NULL, drawn {real} NOT NULL, term_start TEXT, term_end TEXT, covenants TEXT NOT NULL,"
+    " pledges TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, removed_at TEXT,"
+    " PRIMARY KEY (bank_id, id))",
+    "CREATE INDEX IF NOT EXISTS facilities_enterprise ON facilities (enterprise_id, bank_id)",
+    # A bank's price series per product class: one price per day (the last import of a day wins).
+    "CREATE TABLE IF NOT EXISTS price_points ("
+    " bank_id TEXT NOT NULL, product_class TEXT NOT NULL, day TEXT NOT NULL, price {real} NOT NULL,"
+    " currency TEXT NOT NULL, unit TEXT NOT NULL, source TEXT NOT NULL, imported TEXT NOT NULL,"
+    " PRIMARY KEY (bank_id, product_class, day))",
+    # The latest coverage assessment per facility (JSON), what the facilities page and the portfolio show.
+    "CREATE TABLE IF NOT EXISTS facility_coverage ("
+    " bank_id TEXT NOT NULL, facility_id TEXT NOT NULL, enterprise_id TEXT NOT NULL, as_of {int} NOT NULL,"
+    " level TEXT NOT NULL, assessment TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (bank_id, facility_id))",
+    # The portfolio entry of each enterprise at the bank's last portfolio run: "what changed since".
+    "CREATE TABLE IF NOT EXISTS portfolio_runs ("
+    " bank_id TEXT NOT NULL, enterprise_id TEXT NOT NULL, run_at TEXT NOT NULL, entry TEXT NOT NULL,"
+    " PRIMARY KEY (bank_id, enterprise_id))",
 ]
 
 

@@ -35,7 +35,8 @@ from cloud_stub.schema import SCHEMA_VERSION
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
           "scores", "alerts", "banks", "bank_grants", "meta", "head_statements", "offboarding",
           "access_log", "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions",
-          "gateway_health", "fleet_settings", "fleet_conditions", "operators", "update_releases")
+          "gateway_health", "fleet_settings", "fleet_conditions", "operators", "update_releases",
+          "facilities", "price_points", "facility_coverage", "portfolio_runs")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements", "access_log",
                    "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version
