@@ -52,6 +52,33 @@ class PointDef(_S):
     rollover: PositiveFloat | None = None
 
 
+IdentityType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "ascii"]
+
+
+class IdentityReg(_S):
+    """Where a device keeps one identity value (serial number, model code, firmware version).
+
+    Integers are read as their decimal string; ``ascii`` reads ``count`` registers as text (two
+    characters per register, NULs and spaces trimmed). Read at start, after a recovery and daily,
+    never on every poll (drivers/modbus/identity.py).
+    """
+
+    address: Annotated[int, msgspec.Meta(ge=0, le=65535)]
+    table: Literal["input", "holding"] = "holding"
+    type: IdentityType = "uint32"
+    count: Annotated[int, msgspec.Meta(ge=1, le=32)] | None = None
+    word_order: Order | None = None
+    byte_order: Order | None = None
+
+
+class Identity(_S):
+    """A model's identity registers (optional): what tells one physical meter from another."""
+
+    serial: IdentityReg | None = None
+    model: IdentityReg | None = None
+    firmware: IdentityReg | None = None
+
+
 class Model(_S):
     name: Name
     manufacturer: str = ""
@@ -63,6 +90,8 @@ class Model(_S):
     max_gap: Annotated[int, msgspec.Meta(ge=0, le=120)] = 8
     max_regs: Annotated[int, msgspec.Meta(ge=1, le=125)] = 125
     points: list[PointDef] = []
+    # Identity registers (serial, model, firmware) where the device has them: a swapped meter shows.
+    identity: Identity | None = None
 
 
 LOCALES = ("en", "zh-CN")  # the catalogs shipped in gateway/locale (docs/i18n.md)
