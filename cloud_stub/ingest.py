@@ -45,7 +45,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from cloud_stub import counters as metrics
-from cloud_stub import fleet_health, rejections
+from cloud_stub import fleet_health, meter_identity, rejections
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.findings import record_finding
 from cloud_stub.json_limits import MAX_DEPTH, depth_exceeds
@@ -330,6 +330,7 @@ def _extend_chain(
         conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
                      (iso(utc_now()), batch.kid))
     fleet_health.note_batch(conn, body, h)  # health summaries: the fleet list's latest, or a finding
+    meter_identity.note_batch(conn, body, h)  # meter identities: latest per device; swaps and duplicates
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
                        detail={"first": declared[0], "last": declared[1],

@@ -169,6 +169,13 @@ _TABLES = [
     # Operators of the receiver (the fleet API): bearer tokens stored as SHA-256, shown once.
     "CREATE TABLE IF NOT EXISTS operators ("
     " id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked_at TEXT)",
+    # Meter identities (cloud_stub/meter_identity.py): the latest signed identity per (gateway, device),
+    # and by (map, serial) to find one meter claimed by two devices or two gateways.
+    "CREATE TABLE IF NOT EXISTS device_identity ("
+    " gateway_id TEXT NOT NULL, device TEXT NOT NULL, enterprise_id TEXT NOT NULL, map TEXT, serial TEXT,"
+    " identity TEXT NOT NULL, seq {int} NOT NULL, batch_hash TEXT NOT NULL, idx {int} NOT NULL, time TEXT NOT NULL,"
+    " received TEXT NOT NULL, PRIMARY KEY (gateway_id, device))",
+    "CREATE INDEX IF NOT EXISTS device_identity_serial ON device_identity (serial, map)",
 ]
 
 

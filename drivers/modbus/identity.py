@@ -40,35 +40,56 @@ def decode_identity(regs: list[int], reg: Any, word_order: str, byte_order: str)
     return str(value) if value != 0 else None  # 0: no serial programmed, not a serial shared by every blank unit
 
 
+IdentityRequest = tuple[str, int, int, list[tuple[str, Any]]]  # table, start, count, [(field, reg)]
+
+
+def plan_identity(ident: Any, max_gap: int = 8, max_regs: int = 64) -> list[IdentityRequest]:
+    """Requests for the declared identity values: (table, start, count, [(field, reg)]); values of one
+    table at most ``max_gap`` registers apart share a request (an Eastron's serial and meter code: one)."""
+    regs = sorted(((getattr(ident, f), f) for f in FIELDS if getattr(ident, f, None) is not None),
+                  key=lambda x: (x[0].table, x[0].address))
+    out: list[IdentityRequest] = []
+    for reg, name in regs:
+        end = reg.address + width(reg)
+        if out and out[-1][0] == reg.table and reg.address - (out[-1][1] + out[-1][2]) <= max_gap \
+                and end - out[-1][1] <= max_regs:
+            table, first, count, members = out[-1]
+            out[-1] = (table, first, max(count, end - first), [*members, (name, reg)])
+        else:
+            out.append((reg.table, reg.address, width(reg), [(name, reg)]))
+    return out
+
+
 async def read_identity(client: Any, model: Any, unit_id: int, timeout_s: float) -> dict[str, str] | None:
     """The model's identity values read from the device; None when the model declares none.
 
-    One request per value (identity registers sit far apart, e.g. 0xFC00 vs the measurement
-    block). A failed request raises :class:`DriverError` like any read: identity is never guessed.
+    Identity registers sit far from the measurements (e.g. 0xFC00), so they get requests of their
+    own (:func:`plan_identity`). A failed request raises :class:`DriverError` like any read:
+    identity is never guessed.
     """
     ident = getattr(model, "identity", None)
     if ident is None:
         return None
     out: dict[str, str] = {}
-    for name in FIELDS:
-        reg = getattr(ident, name, None)
-        if reg is None:
-            continue
-        fn = getattr(client, "read_holding_registers" if reg.table == "holding" else "read_input_registers")
-        n = width(reg)
+    for table, first, n, members in plan_identity(ident):
+        fn = getattr(client, "read_holding_registers" if table == "holding" else "read_input_registers")
+        what = "/".join(name for name, _ in members)
         try:
-            rr = await asyncio.wait_for(fn(reg.address, count=n, device_id=unit_id), timeout_s)
+            rr = await asyncio.wait_for(fn(first, count=n, device_id=unit_id), timeout_s)
         except TimeoutError as exc:
-            raise DriverError("timeout", f"identity {name}: no answer from unit {unit_id} within {timeout_s}s") from exc
+            raise DriverError("timeout", f"identity {what}: no answer from unit {unit_id} within {timeout_s}s") from exc
         except Exception as exc:  # noqa: BLE001 - pymodbus raises several kinds; all are an io failure here
-            raise DriverError("io", f"identity {name}: {exc}") from exc
+            raise DriverError("io", f"identity {what}: {exc}") from exc
         if rr.isError():
             raise DriverError("exception", f"unit {unit_id} answered Modbus exception "
-                                           f"{getattr(rr, 'exception_code', None)} for identity {name} "
-                                           f"({reg.table} {reg.address}+{n})")
+                                           f"{getattr(rr, 'exception_code', None)} for identity {what} "
+                                           f"({table} {first}+{n})")
         if len(rr.registers) < n:
-            raise DriverError("short_frame", f"identity {name}: asked {n} registers, got {len(rr.registers)}")
-        value = decode_identity(list(rr.registers[:n]), reg, model.word_order, model.byte_order)
-        if value is not None:
-            out[name] = value
+            raise DriverError("short_frame", f"identity {what}: asked {n} registers, got {len(rr.registers)}")
+        for name, reg in members:
+            off = reg.address - first
+            value = decode_identity(list(rr.registers[off:off + width(reg)]), reg, model.word_order,
+                                    model.byte_order)
+            if value is not None:
+                out[name] = value
     return out

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import wire, wire_health
 from gateway.clock import clock_state
+from gateway.uplink.identity import identified_count
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -26,8 +27,10 @@ HEALTH_INTERVAL_S = 300.0
 
 
 def devices_summary(pollers: list[Any]) -> dict[str, Any]:
-    """Healthy / unhealthy / starting counts, and per error kind how many unhealthy devices last failed so."""
-    out: dict[str, Any] = {"total": len(pollers), "healthy": 0, "unhealthy": 0, "starting": 0, "errors": {}}
+    """Healthy / unhealthy / starting counts, per error kind how many unhealthy devices last failed so, and how
+    many devices answered their identity registers (``identified``)."""
+    out: dict[str, Any] = {"total": len(pollers), "healthy": 0, "unhealthy": 0, "starting": 0, "errors": {},
+                           "identified": identified_count(pollers)}
     for p in pollers:
         h = p.health
         state = h.state if h.state in ("healthy", "unhealthy") else "starting"
