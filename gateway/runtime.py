@@ -43,7 +43,7 @@ def make_transport(profile: Profile, identity: Identity) -> Transport | None:
     url = up.url or (identity.enrollment or {}).get("receiver_url")
     if not url:
         raise RuntimeError("uplink.url is not set and the gateway is not enrolled with a receiver")
-    return HttpTransport(url, up.timeout_s)
+    return HttpTransport(url, up.timeout_s, compression=up.compression)
 
 
 async def build_drivers(profile: Profile, simulate: bool, state_dir: Path | None = None

@@ -160,6 +160,9 @@ class UplinkCfg(_S):
     # How often the gateway signs a health summary into its chain (gateway/uplink/health.py): the
     # receiver's fleet list and silence alarms hear from it at least this often while it is up.
     health_interval_s: PositiveFloat = 300.0
+    # Cellular links (issue 17): "auto" sends batches as zstd-compressed compact envelopes once the receiver
+    # lists them in GET /v1/capabilities (HTTP only for now); "off" always sends JSON envelopes.
+    compression: Literal["off", "auto"] = "off"
 
 
 class StatusCfg(_S):
