@@ -37,7 +37,8 @@ def make_transport(profile: Profile, identity: Identity) -> Transport | None:
     if up.transport == "mqtt":
         from gateway.uplink.mqtt import MqttTransport
 
-        return MqttTransport(up.mqtt, identity.gateway_id, up.timeout_s)
+        return MqttTransport(up.mqtt, identity.gateway_id, up.timeout_s, up.compression,
+                             up.url or (identity.enrollment or {}).get("receiver_url"))
     from gateway.uplink.http import HttpTransport
 
     url = up.url or (identity.enrollment or {}).get("receiver_url")

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 
 from gateway import wire_compress
+from gateway.uplink import capabilities
 from gateway.uplink.transport import Ack, TransportError
 
 
@@ -34,19 +35,11 @@ class HttpTransport:
     def _negotiate(self) -> bool:
         """Whether to send compact zstd envelopes; asks the receiver the first time (a failed ask: JSON now,
         ask again next time)."""
-        if self.compact is not None:
-            return self.compact
-        try:
-            with urllib.request.urlopen(self.caps_url, timeout=self.timeout_s) as resp:
-                caps = json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code in (404, 405):
-                self.compact = False  # a receiver that predates compression
-            return False
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
-        self.compact = bool(isinstance(caps, dict) and wire_compress.ZSTD in (caps.get("content_encodings") or [])
-                            and wire_compress.COMPACT_TYPE in (caps.get("content_types") or []))
+        if self.compact is None:
+            caps = capabilities.fetch(self.url[: -len("/v1/batches")], self.timeout_s)
+            if caps is None:
+                return False
+            self.compact = capabilities.takes_compact_zstd(caps)
         return self.compact
 
     def _post_batch(self, envelope: bytes) -> Ack:
