@@ -95,7 +95,7 @@ def test_a_meter_swapped_mid_run_is_signed_and_flagged(receiver: Any, tmp_path: 
     assert changed["old"]["serial"] == old_serial and changed["new"]["serial"] == "77000123"
     assert changed["fields"] == ["serial"] and changed["device"] == "meter-1" and changed["_gw"] == "gw-swap"
     # The rule scores it, with the numbers.
-    report = run_analysis(receiver.rdb, "ent-1").report
+    report = run_analysis(receiver.rdb, "ent-1", signing_key=receiver.key).report
     (f,) = [f for f in report["findings"] if f["rule"] == "meter_identity"]
     assert f["severity"] == "orange" and f["statistic"] == {"swaps": 1, "devices": 1}
     assert f["compared"]["changes"][0]["old_serial"] == old_serial
@@ -126,7 +126,7 @@ def test_one_serial_on_two_gateways_and_on_two_devices_is_a_duplicate(receiver: 
     other = dict(_rec("meter-8", "31337"), map="chint-dtsu666")
     assert receiver.post(b.next([other]).envelope())[0] == 200
     assert len(_findings(receiver, "meter_serial_duplicate")) == 1
-    report = run_analysis(receiver.rdb, "ent-1").report
+    report = run_analysis(receiver.rdb, "ent-1", signing_key=receiver.key).report
     (f,) = [f for f in report["findings"] if f["rule"] == "meter_identity"]
     assert f["severity"] == "red" and f["compared"]["serials"] == ["31337"]
 
@@ -142,7 +142,7 @@ def test_a_firmware_update_is_information_and_a_stale_record_changes_nothing(rec
     assert receiver.post(g.next([fw2]).envelope())[0] == 200
     (ch,) = _findings(receiver, "meter_identity_changed")
     assert ch["fields"] == ["firmware"] and (ch["old"], ch["new"]) == ({"firmware": "204"}, {"firmware": "205"})
-    report = run_analysis(receiver.rdb, "ent-1").report
+    report = run_analysis(receiver.rdb, "ent-1", signing_key=receiver.key).report
     (f,) = [f for f in report["findings"] if f["rule"] == "meter_identity"]
     assert f["severity"] == "info"
 
