@@ -5,8 +5,9 @@ drivers/modbus/identity.py). The gateway reads them at start, after a recovery a
 one of these records into its chain when it sees a device's identity for the first time
 (``event: "first_seen"``) or when it differs from the last one it signed (``"changed"``, with
 ``previous``): a meter swapped for another, or a simulator answering instead of the meter. Ids
-only, never a reading. Category ``health``: shown to every bank the enterprise authorised, like
-the health summary, because it says whether the other figures come from the meters declared.
+only (the device as a keyed token, its asset as subject), never a reading. Category ``health``:
+shown to every bank the enterprise authorised, like the health summary, because it says whether
+the other figures come from the meters declared.
 
 The receiver keeps the latest per (gateway, device) and raises findings for a changed serial and
 for one serial seen on two devices or two gateways (cloud_stub/meter_identity.py, the rule
@@ -38,11 +39,15 @@ class IdentityError(ValueError):
         super().__init__(f"{path}: expected {expected}, got {repr(got)[:80]}")
 
 
-def identity_record(*, device: str, driver: str, model_map: str | None, ts: float, identity: dict[str, str],
-                    previous: dict[str, str] | None) -> dict[str, Any]:
-    """One record as the gateway signs it: ``first_seen`` without ``previous``, else ``changed``."""
+def identity_record(*, device: str, subject: str, driver: str, model_map: str | None, ts: float,
+                    identity: dict[str, str], previous: dict[str, str] | None) -> dict[str, Any]:
+    """One record as the gateway signs it: ``first_seen`` without ``previous``, else ``changed``.
+
+    ``device`` is the site's keyed token of the device's name (``d_...``: stable on this site, meaningless
+    elsewhere; device names stay on site like in health summaries); ``subject`` is its asset, the subject its
+    indicators already carry, so a bank can tell which figures the meter stands behind."""
     rec: dict[str, Any] = {
-        "type": TYPE, "name": NAME, "category": CATEGORY, "subject": device, "v": IDENTITY_VERSION,
+        "type": TYPE, "name": NAME, "category": CATEGORY, "subject": subject, "v": IDENTITY_VERSION,
         "window": {"start": int(ts), "len": 0}, "time": wire.format_time(ts), "device": device,
         "driver": driver, "map": model_map, "event": "first_seen" if previous is None else "changed",
         "identity": dict(identity), "previous": dict(previous) if previous is not None else None,
@@ -76,8 +81,6 @@ def check_identity(rec: Any) -> dict[str, Any]:
     for k in ("subject", "device", "driver"):
         if not _short(rec.get(k)):
             raise IdentityError(k, f"a printable string of 1..{MAX_LEN} characters", rec.get(k))
-    if rec["subject"] != rec["device"]:
-        raise IdentityError("subject", "the device's name (equal to device)", rec.get("subject"))
     if rec.get("map") is not None and not _short(rec["map"]):
         raise IdentityError("map", f"a printable string of 1..{MAX_LEN} characters or null", rec.get("map"))
     if wire.parse_time(rec.get("time")) is None:

@@ -35,6 +35,15 @@ class IdentityReporter:
         self.gw = gw
         self.clock = clock
         self.sent = 0
+        self._tokens: Any = None
+
+    def device_token(self, name: str) -> str:
+        """The device's name as the site's keyed token (gateway/privacy/tokens.py): names stay on site."""
+        if self._tokens is None:
+            from gateway.privacy.tokens import site_tokeniser
+
+            self._tokens = site_tokeniser(self.gw.state_dir)
+        return str(self._tokens.token("device", name)).replace("x_", "d_", 1)
 
     def _last(self, device: str) -> dict[str, str] | None:
         raw = self.gw.store.meta_get(META_PREFIX + device)
@@ -54,9 +63,10 @@ class IdentityReporter:
             last = self._last(p.device.name)
             if last == ident:
                 continue
-            out.append(wire_identity.identity_record(
-                device=p.device.name, driver=p.device.driver, model_map=p.device.model, ts=now,
-                identity=ident, previous=last))
+            rec = wire_identity.identity_record(
+                device=self.device_token(p.device.name), subject=p.device.asset_name, driver=p.device.driver,
+                model_map=p.device.model, ts=now, identity=ident, previous=last)
+            out.append({**rec, "_device": p.device.name})
         return out
 
     def pack_now(self) -> int | None:
@@ -68,9 +78,10 @@ class IdentityReporter:
             return None
         from gateway.consent import audit
 
+        names = [r.pop("_device") for r in records]
         seq = self.gw.batcher.pack_once(extra_records=records)
-        for rec in records:  # remembered only once signed: a crash before re-announces, never skips
-            self.gw.store.meta_set(META_PREFIX + rec["device"], json.dumps(rec["identity"], sort_keys=True))
+        for name, rec in zip(names, records, strict=True):  # remembered once signed: a crash re-announces, never skips
+            self.gw.store.meta_set(META_PREFIX + name, json.dumps(rec["identity"], sort_keys=True))
         audit.record_batches(self.gw.store)
         self.sent += len(records)
         return seq

@@ -26,6 +26,7 @@ from cloud_stub.analysis import run_analysis
 from cloud_stub.enrollment import issue_token
 from gateway import wire_identity
 from gateway.identity import enroll, init_identity
+from gateway.privacy.tokens import site_tokeniser
 from gateway.profile import load_profile
 from gateway.runtime import Gateway
 
@@ -87,13 +88,17 @@ def test_a_meter_swapped_mid_run_is_signed_and_flagged(receiver: Any, tmp_path: 
     assert [r["event"] for r in signed] == ["first_seen", "changed"]
     assert signed[1]["previous"]["serial"] == old_serial and signed[1]["identity"]["serial"] == "77000123"
     assert all(set(r) >= {"device", "identity"} and "value" not in r for r in signed)  # ids, never a reading
+    # the device as the site's keyed token (its name stays on site), its asset as the subject
+    token = site_tokeniser(state).token("device", "meter-1").replace("x_", "d_", 1)
+    assert {r["device"] for r in signed} == {token} and {r["subject"] for r in signed} == {"press-1"}
+    assert all("meter-1" not in json.dumps(r) for r in signed)
     health = [r for r in records if r["type"] == "health"]
     assert health[-1]["devices"]["identified"] == 1
     # The receiver: the latest identity per (gateway, device), the change as a finding with both serials.
-    assert _identities(receiver)[("gw-swap", "meter-1")]["serial"] == "77000123"
+    assert _identities(receiver)[("gw-swap", token)]["serial"] == "77000123"
     (changed,) = _findings(receiver, "meter_identity_changed")
     assert changed["old"]["serial"] == old_serial and changed["new"]["serial"] == "77000123"
-    assert changed["fields"] == ["serial"] and changed["device"] == "meter-1" and changed["_gw"] == "gw-swap"
+    assert changed["fields"] == ["serial"] and changed["device"] == token and changed["_gw"] == "gw-swap"
     # The rule scores it, with the numbers.
     report = run_analysis(receiver.rdb, "ent-1", signing_key=receiver.key).report
     (f,) = [f for f in report["findings"] if f["rule"] == "meter_identity"]
@@ -103,8 +108,9 @@ def test_a_meter_swapped_mid_run_is_signed_and_flagged(receiver: Any, tmp_path: 
 
 
 def _rec(device: str, serial: str, *, previous: dict[str, str] | None = None, ts: float = 1.8e9) -> dict[str, Any]:
-    return wire_identity.identity_record(device=device, driver="modbus_tcp", model_map="eastron-sdm630", ts=ts,
-                                         identity={"serial": serial, "model": "112"}, previous=previous)
+    return wire_identity.identity_record(device=device, subject="press-1", driver="modbus_tcp",
+                                         model_map="eastron-sdm630", ts=ts, identity={"serial": serial, "model": "112"},
+                                         previous=previous)
 
 
 def test_one_serial_on_two_gateways_and_on_two_devices_is_a_duplicate(receiver: Any) -> None:
@@ -134,10 +140,9 @@ def test_one_serial_on_two_gateways_and_on_two_devices_is_a_duplicate(receiver: 
 def test_a_firmware_update_is_information_and_a_stale_record_changes_nothing(receiver: Any) -> None:
     g = FakeGateway(gateway_id="gw-f")
     receiver.enroll(g)
-    fw1 = wire_identity.identity_record(device="cnc", driver="modbus_rtu", model_map="chint-dtsu666", ts=1.8e9,
-                                        identity={"firmware": "204"}, previous=None)
-    fw2 = wire_identity.identity_record(device="cnc", driver="modbus_rtu", model_map="chint-dtsu666", ts=1.8e9 + 9,
-                                        identity={"firmware": "205"}, previous={"firmware": "204"})
+    kw = {"device": "cnc", "subject": "cnc-1", "driver": "modbus_rtu", "model_map": "chint-dtsu666"}
+    fw1 = wire_identity.identity_record(**kw, ts=1.8e9, identity={"firmware": "204"}, previous=None)
+    fw2 = wire_identity.identity_record(**kw, ts=1.8e9 + 9, identity={"firmware": "205"}, previous={"firmware": "204"})
     assert receiver.post(g.next([fw1]).envelope())[0] == 200
     assert receiver.post(g.next([fw2]).envelope())[0] == 200
     (ch,) = _findings(receiver, "meter_identity_changed")
@@ -171,7 +176,7 @@ def test_check_identity_raises_only_identity_error(rec: dict[str, Any]) -> None:
         assert exc.path and exc.expected
 
 
-@pytest.mark.parametrize("key, value", [("event", "swapped"), ("previous", {"serial": "1"}), ("subject", "other"),
+@pytest.mark.parametrize("key, value", [("event", "swapped"), ("previous", {"serial": "1"}), ("subject", ""),
                                         ("identity", {}), ("identity", {"colour": "red"}), ("v", 2)])
 def test_check_identity_names_the_wrong_key(key: str, value: Any) -> None:
     with pytest.raises(wire_identity.IdentityError) as err:
