@@ -48,7 +48,7 @@ RESULTS = ROOT / "bench" / "results" / "bandwidth.json"
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bandwidth-table:begin (bench/bandwidth.py --write-docs) -->", "<!-- bandwidth-table:end -->"
 MONTH_S = 30 * 86400
-CASES = [("http", "off"), ("http", "auto"), ("mqtt", "off")]
+CASES = [("http", "off"), ("http", "auto"), ("mqtt", "off"), ("mqtt", "auto")]
 
 
 @dataclass
@@ -130,7 +130,9 @@ async def _run_case(transport: str, compression: str, seconds: float, speed: flo
     prof = load_profile("sim-factory")
     up = prof.uplink
     up = msgspec.structs.replace(
-        up, transport=transport, url=f"http://127.0.0.1:{proxy.port}", compression=compression,
+        # MQTT: the gateway asks the receiver's capabilities over HTTP once (not through the broker's proxy).
+        up, transport=transport, url=f"http://127.0.0.1:{proxy.port}" if transport == "http" else receiver.url,
+        compression=compression,
         interval_s=up.interval_s / speed * 10, health_interval_s=up.health_interval_s / speed,
         head_interval_s=up.head_interval_s / speed, view_interval_s=up.view_interval_s / speed,
         mqtt=msgspec.structs.replace(up.mqtt, port=proxy.port))

@@ -14,6 +14,8 @@ from typing import Any
 
 from gateway import wire_compress
 
+RETRY_S = 600.0  # after a failed ask, JSON envelopes for this long before asking again
+
 
 def fetch(base_url: str, timeout_s: float) -> dict[str, Any] | None:
     """The receiver's capabilities; ``{}`` when it has none (an older receiver), None when it cannot be asked."""

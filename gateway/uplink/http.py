@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -31,13 +32,17 @@ class HttpTransport:
         self.compression = compression
         # None: not asked yet; True/False: the receiver takes zstd compact envelopes or not.
         self.compact: bool | None = None if compression == "auto" else False
+        self._ask_after = 0.0  # monotonic time before which a failed capabilities ask is not repeated
 
     def _negotiate(self) -> bool:
         """Whether to send compact zstd envelopes; asks the receiver the first time (a failed ask: JSON now,
         ask again next time)."""
         if self.compact is None:
+            if time.monotonic() < self._ask_after:
+                return False
             caps = capabilities.fetch(self.url[: -len("/v1/batches")], self.timeout_s)
             if caps is None:
+                self._ask_after = time.monotonic() + capabilities.RETRY_S
                 return False
             self.compact = capabilities.takes_compact_zstd(caps)
         return self.compact

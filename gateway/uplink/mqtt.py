@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class MqttTransport:
         # None: not asked yet; True/False: the receiver takes zstd compact envelopes on batch/zstd or not.
         self.compact: bool | None = None if compression == "auto" and receiver_url else False
         self._refused = False
+        self._ask_after = 0.0  # monotonic time before which a failed capabilities ask is not repeated
         self.gateway_id = gateway_id
         self.timeout_s = timeout_s
         self.name = f"mqtt:{cfg.host}:{cfg.port}"
@@ -116,10 +118,12 @@ class MqttTransport:
             return Ack.from_json(self._acks.pop(batch_hash))
 
     def _send_batch(self, batch_hash: str, envelope: bytes) -> Ack:
-        if self.compact is None and self.receiver_url:
+        if self.compact is None and self.receiver_url and time.monotonic() >= self._ask_after:
             caps = capabilities.fetch(self.receiver_url, self.timeout_s)
             if caps is not None:
                 self.compact = capabilities.takes_mqtt_zstd(caps)
+            else:
+                self._ask_after = time.monotonic() + capabilities.RETRY_S
         if not self.compact:
             return self._send(batch_hash, envelope)
         self._refused = False
