@@ -151,3 +151,72 @@ def test_compact_round_trips_the_exact_bytes(body: bytes, sig: bytes, kid: str, 
     batch = wire.SignedBatch(body=body, sig=sig, kid=kid, head_sig=head_sig)
     back = wire_compress.from_compact(wire_compress.to_compact(batch))
     assert (back.body, back.sig, back.kid, back.head_sig) == (body, sig, kid, head_sig)
+
+
+class _Stub:
+    """A loopback HTTP server playing an older receiver (no capabilities route) or one that refuses a compressed
+    batch after listing it, answering JSON batches with a real ack shape."""
+
+    def __init__(self, caps: dict[str, Any] | None, refuse_compressed: bool) -> None:
+        import http.server
+        import threading
+
+        stub = self
+        self.requests: list[tuple[str, str, str | None]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *_a: Any) -> None:
+                return None
+
+            def _answer(self, code: int, obj: dict[str, Any]) -> None:
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                stub.requests.append(("GET", self.path, None))
+                if caps is None:
+                    self._answer(404, {"detail": "Not Found"})
+                else:
+                    self._answer(200, caps)
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                enc = self.headers.get("Content-Encoding")
+                stub.requests.append(("POST", self.path, enc))
+                if enc and refuse_compressed:
+                    self._answer(400, {"status": "rejected", "code": "bad_encoding", "message": "no"})
+                    return
+                b = wire.parse_envelope(body)
+                self._answer(200, {"status": "accepted", "seq": wire.decode_body(b.body)["seq"], "hash": b.hash})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("caps, refuse", [(None, False), (wire_compress.capabilities(), True)])
+def test_an_older_or_refusing_receiver_gets_json(gw: FakeGateway, caps: dict[str, Any] | None, refuse: bool) -> None:
+    from gateway.uplink.http import HttpTransport
+
+    stub = _Stub(caps, refuse)
+    try:
+        t = HttpTransport(stub.url, 5.0, compression="auto")
+        for _ in range(2):
+            b = gw.next()
+            ack = asyncio.run(t.send(gw.seq, b.hash, b.envelope()))
+            assert ack.status == "accepted" and ack.seq == gw.seq
+        assert t.compact is False
+        posts = [enc for m, _, enc in stub.requests if m == "POST"]
+        # older receiver: asked once, JSON throughout; refusing one: one compressed try, then JSON
+        assert posts == ([None, None] if caps is None else ["zstd", None, None])
+        assert sum(1 for m, _, _ in stub.requests if m == "GET") == 1
+    finally:
+        stub.close()
