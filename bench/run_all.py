@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 QUICK = ["gateway_poll", "store_ingest", "receiver_ingest", "receiver_concurrency", "feed_verify", "replay_speed",
          "modbus_rtu_cycle", "vision_bench", "store_move", "alert_delivery"]
-LONG = ["analysis_scale", "detection"]  # detection: the full calibration run (~100 min on 2 busy cores)
+LONG = ["analysis_scale", "detection", "bandwidth"]  # detection: the full calibration run (~100 min on 2 busy cores)
 
 
 def main() -> None:

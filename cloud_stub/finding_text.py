@@ -33,6 +33,7 @@ RULE_TITLES = {
     "geofence": N_("Geofence exits of pledged goods"),
     "machine_time_vs_mes": N_("Machine run time vs MES run minutes"),
     "mes_vs_camera": N_("MES output vs line camera counts"),
+    "meter_identity": N_("Meters swapped or claimed twice (signed identity registers)"),
     "offline_production": N_("Gateway offline while production is claimed"),
     "shipments_vs_outcounts": N_("ERP shipments vs dispatch counts and load-cell decreases"),
     "storage_conditions": N_("Storage-condition excursions"),
@@ -60,6 +61,8 @@ CHAIN_FINDINGS = {
     "gap_observed": N_("Batches are missing between two received batches (an observed gap)."),
     "stale_seq": N_("A batch arrived with a sequence number already passed."),
     "rejected_batch": N_("A batch was rejected on arrival."),
+    "meter_identity_changed": N_("The meter behind a device changed (its signed serial, model or firmware differs)."),
+    "meter_serial_duplicate": N_("One meter serial is claimed by more than one device."),
 }
 ALERTS = {
     "red_finding": N_("Red finding: {title}"),

@@ -28,6 +28,7 @@ from cloud_stub import (
     feed_models,
     fleet_api,
     heads,
+    http_capabilities,
     http_text,
     receiver_key,
     rejections,
@@ -70,7 +71,7 @@ _FEED_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": feed_models.ErrorResponse, "description": "bad_envelope, too_large, bad_body, bad_signature,"
-          " kid_mismatch, gateway_mismatch"},
+          " kid_mismatch, gateway_mismatch, bad_encoding (a corrupt zstd frame or compact envelope)"},
     403: {"model": feed_models.ErrorResponse, "description": "unknown_key, revoked_key"},
     409: {"model": feed_models.ErrorResponse, "description": "equivocation, out_of_order, chain_broken, stale_seq"},
 }
@@ -212,6 +213,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     async def post_batch(request: Request) -> JSONResponse:
         """Submit one signed batch envelope. 200 accepted/duplicate; 4xx rejected with a stable code."""
         data = await _read_limited(request, wire.MAX_ENVELOPE_BYTES)
+        # Compact / zstd envelopes (issue 17, cloud_stub/http_capabilities.py): back to the JSON envelope first.
+        data = http_capabilities.decoded(data, request.headers.get("content-encoding"),
+                                         request.headers.get("content-type"))
         result = await run_in_threadpool(ingest, rdb, data, "http")
         if result.status in ("accepted", "duplicate") and result.gateway_id:  # signed by an enrolled key
             access_log.note_actor("gateway", result.gateway_id)
@@ -255,6 +259,7 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     from cloud_stub import http_enterprise  # the enterprise view and disputes (issue 16)
 
     http_enterprise.register(app, rdb, signing_key)
+    app.include_router(http_capabilities.router)
     http_text.register(app, rdb, signing_key)  # the same feeds in words, per language
     app.state.access_log = access_log.AccessLog(rdb)
     app.add_middleware(access_log.AccessLogMiddleware, access=app.state.access_log)

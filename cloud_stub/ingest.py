@@ -44,7 +44,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 
 from cloud_stub import counters as metrics
-from cloud_stub import fleet_health, rejections
+from cloud_stub import fleet_health, meter_identity, rejections
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.findings import record_finding
 from cloud_stub.json_limits import MAX_DEPTH, depth_exceeds
@@ -333,6 +333,7 @@ def _extend_chain(
                      (iso(utc_now()), batch.kid))
     fleet_health.note_batch(conn, body, h)  # health summaries: the fleet list's latest, or a finding
     _close_filled_gaps(conn, ent, gw, seq)
+    meter_identity.note_batch(conn, body, h)  # meter identities: latest per device; swaps and duplicates
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
                        detail={"first": declared[0], "last": declared[1],

@@ -28,6 +28,7 @@ from cloud_stub import access_log
 from cloud_stub.db import Store, iso, utc_now
 from cloud_stub.heads import ingest_head
 from cloud_stub.ingest import ingest
+from gateway import wire_compress
 
 log = logging.getLogger("cloud_stub.mqtt")
 
@@ -60,6 +61,8 @@ class MqttIngest:
         self.subscription = f"$share/{check_share_group(share_group)}/{self.prefix}/+/batch"
         # Head statements (cloud_stub/heads.py) next to the batches, through the same share group.
         self.head_subscription = f"$share/{share_group}/{self.prefix}/+/head"
+        # Compressed compact batches (issue 17, gateway/wire_compress.py) on <batch topic>/zstd.
+        self.zstd_subscription = f"$share/{share_group}/{self.prefix}/+/batch{wire_compress.MQTT_SUFFIX}"
         # Verdicts this receiver gave (accepted, duplicate, rejected, error): how the share
         # group split the work is visible per receiver.
         self.handled: Counter[str] = Counter()
@@ -91,7 +94,7 @@ class MqttIngest:
             log.warning("mqtt connect refused", extra={"event": "mqtt_connect", "reason": str(reason_code)})
             return
         # Subscribing here (not once at start) restores the subscription after every reconnect.
-        client.subscribe([(self.subscription, 1), (self.head_subscription, 1)])
+        client.subscribe([(self.subscription, 1), (self.head_subscription, 1), (self.zstd_subscription, 1)])
         self.connected = True
         log.info("mqtt connected", extra={"event": "mqtt_connect", "broker": f"{self.host}:{self.port}",
                                           "subscription": self.subscription})
@@ -103,13 +106,30 @@ class MqttIngest:
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
+        data = msg.payload
+        if len(parts) >= 4 and parts[-2:] == ["batch", wire_compress.MQTT_SUFFIX.strip("/")]:
+            parts = parts[:-1]  # a compressed compact batch: decoded to its JSON envelope below
+            if "/".join(parts[:-2]) != self.prefix:
+                log.warning("unexpected topic", extra={"event": "mqtt_topic", "topic": msg.topic})
+                return
+            try:
+                data = wire_compress.decode(msg.payload, wire_compress.ZSTD, wire_compress.COMPACT_TYPE)
+            except wire_compress.EncodingError as exc:
+                log.warning("undecodable compressed batch", extra={"event": "mqtt_bad_encoding", "topic": msg.topic,
+                                                                   "error": exc.message})
+                with self._count_lock:
+                    self.handled["rejected"] += 1
+                client.publish(f"{'/'.join(parts[:-1])}/ack", json.dumps(
+                    {"status": "rejected", "code": exc.code if exc.code == "too_large" else "bad_encoding",
+                     "message": exc.message}), qos=1)
+                return
         if len(parts) < 3 or parts[-1] not in ("batch", "head") or "/".join(parts[:-2]) != self.prefix:
             log.warning("unexpected topic", extra={"event": "mqtt_topic", "topic": msg.topic})
             return
         gateway_id = parts[-2]
         handle = ingest if parts[-1] == "batch" else ingest_head
         try:
-            result = handle(self.rdb, msg.payload, transport="mqtt", expect_gateway=gateway_id)
+            result = handle(self.rdb, data, transport="mqtt", expect_gateway=gateway_id)
             payload = result.to_json()
             if result.status in ("accepted", "duplicate") and result.gateway_id:
                 self.access.add({"time": iso(utc_now()), "actor_kind": "gateway", "actor_id": result.gateway_id,

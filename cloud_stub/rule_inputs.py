@@ -39,7 +39,8 @@ import numpy as np
 
 from cloud_stub.declarations import Declarations
 
-CHAIN_KINDS = ("equivocation", "gap_declared", "gap_observed", "gap_filled", "stale_seq", "rejected_batch")
+CHAIN_KINDS = ("equivocation", "gap_declared", "gap_observed", "gap_filled", "stale_seq", "rejected_batch",
+               "meter_identity_changed", "meter_serial_duplicate")
 # Indicators whose record JSON is parsed for ``detail`` (everything else is read from
 # columns): cycles for their cavities; unexplained changes for the kg and transient loads for
 # their largest excursion (both only when non-zero).

@@ -201,6 +201,13 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS portfolio_runs ("
     " bank_id TEXT NOT NULL, enterprise_id TEXT NOT NULL, run_at TEXT NOT NULL, entry TEXT NOT NULL,"
     " PRIMARY KEY (bank_id, enterprise_id))",
+    # Meter identities (cloud_stub/meter_identity.py): the latest signed identity per (gateway, device),
+    # and by (map, serial) to find one meter claimed by two devices or two gateways.
+    "CREATE TABLE IF NOT EXISTS device_identity ("
+    " gateway_id TEXT NOT NULL, device TEXT NOT NULL, enterprise_id TEXT NOT NULL, map TEXT, serial TEXT,"
+    " identity TEXT NOT NULL, seq {int} NOT NULL, batch_hash TEXT NOT NULL, idx {int} NOT NULL, time TEXT NOT NULL,"
+    " received TEXT NOT NULL, PRIMARY KEY (gateway_id, device))",
+    "CREATE INDEX IF NOT EXISTS device_identity_serial ON device_identity (serial, map)",
 ]
 
 

@@ -36,7 +36,7 @@ TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches",
           "scores", "alerts", "banks", "bank_grants", "meta", "head_statements", "offboarding",
           "access_log", "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions",
           "gateway_health", "fleet_settings", "fleet_conditions", "operators", "update_releases",
-          "facilities", "price_points", "facility_coverage", "portfolio_runs")
+          "facilities", "price_points", "facility_coverage", "portfolio_runs", "device_identity")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements", "access_log",
                    "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version

@@ -80,6 +80,12 @@ class Driver(ABC):
     async def read(self) -> ReadResult:
         """Read every point once. Raise DriverError on failure; never return made-up numbers."""
 
+    async def identify(self) -> dict[str, str] | None:
+        """The physical unit's identity (``serial``, ``model``, ``firmware``: short strings), or None
+        when this device cannot say who it is. Called at start, after a recovery and daily (not every
+        poll); raise DriverError on a failed read. The gateway signs a change (gateway/uplink/identity.py)."""
+        return None
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection; the scheduler calls open() again before the next read."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.modbus.bustime import plan_wire_s
 from drivers.modbus.device import RegisterMap, read_map
+from drivers.modbus.identity import read_identity
 from drivers.modbus.line import RtuLine
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, PointSpec
 
@@ -82,6 +83,23 @@ class ModbusRtuDriver(Driver):
                 self.bus.busy_s += time.perf_counter() - t0
                 self.bus.stats["requests"] += len(self.regmap.requests)
         return result
+
+    async def identify(self) -> dict[str, str] | None:
+        if getattr(self.model, "identity", None) is None:
+            return None
+        cfg = self.bus.cfg
+        async with self.bus.lock:  # the line is shared: identity requests queue like reads
+            line = self.line
+            if not line.connected or id(self) not in line.users:
+                await self.open()
+            assert line.client is not None
+            try:
+                return await read_identity(line.client, self.model, self.device.unit_id,
+                                           min(self.device.timeout_s, cfg.timeout_s) + 0.05)
+            except DriverError as exc:
+                if exc.kind == "io":
+                    line.release(self, force=True)
+                raise
 
     async def close(self) -> None:
         if self.bus is not None and isinstance(self.bus.resource, RtuLine):

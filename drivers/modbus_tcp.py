@@ -8,6 +8,7 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.modbus.device import RegisterMap, read_map
+from drivers.modbus.identity import read_identity
 from drivers.types import BusSpec as Bus
 from drivers.types import DeviceSpec as Device
 from drivers.types import ModelSpec as Model
@@ -50,6 +51,14 @@ class ModbusTcpDriver(Driver):
             await self.open()
         assert self.client is not None
         return await read_map(self.client, self.regmap, self.device.unit_id, self.device.timeout_s)
+
+    async def identify(self) -> dict[str, str] | None:
+        if getattr(self.model, "identity", None) is None:
+            return None
+        if self.client is None or not self.client.connected:
+            await self.open()
+        assert self.client is not None
+        return await read_identity(self.client, self.model, self.device.unit_id, self.device.timeout_s)
 
     async def close(self) -> None:
         if self.client is not None:

@@ -39,6 +39,7 @@ class ModelSpec(Protocol):
     max_gap: int
     max_regs: int
     points: Sequence[Any]
+    identity: Any  # the schema's Identity (serial/model/firmware registers) or None
 
 
 class BusSpec(Protocol):

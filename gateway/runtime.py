@@ -24,6 +24,7 @@ from gateway.store import Store
 from gateway.uplink.batcher import Batcher, RecordPolicy
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.health import HealthReporter
+from gateway.uplink.identity import CHECK_INTERVAL_S, IdentityReporter
 from gateway.uplink.sender import Sender
 from gateway.uplink.transport import Transport
 
@@ -37,13 +38,14 @@ def make_transport(profile: Profile, identity: Identity) -> Transport | None:
     if up.transport == "mqtt":
         from gateway.uplink.mqtt import MqttTransport
 
-        return MqttTransport(up.mqtt, identity.gateway_id, up.timeout_s)
+        return MqttTransport(up.mqtt, identity.gateway_id, up.timeout_s, up.compression,
+                             up.url or (identity.enrollment or {}).get("receiver_url"))
     from gateway.uplink.http import HttpTransport
 
     url = up.url or (identity.enrollment or {}).get("receiver_url")
     if not url:
         raise RuntimeError("uplink.url is not set and the gateway is not enrolled with a receiver")
-    return HttpTransport(url, up.timeout_s)
+    return HttpTransport(url, up.timeout_s, compression=up.compression)
 
 
 async def build_drivers(profile: Profile, simulate: bool, state_dir: Path | None = None
@@ -95,6 +97,7 @@ class Gateway:
         self.status_server: Any = None
         # Packing runs in worker threads; seq = outbox head + 1 must not be read by two at once.
         self.pack_lock = asyncio.Lock()
+        self.identity_check_s = CHECK_INTERVAL_S  # how often read identities are compared with the signed ones
 
     async def start(self) -> None:
         store_path = Path(self.profile.store.path)
@@ -141,6 +144,8 @@ class Gateway:
             self.tasks.append(asyncio.create_task(view_loop(self), name="enterprise-view"))
         self.health = HealthReporter(self, self.profile.uplink.health_interval_s)
         self.tasks.append(asyncio.create_task(self._health_loop(), name="health"))
+        self.identities = IdentityReporter(self)
+        self.tasks.append(asyncio.create_task(self._identity_loop(), name="identity"))
         self._start_status()
         log.info("gateway started", extra={"gateway": self.identity.gateway_id, "boot": self.boot,
                                            "devices": len(drivers), "simulate": self.simulate})
@@ -198,6 +203,22 @@ class Gateway:
                 await self.send_health()
             except Exception as exc:
                 log.exception("health summary failed; will retry", extra={"error": str(exc)})
+
+    async def send_identities(self) -> int | None:
+        """Sign new or changed meter identities into the chain now; the batch's seq (None: nothing due)."""
+        async with self.pack_lock:
+            seq = await asyncio.to_thread(self.identities.pack_now)
+        if seq is not None and self.sender is not None:
+            self.sender.wakeup.set()
+        return seq
+
+    async def _identity_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.identity_check_s)
+            try:
+                await self.send_identities()
+            except Exception as exc:
+                log.exception("identity record failed; will retry", extra={"error": str(exc)})
 
     async def _indicator_loop(self) -> None:
         while True:

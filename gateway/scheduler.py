@@ -23,6 +23,7 @@ from gateway.store import PointRow, Store
 
 log = logging.getLogger("edgeproof.scheduler")
 HEALTH_HISTORY = 256
+IDENTITY_INTERVAL_S = 86400.0  # identity registers are re-read daily (and at start, and after a recovery)
 
 
 @dataclass
@@ -123,6 +124,12 @@ class DevicePoller:
             self.point_rows[p.name] = store.point(self.device.name, p.name, p.meaning, p.unit)
             self.qualities[p.name] = PointQuality(p, self.device.ranges.get(p.name))
         self.errors: Counter[str] = driver.errors
+        # The unit's identity (serial/model/firmware) as last read, when it was read, and whether a read
+        # is due: at start, after the device recovers (a swapped meter was off the line) and daily.
+        self.identity: dict[str, str] | None = None
+        self.identity_at: float | None = None
+        self.identity_due = True
+        self.identity_interval_s = IDENTITY_INTERVAL_S
 
     async def poll_once(self) -> bool:
         try:
@@ -173,13 +180,27 @@ class DevicePoller:
                 h.last_values[name] = (None, Quality.COMM_ERROR)
         if h.state == "unhealthy":
             log.info("device recovered", extra={"device": self.device.name})
+            self.identity_due = True
         h.state = "healthy"
         h.consecutive_failures = 0
         h.last_ok = ts
         h.last_latency_ms = result.latency_s * 1000
         h.latencies.append(result.latency_s)
         self.writer.add(rows, (ts, self.device.name, 1, None))
+        if self.identity_due or (self.identity_at is not None and ts - self.identity_at >= self.identity_interval_s):
+            await self._identify(ts)
         return True
+
+    async def _identify(self, ts: float) -> None:
+        """Read the unit's identity registers after a good read (never instead of one). A failed identity
+        read is logged and retried on the next poll; it does not make the device unhealthy."""
+        try:
+            ident = await asyncio.wait_for(self.driver.identify(), self.device.timeout_s * 4 + 1)
+        except (DriverError, TimeoutError, OSError) as exc:
+            log.warning("identity read failed; retried next poll", extra={"device": self.device.name,
+                                                                         "error": str(exc)})
+            return
+        self.identity, self.identity_at, self.identity_due = ident, ts, False
 
     def delay_after_failure(self) -> float:
         k = self.health.consecutive_failures

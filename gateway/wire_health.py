@@ -111,8 +111,10 @@ def check_health(rec: Any) -> dict[str, Any]:
         _count(rec, f"backlog.{k}")
     _count(rec, "backlog.oldest_unacked_s", optional=True)
     dev = _object(rec, "devices")
-    for k in ("total", "healthy", "unhealthy", "starting"):
-        _count(rec, f"devices.{k}", optional=k == "starting")
+    for k in ("total", "healthy", "unhealthy", "starting", "identified"):
+        _count(rec, f"devices.{k}", optional=k in ("starting", "identified"))
+    if (dev.get("identified") or 0) > dev["total"]:
+        raise HealthError("devices.identified", "at most devices.total", dev.get("identified"))
     if dev["healthy"] + dev["unhealthy"] + (dev.get("starting") or 0) != dev["total"]:
         raise HealthError("devices", "healthy + unhealthy + starting == total", dev)
     errors = dev.get("errors")

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from drivers.bus import BusHandle
-from drivers.sim.modbus_server import ModbusEmulator, UnitState
+from drivers.sim.modbus_server import ModbusEmulator, UnitState, sim_identity
 from drivers.sim.modbus_tcp import scenario_for
 from drivers.types import DeviceSpec, ModelSpec
 
@@ -27,7 +27,7 @@ async def start_twins(items: list[tuple[DeviceSpec, ModelSpec | None]], buses: d
         lines.setdefault(dev.bus, []).append((dev, model))
     stoppers, emulators = [], []
     for bus_name, group in lines.items():
-        units = {d.unit_id: UnitState(m, scenario_for(d)) for d, m in group}
+        units = {d.unit_id: UnitState(m, scenario_for(d), identity=sim_identity(d.name, m)) for d, m in group}
         for d, _ in group:
             if d.sim.get("dead"):
                 units[d.unit_id].dead = True

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from drivers.bus import BusHandle
-from drivers.sim.modbus_server import ModbusEmulator, UnitState
+from drivers.sim.modbus_server import ModbusEmulator, UnitState, sim_identity
 from drivers.sim.scenarios import Scenario
 from drivers.types import DeviceSpec as Device
 from drivers.types import ModelSpec as Model
@@ -29,7 +29,8 @@ async def start_twins(items: list[tuple[Device, Model | None]], buses: dict[str,
     overrides: dict[str, Device] = {}
     stoppers, emulators = [], []
     for group in endpoints.values():
-        emu = await ModbusEmulator({d.unit_id: UnitState(m, scenario_for(d), dead=bool(d.sim.get("dead")))
+        emu = await ModbusEmulator({d.unit_id: UnitState(m, scenario_for(d), dead=bool(d.sim.get("dead")),
+                                                      identity=sim_identity(d.name, m))
                                     for d, m in group}).start()
         for d, _ in group:
             overrides[d.name] = msgspec.structs.replace(d, host="127.0.0.1", port=emu.port)

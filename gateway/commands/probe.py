@@ -72,6 +72,15 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
                         v, quality = None, "comm_error"
                     entry["points"].append({"point": p.name, "meaning": p.meaning, "value": v, "unit": p.unit,
                                             "quality": quality, "note": result.errors.get(p.name)})
+            if entry["ok"]:
+                # Identity registers (issue 17): the installer checks the serial against the meter's label.
+                try:
+                    ident = await asyncio.wait_for(d.identify(), d.device.timeout_s * 4 + 1)
+                except (DriverError, TimeoutError, OSError) as exc:
+                    entry["identity_error"] = str(exc) or type(exc).__name__
+                else:
+                    if ident is not None:
+                        entry["identity"] = ident
             entry["requests"] = d.requests
             entry["errors"] = dict(d.errors)
             wire = getattr(d, "wire_s", None)
@@ -146,6 +155,10 @@ def render(report: dict[str, Any]) -> str:
         status = "ok" if e["ok"] else _("FAILED {error}").format(error=e["error"])
         out.append(f"  {e['device']}: " + _("{status}; requests={requests}; errors: {errors}").format(
             status=status, requests=e["requests"], errors=errs) + wire)
+        if e.get("identity") is not None or e.get("identity_error"):
+            ident = ", ".join(f"{k} {v}" for k, v in sorted((e.get("identity") or {}).items())) or "none answered"
+            out.append(f"    identity: {ident}" if not e.get("identity_error")
+                       else f"    identity: not read ({e['identity_error']})")
     serial = [b for b in report["buses"] if b["kind"] == "serial" and "utilisation_pct" in b]
     if serial:
         out.append("")

@@ -58,6 +58,33 @@ class PointDef(_S):
     rollover: Annotated[float, msgspec.Meta(gt=0, le=2.0**64)] | None = None
 
 
+IdentityType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "ascii"]
+
+
+class IdentityReg(_S):
+    """Where a device keeps one identity value (serial number, model code, firmware version).
+
+    Integers are read as their decimal string; ``ascii`` reads ``count`` registers as text (two
+    characters per register, NULs and spaces trimmed). Read at start, after a recovery and daily,
+    never on every poll (drivers/modbus/identity.py).
+    """
+
+    address: Annotated[int, msgspec.Meta(ge=0, le=65535)]
+    table: Literal["input", "holding"] = "holding"
+    type: IdentityType = "uint32"
+    count: Annotated[int, msgspec.Meta(ge=1, le=32)] | None = None
+    word_order: Order | None = None
+    byte_order: Order | None = None
+
+
+class Identity(_S):
+    """A model's identity registers (optional): what tells one physical meter from another."""
+
+    serial: IdentityReg | None = None
+    model: IdentityReg | None = None
+    firmware: IdentityReg | None = None
+
+
 class Model(_S):
     name: Name
     manufacturer: str = ""
@@ -69,6 +96,8 @@ class Model(_S):
     max_gap: Annotated[int, msgspec.Meta(ge=0, le=120)] = 8
     max_regs: Annotated[int, msgspec.Meta(ge=1, le=125)] = 125
     points: list[PointDef] = []
+    # Identity registers (serial, model, firmware) where the device has them: a swapped meter shows.
+    identity: Identity | None = None
 
 
 LOCALES = ("en", "zh-CN")  # the catalogs shipped in gateway/locale (docs/i18n.md)
@@ -141,6 +170,9 @@ class UplinkCfg(_S):
     # How often the gateway signs a health summary into its chain (gateway/uplink/health.py): the
     # receiver's fleet list and silence alarms hear from it at least this often while it is up.
     health_interval_s: Seconds = 300.0
+    # Cellular links (issue 17): "auto" sends batches as zstd-compressed compact envelopes once the receiver
+    # lists them in GET /v1/capabilities (HTTP only for now); "off" always sends JSON envelopes.
+    compression: Literal["off", "auto"] = "off"
 
 
 class StatusCfg(_S):

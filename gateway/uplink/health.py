@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import wire, wire_health
 from gateway.clock import clock_state
+from gateway.modem import read_modem
+from gateway.uplink.identity import identified_count
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -26,8 +28,10 @@ HEALTH_INTERVAL_S = 300.0
 
 
 def devices_summary(pollers: list[Any]) -> dict[str, Any]:
-    """Healthy / unhealthy / starting counts, and per error kind how many unhealthy devices last failed so."""
-    out: dict[str, Any] = {"total": len(pollers), "healthy": 0, "unhealthy": 0, "starting": 0, "errors": {}}
+    """Healthy / unhealthy / starting counts, per error kind how many unhealthy devices last failed so, and how
+    many devices answered their identity registers (``identified``)."""
+    out: dict[str, Any] = {"total": len(pollers), "healthy": 0, "unhealthy": 0, "starting": 0, "errors": {},
+                           "identified": identified_count(pollers)}
     for p in pollers:
         h = p.health
         state = h.state if h.state in ("healthy", "unhealthy") else "starting"
@@ -98,8 +102,10 @@ class ConsentTracker:
         return dict(self.last)
 
 
-def build_summary(gw: Gateway, now: float | None = None, consent: ConsentTracker | None = None) -> dict[str, Any]:
-    """The health record for the gateway as it is now."""
+def build_summary(gw: Gateway, now: float | None = None, consent: ConsentTracker | None = None,
+                  modem: Callable[[], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+    """The health record for the gateway as it is now (``modem``: reads the cellular link, gateway/modem.py;
+    its field is omitted when there is no modem)."""
     from gateway import __version__
 
     now = time.time() if now is None else now
@@ -107,7 +113,8 @@ def build_summary(gw: Gateway, now: float | None = None, consent: ConsentTracker
         subject=gw.identity.gateway_id, ts=now, boot=int(gw.store.meta_get("boot", "0") or 0),
         version=__version__, uptime_s=max(0, int(now - gw.started_at)), clock=clock_state(),
         backlog=backlog_summary(gw, now), devices=devices_summary(list(gw.scheduler.pollers)),
-        store=store_summary(gw), consent=(consent or ConsentTracker()).summary(gw), firmware=firmware_summary())
+        store=store_summary(gw), consent=(consent or ConsentTracker()).summary(gw), firmware=firmware_summary(),
+        modem=modem() if modem is not None else None)
 
 
 def firmware_summary() -> dict[str, Any] | None:
@@ -132,6 +139,7 @@ class HealthReporter:
         self.clock = clock
         self.sent = 0
         self.consent = ConsentTracker()
+        self.modem: Callable[[], dict[str, Any] | None] = read_modem  # ModemManager; None where there is none
 
     def pack_now(self) -> int | None:
         """Sign one summary into the chain now; its seq (None when the gateway is not enrolled)."""
@@ -139,7 +147,8 @@ class HealthReporter:
             return None
         from gateway.consent import audit
 
-        seq = self.gw.batcher.pack_once(extra_records=[build_summary(self.gw, self.clock(), self.consent)])
+        seq = self.gw.batcher.pack_once(extra_records=[build_summary(self.gw, self.clock(), self.consent,
+                                                                        self.modem)])
         # The enterprise's audit log lists every batch that leaves, summaries included.
         audit.record_batches(self.gw.store)
         self.sent += 1

@@ -4,6 +4,11 @@ A batch counts as delivered only when the broker sent PUBACK *and* the receiver
 published its verdict on ``{prefix}/{gateway}/ack``: PUBACK alone only proves the broker
 has it. The client reconnects by itself; a dead broker shows as TransportError and the
 sender retries the same bytes later.
+
+With ``compression="auto"`` the gateway asks the receiver it enrolled with (HTTP ``GET
+/v1/capabilities``) and, when it lists the ``/zstd`` topic suffix, publishes batches as zstd-compressed
+compact envelopes on ``{prefix}/{gateway}/batch/zstd`` (gateway/wire_compress.py). A receiver that
+cannot decode one answers ``bad_encoding`` on the ack topic; the gateway then sends JSON from then on.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from gateway import wire_compress
 from gateway.profile.schema import MqttCfg
+from gateway.uplink import capabilities
 from gateway.uplink.transport import Ack, TransportError
 
 
@@ -33,8 +41,14 @@ def make_client(cfg: MqttCfg, client_id: str, clean_session: bool) -> mqtt.Clien
 
 
 class MqttTransport:
-    def __init__(self, cfg: MqttCfg, gateway_id: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, cfg: MqttCfg, gateway_id: str, timeout_s: float = 10.0, compression: str = "off",
+                 receiver_url: str | None = None) -> None:
         self.cfg = cfg
+        self.receiver_url = receiver_url
+        # None: not asked yet; True/False: the receiver takes zstd compact envelopes on batch/zstd or not.
+        self.compact: bool | None = None if compression == "auto" and receiver_url else False
+        self._refused = False
+        self._ask_after = 0.0  # monotonic time before which a failed capabilities ask is not repeated
         self.gateway_id = gateway_id
         self.timeout_s = timeout_s
         self.name = f"mqtt:{cfg.host}:{cfg.port}"
@@ -71,6 +85,9 @@ class MqttTransport:
             if isinstance(obj, dict) and obj.get("hash"):
                 self._acks[obj["hash"]] = obj
                 self._cond.notify_all()
+            elif isinstance(obj, dict) and obj.get("code") in ("bad_encoding", "too_large"):
+                self._refused = True  # our compressed batch could not be decoded: no hash to name
+                self._cond.notify_all()
 
     def _ensure_started(self) -> None:
         if not self._started:
@@ -93,13 +110,33 @@ class MqttTransport:
         if not info.is_published():
             raise TransportError("no PUBACK from broker in time")
         with self._cond:
-            ok = self._cond.wait_for(lambda: batch_hash in self._acks, self.timeout_s)
+            ok = self._cond.wait_for(lambda: batch_hash in self._acks or self._refused, self.timeout_s)
+            if self._refused and batch_hash not in self._acks:
+                raise TransportError("the receiver could not decode the compressed batch")
             if not ok:
                 raise TransportError("broker has the batch but no receiver verdict arrived in time")
             return Ack.from_json(self._acks.pop(batch_hash))
 
+    def _send_batch(self, batch_hash: str, envelope: bytes) -> Ack:
+        if self.compact is None and self.receiver_url and time.monotonic() >= self._ask_after:
+            caps = capabilities.fetch(self.receiver_url, self.timeout_s)
+            if caps is not None:
+                self.compact = capabilities.takes_mqtt_zstd(caps)
+            else:
+                self._ask_after = time.monotonic() + capabilities.RETRY_S
+        if not self.compact:
+            return self._send(batch_hash, envelope)
+        self._refused = False
+        try:
+            return self._send(batch_hash, wire_compress.encode(envelope), self.topic + wire_compress.MQTT_SUFFIX)
+        except TransportError:
+            if not self._refused:
+                raise
+            self.compact = False  # the receiver could not decode it: JSON from now on
+            return self._send(batch_hash, envelope)
+
     async def send(self, seq: int, batch_hash: str, envelope: bytes) -> Ack:
-        return await asyncio.to_thread(self._send, batch_hash, envelope)
+        return await asyncio.to_thread(self._send_batch, batch_hash, envelope)
 
     async def send_head(self, statement_hash: str, envelope: bytes) -> Ack:
         """A head statement (gateway/uplink/heads.py) on ``{prefix}/{gateway}/head``."""

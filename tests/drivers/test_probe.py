@@ -63,6 +63,13 @@ def test_probe_sim_factory_reads_every_device() -> None:
     assert 0 < line["utilisation_pct"] < 100
     weights = [p["value"] for e in report["devices"] if e["driver"] == "hx711" for p in e["points"]]
     assert abs(weights[0] - 1850) < 5
+    # identity registers (issue 17): every Eastron answers a serial, distinct per meter; the CHINT its firmware
+    # (over TCP and over the RTU line); devices without identity registers report none
+    serials = [e["identity"]["serial"] for e in report["devices"] if (e.get("model") or "").startswith("eastron")]
+    assert len(serials) == 4 and len(set(serials)) == 4, serials
+    chint = next(e for e in report["devices"] if e.get("model") == "chint-dtsu666")
+    assert chint["identity"] == {"firmware": "204"}
+    assert all("identity" not in e for e in report["devices"] if e["driver"] not in ("modbus_tcp", "modbus_rtu"))
 
 
 def test_probe_exits_non_zero_and_shows_the_dead_units_counters(tmp_path: Path) -> None:

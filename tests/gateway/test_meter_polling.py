@@ -59,7 +59,9 @@ def test_values_decode_exactly_and_one_request_per_cycle(tmp_path: Path) -> None
     assert vals["frequency"][0] == pytest.approx(49.98, rel=1e-6)
     polls = sched.pollers[0].health.polls
     assert polls >= 5
-    assert emu.requests[1] == polls  # the whole 74-register map in one request per cycle
+    # The whole 74-register map in one request per cycle, plus one for the identity registers (serial and
+    # meter code, 0xFC00-0xFC02) read once at start.
+    assert emu.requests[1] == polls + 1
 
 
 def test_dead_meter_is_comm_error_never_a_constant(tmp_path: Path) -> None:

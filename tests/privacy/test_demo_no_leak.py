@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import wire, wire_health
+from gateway import wire, wire_health, wire_identity
 from gateway.indicators.registry import all_indicators
 from gateway.privacy.tokens import normalise_name
 from gateway.profile.load import PROFILE_DIR
@@ -64,7 +64,7 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
     forbidden = {n for n in names} | {normalise_name(n) for n in names} | {"刹车盘", "上海汽车", "ACME", "acme"}
     known = set(all_indicators())
     by_category: dict[str, int] = {}
-    health = 0
+    health = identities = 0
     consent_seen: set[str | None] = set()
     device_names = {f'"{d}"' for d in _device_names(prof)}
     for body in bodies:
@@ -72,9 +72,14 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
         for name in forbidden:
             assert name not in text, f"{name!r} left the site"
         for rec in wire.decode_body(body)["records"]:
-            assert rec["type"] in ("indicator", "consent", "health"), rec
+            assert rec["type"] in ("indicator", "consent", "health", "device_identity"), rec
             if rec["type"] == "consent":
                 assert rec["name"] == "consent.change"
+                continue
+            if rec["type"] == "device_identity":  # a meter's ids: the device as a keyed token, no reading
+                wire_identity.check_identity(rec)
+                assert rec["device"].startswith("d_") and not any(d in json.dumps(rec) for d in device_names), rec
+                identities += 1
                 continue
             if rec["type"] == "health":  # counts and states only: no device name, no reading
                 wire_health.check_health(rec)
@@ -96,6 +101,7 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
             by_category[rec["category"]] = by_category.get(rec["category"], 0) + 1
     assert health >= 1 and summary["fleet"]["state"] == "online"  # the demo shows a signed health summary
     assert "initial" in consent_seen  # a summary names the last consent change (the first grant)
+    assert identities >= 1  # the emulated Eastron meters answered their serial registers (issue 17)
     # the check means something only if enterprise data and device data both went through it
     assert by_category.get("erp", 0) > 0 and by_category.get("mes", 0) > 0 and by_category.get("energy", 0) > 0
     assert db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] > 0  # raw readings exist, on site only
