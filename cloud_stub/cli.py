@@ -508,6 +508,9 @@ from cloud_stub.cli_offboard import offboard_cmd  # noqa: E402
 for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, *_cli_channels.COMMANDS,
              *_cli_fleet.COMMANDS):  # gateways, check-fleet, fleet-settings, operator: cloud_stub/cli_fleet.py
     cloud.add_command(_cmd)
+from cloud_stub.cli_outside import outside as _outside  # noqa: E402
+
+cloud.add_command(_outside)  # outside data (issue 15): cloud_stub/cli_outside.py
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,7 +31,7 @@ class AgeingShift(RepaymentRule):
     version = 1
     title = "Overdue receivables shifting to older buckets"
     needs = (AGEING,)
-    defaults: Mapping[str, Any] = {"window_days": 7, "yellow_pp": 10.0, "orange_pp": 20.0, "red_pp": 35.0,
+    defaults: Mapping[str, Any] = {"window_days": 7, "yellow_pp": 5.0, "orange_pp": 15.0, "red_pp": 30.0,
                                    "red_over90_pct": 30.0}
 
     def assess(self, ri: RepaymentInputs, params: Mapping[str, Any]) -> list[Finding]:

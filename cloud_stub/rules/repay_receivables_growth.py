@@ -2,11 +2,12 @@
 
 Per local day, ``erp.receivables_open_amount`` (open receivables at the day's end) and
 ``erp.order_amount`` (orders booked that day). Both arrive as the lower bound of their privacy
-range (docs/privacy-consent.md), so the rule compares growth rates, not levels. The observed
-days are split into an earlier and a later half:
+range (docs/privacy-consent.md), so the rule compares growth rates, not levels. Receivables are a
+balance, compared between the first and the last ``window_days`` observed days; orders are a lumpy
+flow, compared between the earlier and the later half of the observed days:
 
-``ar_growth = mean(AR, later) / mean(AR, earlier) - 1`` and
-``revenue_growth = mean(orders, later) / mean(orders, earlier) - 1``;
+``ar_growth = mean(AR, last week) / mean(AR, first week) - 1`` and
+``revenue_growth = mean(orders, later half) / mean(orders, earlier half) - 1``;
 ``gap = ar_growth - revenue_growth`` (in percentage points) at least ``yellow_pp`` / ``orange_pp``
 / ``red_pp`` is a finding. Worked example: docs/cross-verification.md, "Receivables vs revenue".
 """
@@ -32,7 +33,7 @@ class ReceivablesGrowth(RepaymentRule):
     version = 1
     title = "Receivables growing faster than revenue"
     needs = (AR, REVENUE)
-    defaults: Mapping[str, Any] = {"min_days": 7, "yellow_pp": 20.0, "orange_pp": 40.0, "red_pp": 80.0}
+    defaults: Mapping[str, Any] = {"min_days": 7, "window_days": 7, "yellow_pp": 20.0, "orange_pp": 40.0, "red_pp": 80.0}
 
     def assess(self, ri: RepaymentInputs, params: Mapping[str, Any]) -> list[Finding]:
         ar, rev = ri.daily(AR), ri.daily(REVENUE)
@@ -41,7 +42,8 @@ class ReceivablesGrowth(RepaymentRule):
         if split is None:
             return []
         early, late = split
-        ar0, ar1 = float(np.mean(ar[early])), float(np.mean(ar[late]))
+        w = int(params["window_days"])
+        ar0, ar1 = float(np.mean(ar[early[:w]])), float(np.mean(ar[late[-w:]]))
         rv0, rv1 = float(np.mean(rev[early])), float(np.mean(rev[late]))
         if ar0 <= 0 or rv0 <= 0:
             return []
@@ -54,7 +56,7 @@ class ReceivablesGrowth(RepaymentRule):
         start, end = int(starts[early[0]]), int(starts[late[-1]]) + 86400
         return [self.finding(
             ri, sev, f"{start}-{end}", start, end,
-            compared={"receivables_mean_earlier": r(ar0, 2), "receivables_mean_later": r(ar1, 2),
+            compared={"receivables_mean_first_week": r(ar0, 2), "receivables_mean_last_week": r(ar1, 2),
                       "orders_per_day_earlier": r(rv0, 2), "orders_per_day_later": r(rv1, 2),
                       "days_earlier": len(early), "days_later": len(late)},
             statistic={"receivables_growth_pct": r(ar_g, 2), "revenue_growth_pct": r(rv_g, 2), "gap_pp": r(gap, 2)},

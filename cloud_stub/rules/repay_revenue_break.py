@@ -28,8 +28,8 @@ class RevenueBreak(RepaymentRule):
     version = 1
     title = "Revenue trend break"
     needs = (REVENUE,)
-    defaults: Mapping[str, Any] = {"recent_days": 10, "min_before_days": 10, "yellow_pct": 30.0, "orange_pct": 50.0,
-                                   "red_pct": 75.0, "rise_pct": 100.0}
+    defaults: Mapping[str, Any] = {"recent_days": 14, "min_before_days": 14, "yellow_pct": 50.0, "orange_pct": 70.0,
+                                   "red_pct": 85.0, "rise_pct": 150.0}
 
     def assess(self, ri: RepaymentInputs, params: Mapping[str, Any]) -> list[Finding]:
         p = params
