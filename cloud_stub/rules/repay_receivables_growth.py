@@ -33,7 +33,8 @@ class ReceivablesGrowth(RepaymentRule):
     version = 1
     title = "Receivables growing faster than revenue"
     needs = (AR, REVENUE)
-    defaults: Mapping[str, Any] = {"min_days": 7, "window_days": 7, "yellow_pp": 20.0, "orange_pp": 40.0, "red_pp": 80.0}
+    defaults: Mapping[str, Any] = {"min_days": 7, "window_days": 7, "yellow_pp": 20.0, "orange_pp": 40.0,
+                                   "red_pp": 80.0}
 
     def assess(self, ri: RepaymentInputs, params: Mapping[str, Any]) -> list[Finding]:
         ar, rev = ri.daily(AR), ri.daily(REVENUE)
