@@ -163,7 +163,10 @@ def assess(ev: RuleInputs, ctx: RepaymentContext, as_of: int) -> dict[str, Any]:
     out: dict[str, Any] = {"version": cfg.version, "config_sha256": cfg.sha256,
                            "rules": {rid: ctx.rules[rid].version for rid in sorted(ctx.rules)},
                            "observed": dict(sorted(observed.items())), "coverage": coverage}
-    if not any(observed.values()):
+    # Repayment capacity stands on the enterprise's ERP figures or outside records: MES output alone
+    # (a forecast) is not an assessment of whether it can repay.
+    has_erp = any(name.startswith("erp.") and ri.has(name) for name in ev.names())
+    if not any(observed.values()) or not (has_erp or ctx.outside):
         out.update(status=NOT_ASSESSED, score=None, grade=NOT_ASSESSED, score_grade=None, level=None,
                    level_because=["no repayment rule had its inputs (no ERP receivables/orders, no outside data)"],
                    reasons=[])
