@@ -120,7 +120,8 @@ def test_outside_import_checks_records_and_signatures(receiver, tmp_path: Path) 
     unsigned = write_records(tmp_path / "u.jsonl", [item])
     got = outside_import(receiver, "news-wire", unsigned)
     assert got.exit_code == 2 and "signature: expected an Ed25519 signature" in got.output
-    forged = write_records(tmp_path / "f.jsonl", [{**item, "signature": outside_records.sign(item, SigningKey.generate())}])
+    forged = write_records(tmp_path / "f.jsonl",
+                           [{**item, "signature": outside_records.sign(item, SigningKey.generate())}])
     assert "a valid signature by the source's key" in outside_import(receiver, "news-wire", forged).output
     good = write_records(tmp_path / "g.jsonl", [{**item, "signature": outside_records.sign(item, key)}])
     ok = outside_import(receiver, "news-wire", good)
@@ -134,4 +135,5 @@ def test_outside_import_checks_records_and_signatures(receiver, tmp_path: Path) 
     listed = CliRunner().invoke(cloud, ["outside", "list", "--db", str(receiver.db_path), "--enterprise", "ent-1",
                                         "--json"])
     items = json.loads(listed.output)
-    assert len(items) == 1 and items[0]["signature_verified"] is True and items[0]["retrieved"] == "2026-10-13T08:00:00Z"
+    assert len(items) == 1 and items[0]["signature_verified"] is True
+    assert items[0]["retrieved"] == "2026-10-13T08:00:00Z"
