@@ -43,11 +43,12 @@ class RepaymentInputs:
     def day_starts(self) -> np.ndarray:
         return self.ev.day_windows()[0]
 
-    def monthly(self, name: str, subject: str = "") -> list[tuple[int, float]]:
-        """(window start, value) of a month-window indicator, oldest first, observed values only."""
+    def monthly(self, name: str, subject: str | None = None) -> list[tuple[int, float]]:
+        """(window start, value) of a month-window indicator, oldest first, observed values only.
+        Enterprise-wide indicators have one subject (``enterprise``); ``subject`` picks one otherwise."""
         out: list[tuple[int, float]] = []
         for (subj, n), s in sorted(self.ev.series_by_name.get(name, {}).items()):
-            if subj != subject or not MONTH_MIN_S <= n <= MONTH_MAX_S:
+            if (subject is not None and subj != subject) or not MONTH_MIN_S <= n <= MONTH_MAX_S:
                 continue
             out += [(int(t), float(v)) for t, v in zip(s.start.tolist(), s.value.tolist(), strict=True) if v == v]
         return sorted(out)

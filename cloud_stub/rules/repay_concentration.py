@@ -3,7 +3,8 @@
 ``erp.customer_hhi`` (orders by customer) and ``erp.supplier_hhi`` (purchases by supplier) are
 Herfindahl-Hirschman indices per month on a 0-10,000 scale, computed on site from tokens.
 The last observed month at least ``yellow_hhi`` / ``orange_hhi`` / ``red_hhi`` is a finding
-(2,500 is "highly concentrated" in merger practice; 10,000 is one counterparty).
+(4,000 is about 2.5 equal counterparties, 10,000 is one; merger practice calls 2,500 "highly
+concentrated", but a small workshop with four regular customers sits near 3,000 and is normal).
 Either index alone is enough to run; the finding names which.
 Worked example: docs/cross-verification.md, "Concentration".
 """
@@ -27,7 +28,7 @@ class Concentration(RepaymentRule):
     version = 1
     title = "Customer or supplier concentration above thresholds"
     needs = tuple(SIDES.values())
-    defaults: Mapping[str, Any] = {"yellow_hhi": 2500.0, "orange_hhi": 5000.0, "red_hhi": 8000.0}
+    defaults: Mapping[str, Any] = {"yellow_hhi": 4000.0, "orange_hhi": 6000.0, "red_hhi": 8000.0}
 
     def observed(self, ri: RepaymentInputs) -> bool:
         return any(ri.monthly(name) for name in SIDES.values())

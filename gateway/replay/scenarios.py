@@ -133,7 +133,7 @@ class ScenarioConfig:
                    "collateral_removed": max(1, self.days - 10), "offline": max(14, self.days // 2),
                    "phantom_shipments": max(14, self.days - 14), "idle_claims": max(14, self.days - 14),
                    "collateral_steps": max(1, self.days - 10), "slow_payers": max(7, self.days // 4),
-                   "order_stall": max(14, self.days - 10), "revenue_drop": max(14, self.days - 10)}
+                   "order_stall": max(14, self.days - 10), "revenue_drop": max(14, self.days - 14)}
         return min(default.get(self.scenario, 0), max(0, self.days - 1))
 
 
@@ -568,14 +568,18 @@ class Factory:
                 inv = date.fromisoformat(o[col["invoiced"]])
                 invoices.append([f"INV-{o[0]}", o[1], round(amount, 2), inv, inv + timedelta(days=30),
                                  inv + timedelta(days=rng.randint(30, 60))])
+        # The prehistory invoices as much per working day as the history does, so the open book
+        # neither grows nor shrinks when the history starts.
         first = self.days[0]
+        per_day = sum(i[2] for i in invoices) / max(1, len({i[3] for i in invoices}))
         for k in range(PREHISTORY_DAYS, 0, -1):
             d = first - timedelta(days=k)
             if d.weekday() >= 5:
                 continue
-            for j in range(rng.randint(1, 2)):
+            n = rng.randint(1, 2)
+            for j in range(n):
                 cust = CUSTOMERS[0] if cfg.scenario == "concentrated" and rng.random() < size else rng.choice(CUSTOMERS)
-                invoices.append([f"INV-P{d:%Y%m%d}-{j + 1}", cust, round(typical * rng.uniform(0.3, 0.7), 2), d,
+                invoices.append([f"INV-P{d:%Y%m%d}-{j + 1}", cust, round(per_day / n * rng.uniform(0.8, 1.2), 2), d,
                                  d + timedelta(days=30), d + timedelta(days=rng.randint(30, 60))])
         rows = []
         for no, cust, amount, inv, due, paid in invoices:

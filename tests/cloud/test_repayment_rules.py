@@ -45,7 +45,7 @@ def test_steady_enterprise_raises_nothing(tmp_path: Path) -> None:
     (ErpFactory(stage_factor={"ship": lambda d: 1.0 if d < 32 else 0.0,
                               "receivable": lambda d: 1.0 if d < 32 else 0.0}), "repay_order_flow", "red"),
     (ErpFactory(stage_factor={"receivable": lambda d: 1.0 if d < 32 else 5.0}), "repay_order_flow", "orange"),
-    (ErpFactory(customer_hhi=6400.0), "repay_concentration", "orange"),
+    (ErpFactory(customer_hhi=7000.0), "repay_concentration", "orange"),
     (ErpFactory(production=lambda d: 1.0 if d < 28 else 0.4), "repay_forecast_miss", "yellow"),
 ], ids=["receivables", "ageing", "revenue", "stall", "jump", "concentration", "forecast"])
 def test_each_signal(tmp_path: Path, factory: ErpFactory, rule: str, severity: str) -> None:
