@@ -76,8 +76,9 @@ class ErpFactory:
                                                                           * rng.uniform(0.95, 1.05)))
                            if weekday else 0.0, "units"))
         if self.customer_hhi is not None:
-            out.append(rec("erp.customer_hhi", "erp", "enterprise", DAY0, 30 * DAY, self.customer_hhi, "HHI"))
-            out.append(rec("erp.customer_hhi", "erp", "enterprise", DAY0 + 30 * DAY, 30 * DAY, self.customer_hhi, "HHI"))
+            for month in (0, 1):
+                out.append(rec("erp.customer_hhi", "erp", "enterprise", DAY0 + month * 30 * DAY, 30 * DAY,
+                               self.customer_hhi, "HHI"))
         return out
 
 
