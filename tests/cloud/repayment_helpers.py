@@ -48,6 +48,7 @@ class ErpFactory:
     old_share: Callable[[int], float] = lambda d: 0.0  # share of the open amount 31-60 days overdue
     stage_factor: dict[str, Callable[[int], float]] = field(default_factory=dict)
     customer_hhi: float | None = None
+    dso: tuple[float, ...] = ()  # erp.dso_days of consecutive 30-day months from the first day
     production: Callable[[int], float] = lambda d: 1.0
     with_receivables: bool = True
     with_orders: bool = True
@@ -75,6 +76,8 @@ class ErpFactory:
             out.append(rec("mes.good_qty", "mes", "", t, DAY, float(round(2000 * self.production(d)
                                                                           * rng.uniform(0.95, 1.05)))
                            if weekday else 0.0, "units"))
+        for month, days in enumerate(self.dso):
+            out.append(rec("erp.dso_days", "erp", "enterprise", DAY0 + month * 30 * DAY, 30 * DAY, days, "d"))
         if self.customer_hhi is not None:
             for month in (0, 1):
                 out.append(rec("erp.customer_hhi", "erp", "enterprise", DAY0 + month * 30 * DAY, 30 * DAY,

@@ -34,7 +34,7 @@ def run(tmp_path: Path, factory: ErpFactory, outside: list[dict[str, Any]] | Non
 
 
 def test_steady_enterprise_raises_nothing(tmp_path: Path) -> None:
-    got = run(tmp_path, ErpFactory())
+    got = run(tmp_path, ErpFactory(days=60, dso=(45.0, 48.0), customer_hhi=3300.0))
     assert {k: [(f.severity, f.message) for f in v] for k, v in got.items() if v} == {}
 
 
@@ -46,8 +46,9 @@ def test_steady_enterprise_raises_nothing(tmp_path: Path) -> None:
                               "receivable": lambda d: 1.0 if d < 32 else 0.0}), "repay_order_flow", "red"),
     (ErpFactory(stage_factor={"receivable": lambda d: 1.0 if d < 32 else 5.0}), "repay_order_flow", "orange"),
     (ErpFactory(customer_hhi=7000.0), "repay_concentration", "orange"),
+    (ErpFactory(days=60, dso=(45.0, 68.5)), "repay_dso_trend", "orange"),
     (ErpFactory(production=lambda d: 1.0 if d < 28 else 0.4), "repay_forecast_miss", "yellow"),
-], ids=["receivables", "ageing", "revenue", "stall", "jump", "concentration", "forecast"])
+], ids=["receivables", "ageing", "revenue", "stall", "jump", "concentration", "dso", "forecast"])
 def test_each_signal(tmp_path: Path, factory: ErpFactory, rule: str, severity: str) -> None:
     got = run(tmp_path, factory)
     found = got[rule]
