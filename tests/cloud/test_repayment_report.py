@@ -20,6 +20,8 @@ from cloud_stub.banks import add_bank
 from cloud_stub.cli import cloud
 from cloud_stub.feed_rescore import rescore
 from cloud_stub.outside import records as outside_records
+from cloud_stub.outside.adapters import FileDrop
+from cloud_stub.outside.store import import_records
 from gateway import wire
 
 DAYS = 42
@@ -53,9 +55,10 @@ def test_report_carries_the_repayment_assessment_and_rescores(receiver, tmp_path
     deliver(receiver, ErpFactory(ar=lambda d: 1.0 + 0.03 * max(0, d - 14)))
     pen = {"kind": "penalty", "enterprise_id": "ent-1", "date": "2026-09-20",
            "data": {"authority": "市场监督管理局", "amount": 150000, "reason": "环保"}}
-    got = outside_import(receiver, "penalties-gov", write_records(tmp_path / "p.jsonl", [pen]))
-    assert got.exit_code == 0, got.output
-    digest = json.loads(got.output)["sha256"][0]
+    # Through the adapter and store the CLI uses (the CLI itself: the last test), so this runs on PostgreSQL too.
+    file = write_records(tmp_path / "p.jsonl", [pen])
+    recs = [(w, outside_records.parse(raw, w, "penalties-gov")) for w, raw in FileDrop("penalties-gov", file).fetch()]
+    digest = import_records(receiver.rdb, recs, "2026-10-13T08:00:00Z")["sha256"][0]
     report = analyse(receiver.rdb, "ent-1", as_of=AS_OF, days=DAYS, signing_key=receiver.key)
     rep = report["repayment"]
     # Next to the authenticity score, never merged into it.
@@ -73,7 +76,8 @@ def test_report_carries_the_repayment_assessment_and_rescores(receiver, tmp_path
     assert rep["coverage"]["not_observed"] == ["repay_concentration", "repay_dso_trend", "repay_outside_news",
                                                "repay_outside_registry"]
     # Signed with the rest, reproducible by the receiver...
-    sid = receiver.rdb.read().__enter__().execute("SELECT max(id) FROM scores").fetchone()[0]
+    with receiver.rdb.read() as conn:
+        sid = conn.execute("SELECT max(id) FROM scores").fetchone()[0]
     assert verify_score(receiver.rdb, sid, public_key=bytes(receiver.key.verify_key))["reproducible"]
     # ... and by a bank from the feed and the outside records the report states.
     token = add_bank(receiver.rdb, "bank-all", "ent-1")["token"]
