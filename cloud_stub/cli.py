@@ -259,8 +259,16 @@ def _score_line(a: Any) -> str:
     if a.score_id is None:
         return f"{a.enterprise_id}: FAILED {r['error']}"
     reasons = ",".join(x["code"] for x in r["reasons"]) or "-"
-    return (f"{a.enterprise_id}: score {r['score']:.1f} grade {r['grade']} warning {r['warning_level']} "
+    line = (f"{a.enterprise_id}: score {r['score']:.1f} grade {r['grade']} warning {r['warning_level']} "
             f"reasons {reasons} findings {len(r['findings'])} alerts {len(a.alerts)} (score id {a.score_id})")
+    rep = r.get("repayment")
+    if isinstance(rep, dict):  # the second assessment, beside the first (docs/scoring.md, "Repayment capacity")
+        cov = rep.get("coverage") or {}
+        score = "-" if rep.get("score") is None else f"{rep['score']:.1f}"
+        line += (f"; repayment {score} grade {rep.get('grade')} level {rep.get('level') or '-'} "
+                 f"reasons {','.join(x['code'] for x in rep.get('reasons') or []) or '-'} "
+                 f"(rules observed {cov.get('observed')}/{cov.get('rules')})")
+    return line
 
 
 @cloud.command("analyse", help="Cross-verify and score enterprises; stores findings, scores and alerts.")
