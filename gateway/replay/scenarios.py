@@ -511,6 +511,14 @@ class Factory:
                            (d - timedelta(days=rng.randint(7, 14))).isoformat(), (d - timedelta(days=1)).isoformat(),
                            d.isoformat(), inv.isoformat() if inv <= end else "",
                            paid.isoformat() if paid <= end else ""])
+        # Orders already placed for deliveries after the end: a real order book runs one to two weeks
+        # ahead, and without them the last fortnight would look like falling sales.
+        book = random.Random(f"{self.cfg.seed}:order-book")
+        ahead = [o for o in orders if date.fromisoformat(o[6]) >= end - timedelta(days=14)]
+        for n, o in enumerate(ahead, start=1):
+            placed = date.fromisoformat(o[5]) + timedelta(days=14 + book.randint(-1, 1))
+            if placed <= end:
+                orders.append([f"SO-F{n:04d}", o[1], o[2], o[3], o[4], placed.isoformat(), "", "", "", ""])
         if self.cfg.has_finance:
             ships, orders = self.finance_exports(ex, ships, orders)
         _write_csv(ex / "erp-shipments" / "shipments.csv", ["发货单号", "日期", "客户", "产品", "数量"],
@@ -547,18 +555,11 @@ class Factory:
                     o[3] = max(1, round(o[3] * 0.1))
         if cfg.scenario == "order_stall":
             stalled: set[str] = set()
-            for o, s in zip(orders, ships, strict=True):
+            for o, s in zip(orders[:len(ships)], ships, strict=True):  # the order book's tail has no shipment
                 if date.fromisoformat(o[col["shipped"]]) >= onset and rng.random() < size:
                     o[col["shipped"]] = o[col["invoiced"]] = o[col["paid"]] = ""
                     stalled.add(s["ship_no"])
             ships = [s for s in ships if s["ship_no"] not in stalled]
-        # Orders already placed for shipments after the end (a real order book runs 1-2 weeks ahead).
-        ahead = [o for o in orders if date.fromisoformat(o[col["produced"]]) >= end - timedelta(days=14)]
-        for n, o in enumerate(ahead, start=1):
-            placed = date.fromisoformat(o[col["order"]]) + timedelta(days=14)
-            if placed <= end:
-                qty = max(1, round(o[3] * (0.1 if cfg.scenario == "revenue_drop" and rng.random() < size else 1)))
-                orders.append([f"SO-F{n:04d}", o[1], o[2], qty, o[4], placed.isoformat(), "", "", "", ""])
         # Invoices: the history's orders, then the prehistory's.
         value = [o[3] * float(o[4]) for o in orders]
         typical = sum(value) / max(1, sum(1 for d in self.days if self.working(d)))

