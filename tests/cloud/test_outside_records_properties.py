@@ -38,3 +38,44 @@ def test_the_digest_is_the_content_not_the_layout(data: dict[str, Any], day: str
     assert a.sha256 == b.sha256 == records.digest(rec)
     changed = records.parse({**rec, "data": {**data, "headline": data["headline"] + "!"}}, "c")
     assert changed.sha256 != a.sha256
+
+
+def test_the_http_adapter_reads_a_source_api_on_loopback() -> None:
+    """HttpJson against a provider API served on 127.0.0.1 (no network): JSON Lines in, records with where
+    each came from out; a bearer token sent; an unreachable source is a RecordError, not a traceback."""
+    import http.server
+    import threading
+
+    from cloud_stub.outside.adapters import HttpJson
+
+    body = "\n".join(json.dumps({"kind": "tax", "enterprise_id": "ent-1", "date": "2026-09-01",
+                                 "data": {"rating": r}}) for r in ("A", "C")).encode()
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            seen.append(f"{self.path} {self.headers.get('Authorization')}")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}/v1/tax"
+        got = [records.parse(raw, where, "tax-bureau") for where, raw in
+               HttpJson("tax-bureau", url, enterprise="ent-1", token="t0k").fetch()]
+    finally:
+        srv.shutdown()
+    assert [g.content["data"]["rating"] for g in got] == ["A", "C"]
+    assert seen == ["/v1/tax?enterprise=ent-1 Bearer t0k"]
+    try:
+        list(HttpJson("tax-bureau", url, timeout=2).fetch())
+    except records.RecordError as exc:
+        assert "expected a reachable source API" in str(exc)
+    else:
+        raise AssertionError("an unreachable source must be a RecordError")
