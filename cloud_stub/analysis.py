@@ -29,6 +29,10 @@ from nacl.signing import SigningKey
 from cloud_stub import consent, feed_chain
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.repayment.assessment import RepaymentContext, RepaymentError
+from cloud_stub.repayment.assessment import assess as assess_repayment
+from cloud_stub.repayment.context import current_context as current_repayment_context
+from cloud_stub.repayment.context import stored_context_db as stored_repayment_context_db
 from cloud_stub.rule_inputs import CHAIN_KINDS, RuleInputs
 from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Finding, Rule, registered_version
@@ -123,8 +127,14 @@ def run_rules(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Rule]
     return sorted(out, key=lambda f: f.dedupe)
 
 
-def build_report(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Rule]], as_of: int) -> dict[str, Any]:
-    """The score report for the evidence (fields described in docs/scoring.md, "The report")."""
+def build_report(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Rule]], as_of: int,
+                 repay: RepaymentContext | None = None) -> dict[str, Any]:
+    """The score report for the evidence (fields described in docs/scoring.md, "The report").
+
+    With ``repay`` the report also carries the repayment-capacity assessment under ``repayment``
+    (docs/scoring.md, "Repayment capacity"), next to the authenticity score and never mixed in;
+    reports made before it existed have no such key and rescore without it.
+    """
     findings = run_rules(ev, cfg, rules)
     equivocations = sum(1 for c in ev.chain_findings if c.kind == "equivocation")
     card = score_card(cfg, findings, sufficiency(ev), equivocations)
@@ -143,6 +153,7 @@ def build_report(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Ru
         "chain": {"equivocations": equivocations,
                   "kinds": _count(c.kind for c in ev.chain_findings)},
         **({"basis": basis(ev)} if ev.loader >= 2 else {}),
+        **({"repayment": assess_repayment(ev, repay, as_of)} if repay is not None else {}),
     }
 
 
@@ -172,7 +183,7 @@ def _limited_views(conn: Any, enterprise_id: str) -> list[list[str]]:
 
 
 def with_views(report: dict[str, Any], views: Mapping[str, RuleInputs], cfg: ScoringConfig,
-               rules: Mapping[str, type[Rule]]) -> dict[str, Any]:
+               rules: Mapping[str, type[Rule]], repay: RepaymentContext | None = None) -> dict[str, Any]:
     """The report plus, per category-limited view, the report computed on only what that view shows.
 
     A bank granted some categories is served its view (docs/scoring.md, "Category views"): a
@@ -180,7 +191,7 @@ def with_views(report: dict[str, Any], views: Mapping[str, RuleInputs], cfg: Sco
     """
     if not views:
         return report
-    return {**report, "views": {k: build_report(views[k], cfg, rules, report["as_of"]) for k in sorted(views)}}
+    return {**report, "views": {k: build_report(views[k], cfg, rules, report["as_of"], repay) for k in sorted(views)}}
 
 
 def _count(items: Iterable[str]) -> dict[str, int]:
@@ -307,12 +318,16 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
         try:
             ev, views = load_with_views(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid,
                                         CHAIN_KINDS, _limited_views(conn, enterprise_id))
+            repay = current_repayment_context(conn, enterprise_id)
         except ValueError as exc:  # a stored body that no longer hashes to its batch hash
             raise AnalysisError("inputs_unreadable", f"{enterprise_id}: {exc}", 500) from exc
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it
     marks.append(time.perf_counter())
-    report = with_views(build_report(ev, cfg, rules, as_of), views, cfg, rules)
+    try:
+        report = with_views(build_report(ev, cfg, rules, as_of, repay), views, cfg, rules, repay)
+    except RepaymentError as exc:
+        raise AnalysisError(exc.code, exc.message, 500) from exc
     marks.append(time.perf_counter())
     try:
         signed = wire.sign_report(report, key)
@@ -321,7 +336,8 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
                             500) from exc
     equiv = [(c.id, c.gateway_id, c.detail) for c in ev.chain_findings if c.kind == "equivocation"]
     with rdb.write() as conn:
-        score_id, alerts = _store(conn, report, json.dumps(signed, sort_keys=True), report["findings"], equiv,
+        score_id, alerts = _store(conn, report, json.dumps(signed, sort_keys=True),
+                                  report["findings"] + (report.get("repayment") or {}).get("findings", []), equiv,
                                   getattr(rdb, "dialect", "sqlite") == "postgresql")
     marks.append(time.perf_counter())
     stages = {name: b - a for name, a, b in zip(("load", "digest", "rules_and_score", "sign_and_store"),
@@ -446,10 +462,16 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
         with rdb.read() as conn:
             ev, views = load_with_views(conn, ent, int(start), int(end), int(max_rid), int(max_fid), CHAIN_KINDS,
                                         view_keys, loader=loader)
+            # A report made before the repayment assessment existed has no such key and gets none.
+            repay = (stored_repayment_context_db(conn, ent, stored["repayment"])
+                     if isinstance(stored.get("repayment"), dict) else None)
+        fresh = with_views(build_report(ev, cfg, rules, int(as_of), repay), views, cfg, rules, repay)
     except ValueError as exc:  # a stored body that no longer hashes to its batch hash
         raise AnalysisError("inputs_unreadable", f"score {score_id}: {exc}") from exc
+    except ReceiverError as exc:  # the repayment table or a repayment rule is not the one stored
+        raise AnalysisError(exc.code, f"score {score_id}: {exc.message}") from exc
     # Through canonical JSON, so it compares with the stored report type for type (tuples are lists).
-    return json.loads(wire.canonical_json(with_views(build_report(ev, cfg, rules, int(as_of)), views, cfg, rules)))
+    return json.loads(wire.canonical_json(fresh))
 
 
 def _rules_of(report: Mapping[str, Any], score_id: int) -> dict[str, type[Rule]]:

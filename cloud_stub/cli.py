@@ -259,8 +259,16 @@ def _score_line(a: Any) -> str:
     if a.score_id is None:
         return f"{a.enterprise_id}: FAILED {r['error']}"
     reasons = ",".join(x["code"] for x in r["reasons"]) or "-"
-    return (f"{a.enterprise_id}: score {r['score']:.1f} grade {r['grade']} warning {r['warning_level']} "
+    line = (f"{a.enterprise_id}: score {r['score']:.1f} grade {r['grade']} warning {r['warning_level']} "
             f"reasons {reasons} findings {len(r['findings'])} alerts {len(a.alerts)} (score id {a.score_id})")
+    rep = r.get("repayment")
+    if isinstance(rep, dict):  # the second assessment, beside the first (docs/scoring.md, "Repayment capacity")
+        cov = rep.get("coverage") or {}
+        score = "-" if rep.get("score") is None else f"{rep['score']:.1f}"
+        line += (f"; repayment {score} grade {rep.get('grade')} level {rep.get('level') or '-'} "
+                 f"reasons {','.join(x['code'] for x in rep.get('reasons') or []) or '-'} "
+                 f"(rules observed {cov.get('observed')}/{cov.get('rules')})")
+    return line
 
 
 @cloud.command("analyse", help="Cross-verify and score enterprises; stores findings, scores and alerts.")
@@ -503,22 +511,19 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
 
 # Subcommands that live in their own modules, registered once the group exists.
 from cloud_stub import cli_channels as _cli_channels  # noqa: E402
-from cloud_stub import cli_fleet as _cli_fleet  # noqa: E402
+from cloud_stub import cli_facility as _cli_facility  # noqa: E402  facility, price, coverage, portfolio
+from cloud_stub import cli_fleet as _cli_fleet  # noqa: E402  gateways, check-fleet, fleet-settings, operator
 from cloud_stub.cli_backup import backup_cmd, restore_cmd  # noqa: E402
 from cloud_stub.cli_consent import consent_cmd  # noqa: E402
 from cloud_stub.cli_disputes import dispute as _dispute  # noqa: E402
 from cloud_stub.cli_evidence import evidence as _evidence  # noqa: E402
 from cloud_stub.cli_evidence import timestamp as _timestamp  # noqa: E402
 from cloud_stub.cli_offboard import offboard_cmd  # noqa: E402
+from cloud_stub.cli_outside import outside as _outside  # noqa: E402  outside data (issue 15)
 from cloud_stub.cli_releases import releases as _releases  # noqa: E402
 
-for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, backup_cmd, restore_cmd, _releases,
-             *_cli_channels.COMMANDS,
-             *_cli_fleet.COMMANDS):  # gateways, check-fleet, fleet-settings, operator: cloud_stub/cli_fleet.py
-    cloud.add_command(_cmd)
-from cloud_stub.cli_facility import COMMANDS as _FACILITY_COMMANDS  # noqa: E402  facility, price, coverage, portfolio
-
-for _cmd in _FACILITY_COMMANDS:
+for _cmd in (_dispute, consent_cmd, offboard_cmd, _evidence, _timestamp, backup_cmd, restore_cmd, _releases, _outside,
+             *_cli_channels.COMMANDS, *_cli_fleet.COMMANDS, *_cli_facility.COMMANDS):
     cloud.add_command(_cmd)
 
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from cloud_stub import feed_verify
 from cloud_stub.analysis import AnalysisError, _rules_of, build_report, diff, view_key
+from cloud_stub.errors import ReceiverError
+from cloud_stub.repayment.context import stored_context_report as stored_repayment_context
 from cloud_stub.rule_inputs import ChainFinding
 from cloud_stub.scoring import load_config, shipped_path
 from cloud_stub.signed_inputs import AcceptedBatch, build_inputs
@@ -84,6 +86,15 @@ def _named_differences(stored: Mapping[str, Any], fresh: Mapping[str, Any], wher
         if subs_a.get(name) != subs_b.get(name):
             out.append(f"{where}sub-score {name}: served {json.dumps(subs_a.get(name))[:120]}, "
                        f"recomputed {json.dumps(subs_b.get(name))[:120]}")
+    ra, rb = stored.get("repayment"), fresh.get("repayment")
+    if isinstance(ra, dict) or isinstance(rb, dict):
+        ra, rb = ra or {}, rb or {}
+        for k in ("status", "score", "grade", "level", "coverage"):
+            if ra.get(k) != rb.get(k):
+                out.append(f"{where}repayment {k}: served {json.dumps(ra.get(k))[:120]}, "
+                           f"recomputed {json.dumps(rb.get(k))[:120]}")
+        if not out and wire.canonical_json(ra) != wire.canonical_json(rb):
+            out += [f"{where}repayment differs at {p}" for p in diff(ra, rb, "$.repayment", 5)]
     fa = {(f.get("rule"), f.get("dedupe")): f for f in stored.get("findings") or [] if isinstance(f, dict)}
     fb = {(f.get("rule"), f.get("dedupe")): f for f in fresh.get("findings") or [] if isinstance(f, dict)}
     for key in sorted(set(fa) | set(fb), key=str):
@@ -137,12 +148,18 @@ def recompute_report(report: Mapping[str, Any], batches: list[AcceptedBatch],
                             f"{report.get('config_sha256')}; this installation has {cfg.version} with {cfg.sha256}")
     chain = _chain_findings(basis, declared, problems)
     period, inputs = report["period"], report["inputs"]
+    # The repayment assessment (when the report has one) from exactly the outside records it states.
+    try:
+        repay = (stored_repayment_context(report["repayment"], problems)
+                 if isinstance(report.get("repayment"), dict) else None)
+    except ReceiverError as exc:
+        raise AnalysisError(exc.code, exc.message) from exc
 
     def build(categories: Any) -> dict[str, Any]:
         ev = build_inputs(str(report["enterprise_id"]), int(period["start"]), int(period["end"]),
                           int(inputs["max_record_id"]), int(inputs["max_finding_id"]), batches, locators, chain,
                           loader=int(basis.get("loader", 2)), categories=categories)
-        return json.loads(wire.canonical_json(build_report(ev, cfg, rules, int(report["as_of"]))))
+        return json.loads(wire.canonical_json(build_report(ev, cfg, rules, int(report["as_of"]), repay)))
 
     fresh = build(basis.get("categories"))
     if isinstance(report.get("views"), dict):

@@ -208,6 +208,15 @@ _TABLES = [
     " identity TEXT NOT NULL, seq {int} NOT NULL, batch_hash TEXT NOT NULL, idx {int} NOT NULL, time TEXT NOT NULL,"
     " received TEXT NOT NULL, PRIMARY KEY (gateway_id, device))",
     "CREATE INDEX IF NOT EXISTS device_identity_serial ON device_identity (serial, map)",
+    # Outside data (cloud_stub/outside/): sources (with the Ed25519 key of those that sign) and
+    # their records, each with retrieval time and SHA-256 of its canonical content.
+    "CREATE TABLE IF NOT EXISTS outside_sources ("
+    " name TEXT PRIMARY KEY, public_key TEXT, added TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS outside_records ("
+    " id {pk}, enterprise_id TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL, record_date TEXT NOT NULL,"
+    " retrieved TEXT NOT NULL, sha256 TEXT NOT NULL, content TEXT NOT NULL, signature TEXT,"
+    " signature_ok {int}, UNIQUE (enterprise_id, sha256))",
+    "CREATE INDEX IF NOT EXISTS outside_records_enterprise ON outside_records (enterprise_id, id)",
 ]
 
 

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 SEVERITIES = ("info", "yellow", "orange", "red")
 SUBSCORES = ("production_authenticity", "operating_stability", "collateral_safety", "data_integrity")
+# The second assessment (docs/scoring.md, "Repayment capacity"): its rules report in this
+# sub-score only, and the authenticity scorecard never sees them.
+REPAYMENT_SUBSCORE = "repayment_capacity"
+ASSESSMENTS = ("authenticity", "repayment")
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,8 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
-        if self.subscore not in SUBSCORES:
-            raise ValueError(f"subscore {self.subscore!r} is not one of {SUBSCORES}")
+        if self.subscore not in SUBSCORES and self.subscore != REPAYMENT_SUBSCORE:
+            raise ValueError(f"subscore {self.subscore!r} is not one of {(*SUBSCORES, REPAYMENT_SUBSCORE)}")
 
     @property
     def dedupe(self) -> str:
@@ -85,6 +89,9 @@ class Rule(ABC):
     title: ClassVar[str]
     # Parameter defaults; the analysis configuration may override any of them by name.
     defaults: ClassVar[Mapping[str, Any]] = {}
+    # Which assessment the rule feeds: "authenticity" (the scorecard) or "repayment"
+    # (cloud_stub/repayment/assessment.py). The two registries never mix.
+    assessment: ClassVar[str] = "authenticity"
 
     @abstractmethod
     def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
@@ -92,6 +99,7 @@ class Rule(ABC):
 
 
 _REGISTRY: dict[str, type[Rule]] = {}  # the newest version of each rule: what analyses run
+_REPAYMENT: dict[str, type[Rule]] = {}  # the same for repayment-capacity rules
 _VERSIONS: dict[tuple[str, int], type[Rule]] = {}  # every version still shipped: what rescores run
 
 
@@ -101,16 +109,24 @@ def register(cls: type[Rule]) -> type[Rule]:
     key = (cls.id, cls.version)
     if key in _VERSIONS and _VERSIONS[key] is not cls:
         raise ValueError(f"two rules claim the id {cls.id!r} version {cls.version}")
+    if cls.assessment not in ASSESSMENTS:
+        raise ValueError(f"rule {cls.id!r}: assessment {cls.assessment!r} is not one of {ASSESSMENTS}")
     _VERSIONS[key] = cls
-    cur = _REGISTRY.get(cls.id)
+    reg = _REPAYMENT if cls.assessment == "repayment" else _REGISTRY
+    cur = reg.get(cls.id)
     if cur is None or cls.version > cur.version:
-        _REGISTRY[cls.id] = cls
+        reg[cls.id] = cls
     return cls
 
 
 def registered() -> dict[str, type[Rule]]:
-    """The current version of every rule, by id."""
+    """The current version of every authenticity rule, by id."""
     return dict(_REGISTRY)
+
+
+def registered_repayment() -> dict[str, type[Rule]]:
+    """The current version of every repayment-capacity rule, by id."""
+    return dict(_REPAYMENT)
 
 
 def registered_version(rule_id: str, version: int) -> type[Rule] | None:

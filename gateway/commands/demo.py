@@ -108,6 +108,17 @@ def _score_text(score: dict[str, Any]) -> str:
             f"{score['findings']} findings ({reasons})")
 
 
+def _repayment_text(rep: dict[str, Any]) -> str:
+    """The second assessment, beside the authenticity score (docs/scoring.md, "Repayment capacity")."""
+    if not rep.get("status"):
+        return "none"
+    seen = f"{rep['rules_observed']} of {rep['rules']} rules had their inputs"
+    if rep["status"] != "assessed":
+        return f"not assessed ({seen})"
+    reasons = "; ".join(rep["reasons"]) or "no reason codes"
+    return f"{rep['score']:.0f} of 100, grade {rep['grade']}, level {rep['level']}, {seen} ({reasons})"
+
+
 def _rescore_text(r: dict[str, Any] | None) -> str:
     if r is None:
         return "not run (no history)"
@@ -361,6 +372,11 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
                                                    "inputs_sha256")}
     summary["score"]["reasons"] = [f"{r['code']} {r['text']}" for r in report.get("reasons", [])]
     summary["score"]["findings"] = len(report.get("findings", []))
+    rep = report.get("repayment") or {}
+    cov = rep.get("coverage") or {}
+    summary["repayment"] = {k: rep.get(k) for k in ("status", "score", "grade", "level")} | {
+        "reasons": [f"{r['code']} {r['text']}" for r in rep.get("reasons") or []],
+        "rules_observed": cov.get("observed"), "rules": cov.get("rules")}
     ok = (summary["readings_stored"] > 0 and summary["indicators_made"] > 0 and summary["batches_made"] > 0
           and summary["batches_acknowledged"] == summary["batches_made"] and summary["batches_rejected"] == 0
           and summary["feed_batches"] == summary["batches_made"] and summary["records_failed"] == 0
@@ -392,6 +408,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             f"{summary['history_batches_accepted']} batches accepted, {summary['history_records_verified']} "
             f"records and {summary['history_scores_verified']} signed score verified by the bank\n"
             f"  score                {_score_text(summary['score'])}\n"
+            f"  repayment capacity   {_repayment_text(summary['repayment'])}\n"
             f"  bank rescore         {_rescore_text(summary['score_rescored'])}\n"
             f"  evidence bundle      {_evidence_text(evidence)}\n"
             f"  alert delivered      {_alert_text(alert)}\n"

@@ -103,8 +103,11 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
 @click.option("--onset-day", type=click.IntRange(0, 399), default=None, help="Day index the pattern starts.")
 @click.option("--packs", type=click.Choice(["uniform", "mixed"]), default="uniform", show_default=True,
               help="mixed: the dispatch camera counts cartons of 24/60/200 parts by product.")
+@click.option("--finance", is_flag=True,
+              help="Also write the ERP's receivables and purchases (replay with --profile sim-history-finance); "
+                   "always on for slow_payers, order_stall, revenue_drop and concentrated.")
 def generate(name: str, days: int, seed: int, out: Path, start: str | None, interval_s: int, plant: str,
-             size: float | None, onset_day: int | None, packs: str) -> None:
+             size: float | None, onset_day: int | None, packs: str, finance: bool) -> None:
     """Write a synthetic factory history (device CSVs, MES/ERP exports) for hardware_profiles/sim-history."""
     from datetime import date
 
@@ -120,7 +123,8 @@ def generate(name: str, days: int, seed: int, out: Path, start: str | None, inte
         raise click.ClickException(f"{out} is not empty: generate into a new folder")
     try:
         cfg = ScenarioConfig(scenario=name, days=days, seed=seed, interval_s=interval_s, plant=plant, size=size,
-                             onset_day=onset_day, packs=packs, **({"start": first} if first else {}))
+                             onset_day=onset_day, packs=packs, finance=finance,
+                             **({"start": first} if first else {}))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--size") from exc
     meta = write_scenario(cfg, out)

@@ -41,7 +41,13 @@ from gateway.profile import load_profile
 from gateway.replay.data import EXPORTS
 
 SCENARIOS = ("honest", "inflated", "drift", "collateral_removed", "offline", "phantom_shipments", "idle_claims",
-             "collateral_steps")
+             "collateral_steps", "slow_payers", "order_stall", "revenue_drop", "concentrated")
+# Repayment-capacity patterns (docs/replay.md): they change only the ERP's finance records and
+# always write the receivables and purchases exports, which need the sim-history-finance profile.
+FINANCE_SCENARIOS = ("slow_payers", "order_stall", "revenue_drop", "concentrated")
+FINANCE_PROFILE = "sim-history-finance"
+SUPPLIERS = ("常州塑化原料有限公司", "无锡模具钢材", "宁波包装材料厂", "昆山五金配件", "嘉兴物流服务", "南通色母粒")
+PREHISTORY_DAYS = 120  # invoices issued before the history starts: an open book in steady state
 PLANTS = ("basic", "realistic")
 # What ``--size`` means per pattern, its default, and the unit the manifest records it in.
 SIZES: dict[str, tuple[str, float]] = {
@@ -52,6 +58,10 @@ SIZES: dict[str, tuple[str, float]] = {
     "offline": ("days the gateway is off while the MES reports", 4.0),
     "phantom_shipments": ("size of a phantom shipment as a share of that day's real shipments", 0.5),
     "idle_claims": ("claims while idle as a share of the plant's typical day", 1.0),
+    "slow_payers": ("share of payments due from the onset on that never arrive", 0.9),
+    "order_stall": ("share of orders produced from the onset on that are never shipped or invoiced", 1.0),
+    "revenue_drop": ("share of the orders booked from the onset on that shrink to a tenth", 0.8),
+    "concentrated": ("share of orders going to one customer", 0.85),
 }
 # Parts per carton counted at the dispatch door, per product, when packs are mixed.
 PACKS = {"外壳 HS-12": 24, "端盖 EC-30": 60, "卡扣 CL-05": 200}
@@ -78,6 +88,7 @@ class ScenarioConfig:
     cycle_s: float = 28.0
     plant: str = "basic"  # "realistic": the calibration plant (shifts, outages, scale drift, ...; see Realism)
     size: float | None = None  # the pattern's size in its unit (SIZES); None: the pattern's default
+    finance: bool = False  # also write receivables and purchases exports (always for FINANCE_SCENARIOS)
     packs: str = "uniform"  # "mixed": cartons of PACKS[product] parts (needs a product master to compare)
 
     def __post_init__(self) -> None:
@@ -101,6 +112,10 @@ class ScenarioConfig:
             elif self.scenario == "offline":
                 self.offline_days = max(1, round(self.size))
 
+    @property
+    def has_finance(self) -> bool:
+        return self.finance or self.scenario in FINANCE_SCENARIOS
+
     def pattern_size(self) -> float | None:
         """The injected pattern's size in its SIZES unit (None for honest plants)."""
         if self.scenario == "honest":
@@ -117,7 +132,8 @@ class ScenarioConfig:
         default = {"inflated": max(14, self.days // 2), "drift": max(10, self.days // 3),
                    "collateral_removed": max(1, self.days - 10), "offline": max(14, self.days // 2),
                    "phantom_shipments": max(14, self.days - 14), "idle_claims": max(14, self.days - 14),
-                   "collateral_steps": max(1, self.days - 10)}
+                   "collateral_steps": max(1, self.days - 10), "slow_payers": max(7, self.days // 4),
+                   "order_stall": max(14, self.days - 10), "revenue_drop": max(14, self.days - 14)}
         return min(default.get(self.scenario, 0), max(0, self.days - 1))
 
 
@@ -485,8 +501,6 @@ class Factory:
                 w.writerows(rows)
         end = self.days[-1]
         ships = [s for rec in history for s in rec.shipments]
-        _write_csv(ex / "erp-shipments" / "shipments.csv", ["发货单号", "日期", "客户", "产品", "数量"],
-                   [[s["ship_no"], s["date"].isoformat(), s["customer"], s["product"], s["qty"]] for s in ships])
         orders = []
         rng = self.rng["erp"]
         for n, s in enumerate(ships, start=1):
@@ -497,10 +511,94 @@ class Factory:
                            (d - timedelta(days=rng.randint(7, 14))).isoformat(), (d - timedelta(days=1)).isoformat(),
                            d.isoformat(), inv.isoformat() if inv <= end else "",
                            paid.isoformat() if paid <= end else ""])
+        # Orders already placed for deliveries after the end: a real order book runs one to two weeks
+        # ahead, and without them the last fortnight would look like falling sales.
+        book = random.Random(f"{self.cfg.seed}:order-book")
+        ahead = [o for o in orders if date.fromisoformat(o[6]) >= end - timedelta(days=14)]
+        for n, o in enumerate(ahead, start=1):
+            placed = date.fromisoformat(o[5]) + timedelta(days=14 + book.randint(-1, 1))
+            if placed <= end:
+                orders.append([f"SO-F{n:04d}", o[1], o[2], o[3], o[4], placed.isoformat(), "", "", "", ""])
+        if self.cfg.has_finance:
+            ships, orders = self.finance_exports(ex, ships, orders)
+        _write_csv(ex / "erp-shipments" / "shipments.csv", ["发货单号", "日期", "客户", "产品", "数量"],
+                   [[s["ship_no"], s["date"].isoformat(), s["customer"], s["product"], s["qty"]] for s in ships])
         _write_csv(ex / "erp-orders" / "orders.csv", ["订单号", "客户", "产品", "数量", "单价", "日期", "完工日期",
                                                        "发货日期", "开票日期", "回款日期"], orders)
         _write_csv(ex / "wms-stock-moves" / "moves.csv", ["单号", "时间", "方向", "重量", "库位"],
                    [list(m.values()) for m in self.moves])
+
+
+    def finance_exports(self, ex: Path, ships: list[dict[str, Any]],
+                        orders: list[list[Any]]) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+        """Receivables and purchases (and the repayment patterns, applied to the ERP's records only).
+
+        Its own random stream, so the other exports of a seed stay the same with or without it.
+        Invoices: one per order invoiced by the end (2 days after shipping, due 30 days later, paid
+        30-60 days after invoicing), plus ``PREHISTORY_DAYS`` of earlier invoices so the book is in
+        steady state when the history starts. Patterns from the onset: ``slow_payers`` leaves that
+        share of the payments due unpaid; ``order_stall`` leaves orders produced but never shipped,
+        invoiced or paid; ``revenue_drop`` books smaller orders; ``concentrated`` sends most orders to
+        one customer.
+        """
+        cfg, rng = self.cfg, random.Random(f"{self.cfg.seed}:finance")
+        end, onset = self.days[-1], self.days[self.onset]
+        size = cfg.size if cfg.size is not None else SIZES.get(cfg.scenario, ("", 0.0))[1]
+        col = {"order": 5, "produced": 6, "shipped": 7, "invoiced": 8, "paid": 9}
+        if cfg.scenario == "concentrated":
+            for o in orders:
+                if rng.random() < size:
+                    o[1] = CUSTOMERS[0]
+        if cfg.scenario == "revenue_drop":
+            for o in orders:
+                if date.fromisoformat(o[col["order"]]) >= onset and rng.random() < size:
+                    o[3] = max(1, round(o[3] * 0.1))
+        if cfg.scenario == "order_stall":
+            stalled: set[str] = set()
+            for o, s in zip(orders[:len(ships)], ships, strict=True):  # the order book's tail has no shipment
+                if date.fromisoformat(o[col["shipped"]]) >= onset and rng.random() < size:
+                    o[col["shipped"]] = o[col["invoiced"]] = o[col["paid"]] = ""
+                    stalled.add(s["ship_no"])
+            ships = [s for s in ships if s["ship_no"] not in stalled]
+        # Invoices: the history's orders, then the prehistory's.
+        value = [o[3] * float(o[4]) for o in orders]
+        typical = sum(value) / max(1, sum(1 for d in self.days if self.working(d)))
+        invoices: list[list[Any]] = []
+        for o, amount in zip(orders, value, strict=True):
+            if o[col["invoiced"]]:
+                inv = date.fromisoformat(o[col["invoiced"]])
+                invoices.append([f"INV-{o[0]}", o[1], round(amount, 2), inv, inv + timedelta(days=30),
+                                 inv + timedelta(days=rng.randint(30, 60))])
+        # The prehistory invoices as much per working day as the history does, so the open book
+        # neither grows nor shrinks when the history starts.
+        first = self.days[0]
+        per_day = sum(i[2] for i in invoices) / max(1, len({i[3] for i in invoices}))
+        for k in range(PREHISTORY_DAYS, 0, -1):
+            d = first - timedelta(days=k)
+            if d.weekday() >= 5:
+                continue
+            n = rng.randint(1, 2)
+            for j in range(n):
+                cust = CUSTOMERS[0] if cfg.scenario == "concentrated" and rng.random() < size else rng.choice(CUSTOMERS)
+                invoices.append([f"INV-P{d:%Y%m%d}-{j + 1}", cust, round(per_day / n * rng.uniform(0.8, 1.2), 2), d,
+                                 d + timedelta(days=30), d + timedelta(days=rng.randint(30, 60))])
+        rows = []
+        for no, cust, amount, inv, due, paid in invoices:
+            if cfg.scenario == "slow_payers" and paid >= onset and rng.random() < size:
+                paid = None
+            rows.append([no, cust, amount, inv.isoformat(), due.isoformat(),
+                         paid.isoformat() if paid is not None and paid <= end else ""])
+        _write_csv(ex / "erp-receivables" / "receivables.csv",
+                   ["发票号", "客户", "金额", "开票日期", "到期日", "回款日期"], rows)
+        purchases = []
+        for d in self.days:
+            if not self.working(d):
+                continue
+            for j in range(rng.randint(1, 2)):
+                purchases.append([f"PO-{d:%Y%m%d}-{j + 1}", d.isoformat(), rng.choice(SUPPLIERS),
+                                  round(typical * rng.uniform(0.2, 0.4), 2)])
+        _write_csv(ex / "erp-purchases" / "purchases.csv", ["采购单号", "日期", "供应商", "金额"], purchases)
+        return ships, orders
 
 
 class _Writers:
@@ -575,7 +673,8 @@ def write_scenario(cfg: ScenarioConfig, out: Path) -> dict[str, Any]:
     fac.write_exports(out, history)
     onset = fac.days[fac.onset] if cfg.scenario != "honest" else None
     meta = {
-        "scenario": cfg.scenario, "profile": PROFILE, "seed": cfg.seed, "days": cfg.days,
+        "scenario": cfg.scenario, "profile": FINANCE_PROFILE if cfg.has_finance else PROFILE, "seed": cfg.seed,
+        "days": cfg.days,
         "start": cfg.start.isoformat(), "end": fac.days[-1].isoformat(), "interval_s": cfg.interval_s,
         "timezone": str(fac.tz), "onset_day": fac.onset if onset else None,
         "onset_date": onset.isoformat() if onset else None,
