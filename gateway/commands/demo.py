@@ -41,8 +41,9 @@ def _cloud(*args: str, timeout: float = 60) -> str:
     """Run a receiver admin command in its own process (the gateway never imports it)."""
     res = subprocess.run([sys.executable, "-m", "cloud_stub", *args], capture_output=True, text=True,
                          timeout=timeout)
-    if res.returncode != 0:
-        raise click.ClickException(f"receiver command {args[0]} failed: {res.stderr.strip()[-2000:]}")
+    if res.returncode != 0:  # a failed check says why on stdout (its JSON), an error on stderr
+        why = res.stderr.strip()[-2000:] or res.stdout.strip()[-2000:]
+        raise click.ClickException(f"receiver command {' '.join(args[:2])} failed (exit {res.returncode}): {why}")
     return res.stdout.strip()
 
 
