@@ -186,8 +186,17 @@ function renderUplink(st) {
     ["Backlog", `${u.backlog} batches`], ["Delivery attempts / failures", `${u.sent ?? 0} / ${u.failures ?? 0}`],
     ["Rejected by the receiver", Object.entries(u.rejected || {}).map(([k, v]) => `${k} ×${v}`).join(", ") || "none"],
     ["Last error", u.last_error || "none"], ["Enterprise", st.identity.enterprise_id || "not enrolled"],
-    ["Signing key id", st.identity.kid],
+    ["Signing key id", st.identity.kid], ["First-boot provisioning", provisionText(st.provision, st.now)],
   ]);
+}
+
+function provisionText(p, now) {
+  if (!p) return "not provisioned from a boot-partition file";
+  const steps = p.steps || [], failed = steps.filter(s => s.status === "failed");
+  const ok = steps.filter(s => s.status === "ok").length;
+  return `${p.status} · ${ok} of ${steps.length} steps ok` +
+    (failed.length ? ` · ${failed[0].name} failed: ${failed[0].message}` : "") +
+    (p.finished_at ? ` · ${ago(p.finished_at, now)}` : "");
 }
 
 function renderImports(st) {
