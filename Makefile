@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test sysdeps lint bench clean
+.PHONY: demo test sysdeps lint bench clean deb deb-test
 
 $(STAMP):
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -24,8 +24,18 @@ test: $(STAMP) sysdeps
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# The gateway as a Debian package (dist/edgeproof_<version>-1_<arch>.deb): a venv in
+# /opt/edgeproof/venv with every wheel inside; building needs PyPI, installing does not.
+# DEB_EXTRAS=pi for a package without the receiver (then `edgeproof demo` cannot run).
+deb: $(STAMP)
+	$(VENV)/bin/python scripts/build_deb.py --out dist $(if $(DEB_EXTRAS),--extras $(DEB_EXTRAS))
+
+# Installs that package into a clean Debian root (mmdebstrap), provisions, selftest, demo, purge.
+deb-test: deb
+	bash scripts/deb_install_test.sh
+
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

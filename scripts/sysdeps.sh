@@ -12,6 +12,12 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Its own names only: a mysqld may be Oracle MySQL, which the test helper cannot initialise.
 { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } && command -v mariadb-install-db >/dev/null 2>&1 \
   || need+=(mariadb-server)
+# The Debian package (make deb-test): a clean root to install it into, the target's venv module,
+# and shellcheck for the package's and the image stage's shell scripts.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg-dev)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"
