@@ -133,8 +133,9 @@ def stage_files(stage: Path, py_minor: str, arch: str, version: str) -> None:
         f"Architecture: {arch}",
         f"Maintainer: {MAINTAINER}",
         f"Installed-Size: {installed_size_kib(stage)}",
-        # The venv links /usr/bin/python3 and holds wheels for exactly this minor version.
-        f"Depends: python{py_minor}, python3 (>= {py_minor}), python3 (<< {major}.{minor + 1}), adduser",
+        # The venv links /usr/bin/python3 and holds wheels for exactly this minor version; procps: the
+        # unit reloads with /bin/kill.
+        f"Depends: python{py_minor}, python3 (>= {py_minor}), python3 (<< {major}.{minor + 1}), adduser, procps",
         "Recommends: systemd",
         "Section: misc",
         "Priority: optional",
