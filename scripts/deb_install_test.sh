@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the edgeproof .deb into a clean Debian root and proves it works and goes away cleanly:
-#   1. mmdebstrap a minimal root (minbase + python3, adduser, systemd: systemd is installed but,
+#   1. mmdebstrap a minimal root (minbase + the package's Depends + systemd: systemd is installed but,
 #      as in an image build, not running, so the maintainer scripts must cope),
 #   2. dpkg -i the package (offline: every wheel is inside it),
 #   3. inside the root (chroot, private mount and PID namespaces, so nothing outlives the test):
@@ -37,12 +37,21 @@ done
 
 WORK=$(mktemp -d /tmp/edgeproof-debtest.XXXXXX)
 ROOT=$WORK/root
-cleanup() { rm -rf "$WORK"; }
+# Every mount below lives in a private mount namespace and ends with it; the clean-up still
+# unmounts anything found under WORK and never crosses into another filesystem.
+cleanup() {
+  grep -o " $WORK/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$WORK"
+}
 trap cleanup EXIT
 start=$(date +%s)
 
-phase "clean $SUITE root in $ROOT (mmdebstrap, ${T_ROOT} s at most)"
-timeout "$T_ROOT" mmdebstrap --quiet --variant=minbase --include=python3,adduser,systemd \
+# The package's own dependencies go into the root first, so that `dpkg -i` below proves the
+# package installs without any network (the root has none: see the namespaces below).
+DEPENDS=$(dpkg-deb --field "$DEB" Depends | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/[[:space:]]//g' \
+  | grep -v '^$' | sort -u | paste -sd, -)
+phase "clean $SUITE root in $ROOT with $DEPENDS,systemd (mmdebstrap, ${T_ROOT} s at most)"
+timeout "$T_ROOT" unshare --mount --propagation private mmdebstrap --quiet --variant=minbase --include="$DEPENDS,systemd" \
   --aptopt='Acquire::Retries "3"' "$SUITE" "$ROOT" "${SOURCES[@]}" >"$WORK/mmdebstrap.log" 2>&1 \
   || { tail -n 30 "$WORK/mmdebstrap.log" >&2; fail "mmdebstrap (exit $?; log above)"; }
 
