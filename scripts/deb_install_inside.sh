@@ -34,7 +34,9 @@ EOF
 edgeproof provision --boot-dir /boot/firmware --max-attempts 3 --backoff 2 || fail "edgeproof provision"
 if grep -q "$token" /boot/firmware/edgeproof-provision.toml; then fail "token not wiped"; fi
 if grep -rq "$token" /var/lib/edgeproof /etc/edgeproof; then fail "token stored"; fi
-[ "$(stat -c %U /var/lib/edgeproof/gateway.key)" = edgeproof ] || fail "key not handed to the service user"
+for f in gateway.key identity.json enrollment.json provision.json; do
+  [ "$(stat -c %U "/var/lib/edgeproof/$f")" = edgeproof ] || fail "$f not handed to the service user"
+done
 
 phase "edgeproof selftest"
 edgeproof selftest --state /var/lib/edgeproof --profile /etc/edgeproof/profile.toml || fail "selftest"

@@ -221,8 +221,8 @@ def attempt(paths: Paths, number: int) -> dict[str, Any]:
             return doc
         write_provision_state(paths.state_dir, doc)
     doc.update(status="done", finished_at=time.time())
-    _give_state_to_service_user(paths.state_dir)
     write_provision_state(paths.state_dir, doc)
+    _give_state_to_service_user(paths.state_dir)  # last: the gateway's user must read the record too
     return doc
 
 
