@@ -7,7 +7,8 @@ dpkg and the Python the target has. A venv is not relocatable (pyvenv.cfg, the s
 path: inside a private mount namespace (``unshare --mount``, with ``--map-root-user`` when
 not root) the staging tree's ``opt/`` is bind-mounted over ``/opt``, the venv is created as
 ``/opt/edgeproof/venv`` and pip installs the project wheel and its dependencies into it.
-The host's own /opt is never touched, and nothing in the result has to be rewritten.
+The host's own /opt is never touched (its other entries stay visible, bound back in), and
+nothing in the result has to be rewritten.
 
 Building needs PyPI (pip); installing the .deb does not: every wheel is inside. The venv
 is built without the system site-packages (so pip cannot satisfy a dependency from the
@@ -75,11 +76,24 @@ def python_minor(python: str) -> str:
 
 
 def build_venv(stage: Path, python: str, wheel: Path, extras: str) -> None:
-    """Create the venv at its final path inside a private mount namespace (see the module doc)."""
-    (stage / "opt").mkdir(parents=True, exist_ok=True)
+    """Create the venv at its final path inside a private mount namespace (see the module doc).
+
+    The staging tree's ``opt/`` is bound over ``/opt``; whatever else the build machine has in
+    /opt (a local package mirror pip is configured to use, say) is bound back in beside it, and
+    those empty mount points are removed from the staging tree afterwards.
+    """
+    stage_opt = stage / "opt"
+    stage_opt.mkdir(parents=True, exist_ok=True)
+    host_view = stage.parent / "host-opt"
+    host_view.mkdir(exist_ok=True)
+    host_entries = sorted(p.name for p in Path("/opt").iterdir() if p.name != "edgeproof" and p.name.isprintable()
+                          and " " not in p.name) if Path("/opt").is_dir() else []
+    for name in host_entries:
+        (stage_opt / name).mkdir() if (Path("/opt") / name).is_dir() else (stage_opt / name).touch()
     req = f"{wheel}[{extras}]" if extras else str(wheel)
     inner = (
-        'set -eu; mount --bind "$STAGE_OPT" /opt; '
+        'set -eu; mount --bind /opt "$HOST_VIEW"; mount --bind "$STAGE_OPT" /opt; '
+        'for n in $HOST_ENTRIES; do mount --bind "$HOST_VIEW/$n" "/opt/$n"; done; '
         f'"$PY" -m venv {VENV}; '
         f'{VENV}/bin/python -m pip install -q --disable-pip-version-check --upgrade pip; '
         f'{VENV}/bin/python -m pip install -q --disable-pip-version-check --no-warn-script-location "$REQ"; '
@@ -88,8 +102,15 @@ def build_venv(stage: Path, python: str, wheel: Path, extras: str) -> None:
     unshare = ["unshare", "--mount", "--propagation", "private"]
     if os.geteuid() != 0:
         unshare.insert(1, "--map-root-user")
-    env = {**os.environ, "STAGE_OPT": str(stage / "opt"), "PY": python, "REQ": req}
-    sh([*unshare, "sh", "-c", inner], env=env)
+    env = {**os.environ, "STAGE_OPT": str(stage_opt), "HOST_VIEW": str(host_view), "PY": python, "REQ": req,
+           "HOST_ENTRIES": " ".join(host_entries)}
+    try:
+        sh([*unshare, "sh", "-c", inner], env=env)
+    finally:
+        for name in host_entries:  # the mount points only: nothing of the host is in the package
+            p = stage_opt / name
+            p.rmdir() if p.is_dir() and not p.is_symlink() else p.unlink()
+        host_view.rmdir()
     shutil.rmtree(stage / VENV.lstrip("/") / "share" / "doc", ignore_errors=True)
 
 

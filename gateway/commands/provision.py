@@ -28,9 +28,6 @@ EXIT_BAD_FILE = 2
 @state_option
 @click.option("--config-dir", default=Path("/etc/edgeproof"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Where the profile is installed.")
-@click.option("--systemd-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Write the locale drop-in for edgeproof.service here (default: /etc/systemd/system "
-                   "when run as root with --config-dir /etc/edgeproof, else none).")
 @click.option("--max-attempts", default=0, show_default=True, type=click.IntRange(0),
               help="Stop after this many failed attempts (0: retry until it works).")
 @click.option("--backoff", "backoff_s", default=10.0, show_default=True, type=click.FloatRange(0.01),
@@ -38,18 +35,14 @@ EXIT_BAD_FILE = 2
 @click.option("--backoff-max", "backoff_max_s", default=600.0, show_default=True, type=click.FloatRange(0.01),
               help="Longest wait between attempts.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(boot_dir: Path, state_dir: Path | None, config_dir: Path, systemd_dir: Path | None, max_attempts: int,
-            backoff_s: float, backoff_max_s: float, as_json: bool) -> None:
+def command(boot_dir: Path, state_dir: Path | None, config_dir: Path, max_attempts: int, backoff_s: float,
+            backoff_max_s: float, as_json: bool) -> None:
     """Apply the boot partition's provisioning file: init, enroll, probe, selftest; then wipe the token."""
-    import os
-
     from gateway.provision.config import PROVISION_FILE, ProvisionFileError
     from gateway.provision.state import summary_line
     from gateway.provision.steps import Paths, already_done, run_with_retries
 
-    if systemd_dir is None and os.geteuid() == 0 and config_dir == Path("/etc/edgeproof"):
-        systemd_dir = Path("/etc/systemd/system")
-    paths = Paths(boot_dir / PROVISION_FILE, get_state(state_dir), config_dir, systemd_dir)
+    paths = Paths(boot_dir / PROVISION_FILE, get_state(state_dir), config_dir)
     done = already_done(paths)
     if done is not None:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(done.get("finished_at") or 0))

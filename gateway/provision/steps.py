@@ -27,6 +27,7 @@ from gateway.provision.state import (
     write_provision_state,
 )
 from gateway.provision.tokenfile import wipe_token
+from gateway.service.provision_unit import ENVIRONMENT_FILE
 
 log = logging.getLogger("edgeproof.provision")
 SERVICE_USER = "edgeproof"
@@ -41,7 +42,6 @@ class Paths:
     boot_file: Path
     state_dir: Path
     config_dir: Path
-    systemd_dir: Path | None  # where the locale drop-in goes; None: not written
 
     @property
     def profile(self) -> Path:
@@ -110,14 +110,12 @@ def step_profile(prov: Provisioning, paths: Paths) -> str:
     if ids is not None:
         os.chown(staged, 0, ids[1])
     os.replace(staged, paths.profile)
-    locale_note = ""
-    if paths.systemd_dir is not None:
-        lang, language = LOCALES[prov.locale]
-        dropin = paths.systemd_dir / "edgeproof.service.d" / "locale.conf"
-        _atomic_write(dropin, (f"# Written by edgeproof provision from {prov.path}\n[Service]\n"
-                               f"Environment=LANG={lang} LANGUAGE={language}\n").encode(), 0o644)
-        locale_note = f", locale {prov.locale} in {dropin}"
-    return f"{src.name} installed as {paths.profile} (site {prov.site_id}, {len(prof.devices)} devices){locale_note}"
+    lang, language = LOCALES[prov.locale]
+    env_file = paths.config_dir / ENVIRONMENT_FILE
+    _atomic_write(env_file, (f"# Written by edgeproof provision from {prov.path}: the gateway's language\n"
+                             f"LANG={lang}\nLANGUAGE={language}\n").encode(), 0o644)
+    return (f"{src.name} installed as {paths.profile} (site {prov.site_id}, {len(prof.devices)} devices), "
+            f"locale {prov.locale} in {env_file}")
 
 
 def step_init(prov: Provisioning, paths: Paths) -> str:

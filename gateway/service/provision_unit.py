@@ -15,6 +15,8 @@ import shlex
 PROVISION_SERVICE = "edgeproof-provision.service"
 BOOT_DIR = "/boot/firmware"
 PROVISION_FILE = "edgeproof-provision.toml"
+# Written by provisioning into the config directory: the gateway service's LANG/LANGUAGE.
+ENVIRONMENT_FILE = "environment"
 
 
 def render_provision_unit(exec_path: str, boot_dir: str = BOOT_DIR, state_dir: str = "/var/lib/edgeproof",
@@ -58,5 +60,9 @@ def render_gateway_dropin(state_dir: str = "/var/lib/edgeproof", config_dir: str
         f"After={PROVISION_SERVICE}",
         f"ConditionPathExists={state_dir}/gateway.key",
         f"ConditionPathExists={config_dir}/{profile_name}",
+        "",
+        "[Service]",
+        # The locale provisioning chose (LANG=...); read at each start, so no daemon-reload is needed.
+        f"EnvironmentFile=-{config_dir}/{ENVIRONMENT_FILE}",
         "",
     ])

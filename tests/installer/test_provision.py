@@ -31,7 +31,7 @@ EDGEPROOF = str(Path(sys.executable).parent / "edgeproof")
 
 def provision(boot: Path, state: Path, conf: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([EDGEPROOF, "provision", "--boot-dir", str(boot), "--state", str(state),
-                           "--config-dir", str(conf), "--systemd-dir", str(conf / "systemd"), *extra],
+                           "--config-dir", str(conf), *extra],
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -61,8 +61,8 @@ def test_first_boot_fails_then_succeeds_and_wipes_the_token(tmp_path):
     log = tmp_path / "provision.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([EDGEPROOF, "provision", "--boot-dir", str(boot), "--state", str(state),
-                                 "--config-dir", str(conf), "--systemd-dir", str(conf / "systemd"),
-                                 "--backoff", "0.2", "--backoff-max", "0.5"], stdout=out, stderr=subprocess.STDOUT)
+                                 "--config-dir", str(conf), "--backoff", "0.2", "--backoff-max", "0.5"],
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
         # Nothing listens yet: init passes, enroll fails and is retried; the state says which and why.
         wait_until(lambda: (read_provision_state(state) or {}).get("status") == "retrying", 60, "a failed attempt")
@@ -96,7 +96,7 @@ def test_first_boot_fails_then_succeeds_and_wipes_the_token(tmp_path):
     assert (state / "provision.json").stat().st_mode & 0o777 == 0o600
     installed = tomllib.loads((conf / "profile.toml").read_text())
     assert installed["site"]["id"] == "bakery-01"
-    assert "LANG=zh_CN.UTF-8" in (conf / "systemd/edgeproof.service.d/locale.conf").read_text()
+    assert "LANG=zh_CN.UTF-8" in (conf / "environment").read_text().splitlines()
 
     # A second boot: nothing to do, nothing changed.
     before = (state / "provision.json").read_bytes()
