@@ -193,7 +193,9 @@ def main() -> int:
         build_venv(stage, args.python, wheel, args.extras)
         stage_files(stage, py_minor, arch, __version__)
         out = args.out / f"edgeproof_{__version__}-1_{arch}.deb"
-        sh(["dpkg-deb", "--root-owner-group", "-Zxz", "-z6", "--build", str(stage), str(out)])
+        # zstd: dpkg reads it since 1.21.18 (Debian 12, Raspberry Pi OS Bookworm); on this 2-core CI machine
+        # it packs the ~140 MB tree in ~30 s where xz -6 took ~4.5 min, for 37 MB instead of 30 MB.
+        sh(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z9", "--build", str(stage), str(out)])
     size = out.stat().st_size / 1e6
     print(f"built {out} ({size:.1f} MB, extras [{args.extras}], python{py_minor}, {arch}) "
           f"in {time.monotonic() - t0:.0f} s")
