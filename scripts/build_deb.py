@@ -49,6 +49,7 @@ EXEC = f"{VENV}/bin/edgeproof"
 # [cloud] comes along so that `edgeproof demo` (which starts the receiver) and the receiver's
 # admin commands work on the gateway offline; a lean gateway-only package: --extras pi.
 DEFAULT_EXTRAS = "pi,cloud"
+PACKAGE_ROOTS = ("gateway", "drivers", "inference", "cloud_stub", "hardware_profiles")
 MAINTAINER = "EdgeProof maintainers <edgeproof@users.noreply.github.com>"
 PROVISION_EXAMPLE = """\
 # Copy to the boot partition as edgeproof-provision.toml (docs/installers.md, "Zero-touch first boot").
@@ -73,6 +74,17 @@ def deb_arch() -> str:
 def python_minor(python: str) -> str:
     return subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                           capture_output=True, text=True, check=True).stdout.strip()
+
+
+def clean_source(dst: Path) -> Path:
+    """The project's source without build/, caches or venvs: setuptools reuses a build/ folder it
+    finds, so a module deleted since the last build would otherwise still ship."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in PACKAGE_ROOTS:
+        shutil.copytree(REPO / name, dst / name, ignore=ignore)
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, dst / name)
+    return dst
 
 
 def build_venv(stage: Path, python: str, wheel: Path, extras: str) -> None:
@@ -187,7 +199,7 @@ def main() -> int:
         work = Path(tmp)
         wheels = work / "wheels"
         sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check",
-            "-w", str(wheels), str(REPO)])
+            "-w", str(wheels), str(clean_source(work / "src"))])
         wheel = next(wheels.glob("edgeproof-*.whl"))
         stage = work / "root"
         build_venv(stage, args.python, wheel, args.extras)
