@@ -26,7 +26,7 @@ test: $(STAMP) sysdeps
 
 # The gateway as a Debian package (dist/edgeproof_<version>-1_<arch>.deb): a venv in
 # /opt/edgeproof/venv with every wheel inside; building needs PyPI, installing does not.
-# DEB_EXTRAS=pi for a package without the receiver (then `edgeproof demo` cannot run).
+# DEB_EXTRAS=pi for a package without cameras and the receiver (then `edgeproof demo` cannot run).
 deb: $(STAMP)
 	$(VENV)/bin/python scripts/build_deb.py --out dist $(if $(DEB_EXTRAS),--extras $(DEB_EXTRAS))
 

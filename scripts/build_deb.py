@@ -46,9 +46,10 @@ from gateway.service.unit import SERVICE_NAME, ServiceConfig, render_unit  # noq
 PREFIX = "/opt/edgeproof"
 VENV = f"{PREFIX}/venv"
 EXEC = f"{VENV}/bin/edgeproof"
-# [cloud] comes along so that `edgeproof demo` (which starts the receiver) and the receiver's
-# admin commands work on the gateway offline; a lean gateway-only package: --extras pi.
-DEFAULT_EXTRAS = "pi,cloud"
+# [vision] for cameras (sim-factory, which `edgeproof demo` runs, has two), [cloud] so that the demo
+# (which starts the receiver) and the receiver's admin commands work on the gateway offline.
+# A lean gateway without cameras or demo: --extras pi (DEB_EXTRAS=pi).
+DEFAULT_EXTRAS = "pi,vision,cloud"
 PACKAGE_ROOTS = ("gateway", "drivers", "inference", "cloud_stub", "hardware_profiles")
 MAINTAINER = "EdgeProof maintainers <edgeproof@users.noreply.github.com>"
 PROVISION_EXAMPLE = """\

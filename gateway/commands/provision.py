@@ -38,10 +38,14 @@ EXIT_BAD_FILE = 2
 def command(boot_dir: Path, state_dir: Path | None, config_dir: Path, max_attempts: int, backoff_s: float,
             backoff_max_s: float, as_json: bool) -> None:
     """Apply the boot partition's provisioning file: init, enroll, probe, selftest; then wipe the token."""
+    import os
+
+    from gateway.logs import setup_logging
     from gateway.provision.config import PROVISION_FILE, ProvisionFileError
     from gateway.provision.state import summary_line
     from gateway.provision.steps import Paths, already_done, run_with_retries
 
+    setup_logging(os.environ.get("EDGEPROOF_LOG_LEVEL", "WARNING"))  # one JSON object per line in the journal
     paths = Paths(boot_dir / PROVISION_FILE, get_state(state_dir), config_dir)
     done = already_done(paths)
     if done is not None:
