@@ -40,8 +40,10 @@ ROOT=$WORK/root
 # Every mount below lives in a private mount namespace and ends with it; the clean-up still
 # unmounts anything found under WORK and never crosses into another filesystem.
 cleanup() {
-  grep -o " $WORK/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
-  rm -rf --one-file-system "$WORK"
+  local status=$?
+  { grep -o " $WORK/[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$WORK" || true
+  exit "$status"
 }
 trap cleanup EXIT
 start=$(date +%s)
