@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 3 --dist loadfile
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test sysdeps lint bench clean i18n
+.PHONY: demo test sysdeps lint bench clean i18n deb deb-test
 
 $(STAMP):
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -36,8 +36,18 @@ i18n: $(STAMP)
 	$(VENV)/bin/python scripts/i18n.py compile
 	$(VENV)/bin/python scripts/i18n.py check
 
+# The gateway as a Debian package (dist/edgeproof_<version>-1_<arch>.deb): a venv in
+# /opt/edgeproof/venv with every wheel inside; building needs PyPI, installing does not.
+# DEB_EXTRAS=pi for a package without cameras and the receiver (then `edgeproof demo` cannot run).
+deb: $(STAMP)
+	$(VENV)/bin/python scripts/build_deb.py --out dist $(if $(DEB_EXTRAS),--extras $(DEB_EXTRAS))
+
+# Installs that package into a clean Debian root (mmdebstrap), provisions, selftest, demo, purge.
+deb-test: deb
+	bash scripts/deb_install_test.sh
+
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

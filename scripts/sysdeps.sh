@@ -23,6 +23,12 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v swtpm >/dev/null 2>&1 || need+=(swtpm swtpm-tools)
 command -v tpm2_getrandom >/dev/null 2>&1 || need+=(tpm2-tools)
 [ -e /usr/include/tss2/tss2_esys.h ] || need+=(libtss2-dev)
+# The Debian package (make deb-test): a clean root to install it into, the target's venv module,
+# and shellcheck for the package's and the image stage's shell scripts.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg-dev)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"

@@ -132,6 +132,7 @@ def command(ctx: click.Context, state_dir: Path | None, profile: str | None, url
             return _emit(doc, _("live from {url}").format(url=u), as_json, running=True)
         why.append(f"{u}: {reason}")
     if snap is None:
+        _provision_line(state, as_json)
         click.echo(_("no running gateway found: no snapshot in {state}").format(state=state)
                    + (f"; {'; '.join(why)}" if why else ""), err=True)
         sys.exit(NOT_RUNNING)
@@ -151,6 +152,28 @@ def _emit(doc: dict[str, Any], source: str, as_json: bool, running: bool) -> Non
         click.echo(json.dumps({**doc, "source": source, "running": running}, sort_keys=True, default=str))
     else:
         click.echo(render_text(doc, source))
+        if doc.get("provision"):
+            from gateway.provision.state import summary_line
+
+            click.echo(f"  provisioning  {summary_line(doc['provision'])}")
+
+
+def _provision_line(state: Path, as_json: bool) -> None:
+    """First-boot provisioning's result when no gateway runs yet (a failed step is why, often)."""
+    from gateway.provision.state import read_provision_state, summary_line
+
+    doc = read_provision_state(state)
+    if doc is None:
+        return
+    if as_json:
+        click.echo(json.dumps({"running": False, "provision": doc}, sort_keys=True, default=str))
+        return
+    click.echo(f"provisioning  {summary_line(doc)}")
+    for step in doc.get("steps", []):
+        when = time.strftime("%H:%M:%S", time.localtime(step["at"])) if step.get("at") else "-"
+        click.echo(f"  {step['status']:<8} {step['name']:<9} {when}  {step.get('message', '')}")
+    if doc.get("error"):
+        click.echo(f"  error: {doc['error']}")
 
 
 @command.command("set-password", help=_("Write a salted scrypt hash of a status page password (mode 0600; the "

@@ -230,7 +230,16 @@ def status(gw: Gateway) -> dict[str, Any]:
         "store": store_view(gw), "uplink": uplink_view(gw), "indicators_made": gw.indicators_made,
         "status_url": getattr(getattr(gw, "status_server", None), "url", None),
         "imports": imports_view(gw.store),
+        "provision": provision_view(gw),
     }
+
+
+def provision_view(gw: Gateway) -> dict[str, Any] | None:
+    """First-boot provisioning's recorded result (gateway/provision/state.py), or None."""
+    from gateway.provision.state import read_provision_state
+
+    state_dir = getattr(gw, "state_dir", None)
+    return read_provision_state(state_dir) if state_dir is not None else None
 
 
 def series(gw: Gateway, minutes: float = 15.0, buckets: int = 60) -> dict[str, Any]:

@@ -241,8 +241,17 @@ function renderUplink(st) {
     [_("Delivery attempts / failures"), `${u.sent ?? 0} / ${u.failures ?? 0}`],
     [_("Rejected by the receiver"), Object.entries(u.rejected || {}).map(([k, v]) => `${k} ×${v}`).join(", ") || _("none")],
     [_("Last error"), u.last_error || _("none")], [_("Enterprise"), st.identity.enterprise_id || _("not enrolled")],
-    [_("Signing key id"), st.identity.kid],
+    [_("Signing key id"), st.identity.kid], [_("First-boot provisioning"), provisionText(st.provision, st.now)],
   ]);
+}
+
+function provisionText(p, now) {
+  if (!p) return _("not provisioned from a boot-partition file");
+  const steps = p.steps || [], failed = steps.filter(s => s.status === "failed");
+  const ok = steps.filter(s => s.status === "ok").length;
+  return codeText(p.status) + " · " + _("{ok} of {n} steps ok", {ok: ok, n: steps.length}) +
+    (failed.length ? " · " + _("{step} failed: {message}", {step: failed[0].name, message: failed[0].message}) : "") +
+    (p.finished_at ? ` · ${ago(p.finished_at, now)}` : "");
 }
 
 function renderImports(st) {

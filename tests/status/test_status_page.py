@@ -224,3 +224,25 @@ def test_connection_flood_is_bounded(live):
         for s in idle:
             s.close()
         srv.stop()
+
+
+def test_first_boot_provisioning_result_is_shown(live):
+    """What `edgeproof provision` recorded reaches /api/status (the page's Uplink table shows it)."""
+    from gateway.provision.state import new_state, write_provision_state
+
+    assert get_json(live["url"] + "/api/status")["provision"] is None
+    doc = new_state({"file": "/boot/firmware/edgeproof-provision.toml", "site_id": "sim-factory"}, 3)
+    for s in doc["steps"]:
+        s.update(status="ok", message=f"{s['name']} fine", at=1.0)
+    doc.update(status="done", finished_at=2.0)
+    write_provision_state(live["state"], doc)
+    try:
+        wait_for(lambda: get_json(live["url"] + "/api/status")["provision"] is not None, 10,
+                 what="the provisioning record (the status document is cached for 1 s)")
+        st = get_json(live["url"] + "/api/status")
+        assert st["provision"]["status"] == "done" and st["provision"]["attempt"] == 3
+        assert [s["name"] for s in st["provision"]["steps"]] == ["profile", "init", "enroll", "token", "probe",
+                                                                 "selftest"]
+        assert b"provisionText(st.provision" in http_get(live["url"] + "/static/page.js")[2]
+    finally:
+        (live["state"] / "provision.json").unlink()
