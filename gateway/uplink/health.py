@@ -114,7 +114,22 @@ def build_summary(gw: Gateway, now: float | None = None, consent: ConsentTracker
         version=__version__, uptime_s=max(0, int(now - gw.started_at)), clock=clock_state(),
         backlog=backlog_summary(gw, now), devices=devices_summary(list(gw.scheduler.pollers)),
         store=store_summary(gw), consent=(consent or ConsentTracker()).summary(gw), firmware=firmware_summary(),
+        first_boot=first_boot_summary(gw.state_dir),
         modem=modem() if modem is not None else None)
+
+
+def first_boot_summary(state_dir: Any) -> dict[str, Any] | None:
+    """Zero-touch first boot's result (gateway/provision): status and each step's outcome, never the
+    token, the receiver URL or the file's path; None on a gateway not provisioned from a boot-partition file."""
+    from gateway.provision.state import read_provision_state
+
+    doc = read_provision_state(state_dir)
+    if doc is None:
+        return None
+    steps = [{"name": str(s.get("name")), "status": str(s.get("status"))}
+             for s in doc.get("steps", []) if isinstance(s, dict)]
+    return {"status": doc.get("status"), "attempt": doc.get("attempt"), "finished_at": doc.get("finished_at"),
+            "steps": steps}
 
 
 def firmware_summary() -> dict[str, Any] | None:

@@ -49,7 +49,7 @@ def test_devices_are_counted_by_state_and_last_error_kind() -> None:
     got = devices_summary([poller("healthy"), poller("unhealthy", "timeout: no answer from 10.0.0.5"),
                            poller("unhealthy", "timeout: again"), poller("unhealthy", None), poller("starting")])
     assert got == {"total": 5, "healthy": 1, "unhealthy": 3, "starting": 1,
-                   "errors": {"timeout": 2, "unknown": 1}}
+                   "errors": {"timeout": 2, "unknown": 1}, "identified": 0}
 
 
 def test_the_summary_carries_the_signed_updates_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,3 +80,20 @@ def test_the_summary_carries_the_signed_updates_state(tmp_path: Path, monkeypatc
                                     store={"days_left": None, "size_mb": 0.1, "disk_free_mb": 100.0},
                                     consent={"last_change": None, "event": None}, firmware=fw)
     assert rec["firmware"]["last_event"]["result"] == "rolled_back"
+
+
+def test_the_summary_carries_the_first_boot_result_without_the_token(tmp_path: Path) -> None:
+    """First boot's outcome travels in the signed summary (issue 17); the token and receiver URL never do."""
+    from gateway.provision.state import STATE_FILE
+    from gateway.uplink.health import first_boot_summary
+
+    assert first_boot_summary(tmp_path) is None  # not provisioned from a boot-partition file
+    write_json_atomic(tmp_path / STATE_FILE, {
+        "status": "retrying", "attempt": 2, "started_at": 1.0, "finished_at": None, "receiver": "https://r.example",
+        "token": "tok-secret", "file": "/boot/firmware/edgeproof-provision.toml",
+        "steps": [{"name": "init", "status": "ok", "message": "key made", "at": 1.0},
+                  {"name": "enroll", "status": "failed", "message": "receiver unreachable", "at": 2.0}]})
+    fb = first_boot_summary(tmp_path)
+    assert fb == {"status": "retrying", "attempt": 2, "finished_at": None,
+                  "steps": [{"name": "init", "status": "ok"}, {"name": "enroll", "status": "failed"}]}
+    assert "tok-secret" not in str(fb) and "r.example" not in str(fb)
