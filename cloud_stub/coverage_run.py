@@ -94,7 +94,7 @@ def assess_facility(rdb: Any, fac: dict[str, Any], as_of: int, inputs: dict[tupl
         row = conn.execute("SELECT level, assessment FROM facility_coverage WHERE bank_id = ? AND facility_id = ?",
                            (fac["bank"], fac["facility_id"])).fetchone()
     previous = {"level": row[0], "since": json.loads(row[1]).get("since")} if row is not None else {}
-    a = rule.assessment(ev, {"facility": fac, "prices": px, "as_of": as_of})
+    a = rule.assess_facility(ev, {"facility": fac, "prices": px, "as_of": as_of})
     found = rule.findings(a, previous)
     since = int(previous["since"]) if previous.get("level") == a["level"] and previous.get("since") else as_of
     with rdb.write() as conn:

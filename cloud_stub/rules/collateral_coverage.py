@@ -59,7 +59,7 @@ class CollateralCoverage(Rule):
     title = "Collateral value vs the outstanding (margin call)"
     defaults: Mapping[str, Any] = {}
 
-    def assessment(self, ev: RuleInputs, params: Mapping[str, Any]) -> dict[str, Any]:
+    def assess_facility(self, ev: RuleInputs, params: Mapping[str, Any]) -> dict[str, Any]:
         """The facility's exact assessment from the verified indicators and the prices in ``params``."""
         fac, as_of = params["facility"], int(params["as_of"])
         max_age = float(fac["covenants"].get("max_weight_age_hours") or 24.0) * 3600
@@ -71,7 +71,7 @@ class CollateralCoverage(Rule):
     def evaluate(self, ev: RuleInputs, params: Mapping[str, Any]) -> list[Finding]:
         if not params.get("facility"):
             return []  # the authenticity analysis: no facility, nothing to compare
-        a = self.assessment(ev, params)
+        a = self.assess_facility(ev, params)
         return self.findings(a, params.get("previous") or {})
 
     def findings(self, a: dict[str, Any], previous: Mapping[str, Any]) -> list[Finding]:

@@ -295,7 +295,13 @@ def test_signed_pages_and_portfolio(world: World):
     assert st == 200 and p1["kind"] == "portfolio"
     assert wire.verify_report(p1["page_signature"], key) == {k: v for k, v in p1.items() if k != "page_signature"}
     hon = next(e for e in p1["enterprises"] if e["enterprise_id"] == "ent-hon")
-    assert hon["repayment"] == {"status": "not assessed"}
+    # the repayment assessment as the latest score report carries it (issue 15 item 3), level and all
+    with world.r.rdb.read() as conn:
+        (report,) = conn.execute("SELECT report FROM scores WHERE enterprise_id = 'ent-hon' ORDER BY id DESC"
+                                 " LIMIT 1").fetchone()
+    rep = json.loads(report).get("repayment") or {}
+    assert hon["repayment"]["status"] == (rep.get("status") or "not assessed")
+    assert hon["repayment"].get("level") == rep.get("level")
     with world.r.rdb.read() as conn:
         sid, score = conn.execute("SELECT id, score FROM scores WHERE enterprise_id = 'ent-hon' ORDER BY id DESC"
                                   " LIMIT 1").fetchone()
