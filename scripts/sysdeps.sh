@@ -7,7 +7,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # A CJK font: the status page is tested in Chinese in headless Chromium (without it the glyphs are boxes).
-fc-list 2>/dev/null | grep -q "Noto Sans CJK" || need+=(fonts-noto-cjk)
+{ fc-list 2>/dev/null | grep -q "Noto Sans CJK" || ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1; } || need+=(fonts-noto-cjk)
 # PostgreSQL server binaries: the SQL connector and the receiver's PostgreSQL store are tested against a real server.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # MariaDB's server: the SQL connector's mysql+pymysql:// path is tested against a real one (tests/support/mariadb.py).
