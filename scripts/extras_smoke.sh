@@ -15,7 +15,7 @@ PY="${PYTHON:-python3}"
 WORK="$(mktemp -d -t ep-extras-XXXXXX)"
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -62,7 +62,7 @@ smoke_base() {
 }
 
 smoke_cloud() {
-  local d; d="$(venv cloud "$WHEEL[cloud]")"
+  local d; d="$(venv cloud "${WHEEL}[cloud]")"
   local db="$WORK/cloud/receiver.db" port; port="$(free_port)"; mkdir -p "$WORK/cloud"
   "$d/bin/edgeproof" cloud serve --db "$db" --port "$port" > "$WORK/cloud-serve.log" 2>&1 &
   PIDS+=($!)
@@ -74,7 +74,7 @@ smoke_cloud() {
 }
 
 smoke_erp() {
-  local d; d="$(venv erp "$WHEEL[erp]")"
+  local d; d="$(venv erp "${WHEEL}[erp]")"
   "$d/bin/python" -c "import openpyxl, sqlalchemy, pymysql, psycopg; import gateway.connectors.importer" \
     || fail erp "imports"
   local s="$WORK/erp-state" p="$WORK/erp.toml"
@@ -117,7 +117,7 @@ assert len(reps) == 2 and all(r["status"] == "imported" and r["rows_ok"] > 0 for
 }
 
 smoke_vision() {
-  local d; d="$(venv vision "$WHEEL[vision]")"
+  local d; d="$(venv vision "${WHEEL}[vision]")"
   "$d/bin/python" -c '
 import cv2, numpy as np, sys
 img = np.full((240, 320, 3), 200, np.uint8)

@@ -21,8 +21,10 @@ def parse_number(raw: object) -> float | None:
     if isinstance(raw, bool):
         raise ValueError(f"not a number: {raw!r}")
     if isinstance(raw, int | float):
-        if raw != raw:
+        if raw != raw:  # an empty spreadsheet cell read as NaN: not observed
             return None
+        if raw in (float("inf"), float("-inf")):
+            raise ValueError(f"not a finite number: {raw!r}")
         return float(raw)
     text = str(raw).strip().translate(_NUM_JUNK)
     if text in ("", "-", "—"):

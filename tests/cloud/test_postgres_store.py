@@ -31,6 +31,7 @@ from tests.support.postgres import ThrowawayPostgres, postgres_server, rerun_on_
 psycopg = pytest.importorskip("psycopg")
 
 from cloud_stub.db_postgres import PostgresDB, _copy_statement, redact, to_pg  # noqa: E402
+from cloud_stub.schema import SCHEMA_VERSION  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,8 @@ def test_open_db_picks_the_store_by_target(pg_url: str, tmp_path: Path) -> None:
     try:
         assert (pg.dialect, lite.dialect) == ("postgresql", "sqlite")
         with pg.read() as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            assert version == (str(SCHEMA_VERSION),)
     finally:
         pg.close()
         lite.close()
@@ -104,11 +106,13 @@ def test_a_schema_2_database_is_migrated_in_place(rdb: PostgresDB, pg_url: str) 
         for table in ("findings", "alerts"):  # schema 4 hash-chains findings and alerts
             conn.execute(f"ALTER TABLE {table} DROP COLUMN prev")
             conn.execute(f"ALTER TABLE {table} DROP COLUMN hash")
+        conn.execute("ALTER TABLE gateway_keys DROP COLUMN protection")  # schema 5 records where a key lives
         conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     again = PostgresDB(pg_url)
     try:
         with again.read() as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            assert version == (str(SCHEMA_VERSION),)
             assert conn.execute("SELECT seq, head_sig FROM batches").fetchall() == [(1, None)]
         new = gw.next()
         assert ingest(again, new.envelope()).status == "accepted"
@@ -121,7 +125,7 @@ def test_a_schema_2_database_is_migrated_in_place(rdb: PostgresDB, pg_url: str) 
 def test_another_schema_version_is_refused_by_name(rdb: PostgresDB, pg_url: str) -> None:
     with rdb.write() as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    with pytest.raises(RuntimeError, match="schema version 1, this receiver needs 4"):
+    with pytest.raises(RuntimeError, match=f"schema version 1, this receiver needs {SCHEMA_VERSION}"):
         PostgresDB(pg_url)
     with rdb.write() as conn:
         conn.execute("DROP TABLE meta")
