@@ -19,6 +19,7 @@ import click
 
 from cloud_stub import serve_ops as _serve_ops
 from cloud_stub.errors import ReceiverError
+from cloud_stub.i18n import _
 
 
 def _open(db: str) -> Any:
@@ -36,30 +37,30 @@ def _fail(exc: ReceiverError) -> None:
     sys.exit(1)
 
 
-@click.group(help="Run and administer the EdgeProof receiver.")
+@click.group(help=_("Run and administer the EdgeProof receiver."))
 def cloud() -> None:
     pass
 
 
-@cloud.command(help="Serve the HTTP API (and MQTT ingest with --mqtt) until interrupted.")
+@cloud.command(help=_("Serve the HTTP API (and MQTT ingest with --mqtt) until interrupted."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
-              help="SQLite file, or a postgresql://user@host/dbname URL (needs --key).")
+              help=_("SQLite file, or a postgresql://user@host/dbname URL (needs --key)."))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8600, show_default=True, type=int, help="0 picks a free port.")
-@click.option("--mqtt", "mqtt_addr", default=None, metavar="HOST:PORT", help="Also ingest from this broker.")
+@click.option("--port", default=8600, show_default=True, type=int, help=_("0 picks a free port."))
+@click.option("--mqtt", "mqtt_addr", default=None, metavar="HOST:PORT", help=_("Also ingest from this broker."))
 @click.option("--mqtt-topic-prefix", default="edgeproof/v1", show_default=True)
 @click.option("--mqtt-share-group", default="edgeproof-receivers", show_default=True, metavar="NAME",
-              help="MQTT shared-subscription group: receivers with the same group split the batches.")
+              help=_("MQTT shared-subscription group: receivers with the same group split the batches."))
 @click.option("--ready-file", default=None, type=click.Path(dir_okay=False),
-              help='Written atomically as {"url", "pid"} once listening.')
+              help=_('Written atomically as {"url", "pid"} once listening.'))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver signing key (created 0600 if missing; default: next to a SQLite db).")
+              help=_("Receiver signing key (created 0600 if missing; default: next to a SQLite db)."))
 @click.option("--analyse-every", default=None, type=click.FloatRange(min=1.0), metavar="SECONDS",
-              help="Also analyse and score every enterprise this often (90-day period, shipped table).")
+              help=_("Also analyse and score every enterprise this often (90-day period, shipped table)."))
 @click.option("--tsa-url", default=None, metavar="URL",
-              help="RFC 3161 Time-Stamping Authority: timestamp chain tips and the access-log head daily.")
+              help=_("RFC 3161 Time-Stamping Authority: timestamp chain tips and the access-log head daily."))
 @click.option("--fleet-check-every", default=60.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
-              help="Raise silence and health alarms this often (cloud_stub/fleet_alerts.py); 0 turns it off.")
+              help=_("Raise silence and health alarms this often (cloud_stub/fleet_alerts.py); 0 turns it off."))
 @_serve_ops.options
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
           mqtt_share_group: str, ready_file: str | None, key_path: str | None,
@@ -138,7 +139,7 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
         rdb.close()
 
 
-@cloud.command(help="Issue a one-time enrollment token for an enterprise (created if new).")
+@cloud.command(help=_("Issue a one-time enrollment token for an enterprise (created if new)."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--enterprise", required=True)
 @click.option("--ttl-hours", default=72.0, show_default=True, type=float)
@@ -153,17 +154,17 @@ def token(db_path: str, enterprise: str, ttl_hours: float, as_json: bool) -> Non
     click.echo(json.dumps(out) if as_json else out["token"])
 
 
-@cloud.group(help="Banks and the enterprises that authorised them.")
+@cloud.group(help=_("Banks and the enterprises that authorised them."))
 def bank() -> None:
     pass
 
 
-@bank.command("add", help="Create the bank if new, grant it the enterprise, print its (new) bearer token.")
+@bank.command("add", help=_("Create the bank if new, grant it the enterprise, print its (new) bearer token."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--name", required=True)
 @click.option("--enterprise", required=True)
 @click.option("--categories", default="*", show_default=True, metavar="CAT,CAT,...",
-              help="Indicator categories the enterprise lets this bank see (energy,machine,...), or '*'.")
+              help=_("Indicator categories the enterprise lets this bank see (energy,machine,...), or '*'."))
 @click.option("--json", "as_json", is_flag=True)
 def bank_add(db_path: str, name: str, enterprise: str, categories: str, as_json: bool) -> None:
     from cloud_stub.banks import add_bank
@@ -178,7 +179,7 @@ def bank_add(db_path: str, name: str, enterprise: str, categories: str, as_json:
     warn_wider(out["consent"], name, enterprise)
 
 
-@bank.command("revoke", help="Withdraw an enterprise's authorisation of a bank.")
+@bank.command("revoke", help=_("Withdraw an enterprise's authorisation of a bank."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--name", required=True)
 @click.option("--enterprise", required=True)
@@ -192,7 +193,7 @@ def bank_revoke(db_path: str, name: str, enterprise: str) -> None:
     click.echo(json.dumps(out))
 
 
-@cloud.command("revoke-key", help="Revoke a gateway key; later batches signed with it are rejected.")
+@cloud.command("revoke-key", help=_("Revoke a gateway key; later batches signed with it are rejected."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--kid", required=True)
 def revoke_key(db_path: str, kid: str) -> None:
@@ -205,7 +206,7 @@ def revoke_key(db_path: str, kid: str) -> None:
     click.echo(json.dumps(out))
 
 
-@cloud.command("findings", help="List findings: gaps, equivocations, rejected batches.")
+@cloud.command("findings", help=_("List findings: gaps, equivocations, rejected batches."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--enterprise", default=None)
 @click.option("--json", "as_json", is_flag=True)
@@ -225,7 +226,7 @@ def findings_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
         click.echo("no findings")
 
 
-_DB_HELP = "SQLite file, or a postgresql://user@host/dbname URL (needs --key)."
+_DB_HELP = _("SQLite file, or a postgresql://user@host/dbname URL (needs --key).")
 
 
 def _epoch(value: str | None) -> int | None:
@@ -271,16 +272,16 @@ def _score_line(a: Any) -> str:
     return line
 
 
-@cloud.command("analyse", help="Cross-verify and score enterprises; stores findings, scores and alerts.")
+@cloud.command("analyse", help=_("Cross-verify and score enterprises; stores findings, scores and alerts."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), help=_DB_HELP)
-@click.option("--enterprise", default=None, help="One enterprise (or --all).")
-@click.option("--all", "all_", is_flag=True, help="Every enterprise.")
-@click.option("--as-of", default=None, help="End of the period (ISO 8601 or epoch s; default: this hour).")
+@click.option("--enterprise", default=None, help=_("One enterprise (or --all)."))
+@click.option("--all", "all_", is_flag=True, help=_("Every enterprise."))
+@click.option("--as-of", default=None, help=_("End of the period (ISO 8601 or epoch s; default: this hour)."))
 @click.option("--days", default=90, show_default=True, type=click.IntRange(min=1))
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, exists=True),
-              help="Scorecard table (default: the shipped current version).")
+              help=_("Scorecard table (default: the shipped current version)."))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver signing key (default: next to a SQLite db).")
+              help=_("Receiver signing key (default: next to a SQLite db)."))
 @click.option("--json", "as_json", is_flag=True)
 def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | None, days: int,
                 config_path: str | None, key_path: str | None, as_json: bool) -> None:
@@ -308,9 +309,9 @@ def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | N
     sys.exit(1 if any(a.score_id is None for a in done) else 0)
 
 
-@cloud.command("scores", help="List an enterprise's stored scores, newest first.")
+@cloud.command("scores", help=_("List an enterprise's stored scores, newest first."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
-              help="SQLite file, or a postgresql://user@host/dbname URL.")
+              help=_("SQLite file, or a postgresql://user@host/dbname URL."))
 @click.option("--enterprise", required=True)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
@@ -339,13 +340,13 @@ def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None
         click.echo(f"no scores for {enterprise}")
 
 
-@cloud.command("rescore", help="Recompute a stored score from its stored inputs; exit 1 unless identical.")
+@cloud.command("rescore", help=_("Recompute a stored score from its stored inputs; exit 1 unless identical."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False), help=_DB_HELP)
 @click.option("--score-id", required=True, type=int)
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, exists=True),
-              help="Table for a score made with a custom one (default: the shipped file of its version).")
+              help=_("Table for a score made with a custom one (default: the shipped file of its version)."))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver key to check the stored signature with (default: next to a SQLite db).")
+              help=_("Receiver key to check the stored signature with (default: next to a SQLite db)."))
 @click.option("--json", "as_json", is_flag=True)
 def rescore_cmd(db_path: str, score_id: int, config_path: str | None, key_path: str | None,
                 as_json: bool) -> None:
@@ -370,13 +371,13 @@ def rescore_cmd(db_path: str, score_id: int, config_path: str | None, key_path: 
     sys.exit(0 if out["reproducible"] else 1)
 
 
-@cloud.command("move-store", help="Copy a SQLite receiver database into an empty PostgreSQL one and prove the "
+@cloud.command("move-store", help=_("Copy a SQLite receiver database into an empty PostgreSQL one and prove the "
                                    "copy (row counts and content digests per table). Stop the receiver first; "
-                                   "keep its --key file.")
+                                   "keep its --key file."))
 @click.option("--from", "source", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The receiver's SQLite file.")
+              help=_("The receiver's SQLite file."))
 @click.option("--to", "target", required=True, metavar="URL",
-              help="postgresql://user@host/dbname of an empty database.")
+              help=_("postgresql://user@host/dbname of an empty database."))
 @click.option("--json", "as_json", is_flag=True)
 def move_store_cmd(source: str, target: str, as_json: bool) -> None:
     from cloud_stub.db import is_postgres_url
@@ -397,25 +398,25 @@ def move_store_cmd(source: str, target: str, as_json: bool) -> None:
                f"--db {out['target']} and the same --key file")
 
 
-@click.group(help="Bank-side tools for the receiver's feed.")
+@click.group(help=_("Bank-side tools for the receiver's feed."))
 def feed() -> None:
     pass
 
 
-@feed.command("verify", help="Pull the whole feed and verify every record, page and score report independently.")
-@click.option("--url", required=True, help="Receiver base URL, e.g. http://127.0.0.1:8600")
-@click.option("--enterprise", default=None, help="Verify this enterprise only (default: every one the bank sees).")
+@feed.command("verify", help=_("Pull the whole feed and verify every record, page and score report independently."))
+@click.option("--url", required=True, help=_("Receiver base URL, e.g. http://127.0.0.1:8600"))
+@click.option("--enterprise", default=None, help=_("Verify this enterprise only (default: every one the bank sees)."))
 @click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
-@click.option("--pin-receiver-key", "pin", default=None, help="Expected receiver public key (base64).")
+@click.option("--pin-receiver-key", "pin", default=None, help=_("Expected receiver public key (base64)."))
 @click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Incremental: verify only what was added since the last clean run recorded in this file "
-                   "(created on first use), continuing its chains and pinning the keys it saw.")
+              help=_("Incremental: verify only what was added since the last clean run recorded in this file "
+                   "(created on first use), continuing its chains and pinning the keys it saw."))
 @click.option("--max-head-age", "max_head_age", default=None, type=click.FloatRange(min=0),
-              help="Fail when a gateway's latest signed head statement is older than this many seconds "
-                   "(default: a notice only; gateways sign one every 300 s while up).")
+              help=_("Fail when a gateway's latest signed head statement is older than this many seconds "
+                   "(default: a notice only; gateways sign one every 300 s while up)."))
 @click.option("--require-hardware-keys", is_flag=True,
-              help="Fail when a gateway key of the enterprise is a file on the device (protection 'file'), not a "
-                   "key in a TPM ('tpm' or 'tpm-attested').")
+              help=_("Fail when a gateway key of the enterprise is a file on the device (protection 'file'), not a "
+                   "key in a TPM ('tpm' or 'tpm-attested')."))
 @click.option("--json", "as_json", is_flag=True)
 def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, state_path: Path | None,
                 max_head_age: float | None, require_hardware_keys: bool, as_json: bool) -> None:
@@ -477,16 +478,16 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
     sys.exit(0 if ok else 1)
 
 
-@feed.command("rescore", help="Recompute a served score report, its findings and its inputs digest from the "
+@feed.command("rescore", help=_("Recompute a served score report, its findings and its inputs digest from the "
                              "records this bank verified (pulled and checked as `feed verify` does); exit 1 naming "
-                             "what differs.")
-@click.option("--url", required=True, help="Receiver base URL, e.g. http://127.0.0.1:8600")
-@click.option("--enterprise", required=True, help="The enterprise whose score to recompute.")
+                             "what differs."))
+@click.option("--url", required=True, help=_("Receiver base URL, e.g. http://127.0.0.1:8600"))
+@click.option("--enterprise", required=True, help=_("The enterprise whose score to recompute."))
 @click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
-@click.option("--pin-receiver-key", "pin", default=None, help="Expected receiver public key (base64).")
-@click.option("--score-id", type=int, default=None, help="The score to recompute (default: the latest).")
+@click.option("--pin-receiver-key", "pin", default=None, help=_("Expected receiver public key (base64)."))
+@click.option("--score-id", type=int, default=None, help=_("The score to recompute (default: the latest)."))
 @click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="The scorecard table the report names, when it is not one this installation ships.")
+              help=_("The scorecard table the report names, when it is not one this installation ships."))
 @click.option("--json", "as_json", is_flag=True)
 def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_id: int | None,
                  config_path: str | None, as_json: bool) -> None:

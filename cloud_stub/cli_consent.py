@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from cloud_stub.i18n import _
+
 STATUS_TEXT = {
     "consent": "limited by the enterprise's signed consent",
     "no_consent": "no signed consent record from the enterprise's gateways: the grant alone applies",
@@ -34,7 +36,7 @@ def warn_wider(eff: dict[str, Any], bank: str, enterprise: str) -> None:
         click.echo(f"note: {STATUS_TEXT['no_consent']} ({enterprise})", err=True)
 
 
-@click.command("consent", help="Each bank grant of an enterprise beside what its signed consent lets through.")
+@click.command("consent", help=_("Each bank grant of an enterprise beside what its signed consent lets through."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--enterprise", required=True)
 @click.option("--json", "as_json", is_flag=True)

@@ -8,17 +8,19 @@ from typing import Any
 
 import click
 
+from cloud_stub.i18n import _
 
-@click.group("dispute", help="Disputes and confirmations sent by enterprises, and the banks' decisions.")
+
+@click.group("dispute", help=_("Disputes and confirmations sent by enterprises, and the banks' decisions."))
 def dispute() -> None:
     pass
 
 
-@dispute.command("list", help="Every dispute and confirmation of one enterprise, oldest first.")
-@click.option("--db", "db_path", required=True, help="Receiver database (file or postgresql:// URL).")
+@dispute.command("list", help=_("Every dispute and confirmation of one enterprise, oldest first."))
+@click.option("--db", "db_path", required=True, help=_("Receiver database (file or postgresql:// URL)."))
 @click.option("--enterprise", required=True)
 @click.option("--status", type=click.Choice(["open", "accepted", "rejected", "mixed", "recorded"]), default=None,
-              help="Only items with this status.")
+              help=_("Only items with this status."))
 @click.option("--json", "as_json", is_flag=True)
 def list_(db_path: str, enterprise: str, status: str | None, as_json: bool) -> None:
     from cloud_stub.cli import _open

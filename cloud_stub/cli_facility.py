@@ -17,10 +17,11 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
+from cloud_stub.i18n import _
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
-                   help="SQLite file, or a postgresql://user@host/dbname URL.")
-_BANK = click.option("--bank", "bank", required=True, help="The bank the facilities and prices belong to.")
+                   help=_("SQLite file, or a postgresql://user@host/dbname URL."))
+_BANK = click.option("--bank", "bank", required=True, help=_("The bank the facilities and prices belong to."))
 
 
 def _doc(path: str) -> Any:
@@ -36,7 +37,7 @@ def _echo(out: Any) -> None:
     click.echo(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-@click.group("facility", help="A bank's facilities to its enterprises (amount, drawn, term, covenants, pledges).")
+@click.group("facility", help=_("A bank's facilities to its enterprises (amount, drawn, term, covenants, pledges)."))
 def facility_cmd() -> None:
     pass
 
@@ -53,7 +54,7 @@ def _put(db_path: str, bank: str, facility_id: str, file: str, create: bool) -> 
         rdb.close()
 
 
-@facility_cmd.command("add", help="Add a facility from a JSON file (docs/receiver.md, \"Facilities\").")
+@facility_cmd.command("add", help=_("Add a facility from a JSON file (docs/receiver.md, \"Facilities\")."))
 @_DB
 @_BANK
 @click.argument("facility_id")
@@ -62,7 +63,7 @@ def facility_add(db_path: str, bank: str, facility_id: str, file: str) -> None:
     _put(db_path, bank, facility_id, file, True)
 
 
-@facility_cmd.command("update", help="Replace a facility's terms, covenants and pledges from a JSON file.")
+@facility_cmd.command("update", help=_("Replace a facility's terms, covenants and pledges from a JSON file."))
 @_DB
 @_BANK
 @click.argument("facility_id")
@@ -71,7 +72,7 @@ def facility_update(db_path: str, bank: str, facility_id: str, file: str) -> Non
     _put(db_path, bank, facility_id, file, False)
 
 
-@facility_cmd.command("list", help="The bank's live facilities with their latest coverage.")
+@facility_cmd.command("list", help=_("The bank's live facilities with their latest coverage."))
 @_DB
 @_BANK
 @click.option("--enterprise", default=None)
@@ -97,7 +98,7 @@ def facility_list(db_path: str, bank: str, enterprise: str | None, as_json: bool
     click.echo(f"{len(items)} facility(ies) of {bank}")
 
 
-@facility_cmd.command("remove", help="Remove a facility (its findings and alerts stay).")
+@facility_cmd.command("remove", help=_("Remove a facility (its findings and alerts stay)."))
 @_DB
 @_BANK
 @click.argument("facility_id")
@@ -113,12 +114,12 @@ def facility_remove(db_path: str, bank: str, facility_id: str) -> None:
         rdb.close()
 
 
-@click.group("price", help="A bank's price series per product class.")
+@click.group("price", help=_("A bank's price series per product class."))
 def price_cmd() -> None:
     pass
 
 
-@price_cmd.command("import", help="Import a daily price CSV: day,product_class,price,currency,unit.")
+@price_cmd.command("import", help=_("Import a daily price CSV: day,product_class,price,currency,unit."))
 @_DB
 @_BANK
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False))
@@ -134,15 +135,15 @@ def price_import(db_path: str, bank: str, file: str) -> None:
         rdb.close()
 
 
-@price_cmd.command("pull", help="Fetch a day's prices from a price API (adapter) and store them.")
+@price_cmd.command("pull", help=_("Fetch a day's prices from a price API (adapter) and store them."))
 @_DB
 @_BANK
-@click.option("--adapter", default="http-json", show_default=True, help="A registered price adapter.")
-@click.option("--url", required=True, help="The price service's URL.")
-@click.option("--token-env", default=None, metavar="VAR", help="Environment variable holding its bearer token.")
+@click.option("--adapter", default="http-json", show_default=True, help=_("A registered price adapter."))
+@click.option("--url", required=True, help=_("The price service's URL."))
+@click.option("--token-env", default=None, metavar="VAR", help=_("Environment variable holding its bearer token."))
 @click.option("--class", "classes", multiple=True,
-              help="Product class to fetch (repeatable; default: every class the bank's facilities pledge).")
-@click.option("--day", default=None, help="YYYY-MM-DD (default: today, UTC).")
+              help=_("Product class to fetch (repeatable; default: every class the bank's facilities pledge)."))
+@click.option("--day", default=None, help=_("YYYY-MM-DD (default: today, UTC)."))
 def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str | None, classes: tuple[str, ...],
                day: str | None) -> None:
     import os
@@ -150,7 +151,7 @@ def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str |
 
     from cloud_stub import facilities, price_http, prices  # price_http registers the http-json adapter
 
-    _ = price_http
+    assert price_http  # imported for its registration
     cls = prices.adapters().get(adapter)
     if cls is None:
         raise click.BadParameter(f"one of {sorted(prices.adapters())}", param_hint="--adapter")
@@ -174,18 +175,18 @@ def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str |
         rdb.close()
 
 
-@click.group("coverage", help="Collateral value and coverage of a bank's facilities.")
+@click.group("coverage", help=_("Collateral value and coverage of a bank's facilities."))
 def coverage_cmd() -> None:
     pass
 
 
-@coverage_cmd.command("run", help="Assess every facility of a bank (or of every bank) now: coverage, margin-call "
-                                   "findings and alerts. Run it daily after the price import (cron, a timer).")
+@coverage_cmd.command("run", help=_("Assess every facility of a bank (or of every bank) now: coverage, margin-call "
+                                   "findings and alerts. Run it daily after the price import (cron, a timer)."))
 @_DB
-@click.option("--bank", "bank", default=None, help="The bank (or --all-banks).")
-@click.option("--all-banks", "all_banks", is_flag=True, help="Every bank with a live facility.")
+@click.option("--bank", "bank", default=None, help=_("The bank (or --all-banks)."))
+@click.option("--all-banks", "all_banks", is_flag=True, help=_("Every bank with a live facility."))
 @click.option("--enterprise", default=None)
-@click.option("--as-of", "as_of", default=None, help="ISO 8601 or epoch seconds (default: now).")
+@click.option("--as-of", "as_of", default=None, help=_("ISO 8601 or epoch seconds (default: now)."))
 @click.option("--json", "as_json", is_flag=True)
 def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise: str | None, as_of: str | None,
                      as_json: bool) -> None:
@@ -221,11 +222,11 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
                    f"{len(out['alerts'])} alert(s)")
 
 
-@click.command("portfolio", help="Every enterprise of a bank, worst first: score, repayment, coverage, changes.")
+@click.command("portfolio", help=_("Every enterprise of a bank, worst first: score, repayment, coverage, changes."))
 @_DB
 @_BANK
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver signing key (default: next to a SQLite db).")
+              help=_("Receiver signing key (default: next to a SQLite db)."))
 @click.option("--json", "as_json", is_flag=True)
 def portfolio_cmd(db_path: str, bank: str, key_path: str | None, as_json: bool) -> None:
     from cloud_stub import portfolio

@@ -14,9 +14,10 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
+from cloud_stub.i18n import _
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
-                   help="SQLite file, or a postgresql://user@host/dbname URL.")
+                   help=_("SQLite file, or a postgresql://user@host/dbname URL."))
 
 
 def _age(seconds: float) -> str:
@@ -57,11 +58,11 @@ def fleet_table(page: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@click.command("gateways", help="List every gateway: last contact, last seq, version, key protection (file / tpm "
+@click.command("gateways", help=_("List every gateway: last contact, last seq, version, key protection (file / tpm "
                                 "/ tpm-attested), state (online / late / silent / revoked) and its latest health "
-                                "summary.")
+                                "summary."))
 @_DB
-@click.option("--enterprise", default=None, help="Only this enterprise's gateways.")
+@click.option("--enterprise", default=None, help=_("Only this enterprise's gateways."))
 @click.option("--json", "as_json", is_flag=True)
 def gateways_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.fleet_api import fleet_page
@@ -74,12 +75,12 @@ def gateways_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
     click.echo(json.dumps(page, indent=2, sort_keys=True) if as_json else fleet_table(page))
 
 
-@click.command("check-fleet", help="Raise and clear fleet alarms now (silent gateways, unhealthy devices, clock, "
-                                   "backlog); `cloud serve` runs the same check every minute.")
+@click.command("check-fleet", help=_("Raise and clear fleet alarms now (silent gateways, unhealthy devices, clock, "
+                                   "backlog); `cloud serve` runs the same check every minute."))
 @_DB
-@click.option("--enterprise", default=None, help="Only this enterprise's gateways.")
+@click.option("--enterprise", default=None, help=_("Only this enterprise's gateways."))
 @click.option("--now", "now_text", default=None, metavar="TIME",
-              help="Judge as of this time (ISO 8601 or epoch seconds; default: now). For drills and tests.")
+              help=_("Judge as of this time (ISO 8601 or epoch seconds; default: now). For drills and tests."))
 @click.option("--json", "as_json", is_flag=True)
 def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, as_json: bool) -> None:
     from cloud_stub.fleet_alerts import check_fleet
@@ -99,13 +100,13 @@ def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, 
     click.echo(f"{len(alerts)} alert(s) raised or cleared")
 
 
-@click.command("fleet-settings", help="Show or set an enterprise's silence thresholds (seconds) and how many hours "
-                                      "a backlog must grow before it alarms.")
+@click.command("fleet-settings", help=_("Show or set an enterprise's silence thresholds (seconds) and how many hours "
+                                      "a backlog must grow before it alarms."))
 @_DB
 @click.option("--enterprise", required=True)
 @click.option("--late-after", type=click.IntRange(min=1), default=None, metavar="SECONDS")
 @click.option("--silent-after", type=click.IntRange(min=1), default=None, metavar="SECONDS",
-              help="The expected interval: silent longer than this raises gateway_silent.")
+              help=_("The expected interval: silent longer than this raises gateway_silent."))
 @click.option("--backlog-hours", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--json", "as_json", is_flag=True)
 def fleet_settings_cmd(db_path: str, enterprise: str, late_after: int | None, silent_after: int | None,
@@ -128,12 +129,12 @@ def fleet_settings_cmd(db_path: str, enterprise: str, late_after: int | None, si
     click.echo(json.dumps(out) if as_json else " ".join(f"{k}={v}" for k, v in out.items()))
 
 
-@click.group("operator", help="Operators of the receiver: bearer tokens for the fleet API.")
+@click.group("operator", help=_("Operators of the receiver: bearer tokens for the fleet API."))
 def operator() -> None:
     pass
 
 
-@operator.command("add", help="Create an operator (or rotate its token); prints the token once.")
+@operator.command("add", help=_("Create an operator (or rotate its token); prints the token once."))
 @_DB
 @click.option("--name", required=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -150,7 +151,7 @@ def operator_add(db_path: str, name: str, as_json: bool) -> None:
     click.echo(json.dumps(out) if as_json else out["token"])
 
 
-@operator.command("revoke", help="Revoke an operator's token.")
+@operator.command("revoke", help=_("Revoke an operator's token."))
 @_DB
 @click.option("--name", required=True)
 def operator_revoke(db_path: str, name: str) -> None:

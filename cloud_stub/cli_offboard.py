@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from cloud_stub.i18n import _
+
 
 def _key(db_path: str, key_path: str | None) -> Any:
     from cloud_stub import receiver_key
@@ -28,20 +30,20 @@ def _key(db_path: str, key_path: str | None) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-@click.command("offboard", help="Offboard an enterprise: revoke its gateways' keys, end its bank grants, archive "
-                                "its evidence, and after the hold purge it leaving a signed tombstone.")
-@click.option("--db", "db_path", required=True, help="SQLite file or postgresql:// URL.")
+@click.command("offboard", help=_("Offboard an enterprise: revoke its gateways' keys, end its bank grants, archive "
+                                "its evidence, and after the hold purge it leaving a signed tombstone."))
+@click.option("--db", "db_path", required=True, help=_("SQLite file or postgresql:// URL."))
 @click.option("--enterprise", default=None)
 @click.option("--hold-days", default=30.0, show_default=True, type=click.FloatRange(min=0),
-              help="Days the data is kept (not served) before the purge; 0 purges now.")
+              help=_("Days the data is kept (not served) before the purge; 0 purges now."))
 @click.option("--archive", "archive_dir", default=".", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="Where the evidence bundle (and the destruction certificate) are written.")
-@click.option("--reason", default="", help="Kept in the tombstone and the certificate.")
-@click.option("--purge-due", is_flag=True, help="Purge every offboarded enterprise whose hold has passed.")
-@click.option("--status", "show_status", is_flag=True, help="Show offboarded enterprises, their holds and purges.")
+              help=_("Where the evidence bundle (and the destruction certificate) are written."))
+@click.option("--reason", default="", help=_("Kept in the tombstone and the certificate."))
+@click.option("--purge-due", is_flag=True, help=_("Purge every offboarded enterprise whose hold has passed."))
+@click.option("--status", "show_status", is_flag=True, help=_("Show offboarded enterprises, their holds and purges."))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver signing key (default: beside the SQLite database).")
+              help=_("Receiver signing key (default: beside the SQLite database)."))
 @click.option("--json", "as_json", is_flag=True)
 def offboard_cmd(db_path: str, enterprise: str | None, hold_days: float, archive_dir: Path, reason: str,
                  purge_due: bool, show_status: bool, key_path: str | None, as_json: bool) -> None:

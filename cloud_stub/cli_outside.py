@@ -14,20 +14,22 @@ import sys
 
 import click
 
+from cloud_stub.i18n import _
 
-@click.group("outside", help="Outside data: business registry, penalties, court judgments, tax status, news.")
+
+@click.group("outside", help=_("Outside data: business registry, penalties, court judgments, tax status, news."))
 def outside() -> None:
     pass
 
 
-@outside.group("source", help="Sources of outside data and the keys of those that sign.")
+@outside.group("source", help=_("Sources of outside data and the keys of those that sign."))
 def source() -> None:
     pass
 
 
-@source.command("add", help="Register a source (again, to change its key).")
-@click.option("--db", "db_path", required=True, help="Receiver database (file or postgresql:// URL).")
-@click.option("--public-key", default=None, help="The source's Ed25519 public key, base64 (for sources that sign).")
+@source.command("add", help=_("Register a source (again, to change its key)."))
+@click.option("--db", "db_path", required=True, help=_("Receiver database (file or postgresql:// URL)."))
+@click.option("--public-key", default=None, help=_("The source's Ed25519 public key, base64 (for sources that sign)."))
 @click.argument("name")
 def source_add(db_path: str, name: str, public_key: str | None) -> None:
     from cloud_stub.cli import _open
@@ -45,10 +47,10 @@ def source_add(db_path: str, name: str, public_key: str | None) -> None:
     click.echo(json.dumps(out, sort_keys=True))
 
 
-@outside.command("import", help="Import a file of outside records (JSON array or JSON Lines) from one source.")
-@click.option("--db", "db_path", required=True, help="Receiver database (file or postgresql:// URL).")
-@click.option("--source", "source_name", required=True, help="The source the file came from.")
-@click.option("--retrieved", default=None, help="When the file was retrieved (ISO 8601, UTC); default now.")
+@outside.command("import", help=_("Import a file of outside records (JSON array or JSON Lines) from one source."))
+@click.option("--db", "db_path", required=True, help=_("Receiver database (file or postgresql:// URL)."))
+@click.option("--source", "source_name", required=True, help=_("The source the file came from."))
+@click.option("--retrieved", default=None, help=_("When the file was retrieved (ISO 8601, UTC); default now."))
 @click.argument("file", type=click.Path(dir_okay=False))
 def import_cmd(db_path: str, source_name: str, retrieved: str | None, file: str) -> None:
     from cloud_stub.cli import _open
@@ -72,8 +74,8 @@ def import_cmd(db_path: str, source_name: str, retrieved: str | None, file: str)
     click.echo(json.dumps({"file": file, "source": source_name, **out}, sort_keys=True))
 
 
-@outside.command("list", help="An enterprise's outside records with source, retrieval time and digest.")
-@click.option("--db", "db_path", required=True, help="Receiver database (file or postgresql:// URL).")
+@outside.command("list", help=_("An enterprise's outside records with source, retrieval time and digest."))
+@click.option("--db", "db_path", required=True, help=_("Receiver database (file or postgresql:// URL)."))
 @click.option("--enterprise", required=True)
 @click.option("--json", "as_json", is_flag=True)
 def list_cmd(db_path: str, enterprise: str, as_json: bool) -> None:

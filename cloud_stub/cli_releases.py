@@ -11,17 +11,18 @@ import click
 
 from cloud_stub.cli import _fail, _open
 from cloud_stub.errors import ReceiverError
+from cloud_stub.i18n import _
 
 
-@click.group("releases", help="Publish signed release bundles for the gateways to fetch.")
+@click.group("releases", help=_("Publish signed release bundles for the gateways to fetch."))
 def releases() -> None:
     pass
 
 
-@releases.command("publish", help="Serve BUNDLE as the latest release for every gateway, or one enterprise's.")
+@releases.command("publish", help=_("Serve BUNDLE as the latest release for every gateway, or one enterprise's."))
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--enterprise", default="*", show_default=True, help="Only this enterprise's gateways ('*': all).")
+@click.option("--enterprise", default="*", show_default=True, help=_("Only this enterprise's gateways ('*': all)."))
 @click.option("--json", "as_json", is_flag=True)
 def publish_cmd(bundle: Path, db_path: str, enterprise: str, as_json: bool) -> None:
     from cloud_stub import releases as rel
@@ -37,7 +38,7 @@ def publish_cmd(bundle: Path, db_path: str, enterprise: str, as_json: bool) -> N
                f"published {out['version']} for {out['target']} ({out['size']} bytes, sha256 {out['sha256'][:16]})")
 
 
-@releases.command("list", help="The published releases, oldest first.")
+@releases.command("list", help=_("The published releases, oldest first."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 def list_cmd(db_path: str, as_json: bool) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from cloud_stub.i18n import _
+
 
 def _default_exec() -> str:
     beside = Path(sys.executable).parent / "edgeproof"
@@ -21,25 +23,25 @@ def _default_exec() -> str:
 
 @click.command("install-service")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
-              help="Install into this root tree instead of the running system.")
-@click.option("--user", default="edgeproof-receiver", show_default=True, help="Dedicated system user.")
+              help=_("Install into this root tree instead of the running system."))
+@click.option("--user", default="edgeproof-receiver", show_default=True, help=_("Dedicated system user."))
 @click.option("--state-dir", default="/var/lib/edgeproof-receiver", show_default=True,
-              help="Database (SQLite) and receiver key live here (0700).")
+              help=_("Database (SQLite) and receiver key live here (0700)."))
 @click.option("--config-dir", default="/etc/edgeproof-receiver", show_default=True)
-@click.option("--db", default=None, help="Default: STATE_DIR/receiver.db; or postgresql://user@host/db (password "
-                                         "in the env file as PGPASSWORD).")
+@click.option("--db", default=None, help=_("Default: STATE_DIR/receiver.db; or postgresql://user@host/db (password "
+                                         "in the env file as PGPASSWORD)."))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8600, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--mqtt", default=None, metavar="HOST:PORT")
-@click.option("--tls-cert", default=None, help="PEM certificate path as the service will see it.")
-@click.option("--tls-key", default=None, help="PEM key path as the service will see it (readable by the user).")
-@click.option("--no-access-log", is_flag=True, help="Do not write the JSON access log under /var/log.")
-@click.option("--exec", "exec_path", default=None, help="edgeproof executable (default: this venv's).")
-@click.option("--memory-max", default=None, help="systemd MemoryMax= (e.g. 2G).")
+@click.option("--tls-cert", default=None, help=_("PEM certificate path as the service will see it."))
+@click.option("--tls-key", default=None, help=_("PEM key path as the service will see it (readable by the user)."))
+@click.option("--no-access-log", is_flag=True, help=_("Do not write the JSON access log under /var/log."))
+@click.option("--exec", "exec_path", default=None, help=_("edgeproof executable (default: this venv's)."))
+@click.option("--memory-max", default=None, help=_("systemd MemoryMax= (e.g. 2G)."))
 @click.option("--enable/--no-enable", default=True, show_default=True)
-@click.option("--start/--no-start", default=None, help="Start it now (default: yes on the live system).")
-@click.option("--force", is_flag=True, help="Replace an existing unit that differs.")
-@click.option("--dry-run", is_flag=True, help="Print the unit and the steps; change nothing.")
+@click.option("--start/--no-start", default=None, help=_("Start it now (default: yes on the live system)."))
+@click.option("--force", is_flag=True, help=_("Replace an existing unit that differs."))
+@click.option("--dry-run", is_flag=True, help=_("Print the unit and the steps; change nothing."))
 def install_service(root: Path, user: str, state_dir: str, config_dir: str, db: str | None, host: str, port: int,
                     mqtt: str | None, tls_cert: str | None, tls_key: str | None, no_access_log: bool,
                     exec_path: str | None, memory_max: str | None, enable: bool, start: bool | None, force: bool,
