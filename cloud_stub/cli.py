@@ -33,7 +33,7 @@ def _open(db: str) -> Any:
 
 
 def _fail(exc: ReceiverError) -> None:
-    click.echo(f"error: {exc.code}: {exc.message}", err=True)
+    click.echo(_("error: {code}: {message}").format(code=exc.code, message=exc.message), err=True)
     sys.exit(1)
 
 
@@ -75,7 +75,7 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
     if is_postgres_url(db_path) and key_path is None:
         # There is no file to put the key next to; receivers sharing a database should
         # also share one key file, so a bank can pin a single receiver key.
-        raise click.UsageError("--key is required with a PostgreSQL --db")
+        raise click.UsageError(_("--key is required with a PostgreSQL --db"))
     if mqtt_addr:
         from cloud_stub.mqtt_ingest import check_share_group
 
@@ -88,7 +88,7 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
         key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
     except (OSError, ValueError) as exc:
         rdb.close()
-        raise click.ClickException(f"receiver key: {exc}") from exc
+        raise click.ClickException(_("receiver key: {error}").format(error=exc)) from exc
     mq = None
     if mqtt_addr:
         from cloud_stub.mqtt_ingest import MqttIngest, parse_hostport
@@ -122,9 +122,10 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
     try:
         run_server(app, host, port, ready_file, ops["tls_cert"], ops["tls_key"])
     except ssl.SSLError as exc:  # an OSError too: a certificate or key uvicorn could not load
-        raise click.ClickException(f"--tls-cert/--tls-key: cannot load them: {exc}") from exc
+        raise click.ClickException(_("--tls-cert/--tls-key: cannot load them: {error}").format(error=exc)) from exc
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise click.ClickException(_("cannot listen on {host}:{port}: {error}").format(
+            host=host, port=port, error=exc.strerror or exc)) from exc
     finally:
         running.stop()
         app.state.access_log.close()  # what is still pending is written before the database closes
@@ -223,7 +224,7 @@ def findings_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
         click.echo(f"{f['id']:>6} {f['created']} {f['severity']:<14} {f['kind']:<15} "
                    f"{f['gateway_id'] or '-'} {json.dumps(f['detail'], sort_keys=True)}")
     if not items:
-        click.echo("no findings")
+        click.echo(_("no findings"))
 
 
 _DB_HELP = _("SQLite file, or a postgresql://user@host/dbname URL (needs --key).")
@@ -240,7 +241,8 @@ def _epoch(value: str | None) -> int | None:
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time or epoch seconds", param_hint="--as-of") from exc
+        raise click.BadParameter(_("{value} is not an ISO 8601 time or epoch seconds").format(value=repr(value)),
+                                 param_hint="--as-of") from exc
     return int((ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp())
 
 
@@ -248,27 +250,31 @@ def _analysis_key(db_path: str, key_path: str | None) -> Any:
     from cloud_stub import receiver_key
 
     if key_path is None and "://" in db_path:
-        raise click.UsageError("--key is required with a PostgreSQL --db")
+        raise click.UsageError(_("--key is required with a PostgreSQL --db"))
     try:
         return receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
     except (OSError, ValueError) as exc:
-        raise click.ClickException(f"receiver key: {exc}") from exc
+        raise click.ClickException(_("receiver key: {error}").format(error=exc)) from exc
 
 
 def _score_line(a: Any) -> str:
     r = a.report
     if a.score_id is None:
-        return f"{a.enterprise_id}: FAILED {r['error']}"
+        return _("{enterprise}: FAILED {error}").format(enterprise=a.enterprise_id, error=r["error"])
     reasons = ",".join(x["code"] for x in r["reasons"]) or "-"
-    line = (f"{a.enterprise_id}: score {r['score']:.1f} grade {r['grade']} warning {r['warning_level']} "
-            f"reasons {reasons} findings {len(r['findings'])} alerts {len(a.alerts)} (score id {a.score_id})")
+    line = _("{enterprise}: score {score} grade {grade} warning {level} reasons {reasons} findings {findings} "
+             "alerts {alerts} (score id {score_id})").format(
+        enterprise=a.enterprise_id, score=f"{r['score']:.1f}", grade=r["grade"], level=r["warning_level"],
+        reasons=reasons, findings=len(r["findings"]), alerts=len(a.alerts), score_id=a.score_id)
     rep = r.get("repayment")
     if isinstance(rep, dict):  # the second assessment, beside the first (docs/scoring.md, "Repayment capacity")
         cov = rep.get("coverage") or {}
         score = "-" if rep.get("score") is None else f"{rep['score']:.1f}"
-        line += (f"; repayment {score} grade {rep.get('grade')} level {rep.get('level') or '-'} "
-                 f"reasons {','.join(x['code'] for x in rep.get('reasons') or []) or '-'} "
-                 f"(rules observed {cov.get('observed')}/{cov.get('rules')})")
+        line += _("; repayment {score} grade {grade} level {level} reasons {reasons} "
+                  "(rules observed {observed}/{rules})").format(
+            score=score, grade=rep.get("grade"), level=rep.get("level") or "-",
+            reasons=",".join(x["code"] for x in rep.get("reasons") or []) or "-",
+            observed=cov.get("observed"), rules=cov.get("rules"))
     return line
 
 
@@ -289,7 +295,7 @@ def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | N
     from cloud_stub.scoring import ConfigError
 
     if (enterprise is None) == (not all_):
-        raise click.UsageError("give exactly one of --enterprise ID or --all")
+        raise click.UsageError(_("give exactly one of --enterprise ID or --all"))
     at = _epoch(as_of)
     key = _analysis_key(db_path, key_path)
     rdb = _open(db_path)
@@ -334,10 +340,11 @@ def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None
         return
     for s in items:
         as_of = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(s["as_of"]))
-        click.echo(f"{s['id']:>6} as of {as_of} score {s['score']:.1f} grade {s['grade']:<17} "
-                   f"{s['warning_level']:<6} {s['scoring_version']} reasons {','.join(s['reasons']) or '-'}")
+        click.echo(_("{id} as of {as_of} score {score} grade {grade} {level} {version} reasons {reasons}").format(
+            id=f"{s['id']:>6}", as_of=as_of, score=f"{s['score']:.1f}", grade=f"{s['grade']:<17}",
+            level=f"{s['warning_level']:<6}", version=s["scoring_version"], reasons=",".join(s["reasons"]) or "-"))
     if not items:
-        click.echo(f"no scores for {enterprise}")
+        click.echo(_("no scores for {enterprise}").format(enterprise=enterprise))
 
 
 @cloud.command("rescore", help=_("Recompute a stored score from its stored inputs; exit 1 unless identical."))
@@ -363,9 +370,10 @@ def rescore_cmd(db_path: str, score_id: int, config_path: str | None, key_path: 
     if as_json:
         click.echo(json.dumps(out))
     else:
-        verdict = "reproducible" if out["reproducible"] else "NOT reproducible"
-        click.echo(f"score {score_id}: {verdict}; inputs sha256 stored {out['inputs_sha256']['stored']} "
-                   f"recomputed {out['inputs_sha256']['recomputed']}")
+        verdict = _("reproducible") if out["reproducible"] else _("NOT reproducible")
+        click.echo(_("score {score_id}: {verdict}; inputs sha256 stored {stored} recomputed {recomputed}").format(
+            score_id=score_id, verdict=verdict, stored=out["inputs_sha256"]["stored"],
+            recomputed=out["inputs_sha256"]["recomputed"]))
         for p in out["problems"]:
             click.echo(f"  {p}")
     sys.exit(0 if out["reproducible"] else 1)
@@ -384,18 +392,20 @@ def move_store_cmd(source: str, target: str, as_json: bool) -> None:
     from cloud_stub.store_move import MoveError, move_store
 
     if not is_postgres_url(target):
-        raise click.BadParameter(f"expected a postgresql:// URL, not {target!r}", param_hint="--to")
+        raise click.BadParameter(_("expected a postgresql:// URL, not {target}").format(target=repr(target)),
+                                param_hint="--to")
     try:
         out = move_store(source, target)
     except (MoveError, RuntimeError) as exc:
-        raise click.ClickException(f"{exc} (nothing was committed to the target)") from None
+        raise click.ClickException(_("{error} (nothing was committed to the target)").format(error=exc)) from None
     if as_json:
         click.echo(json.dumps(out))
         return
     for name, t in out["tables"].items():
-        click.echo(f"{name:14} {t['rows']:>12,} rows  digest {t['digest'][:16]}  identical")
-    click.echo(f"moved {out['source']} to {out['target']} in {out['seconds']} s; start the receiver with "
-               f"--db {out['target']} and the same --key file")
+        click.echo(_("{table} {rows} rows  digest {digest}  identical").format(
+            table=f"{name:14}", rows=f"{t['rows']:>12,}", digest=t["digest"][:16]))
+    click.echo(_("moved {source} to {target} in {seconds} s; start the receiver with --db {target} and the same "
+                 "--key file").format(source=out["source"], target=out["target"], seconds=out["seconds"]))
 
 
 @click.group(help=_("Bank-side tools for the receiver's feed."))
@@ -429,7 +439,7 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
         try:
             state = feed_verify_state.load(state_path, url)
         except feed_verify_state.StateError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(_("Error: {error}").format(error=exc), err=True)
             sys.exit(2)
         pin = pin or state["receiver_key"]
     states = None if state is None else state["enterprises"]
@@ -454,25 +464,34 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
     else:
         for summary in summaries:
             if summary.get("terminated"):
-                click.echo(f"enterprise {summary['enterprise_id']}: terminated on {summary['terminated']} "
-                           "(offboarded by the receiver); no feed to verify")
+                click.echo(_("enterprise {enterprise}: terminated on {terminated} (offboarded by the receiver); "
+                             "no feed to verify").format(enterprise=summary["enterprise_id"],
+                                                         terminated=summary["terminated"]))
                 continue
-            since_note = f" new since the last run ({summary['total_records']} in all)" \
-                if "total_records" in summary else ""
-            click.echo(f"enterprise {summary['enterprise_id']}: {summary['records']} records{since_note} in "
-                       f"{summary['batches']} batches ({summary.get('withheld', 0)} withheld) from "
-                       f"{len(summary['gateways'])} gateway(s), {summary.get('scores', 0)} score report(s); "
-                       f"verified {summary['verified']}, failed {summary['failed']}")
+            counts = dict(enterprise=summary["enterprise_id"], records=summary["records"],
+                          batches=summary["batches"], withheld=summary.get("withheld", 0),
+                          gateways=len(summary["gateways"]), scores=summary.get("scores", 0),
+                          verified=summary["verified"], failed=summary["failed"])
+            if "total_records" in summary:
+                click.echo(_("enterprise {enterprise}: {records} records new since the last run ({total} in all) in "
+                             "{batches} batches ({withheld} withheld) from {gateways} gateway(s), {scores} score "
+                             "report(s); verified {verified}, failed {failed}").format(
+                    total=summary["total_records"], **counts))
+            else:
+                click.echo(_("enterprise {enterprise}: {records} records in {batches} batches ({withheld} withheld) "
+                             "from {gateways} gateway(s), {scores} score report(s); verified {verified}, failed "
+                             "{failed}").format(**counts))
         for f in out["failures"][:50]:
-            click.echo(f"  FAIL {f}")
+            click.echo(_("  FAIL {failure}").format(failure=f))
         for s in summaries:
             for n in s.get("notices", []):
-                click.echo(f"  NOTE {s['enterprise_id']}: {n}")
+                click.echo(_("  NOTE {enterprise}: {notice}").format(enterprise=s["enterprise_id"], notice=n))
         if len(out["failures"]) > 50:
-            click.echo(f"  ... {len(out['failures']) - 50} more")
+            click.echo(_("  ... {n} more").format(n=len(out["failures"]) - 50))
         for s in summaries:
             if s.get("total_records", s["records"]) == 0 and not s["failures"] and not s.get("terminated"):
-                click.echo(f"  FAIL {s['enterprise_id']}: no record is shown to this bank, nothing was verified")
+                click.echo(_("  FAIL {enterprise}: no record is shown to this bank, nothing was verified").format(
+                    enterprise=s["enterprise_id"]))
     ok = out["failed"] == 0 and bool(summaries) and all(s.get("terminated") or s.get("total_records", s["records"]) > 0
                                                         for s in summaries)
     sys.exit(0 if ok else 1)
@@ -498,15 +517,18 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
     if as_json:
         click.echo(json.dumps(out))
     else:
-        what = "its view for categories " + str(out.get("view")) if out.get("recomputed") == "view" else "the report"
+        what = (_("its view for categories {categories}").format(categories=out.get("view"))
+                if out.get("recomputed") == "view" else _("the report"))
         if out["ok"]:
-            click.echo(f"score {out['score_id']} of {enterprise}: recomputed {what} bit for bit from "
-                       f"{out['verify']['verified']} verified records (score {out['score']['recomputed']}, inputs "
-                       f"{out['inputs_sha256']['recomputed'][:16]})")
+            click.echo(_("score {score_id} of {enterprise}: recomputed {what} bit for bit from {verified} verified "
+                         "records (score {score}, inputs {inputs})").format(
+                score_id=out["score_id"], enterprise=enterprise, what=what, verified=out["verify"]["verified"],
+                score=out["score"]["recomputed"], inputs=out["inputs_sha256"]["recomputed"][:16]))
         else:
-            click.echo(f"score {out['score_id']} of {enterprise}: NOT recomputed identically ({what})")
+            click.echo(_("score {score_id} of {enterprise}: NOT recomputed identically ({what})").format(
+                score_id=out["score_id"], enterprise=enterprise, what=what))
             for p in out["problems"][:50]:
-                click.echo(f"  FAIL {p}")
+                click.echo(_("  FAIL {failure}").format(failure=p))
     sys.exit(0 if out["ok"] else 1)
 
 
