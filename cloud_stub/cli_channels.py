@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, pad
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL (needs --key)."))
@@ -47,7 +47,8 @@ def _env(name: str | None, what: str) -> str | None:
         return None
     value = os.environ.get(name)
     if not value:
-        raise click.BadParameter(f"environment variable {name} is not set or empty", param_hint=what)
+        raise click.BadParameter(_("environment variable {name} is not set or empty").format(name=name),
+                                 param_hint=what)
     return value
 
 
@@ -94,8 +95,9 @@ def channel_add(db_path: str, name: str, kind: str, bank_id: str | None, url: st
     finally:
         rdb.close()
     view = channels.public_view(ch)
-    click.echo(json.dumps(view) if as_json else f"channel {view['name']} added: {view['kind']} -> {view['target']}"
-               f" ({'bank ' + view['bank'] if view['bank'] else 'operator'})")
+    owner = _("bank {bank}").format(bank=view["bank"]) if view["bank"] else _("operator")
+    click.echo(json.dumps(view) if as_json else _("channel {name} added: {kind} -> {target} ({owner})").format(
+        name=view["name"], kind=view["kind"], target=view["target"], owner=owner))
 
 
 @channel.command("list", help=_("List channels (secrets are never shown)."))
@@ -117,11 +119,11 @@ def channel_list(db_path: str, all_: bool, as_json: bool) -> None:
         click.echo(json.dumps(views, indent=2))
         return
     for v in views:
-        owner = f"bank {v['bank']}" if v["bank"] else "operator"
-        gone = f"  removed {v['removed_at']}" if v["removed_at"] else ""
-        click.echo(f"{v['name']:24} {v['kind']:8} {owner:20} {v['target']}{gone}")
+        owner = _("bank {bank}").format(bank=v["bank"]) if v["bank"] else _("operator")
+        gone = _("  removed {when}").format(when=v["removed_at"]) if v["removed_at"] else ""
+        click.echo(f"{v['name']:24} {v['kind']:8} {pad(owner, 20)} {v['target']}{gone}")
     if not views:
-        click.echo("no channels (add one with `edgeproof cloud channel add`)")
+        click.echo(_("no channels (add one with `edgeproof cloud channel add`)"))
 
 
 @channel.command("remove", help=_("Stop delivering to a channel; what it had queued is cancelled, its log kept."))
@@ -138,7 +140,8 @@ def channel_remove(db_path: str, name: str, as_json: bool) -> None:
         _fail(exc)
     finally:
         rdb.close()
-    click.echo(json.dumps(out) if as_json else f"channel {name} removed ({out['cancelled']} queued cancelled)")
+    click.echo(json.dumps(out) if as_json else _("channel {name} removed ({n} queued cancelled)")
+               .format(name=name, n=out["cancelled"]))
 
 
 @channel.command("test", help=_("Send a test message to a channel now; exit 1 if it was not delivered."))
@@ -196,7 +199,7 @@ def deliver(db_path: str, key_path: str | None, until_idle: bool, every: float |
     finally:
         rdb.close()
     click.echo(json.dumps(total) if as_json else
-               (", ".join(f"{v} {k}" for k, v in sorted(total.items())) or "nothing to deliver"))
+               (", ".join(f"{v} {k}" for k, v in sorted(total.items())) or _("nothing to deliver")))
 
 
 @click.command("deliveries", help=_("The alert delivery log, newest first: every attempt with its status and error."))
@@ -220,10 +223,11 @@ def deliveries_cmd(db_path: str, channel_name: str | None, limit: int, as_json: 
     for r in rows:
         code = f" HTTP {r['http_status']}" if r["http_status"] else ""
         err = f"  {r['error']}" if r["error"] else ""
-        click.echo(f"{r['time']}  {r['channel']:20} alert {r['alert_id']!s:6} try {r['attempt']:2}  "
-                   f"{r['status']:10}{code}{err}")
+        click.echo(_("{time}  {channel} alert {alert} try {attempt}  {status}").format(
+            time=r["time"], channel=f"{r['channel']:20}", alert=f"{r['alert_id']!s:6}", attempt=f"{r['attempt']:2}",
+            status=f"{r['status']:10}") + code + err)
     if not rows:
-        click.echo("no delivery attempts yet")
+        click.echo(_("no delivery attempts yet"))
 
 
 def _install_service() -> click.Command:

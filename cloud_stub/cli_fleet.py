@@ -14,7 +14,7 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, display_width, pad
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL."))
@@ -35,26 +35,26 @@ def _health_cells(h: dict[str, Any] | None) -> list[str]:
     d, b = h["devices"], h["backlog"]
     devices = f"{d['healthy']}/{d['total']}" + (
         " (" + ",".join(f"{k}:{v}" for k, v in sorted(d["errors"].items())) + ")" if d["errors"] else "")
-    clock = "synced" if h["clock"].get("synced") else "UNSYNCED"
+    clock = _("synced") if h["clock"].get("synced") else _("UNSYNCED")
     days = h["store"].get("days_left")
     return [devices, clock, f"{b['batches']}b/{b['records']}r", "-" if days is None else f"{days:g}d"]
 
 
 def fleet_table(page: dict[str, Any]) -> str:
     """The fleet list for people: one line per gateway, the worst states first."""
-    head = ["GATEWAY", "ENTERPRISE", "STATE", "LAST CONTACT", "SEQ", "VERSION", "KEY", "DEVICES OK", "CLOCK",
-            "BACKLOG", "STORE"]
+    head = [_("GATEWAY"), _("ENTERPRISE"), _("STATE"), _("LAST CONTACT"), _("SEQ"), _("VERSION"), _("KEY"),
+            _("DEVICES OK"), _("CLOCK"), _("BACKLOG"), _("STORE")]
     order = {"silent": 0, "late": 1, "online": 2, "revoked": 3}
     rows = [[g["gateway_id"], g["enterprise_id"], g["state"],
-             f"{_age(g['last_contact_age_s'])} ago" if g["last_contact"] else "never",
+             _("{age} ago").format(age=_age(g["last_contact_age_s"])) if g["last_contact"] else _("never"),
              str(g["last_seq"]), g["version"] or "-", g.get("key_protection") or "-", *_health_cells(g["health"])]
             for g in sorted(page["gateways"], key=lambda g: (order.get(g["state"], 9), g["enterprise_id"],
                                                               g["gateway_id"]))]
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
+    widths = [max(display_width(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
     c = page["counts"]
-    lines.append(f"{len(rows)} gateway(s): " + ", ".join(f"{c[s]} {s}" for s in ("online", "late", "silent",
-                                                                                   "revoked")))
+    lines.append(_("{n} gateway(s): {online} online, {late} late, {silent} silent, {revoked} revoked").format(
+        n=len(rows), online=c["online"], late=c["late"], silent=c["silent"], revoked=c["revoked"]))
     return "\n".join(lines)
 
 
@@ -97,7 +97,7 @@ def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, 
     for a in alerts:
         click.echo(f"{a['level']:<6} {a['kind']:<18} {a['enterprise_id']} {a['detail'].get('gateway_id')}"
                    f" (alert {a['id']})")
-    click.echo(f"{len(alerts)} alert(s) raised or cleared")
+    click.echo(_("{n} alert(s) raised or cleared").format(n=len(alerts)))
 
 
 @click.command("fleet-settings", help=_("Show or set an enterprise's silence thresholds (seconds) and how many hours "
@@ -165,7 +165,7 @@ def operator_revoke(db_path: str, name: str) -> None:
         sys.exit(1)
     finally:
         rdb.close()
-    click.echo(f"revoked operator {name}")
+    click.echo(_("revoked operator {name}").format(name=name))
 
 
 COMMANDS = (gateways_cmd, check_fleet_cmd, fleet_settings_cmd, operator)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gettext
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -114,6 +115,16 @@ def _(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translation(_cli_locale).ngettext(singular, plural, n)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns a string takes: a Chinese character takes two (so tables line up in zh-CN)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text.ljust(width)`` in terminal columns."""
+    return text + " " * max(0, width - display_width(text))
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
