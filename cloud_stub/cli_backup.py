@@ -28,9 +28,11 @@ def backup_cmd(db: str, out: str, key_path: str | None, as_json: bool) -> None:
         click.echo(json.dumps(res))
         return
     c = res["counts"]
-    click.echo(f"backed up {res['dialect']} schema {res['schema_version']} to {res['out']} ({res['bytes']:,} bytes, "
-               f"{c['batches']:,} batches, {c['records']:,} records"
-               f"{', receiver key included' if res['key_included'] else ', NO receiver key'}) in {res['seconds']} s")
+    key = _(", receiver key included") if res["key_included"] else _(", NO receiver key")
+    click.echo(_("backed up {dialect} schema {version} to {out} ({bytes} bytes, {batches} batches, {records} records"
+                 "{key}) in {seconds} s").format(
+        dialect=res["dialect"], version=res["schema_version"], out=res["out"], bytes=f"{res['bytes']:,}",
+        batches=f"{c['batches']:,}", records=f"{c['records']:,}", key=key, seconds=res["seconds"]))
 
 
 @click.command("restore", help=_("Restore a backup archive into an empty database (and its key file, 0600)."))
@@ -52,6 +54,7 @@ def restore_cmd(archive: str, db: str, key_out: str | None, force: bool, as_json
         click.echo(json.dumps(res))
         return
     c = res["counts"]
-    click.echo(f"restored the backup of {res['created']} ({c['batches']:,} batches, {c['records']:,} records) in "
-               f"{res['seconds']} s. Start the receiver on it: gateways resend what it accepted after the backup "
-               "(docs/operations.md, 'Restore').")
+    click.echo(_("restored the backup of {created} ({batches} batches, {records} records) in {seconds} s. Start the "
+                 "receiver on it: gateways resend what it accepted after the backup (docs/operations.md, 'Restore').")
+               .format(created=res["created"], batches=f"{c['batches']:,}", records=f"{c['records']:,}",
+                       seconds=res["seconds"]))

@@ -37,21 +37,24 @@ def list_(db_path: str, enterprise: str, status: str | None, as_json: bool) -> N
         click.echo(json.dumps(items, sort_keys=True, ensure_ascii=False))
         return
     if not items:
-        click.echo(f"no disputes or confirmations for {enterprise}")
+        click.echo(_("no disputes or confirmations for {enterprise}").format(enterprise=enterprise))
     for i in items:
         click.echo(_line(i))
 
 
 def _line(i: dict[str, Any]) -> str:
     rec = i["record"]
-    head = f"{i['key']} {rec.get('name')} ({rec.get('made_at')}, batch seq {i['seq']})"
+    head = _("{key} {name} ({made_at}, batch seq {seq})").format(key=i["key"], name=rec.get("name"),
+                                                                 made_at=rec.get("made_at"), seq=i["seq"])
     if i["type"] == "confirmation":
         consent = (rec.get("measures") or {}).get("consent") or {}
-        return f"{head}: confirmed categories {', '.join(consent.get('allowed', [])) or '-'}; {rec.get('note', '')}"
+        return _("{head}: confirmed categories {categories}; {note}").format(
+            head=head, categories=", ".join(consent.get("allowed", [])) or "-", note=rec.get("note", ""))
     f = i["finding"] or {}
-    finding = (f"finding #{f['id']} {f['kind']} {f['severity']}" if f else
-               f"finding {str(rec.get('finding'))[:16]} (not found)")
+    finding = (_("finding #{id} {kind} {severity}").format(id=f["id"], kind=f["kind"], severity=f["severity"]) if f
+               else _("finding {ref} (not found)").format(ref=str(rec.get("finding"))[:16]))
     decided = "; ".join(f"{d['bank']} {d['decision']}" + (f": {d['reason']}" if d["reason"] else "")
-                        for d in i["decisions"]) or "no decision"
+                        for d in i["decisions"]) or _("no decision")
     reason = f" [{rec['reason']}]" if rec.get("reason") else ""
-    return f"{head}{reason} on {finding}: {i['status']} ({decided}); note: {rec.get('note', '')}"
+    return _("{head}{reason} on {finding}: {status} ({decided}); note: {note}").format(
+        head=head, reason=reason, finding=finding, status=i["status"], decided=decided, note=rec.get("note", ""))

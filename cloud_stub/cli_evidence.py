@@ -44,7 +44,7 @@ def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, 
     from cloud_stub.timestamps import TimestampError
 
     if key_path is None and is_postgres_url(db_path):
-        raise click.UsageError("--key is required with a PostgreSQL --db")
+        raise click.UsageError(_("--key is required with a PostgreSQL --db"))
     rdb = _open(db_path)
     try:
         key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
@@ -58,8 +58,10 @@ def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, 
         click.echo(json.dumps(info, sort_keys=True))
     else:
         c = info["counts"]
-        click.echo(f"wrote {out} (sha256 {info['sha256']}): {c['batches']} batches, {c['findings']} findings,"
-                   f" {c['scores']} scores, {c['access_log_entries']} access-log entries, {c['timestamps']} timestamps")
+        click.echo(_("wrote {file} (sha256 {sha256}): {batches} batches, {findings} findings, {scores} scores, "
+                     "{access} access-log entries, {timestamps} timestamps").format(
+            file=out, sha256=info["sha256"], batches=c["batches"], findings=c["findings"], scores=c["scores"],
+            access=c["access_log_entries"], timestamps=c["timestamps"]))
 
 
 @click.command("timestamp", help=_("Ask the TSA for RFC 3161 tokens over every gateway's chain tip and the access-log"
@@ -81,5 +83,5 @@ def timestamp(db_path: str, tsa_url: str, enterprise: str | None, as_json: bool)
     if as_json:
         click.echo(json.dumps({"timestamped": done}, sort_keys=True))
     else:
-        click.echo(f"{len(done)} new timestamp(s) from {tsa_url}" + "".join(
+        click.echo(_("{n} new timestamp(s) from {tsa}").format(n=len(done), tsa=tsa_url) + "".join(
             f"\n  {d['kind']} {d['enterprise_id'] or ''} {d['gateway_id'] or ''} at {d['gen_time']}" for d in done))

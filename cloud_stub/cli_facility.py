@@ -17,7 +17,7 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, display_width, pad
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL."))
@@ -28,9 +28,10 @@ def _doc(path: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{path}: cannot read: {exc}") from None
+        raise click.ClickException(_("{path}: cannot read: {error}").format(path=path, error=exc)) from None
     except json.JSONDecodeError as exc:
-        raise click.ClickException(f"{path}: not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise click.ClickException(_("{path}: not JSON: line {line} column {column}: {error}").format(
+            path=path, line=exc.lineno, column=exc.colno, error=exc.msg)) from None
 
 
 def _echo(out: Any) -> None:
@@ -91,11 +92,13 @@ def facility_list(db_path: str, bank: str, enterprise: str | None, as_json: bool
         return
     for f in items:
         c = f["coverage"] or {}
-        cov = "-" if not c else ("not observed" if c.get("coverage") is None else f"{c['coverage']:.2f}x")
-        click.echo(f"{f['facility_id']}  {f['enterprise_id']}  drawn {f['drawn']:,.0f}/{f['amount']:,.0f} "
-                   f"{f['currency']}  coverage {cov}  {c.get('level', 'not assessed')}"
-                   + (f"  [{', '.join(c['flags'])}]" if c.get("flags") else ""))
-    click.echo(f"{len(items)} facility(ies) of {bank}")
+        cov = "-" if not c else (_("not observed") if c.get("coverage") is None else f"{c['coverage']:.2f}x")
+        click.echo(_("{facility}  {enterprise}  drawn {drawn}/{amount} {currency}  coverage {coverage}  {level}")
+                   .format(
+            facility=f["facility_id"], enterprise=f["enterprise_id"], drawn=f"{f['drawn']:,.0f}",
+            amount=f"{f['amount']:,.0f}", currency=f["currency"], coverage=cov,
+            level=c.get("level") or _("not assessed")) + (f"  [{', '.join(c['flags'])}]" if c.get("flags") else ""))
+    click.echo(_("{n} facility(ies) of {bank}").format(n=len(items), bank=bank))
 
 
 @facility_cmd.command("remove", help=_("Remove a facility (its findings and alerts stay)."))
@@ -154,20 +157,23 @@ def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str |
     assert price_http  # imported for its registration
     cls = prices.adapters().get(adapter)
     if cls is None:
-        raise click.BadParameter(f"one of {sorted(prices.adapters())}", param_hint="--adapter")
+        raise click.BadParameter(_("one of {choices}").format(choices=sorted(prices.adapters())),
+                                 param_hint="--adapter")
     try:
         when = date.fromisoformat(day) if day else datetime.now(UTC).date()
     except ValueError:
-        raise click.BadParameter(f"expected YYYY-MM-DD, got {day!r}", param_hint="--day") from None
+        raise click.BadParameter(_("expected YYYY-MM-DD, got {day}").format(day=repr(day)),
+                                 param_hint="--day") from None
     token = os.environ.get(token_env) if token_env else None
     if token_env and not token:
-        raise click.BadParameter(f"${token_env} is empty or unset", param_hint="--token-env")
+        raise click.BadParameter(_("${name} is empty or unset").format(name=token_env), param_hint="--token-env")
     rdb = _open(db_path)
     try:
         wanted = sorted(set(classes) or {p["product_class"] for f in facilities.list_facilities(rdb, bank)
                                           for p in f["pledges"]})
         if not wanted:
-            raise click.ClickException(f"bank {bank} pledges no product class: name one with --class")
+            raise click.ClickException(
+                _("bank {bank} pledges no product class: name one with --class").format(bank=bank))
         _echo(prices.pull(rdb, bank, cls(url, token), wanted, when))  # type: ignore[call-arg]
     except ReceiverError as exc:
         _fail(exc)
@@ -193,7 +199,7 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
     from cloud_stub import coverage_run
 
     if (bank is None) == (not all_banks):
-        raise click.UsageError("give --bank BANK or --all-banks (one of them)")
+        raise click.UsageError(_("give --bank BANK or --all-banks (one of them)"))
     rdb = _open(db_path)
     try:
         if bank is None:
@@ -213,13 +219,15 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
         return
     for out in runs:
         for a in out["facilities"]:
-            cov = "not observed" if a["coverage"] is None else f"{a['coverage']:.2f}x"
-            click.echo(f"{out['bank']}  {a['facility_id']}  {a['enterprise_id']}  coverage {cov}  {a['level']}"
-                       + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
+            cov = _("not observed") if a["coverage"] is None else f"{a['coverage']:.2f}x"
+            click.echo(_("{bank}  {facility}  {enterprise}  coverage {coverage}  {level}").format(
+                bank=out["bank"], facility=a["facility_id"], enterprise=a["enterprise_id"], coverage=cov,
+                level=a["level"]) + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
         for sk in out["skipped"]:
-            click.echo(f"{out['bank']}  {sk['facility_id']}  {sk['enterprise_id']}  skipped: {sk['reason']}")
-        click.echo(f"{out['bank']}: {len(out['facilities'])} facility(ies), {out['findings']} finding(s), "
-                   f"{len(out['alerts'])} alert(s)")
+            click.echo(_("{bank}  {facility}  {enterprise}  skipped: {reason}").format(
+                bank=out["bank"], facility=sk["facility_id"], enterprise=sk["enterprise_id"], reason=sk["reason"]))
+        click.echo(_("{bank}: {facilities} facility(ies), {findings} finding(s), {alerts} alert(s)").format(
+            bank=out["bank"], facilities=len(out["facilities"]), findings=out["findings"], alerts=len(out["alerts"])))
 
 
 @click.command("portfolio", help=_("Every enterprise of a bank, worst first: score, repayment, coverage, changes."))
@@ -246,7 +254,7 @@ def portfolio_cmd(db_path: str, bank: str, key_path: str | None, as_json: bool) 
 
 def portfolio_table(page: dict[str, Any]) -> str:
     """The portfolio for people: one line per enterprise, worst first, then what changed."""
-    head = ["ENTERPRISE", "SCORE", "GRADE", "LEVEL", "REPAYMENT", "COVERAGE", "CHANGED"]
+    head = [_("ENTERPRISE"), _("SCORE"), _("GRADE"), _("LEVEL"), _("REPAYMENT"), _("COVERAGE"), _("CHANGED")]
     rows = []
     for e in page["enterprises"]:
         a = e["authenticity"] or {}
@@ -255,12 +263,13 @@ def portfolio_table(page: dict[str, Any]) -> str:
                         + f" {f['level']}" for f in facs) or "-"
         rep = e["repayment"]
         rows.append([e["enterprise_id"], "-" if a.get("score") is None else f"{a['score']:g}", a.get("grade") or "-",
-                     a.get("warning_level") or "not scored",
+                     a.get("warning_level") or _("not scored"),
                      rep.get("status") if rep.get("status") != "assessed" else str(rep.get("grade") or rep),
                      cov, "; ".join(f"{c['field']} {c['before']}->{c['after']}" for c in e["changes"]) or "-"])
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
-    lines.append(f"{len(rows)} enterprise(s) of {page['bank']}; previous run {page['previous_run_at'] or 'none'}")
+    widths = [max(display_width(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(pad(str(c), w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
+    lines.append(_("{n} enterprise(s) of {bank}; previous run {previous}").format(
+        n=len(rows), bank=page["bank"], previous=page["previous_run_at"] or _("none")))
     return "\n".join(lines)
 
 

@@ -40,7 +40,7 @@ def source_add(db_path: str, name: str, public_key: str | None) -> None:
     try:
         out = add_source(rdb, name, public_key)
     except RecordError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("error: {error}").format(error=exc), err=True)
         sys.exit(2)
     finally:
         rdb.close()
@@ -61,13 +61,13 @@ def import_cmd(db_path: str, source_name: str, retrieved: str | None, file: str)
     try:
         recs = [(where, parse(raw, where, source_name)) for where, raw in FileDrop(source_name, file).fetch()]
     except RecordError as exc:
-        click.echo(f"error: {exc} (nothing imported)", err=True)
+        click.echo(_("error: {error} (nothing imported)").format(error=exc), err=True)
         sys.exit(2)
     rdb = _open(db_path)
     try:
         out = import_records(rdb, recs, retrieved)
     except RecordError as exc:
-        click.echo(f"error: {exc} (nothing imported)", err=True)
+        click.echo(_("error: {error} (nothing imported)").format(error=exc), err=True)
         sys.exit(2)
     finally:
         rdb.close()
@@ -91,11 +91,12 @@ def list_cmd(db_path: str, enterprise: str, as_json: bool) -> None:
         click.echo(json.dumps(items, sort_keys=True, ensure_ascii=False))
         return
     if not items:
-        click.echo(f"no outside records for {enterprise}")
+        click.echo(_("no outside records for {enterprise}").format(enterprise=enterprise))
     for i in items:
         sig = {True: "signed", None: "unsigned", False: "BAD SIGNATURE"}[i["signature_verified"]]
-        click.echo(f"#{i['id']} {i['date']} {i['source']} {i['kind']} {sig} sha256 {i['sha256'][:16]} "
-                   f"(retrieved {i['retrieved']})")
+        click.echo(_("#{id} {date} {source} {kind} {signature} sha256 {sha256} (retrieved {retrieved})").format(
+            id=i["id"], date=i["date"], source=i["source"], kind=i["kind"], signature=sig, sha256=i["sha256"][:16],
+            retrieved=i["retrieved"]))
 
 
 COMMANDS = (outside,)

@@ -35,7 +35,8 @@ def publish_cmd(bundle: Path, db_path: str, enterprise: str, as_json: bool) -> N
     finally:
         rdb.close()
     click.echo(json.dumps(out) if as_json else
-               f"published {out['version']} for {out['target']} ({out['size']} bytes, sha256 {out['sha256'][:16]})")
+               _("published {version} for {target} ({size} bytes, sha256 {sha256})").format(
+                   version=out["version"], target=out["target"], size=out["size"], sha256=out["sha256"][:16]))
 
 
 @releases.command("list", help=_("The published releases, oldest first."))
@@ -52,4 +53,5 @@ def list_cmd(db_path: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows))
     for r in [] if as_json else rows:
-        click.echo(f"{r['version']}  {r['target']}  {r['size']} bytes  {r['published']}")
+        click.echo(_("{version}  {target}  {size} bytes  {published}").format(
+            version=r["version"], target=r["target"], size=r["size"], published=r["published"]))

@@ -50,27 +50,27 @@ def install_service(root: Path, user: str, state_dir: str, config_dir: str, db: 
     from cloud_stub.service import SERVICE_NAME, InstallError, ReceiverService, plan, render_unit
 
     if bool(tls_cert) != bool(tls_key):
-        raise click.UsageError("--tls-cert and --tls-key go together")
+        raise click.UsageError(_("--tls-cert and --tls-key go together"))
     if db and "://" in db and "@" in db.split("://", 1)[1].split("/", 1)[0] and ":" in \
             db.split("://", 1)[1].split("@", 1)[0]:
-        raise click.BadParameter("put the password in the env file as PGPASSWORD, not in the URL (the unit is "
-                                 "world-readable)", param_hint="--db")
+        raise click.BadParameter(_("put the password in the env file as PGPASSWORD, not in the URL (the unit is "
+                                   "world-readable)"), param_hint="--db")
     svc = ReceiverService(exec_path=exec_path or _default_exec(), user=user, state_dir=state_dir.rstrip("/"),
                           config_dir=config_dir.rstrip("/"), db=db, host=host, port=port, mqtt=mqtt,
                           tls_cert=tls_cert, tls_key=tls_key, access_log=not no_access_log, memory_max=memory_max)
     if not dry_run and os.geteuid() != 0:
-        raise click.ClickException("install-service needs root (sudo), or use --dry-run to see what it would do")
+        raise click.ClickException(_("install-service needs root (sudo), or use --dry-run to see what it would do"))
     try:
         steps = plan(root, svc, enable, start, force)
     except InstallError as exc:
         if not dry_run:
             raise click.ClickException(str(exc)) from exc
-        click.echo(f"# would stop here: {exc}", err=True)
+        click.echo(_("# would stop here: {error}").format(error=exc), err=True)
         steps = []
     if dry_run:
-        click.echo(f"# dry run: nothing is changed (root {root})")
-        click.echo(f"# unit /etc/systemd/system/{SERVICE_NAME}:\n{render_unit(svc)}")
-        click.echo("# steps:")
+        click.echo(_("# dry run: nothing is changed (root {root})").format(root=root))
+        click.echo(_("# unit /etc/systemd/system/{name}:").format(name=SERVICE_NAME) + "\n" + render_unit(svc))
+        click.echo(_("# steps:"))
         for i, s in enumerate(steps, 1):
             click.echo(f"{i}. {s.what}")
         return
@@ -80,4 +80,4 @@ def install_service(root: Path, user: str, state_dir: str, config_dir: str, db: 
             s.do()
     except (InstallError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"installed {SERVICE_NAME}; logs: journalctl -u {SERVICE_NAME}")
+    click.echo(_("installed {name}; logs: journalctl -u {name}").format(name=SERVICE_NAME))
