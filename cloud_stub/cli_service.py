@@ -21,7 +21,8 @@ def _default_exec() -> str:
     return str(beside) if beside.exists() else (shutil.which("edgeproof") or str(beside))
 
 
-@click.command("install-service")
+@click.command("install-service", help=_("Install the receiver as a systemd service (own user, restart policy, "
+                                           "hardening)."))
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
               help=_("Install into this root tree instead of the running system."))
 @click.option("--user", default="edgeproof-receiver", show_default=True, help=_("Dedicated system user."))
