@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import _, pad
+from cloud_stub.i18n import N_, _, pad
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL (needs --key)."))
@@ -199,7 +199,16 @@ def deliver(db_path: str, key_path: str | None, until_idle: bool, every: float |
     finally:
         rdb.close()
     click.echo(json.dumps(total) if as_json else
-               (", ".join(f"{v} {k}" for k, v in sorted(total.items())) or _("nothing to deliver")))
+               (", ".join(_outcome(k, v) for k, v in sorted(total.items())) or _("nothing to deliver")))
+
+
+# A round's outcomes (cloud_stub/outbox.py statuses stay codes in --json); an unknown one is shown as its code.
+_OUTCOMES = {"delivered": N_("{n} delivered"), "retry": N_("{n} retry"), "failed": N_("{n} failed"),
+             "cancelled": N_("{n} cancelled")}
+
+
+def _outcome(status: str, n: int) -> str:
+    return _(_OUTCOMES[status]).format(n=n) if status in _OUTCOMES else f"{n} {status}"
 
 
 @click.command("deliveries", help=_("The alert delivery log, newest first: every attempt with its status and error."))
