@@ -220,9 +220,15 @@ def findings_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(items))
         return
+    from cloud_stub.finding_text import render_finding
+    from cloud_stub.i18n import get_locale
+
     for f in items:
         click.echo(f"{f['id']:>6} {f['created']} {f['severity']:<14} {f['kind']:<15} "
                    f"{f['gateway_id'] or '-'} {json.dumps(f['detail'], sort_keys=True)}")
+        text = render_finding(f, get_locale()).get("text")
+        if text and text != f["kind"]:  # the finding in words, in the operator's language (finding_text.py)
+            click.echo(f"       {text}")
     if not items:
         click.echo(_("no findings"))
 

@@ -118,3 +118,19 @@ def test_table_padding_counts_chinese_as_two_columns() -> None:
     assert i18n.display_width("网关") == 4
     assert i18n.pad("网关", 7) == "网关   "
     assert i18n.pad("GATEWAY", 4) == "GATEWAY"
+
+
+def test_findings_are_listed_in_words_in_the_operators_language(receiver) -> None:
+    """A real chain finding (an equivocation raised by ingest), listed by ``cloud findings`` in both languages."""
+    from cloud_helpers import FakeGateway
+
+    gw = FakeGateway("gw-i18n", "ent-i18n")
+    receiver.enroll(gw)
+    assert receiver.post(gw.next(records=[]).envelope())[1]["status"] == "accepted"
+    status, res = receiver.post(gw.make(seq=1, prev=gw.prev, records=[]).envelope())
+    assert (status, res["code"]) == (409, "equivocation")
+    db = str(receiver.db_path)
+    zh = run("findings", "--db", db, "--enterprise", "ent-i18n", lang=ZH).stdout.splitlines()
+    assert "equivocation" in zh[0] and zh[1].strip() == "网关对同一序号签发了两个不同的批次。", zh
+    en = run("findings", "--db", db, "--enterprise", "ent-i18n", lang=EN).stdout.splitlines()
+    assert en[0] == zh[0] and en[1].strip() == "The gateway signed two different batches with the same sequence number."
