@@ -141,10 +141,11 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
 
 
 @cloud.command(help=_("Issue a one-time enrollment token for an enterprise (created if new)."))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--enterprise", required=True)
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 @click.option("--ttl-hours", default=72.0, show_default=True, type=float)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def token(db_path: str, enterprise: str, ttl_hours: float, as_json: bool) -> None:
     from cloud_stub.enrollment import issue_token
 
@@ -161,12 +162,13 @@ def bank() -> None:
 
 
 @bank.command("add", help=_("Create the bank if new, grant it the enterprise, print its (new) bearer token."))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
 @click.option("--name", required=True)
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 @click.option("--categories", default="*", show_default=True, metavar="CAT,CAT,...",
               help=_("Indicator categories the enterprise lets this bank see (energy,machine,...), or '*'."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def bank_add(db_path: str, name: str, enterprise: str, categories: str, as_json: bool) -> None:
     from cloud_stub.banks import add_bank
 
@@ -181,9 +183,10 @@ def bank_add(db_path: str, name: str, enterprise: str, categories: str, as_json:
 
 
 @bank.command("revoke", help=_("Withdraw an enterprise's authorisation of a bank."))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
 @click.option("--name", required=True)
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 def bank_revoke(db_path: str, name: str, enterprise: str) -> None:
     from cloud_stub.banks import revoke_grant
 
@@ -195,7 +198,8 @@ def bank_revoke(db_path: str, name: str, enterprise: str) -> None:
 
 
 @cloud.command("revoke-key", help=_("Revoke a gateway key; later batches signed with it are rejected."))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
 @click.option("--kid", required=True)
 def revoke_key(db_path: str, kid: str) -> None:
     from cloud_stub.enrollment import revoke_key as revoke
@@ -208,9 +212,10 @@ def revoke_key(db_path: str, kid: str) -> None:
 
 
 @cloud.command("findings", help=_("List findings: gaps, equivocations, rejected batches."))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--enterprise", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
+@click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def findings_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.findings import list_findings
 
@@ -294,7 +299,7 @@ def _score_line(a: Any) -> str:
               help=_("Scorecard table (default: the shipped current version)."))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
               help=_("Receiver signing key (default: next to a SQLite db)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | None, days: int,
                 config_path: str | None, key_path: str | None, as_json: bool) -> None:
     from cloud_stub.analysis import analyse_all
@@ -324,9 +329,9 @@ def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | N
 @cloud.command("scores", help=_("List an enterprise's stored scores, newest first."))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
               help=_("SQLite file, or a postgresql://user@host/dbname URL."))
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None:
     import time
 
@@ -360,7 +365,7 @@ def scores_cmd(db_path: str, enterprise: str, limit: int, as_json: bool) -> None
               help=_("Table for a score made with a custom one (default: the shipped file of its version)."))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
               help=_("Receiver key to check the stored signature with (default: next to a SQLite db)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def rescore_cmd(db_path: str, score_id: int, config_path: str | None, key_path: str | None,
                 as_json: bool) -> None:
     from cloud_stub.analysis import verify_score
@@ -392,7 +397,7 @@ def rescore_cmd(db_path: str, score_id: int, config_path: str | None, key_path: 
               help=_("The receiver's SQLite file."))
 @click.option("--to", "target", required=True, metavar="URL",
               help=_("postgresql://user@host/dbname of an empty database."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def move_store_cmd(source: str, target: str, as_json: bool) -> None:
     from cloud_stub.db import is_postgres_url
     from cloud_stub.store_move import MoveError, move_store
@@ -422,7 +427,8 @@ def feed() -> None:
 @feed.command("verify", help=_("Pull the whole feed and verify every record, page and score report independently."))
 @click.option("--url", required=True, help=_("Receiver base URL, e.g. http://127.0.0.1:8600"))
 @click.option("--enterprise", default=None, help=_("Verify this enterprise only (default: every one the bank sees)."))
-@click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
+@click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN",
+              help=_("The bank's bearer token (or $EDGEPROOF_BANK_TOKEN)."))
 @click.option("--pin-receiver-key", "pin", default=None, help=_("Expected receiver public key (base64)."))
 @click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help=_("Incremental: verify only what was added since the last clean run recorded in this file "
@@ -433,7 +439,7 @@ def feed() -> None:
 @click.option("--require-hardware-keys", is_flag=True,
               help=_("Fail when a gateway key of the enterprise is a file on the device (protection 'file'), not a "
                    "key in a TPM ('tpm' or 'tpm-attested')."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, state_path: Path | None,
                 max_head_age: float | None, require_hardware_keys: bool, as_json: bool) -> None:
     from cloud_stub import feed_verify_state
@@ -508,12 +514,13 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
                              "what differs."))
 @click.option("--url", required=True, help=_("Receiver base URL, e.g. http://127.0.0.1:8600"))
 @click.option("--enterprise", required=True, help=_("The enterprise whose score to recompute."))
-@click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN")
+@click.option("--token", required=True, envvar="EDGEPROOF_BANK_TOKEN",
+              help=_("The bank's bearer token (or $EDGEPROOF_BANK_TOKEN)."))
 @click.option("--pin-receiver-key", "pin", default=None, help=_("Expected receiver public key (base64)."))
 @click.option("--score-id", type=int, default=None, help=_("The score to recompute (default: the latest)."))
 @click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
               help=_("The scorecard table the report names, when it is not one this installation ships."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_id: int | None,
                  config_path: str | None, as_json: bool) -> None:
     from cloud_stub.feed_rescore import rescore

@@ -16,7 +16,7 @@ from cloud_stub.i18n import _
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help=_("The archive to write."))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False, exists=True),
               help=_("Receiver key file (default: next to a SQLite db, when present)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def backup_cmd(db: str, out: str, key_path: str | None, as_json: bool) -> None:
     from cloud_stub.backup import backup
 
@@ -42,7 +42,7 @@ def backup_cmd(db: str, out: str, key_path: str | None, as_json: bool) -> None:
 @click.option("--key", "key_out", default=None, type=click.Path(dir_okay=False),
               help=_("Where to write the receiver key (default: next to a SQLite db)."))
 @click.option("--force", is_flag=True, help=_("Restore over a target that is not empty (discards what it holds)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def restore_cmd(archive: str, db: str, key_out: str | None, force: bool, as_json: bool) -> None:
     from cloud_stub.backup import restore
 

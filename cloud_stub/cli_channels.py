@@ -73,7 +73,7 @@ def channel() -> None:
 @click.option("--smtp-password-env", default=None, metavar="VAR", help=_("Read the SMTP password from this variable."))
 @click.option("--mail-from", default=None)
 @click.option("--mail-to", multiple=True, help=_("Recipient (repeat for several)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def channel_add(db_path: str, name: str, kind: str, bank_id: str | None, url: str | None, url_env: str | None,
                 smtp_host: str | None, smtp_port: int, smtp_security: str, smtp_user: str | None,
                 smtp_password_env: str | None, mail_from: str | None, mail_to: tuple[str, ...],
@@ -103,7 +103,7 @@ def channel_add(db_path: str, name: str, kind: str, bank_id: str | None, url: st
 @channel.command("list", help=_("List channels (secrets are never shown)."))
 @_DB
 @click.option("--all", "all_", is_flag=True, help=_("Include removed channels."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def channel_list(db_path: str, all_: bool, as_json: bool) -> None:
     from cloud_stub import channels
 
@@ -129,7 +129,7 @@ def channel_list(db_path: str, all_: bool, as_json: bool) -> None:
 @channel.command("remove", help=_("Stop delivering to a channel; what it had queued is cancelled, its log kept."))
 @_DB
 @click.option("--name", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def channel_remove(db_path: str, name: str, as_json: bool) -> None:
     from cloud_stub import channels
 
@@ -149,7 +149,7 @@ def channel_remove(db_path: str, name: str, as_json: bool) -> None:
 @_KEY
 @click.option("--name", required=True)
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def channel_test(db_path: str, key_path: str | None, name: str, timeout: float, as_json: bool) -> None:
     from cloud_stub.outbox import Policy, send_test
 
@@ -176,7 +176,7 @@ def channel_test(db_path: str, key_path: str | None, name: str, timeout: float, 
               help=_("Keep delivering, a round every SECONDS, until interrupted."))
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
               help=_("Seconds per send."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def deliver(db_path: str, key_path: str | None, until_idle: bool, every: float | None, timeout: float,
             as_json: bool) -> None:
     from cloud_stub.outbox import Policy, deliver_due
@@ -215,7 +215,7 @@ def _outcome(status: str, n: int) -> str:
 @_DB
 @click.option("--channel", "channel_name", default=None)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def deliveries_cmd(db_path: str, channel_name: str | None, limit: int, as_json: bool) -> None:
     from cloud_stub.outbox import deliveries
 

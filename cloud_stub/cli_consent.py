@@ -40,9 +40,10 @@ def warn_wider(eff: dict[str, Any], bank: str, enterprise: str) -> None:
 
 
 @click.command("consent", help=_("Each bank grant of an enterprise beside what its signed consent lets through."))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--enterprise", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def consent_cmd(db_path: str, enterprise: str, as_json: bool) -> None:
     from cloud_stub.banks import grants_with_consent
     from cloud_stub.cli import _open

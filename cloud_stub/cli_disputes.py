@@ -18,10 +18,10 @@ def dispute() -> None:
 
 @dispute.command("list", help=_("Every dispute and confirmation of one enterprise, oldest first."))
 @click.option("--db", "db_path", required=True, help=_("Receiver database (file or postgresql:// URL)."))
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 @click.option("--status", type=click.Choice(["open", "accepted", "rejected", "mixed", "recorded"]), default=None,
               help=_("Only items with this status."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def list_(db_path: str, enterprise: str, status: str | None, as_json: bool) -> None:
     from cloud_stub.cli import _open
     from cloud_stub.disputes import list_disputes

@@ -26,7 +26,7 @@ def evidence() -> None:
 
 @evidence.command("export", help=_("Write an enterprise's evidence bundle (docs/evidence.md)."))
 @_DB
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 @click.option("--from", "t_from", default=None, help=_("Start of the period (ISO 8601 or epoch s; default: all)."))
 @click.option("--to", "t_to", default=None, help=_("End of the period, exclusive (default: now)."))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -35,7 +35,7 @@ def evidence() -> None:
 @click.option("--tsa-url", default=None, help=_("Timestamp the current chain tips and access-log head first."))
 @click.option("--tsa-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help=_("The TSA's CA certificate, put into the bundle for the expert."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, out: Path, key_path: str | None,
            tsa_url: str | None, tsa_ca: Path | None, as_json: bool) -> None:
     from cloud_stub import receiver_key
@@ -69,7 +69,7 @@ def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, 
 @_DB
 @click.option("--tsa-url", required=True)
 @click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def timestamp(db_path: str, tsa_url: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.timestamps import TimestampError, stamp
 

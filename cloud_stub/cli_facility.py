@@ -76,8 +76,8 @@ def facility_update(db_path: str, bank: str, facility_id: str, file: str) -> Non
 @facility_cmd.command("list", help=_("The bank's live facilities with their latest coverage."))
 @_DB
 @_BANK
-@click.option("--enterprise", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def facility_list(db_path: str, bank: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.http_facility import with_coverage
 
@@ -191,9 +191,9 @@ def coverage_cmd() -> None:
 @_DB
 @click.option("--bank", "bank", default=None, help=_("The bank (or --all-banks)."))
 @click.option("--all-banks", "all_banks", is_flag=True, help=_("Every bank with a live facility."))
-@click.option("--enterprise", default=None)
+@click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
 @click.option("--as-of", "as_of", default=None, help=_("ISO 8601 or epoch seconds (default: now)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise: str | None, as_of: str | None,
                      as_json: bool) -> None:
     from cloud_stub import coverage_run
@@ -235,7 +235,7 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
 @_BANK
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
               help=_("Receiver signing key (default: next to a SQLite db)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def portfolio_cmd(db_path: str, bank: str, key_path: str | None, as_json: bool) -> None:
     from cloud_stub import portfolio
     from cloud_stub.cli import _analysis_key

@@ -63,7 +63,7 @@ def fleet_table(page: dict[str, Any]) -> str:
                                 "summary."))
 @_DB
 @click.option("--enterprise", default=None, help=_("Only this enterprise's gateways."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def gateways_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.fleet_api import fleet_page
 
@@ -81,7 +81,7 @@ def gateways_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
 @click.option("--enterprise", default=None, help=_("Only this enterprise's gateways."))
 @click.option("--now", "now_text", default=None, metavar="TIME",
               help=_("Judge as of this time (ISO 8601 or epoch seconds; default: now). For drills and tests."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, as_json: bool) -> None:
     from cloud_stub.fleet_alerts import check_fleet
 
@@ -103,12 +103,12 @@ def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, 
 @click.command("fleet-settings", help=_("Show or set an enterprise's silence thresholds (seconds) and how many hours "
                                       "a backlog must grow before it alarms."))
 @_DB
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 @click.option("--late-after", type=click.IntRange(min=1), default=None, metavar="SECONDS")
 @click.option("--silent-after", type=click.IntRange(min=1), default=None, metavar="SECONDS",
               help=_("The expected interval: silent longer than this raises gateway_silent."))
 @click.option("--backlog-hours", type=click.FloatRange(min=0, min_open=True), default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def fleet_settings_cmd(db_path: str, enterprise: str, late_after: int | None, silent_after: int | None,
                        backlog_hours: float | None, as_json: bool) -> None:
     from cloud_stub import fleet
@@ -137,7 +137,7 @@ def operator() -> None:
 @operator.command("add", help=_("Create an operator (or rotate its token); prints the token once."))
 @_DB
 @click.option("--name", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def operator_add(db_path: str, name: str, as_json: bool) -> None:
     from cloud_stub.operators import add_operator
 

@@ -34,7 +34,7 @@ def _key(db_path: str, key_path: str | None) -> Any:
 @click.command("offboard", help=_("Offboard an enterprise: revoke its gateways' keys, end its bank grants, archive "
                                 "its evidence, and after the hold purge it leaving a signed tombstone."))
 @click.option("--db", "db_path", required=True, help=_("SQLite file or postgresql:// URL."))
-@click.option("--enterprise", default=None)
+@click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
 @click.option("--hold-days", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help=_("Days the data is kept (not served) before the purge; 0 purges now."))
 @click.option("--archive", "archive_dir", default=".", show_default=True,
@@ -45,7 +45,7 @@ def _key(db_path: str, key_path: str | None) -> Any:
 @click.option("--status", "show_status", is_flag=True, help=_("Show offboarded enterprises, their holds and purges."))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
               help=_("Receiver signing key (default: beside the SQLite database)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def offboard_cmd(db_path: str, enterprise: str | None, hold_days: float, archive_dir: Path, reason: str,
                  purge_due: bool, show_status: bool, key_path: str | None, as_json: bool) -> None:
     from cloud_stub import offboard

@@ -76,8 +76,8 @@ def import_cmd(db_path: str, source_name: str, retrieved: str | None, file: str)
 
 @outside.command("list", help=_("An enterprise's outside records with source, retrieval time and digest."))
 @click.option("--db", "db_path", required=True, help=_("Receiver database (file or postgresql:// URL)."))
-@click.option("--enterprise", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def list_cmd(db_path: str, enterprise: str, as_json: bool) -> None:
     from cloud_stub.cli import _open
     from cloud_stub.outside.store import list_records

@@ -21,9 +21,10 @@ def releases() -> None:
 
 @releases.command("publish", help=_("Serve BUNDLE as the latest release for every gateway, or one enterprise's."))
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
 @click.option("--enterprise", default="*", show_default=True, help=_("Only this enterprise's gateways ('*': all)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def publish_cmd(bundle: Path, db_path: str, enterprise: str, as_json: bool) -> None:
     from cloud_stub import releases as rel
 
@@ -40,8 +41,9 @@ def publish_cmd(bundle: Path, db_path: str, enterprise: str, as_json: bool) -> N
 
 
 @releases.command("list", help=_("The published releases, oldest first."))
-@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
+              help=_("Receiver database: a SQLite file or a postgresql:// URL."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def list_cmd(db_path: str, as_json: bool) -> None:
     from cloud_stub import releases as rel
 
