@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
+from cloud_stub.i18n import _
+
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
-                   help="Receiver database: a SQLite file or a postgresql:// URL.")
+                   help=_("Receiver database: a SQLite file or a postgresql:// URL."))
 
 
 def _open(db_path: str):  # noqa: ANN202 - the Store protocol
@@ -17,23 +19,23 @@ def _open(db_path: str):  # noqa: ANN202 - the Store protocol
     return open_db(db_path)
 
 
-@click.group("evidence", help="Evidence bundles for disputes: one signed, timestamped archive per enterprise.")
+@click.group("evidence", help=_("Evidence bundles for disputes: one signed, timestamped archive per enterprise."))
 def evidence() -> None:
     pass
 
 
-@evidence.command("export", help="Write an enterprise's evidence bundle (docs/evidence.md).")
+@evidence.command("export", help=_("Write an enterprise's evidence bundle (docs/evidence.md)."))
 @_DB
-@click.option("--enterprise", required=True)
-@click.option("--from", "t_from", default=None, help="Start of the period (ISO 8601 or epoch s; default: all).")
-@click.option("--to", "t_to", default=None, help="End of the period, exclusive (default: now).")
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
+@click.option("--from", "t_from", default=None, help=_("Start of the period (ISO 8601 or epoch s; default: all)."))
+@click.option("--to", "t_to", default=None, help=_("End of the period, exclusive (default: now)."))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver key file (default: next to a SQLite --db).")
-@click.option("--tsa-url", default=None, help="Timestamp the current chain tips and access-log head first.")
+              help=_("Receiver key file (default: next to a SQLite --db)."))
+@click.option("--tsa-url", default=None, help=_("Timestamp the current chain tips and access-log head first."))
 @click.option("--tsa-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The TSA's CA certificate, put into the bundle for the expert.")
-@click.option("--json", "as_json", is_flag=True)
+              help=_("The TSA's CA certificate, put into the bundle for the expert."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, out: Path, key_path: str | None,
            tsa_url: str | None, tsa_ca: Path | None, as_json: bool) -> None:
     from cloud_stub import receiver_key
@@ -42,7 +44,7 @@ def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, 
     from cloud_stub.timestamps import TimestampError
 
     if key_path is None and is_postgres_url(db_path):
-        raise click.UsageError("--key is required with a PostgreSQL --db")
+        raise click.UsageError(_("--key is required with a PostgreSQL --db"))
     rdb = _open(db_path)
     try:
         key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
@@ -56,16 +58,18 @@ def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, 
         click.echo(json.dumps(info, sort_keys=True))
     else:
         c = info["counts"]
-        click.echo(f"wrote {out} (sha256 {info['sha256']}): {c['batches']} batches, {c['findings']} findings,"
-                   f" {c['scores']} scores, {c['access_log_entries']} access-log entries, {c['timestamps']} timestamps")
+        click.echo(_("wrote {file} (sha256 {sha256}): {batches} batches, {findings} findings, {scores} scores, "
+                     "{access} access-log entries, {timestamps} timestamps").format(
+            file=out, sha256=info["sha256"], batches=c["batches"], findings=c["findings"], scores=c["scores"],
+            access=c["access_log_entries"], timestamps=c["timestamps"]))
 
 
-@click.command("timestamp", help="Ask the TSA for RFC 3161 tokens over every gateway's chain tip and the access-log"
-                                 " head (run daily by a timer; docs/evidence.md).")
+@click.command("timestamp", help=_("Ask the TSA for RFC 3161 tokens over every gateway's chain tip and the access-log"
+                                 " head (run daily by a timer; docs/evidence.md)."))
 @_DB
 @click.option("--tsa-url", required=True)
-@click.option("--enterprise", default=None, help="Only this enterprise (default: all).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def timestamp(db_path: str, tsa_url: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.timestamps import TimestampError, stamp
 
@@ -79,5 +83,5 @@ def timestamp(db_path: str, tsa_url: str, enterprise: str | None, as_json: bool)
     if as_json:
         click.echo(json.dumps({"timestamped": done}, sort_keys=True))
     else:
-        click.echo(f"{len(done)} new timestamp(s) from {tsa_url}" + "".join(
+        click.echo(_("{n} new timestamp(s) from {tsa}").format(n=len(done), tsa=tsa_url) + "".join(
             f"\n  {d['kind']} {d['enterprise_id'] or ''} {d['gateway_id'] or ''} at {d['gen_time']}" for d in done))

@@ -17,26 +17,28 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
+from cloud_stub.i18n import _, display_width, pad
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
-                   help="SQLite file, or a postgresql://user@host/dbname URL.")
-_BANK = click.option("--bank", "bank", required=True, help="The bank the facilities and prices belong to.")
+                   help=_("SQLite file, or a postgresql://user@host/dbname URL."))
+_BANK = click.option("--bank", "bank", required=True, help=_("The bank the facilities and prices belong to."))
 
 
 def _doc(path: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{path}: cannot read: {exc}") from None
+        raise click.ClickException(_("{path}: cannot read: {error}").format(path=path, error=exc)) from None
     except json.JSONDecodeError as exc:
-        raise click.ClickException(f"{path}: not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise click.ClickException(_("{path}: not JSON: line {line} column {column}: {error}").format(
+            path=path, line=exc.lineno, column=exc.colno, error=exc.msg)) from None
 
 
 def _echo(out: Any) -> None:
     click.echo(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-@click.group("facility", help="A bank's facilities to its enterprises (amount, drawn, term, covenants, pledges).")
+@click.group("facility", help=_("A bank's facilities to its enterprises (amount, drawn, term, covenants, pledges)."))
 def facility_cmd() -> None:
     pass
 
@@ -53,7 +55,7 @@ def _put(db_path: str, bank: str, facility_id: str, file: str, create: bool) -> 
         rdb.close()
 
 
-@facility_cmd.command("add", help="Add a facility from a JSON file (docs/receiver.md, \"Facilities\").")
+@facility_cmd.command("add", help=_("Add a facility from a JSON file (docs/receiver.md, \"Facilities\")."))
 @_DB
 @_BANK
 @click.argument("facility_id")
@@ -62,7 +64,7 @@ def facility_add(db_path: str, bank: str, facility_id: str, file: str) -> None:
     _put(db_path, bank, facility_id, file, True)
 
 
-@facility_cmd.command("update", help="Replace a facility's terms, covenants and pledges from a JSON file.")
+@facility_cmd.command("update", help=_("Replace a facility's terms, covenants and pledges from a JSON file."))
 @_DB
 @_BANK
 @click.argument("facility_id")
@@ -71,11 +73,11 @@ def facility_update(db_path: str, bank: str, facility_id: str, file: str) -> Non
     _put(db_path, bank, facility_id, file, False)
 
 
-@facility_cmd.command("list", help="The bank's live facilities with their latest coverage.")
+@facility_cmd.command("list", help=_("The bank's live facilities with their latest coverage."))
 @_DB
 @_BANK
-@click.option("--enterprise", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def facility_list(db_path: str, bank: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.http_facility import with_coverage
 
@@ -90,14 +92,16 @@ def facility_list(db_path: str, bank: str, enterprise: str | None, as_json: bool
         return
     for f in items:
         c = f["coverage"] or {}
-        cov = "-" if not c else ("not observed" if c.get("coverage") is None else f"{c['coverage']:.2f}x")
-        click.echo(f"{f['facility_id']}  {f['enterprise_id']}  drawn {f['drawn']:,.0f}/{f['amount']:,.0f} "
-                   f"{f['currency']}  coverage {cov}  {c.get('level', 'not assessed')}"
-                   + (f"  [{', '.join(c['flags'])}]" if c.get("flags") else ""))
-    click.echo(f"{len(items)} facility(ies) of {bank}")
+        cov = "-" if not c else (_("not observed") if c.get("coverage") is None else f"{c['coverage']:.2f}x")
+        click.echo(_("{facility}  {enterprise}  drawn {drawn}/{amount} {currency}  coverage {coverage}  {level}")
+                   .format(
+            facility=f["facility_id"], enterprise=f["enterprise_id"], drawn=f"{f['drawn']:,.0f}",
+            amount=f"{f['amount']:,.0f}", currency=f["currency"], coverage=cov,
+            level=c.get("level") or _("not assessed")) + (f"  [{', '.join(c['flags'])}]" if c.get("flags") else ""))
+    click.echo(_("{n} facility(ies) of {bank}").format(n=len(items), bank=bank))
 
 
-@facility_cmd.command("remove", help="Remove a facility (its findings and alerts stay).")
+@facility_cmd.command("remove", help=_("Remove a facility (its findings and alerts stay)."))
 @_DB
 @_BANK
 @click.argument("facility_id")
@@ -113,12 +117,12 @@ def facility_remove(db_path: str, bank: str, facility_id: str) -> None:
         rdb.close()
 
 
-@click.group("price", help="A bank's price series per product class.")
+@click.group("price", help=_("A bank's price series per product class."))
 def price_cmd() -> None:
     pass
 
 
-@price_cmd.command("import", help="Import a daily price CSV: day,product_class,price,currency,unit.")
+@price_cmd.command("import", help=_("Import a daily price CSV: day,product_class,price,currency,unit."))
 @_DB
 @_BANK
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False))
@@ -134,15 +138,15 @@ def price_import(db_path: str, bank: str, file: str) -> None:
         rdb.close()
 
 
-@price_cmd.command("pull", help="Fetch a day's prices from a price API (adapter) and store them.")
+@price_cmd.command("pull", help=_("Fetch a day's prices from a price API (adapter) and store them."))
 @_DB
 @_BANK
-@click.option("--adapter", default="http-json", show_default=True, help="A registered price adapter.")
-@click.option("--url", required=True, help="The price service's URL.")
-@click.option("--token-env", default=None, metavar="VAR", help="Environment variable holding its bearer token.")
+@click.option("--adapter", default="http-json", show_default=True, help=_("A registered price adapter."))
+@click.option("--url", required=True, help=_("The price service's URL."))
+@click.option("--token-env", default=None, metavar="VAR", help=_("Environment variable holding its bearer token."))
 @click.option("--class", "classes", multiple=True,
-              help="Product class to fetch (repeatable; default: every class the bank's facilities pledge).")
-@click.option("--day", default=None, help="YYYY-MM-DD (default: today, UTC).")
+              help=_("Product class to fetch (repeatable; default: every class the bank's facilities pledge)."))
+@click.option("--day", default=None, help=_("YYYY-MM-DD (default: today, UTC)."))
 def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str | None, classes: tuple[str, ...],
                day: str | None) -> None:
     import os
@@ -150,23 +154,26 @@ def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str |
 
     from cloud_stub import facilities, price_http, prices  # price_http registers the http-json adapter
 
-    _ = price_http
+    assert price_http  # imported for its registration
     cls = prices.adapters().get(adapter)
     if cls is None:
-        raise click.BadParameter(f"one of {sorted(prices.adapters())}", param_hint="--adapter")
+        raise click.BadParameter(_("one of {choices}").format(choices=sorted(prices.adapters())),
+                                 param_hint="--adapter")
     try:
         when = date.fromisoformat(day) if day else datetime.now(UTC).date()
     except ValueError:
-        raise click.BadParameter(f"expected YYYY-MM-DD, got {day!r}", param_hint="--day") from None
+        raise click.BadParameter(_("expected YYYY-MM-DD, got {day}").format(day=repr(day)),
+                                 param_hint="--day") from None
     token = os.environ.get(token_env) if token_env else None
     if token_env and not token:
-        raise click.BadParameter(f"${token_env} is empty or unset", param_hint="--token-env")
+        raise click.BadParameter(_("${name} is empty or unset").format(name=token_env), param_hint="--token-env")
     rdb = _open(db_path)
     try:
         wanted = sorted(set(classes) or {p["product_class"] for f in facilities.list_facilities(rdb, bank)
                                           for p in f["pledges"]})
         if not wanted:
-            raise click.ClickException(f"bank {bank} pledges no product class: name one with --class")
+            raise click.ClickException(
+                _("bank {bank} pledges no product class: name one with --class").format(bank=bank))
         _echo(prices.pull(rdb, bank, cls(url, token), wanted, when))  # type: ignore[call-arg]
     except ReceiverError as exc:
         _fail(exc)
@@ -174,25 +181,25 @@ def price_pull(db_path: str, bank: str, adapter: str, url: str, token_env: str |
         rdb.close()
 
 
-@click.group("coverage", help="Collateral value and coverage of a bank's facilities.")
+@click.group("coverage", help=_("Collateral value and coverage of a bank's facilities."))
 def coverage_cmd() -> None:
     pass
 
 
-@coverage_cmd.command("run", help="Assess every facility of a bank (or of every bank) now: coverage, margin-call "
-                                   "findings and alerts. Run it daily after the price import (cron, a timer).")
+@coverage_cmd.command("run", help=_("Assess every facility of a bank (or of every bank) now: coverage, margin-call "
+                                   "findings and alerts. Run it daily after the price import (cron, a timer)."))
 @_DB
-@click.option("--bank", "bank", default=None, help="The bank (or --all-banks).")
-@click.option("--all-banks", "all_banks", is_flag=True, help="Every bank with a live facility.")
-@click.option("--enterprise", default=None)
-@click.option("--as-of", "as_of", default=None, help="ISO 8601 or epoch seconds (default: now).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--bank", "bank", default=None, help=_("The bank (or --all-banks)."))
+@click.option("--all-banks", "all_banks", is_flag=True, help=_("Every bank with a live facility."))
+@click.option("--enterprise", default=None, help=_("Only this enterprise (default: all)."))
+@click.option("--as-of", "as_of", default=None, help=_("ISO 8601 or epoch seconds (default: now)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise: str | None, as_of: str | None,
                      as_json: bool) -> None:
     from cloud_stub import coverage_run
 
     if (bank is None) == (not all_banks):
-        raise click.UsageError("give --bank BANK or --all-banks (one of them)")
+        raise click.UsageError(_("give --bank BANK or --all-banks (one of them)"))
     rdb = _open(db_path)
     try:
         if bank is None:
@@ -212,21 +219,23 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
         return
     for out in runs:
         for a in out["facilities"]:
-            cov = "not observed" if a["coverage"] is None else f"{a['coverage']:.2f}x"
-            click.echo(f"{out['bank']}  {a['facility_id']}  {a['enterprise_id']}  coverage {cov}  {a['level']}"
-                       + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
+            cov = _("not observed") if a["coverage"] is None else f"{a['coverage']:.2f}x"
+            click.echo(_("{bank}  {facility}  {enterprise}  coverage {coverage}  {level}").format(
+                bank=out["bank"], facility=a["facility_id"], enterprise=a["enterprise_id"], coverage=cov,
+                level=a["level"]) + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
         for sk in out["skipped"]:
-            click.echo(f"{out['bank']}  {sk['facility_id']}  {sk['enterprise_id']}  skipped: {sk['reason']}")
-        click.echo(f"{out['bank']}: {len(out['facilities'])} facility(ies), {out['findings']} finding(s), "
-                   f"{len(out['alerts'])} alert(s)")
+            click.echo(_("{bank}  {facility}  {enterprise}  skipped: {reason}").format(
+                bank=out["bank"], facility=sk["facility_id"], enterprise=sk["enterprise_id"], reason=sk["reason"]))
+        click.echo(_("{bank}: {facilities} facility(ies), {findings} finding(s), {alerts} alert(s)").format(
+            bank=out["bank"], facilities=len(out["facilities"]), findings=out["findings"], alerts=len(out["alerts"])))
 
 
-@click.command("portfolio", help="Every enterprise of a bank, worst first: score, repayment, coverage, changes.")
+@click.command("portfolio", help=_("Every enterprise of a bank, worst first: score, repayment, coverage, changes."))
 @_DB
 @_BANK
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
-              help="Receiver signing key (default: next to a SQLite db).")
-@click.option("--json", "as_json", is_flag=True)
+              help=_("Receiver signing key (default: next to a SQLite db)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def portfolio_cmd(db_path: str, bank: str, key_path: str | None, as_json: bool) -> None:
     from cloud_stub import portfolio
     from cloud_stub.cli import _analysis_key
@@ -245,7 +254,7 @@ def portfolio_cmd(db_path: str, bank: str, key_path: str | None, as_json: bool) 
 
 def portfolio_table(page: dict[str, Any]) -> str:
     """The portfolio for people: one line per enterprise, worst first, then what changed."""
-    head = ["ENTERPRISE", "SCORE", "GRADE", "LEVEL", "REPAYMENT", "COVERAGE", "CHANGED"]
+    head = [_("ENTERPRISE"), _("SCORE"), _("GRADE"), _("LEVEL"), _("REPAYMENT"), _("COVERAGE"), _("CHANGED")]
     rows = []
     for e in page["enterprises"]:
         a = e["authenticity"] or {}
@@ -254,12 +263,13 @@ def portfolio_table(page: dict[str, Any]) -> str:
                         + f" {f['level']}" for f in facs) or "-"
         rep = e["repayment"]
         rows.append([e["enterprise_id"], "-" if a.get("score") is None else f"{a['score']:g}", a.get("grade") or "-",
-                     a.get("warning_level") or "not scored",
+                     a.get("warning_level") or _("not scored"),
                      rep.get("status") if rep.get("status") != "assessed" else str(rep.get("grade") or rep),
                      cov, "; ".join(f"{c['field']} {c['before']}->{c['after']}" for c in e["changes"]) or "-"])
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
-    lines.append(f"{len(rows)} enterprise(s) of {page['bank']}; previous run {page['previous_run_at'] or 'none'}")
+    widths = [max(display_width(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(pad(str(c), w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
+    lines.append(_("{n} enterprise(s) of {bank}; previous run {previous}").format(
+        n=len(rows), bank=page["bank"], previous=page["previous_run_at"] or _("none")))
     return "\n".join(lines)
 
 

@@ -14,9 +14,10 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
+from cloud_stub.i18n import _, display_width, pad
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
-                   help="SQLite file, or a postgresql://user@host/dbname URL.")
+                   help=_("SQLite file, or a postgresql://user@host/dbname URL."))
 
 
 def _age(seconds: float) -> str:
@@ -34,35 +35,35 @@ def _health_cells(h: dict[str, Any] | None) -> list[str]:
     d, b = h["devices"], h["backlog"]
     devices = f"{d['healthy']}/{d['total']}" + (
         " (" + ",".join(f"{k}:{v}" for k, v in sorted(d["errors"].items())) + ")" if d["errors"] else "")
-    clock = "synced" if h["clock"].get("synced") else "UNSYNCED"
+    clock = _("synced") if h["clock"].get("synced") else _("UNSYNCED")
     days = h["store"].get("days_left")
     return [devices, clock, f"{b['batches']}b/{b['records']}r", "-" if days is None else f"{days:g}d"]
 
 
 def fleet_table(page: dict[str, Any]) -> str:
     """The fleet list for people: one line per gateway, the worst states first."""
-    head = ["GATEWAY", "ENTERPRISE", "STATE", "LAST CONTACT", "SEQ", "VERSION", "KEY", "DEVICES OK", "CLOCK",
-            "BACKLOG", "STORE"]
+    head = [_("GATEWAY"), _("ENTERPRISE"), _("STATE"), _("LAST CONTACT"), _("SEQ"), _("VERSION"), _("KEY"),
+            _("DEVICES OK"), _("CLOCK"), _("BACKLOG"), _("STORE")]
     order = {"silent": 0, "late": 1, "online": 2, "revoked": 3}
     rows = [[g["gateway_id"], g["enterprise_id"], g["state"],
-             f"{_age(g['last_contact_age_s'])} ago" if g["last_contact"] else "never",
+             _("{age} ago").format(age=_age(g["last_contact_age_s"])) if g["last_contact"] else _("never"),
              str(g["last_seq"]), g["version"] or "-", g.get("key_protection") or "-", *_health_cells(g["health"])]
             for g in sorted(page["gateways"], key=lambda g: (order.get(g["state"], 9), g["enterprise_id"],
                                                               g["gateway_id"]))]
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
+    widths = [max(display_width(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
     c = page["counts"]
-    lines.append(f"{len(rows)} gateway(s): " + ", ".join(f"{c[s]} {s}" for s in ("online", "late", "silent",
-                                                                                   "revoked")))
+    lines.append(_("{n} gateway(s): {online} online, {late} late, {silent} silent, {revoked} revoked").format(
+        n=len(rows), online=c["online"], late=c["late"], silent=c["silent"], revoked=c["revoked"]))
     return "\n".join(lines)
 
 
-@click.command("gateways", help="List every gateway: last contact, last seq, version, key protection (file / tpm "
+@click.command("gateways", help=_("List every gateway: last contact, last seq, version, key protection (file / tpm "
                                 "/ tpm-attested), state (online / late / silent / revoked) and its latest health "
-                                "summary.")
+                                "summary."))
 @_DB
-@click.option("--enterprise", default=None, help="Only this enterprise's gateways.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--enterprise", default=None, help=_("Only this enterprise's gateways."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def gateways_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
     from cloud_stub.fleet_api import fleet_page
 
@@ -74,13 +75,13 @@ def gateways_cmd(db_path: str, enterprise: str | None, as_json: bool) -> None:
     click.echo(json.dumps(page, indent=2, sort_keys=True) if as_json else fleet_table(page))
 
 
-@click.command("check-fleet", help="Raise and clear fleet alarms now (silent gateways, unhealthy devices, clock, "
-                                   "backlog); `cloud serve` runs the same check every minute.")
+@click.command("check-fleet", help=_("Raise and clear fleet alarms now (silent gateways, unhealthy devices, clock, "
+                                   "backlog); `cloud serve` runs the same check every minute."))
 @_DB
-@click.option("--enterprise", default=None, help="Only this enterprise's gateways.")
+@click.option("--enterprise", default=None, help=_("Only this enterprise's gateways."))
 @click.option("--now", "now_text", default=None, metavar="TIME",
-              help="Judge as of this time (ISO 8601 or epoch seconds; default: now). For drills and tests.")
-@click.option("--json", "as_json", is_flag=True)
+              help=_("Judge as of this time (ISO 8601 or epoch seconds; default: now). For drills and tests."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, as_json: bool) -> None:
     from cloud_stub.fleet_alerts import check_fleet
 
@@ -96,18 +97,18 @@ def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, 
     for a in alerts:
         click.echo(f"{a['level']:<6} {a['kind']:<18} {a['enterprise_id']} {a['detail'].get('gateway_id')}"
                    f" (alert {a['id']})")
-    click.echo(f"{len(alerts)} alert(s) raised or cleared")
+    click.echo(_("{n} alert(s) raised or cleared").format(n=len(alerts)))
 
 
-@click.command("fleet-settings", help="Show or set an enterprise's silence thresholds (seconds) and how many hours "
-                                      "a backlog must grow before it alarms.")
+@click.command("fleet-settings", help=_("Show or set an enterprise's silence thresholds (seconds) and how many hours "
+                                      "a backlog must grow before it alarms."))
 @_DB
-@click.option("--enterprise", required=True)
+@click.option("--enterprise", required=True, help=_("The enterprise's ID."))
 @click.option("--late-after", type=click.IntRange(min=1), default=None, metavar="SECONDS")
 @click.option("--silent-after", type=click.IntRange(min=1), default=None, metavar="SECONDS",
-              help="The expected interval: silent longer than this raises gateway_silent.")
+              help=_("The expected interval: silent longer than this raises gateway_silent."))
 @click.option("--backlog-hours", type=click.FloatRange(min=0, min_open=True), default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def fleet_settings_cmd(db_path: str, enterprise: str, late_after: int | None, silent_after: int | None,
                        backlog_hours: float | None, as_json: bool) -> None:
     from cloud_stub import fleet
@@ -128,15 +129,15 @@ def fleet_settings_cmd(db_path: str, enterprise: str, late_after: int | None, si
     click.echo(json.dumps(out) if as_json else " ".join(f"{k}={v}" for k, v in out.items()))
 
 
-@click.group("operator", help="Operators of the receiver: bearer tokens for the fleet API.")
+@click.group("operator", help=_("Operators of the receiver: bearer tokens for the fleet API."))
 def operator() -> None:
     pass
 
 
-@operator.command("add", help="Create an operator (or rotate its token); prints the token once.")
+@operator.command("add", help=_("Create an operator (or rotate its token); prints the token once."))
 @_DB
 @click.option("--name", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON (the same in every language)."))
 def operator_add(db_path: str, name: str, as_json: bool) -> None:
     from cloud_stub.operators import add_operator
 
@@ -150,7 +151,7 @@ def operator_add(db_path: str, name: str, as_json: bool) -> None:
     click.echo(json.dumps(out) if as_json else out["token"])
 
 
-@operator.command("revoke", help="Revoke an operator's token.")
+@operator.command("revoke", help=_("Revoke an operator's token."))
 @_DB
 @click.option("--name", required=True)
 def operator_revoke(db_path: str, name: str) -> None:
@@ -164,7 +165,7 @@ def operator_revoke(db_path: str, name: str) -> None:
         sys.exit(1)
     finally:
         rdb.close()
-    click.echo(f"revoked operator {name}")
+    click.echo(_("revoked operator {name}").format(name=name))
 
 
 COMMANDS = (gateways_cmd, check_fleet_cmd, fleet_settings_cmd, operator)

@@ -10,8 +10,10 @@ imports the wire format only, so it keeps its own small copy of the locale negot
 from __future__ import annotations
 
 import gettext
+import os
 import re
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
@@ -20,17 +22,34 @@ DOMAIN = "edgeproof_receiver"
 LOCALE_DIR = Path(__file__).with_name("locale")
 DEFAULT = "en"
 SUPPORTED = ("en", "zh-CN")
+ENV_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
 def normalise(tag: str | None) -> str | None:
     """'zh-CN', 'zh_cn', 'zh-Hans', 'zh' -> 'zh-CN'; 'en-US' -> 'en'; anything else -> None."""
     if not tag:
         return None
-    parts = tag.split(".", 1)[0].replace("_", "-").strip().lower().split("-")
+    parts = tag.split(".", 1)[0].split("@", 1)[0].replace("_", "-").strip().lower().split("-")
     if parts[0] == "en":
         return "en"
     if parts[0] == "zh" and not {"hant", "tw", "hk", "mo"} & set(parts[1:]):
         return "zh-CN"
+    return None
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The locale the environment asks for, gettext's way (as gateway/i18n.py): the first of LANGUAGE
+    (a colon list), LC_ALL, LC_MESSAGES, LANG that is set decides; None when it names nothing we have."""
+    env = os.environ if environ is None else environ
+    for var in ENV_VARS:
+        value = env.get(var, "")
+        if value:
+            for item in value.split(":"):
+                found = normalise(item)
+                if found:
+                    return found
+            if var != "LANGUAGE":  # an unsupported LANGUAGE list falls through to LC_ALL/LANG
+                return None
     return None
 
 
@@ -71,6 +90,41 @@ def translation(locale: str) -> gettext.NullTranslations:
 def gettext_for(locale: str) -> Any:
     """The ``gettext`` function of one locale (the receiver serves many banks at once: no global)."""
     return translation(resolve(locale)).gettext
+
+
+# The CLI's language (``edgeproof cloud ...``, ``edgeproof feed ...``): one operator, one process, so
+# one locale from the environment. HTTP routes never use ``_``: they choose per request (gettext_for).
+_cli_locale = resolve(from_env())
+
+
+def set_locale(locale: str | None) -> str:
+    """Switch the CLI's messages; returns the locale now in force."""
+    global _cli_locale
+    _cli_locale = resolve(locale)
+    return _cli_locale
+
+
+def get_locale() -> str:
+    return _cli_locale
+
+
+def _(message: str) -> str:
+    """A CLI message in the operator's language (the environment's; docs/i18n.md)."""
+    return translation(_cli_locale).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translation(_cli_locale).ngettext(singular, plural, n)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns a string takes: a Chinese character takes two (so tables line up in zh-CN)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text.ljust(width)`` in terminal columns."""
+    return text + " " * max(0, width - display_width(text))
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name

@@ -13,29 +13,31 @@ from typing import IO, Any
 
 import click
 
+from cloud_stub.i18n import _
+
 _DEFAULT_TOKEN_LIMIT = "20/s,burst=100"
 _DEFAULT_ADDRESS_LIMIT = "100/s,burst=500"
 
 _OPTIONS = [
     click.option("--tls-cert", default=None, type=click.Path(dir_okay=False, exists=True),
-                 help="Serve HTTPS with this PEM certificate (chain first to last); needs --tls-key."),
+                 help=_("Serve HTTPS with this PEM certificate (chain first to last); needs --tls-key.")),
     click.option("--tls-key", default=None, type=click.Path(dir_okay=False, exists=True),
-                 help="The certificate's PEM private key (mode 0600 or 0400)."),
+                 help=_("The certificate's PEM private key (mode 0600 or 0400).")),
     click.option("--access-log", default=None, metavar="PATH|-",
-                 help="Write one JSON line per HTTP request (method, path, status, duration, client, actor kind; "
-                      "never tokens or query strings) to PATH, or '-' for stderr."),
+                 help=_("Write one JSON line per HTTP request (method, path, status, duration, client, actor kind; "
+                      "never tokens or query strings) to PATH, or '-' for stderr.")),
     click.option("--metrics-token", default=None, envvar="EDGEPROOF_METRICS_TOKEN", show_envvar=True,
-                 help="Bearer token that may read /metrics from anywhere (without it: direct clients on this host "
-                      "only). Best given in the environment variable."),
+                 help=_("Bearer token that may read /metrics from anywhere (without it: direct clients on this host "
+                      "only). Best given in the environment variable.")),
     click.option("--rate-limit", "rate_limit", default=_DEFAULT_TOKEN_LIMIT, show_default=True,
-                 metavar="RATE/UNIT[,burst=N]|off", help="Per bank token."),
+                 metavar="RATE/UNIT[,burst=N]|off", help=_("Per bank token.")),
     click.option("--rate-limit-address", default=_DEFAULT_ADDRESS_LIMIT, show_default=True,
                  metavar="RATE/UNIT[,burst=N]|off",
-                 help="Per client address, for requests without a known token (direct loopback clients exempt)."),
+                 help=_("Per client address, for requests without a known token (direct loopback clients exempt).")),
     click.option("--deliver-every", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
-                 metavar="SECONDS", help="How often the background worker delivers queued alerts."),
-    click.option("--no-deliver", is_flag=True, help="Do not deliver alerts from this process (run `cloud deliver` "
-                                                   "elsewhere)."),
+                 metavar="SECONDS", help=_("How often the background worker delivers queued alerts.")),
+    click.option("--no-deliver", is_flag=True, help=_("Do not deliver alerts from this process (run `cloud deliver` "
+                                                   "elsewhere).")),
 ]
 
 
@@ -58,11 +60,12 @@ def _limit(text: str, flag: str) -> Any:
 
 def _check_tls(cert: str | None, key: str | None) -> None:
     if bool(cert) != bool(key):
-        raise click.UsageError("--tls-cert and --tls-key go together")
+        raise click.UsageError(_("--tls-cert and --tls-key go together"))
     if key:
         mode = Path(key).stat().st_mode & 0o777
         if mode & 0o077:
-            raise click.BadParameter(f"{key} is readable by others (mode {oct(mode)}); run chmod 600 on it",
+            raise click.BadParameter(_("{key} is readable by others (mode {mode}); run chmod 600 on it").format(
+                key=key, mode=oct(mode)),
                                      param_hint="--tls-key")
 
 
@@ -98,7 +101,7 @@ def start(rdb: Any, key: Any, ops: dict[str, Any]) -> Running:
         stops.append(out.close)
     token = ops["metrics_token"] or None
     if token is not None and len(token) < 16:
-        raise click.BadParameter("use at least 16 characters (e.g. `openssl rand -hex 24`)",
+        raise click.BadParameter(_("use at least 16 characters (e.g. `openssl rand -hex 24`)"),
                                  param_hint="--metrics-token / EDGEPROOF_METRICS_TOKEN")
     running = Running(OpsOptions(metrics_token=token, rate_limits=limits, access_log=out), stops)
     if not ops["no_deliver"]:
