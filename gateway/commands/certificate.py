@@ -19,6 +19,8 @@ from typing import Any
 
 import click
 
+from gateway.i18n import _
+
 
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as resp:
@@ -44,15 +46,15 @@ def _trusted_key(signed: dict[str, Any], cert_hint: dict[str, Any], receiver: st
     return None, f"the key the certificate carries (kid {signed.get('kid')}): compare it with one you trust"
 
 
-@click.group("certificate")
+@click.group("certificate", help=_("Destruction certificates (docs/exit.md)."))
 def command() -> None:
     """Destruction certificates (docs/exit.md)."""
 
 
-@command.command("verify")
+@command.command("verify", help=_("Check FILE's signature and print what it lists."))
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--public-key", default=None, help="Base64 Ed25519 public key to check against.")
-@click.option("--receiver", default=None, help="Receiver URL to take the key from.")
+@click.option("--public-key", default=None, help=_("Base64 Ed25519 public key to check against."))
+@click.option("--receiver", default=None, help=_("Receiver URL to take the key from."))
 @click.option("--json", "as_json", is_flag=True)
 def verify(file: Path, public_key: str | None, receiver: str | None, as_json: bool) -> None:
     """Check FILE's signature and print what it lists."""

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
+from gateway.i18n import _
 
 
 def _human(n: int) -> str:
@@ -44,19 +45,20 @@ def _loss_text(loss: dict[str, Any]) -> str:
             f"indicator(s) not packed")
 
 
-@click.command("decommission")
+@click.command("decommission", help=_(
+    "Send a final signed record, wipe the gateway and sign a destruction certificate."))
 @state_option
 @profile_option
-@click.option("--dry-run", is_flag=True, help="List what would be sent and destroyed; touch nothing.")
-@click.option("--force", is_flag=True, help="Go on although batches are unacknowledged (the certificate lists "
-                                            "exactly what is lost).")
-@click.option("--reason", default="decommissioned", show_default=True, help="Said in the final record.")
+@click.option("--dry-run", is_flag=True, help=_("List what would be sent and destroyed; touch nothing."))
+@click.option("--force", is_flag=True, help=_("Go on although batches are unacknowledged (the certificate lists "
+                                            "exactly what is lost)."))
+@click.option("--reason", default="decommissioned", show_default=True, help=_("Said in the final record."))
 @click.option("--certificate-dir", "cert_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where the signed destruction certificate is written (not the state dir).")
+              show_default=True, help=_("Where the signed destruction certificate is written (not the state dir)."))
 @click.option("--wait", "wait_s", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds to wait for the receiver's acknowledgements.")
+              help=_("Seconds to wait for the receiver's acknowledgements."))
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), hidden=True,
-              help="OS root holding the service unit (tests, SD card images).")
+              help=_("OS root holding the service unit (tests, SD card images)."))
 @click.option("--json", "as_json", is_flag=True)
 def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: bool, reason: str, cert_dir: Path,
             wait_s: float, root: Path, as_json: bool) -> None:

@@ -18,6 +18,7 @@ import click
 from gateway.commands._common import get_state, profile_option, state_option
 from gateway.commands.audit import _db_option, store_path
 from gateway.disputes.model import ACTIONS, REASONS, DisputeError
+from gateway.i18n import _
 from gateway.store import Store
 
 
@@ -25,22 +26,24 @@ def open_store(state_dir: Path | None, profile: str | None, db: Path | None) -> 
     return Store(store_path(state_dir, profile, db), "FULL")
 
 
-@click.group("dispute")
+@click.group("dispute", help=_(
+    "Contest or explain a finding the banks see; see how each bank decided."))
 def command() -> None:
     """Contest or explain a finding the banks see; see how each bank decided."""
 
 
-@command.command("add")
+@command.command("add", help=_(
+    "Contest or explain one finding; signed at the gateway's next step, then shown to every bank."))
 @state_option
 @profile_option
 @_db_option
-@click.option("--finding", required=True, help="The finding's hash (64 hex), as `dispute list --view` shows it.")
+@click.option("--finding", required=True, help=_("The finding's hash (64 hex), as `dispute list --view` shows it."))
 @click.option("--kind", "action", required=True, type=click.Choice(ACTIONS),
-              help="contest: the finding is wrong; explain: it is right and here is why.")
-@click.option("--reason", type=click.Choice(REASONS), default=None, help="With --kind explain: why it happened.")
-@click.option("--note", default="", help="For the bank (sent with the dispute; at most 500 characters). "
-                                         "Required with --kind contest.")
-@click.option("--finding-id", type=int, default=None, help="The finding's number as shown (for people).")
+              help=_("contest: the finding is wrong; explain: it is right and here is why."))
+@click.option("--reason", type=click.Choice(REASONS), default=None, help=_("With --kind explain: why it happened."))
+@click.option("--note", default="", help=_("For the bank (sent with the dispute; at most 500 characters). "
+                                         "Required with --kind contest."))
+@click.option("--finding-id", type=int, default=None, help=_("The finding's number as shown (for people)."))
 @click.option("--json", "as_json", is_flag=True)
 def add(state_dir: Path | None, profile: str | None, db: Path | None, finding: str, action: str,
         reason: str | None, note: str, finding_id: int | None, as_json: bool) -> None:
@@ -73,7 +76,9 @@ def add(state_dir: Path | None, profile: str | None, db: Path | None, finding: s
                "to the bank")
 
 
-@command.command("list")
+@command.command("list", help=_(
+    "Every dispute and confirmation made on this gateway, and each bank's decision (from the enterprise "
+    "view the gateway fetched last)."))
 @state_option
 @profile_option
 @_db_option

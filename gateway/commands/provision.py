@@ -18,23 +18,25 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_state, state_option
+from gateway.i18n import _
 
 EXIT_BAD_FILE = 2
 
 
-@click.command("provision")
+@click.command("provision", help=_(
+    "Apply the boot partition's provisioning file: init, enroll, probe, selftest; then wipe the token."))
 @click.option("--boot-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The boot partition holding edgeproof-provision.toml (e.g. /boot/firmware).")
+              help=_("The boot partition holding edgeproof-provision.toml (e.g. /boot/firmware)."))
 @state_option
 @click.option("--config-dir", default=Path("/etc/edgeproof"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Where the profile is installed.")
+              type=click.Path(file_okay=False, path_type=Path), help=_("Where the profile is installed."))
 @click.option("--max-attempts", default=0, show_default=True, type=click.IntRange(0),
-              help="Stop after this many failed attempts (0: retry until it works).")
+              help=_("Stop after this many failed attempts (0: retry until it works)."))
 @click.option("--backoff", "backoff_s", default=10.0, show_default=True, type=click.FloatRange(0.01),
-              help="First wait between attempts, doubled each time.")
+              help=_("First wait between attempts, doubled each time."))
 @click.option("--backoff-max", "backoff_max_s", default=600.0, show_default=True, type=click.FloatRange(0.01),
-              help="Longest wait between attempts.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+              help=_("Longest wait between attempts."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
 def command(boot_dir: Path, state_dir: Path | None, config_dir: Path, max_attempts: int, backoff_s: float,
             backoff_max_s: float, as_json: bool) -> None:
     """Apply the boot partition's provisioning file: init, enroll, probe, selftest; then wipe the token."""
