@@ -41,8 +41,10 @@ def command(state_dir: Path | None, profile: str | None, db: Path | None, note: 
         click.echo(json.dumps(item, sort_keys=True, ensure_ascii=False))
         return
     consent = (item["measures"] or {}).get("consent")
-    what = "no consent section in the profile"
+    what = _("no consent section in the profile")
     if consent:
-        what = (f"categories {', '.join(consent.get('allowed', [])) or 'none'} "
-                f"for {', '.join(consent.get('to', [])) or '-'}")
-    click.echo(f"confirmation #{cid} of the measures in force ({what}); signed at the gateway's next step")
+        what = _("categories {categories} for {recipients}").format(
+            categories=", ".join(consent.get("allowed", [])) or _("none"),
+            recipients=", ".join(consent.get("to", [])) or "-")
+    click.echo(_("confirmation #{id} of the measures in force ({what}); signed at the gateway's next step").format(
+        id=cid, what=what))
