@@ -38,10 +38,10 @@ def command(state_dir: Path | None, profile: str | None, gateway_id: str | None,
         try:
             handle = int(tpm_handle, 0)
         except ValueError:
-            raise click.BadParameter(f"{tpm_handle!r} is not a number such as 0x81010045",
+            raise click.BadParameter(_("{value} is not a number such as 0x81010045").format(value=repr(tpm_handle)),
                                      param_hint="--tpm-handle") from None
         if not 0x81000000 <= handle <= 0x817FFFFF:
-            raise click.BadParameter("expected a persistent owner handle, 0x81000000 to 0x817FFFFF",
+            raise click.BadParameter(_("expected a persistent owner handle, 0x81000000 to 0x817FFFFF"),
                                      param_hint="--tpm-handle")
     try:
         ident = init_identity(state, gateway_id, site, key_store=key_store, tpm_tcti=tpm_tcti, tpm_handle=handle)
@@ -52,8 +52,9 @@ def command(state_dir: Path | None, profile: str | None, gateway_id: str | None,
     if as_json:
         click.echo(json.dumps(out))
     elif key_store == "tpm":
-        click.echo(f"gateway {ident.gateway_id} initialised, key id {ident.kid} (made inside the TPM, persistent "
-                   f"handle {handle or 0x81010045:#x}; it cannot be copied)")
+        click.echo(_("gateway {gateway} initialised, key id {kid} (made inside the TPM, persistent handle {handle}; "
+                     "it cannot be copied)").format(gateway=ident.gateway_id, kid=ident.kid,
+                                                    handle=f"{handle or 0x81010045:#x}"))
     else:
         click.echo(_("gateway {gateway} initialised, key id {kid} (private key in {state}, mode 0600)")
                    .format(gateway=ident.gateway_id, kid=ident.kid, state=state))

@@ -36,8 +36,8 @@ def keygen(out: Path) -> None:
         public = generate(out)
     except UpdateError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"release key {key_id(bytes(public))}: private key {out} (mode 0600, keep it off gateways), "
-               f"public key {out}.pub (pin it on gateways: edgeproof update pin-key {out}.pub)")
+    click.echo(_("release key {kid}: private key {out} (mode 0600, keep it off gateways), public key {out}.pub "
+                 "(pin it on gateways: edgeproof update pin-key {out}.pub)").format(kid=key_id(bytes(public)), out=out))
 
 
 @command.command("sign", help=_("Sign the wheels of a version into a release bundle."))
@@ -72,4 +72,5 @@ def sign(key_path: Path, wheels: Path, version: str, out: Path, min_from: str | 
     if as_json:
         click.echo(json.dumps(manifest.as_dict(), sort_keys=True))
     else:
-        click.echo(f"{out}: {project} {version} for {manifest.python}, {len(manifest.wheels)} wheels, signed")
+        click.echo(_("{out}: {project} {version} for {python}, {n} wheels, signed").format(
+            out=out, project=project, version=version, python=manifest.python, n=len(manifest.wheels)))

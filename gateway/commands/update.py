@@ -67,7 +67,7 @@ def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None, r
         public = pin(public_key, dest, replace)
     except (UpdateError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"pinned release key {key_id(bytes(public))} at {dest}")
+    click.echo(_("pinned release key {kid} at {path}").format(kid=key_id(bytes(public)), path=dest))
 
 
 def apply_options(f):  # type: ignore[no-untyped-def]
@@ -105,14 +105,15 @@ def _apply(bundle: Path, state_dir: Path | None, root: Path | None, pinned_key: 
     try:
         out = apply(bundle, opts)
     except UpdateError as exc:
-        raise click.ClickException(f"update refused: {exc}") from exc
+        raise click.ClickException(_("update refused: {error}").format(error=exc)) from exc
     except OSError as exc:  # e.g. the update root is not writable (not root), or the disk is full
-        raise click.ClickException(f"update failed: {exc}; if an update was under way, `edgeproof update resume` "
-                                   "finishes it") from exc
+        raise click.ClickException(_("update failed: {error}; if an update was under way, `edgeproof update resume` "
+                                     "finishes it").format(error=exc)) from exc
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["result"] == "ok":
-        click.echo(f"updated {out['from'] or '(none)'} -> {out['version']}: {out['reason']}")
+        click.echo(_("updated {old} -> {new}: {reason}").format(old=out["from"] or _("(none)"), new=out["version"],
+                                                                reason=out["reason"]))
     else:
         click.echo(f"{out['version']} {out['result']}: {out['reason']}")
     if out["result"] != "ok":
@@ -172,11 +173,13 @@ def resume_cmd(root: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["resumed"]:
-        click.echo(f"update {out['reason']}: rolled back, {out['current'] or '(none)'} is current")
+        click.echo(_("update {reason}: rolled back, {current} is current").format(
+            reason=out["reason"], current=out["current"] or _("(none)")))
     elif out.get("busy"):
-        click.echo(f"an update is running (it restarted the service); left to finish, {out['current']} is current")
+        click.echo(_("an update is running (it restarted the service); left to finish, {current} is current").format(
+            current=out["current"]))
     else:
-        click.echo(f"no interrupted update; {out['current'] or '(no version)'} is current")
+        click.echo(_("no interrupted update; {current} is current").format(current=out["current"] or _("(no version)")))
 
 
 @command.command("status", help=_(
@@ -192,7 +195,9 @@ def status_cmd(root: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(out, sort_keys=True))
         return
     ev = out["last_event"]
-    click.echo(f"current {out['current'] or '(none)'}, previous {out['previous'] or '(none)'}")
+    click.echo(_("current {current}, previous {previous}").format(current=out["current"] or _("(none)"),
+                                                                   previous=out["previous"] or _("(none)")))
     if ev:
-        click.echo(f"last: {ev['kind']} {ev['version'] or ''} {ev['result']} at {ev['time']}"
+        click.echo(_("last: {kind} {version} {result} at {time}").format(
+            kind=ev["kind"], version=ev["version"] or "", result=ev["result"], time=ev["time"])
                    + (f": {ev['reason']}" if ev["reason"] else ""))
