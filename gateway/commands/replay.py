@@ -54,7 +54,7 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
     from gateway.store import StoreLockedError
 
     if data_dir is None:
-        raise click.UsageError("--data DIR is required (or a subcommand: generate)")
+        raise click.UsageError(_("--data DIR is required (or a subcommand: generate)"))
     try:
         pace = parse_speed(speed)
     except ValueError as exc:
@@ -62,7 +62,7 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
     try:
         pack_s = parse_duration(pack_every)
     except (ValueError, KeyError):
-        raise click.BadParameter(f"a duration such as 1h or 1d, not {pack_every!r}",
+        raise click.BadParameter(_("a duration such as 1h or 1d, not {value}").format(value=repr(pack_every)),
                                  param_hint="--pack-every") from None
     setup_logging(os.environ.get("EDGEPROOF_LOG_LEVEL", "WARNING").upper())
     prof = get_profile(profile)
@@ -79,11 +79,12 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
         summary = asyncio.run(replay(prof, data_dir, state, receiver, pace,
                                      down_after_s, pack_s))
     except ReplayDataError as exc:
-        raise click.ClickException(f"bad replay data: {exc}") from exc
+        raise click.ClickException(_("bad replay data: {error}").format(error=exc)) from exc
     except (ReplayError, StoreLockedError) as exc:
         raise click.ClickException(str(exc)) from exc
     for dev, pts in sorted((summary.get("points_without_column") or {}).items()):
-        click.echo(f"note: {dev}: no column in the data for {', '.join(pts)}: not observed, no indicators", err=True)
+        click.echo(_("note: {device}: no column in the data for {points}: not observed, no indicators").format(
+            device=dev, points=", ".join(pts)), err=True)
     click.echo(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False))
 
 
@@ -118,13 +119,13 @@ def generate(name: str, days: int, seed: int, out: Path, start: str | None, inte
     from gateway.replay.scenarios import SCENARIOS, ScenarioConfig, write_scenario
 
     if name not in SCENARIOS:
-        raise click.BadParameter(f"one of {sorted(SCENARIOS)}", param_hint="--scenario")
+        raise click.BadParameter(_("one of {choices}").format(choices=sorted(SCENARIOS)), param_hint="--scenario")
     try:
         first = date.fromisoformat(start) if start else None
     except ValueError as exc:
-        raise click.BadParameter(f"a date YYYY-MM-DD ({exc})", param_hint="--start") from exc
+        raise click.BadParameter(_("a date YYYY-MM-DD ({error})").format(error=exc), param_hint="--start") from exc
     if out.exists() and any(out.iterdir()):
-        raise click.ClickException(f"{out} is not empty: generate into a new folder")
+        raise click.ClickException(_("{dir} is not empty: generate into a new folder").format(dir=out))
     try:
         cfg = ScenarioConfig(scenario=name, days=days, seed=seed, interval_s=interval_s, plant=plant, size=size,
                              onset_day=onset_day, packs=packs, finance=finance,

@@ -22,7 +22,8 @@ def _emit(obj: Any) -> None:
 
 
 def _missing(exc: ImportError) -> str:
-    return f"vision support needs the Python package {exc.name!r}: pip install 'edgeproof[vision]'"
+    return _("vision support needs the Python package {package}: pip install 'edgeproof[vision]'").format(
+        package=repr(exc.name))
 
 
 def _parse_line(text: str, i: int) -> tuple[str, tuple[float, float, float, float]]:
@@ -34,9 +35,11 @@ def _parse_line(text: str, i: int) -> tuple[str, tuple[float, float, float, floa
     except ValueError:
         vals = []
     if len(vals) != 4:
-        raise click.BadParameter(f"{text!r}: expected x1,y1,x2,y2 (or NAME=x1,y1,x2,y2)", param_hint="--line")
+        raise click.BadParameter(_("{value}: expected x1,y1,x2,y2 (or NAME=x1,y1,x2,y2)").format(value=repr(text)),
+                                 param_hint="--line")
     if vals[:2] == vals[2:]:
-        raise click.BadParameter(f"{text!r}: the two end points are the same", param_hint="--line")
+        raise click.BadParameter(_("{value}: the two end points are the same").format(value=repr(text)),
+                                 param_hint="--line")
     return name, (vals[0], vals[1], vals[2], vals[3])
 
 
@@ -128,7 +131,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
         raise click.ClickException(_missing(exc)) from exc
     specs = [LineSpec(*_parse_line(t, i)) for i, t in enumerate(lines)]
     if len({s.name for s in specs}) != len(specs):
-        raise click.BadParameter("line names must be unique", param_hint="--line")
+        raise click.BadParameter(_("line names must be unique"), param_hint="--line")
     cfg = PipelineConfig(model=model, people_model=people_model, threads=threads, lines=specs,
                          motion_gate=not no_gate)
     try:
