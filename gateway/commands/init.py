@@ -18,13 +18,13 @@ from gateway.identity import IdentityError, init_identity
 @profile_option
 @click.option("--gateway-id", default=None, help=_("Gateway id (default: <site id>-<random>)."))
 @click.option("--key-store", type=click.Choice(["file", "tpm"]), default="file", show_default=True,
-              help="Where the key lives: an Ed25519 file (0600) or an ECDSA P-256 key made inside a TPM 2.0 "
-                   "that cannot be copied.")
+              help=_("Where the key lives: an Ed25519 file (0600) or an ECDSA P-256 key made inside a TPM 2.0 "
+                   "that cannot be copied."))
 @click.option("--tpm-tcti", default=None, metavar="NAME:CONFIG",
-              help="How to reach the TPM (default device:/dev/tpmrm0; the software TPM: "
-                   "swtpm:host=127.0.0.1,port=2321).")
+              help=_("How to reach the TPM (default device:/dev/tpmrm0; the software TPM: "
+                   "swtpm:host=127.0.0.1,port=2321)."))
 @click.option("--tpm-handle", default=None, metavar="0x81......",
-              help="Persistent TPM handle for the key (default 0x81010045).")
+              help=_("Persistent TPM handle for the key (default 0x81010045)."))
 @click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
 def command(state_dir: Path | None, profile: str | None, gateway_id: str | None, key_store: str,
             tpm_tcti: str | None, tpm_handle: str | None, as_json: bool) -> None:
