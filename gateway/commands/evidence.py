@@ -36,6 +36,6 @@ def verify(bundle: Path, tsa_ca: Path | None, receiver_key: str | None, as_json:
         click.echo(json.dumps({"ok": res.ok, "failures": res.failures, "notes": res.notes, "summary": res.summary},
                               sort_keys=True))
     else:
-        for line in summary_lines(res):
-            click.echo(line, err=line.startswith(("FAIL", "FAILED")))
+        for line, is_failure in summary_lines(res):
+            click.echo(line, err=is_failure)
     sys.exit(0 if res.ok else 1)
