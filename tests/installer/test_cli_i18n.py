@@ -123,3 +123,12 @@ def test_newly_wrapped_commands_speak_chinese(tmp_path):
     assert zh.returncode != 0 and "不为空：请生成到新目录" in zh.stderr
     demo = cli("demo", "--help", lang=ZH).stdout
     assert "在本机运行 sim-factory、接收端和一次银行拉取" in demo and "网关运行时长" in demo
+
+
+def test_warning_level_meanings_reach_the_page_catalog():
+    """The status page's script translates the view's warning_text (English data) from the served catalog."""
+    from gateway.enterprise_view.plain import LEVELS
+
+    served = i18n.catalog("zh-CN")
+    assert all(served.get(text) for text in LEVELS.values()), [t for t in LEVELS.values() if t not in served]
+    assert "_(v.warning_text)" in (ROOT / "gateway" / "status" / "page.js").read_text(encoding="utf-8")
