@@ -36,6 +36,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from gateway import wire
+from gateway.i18n import N_, _
 
 FORMAT = "edgeproof-evidence/1"
 EVIDENCE_PREFIX = b"EdgeProof evidence v1\x00"
@@ -466,28 +467,43 @@ def _subject_in_bundle(subject: dict[str, Any], bodies: dict[str, dict[str, Any]
     return ""
 
 
-def summary_lines(res: Result) -> list[str]:
-    """The human-readable summary ``edgeproof evidence verify`` prints."""
+# The summary's counts, by key; their display names are translated where printed.
+COUNT_LABELS = {"records": N_("records"), "consent_records": N_("consent records"), "bank_grants": N_("bank grants"),
+                "findings": N_("findings"), "scores": N_("scores"), "access_log_entries": N_("access log entries")}
+
+
+def summary_lines(res: Result) -> list[tuple[str, bool]]:
+    """The human-readable summary ``edgeproof evidence verify`` prints, in the user's language:
+    (line, True for a failure line that goes to stderr)."""
     s = res.summary
     period = s.get("period") or {}
-    span = f"{period.get('from') or 'the beginning'} to {period.get('to') or 'the export'}"
-    out = [f"evidence bundle for enterprise {s.get('enterprise_id')}, from {span}",
-           f"  receiver key {s.get('receiver_kid')}"
-           f" ({'pinned' if s.get('receiver_pinned') else 'as the bundle names it'})"]
+    span = _("{start} to {end}").format(start=period.get("from") or _("the beginning"),
+                                        end=period.get("to") or _("the export"))
+    out = [_("evidence bundle for enterprise {enterprise}, from {span}").format(enterprise=s.get("enterprise_id"),
+                                                                                  span=span),
+           (_("  receiver key {kid} (pinned)") if s.get("receiver_pinned")
+            else _("  receiver key {kid} (as the bundle names it)")).format(kid=s.get("receiver_kid"))]
     for gw, g in (s.get("gateways") or {}).items():
-        out.append(f"  gateway {gw}: {g['batches']} batches (seq {g['first_seq']}..{g['last_seq']}),"
-                   f" {g['keys']} key(s)")
-    for k in ("records", "consent_records", "bank_grants", "findings", "scores", "access_log_entries"):
+        out.append(_("  gateway {gateway}: {batches} batches (seq {first}..{last}), {keys} key(s)").format(
+            gateway=gw, batches=g["batches"], first=g["first_seq"], last=g["last_seq"], keys=g["keys"]))
+    for k, label in COUNT_LABELS.items():
         if k in s:
-            out.append(f"  {k.replace('_', ' ')}: {s[k]}")
+            out.append(_("  {label}: {n}").format(label=_(label), n=s[k]))
     ts = s.get("timestamps")
     if ts:
-        out.append(f"  trusted timestamps: {ts.get('verified', 0)} of {ts.get('tokens', 0)} verified"
-                   + (f", {ts.get('earliest')} .. {ts.get('latest')} by {', '.join(ts.get('tsa') or [])}"
-                      f" (CA {ts.get('ca')})" if ts.get("verified") else ""))
+        line = _("  trusted timestamps: {verified} of {tokens} verified").format(verified=ts.get("verified", 0),
+                                                                                 tokens=ts.get("tokens", 0))
+        if ts.get("verified"):
+            line += _(", {earliest} .. {latest} by {tsa} (CA {ca})").format(
+                earliest=ts.get("earliest"), latest=ts.get("latest"), tsa=", ".join(ts.get("tsa") or []),
+                ca=ts.get("ca"))
+        out.append(line)
     for key, a in (s.get("anchored") or {}).items():
-        out.append(f"  {key}: existed up to {a['what']} by {a['by']} (trusted timestamp)")
-    out += [f"  note: {n}" for n in res.notes]
-    out += [f"FAIL: {f}" for f in res.failures]
-    out.append("OK: every check passed" if res.ok else f"FAILED: {len(res.failures)} check(s)")
-    return out
+        out.append(_("  {key}: existed up to {what} by {by} (trusted timestamp)").format(key=key, what=a["what"],
+                                                                                         by=a["by"]))
+    out += [_("  note: {note}").format(note=n) for n in res.notes]
+    lines = [(line, False) for line in out]
+    lines += [(_("FAIL: {failure}").format(failure=f), True) for f in res.failures]
+    lines.append((_("OK: every check passed"), False) if res.ok
+                 else (_("FAILED: {n} check(s)").format(n=len(res.failures)), True))
+    return lines

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import click
 
+from gateway.i18n import _
+
 
 class Progress:
     """Numbered step lines: ``[  12.3 s] step 4/9: ...``, written and flushed at once."""
@@ -28,12 +30,12 @@ class Progress:
 
     def _line(self, text: str) -> None:
         if self.enabled:
-            self._echo(f"[{self.elapsed():6.1f} s] {text}")
+            self._echo(_("[{elapsed:6.1f} s] {text}").format(elapsed=self.elapsed(), text=text))
 
     def step(self, text: str) -> None:
         """A step begins."""
         self.n += 1
-        self._line(f"step {self.n}/{self.total}: {text}")
+        self._line(_("step {n}/{total}: {text}").format(n=self.n, total=self.total, text=text))
 
     def note(self, text: str) -> None:
         """Progress within the current step (indented under it)."""

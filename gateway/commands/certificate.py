@@ -19,6 +19,8 @@ from typing import Any
 
 import click
 
+from gateway.i18n import _
+
 
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as resp:
@@ -30,29 +32,32 @@ def _trusted_key(signed: dict[str, Any], cert_hint: dict[str, Any], receiver: st
     from gateway import wire
 
     if public_key:
-        return wire.unb64(public_key, "--public-key"), "the key given with --public-key"
+        return wire.unb64(public_key, "--public-key"), _("the key given with --public-key")
     if receiver:
         base = receiver.rstrip("/")
         if cert_hint.get("kind") == "edgeproof.gateway.destruction":
             keys = _get(f"{base}/v1/gateways/{cert_hint.get('gateway_id')}/keys").get("keys", [])
             match = [k for k in keys if k.get("kid") == signed.get("kid")]
             if not match:
-                raise click.ClickException(f"the receiver knows no key {signed.get('kid')} for gateway "
-                                           f"{cert_hint.get('gateway_id')}")
-            return wire.unb64(match[0]["public_key"], "gateway key"), f"gateway key {signed.get('kid')} from {base}"
-        return wire.unb64(_get(f"{base}/v1/receiver/key")["public_key"], "receiver key"), f"receiver key from {base}"
-    return None, f"the key the certificate carries (kid {signed.get('kid')}): compare it with one you trust"
+                raise click.ClickException(_("the receiver knows no key {kid} for gateway {gateway}").format(
+                    kid=signed.get("kid"), gateway=cert_hint.get("gateway_id")))
+            return (wire.unb64(match[0]["public_key"], "gateway key"),
+                    _("gateway key {kid} from {url}").format(kid=signed.get("kid"), url=base))
+        return (wire.unb64(_get(f"{base}/v1/receiver/key")["public_key"], "receiver key"),
+                _("receiver key from {url}").format(url=base))
+    return None, _("the key the certificate carries (kid {kid}): compare it with one you trust").format(
+        kid=signed.get("kid"))
 
 
-@click.group("certificate")
+@click.group("certificate", help=_("Destruction certificates (docs/exit.md)."))
 def command() -> None:
     """Destruction certificates (docs/exit.md)."""
 
 
-@command.command("verify")
+@command.command("verify", help=_("Check FILE's signature and print what it lists."))
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--public-key", default=None, help="Base64 Ed25519 public key to check against.")
-@click.option("--receiver", default=None, help="Receiver URL to take the key from.")
+@click.option("--public-key", default=None, help=_("Base64 Ed25519 public key to check against."))
+@click.option("--receiver", default=None, help=_("Receiver URL to take the key from."))
 @click.option("--json", "as_json", is_flag=True)
 def verify(file: Path, public_key: str | None, receiver: str | None, as_json: bool) -> None:
     """Check FILE's signature and print what it lists."""
@@ -64,7 +69,7 @@ def verify(file: Path, public_key: str | None, receiver: str | None, as_json: bo
         pk, source = _trusted_key(signed, hint, receiver, public_key)
         cert = wire.verify_certificate(signed, pk)
     except (OSError, ValueError, KeyError, AttributeError, wire.WireError, urllib.error.URLError) as exc:
-        msg = f"{file}: not a valid destruction certificate: {exc}"
+        msg = _("{file}: not a valid destruction certificate: {error}").format(file=file, error=exc)
         if as_json:
             click.echo(json.dumps({"valid": False, "error": msg}))
         else:
@@ -73,18 +78,23 @@ def verify(file: Path, public_key: str | None, receiver: str | None, as_json: bo
     if as_json:
         click.echo(json.dumps({"valid": True, "key": source, "certificate": cert}))
         return
-    click.echo(f"valid: signed by {source}")
+    click.echo(_("valid: signed by {source}").format(source=source))
     if cert.get("kind") == "edgeproof.gateway.destruction":
         final = cert.get("final_record") or {}
-        click.echo(f"gateway {cert.get('gateway_id')} of {cert.get('enterprise_id')}, {cert.get('time')}: "
-                   f"{cert.get('reason')}; final record seq {final.get('seq')} "
-                   f"{'acknowledged' if final.get('acknowledged') else 'NOT acknowledged'}")
+        click.echo(_("gateway {gateway} of {enterprise}, {time}: {reason}; final record seq {seq} {acked}").format(
+            gateway=cert.get("gateway_id"), enterprise=cert.get("enterprise_id"), time=cert.get("time"),
+            reason=cert.get("reason"), seq=final.get("seq"),
+            acked=_("acknowledged") if final.get("acknowledged") else _("NOT acknowledged")))
         for i in cert.get("destroyed", []):
-            click.echo(f"  {i['kind']:<17} {i['path']} {i['bytes']} bytes sha256 {i['sha256']}")
+            click.echo(_("  {kind:<17} {path} {bytes} bytes sha256 {sha256}").format(
+                kind=i["kind"], path=i["path"], bytes=i["bytes"], sha256=i["sha256"]))
         if cert.get("lost"):
-            click.echo(f"  LOST (--force): {json.dumps(cert['lost'])}")
+            click.echo(_("  LOST (--force): {lost}").format(lost=json.dumps(cert["lost"])))
     else:
-        click.echo(f"enterprise {cert.get('enterprise_id')}: offboarded {cert.get('offboarded_at')}, purged "
-                   f"{cert.get('purged_at')}; archive sha256 {(cert.get('archive') or {}).get('sha256')}")
+        click.echo(_("enterprise {enterprise}: offboarded {offboarded}, purged {purged}; "
+                     "archive sha256 {sha256}").format(
+            enterprise=cert.get("enterprise_id"), offboarded=cert.get("offboarded_at"), purged=cert.get("purged_at"),
+            sha256=(cert.get("archive") or {}).get("sha256")))
         for t, v in sorted((cert.get("deleted") or {}).items()):
-            click.echo(f"  {t:<17} {v['rows']} rows sha256 {v['sha256']}")
+            click.echo(_("  {table:<17} {rows} rows sha256 {sha256}").format(
+                table=t, rows=v["rows"], sha256=v["sha256"]))

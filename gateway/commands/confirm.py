@@ -12,14 +12,16 @@ from gateway.commands._common import profile_option, state_option
 from gateway.commands.audit import _db_option
 from gateway.commands.dispute import open_store
 from gateway.disputes.model import DisputeError, check_note
+from gateway.i18n import _
 
 
-@click.command("confirm")
+@click.command("confirm", help=_(
+    "Confirm the measures in force now; the record copies them, so what was confirmed is fixed."))
 @state_option
 @profile_option
 @_db_option
-@click.option("--note", default="", help="Who confirmed, or anything the bank should read (sent; at most 500 "
-                                         "characters).")
+@click.option("--note", default="", help=_("Who confirmed, or anything the bank should read (sent; at most 500 "
+                                         "characters)."))
 @click.option("--json", "as_json", is_flag=True)
 def command(state_dir: Path | None, profile: str | None, db: Path | None, note: str, as_json: bool) -> None:
     """Confirm the measures in force now; the record copies them, so what was confirmed is fixed."""
@@ -39,8 +41,10 @@ def command(state_dir: Path | None, profile: str | None, db: Path | None, note: 
         click.echo(json.dumps(item, sort_keys=True, ensure_ascii=False))
         return
     consent = (item["measures"] or {}).get("consent")
-    what = "no consent section in the profile"
+    what = _("no consent section in the profile")
     if consent:
-        what = (f"categories {', '.join(consent.get('allowed', [])) or 'none'} "
-                f"for {', '.join(consent.get('to', [])) or '-'}")
-    click.echo(f"confirmation #{cid} of the measures in force ({what}); signed at the gateway's next step")
+        what = _("categories {categories} for {recipients}").format(
+            categories=", ".join(consent.get("allowed", [])) or _("none"),
+            recipients=", ".join(consent.get("to", [])) or "-")
+    click.echo(_("confirmation #{id} of the measures in force ({what}); signed at the gateway's next step").format(
+        id=cid, what=what))

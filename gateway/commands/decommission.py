@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
+from gateway.i18n import _
 
 
 def _human(n: int) -> str:
@@ -30,33 +31,35 @@ def _human(n: int) -> str:
 
 def _print_items(items: list[dict[str, Any]]) -> None:
     for i in items:
-        files = f", {i['files']} files" if i["files"] != 1 else ""
-        click.echo(f"  {i['kind']:<17} {i['path']}  ({_human(i['bytes'])}{files}, sha256 {str(i['sha256'])[:16]}...)")
+        files = _(", {n} files").format(n=i["files"]) if i["files"] != 1 else ""
+        click.echo(_("  {kind:<17} {path}  ({size}{files}, sha256 {sha256}...)").format(
+            kind=i["kind"], path=i["path"], size=_human(i["bytes"]), files=files, sha256=str(i["sha256"])[:16]))
 
 
 def _loss_text(loss: dict[str, Any]) -> str:
     seqs = loss["unacknowledged_seqs"]
     if not seqs and not loss["indicators_not_packed"]:
-        return "nothing: every batch was acknowledged"
-    cats = ", ".join(f"{n} {c}" for c, n in sorted(loss["unacknowledged_records"].items())) or "no records"
-    span = f"seq {seqs[0]}..{seqs[-1]}" if seqs else "no batch"
-    return (f"{len(seqs)} unacknowledged batch(es) ({span}; {cats}) and {loss['indicators_not_packed']} "
-            f"indicator(s) not packed")
+        return _("nothing: every batch was acknowledged")
+    cats = ", ".join(f"{n} {c}" for c, n in sorted(loss["unacknowledged_records"].items())) or _("no records")
+    span = f"seq {seqs[0]}..{seqs[-1]}" if seqs else _("no batch")
+    return _("{n} unacknowledged batch(es) ({span}; {records}) and {indicators} indicator(s) not packed").format(
+        n=len(seqs), span=span, records=cats, indicators=loss["indicators_not_packed"])
 
 
-@click.command("decommission")
+@click.command("decommission", help=_(
+    "Send a final signed record, wipe the gateway and sign a destruction certificate."))
 @state_option
 @profile_option
-@click.option("--dry-run", is_flag=True, help="List what would be sent and destroyed; touch nothing.")
-@click.option("--force", is_flag=True, help="Go on although batches are unacknowledged (the certificate lists "
-                                            "exactly what is lost).")
-@click.option("--reason", default="decommissioned", show_default=True, help="Said in the final record.")
+@click.option("--dry-run", is_flag=True, help=_("List what would be sent and destroyed; touch nothing."))
+@click.option("--force", is_flag=True, help=_("Go on although batches are unacknowledged (the certificate lists "
+                                            "exactly what is lost)."))
+@click.option("--reason", default="decommissioned", show_default=True, help=_("Said in the final record."))
 @click.option("--certificate-dir", "cert_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where the signed destruction certificate is written (not the state dir).")
+              show_default=True, help=_("Where the signed destruction certificate is written (not the state dir)."))
 @click.option("--wait", "wait_s", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds to wait for the receiver's acknowledgements.")
+              help=_("Seconds to wait for the receiver's acknowledgements."))
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), hidden=True,
-              help="OS root holding the service unit (tests, SD card images).")
+              help=_("OS root holding the service unit (tests, SD card images)."))
 @click.option("--json", "as_json", is_flag=True)
 def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: bool, reason: str, cert_dir: Path,
             wait_s: float, root: Path, as_json: bool) -> None:
@@ -70,10 +73,11 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
     try:
         identity = load_identity(state)
     except IdentityError as exc:
-        raise click.ClickException(f"{exc} (nothing to decommission, or a different --state)") from None
+        raise click.ClickException(_("{error} (nothing to decommission, or a different --state)").format(
+            error=exc)) from None
     if dc._inside(cert_dir, state):
-        raise click.ClickException(f"--certificate-dir {cert_dir} is inside the state directory {state}, "
-                                   "which is about to be deleted: name another directory")
+        raise click.ClickException(_("--certificate-dir {dir} is inside the state directory {state}, which is about "
+                                     "to be deleted: name another directory").format(dir=cert_dir, state=state))
     inv = dc.inventory(prof, state, root)
     store_item = next((i for i in inv.items if i.kind == "store"), None)
     if dry_run:
@@ -94,20 +98,20 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
         if as_json:
             click.echo(json.dumps(out))
             return
-        click.echo(f"dry run: decommission {identity.gateway_id} (enterprise {identity.enterprise_id}); "
-                   "nothing is touched")
-        click.echo(f"would send a final signed record (reason {reason!r}) and wait for its ack; not acknowledged "
-                   f"now: {_loss_text(loss) if loss else 'no store'}")
-        click.echo("would destroy:")
+        click.echo(_("dry run: decommission {gateway} (enterprise {enterprise}); nothing is touched").format(
+            gateway=identity.gateway_id, enterprise=identity.enterprise_id))
+        click.echo(_("would send a final signed record (reason {reason}) and wait for its ack; not acknowledged "
+                     "now: {loss}").format(reason=repr(reason), loss=_loss_text(loss) if loss else _("no store")))
+        click.echo(_("would destroy:"))
         _print_items(out["would_destroy"])
         for k in inv.kept:
-            click.echo(f"  kept: {k['path']} ({k['why']})")
-        click.echo(f"would write the signed certificate into {out['certificate_dir']}")
+            click.echo(_("  kept: {path} ({why})").format(path=k["path"], why=k["why"]))
+        click.echo(_("would write the signed certificate into {dir}").format(dir=out["certificate_dir"]))
         return
 
     if dc.service_running(root, state):
-        raise click.ClickException("the edgeproof service is running on this state directory: stop it first "
-                                   "(systemctl stop edgeproof), then run decommission again")
+        raise click.ClickException(_("the edgeproof service is running on this state directory: stop it first "
+                                     "(systemctl stop edgeproof), then run decommission again"))
     now = time.time()
     final = None
     if store_item is not None:
@@ -126,11 +130,11 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
         if not final["acknowledged"] or lost["unacknowledged_seqs"]:
             what = _loss_text(lost)
             if not force:
-                click.echo(f"refused: the receiver has not acknowledged everything ({final['error'] or 'no ack'}); "
-                           f"{what}. Nothing was deleted. Retry when the receiver is reachable, or pass --force to "
-                           "lose exactly that.", err=True)
+                click.echo(_("refused: the receiver has not acknowledged everything ({error}); {what}. Nothing was "
+                             "deleted. Retry when the receiver is reachable, or pass --force to lose exactly that.")
+                           .format(error=final["error"] or _("no ack"), what=what), err=True)
                 sys.exit(1)
-            click.echo(f"--force: destroying although not acknowledged: {what}", err=True)
+            click.echo(_("--force: destroying although not acknowledged: {what}").format(what=what), err=True)
         inv = dc.inventory(prof, state, root)  # again: the final batch changed the store's digest
     service = dc.stop_service(root, state)
     key_items = [i for i in inv.items if i.kind == "gateway_key"]
@@ -155,12 +159,13 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
         if tpm_key is not None:
             tpm_key()
     except (dc.DecommissionError, OSError, RuntimeError) as exc:  # RuntimeError: signer_tpm.TpmError
-        raise click.ClickException(f"decommission incomplete: {exc}") from None
+        raise click.ClickException(_("decommission incomplete: {error}").format(error=exc)) from None
     if as_json:
         click.echo(json.dumps({"certificate": str(path.resolve()), **cert}))
         return
-    click.echo(f"{identity.gateway_id} decommissioned; final record seq {final['seq'] if final else '-'} "
-               f"{'acknowledged' if final and final['acknowledged'] else 'NOT acknowledged'}")
-    click.echo("destroyed:")
+    click.echo(_("{gateway} decommissioned; final record seq {seq} {acked}").format(
+        gateway=identity.gateway_id, seq=final["seq"] if final else "-",
+        acked=_("acknowledged") if final and final["acknowledged"] else _("NOT acknowledged")))
+    click.echo(_("destroyed:"))
     _print_items(cert["destroyed"])
-    click.echo(f"signed destruction certificate: {path.resolve()} (kid {identity.kid})")
+    click.echo(_("signed destruction certificate: {path} (kid {kid})").format(path=path.resolve(), kid=identity.kid))

@@ -28,6 +28,7 @@ import msgspec
 
 from gateway.commands._common import get_profile, profile_option
 from gateway.commands._progress import Progress
+from gateway.i18n import _
 
 DEMO_ENTERPRISE = "ent-demo"
 DEMO_BANK = "bank-demo"
@@ -43,7 +44,8 @@ def _cloud(*args: str, timeout: float = 60) -> str:
                          timeout=timeout)
     if res.returncode != 0:  # a failed check says why on stdout (its JSON), an error on stderr
         why = res.stderr.strip()[-2000:] or res.stdout.strip()[-2000:]
-        raise click.ClickException(f"receiver command {' '.join(args[:2])} failed (exit {res.returncode}): {why}")
+        raise click.ClickException(_("receiver command {command} failed (exit {code}): {why}").format(
+            command=" ".join(args[:2]), code=res.returncode, why=why))
     return res.stdout.strip()
 
 
@@ -56,7 +58,8 @@ def _cloud_json(*args: str, timeout: float = 60) -> dict[str, Any]:
     except ValueError:
         out = {}
     if not isinstance(out, dict) or not out:
-        raise click.ClickException(f"command {' '.join(args[:2])} failed: {res.stderr.strip()[-2000:]}")
+        raise click.ClickException(_("command {command} failed: {why}").format(
+            command=" ".join(args[:2]), why=res.stderr.strip()[-2000:]))
     return out
 
 
@@ -76,10 +79,11 @@ def start_receiver(workdir: Path, mqtt: str | None = None) -> tuple[subprocess.P
             except (ValueError, KeyError):
                 pass
         if proc.poll() is not None:
-            raise click.ClickException(f"receiver exited: {(workdir / 'receiver.log').read_text()[-2000:]}")
+            raise click.ClickException(_("receiver exited: {log}").format(
+                log=(workdir / "receiver.log").read_text()[-2000:]))
         time.sleep(0.1)
     proc.kill()
-    raise click.ClickException("receiver did not start within 30 s")
+    raise click.ClickException(_("receiver did not start within 30 s"))
 
 
 def onboard_history(workdir: Path, url: str, token: str, days: int) -> dict[str, Any]:
@@ -103,30 +107,33 @@ def onboard_history(workdir: Path, url: str, token: str, days: int) -> dict[str,
 
 def _score_text(score: dict[str, Any]) -> str:
     if score.get("score") is None:
-        return "none"
-    reasons = "; ".join(score["reasons"]) or "no reason codes"
-    return (f"{score['score']:.0f} points, grade {score['grade']}, warning {score['warning_level']}, "
-            f"{score['findings']} findings ({reasons})")
+        return _("none")
+    reasons = "; ".join(score["reasons"]) or _("no reason codes")
+    return _("{score:.0f} points, grade {grade}, warning {warning}, {findings} findings ({reasons})").format(
+        score=score["score"], grade=score["grade"], warning=score["warning_level"], findings=score["findings"],
+        reasons=reasons)
 
 
 def _repayment_text(rep: dict[str, Any]) -> str:
     """The second assessment, beside the authenticity score (docs/scoring.md, "Repayment capacity")."""
     if not rep.get("status"):
-        return "none"
-    seen = f"{rep['rules_observed']} of {rep['rules']} rules had their inputs"
+        return _("none")
+    seen = _("{observed} of {rules} rules had their inputs").format(observed=rep["rules_observed"], rules=rep["rules"])
     if rep["status"] != "assessed":
-        return f"not assessed ({seen})"
-    reasons = "; ".join(rep["reasons"]) or "no reason codes"
-    return f"{rep['score']:.0f} of 100, grade {rep['grade']}, level {rep['level']}, {seen} ({reasons})"
+        return _("not assessed ({seen})").format(seen=seen)
+    reasons = "; ".join(rep["reasons"]) or _("no reason codes")
+    return _("{score:.0f} of 100, grade {grade}, level {level}, {seen} ({reasons})").format(
+        score=rep["score"], grade=rep["grade"], level=rep["level"], seen=seen, reasons=reasons)
 
 
 def _rescore_text(r: dict[str, Any] | None) -> str:
     if r is None:
-        return "not run (no history)"
+        return _("not run (no history)")
     if r["ok"]:
-        return (f"score {r['score_id']} recomputed bit for bit by the bank from {r['records_verified']} verified "
-                f"records (inputs {str(r['inputs_sha256'])[:16]})")
-    return "FAILED: " + ("; ".join(r["problems"][:3]) or "no answer")
+        return _("score {score_id} recomputed bit for bit by the bank from {records} verified records "
+                 "(inputs {inputs})").format(score_id=r["score_id"], records=r["records_verified"],
+                                             inputs=str(r["inputs_sha256"])[:16])
+    return _("FAILED: {why}").format(why="; ".join(r["problems"][:3]) or _("no answer"))
 
 
 def export_and_verify_evidence(workdir: Path, enterprise: str) -> dict[str, Any]:
@@ -198,16 +205,16 @@ def deliver_one_alert(workdir: Path, url: str) -> dict[str, Any]:
 
 def _alert_text(a: dict[str, Any]) -> str:
     if not a["ok"]:
-        return "FAILED: " + a.get("error", "")
-    return f"{a['kind']} -> signed webhook on loopback, signature checked with the receiver key"
+        return _("FAILED: {why}").format(why=a.get("error", ""))
+    return _("{kind} -> signed webhook on loopback, signature checked with the receiver key").format(kind=a["kind"])
 
 
 def _evidence_text(ev: dict[str, Any]) -> str:
     c = ev.get("counts") or {}
-    state = "verified offline" if ev["ok"] else "FAILED: " + "; ".join(ev["failures"][:3])
-    tsa = " (no TSA configured: no trusted timestamps)" if not ev.get("timestamps") else ""
-    return (f"{c.get('batches', 0)} batches, {c.get('access_log_entries', 0)} access-log entries, {state}{tsa}"
-            f" -> {ev['path']}")
+    state = _("verified offline") if ev["ok"] else _("FAILED: {why}").format(why="; ".join(ev["failures"][:3]))
+    tsa = _(" (no TSA configured: no trusted timestamps)") if not ev.get("timestamps") else ""
+    return _("{batches} batches, {entries} access-log entries, {state}{tsa} -> {path}").format(
+        batches=c.get("batches", 0), entries=c.get("access_log_entries", 0), state=state, tsa=tsa, path=ev["path"])
 
 
 TICK_S = 10.0  # a progress line this often while the gateway runs
@@ -226,8 +233,10 @@ async def run_gateway(profile: Any, state: Path, seconds: float,
             await asyncio.sleep(min(TICK_S, left))
             if progress is not None and end - time.time() > 0.5:
                 s = gw.sender.status if gw.sender else None
-                progress.note(f"gateway running {time.time() - t0:.0f}/{seconds:.0f} s: "
-                              f"{s.sent if s else 0} batches sent, {s.failures if s else 0} uplink errors")
+                progress.note(_("gateway running {elapsed:.0f}/{seconds:.0f} s: {sent} batches sent, "
+                                "{errors} uplink errors").format(elapsed=time.time() - t0, seconds=seconds,
+                                                                 sent=s.sent if s else 0,
+                                                                 errors=s.failures if s else 0))
     finally:
         await gw.scheduler.stop()
         # Close every window that has ended, pack and send what is left.
@@ -259,20 +268,20 @@ async def run_gateway(profile: Any, state: Path, seconds: float,
     return out
 
 
-@click.command("demo")
+@click.command("demo", help=_("Run sim-factory, the receiver and a bank pull on this machine; print a summary."))
 @profile_option
 @click.option("--seconds", default=30.0, show_default=True, type=click.FloatRange(3, 86400),
-              help="How long the gateway runs.")
+              help=_("How long the gateway runs."))
 @click.option("--window", "windows", multiple=True, default=("10s",), show_default=True,
-              help="Indicator windows for the demo, on top of the profile's (15m and 1h do not close in 30 s).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+              help=_("Indicator windows for the demo, on top of the profile's (15m and 1h do not close in 30 s)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the summary as one JSON object."))
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep the demo's state (store, receiver db, logs) in this directory.")
+              help=_("Keep the demo's state (store, receiver db, logs) in this directory."))
 @click.option("--history-days", default=28, show_default=True, type=click.IntRange(0, 400),
-              help="Days of generated honest history to onboard with `replay` before scoring (0: none).")
+              help=_("Days of generated honest history to onboard with `replay` before scoring (0: none)."))
 def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_json: bool, keep: Path | None,
             history_days: int) -> None:
-    """Run sim-factory, the receiver and a bank pull on this machine; print a summary."""
+    """Run sim-factory, the receiver and a bank pull on this machine; print a summary (the help is above)."""
     from gateway.identity import enroll, init_identity
     from gateway.logs import setup_logging
 
@@ -282,17 +291,17 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     workdir.mkdir(parents=True, exist_ok=True)
     state = workdir / "gateway"
     steps = Progress(12 if history_days else 8, enabled=not as_json)
-    steps.step(f"starting the receiver (its own process; state in {workdir})")
+    steps.step(_("starting the receiver (its own process; state in {workdir})").format(workdir=workdir))
     proc, url = start_receiver(workdir)
     try:
-        steps.step(f"receiver at {url}: issuing the enrollment token and the bank's token")
+        steps.step(_("receiver at {url}: issuing the enrollment token and the bank's token").format(url=url))
         token = _cloud("token", "--db", str(workdir / "receiver.db"), "--enterprise", DEMO_ENTERPRISE)
         bank_token = _cloud("bank", "add", "--db", str(workdir / "receiver.db"), "--name", DEMO_BANK,
                             "--enterprise", DEMO_ENTERPRISE)
         if history_days:  # each `bank add` issues a new token for the bank; the last one is valid
             bank_token = _cloud("bank", "add", "--db", str(workdir / "receiver.db"), "--name", DEMO_BANK,
                                 "--enterprise", DEMO_HISTORY_ENTERPRISE)
-        steps.step("gateway: making its key on this machine and enrolling it")
+        steps.step(_("gateway: making its key on this machine and enrolling it"))
         init_identity(state, None, prof.site.id)
         enroll(state, url, token)
         win = list(dict.fromkeys([*windows, *prof.indicators.windows]))
@@ -303,38 +312,40 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             uplink=msgspec.structs.replace(prof.uplink, transport="http", url=url, interval_s=2.0,
                                            health_interval_s=max(1.0, min(10.0, seconds / 3))),
         )
-        steps.step(f"gateway: running {prof.site.id} against emulated devices for {seconds:.0f} s")
+        steps.step(_("gateway: running {site} against emulated devices for {seconds:.0f} s").format(
+            site=prof.site.id, seconds=seconds))
         summary = asyncio.run(run_gateway(prof, state, seconds, steps))
-        steps.note(f"{summary['readings_stored']} readings, {summary['indicators_made']} indicators, "
-                   f"{summary['batches_acknowledged']} of {summary['batches_made']} batches acknowledged")
+        steps.note(_("{readings} readings, {indicators} indicators, {acked} of {made} batches acknowledged").format(
+            readings=summary["readings_stored"], indicators=summary["indicators_made"],
+            acked=summary["batches_acknowledged"], made=summary["batches_made"]))
         history: dict[str, Any] = {}
         analysis: dict[str, Any] = {}
         history_verify: dict[str, Any] = {}
         rescored: dict[str, Any] = {}
         if history_days:
-            steps.step(f"onboarding {history_days} days of generated history by `edgeproof replay`")
+            steps.step(_("onboarding {days} days of generated history by `edgeproof replay`").format(days=history_days))
             history = onboard_history(workdir, url, _cloud("token", "--db", str(workdir / "receiver.db"),
                                                            "--enterprise", DEMO_HISTORY_ENTERPRISE), history_days)
-            steps.note(f"{history.get('accepted', 0)} history batches accepted")
-            steps.step("receiver: cross-verification and the signed score")
+            steps.note(_("{n} history batches accepted").format(n=history.get("accepted", 0)))
+            steps.step(_("receiver: cross-verification and the signed score"))
             analysis = json.loads(_cloud("analyse", "--db", str(workdir / "receiver.db"), "--enterprise",
                                          DEMO_HISTORY_ENTERPRISE, "--json", timeout=300) or "{}")
-            steps.step("bank: verifying the history's feed (every signature, the chain, the score)")
+            steps.step(_("bank: verifying the history's feed (every signature, the chain, the score)"))
             history_verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise",
                                                DEMO_HISTORY_ENTERPRISE, "--token", bank_token, "--json",
                                                timeout=300) or "{}")
             # The bank recomputes the score it was served from the records it verified, bit for bit.
-            steps.step("bank: recomputing the score from the records it verified")
+            steps.step(_("bank: recomputing the score from the records it verified"))
             rescored = _cloud_json("feed", "rescore", "--url", url, "--enterprise", DEMO_HISTORY_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=300)
-        steps.step("bank: pulling and verifying the live gateway's feed")
+        steps.step(_("bank: pulling and verifying the live gateway's feed"))
         verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise", DEMO_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=120) or "{}")
         # The operator's fleet list: every gateway with its state and latest signed health summary.
-        steps.step("operator: the fleet list (every gateway, its state and latest signed health summary)")
+        steps.step(_("operator: the fleet list (every gateway, its state and latest signed health summary)"))
         fleet = _cloud_json("gateways", "--db", str(workdir / "receiver.db"), "--json")
         fleet_text = _cloud("gateways", "--db", str(workdir / "receiver.db"))
-        steps.step("operator: an alert delivered (the stopped gateway is silent an hour later) by signed webhook")
+        steps.step(_("operator: an alert delivered (the stopped gateway is silent an hour later) by signed webhook"))
         alert = deliver_one_alert(workdir, url)
     except subprocess.CalledProcessError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -344,7 +355,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    steps.step("receiver: exporting the enterprise's evidence bundle; an expert's offline check of it")
+    steps.step(_("receiver: exporting the enterprise's evidence bundle; an expert's offline check of it"))
     evidence = export_and_verify_evidence(workdir, DEMO_ENTERPRISE)  # the receiver stopped: its log is complete
     summary.update({
         "enterprise_id": DEMO_ENTERPRISE,
@@ -396,23 +407,33 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
     else:
-        click.echo(
-            f"EdgeProof demo ({prof.site.id}, {summary['seconds']} s, {summary['devices']} devices)\n"
-            f"  readings stored      {summary['readings_stored']}\n"
-            f"  indicators made      {summary['indicators_made']}\n"
-            f"  batches sent/acked   {summary['batches_sent']} / {summary['batches_acknowledged']} "
-            f"(of {summary['batches_made']} made)\n"
-            f"  bank feed verified   {summary['records_verified']} of {summary['feed_records']} records "
-            f"in {summary['feed_batches']} batches\n"
-            f"  rejected             {summary['batches_rejected']} batches, {summary['records_failed']} records\n"
-            f"  history onboarded    {history_days} days of {DEMO_HISTORY_ENTERPRISE} by replay, "
-            f"{summary['history_batches_accepted']} batches accepted, {summary['history_records_verified']} "
-            f"records and {summary['history_scores_verified']} signed score verified by the bank\n"
-            f"  score                {_score_text(summary['score'])}\n"
-            f"  repayment capacity   {_repayment_text(summary['repayment'])}\n"
-            f"  bank rescore         {_rescore_text(summary['score_rescored'])}\n"
-            f"  evidence bundle      {_evidence_text(evidence)}\n"
-            f"  alert delivered      {_alert_text(alert)}\n"
-            f"  fleet (cloud gateways)\n" + "\n".join("    " + line for line in fleet_text.splitlines()) + "\n"
-            f"  result               {'CHAIN HELD' if ok else 'FAILED'}  (state in {workdir})")
+        fleet_lines = "\n".join("    " + line for line in fleet_text.splitlines())
+        lines = [
+            _("EdgeProof demo ({site}, {seconds} s, {devices} devices)").format(
+                site=prof.site.id, seconds=summary["seconds"], devices=summary["devices"]),
+            _("  readings stored      {n}").format(n=summary["readings_stored"]),
+            _("  indicators made      {n}").format(n=summary["indicators_made"]),
+            _("  batches sent/acked   {sent} / {acked} (of {made} made)").format(
+                sent=summary["batches_sent"], acked=summary["batches_acknowledged"], made=summary["batches_made"]),
+            _("  bank feed verified   {verified} of {records} records in {batches} batches").format(
+                verified=summary["records_verified"], records=summary["feed_records"],
+                batches=summary["feed_batches"]),
+            _("  rejected             {batches} batches, {records} records").format(
+                batches=summary["batches_rejected"], records=summary["records_failed"]),
+            _("  history onboarded    {days} days of {enterprise} by replay, {batches} batches accepted, "
+              "{records} records and {scores} signed score verified by the bank").format(
+                days=history_days, enterprise=DEMO_HISTORY_ENTERPRISE,
+                batches=summary["history_batches_accepted"], records=summary["history_records_verified"],
+                scores=summary["history_scores_verified"]),
+            _("  score                {text}").format(text=_score_text(summary["score"])),
+            _("  repayment capacity   {text}").format(text=_repayment_text(summary["repayment"])),
+            _("  bank rescore         {text}").format(text=_rescore_text(summary["score_rescored"])),
+            _("  evidence bundle      {text}").format(text=_evidence_text(evidence)),
+            _("  alert delivered      {text}").format(text=_alert_text(alert)),
+            _("  fleet (cloud gateways)"),
+            fleet_lines,
+            _("  result               {result}  (state in {workdir})").format(
+                result=_("CHAIN HELD") if ok else _("FAILED"), workdir=workdir),
+        ]
+        click.echo("\n".join(lines))
     sys.exit(0 if ok else 1)

@@ -18,6 +18,7 @@ import click
 from gateway.commands._common import get_state, profile_option, state_option
 from gateway.commands.audit import _db_option, store_path
 from gateway.disputes.model import ACTIONS, REASONS, DisputeError
+from gateway.i18n import N_, _
 from gateway.store import Store
 
 
@@ -25,22 +26,24 @@ def open_store(state_dir: Path | None, profile: str | None, db: Path | None) -> 
     return Store(store_path(state_dir, profile, db), "FULL")
 
 
-@click.group("dispute")
+@click.group("dispute", help=_(
+    "Contest or explain a finding the banks see; see how each bank decided."))
 def command() -> None:
     """Contest or explain a finding the banks see; see how each bank decided."""
 
 
-@command.command("add")
+@command.command("add", help=_(
+    "Contest or explain one finding; signed at the gateway's next step, then shown to every bank."))
 @state_option
 @profile_option
 @_db_option
-@click.option("--finding", required=True, help="The finding's hash (64 hex), as `dispute list --view` shows it.")
+@click.option("--finding", required=True, help=_("The finding's hash (64 hex), as `dispute list --view` shows it."))
 @click.option("--kind", "action", required=True, type=click.Choice(ACTIONS),
-              help="contest: the finding is wrong; explain: it is right and here is why.")
-@click.option("--reason", type=click.Choice(REASONS), default=None, help="With --kind explain: why it happened.")
-@click.option("--note", default="", help="For the bank (sent with the dispute; at most 500 characters). "
-                                         "Required with --kind contest.")
-@click.option("--finding-id", type=int, default=None, help="The finding's number as shown (for people).")
+              help=_("contest: the finding is wrong; explain: it is right and here is why."))
+@click.option("--reason", type=click.Choice(REASONS), default=None, help=_("With --kind explain: why it happened."))
+@click.option("--note", default="", help=_("For the bank (sent with the dispute; at most 500 characters). "
+                                         "Required with --kind contest."))
+@click.option("--finding-id", type=int, default=None, help=_("The finding's number as shown (for people)."))
 @click.option("--json", "as_json", is_flag=True)
 def add(state_dir: Path | None, profile: str | None, db: Path | None, finding: str, action: str,
         reason: str | None, note: str, finding_id: int | None, as_json: bool) -> None:
@@ -57,8 +60,9 @@ def add(state_dir: Path | None, profile: str | None, db: Path | None, finding: s
     doc = view_store.load(get_state(state_dir))
     known = {f.get("hash") for f in ((doc or {}).get("view") or {}).get("findings") or [] if isinstance(f, dict)}
     if doc is not None and d.finding not in known:
-        click.echo(f"warning: finding {d.finding[:16]} is not among the findings of the last view "
-                   f"({doc.get('fetched_at')}); check it with `edgeproof view --fetch`", err=True)
+        click.echo(_("warning: finding {finding} is not among the findings of the last view ({fetched}); "
+                     "check it with `edgeproof view --fetch`").format(finding=d.finding[:16],
+                                                                     fetched=doc.get("fetched_at")), err=True)
     st = open_store(state_dir, profile, db)
     try:
         did = ledger.add_dispute(st, d)
@@ -68,12 +72,17 @@ def add(state_dir: Path | None, profile: str | None, db: Path | None, finding: s
     if as_json:
         click.echo(json.dumps(item, sort_keys=True, ensure_ascii=False))
         return
-    what = f"explains ({d.reason})" if d.action == "explain" else "contests"
-    click.echo(f"dispute #{did} {what} finding {d.finding[:16]}; signed at the gateway's next step, then shown "
-               "to the bank")
+    if d.action == "explain":
+        msg = _("dispute #{id} explains ({reason}) finding {finding}; signed at the gateway's next step, "
+                "then shown to the bank")
+    else:
+        msg = _("dispute #{id} contests finding {finding}; signed at the gateway's next step, then shown to the bank")
+    click.echo(msg.format(id=did, reason=d.reason, finding=d.finding[:16]))
 
 
-@command.command("list")
+@command.command("list", help=_(
+    "Every dispute and confirmation made on this gateway, and each bank's decision (from the enterprise "
+    "view the gateway fetched last)."))
 @state_option
 @profile_option
 @_db_option
@@ -98,17 +107,24 @@ def list_(state_dir: Path | None, profile: str | None, db: Path | None, as_json:
         click.echo(json.dumps(items, sort_keys=True, ensure_ascii=False))
         return
     if not items:
-        click.echo("no disputes or confirmations")
+        click.echo(_("no disputes or confirmations"))
     for i in items:
         click.echo(_line(i))
 
 
+# A bank's decision is a code in the JSON; its display text is translated where shown.
+_DECISIONS = (N_("accepted"), N_("rejected"))
+
+
 def _line(i: dict[str, Any]) -> str:
-    signed = f"batch {i['signed_in_batch']}" if i["signed_in_batch"] is not None else "not yet signed"
+    signed = (_("batch {seq}").format(seq=i["signed_in_batch"]) if i["signed_in_batch"] is not None
+              else _("not yet signed"))
     if i["action"] == "confirm":
-        return f"#{i['id']} confirmation of the measures in force ({i['made_at']}; {signed}) {i['note']}".rstrip()
-    what = f"explain ({i['reason']})" if i["action"] == "explain" else "contest"
-    status = "; ".join(f"{d['bank']}: {d['decision']}" + (f" ({d['reason']})" if d.get("reason") else "")
-                       for d in i["decisions"]) or "open"
-    return (f"#{i['id']} {what} finding {str(i['finding'])[:16]} ({i['made_at']}; {signed}) "
-            f"status: {status}; note: {i['note']}").rstrip()
+        return _("#{id} confirmation of the measures in force ({made_at}; {signed}) {note}").format(
+            id=i["id"], made_at=i["made_at"], signed=signed, note=i["note"]).rstrip()
+    what = _("explain ({reason})").format(reason=i["reason"]) if i["action"] == "explain" else _("contest")
+    status = "; ".join(f"{d['bank']}: {_(d['decision'])}" + (f" ({d['reason']})" if d.get("reason") else "")
+                       for d in i["decisions"]) or _("open")
+    return _("#{id} {what} finding {finding} ({made_at}; {signed}) status: {status}; note: {note}").format(
+        id=i["id"], what=what, finding=str(i["finding"])[:16], made_at=i["made_at"], signed=signed, status=status,
+        note=i["note"]).rstrip()

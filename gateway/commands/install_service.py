@@ -76,7 +76,8 @@ def command(root: Path, profile: Path | None, user: str, state_dir: str, config_
     if dry_run:
         missing = [g for g in DEVICE_GROUPS if g not in groups]
         click.echo("# " + _("dry run: nothing is changed (root {root})").format(root=root))
-        click.echo(f"# unit /etc/systemd/system/edgeproof.service:\n{render_unit(cfg)}")
+        click.echo("# " + _("unit {path}:").format(path="/etc/systemd/system/edgeproof.service"))
+        click.echo(render_unit(cfg))
         if missing:
             click.echo("# " + _("groups not on this system, left out of SupplementaryGroups: {groups}").format(
                 groups=", ".join(missing)))

@@ -14,15 +14,19 @@ from pathlib import Path
 
 import click
 
+from gateway.i18n import _
 
-@click.group("release")
+
+@click.group("release", help=_(
+    "Make the release key and signed release bundles (build side)."))
 def command() -> None:
     """Make the release key and signed release bundles (build side)."""
 
 
-@command.command("keygen")
+@command.command("keygen", help=_(
+    "Create a release signing key. Prints only the public key's id and file."))
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("release.key"),
-              show_default=True, help="Private key file (0600); the public key goes to <out>.pub.")
+              show_default=True, help=_("Private key file (0600); the public key goes to <out>.pub."))
 def keygen(out: Path) -> None:
     """Create a release signing key. Prints only the public key's id and file."""
     from gateway.update.errors import UpdateError
@@ -32,22 +36,23 @@ def keygen(out: Path) -> None:
         public = generate(out)
     except UpdateError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"release key {key_id(bytes(public))}: private key {out} (mode 0600, keep it off gateways), "
-               f"public key {out}.pub (pin it on gateways: edgeproof update pin-key {out}.pub)")
+    click.echo(_("release key {kid}: private key {out} (mode 0600, keep it off gateways), public key {out}.pub "
+                 "(pin it on gateways: edgeproof update pin-key {out}.pub)").format(kid=key_id(bytes(public)), out=out))
 
 
-@command.command("sign")
+@command.command("sign", help=_("Sign the wheels of a version into a release bundle."))
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The private release key (from `release keygen`).")
+              help=_("The private release key (from `release keygen`)."))
 @click.option("--wheels", "wheels", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory holding the project wheel and every dependency wheel.")
-@click.option("--version", "version", required=True, help="The release's version (PEP 440).")
+              help=_("Directory holding the project wheel and every dependency wheel."))
+@click.option("--version", "version", required=True, help=_("The release's version (PEP 440)."))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The bundle file to write.")
-@click.option("--min-from", default=None, help="Oldest running version this release may update from.")
-@click.option("--python-tag", default=None, help="Interpreter tag of the gateways (default: this one's, e.g. cp311).")
-@click.option("--project", default="edgeproof", show_default=True, help="Distribution name of the project wheel.")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+              help=_("The bundle file to write."))
+@click.option("--min-from", default=None, help=_("Oldest running version this release may update from."))
+@click.option("--python-tag", default=None,
+              help=_("Interpreter tag of the gateways (default: this one's, e.g. cp311)."))
+@click.option("--project", default="edgeproof", show_default=True, help=_("Distribution name of the project wheel."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the manifest as JSON."))
 def sign(key_path: Path, wheels: Path, version: str, out: Path, min_from: str | None, python_tag: str | None,
          project: str, as_json: bool) -> None:
     """Sign the wheels of a version into a release bundle."""
@@ -67,4 +72,5 @@ def sign(key_path: Path, wheels: Path, version: str, out: Path, min_from: str | 
     if as_json:
         click.echo(json.dumps(manifest.as_dict(), sort_keys=True))
     else:
-        click.echo(f"{out}: {project} {version} for {manifest.python}, {len(manifest.wheels)} wheels, signed")
+        click.echo(_("{out}: {project} {version} for {python}, {n} wheels, signed").format(
+            out=out, project=project, version=version, python=manifest.python, n=len(manifest.wheels)))

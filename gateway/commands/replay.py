@@ -16,27 +16,29 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_profile, profile_option
+from gateway.i18n import _
 
 
-@click.group("replay", invoke_without_command=True)
+@click.group("replay", invoke_without_command=True, help=_(
+    "Replay recorded device series and MES/ERP exports under a simulated clock; print a JSON summary."))
 @profile_option
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Data folder: <device>.csv per device, exports/<connector>/ for MES/ERP exports.")
+              help=_("Data folder: <device>.csv per device, exports/<connector>/ for MES/ERP exports."))
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The replay identity's state directory (default: <gateway state>/replay). Never the live one.")
+              help=_("The replay identity's state directory (default: <gateway state>/replay). Never the live one."))
 @click.option("--receiver", default=None,
-              help="Receiver URL (HTTP); 'none' keeps batches in the outbox. Default: the profile's uplink.")
+              help=_("Receiver URL (HTTP); 'none' keeps batches in the outbox. Default: the profile's uplink."))
 @click.option("--speed", default="max", show_default=True,
-              help="'max', or simulated seconds per real second (3600 = one hour per second).")
+              help=_("'max', or simulated seconds per real second (3600 = one hour per second)."))
 @click.option("--down-after", "down_after_s", type=float, default=None,
-              help="Seconds of silence of every device that count as the gateway being down "
-                   "(default: max(900, 3 x the slowest cadence)).")
+              help=_("Seconds of silence of every device that count as the gateway being down "
+                   "(default: max(900, 3 x the slowest cadence))."))
 @click.option("--pack-every", "pack_every", default="1d", show_default=True,
-              help="Simulated time between packing steps (1h packs like a live gateway; 1d makes fewer, "
-                   "fuller batches and is about twice as fast).")
+              help=_("Simulated time between packing steps (1h packs like a live gateway; 1d makes fewer, "
+                   "fuller batches and is about twice as fast)."))
 @click.option("--privacy-key", "privacy_key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="The live gateway's privacy.key, copied (0600) into the replay state so names "
-              "get the live gateway's tokens. Refused if the replay state already has another key.")
+              default=None, help=_("The live gateway's privacy.key, copied (0600) into the replay state so names "
+              "get the live gateway's tokens. Refused if the replay state already has another key."))
 @click.pass_context
 def command(ctx: click.Context, profile: str | None, data_dir: Path | None, state_dir: Path | None,
             receiver: str | None, speed: str, down_after_s: float | None, pack_every: str,
@@ -52,7 +54,7 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
     from gateway.store import StoreLockedError
 
     if data_dir is None:
-        raise click.UsageError("--data DIR is required (or a subcommand: generate)")
+        raise click.UsageError(_("--data DIR is required (or a subcommand: generate)"))
     try:
         pace = parse_speed(speed)
     except ValueError as exc:
@@ -60,7 +62,7 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
     try:
         pack_s = parse_duration(pack_every)
     except (ValueError, KeyError):
-        raise click.BadParameter(f"a duration such as 1h or 1d, not {pack_every!r}",
+        raise click.BadParameter(_("a duration such as 1h or 1d, not {value}").format(value=repr(pack_every)),
                                  param_hint="--pack-every") from None
     setup_logging(os.environ.get("EDGEPROOF_LOG_LEVEL", "WARNING").upper())
     prof = get_profile(profile)
@@ -77,35 +79,38 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
         summary = asyncio.run(replay(prof, data_dir, state, receiver, pace,
                                      down_after_s, pack_s))
     except ReplayDataError as exc:
-        raise click.ClickException(f"bad replay data: {exc}") from exc
+        raise click.ClickException(_("bad replay data: {error}").format(error=exc)) from exc
     except (ReplayError, StoreLockedError) as exc:
         raise click.ClickException(str(exc)) from exc
     for dev, pts in sorted((summary.get("points_without_column") or {}).items()):
-        click.echo(f"note: {dev}: no column in the data for {', '.join(pts)}: not observed, no indicators", err=True)
+        click.echo(_("note: {device}: no column in the data for {points}: not observed, no indicators").format(
+            device=dev, points=", ".join(pts)), err=True)
     click.echo(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-@command.command("generate")
+@command.command("generate", help=_(
+    "Write a synthetic factory history (device CSVs, MES/ERP exports) for hardware_profiles/sim-history."))
 @click.option("--scenario", "name", required=True,
-              help="honest, inflated, drift, collateral_removed, offline, phantom_shipments, idle_claims, "
-                   "collateral_steps.")
+              help=_("honest, inflated, drift, collateral_removed, offline, phantom_shipments, idle_claims, "
+                   "collateral_steps."))
 @click.option("--days", type=click.IntRange(1, 400), default=35, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write (must not exist or be empty).")
-@click.option("--start", default=None, help="First day, YYYY-MM-DD (default: 2026-09-07, a Monday).")
+              help=_("Folder to write (must not exist or be empty)."))
+@click.option("--start", default=None, help=_("First day, YYYY-MM-DD (default: 2026-09-07, a Monday)."))
 @click.option("--interval", "interval_s", type=click.IntRange(10, 3600), default=300, show_default=True,
-              help="Sampling interval of the device series, seconds.")
+              help=_("Sampling interval of the device series, seconds."))
 @click.option("--plant", type=click.Choice(["basic", "realistic"]), default="basic", show_default=True,
-              help="realistic: shifts, outages, scale drift and transients, MES differences (the calibration plant).")
+              help=_("realistic: shifts, outages, scale drift and transients, MES differences "
+                     "(the calibration plant)."))
 @click.option("--size", type=float, default=None,
-              help="The pattern's size in its unit (docs/replay.md, e.g. 0.15 = +15 % for inflated).")
-@click.option("--onset-day", type=click.IntRange(0, 399), default=None, help="Day index the pattern starts.")
+              help=_("The pattern's size in its unit (docs/replay.md, e.g. 0.15 = +15 % for inflated)."))
+@click.option("--onset-day", type=click.IntRange(0, 399), default=None, help=_("Day index the pattern starts."))
 @click.option("--packs", type=click.Choice(["uniform", "mixed"]), default="uniform", show_default=True,
-              help="mixed: the dispatch camera counts cartons of 24/60/200 parts by product.")
+              help=_("mixed: the dispatch camera counts cartons of 24/60/200 parts by product."))
 @click.option("--finance", is_flag=True,
-              help="Also write the ERP's receivables and purchases (replay with --profile sim-history-finance); "
-                   "always on for slow_payers, order_stall, revenue_drop and concentrated.")
+              help=_("Also write the ERP's receivables and purchases (replay with --profile sim-history-finance); "
+                   "always on for slow_payers, order_stall, revenue_drop and concentrated."))
 def generate(name: str, days: int, seed: int, out: Path, start: str | None, interval_s: int, plant: str,
              size: float | None, onset_day: int | None, packs: str, finance: bool) -> None:
     """Write a synthetic factory history (device CSVs, MES/ERP exports) for hardware_profiles/sim-history."""
@@ -114,13 +119,13 @@ def generate(name: str, days: int, seed: int, out: Path, start: str | None, inte
     from gateway.replay.scenarios import SCENARIOS, ScenarioConfig, write_scenario
 
     if name not in SCENARIOS:
-        raise click.BadParameter(f"one of {sorted(SCENARIOS)}", param_hint="--scenario")
+        raise click.BadParameter(_("one of {choices}").format(choices=sorted(SCENARIOS)), param_hint="--scenario")
     try:
         first = date.fromisoformat(start) if start else None
     except ValueError as exc:
-        raise click.BadParameter(f"a date YYYY-MM-DD ({exc})", param_hint="--start") from exc
+        raise click.BadParameter(_("a date YYYY-MM-DD ({error})").format(error=exc), param_hint="--start") from exc
     if out.exists() and any(out.iterdir()):
-        raise click.ClickException(f"{out} is not empty: generate into a new folder")
+        raise click.ClickException(_("{dir} is not empty: generate into a new folder").format(dir=out))
     try:
         cfg = ScenarioConfig(scenario=name, days=days, seed=seed, interval_s=interval_s, plant=plant, size=size,
                              onset_day=onset_day, packs=packs, finance=finance,

@@ -155,7 +155,7 @@ def _emit(doc: dict[str, Any], source: str, as_json: bool, running: bool) -> Non
         if doc.get("provision"):
             from gateway.provision.state import summary_line
 
-            click.echo(f"  provisioning  {summary_line(doc['provision'])}")
+            click.echo(_("  provisioning  {summary}").format(summary=summary_line(doc["provision"])))
 
 
 def _provision_line(state: Path, as_json: bool) -> None:
@@ -168,12 +168,12 @@ def _provision_line(state: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"running": False, "provision": doc}, sort_keys=True, default=str))
         return
-    click.echo(f"provisioning  {summary_line(doc)}")
+    click.echo(_("provisioning  {summary}").format(summary=summary_line(doc)))
     for step in doc.get("steps", []):
         when = time.strftime("%H:%M:%S", time.localtime(step["at"])) if step.get("at") else "-"
         click.echo(f"  {step['status']:<8} {step['name']:<9} {when}  {step.get('message', '')}")
     if doc.get("error"):
-        click.echo(f"  error: {doc['error']}")
+        click.echo(_("  error: {error}").format(error=doc["error"]))
 
 
 @command.command("set-password", help=_("Write a salted scrypt hash of a status page password (mode 0600; the "

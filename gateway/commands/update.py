@@ -19,17 +19,18 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_state, state_option
+from gateway.i18n import _
 
 
 def root_option(f):  # type: ignore[no-untyped-def]
     return click.option("--root", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
-                        help="Update root holding versions/ and current (default: $EDGEPROOF_UPDATE_ROOT or "
-                             "/opt/edgeproof).")(f)
+                        help=_("Update root holding versions/ and current (default: $EDGEPROOF_UPDATE_ROOT or "
+                             "/opt/edgeproof)."))(f)
 
 
 def key_option(f):  # type: ignore[no-untyped-def]
     return click.option("--pinned-key", "pinned_key", type=click.Path(dir_okay=False, path_type=Path),
-                        default=None, help="Pinned release public key (default: <state>/release.pub).")(f)
+                        default=None, help=_("Pinned release public key (default: <state>/release.pub)."))(f)
 
 
 def _root(root: Path | None) -> Path:
@@ -44,16 +45,18 @@ def _pinned(pinned_key: Path | None, state: Path) -> Path:
     return pinned_key or state / PINNED_KEY_FILE
 
 
-@click.group("update")
+@click.group("update", help=_(
+    "Apply signed release bundles; roll back by itself when the new version is unhealthy."))
 def command() -> None:
     """Apply signed release bundles; roll back by itself when the new version is unhealthy."""
 
 
-@command.command("pin-key")
+@command.command("pin-key", help=_(
+    "Pin the release public key (from `edgeproof release keygen`) on this gateway."))
 @click.argument("public_key", type=click.Path(dir_okay=False, path_type=Path))
 @state_option
 @key_option
-@click.option("--replace", is_flag=True, help="Replace a different pinned key (a release key rotation).")
+@click.option("--replace", is_flag=True, help=_("Replace a different pinned key (a release key rotation)."))
 def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None, replace: bool) -> None:
     """Pin the release public key (from `edgeproof release keygen`) on this gateway."""
     from gateway.update.errors import UpdateError
@@ -64,22 +67,22 @@ def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None, r
         public = pin(public_key, dest, replace)
     except (UpdateError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"pinned release key {key_id(bytes(public))} at {dest}")
+    click.echo(_("pinned release key {kid} at {path}").format(kid=key_id(bytes(public)), path=dest))
 
 
 def apply_options(f):  # type: ignore[no-untyped-def]
     """The options of a verified install, shared by `apply` (a file) and `fetch --apply` (the receiver)."""
     for opt in reversed([
         state_option, root_option, key_option,
-        click.option("--allow-downgrade", is_flag=True, help="Accept a bundle older than the running version."),
+        click.option("--allow-downgrade", is_flag=True, help=_("Accept a bundle older than the running version.")),
         click.option("--ack-deadline", type=float, default=600.0, show_default=True,
-                     help="Seconds the new version has to get a batch acknowledged (0: no uplink, selftest only)."),
+                     help=_("Seconds the new version has to get a batch acknowledged (0: no uplink, selftest only).")),
         click.option("--selftest-timeout", type=float, default=300.0, show_default=True),
-        click.option("--selftest-args", default="", help="Extra arguments for the new version's selftest "
-                     "(e.g. '--profile /etc/edgeproof/profile.toml')."),
-        click.option("--restart-cmd", default=None, help="Command that restarts the service after a switch "
-                     "(default: 'systemctl try-restart edgeproof.service' under systemd, none otherwise)."),
-        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        click.option("--selftest-args", default="", help=_("Extra arguments for the new version's selftest "
+                     "(e.g. '--profile /etc/edgeproof/profile.toml').")),
+        click.option("--restart-cmd", default=None, help=_("Command that restarts the service after a switch "
+                     "(default: 'systemctl try-restart edgeproof.service' under systemd, none otherwise).")),
+        click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON.")),
     ]):
         f = opt(f)
     return f
@@ -102,21 +105,24 @@ def _apply(bundle: Path, state_dir: Path | None, root: Path | None, pinned_key: 
     try:
         out = apply(bundle, opts)
     except UpdateError as exc:
-        raise click.ClickException(f"update refused: {exc}") from exc
+        raise click.ClickException(_("update refused: {error}").format(error=exc)) from exc
     except OSError as exc:  # e.g. the update root is not writable (not root), or the disk is full
-        raise click.ClickException(f"update failed: {exc}; if an update was under way, `edgeproof update resume` "
-                                   "finishes it") from exc
+        raise click.ClickException(_("update failed: {error}; if an update was under way, `edgeproof update resume` "
+                                     "finishes it").format(error=exc)) from exc
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["result"] == "ok":
-        click.echo(f"updated {out['from'] or '(none)'} -> {out['version']}: {out['reason']}")
+        click.echo(_("updated {old} -> {new}: {reason}").format(old=out["from"] or _("(none)"), new=out["version"],
+                                                                reason=out["reason"]))
     else:
         click.echo(f"{out['version']} {out['result']}: {out['reason']}")
     if out["result"] != "ok":
         sys.exit(1)
 
 
-@command.command("apply")
+@command.command("apply", help=_(
+    "Verify BUNDLE (e.g. from a USB stick), install it beside the running version, switch, check health, "
+    "and roll back by itself if unhealthy."))
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @apply_options
 def apply_cmd(bundle: Path, **kw: object) -> None:
@@ -125,9 +131,10 @@ def apply_cmd(bundle: Path, **kw: object) -> None:
     _apply(bundle, **kw)  # type: ignore[arg-type]
 
 
-@command.command("fetch")
+@command.command("fetch", help=_(
+    "Fetch the latest release bundle for this gateway from its receiver (signed request), then apply it."))
 @click.option("--apply/--no-apply", "and_apply", default=True, show_default=True,
-              help="Apply the fetched bundle (as `update apply`); --no-apply only downloads it.")
+              help=_("Apply the fetched bundle (as `update apply`); --no-apply only downloads it."))
 @apply_options
 def fetch_cmd(and_apply: bool, **kw: object) -> None:
     """Fetch the latest release bundle for this gateway from its receiver (signed request), then apply it."""
@@ -150,9 +157,10 @@ def fetch_cmd(and_apply: bool, **kw: object) -> None:
     _apply(path, **kw)  # type: ignore[arg-type]
 
 
-@command.command("resume")
+@command.command("resume", help=_(
+    "Finish an interrupted update (run by the service before every start; does nothing otherwise)."))
 @root_option
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
 def resume_cmd(root: Path | None, as_json: bool) -> None:
     """Finish an interrupted update (run by the service before every start; does nothing otherwise)."""
     from gateway.update.errors import UpdateError
@@ -165,16 +173,19 @@ def resume_cmd(root: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["resumed"]:
-        click.echo(f"update {out['reason']}: rolled back, {out['current'] or '(none)'} is current")
+        click.echo(_("update {reason}: rolled back, {current} is current").format(
+            reason=out["reason"], current=out["current"] or _("(none)")))
     elif out.get("busy"):
-        click.echo(f"an update is running (it restarted the service); left to finish, {out['current']} is current")
+        click.echo(_("an update is running (it restarted the service); left to finish, {current} is current").format(
+            current=out["current"]))
     else:
-        click.echo(f"no interrupted update; {out['current'] or '(no version)'} is current")
+        click.echo(_("no interrupted update; {current} is current").format(current=out["current"] or _("(no version)")))
 
 
-@command.command("status")
+@command.command("status", help=_(
+    "The current and previous versions and the last update event."))
 @root_option
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON."))
 def status_cmd(root: Path | None, as_json: bool) -> None:
     """The current and previous versions and the last update event."""
     from gateway.update.journal import update_summary
@@ -184,7 +195,9 @@ def status_cmd(root: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(out, sort_keys=True))
         return
     ev = out["last_event"]
-    click.echo(f"current {out['current'] or '(none)'}, previous {out['previous'] or '(none)'}")
+    click.echo(_("current {current}, previous {previous}").format(current=out["current"] or _("(none)"),
+                                                                   previous=out["previous"] or _("(none)")))
     if ev:
-        click.echo(f"last: {ev['kind']} {ev['version'] or ''} {ev['result']} at {ev['time']}"
+        click.echo(_("last: {kind} {version} {result} at {time}").format(
+            kind=ev["kind"], version=ev["version"] or "", result=ev["result"], time=ev["time"])
                    + (f": {ev['reason']}" if ev["reason"] else ""))

@@ -14,13 +14,14 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
+from gateway.i18n import _
 
 
-@click.command("view")
+@click.command("view", help=_("Show what the bank sees about this enterprise."))
 @state_option
 @profile_option
-@click.option("--fetch/--cached", default=False, help="Fetch from the receiver now (default: the last copy).")
-@click.option("--json", "as_json", is_flag=True, help="Print the saved document (with the signed view) as JSON.")
+@click.option("--fetch/--cached", default=False, help=_("Fetch from the receiver now (default: the last copy)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the saved document (with the signed view) as JSON."))
 def command(state_dir: Path | None, profile: str | None, fetch: bool, as_json: bool) -> None:
     """Show what the bank sees about this enterprise."""
     from gateway.enterprise_view import plain, store

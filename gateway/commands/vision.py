@@ -14,13 +14,16 @@ from typing import Any
 
 import click
 
+from gateway.i18n import _
+
 
 def _emit(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
 def _missing(exc: ImportError) -> str:
-    return f"vision support needs the Python package {exc.name!r}: pip install 'edgeproof[vision]'"
+    return _("vision support needs the Python package {package}: pip install 'edgeproof[vision]'").format(
+        package=repr(exc.name))
 
 
 def _parse_line(text: str, i: int) -> tuple[str, tuple[float, float, float, float]]:
@@ -32,18 +35,22 @@ def _parse_line(text: str, i: int) -> tuple[str, tuple[float, float, float, floa
     except ValueError:
         vals = []
     if len(vals) != 4:
-        raise click.BadParameter(f"{text!r}: expected x1,y1,x2,y2 (or NAME=x1,y1,x2,y2)", param_hint="--line")
+        raise click.BadParameter(_("{value}: expected x1,y1,x2,y2 (or NAME=x1,y1,x2,y2)").format(value=repr(text)),
+                                 param_hint="--line")
     if vals[:2] == vals[2:]:
-        raise click.BadParameter(f"{text!r}: the two end points are the same", param_hint="--line")
+        raise click.BadParameter(_("{value}: the two end points are the same").format(value=repr(text)),
+                                 param_hint="--line")
     return name, (vals[0], vals[1], vals[2], vals[3])
 
 
-@click.group("vision")
+@click.group("vision", help=_(
+    "Detect and count with the cameras' models, locally (images never leave the site)."))
 def vision() -> None:
     """Detect and count with the cameras' models, locally (images never leave the site)."""
 
 
-@vision.command("models")
+@vision.command("models", help=_(
+    "List the models shipped with the gateway (short names usable as --model)."))
 def models_cmd() -> None:
     """List the models shipped with the gateway (short names usable as --model)."""
     from inference.declaration import load_declaration, shipped_models
@@ -58,9 +65,10 @@ def models_cmd() -> None:
     _emit({"models": out})
 
 
-@vision.command("detect")
+@vision.command("detect", help=_(
+    "Detect objects in IMAGE files; prints boxes in pixel coordinates."))
 @click.option("--model", default="person", show_default=True,
-              help="Shipped model name or a .toml declaration.")
+              help=_("Shipped model name or a .toml declaration."))
 @click.option("--threads", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def detect_cmd(model: str, threads: int, images: tuple[str, ...]) -> None:
@@ -93,18 +101,22 @@ def detect_cmd(model: str, threads: int, images: tuple[str, ...]) -> None:
         sys.exit(2)
 
 
-@vision.command("count")
+@vision.command("count", help=_(
+    "Count objects crossing lines in a video/camera; prints JSON totals.\n"
+    "\n"
+    "Direction: with the line drawn from (x1,y1) to (x2,y2), crossing from its left-hand side (as you "
+    "walk along it, image y down) to the right-hand side is \"in\"."))
 @click.option("--model", default="motion", show_default=True,
-              help="motion (no model), a shipped model name, or a .toml declaration.")
-@click.option("--source", required=True, help="Video file, image folder, v4l2:0, rtsp://..., picamera:0.")
+              help=_("motion (no model), a shipped model name, or a .toml declaration."))
+@click.option("--source", required=True, help=_("Video file, image folder, v4l2:0, rtsp://..., picamera:0."))
 @click.option("--line", "lines", multiple=True, required=True,
-              help="x1,y1,x2,y2 in pixels (or 0..1 fractions); NAME=x1,y1,x2,y2; repeatable.")
+              help=_("x1,y1,x2,y2 in pixels (or 0..1 fractions); NAME=x1,y1,x2,y2; repeatable."))
 @click.option("--threads", type=click.IntRange(1, 16), default=2, show_default=True)
-@click.option("--people-model", default=None, help="Also count people present with this model.")
-@click.option("--no-gate", is_flag=True, help="Run the detector on every frame (no motion gate).")
+@click.option("--people-model", default=None, help=_("Also count people present with this model."))
+@click.option("--no-gate", is_flag=True, help=_("Run the detector on every frame (no motion gate)."))
 @click.option("--max-frames", type=click.IntRange(1), default=None,
-              help="Stop after N frames (live sources).")
-@click.option("--seconds", type=float, default=None, help="Stop after this much wall time (live sources).")
+              help=_("Stop after N frames (live sources)."))
+@click.option("--seconds", type=float, default=None, help=_("Stop after this much wall time (live sources)."))
 def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, people_model: str | None,
               no_gate: bool, max_frames: int | None, seconds: float | None) -> None:
     """Count objects crossing lines in a video/camera; prints JSON totals.
@@ -119,7 +131,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
         raise click.ClickException(_missing(exc)) from exc
     specs = [LineSpec(*_parse_line(t, i)) for i, t in enumerate(lines)]
     if len({s.name for s in specs}) != len(specs):
-        raise click.BadParameter("line names must be unique", param_hint="--line")
+        raise click.BadParameter(_("line names must be unique"), param_hint="--line")
     cfg = PipelineConfig(model=model, people_model=people_model, threads=threads, lines=specs,
                          motion_gate=not no_gate)
     try:

@@ -13,8 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gateway.i18n import N_, _
+
 STATE_FILE = "provision.json"
 STEPS = ("profile", "init", "enroll", "token", "probe", "selftest")
+# The outcome is a code in provision.json and the health summary; its display text is translated in summary_line.
+OUTCOMES = (N_("running"), N_("retrying"), N_("failed"), N_("done"))
 
 
 def read_provision_state(state_dir: Path) -> dict[str, Any] | None:
@@ -60,9 +64,10 @@ def summary_line(doc: dict[str, Any]) -> str:
     steps = doc.get("steps", [])
     ok = sum(1 for s in steps if s.get("status") in ("ok", "skipped"))
     failed = [s for s in steps if s.get("status") == "failed"]
-    line = f"{doc.get('status')} ({ok} of {len(steps)} steps ok, attempt {doc.get('attempt')})"
+    line = _("{status} ({ok} of {total} steps ok, attempt {attempt})").format(
+        status=_(str(doc.get("status"))), ok=ok, total=len(steps), attempt=doc.get("attempt"))
     if failed:
-        line += f"; {failed[0]['name']} failed: {failed[0]['message']}"
+        line += _("; {step} failed: {message}").format(step=failed[0]["name"], message=failed[0]["message"])
     if doc.get("status") == "retrying" and doc.get("next_retry_at"):
-        line += f"; next try {time.strftime('%H:%M:%S', time.localtime(doc['next_retry_at']))}"
+        line += _("; next try {time}").format(time=time.strftime("%H:%M:%S", time.localtime(doc["next_retry_at"])))
     return line

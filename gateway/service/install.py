@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.i18n import _
 from gateway.service.unit import DEVICE_GROUPS, SERVICE_NAME, ServiceConfig, render_unit
 
 
@@ -95,10 +96,11 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
             cmd[1:1] = ["--prefix", str(root)]
         if shutil.which("useradd") is None:
             raise InstallError("useradd not found (install the 'passwd' package)")
-        steps.append(Step(f"create system user {user} (home {cfg.state_dir}, no login shell): {shlex.join(cmd)}",
+        steps.append(Step(_("create system user {user} (home {home}, no login shell): {command}").format(
+            user=user, home=cfg.state_dir, command=shlex.join(cmd)),
                           lambda: _run(cmd)))
     else:
-        steps.append(Step(f"user {user} exists: keep it", lambda: None))
+        steps.append(Step(_("user {user} exists: keep it").format(user=user), lambda: None))
 
     def make_state() -> None:
         uid, gid = ids()
@@ -109,38 +111,40 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
             for name in dirnames + filenames:
                 os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
-    steps.append(Step(f"create {state} (mode 0700, owner {user}); files already there (a key made by "
-                      f"`edgeproof init` as root) are given to {user}", make_state))
+    steps.append(Step(_("create {state} (mode 0700, owner {user}); files already there (a key made by "
+                        "`edgeproof init` as root) are given to {user}").format(state=state, user=user), make_state))
 
     def make_conf() -> None:
-        _, gid = ids()
+        _uid, gid = ids()
         confdir.mkdir(parents=True, exist_ok=True)
         os.chmod(confdir, 0o750)
         os.chown(confdir, 0, gid)
 
-    steps.append(Step(f"create {confdir} (mode 0750, root:{user})", make_conf))
+    steps.append(Step(_("create {dir} (mode 0750, root:{user})").format(dir=confdir, user=user), make_conf))
     if profile_src is not None:
         if profile_dst.exists() and not force and not filecmp.cmp(profile_src, profile_dst, shallow=False):
             raise InstallError(f"{profile_dst} exists and differs from {profile_src}: pass --force to replace it")
 
         def copy_profile() -> None:
-            _, gid = ids()
+            _uid, gid = ids()
             tmp = profile_dst.with_suffix(".tmp")
             shutil.copyfile(profile_src, tmp)
             os.chmod(tmp, 0o640)
             os.chown(tmp, 0, gid)
             os.replace(tmp, profile_dst)
 
-        steps.append(Step(f"install profile {profile_src} as {profile_dst} (mode 0640, root:{user})", copy_profile))
+        steps.append(Step(_("install profile {src} as {dst} (mode 0640, root:{user})").format(
+            src=profile_src, dst=profile_dst, user=user), copy_profile))
     elif not profile_dst.exists():
         start = False
-        steps.append(Step(f"no profile at {profile_dst}: copy one there (or pass --profile); the service is not "
-                          "started until it exists", lambda: None))
+        steps.append(Step(_("no profile at {path}: copy one there (or pass --profile); the service is not "
+                            "started until it exists").format(path=profile_dst), lambda: None))
 
     if not (state / "gateway.key").exists():
         start = False
-        steps.append(Step(f"no key in {state} yet: run `edgeproof init --state {cfg.state_dir}` and `edgeproof "
-                          "enroll`, then `systemctl start edgeproof` (not started now)", lambda: None))
+        steps.append(Step(_("no key in {state} yet: run `edgeproof init --state {state_dir}` and `edgeproof "
+                            "enroll`, then `systemctl start edgeproof` (not started now)").format(
+            state=state, state_dir=cfg.state_dir), lambda: None))
 
     if unit_path.exists() and not force and unit_path.read_text() != unit_text:
         raise InstallError(f"{unit_path} exists with other content: pass --force to replace it")
@@ -152,7 +156,7 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
         os.chmod(tmp, 0o644)
         os.replace(tmp, unit_path)
 
-    steps.append(Step(f"write {unit_path}", write_unit))
+    steps.append(Step(_("write {path}").format(path=unit_path), write_unit))
     if enable and live:
         steps.append(Step("systemctl daemon-reload", lambda: _run(["systemctl", "daemon-reload"])))
         cmd = ["systemctl", "enable", *(["--now"] if start else []), SERVICE_NAME]
@@ -166,8 +170,8 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
                 wants.unlink()
             wants.symlink_to(f"/etc/systemd/system/{SERVICE_NAME}")
 
-        steps.append(Step(f"enable: link {wants} -> /etc/systemd/system/{SERVICE_NAME} "
-                          "(starts at the next boot of that system)", link))
+        steps.append(Step(_("enable: link {link} -> {target} (starts at the next boot of that system)").format(
+            link=wants, target=f"/etc/systemd/system/{SERVICE_NAME}"), link))
     return steps
 
 

@@ -408,7 +408,7 @@ function renderEnterprise(v) {
       s.score === undefined || s.score === null ? _("No score computed yet.") :
         _("Score {score} points, grade {grade}; warning level {level}",
           {score: fmt(s.score, 0), grade: s.grade, level: codeText(v.warning_level)}) +
-        (v.warning_text ? ` (${v.warning_text})` : "") + ". " + _("Fetched {time}.", {time: v.fetched_at})));
+        (v.warning_text ? ` (${_(v.warning_text)})` : "") + ". " + _("Fetched {time}.", {time: v.fetched_at})));
     if (v.reasons.length) {
       body.push(el("ul", {id: "bank-reasons"}, v.reasons.map(r =>
         el("li", {}, `${r.code}: ${r.text} ` + _("({points} points lost)", {points: fmt(r.points_lost, 1)})))));

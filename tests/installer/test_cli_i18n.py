@@ -103,3 +103,32 @@ def test_accept_language_ranks_by_q():
     assert i18n.from_accept_language("zh-TW, zh;q=0.8, en;q=0.9") == "en"
     assert i18n.from_accept_language("zh-Hans-CN") == "zh-CN"
     assert i18n.from_accept_language("zh-CN;q=0") is None
+
+
+def test_newly_wrapped_commands_speak_chinese(tmp_path):
+    """certificate, replay and demo (wrapped after the first wave) answer in the environment's language."""
+    bad = tmp_path / "cert.json"
+    bad.write_text("{}", encoding="utf-8")
+    en = cli("certificate", "verify", str(bad), lang=EN)
+    zh = cli("certificate", "verify", str(bad), lang=ZH)
+    assert en.returncode == zh.returncode == 1
+    assert "not a valid destruction certificate" in en.stderr
+    assert "不是有效的销毁证明" in zh.stderr and "not a valid" not in zh.stderr
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x", encoding="utf-8")
+    gen = ["replay", "generate", "--scenario", "honest", "--days", "1", "--out", str(full)]
+    assert "is not empty: generate into a new folder" in cli(*gen, lang=EN).stderr
+    zh = cli(*gen, lang=ZH)
+    assert zh.returncode != 0 and "不为空：请生成到新目录" in zh.stderr
+    demo = cli("demo", "--help", lang=ZH).stdout
+    assert "在本机运行 sim-factory、接收端和一次银行拉取" in demo and "网关运行时长" in demo
+
+
+def test_warning_level_meanings_reach_the_page_catalog():
+    """The status page's script translates the view's warning_text (English data) from the served catalog."""
+    from gateway.enterprise_view.plain import LEVELS
+
+    served = i18n.catalog("zh-CN")
+    assert all(served.get(text) for text in LEVELS.values()), [t for t in LEVELS.values() if t not in served]
+    assert "_(v.warning_text)" in (ROOT / "gateway" / "status" / "page.js").read_text(encoding="utf-8")
