@@ -113,11 +113,15 @@ class Covenants(RepaymentRule):
             limit = float(cov["min_monthly_output"])
             first, end, label = last_full_month(ri.day_starts(), ri.as_of, _tz_offset(ri))
             got = month_output(ri.day_starts(), ri.daily(OUTPUT), first, end)
+            status = judge_output(limit, got)
+            partial = r(got["total"], 2) if got["total"] is not None else None
             out.append({"covenant": "min_monthly_output", "indicator": OUTPUT, "limit": limit,
-                        "observed": r(got["total"], 2) if got["total"] is not None else None,
+                        # a month not fully observed has no total: only the sum of its observed days
+                        "observed": None if status == "not_observed" else partial,
+                        "observed_days_sum": partial,
                         "period": {"month": label, "start": first, "end": end},
                         "coverage": {"days_observed": got["days_observed"], "days": got["days"]},
-                        "status": judge_output(limit, got)})
+                        "status": status})
         if cov.get("max_concentration_pct") is not None:
             limit = float(cov["max_concentration_pct"])
             for side, name in SIDES.items():

@@ -101,6 +101,63 @@ def onboard_history(workdir: Path, url: str, token: str, days: int) -> dict[str,
     return asyncio.run(replay(prof, data, state, url, pack_every_s=86400.0))
 
 
+DEMO_FACILITY = "loan-demo-1"
+DEMO_PRICE_CLASS, DEMO_PRICE = "copper-rod", 60.0  # CNY per kg of the pledged stack (a made-up series)
+
+
+def history_coverage(workdir: Path) -> dict[str, Any]:
+    """The bank's view of repayment: a facility on the history enterprise, a small price series, coverage.
+
+    The bank's own data reaches the receiver by its CLI (as `cloud facility add`, `cloud price import`);
+    `cloud coverage run` then values the verified pledged weight and checks the covenants. The history
+    ended at local midnight, so the facility allows a weight up to 48 h old (the bank's covenant)."""
+    from datetime import UTC, datetime, timedelta
+
+    db = str(workdir / "receiver.db")
+    doc = {"enterprise_id": DEMO_HISTORY_ENTERPRISE, "amount": 200000, "drawn": 70000, "currency": "CNY",
+           "covenants": {"min_coverage": 1.3, "max_concentration_pct": 40, "min_monthly_output": 20000,
+                         "max_price_age_days": 3, "max_weight_age_hours": 48},
+           "pledges": [{"subject": "pallet-stack-1", "product_class": DEMO_PRICE_CLASS, "unit": "kg"}]}
+    fac = workdir / "facility.json"
+    fac.write_text(json.dumps(doc), encoding="utf-8")
+    fac.chmod(0o600)
+    today = datetime.now(UTC).date()
+    px = workdir / "prices.csv"
+    px.write_text("day,product_class,price,currency,unit\n" + "".join(
+        f"{today - timedelta(days=n)},{DEMO_PRICE_CLASS},{DEMO_PRICE},CNY,kg\n" for n in (2, 1, 0)), encoding="utf-8")
+    px.chmod(0o600)
+    _cloud("facility", "add", "--db", db, "--bank", DEMO_BANK, DEMO_FACILITY, "--file", str(fac))
+    _cloud("price", "import", "--db", db, "--bank", DEMO_BANK, "--file", str(px))
+    run = _cloud_json("coverage", "run", "--db", db, "--bank", DEMO_BANK, "--enterprise", DEMO_HISTORY_ENTERPRISE,
+                      "--json", timeout=300)
+    a = next((f for f in run.get("facilities", []) if f.get("facility_id") == DEMO_FACILITY), None)
+    if a is None:
+        why = "; ".join(s.get("reason", "") for s in run.get("skipped", [])) or "not assessed"
+        return {"facility_id": DEMO_FACILITY, "coverage": None, "level": "not_observed", "reason": why,
+                "value_range": None, "currency": "CNY", "outstanding": doc["drawn"], "covenants": [],
+                "findings": run.get("findings", 0), "alerts": len(run.get("alerts", []))}
+    return {"facility_id": DEMO_FACILITY, "coverage": a.get("coverage"), "level": a.get("level"),
+            "value_range": a.get("value_range"), "currency": a.get("currency"), "outstanding": a.get("outstanding"),
+            "flags": a.get("flags", []),
+            "covenants": [{k: c.get(k) for k in ("covenant", "side", "limit", "observed", "status")}
+                          for c in a.get("covenants", [])],
+            "findings": run.get("findings", 0), "alerts": len(run.get("alerts", []))}
+
+
+def _coverage_text(c: dict[str, Any] | None) -> str:
+    if not c:
+        return "not run (no history)"
+    if c.get("coverage") is None:
+        why = c.get("reason") or "no verified pledged weight or no price"
+        return f"facility {c['facility_id']}: not observed ({why}), level {c['level']}"
+    lo, hi = c["value_range"] or (None, None)
+    worth = f"{lo:,.0f}-{hi:,.0f}" if hi is not None else f"over {lo:,.0f}" if lo is not None else "unknown"
+    cov = "; ".join(f"{x['covenant']}{':' + x['side'] if x.get('side') else ''} {x['status'].replace('_', ' ')}"
+                    for x in c["covenants"]) or "no covenants"
+    return (f"facility {c['facility_id']}: {c['coverage']:.2f}x the drawn {c['outstanding']:,.0f} {c['currency']} "
+            f"(collateral worth {worth} {c['currency']}), level {c['level']}; covenants: {cov}")
+
+
 def _score_text(score: dict[str, Any]) -> str:
     if score.get("score") is None:
         return "none"
@@ -281,7 +338,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     workdir = keep or Path(tempfile.mkdtemp(prefix="edgeproof-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     state = workdir / "gateway"
-    steps = Progress(12 if history_days else 8, enabled=not as_json)
+    steps = Progress(13 if history_days else 8, enabled=not as_json)
     steps.step(f"starting the receiver (its own process; state in {workdir})")
     proc, url = start_receiver(workdir)
     try:
@@ -310,6 +367,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         history: dict[str, Any] = {}
         analysis: dict[str, Any] = {}
         history_verify: dict[str, Any] = {}
+        coverage: dict[str, Any] | None = None
         rescored: dict[str, Any] = {}
         if history_days:
             steps.step(f"onboarding {history_days} days of generated history by `edgeproof replay`")
@@ -327,6 +385,8 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             steps.step("bank: recomputing the score from the records it verified")
             rescored = _cloud_json("feed", "rescore", "--url", url, "--enterprise", DEMO_HISTORY_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=300)
+            steps.step("bank: a facility on the history, a price series, and the collateral coverage")
+            coverage = history_coverage(workdir)
         steps.step("bank: pulling and verifying the live gateway's feed")
         verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise", DEMO_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=120) or "{}")
@@ -389,6 +449,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
               and summary["score_rescored"]["ok"]))
           and summary["fleet"]["state"] == "online" and summary["fleet"]["health_seq"] is not None
           and alert["ok"])
+    summary["coverage"] = coverage
     summary["alert_delivered"] = alert
     summary["evidence_bundle"] = evidence
     ok = ok and evidence["ok"]
@@ -410,6 +471,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             f"records and {summary['history_scores_verified']} signed score verified by the bank\n"
             f"  score                {_score_text(summary['score'])}\n"
             f"  repayment capacity   {_repayment_text(summary['repayment'])}\n"
+            f"  collateral coverage  {_coverage_text(coverage)}\n"
             f"  bank rescore         {_rescore_text(summary['score_rescored'])}\n"
             f"  evidence bundle      {_evidence_text(evidence)}\n"
             f"  alert delivered      {_alert_text(alert)}\n"
