@@ -8,7 +8,8 @@ rescore must stay bit for bit). ``per_facility = True`` keeps it out of that ass
 (cloud_stub/repayment/context.py ``current_rules``). Run without a facility it finds nothing.
 
 Per covenant the rule states ``limit``, ``observed`` and ``period`` and one of ``met`` / ``breached`` /
-``not_observed`` (with the coverage that was missing: never a breach, never a zero):
+``not_observed`` (with the coverage that was missing: never a breach, never a zero), or, for the
+concentration, ``undetermined``:
 
 * ``min_monthly_output``: ``mes.good_qty`` summed over the enterprise's local days of the last full
   calendar month before ``as_of``. Every day observed: the total is compared. Some days missing: a
@@ -17,8 +18,9 @@ Per covenant the rule states ``limit``, ``observed`` and ``period`` and one of `
 * ``max_concentration_pct``: ``erp.customer_hhi`` / ``erp.supplier_hhi`` of the last observed month.
   Only the index reaches the bank, not the shares; HHI / 100 is a lower bound of the largest
   counterparty's share in percent (HHI = sum of squared shares <= largest share x 100 %), so HHI / 100
-  above the limit is a certain breach. Between the bounds (largest share <= sqrt(HHI)) the rule says
-  ``not_observed`` with both bounds.
+  above the limit is a certain breach; sqrt(HHI) / 100 at or below it (the largest share's upper bound) is
+  ``met``; between the two the index cannot decide: ``undetermined``, with both bounds (observed, not a
+  breach).
 * ``min_coverage``: the facility's coverage just assessed (value / outstanding); ``not_observed`` when the
   coverage is (a price or a weight missing).
 
@@ -78,7 +80,7 @@ def judge_concentration(limit_pct: float, hhi: float) -> tuple[str, float, float
     lo, hi = hhi / 100.0, min(100.0, float(np.sqrt(max(hhi, 0.0))))
     if lo > limit_pct:
         return "breached", lo, hi
-    return ("met" if hi <= limit_pct else "not_observed"), lo, hi
+    return ("met" if hi <= limit_pct else "undetermined"), lo, hi
 
 
 def _tz_offset(ri: RepaymentInputs) -> int:
