@@ -61,6 +61,14 @@ def test_breaches_carry_the_numbers_and_a_month_without_data_is_not_observed(wor
         assert {"covenant", "limit", "observed", "period"} <= set(f["compared"]), f
     mc = next(f for f in got if f["compared"]["covenant"] == "min_coverage")
     assert "below the minimum 1.3x" in mc["message"] and mc["direction"] == "below"
+    # bank-b is served bank-demo's covenant findings withheld (the item stays: the chain still checks)
+    _, fpage = world.get("bank-b", "/v1/feed/ent-hon/findings?limit=1000")
+    cov_items = [i for i in fpage["items"] if i["kind"] == "repay_covenants"]
+    assert cov_items and all(i.get("withheld") for i in cov_items), cov_items[:2]
+    assert "loan-cov-1" not in json.dumps(fpage)
+    _, fpage = world.get("bank-demo", "/v1/feed/ent-hon/findings?limit=1000")
+    assert {i["detail"]["extra"]["facility_id"] for i in fpage["items"] if i["kind"] == "repay_covenants"} == \
+        {"loan-cov-1"}
     # the same breach on the next run is raised once; covenant breaches raise no margin_call alert of their own
     coverage_run.run_bank(world.r.rdb, "bank-demo", world.as_of, "ent-hon")
     assert len(covenant_findings(world, "ent-hon")) == len(got)
