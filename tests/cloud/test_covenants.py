@@ -69,6 +69,12 @@ def test_breaches_carry_the_numbers_and_a_month_without_data_is_not_observed(wor
     _, fpage = world.get("bank-demo", "/v1/feed/ent-hon/findings?limit=1000")
     assert {i["detail"]["extra"]["facility_id"] for i in fpage["items"] if i["kind"] == "repay_covenants"} == \
         {"loan-cov-1"}
+    # the bank's feed verify passes with its covenant findings in the chain (withheld items are checked by
+    # test_facility_coverage's coverage findings, the same path)
+    from cloud_stub import feed_verify
+
+    v = feed_verify.verify_feed(world.r.url, "ent-hon", world.tokens["bank-demo"])
+    assert v["failures"] == [] and v["failed"] == 0, v["failures"][:5]
     # the same breach on the next run is raised once; covenant breaches raise no margin_call alert of their own
     coverage_run.run_bank(world.r.rdb, "bank-demo", world.as_of, "ent-hon")
     assert len(covenant_findings(world, "ent-hon")) == len(got)
