@@ -215,6 +215,10 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
             cov = "not observed" if a["coverage"] is None else f"{a['coverage']:.2f}x"
             click.echo(f"{out['bank']}  {a['facility_id']}  {a['enterprise_id']}  coverage {cov}  {a['level']}"
                        + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
+            for c in a.get("covenants", []):
+                seen = "not observed" if c["observed"] is None else f"{c['observed']:g}"
+                click.echo(f"    covenant {c['covenant']}{':' + c['side'] if c.get('side') else ''}  limit "
+                           f"{c['limit']:g}  observed {seen}  {c['status'].replace('_', ' ')}")
         for sk in out["skipped"]:
             click.echo(f"{out['bank']}  {sk['facility_id']}  {sk['enterprise_id']}  skipped: {sk['reason']}")
         click.echo(f"{out['bank']}: {len(out['facilities'])} facility(ies), {out['findings']} finding(s), "
