@@ -17,11 +17,14 @@ from typing import Any
 from cloud_stub import collateral_value, facilities, feed_chain, prices
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.repayment.inputs import RepaymentInputs
 from cloud_stub.rule_inputs import load_rule_inputs
 from cloud_stub.rules.collateral_coverage import CollateralCoverage
+from cloud_stub.rules.repay_covenants import Covenants
 from gateway import wire
 
 ALERT_LEVELS = ("yellow", "orange", "red")
+COVENANT_DAYS = 70  # the last full month before as_of and the month before it (concentration's last month)
 
 
 def _inputs(conn: Any, fac: dict[str, Any], as_of: int) -> Any:
@@ -53,8 +56,8 @@ def _store(conn: Any, fac: dict[str, Any], a: dict[str, Any], found: list[Any], 
             " ON CONFLICT DO NOTHING",
             (f.rule, f.severity, ent, None, text, now, dd, f.version, f.subscore, f.window_start, f.window_end,
              prev, h))
-        if f.severity not in ALERT_LEVELS:
-            continue
+        if f.severity not in ALERT_LEVELS or f.rule != CollateralCoverage.id:
+            continue  # covenant breaches are findings only (no margin-call alert)
         shown = f.extra["assessment"]
         detail = {"bank": fac["bank"], "facility_id": fac["facility_id"], "finding": f.dedupe, "rule": f.rule,
                   "subscore": f.subscore, "message": f.message, "coverage": shown["coverage"],
@@ -79,10 +82,20 @@ def _store(conn: Any, fac: dict[str, Any], a: dict[str, Any], found: list[Any], 
     return alerts
 
 
+def _covenant_inputs(conn: Any, fac: dict[str, Any], as_of: int, categories: list[str] | None) -> RepaymentInputs:
+    """The enterprise's verified MES/ERP indicators the bank is granted, over the covenants' months."""
+    ent = fac["enterprise_id"]
+    rid = conn.execute("SELECT coalesce(max(id), 0) FROM records WHERE enterprise_id = ?", (ent,)).fetchone()[0]
+    cats = None if categories is None or "*" in categories else categories
+    ev = load_rule_inputs(conn, ent, as_of - COVENANT_DAYS * 86400, as_of, int(rid), 0, categories=cats)
+    return RepaymentInputs(ev, as_of)
+
+
 def assess_facility(rdb: Any, fac: dict[str, Any], as_of: int, inputs: dict[tuple[str, int], Any] | None = None,
-                    ) -> dict[str, Any]:
+                    categories: list[str] | None = None) -> dict[str, Any]:
     """Assess one facility now (``as_of``), store what it found; returns {assessment, findings, alerts}.
-    ``inputs`` caches the loaded indicators per (enterprise, hours): facilities of one enterprise share them."""
+    ``inputs`` caches the loaded indicators per (enterprise, hours): facilities of one enterprise share them.
+    ``categories``: what the bank is granted (None or ``*``: all); the covenants read only those."""
     rule = CollateralCoverage()
     cache = {} if inputs is None else inputs
     with rdb.read() as conn:
@@ -96,10 +109,20 @@ def assess_facility(rdb: Any, fac: dict[str, Any], as_of: int, inputs: dict[tupl
     previous = {"level": row[0], "since": json.loads(row[1]).get("since")} if row is not None else {}
     a = rule.assess_facility(ev, {"facility": fac, "prices": px, "as_of": as_of})
     found = rule.findings(a, previous)
+    cov_rule, checks = Covenants(), []
+    if any(v is not None for k, v in fac["covenants"].items()
+           if k in ("min_coverage", "max_concentration_pct", "min_monthly_output")):
+        ck = (fac["enterprise_id"], -1)  # the covenants' longer window, shared like the coverage's
+        if ck not in cache:
+            with rdb.read() as conn:
+                cache[ck] = _covenant_inputs(conn, fac, as_of, categories)
+        ri = cache[ck]
+        checks = cov_rule.check(ri, fac, a["coverage"])
+        found = found + cov_rule.findings(ri, checks, fac["bank"], fac["facility_id"])
     since = int(previous["since"]) if previous.get("level") == a["level"] and previous.get("since") else as_of
     with rdb.write() as conn:
         alerts = _store(conn, fac, a, found, since, getattr(rdb, "dialect", "sqlite") == "postgresql")
-    return {"assessment": {**collateral_value.served(a), "since": since},
+    return {"assessment": {**collateral_value.served(a), "since": since, "covenants": checks},
             "findings": [f.to_json() for f in found], "alerts": alerts}
 
 
@@ -122,7 +145,7 @@ def run_bank(rdb: Any, bank_id: str, as_of: int | None = None, enterprise_id: st
         if why is not None:  # the bank may not see the data the coverage is made of: nothing computed
             skipped.append({"facility_id": f["facility_id"], "enterprise_id": f["enterprise_id"], "reason": why})
             continue
-        out.append(assess_facility(rdb, f, as_of, inputs))
+        out.append(assess_facility(rdb, f, as_of, inputs, served.get(f["enterprise_id"])))
     return {"bank": bank_id, "as_of": as_of, "facilities": [o["assessment"] for o in out],
             "alerts": [a for o in out for a in o["alerts"]], "skipped": skipped,
             "findings": sum(len(o["findings"]) for o in out)}

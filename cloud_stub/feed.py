@@ -353,10 +353,14 @@ def _alert_names(conn: Any, grant: Grant, details: list[Any]) -> list[list[str]]
     return out
 
 
+# Findings about one bank's facility (``extra.bank``): coverage and covenant breaches (issue 15).
+BANK_FINDINGS = ("collateral_coverage", "repay_covenants")
+
+
 def other_banks(kind: str, detail: Any, bank_id: str) -> bool:
     """A coverage finding or margin-call alert about another bank's facility (issue 15): that bank's data,
     so its detail is withheld from every other bank (the item stays, so the hash chain still checks)."""
-    if kind == "collateral_coverage" and isinstance(detail, dict) and isinstance(detail.get("extra"), dict):
+    if kind in BANK_FINDINGS and isinstance(detail, dict) and isinstance(detail.get("extra"), dict):
         return detail["extra"].get("bank") != bank_id
     if kind == "margin_call" and isinstance(detail, dict):
         return detail.get("bank") != bank_id

@@ -26,8 +26,10 @@ class RepaymentRescoreError(ReceiverError):
 
 
 def current_rules() -> dict[str, type[Rule]]:
+    """The repayment rules of the per-enterprise assessment: not the per-facility ones (``per_facility``,
+    e.g. repay_covenants), which read one bank's facility and run only in ``cloud coverage run``."""
     all_rules()  # imports every rule module, which registers the repay_* ones too
-    return registered_repayment()
+    return {rid: cls for rid, cls in registered_repayment().items() if not getattr(cls, "per_facility", False)}
 
 
 def current_context(conn: Any, enterprise_id: str) -> RepaymentContext:

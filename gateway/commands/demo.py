@@ -28,7 +28,7 @@ import msgspec
 
 from gateway.commands._common import get_profile, profile_option
 from gateway.commands._progress import Progress
-from gateway.i18n import _
+from gateway.i18n import N_, _
 
 DEMO_ENTERPRISE = "ent-demo"
 DEMO_BANK = "bank-demo"
@@ -103,6 +103,71 @@ def onboard_history(workdir: Path, url: str, token: str, days: int) -> dict[str,
     enroll(state, url, token)
     # One packing step per simulated day, as `edgeproof replay` does by default (fewer, fuller batches).
     return asyncio.run(replay(prof, data, state, url, pack_every_s=86400.0))
+
+
+DEMO_FACILITY = "loan-demo-1"
+DEMO_PRICE_CLASS, DEMO_PRICE = "copper-rod", 60.0  # CNY per kg of the pledged stack (a made-up series)
+
+
+def history_coverage(workdir: Path) -> dict[str, Any]:
+    """The bank's view of repayment: a facility on the history enterprise, a small price series, coverage.
+
+    The bank's own data reaches the receiver by its CLI (as `cloud facility add`, `cloud price import`);
+    `cloud coverage run` then values the verified pledged weight and checks the covenants. The history
+    ended at local midnight, so the facility allows a weight up to 48 h old (the bank's covenant)."""
+    from datetime import UTC, datetime, timedelta
+
+    db = str(workdir / "receiver.db")
+    doc = {"enterprise_id": DEMO_HISTORY_ENTERPRISE, "amount": 200000, "drawn": 70000, "currency": "CNY",
+           "covenants": {"min_coverage": 1.3, "max_concentration_pct": 40, "min_monthly_output": 20000,
+                         "max_price_age_days": 3, "max_weight_age_hours": 48},
+           "pledges": [{"subject": "pallet-stack-1", "product_class": DEMO_PRICE_CLASS, "unit": "kg"}]}
+    fac = workdir / "facility.json"
+    fac.write_text(json.dumps(doc), encoding="utf-8")
+    fac.chmod(0o600)
+    today = datetime.now(UTC).date()
+    px = workdir / "prices.csv"
+    px.write_text("day,product_class,price,currency,unit\n" + "".join(
+        f"{today - timedelta(days=n)},{DEMO_PRICE_CLASS},{DEMO_PRICE},CNY,kg\n" for n in (2, 1, 0)), encoding="utf-8")
+    px.chmod(0o600)
+    _cloud("facility", "add", "--db", db, "--bank", DEMO_BANK, DEMO_FACILITY, "--file", str(fac))
+    _cloud("price", "import", "--db", db, "--bank", DEMO_BANK, "--file", str(px))
+    run = _cloud_json("coverage", "run", "--db", db, "--bank", DEMO_BANK, "--enterprise", DEMO_HISTORY_ENTERPRISE,
+                      "--json", timeout=300)
+    a = next((f for f in run.get("facilities", []) if f.get("facility_id") == DEMO_FACILITY), None)
+    if a is None:
+        why = "; ".join(s.get("reason", "") for s in run.get("skipped", [])) or "not assessed"
+        return {"facility_id": DEMO_FACILITY, "coverage": None, "level": "not_observed", "reason": why,
+                "value_range": None, "currency": "CNY", "outstanding": doc["drawn"], "covenants": [],
+                "findings": run.get("findings", 0), "alerts": len(run.get("alerts", []))}
+    return {"facility_id": DEMO_FACILITY, "coverage": a.get("coverage"), "level": a.get("level"),
+            "value_range": a.get("value_range"), "currency": a.get("currency"), "outstanding": a.get("outstanding"),
+            "flags": a.get("flags", []),
+            "covenants": [{k: c.get(k) for k in ("covenant", "side", "limit", "observed", "status")}
+                          for c in a.get("covenants", [])],
+            "findings": run.get("findings", 0), "alerts": len(run.get("alerts", []))}
+
+
+# A covenant's status is data (`cloud coverage run --json`); this is how each reads (``_(status)``).
+COVENANT_STATUS_TEXTS = (N_("met"), N_("breached"), N_("not observed"), N_("undetermined"))
+
+
+def _coverage_text(c: dict[str, Any] | None) -> str:
+    if not c:
+        return _("not run (no history)")
+    if c.get("coverage") is None:
+        why = c.get("reason") or _("no verified pledged weight or no price")
+        return _("facility {facility}: not observed ({why}), level {level}").format(
+            facility=c["facility_id"], why=why, level=c["level"])
+    lo, hi = c["value_range"] or (None, None)
+    worth = f"{lo:,.0f}-{hi:,.0f}" if hi is not None else (
+        _("over {n}").format(n=f"{lo:,.0f}") if lo is not None else _("unknown"))
+    cov = "; ".join(f"{x['covenant']}{':' + x['side'] if x.get('side') else ''} {_(x['status'].replace('_', ' '))}"
+                    for x in c["covenants"]) or _("no covenants")
+    return _("facility {facility}: {coverage}x the drawn {drawn} {currency} (collateral worth {worth} {currency}), "
+             "level {level}; covenants: {covenants}").format(
+        facility=c["facility_id"], coverage=f"{c['coverage']:.2f}", drawn=f"{c['outstanding']:,.0f}",
+        currency=c["currency"], worth=worth, level=c["level"], covenants=cov)
 
 
 def _score_text(score: dict[str, Any]) -> str:
@@ -290,7 +355,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     workdir = keep or Path(tempfile.mkdtemp(prefix="edgeproof-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     state = workdir / "gateway"
-    steps = Progress(12 if history_days else 8, enabled=not as_json)
+    steps = Progress(13 if history_days else 8, enabled=not as_json)
     steps.step(_("starting the receiver (its own process; state in {workdir})").format(workdir=workdir))
     proc, url = start_receiver(workdir)
     try:
@@ -321,6 +386,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         history: dict[str, Any] = {}
         analysis: dict[str, Any] = {}
         history_verify: dict[str, Any] = {}
+        coverage: dict[str, Any] | None = None
         rescored: dict[str, Any] = {}
         if history_days:
             steps.step(_("onboarding {days} days of generated history by `edgeproof replay`").format(days=history_days))
@@ -338,6 +404,8 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
             steps.step(_("bank: recomputing the score from the records it verified"))
             rescored = _cloud_json("feed", "rescore", "--url", url, "--enterprise", DEMO_HISTORY_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=300)
+            steps.step(_("bank: a facility on the history, a price series, and the collateral coverage"))
+            coverage = history_coverage(workdir)
         steps.step(_("bank: pulling and verifying the live gateway's feed"))
         verify = json.loads(_cloud("feed", "verify", "--url", url, "--enterprise", DEMO_ENTERPRISE,
                                    "--token", bank_token, "--json", timeout=120) or "{}")
@@ -400,6 +468,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
               and summary["score_rescored"]["ok"]))
           and summary["fleet"]["state"] == "online" and summary["fleet"]["health_seq"] is not None
           and alert["ok"])
+    summary["coverage"] = coverage
     summary["alert_delivered"] = alert
     summary["evidence_bundle"] = evidence
     ok = ok and evidence["ok"]
@@ -427,6 +496,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
                 scores=summary["history_scores_verified"]),
             _("  score                {text}").format(text=_score_text(summary["score"])),
             _("  repayment capacity   {text}").format(text=_repayment_text(summary["repayment"])),
+            _("  collateral coverage  {text}").format(text=_coverage_text(coverage)),
             _("  bank rescore         {text}").format(text=_rescore_text(summary["score_rescored"])),
             _("  evidence bundle      {text}").format(text=_evidence_text(evidence)),
             _("  alert delivered      {text}").format(text=_alert_text(alert)),

@@ -50,6 +50,13 @@ def test_demo_uplinks_indicators_only_and_no_names(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["ok"] and summary["records_failed"] == 0
+    # the bank's facility on the history: coverage from the verified pledged weight (a number, or "not observed"
+    # as null, never 0), its level and each covenant's status
+    cov = summary["coverage"]
+    assert cov["facility_id"] == "loan-demo-1" and cov["level"] in ("ok", "yellow", "orange", "red", "not_observed")
+    assert (cov["coverage"] is None) == (cov["level"] == "not_observed") and cov["coverage"] != 0
+    assert {c["status"] for c in cov["covenants"]} <= {"met", "breached", "not_observed", "undetermined"}
+    assert summary["repayment"]["status"] in ("assessed", "not_assessed")
 
     db = sqlite3.connect(keep / "gateway" / "edgeproof.db")
     bodies = [row[0] for row in db.execute("SELECT body FROM outbox ORDER BY seq")]
