@@ -85,6 +85,10 @@ def lines(doc: dict[str, Any] | None, complaint_contact: str = "") -> list[str]:
     who = (_("(access log not yet available from this receiver)") if view.get("access_log") is None
            else _("{n} entries").format(n=len(view["access_log"])))
     out.append(_("Who looked at your data: {who}").format(who=who))
+    for a in (view.get("access_log") or [])[:10]:  # newest first (docs/wire-format.md §14)
+        out.append("  " + _("{time}: {who} {actor} read {path}").format(
+            time=a.get("time"), who=_(str(a.get("actor_kind"))), actor=a.get("actor_id"),
+            path=a.get("path") or a.get("method") or "?"))
     if complaint_contact:
         out.append(_("Questions or complaints: {contact}").format(contact=complaint_contact))
     return out

@@ -38,8 +38,8 @@ def view(gw: Any, actions_enabled: bool) -> dict[str, Any]:
             "score": v.get("score"), "warning_level": v.get("warning_level"),
             "warning_text": plain.LEVELS.get(str(v.get("warning_level"))), "reasons": v.get("reasons") or [],
             "findings": findings, "disputes": mine,
-            # ACCESS LOG (h13-evidence, cloud_stub/access_log.py): who pulled what; null until the receiver
-            # serves it in the view (the page shows a placeholder).
+            # who read the enterprise's data in the last 30 days (the receiver's access log); null from a
+            # receiver too old to serve it (the page then says it is not available)
             "access_log": v.get("access_log"),
             "complaint_contact": gw.profile.site.complaint_contact, "actions_enabled": actions_enabled}
 
