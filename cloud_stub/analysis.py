@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from nacl.signing import SigningKey
 from cloud_stub import consent, feed_chain
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.periodic import PeriodicTask
 from cloud_stub.repayment.assessment import RepaymentContext, RepaymentError
 from cloud_stub.repayment.assessment import assess as assess_repayment
 from cloud_stub.repayment.context import current_context as current_repayment_context
@@ -375,46 +375,21 @@ def analyse_all(rdb: Any, as_of: int | None = None, days: int = 90, config_path:
     return out
 
 
-class PeriodicAnalysis:
-    """``analyse_all`` every ``interval`` seconds in a background thread (``cloud serve --analyse-every``).
+class PeriodicAnalysis(PeriodicTask):
+    """``analyse_all`` every ``interval`` seconds in a background thread (``cloud serve --analyse-every``),
+    on its own connection: analysing a portfolio reads a lot (cloud_stub/periodic.py)."""
 
-    It opens its own database connection through ``open_rdb``: analysing a portfolio reads
-    a lot, and on its own connection it never holds the lock ingest's connection uses
-    (SQLite WAL lets it read while ingest writes). A failed round is logged and the next
-    one runs on time: a receiver must not stop scoring because one round hit a problem.
-    """
+    name = "analysis_round"
 
     def __init__(self, open_rdb: Any, interval: float, signing_key: SigningKey, days: int = 90,
                  config_path: str | Path | None = None) -> None:
-        if interval <= 0:
-            raise ValueError(f"analysis interval must be > 0 seconds, got {interval}")
-        self.open_rdb, self.interval, self.key, self.days, self.config_path = (
-            open_rdb, interval, signing_key, days, config_path)
-        self.rounds = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="periodic-analysis", daemon=True)
+        super().__init__(open_rdb, interval, log)
+        self.key, self.days, self.config_path = signing_key, days, config_path
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        rdb = self.open_rdb()
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    done = analyse_all(rdb, None, self.days, self.config_path, self.key)
-                    failed = sum(1 for a in done if a.score_id is None)
-                    log.info("analysis round", extra={"event": "analysis_round", "enterprises": len(done),
-                                                      "failed": failed})
-                except Exception:  # noqa: BLE001 - logged; the next round still runs
-                    log.exception("analysis round failed", extra={"event": "analysis_round_failed"})
-                self.rounds += 1
-        finally:
-            rdb.close()
+    def round(self, rdb: Any) -> None:
+        done = analyse_all(rdb, None, self.days, self.config_path, self.key)
+        failed = sum(1 for a in done if a.score_id is None)
+        log.info("analysis round", extra={"event": "analysis_round", "enterprises": len(done), "failed": failed})
 
 
 # --- reproducibility ------------------------------------------------------------------------

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import Any
 
 from cloud_stub import feed_chain
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.fleet import FleetSettings, gateways, settings_of
+from cloud_stub.periodic import PeriodicTask
 
 log = logging.getLogger("cloud_stub.fleet")
 
@@ -187,36 +187,15 @@ def _apply(rdb: Store, gw: dict[str, Any], current: dict[str, dict[str, Any]]) -
     return out
 
 
-class PeriodicFleetCheck:
-    """:func:`check_fleet` every ``interval`` seconds on its own connection (``cloud serve``).
+class PeriodicFleetCheck(PeriodicTask):
+    """:func:`check_fleet` every ``interval`` seconds on its own connection (``cloud serve``): the
+    silence alarm runs on time whatever one round hit (cloud_stub/periodic.py)."""
 
-    A failed round is logged and the next runs on time: the silence alarm must not stop because
-    one round hit a problem.
-    """
+    name = "fleet_check"
 
     def __init__(self, open_rdb: Any, interval: float = 60.0) -> None:
-        if interval <= 0:
-            raise ValueError(f"fleet check interval must be > 0 seconds, got {interval}")
-        self.open_rdb, self.interval = open_rdb, interval
-        self.rounds = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fleet-check", daemon=True)
+        super().__init__(open_rdb, interval, log)
 
-    def start(self) -> None:
-        self._thread.start()
+    def round(self, rdb: Any) -> None:
+        check_fleet(rdb)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        rdb = self.open_rdb()
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    check_fleet(rdb)
-                except Exception:  # noqa: BLE001 - logged; the next round still runs
-                    log.exception("fleet check failed", extra={"event": "fleet_check_failed"})
-                self.rounds += 1
-        finally:
-            rdb.close()
