@@ -23,7 +23,8 @@ from cloud_stub.db import ReceiverDB
 from cloud_stub.enrollment import enroll, issue_token
 from cloud_stub.fleet_alerts import check_fleet
 from cloud_stub.ingest import ingest
-from gateway import wire, wire_health
+from gateway import wire
+from gateway.wire import health as wire_health
 
 
 def summary(gateway_id: str, ts: float, unhealthy: int) -> dict:

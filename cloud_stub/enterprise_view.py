@@ -1,5 +1,5 @@
 """The enterprise sees what its banks see: a view fetched by its gateway with a request signed by
-the gateway's own key (gateway/wire_request.py; docs/wire-format.md, section 12).
+the gateway's own key (gateway/wire/request.py; docs/wire-format.md, section 12).
 
 :func:`authenticate` checks the signed request statement against the enrolled, unrevoked key
 of that gateway of that enterprise, its method and path, its freshness (``FRESH_S``) and its
@@ -28,7 +28,8 @@ from cloud_stub import disputes, feed, feed_chain
 from cloud_stub.banks import Grant
 from cloud_stub.db import ReceiverDB, iso, utc_now
 from cloud_stub.errors import ReceiverError
-from gateway import wire, wire_request
+from gateway import wire
+from gateway.wire import request as wire_request
 
 PATH = "/v1/enterprise/view"
 MAX_FINDINGS = 200

@@ -18,7 +18,7 @@ from typing import Any
 
 from cloud_stub.db import SQLConn, iso, utc_now
 from cloud_stub.findings import record_finding
-from gateway import wire_health
+from gateway.wire import health as wire_health
 
 log = logging.getLogger("cloud_stub.fleet")
 

@@ -1,7 +1,7 @@
 """What the receiver accepts besides JSON envelopes: ``GET /v1/capabilities``, and decoding compact/zstd batches.
 
 A gateway on a cellular link asks once (gateway/uplink/http.py) and, when ``zstd`` and the compact
-type are listed, sends its batches as zstd-compressed compact envelopes (gateway/wire_compress.py).
+type are listed, sends its batches as zstd-compressed compact envelopes (gateway/wire/compress.py).
 :func:`decoded` turns such a request body back into the JSON envelope before ingest, so the signed
 body bytes reach verification unchanged; a corrupt frame or container is a 400 ``bad_encoding`` and a
 body inflating beyond the envelope limit a 400 ``too_large``, with nothing stored.
@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from cloud_stub.errors import ReceiverError
-from gateway import wire_compress
+from gateway.wire import compress as wire_compress
 
 router = APIRouter()
 

@@ -2,7 +2,7 @@
 bank feed's module stays as it was.
 
 * ``GET /v1/enterprise/view``: the gateway's signed fetch of what its enterprise's banks see
-  (enterprise_view.py; the request statement is in gateway/wire_request.py).
+  (enterprise_view.py; the request statement is in gateway/wire/request.py).
 * ``GET /v1/feed/{enterprise_id}/disputes``: a bank's signed page of the enterprise's disputes and
   confirmations, each dispute beside the finding it names, with its status and this bank's
   signed decision.
@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from cloud_stub import banks, disputes, enterprise_view, feed, feed_models
 from cloud_stub.db import ReceiverDB
-from gateway import wire_request
+from gateway.wire import request as wire_request
 
 MAX_DECISION_BYTES = 4096
 

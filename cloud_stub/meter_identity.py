@@ -1,7 +1,7 @@
 """Meter identities at ingest: the latest per (gateway, device); a swapped meter or a duplicate is a finding.
 
 Called inside the write transaction that accepts a batch (``ingest._extend_chain``), for each
-``device_identity`` record (gateway/wire_identity.py). The batch is accepted whatever its records
+``device_identity`` record (gateway/wire/identity.py). The batch is accepted whatever its records
 say (it is signed and continues the chain); the receiver then:
 
 - keeps the newest identity per (gateway, device) (by chain seq) in ``device_identity``;
@@ -26,7 +26,7 @@ from typing import Any
 
 from cloud_stub.db import SQLConn, iso, utc_now
 from cloud_stub.findings import record_finding
-from gateway import wire_identity
+from gateway.wire import identity as wire_identity
 
 log = logging.getLogger("cloud_stub.meter_identity")
 MAX_NAMED = 20  # other devices named in one duplicate finding (the rest are counted)

@@ -28,7 +28,7 @@ from cloud_stub import access_log
 from cloud_stub.db import Store, iso, utc_now
 from cloud_stub.heads import ingest_head
 from cloud_stub.ingest import ingest
-from gateway import wire_compress
+from gateway.wire import compress as wire_compress
 
 log = logging.getLogger("cloud_stub.mqtt")
 
@@ -61,7 +61,7 @@ class MqttIngest:
         self.subscription = f"$share/{check_share_group(share_group)}/{self.prefix}/+/batch"
         # Head statements (cloud_stub/heads.py) next to the batches, through the same share group.
         self.head_subscription = f"$share/{share_group}/{self.prefix}/+/head"
-        # Compressed compact batches (issue 17, gateway/wire_compress.py) on <batch topic>/zstd.
+        # Compressed compact batches (issue 17, gateway/wire/compress.py) on <batch topic>/zstd.
         self.zstd_subscription = f"$share/{share_group}/{self.prefix}/+/batch{wire_compress.MQTT_SUFFIX}"
         # Verdicts this receiver gave (accepted, duplicate, rejected, error): how the share
         # group split the work is visible per receiver.

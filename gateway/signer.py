@@ -2,7 +2,7 @@
 
 Batches, batch heads, head statements, health summaries (records in a batch), enrollment proofs,
 signed requests and destruction certificates are all signed with ``Identity.signer`` through
-``gateway/wire.py`` (``wire.signature``). A Signer holds or reaches a private key and answers only
+``gateway/wire/__init__.py`` (``wire.signature``). A Signer holds or reaches a private key and answers only
 with signatures; the public key, its id, its algorithm and where it lives (``protection``) are
 what leaves the device.
 

@@ -3,7 +3,7 @@
 Why a TPM: a key file can be copied with the SD card, and the copy signs as the gateway. A key
 created by the TPM with ``fixedtpm|fixedparent|sensitivedataorigin`` is generated inside it and
 cannot be exported, duplicated or loaded anywhere else; the gateway only asks it for signatures.
-TPMs sign ECDSA P-256 (not Ed25519), so such a gateway's key id starts ``p256:`` (gateway/wire.py).
+TPMs sign ECDSA P-256 (not Ed25519), so such a gateway's key id starts ``p256:`` (gateway/wire/__init__.py).
 
 The key is made persistent (``EvictControl`` to a handle in the owner range, default
 ``0x81010045``) so it survives restarts and power cuts; ``identity.json`` records the handle and

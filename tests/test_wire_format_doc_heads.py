@@ -1,6 +1,6 @@
 """The head-statement worked example of docs/wire-format.md §10.2, checked byte for byte.
 
-With PyNaCl alone (as a bank would), then with our encoder: the document and gateway/wire.py
+With PyNaCl alone (as a bank would), then with our encoder: the document and gateway/wire/__init__.py
 cannot drift apart. Kept apart from test_wire_format_doc.py so each section's test reads its
 own blocks.
 """

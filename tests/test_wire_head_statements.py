@@ -1,4 +1,4 @@
-"""Property-based tests (Hypothesis) of the head-statement parser in gateway/wire.py.
+"""Property-based tests (Hypothesis) of the head-statement parser in gateway/wire/__init__.py.
 
 A receiver parses head statements from anyone who can reach it, and a bank parses what the
 receiver serves: whatever the bytes, the parser answers a statement or a WireError, never

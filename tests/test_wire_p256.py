@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from gateway import wire, wire_request
+from gateway import wire
+from gateway.wire import request as wire_request
 
 
 class SoftP256:

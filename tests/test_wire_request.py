@@ -1,4 +1,4 @@
-"""The gateway-signed request statement (gateway/wire_request.py): what is signed is what is parsed,
+"""The gateway-signed request statement (gateway/wire/request.py): what is signed is what is parsed,
 and no other bytes, key, method or path pass for it."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from gateway import wire, wire_request
+from gateway import wire
+from gateway.wire import request as wire_request
 
 KEY = SigningKey.generate()
 names = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), min_size=1, max_size=60)

@@ -1,7 +1,7 @@
 """One outside record: validated, digested, and (where its source signs) signature-checked.
 
 A record is ``{"source", "kind", "enterprise_id", "date", "data"}`` (plus an optional
-``signature``). Its digest is the SHA-256 of the canonical JSON (gateway/wire.py) of exactly
+``signature``). Its digest is the SHA-256 of the canonical JSON (gateway/wire/__init__.py) of exactly
 those five fields, so the same content always has the same digest whatever the file's layout;
 a source that signs signs those same canonical bytes with Ed25519. Validation errors name the
 file, the record and the key, and what was expected. Reports cite records by digest.

@@ -16,9 +16,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from gateway import wire, wire_request
+from gateway import wire
 from gateway.enterprise_view import store
 from gateway.identity import Identity
+from gateway.wire import request as wire_request
 
 PATH = "/v1/enterprise/view"
 

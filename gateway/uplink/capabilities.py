@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from gateway import wire_compress
+from gateway.wire import compress as wire_compress
 
 RETRY_S = 600.0  # after a failed ask, JSON envelopes for this long before asking again
 

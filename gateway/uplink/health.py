@@ -1,7 +1,7 @@
 """The gateway's periodic health summary: built from the running gateway, signed into the chain.
 
 Every ``health_interval_s`` (profile ``[uplink]``, default 300 s) the runtime packs one summary
-record (``gateway/wire_health.py``) in a batch of its own, so the receiver hears from the gateway
+record (``gateway/wire/health.py``) in a batch of its own, so the receiver hears from the gateway
 even when no indicator window closes, and a bank can verify what the fleet list shows. The first
 one goes out one interval after start (not at start: a gateway that crash-loops must not fill its
 chain with summaries).
@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gateway import wire, wire_health
+from gateway import wire
 from gateway.clock import clock_state
 from gateway.modem import read_modem
 from gateway.uplink.identity import identified_count
+from gateway.wire import health as wire_health
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway

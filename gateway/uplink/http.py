@@ -5,7 +5,7 @@ thread so a slow receiver never blocks polling.
 
 With ``compression="auto"`` (profile ``[uplink] compression``) the transport asks the receiver once
 (``GET /v1/capabilities``) and, if it accepts them, sends batches as zstd-compressed compact envelopes
-(gateway/wire_compress.py): the same signed bytes in a fraction of the traffic on a cellular link. A
+(gateway/wire/compress.py): the same signed bytes in a fraction of the traffic on a cellular link. A
 receiver without the route (404) or that refuses one (400 ``bad_encoding``) gets JSON from then on.
 """
 
@@ -17,9 +17,9 @@ import time
 import urllib.error
 import urllib.request
 
-from gateway import wire_compress
 from gateway.uplink import capabilities
 from gateway.uplink.transport import Ack, TransportError
+from gateway.wire import compress as wire_compress
 
 
 class HttpTransport:

@@ -4,7 +4,7 @@ The pollers read each device's identity registers (gateway/scheduler.py: at star
 recovery, daily). Every few seconds this compares what they read with what the gateway last signed
 for that device (kept in the store's meta table, so a restart does not re-announce an unchanged
 meter) and packs the differences, in a batch of their own, as ``device_identity`` records
-(gateway/wire_identity.py). The signed record is what the receiver's duplicate/swap rule reads.
+(gateway/wire/identity.py). The signed record is what the receiver's duplicate/swap rule reads.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gateway import wire_identity
+from gateway.wire import identity as wire_identity
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway

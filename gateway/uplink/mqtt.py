@@ -7,7 +7,7 @@ sender retries the same bytes later.
 
 With ``compression="auto"`` the gateway asks the receiver it enrolled with (HTTP ``GET
 /v1/capabilities``) and, when it lists the ``/zstd`` topic suffix, publishes batches as zstd-compressed
-compact envelopes on ``{prefix}/{gateway}/batch/zstd`` (gateway/wire_compress.py). A receiver that
+compact envelopes on ``{prefix}/{gateway}/batch/zstd`` (gateway/wire/compress.py). A receiver that
 cannot decode one answers ``bad_encoding`` on the ack topic; the gateway then sends JSON from then on.
 """
 
@@ -22,10 +22,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from gateway import wire_compress
 from gateway.profile.schema import MqttCfg
 from gateway.uplink import capabilities
 from gateway.uplink.transport import Ack, TransportError
+from gateway.wire import compress as wire_compress
 
 
 def make_client(cfg: MqttCfg, client_id: str, clean_session: bool) -> mqtt.Client:

@@ -24,10 +24,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud_stub.enrollment import issue_token
-from gateway import wire, wire_compress
+from gateway import wire
 from gateway.identity import enroll, init_identity
 from gateway.profile import load_profile
 from gateway.runtime import Gateway
+from gateway.wire import compress as wire_compress
 
 PROFILE = Path(__file__).resolve().parents[1] / "fixtures" / "profiles" / "one-meter.toml"
 

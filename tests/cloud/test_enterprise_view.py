@@ -18,7 +18,8 @@ from nacl.signing import SigningKey
 
 from cloud_stub.banks import add_bank
 from cloud_stub.enrollment import revoke_key
-from gateway import wire, wire_request
+from gateway import wire
+from gateway.wire import request as wire_request
 
 PATH = "/v1/enterprise/view"
 

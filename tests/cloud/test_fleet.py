@@ -30,10 +30,11 @@ from cloud_stub.feed_chain import ChainCheck
 from cloud_stub.feed_verify import verify_feed
 from cloud_stub.fleet_alerts import check_fleet
 from cloud_stub.operators import add_operator, revoke_operator
-from gateway import wire, wire_health
+from gateway import wire
 from gateway.identity import enroll, init_identity
 from gateway.profile import load_profile
 from gateway.runtime import Gateway
+from gateway.wire import health as wire_health
 
 PROFILE = Path(__file__).resolve().parents[1] / "fixtures" / "profiles" / "one-meter.toml"
 

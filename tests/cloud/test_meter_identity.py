@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 
 from cloud_stub.analysis import run_analysis
 from cloud_stub.enrollment import issue_token
-from gateway import wire_identity
 from gateway.identity import enroll, init_identity
 from gateway.privacy.tokens import site_tokeniser
 from gateway.profile import load_profile
 from gateway.runtime import Gateway
+from gateway.wire import identity as wire_identity
 
 PROFILE = Path(__file__).resolve().parents[1] / "fixtures" / "profiles" / "one-meter.toml"
 

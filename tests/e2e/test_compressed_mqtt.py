@@ -12,7 +12,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from gateway import wire_compress
+from gateway.wire import compress as wire_compress
 from tests.e2e.conftest import mqtt_receiver_and_gateway
 from tests.e2e.test_chain_http_mqtt import check_feed, run_gateway
 from tests.support.processes import Mosquitto

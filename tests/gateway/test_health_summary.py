@@ -7,11 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway import wire, wire_health
+from gateway import wire
 from gateway.identity import init_identity, load_identity, write_json_atomic
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher
 from gateway.uplink.health import ConsentTracker, devices_summary
+from gateway.wire import health as wire_health
 
 
 def _consent(event: str, at: int) -> dict:

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import modem, wire_health
+from gateway import modem
+from gateway.wire import health as wire_health
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "modem"
 PATH_0 = "/org/freedesktop/ModemManager1/Modem/0"

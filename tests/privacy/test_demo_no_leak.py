@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway import wire, wire_health, wire_identity
+from gateway import wire
 from gateway.indicators.registry import all_indicators
 from gateway.privacy.tokens import normalise_name
 from gateway.profile.load import PROFILE_DIR
 from gateway.replay.scenarios import CUSTOMERS as HISTORY_CUSTOMERS
 from gateway.replay.scenarios import PRODUCTS as HISTORY_PRODUCTS
+from gateway.wire import health as wire_health
+from gateway.wire import identity as wire_identity
 from tests.fixtures.erp.make_fixtures import CUSTOMERS, PRODUCTS, SUPPLIERS, write_sim
 
 RECORD_KEYS = {"type", "name", "category", "subject", "window", "value", "unit", "q", "def", "detail"}

@@ -1,6 +1,6 @@
 """Compact, compressed envelopes for cellular links, negotiated with the receiver; what is signed never changes.
 
-A JSON envelope (gateway/wire.py) carries the signed body and the signature in base64, which
+A JSON envelope (gateway/wire/__init__.py) carries the signed body and the signature in base64, which
 costs a third more bytes and defeats compression. On a 4G/5G link the gateway may instead send:
 
 - the **compact encoding** (``Content-Type: application/vnd.edgeproof.compact``): the same four
