@@ -2,82 +2,30 @@
 
 Stored findings, scores and alerts stay structured and signed as they are; text is made from
 them at the edge (the rendered feed routes, the CLI) with stdlib ``gettext`` and the compiled
-catalog in ``cloud_stub/locale`` (domain ``edgeproof_receiver``; docs/i18n.md). The receiver
-imports the wire format only, so it keeps its own small copy of the locale negotiation that
-``gateway/i18n.py`` does for the gateway.
+catalog in ``cloud_stub/locale`` (domain ``edgeproof_receiver``; docs/i18n.md). The locale negotiation
+(tags, the environment, Accept-Language) is the one the gateway uses: gateway/wire/language.py, part of the
+wire package the receiver may import.
 """
 
 from __future__ import annotations
 
 import gettext
-import os
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
+# One parser for both sides (gateway/wire/language.py); re-exported here so callers keep asking i18n.
+from gateway.wire.language import DEFAULT, from_env, resolve
+from gateway.wire.language import ENV_VARS as ENV_VARS
+from gateway.wire.language import SUPPORTED as SUPPORTED
+from gateway.wire.language import from_accept_language as from_accept_language
+from gateway.wire.language import normalise as normalise
+
 DOMAIN = "edgeproof_receiver"
 LOCALE_DIR = Path(__file__).with_name("locale")
-DEFAULT = "en"
-SUPPORTED = ("en", "zh-CN")
-ENV_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-
-
-def normalise(tag: str | None) -> str | None:
-    """'zh-CN', 'zh_cn', 'zh-Hans', 'zh' -> 'zh-CN'; 'en-US' -> 'en'; anything else -> None."""
-    if not tag:
-        return None
-    parts = tag.split(".", 1)[0].split("@", 1)[0].replace("_", "-").strip().lower().split("-")
-    if parts[0] == "en":
-        return "en"
-    if parts[0] == "zh" and not {"hant", "tw", "hk", "mo"} & set(parts[1:]):
-        return "zh-CN"
-    return None
-
-
-def from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """The locale the environment asks for, gettext's way (as gateway/i18n.py): the first of LANGUAGE
-    (a colon list), LC_ALL, LC_MESSAGES, LANG that is set decides; None when it names nothing we have."""
-    env = os.environ if environ is None else environ
-    for var in ENV_VARS:
-        value = env.get(var, "")
-        if value:
-            for item in value.split(":"):
-                found = normalise(item)
-                if found:
-                    return found
-            if var != "LANGUAGE":  # an unsupported LANGUAGE list falls through to LC_ALL/LANG
-                return None
-    return None
-
-
-def from_accept_language(header: str | None) -> str | None:
-    """The supported locale ranked highest by an Accept-Language header (q-values); None if none is."""
-    best: tuple[float, int, str] | None = None
-    for i, part in enumerate((header or "").split(",")):
-        tag, _sep, params = part.strip().partition(";")
-        q = 1.0
-        for p in params.split(";"):
-            k, _eq, v = p.strip().partition("=")
-            if k.strip() == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = 0.0
-        found = normalise(tag)
-        if found and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
-            best = (q, -i, found)
-    return best[2] if best else None
-
-
-def resolve(*candidates: str | None) -> str:
-    for c in candidates:
-        found = normalise(c)
-        if found:
-            return found
-    return DEFAULT
 
 
 @lru_cache(maxsize=8)

@@ -9,82 +9,25 @@ Babel only to extract and compile them (docs/i18n.md). Wrap a user-facing string
 
 The locale comes, in the order each caller decides, from an explicit choice (``?lang=``),
 the profile (``site.locale``), the environment (LANGUAGE / LC_ALL / LC_MESSAGES / LANG) or
-a browser's Accept-Language; anything unsupported falls back to English.
+a browser's Accept-Language; anything unsupported falls back to English. The parsing of tags, the
+environment and Accept-Language is shared with the receiver: gateway/wire/language.py.
 """
 
 from __future__ import annotations
 
 import gettext
-import os
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
+# One parser for both sides (gateway/wire/language.py); re-exported here so callers keep asking i18n.
+from gateway.wire.language import DEFAULT, from_env, resolve
+from gateway.wire.language import ENV_VARS as ENV_VARS
+from gateway.wire.language import SUPPORTED as SUPPORTED
+from gateway.wire.language import from_accept_language as from_accept_language
+from gateway.wire.language import normalise as normalise
+
 DOMAIN = "edgeproof"
 LOCALE_DIR = Path(__file__).with_name("locale")
-DEFAULT = "en"
-SUPPORTED = ("en", "zh-CN")
-ENV_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-
-
-def normalise(tag: str | None) -> str | None:
-    """'zh_CN.UTF-8', 'zh-cn', 'zh-Hans-CN', 'zh' -> 'zh-CN'; 'en_GB' -> 'en'; C, POSIX, others -> None."""
-    if not tag:
-        return None
-    t = tag.split(".", 1)[0].split("@", 1)[0].replace("_", "-").strip().lower()
-    if t in ("", "c", "posix", "*"):
-        return None
-    parts = t.split("-")
-    if parts[0] == "en":
-        return "en"
-    # Traditional-script or Taiwan/Hong Kong tags are not simplified Chinese: no catalog for them yet.
-    if parts[0] == "zh" and not {"hant", "tw", "hk", "mo"} & set(parts[1:]):
-        return "zh-CN"
-    return None
-
-
-def from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """The locale the environment asks for, gettext's way: the first of LANGUAGE (a colon list),
-    LC_ALL, LC_MESSAGES, LANG that is set decides; None when it names nothing we have."""
-    env = os.environ if environ is None else environ
-    for var in ENV_VARS:
-        value = env.get(var, "")
-        if value:
-            for item in value.split(":"):
-                found = normalise(item)
-                if found:
-                    return found
-            if var != "LANGUAGE":  # an unsupported LANGUAGE list falls through to LC_ALL/LANG
-                return None
-    return None
-
-
-def from_accept_language(header: str | None) -> str | None:
-    """The supported locale a browser ranks highest (RFC 9110 q-values); None if none is."""
-    best: tuple[float, int, str] | None = None
-    for i, part in enumerate((header or "").split(",")):
-        tag, _sep, params = part.strip().partition(";")
-        q = 1.0
-        for p in params.split(";"):
-            k, _eq, v = p.strip().partition("=")
-            if k.strip() == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = 0.0
-        found = normalise(tag)
-        if found and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
-            best = (q, -i, found)
-    return best[2] if best else None
-
-
-def resolve(*candidates: str | None) -> str:
-    """The first candidate that names a supported locale, else English."""
-    for c in candidates:
-        found = normalise(c)
-        if found:
-            return found
-    return DEFAULT
 
 
 @lru_cache(maxsize=8)
