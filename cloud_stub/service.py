@@ -13,8 +13,8 @@ dependencies, need writable+executable pages) and a port below 1024 without a ca
 receiver listens on 8600 by default; for 443 put a reverse proxy in front (docs/receiver.md) or
 pass --port 443, which adds CAP_NET_BIND_SERVICE and nothing else.
 
-The receiver imports only the wire format of the gateway (ARCHITECTURE.md), so this is a small
-copy of the gateway's approach, not an import of gateway.service.
+The unit is rendered by the same code as the gateway's (gateway/wire/systemd_unit.py, in the wire package
+because that is the one part of the gateway the receiver may import); the steps that install it are here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gateway.wire.systemd_unit import Sandbox, Unit, managed_dir
 
 SERVICE_NAME = "edgeproof-receiver.service"
 
@@ -75,77 +77,28 @@ class ReceiverService:
         return args + self.extra_args
 
 
-def _dir_name(path: str, prefix: str) -> str | None:
-    return path.removeprefix(prefix) if path.startswith(prefix) and "/" not in path.removeprefix(prefix) else None
-
-
 def render_unit(svc: ReceiverService) -> str:
-    """The unit text. Every directory option is derived from the paths, so the two cannot disagree."""
-    state = _dir_name(svc.state_dir, "/var/lib/")
-    conf = _dir_name(svc.config_dir, "/etc/")
-    logs = _dir_name(svc.log_dir, "/var/log/")
-    lines = [
-        "# Written by `edgeproof cloud install-service`. Secrets (EDGEPROOF_METRICS_TOKEN, PGPASSWORD) belong in",
-        f"# {svc.env_file} (mode 0600, root), not here.",
-        "[Unit]",
-        "Description=EdgeProof receiver (ingest, verification, bank feed, alert delivery)",
-        "Documentation=https://github.com/edgeproof/edgeproof/blob/main/docs/receiver.md",
-        "Wants=network-online.target",
-        "After=network-online.target postgresql.service mosquitto.service",
-        "StartLimitIntervalSec=0",
-        "",
-        "[Service]",
-        "Type=simple",
-        f"User={svc.user}",
-        f"Group={svc.user}",
-        f"EnvironmentFile=-{svc.env_file}",
-        "Environment=PYTHONUNBUFFERED=1",
-        f"ExecStart={shlex.join(svc.argv())}",
-        "Restart=always",
-        "RestartSec=5",
-        "TimeoutStopSec=30",
-        "KillSignal=SIGTERM",
-    ]
-    lines += [f"StateDirectory={state}", "StateDirectoryMode=0700"] if state else [f"ReadWritePaths={svc.state_dir}"]
-    if svc.access_log:
-        lines += [f"LogsDirectory={logs}", "LogsDirectoryMode=0700"] if logs else [f"ReadWritePaths={svc.log_dir}"]
-    if conf:
-        lines += [f"ConfigurationDirectory={conf}", "ConfigurationDirectoryMode=0750"]
-    if svc.port < 1024:
-        lines += ["CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "AmbientCapabilities=CAP_NET_BIND_SERVICE"]
-    else:
-        lines += ["CapabilityBoundingSet=", "AmbientCapabilities="]
-    lines += [
-        "UMask=0077",
-        "NoNewPrivileges=yes",
-        "ProtectSystem=strict",
-        "ProtectHome=yes",
-        "PrivateTmp=yes",
-        "PrivateDevices=yes",
-        "DevicePolicy=closed",
-        "ProtectClock=yes",
-        "ProtectKernelTunables=yes",
-        "ProtectKernelModules=yes",
-        "ProtectKernelLogs=yes",
-        "ProtectControlGroups=yes",
-        "ProtectHostname=yes",
-        "ProtectProc=invisible",
-        "ProcSubset=pid",
-        "RestrictSUIDSGID=yes",
-        "RestrictRealtime=yes",
-        "RestrictNamespaces=yes",
-        "LockPersonality=yes",
-        "RemoveIPC=yes",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
-        "SystemCallArchitectures=native",
-        "SystemCallFilter=@system-service",
-        "SystemCallFilter=~@privileged",
-        "SystemCallErrorNumber=EPERM",
-    ]
-    if svc.memory_max:
-        lines.append(f"MemoryMax={svc.memory_max}")
-    lines += ["", "[Install]", "WantedBy=multi-user.target", ""]
-    return "\n".join(lines)
+    """The unit text (gateway/wire/systemd_unit.py renders it, as it does the gateway's). Every directory
+    option is derived from the paths, so the two cannot disagree."""
+    return Unit(
+        comments=["Written by `edgeproof cloud install-service`. Secrets (EDGEPROOF_METRICS_TOKEN, PGPASSWORD) "
+                  "belong in", f"{svc.env_file} (mode 0600, root), not here."],
+        description="EdgeProof receiver (ingest, verification, bank feed, alert delivery)",
+        documentation="https://github.com/edgeproof/edgeproof/blob/main/docs/receiver.md",
+        wants="network-online.target",
+        after="network-online.target postgresql.service mosquitto.service",
+        user=svc.user,
+        run=[f"EnvironmentFile=-{svc.env_file}", "Environment=PYTHONUNBUFFERED=1",
+             f"ExecStart={shlex.join(svc.argv())}"],
+        directories=[
+            *managed_dir("StateDirectory", svc.state_dir, "/var/lib/", "0700"),
+            *(managed_dir("LogsDirectory", svc.log_dir, "/var/log/", "0700") if svc.access_log else []),
+            *[ln for ln in managed_dir("ConfigurationDirectory", svc.config_dir, "/etc/", "0750")
+              if not ln.startswith("ReadWritePaths=")],
+        ],
+        sandbox=Sandbox(capabilities=["CAP_NET_BIND_SERVICE"] if svc.port < 1024 else [], capabilities_first=True),
+        memory_max=svc.memory_max,
+    ).render()
 
 
 @dataclass

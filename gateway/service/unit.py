@@ -21,6 +21,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from gateway.wire.systemd_unit import Sandbox, Unit, managed_dir
+
 SERVICE_NAME = "edgeproof.service"
 # Groups that give access to the buses on Raspberry Pi OS / Jetson Linux; only those
 # that exist on the target are used (a missing group makes systemd refuse to start).
@@ -51,65 +53,34 @@ def _resume_cmd(update_root: str) -> str:
 
 
 def render_unit(cfg: ServiceConfig) -> str:
-    state_name = cfg.state_dir.removeprefix("/var/lib/")
-    config_name = cfg.config_dir.removeprefix("/etc/")
+    """The gateway's unit (gateway/wire/systemd_unit.py renders it, as it does the receiver's)."""
     run = " ".join(shlex.quote(x) for x in (cfg.exec_path, "run", "--state", cfg.state_dir,
                                             "--profile", cfg.profile_path))
-    lines = [
-        "# Written by `edgeproof install-service`. Edit the profile, not this file; then",
-        "# `systemctl reload edgeproof` (the profile is validated before it replaces the running one).",
-        "[Unit]",
-        "Description=EdgeProof gateway (signed production indicators)",
-        "Documentation=https://github.com/edgeproof/edgeproof/blob/main/docs/installers.md",
-        "Wants=network-online.target time-sync.target",
-        "After=network-online.target time-sync.target",
-        # Never give up restarting: a gateway on site has nobody to press a button.
-        "StartLimitIntervalSec=0",
-        "",
-        "[Service]",
-        "Type=simple",
-        f"User={cfg.user}",
-        f"Group={cfg.user}",
-    ]
-    if cfg.groups:
-        lines.append(f"SupplementaryGroups={' '.join(cfg.groups)}")
-    lines += [
-        f"Environment=EDGEPROOF_STATE={cfg.state_dir}",
-        f"Environment=EDGEPROOF_PROFILE={cfg.profile_path}",
-        "Environment=PYTHONUNBUFFERED=1",
-        *([f"ExecStartPre=-+{_resume_cmd(cfg.update_root)}"] if cfg.update_root else []),
-        f"ExecStart={run}",
-        "ExecReload=/bin/kill -HUP $MAINPID",
-        "Restart=always",
-        f"RestartSec={cfg.restart_sec}",
-        "TimeoutStopSec=30",
-        "KillSignal=SIGTERM",
-        f"StateDirectory={state_name}" if cfg.state_dir.startswith("/var/lib/") else f"ReadWritePaths={cfg.state_dir}",
-        "StateDirectoryMode=0700",
-    ]
-    if cfg.config_dir.startswith("/etc/"):
-        lines += [f"ConfigurationDirectory={config_name}", "ConfigurationDirectoryMode=0750"]
-    lines += [
-        "UMask=0077",
-        "NoNewPrivileges=yes",
-        "ProtectSystem=strict",
-        "ProtectHome=yes",
-        "PrivateTmp=yes",
-        "ProtectKernelTunables=yes",
-        "ProtectKernelModules=yes",
-        "ProtectKernelLogs=yes",
-        "ProtectControlGroups=yes",
-        "ProtectHostname=yes",
-        "RestrictSUIDSGID=yes",
-        "RestrictRealtime=yes",
-        "RestrictNamespaces=yes",
-        "LockPersonality=yes",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
-        "SystemCallArchitectures=native",
-        "CapabilityBoundingSet=",
-        "AmbientCapabilities=",
-    ]
-    if cfg.memory_max:
-        lines.append(f"MemoryMax={cfg.memory_max}")
-    lines += ["", "[Install]", "WantedBy=multi-user.target", ""]
-    return "\n".join(lines)
+    config_dir = managed_dir("ConfigurationDirectory", cfg.config_dir, "/etc/", "0750")
+    return Unit(
+        comments=["Written by `edgeproof install-service`. Edit the profile, not this file; then",
+                  "`systemctl reload edgeproof` (the profile is validated before it replaces the running one)."],
+        description="EdgeProof gateway (signed production indicators)",
+        documentation="https://github.com/edgeproof/edgeproof/blob/main/docs/installers.md",
+        wants="network-online.target time-sync.target",
+        after="network-online.target time-sync.target",
+        user=cfg.user,
+        run=[
+            *([f"SupplementaryGroups={' '.join(cfg.groups)}"] if cfg.groups else []),
+            f"Environment=EDGEPROOF_STATE={cfg.state_dir}",
+            f"Environment=EDGEPROOF_PROFILE={cfg.profile_path}",
+            "Environment=PYTHONUNBUFFERED=1",
+            *([f"ExecStartPre=-+{_resume_cmd(cfg.update_root)}"] if cfg.update_root else []),
+            f"ExecStart={run}",
+            "ExecReload=/bin/kill -HUP $MAINPID",
+        ],
+        restart_sec=cfg.restart_sec,
+        directories=[*managed_dir("StateDirectory", cfg.state_dir, "/var/lib/", "0700"),
+                     *(config_dir if config_dir[0].startswith("ConfigurationDirectory=") else [])],
+        # Devices and the clock stay reachable (see the module docstring); no system-call filter, no
+        # ProtectProc, no RemoveIPC: the gateway has always run without them, and TFLite, ctypes and the
+        # serial stack have not been checked under them.
+        sandbox=Sandbox(devices=True, clock=True, address_families="AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+                        hide_processes=False, remove_ipc=False, syscall_filter=False),
+        memory_max=cfg.memory_max,
+    ).render()

@@ -134,3 +134,33 @@ def test_refuses_a_venv_under_home(tmp_path):
     root = make_root(tmp_path)
     res = cli("--root", str(root), "--exec", "/home/pi/venv/bin/edgeproof")
     assert res.returncode != 0 and "ProtectHome" in res.stderr
+
+
+def test_one_renderer_writes_both_units():
+    """The gateway's and the receiver's units come from gateway/wire/systemd_unit.py: the common sandbox is
+    the same lines in both, and each differs only where its service needs to (devices and the clock for the
+    gateway; no devices, clock, other processes or privileged system calls for the receiver)."""
+    from cloud_stub.service import ReceiverService
+    from cloud_stub.service import render_unit as render_receiver
+    from gateway.wire.systemd_unit import Sandbox
+
+    gw = render_unit(ServiceConfig(exec_path="/opt/edgeproof/bin/edgeproof")).splitlines()
+    rc = render_receiver(ReceiverService(exec_path="/opt/edgeproof/bin/edgeproof")).splitlines()
+    common = ["UMask=0077", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+              "ProtectKernelTunables=yes", "ProtectHostname=yes", "RestrictSUIDSGID=yes", "LockPersonality=yes",
+              "SystemCallArchitectures=native", "CapabilityBoundingSet=", "StartLimitIntervalSec=0",
+              "Restart=always", "WantedBy=multi-user.target"]
+    for line in common:
+        assert line in gw and line in rc, line
+    assert not {"PrivateDevices=yes", "ProtectClock=yes", "SystemCallFilter=@system-service"} & set(gw)
+    assert {"PrivateDevices=yes", "ProtectClock=yes", "SystemCallFilter=@system-service"} <= set(rc)
+    strict = Sandbox(capabilities_first=True).lines()
+    assert [ln for ln in rc if ln in strict] == strict  # the receiver runs in the strictest sandbox, in order
+
+
+def test_state_directory_outside_var_lib_is_only_made_writable():
+    """A state directory systemd does not manage gets ReadWritePaths= and no StateDirectoryMode= (which would
+    name a mode for a directory systemd does not create: the renderer used to write it anyway)."""
+    lines = render_unit(ServiceConfig(exec_path="/x", state_dir="/srv/edgeproof")).splitlines()
+    assert "ReadWritePaths=/srv/edgeproof" in lines
+    assert not [ln for ln in lines if ln.startswith("StateDirectory")]

@@ -1,0 +1,113 @@
+"""One systemd-unit renderer for the gateway (`edgeproof install-service`, the .deb) and the receiver
+(`edgeproof cloud install-service`).
+
+Both run as a dedicated system user, restart forever (a gateway on site has nobody to press a button; a
+receiver must come back after a crash under load) and share one sandbox base; each adds what it needs or can
+give up. The gateway keeps its devices and the clock (serial, I2C, GPIO, cameras; adjtimex read-only); the
+receiver gives up devices, the clock, the view of other processes and most system calls.
+
+This lives in the wire package only because that is the one part of the gateway the receiver may import (the
+import-linter allow-list, ARCHITECTURE.md); like the rest of the package it needs only the standard library,
+and imports nothing else of the project. It only renders text: the install steps stay with each command.
+
+The output is compared byte for byte with an installed unit (a re-install with other content needs --force),
+so the order of lines is part of the contract: change it only with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# The sandbox every EdgeProof service runs in, in the order the units have always listed it.
+_BASE = ("UMask=0077", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes")
+_NO_DEVICES = ("PrivateDevices=yes", "DevicePolicy=closed")
+_KERNEL = ("ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes",
+           "ProtectControlGroups=yes", "ProtectHostname=yes")
+_NO_PROCS = ("ProtectProc=invisible", "ProcSubset=pid")
+_RESTRICT = ("RestrictSUIDSGID=yes", "RestrictRealtime=yes", "RestrictNamespaces=yes", "LockPersonality=yes")
+_SYSCALL_FILTER = ("SystemCallFilter=@system-service", "SystemCallFilter=~@privileged", "SystemCallErrorNumber=EPERM")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What a service may still do beyond the common base. The defaults are the strictest."""
+
+    devices: bool = False  # serial, I2C, GPIO, cameras (through supplementary groups): no PrivateDevices
+    clock: bool = False  # adjtimex(2) readable: no ProtectClock (it filters the call)
+    address_families: str = "AF_UNIX AF_INET AF_INET6"
+    capabilities: Sequence[str] = ()  # e.g. CAP_NET_BIND_SERVICE for a port below 1024
+    capabilities_first: bool = False  # where the capability lines stand (kept as each unit always had them)
+    hide_processes: bool = True  # ProtectProc=invisible, ProcSubset=pid
+    remove_ipc: bool = True
+    syscall_filter: bool = True  # @system-service minus @privileged
+
+    def lines(self) -> list[str]:
+        caps = " ".join(self.capabilities)
+        cap_lines = [f"CapabilityBoundingSet={caps}", f"AmbientCapabilities={caps}"]
+        out = [*(cap_lines if self.capabilities_first else []), *_BASE]
+        out += [] if self.devices else list(_NO_DEVICES)
+        out += [] if self.clock else ["ProtectClock=yes"]
+        out += [*_KERNEL, *(_NO_PROCS if self.hide_processes else ()), *_RESTRICT]
+        out += ["RemoveIPC=yes"] if self.remove_ipc else []
+        out += [f"RestrictAddressFamilies={self.address_families}", "SystemCallArchitectures=native"]
+        out += list(_SYSCALL_FILTER) if self.syscall_filter else []
+        return out + ([] if self.capabilities_first else cap_lines)
+
+
+def managed_dir(kind: str, path: str, base: str, mode: str) -> list[str]:
+    """``StateDirectory=name`` + its mode when ``path`` lies under systemd's base for that kind (/var/lib,
+    /var/log, /etc), so systemd creates it for the service user at every start; else ``ReadWritePaths=path``
+    (a directory outside the base is the administrator's: systemd only lets the service write there)."""
+    name = path.removeprefix(base)
+    if path.startswith(base) and name:
+        return [f"{kind}={name}", f"{kind}Mode={mode}"]
+    return [f"ReadWritePaths={path}"]
+
+
+@dataclass
+class Unit:
+    """One service's unit. ``run`` holds the lines between ``Group=`` and the restart policy (environment,
+    ExecStartPre, ExecStart, ExecReload); ``directories`` those between the policy and the sandbox."""
+
+    comments: Sequence[str]
+    description: str
+    documentation: str
+    wants: str
+    after: str
+    user: str
+    run: Sequence[str]
+    sandbox: Sandbox
+    directories: Sequence[str] = ()
+    restart_sec: int = 5
+    memory_max: str | None = None
+
+    def render(self) -> str:
+        lines = [f"# {c}" for c in self.comments]
+        lines += [
+            "[Unit]",
+            f"Description={self.description}",
+            f"Documentation={self.documentation}",
+            f"Wants={self.wants}",
+            f"After={self.after}",
+            # Never give up restarting: nobody is there to press a button.
+            "StartLimitIntervalSec=0",
+            "",
+            "[Service]",
+            "Type=simple",
+            f"User={self.user}",
+            f"Group={self.user}",
+            *self.run,
+            "Restart=always",
+            f"RestartSec={self.restart_sec}",
+            "TimeoutStopSec=30",
+            "KillSignal=SIGTERM",
+            *self.directories,
+            *self.sandbox.lines(),
+            *([f"MemoryMax={self.memory_max}"] if self.memory_max else []),
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+        return "\n".join(lines)
