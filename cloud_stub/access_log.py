@@ -36,6 +36,7 @@ from typing import Any
 from cloud_stub.access_log_chain import FIELDS, GENESIS, entry_hash
 from cloud_stub.db import Store, iso, utc_now
 from gateway import wire
+from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("cloud_stub.access_log")
 
@@ -118,6 +119,9 @@ class AccessLog:
         self.written = 0
         self.dropped = 0
         self._failures = 0
+        # after failures, back off (the interval doubling per failure, up to 30 s) instead of hammering a
+        # store that is down
+        self._backoff = Backoff(min(max(2 * interval, 1e-3), 30.0), 30.0)
 
     def add(self, entry: dict[str, Any], urgent: bool = False) -> None:
         with self._lock:
@@ -136,8 +140,7 @@ class AccessLog:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            # after failures, back off (up to 30 s) instead of hammering a store that is down
-            self._wake.wait(self.interval if not self._failures else min(30.0, self.interval * 2 ** self._failures))
+            self._wake.wait(self.interval if not self._failures else self._backoff.delay(self._failures))
             self._wake.clear()
             try:
                 self.flush()

@@ -29,6 +29,7 @@ from cloud_stub.db import Store, iso, utc_now
 from cloud_stub.heads import ingest_head
 from cloud_stub.ingest import ingest
 from gateway.wire import compress as wire_compress
+from gateway.wire.backoff import paho_reconnect_delays
 
 log = logging.getLogger("cloud_stub.mqtt")
 
@@ -71,7 +72,7 @@ class MqttIngest:
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id or f"edgeproof-receiver-{uuid.uuid4().hex[:12]}",
         )
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(**paho_reconnect_delays())
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -17,8 +17,8 @@ Flow, the same for every channel kind:
 
 A bank's message is the alert as its feed serves it (``feed.alerts_page``): the detail is left
 out when it names indicators of categories the bank was not granted, and a grant revoked
-before delivery cancels the row. The worker runs on its own thread in ``cloud serve``
-(:class:`DeliveryWorker`) and from ``edgeproof cloud deliver``; ingest never waits for it.
+before delivery cancels the row. The worker runs on the receiver's periodic thread helper in ``cloud serve``
+(:class:`DeliveryWorker`, cloud_stub/periodic.py) and from ``edgeproof cloud deliver``; ingest never waits for it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ from cloud_stub import banks, channels, feed, receiver_key
 from cloud_stub.channels import Channel
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.periodic import PeriodicTask
 from cloud_stub.senders import Message, SendError, send
+from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("cloud_stub.outbox")
 CURSOR_KEY = "alert_outbox.scanned"
@@ -58,9 +60,9 @@ class Policy:
 
     def backoff(self, attempts: int, rnd: random.Random | None = None) -> float:
         """Seconds before attempt ``attempts + 1``: exponential, capped, with 'equal jitter' (half fixed,
-        half random) so retries of many alerts after one outage do not arrive together."""
-        delay = min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
-        return delay / 2 + (rnd or random).uniform(0, delay / 2)
+        half random) so retries of many alerts after one outage do not arrive together (gateway/wire/backoff.py)."""
+        policy = Backoff(min(self.base_delay, self.max_delay), self.max_delay, jitter=(0.5, 1.0))
+        return policy.delay(max(1, attempts), rnd)
 
 
 def idempotency_key(alert_id: int, channel_id: int, dedupe: str) -> str:
@@ -323,25 +325,17 @@ def depths(conn: Any) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in conn.execute("SELECT state, count(*) FROM alert_outbox GROUP BY state")}
 
 
-class DeliveryWorker:
-    """A daemon thread running :func:`deliver_due` every ``interval`` seconds until :meth:`stop`."""
+class DeliveryWorker(PeriodicTask):
+    """:func:`deliver_due` every ``interval`` seconds on the receiver's periodic thread (cloud_stub/periodic.py),
+    the first round at once, until :meth:`stop`; rows a stop interrupts are given back for a later round. It uses
+    the connection it is given (the server's) and leaves it open."""
+
+    name = "alert_delivery"
+    failed_event = "alert_delivery_error"
 
     def __init__(self, rdb: Any, key: SigningKey, interval: float = 2.0, policy: Policy = Policy()) -> None:
-        self.rdb, self.key, self.interval, self.policy = rdb, key, interval, policy
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alert-delivery", daemon=True)
+        super().__init__(lambda: rdb, interval, log, first_round_now=True, close_rdb=False)
+        self.rdb, self.key, self.policy = rdb, key, policy
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                deliver_due(self.rdb, self.key, self.policy, stop=self._stop)
-            except Exception:  # noqa: BLE001 - a bad round is logged; the next one tries again
-                log.exception("alert delivery round failed", extra={"event": "alert_delivery_error"})
-            self._stop.wait(self.interval)
+    def round(self, rdb: Any) -> None:
+        deliver_due(rdb, self.key, self.policy, stop=self.stopping)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from drivers.base import Driver, DriverError, Quality
 from gateway.quality import PointQuality
 from gateway.store import PointRow, Store
+from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("edgeproof.scheduler")
 HEALTH_HISTORY = 256
@@ -118,6 +118,8 @@ class DevicePoller:
         self.writer = writer
         self.health = DeviceHealth()
         self.backoff_max_s = backoff_max_s
+        cap = min(backoff_max_s, self.device.poll_interval_s * 2 ** 10)
+        self.backoff = Backoff(min(self.device.poll_interval_s, cap), cap, jitter=(0.9, 1.1))
         self.point_rows: dict[str, PointRow] = {}
         self.qualities: dict[str, PointQuality] = {}
         for p in driver.points():
@@ -203,9 +205,9 @@ class DevicePoller:
         self.identity, self.identity_at, self.identity_due = ident, ts, False
 
     def delay_after_failure(self) -> float:
-        k = self.health.consecutive_failures
-        base = self.device.poll_interval_s * (2 ** min(k - 1, 10))
-        return min(self.backoff_max_s, base) * random.uniform(0.9, 1.1)
+        """The wait before polling a failing device again: its poll interval doubling per consecutive failure,
+        at most 1024 intervals and ``backoff_max_s``, ±10 % so devices that failed together drift apart."""
+        return self.backoff.delay(self.health.consecutive_failures)
 
     async def run(self) -> None:
         interval = self.device.poll_interval_s

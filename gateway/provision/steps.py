@@ -28,6 +28,7 @@ from gateway.provision.state import (
 )
 from gateway.provision.tokenfile import wipe_token
 from gateway.service.provision_unit import ENVIRONMENT_FILE
+from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("edgeproof.provision")
 SERVICE_USER = "edgeproof"
@@ -247,20 +248,13 @@ def already_done(paths: Paths) -> dict[str, Any] | None:
     return doc if prov.token is None else None
 
 
-def backoff_delays(base_s: float, max_s: float) -> Any:
-    delay = base_s
-    while True:
-        yield delay
-        delay = min(max_s, delay * 2)
-
-
 def run_with_retries(paths: Paths, *, base_s: float = 10.0, max_s: float = 600.0, max_attempts: int = 0,
                      sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Attempt until every step passes (or ``max_attempts``, 0 = no limit), waiting 10 s, 20 s, ...
     up to ``max_s`` between attempts. Raises ProvisionFileError at once for a wrong file."""
     previous = read_provision_state(paths.state_dir) or {}
     number = int(previous.get("attempt") or 0) if previous.get("status") != "done" else 0
-    delays = backoff_delays(base_s, max_s)
+    delays = Backoff(min(base_s, max_s), max_s).delays()
     tries = 0
     while True:
         number += 1

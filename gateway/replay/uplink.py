@@ -11,6 +11,7 @@ same command again sends them).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from pathlib import Path
@@ -21,10 +22,12 @@ from gateway.store import Store
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.sender import Sender, UplinkState
 from gateway.uplink.transport import Transport, TransportError
+from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("edgeproof.replay")
-RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # the final delivery's retries before giving up
-BACKOFF_S = (1.0, 30.0)  # while replaying: real seconds before the first retry, and the most
+# the final delivery's retries before giving up: 0.5, 1, 2, 4, 8 s
+RETRY_DELAYS_S = tuple(itertools.islice(Backoff(0.5, 8.0).delays(), 5))
+BACKOFF = Backoff(1.0, 30.0)  # while replaying: real seconds before the first retry, and the most
 HEAD_GAP_S = 5.0  # while replaying: real seconds between head statements (a last one after the final delivery)
 
 
@@ -40,7 +43,7 @@ class ReplayUplink:
         self.retry_delays_s = retry_delays_s
         self.error: str | None = None
         self._task: asyncio.Task[None] | None = None
-        self._backoff = BACKOFF_S[0]
+        self._retry = BACKOFF.tracker()
         self._retry_at = 0.0  # time.monotonic() before which a packing step does not try again
 
     @property
@@ -63,15 +66,14 @@ class ReplayUplink:
             if self.error is not None:
                 log.info("uplink back; sending what waits in the outbox")
             self.error = None
-            self._backoff = BACKOFF_S[0]
+            self._retry.succeeded()
         except TransportError as exc:
             if self.sender.status.state == "rejected":
                 raise ReplayError(f"the receiver rejected the replay: {exc}") from exc
             if self.error is None:
                 log.warning("uplink failed; batches wait in the outbox", extra={"error": str(exc)})
             self.error = str(exc)
-            self._retry_at = time.monotonic() + self._backoff
-            self._backoff = min(BACKOFF_S[1], self._backoff * 2)
+            self._retry_at = time.monotonic() + self._retry.failed()
 
     async def start(self) -> None:
         """Wait for the previous delivery (its rejection stops the replay here), start the next,

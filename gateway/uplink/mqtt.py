@@ -26,6 +26,7 @@ from gateway.profile.schema import MqttCfg
 from gateway.uplink import capabilities
 from gateway.uplink.transport import Ack, TransportError
 from gateway.wire import compress as wire_compress
+from gateway.wire.backoff import paho_reconnect_delays
 
 
 def make_client(cfg: MqttCfg, client_id: str, clean_session: bool) -> mqtt.Client:
@@ -62,7 +63,7 @@ class MqttTransport:
         self._connected = threading.Event()
         self.client = make_client(cfg, f"edgeproof-{gateway_id}", clean_session=False)
         self.client.max_inflight_messages_set(20)
-        self.client.reconnect_delay_set(1, 30)
+        self.client.reconnect_delay_set(**paho_reconnect_delays())
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -2,7 +2,7 @@
 
 The acknowledged position is per destination and only moves forward on an
 'accepted' or 'duplicate' verdict. A transport failure backs off (exponential, jittered,
-capped) and retries the same bytes. A rejection is not skipped: it stops the line and
+capped: gateway/wire/backoff.py) and retries the same bytes. A rejection is not skipped: it stops the line and
 is reported, because skipping would silently break the chain the bank relies on.
 """
 
@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
 
 from gateway.store import Store
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.transport import Ack, Transport, TransportError
+from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("edgeproof.uplink")
+JITTER = (0.8, 1.2)  # ±20 %: gateways that lost the receiver together do not come back in step
+DRAIN_CAP_S = 5.0  # while draining before a stop: retry at least every 5 s until the deadline
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Sender:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.status = UplinkState(self.dest, rejected={})
-        self._delay = backoff_initial_s
+        self.backoff = Backoff(min(backoff_initial_s, backoff_max_s), backoff_max_s, jitter=JITTER)
+        self._retry = self.backoff.tracker()
         self.wakeup = asyncio.Event()
 
     def backlog(self) -> int:
@@ -157,9 +160,10 @@ class Sender:
         outbox for the next start.
         """
         before = self.status.acknowledged
-        delay = self.backoff_initial_s
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline_s
+        base = min(self.backoff_initial_s, DRAIN_CAP_S)
+        waits = Backoff(base, DRAIN_CAP_S, deadline_s=deadline_s).delays(clock=loop.time)
         while True:
             try:
                 async with asyncio.timeout_at(end):
@@ -168,18 +172,18 @@ class Sender:
             except TimeoutError:
                 raise TransportError(f"uplink not drained within {deadline_s:g} s") from None
             except TransportError as exc:
-                if self.status.state == "rejected" or loop.time() + delay >= end:
+                delay = None if self.status.state == "rejected" else next(waits, None)
+                if delay is None:  # rejected, or the next wait would end at or after the deadline
                     raise
                 self.status.failures += 1
                 log.warning("uplink retry while draining", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def run(self, interval_s: float) -> None:
         while True:
             try:
                 await self.send_pending()
-                self._delay = self.backoff_initial_s
+                self._retry.succeeded()
                 # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
                 # that races with the event being set, leaving the task unstoppable.
                 try:
@@ -195,9 +199,9 @@ class Sender:
                 self.status.last_error = str(exc)
                 if self.status.state != "rejected":
                     self.status.state = "backoff"
-                log.warning("uplink retry", extra={"error": str(exc), "retry_in_s": round(self._delay, 2)})
-                await asyncio.sleep(self._delay * random.uniform(0.8, 1.2))
-                self._delay = min(self.backoff_max_s, self._delay * 2)
+                delay = self._retry.failed()
+                log.warning("uplink retry", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
+                await asyncio.sleep(delay)
 
 
 def _resend_from(ack: Ack) -> int | None:
