@@ -83,13 +83,11 @@ def test_a_nonsense_policy_is_refused(args, why):
 def test_the_callers_documented_figures(tmp_path):
     """Each caller's own policy, as its docs state it."""
     from cloud_stub.outbox import Policy
-    from gateway.replay.uplink import RETRY_DELAYS_S
-
-    # provisioning: 10 s doubling to 10 min, no jitter (gateway/commands/provision.py), as it sleeps them
     from gateway.provision.steps import Paths, run_with_retries
-
+    from gateway.replay.uplink import RETRY_DELAYS_S
     from tests.support.processes import free_port
 
+    # provisioning: 10 s doubling to 10 min, no jitter (gateway/commands/provision.py), as it sleeps them
     slept: list[float] = []
     boot = tmp_path / "boot"
     boot.mkdir()

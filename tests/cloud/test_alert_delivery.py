@@ -257,6 +257,50 @@ def test_worker_thread_delivers_while_ingest_goes_on(receiver, hook: Hook) -> No
         silent.close()
 
 
+def test_worker_runs_on_the_shared_periodic_loop(receiver, hook: Hook, caplog) -> None:
+    """Alert delivery is a PeriodicTask (cloud_stub/periodic.py), like the analysis and the fleet check: its first
+    round runs at once (not an interval later), a round that fails is logged under the delivery's event and the
+    next round still runs, and a stop ends it promptly."""
+    import logging
+    import time
+
+    from cloud_stub.periodic import PeriodicTask
+
+    gw = FakeGateway("gw-1", "ent-1")
+    receiver.enroll(gw)
+    channels.add(receiver.rdb, "fast", "webhook", {"url": hook.url})
+    raise_equivocation_alert(receiver, gw)
+    worker = outbox.DeliveryWorker(receiver.rdb, receiver.key, interval=0.05, policy=FAST)
+    assert isinstance(worker, PeriodicTask)
+    broken = [True]
+    real_round = worker.round
+
+    def round_once_broken(rdb):  # the first round meets a store error; the loop must go on
+        if broken and broken.pop():
+            raise RuntimeError("store went away for a moment")
+        real_round(rdb)
+
+    worker.round = round_once_broken
+    with caplog.at_level(logging.ERROR, logger="cloud_stub.outbox"):
+        worker.start()
+        try:
+            wait_for(lambda: len(hook.requests) >= 1, timeout=5)
+        finally:
+            t0 = time.monotonic()
+            worker.stop()
+    assert time.monotonic() - t0 < 5 and not worker._thread.is_alive()
+    assert worker.rounds >= 2
+    assert [r for r in caplog.records if getattr(r, "event", None) == "alert_delivery_error"]
+    slow = outbox.DeliveryWorker(receiver.rdb, receiver.key, interval=3600, policy=FAST)
+    channels.add(receiver.rdb, "fast2", "webhook", {"url": hook.url})
+    n = len(hook.requests)
+    slow.start()
+    try:  # an hour's interval, yet the first round runs now
+        wait_for(lambda: len(hook.requests) > n, timeout=5)
+    finally:
+        slow.stop()
+
+
 def test_channel_secrets_never_printed_and_bad_config_named(receiver, tmp_path, monkeypatch) -> None:
     db = str(receiver.db_path)
     add_bank(receiver.rdb, "bank-a", "ent-1")
