@@ -34,13 +34,13 @@ from typing import Any
 
 import msgspec
 
-from drivers.bus import BusHandle
 from drivers.modbus.bustime import bits_per_char, plan_wire_s
 from drivers.modbus.device import RegisterMap
 from drivers.modbus_rtu import ModbusRtuDriver
 from drivers.sim.modbus_server import ModbusEmulator, UnitState
 from drivers.sim.modbus_tcp import scenario_for
 from drivers.sim.paced_line import PacedLine
+from drivers.support.bus import BusHandle
 from gateway.profile.load import load_profile, resolve_model
 from gateway.runtime import build_drivers
 

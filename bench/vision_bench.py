@@ -126,7 +126,7 @@ def rss():
             return int(line.split()[1]) / 1024
 stage = {stage!r}
 if stage in ('driver', 'pipeline'):
-    import gateway.sources.camera
+    import drivers.camera
 if stage == 'pipeline':
     import numpy as np
     from inference.pipeline import Pipeline, PipelineConfig, LineSpec, ZoneSpec

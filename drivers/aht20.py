@@ -14,7 +14,7 @@ from typing import Any
 
 from drivers.i2c.crc import crc8
 from drivers.i2c.sensor import CrcError, I2COptions, I2CSensorDriver, check_i2c_device
-from drivers.types import PointSpec
+from drivers.support.types import PointSpec
 
 Options = I2COptions
 check_device = check_i2c_device

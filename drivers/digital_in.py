@@ -13,9 +13,9 @@ from typing import Any
 
 import msgspec
 
-from drivers.base import Driver, ReadResult
 from drivers.gpio.pins import check_gpio_device, pin_bank
-from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
+from drivers.support.base import Driver, ReadResult
+from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
 class Options(msgspec.Struct, forbid_unknown_fields=True):

@@ -27,10 +27,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from drivers.base import Driver, DriverError, ReadResult
-from drivers.geofence import inside
-from drivers.state import CounterState, default_state_dir
-from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
+from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.geofence import inside
+from drivers.support.state import CounterState, default_state_dir
+from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
 class Options(msgspec.Struct, forbid_unknown_fields=True):

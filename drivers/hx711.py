@@ -20,9 +20,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from drivers.base import Driver, DriverError, ReadResult
 from drivers.gpio.pins import check_gpio_device, pin_bank
-from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
+from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 GAIN_PULSES = {128: 1, 32: 2, 64: 3}
 

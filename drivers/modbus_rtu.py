@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from drivers.base import Driver, DriverError, ReadResult
 from drivers.modbus.bustime import plan_wire_s
 from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
 from drivers.modbus.line import RtuLine
-from drivers.types import BusSpec, DeviceSpec, ModelSpec, PointSpec
+from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, PointSpec
 
 
 def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:

@@ -6,13 +6,13 @@ from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from drivers.base import Driver, DriverError, ReadResult
 from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
-from drivers.types import BusSpec as Bus
-from drivers.types import DeviceSpec as Device
-from drivers.types import ModelSpec as Model
-from drivers.types import PointSpec as PointDef
+from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.types import BusSpec as Bus
+from drivers.support.types import DeviceSpec as Device
+from drivers.support.types import ModelSpec as Model
+from drivers.support.types import PointSpec as PointDef
 
 
 def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, str] | None:

@@ -22,10 +22,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from drivers.base import Driver, DriverError, ReadResult
 from drivers.gpio.pins import check_gpio_device, pin_bank
-from drivers.state import CounterState, default_state_dir
-from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
+from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.state import CounterState, default_state_dir
+from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
 class Options(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.i2c.sensor import CrcError, I2COptions, I2CSensorDriver, check_i2c_device
-from drivers.types import PointSpec
+from drivers.support.types import PointSpec
 
 Options = I2COptions
 check_device = check_i2c_device

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from drivers.base import Quality
+from drivers.support.base import Quality
 from gateway.profile.schema import PointDef
 
 

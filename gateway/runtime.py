@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 
-from drivers.base import Driver
-from drivers.bus import BusHandle
+from drivers.support.base import Driver
+from drivers.support.bus import BusHandle
 from gateway.consent.gate import build_gate
 from gateway.filemodes import private_dir
 from gateway.identity import Identity, load_identity

@@ -16,7 +16,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.base import Driver, DriverError, Quality
+from drivers.support.base import Driver, DriverError, Quality
 from gateway.quality import PointQuality
 from gateway.store import PointRow, Store
 from gateway.wire.backoff import Backoff

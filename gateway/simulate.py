@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from drivers.bus import BusHandle
+from drivers.support.bus import BusHandle
 from gateway.profile.schema import Device, Model
 
 Stopper = Callable[[], Awaitable[None]]
@@ -32,14 +32,8 @@ async def start_twins(items: list[tuple[Device, Model | None]], buses: dict[str,
             mod = importlib.import_module(f"drivers.sim.{kind}")
         except ModuleNotFoundError as exc:
             if exc.name == f"drivers.sim.{kind}":
-                mod = None
-            else:
-                raise
-        if mod is None:
-            try:
-                mod = importlib.import_module(f"gateway.sources.sim_{kind}")
-            except ModuleNotFoundError:
-                continue  # sources that simulate themselves (e.g. a camera reading a clip file)
+                continue  # a driver without a twin: it simulates itself or runs as it is
+            raise
         o, s, e = await mod.start_twins(group, buses)
         overrides.update(o)
         stoppers.extend(s)

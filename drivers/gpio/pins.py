@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivers.base import DriverError
+from drivers.support.base import DriverError
 
 
 class BlinkaPins:

@@ -19,8 +19,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from drivers.base import Driver, DriverError, ReadResult
-from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
+from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
 class CrcError(Exception):

@@ -12,12 +12,12 @@ from typing import Any
 
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from drivers.base import DriverError, ReadResult
 from drivers.modbus.coalesce import Request, plan
 from drivers.modbus.decode import STRUCT_CODES, decode
 from drivers.modbus.line import RtuLine
-from drivers.types import ModelSpec as Model
-from drivers.types import PointSpec as PointDef
+from drivers.support.base import DriverError, ReadResult
+from drivers.support.types import ModelSpec as Model
+from drivers.support.types import PointSpec as PointDef
 
 _READERS = {
     "input": "read_input_registers",

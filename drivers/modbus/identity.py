@@ -15,8 +15,8 @@ import asyncio
 import struct
 from typing import Any
 
-from drivers.base import DriverError
 from drivers.modbus.decode import STRUCT_CODES, WIDTH, registers_to_bytes
+from drivers.support.base import DriverError
 
 FIELDS = ("serial", "model", "firmware")
 MAX_LEN = 64  # longest identity string kept (a 32-register ASCII field)

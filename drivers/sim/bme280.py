@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivers.bus import BusHandle
 from drivers.sim.i2c_bus import Bme280
 from drivers.sim.i2c_twins import start_i2c_twins
-from drivers.types import DeviceSpec, ModelSpec
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec, ModelSpec
 
 
 async def start_twins(items: list[tuple[DeviceSpec, ModelSpec | None]], buses: dict[str, BusHandle]

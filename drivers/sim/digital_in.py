@@ -6,12 +6,12 @@ from typing import Any
 
 import msgspec
 
-from drivers.bus import BusHandle
 from drivers.digital_in import Options
 from drivers.sim.gpio import LevelPin
 from drivers.sim.i2c_twins import scenario
 from drivers.sim.pulse import emulated_pins
-from drivers.types import DeviceSpec, ModelSpec
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec, ModelSpec
 
 
 async def start_twins(items: list[tuple[DeviceSpec, ModelSpec | None]], buses: dict[str, BusHandle]

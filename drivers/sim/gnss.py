@@ -20,9 +20,9 @@ from typing import Any
 import msgspec
 import pynmea2
 
-from drivers.bus import BusHandle
 from drivers.gnss import Options
-from drivers.types import DeviceSpec, ModelSpec
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec, ModelSpec
 
 
 def _dm(value: float, lat: bool) -> tuple[str, str]:

@@ -8,12 +8,12 @@ from typing import Any
 
 import msgspec
 
-from drivers.bus import BusHandle
 from drivers.hx711 import Options
 from drivers.sim.gpio import Hx711
 from drivers.sim.i2c_twins import scenario
 from drivers.sim.pulse import emulated_pins
-from drivers.types import DeviceSpec, ModelSpec
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec, ModelSpec
 
 
 async def start_twins(items: list[tuple[DeviceSpec, ModelSpec | None]], buses: dict[str, BusHandle]

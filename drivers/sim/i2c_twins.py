@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drivers.bus import BusHandle
 from drivers.sim.i2c_bus import Chip, EmulatedI2C
 from drivers.sim.scenarios import Scenario
-from drivers.types import DeviceSpec, ModelSpec
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec, ModelSpec
 
 
 def scenario(dev: DeviceSpec, default: str) -> Scenario:

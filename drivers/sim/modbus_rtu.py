@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 
-from drivers.bus import BusHandle
 from drivers.sim.modbus_server import ModbusEmulator, UnitState, sim_identity
 from drivers.sim.modbus_tcp import scenario_for
-from drivers.types import DeviceSpec, ModelSpec
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec, ModelSpec
 
 
 async def start_twins(items: list[tuple[DeviceSpec, ModelSpec | None]], buses: dict[str, BusHandle]

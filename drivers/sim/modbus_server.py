@@ -21,7 +21,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from drivers.modbus.decode import WIDTH, encode
 from drivers.modbus.identity import FIELDS, width
 from drivers.sim.scenarios import Scenario
-from drivers.types import ModelSpec as Model
+from drivers.support.types import ModelSpec as Model
 
 
 @dataclass

@@ -6,11 +6,11 @@ from typing import Any
 
 import msgspec
 
-from drivers.bus import BusHandle
 from drivers.sim.modbus_server import ModbusEmulator, UnitState, sim_identity
 from drivers.sim.scenarios import Scenario
-from drivers.types import DeviceSpec as Device
-from drivers.types import ModelSpec as Model
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec as Device
+from drivers.support.types import ModelSpec as Model
 
 
 def scenario_for(dev: Device) -> Scenario:

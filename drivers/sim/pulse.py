@@ -8,11 +8,11 @@ from typing import Any
 
 import msgspec
 
-from drivers.bus import BusHandle
 from drivers.pulse import Options
 from drivers.sim.gpio import EmulatedPins, PulseTrainPin
 from drivers.sim.i2c_twins import scenario
-from drivers.types import DeviceSpec, ModelSpec
+from drivers.support.bus import BusHandle
+from drivers.support.types import DeviceSpec, ModelSpec
 
 _STATE_DIR: str | None = None
 

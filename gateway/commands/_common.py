@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from drivers.state import default_state_dir
+from drivers.support.state import default_state_dir
 from gateway.i18n import _, use_profile_locale
 from gateway.profile import ProfileError, load_profile
 from gateway.profile.schema import Profile

@@ -28,8 +28,8 @@ SETTLE_DRIVERS = {"gnss": 1.5, "pulse": 0.5, "camera": 2.0}
 
 
 async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dict[str, Any]:
-    from drivers.base import DriverError
     from drivers.modbus.bustime import bits_per_char
+    from drivers.support.base import DriverError
     from gateway.quality import PointQuality
     from gateway.runtime import build_drivers
 

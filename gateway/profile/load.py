@@ -7,6 +7,7 @@ import importlib
 import math
 import re
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -261,29 +262,29 @@ def _check_bus_time(path: Path, buses: dict[str, Any], loads: dict[str, list[tup
 
 
 def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "driver") -> Any:
-    """Drivers are found by module name: ``drivers/<kind>.py`` (bus devices) or
-    ``gateway/sources/<kind>.py`` (cameras, exports). Adding a device adds a module.
-    A module is a driver only if it exposes ``DRIVER``: helper modules living beside the
-    drivers (``state``, ``geofence``, ``bus``) are refused here, not at start."""
-    for package in ("drivers", "gateway.sources"):
-        try:
-            module = importlib.import_module(f"{package}.{kind}")
-        except ModuleNotFoundError as exc:
-            if exc.name and (exc.name == package or exc.name.startswith(f"{package}.{kind}")):
-                continue
-            raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
-                                          "install the matching extra (pip install 'edgeproof[pi]')") from exc
-        if getattr(module, "DRIVER", None) is None:
-            raise ProfileError(path, key, f"a known driver {known_drivers()} (found {kind!r}, a helper module, "
-                                          "not a driver)")
-        return module
-    raise ProfileError(path, key, f"a known driver {known_drivers()} (found {kind!r})")
+    """Drivers are found by module name: ``drivers/<kind>.py``, bus devices and cameras alike. Adding a
+    device adds a module. Only modules that expose ``DRIVER`` are drivers (:func:`known_drivers`); any other
+    name, including a package of shared code (``support``, ``modbus``, ``sim``), is refused here, before anything
+    is imported, not at start."""
+    known = known_drivers()
+    if kind not in known:
+        raise ProfileError(path, key, f"a known driver {known} (found {kind!r}, not a driver)")
+    try:
+        return importlib.import_module(f"drivers.{kind}")
+    except ModuleNotFoundError as exc:
+        raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
+                                      "install the matching extra (pip install 'edgeproof[pi]')") from exc
 
 
 _DRIVER_LINE = re.compile(r"^DRIVER\b", re.MULTILINE)
 
 
+@lru_cache(maxsize=1)
+def _driver_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in DRIVERS_DIR.glob("*.py") if _DRIVER_LINE.search(p.read_text(encoding="utf-8"))))
+
+
 def known_drivers() -> list[str]:
-    """Modules that declare ``DRIVER`` (read as text: listing them must not import optional packages)."""
-    files = [*DRIVERS_DIR.glob("*.py"), *(DRIVERS_DIR.parent / "gateway" / "sources").glob("*.py")]
-    return sorted(p.stem for p in files if _DRIVER_LINE.search(p.read_text(encoding="utf-8")))
+    """The modules ``drivers/<kind>.py`` that declare ``DRIVER`` (read as text: listing them must not import
+    optional packages). What drivers share lives in ``drivers/support/``, their emulators in ``drivers/sim/``."""
+    return list(_driver_names())

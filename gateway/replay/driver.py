@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from drivers.base import Quality
+from drivers.support.base import Quality
 from gateway.clock import reported_clock
 from gateway.consent.gate import build_gate
 from gateway.identity import Identity

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from drivers.state import default_state_dir
+from drivers.support.state import default_state_dir
 from gateway.clock import EARLIEST_PLAUSIBLE
 from gateway.identity import Identity, IdentityError, load_identity
 from gateway.indicators.windows import parse_duration

@@ -77,12 +77,12 @@ def test_paced_line_cycle_is_within_1_3x_of_wire_time() -> None:
     import asyncio
     import time
 
-    from drivers.bus import BusHandle
     from drivers.modbus.bustime import plan_wire_s
     from drivers.modbus_rtu import ModbusRtuDriver
     from drivers.sim.modbus_server import ModbusEmulator, UnitState
     from drivers.sim.paced_line import PacedLine
     from drivers.sim.scenarios import Scenario
+    from drivers.support.bus import BusHandle
     from gateway.profile.schema import Bus, Device
     from tests.drivers.conftest import model
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import serial
 
-from drivers.bus import BusHandle
-from drivers.geofence import inside
 from drivers.gnss import GnssDriver
 from drivers.sim.gnss import corrupt, fix_sentences
+from drivers.support.bus import BusHandle
+from drivers.support.geofence import inside
 from gateway.profile.load import ProfileError, load_profile
 from gateway.profile.schema import Bus, Device
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from drivers.base import DriverError
-from drivers.bus import BusHandle
 from drivers.digital_in import DigitalInDriver
 from drivers.hx711 import Hx711Driver
 from drivers.pulse import PulseDriver
 from drivers.sim.gpio import EmulatedPins, Hx711, LevelPin, PulseTrainPin
+from drivers.support.base import DriverError
+from drivers.support.bus import BusHandle
 from gateway.profile.schema import Bus, Device
 
 

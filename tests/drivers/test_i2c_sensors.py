@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from drivers.base import Driver, DriverError
-from drivers.bus import BusHandle
 from drivers.i2c.crc import crc8
 from drivers.sim.i2c_bus import Aht20, Bme280, EmulatedI2C, Sht31
+from drivers.support.base import Driver, DriverError
+from drivers.support.bus import BusHandle
 from gateway.profile.schema import Bus, Device
 from gateway.runtime import load_driver_module
 

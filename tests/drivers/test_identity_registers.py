@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.base import DriverError
 from drivers.modbus.identity import decode_identity, plan_identity
 from drivers.modbus_tcp import ModbusTcpDriver
 from drivers.sim.modbus_server import ModbusEmulator, UnitState, _identity_regs, sim_identity
 from drivers.sim.scenarios import Scenario
+from drivers.support.base import DriverError
 from gateway.profile.load import ProfileError, find_model_file, load_model_file
 from gateway.profile.schema import Device, Identity, IdentityReg, Model
 

@@ -10,11 +10,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from drivers.base import DriverError
-from drivers.bus import BusHandle
 from drivers.modbus_rtu import ModbusRtuDriver
 from drivers.sim.modbus_server import ModbusEmulator, UnitState
 from drivers.sim.scenarios import Scenario
+from drivers.support.base import DriverError
+from drivers.support.bus import BusHandle
 from gateway.profile.schema import Bus, Device, Model, PointDef
 from gateway.scheduler import Scheduler
 from gateway.store import Store

@@ -10,11 +10,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from drivers.base import Quality
-from drivers.bus import BusHandle
 from drivers.modbus_rtu import ModbusRtuDriver
 from drivers.sim.modbus_server import ModbusEmulator, UnitState
 from drivers.sim.scenarios import Scenario
+from drivers.support.base import Quality
+from drivers.support.bus import BusHandle
 from gateway.indicators.base import Series
 from gateway.indicators.counters import counter_delta
 from gateway.profile.schema import Bus, Device, Model, PointDef

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import Quality
 from drivers.sim.modbus_server import ModbusEmulator, UnitState
 from drivers.sim.scenarios import Scenario
+from drivers.support.base import Quality
 from gateway.profile.load import find_model_file, load_model_file
 from gateway.profile.schema import Device, Model
 from gateway.runtime import load_driver_module

@@ -60,8 +60,11 @@ def test_a_profile_with_a_utf8_bom_loads(tmp_path: Path) -> None:
     assert load_profile(write(tmp_path, BASE, bom=True)).site.id == "s1"
 
 
-@pytest.mark.parametrize("driver", ["state", "geofence", "bus", "types", "base"])
+@pytest.mark.parametrize("driver", ["state", "geofence", "bus", "types", "base", "support", "modbus", "sim", "gpio",
+                                    "i2c", "support.base"])
 def test_a_helper_module_under_drivers_is_not_a_driver(tmp_path: Path, driver: str) -> None:
+    """Only drivers/<kind>.py exposing DRIVER is a driver; shared code (drivers/support/, protocol packages,
+    the emulators) is refused with the list of drivers, naming the key."""
     path = write(tmp_path, BASE.replace('driver = "modbus_tcp"', f'driver = "{driver}"'))
     with pytest.raises(ProfileError) as info:
         load_profile(path)
@@ -91,3 +94,17 @@ def test_run_with_a_deep_profile_or_a_readable_privacy_key_is_one_line(tmp_path:
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     last = res.stderr.strip().splitlines()[-1]
     assert "privacy.key" in last and "chmod 600" in last, res.stderr
+
+
+def test_driver_discovery_sees_only_drivers() -> None:
+    """Every module directly under drivers/ is a driver exposing DRIVER (the camera among them); helpers live in
+    drivers/support/, so the list the loader offers is exactly the importable drivers."""
+    import importlib
+
+    from gateway.profile.load import DRIVERS_DIR, known_drivers, load_driver_module
+
+    modules = sorted(p.stem for p in DRIVERS_DIR.glob("*.py") if p.stem != "__init__")
+    assert known_drivers() == modules and "camera" in modules
+    for kind in modules:
+        assert load_driver_module(kind).DRIVER is importlib.import_module(f"drivers.{kind}").DRIVER
+    assert not [p for p in (DRIVERS_DIR / "support").glob("*.py") if "\nDRIVER" in p.read_text()]

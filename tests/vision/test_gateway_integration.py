@@ -8,13 +8,13 @@ import time
 
 import msgspec
 import pytest
+from drivers.camera import DRIVER, Options, check_device
 
-from drivers.base import DriverError
+from drivers.support.base import DriverError
 from gateway.indicators.base import DeviceWindow, Series, WindowContext
 from gateway.indicators.registry import all_indicators
 from gateway.profile.load import load_driver_module, load_profile
 from gateway.profile.schema import Device
-from gateway.sources.camera import DRIVER, Options, check_device
 
 
 def _device(**options) -> Device:
@@ -212,7 +212,7 @@ def test_gateway_stays_light_without_vision():
     import subprocess
     import sys
 
-    code = ("import sys, gateway.sources.camera, gateway.indicators.vision, gateway.commands.vision; "
+    code = ("import sys, drivers.camera, gateway.indicators.vision, gateway.commands.vision; "
             "print(sorted(m for m in ('numpy', 'cv2', 'ai_edge_litert', 'tflite_runtime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -16,7 +16,8 @@ from typing import Any
 
 import msgspec
 
-from gateway.profile.schema import Device, Model
+from drivers.support.types import DeviceSpec as Device
+from drivers.support.types import ModelSpec as Model
 
 
 def _render(path: Path, seconds: float, fps: float) -> None:

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.types import BusSpec as Bus
+from drivers.support.types import BusSpec as Bus
 
 
 @dataclass

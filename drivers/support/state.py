@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from drivers.base import DriverError
+from drivers.support.base import DriverError
 
 
 def default_state_dir() -> Path:

@@ -8,7 +8,7 @@ subclass), optionally ``Options`` (a msgspec Struct for ``[devices.options]``) a
 (serial-line drivers) ``bus_time_s(device, model, bus) -> seconds`` of wire time per poll,
 which the profile loader sums per line against the poll periods. Its emulator lives in
 ``drivers/sim/<kind>.py`` (``start_twins(items, buses)``). Drivers never import ``gateway``:
-what they read from a profile is described in ``drivers/types.py``.
+what they read from a profile is described in ``drivers/support/types.py``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from drivers.types import BusSpec as Bus
-    from drivers.types import DeviceSpec as Device
-    from drivers.types import ModelSpec as Model
-    from drivers.types import PointSpec as PointDef
+    from drivers.support.types import BusSpec as Bus
+    from drivers.support.types import DeviceSpec as Device
+    from drivers.support.types import ModelSpec as Model
+    from drivers.support.types import PointSpec as PointDef
 
 
 class Quality:

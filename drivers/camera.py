@@ -23,7 +23,9 @@ Capture and inference run in a background thread (``inference.runner``); each
 ``read()`` returns cumulative counters and current gauges. A camera that is down is
 reported (``camera_up`` = 0 and errors on the gauges) and retried with backoff in the
 thread; ``read()`` never raises for it, so the scheduler keeps the counters flowing.
-The inference package is imported only when the device opens.
+The inference package is imported only when the device opens (or a profile names a model), so
+the drivers import it lazily: ``drivers`` sits above ``inference`` in the layers contract, and
+never imports ``gateway``.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from drivers.base import Driver, DriverError, ReadResult
-from gateway.profile.schema import PointDef
+from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.types import Point, PointSpec
 
 if TYPE_CHECKING:
-    from gateway.profile.schema import Bus, Device, Model
+    from drivers.support.types import BusSpec as Bus
+    from drivers.support.types import DeviceSpec as Device
+    from drivers.support.types import ModelSpec as Model
 
 LineName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,40}$")]
 
@@ -128,18 +132,18 @@ class CameraDriver(Driver):
     def has_people(self) -> bool:
         return self.options.people_model is not None or self.options.model == "person"
 
-    def points(self) -> list[PointDef]:
-        pts = []
+    def points(self) -> list[PointSpec]:
+        pts: list[PointSpec] = []
         for ln in self.options.lines:
             for d in ("in", "out"):
-                pts.append(PointDef(name=f"{ln.name}_{d}", meaning=f"vision.units_{d}", unit="units",
+                pts.append(Point(name=f"{ln.name}_{d}", meaning=f"vision.units_{d}", unit="units",
                                     counter=True))
         if self.has_people:
-            pts.append(PointDef(name="people_present", meaning="vision.people_present", unit="people"))
-            pts.append(PointDef(name="safety_events", meaning="vision.safety_events", unit="events",
+            pts.append(Point(name="people_present", meaning="vision.people_present", unit="people"))
+            pts.append(Point(name="safety_events", meaning="vision.safety_events", unit="events",
                                 counter=True))
-        pts.append(PointDef(name="line_active", meaning="vision.line_active", unit="bool", range=[0, 1]))
-        pts.append(PointDef(name="camera_up", meaning="vision.camera_up", unit="bool", range=[0, 1]))
+        pts.append(Point(name="line_active", meaning="vision.line_active", unit="bool", range=[0, 1]))
+        pts.append(Point(name="camera_up", meaning="vision.camera_up", unit="bool", range=[0, 1]))
         return pts
 
     def _build(self) -> Any:

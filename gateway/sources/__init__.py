@@ -1,1 +1,0 @@
-"""Gateway-side sources that are not bus drivers (cameras via inference/, MES/ERP exports), same Driver interface."""
