@@ -8,8 +8,8 @@ import time
 
 import msgspec
 import pytest
-from drivers.camera import DRIVER, Options, check_device
 
+from drivers.camera import DRIVER, Options, check_device
 from drivers.support.base import DriverError
 from gateway.indicators.base import DeviceWindow, Series, WindowContext
 from gateway.indicators.registry import all_indicators
