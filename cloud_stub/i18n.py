@@ -9,30 +9,27 @@ wire package the receiver may import.
 
 from __future__ import annotations
 
-import gettext
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-# One parser for both sides (gateway/wire/language.py); re-exported here so callers keep asking i18n.
-from gateway.wire.language import DEFAULT, from_env, resolve
+# One implementation for both sides (gateway/wire/language.py); re-exported so callers keep asking i18n.
+from gateway.wire.language import DEFAULT as DEFAULT
 from gateway.wire.language import ENV_VARS as ENV_VARS
 from gateway.wire.language import SUPPORTED as SUPPORTED
+from gateway.wire.language import Catalog, resolve
 from gateway.wire.language import from_accept_language as from_accept_language
+from gateway.wire.language import from_env as from_env
 from gateway.wire.language import normalise as normalise
 
 DOMAIN = "edgeproof_receiver"
 LOCALE_DIR = Path(__file__).with_name("locale")
 
 
-@lru_cache(maxsize=8)
-def translation(locale: str) -> gettext.NullTranslations:
-    if locale == DEFAULT:
-        return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[locale.replace("-", "_")], fallback=True)
+_catalog = Catalog(DOMAIN, LOCALE_DIR)
+translation = _catalog.translation  # the compiled catalog for a locale (English: the messages as written)
 
 
 def gettext_for(locale: str) -> Any:
@@ -42,27 +39,20 @@ def gettext_for(locale: str) -> Any:
 
 # The CLI's language (``edgeproof cloud ...``, ``edgeproof feed ...``): one operator, one process, so
 # one locale from the environment. HTTP routes never use ``_``: they choose per request (gettext_for).
-_cli_locale = resolve(from_env())
-
-
-def set_locale(locale: str | None) -> str:
-    """Switch the CLI's messages; returns the locale now in force."""
-    global _cli_locale
-    _cli_locale = resolve(locale)
-    return _cli_locale
+set_locale = _catalog.set_locale  # switch the CLI's messages; returns the locale now in force
 
 
 def get_locale() -> str:
-    return _cli_locale
+    return _catalog.locale
 
 
 def _(message: str) -> str:
     """A CLI message in the operator's language (the environment's; docs/i18n.md)."""
-    return translation(_cli_locale).gettext(message)
+    return _catalog.gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translation(_cli_locale).ngettext(singular, plural, n)
+    return _catalog.ngettext(singular, plural, n)
 
 
 def display_width(text: str) -> int:

@@ -15,27 +15,24 @@ environment and Accept-Language is shared with the receiver: gateway/wire/langua
 
 from __future__ import annotations
 
-import gettext
-from functools import lru_cache
 from pathlib import Path
 
-# One parser for both sides (gateway/wire/language.py); re-exported here so callers keep asking i18n.
-from gateway.wire.language import DEFAULT, from_env, resolve
+# One implementation for both sides (gateway/wire/language.py); re-exported so callers keep asking i18n.
+from gateway.wire.language import DEFAULT as DEFAULT
 from gateway.wire.language import ENV_VARS as ENV_VARS
 from gateway.wire.language import SUPPORTED as SUPPORTED
+from gateway.wire.language import Catalog, from_env
 from gateway.wire.language import from_accept_language as from_accept_language
 from gateway.wire.language import normalise as normalise
+from gateway.wire.language import resolve as resolve
 
 DOMAIN = "edgeproof"
 LOCALE_DIR = Path(__file__).with_name("locale")
 
 
-@lru_cache(maxsize=8)
-def translation(locale: str) -> gettext.NullTranslations:
-    """The compiled catalog for a locale (English: the messages as written)."""
-    if locale == DEFAULT:
-        return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[locale.replace("-", "_")], fallback=True)
+_catalog = Catalog(DOMAIN, LOCALE_DIR)
+translation = _catalog.translation  # the compiled catalog for a locale (English: the messages as written)
+set_locale = _catalog.set_locale  # switch this process's messages (the CLI); returns the locale now in force
 
 
 def catalog(locale: str) -> dict[str, str]:
@@ -44,27 +41,17 @@ def catalog(locale: str) -> dict[str, str]:
     return {k: v for k, v in cat.items() if isinstance(k, str) and k and v}
 
 
-_locale = resolve(from_env())
-
-
-def set_locale(locale: str | None) -> str:
-    """Switch this process's messages (the CLI); returns the locale now in force."""
-    global _locale
-    _locale = resolve(locale)
-    return _locale
-
-
 def get_locale() -> str:
-    return _locale
+    return _catalog.locale
 
 
 def _(message: str) -> str:
     """The message in this process's locale."""
-    return translation(_locale).gettext(message)
+    return _catalog.gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translation(_locale).ngettext(singular, plural, n)
+    return _catalog.ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name

@@ -66,3 +66,15 @@ def test_both_i18n_modules_use_this_parser():
         assert mod.normalise is language.normalise
         assert mod.resolve is language.resolve
         assert mod.SUPPORTED is language.SUPPORTED
+
+
+def test_one_catalog_class_serves_both_domains():
+    """The gettext loading and the CLI's locale switch are one class too (language.Catalog), one per domain."""
+    for mod, domain in ((gateway_i18n, "edgeproof"), (receiver_i18n, "edgeproof_receiver")):
+        assert isinstance(mod._catalog, language.Catalog) and mod._catalog.domain == domain
+        cat = language.Catalog(domain, mod.LOCALE_DIR)
+        zh = cat.translation("zh-CN")
+        msgid, msgstr = next((k, v) for k, v in getattr(zh, "_catalog", {}).items() if isinstance(k, str) and k and v)
+        assert cat.set_locale("zh_CN.UTF-8") == "zh-CN" and cat.gettext(msgid) == msgstr
+        assert cat.set_locale("fr") == "en" and cat.gettext(msgid) == msgid  # unsupported: the messages as written
+        assert cat.translation("zh-CN") is zh  # loaded once

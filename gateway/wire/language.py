@@ -5,15 +5,19 @@ CLI's (gettext's LANGUAGE / LC_ALL / LC_MESSAGES / LANG), and both sides must an
 same way. It lives in the wire package because that is the one part of the gateway the receiver may import
 (the import-linter allow-list); like the rest of the package it needs only the standard library.
 
-Only two catalogs exist: English (the messages as written) and simplified Chinese. Every parser here maps
+Only two catalogs exist: English (the messages as written) and simplified Chinese; :class:`Catalog` loads a
+domain's compiled ones (the gateway's ``edgeproof``, the receiver's ``edgeproof_receiver``). Every parser here maps
 whatever it is given to one of :data:`SUPPORTED` or ``None`` and never raises, whatever a client sends.
 """
 
 from __future__ import annotations
 
+import gettext
 import math
 import os
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 
 DEFAULT = "en"
 SUPPORTED = ("en", "zh-CN")
@@ -84,3 +88,36 @@ def resolve(*candidates: str | None) -> str:
         if found:
             return found
     return DEFAULT
+
+
+class Catalog:
+    """One gettext domain's compiled catalogs (``<locale_dir>/<ll_CC>/LC_MESSAGES/<domain>.mo``) and the locale of
+    this process's own messages (the CLI's: one operator, one process). English is the messages as written.
+    Pages and feeds that serve many people at once ask :meth:`translation` per request instead."""
+
+    def __init__(self, domain: str, locale_dir: Path) -> None:
+        self.domain, self.locale_dir = domain, locale_dir
+        self._loaded: dict[str, gettext.NullTranslations] = {}
+        self._lock = threading.Lock()
+        self.locale = resolve(from_env())
+
+    def translation(self, locale: str) -> gettext.NullTranslations:
+        """The compiled catalog for a supported locale (loaded once)."""
+        with self._lock:
+            found = self._loaded.get(locale)
+            if found is None:
+                found = gettext.NullTranslations() if locale == DEFAULT else gettext.translation(
+                    self.domain, self.locale_dir, languages=[locale.replace("-", "_")], fallback=True)
+                self._loaded[locale] = found
+            return found
+
+    def set_locale(self, locale: str | None) -> str:
+        """Switch this process's messages; returns the locale now in force (unsupported: English)."""
+        self.locale = resolve(locale)
+        return self.locale
+
+    def gettext(self, message: str) -> str:
+        return self.translation(self.locale).gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translation(self.locale).ngettext(singular, plural, n)
