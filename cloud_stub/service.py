@@ -21,19 +21,25 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.wire.systemd_unit import Sandbox, Unit, managed_dir
+from gateway.wire.systemd_unit import (
+    InstallError,
+    Sandbox,
+    Step,
+    Unit,
+    check_target,
+    enable_steps,
+    managed_dir,
+    run,
+    unit_writer,
+    useradd,
+)
+from gateway.wire.systemd_unit import under as _under
 
+__all__ = ["SERVICE_NAME", "InstallError", "ReceiverService", "Step", "plan", "render_unit"]
 SERVICE_NAME = "edgeproof-receiver.service"
-
-
-class InstallError(RuntimeError):
-    """The installation cannot go ahead; the message says what to do."""
 
 
 @dataclass
@@ -101,27 +107,11 @@ def render_unit(svc: ReceiverService) -> str:
     ).render()
 
 
-@dataclass
-class Step:
-    what: str
-    do: Callable[[], None]
-
-
-def _under(root: Path, path: str) -> Path:
-    return root / path.lstrip("/")
-
-
 def _has_user(root: Path, user: str) -> bool:
     try:
         return any(line.split(":", 1)[0] == user for line in _under(root, "/etc/passwd").read_text().splitlines())
     except OSError:
         return False
-
-
-def _run(cmd: list[str]) -> None:
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise InstallError(f"{shlex.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
 
 
 def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | None = None,
@@ -131,41 +121,19 @@ def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | No
     root = Path(root)
     live = root.resolve() == Path("/")
     start = live if start is None else start
-    if not _under(root, "/etc/passwd").exists():
-        raise InstallError(f"{_under(root, '/etc/passwd')} not found: --root must be an OS root tree")
-    exe = Path(svc.exec_path)
-    if live and not (exe.exists() and os.access(exe, os.X_OK)):
-        raise InstallError(f"{exe} is not an executable: pass --exec with the edgeproof of the receiver's venv")
-    if str(exe).startswith(("/home/", "/root/")):
-        raise InstallError(f"{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
-                           "make the venv under /opt (see docs/receiver.md, 'Running as a service')")
+    check_target(root, svc.exec_path, live=live, venv="of the receiver's venv",
+                 venv_hint="make the venv under /opt (see docs/receiver.md, 'Running as a service')")
     for flag, path in (("--tls-cert", svc.tls_cert), ("--tls-key", svc.tls_key)):
         if path and str(path).startswith(("/home/", "/root/", "/tmp/")):
             raise InstallError(f"{flag} {path}: the service cannot read /home, /root or /tmp; put it under "
                                f"{svc.config_dir}")
     steps: list[Step] = []
     if not _has_user(root, svc.user):
-        cmd = ["useradd", "--system", "--user-group", "--home-dir", svc.state_dir, "--no-create-home",
-               "--shell", "/usr/sbin/nologin", "--comment", "EdgeProof receiver", svc.user]
-        if not live:
-            cmd[1:1] = ["--prefix", str(root)]
-        if shutil.which("useradd") is None:
-            raise InstallError("useradd not found (install the 'passwd' package)")
-        steps.append(Step(f"create system user {svc.user} (no login shell): {shlex.join(cmd)}", lambda: _run(cmd)))
+        cmd = useradd(root, live=live, user=svc.user, home=svc.state_dir, comment="EdgeProof receiver")
+        steps.append(Step(f"create system user {svc.user} (no login shell): {shlex.join(cmd)}", lambda: run(cmd)))
     else:
         steps.append(Step(f"user {svc.user} exists: keep it", lambda: None))
-    unit_path = _under(root, f"/etc/systemd/system/{SERVICE_NAME}")
-    text = render_unit(svc)
-    if unit_path.exists() and not force and unit_path.read_text() != text:
-        raise InstallError(f"{unit_path} exists with other content: pass --force to replace it")
-
-    def write_unit() -> None:
-        unit_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = unit_path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, unit_path)
-
+    unit_path, write_unit = unit_writer(root, SERVICE_NAME, render_unit(svc), force)
     steps.append(Step(f"write {unit_path} (systemd creates {svc.state_dir} 0700 for {svc.user} at start)",
                       write_unit))
     env_file = _under(root, svc.env_file)
@@ -179,18 +147,7 @@ def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | No
                          "# PGPASSWORD=...                # for a postgresql:// --db\n")
 
         steps.append(Step(f"create {env_file} (mode 0600, root; commented template for secrets)", write_env))
-    if enable and live:
-        steps.append(Step("systemctl daemon-reload", lambda: _run(["systemctl", "daemon-reload"])))
-        cmd = ["systemctl", "enable", *(["--now"] if start else []), SERVICE_NAME]
-        steps.append(Step(shlex.join(cmd), lambda: _run(cmd)))
-    elif enable:
-        wants = _under(root, f"/etc/systemd/system/multi-user.target.wants/{SERVICE_NAME}")
-
-        def link() -> None:
-            wants.parent.mkdir(parents=True, exist_ok=True)
-            if wants.is_symlink() or wants.exists():
-                wants.unlink()
-            wants.symlink_to(f"/etc/systemd/system/{SERVICE_NAME}")
-
-        steps.append(Step(f"enable: link {wants} -> /etc/systemd/system/{SERVICE_NAME}", link))
+    if enable:
+        steps += enable_steps(root, SERVICE_NAME, live=live, start=start,
+                              describe_link=lambda link, target: f"enable: link {link} -> {target}")
     return steps

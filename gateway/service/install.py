@@ -13,27 +13,14 @@ import filecmp
 import os
 import shlex
 import shutil
-import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.i18n import _
 from gateway.service.unit import DEVICE_GROUPS, SERVICE_NAME, ServiceConfig, render_unit
+from gateway.wire.systemd_unit import InstallError, Step, check_target, enable_steps, run, unit_writer, useradd
+from gateway.wire.systemd_unit import under as _under
 
-
-class InstallError(RuntimeError):
-    """The installation cannot go ahead; the message says what to do."""
-
-
-@dataclass
-class Step:
-    what: str
-    do: Callable[[], None]
-
-
-def _under(root: Path, path: str) -> Path:
-    return root / path.lstrip("/")
+__all__ = ["InstallError", "Step", "apply", "existing_groups", "plan"]
 
 
 def _passwd_entry(root: Path, user: str) -> tuple[int, int] | None:
@@ -55,33 +42,19 @@ def existing_groups(root: Path, wanted: tuple[str, ...] = DEVICE_GROUPS) -> list
     return [g for g in wanted if g in names]
 
 
-def _run(cmd: list[str]) -> None:
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise InstallError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
-
-
 def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable: bool = True,
          start: bool | None = None, force: bool = False) -> list[Step]:
     """The steps, in order. Raises InstallError for what must be fixed first."""
     root = Path(root)
     live = root.resolve() == Path("/")
     start = live if start is None else start
-    if not _under(root, "/etc/passwd").exists():
-        raise InstallError(f"{_under(root, '/etc/passwd')} not found: --root must be an OS root tree")
-    exe = Path(cfg.exec_path)
-    if live and not (exe.exists() and os.access(exe, os.X_OK)):
-        raise InstallError(f"{exe} is not an executable: pass --exec with the edgeproof in the gateway's venv")
-    if str(exe).startswith(("/home/", "/root/")):
-        raise InstallError(f"{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
-                           "make the venv under /opt/edgeproof (see docs/installers.md)")
+    check_target(root, cfg.exec_path, live=live, venv="in the gateway's venv",
+                 venv_hint="make the venv under /opt/edgeproof (see docs/installers.md)")
     steps: list[Step] = []
     user = cfg.user
     state = _under(root, cfg.state_dir)
     confdir = _under(root, cfg.config_dir)
     profile_dst = _under(root, cfg.profile_path)
-    unit_path = _under(root, f"/etc/systemd/system/{SERVICE_NAME}")
-    unit_text = render_unit(cfg)
 
     def ids() -> tuple[int, int]:
         found = _passwd_entry(root, user)
@@ -90,15 +63,10 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
         return found
 
     if _passwd_entry(root, user) is None:
-        cmd = ["useradd", "--system", "--user-group", "--home-dir", cfg.state_dir, "--no-create-home",
-               "--shell", "/usr/sbin/nologin", "--comment", "EdgeProof gateway", user]
-        if not live:
-            cmd[1:1] = ["--prefix", str(root)]
-        if shutil.which("useradd") is None:
-            raise InstallError("useradd not found (install the 'passwd' package)")
+        cmd = useradd(root, live=live, user=user, home=cfg.state_dir, comment="EdgeProof gateway")
         steps.append(Step(_("create system user {user} (home {home}, no login shell): {command}").format(
             user=user, home=cfg.state_dir, command=shlex.join(cmd)),
-                          lambda: _run(cmd)))
+                          lambda: run(cmd)))
     else:
         steps.append(Step(_("user {user} exists: keep it").format(user=user), lambda: None))
 
@@ -146,32 +114,12 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
                             "enroll`, then `systemctl start edgeproof` (not started now)").format(
             state=state, state_dir=cfg.state_dir), lambda: None))
 
-    if unit_path.exists() and not force and unit_path.read_text() != unit_text:
-        raise InstallError(f"{unit_path} exists with other content: pass --force to replace it")
-
-    def write_unit() -> None:
-        unit_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = unit_path.with_suffix(".tmp")
-        tmp.write_text(unit_text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, unit_path)
-
+    unit_path, write_unit = unit_writer(root, SERVICE_NAME, render_unit(cfg), force)
     steps.append(Step(_("write {path}").format(path=unit_path), write_unit))
-    if enable and live:
-        steps.append(Step("systemctl daemon-reload", lambda: _run(["systemctl", "daemon-reload"])))
-        cmd = ["systemctl", "enable", *(["--now"] if start else []), SERVICE_NAME]
-        steps.append(Step(" ".join(cmd), lambda: _run(cmd)))
-    elif enable:
-        wants = _under(root, f"/etc/systemd/system/multi-user.target.wants/{SERVICE_NAME}")
-
-        def link() -> None:
-            wants.parent.mkdir(parents=True, exist_ok=True)
-            if wants.is_symlink() or wants.exists():
-                wants.unlink()
-            wants.symlink_to(f"/etc/systemd/system/{SERVICE_NAME}")
-
-        steps.append(Step(_("enable: link {link} -> {target} (starts at the next boot of that system)").format(
-            link=wants, target=f"/etc/systemd/system/{SERVICE_NAME}"), link))
+    if enable:
+        steps += enable_steps(root, SERVICE_NAME, live=live, start=start, describe_link=lambda link, target: _(
+            "enable: link {link} -> {target} (starts at the next boot of that system)").format(link=link,
+                                                                                              target=target))
     return steps
 
 

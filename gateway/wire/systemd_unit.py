@@ -16,8 +16,13 @@ so the order of lines is part of the contract: change it only with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 # The sandbox every EdgeProof service runs in, in the order the units have always listed it.
 _BASE = ("UMask=0077", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes")
@@ -111,3 +116,92 @@ class Unit:
             "",
         ]
         return "\n".join(lines)
+
+
+# -- installing a unit (both `install-service` commands) ---------------------------------------------------
+
+
+class InstallError(RuntimeError):
+    """The installation cannot go ahead; the message says what to do."""
+
+
+@dataclass
+class Step:
+    """One thing an installation does: printed by a dry run, run otherwise."""
+
+    what: str
+    do: Callable[[], None]
+
+
+def under(root: Path, path: str) -> Path:
+    """``path`` of the installed system, inside the root tree being installed into."""
+    return root / path.lstrip("/")
+
+
+def run(cmd: list[str]) -> None:
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise InstallError(f"{shlex.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+
+
+def check_target(root: Path, exec_path: str, *, live: bool, venv: str, venv_hint: str) -> None:
+    """Refuse a root that is not an OS tree, an executable that is not one (on the live system), and one under
+    /home or /root, which ProtectHome hides from the service. ``venv`` names whose venv, ``venv_hint`` where to
+    make one instead."""
+    if not under(root, "/etc/passwd").exists():
+        raise InstallError(f"{under(root, '/etc/passwd')} not found: --root must be an OS root tree")
+    exe = Path(exec_path)
+    if live and not (exe.exists() and os.access(exe, os.X_OK)):
+        raise InstallError(f"{exe} is not an executable: pass --exec with the edgeproof {venv}")
+    if str(exe).startswith(("/home/", "/root/")):
+        raise InstallError(f"{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
+                           f"{venv_hint}")
+
+
+def useradd(root: Path, *, live: bool, user: str, home: str, comment: str) -> list[str]:
+    """The command that makes the service's system user (no login shell, no home made); under another root
+    it writes that tree's /etc/passwd (``--prefix``)."""
+    cmd = ["useradd", "--system", "--user-group", "--home-dir", home, "--no-create-home",
+           "--shell", "/usr/sbin/nologin", "--comment", comment, user]
+    if not live:
+        cmd[1:1] = ["--prefix", str(root)]
+    if shutil.which("useradd") is None:
+        raise InstallError("useradd not found (install the 'passwd' package)")
+    return cmd
+
+
+def unit_writer(root: Path, name: str, text: str, force: bool) -> tuple[Path, Callable[[], None]]:
+    """Where the unit goes and the step that writes it atomically (0644). An existing unit with other content
+    is replaced only with ``force``: someone may have edited it."""
+    path = under(root, f"/etc/systemd/system/{name}")
+    if path.exists() and not force and path.read_text() != text:
+        raise InstallError(f"{path} exists with other content: pass --force to replace it")
+
+    def write() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+
+    return path, write
+
+
+def enable_steps(root: Path, name: str, *, live: bool, start: bool,
+                 describe_link: Callable[[Path, str], str]) -> list[Step]:
+    """Enable the unit: through systemd on the live system (and start it if ``start``), else by the symlink
+    ``systemctl enable`` would make, without talking to systemd."""
+    if live:
+        cmd = ["systemctl", "enable", *(["--now"] if start else []), name]
+        return [Step("systemctl daemon-reload", lambda: run(["systemctl", "daemon-reload"])),
+                Step(" ".join(cmd), lambda: run(cmd))]
+    wants = under(root, f"/etc/systemd/system/multi-user.target.wants/{name}")
+    target = f"/etc/systemd/system/{name}"
+
+    def link() -> None:
+        wants.parent.mkdir(parents=True, exist_ok=True)
+        if wants.is_symlink() or wants.exists():
+            wants.unlink()
+        wants.symlink_to(target)
+
+    return [Step(describe_link(wants, target), link)]
