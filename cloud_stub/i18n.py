@@ -42,17 +42,9 @@ def gettext_for(locale: str) -> Any:
 set_locale = _catalog.set_locale  # switch the CLI's messages; returns the locale now in force
 
 
-def get_locale() -> str:
-    return _catalog.locale
-
-
-def _(message: str) -> str:
-    """A CLI message in the operator's language (the environment's; docs/i18n.md)."""
-    return _catalog.gettext(message)
-
-
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return _catalog.ngettext(singular, plural, n)
+get_locale = _catalog.get_locale
+_ = _catalog.gettext  # a CLI message in the operator's language (the environment's; docs/i18n.md)
+ngettext = _catalog.ngettext
 
 
 def display_width(text: str) -> int:

@@ -41,17 +41,9 @@ def catalog(locale: str) -> dict[str, str]:
     return {k: v for k, v in cat.items() if isinstance(k, str) and k and v}
 
 
-def get_locale() -> str:
-    return _catalog.locale
-
-
-def _(message: str) -> str:
-    """The message in this process's locale."""
-    return _catalog.gettext(message)
-
-
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return _catalog.ngettext(singular, plural, n)
+get_locale = _catalog.get_locale
+_ = _catalog.gettext  # the message in this process's locale
+ngettext = _catalog.ngettext
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name

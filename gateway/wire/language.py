@@ -116,6 +116,9 @@ class Catalog:
         self.locale = resolve(locale)
         return self.locale
 
+    def get_locale(self) -> str:
+        return self.locale
+
     def gettext(self, message: str) -> str:
         return self.translation(self.locale).gettext(message)
 
