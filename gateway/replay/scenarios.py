@@ -62,8 +62,8 @@ SIZES: dict[str, tuple[str, float]] = {
     "order_stall": ("share of orders produced from the onset on that are never shipped or invoiced", 1.0),
     "revenue_drop": ("share of the orders booked from the onset on that shrink to a tenth", 0.8),
     "concentrated": ("share of orders going to one customer", 0.85),
-    "late_orders": ("share of the orders shipped from the onset on that were promised 3-10 days before they ship",
-                    0.6),
+    "late_orders": ("share of the orders placed from the onset on that are promised 3-10 days sooner than the plant "
+                    "ships", 0.6),
 }
 # Parts per carton counted at the dispatch door, per product, when packs are mixed.
 PACKS = {"外壳 HS-12": 24, "端盖 EC-30": 60, "卡扣 CL-05": 200}
@@ -136,7 +136,7 @@ class ScenarioConfig:
                    "phantom_shipments": max(14, self.days - 14), "idle_claims": max(14, self.days - 14),
                    "collateral_steps": max(1, self.days - 10), "slow_payers": max(7, self.days // 4),
                    "order_stall": max(14, self.days - 10), "revenue_drop": max(14, self.days - 14),
-                   "late_orders": max(14, self.days - 12)}
+                   "late_orders": max(14, self.days - 14)}
         return min(default.get(self.scenario, 0), max(0, self.days - 1))
 
 
@@ -549,9 +549,9 @@ class Factory:
         steady state when the history starts. Patterns from the onset: ``slow_payers`` leaves that
         share of the payments due unpaid; ``order_stall`` leaves orders produced but never shipped,
         invoiced or paid; ``revenue_drop`` books smaller orders; ``concentrated`` sends most orders to
-        one customer; ``late_orders`` promises that share of the orders shipped from the onset on 3-10 days
-        before they ship (over-promising: overdue orders pile up and on-time delivery falls, while what was
-        made and shipped stays the same).
+        one customer; ``late_orders`` promises that share of the orders placed from the onset on 3-10 days
+        sooner than the plant ships (over-promising: overdue orders pile up and on-time delivery falls, while
+        what was made and shipped stays the same).
         """
         cfg, rng = self.cfg, random.Random(f"{self.cfg.seed}:finance")
         end, onset = self.days[-1], self.days[self.onset]
@@ -568,10 +568,10 @@ class Factory:
         if cfg.scenario == "late_orders":
             late = random.Random(f"{cfg.seed}:late")  # its own stream: the invoices stay the honest plant's
             for o in orders:
-                if o[col["shipped"]] and date.fromisoformat(o[col["shipped"]]) >= onset and late.random() < size:
-                    shipped, placed = date.fromisoformat(o[col["shipped"]]), date.fromisoformat(o[col["order"]])
-                    o[col["due"]] = max(placed + timedelta(days=1), shipped - timedelta(days=late.randint(3, 10))
-                                        ).isoformat()
+                placed = date.fromisoformat(o[col["order"]])
+                if placed >= onset and late.random() < size:
+                    lead = (date.fromisoformat(o[col["due"]]) - placed).days - late.randint(3, 10)
+                    o[col["due"]] = (placed + timedelta(days=max(1, lead))).isoformat()
         if cfg.scenario == "order_stall":
             stalled: set[str] = set()
             for o, s in zip(orders[:len(ships)], ships, strict=True):  # the order book's tail has no shipment

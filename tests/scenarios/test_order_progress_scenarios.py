@@ -1,0 +1,114 @@
+"""Open orders against due dates through replayed histories into a real receiver (`edgeproof replay` in its
+own process, the sim-history-finance profile, which maps the ERP's 交货日期): a plant that over-promises
+(``late_orders``) raises repay_order_due, the honest plant stays quiet and gets an order-progress section
+with a shortfall interval, and an ERP that leaves every due date empty is "not observed", never a zero.
+
+Four weeks from Monday 2026-10-12, hourly device rows to keep each replay short.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cloud_stub.analysis import analyse, verify_score
+from gateway.replay.scenarios import ScenarioConfig, write_scenario
+from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_replay
+
+DAYS = 28
+START = date(2026, 10, 12)
+
+
+def _blank_due_dates(data: Path) -> None:
+    """The ERP exports the due-date column but fills none (many do): the same history, due dates unknown."""
+    path = data / "exports" / "erp-orders" / "orders.csv"
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    col = rows[0].index("交货日期")
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows([rows[0], *([*r[:col], "", *r[col + 1:]] for r in rows[1:])])
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory,
+             scenario_receiver: LiveReceiver) -> Callable[[str], dict[str, Any]]:
+    built: dict[str, dict[str, Any]] = {}
+
+    def get(name: str) -> dict[str, Any]:
+        if name not in built:
+            scenario = "honest" if name == "no_due_dates" else name
+            root = tmp_path_factory.mktemp(f"orders-{name}")
+            meta = write_scenario(ScenarioConfig(scenario=scenario, days=DAYS, seed=1, interval_s=3600, start=START,
+                                                 finance=True), root / "data")
+            if name == "no_due_dates":
+                _blank_due_dates(root / "data")
+            ent = f"ent-orders-{name.replace('_', '-')}"
+            replay_identity(scenario_receiver, root / "state", ent, f"{ent}-gw", profile=meta["profile"])
+            run_replay(scenario_receiver, root / "state", root / "data", profile=meta["profile"])
+            tz = ZoneInfo(meta["timezone"])
+            end = date.fromisoformat(meta["end"]) + timedelta(days=1)
+            as_of = int(datetime(end.year, end.month, end.day, tzinfo=tz).timestamp())
+            built[name] = analyse(scenario_receiver.rdb, ent, as_of=as_of, days=DAYS,
+                                  signing_key=scenario_receiver.key)
+        return built[name]
+
+    return get
+
+
+def _due_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in report["repayment"]["findings"] if f["rule"] == "repay_order_due"]
+
+
+def test_honest_plant_delivers_on_time_and_stays_quiet(replayed, scenario_receiver: LiveReceiver) -> None:
+    report = replayed("honest")
+    rep = report["repayment"]
+    assert rep["observed"]["repay_order_due"] is True
+    assert _due_findings(report) == [], [f["message"] for f in _due_findings(report)]
+    oo = rep["open_orders"]
+    assert oo["assessed"] is True and oo["overdue_qty"] == 0.0
+    assert oo["deliveries"]["on_time_rate"] == 1.0 and oo["deliveries"]["late"] == 0
+    # What is owed in the next 30 days against what the plant is forecast to make: an interval, never negative.
+    due = oo["due_within_30d_qty"]
+    assert due > 0
+    s, fc = oo["shortfall"], oo["production_forecast"]
+    assert fc == {k: rep["forecasts"]["production"]["next_30d"][k] for k in ("total", "lower", "upper")}
+    assert s["lower"] == max(0.0, round(due - fc["upper"], 2)) and s["upper"] == max(0.0, round(due - fc["lower"], 2))
+    assert 0.0 <= s["lower"] <= s["expected"] <= s["upper"]
+    assert oo["shipments"]["per_day"] > 0 and oo["shipments"]["days_to_clear"] > 0
+    assert rep["forecasts"]["production"]["calibration"]["method"] == "centred-bootstrap-v1"
+    with scenario_receiver.rdb.read() as conn:
+        sid = conn.execute("SELECT max(id) FROM scores WHERE enterprise_id = ?",
+                           (report["enterprise_id"],)).fetchone()[0]
+    assert verify_score(scenario_receiver.rdb, sid)["reproducible"]
+
+
+def test_over_promising_plant_raises_the_finding(replayed) -> None:
+    honest, report = replayed("honest"), replayed("late_orders")
+    found = {f["key"].split(":")[0]: f for f in _due_findings(report)}
+    assert "overdue" in found, [f["message"] for f in report["repayment"]["findings"]]
+    od = found["overdue"]
+    assert od["severity"] in ("yellow", "orange", "red") and od["statistic"]["min_rise"] >= 0.05
+    assert od["statistic"]["mean_rise"] >= 0.1
+    assert od["compared"]["overdue_share_baseline"] == 0.0
+    if "on_time" in found:
+        assert found["on_time"]["statistic"]["on_time_rate_recent"] < 0.85
+    assert "RC11" in [r["code"] for r in report["repayment"]["reasons"]]
+    assert report["repayment"]["score"] < honest["repayment"]["score"]
+    assert report["repayment"]["open_orders"]["overdue_qty"] > 0
+    # What was made and shipped is the honest plant's: the authenticity score does not move.
+    assert report["score"] == honest["score"]
+
+
+def test_empty_due_dates_are_not_observed_never_zero(replayed) -> None:
+    report = replayed("no_due_dates")
+    rep = report["repayment"]
+    assert rep["observed"]["repay_order_due"] is False and "repay_order_due" in rep["coverage"]["not_observed"]
+    oo = rep["open_orders"]
+    assert oo["assessed"] is False and "no open orders by due date" in oo["reason"]
+    assert "shortfall" not in oo and "overdue_qty" not in oo
