@@ -9,6 +9,7 @@ Four weeks from Monday 2026-10-12, hourly device rows to keep each replay short.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from gateway.replay.scenarios import ScenarioConfig, write_scenario
 from tests.replay.replay_helpers import LiveReceiver, replay_identity, run_replay
 
 DAYS = 28
+ROOT = Path(__file__).resolve().parents[2]
 START = date(2026, 10, 12)
 
 
@@ -112,3 +114,39 @@ def test_empty_due_dates_are_not_observed_never_zero(replayed) -> None:
     oo = rep["open_orders"]
     assert oo["assessed"] is False and "no open orders by due date" in oo["reason"]
     assert "shortfall" not in oo and "overdue_qty" not in oo
+
+
+def test_the_bank_verifies_the_order_progress_it_pulls(replayed, scenario_receiver: LiveReceiver) -> None:
+    """V55-V56 (docs/wire-format.md §22) through the real feed: the honest plant's signed report passes with
+    the reference verifier and the document's own code; a receiver that shaded the shortfall or an open
+    quantity is caught."""
+    import copy
+
+    from cloud_stub import feed_verify_orders as fvo
+    from cloud_stub.banks import add_bank
+    from cloud_stub.feed_verify import _indicator_fields, verify_feed
+    report = replayed("honest")
+    ent = report["enterprise_id"]
+    token = add_bank(scenario_receiver.rdb, "bank-demo", ent)["token"]  # the bank its consent names
+    seen: dict[int, dict[str, Any]] = {}
+    summary = verify_feed(scenario_receiver.url, ent, token,
+                          on_records=lambda _b, recs, _f: seen.update({r["id"]: r for r in recs}))
+    assert summary["failed"] == 0, summary["failures"][:5]
+    signed = report  # what analyse stored and signed is what the feed serves (V24 held above)
+    compact = {rid: _indicator_fields(r) for rid, r in seen.items() if r["record"].get("type") == "indicator"}
+    records = fvo.due_records(compact)
+    assert fvo.arithmetic(signed) == [] and fvo.against_records(signed, records) == []
+    (code,) = re.findall(r"```bank-verifier\n(.*?)\n```", (ROOT / "docs" / "wire-format.md").read_text("utf-8"), re.S)
+    doc: dict[str, Any] = {}
+    exec(code, doc)  # noqa: S102 - the document's own verifier, as printed
+    doc["check_order_progress"](signed, seen)  # V55-V56 as printed
+    shaded = copy.deepcopy(signed)
+    shaded["repayment"]["open_orders"]["shortfall"]["upper"] = 0.0
+    assert any("shortfall upper" in p for p in fvo.arithmetic(shaded))
+    with pytest.raises(AssertionError, match="V55"):
+        doc["check_order_progress"](shaded, seen)
+    hidden = copy.deepcopy(signed)
+    hidden["repayment"]["open_orders"]["open_qty_by_due"][">30"] += 500.0  # not in the due sum: only V56 sees it
+    assert any("verified record says" in p for p in fvo.against_records(hidden, records))
+    with pytest.raises(AssertionError, match="V56"):
+        doc["check_order_progress"](hidden, seen)
