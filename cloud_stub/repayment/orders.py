@@ -94,15 +94,17 @@ def open_orders(ri: RepaymentInputs, production: Mapping[str, Any], horizon: int
     if len(seen) == 0:
         return {"assessed": False, "reason": "no day with every dated due bucket observed"}
     i = int(seen[-1])
-    by = {b: float(q[b][i]) for b in DATED}
-    due = by["overdue"] + by["0-7"] + by["8-30"]
+    # Every figure from the rounded ones the report states, so a bank can redo the arithmetic exactly (V55).
+    by = {b: round(float(q[b][i]), 2) for b in DATED}
+    due = round(by["overdue"] + by["0-7"] + by["8-30"], 2)
     overdue_n = counts(ri, OPEN_COUNT, "due:overdue")[i]
     none_qty = ri.daily(OPEN_QTY, "due:none")[i]
     out: dict[str, Any] = {
         "assessed": True, "as_of_day": int(ri.day_starts()[i]), "horizon_days": horizon, "unit": "units",
         "open_qty_by_due": {b: _r(v) for b, v in by.items()}, "open_qty_without_due_date": _r(none_qty),
         f"due_within_{horizon}d_qty": _r(due), "overdue_qty": _r(by["overdue"]),
-        "overdue_orders": _r(overdue_n, 0), "overdue_orders_suppressed": bool(overdue_n == 1.0),
+        "overdue_orders": _r(overdue_n, 0), "overdue_orders_suppressed": bool(np.isfinite(overdue_n)
+                                          and not np.isfinite(ri.daily(OPEN_COUNT, "due:overdue")[i])),
     }
     fc = production.get(f"next_{horizon}d") if production.get("assessed") else None
     if isinstance(fc, Mapping) and fc.get("total") is not None:
@@ -117,8 +119,8 @@ def open_orders(ri: RepaymentInputs, production: Mapping[str, Any], horizon: int
     shipped = ri.daily(SHIPPED)[recent] if ri.has(SHIPPED) else np.array([])
     days = int(np.isfinite(shipped).sum())
     if days:
-        rate = float(np.nansum(shipped)) / days
-        out["shipments"] = {"per_day": _r(rate), f"next_{horizon}d_at_recent_rate": _r(rate * horizon),
+        rate = round(float(np.nansum(shipped)) / days, 2)
+        out["shipments"] = {"per_day": rate, f"next_{horizon}d_at_recent_rate": _r(rate * horizon),
                             "days_observed": days,
                             "days_to_clear": _r(due / rate, 1) if rate > 0 else None}
     else:
