@@ -82,7 +82,7 @@ def arithmetic(report: Mapping[str, Any]) -> list[str]:
                                                         > 0.0001):
             out.append(f"open_orders: on-time rate {d['on_time_rate']} does not follow from {d['on_time']} on time "
                        f"and {d['late']} late")
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, OverflowError, TypeError, ValueError) as exc:
         out.append(f"open_orders: malformed ({type(exc).__name__}: {exc})")
     return out
 
@@ -94,10 +94,14 @@ def due_records(verified: Mapping[Any, str]) -> dict[tuple[str, int], list[tuple
     for rid, text in verified.items():
         if OPEN_QTY not in text:
             continue
-        rec = json.loads(text)
-        w = rec.get("window") or {}
-        if rec.get("name") == OPEN_QTY and isinstance(rid, int) and DAY_MIN_S <= int(w.get("len") or 0) <= DAY_MAX_S:
-            out.setdefault((str(rec.get("subject")), int(w["start"])), []).append((rid, rec.get("value")))
+        try:  # signed by a gateway, but a gateway may sign nonsense: skip what has no day window
+            rec = json.loads(text)
+            w = rec.get("window") or {}
+            day = DAY_MIN_S <= int(w.get("len") or 0) <= DAY_MAX_S
+            if rec.get("name") == OPEN_QTY and isinstance(rid, int) and day:
+                out.setdefault((str(rec.get("subject")), int(w["start"])), []).append((rid, rec.get("value")))
+        except (AttributeError, KeyError, OverflowError, TypeError, ValueError):
+            continue
     return out
 
 
@@ -120,5 +124,5 @@ def against_records(report: Mapping[str, Any], records: Mapping[tuple[str, int],
                 out.append(f"open_orders: open quantity due {b} on day {day} is {oo['open_qty_by_due'][b]}, the "
                            f"verified record says {want}")
         return out
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, OverflowError, TypeError, ValueError) as exc:
         return [f"open_orders: malformed ({type(exc).__name__}: {exc})"]

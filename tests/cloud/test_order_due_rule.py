@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from repayment_helpers import DAY, ErpFactory, count, deliver
 from rule_inputs_helpers import DAY0, evidence, push, rec
 
 from cloud_stub.db import ReceiverDB
-from cloud_stub.feed_verify_orders import arithmetic
+from cloud_stub.feed_verify_orders import against_records, arithmetic
 from cloud_stub.repayment import orders
 from cloud_stub.repayment.inputs import RepaymentInputs
 from cloud_stub.rules.repay_order_due import OrderDue
@@ -89,3 +91,23 @@ def test_without_due_dates_the_rule_is_not_observed(tmp_path: Path) -> None:
     assert oo["assessed"] is False and "no open orders by due date" in oo["reason"]
     assert arithmetic({"repayment": {"open_orders": oo}}) == []
     assert arithmetic({"repayment": {"open_orders": {**oo, "overdue_qty": 0.0}}}) != []
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                     max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["assessed", "horizon_days", "open_qty_by_due", "due_within_30d_qty",
+                                        "overdue_qty", "shortfall", "production_forecast", "shipments", "deliveries",
+                                        "as_of_day"]), _json, max_size=10), _json)
+@example({"assessed": True, "horizon_days": 30, "open_qty_by_due": {"overdue": 1, "0-7": 1, "8-30": 1, ">30": 1},
+          "due_within_30d_qty": 3, "overdue_qty": 1, "shortfall": {}, "production_forecast": {}}, [1])
+@example({"assessed": True, "horizon_days": float("inf")}, {})
+@example({"assessed": True, "as_of_day": "x", "open_qty_by_due": []}, None)
+def test_a_hostile_section_is_reported_never_a_crash(section: dict[str, Any], forecasts: Any) -> None:
+    """What a receiver serves is untrusted: the V55-V56 checks name the problem and never raise."""
+    report = {"repayment": {"open_orders": section, "forecasts": forecasts}, "inputs": {"max_record_id": 5}}
+    assert isinstance(arithmetic(report), list)
+    assert isinstance(against_records(report, {("due:overdue", 0): [(1, "x")]}), list)
