@@ -6,7 +6,7 @@ there are at least three weeks of history, fitted by maximum likelihood. Per-day
 come from the model's analytic prediction variance; the interval of a 30- or 90-day *total*
 (the days are correlated) from ``repetitions`` simulated paths with a fixed random state, so the
 same history gives the same numbers bit for bit (the report must rescore identically).
-Negative simulated days are clipped at zero (a plant does not un-produce).
+Negative simulated days are clipped at zero (a plant does not un-produce; uncalibrated only, see below).
 
 Calibration (``calibration="centred-bootstrap-v1"``, the repayment table's ``forecast.calibration``
 from repayment-v2 on). The backtest (bench/forecast_backtest.py) found the nominal 90 % interval of the
@@ -24,8 +24,9 @@ So the calibrated forecast draws the residuals *centred* (minus their mean; an o
 bootstrap) and takes the interval of a total from the unclipped simulated deviations around the point
 forecast, clipping only the bounds at zero. On the backtest that brings the 90 % interval to ~90 %
 (docs/benchmarks.md). A split-conformal widening from the enterprise's own in-sample 30-day errors was
-tried first: those errors never exceeded the simulated half-width (the factor came out 1.0 on every
-enterprise), because the misses were the band's shift, not its width. The draw uses the same fixed
+tried first: those errors stayed inside the simulated half-width (the factor came out 1.0 for the median
+enterprise and for every one whose actual fell outside), because the misses were the band's shift, not
+its width. The draw uses the same fixed
 seed, so a report still rescores bit for bit; ``None`` keeps what repayment-v1 reports state.
 
 statsmodels is imported lazily: it costs about a second, and a receiver that never forecasts
