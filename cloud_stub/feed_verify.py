@@ -59,6 +59,7 @@ from typing import Any
 
 from cloud_stub import feed_verify_disputes as fvd
 from cloud_stub import feed_verify_facility as fvf
+from cloud_stub import feed_verify_orders as fvo
 from cloud_stub.access_log_chain import GENESIS as ACCESS_GENESIS
 from cloud_stub.access_log_chain import entry_hash as access_entry_hash
 from cloud_stub.feed_verify_heads import Heads
@@ -355,6 +356,7 @@ def _verify_enterprise(
     counts: dict[str, int] = {}
     listed: set[Any] = set()
     later: list[dict[str, Any]] = []
+    score_items: list[dict[str, Any]] = []  # for the order-progress checks, once the indicators are in (V55-V56)
     for what in ("findings", "alerts"):
         word.check_tip_still_served(what, lambda q, w=what: _signed_get(http, f"/v1/feed/{ent}/{w}?{q}", receiver_pk),
                                     report.feed)
@@ -370,6 +372,7 @@ def _verify_enterprise(
             else:
                 if what == "scores":
                     _check_scores(report, items, receiver_pk, enterprise)
+                    score_items.extend(i for i in items if isinstance(i, dict))
                 word.take(what, items, report.feed)  # check V28
                 if what == "findings":
                     finding_items.update({i["hash"]: i for i in items if isinstance(i, dict)
@@ -384,6 +387,7 @@ def _verify_enterprise(
         records_pass()
         _check_indicators(report, later, state.indicators, state.failed, listed)
     _check_indicators_complete(report, state.indicators, listed, must_upto)
+    _check_order_progress(report, score_items, state.indicators)  # V55-V56 (§23)
     # The enterprise's disputes and confirmations, and this bank's decisions (§12.4).
     dpage = http.get(f"/v1/feed/{ent}/disputes", auth=True)
     ditems = fvd.check_page(dpage, receiver_pk, enterprise, report.feed)  # check V43
@@ -848,3 +852,17 @@ def _check_portfolio(http: _Http, report: _Report, receiver_pk: bytes,
             report.feed(f"{eid}: latest score page: receiver signature: {exc}")
     fvf.check_portfolio_numbers(page, facilities, scores, report.feed)  # check V50
     return len(page.get("enterprises", []))
+
+
+def _check_order_progress(report: _Report, items: list[dict[str, Any]], verified: dict[Any, str]) -> None:
+    """The order progress each score report states (docs/wire-format.md §23): its arithmetic, and its open
+    quantities against the verified records where this run verified them."""
+    records = fvo.due_records(verified)
+    for s in items:
+        rep = s.get("report")
+        if not isinstance(rep, dict):
+            continue
+        for problem in fvo.arithmetic(rep):  # check V55
+            report.feed(f"score {s.get('id')}: {problem}")
+        for problem in fvo.against_records(rep, records):  # check V56
+            report.feed(f"score {s.get('id')}: {problem}")

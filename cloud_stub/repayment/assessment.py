@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cloud_stub.errors import ReceiverError
-from cloud_stub.repayment import forecast
+from cloud_stub.repayment import forecast, orders
 from cloud_stub.repayment.config import BUCKETS, RepaymentConfig
 from cloud_stub.repayment.inputs import RepaymentInputs
 from cloud_stub.rule_inputs import RuleInputs
@@ -98,7 +98,7 @@ def _forecasts(ri: RepaymentInputs, cfg: RepaymentConfig) -> dict[str, Any]:
         if not ri.has(name):
             out[what] = {"assessed": False, "reason": f"no {name} records"}
             continue
-        got = forecast.forecast(ri.daily(name), cfg.horizons, cfg.forecast_level)
+        got = forecast.forecast(ri.daily(name), cfg.horizons, cfg.forecast_level, cfg.forecast_calibration)
         out[what] = {**got, "indicator": name, "unit": unit}
     return out
 
@@ -127,11 +127,22 @@ def _cash_flow(ri: RepaymentInputs, cfg: RepaymentConfig) -> dict[str, Any]:
     return out
 
 
-def _open_orders(ri: RepaymentInputs) -> dict[str, Any]:
+def _open_orders(ri: RepaymentInputs, cfg: RepaymentConfig, forecasts: Mapping[str, Any]) -> dict[str, Any]:
+    if cfg.orders_horizon is not None:  # repayment-v2 on: against due dates (cloud_stub/repayment/orders.py)
+        got = orders.open_orders(ri, forecasts.get("production") or {}, cfg.orders_horizon)
+        pipeline = _pipeline(ri)
+        return {**got, **pipeline}
+    # repayment-v1 (its reports rescore as they were made): no due dates reached the receiver then.
     out: dict[str, Any] = {"assessed": False,
                            "reason": "progress against due dates needs each open order's due date, which no ERP "
                                      "indicator carries to the receiver (erp.orders_open_by_stage counts open orders "
                                      "by stage only)"}
+    return {**out, **_pipeline(ri)}
+
+
+def _pipeline(ri: RepaymentInputs) -> dict[str, Any]:
+    """The open pipeline by stage on the latest day it was observed (erp.orders_open_by_stage)."""
+    out: dict[str, Any] = {}
     subjects = sorted(s for s in ri.ev.subjects(OPEN_BY_STAGE))
     if subjects:
         per = {s: ri.daily(OPEN_BY_STAGE, s) for s in subjects}
@@ -185,8 +196,9 @@ def assess(ev: RuleInputs, ctx: RepaymentContext, as_of: int) -> dict[str, Any]:
             why.append("insufficient data")
         out.update(status="assessed", score=score, grade=INSUFFICIENT if insufficient else grade, score_grade=grade,
                    level=level, level_because=why, reasons=_reasons(cfg, findings, lost, insufficient, share))
+    fcs = _forecasts(ri, cfg)
     out.update(findings=[{**f.to_json(), "dedupe": f.dedupe} for f in findings],
-               forecasts=_forecasts(ri, cfg), cash_flow=_cash_flow(ri, cfg), open_orders=_open_orders(ri),
+               forecasts=fcs, cash_flow=_cash_flow(ri, cfg), open_orders=_open_orders(ri, cfg, fcs),
                basis={"max_outside_id": ctx.max_outside_id, "outside": list(ctx.outside)})
     return out
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from cloud_stub.scoring.config import GRADES, LEVELS, ConfigError, content_sha256
 
+CALIBRATIONS = ("centred-bootstrap-v1",)
+
 CONFIG_DIR = Path(__file__).parent
-DEFAULT_VERSION = "repayment-v1"
+DEFAULT_VERSION = "repayment-v2"
 BUCKETS = ("current", "1-30", "31-60", "61-90", ">90")
 _CODE = re.compile(r"^RC\d{2}$")
 
@@ -38,6 +40,11 @@ class RepaymentConfig:
     horizons: tuple[int, ...]
     reasons: Mapping[str, tuple[str, str]]
     sha256: str
+    # From repayment-v2 on (absent in v1, whose reports must rescore as they were made): how the forecast
+    # intervals are calibrated (cloud_stub/repayment/forecast.py, CALIBRATIONS) and the horizon of the
+    # open orders' progress against due dates (cloud_stub/repayment/orders.py); None: not done.
+    forecast_calibration: str | None = None
+    orders_horizon: int | None = None
 
 
 def shipped_path(version: str) -> Path:
@@ -82,8 +89,8 @@ def load_repayment_config(path: str | Path | None = None,
         raise ConfigError(path, "(file)", "a readable TOML file", exc.strerror) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(path, "(file)", "valid UTF-8 TOML", str(exc)) from exc
-    _exact(path, "(top)", data, ("repayment", "points", "grades", "level", "coverage", "cash_flow", "forecast",
-                                 "reasons"))
+    _exact(path, "(top)", {k: v for k, v in data.items() if k != "orders"},
+           ("repayment", "points", "grades", "level", "coverage", "cash_flow", "forecast", "reasons"))
     version = _table(path, data, "repayment").get("version")
     if not isinstance(version, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", version):
         raise ConfigError(path, "repayment.version", "a plain lower-case name such as 'repayment-v1'", version)
@@ -115,7 +122,21 @@ def load_repayment_config(path: str | Path | None = None,
         _exact(path, f"cash_flow.collect_{h}", t, BUCKETS)
         collect[h] = {b: _num(path, f"cash_flow.collect_{h}.{b}", t[b], 0, 1) for b in BUCKETS}
     fc = _table(path, data, "forecast")
-    _exact(path, "forecast", fc, ("level", "horizons"))
+    _exact(path, "forecast", {k: v for k, v in fc.items() if k != "calibration"}, ("level", "horizons"))
+    calibration = fc.get("calibration")
+    if calibration is not None and calibration not in CALIBRATIONS:
+        raise ConfigError(path, "forecast.calibration", f"one of {', '.join(CALIBRATIONS)}", calibration)
+    orders_horizon = None
+    if "orders" in data:
+        ot = _table(path, data, "orders")
+        _exact(path, "orders", ot, ("horizon_days",))
+        h = ot["horizon_days"]
+        if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 366:
+            raise ConfigError(path, "orders.horizon_days", "whole days from 1 to 366", h)
+        if h not in tuple(fc["horizons"]):
+            raise ConfigError(path, "orders.horizon_days", f"one of forecast.horizons {fc['horizons']} (the shortfall "
+                                                           "compares with that horizon's production forecast)", h)
+        orders_horizon = h
     hz = fc["horizons"]
     if not isinstance(hz, list) or not hz or any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 366
                                                  for h in hz):
@@ -137,4 +158,5 @@ def load_repayment_config(path: str | Path | None = None,
         level_by_grade=dict(by_grade), red_any=str(lvl["red_any"]), orange_any=str(lvl["orange_any"]),
         min_share=_num(path, "coverage.min_share", cov["min_share"], 0, 1), collect=collect,
         forecast_level=_num(path, "forecast.level", fc["level"], 0.5, 0.999), horizons=tuple(hz),
-        reasons=reasons, sha256=content_sha256(data))
+        reasons=reasons, sha256=content_sha256(data), forecast_calibration=calibration,
+        orders_horizon=orders_horizon)

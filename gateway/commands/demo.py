@@ -191,6 +191,21 @@ def _repayment_text(rep: dict[str, Any]) -> str:
         score=rep["score"], grade=rep["grade"], level=rep["level"], seen=seen, reasons=reasons)
 
 
+def _order_progress_text(oo: dict[str, Any] | None) -> str:
+    """Open orders against due dates (the repayment assessment's ``open_orders``; docs/scoring.md)."""
+    if not oo:
+        return _("none")
+    if not oo.get("assessed"):
+        return _("not observed ({why})").format(why=oo.get("reason") or _("no due dates"))
+    s, d = oo.get("shortfall") or {}, oo.get("deliveries") or {}
+    rate = d.get("on_time_rate")
+    return _("{due:,.0f} units due within {h} days ({overdue:,.0f} overdue); shortfall against the production "
+             "forecast {lo:,.0f}-{hi:,.0f}; on time {rate}").format(
+        due=oo.get(f"due_within_{oo.get('horizon_days')}d_qty") or 0, h=oo.get("horizon_days"),
+        overdue=oo.get("overdue_qty") or 0, lo=s.get("lower") or 0, hi=s.get("upper") or 0,
+        rate=_("unknown") if rate is None else f"{rate:.0%}")
+
+
 def _rescore_text(r: dict[str, Any] | None) -> str:
     if r is None:
         return _("not run (no history)")
@@ -457,6 +472,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
     summary["repayment"] = {k: rep.get(k) for k in ("status", "score", "grade", "level")} | {
         "reasons": [f"{r['code']} {r['text']}" for r in rep.get("reasons") or []],
         "rules_observed": cov.get("observed"), "rules": cov.get("rules")}
+    summary["order_progress"] = rep.get("open_orders")
     ok = (summary["readings_stored"] > 0 and summary["indicators_made"] > 0 and summary["batches_made"] > 0
           and summary["batches_acknowledged"] == summary["batches_made"] and summary["batches_rejected"] == 0
           and summary["feed_batches"] == summary["batches_made"] and summary["records_failed"] == 0
@@ -496,6 +512,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
                 scores=summary["history_scores_verified"]),
             _("  score                {text}").format(text=_score_text(summary["score"])),
             _("  repayment capacity   {text}").format(text=_repayment_text(summary["repayment"])),
+            _("  order progress       {text}").format(text=_order_progress_text(summary["order_progress"])),
             _("  collateral coverage  {text}").format(text=_coverage_text(coverage)),
             _("  bank rescore         {text}").format(text=_rescore_text(summary["score_rescored"])),
             _("  evidence bundle      {text}").format(text=_evidence_text(evidence)),

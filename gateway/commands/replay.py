@@ -110,7 +110,7 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
               help=_("mixed: the dispatch camera counts cartons of 24/60/200 parts by product."))
 @click.option("--finance", is_flag=True,
               help=_("Also write the ERP's receivables and purchases (replay with --profile sim-history-finance); "
-                   "always on for slow_payers, order_stall, revenue_drop and concentrated."))
+                   "always on for slow_payers, order_stall, revenue_drop, concentrated and late_orders."))
 def generate(name: str, days: int, seed: int, out: Path, start: str | None, interval_s: int, plant: str,
              size: float | None, onset_day: int | None, packs: str, finance: bool) -> None:
     """Write a synthetic factory history (device CSVs, MES/ERP exports) for hardware_profiles/sim-history."""

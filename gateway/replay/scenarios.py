@@ -41,10 +41,10 @@ from gateway.profile import load_profile
 from gateway.replay.data import EXPORTS
 
 SCENARIOS = ("honest", "inflated", "drift", "collateral_removed", "offline", "phantom_shipments", "idle_claims",
-             "collateral_steps", "slow_payers", "order_stall", "revenue_drop", "concentrated")
+             "collateral_steps", "slow_payers", "order_stall", "revenue_drop", "concentrated", "late_orders")
 # Repayment-capacity patterns (docs/replay.md): they change only the ERP's finance records and
 # always write the receivables and purchases exports, which need the sim-history-finance profile.
-FINANCE_SCENARIOS = ("slow_payers", "order_stall", "revenue_drop", "concentrated")
+FINANCE_SCENARIOS = ("slow_payers", "order_stall", "revenue_drop", "concentrated", "late_orders")
 FINANCE_PROFILE = "sim-history-finance"
 SUPPLIERS = ("常州塑化原料有限公司", "无锡模具钢材", "宁波包装材料厂", "昆山五金配件", "嘉兴物流服务", "南通色母粒")
 PREHISTORY_DAYS = 120  # invoices issued before the history starts: an open book in steady state
@@ -62,6 +62,8 @@ SIZES: dict[str, tuple[str, float]] = {
     "order_stall": ("share of orders produced from the onset on that are never shipped or invoiced", 1.0),
     "revenue_drop": ("share of the orders booked from the onset on that shrink to a tenth", 0.8),
     "concentrated": ("share of orders going to one customer", 0.85),
+    "late_orders": ("share of the orders placed from the onset on that are promised 3-10 days sooner than the plant "
+                    "ships", 0.6),
 }
 # Parts per carton counted at the dispatch door, per product, when packs are mixed.
 PACKS = {"外壳 HS-12": 24, "端盖 EC-30": 60, "卡扣 CL-05": 200}
@@ -133,7 +135,8 @@ class ScenarioConfig:
                    "collateral_removed": max(1, self.days - 10), "offline": max(14, self.days // 2),
                    "phantom_shipments": max(14, self.days - 14), "idle_claims": max(14, self.days - 14),
                    "collateral_steps": max(1, self.days - 10), "slow_payers": max(7, self.days // 4),
-                   "order_stall": max(14, self.days - 10), "revenue_drop": max(14, self.days - 14)}
+                   "order_stall": max(14, self.days - 10), "revenue_drop": max(14, self.days - 14),
+                   "late_orders": max(14, self.days - 14)}
         return min(default.get(self.scenario, 0), max(0, self.days - 1))
 
 
@@ -511,20 +514,27 @@ class Factory:
                            (d - timedelta(days=rng.randint(7, 14))).isoformat(), (d - timedelta(days=1)).isoformat(),
                            d.isoformat(), inv.isoformat() if inv <= end else "",
                            paid.isoformat() if paid <= end else ""])
+        # Due dates (交货日期), from their own stream so every other value of a seed stays as it was: the
+        # plant promises delivery 0-3 days after the day it will ship (an honest plant ships on time).
+        dues = random.Random(f"{self.cfg.seed}:due")
+        for o in orders:
+            o.append((date.fromisoformat(o[7]) + timedelta(days=dues.randint(0, 3))).isoformat())
         # Orders already placed for deliveries after the end: a real order book runs one to two weeks
         # ahead, and without them the last fortnight would look like falling sales.
         book = random.Random(f"{self.cfg.seed}:order-book")
         ahead = [o for o in orders if date.fromisoformat(o[6]) >= end - timedelta(days=14)]
         for n, o in enumerate(ahead, start=1):
+            lead = date.fromisoformat(o[10]) - date.fromisoformat(o[5])
             placed = date.fromisoformat(o[5]) + timedelta(days=14 + book.randint(-1, 1))
             if placed <= end:
-                orders.append([f"SO-F{n:04d}", o[1], o[2], o[3], o[4], placed.isoformat(), "", "", "", ""])
+                orders.append([f"SO-F{n:04d}", o[1], o[2], o[3], o[4], placed.isoformat(), "", "", "", "",
+                               (placed + lead).isoformat()])
         if self.cfg.has_finance:
             ships, orders = self.finance_exports(ex, ships, orders)
         _write_csv(ex / "erp-shipments" / "shipments.csv", ["发货单号", "日期", "客户", "产品", "数量"],
                    [[s["ship_no"], s["date"].isoformat(), s["customer"], s["product"], s["qty"]] for s in ships])
         _write_csv(ex / "erp-orders" / "orders.csv", ["订单号", "客户", "产品", "数量", "单价", "日期", "完工日期",
-                                                       "发货日期", "开票日期", "回款日期"], orders)
+                                                       "发货日期", "开票日期", "回款日期", "交货日期"], orders)
         _write_csv(ex / "wms-stock-moves" / "moves.csv", ["单号", "时间", "方向", "重量", "库位"],
                    [list(m.values()) for m in self.moves])
 
@@ -539,12 +549,14 @@ class Factory:
         steady state when the history starts. Patterns from the onset: ``slow_payers`` leaves that
         share of the payments due unpaid; ``order_stall`` leaves orders produced but never shipped,
         invoiced or paid; ``revenue_drop`` books smaller orders; ``concentrated`` sends most orders to
-        one customer.
+        one customer; ``late_orders`` promises that share of the orders placed from the onset on 3-10 days
+        sooner than the plant ships (over-promising: overdue orders pile up and on-time delivery falls, while
+        what was made and shipped stays the same).
         """
         cfg, rng = self.cfg, random.Random(f"{self.cfg.seed}:finance")
         end, onset = self.days[-1], self.days[self.onset]
         size = cfg.size if cfg.size is not None else SIZES.get(cfg.scenario, ("", 0.0))[1]
-        col = {"order": 5, "produced": 6, "shipped": 7, "invoiced": 8, "paid": 9}
+        col = {"order": 5, "produced": 6, "shipped": 7, "invoiced": 8, "paid": 9, "due": 10}
         if cfg.scenario == "concentrated":
             for o in orders:
                 if rng.random() < size:
@@ -553,6 +565,13 @@ class Factory:
             for o in orders:
                 if date.fromisoformat(o[col["order"]]) >= onset and rng.random() < size:
                     o[3] = max(1, round(o[3] * 0.1))
+        if cfg.scenario == "late_orders":
+            late = random.Random(f"{cfg.seed}:late")  # its own stream: the invoices stay the honest plant's
+            for o in orders:
+                placed = date.fromisoformat(o[col["order"]])
+                if placed >= onset and late.random() < size:
+                    lead = (date.fromisoformat(o[col["due"]]) - placed).days - late.randint(3, 10)
+                    o[col["due"]] = (placed + timedelta(days=max(1, lead))).isoformat()
         if cfg.scenario == "order_stall":
             stalled: set[str] = set()
             for o, s in zip(orders[:len(ships)], ships, strict=True):  # the order book's tail has no shipment

@@ -119,6 +119,8 @@ def run(v: dict[str, Any], f: dict[str, Any]) -> None:
     for item in f["indicators"]["items"]:
         v["check_indicator"](item, verified)  # V25
     v["check_indicators_complete"](f["indicators"]["items"], verified)  # V26
+    for item in f["scores"]["items"]:
+        v["check_order_progress"](item["report"], verified)  # V55-V56 (§23)
     if "access_log" in f:
         v["check_access_log"](f["access_log"]["items"], f["access_log"]["head"], "ent-1")  # V33-V36
 

@@ -72,9 +72,10 @@ def test_report_carries_the_repayment_assessment_and_rescores(receiver, tmp_path
     assert codes[:2] == ["RC01", "RC08"] and rep["reasons"][0]["numbers"]["gap_pp"] > 80
     assert rep["basis"]["outside"][0]["sha256"] == digest and rep["basis"]["max_outside_id"] == 1
     assert rep["forecasts"]["production"]["assessed"] and rep["cash_flow"]["assessed"]
-    assert rep["open_orders"]["assessed"] is False  # due dates do not reach the receiver
-    assert rep["coverage"]["not_observed"] == ["repay_concentration", "repay_dso_trend", "repay_outside_news",
-                                               "repay_outside_registry"]
+    assert rep["open_orders"]["assessed"] is False  # this ERP sends no due dates: not observed, never a zero
+    assert "no open orders by due date" in rep["open_orders"]["reason"]
+    assert rep["coverage"]["not_observed"] == ["repay_concentration", "repay_dso_trend", "repay_order_due",
+                                               "repay_outside_news", "repay_outside_registry"]
     # Signed with the rest, reproducible by the receiver...
     with receiver.rdb.read() as conn:
         sid = conn.execute("SELECT max(id) FROM scores").fetchone()[0]

@@ -163,7 +163,7 @@ def test_every_pattern_has_a_size_unit_and_the_cli_writes_it(tmp_path: Path) -> 
     assert set(SIZES) == {"inflated", "drift", "collateral_removed", "collateral_steps", "offline",
                           "phantom_shipments", "idle_claims",
                           # the repayment patterns of `replay generate --finance` (issue 15)
-                          "slow_payers", "order_stall", "revenue_drop", "concentrated"}
+                          "slow_payers", "order_stall", "revenue_drop", "concentrated", "late_orders"}
     out = tmp_path / "cli"
     proc = edgeproof("replay", "generate", "--scenario", "inflated", "--plant", "realistic", "--size", "0.15",
                      "--days", "10", "--onset-day", "5", "--interval", "3600", "--start", "2026-03-02",
