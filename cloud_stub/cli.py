@@ -19,7 +19,7 @@ import click
 
 from cloud_stub import serve_ops as _serve_ops
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, text
 
 
 def _open(db: str) -> Any:
@@ -33,7 +33,7 @@ def _open(db: str) -> Any:
 
 
 def _fail(exc: ReceiverError) -> None:
-    click.echo(_("error: {code}: {message}").format(code=exc.code, message=exc.message), err=True)
+    click.echo(_("error: {code}: {message}").format(code=exc.code, message=text(exc.message)), err=True)
     sys.exit(1)
 
 
@@ -494,10 +494,10 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
                              "from {gateways} gateway(s), {scores} score report(s); verified {verified}, failed "
                              "{failed}").format(**counts))
         for f in out["failures"][:50]:
-            click.echo(_("  FAIL {failure}").format(failure=f))
+            click.echo(_("  FAIL {failure}").format(failure=text(f)))
         for s in summaries:
             for n in s.get("notices", []):
-                click.echo(_("  NOTE {enterprise}: {notice}").format(enterprise=s["enterprise_id"], notice=n))
+                click.echo(_("  NOTE {enterprise}: {notice}").format(enterprise=s["enterprise_id"], notice=text(n)))
         if len(out["failures"]) > 50:
             click.echo(_("  ... {n} more").format(n=len(out["failures"]) - 50))
         for s in summaries:
@@ -541,7 +541,7 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
             click.echo(_("score {score_id} of {enterprise}: NOT recomputed identically ({what})").format(
                 score_id=out["score_id"], enterprise=enterprise, what=what))
             for p in out["problems"][:50]:
-                click.echo(_("  FAIL {failure}").format(failure=p))
+                click.echo(_("  FAIL {failure}").format(failure=text(p)))
     sys.exit(0 if out["ok"] else 1)
 
 

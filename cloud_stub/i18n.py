@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
+from cloud_stub.texts import render
+
 DOMAIN = "edgeproof_receiver"
 LOCALE_DIR = Path(__file__).with_name("locale")
 DEFAULT = "en"
@@ -115,6 +117,18 @@ def _(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translation(_cli_locale).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """A short word whose meaning depends on what it is about (``pgettext("dispute status", "rejected")``
+    and ``pgettext("batch status", "rejected")`` may read differently); Babel extracts it with its context."""
+    return translation(_cli_locale).pgettext(context, message)
+
+
+def text(value: Any) -> str:
+    """A text made in English as a :class:`cloud_stub.texts.Msg` (a verifier failure, a receiver error's
+    message, an exception carrying one), in the operator's language; anything else as it is."""
+    return render(value, _)
 
 
 def display_width(text: str) -> int:
