@@ -86,7 +86,8 @@ class ChainCheck:
             h, prev = it.get("hash"), it.get("prev")
             if h is None:
                 if self.last is not None:
-                    out.append(msg("{where}: not hash-chained, after chained {chain}s (edited or inserted)", where=where,
+                    out.append(msg("{where}: not hash-chained, after chained {chain}s (edited or inserted)",
+                                   where=where,
                                    chain=noun))
                 continue
             served_sha = it.get("detail_sha256")

@@ -99,12 +99,14 @@ def _named_differences(stored: Mapping[str, Any], fresh: Mapping[str, Any], wher
                 out.append(msg("{where}repayment {field}: served {served}, recomputed {recomputed}", where=where,
                                field=k, served=json.dumps(ra.get(k))[:120], recomputed=json.dumps(rb.get(k))[:120]))
         if not out and wire.canonical_json(ra) != wire.canonical_json(rb):
-            out += [msg("{where}repayment differs at {path}", where=where, path=p) for p in diff(ra, rb, "$.repayment", 5)]
+            out += [msg("{where}repayment differs at {path}", where=where, path=p)
+                    for p in diff(ra, rb, "$.repayment", 5)]
     fa = {(f.get("rule"), f.get("dedupe")): f for f in stored.get("findings") or [] if isinstance(f, dict)}
     fb = {(f.get("rule"), f.get("dedupe")): f for f in fresh.get("findings") or [] if isinstance(f, dict)}
     for key in sorted(set(fa) | set(fb), key=str):
         if key not in fb:
-            out.append(msg("{where}finding {rule} {dedupe}: served but not recomputed (added by the receiver)", where=where,
+            out.append(msg("{where}finding {rule} {dedupe}: served but not recomputed (added by the receiver)",
+                           where=where,
                            rule=key[0], dedupe=key[1]))
         elif key not in fa:
             out.append(msg("{where}finding {rule} {dedupe}: recomputed but not served (removed by the receiver)",

@@ -183,7 +183,8 @@ def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: st
             if page.get("enterprise_id") != enterprise or page.get("cursor") != cursor:  # check V4
                 raise wire.WireError("page_mismatch", msg("page is for another enterprise or cursor"))
         except _ERRORS as exc:
-            report.feed(msg("{what} page {n} (cursor {cursor}): receiver signature: {error}", what=what, n=n, cursor=cursor,
+            report.feed(msg("{what} page {n} (cursor {cursor}): receiver signature: {error}", what=what, n=n,
+                            cursor=cursor,
                             error=exc))
         yield page
         seen.add(cursor)
@@ -594,7 +595,8 @@ class _RecordState:
             self.seen_ids.add(rid)
             if problem:
                 self.failed.add(rid)
-                report.note(msg("record {record} (batch {batch} index {index}): {problem}", record=rid, batch=str(h)[:16],
+                report.note(msg("record {record} (batch {batch} index {index}): {problem}", record=rid,
+                                 batch=str(h)[:16],
                                  index=idx, problem=problem))
             elif isinstance(r.get("record"), dict) and r["record"].get("type") == "indicator":
                 self.indicators[rid] = _indicator_fields(r)
@@ -700,7 +702,8 @@ def _check_chains(
                     else "withheld batch (receiver's word)"
                 declared.append({"gateway_id": gw, "first": prev_seq + 1, "last": seq - 1, "declared_in": source})
             else:
-                report.feed(msg("{where}: seq {first}..{last} missing, not declared dropped", where=where, first=prev_seq + 1,
+                report.feed(msg("{where}: seq {first}..{last} missing, not declared dropped", where=where,
+                                first=prev_seq + 1,
                                 last=seq - 1))
             prev_seq, prev_hash = seq, h
         new_tips[gw] = [prev_seq, prev_hash]

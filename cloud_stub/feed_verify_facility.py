@@ -87,10 +87,12 @@ def check_facility(item: Any, enterprise: str, bank: str, fail: Fail) -> None:
             value = float(cov) * float(c["outstanding"])
             slack = ROUNDING * float(c["outstanding"])
             if value + slack < float(lo) or (hi is not None and value - slack > float(hi)):
-                fail(msg("{where}: coverage {coverage} x outstanding {outstanding} is outside the value range {low}-{high}",
+                fail(msg("{where}: coverage {coverage} x outstanding {outstanding} is outside the value range "
+                         "{low}-{high}",
                          where=where, coverage=cov, outstanding=c["outstanding"], low=lo, high=hi))
         if bool(c["stale_prices"]) != ("stale_price" in flags):
-            fail(msg("{where}: stale prices {stale} but flags {flags}", where=where, stale=c["stale_prices"], flags=flags))
+            fail(msg("{where}: stale prices {stale} but flags {flags}", where=where, stale=c["stale_prices"],
+                     flags=flags))
     except (KeyError, TypeError, ValueError) as exc:
         fail(msg("{where}: malformed coverage ({kind}: {error})", where=where, kind=type(exc).__name__, error=exc))
 
@@ -139,5 +141,6 @@ def check_portfolio_numbers(page: dict[str, Any], facilities: dict[str, dict[str
             for fid in set(shown) & set(mine):
                 if not (_same(shown[fid].get("coverage"), mine[fid].get("coverage"))
                         and _same(shown[fid].get("level"), mine[fid].get("level"))):
-                    fail(msg("portfolio: {enterprise}: facility {facility}: coverage/level differ from the facilities page",
+                    fail(msg("portfolio: {enterprise}: facility {facility}: coverage/level differ from the facilities "
+                             "page",
                              enterprise=ent, facility=fid))

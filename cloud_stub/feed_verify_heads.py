@@ -167,7 +167,8 @@ class Heads:
                 stmt = wire.verify_head_statement(signed, keys.get(gw, signed.kid))
                 if stmt["gateway"] != gw or stmt["enterprise"] != enterprise:
                     raise wire.WireError("gateway_mismatch", msg("it is about {gateway} of {enterprise}",
-                                                                 gateway=stmt["gateway"], enterprise=stmt["enterprise"]))
+                                                                 gateway=stmt["gateway"],
+                                                                 enterprise=stmt["enterprise"]))
             except (wire.WireError, KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
                 report.feed(msg("gateway {gateway}: a head statement kept by an earlier run does not verify: {error}",
                                 gateway=gw, error=exc) if kept_before else

@@ -97,7 +97,8 @@ class ReceiverWord:
                     win = f.get("window") or {}
                     if (f.get("rule"), f.get("version"), win.get("start"), win.get("end")) not in withheld \
                             and not any(k[0] == f.get("rule") for k in by_dedupe):
-                        fail(msg("score {score}: finding {rule} {window} is not in the findings feed (deleted)", score=sid,
+                        fail(msg("score {score}: finding {rule} {window} is not in the findings feed (deleted)",
+                                 score=sid,
                                  rule=f.get("rule"), window=win))
                     continue
                 if key not in by_dedupe:

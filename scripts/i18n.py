@@ -121,7 +121,8 @@ def problems(root: Path = ROOT) -> list[str]:
                     if not all(strings):
                         out.append(f"{rel}: untranslated {_label((mid, ctx))}")
                     elif m.fuzzy:
-                        out.append(f"{rel}: fuzzy {_label((mid, ctx))} (check the translation, then remove the fuzzy flag)")
+                        out.append(f"{rel}: fuzzy {_label((mid, ctx))} "
+                                   "(check the translation, then remove the fuzzy flag)")
                     else:
                         ids = mid if isinstance(mid, tuple) else (mid,)
                         need = set().union(*(PLACEHOLDER.findall(i) for i in ids))
