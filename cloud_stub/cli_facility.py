@@ -17,10 +17,8 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import N_, _, display_width, pad
-
-# A covenant's status is data (`--json`); this is how each reads in the table (``_(status)``).
-COVENANT_STATUS_TEXTS = (N_("met"), N_("breached"), N_("not observed"), N_("undetermined"))
+from cloud_stub.i18n import _, display_width, pad
+from cloud_stub.status_text import covenant_status
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL."))
@@ -230,7 +228,7 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
                 seen = _("not observed") if c["observed"] is None else f"{c['observed']:g}"
                 click.echo("    " + _("covenant {covenant}  limit {limit}  observed {observed}  {status}").format(
                     covenant=c["covenant"] + (":" + c["side"] if c.get("side") else ""), limit=f"{c['limit']:g}",
-                    observed=seen, status=_(c["status"].replace("_", " "))))
+                    observed=seen, status=covenant_status(c["status"])))
         for sk in out["skipped"]:
             click.echo(_("{bank}  {facility}  {enterprise}  skipped: {reason}").format(
                 bank=out["bank"], facility=sk["facility_id"], enterprise=sk["enterprise_id"], reason=sk["reason"]))
