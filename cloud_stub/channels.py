@@ -24,6 +24,7 @@ from typing import Any
 from cloud_stub.db import iso, utc_now
 from cloud_stub.enrollment import check_id
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 KINDS = ("webhook", "smtp", "apprise")
 OWNER_OPERATOR = "operator"
@@ -143,10 +144,12 @@ def add(rdb: Any, name: str, kind: str, config: dict[str, Any], bank_id: str | N
         if bank_id is not None:
             check_id(bank_id, "bank name")
             if conn.execute("SELECT 1 FROM banks WHERE id = ?", (bank_id,)).fetchone() is None:
-                raise ReceiverError("unknown_bank", f"no bank {bank_id!r} (add it with `edgeproof cloud bank add`)",
+                raise ReceiverError("unknown_bank", msg("no bank {bank_id} (add it with `edgeproof cloud bank "
+                                                        "add`)", bank_id=repr(bank_id)),
                                     404, status="error")
         if conn.execute("SELECT 1 FROM alert_channels WHERE name = ?", (name,)).fetchone() is not None:
-            raise ReceiverError("channel_exists", f"a channel named {name!r} exists (remove it first)", 409,
+            raise ReceiverError("channel_exists", msg("a channel named {name} exists (remove it first)",
+                                                      name=repr(name)), 409,
                                 status="error")
         top = conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
         cid = conn.execute(
@@ -173,7 +176,7 @@ def get(conn: Any, name: str) -> Channel:
     r = conn.execute(f"SELECT {_COLS} FROM alert_channels WHERE name = ? AND removed_at IS NULL",
                      (name,)).fetchone()
     if r is None:
-        raise ReceiverError("unknown_channel", f"no channel named {name!r}", 404, status="error")
+        raise ReceiverError("unknown_channel", msg("no channel named {name}", name=repr(name)), 404, status="error")
     return _row(r)
 
 

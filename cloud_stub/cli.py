@@ -313,7 +313,7 @@ def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | N
     try:
         done = analyse_all(rdb, at, days, config_path, key, None if all_ else [enterprise])
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(text(exc)) from exc
     finally:
         rdb.close()
     if as_json:
@@ -408,7 +408,7 @@ def move_store_cmd(source: str, target: str, as_json: bool) -> None:
     try:
         out = move_store(source, target)
     except (MoveError, RuntimeError) as exc:
-        raise click.ClickException(_("{error} (nothing was committed to the target)").format(error=exc)) from None
+        raise click.ClickException(_("{error} (nothing was committed to the target)").format(error=text(exc))) from None
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -451,7 +451,7 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
         try:
             state = feed_verify_state.load(state_path, url)
         except feed_verify_state.StateError as exc:
-            click.echo(_("Error: {error}").format(error=exc), err=True)
+            click.echo(_("Error: {error}").format(error=text(exc)), err=True)
             sys.exit(2)
         pin = pin or state["receiver_key"]
     states = None if state is None else state["enterprises"]

@@ -19,6 +19,7 @@ from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
 from cloud_stub.i18n import _, display_width, pad
 from cloud_stub.status_text import covenant_status
+from cloud_stub.texts import Msg
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL."))
@@ -51,7 +52,10 @@ def _put(db_path: str, bank: str, facility_id: str, file: str, create: bool) -> 
     try:
         _echo(facilities.put(rdb, bank, facility_id, _doc(file), create=create))
     except ReceiverError as exc:
-        _fail(ReceiverError(exc.code, exc.message.replace("facility:", f"{file}:", 1), exc.http_status))
+        m = exc.message  # name the file where the message says "facility" (the document)
+        named = Msg(m.template, **{**m.params, "where": file}) if isinstance(m, Msg) and m.params.get("where") == \
+            "facility" else m.replace("facility:", f"{file}:", 1)
+        _fail(ReceiverError(exc.code, named, exc.http_status))
     finally:
         rdb.close()
 

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 COLUMNS = ("day", "product_class", "price", "currency", "unit")
 MAX_ROWS = 200_000
@@ -45,7 +46,7 @@ class PricePoint:
 
 
 def _bad(where: str, msg: str) -> ReceiverError:
-    return ReceiverError("bad_prices", f"{where}: {msg}", 400, status="error")
+    return ReceiverError("bad_prices", msg("{where}: {msg}", where=where, msg=msg), 400, status="error")
 
 
 def parse_row(row: dict[str, str | None], where: str) -> PricePoint:
@@ -116,7 +117,7 @@ def store(rdb: Any, bank_id: str, points: list[PricePoint], source: str) -> dict
     now = iso(utc_now())
     with rdb.write() as conn:
         if conn.execute("SELECT 1 FROM banks WHERE id = ?", (bank_id,)).fetchone() is None:
-            raise ReceiverError("unknown_bank", f"no bank {bank_id!r}", 404, status="error")
+            raise ReceiverError("unknown_bank", msg("no bank {bank_id}", bank_id=repr(bank_id)), 404, status="error")
         for p in points:
             conn.execute(
                 "INSERT INTO price_points (bank_id, product_class, day, price, currency, unit, source, imported)"

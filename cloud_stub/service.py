@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cloud_stub.texts import msg
+
 SERVICE_NAME = "edgeproof-receiver.service"
 
 
@@ -168,7 +170,8 @@ def _has_user(root: Path, user: str) -> bool:
 def _run(cmd: list[str]) -> None:
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise InstallError(f"{shlex.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+        raise InstallError(msg("{items} failed ({returncode}): {strip}", items=shlex.join(cmd),
+                               returncode=res.returncode, strip=res.stderr.strip()))
 
 
 def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | None = None,
@@ -179,17 +182,18 @@ def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | No
     live = root.resolve() == Path("/")
     start = live if start is None else start
     if not _under(root, "/etc/passwd").exists():
-        raise InstallError(f"{_under(root, '/etc/passwd')} not found: --root must be an OS root tree")
+        raise InstallError(msg("{under} not found: --root must be an OS root tree", under=_under(root, '/etc/passwd')))
     exe = Path(svc.exec_path)
     if live and not (exe.exists() and os.access(exe, os.X_OK)):
-        raise InstallError(f"{exe} is not an executable: pass --exec with the edgeproof of the receiver's venv")
+        raise InstallError(msg("{exe} is not an executable: pass --exec with the edgeproof of the receiver's venv",
+                               exe=exe))
     if str(exe).startswith(("/home/", "/root/")):
-        raise InstallError(f"{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
-                           "make the venv under /opt (see docs/receiver.md, 'Running as a service')")
+        raise InstallError(msg("{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
+                               "make the venv under /opt (see docs/receiver.md, 'Running as a service')", exe=exe))
     for flag, path in (("--tls-cert", svc.tls_cert), ("--tls-key", svc.tls_key)):
         if path and str(path).startswith(("/home/", "/root/", "/tmp/")):
-            raise InstallError(f"{flag} {path}: the service cannot read /home, /root or /tmp; put it under "
-                               f"{svc.config_dir}")
+            raise InstallError(msg("{flag} {path}: the service cannot read /home, /root or /tmp; put it under "
+                                   "{config_dir}", flag=flag, path=path, config_dir=svc.config_dir))
     steps: list[Step] = []
     if not _has_user(root, svc.user):
         cmd = ["useradd", "--system", "--user-group", "--home-dir", svc.state_dir, "--no-create-home",
@@ -197,14 +201,15 @@ def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | No
         if not live:
             cmd[1:1] = ["--prefix", str(root)]
         if shutil.which("useradd") is None:
-            raise InstallError("useradd not found (install the 'passwd' package)")
+            raise InstallError(msg("useradd not found (install the 'passwd' package)"))
         steps.append(Step(f"create system user {svc.user} (no login shell): {shlex.join(cmd)}", lambda: _run(cmd)))
     else:
         steps.append(Step(f"user {svc.user} exists: keep it", lambda: None))
     unit_path = _under(root, f"/etc/systemd/system/{SERVICE_NAME}")
     text = render_unit(svc)
     if unit_path.exists() and not force and unit_path.read_text() != text:
-        raise InstallError(f"{unit_path} exists with other content: pass --force to replace it")
+        raise InstallError(msg("{unit_path} exists with other content: pass --force to replace it",
+                               unit_path=unit_path))
 
     def write_unit() -> None:
         unit_path.parent.mkdir(parents=True, exist_ok=True)

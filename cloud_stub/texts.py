@@ -80,9 +80,12 @@ def render(value: Any, gettext: Gettext) -> str:
         return value.render(gettext)
     if isinstance(value, Joined):
         return value.sep.join(render(i, gettext) for i in value.items)
-    message = getattr(value, "message", None)
-    if isinstance(value, BaseException) and isinstance(message, Msg):
-        code = getattr(value, "code", None)
-        text = message.render(gettext)
-        return f"{code}: {text}" if code else text
+    if isinstance(value, BaseException):
+        message = getattr(value, "message", None)
+        if isinstance(message, Msg):  # ReceiverError, WireError: "code: message"
+            code = getattr(value, "code", None)
+            text = message.render(gettext)
+            return f"{code}: {text}" if code else text
+        if len(value.args) == 1 and isinstance(value.args[0], Msg):  # BackupError(msg(...)) and the like
+            return value.args[0].render(gettext)
     return str(value)
