@@ -43,15 +43,16 @@ def _records(text: str, where: str) -> Iterator[tuple[str, Any]]:
             raise RecordError(where, "(file)", msg("a JSON array of records"),
                               f"line {exc.lineno}: {exc.msg}") from None
         for i, item in enumerate(items, start=1):
-            yield f"{where} record {i}", item
+            yield msg("{file} record {n}", file=where, n=i), item
         return
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield f"{where} line {n}", json.loads(line)
+            yield msg("{file} line {n}", file=where, n=n), json.loads(line)
         except json.JSONDecodeError as exc:
-            raise RecordError(f"{where} line {n}", "(line)", msg("one JSON object per line"), exc.msg) from None
+            raise RecordError(msg("{file} line {n}", file=where, n=n), "(line)", msg("one JSON object per line"),
+                              exc.msg) from None
 
 
 class FileDrop(SourceAdapter):
