@@ -188,6 +188,14 @@ def test_every_verifier_failure_is_a_translated_msg() -> None:
         untranslated)
 
 
+def test_texts_imports_only_the_standard_library() -> None:
+    """A bank vendors texts.py with the verifier: nothing of the project, nothing installed."""
+    tree = ast.parse((REPO / "cloud_stub" / "texts.py").read_text(encoding="utf-8"))
+    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert names and names <= set(sys.stdlib_module_names) | {"__future__"}, names
+
+
 def test_the_guard_sees_a_plain_failure() -> None:
     tree = ast.parse('report.feed(f"batch {h}: lost")\nfail(msg("ok {x}", x=1))\nraise wire.WireError("c", "text")')
     assert [_is_text(a) for a in _reported_texts(tree)] == [True, False, True]
