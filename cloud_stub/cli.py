@@ -29,7 +29,7 @@ def _open(db: str) -> Any:
     try:
         return open_db(db)
     except RuntimeError as exc:  # unreachable server, schema version refused: say so, no traceback
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
 
 
 def _fail(exc: ReceiverError) -> None:
@@ -88,7 +88,7 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
         key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
     except (OSError, ValueError) as exc:
         rdb.close()
-        raise click.ClickException(_("receiver key: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("receiver key: {error}").format(error=text(exc))) from exc
     mq = None
     if mqtt_addr:
         from cloud_stub.mqtt_ingest import MqttIngest, parse_hostport
@@ -265,7 +265,7 @@ def _analysis_key(db_path: str, key_path: str | None) -> Any:
     try:
         return receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
     except (OSError, ValueError) as exc:
-        raise click.ClickException(_("receiver key: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("receiver key: {error}").format(error=text(exc))) from exc
 
 
 def _score_line(a: Any) -> str:

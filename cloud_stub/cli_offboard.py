@@ -28,7 +28,7 @@ def _key(db_path: str, key_path: str | None) -> Any:
     try:
         return receiver_key.load_or_create(path)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
 
 
 @click.command("offboard", help=_("Offboard an enterprise: revoke its gateways' keys, end its bank grants, archive "
