@@ -150,14 +150,16 @@ def recompute_report(report: Mapping[str, Any], batches: list[AcceptedBatch],
     problems: list[str] = []
     basis = report.get("basis")
     if not isinstance(basis, dict):
-        raise AnalysisError("not_recomputable", "the report states no basis (made before reports could be "
-                            "recomputed by a bank: loader 1)")
+        raise AnalysisError("not_recomputable", msg("the report states no basis (made before reports could be "
+                                                    "recomputed by a bank: loader 1)"))
     rules = _rules_of(report, int(report.get("as_of") or 0))
     version = str(report.get("scoring_version"))
     cfg = load_config(config_path or shipped_path(version), rules)
     if cfg.version != version or cfg.sha256 != report.get("config_sha256"):
-        raise AnalysisError("config_changed", f"the report used {version} with table sha256 "
-                            f"{report.get('config_sha256')}; this installation has {cfg.version} with {cfg.sha256}")
+        raise AnalysisError("config_changed", msg("the report used {version} with table sha256 {config_sha256}; "
+                                                  "this installation has {version2} with {sha256}", version=version,
+                                                  config_sha256=report.get('config_sha256'), version2=cfg.version,
+                                                  sha256=cfg.sha256))
     chain = _chain_findings(basis, declared, problems)
     period, inputs = report["period"], report["inputs"]
     # The repayment assessment (when the report has one) from exactly the outside records it states.
