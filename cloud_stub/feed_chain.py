@@ -59,8 +59,12 @@ def link(conn: Any, chain: str, item: dict[str, Any], detail: Any) -> tuple[str,
     return prev, entry_hash(chain, item, detail_sha256(detail), prev)
 
 
-# The chains' names as the verifier's failure texts say them (rendered in the reader's language).
-_NOUNS = {"finding": msg("finding"), "alert": msg("alert")}
+# The chains' and feeds' names as the verifier's failure texts say them: in English the word of the feed's path
+# (what --json has always said), rendered in the reader's language where printed.
+CHAIN_NOUNS = {"finding": msg("finding"), "alert": msg("alert")}
+FEED_NAMES = {"records": msg("records"), "scores": msg("scores"), "indicators": msg("indicators"),
+              "findings": msg("findings"), "alerts": msg("alerts"), "access-log": msg("access-log"),
+              "facilities": msg("facilities"), "portfolio": msg("portfolio")}
 
 
 class ChainCheck:
@@ -80,7 +84,7 @@ class ChainCheck:
     def check(self, items: list[dict[str, Any]]) -> list[str]:
         """Problems with these items (the next ones of the feed), each naming the item."""
         out: list[str] = []
-        noun = _NOUNS.get(self.chain, self.chain)
+        noun = CHAIN_NOUNS.get(self.chain, self.chain)
         for it in items:
             where = msg("{chain} {id} ({kind})", chain=noun, id=it.get("id"), kind=it.get("kind"))
             h, prev = it.get("hash"), it.get("prev")

@@ -61,6 +61,7 @@ from cloud_stub import feed_verify_disputes as fvd
 from cloud_stub import feed_verify_facility as fvf
 from cloud_stub.access_log_chain import GENESIS as ACCESS_GENESIS
 from cloud_stub.access_log_chain import entry_hash as access_entry_hash
+from cloud_stub.feed_chain import FEED_NAMES
 from cloud_stub.feed_verify_heads import Heads
 from cloud_stub.feed_verify_refs import ReceiverWord
 from cloud_stub.texts import msg
@@ -183,16 +184,16 @@ def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: st
             if page.get("enterprise_id") != enterprise or page.get("cursor") != cursor:  # check V4
                 raise wire.WireError("page_mismatch", msg("page is for another enterprise or cursor"))
         except _ERRORS as exc:
-            report.feed(msg("{what} page {n} (cursor {cursor}): receiver signature: {error}", what=what, n=n,
-                            cursor=cursor,
-                            error=exc))
+            report.feed(msg("{what} page {n} (cursor {cursor}): receiver signature: {error}",
+                            what=FEED_NAMES.get(what, what), n=n, cursor=cursor, error=exc))
         yield page
         seen.add(cursor)
         cursor = page.get("next_cursor")
         if cursor is None:
             return
         if cursor in seen:  # check V5
-            report.feed(msg("{what} page {n}: next_cursor repeats an earlier cursor", what=what, n=n))
+            report.feed(msg("{what} page {n}: next_cursor repeats an earlier cursor", what=FEED_NAMES.get(what, what),
+                            n=n))
             return
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cloud_stub.feed_chain import FEED_NAMES
 from cloud_stub.texts import msg
 from gateway import wire
 
@@ -30,19 +31,24 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def _name(kind: str) -> Any:
+    """The page's name as the failure says it (feed_chain.FEED_NAMES: rendered in the reader's language)."""
+    return FEED_NAMES.get(kind, kind)
+
+
 def signed_page(page: Any, receiver_pk: bytes, kind: str, fail: Fail, **want: Any) -> bool:
     """The page is signed whole by the receiver key, is a ``kind`` page and has the fields ``want``."""
     try:
         signed = wire.verify_report(page["page_signature"], receiver_pk)
     except (wire.WireError, KeyError, TypeError, ValueError) as exc:
-        fail(msg("{kind} page: receiver signature: {error}", kind=kind, error=exc))
+        fail(msg("{kind} page: receiver signature: {error}", kind=_name(kind), error=exc))
         return False
     if not _same(signed, {k: v for k, v in page.items() if k != "page_signature"}):
-        fail(msg("{kind} page: the signature does not cover the page as received", kind=kind))
+        fail(msg("{kind} page: the signature does not cover the page as received", kind=_name(kind)))
         return False
     wrong = {k: page.get(k) for k, v in want.items() if page.get(k) != v}
     if page.get("kind") != kind or wrong:
-        fail(msg("{kind} page: not a {kind} page for {want} (got kind {got}, {wrong})", kind=kind, want=want,
+        fail(msg("{kind} page: not a {kind} page for {want} (got kind {got}, {wrong})", kind=_name(kind), want=want,
                  got=repr(page.get("kind")), wrong=wrong))
         return False
     return True

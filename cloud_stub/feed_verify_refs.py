@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cloud_stub.feed_chain import ChainCheck
+from cloud_stub.feed_chain import CHAIN_NOUNS, FEED_NAMES, ChainCheck
 from cloud_stub.texts import msg
 
 Fail = Callable[[str], None]
@@ -47,12 +47,13 @@ class ReceiverWord:
         items = page.get("items") or []
         if not items or items[0].get("id") != tip[0] or items[0].get("hash") != tip[1]:
             fail(msg("{what}: the receiver no longer serves {item} {id} (hash {hash}) that an earlier run verified: "
-                     "deleted or edited", what=what, item=what[:-1], id=tip[0], hash=str(tip[1])[:16]))
+                     "deleted or edited", what=FEED_NAMES.get(what, what), item=CHAIN_NOUNS.get(what[:-1], what[:-1]),
+                     id=tip[0], hash=str(tip[1])[:16]))
 
     def take(self, what: str, items: list[dict[str, Any]], fail: Fail) -> None:
         if what in self.chains:
             for problem in self.chains[what].check(items):
-                fail(msg("{what} chain: {problem}", what=what, problem=problem))
+                fail(msg("{what} chain: {problem}", what=FEED_NAMES.get(what, what), problem=problem))
         if what == "findings":
             self.findings.update({it.get("id"): it for it in items})
         elif what == "alerts":
