@@ -99,7 +99,8 @@ class _Http:
                     retry = exc.headers.get("Retry-After", "1")
                     time.sleep(min(30.0, float(retry)) if retry.isdigit() else 1.0)
                     continue
-                raise OSError(f"HTTP {exc.code} for {path.split('?')[0]}: {detail}") from None
+                raise OSError(msg("HTTP {code} for {path}: {detail}", code=exc.code, path=path.split("?")[0],
+                                  detail=detail)) from None
         raise AssertionError("unreachable")
 
 

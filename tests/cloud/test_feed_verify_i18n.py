@@ -87,6 +87,11 @@ def test_feed_verify_names_the_tampering_in_chinese_and_its_json_does_not_change
     failures = json.loads(zh_json.stdout)["failures"]
     assert f"gateway gw-zh seq 4 (batch {t['h4'][:16]}): seq 3..3 missing, not declared dropped" in failures
 
+    # A refused token: the receiver's English error body quoted inside a Chinese sentence.
+    refused = cli("feed", "verify", "--url", receiver.url, "--enterprise", "ent-zh", "--token", "nope", lang=ZH)
+    assert refused.returncode == 1 and "  失败 拉取数据源失败：请求 /v1/feed/enterprises 返回 HTTP 401：" in \
+        refused.stdout, refused.stdout
+
 
 def test_every_enterprise_prefix_and_nested_error_is_rendered(receiver) -> None:
     """Without --enterprise, failures are prefixed by the enterprise, and a WireError inside a failure
