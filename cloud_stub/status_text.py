@@ -35,6 +35,21 @@ def gateway_state(code: str) -> str:
     return words.get(code, code)
 
 
+def coverage_level(code: str) -> str:
+    """A facility's collateral coverage level (cloud_stub/collateral_value.py): ``ok`` is 充足, not 正常."""
+    words = {"ok": pgettext("coverage level", "ok"), "yellow": pgettext("coverage level", "yellow"),
+             "orange": pgettext("coverage level", "orange"), "red": pgettext("coverage level", "red"),
+             "not_observed": pgettext("coverage level", "not observed")}
+    return words.get(code, code)
+
+
+def warning_level(code: str) -> str:
+    """An authenticity score's warning level (docs/scoring.md)."""
+    words = {"green": pgettext("warning level", "green"), "yellow": pgettext("warning level", "yellow"),
+             "orange": pgettext("warning level", "orange"), "red": pgettext("warning level", "red")}
+    return words.get(code, code)
+
+
 def covenant_status(code: str) -> str:
     """A covenant's status against its limit (cloud_stub/coverage_run.py)."""
     words = {"met": pgettext("covenant status", "met"), "breached": pgettext("covenant status", "breached"),

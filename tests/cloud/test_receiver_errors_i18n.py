@@ -99,6 +99,8 @@ def test_contexts_give_distinct_words() -> None:
         assert status_text.dispute_status("rejected") == "已驳回" != status_text.dispute_decision("rejected")
         assert status_text.dispute_status("accepted") == "已采纳" and status_text.dispute_decision("accepted") == "采纳"
         assert status_text.gateway_state("late") == "延迟" and status_text.covenant_status("breached") == "已违反"
+        assert status_text.coverage_level("ok") == "充足" and status_text.warning_level("green") == "绿色"
+        assert status_text.coverage_level("not_observed") == status_text.covenant_status("not_observed") == "未观测"
         assert status_text.dispute_status("some_new_code") == "some_new_code"  # shown as it is, never lost
         i18n.set_locale("en")
         assert status_text.dispute_decision("rejected") == status_text.dispute_status("rejected") == "rejected"
