@@ -36,7 +36,8 @@ class Msg(str):
     def __new__(cls, template: str, /, **params: Any) -> Msg:
         self = super().__new__(cls, template.format(**params))
         self.template = template
-        self.params = params
+        # an exception is kept as its text (a Msg where it carries one): no traceback held, copies and pickles
+        self.params = {k: _exception_text(v) if isinstance(v, BaseException) else v for k, v in params.items()}
         return self
 
     def render(self, gettext: Gettext) -> str:
@@ -45,6 +46,17 @@ class Msg(str):
 
     def __reduce__(self) -> tuple[Any, ...]:  # copy/pickle keep the template, not only the English text
         return (_rebuild, (self.template, self.params))
+
+
+def _exception_text(exc: BaseException) -> Any:
+    """``str(exc)``, as a Msg when the exception carries one (``WireError(code, msg(...))``: "code: text")."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, Msg):
+        code = getattr(exc, "code", None)
+        return Msg("{code}: {message}", code=code, message=message) if code else message
+    if len(exc.args) == 1 and isinstance(exc.args[0], Msg):
+        return exc.args[0]
+    return str(exc)
 
 
 def _rebuild(template: str, params: dict[str, Any]) -> Msg:
@@ -80,12 +92,6 @@ def render(value: Any, gettext: Gettext) -> str:
         return value.render(gettext)
     if isinstance(value, Joined):
         return value.sep.join(render(i, gettext) for i in value.items)
-    if isinstance(value, BaseException):
-        message = getattr(value, "message", None)
-        if isinstance(message, Msg):  # ReceiverError, WireError: "code: message"
-            code = getattr(value, "code", None)
-            text = message.render(gettext)
-            return f"{code}: {text}" if code else text
-        if len(value.args) == 1 and isinstance(value.args[0], Msg):  # BackupError(msg(...)) and the like
-            return value.args[0].render(gettext)
+    if isinstance(value, BaseException):  # ReceiverError, WireError ("code: message"), BackupError(msg(...)), ...
+        return render(_exception_text(value), gettext)
     return str(value)

@@ -127,6 +127,8 @@ def test_nested_texts_and_exceptions_render_in_the_catalogs_language() -> None:
     both = Joined([msg("record id delivered twice"), "plain"])
     assert str(both) == "record id delivered twice; plain" and render(both, zh) == "记录编号被重复提供; plain"
     assert render(ValueError("as it is"), zh) == "as it is"
+    again = pickle.loads(pickle.dumps(outer))  # the exception inside is kept as its text: copies and pickles
+    assert again == outer and render(again, zh) == render(outer, zh)
 
 
 # --- the guard -----------------------------------------------------------------------------------------------------
