@@ -4,8 +4,10 @@ The checks are those of docs/wire-format.md §9 (V1, V2, ...), made in the same 
 the code with its id (a ``# check Vn`` comment), and tests/cloud/test_wire_format_checks.py holds the
 two to the same ids in the same order. A new check is a new item there and a tag here.
 
-Imports only ``gateway.wire``, the standard library and PyNaCl (through wire), so a bank
-can vendor this file and wire.py alone. For every record it checks, itself:
+Imports only ``gateway.wire``, the standard library and PyNaCl (through wire), besides its own
+small helpers (feed_verify_*.py, feed_chain.py, access_log_chain.py, and texts.py, which makes each
+failure an English ``str`` that remembers its template for the CLI's translation), so a bank can vendor
+these files and wire alone. For every record it checks, itself:
 
 * the batch body hashes to the batch hash the record names, and the gateway's
   Ed25519 signature over those body bytes holds under a key enrolled for that gateway

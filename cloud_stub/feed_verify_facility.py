@@ -7,7 +7,8 @@ and thresholds, or that claims a value where it says nothing was observed; a por
 adds an enterprise, is not ordered worst first, or states a score or a coverage other than the ones the
 scores feed and the facilities pages served. The ``# check Vn`` tags are at the calls in feed_verify.py.
 
-Imports only ``gateway.wire`` and the standard library, like feed_verify.py, so a bank can vendor it.
+Imports only ``gateway.wire``, the standard library and the verifier's helpers (feed_chain, texts), like
+feed_verify.py, so a bank can vendor it.
 """
 
 from __future__ import annotations

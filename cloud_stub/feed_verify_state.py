@@ -11,7 +11,7 @@ deleted after a run is still caught, and the receiver's chain head must not be b
 verified tip. A run that finds any failure does not move an enterprise's state, so the next
 run checks the same range again and reports it again.
 
-Standard library only, like feed_verify.py, so a bank can vendor both. The file holds no
+Standard library (and texts.py, the error texts) only, like feed_verify.py, so a bank can vendor both. The file holds no
 secret (cursors, hashes, public keys); it is written whole to a temporary file, flushed and
 renamed over the old one, so a crash leaves the old state or the new one, never half.
 
