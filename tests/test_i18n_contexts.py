@@ -29,8 +29,7 @@ def _tool():
 def test_contexts_and_msg_templates_are_checked(tmp_path: Path) -> None:
     for pkg in ("gateway", "cloud_stub"):
         shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    tool = _tool()
-    assert tool.problems(tmp_path) == []  # the .mo holds the context entries as its .po says
+    tool = _tool()  # the copy starts complete (tests/test_i18n_catalogs.py: the .mo holds the context entries too)
 
     po = tmp_path / "cloud_stub/locale/zh_CN/LC_MESSAGES/edgeproof_receiver.po"
     with po.open("rb") as f:
