@@ -38,6 +38,7 @@ from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Finding, Rule, registered_version
 from cloud_stub.scoring import ScoringConfig, Sufficiency, load_config, score_card, shipped_path
 from cloud_stub.signed_inputs import load_with_views
+from cloud_stub.texts import msg
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.analysis")
@@ -117,12 +118,15 @@ def run_rules(ev: RuleInputs, cfg: ScoringConfig, rules: Mapping[str, type[Rule]
         try:
             found = cls().evaluate(ev, cfg.params_for(rule_id, cls.defaults))
         except Exception as exc:
-            raise AnalysisError("rule_failed", f"rule {rule_id} v{cls.version} failed on {ev.enterprise_id}: "
-                                f"{type(exc).__name__}: {exc}", 500) from exc
+            raise AnalysisError("rule_failed", msg("rule {rule_id} v{version} failed on {enterprise_id}: {name}: "
+                                                   "{exc}", rule_id=rule_id, version=cls.version,
+                                                   enterprise_id=ev.enterprise_id, name=type(exc).__name__,
+                                                   exc=exc), 500) from exc
         for f in found:
             if f.rule != rule_id or f.version != cls.version:
-                raise AnalysisError("rule_failed", f"rule {rule_id} v{cls.version} returned a finding "
-                                    f"labelled {f.rule} v{f.version}", 500)
+                raise AnalysisError("rule_failed", msg("rule {rule_id} v{version} returned a finding labelled "
+                                                       "{rule} v{version2}", rule_id=rule_id, version=cls.version,
+                                                       rule=f.rule, version2=f.version), 500)
         out.extend(found)
     return sorted(out, key=lambda f: f.dedupe)
 
@@ -279,7 +283,8 @@ def receiver_signing_key(rdb: Any, signing_key: SigningKey | None) -> SigningKey
     from cloud_stub import receiver_key
 
     if "://" in str(rdb.path):
-        raise AnalysisError("no_key", "a PostgreSQL receiver has no key file next to its database: pass the key")
+        raise AnalysisError("no_key", msg("a PostgreSQL receiver has no key file next to its database: pass the "
+                                          "key"))
     return receiver_key.load_or_create(receiver_key.default_key_path(rdb.path))
 
 
@@ -306,21 +311,23 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
     else:
         cfg, rules, key = _ctx
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise AnalysisError("bad_request", f"days must be a whole number >= 1, got {days!r}")
+        raise AnalysisError("bad_request", msg("days must be a whole number >= 1, got {days}", days=repr(days)))
     as_of = _default_as_of() if as_of is None else as_of
     if isinstance(as_of, bool) or not isinstance(as_of, int):
-        raise AnalysisError("bad_request", f"as_of must be epoch seconds, got {as_of!r}")
+        raise AnalysisError("bad_request", msg("as_of must be epoch seconds, got {as_of}", as_of=repr(as_of)))
     marks = [time.perf_counter()]
     with rdb.read() as conn:
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
-            raise AnalysisError("unknown_enterprise", f"no enterprise {enterprise_id!r}", 404)
+            raise AnalysisError("unknown_enterprise", msg("no enterprise {enterprise_id}",
+                                                          enterprise_id=repr(enterprise_id)), 404)
         max_rid, max_fid = _bounds(conn, enterprise_id)
         try:
             ev, views = load_with_views(conn, enterprise_id, as_of - days * DAY, as_of, max_rid, max_fid,
                                         CHAIN_KINDS, _limited_views(conn, enterprise_id))
             repay = current_repayment_context(conn, enterprise_id)
         except ValueError as exc:  # a stored body that no longer hashes to its batch hash
-            raise AnalysisError("inputs_unreadable", f"{enterprise_id}: {exc}", 500) from exc
+            raise AnalysisError("inputs_unreadable", msg("{enterprise_id}: {exc}", enterprise_id=enterprise_id,
+                                                         exc=exc), 500) from exc
     marks.append(time.perf_counter())
     ev.digest()  # cached: build_report reuses it
     marks.append(time.perf_counter())
@@ -332,7 +339,8 @@ def run_analysis(rdb: Any, enterprise_id: str, as_of: int | None = None, days: i
     try:
         signed = wire.sign_report(report, key)
     except wire.WireError as exc:  # a rule put NaN/inf in a finding
-        raise AnalysisError("bad_finding", f"report for {enterprise_id} is not canonical JSON: {exc.message}",
+        raise AnalysisError("bad_finding", msg("report for {enterprise_id} is not canonical JSON: {message}",
+                                               enterprise_id=enterprise_id, message=exc.message),
                             500) from exc
     equiv = [(c.id, c.gateway_id, c.detail) for c in ev.chain_findings if c.kind == "equivocation"]
     with rdb.write() as conn:
@@ -401,7 +409,7 @@ def _stored(rdb: Any, score_id: int) -> tuple[Any, ...]:
             "SELECT enterprise_id, as_of, period_start, period_end, scoring_version, config_sha256,"
             " max_record_id, max_finding_id, report, signature FROM scores WHERE id = ?", (score_id,)).fetchone()
     if row is None:
-        raise AnalysisError("unknown_score", f"no score with id {score_id}", 404)
+        raise AnalysisError("unknown_score", msg("no score with id {score_id}", score_id=score_id), 404)
     return tuple(row)
 
 
@@ -426,12 +434,14 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
         raise AnalysisError("unknown_scoring_version", str(exc)) from exc
     if not path.exists():
         raise AnalysisError("unknown_scoring_version",
-                            f"score {score_id} used {version!r}, which this receiver does not ship ({path})")
+                            msg("score {score_id} used {version}, which this receiver does not ship ({path})",
+                                score_id=score_id, version=repr(version), path=path))
     cfg = load_config(path, all_rules())
     if cfg.version != version or cfg.sha256 != cfg_sha:
         raise AnalysisError("config_changed",
-                            f"score {score_id} used {version} with table sha256 {cfg_sha}; {path} is "
-                            f"{cfg.version} with sha256 {cfg.sha256}")
+                            msg("score {score_id} used {version} with table sha256 {cfg_sha}; {path} is "
+                                "{version2} with sha256 {sha256}", score_id=score_id, version=version, cfg_sha=cfg_sha,
+                                path=path, version2=cfg.version, sha256=cfg.sha256))
     view_keys = sorted(stored["views"]) if isinstance(stored.get("views"), dict) else []
     try:
         with rdb.read() as conn:
@@ -442,9 +452,10 @@ def recompute(rdb: Any, score_id: int, config_path: str | Path | None = None) ->
                      if isinstance(stored.get("repayment"), dict) else None)
         fresh = with_views(build_report(ev, cfg, rules, int(as_of), repay), views, cfg, rules, repay)
     except ValueError as exc:  # a stored body that no longer hashes to its batch hash
-        raise AnalysisError("inputs_unreadable", f"score {score_id}: {exc}") from exc
+        raise AnalysisError("inputs_unreadable", msg("score {score_id}: {exc}", score_id=score_id, exc=exc)) from exc
     except ReceiverError as exc:  # the repayment table or a repayment rule is not the one stored
-        raise AnalysisError(exc.code, f"score {score_id}: {exc.message}") from exc
+        raise AnalysisError(exc.code, msg("score {score_id}: {message}", score_id=score_id,
+                                          message=exc.message)) from exc
     # Through canonical JSON, so it compares with the stored report type for type (tuples are lists).
     return json.loads(wire.canonical_json(fresh))
 
@@ -454,16 +465,17 @@ def _rules_of(report: Mapping[str, Any], score_id: int) -> dict[str, type[Rule]]
     have = all_rules()
     used = report.get("rules")
     if not isinstance(used, dict):
-        raise AnalysisError("bad_report", f"score {score_id}'s report does not list its rules")
+        raise AnalysisError("bad_report", msg("score {score_id}'s report does not list its rules", score_id=score_id))
     out: dict[str, type[Rule]] = {}
     for rid, ver in sorted(used.items()):
         if rid not in have:
-            raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}, which is no longer "
-                                "registered")
+            raise AnalysisError("rules_changed", msg("score {score_id} used rule {rid} v{ver}, which is no longer "
+                                                     "registered", score_id=score_id, rid=rid, ver=ver))
         kept = have[rid] if have[rid].version == ver else registered_version(rid, ver)
         if kept is None:
-            raise AnalysisError("rules_changed", f"score {score_id} used rule {rid} v{ver}; this receiver has "
-                                f"v{have[rid].version}")
+            raise AnalysisError("rules_changed", msg("score {score_id} used rule {rid} v{ver}; this receiver has "
+                                                     "v{version}", score_id=score_id, rid=rid, ver=ver,
+                                                     version=have[rid].version))
         out[rid] = kept
     return out
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from cloud_stub.db import is_postgres_url
 from cloud_stub.schema import SCHEMA_VERSION
+from cloud_stub.texts import msg
 
 FORMAT = "edgeproof-receiver-backup/1"
 COUNTED = ("batches", "records", "findings", "gateways")
@@ -54,7 +55,8 @@ def pg_tool(name: str) -> str:
     cands = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
                    key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
     if not cands:
-        raise BackupError(f"{name} not found on PATH or under /usr/lib/postgresql/*/bin: install postgresql-client")
+        raise BackupError(msg("{name} not found on PATH or under /usr/lib/postgresql/*/bin: install "
+                              "postgresql-client", name=name))
     return str(cands[-1])
 
 
@@ -81,7 +83,7 @@ def _private_dir() -> Iterator[Path]:
 
 def _sqlite_snapshot(src_path: str, dest: Path) -> tuple[int, dict[str, int]]:
     if not Path(src_path).is_file():
-        raise BackupError(f"{src_path}: no such receiver database")
+        raise BackupError(msg("{src_path}: no such receiver database", src_path=src_path))
     src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=30.0)
     try:
         out = sqlite3.connect(dest)
@@ -90,11 +92,13 @@ def _sqlite_snapshot(src_path: str, dest: Path) -> tuple[int, dict[str, int]]:
             version = int(out.execute("PRAGMA user_version").fetchone()[0])
             check = out.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
-                raise BackupError(f"{src_path}: the copy fails SQLite's quick_check ({check})")
+                raise BackupError(msg("{src_path}: the copy fails SQLite's quick_check ({check})", src_path=src_path,
+                                      check=check))
             try:
                 counts = _counts(out)
             except sqlite3.OperationalError as exc:
-                raise BackupError(f"{src_path} is not a receiver database ({exc})") from None
+                raise BackupError(msg("{src_path} is not a receiver database ({exc})", src_path=src_path,
+                                      exc=exc)) from None
         finally:
             out.close()
     finally:
@@ -112,13 +116,13 @@ def _pg_snapshot(url: str, dest: Path) -> tuple[int, dict[str, int]]:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             counts = _counts(conn)
     except psycopg.Error as exc:
-        raise BackupError(f"cannot read the receiver database: {str(exc).strip()}") from None
+        raise BackupError(msg("cannot read the receiver database: {strip}", strip=str(exc).strip())) from None
     if row is None:
-        raise BackupError("the PostgreSQL database holds no receiver schema version (meta.schema_version)")
+        raise BackupError(msg("the PostgreSQL database holds no receiver schema version (meta.schema_version)"))
     res = subprocess.run([pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(dest), url],
                          capture_output=True, text=True, timeout=3600, check=False)
     if res.returncode != 0:
-        raise BackupError(f"pg_dump failed: {res.stderr.strip()}")
+        raise BackupError(msg("pg_dump failed: {strip}", strip=res.stderr.strip()))
     return int(row[0]), counts
 
 
@@ -145,9 +149,10 @@ def backup(db: str, out: str | Path, key_path: str | Path | None = None) -> dict
             try:
                 seed = key_path.read_bytes()
             except OSError as exc:
-                raise BackupError(f"{key_path}: cannot read the receiver key ({exc.strerror})") from None
+                raise BackupError(msg("{key_path}: cannot read the receiver key ({strerror})", key_path=key_path,
+                                      strerror=exc.strerror)) from None
             if len(seed) != 32:
-                raise BackupError(f"{key_path} is not a 32-byte Ed25519 seed")
+                raise BackupError(msg("{key_path} is not a 32-byte Ed25519 seed", key_path=key_path))
             (work / "receiver.key").write_bytes(seed)
             members["receiver.key"] = work / "receiver.key"
         manifest = {"format": FORMAT, "dialect": "postgresql" if postgres else "sqlite",
@@ -186,11 +191,13 @@ def read_manifest(archive: str | Path) -> dict[str, Any]:
                 raise KeyError("manifest.json")
             manifest = json.loads(fh.read())
     except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
-        raise BackupError(f"{archive}: not an EdgeProof receiver backup ({exc})") from None
+        raise BackupError(msg("{archive}: not an EdgeProof receiver backup ({exc})", archive=archive,
+                              exc=exc)) from None
     if not isinstance(manifest, dict):
-        raise BackupError(f"{archive}: manifest.json is not a JSON object")
+        raise BackupError(msg("{archive}: manifest.json is not a JSON object", archive=archive))
     if manifest.get("format") != FORMAT:
-        raise BackupError(f"{archive}: manifest format is {manifest.get('format')!r}, expected {FORMAT!r}")
+        raise BackupError(msg("{archive}: manifest format is {format}, expected {format2}", archive=archive,
+                              format=repr(manifest.get('format')), format2=repr(FORMAT)))
     members, counts = manifest.get("members"), manifest.get("counts")
     problems = [
         ("dialect", "'sqlite' or 'postgresql'", manifest.get("dialect") in ("sqlite", "postgresql")),
@@ -210,7 +217,8 @@ def read_manifest(archive: str | Path) -> dict[str, Any]:
     ]
     for key, expected, ok in problems:
         if not ok:
-            raise BackupError(f"{archive}: manifest.json key {key!r} must be {expected}, got {manifest.get(key)!r}")
+            raise BackupError(msg("{archive}: manifest.json key {key} must be {expected}, got {get}", archive=archive,
+                                  key=repr(key), expected=expected, get=repr(manifest.get(key))))
     return manifest
 
 
@@ -220,15 +228,17 @@ def _extract(archive: str | Path, manifest: dict[str, Any], work: Path) -> dict[
     with tarfile.open(archive, "r:") as tar:
         for name, digest in manifest["members"].items():
             if name not in ("receiver.sqlite", "receiver.pgdump", "receiver.key"):
-                raise BackupError(f"{archive}: unexpected member {name!r} in the manifest")
+                raise BackupError(msg("{archive}: unexpected member {name} in the manifest", archive=archive,
+                                      name=repr(name)))
             fh = tar.extractfile(name)
             if fh is None:
-                raise BackupError(f"{archive}: member {name} is missing")
+                raise BackupError(msg("{archive}: member {name} is missing", archive=archive, name=name))
             path = work / name
             with path.open("wb") as out:
                 shutil.copyfileobj(fh, out)
             if _sha256(path) != digest:
-                raise BackupError(f"{archive}: member {name} does not match its SHA-256 in the manifest (damaged)")
+                raise BackupError(msg("{archive}: member {name} does not match its SHA-256 in the manifest "
+                                      "(damaged)", archive=archive, name=name))
             got[name] = path
     return got
 
@@ -250,7 +260,7 @@ def _pg_is_empty(url: str) -> bool:
         with psycopg.connect(url, connect_timeout=10) as conn:
             n = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()
     except psycopg.Error as exc:
-        raise BackupError(f"cannot reach the target database: {str(exc).strip()}") from None
+        raise BackupError(msg("cannot reach the target database: {strip}", strip=str(exc).strip())) from None
     return n is not None and int(n[0]) == 0
 
 
@@ -261,7 +271,8 @@ def _restore_key(src: Path, key_out: Path, force: bool) -> None:
             os.chmod(key_out, 0o600)
             return
         if not force:
-            raise BackupError(f"{key_out} holds another receiver key: refusing to replace it without --force")
+            raise BackupError(msg("{key_out} holds another receiver key: refusing to replace it without --force",
+                                  key_out=key_out))
         key_out.unlink()
     fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -280,12 +291,14 @@ def restore(archive: str | Path, db: str, key_out: str | Path | None = None, for
     manifest = read_manifest(archive)
     version = manifest["schema_version"]
     if version > SCHEMA_VERSION:
-        raise BackupError(f"{archive}: schema version {version!r} is newer than this receiver's ({SCHEMA_VERSION}): "
-                          "restore with the receiver version that made the backup")
+        raise BackupError(msg("{archive}: schema version {version} is newer than this receiver's "
+                              "({schema_version}): restore with the receiver version that made the backup",
+                              archive=archive, version=repr(version), schema_version=SCHEMA_VERSION))
     postgres = is_postgres_url(db)
     if manifest.get("dialect") != ("postgresql" if postgres else "sqlite"):
-        raise BackupError(f"{archive} is a {manifest.get('dialect')} backup; the target {db!r} is "
-                          f"{'PostgreSQL' if postgres else 'a SQLite file'}: restore into the same kind of store")
+        raise BackupError(msg("{archive} is a {dialect} backup; the target {db} is {value}: restore into the same "
+                              "kind of store", archive=archive, dialect=manifest.get('dialect'), db=repr(db),
+                              value='PostgreSQL' if postgres else 'a SQLite file'))
     if key_out is None and not postgres:
         from cloud_stub.receiver_key import default_key_path
 
@@ -294,11 +307,11 @@ def restore(archive: str | Path, db: str, key_out: str | Path | None = None, for
         members = _extract(archive, manifest, work)
         empty = _pg_is_empty(db) if postgres else _sqlite_is_empty(Path(db))
         if not empty and not force:
-            raise BackupError(f"the target {db if not postgres else 'database'} is not empty: refusing to restore over "
-                              "it without --force (that would discard what it holds)")
+            raise BackupError(msg("the target {value} is not empty: refusing to restore over it without --force "
+                                  "(that would discard what it holds)", value=db if not postgres else 'database'))
         if "receiver.key" in members:
             if key_out is None:
-                raise BackupError("the backup holds the receiver key: name where to put it with --key")
+                raise BackupError(msg("the backup holds the receiver key: name where to put it with --key"))
             _restore_key(members["receiver.key"], Path(key_out), force)
         if postgres:
             cmd = [pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "-d", db]
@@ -307,13 +320,13 @@ def restore(archive: str | Path, db: str, key_out: str | Path | None = None, for
             res = subprocess.run([*cmd, str(members["receiver.pgdump"])], capture_output=True, text=True,
                                  timeout=3600, check=False)
             if res.returncode != 0:
-                raise BackupError(f"pg_restore failed: {res.stderr.strip()}")
+                raise BackupError(msg("pg_restore failed: {strip}", strip=res.stderr.strip()))
         else:
             _sqlite_restore(members["receiver.sqlite"], Path(db))
     counts = _reopen_counts(db)
     short = {t: (counts.get(t), n) for t, n in manifest["counts"].items() if counts.get(t, 0) < n}
     if short:
-        raise BackupError(f"restored database holds fewer rows than the backup: {short}")
+        raise BackupError(msg("restored database holds fewer rows than the backup: {short}", short=short))
     return {"db": db if not postgres else "postgresql", "key": str(key_out) if key_out else None,
             "schema_version": SCHEMA_VERSION, "backup_schema_version": version, "created": manifest["created"],
             "counts": counts, "seconds": round(time.monotonic() - t0, 3)}
@@ -340,7 +353,7 @@ def _reopen_counts(db: str) -> dict[str, int]:
     try:
         rdb = open_db(db)
     except RuntimeError as exc:
-        raise BackupError(f"restored database does not open: {exc}") from None
+        raise BackupError(msg("restored database does not open: {exc}", exc=exc)) from None
     try:
         with rdb.read() as conn:
             return _counts(conn)

@@ -32,6 +32,7 @@ from cloud_stub import access_log, consent, offboard
 from cloud_stub.db import ReceiverDB, iso, utc_now
 from cloud_stub.enrollment import check_id, ensure_enterprise, token_hash
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 ALL = "*"
 ALWAYS_VISIBLE = frozenset({"consent", "declaration", "decommission", "dispute", "confirmation", "health"})
@@ -66,12 +67,13 @@ def parse_categories(text: str | None) -> str:
         return ALL
     cats = sorted({c.strip() for c in text.split(",") if c.strip()})
     if ALL in cats:
-        raise ReceiverError("bad_request", "categories: '*' cannot be combined with named categories")
+        raise ReceiverError("bad_request", msg("categories: '*' cannot be combined with named categories"))
     for c in cats:
         if not CATEGORY_RE.match(c):
-            raise ReceiverError("bad_request", f"category {c!r} must match {CATEGORY_RE.pattern}")
+            raise ReceiverError("bad_request", msg("category {c} must match {pattern}", c=repr(c),
+                                                   pattern=CATEGORY_RE.pattern))
     if not cats:
-        raise ReceiverError("bad_request", "categories: give '*' or at least one category")
+        raise ReceiverError("bad_request", msg("categories: give '*' or at least one category"))
     return ",".join(cats)
 
 
@@ -93,8 +95,8 @@ def add_bank(rdb: ReceiverDB, bank_id: str, enterprise_id: str, categories: str 
     with rdb.write() as conn:
         ended = offboard.tombstone(conn, enterprise_id)
         if ended is not None:
-            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended['started_at']}: no new "
-                                              "grants", 409)
+            raise ReceiverError("terminated", msg("{enterprise_id} was offboarded on {started_at}: no new grants",
+                                                  enterprise_id=enterprise_id, started_at=ended['started_at']), 409)
         ensure_enterprise(conn, enterprise_id)
         conn.execute(
             "INSERT INTO banks (id, token_hash, created) VALUES (?, ?, ?)"
@@ -143,7 +145,8 @@ def revoke_grant(rdb: ReceiverDB, bank_id: str, enterprise_id: str) -> dict[str,
             (now, bank_id, enterprise_id),
         )
         if cur.rowcount == 0:
-            raise ReceiverError("unknown_grant", f"{bank_id} holds no grant for {enterprise_id}", 404)
+            raise ReceiverError("unknown_grant", msg("{bank_id} holds no grant for {enterprise_id}", bank_id=bank_id,
+                                                     enterprise_id=enterprise_id), 404)
     return {"bank": bank_id, "enterprise_id": enterprise_id, "revoked_at": now}
 
 
@@ -152,11 +155,11 @@ def authenticate(rdb: ReceiverDB, authorization: str | None) -> str:
     scheme, _, token = (authorization or "").strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)
-        raise ReceiverError("unauthenticated", "a bank bearer token is required", 401, status="error")
+        raise ReceiverError("unauthenticated", msg("a bank bearer token is required"), 401, status="error")
     with rdb.read() as conn:
         row = conn.execute("SELECT id FROM banks WHERE token_hash = ?", (token_hash(token),)).fetchone()
     if row is None:
-        raise ReceiverError("unauthenticated", "unknown bank token", 401, status="error")
+        raise ReceiverError("unauthenticated", msg("unknown bank token"), 401, status="error")
     access_log.note_actor("bank", str(row[0]))  # authenticated: this request goes into the access log
     return str(row[0])
 
@@ -171,18 +174,19 @@ def authorise(rdb: ReceiverDB, authorization: str | None, enterprise_id: str) ->
     with rdb.read() as conn:
         ended = offboard.tombstone(conn, enterprise_id)
         if ended is not None and bank_id in ended["banks"]:
-            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended['started_at']}: its feed "
-                                              "has ended", 410, status="error")
+            raise ReceiverError("terminated", msg("{enterprise_id} was offboarded on {started_at}: its feed has "
+                                                  "ended", enterprise_id=enterprise_id,
+                                                  started_at=ended['started_at']), 410, status="error")
         row = conn.execute(
             "SELECT categories FROM bank_grants WHERE bank_id = ? AND enterprise_id = ? AND revoked_at IS NULL",
             (bank_id, enterprise_id),
         ).fetchone()
         ec = consent.load(conn, enterprise_id) if row is not None else None
     if row is None or ec is None:
-        raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
+        raise ReceiverError("forbidden", msg("this bank is not authorised for that enterprise"), 403, status="error")
     eff = consent.effective(ec, bank_id, _grant_categories(row[0]), time.time())
     if eff.status == "not_named":  # the same answer as no grant: a bank cannot probe who else is named
-        raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
+        raise ReceiverError("forbidden", msg("this bank is not authorised for that enterprise"), 403, status="error")
     access_log.note_actor("bank", bank_id, enterprise_id)  # authorised: the request is about this enterprise
     return Grant(bank_id, enterprise_id, eff.categories, eff.status)
 

@@ -24,6 +24,7 @@ from typing import Any
 from cloud_stub.db import iso, utc_now
 from cloud_stub.enrollment import check_id
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 KINDS = ("webhook", "smtp", "apprise")
 OWNER_OPERATOR = "operator"
@@ -54,8 +55,8 @@ def _bad(message: str) -> ReceiverError:
 def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in schemes or not parts.hostname:
-        raise _bad(f"{what}: expected a URL starting with {' or '.join(s + '://' for s in schemes)} and naming "
-                   f"a host, got {redact_url(url)!r}")
+        raise _bad(msg("{what}: expected a URL starting with {schemes} and naming a host, got {url}", what=what,
+                       schemes=' or '.join(s + '://' for s in schemes), url=repr(redact_url(url))))
     return url
 
 
@@ -66,39 +67,41 @@ def validate_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     if kind == "apprise":
         url = str(config.get("url") or "")
         if "://" not in url:
-            raise _bad("apprise --url: expected an apprise URL such as dingtalk://TOKEN, wecombot://KEY, "
-                       "feishu://TOKEN or json://host/path")
+            raise _bad(msg("apprise --url: expected an apprise URL such as dingtalk://TOKEN, wecombot://KEY, "
+                           "feishu://TOKEN or json://host/path"))
         import apprise
 
         if apprise.Apprise.instantiate(url) is None:
-            raise _bad(f"apprise --url: apprise does not understand {redact_apprise(url)!r}")
+            raise _bad(msg("apprise --url: apprise does not understand {url}",
+                           url=repr(redact_apprise(url))))
         return {"url": url}
     if kind == "smtp":
         host = str(config.get("host") or "")
         if not host:
-            raise _bad("smtp --smtp-host: required")
+            raise _bad(msg("smtp --smtp-host: required"))
         port = config.get("port") or 25
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise _bad(f"smtp --smtp-port: expected 1..65535, got {port!r}")
+            raise _bad(msg("smtp --smtp-port: expected 1..65535, got {port}", port=repr(port)))
         raw_to = config.get("to") or []
         if not isinstance(raw_to, list) or not all(isinstance(a, str) for a in raw_to):
-            raise _bad("smtp --mail-to: expected a list of e-mail addresses")
+            raise _bad(msg("smtp --mail-to: expected a list of e-mail addresses"))
         to = [a.strip() for a in raw_to if a.strip()]
         sender = str(config.get("from") or "")
         for addr in [*to, sender]:
             if not _ADDR_RE.match(addr):
-                raise _bad(f"smtp --mail-to/--mail-from: {addr!r} is not an e-mail address")
+                raise _bad(msg("smtp --mail-to/--mail-from: {addr} is not an e-mail address", addr=repr(addr)))
         if not to:
-            raise _bad("smtp --mail-to: at least one recipient")
+            raise _bad(msg("smtp --mail-to: at least one recipient"))
         security = config.get("security") or "none"
         if security not in ("none", "starttls", "tls"):
-            raise _bad(f"smtp --smtp-security: expected none, starttls or tls, got {security!r}")
+            raise _bad(msg("smtp --smtp-security: expected none, starttls or tls, got {security}",
+                           security=repr(security)))
         out: dict[str, Any] = {"host": host, "port": port, "from": sender, "to": to, "security": security}
         if config.get("username"):
             out["username"] = str(config["username"])
             out["password"] = str(config.get("password") or "")
         return out
-    raise _bad(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    raise _bad(msg("--kind: expected one of {kinds}, got {kind}", kinds=', '.join(KINDS), kind=repr(kind)))
 
 
 def redact_url(url: str) -> str:
@@ -135,7 +138,7 @@ def public_view(ch: Channel) -> dict[str, Any]:
 def add(rdb: Any, name: str, kind: str, config: dict[str, Any], bank_id: str | None = None) -> Channel:
     """Store a new channel; a bank channel needs an existing bank. It receives alerts raised from now on."""
     if not NAME_RE.match(name or ""):
-        raise _bad(f"--name: {name!r} must match {NAME_RE.pattern}")
+        raise _bad(msg("--name: {name} must match {pattern}", name=repr(name), pattern=NAME_RE.pattern))
     stored = validate_config(kind, config)
     owner = OWNER_BANK if bank_id is not None else OWNER_OPERATOR
     now = iso(utc_now())
@@ -143,10 +146,12 @@ def add(rdb: Any, name: str, kind: str, config: dict[str, Any], bank_id: str | N
         if bank_id is not None:
             check_id(bank_id, "bank name")
             if conn.execute("SELECT 1 FROM banks WHERE id = ?", (bank_id,)).fetchone() is None:
-                raise ReceiverError("unknown_bank", f"no bank {bank_id!r} (add it with `edgeproof cloud bank add`)",
+                raise ReceiverError("unknown_bank", msg("no bank {bank_id} (add it with `edgeproof cloud bank "
+                                                        "add`)", bank_id=repr(bank_id)),
                                     404, status="error")
         if conn.execute("SELECT 1 FROM alert_channels WHERE name = ?", (name,)).fetchone() is not None:
-            raise ReceiverError("channel_exists", f"a channel named {name!r} exists (remove it first)", 409,
+            raise ReceiverError("channel_exists", msg("a channel named {name} exists (remove it first)",
+                                                      name=repr(name)), 409,
                                 status="error")
         top = conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
         cid = conn.execute(
@@ -173,7 +178,7 @@ def get(conn: Any, name: str) -> Channel:
     r = conn.execute(f"SELECT {_COLS} FROM alert_channels WHERE name = ? AND removed_at IS NULL",
                      (name,)).fetchone()
     if r is None:
-        raise ReceiverError("unknown_channel", f"no channel named {name!r}", 404, status="error")
+        raise ReceiverError("unknown_channel", msg("no channel named {name}", name=repr(name)), 404, status="error")
     return _row(r)
 
 

@@ -19,7 +19,7 @@ import click
 
 from cloud_stub import serve_ops as _serve_ops
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, text
 
 
 def _open(db: str) -> Any:
@@ -29,11 +29,11 @@ def _open(db: str) -> Any:
     try:
         return open_db(db)
     except RuntimeError as exc:  # unreachable server, schema version refused: say so, no traceback
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
 
 
 def _fail(exc: ReceiverError) -> None:
-    click.echo(_("error: {code}: {message}").format(code=exc.code, message=exc.message), err=True)
+    click.echo(_("error: {code}: {message}").format(code=exc.code, message=text(exc.message)), err=True)
     sys.exit(1)
 
 
@@ -88,7 +88,7 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
         key = receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
     except (OSError, ValueError) as exc:
         rdb.close()
-        raise click.ClickException(_("receiver key: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("receiver key: {error}").format(error=text(exc))) from exc
     mq = None
     if mqtt_addr:
         from cloud_stub.mqtt_ingest import MqttIngest, parse_hostport
@@ -265,7 +265,7 @@ def _analysis_key(db_path: str, key_path: str | None) -> Any:
     try:
         return receiver_key.load_or_create(key_path or receiver_key.default_key_path(db_path))
     except (OSError, ValueError) as exc:
-        raise click.ClickException(_("receiver key: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("receiver key: {error}").format(error=text(exc))) from exc
 
 
 def _score_line(a: Any) -> str:
@@ -313,7 +313,7 @@ def analyse_cmd(db_path: str, enterprise: str | None, all_: bool, as_of: str | N
     try:
         done = analyse_all(rdb, at, days, config_path, key, None if all_ else [enterprise])
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(text(exc)) from exc
     finally:
         rdb.close()
     if as_json:
@@ -408,7 +408,7 @@ def move_store_cmd(source: str, target: str, as_json: bool) -> None:
     try:
         out = move_store(source, target)
     except (MoveError, RuntimeError) as exc:
-        raise click.ClickException(_("{error} (nothing was committed to the target)").format(error=exc)) from None
+        raise click.ClickException(_("{error} (nothing was committed to the target)").format(error=text(exc))) from None
     if as_json:
         click.echo(json.dumps(out))
         return
@@ -451,7 +451,7 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
         try:
             state = feed_verify_state.load(state_path, url)
         except feed_verify_state.StateError as exc:
-            click.echo(_("Error: {error}").format(error=exc), err=True)
+            click.echo(_("Error: {error}").format(error=text(exc)), err=True)
             sys.exit(2)
         pin = pin or state["receiver_key"]
     states = None if state is None else state["enterprises"]
@@ -494,10 +494,10 @@ def feed_verify(url: str, enterprise: str | None, token: str, pin: str | None, s
                              "from {gateways} gateway(s), {scores} score report(s); verified {verified}, failed "
                              "{failed}").format(**counts))
         for f in out["failures"][:50]:
-            click.echo(_("  FAIL {failure}").format(failure=f))
+            click.echo(_("  FAIL {failure}").format(failure=text(f)))
         for s in summaries:
             for n in s.get("notices", []):
-                click.echo(_("  NOTE {enterprise}: {notice}").format(enterprise=s["enterprise_id"], notice=n))
+                click.echo(_("  NOTE {enterprise}: {notice}").format(enterprise=s["enterprise_id"], notice=text(n)))
         if len(out["failures"]) > 50:
             click.echo(_("  ... {n} more").format(n=len(out["failures"]) - 50))
         for s in summaries:
@@ -541,7 +541,7 @@ def feed_rescore(url: str, enterprise: str, token: str, pin: str | None, score_i
             click.echo(_("score {score_id} of {enterprise}: NOT recomputed identically ({what})").format(
                 score_id=out["score_id"], enterprise=enterprise, what=what))
             for p in out["problems"][:50]:
-                click.echo(_("  FAIL {failure}").format(failure=p))
+                click.echo(_("  FAIL {failure}").format(failure=text(p)))
     sys.exit(0 if out["ok"] else 1)
 
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from cloud_stub.backup import BackupError
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, text
 
 
 @click.command("backup", help=_("Back up the receiver's database and key into one 0600 archive (online: ingest "
@@ -23,7 +23,7 @@ def backup_cmd(db: str, out: str, key_path: str | None, as_json: bool) -> None:
     try:
         res = backup(db, out, key_path)
     except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
     if as_json:
         click.echo(json.dumps(res))
         return
@@ -49,7 +49,7 @@ def restore_cmd(archive: str, db: str, key_out: str | None, force: bool, as_json
     try:
         res = restore(archive, db, key_out, force)
     except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
     if as_json:
         click.echo(json.dumps(res))
         return

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cloud_stub.i18n import _
+from cloud_stub.status_text import dispute_decision, dispute_status
 
 
 @click.group("dispute", help=_("Disputes and confirmations sent by enterprises, and the banks' decisions."))
@@ -53,8 +54,10 @@ def _line(i: dict[str, Any]) -> str:
     f = i["finding"] or {}
     finding = (_("finding #{id} {kind} {severity}").format(id=f["id"], kind=f["kind"], severity=f["severity"]) if f
                else _("finding {ref} (not found)").format(ref=str(rec.get("finding"))[:16]))
-    decided = "; ".join(f"{d['bank']} {d['decision']}" + (f": {d['reason']}" if d["reason"] else "")
-                        for d in i["decisions"]) or _("no decision")
+    decided = "; ".join((_("{bank} {decision}: {reason}") if d["reason"] else _("{bank} {decision}")).format(
+        bank=d["bank"], decision=dispute_decision(d["decision"]), reason=d["reason"]) for d in i["decisions"]) \
+        or _("no decision")
     reason = f" [{rec['reason']}]" if rec.get("reason") else ""
     return _("{head}{reason} on {finding}: {status} ({decided}); note: {note}").format(
-        head=head, reason=reason, finding=finding, status=i["status"], decided=decided, note=rec.get("note", ""))
+        head=head, reason=reason, finding=finding, status=dispute_status(i["status"]), decided=decided,
+        note=rec.get("note", ""))

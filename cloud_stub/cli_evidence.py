@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, text
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("Receiver database: a SQLite file or a postgresql:// URL."))
@@ -51,7 +51,7 @@ def export(db_path: str, enterprise: str, t_from: str | None, t_to: str | None, 
         info = export_bundle(rdb, enterprise, out, key=key, t_from=t_from, t_to=t_to, tsa_url=tsa_url,
                              tsa_ca=tsa_ca.read_bytes() if tsa_ca else None)
     except (ValueError, OSError, TimestampError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
     finally:
         rdb.close()
     if as_json:
@@ -77,7 +77,7 @@ def timestamp(db_path: str, tsa_url: str, enterprise: str | None, as_json: bool)
     try:
         done = stamp(rdb, tsa_url, enterprise)
     except TimestampError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
     finally:
         rdb.close()
     if as_json:

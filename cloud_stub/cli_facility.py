@@ -17,10 +17,9 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import N_, _, display_width, pad
-
-# A covenant's status is data (`--json`); this is how each reads in the table (``_(status)``).
-COVENANT_STATUS_TEXTS = (N_("met"), N_("breached"), N_("not observed"), N_("undetermined"))
+from cloud_stub.i18n import _, display_width, pad
+from cloud_stub.status_text import covenant_status, coverage_level, warning_level
+from cloud_stub.texts import Msg
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL."))
@@ -53,7 +52,10 @@ def _put(db_path: str, bank: str, facility_id: str, file: str, create: bool) -> 
     try:
         _echo(facilities.put(rdb, bank, facility_id, _doc(file), create=create))
     except ReceiverError as exc:
-        _fail(ReceiverError(exc.code, exc.message.replace("facility:", f"{file}:", 1), exc.http_status))
+        m = exc.message  # name the file where the message says "facility" (the document)
+        named = Msg(m.template, **{**m.params, "where": file}) if isinstance(m, Msg) and m.params.get("where") == \
+            "facility" else m.replace("facility:", f"{file}:", 1)
+        _fail(ReceiverError(exc.code, named, exc.http_status))
     finally:
         rdb.close()
 
@@ -100,7 +102,8 @@ def facility_list(db_path: str, bank: str, enterprise: str | None, as_json: bool
                    .format(
             facility=f["facility_id"], enterprise=f["enterprise_id"], drawn=f"{f['drawn']:,.0f}",
             amount=f"{f['amount']:,.0f}", currency=f["currency"], coverage=cov,
-            level=c.get("level") or _("not assessed")) + (f"  [{', '.join(c['flags'])}]" if c.get("flags") else ""))
+            level=coverage_level(c["level"]) if c.get("level") else _("not assessed"))
+            + (f"  [{', '.join(c['flags'])}]" if c.get("flags") else ""))
     click.echo(_("{n} facility(ies) of {bank}").format(n=len(items), bank=bank))
 
 
@@ -225,12 +228,12 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
             cov = _("not observed") if a["coverage"] is None else f"{a['coverage']:.2f}x"
             click.echo(_("{bank}  {facility}  {enterprise}  coverage {coverage}  {level}").format(
                 bank=out["bank"], facility=a["facility_id"], enterprise=a["enterprise_id"], coverage=cov,
-                level=a["level"]) + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
+                level=coverage_level(a["level"])) + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
             for c in a.get("covenants", []):
                 seen = _("not observed") if c["observed"] is None else f"{c['observed']:g}"
                 click.echo("    " + _("covenant {covenant}  limit {limit}  observed {observed}  {status}").format(
                     covenant=c["covenant"] + (":" + c["side"] if c.get("side") else ""), limit=f"{c['limit']:g}",
-                    observed=seen, status=_(c["status"].replace("_", " "))))
+                    observed=seen, status=covenant_status(c["status"])))
         for sk in out["skipped"]:
             click.echo(_("{bank}  {facility}  {enterprise}  skipped: {reason}").format(
                 bank=out["bank"], facility=sk["facility_id"], enterprise=sk["enterprise_id"], reason=sk["reason"]))
@@ -268,10 +271,10 @@ def portfolio_table(page: dict[str, Any]) -> str:
         a = e["authenticity"] or {}
         facs = e["coverage"]["facilities"]
         cov = ", ".join(f"{f['facility_id']} " + ("n/o" if f["coverage"] is None else f"{f['coverage']:.2f}x")
-                        + f" {f['level']}" for f in facs) or "-"
+                        + f" {coverage_level(f['level'])}" for f in facs) or "-"
         rep = e["repayment"]
         rows.append([e["enterprise_id"], "-" if a.get("score") is None else f"{a['score']:g}", a.get("grade") or "-",
-                     a.get("warning_level") or _("not scored"),
+                     warning_level(a["warning_level"]) if a.get("warning_level") else _("not scored"),
                      rep.get("status") if rep.get("status") != "assessed" else str(rep.get("grade") or rep),
                      cov, "; ".join(f"{c['field']} {c['before']}->{c['after']}" for c in e["changes"]) or "-"])
     widths = [max(display_width(str(r[i])) for r in [head, *rows]) for i in range(len(head))]

@@ -15,6 +15,7 @@ import click
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
 from cloud_stub.i18n import _, display_width, pad
+from cloud_stub.status_text import gateway_state
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL."))
@@ -45,7 +46,7 @@ def fleet_table(page: dict[str, Any]) -> str:
     head = [_("GATEWAY"), _("ENTERPRISE"), _("STATE"), _("LAST CONTACT"), _("SEQ"), _("VERSION"), _("KEY"),
             _("DEVICES OK"), _("CLOCK"), _("BACKLOG"), _("STORE")]
     order = {"silent": 0, "late": 1, "online": 2, "revoked": 3}
-    rows = [[g["gateway_id"], g["enterprise_id"], g["state"],
+    rows = [[g["gateway_id"], g["enterprise_id"], gateway_state(g["state"]),
              _("{age} ago").format(age=_age(g["last_contact_age_s"])) if g["last_contact"] else _("never"),
              str(g["last_seq"]), g["version"] or "-", g.get("key_protection") or "-", *_health_cells(g["health"])]
             for g in sorted(page["gateways"], key=lambda g: (order.get(g["state"], 9), g["enterprise_id"],

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, text
 
 
 def _key(db_path: str, key_path: str | None) -> Any:
@@ -28,7 +28,7 @@ def _key(db_path: str, key_path: str | None) -> Any:
     try:
         return receiver_key.load_or_create(path)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(text(exc)) from None
 
 
 @click.command("offboard", help=_("Offboard an enterprise: revoke its gateways' keys, end its bank grants, archive "
@@ -97,7 +97,7 @@ def offboard_cmd(db_path: str, enterprise: str | None, hold_days: float, archive
             lines.append(_purged_line(res))
         _emit(out, as_json, lines)
     except ReceiverError as exc:
-        click.echo(_("error: {code}: {message}").format(code=exc.code, message=exc.message), err=True)
+        click.echo(_("error: {code}: {message}").format(code=exc.code, message=text(exc.message)), err=True)
         sys.exit(1)
 
 

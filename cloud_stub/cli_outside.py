@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, text
 
 
 @click.group("outside", help=_("Outside data: business registry, penalties, court judgments, tax status, news."))
@@ -40,7 +40,7 @@ def source_add(db_path: str, name: str, public_key: str | None) -> None:
     try:
         out = add_source(rdb, name, public_key)
     except RecordError as exc:
-        click.echo(_("error: {error}").format(error=exc), err=True)
+        click.echo(_("error: {error}").format(error=text(exc)), err=True)
         sys.exit(2)
     finally:
         rdb.close()
@@ -61,13 +61,13 @@ def import_cmd(db_path: str, source_name: str, retrieved: str | None, file: str)
     try:
         recs = [(where, parse(raw, where, source_name)) for where, raw in FileDrop(source_name, file).fetch()]
     except RecordError as exc:
-        click.echo(_("error: {error} (nothing imported)").format(error=exc), err=True)
+        click.echo(_("error: {error} (nothing imported)").format(error=text(exc)), err=True)
         sys.exit(2)
     rdb = _open(db_path)
     try:
         out = import_records(rdb, recs, retrieved)
     except RecordError as exc:
-        click.echo(_("error: {error} (nothing imported)").format(error=exc), err=True)
+        click.echo(_("error: {error} (nothing imported)").format(error=text(exc)), err=True)
         sys.exit(2)
     finally:
         rdb.close()

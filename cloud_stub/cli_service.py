@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from cloud_stub.i18n import _
+from cloud_stub.i18n import _, text
 
 
 def _default_exec() -> str:
@@ -65,8 +65,8 @@ def install_service(root: Path, user: str, state_dir: str, config_dir: str, db: 
         steps = plan(root, svc, enable, start, force)
     except InstallError as exc:
         if not dry_run:
-            raise click.ClickException(str(exc)) from exc
-        click.echo(_("# would stop here: {error}").format(error=exc), err=True)
+            raise click.ClickException(text(exc)) from exc
+        click.echo(_("# would stop here: {error}").format(error=text(exc)), err=True)
         steps = []
     if dry_run:
         click.echo(_("# dry run: nothing is changed (root {root})").format(root=root))
@@ -80,5 +80,5 @@ def install_service(root: Path, user: str, state_dir: str, config_dir: str, db: 
             click.echo(f"- {s.what}")
             s.do()
     except (InstallError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(text(exc)) from exc
     click.echo(_("installed {name}; logs: journalctl -u {name}").format(name=SERVICE_NAME))

@@ -36,6 +36,7 @@ from psycopg.adapt import Dumper, Loader
 
 from cloud_stub.db import ReaderPool
 from cloud_stub.schema import SCHEMA_VERSION, ddl, migrations
+from cloud_stub.texts import msg
 
 # Serialises schema creation when several receivers start at once on an empty database
 # (CREATE TABLE IF NOT EXISTS is not safe against itself in PostgreSQL).
@@ -156,7 +157,8 @@ class PostgresDB:
         try:
             raw = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout)
         except psycopg.Error as exc:
-            raise RuntimeError(f"cannot connect to PostgreSQL at {self.path}: {str(exc).strip()}") from None
+            raise RuntimeError(msg("cannot connect to PostgreSQL at {path}: {strip}", path=self.path,
+                                   strip=str(exc).strip())) from None
         raw.adapters.register_loader("numeric", _NumericLoader)
         raw.adapters.register_dumper(bool, _BoolAsIntDumper)
         return raw
@@ -169,7 +171,7 @@ class PostgresDB:
     def _live(self) -> PgConnection:
         """The connection, replaced first if the server dropped it (restart, idle timeout)."""
         if self._closed:
-            raise RuntimeError("the receiver database was closed")
+            raise RuntimeError(msg("the receiver database was closed"))
         if self._conn.raw.closed or self._conn.raw.broken:
             self._conn.raw.close()
             self._conn.raw = self._connect()
@@ -228,7 +230,8 @@ class PostgresDB:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 found = int(row[0]) if row else None
             if found is None and conn.execute("SELECT to_regclass('batches')").fetchone()[0] is not None:
-                raise RuntimeError(f"{self.path} has receiver tables but no schema version: use a new database")
+                raise RuntimeError(msg("{path} has receiver tables but no schema version: use a new database",
+                                       path=self.path))
             for stmt in migrations("postgresql", found) if found is not None else []:
                 conn.execute(stmt)
             for stmt in ddl("postgresql"):

@@ -18,6 +18,7 @@ from typing import Any
 from cloud_stub import key_attestation
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 from gateway import wire
 
 # Gateway ids become MQTT topic levels and URL path segments: no '/', '+', '#', spaces.
@@ -30,7 +31,7 @@ def token_hash(token: str) -> str:
 
 def check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not ID_RE.match(value):
-        raise ReceiverError("bad_request", f"{what} must match {ID_RE.pattern}")
+        raise ReceiverError("bad_request", msg("{what} must match {pattern}", what=what, pattern=ID_RE.pattern))
     return value
 
 
@@ -51,7 +52,8 @@ def issue_token(
     with rdb.write() as conn:
         ended = conn.execute("SELECT started_at FROM offboarding WHERE enterprise_id = ?", (enterprise_id,)).fetchone()
         if ended is not None:  # cloud_stub/offboard.py: an offboarded enterprise enrolls no new gateway
-            raise ReceiverError("terminated", f"{enterprise_id} was offboarded on {ended[0]}: no new enrollment", 409)
+            raise ReceiverError("terminated", msg("{enterprise_id} was offboarded on {ended}: no new enrollment",
+                                                  enterprise_id=enterprise_id, ended=ended[0]), 409)
         ensure_enterprise(conn, enterprise_id)
         conn.execute(
             "INSERT INTO enroll_tokens (token_hash, enterprise_id, created, expires) VALUES (?, ?, ?, ?)",
@@ -62,11 +64,11 @@ def issue_token(
 
 def _decode_b64(text: Any, what: str) -> bytes:
     if not isinstance(text, str):
-        raise ReceiverError("bad_request", f"{what} must be a base64 string")
+        raise ReceiverError("bad_request", msg("{what} must be a base64 string", what=what))
     try:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-        raise ReceiverError("bad_request", f"{what} is not valid base64") from exc
+        raise ReceiverError("bad_request", msg("{what} is not valid base64", what=what)) from exc
 
 
 def enroll(
@@ -78,11 +80,11 @@ def enroll(
     re-enrolling a gateway with a new key (a new token) keeps its chain and its old keys.
     """
     if not isinstance(token, str) or not token:
-        raise ReceiverError("bad_request", "token must be a non-empty string")
+        raise ReceiverError("bad_request", msg("token must be a non-empty string"))
     check_id(gateway_id, "gateway_id")
     public_key = _decode_b64(public_key_b64, "public_key")
     if len(public_key) != 32 and wire.key_alg(public_key) != wire.P256:
-        raise ReceiverError("bad_request", "public_key must be 32 bytes (Ed25519) or a 65-byte P-256 point")
+        raise ReceiverError("bad_request", msg("public_key must be 32 bytes (Ed25519) or a 65-byte P-256 point"))
     proof = _decode_b64(proof_b64, "proof")
     kid = wire.key_id(public_key)
     now = iso(utc_now())
@@ -100,27 +102,28 @@ def enroll(
             (token_hash(token),),
         ).fetchone()
         if row is None:
-            raise ReceiverError("unknown_token", "no such enrollment token", 403)
+            raise ReceiverError("unknown_token", msg("no such enrollment token"), 403)
         enterprise_id, expires, used_at = row
         if used_at is not None:
-            raise ReceiverError("token_used", "this enrollment token was already used", 403)
+            raise ReceiverError("token_used", msg("this enrollment token was already used"), 403)
         if now >= expires:
-            raise ReceiverError("token_expired", f"this enrollment token expired at {expires}", 403)
+            raise ReceiverError("token_expired", msg("this enrollment token expired at {expires}",
+                                                     expires=expires), 403)
         try:
             wire.verify_enrollment(token, gateway_id, public_key, proof)
         except wire.WireError as exc:
             raise ReceiverError(exc.code, exc.message, 400) from exc
         except ValueError as exc:  # a P-256 "point" that is not on the curve
-            raise ReceiverError("bad_request", "public_key is not a valid key") from exc
+            raise ReceiverError("bad_request", msg("public_key is not a valid key")) from exc
         protection = key_attestation.assess(public_key, key_store, token, gateway_id)
         gw = conn.execute("SELECT enterprise_id FROM gateways WHERE id = ?", (gateway_id,)).fetchone()
         if gw is not None and gw[0] != enterprise_id:
-            raise ReceiverError("gateway_conflict", "this gateway id is enrolled for another enterprise", 409)
+            raise ReceiverError("gateway_conflict", msg("this gateway id is enrolled for another enterprise"), 409)
         key = conn.execute("SELECT gateway_id, revoked_at FROM gateway_keys WHERE kid = ?", (kid,)).fetchone()
         if key is not None and key[0] != gateway_id:
-            raise ReceiverError("key_in_use", "this public key is enrolled for another gateway", 409)
+            raise ReceiverError("key_in_use", msg("this public key is enrolled for another gateway"), 409)
         if key is not None and key[1] is not None:
-            raise ReceiverError("revoked_key", "this public key was revoked; make a new one", 403)
+            raise ReceiverError("revoked_key", msg("this public key was revoked; make a new one"), 403)
         if gw is None:
             conn.execute(
                 "INSERT INTO gateways (id, enterprise_id, enrolled_at, last_seq, last_hash)"
@@ -145,7 +148,7 @@ def revoke_key(rdb: Store, kid: str) -> dict[str, str]:
     with rdb.write() as conn:
         row = conn.execute("SELECT gateway_id, revoked_at FROM gateway_keys WHERE kid = ?", (kid,)).fetchone()
         if row is None:
-            raise ReceiverError("unknown_key", f"no enrolled key {kid}", 404)
+            raise ReceiverError("unknown_key", msg("no enrolled key {kid}", kid=kid), 404)
         revoked_at = row[1] or iso(utc_now())
         conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE kid = ?", (revoked_at, kid))
     return {"kid": kid, "gateway_id": row[0], "revoked_at": revoked_at}
@@ -156,7 +159,8 @@ def gateway_keys(rdb: Store, gateway_id: str) -> dict[str, Any]:
     with rdb.read() as conn:
         gw = conn.execute("SELECT enterprise_id FROM gateways WHERE id = ?", (gateway_id,)).fetchone()
         if gw is None:
-            raise ReceiverError("unknown_gateway", f"no enrolled gateway {gateway_id}", 404, status="error")
+            raise ReceiverError("unknown_gateway", msg("no enrolled gateway {gateway_id}",
+                                                       gateway_id=gateway_id), 404, status="error")
         keys = [
             {"kid": r[0], "public_key": r[1], "enrolled_at": r[2], "revoked_at": r[3], "protection": r[4]}
             for r in conn.execute(

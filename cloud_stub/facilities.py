@@ -19,6 +19,7 @@ import msgspec
 
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 DEFAULT_LEVELS = {"yellow": 1.3, "orange": 1.15, "red": 1.0}  # coverage below these raises the level
@@ -77,26 +78,29 @@ def parse(doc: Any, where: str = "facility") -> dict[str, Any]:
         raw = doc if isinstance(doc, bytes | str) else msgspec.json.encode(doc)
         fac = msgspec.json.decode(raw, type=FacilityDoc)
     except (msgspec.ValidationError, msgspec.DecodeError, TypeError) as exc:
-        raise ReceiverError("bad_facility", f"{where}: {exc}", 400, status="error") from None
+        raise ReceiverError("bad_facility", msg("{where}: {exc}", where=where, exc=exc), 400, status="error") from None
     out: dict[str, Any] = msgspec.to_builtins(fac)
     if out["drawn"] > out["amount"]:
-        raise ReceiverError("bad_facility", f"{where}: $.drawn ({out['drawn']}) exceeds $.amount ({out['amount']})",
+        raise ReceiverError("bad_facility", msg("{where}: $.drawn ({drawn}) exceeds $.amount ({amount})", where=where,
+                                                drawn=out['drawn'], amount=out['amount']),
                             400, status="error")
     mc = out["covenants"].get("margin_call")
     if mc is not None and (set(mc) != {"yellow", "orange", "red"}
                            or not mc["yellow"] >= mc["orange"] >= mc["red"]):
-        raise ReceiverError("bad_facility", f"{where}: $.covenants.margin_call: expected yellow >= orange >= red"
-                            f" (all three), got {mc}", 400, status="error")
+        raise ReceiverError("bad_facility", msg("{where}: $.covenants.margin_call: expected yellow >= orange >= "
+                                                "red (all three), got {mc}", where=where, mc=mc), 400, status="error")
     for i, p in enumerate(out["pledges"]):
         if p["unit"] not in ("kg", "unit"):
-            raise ReceiverError("bad_facility", f"{where}: $.pledges[{i}].unit: expected 'kg' or 'unit', got "
-                                f"{p['unit']!r}", 400, status="error")
+            raise ReceiverError("bad_facility", msg("{where}: $.pledges[{i}].unit: expected 'kg' or 'unit', got "
+                                                    "{unit}", where=where, i=i,
+                                                    unit=repr(p['unit'])), 400, status="error")
     return out
 
 
 def _check_id(facility_id: str) -> None:
     if not isinstance(facility_id, str) or not re.match(ID_RE, facility_id):
-        raise ReceiverError("bad_facility", f"facility id: expected {ID_RE}, got {facility_id!r}", 400, status="error")
+        raise ReceiverError("bad_facility", msg("facility id: expected {id_re}, got {facility_id}", id_re=ID_RE,
+                                                facility_id=repr(facility_id)), 400, status="error")
 
 
 def _row(r: tuple[Any, ...]) -> dict[str, Any]:
@@ -122,19 +126,22 @@ def put(rdb: Any, bank_id: str, facility_id: str, doc: Any, *, create: bool | No
 
     served = {e["enterprise_id"] for e in bank_enterprises(rdb, bank_id) if not e.get("terminated")}
     if fac["enterprise_id"] not in served:  # a live grant the enterprise's signed consent names this bank in
-        raise ReceiverError("forbidden", "this bank is not authorised for that enterprise", 403, status="error")
+        raise ReceiverError("forbidden", msg("this bank is not authorised for that enterprise"), 403, status="error")
     with rdb.write() as conn:
         old = conn.execute("SELECT created, removed_at, enterprise_id FROM facilities WHERE bank_id = ? AND id = ?",
                            (bank_id, facility_id)).fetchone()
         live = old is not None and old[1] is None
         if create is True and live:
-            raise ReceiverError("facility_exists", f"facility {facility_id} exists: use update", 409, status="error")
+            raise ReceiverError("facility_exists", msg("facility {facility_id} exists: use update",
+                                                       facility_id=facility_id), 409, status="error")
         if create is False and not live:
-            raise ReceiverError("unknown_facility", f"no facility {facility_id} of bank {bank_id}", 404,
+            raise ReceiverError("unknown_facility", msg("no facility {facility_id} of bank {bank_id}",
+                                                        facility_id=facility_id, bank_id=bank_id), 404,
                                 status="error")
         if live and old[2] != fac["enterprise_id"]:
-            raise ReceiverError("bad_facility", f"facility {facility_id} belongs to {old[2]}: the enterprise of a"
-                                " facility cannot change (remove it and add a new one)", 400, status="error")
+            raise ReceiverError("bad_facility", msg("facility {facility_id} belongs to {old}: the enterprise of a "
+                                                    "facility cannot change (remove it and add a new one)",
+                                                    facility_id=facility_id, old=old[2]), 400, status="error")
         vals = (fac["enterprise_id"], fac["currency"], fac["amount"], fac["drawn"], fac["term_start"],
                 fac["term_end"], json.dumps(fac["covenants"], sort_keys=True), json.dumps(fac["pledges"]))
         if old is None:
@@ -156,7 +163,8 @@ def remove(rdb: Any, bank_id: str, facility_id: str) -> dict[str, Any]:
         cur = conn.execute("UPDATE facilities SET removed_at = ? WHERE bank_id = ? AND id = ? AND removed_at IS NULL",
                            (iso(utc_now()), bank_id, facility_id))
         if cur.rowcount != 1:
-            raise ReceiverError("unknown_facility", f"no facility {facility_id} of bank {bank_id}", 404,
+            raise ReceiverError("unknown_facility", msg("no facility {facility_id} of bank {bank_id}",
+                                                        facility_id=facility_id, bank_id=bank_id), 404,
                                 status="error")
         conn.execute("DELETE FROM facility_coverage WHERE bank_id = ? AND facility_id = ?", (bank_id, facility_id))
     return {"facility_id": facility_id, "bank": bank_id, "removed": True}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from cloud_stub.texts import msg
 from gateway import wire
 
 GENESIS = "0" * 64
@@ -58,6 +59,14 @@ def link(conn: Any, chain: str, item: dict[str, Any], detail: Any) -> tuple[str,
     return prev, entry_hash(chain, item, detail_sha256(detail), prev)
 
 
+# The chains' and feeds' names as the verifier's failure texts say them: in English the word of the feed's path
+# (what --json has always said), rendered in the reader's language where printed.
+CHAIN_NOUNS = {"finding": msg("finding"), "alert": msg("alert")}
+FEED_NAMES = {"records": msg("records"), "scores": msg("scores"), "indicators": msg("indicators"),
+              "findings": msg("findings"), "alerts": msg("alerts"), "access-log": msg("access-log"),
+              "facilities": msg("facilities"), "portfolio": msg("portfolio")}
+
+
 class ChainCheck:
     """A bank's check of one enterprise's findings (or alerts) feed, page after page and run after run.
 
@@ -75,33 +84,37 @@ class ChainCheck:
     def check(self, items: list[dict[str, Any]]) -> list[str]:
         """Problems with these items (the next ones of the feed), each naming the item."""
         out: list[str] = []
+        noun = CHAIN_NOUNS.get(self.chain, self.chain)
         for it in items:
-            where = f"{self.chain} {it.get('id')} ({it.get('kind')})"
+            where = msg("{chain} {id} ({kind})", chain=noun, id=it.get("id"), kind=it.get("kind"))
             h, prev = it.get("hash"), it.get("prev")
             if h is None:
                 if self.last is not None:
-                    out.append(f"{where}: not hash-chained, after chained {self.chain}s (edited or inserted)")
+                    out.append(msg("{where}: not hash-chained, after chained {chain}s (edited or inserted)",
+                                   where=where,
+                                   chain=noun))
                 continue
             served_sha = it.get("detail_sha256")
             if "detail" in it:
                 try:
                     real = detail_sha256(it["detail"])
                 except wire.WireError as exc:
-                    out.append(f"{where}: detail is not canonical JSON: {exc}")
+                    out.append(msg("{where}: detail is not canonical JSON: {error}", where=where, error=exc))
                     continue
                 if served_sha != real:
-                    out.append(f"{where}: detail_sha256 does not match its detail (detail edited)")
+                    out.append(msg("{where}: detail_sha256 does not match its detail (detail edited)", where=where))
                     served_sha = real
             if not isinstance(served_sha, str):
-                out.append(f"{where}: no detail_sha256")
+                out.append(msg("{where}: no detail_sha256", where=where))
                 continue
             if entry_hash(self.chain, it, served_sha, str(prev)) != h:
-                out.append(f"{where}: hash does not cover its fields (edited)")
+                out.append(msg("{where}: hash does not cover its fields (edited)", where=where))
             expected = self.last if self.last is not None else GENESIS
             if prev != expected:
-                why = f"a {self.chain} before it was deleted or edited" if expected != GENESIS \
-                    else f"the first {self.chain} was deleted"
-                out.append(f"{where}: prev is not the hash of the {self.chain} before it ({why})")
+                why = msg("a {chain} before it was deleted or edited", chain=noun) if expected != GENESIS \
+                    else msg("the first {chain} was deleted", chain=noun)
+                out.append(msg("{where}: prev is not the hash of the {chain} before it ({why})", where=where,
+                               chain=noun, why=why))
             self.last = str(h)
             self.tip = [it.get("id"), str(h)]
         return out

@@ -35,6 +35,7 @@ from cloud_stub.repayment.context import stored_context_report as stored_repayme
 from cloud_stub.rule_inputs import ChainFinding
 from cloud_stub.scoring import load_config, shipped_path
 from cloud_stub.signed_inputs import AcceptedBatch, build_inputs
+from cloud_stub.texts import Joined, msg
 from gateway import wire
 
 
@@ -69,50 +70,60 @@ def _served_score(http: Any, enterprise: str, receiver_pk: bytes, score_id: int 
             item = next((s for s in page.get("items", []) if s.get("id") == score_id), None)
             cursor = page.get("next_cursor")
             if item is None and cursor is None:
-                raise LookupError(f"the receiver serves no score {score_id} for {enterprise}")
+                raise LookupError(msg("the receiver serves no score {score} for {enterprise}", score=score_id,
+                                       enterprise=enterprise))
     if wire.verify_report(item["signature"], receiver_pk) != item["report"]:
-        raise wire.WireError("report_mismatch", f"score {item.get('id')}: report differs from what the receiver signed")
+        raise wire.WireError("report_mismatch", msg("score {score}: report differs from what the receiver signed",
+                                                    score=item.get("id")))
     return item  # type: ignore[no-any-return]
 
 
 def _named_differences(stored: Mapping[str, Any], fresh: Mapping[str, Any], where: str) -> list[str]:
+    """``where``: "" for the report itself, else a ``msg`` naming the view (it prefixes every line)."""
     """What differs, named the way a credit officer reads a report (then any other path)."""
     out: list[str] = []
     for k in ("score", "grade", "warning_level"):
         if stored.get(k) != fresh.get(k):
-            out.append(f"{where}{k}: served {stored.get(k)!r}, recomputed {fresh.get(k)!r}")
+            out.append(msg("{where}{field}: served {served}, recomputed {recomputed}", where=where, field=k,
+                           served=repr(stored.get(k)), recomputed=repr(fresh.get(k))))
     subs_a, subs_b = stored.get("subscores") or {}, fresh.get("subscores") or {}
     for name in sorted(set(subs_a) | set(subs_b)):
         if subs_a.get(name) != subs_b.get(name):
-            out.append(f"{where}sub-score {name}: served {json.dumps(subs_a.get(name))[:120]}, "
-                       f"recomputed {json.dumps(subs_b.get(name))[:120]}")
+            out.append(msg("{where}sub-score {name}: served {served}, recomputed {recomputed}", where=where, name=name,
+                           served=json.dumps(subs_a.get(name))[:120], recomputed=json.dumps(subs_b.get(name))[:120]))
     ra, rb = stored.get("repayment"), fresh.get("repayment")
     if isinstance(ra, dict) or isinstance(rb, dict):
         ra, rb = ra or {}, rb or {}
         for k in ("status", "score", "grade", "level", "coverage"):
             if ra.get(k) != rb.get(k):
-                out.append(f"{where}repayment {k}: served {json.dumps(ra.get(k))[:120]}, "
-                           f"recomputed {json.dumps(rb.get(k))[:120]}")
+                out.append(msg("{where}repayment {field}: served {served}, recomputed {recomputed}", where=where,
+                               field=k, served=json.dumps(ra.get(k))[:120], recomputed=json.dumps(rb.get(k))[:120]))
         if not out and wire.canonical_json(ra) != wire.canonical_json(rb):
-            out += [f"{where}repayment differs at {p}" for p in diff(ra, rb, "$.repayment", 5)]
+            out += [msg("{where}repayment differs at {path}", where=where, path=p)
+                    for p in diff(ra, rb, "$.repayment", 5)]
     fa = {(f.get("rule"), f.get("dedupe")): f for f in stored.get("findings") or [] if isinstance(f, dict)}
     fb = {(f.get("rule"), f.get("dedupe")): f for f in fresh.get("findings") or [] if isinstance(f, dict)}
     for key in sorted(set(fa) | set(fb), key=str):
         if key not in fb:
-            out.append(f"{where}finding {key[0]} {key[1]}: served but not recomputed (added by the receiver)")
+            out.append(msg("{where}finding {rule} {dedupe}: served but not recomputed (added by the receiver)",
+                           where=where,
+                           rule=key[0], dedupe=key[1]))
         elif key not in fa:
-            out.append(f"{where}finding {key[0]} {key[1]}: recomputed but not served (removed by the receiver)")
+            out.append(msg("{where}finding {rule} {dedupe}: recomputed but not served (removed by the receiver)",
+                           where=where, rule=key[0], dedupe=key[1]))
         elif wire.canonical_json(fa[key]) != wire.canonical_json(fb[key]):
-            out.append(f"{where}finding {key[0]} {key[1]}: changed ({', '.join(diff(fa[key], fb[key], '', 5))})")
+            out.append(msg("{where}finding {rule} {dedupe}: changed ({paths})", where=where, rule=key[0], dedupe=key[1],
+                           paths=", ".join(diff(fa[key], fb[key], "", 5))))
     if stored.get("inputs_sha256") != fresh.get("inputs_sha256"):
-        out.append(f"{where}inputs digest: served {stored.get('inputs_sha256')}, "
-                   f"recomputed {fresh.get('inputs_sha256')}")
+        out.append(msg("{where}inputs digest: served {served}, recomputed {recomputed}", where=where,
+                       served=stored.get("inputs_sha256"), recomputed=fresh.get("inputs_sha256")))
     sb, fb_ = stored.get("basis") or {}, fresh.get("basis") or {}
     if sb.get("locators_sha256") != fb_.get("locators_sha256"):
-        out.append(f"{where}record locators digest: served {sb.get('locators_sha256')}, recomputed "
-                   f"{fb_.get('locators_sha256')} (the score was computed from other records than the bank verified)")
+        out.append(msg("{where}record locators digest: served {served}, recomputed {recomputed} (the score was "
+                       "computed from other records than the bank verified)", where=where,
+                       served=sb.get("locators_sha256"), recomputed=fb_.get("locators_sha256")))
     if not out and wire.canonical_json(stored) != wire.canonical_json(fresh):
-        out += [f"{where}differs at {p}" for p in diff(stored, fresh)]
+        out += [msg("{where}differs at {path}", where=where, path=p) for p in diff(stored, fresh)]
     return out
 
 
@@ -125,8 +136,9 @@ def _chain_findings(basis: Mapping[str, Any], declared: list[dict[str, Any]],
         fid, kind, gw, detail, created = row
         if kind == "gap_declared" and isinstance(detail, dict) \
                 and (gw, detail.get("first"), detail.get("last")) not in verified:
-            problems.append(f"chain finding {fid}: gap {detail.get('first')}..{detail.get('last')} of {gw} is not "
-                            "declared in the chain the bank verified")
+            problems.append(msg("chain finding {finding}: gap {first}..{last} of {gateway} is not declared in the "
+                                "chain the bank verified", finding=fid, first=detail.get("first"),
+                                last=detail.get("last"), gateway=gw))
         out.append(ChainFinding(int(fid), kind, gw, detail, created))
     return out
 
@@ -138,14 +150,16 @@ def recompute_report(report: Mapping[str, Any], batches: list[AcceptedBatch],
     problems: list[str] = []
     basis = report.get("basis")
     if not isinstance(basis, dict):
-        raise AnalysisError("not_recomputable", "the report states no basis (made before reports could be "
-                            "recomputed by a bank: loader 1)")
+        raise AnalysisError("not_recomputable", msg("the report states no basis (made before reports could be "
+                                                    "recomputed by a bank: loader 1)"))
     rules = _rules_of(report, int(report.get("as_of") or 0))
     version = str(report.get("scoring_version"))
     cfg = load_config(config_path or shipped_path(version), rules)
     if cfg.version != version or cfg.sha256 != report.get("config_sha256"):
-        raise AnalysisError("config_changed", f"the report used {version} with table sha256 "
-                            f"{report.get('config_sha256')}; this installation has {cfg.version} with {cfg.sha256}")
+        raise AnalysisError("config_changed", msg("the report used {version} with table sha256 {config_sha256}; "
+                                                  "this installation has {version2} with {sha256}", version=version,
+                                                  config_sha256=report.get('config_sha256'), version2=cfg.version,
+                                                  sha256=cfg.sha256))
     chain = _chain_findings(basis, declared, problems)
     period, inputs = report["period"], report["inputs"]
     # The repayment assessment (when the report has one) from exactly the outside records it states.
@@ -210,12 +224,13 @@ def rescore(url: str, enterprise: str, token: str, pin: str | None = None, *, sc
                            "verify": {k: summary.get(k) for k in ("records", "verified", "failed")}}
     problems: list[str] = out["problems"]
     if summary.get("failed"):
-        problems.append(f"feed verify failed ({summary['failed']}): " + "; ".join(summary["failures"][:5]))
+        problems.append(msg("feed verify failed ({n}): {failures}", n=summary["failed"],
+                            failures=Joined(summary["failures"][:5])))
     try:
         receiver_pk = wire.unb64(summary["receiver_key"], "receiver key")
         item = _served_score(feed_verify._Http(url, token, timeout), enterprise, receiver_pk, score_id)
     except (KeyError, LookupError, OSError, ValueError, wire.WireError) as exc:
-        problems.append(f"the score report: {exc}")
+        problems.append(msg("the score report: {error}", error=exc))
         return out
     out["score_id"] = item.get("id")
     cats = summary.get("categories")
@@ -223,29 +238,31 @@ def rescore(url: str, enterprise: str, token: str, pin: str | None = None, *, sc
     report = item["report"].get("view") if limited else item["report"]
     out["recomputed"] = "view" if limited else "report"
     if not isinstance(report, dict):
-        problems.append(f"score {item.get('id')} has no view for this bank's categories {cats}: the receiver "
-                        "serves nothing this bank can recompute")
+        problems.append(msg("score {score} has no view for this bank's categories {categories}: the receiver serves "
+                            "nothing this bank can recompute", score=item.get("id"), categories=cats))
         return out
     if not limited and isinstance(report.get("basis"), dict) and report["basis"].get("categories") is not None:
-        problems.append(f"score {item.get('id')}: served as the full report but computed for categories "
-                        f"{report['basis']['categories']}")
+        problems.append(msg("score {score}: served as the full report but computed for categories {categories}",
+                            score=item.get("id"), categories=report["basis"]["categories"]))
     if limited and sorted((report.get("basis") or {}).get("categories") or []) != sorted(cats):
-        problems.append(f"score {item.get('id')}: the view served is for categories "
-                        f"{(report.get('basis') or {}).get('categories')}, not this bank's {cats}")
+        problems.append(msg("score {score}: the view served is for categories {served}, not this bank's {categories}",
+                            score=item.get("id"), served=(report.get("basis") or {}).get("categories"),
+                            categories=cats))
     try:
         fresh, found = recompute_report(report, list(collect.batches.values()), collect.locators,
                                         summary.get("declared_gaps") or [], config_path)
     except (AnalysisError, ValueError, KeyError, TypeError) as exc:
-        problems.append(f"score {item.get('id')}: cannot recompute: {getattr(exc, 'message', exc)}")
+        problems.append(msg("score {score}: cannot recompute: {error}", score=item.get("id"),
+                            error=getattr(exc, "message", exc)))
         return out
     problems += found
-    where = "view " if limited else ""
+    where = msg("view ") if limited else ""
     problems += _named_differences(report, fresh, where)
     for k in sorted(set(report.get("views") or {}) | set(fresh.get("views") or {})):
         a, b = (report.get("views") or {}).get(k) or {}, (fresh.get("views") or {}).get(k) or {}
-        problems += _named_differences(a, b, f"view {k}: ")
+        problems += _named_differences(a, b, msg("view {key}: ", key=k))
     if not problems and wire.canonical_json(report) != wire.canonical_json(fresh):
-        problems += [f"differs at {p}" for p in diff(report, fresh)] or ["report bytes differ"]
+        problems += [msg("differs at {path}", path=p) for p in diff(report, fresh)] or [msg("report bytes differ")]
     out["after_bound"] = _after_bound(report, collect)
     out.update(ok=not problems, score={"served": report.get("score"), "recomputed": fresh.get("score")},
                inputs_sha256={"served": report.get("inputs_sha256"), "recomputed": fresh.get("inputs_sha256")},

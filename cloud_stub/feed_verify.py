@@ -4,8 +4,10 @@ The checks are those of docs/wire-format.md §9 (V1, V2, ...), made in the same 
 the code with its id (a ``# check Vn`` comment), and tests/cloud/test_wire_format_checks.py holds the
 two to the same ids in the same order. A new check is a new item there and a tag here.
 
-Imports only ``gateway.wire``, the standard library and PyNaCl (through wire), so a bank
-can vendor this file and wire.py alone. For every record it checks, itself:
+Imports only ``gateway.wire``, the standard library and PyNaCl (through wire), besides its own
+small helpers (feed_verify_*.py, feed_chain.py, access_log_chain.py, and texts.py, which makes each
+failure an English ``str`` that remembers its template for the CLI's translation), so a bank can vendor
+these files and wire alone. For every record it checks, itself:
 
 * the batch body hashes to the batch hash the record names, and the gateway's
   Ed25519 signature over those body bytes holds under a key enrolled for that gateway
@@ -62,8 +64,10 @@ from cloud_stub import feed_verify_facility as fvf
 from cloud_stub import feed_verify_orders as fvo
 from cloud_stub.access_log_chain import GENESIS as ACCESS_GENESIS
 from cloud_stub.access_log_chain import entry_hash as access_entry_hash
+from cloud_stub.feed_chain import FEED_NAMES
 from cloud_stub.feed_verify_heads import Heads
 from cloud_stub.feed_verify_refs import ReceiverWord
+from cloud_stub.texts import msg
 from gateway import wire
 
 HARDWARE_LEVELS = ("tpm", "tpm-attested")  # cloud_stub/key_attestation.py: keys that cannot be copied
@@ -98,7 +102,8 @@ class _Http:
                     retry = exc.headers.get("Retry-After", "1")
                     time.sleep(min(30.0, float(retry)) if retry.isdigit() else 1.0)
                     continue
-                raise OSError(f"HTTP {exc.code} for {path.split('?')[0]}: {detail}") from None
+                raise OSError(msg("HTTP {code} for {path}: {detail}", code=exc.code, path=path.split("?")[0],
+                                  detail=detail)) from None
         raise AssertionError("unreachable")
 
 
@@ -121,7 +126,7 @@ class _Report:
 def _receiver_key(http: _Http, pin: str | None, report: _Report) -> bytes:
     rkey = http.get("/v1/receiver/key")
     if pin and rkey.get("public_key") != pin:  # check V1
-        report.feed("receiver key served differs from the pinned key")
+        report.feed(msg("receiver key served differs from the pinned key"))
     return wire.unb64(pin if pin else rkey["public_key"], "receiver key")
 
 
@@ -159,7 +164,7 @@ def _whole_page_signed(page: dict[str, Any], receiver_pk: bytes) -> None:
     """The other feeds are signed whole: the signature must cover exactly the page minus itself."""
     signed = wire.verify_report(page["page_signature"], receiver_pk)
     if not same_json(signed, {k: v for k, v in page.items() if k != "page_signature"}):  # check V2
-        raise wire.WireError("page_mismatch", "signature does not cover this page as received")
+        raise wire.WireError("page_mismatch", msg("signature does not cover this page as received"))
 
 
 def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: str, enterprise: str,
@@ -177,20 +182,22 @@ def _pages(http: _Http, path: str, report: _Report, receiver_pk: bytes, what: st
             if records_shape:
                 signed = wire.verify_report(page["page_signature"], receiver_pk)
                 if not same_json(signed, _records_signed_shape(page)):  # check V3
-                    raise wire.WireError("page_mismatch", "signature does not cover this page as received")
+                    raise wire.WireError("page_mismatch", msg("signature does not cover this page as received"))
             else:
                 _whole_page_signed(page, receiver_pk)
             if page.get("enterprise_id") != enterprise or page.get("cursor") != cursor:  # check V4
-                raise wire.WireError("page_mismatch", "page is for another enterprise or cursor")
+                raise wire.WireError("page_mismatch", msg("page is for another enterprise or cursor"))
         except _ERRORS as exc:
-            report.feed(f"{what} page {n} (cursor {cursor}): receiver signature: {exc}")
+            report.feed(msg("{what} page {n} (cursor {cursor}): receiver signature: {error}",
+                            what=FEED_NAMES.get(what, what), n=n, cursor=cursor, error=exc))
         yield page
         seen.add(cursor)
         cursor = page.get("next_cursor")
         if cursor is None:
             return
         if cursor in seen:  # check V5
-            report.feed(f"{what} page {n}: next_cursor repeats an earlier cursor")
+            report.feed(msg("{what} page {n}: next_cursor repeats an earlier cursor", what=FEED_NAMES.get(what, what),
+                            n=n))
             return
 
 
@@ -200,10 +207,11 @@ def _grant(http: _Http, report: _Report, receiver_pk: bytes, enterprise: str | N
     try:
         _whole_page_signed(page, receiver_pk)
     except _ERRORS as exc:
-        report.feed(f"enterprises page: receiver signature: {exc}")
+        report.feed(msg("enterprises page: receiver signature: {error}", error=exc))
     grants = list(page.get("enterprises", []))
     if enterprise is not None and not any(g.get("enterprise_id") == enterprise for g in grants):  # check V6
-        report.feed(f"enterprise {enterprise} is not among the enterprises that authorised this bank")
+        report.feed(msg("enterprise {enterprise} is not among the enterprises that authorised this bank",
+                        enterprise=enterprise))
     return grants
 
 
@@ -247,8 +255,9 @@ def verify_feed(
         protection = next((g.get("key_protection") for g in grants if g.get("enterprise_id") == enterprise), None)
         summary["key_protection"] = protection
         if require_hardware_keys and not ended and protection not in HARDWARE_LEVELS:
-            report.feed(f"hardware keys required: the receiver's signed listing says {enterprise}'s weakest live "
-                        f"gateway key is {protection or 'unknown'} (need one of {', '.join(HARDWARE_LEVELS)})")
+            report.feed(msg("hardware keys required: the receiver's signed listing says {enterprise}'s weakest live "
+                            "gateway key is {protection} (need one of {levels})", enterprise=enterprise,
+                            protection=protection or "unknown", levels=", ".join(HARDWARE_LEVELS)))
         if ended:  # offboarded (cloud offboard): the signed listing says since when; there is no feed to pull
             summary["terminated"] = ended
             if since is not None:
@@ -258,7 +267,7 @@ def verify_feed(
                                max_head_age=max_head_age, on_records=on_records,
                                require_hardware_keys=require_hardware_keys)
     except (urllib.error.URLError, OSError, ValueError, KeyError, wire.WireError) as exc:
-        report.feed(f"fetching the feed failed: {exc}")
+        report.feed(msg("fetching the feed failed: {error}", error=exc))
     summary["failed"] = summary.pop("_failed_records", 0) + report.feed_failures
     summary["failures"] = report.failures
     return summary
@@ -279,9 +288,9 @@ def verify_all(url: str, token: str, pin: str | None = None, states: dict[str, d
                                  since=None if states is None else states.get(g["enterprise_id"], {}), **kw)
                      for g in grants]
     except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
-        report.feed(f"listing the bank's enterprises failed: {exc}")
+        report.feed(msg("listing the bank's enterprises failed: {error}", error=exc))
     if not summaries and not report.failures:
-        report.feed("no enterprise has authorised this bank")
+        report.feed(msg("no enterprise has authorised this bank"))
     portfolio_n = 0
     if summaries:
         try:  # V49-V50 (§16): the bank's portfolio against what the enterprises' pages served
@@ -289,8 +298,9 @@ def verify_all(url: str, token: str, pin: str | None = None, states: dict[str, d
                                            {s["enterprise_id"]: s.get("facility_coverage") or {} for s in summaries
                                             if "facility_coverage" in s})
         except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
-            report.feed(f"portfolio: fetching failed: {exc}")
-    failures = report.failures + [f"{s['enterprise_id']}: {f}" for s in summaries for f in s["failures"]]
+            report.feed(msg("portfolio: fetching failed: {error}", error=exc))
+    failures = report.failures + [msg("{enterprise}: {failure}", enterprise=s["enterprise_id"], failure=f)
+                                  for s in summaries for f in s["failures"]]
     return {
         "enterprises": summaries,
         "records": sum(s["records"] for s in summaries),
@@ -451,13 +461,13 @@ def _fetch_heads(http: _Http, report: _Report, receiver_pk: bytes, ent: str, ent
     try:
         page = http.get(f"/v1/feed/{ent}/heads", auth=True)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return Heads(None, f"the heads page could not be fetched: {exc}", prior)
+        return Heads(None, msg("the heads page could not be fetched: {error}", error=exc), prior)
     try:
         _whole_page_signed(page, receiver_pk)
         if page.get("enterprise_id") != enterprise:
-            raise wire.WireError("page_mismatch", "page is for another enterprise")
+            raise wire.WireError("page_mismatch", msg("page is for another enterprise"))
     except _ERRORS as exc:
-        report.feed(f"heads page: receiver signature: {exc}")
+        report.feed(msg("heads page: receiver signature: {error}", error=exc))
     return Heads(page, None, prior)
 
 
@@ -482,12 +492,14 @@ class _Keys:
         served = self._served[gw].get(kid)
         pk = self.pins.get(kid) or served
         if pk is None:  # check V7: the key is enrolled for this gateway of this enterprise (or pinned)
-            raise wire.WireError("unknown_key", f"key {kid} is not enrolled for {gw} of {self.enterprise}")
+            raise wire.WireError("unknown_key", msg("key {kid} is not enrolled for {gateway} of {enterprise}", kid=kid,
+                                                     gateway=gw, enterprise=self.enterprise))
         if kid in self.pins and served not in (None, self.pins[kid]):
-            raise wire.WireError("key_mismatch", f"receiver serves a different key for {kid}")
+            raise wire.WireError("key_mismatch", msg("receiver serves a different key for {kid}", kid=kid))
         if self.require_hardware and self._protection.get(kid, "file") not in HARDWARE_LEVELS:
-            raise wire.WireError("software_key", f"key {kid} of {gw} is protected by "
-                                                 f"{self._protection.get(kid, 'file')} only; hardware keys required")
+            raise wire.WireError("software_key", msg("key {kid} of {gateway} is protected by {protection} only; "
+                                                     "hardware keys required", kid=kid, gateway=gw,
+                                                     protection=self._protection.get(kid, "file")))
         self._used[kid] = pk
         return wire.unb64(pk, "gateway key")
 
@@ -509,7 +521,7 @@ class _RecordState:
         self.max_id = 0
         self.shown: set[str] = set()  # every batch hash a records page carried
         self.heads: dict[str, dict[str, Any]] = {}  # verified batch -> gateway, seq, prev, dropped, records
-        self.bad: dict[str, str] = {}  # batch hash -> why it failed
+        self.bad: dict[str, Exception] = {}  # batch hash -> why it failed
         self.seen_ids: set[Any] = set()
         self.seen_locs: dict[str, set[int]] = defaultdict(set)
         self.failed: set[Any] = set()
@@ -535,24 +547,24 @@ class _RecordState:
                 sb = wire.SignedBatch(body=wire.unb64(b["body"], "body"), sig=wire.unb64(b["sig"], "sig"),
                                       kid=b["kid"])
                 if sb.hash != h:  # check V8
-                    raise wire.WireError("bad_hash", "body does not hash to the batch hash")
+                    raise wire.WireError("bad_hash", msg("body does not hash to the batch hash"))
                 gw = json.loads(sb.body).get("gateway")
                 if not isinstance(gw, str):
-                    raise wire.WireError("bad_body", "body names no gateway")
+                    raise wire.WireError("bad_body", msg("body names no gateway"))
                 body = wire.verify(sb, keys.get(gw, sb.kid))  # check V9 (the key by check V7)
                 if body["enterprise"] != enterprise or body["gateway"] != gw:  # check V10
-                    raise wire.WireError("gateway_mismatch", "batch belongs to another enterprise")
+                    raise wire.WireError("gateway_mismatch", msg("batch belongs to another enterprise"))
                 head = {"gateway": body["gateway"], "seq": body["seq"], "prev": body["prev"],
                         "dropped": body.get("dropped"), "records": len(body["records"]),
                         "heads_from": wire.body_heads_from(body)}
                 if not first and not same_json(self.heads.get(h), head):  # check V11
-                    raise wire.WireError("page_mismatch", "served again with a different body")
+                    raise wire.WireError("page_mismatch", msg("served again with a different body"))
                 self.heads[h] = head
                 bodies[h] = body
             except (*_ERRORS, urllib.error.URLError, OSError) as exc:
-                self.bad[h] = str(exc)
+                self.bad[h] = exc
                 self.heads.pop(h, None)
-                report.feed(f"batch {h[:16]}: {exc}")
+                report.feed(msg("batch {batch}: {error}", batch=h[:16], error=exc))
         self._recent = bodies
         return bodies
 
@@ -566,32 +578,34 @@ class _RecordState:
             if isinstance(rid, int) and rid > self.max_id:
                 self.max_id = rid
             if rid in self.seen_ids:  # check V12
-                problem = "record id delivered twice"
+                problem = msg("record id delivered twice")
             elif not isinstance(rid, int) or isinstance(rid, bool) or rid <= self.floor:
-                problem = f"record id is not after {self.floor}, the last one an earlier run verified"
+                problem = msg("record id is not after {floor}, the last one an earlier run verified", floor=self.floor)
             elif h in self.bad:  # check V13
-                problem = f"its batch failed: {self.bad[h]}"
+                problem = msg("its batch failed: {error}", error=self.bad[h])
             elif h not in bodies:
-                problem = "its batch is not on the page"
+                problem = msg("its batch is not on the page")
             else:
                 body = bodies[h]
                 # check V14
                 if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(body["records"]):
-                    problem = f"index {idx} is outside the batch"
+                    problem = msg("index {index} is outside the batch", index=idx)
                 elif idx in self.seen_locs[h]:
-                    problem = f"batch {h[:16]} index {idx} delivered twice"
+                    problem = msg("batch {batch} index {index} delivered twice", batch=h[:16], index=idx)
                 else:
                     self.seen_locs[h].add(idx)  # delivered (if altered, it fails below, but was not withheld)
                     if not same_json([r.get("gateway_id"), r.get("seq")], [body["gateway"], body["seq"]]):  # check V15
-                        problem = "gateway_id/seq differ from the signed batch"
+                        problem = msg("gateway_id/seq differ from the signed batch")
                     elif not same_json(r.get("record"), body["records"][idx]):  # check V16
-                        problem = "record differs from the signed batch"
+                        problem = msg("record differs from the signed batch")
                     elif not same_json(r.get("replayed", False), isinstance(body.get("replay"), dict)):  # check V17
-                        problem = "replayed flag differs from the signed batch (its 'replay' object)"
+                        problem = msg("replayed flag differs from the signed batch (its 'replay' object)")
             self.seen_ids.add(rid)
             if problem:
                 self.failed.add(rid)
-                report.note(f"record {rid} (batch {str(h)[:16]} index {idx}): {problem}")
+                report.note(msg("record {record} (batch {batch} index {index}): {problem}", record=rid,
+                                 batch=str(h)[:16],
+                                 index=idx, problem=problem))
             elif isinstance(r.get("record"), dict) and r["record"].get("type") == "indicator":
                 self.indicators[rid] = _indicator_fields(r)
 
@@ -622,13 +636,14 @@ def _check_stub_heads(report: _Report, enterprise: str, stubs: dict[str, dict[st
             continue
         try:
             if not isinstance(s.get("gateway_id"), str) or not isinstance(s.get("kid"), str):
-                raise wire.WireError("bad_stub", "stub names no gateway or key")
+                raise wire.WireError("bad_stub", msg("stub names no gateway or key"))
             wire.verify_head(stub_head(s, enterprise), wire.unb64(s["head_sig"], "head_sig"),  # check V18
                              keys.get(s["gateway_id"], s["kid"]))
             signed.add(str(h))
         except (*_ERRORS, urllib.error.URLError, OSError) as exc:
-            report.feed(f"withheld batch {str(h)[:16]} (gateway {s.get('gateway_id')} seq {s.get('seq')}): "
-                        f"the stub is not what the gateway signed: {exc}")
+            report.feed(msg("withheld batch {batch} (gateway {gateway} seq {seq}): the stub is not what the gateway "
+                            "signed: {error}", batch=str(h)[:16], gateway=s.get("gateway_id"), seq=s.get("seq"),
+                            error=exc))
     return signed
 
 
@@ -638,10 +653,11 @@ def _check_withheld(report: _Report, stubs: dict[str, dict[str, Any]], batches: 
     for h, s in stubs.items():
         cats = s.get("categories") or []
         if h in batches:  # check V19
-            report.feed(f"batch {str(h)[:16]}: both shown and withheld")
+            report.feed(msg("batch {batch}: both shown and withheld", batch=str(h)[:16]))
         elif granted is not None and ("*" in granted or all(c in granted or c in ALWAYS_VISIBLE for c in cats)):
-            report.feed(f"batch {str(h)[:16]} (gateway {s.get('gateway_id')} seq {s.get('seq')}): withheld "
-                        f"although its categories {cats} are granted")
+            report.feed(msg("batch {batch} (gateway {gateway} seq {seq}): withheld although its categories "
+                            "{categories} are granted", batch=str(h)[:16], gateway=s.get("gateway_id"),
+                            seq=s.get("seq"), categories=cats))
 
 
 def _check_chains(
@@ -661,13 +677,14 @@ def _check_chains(
     for h, body in heads.items():
         if len(seen_locs[h]) != body["records"]:  # check V20
             missing = body["records"] - len(seen_locs[h])
-            report.feed(f"batch {h[:16]} (gateway {body['gateway']} seq {body['seq']}): {missing} record(s) withheld")
+            report.feed(msg("batch {batch} (gateway {gateway} seq {seq}): {n} record(s) withheld", batch=h[:16],
+                            gateway=body["gateway"], seq=body["seq"], n=missing))
         chains[body["gateway"]].append((body["seq"], h, body, None))
     for h, s in stubs.items():
         if isinstance(s.get("gateway_id"), str) and isinstance(s.get("seq"), int):
             chains[s["gateway_id"]].append((s["seq"], str(h), None, s))
         else:
-            report.feed(f"withheld batch {str(h)[:16]}: stub names no gateway or seq")
+            report.feed(msg("withheld batch {batch}: stub names no gateway or seq", batch=str(h)[:16]))
     declared: list[dict[str, Any]] = []
     for gw in sorted(chains):
         prev_seq, prev_hash = tips.get(gw, (0, wire.GENESIS_PREV))
@@ -675,22 +692,27 @@ def _check_chains(
             dropped = body.get("dropped") if body is not None else (stub or {}).get("dropped")
             signed_prev = body["prev"] if body is not None else (stub or {}).get("prev") if h in signed_heads \
                 else None
-            where = f"gateway {gw} seq {seq} ({'withheld ' if body is None else ''}batch {h[:16]})"
+            where = (msg("gateway {gateway} seq {seq} (batch {batch})", gateway=gw, seq=seq, batch=h[:16]) if body
+                     is not None else msg("gateway {gateway} seq {seq} (withheld batch {batch})", gateway=gw, seq=seq,
+                                          batch=h[:16]))
             if seq < prev_seq:  # check V21
-                report.feed(f"{where}: seq {seq} again, after an earlier run verified up to seq {prev_seq} "
-                            "(equivocation or replay)")
+                report.feed(msg("{where}: seq {seq} again, after an earlier run verified up to seq {prev_seq} "
+                                "(equivocation or replay)", where=where, seq=seq, prev_seq=prev_seq))
                 continue
             if seq == prev_seq:
-                report.feed(f"{where}: two batches with seq {seq} (equivocation)")
+                report.feed(msg("{where}: two batches with seq {seq} (equivocation)", where=where, seq=seq))
             elif seq == prev_seq + 1:
                 if signed_prev is not None and signed_prev != prev_hash:  # check V22
-                    report.feed(f"{where}: does not chain to seq {prev_seq} (signed prev differs)")
+                    report.feed(msg("{where}: does not chain to seq {prev_seq} (signed prev differs)", where=where,
+                                    prev_seq=prev_seq))
             elif same_json(dropped, [prev_seq + 1, seq - 1]):  # check V23
                 source = "signed body" if body is not None else "signed head" if h in signed_heads \
                     else "withheld batch (receiver's word)"
                 declared.append({"gateway_id": gw, "first": prev_seq + 1, "last": seq - 1, "declared_in": source})
             else:
-                report.feed(f"{where}: seq {prev_seq + 1}..{seq - 1} missing, not declared dropped")
+                report.feed(msg("{where}: seq {first}..{last} missing, not declared dropped", where=where,
+                                first=prev_seq + 1,
+                                last=seq - 1))
             prev_seq, prev_hash = seq, h
         new_tips[gw] = [prev_seq, prev_hash]
     return sorted(chains), declared, new_tips
@@ -702,14 +724,14 @@ def _check_scores(report: _Report, items: list[dict[str, Any]], receiver_pk: byt
         try:
             signed = wire.verify_report(s["signature"], receiver_pk)  # check V24
             if not same_json(signed, s["report"]):
-                raise wire.WireError("report_mismatch", "report differs from the one the receiver signed")
+                raise wire.WireError("report_mismatch", msg("report differs from the one the receiver signed"))
             if signed.get("enterprise_id") != enterprise:
-                raise wire.WireError("report_mismatch", "report is about another enterprise")
+                raise wire.WireError("report_mismatch", msg("report is about another enterprise"))
             for k in ("score", "grade", "warning_level"):
                 if not same_json(s.get(k), signed.get(k)):
-                    raise wire.WireError("report_mismatch", f"{k} differs from the signed report")
+                    raise wire.WireError("report_mismatch", msg("{field} differs from the signed report", field=k))
         except _ERRORS as exc:
-            report.feed(f"score {s.get('id') if isinstance(s, dict) else '?'}: {exc}")
+            report.feed(msg("score {score}: {error}", score=s.get("id") if isinstance(s, dict) else "?", error=exc))
 
 
 def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: dict[Any, str], failed: set[Any],
@@ -726,15 +748,16 @@ def _check_indicators(report: _Report, items: list[dict[str, Any]], verified: di
         if stored is None and rid in failed:
             continue
         if stored is None:
-            report.feed(f"indicator {rid}: no verified record in the records feed")
+            report.feed(msg("indicator {record}: no verified record in the records feed", record=rid))
             continue
         rec = json.loads(stored)
         wrong = [k for k, _ in _INDICATOR_FIELDS if not same_json(it.get(k), rec.get(k)) and not (k == "quality"
                  and it.get(k) == [] and k not in rec)]  # check V25
         wrong += [k for k in _LOCATOR_FIELDS if not same_json(it.get(k), rec.get(k))]
         if wrong:
-            report.feed(f"indicator {rid} (batch {str(rec.get('batch_hash'))[:16]} index {rec.get('index')}): "
-                        f"{', '.join(wrong)} differ from the signed record")
+            report.feed(msg("indicator {record} (batch {batch} index {index}): {fields} differ from the signed record",
+                            record=rid, batch=str(rec.get("batch_hash"))[:16], index=rec.get("index"),
+                            fields=", ".join(wrong)))
 
 
 def _take_indicators(report: _Report, items: list[dict[str, Any]], state: _RecordState, listed: set[Any],
@@ -758,7 +781,8 @@ def _check_indicators_complete(report: _Report, verified: dict[Any, str], listed
     """Every verified indicator record up to id ``upto`` must appear in the indicators feed."""
     missing = [rid for rid in verified if rid <= upto and rid not in listed]  # check V26
     if missing:
-        report.feed(f"indicators feed leaves out {len(missing)} verified indicator record(s), e.g. {missing[:5]}")
+        report.feed(msg("indicators feed leaves out {n} verified indicator record(s), e.g. {examples}", n=len(missing),
+                        examples=missing[:5]))
 
 
 def _check_access_log(http: _Http, report: _Report, receiver_pk: bytes, ent: str, enterprise: str, page_limit: int,
@@ -775,23 +799,25 @@ def _check_access_log(http: _Http, report: _Report, receiver_pk: bytes, ent: str
         head = page.get("head")
         for it in page.get("items", []):
             n += 1
-            where = f"access-log entry {it.get('id')}"
+            where = msg("access-log entry {entry}", entry=it.get("id"))
             try:
                 if access_entry_hash(it, str(it.get("prev"))) != it.get("hash"):  # check V33
-                    report.feed(f"{where}: hash does not cover its fields (edited)")
+                    report.feed(msg("{where}: hash does not cover its fields (edited)", where=where))
             except _ERRORS as exc:
-                report.feed(f"{where}: not canonical JSON: {exc}")
+                report.feed(msg("{where}: not canonical JSON: {error}", where=where, error=exc))
             if it.get("prev") != last:  # check V34
-                report.feed(f"{where}: prev is not the hash of the entry before it (an entry was deleted or edited)")
+                report.feed(msg("{where}: prev is not the hash of the entry before it (an entry was deleted or edited)",
+                                where=where))
             if it.get("enterprise_id") != enterprise or not isinstance(it.get("id"), int) \
                     or it["id"] <= last_id:  # check V35
-                report.feed(f"{where}: not an entry of {enterprise} after entry {last_id}")
+                report.feed(msg("{where}: not an entry of {enterprise} after entry {last_id}", where=where,
+                                enterprise=enterprise, last_id=last_id))
             last_id, last = (it["id"] if isinstance(it.get("id"), int) else last_id), str(it.get("hash"))
         cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
     expected = {"id": last_id, "hash": last} if last_id else None
     if not same_json(head, expected) and not (head is None and tip):  # check V36
-        report.feed(f"access log: the head the receiver states ({head}) is not where the entries served end"
-                    f" ({expected}): entries held back or removed at the end")
+        report.feed(msg("access log: the head the receiver states ({head}) is not where the entries served end "
+                        "({expected}): entries held back or removed at the end", head=head, expected=expected))
     return ([last_id, last] if last_id else None), cursor, n
 
 
@@ -801,7 +827,7 @@ def _bank_of(http: _Http, report: _Report, receiver_pk: bytes) -> tuple[str | No
     try:
         _whole_page_signed(page, receiver_pk)
     except _ERRORS as exc:
-        report.feed(f"enterprises page: receiver signature: {exc}")
+        report.feed(msg("enterprises page: receiver signature: {error}", error=exc))
         return None, []
     return page.get("bank"), list(page.get("enterprises", []))
 
@@ -843,13 +869,13 @@ def _check_portfolio(http: _Http, report: _Report, receiver_pk: bytes,
             if str(exc).startswith("HTTP 404 "):
                 scores[eid] = None  # no score yet: the portfolio must say so
             else:
-                report.feed(f"{eid}: latest score: {exc}")
+                report.feed(msg("{enterprise}: latest score: {error}", enterprise=eid, error=exc))
             continue
         try:
             _whole_page_signed(latest, receiver_pk)
             scores[eid] = latest["item"]
         except _ERRORS as exc:
-            report.feed(f"{eid}: latest score page: receiver signature: {exc}")
+            report.feed(msg("{enterprise}: latest score page: receiver signature: {error}", enterprise=eid, error=exc))
     fvf.check_portfolio_numbers(page, facilities, scores, report.feed)  # check V50
     return len(page.get("enterprises", []))
 
@@ -863,6 +889,6 @@ def _check_order_progress(report: _Report, items: list[dict[str, Any]], verified
         if not isinstance(rep, dict):
             continue
         for problem in fvo.arithmetic(rep):  # check V55
-            report.feed(f"score {s.get('id')}: {problem}")
+            report.feed(msg("score {score}: {problem}", score=s.get("id"), problem=problem))
         for problem in fvo.against_records(rep, records):  # check V56
-            report.feed(f"score {s.get('id')}: {problem}")
+            report.feed(msg("score {score}: {problem}", score=s.get("id"), problem=problem))

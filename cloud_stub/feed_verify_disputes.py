@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cloud_stub.texts import msg
 from gateway import wire
 
 TYPES = ("dispute", "confirmation")
@@ -30,13 +31,13 @@ def check_page(page: dict[str, Any], receiver_pk: bytes, enterprise: str, fail: 
     try:
         signed = wire.verify_report(page["page_signature"], receiver_pk)
     except (wire.WireError, KeyError, TypeError, ValueError) as exc:
-        fail(f"disputes page: receiver signature: {exc}")
+        fail(msg("disputes page: receiver signature: {error}", error=exc))
         return []
     if not _same(signed, {k: v for k, v in page.items() if k != "page_signature"}):
-        fail("disputes page: the signature does not cover the page as received")
+        fail(msg("disputes page: the signature does not cover the page as received"))
         return []
     if page.get("enterprise_id") != enterprise or page.get("kind") != "disputes":
-        fail("disputes page: for another enterprise, or not a disputes page")
+        fail(msg("disputes page: for another enterprise, or not a disputes page"))
         return []
     items = page.get("items")
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
@@ -54,19 +55,22 @@ def check_records(items: list[dict[str, Any]], verified: dict[int, dict[str, Any
             continue
         r = verified.get(rid)  # type: ignore[arg-type]
         if r is None:
-            fail(f"dispute item {it.get('key')}: record {rid} is not a verified record of the records feed")
+            fail(msg("dispute item {key}: record {record} is not a verified record of the records feed",
+                     key=it.get("key"), record=rid))
             continue
         for k, rk in (("batch_hash", "batch_hash"), ("index", "index"), ("gateway_id", "gateway_id"),
                       ("seq", "seq"), ("record", "record")):
             if not _same(it.get(k), r.get(rk)):
-                fail(f"dispute item {it.get('key')}: {k} differs from the signed record {rid}")
+                fail(msg("dispute item {key}: {field} differs from the signed record {record}", key=it.get("key"),
+                         field=k, record=rid))
         rec = r.get("record") or {}
         if not _same(it.get("key"), f"{r.get('gateway_id')}/{rec.get('id')}") or not _same(it.get("type"),
                                                                                           rec.get("type")):
-            fail(f"dispute item {it.get('key')}: key or type differs from the signed record {rid}")
+            fail(msg("dispute item {key}: key or type differs from the signed record {record}", key=it.get("key"),
+                     record=rid))
     missing = sorted(rid for rid in verified if rid not in listed)
     if missing:
-        fail(f"disputes page leaves out signed dispute/confirmation records {missing[:5]}")
+        fail(msg("disputes page leaves out signed dispute/confirmation records {records}", records=missing[:5]))
 
 
 def check_findings(items: list[dict[str, Any]], findings: dict[str, dict[str, Any]], full: bool, fail: Fail) -> None:
@@ -81,15 +85,18 @@ def check_findings(items: list[dict[str, Any]], findings: dict[str, dict[str, An
         served = findings.get(named) if isinstance(named, str) else None
         if shown is None:
             if served is not None:
-                fail(f"dispute {it.get('key')}: shown without its finding #{served.get('id')}, which is served")
+                fail(msg("dispute {key}: shown without its finding #{finding}, which is served", key=it.get("key"),
+                         finding=served.get("id")))
             continue
         if not isinstance(shown, dict) or shown.get("hash") != named:
-            fail(f"dispute {it.get('key')}: shown beside another finding than the one it names")
+            fail(msg("dispute {key}: shown beside another finding than the one it names", key=it.get("key")))
         elif served is None:
             if full:
-                fail(f"dispute {it.get('key')}: its finding {str(named)[:16]} is not in the findings feed")
+                fail(msg("dispute {key}: its finding {finding} is not in the findings feed", key=it.get("key"),
+                         finding=str(named)[:16]))
         elif not all(_same(shown.get(k), served.get(k)) for k in ("id", "kind", "severity", "gateway_id", "created")):
-            fail(f"dispute {it.get('key')}: the finding beside it differs from findings item {served.get('id')}")
+            fail(msg("dispute {key}: the finding beside it differs from findings item {finding}", key=it.get("key"),
+                     finding=served.get("id")))
 
 
 def check_decisions(items: list[dict[str, Any]], receiver_pk: bytes, enterprise: str, bank: Any, fail: Fail) -> None:
@@ -100,14 +107,14 @@ def check_decisions(items: list[dict[str, Any]], receiver_pk: bytes, enterprise:
         decisions = it.get("decisions") if isinstance(it.get("decisions"), list) else []
         if rec.get("type") == "confirmation":
             if decisions or it.get("status") != "recorded":
-                fail(f"confirmation {it.get('key')}: has decisions or a status other than 'recorded'")
+                fail(msg("confirmation {key}: has decisions or a status other than 'recorded'", key=it.get("key")))
             continue
         words = set()
         for d in decisions:
             try:
                 st = wire.verify_report(d["signature"], receiver_pk)
             except (wire.WireError, KeyError, TypeError, ValueError) as exc:
-                fail(f"dispute {it.get('key')}: decision not signed by the receiver: {exc}")
+                fail(msg("dispute {key}: decision not signed by the receiver: {error}", key=it.get("key"), error=exc))
                 continue
             want = {"kind": "dispute_decision", "enterprise_id": enterprise, "gateway_id": it.get("gateway_id"),
                     "dispute_id": rec.get("id"), "record_id": it.get("record_id"), "batch_hash": it.get("batch_hash"),
@@ -119,9 +126,10 @@ def check_decisions(items: list[dict[str, Any]], receiver_pk: bytes, enterprise:
             if st.get("decision") not in ("accepted", "rejected"):
                 wrong.append("decision")
             if wrong:
-                fail(f"dispute {it.get('key')}: decision differs from what the receiver signed or names another "
-                     f"dispute or bank ({', '.join(sorted(set(wrong)))})")
+                fail(msg("dispute {key}: decision differs from what the receiver signed or names another dispute or "
+                         "bank ({fields})", key=it.get("key"), fields=", ".join(sorted(set(wrong)))))
             words.add(st.get("decision"))
         expect = "open" if not words else (words.pop() if len(words) == 1 else "mixed")
         if it.get("status") != expect:
-            fail(f"dispute {it.get('key')}: status {it.get('status')!r}, but its decisions say {expect!r}")
+            fail(msg("dispute {key}: status {status}, but its decisions say {expected}", key=it.get("key"),
+                     status=repr(it.get("status")), expected=repr(expect)))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from cloud_stub.texts import msg
 from gateway import wire
 
 STALE_NOTICE_S = 3600.0  # a latest head older than this gets a notice (gateways sign every 300 s by default)
@@ -93,42 +94,52 @@ class Heads:
             tip_seq = tips.get(gw, (0, wire.GENESIS_PREV))[0]
             # 2. the chain served ends before the latest signed head
             if latest is not None and latest["seq"] > tip_seq:
-                report.feed(f"gateway {gw}: the receiver serves up to seq {tip_seq} but the gateway signed head "
-                            f"seq {latest['seq']} at {latest['time']}: seqs {tip_seq + 1}..{latest['seq']} missing")
+                report.feed(msg("gateway {gateway}: the receiver serves up to seq {tip} but the gateway signed head "
+                                "seq {signed} at {time}: seqs {first}..{signed} missing", gateway=gw, tip=tip_seq,
+                                signed=latest["seq"], time=latest["time"], first=tip_seq + 1))
             # 4. the receiver's own chain head
             if self.page is not None:
                 chain_seq = self.chain_seq.get(gw, 0)
                 if chain_seq > tip_seq:
-                    report.feed(f"gateway {gw}: the receiver states its chain ends at seq {chain_seq} but serves up "
-                                f"to seq {tip_seq}: seqs {tip_seq + 1}..{chain_seq} missing")
+                    report.feed(msg("gateway {gateway}: the receiver states its chain ends at seq {stated} but serves "
+                                    "up to seq {tip}: seqs {first}..{stated} missing", gateway=gw, stated=chain_seq,
+                                    tip=tip_seq, first=tip_seq + 1))
                 if gw in prior_tips and chain_seq < prior_tips[gw][0]:
-                    report.feed(f"gateway {gw}: the receiver's head went back from seq {prior_tips[gw][0]} to "
-                                f"{chain_seq} (an earlier run verified up to seq {prior_tips[gw][0]})")
+                    report.feed(msg("gateway {gateway}: the receiver's head went back from seq {earlier} to {now} "
+                                    "(an earlier run verified up to seq {earlier})", gateway=gw,
+                                    earlier=prior_tips[gw][0], now=chain_seq))
             # 5. heads cannot be stripped
             if heads_from is not None:
                 for h, s in stubs_of.get(gw, []):
                     if s["seq"] >= heads_from and s.get("head_sig") is None:
-                        report.feed(f"withheld batch {str(h)[:16]} (gateway {gw} seq {s['seq']}): no head signature, "
-                                    f"although the gateway signs every head from seq {heads_from} (heads_from): "
-                                    "the head was stripped")
+                        report.feed(msg("withheld batch {batch} (gateway {gateway} seq {seq}): no head signature, "
+                                        "although the gateway signs every head from seq {heads_from} (heads_from): "
+                                        "the head was stripped", batch=str(h)[:16], gateway=gw, seq=s["seq"],
+                                        heads_from=heads_from))
                 if latest is None:
-                    why = f" ({self.fetch_error})" if self.fetch_error else ""
-                    report.feed(f"gateway {gw}: its batches declare heads_from {heads_from} but the receiver serves "
-                                f"no head statement of it{why}")
+                    if self.fetch_error:
+                        report.feed(msg("gateway {gateway}: its batches declare heads_from {heads_from} but the "
+                                        "receiver serves no head statement of it ({error})", gateway=gw,
+                                        heads_from=heads_from, error=self.fetch_error))
+                    else:
+                        report.feed(msg("gateway {gateway}: its batches declare heads_from {heads_from} but the "
+                                        "receiver serves no head statement of it", gateway=gw, heads_from=heads_from))
             elif latest is None and tip_seq > 0:  # (a gateway that sent nothing yet has nothing to check)
-                notices.append(f"gateway {gw}: signs no head statements (a gateway from before them): whether the "
-                               "receiver serves its whole chain cannot be checked")
+                notices.append(msg("gateway {gateway}: signs no head statements (a gateway from before them): whether "
+                                   "the receiver serves its whole chain cannot be checked", gateway=gw))
             # 6. stale heads
             age = None
             if latest is not None:
                 ts = wire.parse_time(latest["time"])
                 age = None if ts is None else now - ts
                 if age is not None and max_head_age is not None and age > max_head_age:
-                    report.feed(f"gateway {gw}: the latest head statement served is from {latest['time']}, "
-                                f"{age:.0f} s old, over --max-head-age {max_head_age:g} s")
+                    report.feed(msg("gateway {gateway}: the latest head statement served is from {time}, {age} s old, "
+                                    "over --max-head-age {max_age} s", gateway=gw, time=latest["time"],
+                                    age=f"{age:.0f}", max_age=f"{max_head_age:g}"))
                 elif age is not None and age > STALE_NOTICE_S:
-                    notices.append(f"gateway {gw}: the latest head statement is from {latest['time']} ({age:.0f} s "
-                                   "old): the gateway may be offline, or the receiver withholds newer ones")
+                    notices.append(msg("gateway {gateway}: the latest head statement is from {time} ({age} s old): "
+                                       "the gateway may be offline, or the receiver withholds newer ones", gateway=gw,
+                                       time=latest["time"], age=f"{age:.0f}"))
             summary[gw] = {"chain_seq": self.chain_seq.get(gw), "served_seq": tip_seq,
                            "signed_seq": latest["seq"] if latest else None,
                            "signed_time": latest["time"] if latest else None, "heads_from": heads_from,
@@ -142,27 +153,33 @@ class Heads:
                                                              int | None]:
         """Checks 1 and 3 for one gateway; the latest verified statement (decoded and as served) and the
         lowest heads_from any verified statement declares."""
-        candidates = [(d, "served") for d in self.statements.get(gw, [])]
+        candidates = [(d, False) for d in self.statements.get(gw, [])]  # (statement, kept by an earlier run)
         kept = (self.prior.get(gw) or {}).get("statement")
         if isinstance(kept, dict):
-            candidates.append((kept, "kept by an earlier run"))
+            candidates.append((kept, True))
         latest: dict[str, Any] | None = None
         latest_raw: dict[str, Any] | None = None
         heads_from: int | None = None
         tip = tips.get(gw)
-        for raw, where in candidates:
+        for raw, kept_before in candidates:
             try:
                 signed = _signed(raw)
                 stmt = wire.verify_head_statement(signed, keys.get(gw, signed.kid))
                 if stmt["gateway"] != gw or stmt["enterprise"] != enterprise:
-                    raise wire.WireError("gateway_mismatch", f"it is about {stmt['gateway']} of {stmt['enterprise']}")
+                    raise wire.WireError("gateway_mismatch", msg("it is about {gateway} of {enterprise}",
+                                                                 gateway=stmt["gateway"],
+                                                                 enterprise=stmt["enterprise"]))
             except (wire.WireError, KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
-                report.feed(f"gateway {gw}: a head statement {where} does not verify: {exc}")
+                report.feed(msg("gateway {gateway}: a head statement kept by an earlier run does not verify: {error}",
+                                gateway=gw, error=exc) if kept_before else
+                            msg("gateway {gateway}: a head statement served does not verify: {error}", gateway=gw,
+                                error=exc))
                 continue
             known = served.get(stmt["seq"]) or (tip[1] if tip and tip[0] == stmt["seq"] else None)
             if known is not None and known != stmt["hash"]:
-                report.feed(f"gateway {gw}: the gateway signed head seq {stmt['seq']} with hash {stmt['hash'][:16]} "
-                            f"but the receiver serves batch {known[:16]} at that seq (equivocation)")
+                report.feed(msg("gateway {gateway}: the gateway signed head seq {seq} with hash {hash} but the "
+                                "receiver serves batch {batch} at that seq (equivocation)", gateway=gw,
+                                seq=stmt["seq"], hash=stmt["hash"][:16], batch=known[:16]))
             heads_from = min(heads_from or stmt["heads_from"], stmt["heads_from"])
             if latest is None or (stmt["seq"], stmt["time"]) > (latest["seq"], latest["time"]):
                 latest, latest_raw = stmt, {"body": raw["body"], "sig": raw["sig"], "kid": raw["kid"]}

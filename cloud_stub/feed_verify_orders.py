@@ -20,6 +20,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from cloud_stub.texts import Msg, msg
+
 OPEN_QTY = "erp.orders_open_due_qty"
 DATED = ("overdue", "0-7", "8-30", ">30")
 ROUNDING = 0.011  # the report rounds each figure to 2 decimals; a sum of three may be off by 0.01
@@ -36,7 +38,7 @@ def _near(a: Any, b: float) -> bool:
     return abs(_num(a) - b) <= ROUNDING
 
 
-def arithmetic(report: Mapping[str, Any]) -> list[str]:
+def arithmetic(report: Mapping[str, Any]) -> list[Msg]:
     """V55: problems with the open-orders section of one signed report ([] when none, or no section)."""
     rep = report.get("repayment")
     oo = rep.get("open_orders") if isinstance(rep, Mapping) else None
@@ -44,46 +46,47 @@ def arithmetic(report: Mapping[str, Any]) -> list[str]:
         return []
     if oo.get("assessed") is not True:
         stated = sorted(k for k in ("shortfall", "overdue_qty", "due_within_30d_qty") if k in oo)
-        return [f"open_orders: not assessed, yet states {stated}"] if stated else []
-    out: list[str] = []
+        return [msg("open_orders: not assessed, yet states {stated}", stated=stated)] if stated else []
+    out: list[Msg] = []
     try:
         h = int(oo["horizon_days"])
         by = {b: _num(oo["open_qty_by_due"][b]) for b in DATED}
         due = by["overdue"] + by["0-7"] + by["8-30"]
         if not _near(oo[f"due_within_{h}d_qty"], due):
-            out.append(f"open_orders: due within {h} days {oo[f'due_within_{h}d_qty']} is not overdue + 0-7 + 8-30 "
-                       f"({due:.2f})")
+            out.append(msg("open_orders: due within {days} days {stated} is not overdue + 0-7 + 8-30 ({due})",
+                           days=h, stated=oo[f"due_within_{h}d_qty"], due=f"{due:.2f}"))
         if not _near(oo["overdue_qty"], by["overdue"]):
-            out.append(f"open_orders: overdue_qty {oo['overdue_qty']} is not the overdue bucket {by['overdue']}")
+            out.append(msg("open_orders: overdue_qty {stated} is not the overdue bucket {bucket}",
+                           stated=oo["overdue_qty"], bucket=by["overdue"]))
         fc = ((rep.get("forecasts") or {}).get("production") or {}).get(f"next_{h}d")
         s = oo.get("shortfall")
         if s is not None:
             stated = oo.get("production_forecast") or {}
             if not isinstance(fc, Mapping) or any(stated.get(k) != fc.get(k) for k in ("total", "lower", "upper")):
-                out.append(f"open_orders: production forecast {stated} is not the report's forecasts.production "
-                           f"next_{h}d")
+                out.append(msg("open_orders: production forecast {stated} is not the report's "
+                               "forecasts.production next_{days}d", stated=stated, days=h))
             else:
                 due_s = _num(oo[f"due_within_{h}d_qty"])
                 for k, src in (("expected", "total"), ("lower", "upper"), ("upper", "lower")):
                     want = max(0.0, due_s - _num(fc[src]))
                     if not _near(s[k], want):
-                        out.append(f"open_orders: shortfall {k} {s[k]} is not max(0, due - forecast {src}) "
-                                   f"= {want:.2f}")
+                        out.append(msg("open_orders: shortfall {bound} {stated} is not max(0, due - forecast "
+                                       "{source}) = {want}", bound=k, stated=s[k], source=src, want=f"{want:.2f}"))
                 if not _num(s["lower"]) <= _num(s["expected"]) <= _num(s["upper"]):
-                    out.append(f"open_orders: shortfall {s['expected']} outside its interval "
-                               f"[{s['lower']}, {s['upper']}]")
+                    out.append(msg("open_orders: shortfall {expected} outside its interval [{lower}, {upper}]",
+                                   expected=s["expected"], lower=s["lower"], upper=s["upper"]))
         sh = oo.get("shipments")
         if sh is not None and not _near(sh[f"next_{h}d_at_recent_rate"], _num(sh["per_day"]) * h):
-            out.append(f"open_orders: shipments at the recent rate {sh[f'next_{h}d_at_recent_rate']} are not "
-                       f"{sh['per_day']} x {h}")
+            out.append(msg("open_orders: shipments at the recent rate {stated} are not {per_day} x {days}",
+                           stated=sh[f"next_{h}d_at_recent_rate"], per_day=sh["per_day"], days=h))
         d = oo["deliveries"]
         n = _num(d["on_time"]) + _num(d["late"])
         if (d["on_time_rate"] is None) != (n == 0) or (n and abs(_num(d["on_time_rate"]) - _num(d["on_time"]) / n)
                                                         > 0.0001):
-            out.append(f"open_orders: on-time rate {d['on_time_rate']} does not follow from {d['on_time']} on time "
-                       f"and {d['late']} late")
+            out.append(msg("open_orders: on-time rate {rate} does not follow from {on_time} on time and {late} late",
+                           rate=d["on_time_rate"], on_time=d["on_time"], late=d["late"]))
     except (AttributeError, KeyError, OverflowError, TypeError, ValueError) as exc:
-        out.append(f"open_orders: malformed ({type(exc).__name__}: {exc})")
+        out.append(msg("open_orders: malformed ({kind}: {error})", kind=type(exc).__name__, error=exc))
     return out
 
 
@@ -105,7 +108,7 @@ def due_records(verified: Mapping[Any, str]) -> dict[tuple[str, int], list[tuple
     return out
 
 
-def against_records(report: Mapping[str, Any], records: Mapping[tuple[str, int], list[tuple[int, Any]]]) -> list[str]:
+def against_records(report: Mapping[str, Any], records: Mapping[tuple[str, int], list[tuple[int, Any]]]) -> list[Msg]:
     """V56: the open quantities the report states against the newest verified record of each bucket and day."""
     oo = (report.get("repayment") or {}).get("open_orders") if isinstance(report.get("repayment"), Mapping) else None
     if not isinstance(oo, Mapping) or oo.get("assessed") is not True:
@@ -121,8 +124,8 @@ def against_records(report: Mapping[str, Any], records: Mapping[tuple[str, int],
             _, value = max(mine[b], key=lambda x: x[0])
             want = None if value is None else round(float(value), 2)
             if want != oo["open_qty_by_due"][b]:
-                out.append(f"open_orders: open quantity due {b} on day {day} is {oo['open_qty_by_due'][b]}, the "
-                           f"verified record says {want}")
+                out.append(msg("open_orders: open quantity due {bucket} on day {day} is {stated}, the verified "
+                               "record says {want}", bucket=b, day=day, stated=oo["open_qty_by_due"][b], want=want))
         return out
     except (AttributeError, KeyError, OverflowError, TypeError, ValueError) as exc:
-        return [f"open_orders: malformed ({type(exc).__name__}: {exc})"]
+        return [msg("open_orders: malformed ({kind}: {error})", kind=type(exc).__name__, error=exc)]

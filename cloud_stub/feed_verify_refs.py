@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cloud_stub.feed_chain import ChainCheck
+from cloud_stub.feed_chain import CHAIN_NOUNS, FEED_NAMES, ChainCheck
+from cloud_stub.texts import msg
 
 Fail = Callable[[str], None]
 
@@ -45,13 +46,14 @@ class ReceiverWord:
         page = get(f"after={tip[0] - 1}&limit=1")
         items = page.get("items") or []
         if not items or items[0].get("id") != tip[0] or items[0].get("hash") != tip[1]:
-            fail(f"{what}: the receiver no longer serves {what[:-1]} {tip[0]} (hash {str(tip[1])[:16]}) that an "
-                 "earlier run verified: deleted or edited")
+            fail(msg("{what}: the receiver no longer serves {item} {id} (hash {hash}) that an earlier run verified: "
+                     "deleted or edited", what=FEED_NAMES.get(what, what), item=CHAIN_NOUNS.get(what[:-1], what[:-1]),
+                     id=tip[0], hash=str(tip[1])[:16]))
 
     def take(self, what: str, items: list[dict[str, Any]], fail: Fail) -> None:
         if what in self.chains:
             for problem in self.chains[what].check(items):
-                fail(f"{what} chain: {problem}")
+                fail(msg("{what} chain: {problem}", what=FEED_NAMES.get(what, what), problem=problem))
         if what == "findings":
             self.findings.update({it.get("id"): it for it in items})
         elif what == "alerts":
@@ -80,12 +82,12 @@ class ReceiverWord:
                     served = self.findings.get(fid)
                     if served is None:
                         if not (self.incremental and isinstance(fid, int) and isinstance(floor, int) and fid <= floor):
-                            fail(f"score {sid}: states chain finding {fid} ({kind}), which the findings feed does "
-                                 "not serve (deleted)")
+                            fail(msg("score {score}: states chain finding {finding} ({kind}), which the findings "
+                                     "feed does not serve (deleted)", score=sid, finding=fid, kind=kind))
                     elif [served.get("kind"), served.get("gateway_id"), served.get("detail"), served.get("created")] \
                             != [kind, gw, detail, created]:
-                        fail(f"score {sid}: chain finding {fid} ({kind}) is served differently from what the "
-                             "score states")
+                        fail(msg("score {score}: chain finding {finding} ({kind}) is served differently from what "
+                                 "the score states", score=sid, finding=fid, kind=kind))
             if self.incremental:
                 continue  # a report's findings may have been served (and checked) by an earlier run
             for f in report.get("findings") or []:
@@ -96,11 +98,13 @@ class ReceiverWord:
                     win = f.get("window") or {}
                     if (f.get("rule"), f.get("version"), win.get("start"), win.get("end")) not in withheld \
                             and not any(k[0] == f.get("rule") for k in by_dedupe):
-                        fail(f"score {sid}: finding {f.get('rule')} {win} is not in the findings feed (deleted)")
+                        fail(msg("score {score}: finding {rule} {window} is not in the findings feed (deleted)",
+                                 score=sid,
+                                 rule=f.get("rule"), window=win))
                     continue
                 if key not in by_dedupe:
-                    fail(f"score {sid}: finding {f.get('rule')} {f.get('dedupe')} is not in the findings feed "
-                         "(deleted)")
+                    fail(msg("score {score}: finding {rule} {dedupe} is not in the findings feed (deleted)",
+                             score=sid, rule=f.get("rule"), dedupe=f.get("dedupe")))
                 elif f.get("severity") == "red" and f.get("dedupe") not in alerted and not hidden_red_alerts:
-                    fail(f"score {sid}: red finding {f.get('rule')} {f.get('dedupe')} has no red_finding alert "
-                         "(deleted)")
+                    fail(msg("score {score}: red finding {rule} {dedupe} has no red_finding alert (deleted)",
+                             score=sid, rule=f.get("rule"), dedupe=f.get("dedupe")))

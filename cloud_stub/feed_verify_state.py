@@ -11,7 +11,7 @@ deleted after a run is still caught, and the receiver's chain head must not be b
 verified tip. A run that finds any failure does not move an enterprise's state, so the next
 run checks the same range again and reports it again.
 
-Standard library only, like feed_verify.py, so a bank can vendor both. The file holds no
+Standard library (and texts.py, the error texts) only, like feed_verify.py, so a bank can vendor both. The file holds no
 secret (cursors, hashes, public keys); it is written whole to a temporary file, flushed and
 renamed over the old one, so a crash leaves the old state or the new one, never half.
 
@@ -27,6 +27,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from cloud_stub.texts import msg
 
 VERSION = 1
 
@@ -46,18 +48,19 @@ def load(path: Path, url: str) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise StateError(f"{path}: not a feed-verify state file: {exc}") from None
+        raise StateError(msg("{path}: not a feed-verify state file: {exc}", path=path, exc=exc)) from None
     if not isinstance(doc, dict) or doc.get("v") != VERSION:
         found = doc.get("v") if isinstance(doc, dict) else doc
-        raise StateError(f"{path}: key 'v': expected {VERSION}, found {found!r}")
+        raise StateError(msg("{path}: key 'v': expected {version}, found {found}", path=path, version=VERSION,
+                             found=repr(found)))
     if doc.get("url") != url:
-        raise StateError(f"{path}: key 'url': this state is for {doc.get('url')!r}, not {url!r}; "
-                         "use one state file per receiver")
+        raise StateError(msg("{path}: key 'url': this state is for {url}, not {url2}; use one state file per "
+                             "receiver", path=path, url=repr(doc.get('url')), url2=repr(url)))
     if doc.get("receiver_key") is not None and not isinstance(doc["receiver_key"], str):
-        raise StateError(f"{path}: key 'receiver_key': expected a base64 string or null")
+        raise StateError(msg("{path}: key 'receiver_key': expected a base64 string or null", path=path))
     ents = doc.get("enterprises")
     if not isinstance(ents, dict):
-        raise StateError(f"{path}: key 'enterprises': expected an object")
+        raise StateError(msg("{path}: key 'enterprises': expected an object", path=path))
     for ent, st in ents.items():
         _check_enterprise(path, ent, st)
     return doc
@@ -66,23 +69,25 @@ def load(path: Path, url: str) -> dict[str, Any]:
 def _check_enterprise(path: Path, ent: str, st: Any) -> None:
     where = f"{path}: key 'enterprises.{ent}"
     if not isinstance(st, dict):
-        raise StateError(f"{where}': expected an object")
+        raise StateError(msg("{where}': expected an object", where=where))
     expect: dict[str, type | tuple[type, ...]] = {"cursors": dict, "max_record_id": int, "chains": dict,
                                                   "keys": dict, "pending_indicators": dict, "totals": dict}
     for key, typ in expect.items():
         if not isinstance(st.get(key), typ):
-            raise StateError(f"{where}.{key}': expected {typ.__name__ if isinstance(typ, type) else typ}, "
-                             f"found {type(st.get(key)).__name__}")
+            raise StateError(msg("{where}.{key}': expected {value}, found {name}", where=where, key=key,
+                                 value=typ.__name__ if isinstance(typ, type) else typ, name=type(st.get(key)).__name__))
     if not isinstance(st.get("heads", {}), dict):  # optional: state files from before head statements lack it
-        raise StateError(f"{where}.heads': expected dict, found {type(st.get('heads')).__name__}")
+        raise StateError(msg("{where}.heads': expected dict, found {name}", where=where,
+                             name=type(st.get('heads')).__name__))
     for gw, kept in (st.get("heads") or {}).items():
         if not (isinstance(kept, dict) and isinstance(kept.get("statement"), dict | None)
                 and isinstance(kept.get("heads_from"), int | None)):
-            raise StateError(f"{where}.heads.{gw}': expected {{\"statement\": object or null, "
-                             f"\"heads_from\": int or null}}, found {kept!r}")
+            raise StateError(msg('{where}.heads.{gw}\': expected {{"statement": object or null, "heads_from": int '
+                                 "or null}}, found {kept}", where=where, gw=gw, kept=repr(kept)))
     for gw, tip in st["chains"].items():
         if not (isinstance(tip, list) and len(tip) == 2 and isinstance(tip[0], int) and isinstance(tip[1], str)):
-            raise StateError(f"{where}.chains.{gw}': expected [seq, hash], found {tip!r}")
+            raise StateError(msg("{where}.chains.{gw}': expected [seq, hash], found {tip}", where=where, gw=gw,
+                                 tip=repr(tip)))
 
 
 def save(path: Path, doc: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from cloud_stub.db import SQLConn, Store, iso, utc_now
 from cloud_stub.enrollment import check_id
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 STATES = ("online", "late", "silent", "revoked")
 
@@ -70,16 +71,19 @@ def set_settings(rdb: Store, enterprise_id: str, *, late_after_s: int | None = N
     check_id(enterprise_id, "enterprise")
     with rdb.write() as conn:
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
-            raise ReceiverError("not_found", f"enterprise {enterprise_id!r} is not known to this receiver", 404)
+            raise ReceiverError("not_found", msg("enterprise {enterprise_id} is not known to this receiver",
+                                                 enterprise_id=repr(enterprise_id)), 404)
         cur = settings_of(conn, enterprise_id)
         new = FleetSettings(cur.late_after_s if late_after_s is None else int(late_after_s),
                             cur.silent_after_s if silent_after_s is None else int(silent_after_s),
                             cur.backlog_hours if backlog_hours is None else float(backlog_hours))
         if not 1 <= new.late_after_s <= new.silent_after_s:
-            raise ReceiverError("bad_request", f"need 1 <= late_after_s ({new.late_after_s}) <= silent_after_s "
-                                               f"({new.silent_after_s})")
+            raise ReceiverError("bad_request", msg("need 1 <= late_after_s ({late_after_s}) <= silent_after_s "
+                                                   "({silent_after_s})", late_after_s=new.late_after_s,
+                                                   silent_after_s=new.silent_after_s))
         if not 0 < new.backlog_hours <= 24 * 30:
-            raise ReceiverError("bad_request", f"backlog_hours must be > 0 and at most 720, got {new.backlog_hours}")
+            raise ReceiverError("bad_request", msg("backlog_hours must be > 0 and at most 720, got {backlog_hours}",
+                                                   backlog_hours=new.backlog_hours))
         conn.execute(
             "INSERT INTO fleet_settings (enterprise_id, late_after_s, silent_after_s, backlog_hours, updated)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (enterprise_id) DO UPDATE SET late_after_s = excluded.late_after_s,"

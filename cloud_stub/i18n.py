@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from cloud_stub.texts import render
+
 # One implementation for both sides (gateway/wire/language.py); re-exported so callers keep asking i18n.
 from gateway.wire.language import DEFAULT as DEFAULT
 from gateway.wire.language import ENV_VARS as ENV_VARS
@@ -45,6 +47,18 @@ set_locale = _catalog.set_locale  # switch the CLI's messages; returns the local
 get_locale = _catalog.get_locale
 _ = _catalog.gettext  # a CLI message in the operator's language (the environment's; docs/i18n.md)
 ngettext = _catalog.ngettext
+
+
+def pgettext(context: str, message: str) -> str:
+    """A short word whose meaning depends on what it is about (``pgettext("dispute status", "rejected")``
+    and ``pgettext("batch status", "rejected")`` may read differently); Babel extracts it with its context."""
+    return _catalog.translation(_catalog.get_locale()).pgettext(context, message)
+
+
+def text(value: Any) -> str:
+    """A text made in English as a :class:`cloud_stub.texts.Msg` (a verifier failure, a receiver error's
+    message, an exception carrying one), in the operator's language; anything else as it is."""
+    return render(value, _)
 
 
 def display_width(text: str) -> int:

@@ -35,6 +35,7 @@ from nacl.signing import SigningKey
 from cloud_stub.db import iso, utc_now
 from cloud_stub.enrollment import check_id
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 from gateway import wire
 
 log = logging.getLogger("edgeproof.cloud.offboard")
@@ -82,16 +83,18 @@ def start(rdb: Any, enterprise_id: str, hold_days: float, reason: str = "", now:
     """Revoke keys, end grants, record the tombstone-to-be. Refuses an unknown or already offboarded one."""
     check_id(enterprise_id, "enterprise id")
     if hold_days < 0:
-        raise ReceiverError("bad_request", "--hold-days must be 0 or more")
+        raise ReceiverError("bad_request", msg("--hold-days must be 0 or more"))
     now = now or utc_now()
     stamp = iso(now)
     hold_until = iso(now + timedelta(days=hold_days))
     with rdb.write() as conn:
         if conn.execute("SELECT 1 FROM offboarding WHERE enterprise_id = ?", (enterprise_id,)).fetchone():
-            raise ReceiverError("already_offboarded", f"{enterprise_id} is already offboarded (cloud offboard "
-                                                      "--status shows when its hold ends)", 409)
+            raise ReceiverError("already_offboarded", msg("{enterprise_id} is already offboarded (cloud offboard "
+                                                          "--status shows when its hold ends)",
+                                                          enterprise_id=enterprise_id), 409)
         if conn.execute("SELECT 1 FROM enterprises WHERE id = ?", (enterprise_id,)).fetchone() is None:
-            raise ReceiverError("unknown_enterprise", f"no enterprise {enterprise_id} on this receiver", 404)
+            raise ReceiverError("unknown_enterprise", msg("no enterprise {enterprise_id} on this receiver",
+                                                          enterprise_id=enterprise_id), 404)
         kids = [r[0] for r in conn.execute("SELECT kid FROM gateway_keys WHERE enterprise_id = ?"
                                            " AND revoked_at IS NULL ORDER BY kid", (enterprise_id,))]
         conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE enterprise_id = ? AND revoked_at IS NULL",
@@ -171,11 +174,14 @@ def purge(rdb: Any, enterprise_id: str, signing_key: SigningKey, now: datetime |
     with rdb.write() as conn:
         tomb = tombstone(conn, enterprise_id)
         if tomb is None:
-            raise ReceiverError("not_offboarded", f"{enterprise_id} was not offboarded: run cloud offboard first", 409)
+            raise ReceiverError("not_offboarded", msg("{enterprise_id} was not offboarded: run cloud offboard "
+                                                      "first", enterprise_id=enterprise_id), 409)
         if tomb["purged_at"]:
-            raise ReceiverError("already_purged", f"{enterprise_id} was purged at {tomb['purged_at']}", 409)
+            raise ReceiverError("already_purged", msg("{enterprise_id} was purged at {purged_at}",
+                                                      enterprise_id=enterprise_id, purged_at=tomb['purged_at']), 409)
         if tomb["hold_until"] > stamp and not force:
-            raise ReceiverError("on_hold", f"{enterprise_id} is held until {tomb['hold_until']}", 409)
+            raise ReceiverError("on_hold", msg("{enterprise_id} is held until {hold_until}",
+                                               enterprise_id=enterprise_id, hold_until=tomb['hold_until']), 409)
         tables: dict[str, dict[str, Any]] = {}
         gateways = [r[0] for r in conn.execute("SELECT id FROM gateways WHERE enterprise_id = ? ORDER BY id",
                                                (enterprise_id,))]

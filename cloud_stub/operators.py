@@ -14,6 +14,7 @@ from typing import Any
 from cloud_stub.db import Store, iso, utc_now
 from cloud_stub.enrollment import check_id, token_hash
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 
 def add_operator(rdb: Store, name: str) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def revoke_operator(rdb: Store, name: str) -> None:
         cur = conn.execute("UPDATE operators SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                            (iso(utc_now()), name))
         if cur.rowcount == 0:
-            raise ReceiverError("not_found", f"no active operator {name!r}", 404)
+            raise ReceiverError("not_found", msg("no active operator {name}", name=repr(name)), 404)
 
 
 def authenticate(rdb: Store, authorization: str | None) -> str:
@@ -41,10 +42,10 @@ def authenticate(rdb: Store, authorization: str | None) -> str:
     scheme, _, token = (authorization or "").strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ReceiverError("unauthenticated", "an operator bearer token is required", 401, status="error")
+        raise ReceiverError("unauthenticated", msg("an operator bearer token is required"), 401, status="error")
     with rdb.read() as conn:
         row = conn.execute("SELECT id FROM operators WHERE token_hash = ? AND revoked_at IS NULL",
                            (token_hash(token),)).fetchone()
     if row is None:
-        raise ReceiverError("unauthenticated", "unknown or revoked operator token", 401, status="error")
+        raise ReceiverError("unauthenticated", msg("unknown or revoked operator token"), 401, status="error")
     return str(row[0])

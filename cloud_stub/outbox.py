@@ -41,6 +41,7 @@ from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
 from cloud_stub.periodic import PeriodicTask
 from cloud_stub.senders import Message, SendError, send
+from cloud_stub.texts import msg
 from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("cloud_stub.outbox")
@@ -305,7 +306,8 @@ def deliveries(rdb: Any, channel: str | None = None, limit: int = 100) -> list[d
             row = conn.execute("SELECT id FROM alert_channels WHERE name = ? OR name LIKE ? ORDER BY id DESC",
                                (channel, f"{channel}~removed~%")).fetchone()
             if row is None:
-                raise ReceiverError("unknown_channel", f"no channel named {channel!r}", 404, status="error")
+                raise ReceiverError("unknown_channel", msg("no channel named {channel}",
+                                                           channel=repr(channel)), 404, status="error")
             cid = row[0]
         sql = ("SELECT d.id, d.time, c.name, d.alert_id, d.attempt, d.status, d.http_status, d.duration_ms, d.error,"
                " o.idem_key FROM alert_deliveries d JOIN alert_channels c ON c.id = d.channel_id"

@@ -17,6 +17,7 @@ from typing import Any
 
 from cloud_stub.errors import ReceiverError
 from cloud_stub.prices import PriceAdapter, PricePoint, parse_row, register_adapter
+from cloud_stub.texts import msg
 
 MAX_BYTES = 4 * 1024 * 1024
 
@@ -27,7 +28,8 @@ class HttpJsonPrices(PriceAdapter):
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 15.0) -> None:
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise ReceiverError("bad_request", f"--url: expected an http(s) URL, got {url!r}", 400, status="error")
+            raise ReceiverError("bad_request", msg("--url: expected an http(s) URL, got {url}",
+                                                   url=repr(url)), 400, status="error")
         self.url, self.token, self.timeout = url, token, timeout
 
     def _get(self, query: list[tuple[str, str]]) -> Any:
@@ -41,25 +43,31 @@ class HttpJsonPrices(PriceAdapter):
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - http(s) checked above
                 raw = resp.read(MAX_BYTES + 1)
         except urllib.error.HTTPError as exc:
-            raise ReceiverError("price_source", f"{where}: HTTP {exc.code}", 502, status="error") from None
+            raise ReceiverError("price_source", msg("{where}: HTTP {code}", where=where,
+                                                    code=exc.code), 502, status="error") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise ReceiverError("price_source", f"{where}: unreachable ({exc})", 502, status="error") from None
+            raise ReceiverError("price_source", msg("{where}: unreachable ({exc})", where=where,
+                                                    exc=exc), 502, status="error") from None
         if len(raw) > MAX_BYTES:
-            raise ReceiverError("price_source", f"{where}: answer larger than {MAX_BYTES} bytes", 502, status="error")
+            raise ReceiverError("price_source", msg("{where}: answer larger than {max_bytes} bytes", where=where,
+                                                    max_bytes=MAX_BYTES), 502, status="error")
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ReceiverError("price_source", f"{where}: not JSON ({exc})", 502, status="error") from None
+            raise ReceiverError("price_source", msg("{where}: not JSON ({exc})", where=where,
+                                                    exc=exc), 502, status="error") from None
 
     def fetch(self, product_classes: list[str], day: date) -> list[PricePoint]:
         doc = self._get([("day", day.isoformat()), *(("product_class", c) for c in product_classes)])
         where = urllib.parse.urlsplit(self.url)._replace(query="").geturl()
         if not isinstance(doc, dict) or not isinstance(doc.get("prices"), list):
-            raise ReceiverError("price_source", f"{where}: expected {{\"prices\": [...]}}", 502, status="error")
+            raise ReceiverError("price_source", msg('{where}: expected {{"prices": [...]}}',
+                                                    where=where), 502, status="error")
         out = []
         for i, p in enumerate(doc["prices"]):
             if not isinstance(p, dict):
-                raise ReceiverError("price_source", f"{where}: $.prices[{i}]: expected an object", 502,
+                raise ReceiverError("price_source", msg("{where}: $.prices[{i}]: expected an object", where=where,
+                                                        i=i), 502,
                                     status="error")
             out.append(parse_row({k: None if p.get(k) is None else str(p.get(k))
                                   for k in ("day", "product_class", "price", "currency", "unit")},

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 
 COLUMNS = ("day", "product_class", "price", "currency", "unit")
 MAX_ROWS = 200_000
@@ -44,8 +45,8 @@ class PricePoint:
     unit: str
 
 
-def _bad(where: str, msg: str) -> ReceiverError:
-    return ReceiverError("bad_prices", f"{where}: {msg}", 400, status="error")
+def _bad(where: str, problem: str) -> ReceiverError:
+    return ReceiverError("bad_prices", msg("{where}: {problem}", where=where, problem=problem), 400, status="error")
 
 
 def parse_row(row: dict[str, str | None], where: str) -> PricePoint:
@@ -54,23 +55,23 @@ def parse_row(row: dict[str, str | None], where: str) -> PricePoint:
     try:
         date.fromisoformat(day)
     except ValueError:
-        raise _bad(where, f"column day: expected YYYY-MM-DD, got {day!r}") from None
+        raise _bad(where, msg("column day: expected YYYY-MM-DD, got {day}", day=repr(day))) from None
     pc = (row.get("product_class") or "").strip()
     if not pc or len(pc) > 64:
-        raise _bad(where, f"column product_class: expected 1..64 characters, got {pc!r}")
+        raise _bad(where, msg("column product_class: expected 1..64 characters, got {pc}", pc=repr(pc)))
     text = (row.get("price") or "").strip()
     try:
         price = float(text)
     except ValueError:
-        raise _bad(where, f"column price: expected a number > 0, got {text!r}") from None
+        raise _bad(where, msg("column price: expected a number > 0, got {text}", text=repr(text))) from None
     if not math.isfinite(price) or price <= 0:
-        raise _bad(where, f"column price: expected a number > 0, got {text!r}")
+        raise _bad(where, msg("column price: expected a number > 0, got {text}", text=repr(text)))
     cur = (row.get("currency") or "").strip()
     if not re.fullmatch(r"[A-Z]{3}", cur):
-        raise _bad(where, f"column currency: expected an ISO 4217 code such as CNY, got {cur!r}")
+        raise _bad(where, msg("column currency: expected an ISO 4217 code such as CNY, got {cur}", cur=repr(cur)))
     unit = (row.get("unit") or "").strip()
     if unit not in ("kg", "unit"):
-        raise _bad(where, f"column unit: expected 'kg' or 'unit', got {unit!r}")
+        raise _bad(where, msg("column unit: expected 'kg' or 'unit', got {unit}", unit=repr(unit)))
     return PricePoint(day, pc, price, cur, unit)
 
 
@@ -81,13 +82,14 @@ def parse_csv(text: str, name: str = "(csv)") -> list[PricePoint]:
     try:
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise _bad(name, f"header: expected the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}")
+            raise _bad(name, msg("header: expected the columns {items}; missing {items2}", items=', '.join(COLUMNS),
+                                 items2=', '.join(missing)))
         for row in reader:
             if len(out) >= MAX_ROWS:
-                raise _bad(name, f"more than {MAX_ROWS} rows: split the file")
+                raise _bad(name, msg("more than {max_rows} rows: split the file", max_rows=MAX_ROWS))
             out.append(parse_row(row, f"{name} line {reader.line_num}"))
     except csv.Error as exc:  # a stray quote or a bare CR inside a field
-        raise _bad(name, f"line {reader.line_num}: not CSV ({exc})") from None
+        raise _bad(name, msg("line {line_num}: not CSV ({exc})", line_num=reader.line_num, exc=exc)) from None
     return out
 
 
@@ -97,15 +99,15 @@ def parse_json(raw: bytes, where: str = "body") -> list[PricePoint]:
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _bad(where, "expected JSON") from None
+        raise _bad(where, msg("expected JSON")) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("prices"), list):
-        raise _bad(where, 'expected {"prices": [...]}')
+        raise _bad(where, msg('expected {{"prices": [...]}}'))
     if len(doc["prices"]) > MAX_ROWS:
-        raise _bad(where, f"more than {MAX_ROWS} prices: split them")
+        raise _bad(where, msg("more than {max_rows} prices: split them", max_rows=MAX_ROWS))
     out = []
     for i, p in enumerate(doc["prices"]):
         if not isinstance(p, dict):
-            raise _bad(f"{where} $.prices[{i}]", "expected an object")
+            raise _bad(f"{where} $.prices[{i}]", msg("expected an object"))
         out.append(parse_row({k: None if p.get(k) is None else str(p.get(k)) for k in COLUMNS},
                              f"{where} $.prices[{i}]"))
     return out
@@ -116,7 +118,7 @@ def store(rdb: Any, bank_id: str, points: list[PricePoint], source: str) -> dict
     now = iso(utc_now())
     with rdb.write() as conn:
         if conn.execute("SELECT 1 FROM banks WHERE id = ?", (bank_id,)).fetchone() is None:
-            raise ReceiverError("unknown_bank", f"no bank {bank_id!r}", 404, status="error")
+            raise ReceiverError("unknown_bank", msg("no bank {bank_id}", bank_id=repr(bank_id)), 404, status="error")
         for p in points:
             conn.execute(
                 "INSERT INTO price_points (bank_id, product_class, day, price, currency, unit, source, imported)"
@@ -135,7 +137,7 @@ def import_csv(rdb: Any, bank_id: str, path: str | Path) -> dict[str, Any]:
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _bad(str(p), f"cannot read: {exc}") from None
+        raise _bad(str(p), msg("cannot read: {exc}", exc=exc)) from None
     return store(rdb, bank_id, parse_csv(text, str(p)), f"csv:{p.name}")
 
 

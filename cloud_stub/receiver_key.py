@@ -11,6 +11,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from cloud_stub.texts import msg
 from gateway import wire
 
 
@@ -26,10 +27,11 @@ def load_or_create(path: str | Path) -> SigningKey:
     except FileExistsError:
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
-            raise ValueError(f"{path} is readable by others (mode {oct(mode)}); run chmod 600 on it") from None
+            raise ValueError(msg("{path} is readable by others (mode {mode}); run chmod 600 on it", path=path,
+                                 mode=oct(mode))) from None
         seed = path.read_bytes()
         if len(seed) != 32:
-            raise ValueError(f"{path} is not a 32-byte Ed25519 seed") from None
+            raise ValueError(msg("{path} is not a 32-byte Ed25519 seed", path=path)) from None
         return SigningKey(seed)
     key = SigningKey.generate()
     with os.fdopen(fd, "wb") as fh:

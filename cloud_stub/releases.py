@@ -26,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 
 from cloud_stub.db import Store, iso, utc_now
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 from gateway import wire
 
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
@@ -41,7 +42,8 @@ def bundle_version(path: Path) -> str:
         version = str(doc["version"])
         Version(version)
     except (OSError, KeyError, TypeError, ValueError, tarfile.TarError, InvalidVersion) as exc:
-        raise ReceiverError("bad_bundle", f"{path}: not a release bundle with a manifest.json version ({exc})",
+        raise ReceiverError("bad_bundle", msg("{path}: not a release bundle with a manifest.json version ({exc})",
+                                              path=path, exc=exc),
                             status="error") from exc
     return version
 
@@ -50,7 +52,8 @@ def publish(rdb: Store, path: Path, target: str = "*") -> dict[str, Any]:
     """Store ``path`` as the bundle of its version for ``target`` ('*' or an enterprise id)."""
     size = path.stat().st_size
     if size > MAX_BUNDLE_BYTES:
-        raise ReceiverError("bad_bundle", f"{path}: {size} bytes, more than {MAX_BUNDLE_BYTES}", status="error")
+        raise ReceiverError("bad_bundle", msg("{path}: {size} bytes, more than {max_bundle_bytes}", path=path,
+                                              size=size, max_bundle_bytes=MAX_BUNDLE_BYTES), status="error")
     version = bundle_version(path)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -71,8 +74,9 @@ def listing(rdb: Store) -> list[dict[str, Any]]:
 def authenticate(rdb: Store, authorization: str | None, have: str, now: float | None = None) -> dict[str, str]:
     """The gateway behind a fetch: its signature by an enrolled, unrevoked key, within the time skew.
     Every failure is the same 401, so a prober learns nothing about which gateways exist."""
-    denied = ReceiverError("unauthorized", f"a fetch needs 'Authorization: {wire.UPDATE_FETCH_SCHEME} "
-                           "gw=..,kid=..,t=..,sig=..' signed by an enrolled gateway key", 401, status="error")
+    denied = ReceiverError("unauthorized", msg("a fetch needs 'Authorization: {update_fetch_scheme} "
+                                               "gw=..,kid=..,t=..,sig=..' signed by an enrolled gateway key",
+                                               update_fetch_scheme=wire.UPDATE_FETCH_SCHEME), 401, status="error")
     scheme, _, rest = (authorization or "").partition(" ")
     m = _AUTH.match(rest.strip()) if scheme == wire.UPDATE_FETCH_SCHEME else None
     if m is None:

@@ -17,6 +17,8 @@ parsed in Python.
 
 from __future__ import annotations
 
+from cloud_stub.texts import msg
+
 SCHEMA_VERSION = 5
 
 # In-place upgrades: MIGRATIONS[n] takes a schema-n database to n + 1 (same SQL on both
@@ -233,8 +235,9 @@ def migrations(dialect: str, found: int) -> list[str]:
         return []
     if found not in MIGRATIONS:
         raise RuntimeError(
-            f"receiver database has schema version {found}, this receiver needs {SCHEMA_VERSION}: "
-            "start it on a new database (schema 1 predates analysis and is not migrated)")
+            msg("receiver database has schema version {found}, this receiver needs {schema_version}: start it on "
+                "a new database (schema 1 predates analysis and is not migrated)", found=found,
+                schema_version=SCHEMA_VERSION))
     words = _DIALECT[dialect]
     out: list[str] = []
     for v in range(found, SCHEMA_VERSION):

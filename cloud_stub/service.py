@@ -39,6 +39,8 @@ from gateway.wire.systemd_unit import (
 from gateway.wire.systemd_unit import under as _under
 
 __all__ = ["SERVICE_NAME", "InstallError", "ReceiverService", "Step", "plan", "render_unit"]
+from cloud_stub.texts import msg
+
 SERVICE_NAME = "edgeproof-receiver.service"
 
 
@@ -125,8 +127,8 @@ def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | No
                  venv_hint="make the venv under /opt (see docs/receiver.md, 'Running as a service')")
     for flag, path in (("--tls-cert", svc.tls_cert), ("--tls-key", svc.tls_key)):
         if path and str(path).startswith(("/home/", "/root/", "/tmp/")):
-            raise InstallError(f"{flag} {path}: the service cannot read /home, /root or /tmp; put it under "
-                               f"{svc.config_dir}")
+            raise InstallError(msg("{flag} {path}: the service cannot read /home, /root or /tmp; put it under "
+                                   "{config_dir}", flag=flag, path=path, config_dir=svc.config_dir))
     steps: list[Step] = []
     if not _has_user(root, svc.user):
         cmd = useradd(root, live=live, user=svc.user, home=svc.state_dir, comment="EdgeProof receiver")

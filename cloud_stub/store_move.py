@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_stub.schema import SCHEMA_VERSION
+from cloud_stub.texts import msg
 
 # Every table, parents before children (foreign keys); identity tables get their sequence moved on.
 TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches", "records", "findings",
@@ -122,7 +123,7 @@ def move_store(source: str | Path, target_url: str, progress: Any = None) -> dic
     t0 = time.monotonic()
     src_path = Path(source)
     if not src_path.is_file():
-        raise MoveError(f"{src_path}: no such receiver database")
+        raise MoveError(msg("{src_path}: no such receiver database", src_path=src_path))
     src = ReceiverDB(src_path)  # a schema-2 file is brought to the current schema first, in place
     try:
         dst = PostgresDB(target_url)
@@ -141,7 +142,8 @@ def move_store(source: str | Path, target_url: str, progress: Any = None) -> dic
                         cols = _columns_sqlite(sconn, table)
                         missing = [c for c in cols if c not in _columns_pg(dconn, table)]
                         if missing:
-                            raise MoveError(f"table {table}: columns {missing} are not in the target schema")
+                            raise MoveError(msg("table {table}: columns {missing} are not in the target schema",
+                                                table=table, missing=missing))
                         insert = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
                         try:
                             for chunk in _rows(sconn, table, cols):
@@ -149,8 +151,8 @@ def move_store(source: str | Path, target_url: str, progress: Any = None) -> dic
                                 if progress is not None:
                                     progress(table, len(chunk))
                         except psycopg.Error as exc:
-                            raise MoveError(f"table {table}: the target refused a row: "
-                                            f"{str(exc).strip().splitlines()[0]}") from None
+                            raise MoveError(msg("table {table}: the target refused a row: {splitlines}", table=table,
+                                                splitlines=str(exc).strip().splitlines()[0])) from None
                         if table in IDENTITY_TABLES:
                             dconn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                           f"(SELECT coalesce(max(id), 1) FROM {table}), "
@@ -158,8 +160,9 @@ def move_store(source: str | Path, target_url: str, progress: Any = None) -> dic
                         want = _digest(sconn, table, cols)
                         got = _digest(dconn, table, cols)
                         if want != got:
-                            raise MoveError(f"table {table}: {got[0]} rows, digest {got[1][:16]} in the target; "
-                                            f"{want[0]} rows, digest {want[1][:16]} in the source")
+                            raise MoveError(msg("table {table}: {got} rows, digest {got2} in the target; {want} "
+                                                "rows, digest {want2} in the source", table=table, got=got[0],
+                                                got2=got[1][:16], want=want[0], want2=want[1][:16]))
                         tables[table] = {"rows": want[0], "digest": want[1]}
             finally:
                 sconn.execute("ROLLBACK")  # nothing was written to the source
@@ -175,4 +178,5 @@ def _refuse_non_empty(dconn: Any, where: str) -> None:
         where, params = _moved(table)
         n = dconn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0]
         if n:
-            raise MoveError(f"{where} is not empty (table {table} has {n} rows): move into a new, empty database")
+            raise MoveError(msg("{where} is not empty (table {table} has {n} rows): move into a new, empty "
+                                "database", where=where, table=table, n=n))

@@ -29,6 +29,7 @@ from asn1crypto import algos, cms, tsp
 
 from cloud_stub import access_log
 from cloud_stub.db import Store, iso, utc_now
+from cloud_stub.texts import msg
 from gateway import wire
 
 log = logging.getLogger("cloud_stub.timestamps")
@@ -86,9 +87,9 @@ def request_token(tsa_url: str, digest: bytes, timeout: float = TIMEOUT) -> tupl
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the operator's TSA URL
             data = resp.read(MAX_REPLY + 1)
     except (urllib.error.URLError, OSError) as exc:
-        raise TimestampError(f"TSA {tsa_url} unreachable: {exc}") from None
+        raise TimestampError(msg("TSA {tsa_url} unreachable: {exc}", tsa_url=tsa_url, exc=exc)) from None
     if len(data) > MAX_REPLY:
-        raise TimestampError(f"TSA {tsa_url} reply over {MAX_REPLY} bytes")
+        raise TimestampError(msg("TSA {tsa_url} reply over {max_reply} bytes", tsa_url=tsa_url, max_reply=MAX_REPLY))
     return check_reply(data, digest, nonce, tsa_url)
 
 
@@ -104,15 +105,16 @@ def check_reply(data: bytes, digest: bytes, nonce: int | None, tsa_url: str = "T
         tst = token["content"]["encap_content_info"]["content"].parsed
         imprint = tst["message_imprint"]
         if imprint["hash_algorithm"]["algorithm"].native != "sha256" or imprint["hashed_message"].native != digest:
-            raise TimestampError(f"{tsa_url} answered with a token for another imprint")
+            raise TimestampError(msg("{tsa_url} answered with a token for another imprint", tsa_url=tsa_url))
         if nonce is not None and tst["nonce"].native != nonce:
-            raise TimestampError(f"{tsa_url} answered with another nonce (a replayed reply?)")
+            raise TimestampError(msg("{tsa_url} answered with another nonce (a replayed reply?)", tsa_url=tsa_url))
         gen_time = tst["gen_time"].native
         return token.dump(), iso(gen_time)
     except TimestampError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise TimestampError(f"{tsa_url} answered something that is not a timestamp reply: {exc}") from None
+        raise TimestampError(msg("{tsa_url} answered something that is not a timestamp reply: {exc}", tsa_url=tsa_url,
+                                 exc=exc)) from None
 
 
 def stamp(rdb: Store, tsa_url: str, enterprise_id: str | None = None) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ class Domain:
     name: str  # the gettext domain (file name of the .po/.mo)
     package: str  # the source folder extracted, which also holds locale/
     mapping: str  # the Babel mapping file (paths relative to the package)
+    keywords: tuple[str, ...] = ()  # extraction keywords of this domain only (beyond _, N_, ngettext, pgettext)
 
     def locale_dir(self, root: Path = ROOT) -> Path:
         return root / self.package / "locale"
@@ -47,7 +48,8 @@ class Domain:
 
 
 DOMAINS = (Domain("edgeproof", "gateway", "babel-gateway.cfg"),
-           Domain("edgeproof_receiver", "cloud_stub", "babel-receiver.cfg"))
+           Domain("edgeproof_receiver", "cloud_stub", "babel-receiver.cfg",
+                  ("msg",)))  # cloud_stub.texts.msg: verifier failures, error messages
 
 
 def pybabel(*args: str, root: Path = ROOT) -> None:
@@ -60,7 +62,8 @@ def pybabel(*args: str, root: Path = ROOT) -> None:
 def extract(domain: Domain, out: Path, root: Path = ROOT) -> Path:
     """``pybabel extract`` over the domain's package into ``out`` (a .pot no one commits)."""
     pot = out / f"{domain.name}.pot"
-    pybabel("extract", "-F", str(ROOT / domain.mapping), "-k", "N_", "-k", "ngettext:1,2",
+    pybabel("extract", "-F", str(ROOT / domain.mapping), "-k", "N_", "-k", "ngettext:1,2", "-k", "pgettext:1c,2",
+            *(a for k in domain.keywords for a in ("-k", k)),
             "--no-location", "--sort-output", "--no-wrap", "--project=EdgeProof", "-o", str(pot), domain.package,
             root=root)
     return pot
@@ -92,10 +95,11 @@ def problems(root: Path = ROOT) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         for d in DOMAINS:
             with extract(d, Path(tmp), root).open("rb") as f:
-                wanted = {m.id for m in read_po(f) if m.id}
+                wanted = {(m.id, m.context) for m in read_po(f) if m.id}  # pgettext: one entry per context
+            wanted_ids = {k[0] for k in wanted}
             for page in sorted((root / d.package).glob("status/page.*")):
                 for lit in JS_MARK.findall(page.read_text(encoding="utf-8")):
-                    if lit.replace('\\"', '"') not in wanted:
+                    if lit.replace('\\"', '"') not in wanted_ids:
                         out.append(f"{page.relative_to(root)}: _({lit!r}) was not extracted: a _() inside another "
                                    "_() call's arguments? Move it out (docs/i18n.md)")
             for loc in LOCALES:
@@ -106,18 +110,19 @@ def problems(root: Path = ROOT) -> list[str]:
                     continue
                 with po_path.open("rb") as f:
                     cat = read_po(f, locale=loc)
-                have = {m.id: m for m in cat if m.id}
-                for mid in sorted(wanted - set(have), key=str):
-                    out.append(f"{rel}: stale, no entry for {mid!r} (run: python scripts/i18n.py update)")
-                for mid in sorted(set(have) - wanted, key=str):
-                    out.append(f"{rel}: stale, {mid!r} is no longer in the sources "
+                have = {(m.id, m.context): m for m in cat if m.id}
+                for key in sorted(wanted - set(have), key=str):
+                    out.append(f"{rel}: stale, no entry for {_label(key)} (run: python scripts/i18n.py update)")
+                for key in sorted(set(have) - wanted, key=str):
+                    out.append(f"{rel}: stale, {_label(key)} is no longer in the sources "
                                "(run: python scripts/i18n.py update)")
-                for mid, m in have.items():
+                for (mid, ctx), m in have.items():
                     strings = m.string if isinstance(m.string, tuple) else (m.string,)
                     if not all(strings):
-                        out.append(f"{rel}: untranslated {mid!r}")
+                        out.append(f"{rel}: untranslated {_label((mid, ctx))}")
                     elif m.fuzzy:
-                        out.append(f"{rel}: fuzzy {mid!r} (check the translation, then remove the fuzzy flag)")
+                        out.append(f"{rel}: fuzzy {_label((mid, ctx))} "
+                                   "(check the translation, then remove the fuzzy flag)")
                     else:
                         ids = mid if isinstance(mid, tuple) else (mid,)
                         need = set().union(*(PLACEHOLDER.findall(i) for i in ids))
@@ -127,6 +132,12 @@ def problems(root: Path = ROOT) -> list[str]:
                                            f"{sorted(set(PLACEHOLDER.findall(s)))} differ from {sorted(need)}")
                 out.extend(_stale_mo(d.mo(loc, root), root, cat))
     return out
+
+
+def _label(key: tuple[object, str | None]) -> str:
+    """A catalog entry as a problem line names it: its msgid, and its pgettext context if it has one."""
+    mid, ctx = key
+    return f"{mid!r}" if ctx is None else f"{mid!r} (context {ctx!r})"
 
 
 def _stale_mo(mo: Path, root: Path, cat: object) -> list[str]:
@@ -139,11 +150,12 @@ def _stale_mo(mo: Path, root: Path, cat: object) -> list[str]:
     for m in cat:  # type: ignore[attr-defined]
         if not m.id or not m.string:
             continue
+        prefix = "" if m.context is None else f"{m.context}\x04"  # how a .mo keys a pgettext entry
         if isinstance(m.id, tuple):
             for i, s in enumerate(m.string):
-                expected[(m.id[0], i)] = s
+                expected[(prefix + m.id[0], i)] = s
         else:
-            expected[m.id] = m.string
+            expected[prefix + m.id] = m.string
     got = {k: v for k, v in compiled.items() if k != ""}
     return [] if got == expected else [f"{rel}: does not match its .po (run: python scripts/i18n.py compile)"]
 

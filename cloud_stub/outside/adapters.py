@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_stub.outside.records import RecordError
+from cloud_stub.texts import msg
 
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -39,17 +40,19 @@ def _records(text: str, where: str) -> Iterator[tuple[str, Any]]:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise RecordError(where, "(file)", "a JSON array of records", f"line {exc.lineno}: {exc.msg}") from None
+            raise RecordError(where, "(file)", msg("a JSON array of records"),
+                              f"line {exc.lineno}: {exc.msg}") from None
         for i, item in enumerate(items, start=1):
-            yield f"{where} record {i}", item
+            yield msg("{file} record {n}", file=where, n=i), item
         return
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield f"{where} line {n}", json.loads(line)
+            yield msg("{file} line {n}", file=where, n=n), json.loads(line)
         except json.JSONDecodeError as exc:
-            raise RecordError(f"{where} line {n}", "(line)", "one JSON object per line", exc.msg) from None
+            raise RecordError(msg("{file} line {n}", file=where, n=n), "(line)", msg("one JSON object per line"),
+                              exc.msg) from None
 
 
 class FileDrop(SourceAdapter):
@@ -61,12 +64,12 @@ class FileDrop(SourceAdapter):
     def fetch(self) -> Iterator[tuple[str, Any]]:
         try:
             if self.path.stat().st_size > MAX_BYTES:
-                raise RecordError(str(self.path), "(file)", f"at most {MAX_BYTES} bytes")
+                raise RecordError(str(self.path), "(file)", msg("at most {max_bytes} bytes", max_bytes=MAX_BYTES))
             text = self.path.read_text(encoding="utf-8-sig")
         except OSError as exc:
-            raise RecordError(str(self.path), "(file)", "a readable file", exc.strerror) from None
+            raise RecordError(str(self.path), "(file)", msg("a readable file"), exc.strerror) from None
         except UnicodeDecodeError:
-            raise RecordError(str(self.path), "(file)", "UTF-8 text") from None
+            raise RecordError(str(self.path), "(file)", msg("UTF-8 text")) from None
         yield from _records(text, str(self.path))
 
 
@@ -88,7 +91,7 @@ class HttpJson(SourceAdapter):
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - operator-configured URL
                 body = resp.read(MAX_BYTES + 1)
         except OSError as exc:
-            raise RecordError(self.url, "(request)", "a reachable source API", str(exc)[:80]) from None
+            raise RecordError(self.url, "(request)", msg("a reachable source API"), str(exc)[:80]) from None
         if len(body) > MAX_BYTES:
-            raise RecordError(self.url, "(response)", f"at most {MAX_BYTES} bytes")
+            raise RecordError(self.url, "(response)", msg("at most {max_bytes} bytes", max_bytes=MAX_BYTES))
         yield from _records(body.decode("utf-8-sig", errors="replace"), self.url)

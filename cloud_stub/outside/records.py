@@ -20,6 +20,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from cloud_stub.texts import msg
 from gateway import wire
 
 KINDS = ("registry", "penalty", "court", "tax", "news")
@@ -41,8 +42,10 @@ class RecordError(ValueError):
     """A record that cannot be taken: where it is, which key, what was expected."""
 
     def __init__(self, where: str, key: str, expected: str, found: Any = None) -> None:
-        got = "" if found is None else f", found {found!r}"
-        super().__init__(f"{where}: {key}: expected {expected}{got}")
+        # English in str(exc); the CLI renders the Msg (and ``expected``, a msg too) in the operator's language
+        super().__init__(msg("{where}: {key}: expected {expected}", where=where, key=key, expected=expected)
+                         if found is None else msg("{where}: {key}: expected {expected}, found {found}", where=where,
+                                                   key=key, expected=expected, found=repr(found)))
 
 
 @dataclass(frozen=True)
@@ -66,64 +69,66 @@ def digest(content: Mapping[str, Any]) -> str:
 
 def _check_value(where: str, key: str, kind: str, value: Any) -> None:
     if kind == "str" and not (isinstance(value, str) and value.strip()):
-        raise RecordError(where, key, "a non-empty string", value)
+        raise RecordError(where, key, msg("a non-empty string"), value)
     if kind == "num" and (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
                           or value < 0):
-        raise RecordError(where, key, "a finite number >= 0", value)
+        raise RecordError(where, key, msg("a finite number >= 0"), value)
     if kind == "sentiment" and (isinstance(value, bool) or not isinstance(value, int | float)
                                 or not -1.0 <= float(value) <= 1.0):
-        raise RecordError(where, key, "a number from -1 (negative) to 1 (positive)", value)
+        raise RecordError(where, key, msg("a number from -1 (negative) to 1 (positive)"), value)
     if kind == "role" and value not in ROLES:
-        raise RecordError(where, key, f"one of {', '.join(ROLES)}", value)
+        raise RecordError(where, key, msg("one of {items}", items=', '.join(ROLES)), value)
     if kind == "bool" and not isinstance(value, bool):
-        raise RecordError(where, key, "true or false", value)
+        raise RecordError(where, key, msg("true or false"), value)
 
 
 def parse(raw: Any, where: str, source: str | None = None) -> OutsideRecord:
     """Validate one raw record (a JSON object); ``source`` fills or must equal its ``source``."""
     if not isinstance(raw, dict):
-        raise RecordError(where, "(record)", "a JSON object", type(raw).__name__)
+        raise RecordError(where, "(record)", msg("a JSON object"), type(raw).__name__)
     extra = sorted(set(raw) - {*FIELDS, "signature"})
     if extra:
-        raise RecordError(where, extra[0], f"only the keys {', '.join(FIELDS)}, signature")
+        raise RecordError(where, extra[0], msg("only the keys {items}, signature", items=', '.join(FIELDS)))
     content = dict(raw)
     sig = content.pop("signature", None)
     if source is not None:
         if content.get("source", source) != source:
-            raise RecordError(where, "source", f"{source!r} (the source imported)", content.get("source"))
+            raise RecordError(where, "source", msg("{source} (the source imported)",
+                                                   source=repr(source)), content.get("source"))
         content["source"] = source
     for key in FIELDS:
         if key not in content:
-            raise RecordError(where, key, "this key (it is required)")
+            raise RecordError(where, key, msg("this key (it is required)"))
     if not isinstance(content["source"], str) or not _NAME.match(content["source"]):
-        raise RecordError(where, "source", "a plain lower-case name", content["source"])
+        raise RecordError(where, "source", msg("a plain lower-case name"), content["source"])
     if content["kind"] not in KINDS:
-        raise RecordError(where, "kind", f"one of {', '.join(KINDS)}", content["kind"])
+        raise RecordError(where, "kind", msg("one of {items}", items=', '.join(KINDS)), content["kind"])
     if not isinstance(content["enterprise_id"], str) or not content["enterprise_id"]:
-        raise RecordError(where, "enterprise_id", "a non-empty string", content["enterprise_id"])
+        raise RecordError(where, "enterprise_id", msg("a non-empty string"), content["enterprise_id"])
     try:
         date.fromisoformat(content["date"])
         if len(content["date"]) != 10:
             raise ValueError
     except (TypeError, ValueError):
-        raise RecordError(where, "date", "a date YYYY-MM-DD", content["date"]) from None
+        raise RecordError(where, "date", msg("a date YYYY-MM-DD"), content["date"]) from None
     data = content["data"]
     if not isinstance(data, dict):
-        raise RecordError(where, "data", "a JSON object", data)
+        raise RecordError(where, "data", msg("a JSON object"), data)
     types, required = DATA[content["kind"]]
     for key in required:
         if key not in data:
-            raise RecordError(where, f"data.{key}", f"this key (required for kind {content['kind']})")
+            raise RecordError(where, f"data.{key}", msg("this key (required for kind {kind})", kind=content['kind']))
     for key, value in data.items():
         if key not in types:
-            raise RecordError(where, f"data.{key}", f"one of {', '.join(types)} for kind {content['kind']}")
+            raise RecordError(where, f"data.{key}", msg("one of {items} for kind {kind}", items=', '.join(types),
+                                                        kind=content['kind']))
         _check_value(where, f"data.{key}", types[key], value)
     if sig is not None and not isinstance(sig, str):
-        raise RecordError(where, "signature", "base64 text (Ed25519 over the record's canonical JSON)", sig)
+        raise RecordError(where, "signature", msg("base64 text (Ed25519 over the record's canonical JSON)"), sig)
     try:
         content_sha = digest(content)
     except wire.WireError as exc:
-        raise RecordError(where, "(record)", "plain JSON values", exc.message) from exc
+        raise RecordError(where, "(record)", msg("plain JSON values"), exc.message) from exc
     return OutsideRecord(content, content_sha, sig)
 
 
@@ -132,15 +137,17 @@ def check_signature(rec: OutsideRecord, public_key: bytes | None, where: str) ->
     key and the record no signature. A source with a key must sign; a signature nobody can check is refused."""
     if public_key is None:
         if rec.signature is not None:
-            raise RecordError(where, "signature", f"no signature (source {rec.content['source']!r} has no public key "
-                              "registered: `edgeproof cloud outside source add --public-key`)")
+            raise RecordError(where, "signature", msg("no signature (source {source} has no public key "
+                                                      "registered: `edgeproof cloud outside source add "
+                                                      "--public-key`)", source=repr(rec.content['source'])))
         return None
     if rec.signature is None:
-        raise RecordError(where, "signature", f"an Ed25519 signature (source {rec.content['source']!r} signs)")
+        raise RecordError(where, "signature", msg("an Ed25519 signature (source {source} signs)",
+                                                  source=repr(rec.content['source'])))
     try:
         VerifyKey(public_key).verify(canonical(rec.content), wire.unb64(rec.signature, "signature"))
     except (BadSignatureError, wire.WireError, ValueError) as exc:
-        raise RecordError(where, "signature", "a valid signature by the source's key", str(exc)[:60]) from None
+        raise RecordError(where, "signature", msg("a valid signature by the source's key"), str(exc)[:60]) from None
     return True
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from cloud_stub.db import iso, utc_now
 from cloud_stub.outside.records import OutsideRecord, RecordError, check_signature
+from cloud_stub.texts import msg
 from gateway import wire
 
 
@@ -23,13 +24,13 @@ def add_source(rdb: Any, name: str, public_key_b64: str | None) -> dict[str, Any
     from cloud_stub.outside.records import _NAME
 
     if not _NAME.match(name):
-        raise RecordError("source", "name", "a plain lower-case name", name)
+        raise RecordError("source", "name", msg("a plain lower-case name"), name)
     if public_key_b64 is not None:
         try:
             if len(wire.unb64(public_key_b64, "public key")) != 32:
                 raise ValueError
         except (wire.WireError, ValueError):
-            raise RecordError(f"source {name}", "public_key", "a base64 Ed25519 public key (32 bytes)") from None
+            raise RecordError(f"source {name}", "public_key", msg("a base64 Ed25519 public key (32 bytes)")) from None
     with rdb.write() as conn:
         conn.execute("DELETE FROM outside_sources WHERE name = ?", (name,))
         conn.execute("INSERT INTO outside_sources (name, public_key, added) VALUES (?, ?, ?)",
@@ -53,7 +54,7 @@ def import_records(rdb: Any, records: Iterable[tuple[str, OutsideRecord]], retri
             c = rec.content
             if known_enterprises_only and conn.execute("SELECT 1 FROM enterprises WHERE id = ?",
                                                        (c["enterprise_id"],)).fetchone() is None:
-                raise RecordError(where, "enterprise_id", "an enterprise this receiver knows", c["enterprise_id"])
+                raise RecordError(where, "enterprise_id", msg("an enterprise this receiver knows"), c["enterprise_id"])
             ok = check_signature(rec, source_key(conn, c["source"]), where)
             if conn.execute("SELECT 1 FROM outside_records WHERE enterprise_id = ? AND sha256 = ?",
                             (c["enterprise_id"], rec.sha256)).fetchone():

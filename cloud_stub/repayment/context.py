@@ -19,6 +19,7 @@ from cloud_stub.repayment.assessment import RepaymentContext
 from cloud_stub.repayment.config import load_repayment_config, shipped_path
 from cloud_stub.rules import all_rules
 from cloud_stub.rules.base import Rule, registered_repayment, registered_version
+from cloud_stub.texts import msg
 
 
 class RepaymentRescoreError(ReceiverError):
@@ -88,10 +89,10 @@ def stored_context_report(rep: Mapping[str, Any], problems: list[str]) -> Repaym
         try:
             sha = outside_records.digest({k: rec[k] for k in outside_records.FIELDS})
         except (KeyError, TypeError, ValueError) as exc:
-            problems.append(f"repayment outside record {rec.get('id') if isinstance(rec, dict) else rec}: "
-                            f"malformed ({exc})")
+            problems.append(msg("repayment outside record {record}: malformed ({error})",
+                                record=rec.get("id") if isinstance(rec, dict) else rec, error=exc))
             continue
         if sha != rec.get("sha256"):
-            problems.append(f"repayment outside record {rec.get('id')}: content digests to {sha}, the report "
-                            f"states {rec.get('sha256')}")
+            problems.append(msg("repayment outside record {record}: content digests to {sha}, the report states "
+                                "{stated}", record=rec.get("id"), sha=sha, stated=rec.get("sha256")))
     return RepaymentContext(cfg, rules, recs, int(basis.get("max_outside_id") or 0))

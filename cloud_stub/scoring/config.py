@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_stub.rules.base import SEVERITIES, SUBSCORES
+from cloud_stub.texts import msg
 
 CONFIG_DIR = Path(__file__).parent
 DEFAULT_VERSION = "scorecard-v1"
@@ -34,8 +35,10 @@ class ConfigError(ValueError):
     """A scorecard file that cannot be used; the message names the file, the key and the expectation."""
 
     def __init__(self, path: str | Path, key: str, expected: str, found: Any = None) -> None:
-        got = "" if found is None else f", found {found!r}"
-        super().__init__(f"{path}: {key}: expected {expected}{got}")
+        # English in str(exc); the CLI renders the Msg (and ``expected``, a msg too) in the operator's language
+        super().__init__(msg("{path}: {key}: expected {expected}", path=str(path), key=key, expected=expected)
+                         if found is None else msg("{path}: {key}: expected {expected}, found {found}",
+                                                   path=str(path), key=key, expected=expected, found=repr(found)))
         self.path, self.key, self.expected = str(path), key, expected
 
 
@@ -114,14 +117,14 @@ class _Reader:
             if not isinstance(node, Mapping) or part not in node:
                 if default is not ...:
                     return default
-                raise ConfigError(self.path, dotted, "this key (it is required)")
+                raise ConfigError(self.path, dotted, msg("this key (it is required)"))
             node = node[part]
         return node
 
     def table(self, dotted: str, default: Any = ...) -> Mapping[str, Any]:
         value = self.get(dotted, default)
         if not isinstance(value, Mapping):
-            raise ConfigError(self.path, dotted, "a table", value)
+            raise ConfigError(self.path, dotted, msg("a table"), value)
         return value
 
     def number(self, dotted: str, *, low: float | None = None, high: float | None = None,
@@ -131,33 +134,33 @@ class _Reader:
     def check_number(self, key: str, value: Any, *, low: float | None = None, high: float | None = None,
                      positive: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ConfigError(self.path, key, "a finite number", value)
+            raise ConfigError(self.path, key, msg("a finite number"), value)
         if positive and value <= 0:
-            raise ConfigError(self.path, key, "a number > 0", value)
+            raise ConfigError(self.path, key, msg("a number > 0"), value)
         if low is not None and value < low:
-            raise ConfigError(self.path, key, f"a number >= {low}", value)
+            raise ConfigError(self.path, key, msg("a number >= {low}", low=low), value)
         if high is not None and value > high:
-            raise ConfigError(self.path, key, f"a number <= {high}", value)
+            raise ConfigError(self.path, key, msg("a number <= {high}", high=high), value)
         return float(value)
 
     def integer(self, dotted: str, low: int = 0) -> int:
         value = self.get(dotted)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(self.path, dotted, f"an integer >= {low}", value)
+            raise ConfigError(self.path, dotted, msg("an integer >= {low}", low=low), value)
         return value
 
     def choice(self, dotted: str, value: Any, options: tuple[str, ...]) -> str:
         if value not in options:
-            raise ConfigError(self.path, dotted, f"one of {', '.join(options)}", value)
+            raise ConfigError(self.path, dotted, msg("one of {items}", items=', '.join(options)), value)
         return str(value)
 
     def exact_keys(self, dotted: str, table: Mapping[str, Any], keys: tuple[str, ...]) -> None:
         missing = [k for k in keys if k not in table]
         extra = [k for k in table if k not in keys]
         if missing:
-            raise ConfigError(self.path, f"{dotted}.{missing[0]}", "this key (it is required)")
+            raise ConfigError(self.path, f"{dotted}.{missing[0]}", msg("this key (it is required)"))
         if extra:
-            raise ConfigError(self.path, f"{dotted}.{extra[0]}", f"only the keys {', '.join(keys)}")
+            raise ConfigError(self.path, f"{dotted}.{extra[0]}", msg("only the keys {items}", items=', '.join(keys)))
 
 
 def content_sha256(data: Mapping[str, Any]) -> str:
@@ -184,11 +187,11 @@ def load_config(path: str | Path | None = None, known_rules: Mapping[str, Any] |
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(path, "(file)", "a readable TOML file", exc.strerror) from exc
+        raise ConfigError(path, "(file)", msg("a readable TOML file"), exc.strerror) from exc
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, "(file)", "valid UTF-8 TOML", str(exc)) from exc
+        raise ConfigError(path, "(file)", msg("valid UTF-8 TOML"), str(exc)) from exc
     return _validate(_Reader(path, data), known_rules)
 
 
@@ -197,10 +200,10 @@ def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfi
                  "reasons", "rules")
     for key in r.data:
         if key not in known_top:
-            raise ConfigError(r.path, key, f"only the tables {', '.join(known_top)}")
+            raise ConfigError(r.path, key, msg("only the tables {items}", items=', '.join(known_top)))
     version = r.get("scorecard.version")
     if not isinstance(version, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", version):
-        raise ConfigError(r.path, "scorecard.version", "a plain lower-case name such as 'scorecard-v1'", version)
+        raise ConfigError(r.path, "scorecard.version", msg("a plain lower-case name such as 'scorecard-v1'"), version)
     base_odds = r.number("scorecard.base_odds", positive=True)
     clean_odds = r.number("scorecard.clean_odds", positive=True)
 
@@ -209,14 +212,15 @@ def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfi
     grades = {g: r.check_number(f"grades.{g}", grades_t[g]) for g in GRADES}
     for hi, lo in zip(GRADES, GRADES[1:], strict=False):
         if grades[hi] <= grades[lo]:
-            raise ConfigError(r.path, f"grades.{hi}", f"a minimum above grades.{lo} ({grades[lo]})", grades[hi])
+            raise ConfigError(r.path, f"grades.{hi}", msg("a minimum above grades.{lo} ({grades})", lo=lo,
+                                                          grades=grades[lo]), grades[hi])
 
     by_grade_t = r.table("warning.by_grade")
     r.exact_keys("warning.by_grade", by_grade_t, (*GRADES, "E"))
     by_grade = {g: r.choice(f"warning.by_grade.{g}", v, LEVELS) for g, v in by_grade_t.items()}
     floor = r.get("warning.red_floor_subscores")
     if not isinstance(floor, list):
-        raise ConfigError(r.path, "warning.red_floor_subscores", "a list of sub-score names", floor)
+        raise ConfigError(r.path, "warning.red_floor_subscores", msg("a list of sub-score names"), floor)
     floor_t = tuple(r.choice("warning.red_floor_subscores", s, SUBSCORES) for s in floor)
 
     sev_t = r.table("penalties.severity")
@@ -266,7 +270,7 @@ def _validate(r: _Reader, known_rules: Mapping[str, Any] | None) -> ScoringConfi
 def _known_rule(r: _Reader, key: str, rule: str, known_rules: Mapping[str, Any] | None) -> None:
     if known_rules is not None and rule not in known_rules:
         names = ", ".join(sorted(known_rules)) or "(none registered)"
-        raise ConfigError(r.path, key, f"a registered rule id ({names})", rule)
+        raise ConfigError(r.path, key, msg("a registered rule id ({names})", names=names), rule)
 
 
 def _reasons(r: _Reader, known_rules: Mapping[str, Any] | None) -> dict[str, Reason]:
@@ -276,16 +280,17 @@ def _reasons(r: _Reader, known_rules: Mapping[str, Any] | None) -> dict[str, Rea
         key = f"reasons.{rule}"
         _known_rule(r, key, rule, known_rules)
         if not isinstance(entry, Mapping):
-            raise ConfigError(r.path, key, "a table with code and text", entry)
+            raise ConfigError(r.path, key, msg("a table with code and text"), entry)
         r.exact_keys(key, entry, ("code", "text"))
         code, text = entry["code"], entry["text"]
         if not isinstance(code, str) or not _CODE.match(code) or code.endswith("99"):
-            raise ConfigError(r.path, f"{key}.code", "two capitals and two digits, e.g. PA01 (xx99 is reserved)",
+            raise ConfigError(r.path, f"{key}.code", msg("two capitals and two digits, e.g. PA01 (xx99 is "
+                                                         "reserved)"),
                               code)
         if code in seen:
-            raise ConfigError(r.path, f"{key}.code", f"a code not already used by {seen[code]}", code)
+            raise ConfigError(r.path, f"{key}.code", msg("a code not already used by {seen}", seen=seen[code]), code)
         if not isinstance(text, str) or not text.strip():
-            raise ConfigError(r.path, f"{key}.text", "a non-empty string", text)
+            raise ConfigError(r.path, f"{key}.text", msg("a non-empty string"), text)
         seen[code] = rule
         out[rule] = Reason(code, text)
     return out
@@ -297,17 +302,19 @@ def _rule_params(r: _Reader, known_rules: Mapping[str, Any] | None) -> dict[str,
         key = f"rules.{rule}"
         _known_rule(r, key, rule, known_rules)
         if not isinstance(params, Mapping):
-            raise ConfigError(r.path, key, "a table of parameter overrides", params)
+            raise ConfigError(r.path, key, msg("a table of parameter overrides"), params)
         if known_rules is not None:
             defaults = known_rules[rule].defaults
             for name, value in params.items():
                 if name not in defaults:
                     raise ConfigError(r.path, f"{key}.{name}",
-                                      f"one of the rule's parameters ({', '.join(sorted(defaults)) or 'none'})")
+                                      msg("one of the rule's parameters ({value})",
+                                          value=', '.join(sorted(defaults)) or 'none'))
                 dflt = defaults[name]
                 if isinstance(dflt, bool) != isinstance(value, bool) or (
                     isinstance(dflt, int | float) and not isinstance(value, int | float)
                 ) or (isinstance(dflt, str) and not isinstance(value, str)):
-                    raise ConfigError(r.path, f"{key}.{name}", f"a value of the default's type ({dflt!r})", value)
+                    raise ConfigError(r.path, f"{key}.{name}", msg("a value of the default's type ({dflt})",
+                                                                   dflt=repr(dflt)), value)
         out[rule] = dict(params)
     return out

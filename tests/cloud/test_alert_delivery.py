@@ -292,8 +292,10 @@ def test_worker_runs_on_the_shared_periodic_loop(receiver, hook: Hook, caplog) -
     assert worker.rounds >= 2
     assert [r for r in caplog.records if getattr(r, "event", None) == "alert_delivery_error"]
     slow = outbox.DeliveryWorker(receiver.rdb, receiver.key, interval=3600, policy=FAST)
-    channels.add(receiver.rdb, "fast2", "webhook", {"url": hook.url})
     n = len(hook.requests)
+    gw2 = FakeGateway("gw-2", "ent-2")  # a new alert for the next worker (the first one was delivered)
+    receiver.enroll(gw2)
+    raise_equivocation_alert(receiver, gw2)
     slow.start()
     try:  # an hour's interval, yet the first round runs now
         wait_for(lambda: len(hook.requests) > n, timeout=5)
