@@ -85,6 +85,18 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+-- Declared events and disputes/confirmations made on site (gateway/declarations, gateway/disputes; their
+-- queries in gateway/store/ledgers.py). Created on first use before they joined the schema: the same
+-- statements, so a store that already has them keeps them as they are.
+CREATE TABLE IF NOT EXISTS declarations (
+    id INTEGER PRIMARY KEY, action TEXT NOT NULL, kind TEXT, start REAL, "end" REAL,
+    assets TEXT NOT NULL DEFAULT '[]', note TEXT NOT NULL DEFAULT '', note_token TEXT,
+    declared_at REAL NOT NULL, withdraws INTEGER, source TEXT NOT NULL DEFAULT 'cli', ext_id TEXT UNIQUE,
+    batch_seq INTEGER);
+CREATE TABLE IF NOT EXISTS disputes (
+    id INTEGER PRIMARY KEY, action TEXT NOT NULL, finding TEXT, finding_id INTEGER, reason TEXT,
+    note TEXT NOT NULL DEFAULT '', measures TEXT, made_at REAL NOT NULL, source TEXT NOT NULL DEFAULT 'cli',
+    batch_seq INTEGER);
 """
 
 LOSS_KEYS = ("polls_failed", "readings_purged_unsent", "readings_dropped_unstored", "batches_dropped")
@@ -169,7 +181,12 @@ class Store:
             self._lockfile.close()
 
     @contextlib.contextmanager
-    def _tx(self, mode: str = "") -> Iterator[None]:
+    def tx(self, mode: str = "") -> Iterator[None]:
+        """The one transaction helper: the store lock, ``BEGIN [mode]``, COMMIT when the block ends, ROLLBACK
+        when it raises. Every write of more than one statement goes through it (here and in the domain
+        modules of this package); ``mode="IMMEDIATE"`` takes SQLite's write lock at once, so a second
+        process (a `consent` or `declare` command next to the running gateway) waits instead of interleaving.
+        Not reentrant: SQLite has no nested BEGIN."""
         with self._lock:
             self.db.execute(f"BEGIN {mode}")
             try:
@@ -178,6 +195,8 @@ class Store:
             except BaseException:
                 self._rollback()
                 raise
+
+    _tx = tx  # its name before it was public
 
     def _rollback(self) -> None:
         """SQLite rolls back by itself on some errors (SQLITE_FULL): don't mask the cause."""
@@ -196,7 +215,7 @@ class Store:
                             "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
     def bump(self, key: str, by: int = 1) -> int:
-        with self._tx("IMMEDIATE"):
+        with self.tx("IMMEDIATE"):
             cur = int(self.meta_get(key, "0") or 0) + by
             self.meta_set(key, str(cur))
         return cur
@@ -226,21 +245,15 @@ class Store:
     def add_readings(self, rows: Sequence[tuple[float, int, float | None, str]],
                      polls: Sequence[tuple[float, str, int, str | None]] = ()) -> None:
         """rows: (ts, point_id, value, quality). Returns after COMMIT: then they are stored."""
-        with self._lock:
-            self.db.execute("BEGIN")
-            try:
-                self.db.executemany("INSERT INTO readings(ts, point_id, value, quality) VALUES(?,?,?,?)", rows)
-                if polls:
-                    self.db.executemany("INSERT INTO polls(ts, device, ok, error) VALUES(?,?,?,?)", polls)
-                failed = sum(1 for p in polls if not p[2])
-                if failed:
-                    self.db.execute(
-                        "INSERT INTO meta(key, value) VALUES('loss.polls_failed', ?) ON CONFLICT(key) "
-                        "DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(failed), failed))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        with self.tx():
+            self.db.executemany("INSERT INTO readings(ts, point_id, value, quality) VALUES(?,?,?,?)", rows)
+            if polls:
+                self.db.executemany("INSERT INTO polls(ts, device, ok, error) VALUES(?,?,?,?)", polls)
+            failed = sum(1 for p in polls if not p[2])
+            if failed:
+                self.db.execute(
+                    "INSERT INTO meta(key, value) VALUES('loss.polls_failed', ?) ON CONFLICT(key) "
+                    "DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(failed), failed))
 
     def readings(self, point_id: int, start: float, end: float) -> list[tuple[float, float | None, str]]:
         ts, values, quality = self.readings_window([point_id], start, end).get(point_id, ([], [], []))
@@ -321,7 +334,7 @@ class Store:
                    json.dumps(r.get("detail", {}), sort_keys=True), now) for r in rows]
         with self._lock:
             before = self.db.total_changes
-            with self._tx():
+            with self.tx():
                 self.db.executemany(
                     "INSERT OR IGNORE INTO indicators(name, category, subject, window_start, window_len, value, "
                     "unit, quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)", params)
@@ -397,20 +410,13 @@ class Store:
                      head_sig: bytes | None = None) -> None:
         """One transaction: the batch enters the outbox, its indicators are marked, the chain
         head advances. A crash leaves either all of it or none of it."""
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute("INSERT INTO outbox(seq, hash, body, sig, kid, created, n_records, categories, "
-                                "head_sig) VALUES(?,?,?,?,?,?,?,?,?)",
-                                (seq, hash_, body, sig, kid, time.time(), n_records, json.dumps(categories),
-                                 head_sig))
-                self.db.executemany("UPDATE indicators SET batch_seq=? WHERE id=?", [(seq, i) for i in indicator_ids])
-                for k, v in meta.items():
-                    self.meta_set(k, v)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        with self.tx("IMMEDIATE"):
+            self.db.execute("INSERT INTO outbox(seq, hash, body, sig, kid, created, n_records, categories, "
+                            "head_sig) VALUES(?,?,?,?,?,?,?,?,?)",
+                            (seq, hash_, body, sig, kid, time.time(), n_records, json.dumps(categories), head_sig))
+            self.db.executemany("UPDATE indicators SET batch_seq=? WHERE id=?", [(seq, i) for i in indicator_ids])
+            for k, v in meta.items():
+                self.meta_set(k, v)
 
     def outbox_after(self, seq: int, limit: int = 50) -> list[tuple[int, str, bytes, bytes, str, bytes | None]]:
         """(seq, hash, body, sig, kid, head_sig) of the batches after ``seq``, in order."""
@@ -462,7 +468,7 @@ class Store:
             # Acknowledged by every destination, below each one's acknowledged seq (a head statement
             # names that batch's hash: gateway/uplink/heads.py) and below the newest.
             limit = min(int(row[0]), int(head)) - 1
-            with self._tx("IMMEDIATE"):
+            with self.tx("IMMEDIATE"):
                 removed += self.db.execute("DELETE FROM outbox WHERE seq <= ? AND created < ?",
                                            (limit, cutoff)).rowcount
             for _ in range(20):  # then the oldest acknowledged, a slice at a time, while over the cap
@@ -472,7 +478,7 @@ class Store:
                 if first is None or first > limit:
                     break
                 upto = min(limit, first + max(1, (limit - first + 1) // 10))
-                with self._tx("IMMEDIATE"):
+                with self.tx("IMMEDIATE"):
                     removed += self.db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,)).rowcount
         return removed
 
@@ -520,7 +526,7 @@ class Store:
     def _purge_before(self, ts: float, computed_until: float) -> int:
         unsent = self.db.execute("SELECT COUNT(*) FROM readings WHERE ts < ? AND ts >= ?",
                                  (ts, computed_until)).fetchone()[0]
-        with self._tx("IMMEDIATE"):
+        with self.tx("IMMEDIATE"):
             cur = self.db.execute("DELETE FROM readings WHERE ts < ?", (ts,))
             if unsent:
                 self.db.execute("INSERT INTO meta(key, value) VALUES('loss.readings_purged_unsent', ?) "
