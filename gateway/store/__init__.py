@@ -348,46 +348,40 @@ class Store:
         same (name, subject, window). The outbox keeps the earlier signed figure."""
         new = revised = 0
         now = time.time()
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for r in rows:
-                    key = (r["name"], r["subject"], int(r["window_start"]), int(r["window_len"]))
-                    old = self.db.execute("SELECT id, value, quality, detail, batch_seq, unit, version FROM indicators "
-                                          "WHERE name=? AND subject=? AND window_start=? AND window_len=?",
-                                          key).fetchone()
-                    quality = list(r.get("quality", []))
-                    detail = dict(r.get("detail", {}))
-                    if old is None:
-                        self.db.execute(
-                            "INSERT INTO indicators(name, category, subject, window_start, window_len, value, unit, "
-                            "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                            (key[0], r["category"], key[1], key[2], key[3], r["value"], r["unit"], json.dumps(quality),
-                             int(r["version"]), json.dumps(detail, sort_keys=True), now))
-                        new += 1
-                        continue
-                    old_detail = json.loads(old[3])
-                    rev = int(old_detail.get("rev", 1))
-                    old_q = [q for q in json.loads(old[2]) if q != "revised"]
-                    old_cmp = {k: v for k, v in old_detail.items() if k != "rev"}
-                    if (old[1], old_q, old_cmp, old[5], old[6]) == (r["value"], quality, detail, r["unit"],
-                                                                     int(r["version"])):
-                        continue
-                    if old[4] is not None:  # already sent: the correction goes out as a new revision
-                        detail["rev"] = rev + 1
-                        quality.append("revised")
-                    elif rev > 1:
-                        detail["rev"] = rev
-                        quality.append("revised")
-                    self.db.execute("UPDATE indicators SET value=?, unit=?, quality=?, version=?, detail=?, "
-                                    "batch_seq=NULL, held=NULL, created=? WHERE id=?",
-                                    (r["value"], r["unit"], json.dumps(quality), int(r["version"]),
-                                     json.dumps(detail, sort_keys=True), now, old[0]))
-                    revised += 1
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        with self.tx("IMMEDIATE"):
+            for r in rows:
+                key = (r["name"], r["subject"], int(r["window_start"]), int(r["window_len"]))
+                old = self.db.execute("SELECT id, value, quality, detail, batch_seq, unit, version FROM indicators "
+                                      "WHERE name=? AND subject=? AND window_start=? AND window_len=?",
+                                      key).fetchone()
+                quality = list(r.get("quality", []))
+                detail = dict(r.get("detail", {}))
+                if old is None:
+                    self.db.execute(
+                        "INSERT INTO indicators(name, category, subject, window_start, window_len, value, unit, "
+                        "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                        (key[0], r["category"], key[1], key[2], key[3], r["value"], r["unit"], json.dumps(quality),
+                         int(r["version"]), json.dumps(detail, sort_keys=True), now))
+                    new += 1
+                    continue
+                old_detail = json.loads(old[3])
+                rev = int(old_detail.get("rev", 1))
+                old_q = [q for q in json.loads(old[2]) if q != "revised"]
+                old_cmp = {k: v for k, v in old_detail.items() if k != "rev"}
+                if (old[1], old_q, old_cmp, old[5], old[6]) == (r["value"], quality, detail, r["unit"],
+                                                                 int(r["version"])):
+                    continue
+                if old[4] is not None:  # already sent: the correction goes out as a new revision
+                    detail["rev"] = rev + 1
+                    quality.append("revised")
+                elif rev > 1:
+                    detail["rev"] = rev
+                    quality.append("revised")
+                self.db.execute("UPDATE indicators SET value=?, unit=?, quality=?, version=?, detail=?, "
+                                "batch_seq=NULL, held=NULL, created=? WHERE id=?",
+                                (r["value"], r["unit"], json.dumps(quality), int(r["version"]),
+                                 json.dumps(detail, sort_keys=True), now, old[0]))
+                revised += 1
         return new, revised
 
     def unbatched_indicators(self, limit: int) -> list[dict[str, Any]]:

@@ -85,6 +85,36 @@ def scan_source(source: str, path: str = "<source>") -> list[Violation]:
     return sorted(out, key=lambda v: v.line)
 
 
+TX_WORDS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+# Where a transaction may be begun and ended by hand: the one helper (``Store.tx``) and its rollback.
+TX_HELPER = frozenset({("gateway/store/__init__.py", "tx"), ("gateway/store/__init__.py", "_rollback")})
+
+
+def _leading_text(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values:
+        return _leading_text(node.values[0])
+    return ""
+
+
+def transaction_statements(source: str, path: str = "<source>") -> list[tuple[int, str]]:
+    """(line, enclosing function) of every ``.execute("BEGIN ...")``, COMMIT, ROLLBACK, ... by hand."""
+    out: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST, func: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else func
+            if (isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute)
+                    and child.func.attr in SQL_METHODS and child.args
+                    and _leading_text(child.args[0]).lstrip().upper().startswith(TX_WORDS)):
+                out.append((child.lineno, func))
+            visit(child, inner)
+
+    visit(ast.parse(source, filename=path), "<module>")
+    return out
+
+
 def _modules() -> list[str]:
     return sorted(p.relative_to(ROOT).as_posix() for top in SCANNED for p in (ROOT / top).rglob("*.py")
                   if "__pycache__" not in p.parts)
@@ -99,6 +129,25 @@ def test_no_sql_outside_the_store() -> None:
         found += [v for v in scan_source((ROOT / rel).read_text(encoding="utf-8"), rel) if v.kind not in allowed]
     assert not found, ("SQL outside gateway/store/ (move it into a store module with a name that says what it "
                        "holds, and call that):\n" + "\n".join(map(str, found)))
+
+
+def test_one_transaction_helper() -> None:
+    """Transactions begin and end in ``Store.tx`` only (everywhere else: ``with store.tx(...)``), so the
+    lock, BEGIN, COMMIT and the rollback that does not mask an error are written once."""
+    found = [f"{rel}:{line}: in {func}()" for rel in _modules() if rel not in PENDING_ERP_MOVE
+             for line, func in transaction_statements((ROOT / rel).read_text(encoding="utf-8"), rel)
+             if (rel, func) not in TX_HELPER]
+    assert not found, "BEGIN/COMMIT/ROLLBACK by hand (use `with store.tx(...)`):\n" + "\n".join(found)
+    helper = transaction_statements((ROOT / "gateway/store/__init__.py").read_text(encoding="utf-8"))
+    assert {func for _, func in helper} == {"tx", "_rollback"}  # the scan sees the helper's own
+
+
+def test_a_hand_written_transaction_is_caught() -> None:
+    source = ("def append(store):\n"
+              "    store.db.execute('BEGIN IMMEDIATE')\n"
+              "    store.db.execute(f'  commit')\n"
+              "    store.db.execute('SELECT 1')\n")
+    assert transaction_statements(source) == [(2, "append"), (3, "append")]
 
 
 def test_the_store_package_itself_is_scanned_as_having_sql() -> None:
