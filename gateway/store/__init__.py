@@ -9,6 +9,14 @@ Outbox rows are never deleted before every destination acknowledged them ("retai
 unsent"); each destination keeps its own acknowledged position. Acknowledged rows stay for
 a retention window (``purge_acked``) so a receiver restored from a backup can ask for them
 again; the newest row always stays (it holds the chain's head seq).
+
+The store owns its connection: no module outside this package runs SQL on the file
+(tests/hardening/test_store_owns_sql.py). ``Store`` holds the core (readings, indicators, the
+outbox's writes, meta); the other tables' statements live in one module per domain beside it
+(``consent``: local consent changes and the audit log; ``ledgers``: declarations and disputes;
+``outbox``: reads of the outbox and acks; ``indicators``: holds and counts; ``readings``: the
+status page's and a replay's reads; ``import_summary``; ``readonly``: the file opened read-only),
+each function under the store's lock, and every multi-statement write in ``Store.tx``.
 """
 
 from __future__ import annotations
