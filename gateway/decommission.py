@@ -32,6 +32,8 @@ from typing import Any
 
 from gateway import wire
 from gateway.identity import ENROLLMENT_FILE, IDENTITY_FILE, KEY_FILE, Identity
+from gateway.store import indicators as indicators_db
+from gateway.store import outbox as outbox_db
 
 SECRET_KINDS = frozenset({"gateway_key", "privacy_key", "evidence_key"})
 SERVICE_NAME = "edgeproof.service"
@@ -174,20 +176,13 @@ def outbox_loss(store: Any, dest: str | None) -> dict[str, Any]:
                 c = wire.record_category(r)
                 cats[c] = cats.get(c, 0) + 1
             after = seq
-    with store._lock:
-        pending = store.db.execute("SELECT COUNT(*) FROM indicators WHERE batch_seq IS NULL").fetchone()[0]
+    pending = indicators_db.not_packed(store, include_held=True)
     return {"acknowledged_seq": acked, "head_seq": head, "unacknowledged_seqs": seqs,
             "unacknowledged_records": cats, "indicators_not_packed": int(pending)}
 
 
 def counters(store: Any) -> dict[str, int]:
-    with store._lock:
-        one = store.db.execute
-        return {"batches": int(one("SELECT COUNT(*) FROM outbox").fetchone()[0]),
-                "indicators": int(one("SELECT COUNT(*) FROM indicators").fetchone()[0]),
-                "indicators_sent": int(one("SELECT COUNT(*) FROM indicators WHERE batch_seq IS NOT NULL")
-                                       .fetchone()[0]),
-                "indicators_held": int(one("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0])}
+    return indicators_db.totals(store)
 
 
 def final_record(identity: Identity, reason: str, store: Any, now: float) -> dict[str, Any]:
@@ -201,6 +196,7 @@ def send_final(profile: Any, state_dir: Path, store: Any, identity: Identity, re
     """Pack what is pending and the final record, send everything, wait for the acks."""
     from gateway.consent.gate import build_gate
     from gateway.uplink.batcher import Batcher
+    from gateway.uplink.packing import pack_step
     from gateway.uplink.sender import Sender
     from gateway.uplink.transport import TransportError
 
@@ -209,7 +205,7 @@ def send_final(profile: Any, state_dir: Path, store: Any, identity: Identity, re
     batcher = Batcher(store, identity, profile.uplink.batch_max_records)
     gate = build_gate(profile, state_dir, store, dest or "none")
     batcher.policy = gate.policy
-    gate.pack_all(batcher, now=now)
+    pack_step(batcher, gate, now=now)
     seq, rec = _pending_final(store)
     if seq is None:  # a refused run before signed one already: send that, do not sign a second end
         rec = final_record(identity, reason, store, now)
@@ -234,9 +230,7 @@ def send_final(profile: Any, state_dir: Path, store: Any, identity: Identity, re
             error = str(exc)
     else:
         error = "no uplink (transport none, or not enrolled): the final record cannot be sent"
-    with store._lock:
-        row = store.db.execute("SELECT hash FROM outbox WHERE seq = ?", (seq,)).fetchone()
-    return {"seq": seq, "hash": row[0] if row else None, "record": rec,
+    return {"seq": seq, "hash": outbox_db.batch_hash(store, seq), "record": rec,
             "acknowledged": bool(dest) and store.acked(dest) >= (seq or 0), "error": error,
             "loss": outbox_loss(store, dest)}
 

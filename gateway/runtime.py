@@ -25,6 +25,7 @@ from gateway.uplink.batcher import Batcher, RecordPolicy
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.health import HealthReporter
 from gateway.uplink.identity import CHECK_INTERVAL_S, IdentityReporter
+from gateway.uplink.packing import pack_step
 from gateway.uplink.sender import Sender
 from gateway.uplink.transport import Transport
 
@@ -183,7 +184,7 @@ class Gateway:
         self.indicators_made += made
         if self.identity.enterprise_id is not None:
             async with self.pack_lock:
-                await asyncio.to_thread(self.gate.pack_all, self.batcher)
+                await asyncio.to_thread(pack_step, self.batcher, self.gate)
             if self.sender is not None:
                 self.sender.wakeup.set()
         return made

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import unicodedata
 import urllib.error
@@ -137,14 +136,12 @@ def check_store(state: Path, profile: Any, full: bool) -> Check:
     if not path.exists():
         return Check("store", "warn",
                      _("{path} does not exist yet (made on the first `edgeproof run`)").format(path=path))
+    from gateway.store.readonly import DatabaseError, integrity_check
+
     pragma = "integrity_check" if full else "quick_check"
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            rows = [r[0] for r in db.execute(f"PRAGMA {pragma}").fetchall()]
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
+        rows = integrity_check(path, full)
+    except DatabaseError as exc:
         return Check("store", "fail", f"{path}: {exc}", _("stop the gateway, move the file aside and start again"))
     if rows != ["ok"]:
         return Check("store", "fail", f"{path}: {pragma}: {'; '.join(rows[:3])}",

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from gateway.store import consent as consent_db
+from gateway.store.readonly import ReadOnlyStore
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 GENESIS = "0" * 64
 _FIELDS = ("id", "at", "kind", "seq", "categories", "n_records", "batch_hash", "detail", "prev")
@@ -34,78 +39,38 @@ def entry_hash(entry: dict[str, Any]) -> str:
                                      allow_nan=False).encode()).hexdigest()
 
 
-def append_in_tx(store: Any, kind: str, *, at: float | None = None, seq: int | None = None,
+def append_in_tx(store: Store, kind: str, *, at: float | None = None, seq: int | None = None,
                  categories: list[str] | None = None, n_records: int | None = None,
                  batch_hash: str | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Append one entry; the caller holds ``store._lock`` inside a BEGIN IMMEDIATE transaction
-    (so two processes, the gateway and a `consent` command, cannot fork the chain)."""
-    db: sqlite3.Connection = store.db
-    last = db.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    """Append one entry inside the caller's ``store.tx("IMMEDIATE")`` (so two processes, the gateway
+    and a `consent` command, cannot fork the chain)."""
+    last = consent_db.last_audit_entry_in_tx(store)
     entry = {"id": (last[0] + 1) if last else 1, "at": round(time.time() if at is None else at, 3), "kind": kind,
              "seq": seq, "categories": sorted(categories or []), "n_records": n_records, "batch_hash": batch_hash,
              "detail": detail or {}, "prev": last[1] if last else GENESIS}
     entry["hash"] = entry_hash(entry)
-    db.execute("INSERT INTO audit_log(id, at, kind, seq, categories, n_records, batch_hash, detail, prev, hash) "
-               "VALUES(?,?,?,?,?,?,?,?,?,?)",
-               (entry["id"], entry["at"], kind, seq, json.dumps(entry["categories"]), n_records, batch_hash,
-                json.dumps(entry["detail"], sort_keys=True, ensure_ascii=False), entry["prev"], entry["hash"]))
+    consent_db.add_audit_entry_in_tx(store, entry)
     return entry
 
 
-def append(store: Any, kind: str, **kw: Any) -> dict[str, Any]:
-    with store._lock:
-        store.db.execute("BEGIN IMMEDIATE")
-        try:
-            entry = append_in_tx(store, kind, **kw)
-            store.db.execute("COMMIT")
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
-    return entry
+def append(store: Store, kind: str, **kw: Any) -> dict[str, Any]:
+    with store.tx("IMMEDIATE"):
+        return append_in_tx(store, kind, **kw)
 
 
-def record_batches(store: Any) -> int:
+def record_batches(store: Store) -> int:
     """Log every outbox batch not yet in the log, in seq order; returns how many were added.
     Reading the outbox (not a callback) means a crash between signing and logging is
     caught up on the next step instead of leaving a hole."""
     added = 0
-    with store._lock:
-        store.db.execute("BEGIN IMMEDIATE")
-        try:
-            last = store.db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE kind='batch'").fetchone()[0]
-            rows = store.db.execute("SELECT seq, hash, created, n_records, categories FROM outbox WHERE seq>? "
-                                    "ORDER BY seq", (last,)).fetchall()
-            for seq, h, created, n, cats in rows:
-                append_in_tx(store, "batch", at=created, seq=seq, categories=json.loads(cats), n_records=n,
-                             batch_hash=h)
-                added += 1
-            store.db.execute("COMMIT")
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
+    with store.tx("IMMEDIATE"):
+        for seq, h, created, n, cats in consent_db.batches_not_audited_in_tx(store):
+            append_in_tx(store, "batch", at=created, seq=seq, categories=cats, n_records=n, batch_hash=h)
+            added += 1
     return added
 
 
-def _rows(db: sqlite3.Connection, limit: int | None, newest_first: bool) -> list[dict[str, Any]]:
-    order = "DESC" if newest_first else "ASC"
-    sql = ("SELECT id, at, kind, seq, categories, n_records, batch_hash, detail, prev, hash FROM audit_log "
-           f"ORDER BY id {order}")
-    params: tuple[Any, ...] = ()
-    if limit is not None:
-        sql += " LIMIT ?"
-        params = (int(limit),)
-    out = []
-    for r in db.execute(sql, params).fetchall():
-        out.append({"id": r[0], "at": r[1], "kind": r[2], "seq": r[3], "categories": json.loads(r[4]),
-                    "n_records": r[5], "batch_hash": r[6], "detail": json.loads(r[7]), "prev": r[8], "hash": r[9]})
-    return out
-
-
-def _open_ro(path: str | Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=10)
-
-
-def read_entries(store_or_path: Any, limit: int | None = 100) -> list[dict[str, Any]]:
+def read_entries(store_or_path: Store | str | Path, limit: int | None = 100) -> list[dict[str, Any]]:
     """The newest ``limit`` entries (all when None), newest first, for display.
 
     Each entry: ``id``, ``at`` (epoch s), ``time`` (ISO 8601 UTC), ``kind`` ('batch', 'consent'
@@ -114,26 +79,15 @@ def read_entries(store_or_path: Any, limit: int | None = 100) -> list[dict[str, 
     changes), ``categories``, ``n_records``, ``detail`` (consent changes: what changed),
     ``prev``/``hash`` (the chain), and ``acknowledged`` (batches: True once every uplink
     destination acknowledged that seq, False before, None when no destination has acked yet).
+    A path is opened read-only (a file without an audit log has no entries).
     """
     if isinstance(store_or_path, str | Path):
-        db = _open_ro(store_or_path)
-        try:
-            return _decorate(db, _rows(db, limit, True))
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-        finally:
-            db.close()
-    with store_or_path._lock:
-        return _decorate(store_or_path.db, _rows(store_or_path.db, limit, True))
+        with ReadOnlyStore(store_or_path) as ro:
+            return _decorate(*consent_db.audit_entries_and_acks(ro, limit, newest_first=True))
+    return _decorate(*consent_db.audit_entries_and_acks(store_or_path, limit, newest_first=True))
 
 
-def _decorate(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    try:
-        acks = [r[0] for r in db.execute("SELECT seq FROM acks").fetchall()]
-    except sqlite3.OperationalError:
-        acks = []
+def _decorate(rows: list[dict[str, Any]], acks: list[int]) -> list[dict[str, Any]]:
     acked = min(acks) if acks else None
     for e in rows:
         e["time"] = datetime.fromtimestamp(e["at"], UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -154,21 +108,13 @@ class Verification:
                 "consent_changes": self.consent_changes, "problems": self.problems}
 
 
-def verify(store_or_path: Any) -> Verification:
+def verify(store_or_path: Store | str | Path) -> Verification:
     """Recompute the chain and compare batch entries with the outbox."""
-    own = isinstance(store_or_path, str | Path)
-    db = _open_ro(store_or_path) if own else store_or_path.db
-    try:
-        if own:
-            rows = _rows(db, None, False)
-            outbox = {r[0]: (r[1], r[2]) for r in db.execute("SELECT seq, hash, n_records FROM outbox")}
-        else:
-            with store_or_path._lock:
-                rows = _rows(db, None, False)
-                outbox = {r[0]: (r[1], r[2]) for r in db.execute("SELECT seq, hash, n_records FROM outbox")}
-    finally:
-        if own:
-            db.close()
+    if isinstance(store_or_path, str | Path):
+        with ReadOnlyStore(store_or_path) as ro:
+            rows, outbox = consent_db.audit_entries_and_outbox(ro)
+    else:
+        rows, outbox = consent_db.audit_entries_and_outbox(store_or_path)
     problems: list[str] = []
     prev = GENESIS
     logged: set[int] = set()

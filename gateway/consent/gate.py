@@ -1,10 +1,17 @@
 """The consent gate between the indicator store and the signed outbox.
 
 It is the batcher's RecordPolicy (hold what is not authorised now, generalise what may
-leave) and it drives packing: before any indicator is packed, a change of the
-authorisation (a grant expired, a revocation on site, a narrower grant) is announced in a
-signed ``consent`` record, in the same step that stops the flow, so the bank sees why
-data stopped rather than a silent gap. Every batch and every change goes to the audit log.
+leave), and it decides what a packing step announces first: a change of the authorisation
+(a grant expired, a revocation on site, a narrower grant) becomes a signed ``consent``
+record, packed before any indicator of that step, so the bank sees why data stopped rather
+than a silent gap. Every batch and every change goes to the audit log.
+
+The gate never packs: the packing step (gateway/uplink/packing.py) asks it at the start of a
+step (:meth:`ConsentGate.begin_step`), has the batcher sign what it announces, tells it the
+seq (:meth:`ConsentGate.announced`) and ends the step (:meth:`ConsentGate.end_step`); the
+batcher asks it which records may leave (:meth:`ConsentGate.policy`). Calls go from the uplink
+to the gate only (an import-linter contract in setup.cfg keeps gateway.consent from importing
+gateway.uplink).
 
 Batches already signed before a revocation were authorised when they were signed; they
 stay in the outbox and are delivered (withdrawing them would break the chain the bank
@@ -18,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +41,24 @@ from gateway.consent.policy import (
     local_changes,
     to_epoch,
 )
-from gateway.declarations import ledger as declarations
-from gateway.disputes import ledger as dispute_ledger
 from gateway.privacy.policy import Generaliser, PrivacyCfg, load_privacy
+from gateway.store import consent as consent_db
+from gateway.store import outbox as outbox_db
 
 log = logging.getLogger("edgeproof.consent")
 STATE_KEY = "consent.state"
+
+
+@dataclass
+class ConsentStep:
+    """What the gate decided when a packing step began."""
+
+    now: float
+    changes: list[LocalChange] = field(default_factory=list)
+    # The consent record to sign before anything else of this step (None: nothing changed), and
+    # the state it announces (saved once it is signed).
+    announcement: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None
 
 
 class ConsentGate:
@@ -92,11 +112,9 @@ class ConsentGate:
         """Whether a consent change was recorded on site since this packing step read them."""
         if self.cfg is None:
             return False
-        with self.store._lock:
-            (newest,) = self.store.db.execute("SELECT COALESCE(MAX(id), 0) FROM consent_changes").fetchone()
-        return newest > self._step_changes
+        return consent_db.newest_change_id(self.store) > self._step_changes
 
-    # -- packing --------------------------------------------------------------------------
+    # -- the consent record -------------------------------------------------------------
     def consent_record(self, before: dict[str, Any] | None, after: dict[str, Any], reasons: list[str],
                        now: float) -> dict[str, Any]:
         b_allowed = set(before["allowed"]) if before else set()
@@ -115,18 +133,19 @@ class ConsentGate:
             "policy": hashlib.sha256(json.dumps(after, sort_keys=True).encode()).hexdigest()[:16],
         }
 
-    def pack_all(self, batcher: Any, now: float | None = None) -> list[int]:
-        """Announce a consent change if there is one, pack every pending indicator under the
-        authorisation in force now, and log the batches. Returns the new batches' seqs."""
+    # -- the packing step (run by gateway/uplink/packing.py) ----------------------------------
+    def begin_step(self, now: float | None = None) -> ConsentStep | None:
+        """Read the consent in force at ``now`` for the step about to pack; what the step must
+        announce first, if anything changed. None: nothing may be packed in this step."""
         now = self.clock() if now is None else now
-        seqs: list[int] = []
         if self.cfg is not None and now < EARLIEST_PLAUSIBLE:
             # A Pi without RTC boots in 1970 until NTP answers: every grant would look not
             # yet valid and everything would be held. Wait for a plausible clock instead.
             log.warning("clock not set: consent cannot be evaluated, packing deferred", extra={"now": now})
-            return seqs
+            return None
         changes = local_changes(self.store) if self.cfg is not None else []
         self._step_changes = max((c.id for c in changes), default=0)
+        step = ConsentStep(now, changes)
         self.auth = self.authorisation(now, changes)
         try:
             if self.auth is not None:
@@ -134,46 +153,43 @@ class ConsentGate:
                 prev_text = self.store.meta_get(STATE_KEY)
                 before = json.loads(prev_text) if prev_text else None
                 if before != state:
-                    reasons = self._reasons(before, changes, now)
-                    rec = self.consent_record(before, state, reasons, now)
-                    seq = batcher.pack_once(extra_records=[rec])
-                    self.store.meta_set(STATE_KEY, json.dumps(state, sort_keys=True))
-                    if seq is not None:
-                        seqs.append(seq)
-                    with self.store._lock:
-                        row = self.store.db.execute("SELECT hash FROM outbox WHERE seq=?", (seq,)).fetchone()
-                    audit.append(self.store, "consent", at=now, seq=seq, categories=state["allowed"],
-                                 batch_hash=row[0] if row else None,
-                                 detail={k: rec[k] for k in ("event", "allowed", "denied", "stopped", "resumed",
-                                                             "until", "reasons", "receiver")})
-                    # A flow that stops is worth a warning; the first grant or a wider one is not.
-                    log.log(logging.WARNING if rec["stopped"] else logging.INFO, "consent changed",
-                            extra={"event": rec["event"], "stopped": rec["stopped"], "resumed": rec["resumed"]})
-                # The local changes evaluated here are accounted for (with or without an effect).
-                last_id = max((c.id for c in changes), default=0)
-                if last_id:
-                    self.store.meta_set("consent.seen_change", str(last_id))
-            # Declared events leave whatever the consent categories, like consent records.
-            seqs.extend(declarations.pack_pending(self.store, batcher, self.subject, now))
-            # So do disputes and confirmations: the enterprise's word must reach every bank (gateway/disputes).
-            seqs.extend(dispute_ledger.pack_pending(self.store, batcher, self.subject, now))
-            seqs.extend(self._pack_pending(batcher))
-        finally:
-            audit.record_batches(self.store)
-            self.auth = None
-        return seqs
+                    step.announcement = self.consent_record(before, state, self._reasons(before, changes, now), now)
+                    step.state = state
+        except BaseException:
+            self.end_step()
+            raise
+        return step
 
-    def _pack_pending(self, batcher: Any, max_pages: int = 10_000) -> list[int]:
-        """Like Batcher.pack_all, but a page where everything was held does not end the step:
-        thousands of held ERP figures must not delay an authorised indicator behind them."""
-        seqs: list[int] = []
-        for _ in range(max_pages):
-            seq = batcher.pack_once()
-            if seq is not None:
-                seqs.append(seq)
-            elif not self.store.unbatched_indicators(1):
-                break
-        return seqs
+    def announced(self, step: ConsentStep, seq: int | None) -> None:
+        """The step's announcement is signed as batch ``seq``: its state is the one in force from
+        now on, and the change goes to the audit log with that batch's hash."""
+        rec, state = step.announcement, step.state
+        if rec is None or state is None:
+            return
+        self.store.meta_set(STATE_KEY, json.dumps(state, sort_keys=True))
+        audit.append(self.store, "consent", at=step.now, seq=seq, categories=state["allowed"],
+                     batch_hash=outbox_db.batch_hash(self.store, seq),
+                     detail={k: rec[k] for k in ("event", "allowed", "denied", "stopped", "resumed",
+                                                 "until", "reasons", "receiver")})
+        # A flow that stops is worth a warning; the first grant or a wider one is not.
+        log.log(logging.WARNING if rec["stopped"] else logging.INFO, "consent changed",
+                extra={"event": rec["event"], "stopped": rec["stopped"], "resumed": rec["resumed"]})
+
+    def changes_seen(self, step: ConsentStep) -> None:
+        """The local changes the step evaluated are accounted for (with or without an effect)."""
+        if self.auth is None:
+            return
+        last_id = max((c.id for c in step.changes), default=0)
+        if last_id:
+            self.store.meta_set("consent.seen_change", str(last_id))
+
+    def end_step(self) -> None:
+        """Log every batch the step signed (and any a crash left unlogged); forget the step's
+        authorisation, so the policy reads the consent in force again outside a step."""
+        try:
+            audit.record_batches(self.store)
+        finally:
+            self.auth = None
 
     def _reasons(self, before: dict[str, Any] | None, changes: list[LocalChange], now: float) -> list[str]:
         if before is None:

@@ -17,11 +17,16 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.store import consent as consent_db
+from gateway.store import indicators as indicators_db
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 ALL = "*"
 KNOWN_CATEGORIES = ("energy", "machine", "env", "water", "gas", "collateral", "vision", "data_quality", "mes", "erp")
@@ -268,14 +273,12 @@ def recipients(now_active: list[ActiveGrant], denied: frozenset[str], declared: 
 
 
 # -- local changes in the store ------------------------------------------------------------
-def local_changes(store: Any) -> list[LocalChange]:
-    with store._lock:
-        rows = store.db.execute("SELECT id, at, action, categories, receiver, until, note FROM consent_changes "
-                                "ORDER BY id").fetchall()
-    return [LocalChange(r[0], r[1], r[2], frozenset(json.loads(r[3])), r[4], r[5], r[6] or "") for r in rows]
+def local_changes(store: Store) -> list[LocalChange]:
+    return [LocalChange(r[0], r[1], r[2], frozenset(json.loads(r[3])), r[4], r[5], r[6] or "")
+            for r in consent_db.local_changes(store)]
 
 
-def add_local_change(store: Any, action: str, categories: list[str], receiver: str = ALL,
+def add_local_change(store: Store, action: str, categories: list[str], receiver: str = ALL,
                      until: float | None = None, note: str = "", at: float | None = None) -> int:
     """Record a revoke or grant made on site. The running gateway sees it at its next
     packing step (every few seconds) and stops or resumes the flow from then on."""
@@ -286,24 +289,15 @@ def add_local_change(store: Any, action: str, categories: list[str], receiver: s
     at = time.time() if at is None else at
     from gateway.consent import audit
 
-    with store._lock:
-        store.db.execute("BEGIN IMMEDIATE")
-        try:
-            cur = store.db.execute("INSERT INTO consent_changes(at, action, categories, receiver, until, note) "
-                                   "VALUES(?,?,?,?,?,?)", (at, action, json.dumps(sorted(categories)), receiver,
-                                                           until, note))
-            cid = int(cur.lastrowid or 0)
-            audit.append_in_tx(store, "consent_local", at=at, detail={
-                "change": cid, "action": action, "categories": sorted(categories), "receiver": receiver,
-                "until": _iso(until), "note": note})
-            store.db.execute("COMMIT")
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
+    with store.tx("IMMEDIATE"):  # the change and its audit entry, together or not at all
+        cid = consent_db.add_change_in_tx(store, at, action, categories, receiver, until, note)
+        audit.append_in_tx(store, "consent_local", at=at, detail={
+            "change": cid, "action": action, "categories": sorted(categories), "receiver": receiver,
+            "until": _iso(until), "note": note})
     return cid
 
 
-def release_held(store: Any, categories: list[str], note: str = "") -> int:
+def release_held(store: Store, categories: list[str], note: str = "") -> int:
     """Put indicators held for consent back in line (the gate re-evaluates them at its next
     step, so only what is authorised then leaves). Held indicators are never released by a
     later grant on its own: the enterprise refused them at the time, releasing is its act.
@@ -312,19 +306,8 @@ def release_held(store: Any, categories: list[str], note: str = "") -> int:
         raise ValueError("name at least one category (or '*')")
     from gateway.consent import audit
 
-    where = "held IS NOT NULL AND held LIKE 'consent:%' AND batch_seq IS NULL"
-    params: list[Any] = []
-    if ALL not in categories:
-        where += f" AND category IN ({','.join('?' * len(categories))})"
-        params = list(categories)
-    with store._lock:
-        store.db.execute("BEGIN IMMEDIATE")
-        try:
-            n = store.db.execute(f"UPDATE indicators SET held=NULL WHERE {where}", params).rowcount
-            audit.append_in_tx(store, "consent_local", detail={"action": "release", "categories": sorted(categories),
-                                                               "released": n, "note": note})
-            store.db.execute("COMMIT")
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
+    with store.tx("IMMEDIATE"):
+        n = indicators_db.release_consent_holds_in_tx(store, None if ALL in categories else list(categories))
+        audit.append_in_tx(store, "consent_local", detail={"action": "release", "categories": sorted(categories),
+                                                           "released": n, "note": note})
     return n

@@ -2,10 +2,10 @@
 
 ``edgeproof declare add|withdraw`` appends a row here; the running gateway (or a replay)
 packs every unsent row into a ``declaration`` record at its next packing step, in a batch
-of its own, whatever the consent categories (the gate calls :func:`pack_pending`). Nothing
+of its own, whatever the consent categories (gateway/uplink/packing.py asks :func:`pending`,
+has the batcher sign :func:`record` of each row, and tells :func:`signed` the seq). Nothing
 is ever deleted: a withdrawal is its own row and its own signed record naming the
-declaration it withdraws. The table lives in this module (created on first use), so the
-store's schema is not edited for it.
+declaration it withdraws. The table is in the store's schema; its SQL in gateway/store/ledgers.py.
 
 Notes stay on site (free text that may hold names): the record carries only a keyed token
 of the note (``note_token``), so in a dispute the enterprise can show the note it wrote and
@@ -16,75 +16,48 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.declarations.model import Declaration, DeclarationError, iso
+from gateway.store import ledgers as ledgers_db
 
-TABLE = """
-CREATE TABLE IF NOT EXISTS declarations (
-    id INTEGER PRIMARY KEY, action TEXT NOT NULL, kind TEXT, start REAL, "end" REAL,
-    assets TEXT NOT NULL DEFAULT '[]', note TEXT NOT NULL DEFAULT '', note_token TEXT,
-    declared_at REAL NOT NULL, withdraws INTEGER, source TEXT NOT NULL DEFAULT 'cli', ext_id TEXT UNIQUE,
-    batch_seq INTEGER)
-"""
-_COLS = ("id", "action", "kind", "start", "end", "assets", "note", "note_token", "declared_at", "withdraws",
-         "source", "ext_id", "batch_seq")
-_SELECT = ", ".join(f'"{c}"' for c in _COLS)
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 
-def _ensure(store: Any) -> None:
-    with store._lock:
-        store.db.execute(TABLE)
-
-
-def add(store: Any, decl: Declaration, *, declared_at: float | None = None, note_token: str | None = None,
+def add(store: Store, decl: Declaration, *, declared_at: float | None = None, note_token: str | None = None,
         source: str = "cli", ext_id: str | None = None) -> int:
     """Append a declaration; returns its id (the id the bank sees). With ``ext_id`` (a replayed
     declarations.csv row) a second add of the same row is a no-op returning the first id."""
-    _ensure(store)
     at = time.time() if declared_at is None else float(declared_at)
-    with store._lock:
-        if ext_id is not None:
-            row = store.db.execute("SELECT id FROM declarations WHERE ext_id = ?", (ext_id,)).fetchone()
-            if row:
-                return int(row[0])
-        cur = store.db.execute(
-            'INSERT INTO declarations(action, kind, start, "end", assets, note, note_token, declared_at, source, '
-            "ext_id) VALUES('declare',?,?,?,?,?,?,?,?,?)",
-            (decl.kind, decl.start, decl.end, json.dumps(list(decl.assets)), decl.note, note_token, at, source,
-             ext_id))
-        return int(cur.lastrowid or 0)
+    with store.tx("IMMEDIATE"):
+        if ext_id is not None and (known := ledgers_db.declaration_by_ext_id_in_tx(store, ext_id)) is not None:
+            return known
+        return ledgers_db.add_declaration_in_tx(store, kind=decl.kind, start=decl.start, end=decl.end,
+                                                assets=list(decl.assets), note=decl.note, note_token=note_token,
+                                                declared_at=at, source=source, ext_id=ext_id)
 
 
-def withdraw(store: Any, declaration_id: int, *, note: str = "", note_token: str | None = None,
+def withdraw(store: Store, declaration_id: int, *, note: str = "", note_token: str | None = None,
              at: float | None = None, source: str = "cli", ext_id: str | None = None) -> int:
     """Append a withdrawal of ``declaration_id``; returns the withdrawal's own id.
     DeclarationError if there is no such declaration or it was withdrawn already."""
-    _ensure(store)
     at = time.time() if at is None else float(at)
-    with store._lock:
-        if ext_id is not None:
-            row = store.db.execute("SELECT id FROM declarations WHERE ext_id = ?", (ext_id,)).fetchone()
-            if row:
-                return int(row[0])
-        row = store.db.execute("SELECT action FROM declarations WHERE id = ?", (declaration_id,)).fetchone()
-        if row is None or row[0] != "declare":
+    with store.tx("IMMEDIATE"):  # the checks and the insert together: two withdrawals cannot both pass
+        if ext_id is not None and (known := ledgers_db.declaration_by_ext_id_in_tx(store, ext_id)) is not None:
+            return known
+        if ledgers_db.declaration_action_in_tx(store, declaration_id) != "declare":
             raise DeclarationError("id", f"the id of a declaration on this gateway (no declaration #{declaration_id}; "
                                          "see `edgeproof declare list`)")
-        if store.db.execute("SELECT 1 FROM declarations WHERE withdraws = ?", (declaration_id,)).fetchone():
+        if ledgers_db.is_withdrawn_in_tx(store, declaration_id):
             raise DeclarationError("id", f"a declaration not yet withdrawn (#{declaration_id} was withdrawn already)")
-        cur = store.db.execute(
-            "INSERT INTO declarations(action, note, note_token, declared_at, withdraws, source, ext_id) "
-            "VALUES('withdraw',?,?,?,?,?,?)", (note, note_token, at, declaration_id, source, ext_id))
-        return int(cur.lastrowid or 0)
+        return ledgers_db.add_withdrawal_in_tx(store, withdraws=declaration_id, note=note, note_token=note_token,
+                                               declared_at=at, source=source, ext_id=ext_id)
 
 
-def rows(store: Any) -> list[dict[str, Any]]:
+def rows(store: Store) -> list[dict[str, Any]]:
     """Every declaration and withdrawal, oldest first, each declaration with ``withdrawn_by``."""
-    _ensure(store)
-    with store._lock:
-        got = store.db.execute(f"SELECT {_SELECT} FROM declarations ORDER BY id").fetchall()
-    out = [dict(zip(_COLS, r, strict=True)) for r in got]
+    out = ledgers_db.declarations(store)
     by_target = {r["withdraws"]: r["id"] for r in out if r["action"] == "withdraw"}
     for r in out:
         r["assets"] = json.loads(r["assets"] or "[]")
@@ -93,7 +66,7 @@ def rows(store: Any) -> list[dict[str, Any]]:
     return out
 
 
-def listing(store: Any) -> list[dict[str, Any]]:
+def listing(store: Store) -> list[dict[str, Any]]:
     """The declarations as shown on site (CLI, status page): ISO times, state, where sent."""
     out = []
     for r in rows(store):
@@ -124,40 +97,21 @@ def record(row: dict[str, Any], subject: str) -> dict[str, Any]:
     return rec
 
 
-def _pending(store: Any, cutoff: float, limit: int) -> list[dict[str, Any]]:
-    """Unsigned rows declared at or before ``cutoff``, oldest first (every packing step asks)."""
-    with store._lock:
-        got = store.db.execute(f"SELECT {_SELECT} FROM declarations WHERE batch_seq IS NULL AND declared_at <= ? "
-                               "ORDER BY id LIMIT ?", (min(cutoff, 1e18), limit)).fetchall()
-    out = [dict(zip(_COLS, r, strict=True)) for r in got]
+def pending(store: Store, now: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Rows not yet signed into the chain, oldest first, at most ``limit``. A declaration dated
+    after ``now`` (a replay not yet at its declared time) waits."""
+    out = ledgers_db.unsigned_declarations(store, float("inf") if now is None else float(now), limit)
     for r in out:
         r["assets"] = json.loads(r["assets"] or "[]")
     return out
 
 
-def pack_pending(store: Any, batcher: Any, subject: str, now: float | None = None, limit: int = 500) -> list[int]:
-    """Sign every declaration (and withdrawal) not yet in the chain, in batches of their own
-    (so a bank granted any category sees them: a batch is shown whole). A declaration dated
-    after ``now`` (a replay not yet at its declared time) waits. Returns the new seqs."""
-    _ensure(store)
-    seqs: list[int] = []
-    cutoff = float("inf") if now is None else float(now)
-    while True:
-        pending = _pending(store, cutoff, limit)
-        if not pending:
-            return seqs
-        seq = batcher.pack_once(extra_records=[record(r, subject) for r in pending])
-        ids = [r["id"] for r in pending]
-        from gateway.consent import audit
+def signed(store: Store, signed_rows: list[dict[str, Any]], seq: int, now: float | None = None) -> None:
+    """``signed_rows`` (from :func:`pending`) are signed in batch ``seq``: marked so, and logged in the
+    audit log, together."""
+    from gateway.consent import audit
 
-        with store._lock:
-            store.db.execute("BEGIN IMMEDIATE")
-            try:
-                store.db.executemany("UPDATE declarations SET batch_seq = ? WHERE id = ?", [(seq, i) for i in ids])
-                audit.append_in_tx(store, "declaration", at=now, seq=seq, detail={
-                    "declarations": [{k: r.get(k) for k in ("id", "action", "kind", "withdraws")} for r in pending]})
-                store.db.execute("COMMIT")
-            except BaseException:
-                store.db.execute("ROLLBACK")
-                raise
-        seqs.append(seq)
+    with store.tx("IMMEDIATE"):
+        ledgers_db.mark_declarations_signed_in_tx(store, [r["id"] for r in signed_rows], seq)
+        audit.append_in_tx(store, "declaration", at=now, seq=seq, detail={
+            "declarations": [{k: r.get(k) for k in ("id", "action", "kind", "withdraws")} for r in signed_rows]})

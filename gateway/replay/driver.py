@@ -42,7 +42,10 @@ from gateway.replay.data import ReplayData, iso, merged_rows
 from gateway.replay.declarations import DeclarationFeed
 from gateway.replay.uplink import RETRY_DELAYS_S, ReplayUplink
 from gateway.store import PointRow, Store
+from gateway.store import indicators as indicators_db
+from gateway.store import readings as readings_db
 from gateway.uplink.batcher import Batcher
+from gateway.uplink.packing import pack_step
 from gateway.uplink.transport import Transport
 
 log = logging.getLogger("edgeproof.replay")
@@ -196,7 +199,7 @@ class Replayer:
             self._day = day
         self.declarations.due(now)
         if final or now - self._packed_at >= self.pack_every:
-            self.gate.pack_all(self.batcher, now=now)
+            pack_step(self.batcher, self.gate, now=now)
             self._packed_at = now
             return True
         return False
@@ -209,10 +212,7 @@ class Replayer:
         before = self.engine.computed_until() - KEEP_BEHIND_S
         if before <= 0:
             return 0
-        with self.store._lock:
-            n = self.store.db.execute("DELETE FROM readings WHERE ts < ?", (before,)).rowcount
-            self.store.db.execute("DELETE FROM polls WHERE ts < ?", (before,))
-        return int(n)
+        return readings_db.drop_before(self.store, before)
 
     def _marks(self) -> list[int]:
         return [int(self.store.meta_get(f"ind.wm.{w}", "0") or 0) for w in self.engine.windows]
@@ -221,11 +221,7 @@ class Replayer:
     def resume_point(self) -> float | None:
         """The time of the last row a stopped replay committed (rows go in whole ticks, every
         device's rows before the tick's time in one transaction), or None if it stored none."""
-        names = list(self.devices)
-        with self.store._lock:
-            row = self.store.db.execute(
-                f"SELECT MAX(ts) FROM polls WHERE device IN ({','.join('?' * len(names))})", names).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+        return readings_db.last_poll_of(self.store, list(self.devices))
 
     def skip_until(self, t: float) -> int:
         """Pass over the rows at or before ``t`` (already in the store); returns how many."""
@@ -303,8 +299,7 @@ class Replayer:
         st = self.uplink.status
         down = [{"from": iso(a), "to": iso(b)} for (_, a), (b, _) in zip(self.data.up, self.data.up[1:],
                                                                             strict=False)]
-        with self.store._lock:
-            held = self.store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0]
+        held = indicators_db.held_total(self.store)
         return {
             "gateway": self.identity.gateway_id, "enterprise": self.identity.enterprise_id,
             "replay": self.data.replay_object(), "days": round(days, 3),

@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import wire
 from gateway.clock import clock_state
+from gateway.store import import_summary
+from gateway.store import indicators as indicators_db
+from gateway.store import outbox as outbox_db
+from gateway.store import readings as readings_db
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -27,11 +31,6 @@ if TYPE_CHECKING:
 _SECRETISH = re.compile(r"(token|secret|password|private|seed|key)", re.I)
 # A reading row costs ~40-60 bytes on disk (row + index); used until the store has data.
 DEFAULT_BYTES_PER_READING = 60.0
-
-
-def _q(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with store._lock:
-        return store.db.execute(sql, params).fetchall()
 
 
 def _version() -> str:
@@ -81,12 +80,8 @@ def store_view(gw: Gateway) -> dict[str, Any]:
     """
     store, cfg = gw.store, gw.profile.store
     size = store.size_bytes()
-    # Two statements: SQLite answers MIN(rowid) or MAX(rowid) alone from the b-tree's edge,
-    # but both in one SELECT scan the whole table.
-    lo = _q(store, "SELECT MIN(rowid) FROM readings")[0][0]
-    hi = _q(store, "SELECT MAX(rowid) FROM readings")[0][0]
-    rows = (hi - lo + 1) if lo is not None else 0
-    oldest = _q(store, "SELECT ts FROM readings WHERE rowid=?", (lo,))[0][0] if lo is not None else None
+    lo, hi, oldest = readings_db.rowid_span(store)
+    rows = (hi - lo + 1) if lo is not None and hi is not None else 0
     uptime = max(time.time() - gw.started_at, 1.0)
     rate = gw.scheduler.writer.committed / uptime  # readings per second since start
     per_row = size / rows if rows > 1000 else DEFAULT_BYTES_PER_READING
@@ -94,7 +89,7 @@ def store_view(gw: Gateway) -> dict[str, Any]:
     max_bytes = cfg.max_mb * 1e6
     capacity_days = max_bytes / bytes_per_day if bytes_per_day > 0 else None
     until_full = max(0.0, max_bytes - size) / bytes_per_day if bytes_per_day > 0 else None
-    unbatched = _q(store, "SELECT COUNT(*) FROM indicators WHERE batch_seq IS NULL AND held IS NULL")[0][0]
+    unbatched = indicators_db.not_packed(store)
     held = sum(_held(store).values())
     return {
         "path": str(store.path), "size_bytes": size, "max_bytes": int(max_bytes), "readings_approx": rows,
@@ -115,8 +110,7 @@ HELD_SCAN = 50_000
 
 
 def _held(store: Store) -> dict[str, int]:
-    return dict(_q(store, "SELECT held, COUNT(*) FROM indicators WHERE held IS NOT NULL AND "
-                          "id > (SELECT COALESCE(MAX(id), 0) FROM indicators) - ? GROUP BY held", (HELD_SCAN,)))
+    return indicators_db.held_by_reason(store, HELD_SCAN)
 
 
 def uplink_view(gw: Gateway) -> dict[str, Any]:
@@ -181,8 +175,7 @@ def _in_force(gw: Gateway) -> dict[str, Any] | None:
 
 
 def consent_view(gw: Gateway, limit: int = 100) -> dict[str, Any]:
-    cats = _q(gw.store, "SELECT categories FROM outbox ORDER BY seq DESC LIMIT 200")
-    sent = sorted({c for (row,) in cats for c in json.loads(row)})
+    sent = sorted({c for row in outbox_db.recent_categories(gw.store, 200) for c in json.loads(row)})
     held = _held(gw.store)
     out: dict[str, Any] = {"policy": _sanitize(gw.profile.consent), "categories_sent": sent, "held": held,
                            "in_force": None, "audit_available": False, "audit": []}
@@ -210,12 +203,8 @@ def imports_view(store: Store, limit: int = 20) -> dict[str, Any]:
     """MES/ERP exports: each connector's last import, and the newest quarantined lines with
     their reasons (a product missing from the master, a bad number, ...) for staff to fix at
     source. The raw lines are not shown here: they stay in erp_quarantine and `import-erp`."""
-    last = _q(store, "SELECT connector, source, at, rows_ok, rows_quarantined, added, changed, removed FROM "
-                     "erp_imports WHERE id IN (SELECT MAX(id) FROM erp_imports GROUP BY connector) ORDER BY connector")
-    lines = _q(store, "SELECT connector, source, line, reason FROM erp_quarantine ORDER BY id DESC LIMIT ?", (limit,))
-    return {"connectors": [{"connector": c, "source": src, "at": at, "rows_ok": ok, "rows_quarantined": q,
-                            "added": a, "changed": ch, "removed": rm} for c, src, at, ok, q, a, ch, rm in last],
-            "quarantined": [{"connector": c, "source": src, "line": ln, "reason": r} for c, src, ln, r in lines]}
+    return {"connectors": import_summary.last_imports(store),
+            "quarantined": import_summary.newest_quarantined(store, limit)}
 
 
 def status(gw: Gateway) -> dict[str, Any]:
@@ -250,13 +239,11 @@ def series(gw: Gateway, minutes: float = 15.0, buckets: int = 60) -> dict[str, A
     points = []
     # Spread the buckets over the data actually there (a gateway up for a minute still gets
     # a readable chart); one range scan of the time index serves every point.
-    first = _q(gw.store, "SELECT MIN(ts) FROM readings WHERE ts>=?", (horizon,))[0][0]
+    first = readings_db.first_since(gw.store, horizon)
     start = horizon if first is None else first
     width = max((now - start) / buckets, 1e-3)
     grouped: dict[int, list[tuple[int, float | None, int, int]]] = {}
-    for pid, b, avg, n, total in _q(gw.store, "SELECT point_id, CAST((ts-?)/? AS INTEGER) AS b, AVG(value), "
-                                               "COUNT(value), COUNT(*) FROM readings WHERE ts>=? "
-                                               "GROUP BY point_id, b ORDER BY point_id, b", (start, width, start)):
+    for pid, b, avg, n, total in readings_db.buckets(gw.store, start, width):
         grouped.setdefault(pid, []).append((b, avg, n, total))
     for p in gw.scheduler.pollers:
         for name, row in list(p.point_rows.items()):
@@ -286,14 +273,8 @@ def batches(store: Store, limit: int = 20, before: int | None = None, destinatio
     """
     acks = {a["destination"]: a["seq"] for a in store.ack_info()}
     acked = acks.get(destination, 0) if destination else max(acks.values(), default=0)
-    sql = "SELECT seq, hash, body, kid, created, n_records, categories FROM outbox"
-    params: tuple[Any, ...] = ()
-    if before is not None:
-        sql += " WHERE seq < ?"
-        params = (before,)
-    rows = _q(store, sql + " ORDER BY seq DESC LIMIT ?", (*params, limit))
     out = []
-    for seq, hash_, body, kid, created, n, cats in rows:
+    for seq, hash_, body, kid, created, n, cats in outbox_db.batches_before(store, before, limit):
         item: dict[str, Any] = {"seq": seq, "hash": hash_, "kid": kid, "created": created, "n_records": n,
                                 "categories": json.loads(cats), "bytes": len(body), "acknowledged": seq <= acked}
         try:

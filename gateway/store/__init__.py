@@ -9,6 +9,14 @@ Outbox rows are never deleted before every destination acknowledged them ("retai
 unsent"); each destination keeps its own acknowledged position. Acknowledged rows stay for
 a retention window (``purge_acked``) so a receiver restored from a backup can ask for them
 again; the newest row always stays (it holds the chain's head seq).
+
+The store owns its connection: no module outside this package runs SQL on the file
+(tests/hardening/test_store_owns_sql.py). ``Store`` holds the core (readings, indicators, the
+outbox's writes, meta); the other tables' statements live in one module per domain beside it
+(``consent``: local consent changes and the audit log; ``ledgers``: declarations and disputes;
+``outbox``: reads of the outbox and acks; ``indicators``: holds and counts; ``readings``: the
+status page's and a replay's reads; ``import_summary``; ``readonly``: the file opened read-only),
+each function under the store's lock, and every multi-statement write in ``Store.tx``.
 """
 
 from __future__ import annotations
@@ -85,6 +93,18 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+-- Declared events and disputes/confirmations made on site (gateway/declarations, gateway/disputes; their
+-- queries in gateway/store/ledgers.py). Created on first use before they joined the schema: the same
+-- statements, so a store that already has them keeps them as they are.
+CREATE TABLE IF NOT EXISTS declarations (
+    id INTEGER PRIMARY KEY, action TEXT NOT NULL, kind TEXT, start REAL, "end" REAL,
+    assets TEXT NOT NULL DEFAULT '[]', note TEXT NOT NULL DEFAULT '', note_token TEXT,
+    declared_at REAL NOT NULL, withdraws INTEGER, source TEXT NOT NULL DEFAULT 'cli', ext_id TEXT UNIQUE,
+    batch_seq INTEGER);
+CREATE TABLE IF NOT EXISTS disputes (
+    id INTEGER PRIMARY KEY, action TEXT NOT NULL, finding TEXT, finding_id INTEGER, reason TEXT,
+    note TEXT NOT NULL DEFAULT '', measures TEXT, made_at REAL NOT NULL, source TEXT NOT NULL DEFAULT 'cli',
+    batch_seq INTEGER);
 """
 
 LOSS_KEYS = ("polls_failed", "readings_purged_unsent", "readings_dropped_unstored", "batches_dropped")
@@ -169,7 +189,12 @@ class Store:
             self._lockfile.close()
 
     @contextlib.contextmanager
-    def _tx(self, mode: str = "") -> Iterator[None]:
+    def tx(self, mode: str = "") -> Iterator[None]:
+        """The one transaction helper: the store lock, ``BEGIN [mode]``, COMMIT when the block ends, ROLLBACK
+        when it raises. Every write of more than one statement goes through it (here and in the domain
+        modules of this package); ``mode="IMMEDIATE"`` takes SQLite's write lock at once, so a second
+        process (a `consent` or `declare` command next to the running gateway) waits instead of interleaving.
+        Not reentrant: SQLite has no nested BEGIN."""
         with self._lock:
             self.db.execute(f"BEGIN {mode}")
             try:
@@ -178,6 +203,8 @@ class Store:
             except BaseException:
                 self._rollback()
                 raise
+
+    _tx = tx  # its name before it was public
 
     def _rollback(self) -> None:
         """SQLite rolls back by itself on some errors (SQLITE_FULL): don't mask the cause."""
@@ -196,7 +223,7 @@ class Store:
                             "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
     def bump(self, key: str, by: int = 1) -> int:
-        with self._tx("IMMEDIATE"):
+        with self.tx("IMMEDIATE"):
             cur = int(self.meta_get(key, "0") or 0) + by
             self.meta_set(key, str(cur))
         return cur
@@ -226,21 +253,15 @@ class Store:
     def add_readings(self, rows: Sequence[tuple[float, int, float | None, str]],
                      polls: Sequence[tuple[float, str, int, str | None]] = ()) -> None:
         """rows: (ts, point_id, value, quality). Returns after COMMIT: then they are stored."""
-        with self._lock:
-            self.db.execute("BEGIN")
-            try:
-                self.db.executemany("INSERT INTO readings(ts, point_id, value, quality) VALUES(?,?,?,?)", rows)
-                if polls:
-                    self.db.executemany("INSERT INTO polls(ts, device, ok, error) VALUES(?,?,?,?)", polls)
-                failed = sum(1 for p in polls if not p[2])
-                if failed:
-                    self.db.execute(
-                        "INSERT INTO meta(key, value) VALUES('loss.polls_failed', ?) ON CONFLICT(key) "
-                        "DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(failed), failed))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        with self.tx():
+            self.db.executemany("INSERT INTO readings(ts, point_id, value, quality) VALUES(?,?,?,?)", rows)
+            if polls:
+                self.db.executemany("INSERT INTO polls(ts, device, ok, error) VALUES(?,?,?,?)", polls)
+            failed = sum(1 for p in polls if not p[2])
+            if failed:
+                self.db.execute(
+                    "INSERT INTO meta(key, value) VALUES('loss.polls_failed', ?) ON CONFLICT(key) "
+                    "DO UPDATE SET value=CAST(value AS INTEGER)+?", (str(failed), failed))
 
     def readings(self, point_id: int, start: float, end: float) -> list[tuple[float, float | None, str]]:
         ts, values, quality = self.readings_window([point_id], start, end).get(point_id, ([], [], []))
@@ -321,7 +342,7 @@ class Store:
                    json.dumps(r.get("detail", {}), sort_keys=True), now) for r in rows]
         with self._lock:
             before = self.db.total_changes
-            with self._tx():
+            with self.tx():
                 self.db.executemany(
                     "INSERT OR IGNORE INTO indicators(name, category, subject, window_start, window_len, value, "
                     "unit, quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)", params)
@@ -335,46 +356,40 @@ class Store:
         same (name, subject, window). The outbox keeps the earlier signed figure."""
         new = revised = 0
         now = time.time()
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for r in rows:
-                    key = (r["name"], r["subject"], int(r["window_start"]), int(r["window_len"]))
-                    old = self.db.execute("SELECT id, value, quality, detail, batch_seq, unit, version FROM indicators "
-                                          "WHERE name=? AND subject=? AND window_start=? AND window_len=?",
-                                          key).fetchone()
-                    quality = list(r.get("quality", []))
-                    detail = dict(r.get("detail", {}))
-                    if old is None:
-                        self.db.execute(
-                            "INSERT INTO indicators(name, category, subject, window_start, window_len, value, unit, "
-                            "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                            (key[0], r["category"], key[1], key[2], key[3], r["value"], r["unit"], json.dumps(quality),
-                             int(r["version"]), json.dumps(detail, sort_keys=True), now))
-                        new += 1
-                        continue
-                    old_detail = json.loads(old[3])
-                    rev = int(old_detail.get("rev", 1))
-                    old_q = [q for q in json.loads(old[2]) if q != "revised"]
-                    old_cmp = {k: v for k, v in old_detail.items() if k != "rev"}
-                    if (old[1], old_q, old_cmp, old[5], old[6]) == (r["value"], quality, detail, r["unit"],
-                                                                     int(r["version"])):
-                        continue
-                    if old[4] is not None:  # already sent: the correction goes out as a new revision
-                        detail["rev"] = rev + 1
-                        quality.append("revised")
-                    elif rev > 1:
-                        detail["rev"] = rev
-                        quality.append("revised")
-                    self.db.execute("UPDATE indicators SET value=?, unit=?, quality=?, version=?, detail=?, "
-                                    "batch_seq=NULL, held=NULL, created=? WHERE id=?",
-                                    (r["value"], r["unit"], json.dumps(quality), int(r["version"]),
-                                     json.dumps(detail, sort_keys=True), now, old[0]))
-                    revised += 1
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        with self.tx("IMMEDIATE"):
+            for r in rows:
+                key = (r["name"], r["subject"], int(r["window_start"]), int(r["window_len"]))
+                old = self.db.execute("SELECT id, value, quality, detail, batch_seq, unit, version FROM indicators "
+                                      "WHERE name=? AND subject=? AND window_start=? AND window_len=?",
+                                      key).fetchone()
+                quality = list(r.get("quality", []))
+                detail = dict(r.get("detail", {}))
+                if old is None:
+                    self.db.execute(
+                        "INSERT INTO indicators(name, category, subject, window_start, window_len, value, unit, "
+                        "quality, version, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                        (key[0], r["category"], key[1], key[2], key[3], r["value"], r["unit"], json.dumps(quality),
+                         int(r["version"]), json.dumps(detail, sort_keys=True), now))
+                    new += 1
+                    continue
+                old_detail = json.loads(old[3])
+                rev = int(old_detail.get("rev", 1))
+                old_q = [q for q in json.loads(old[2]) if q != "revised"]
+                old_cmp = {k: v for k, v in old_detail.items() if k != "rev"}
+                if (old[1], old_q, old_cmp, old[5], old[6]) == (r["value"], quality, detail, r["unit"],
+                                                                 int(r["version"])):
+                    continue
+                if old[4] is not None:  # already sent: the correction goes out as a new revision
+                    detail["rev"] = rev + 1
+                    quality.append("revised")
+                elif rev > 1:
+                    detail["rev"] = rev
+                    quality.append("revised")
+                self.db.execute("UPDATE indicators SET value=?, unit=?, quality=?, version=?, detail=?, "
+                                "batch_seq=NULL, held=NULL, created=? WHERE id=?",
+                                (r["value"], r["unit"], json.dumps(quality), int(r["version"]),
+                                 json.dumps(detail, sort_keys=True), now, old[0]))
+                revised += 1
         return new, revised
 
     def unbatched_indicators(self, limit: int) -> list[dict[str, Any]]:
@@ -397,20 +412,13 @@ class Store:
                      head_sig: bytes | None = None) -> None:
         """One transaction: the batch enters the outbox, its indicators are marked, the chain
         head advances. A crash leaves either all of it or none of it."""
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute("INSERT INTO outbox(seq, hash, body, sig, kid, created, n_records, categories, "
-                                "head_sig) VALUES(?,?,?,?,?,?,?,?,?)",
-                                (seq, hash_, body, sig, kid, time.time(), n_records, json.dumps(categories),
-                                 head_sig))
-                self.db.executemany("UPDATE indicators SET batch_seq=? WHERE id=?", [(seq, i) for i in indicator_ids])
-                for k, v in meta.items():
-                    self.meta_set(k, v)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        with self.tx("IMMEDIATE"):
+            self.db.execute("INSERT INTO outbox(seq, hash, body, sig, kid, created, n_records, categories, "
+                            "head_sig) VALUES(?,?,?,?,?,?,?,?,?)",
+                            (seq, hash_, body, sig, kid, time.time(), n_records, json.dumps(categories), head_sig))
+            self.db.executemany("UPDATE indicators SET batch_seq=? WHERE id=?", [(seq, i) for i in indicator_ids])
+            for k, v in meta.items():
+                self.meta_set(k, v)
 
     def outbox_after(self, seq: int, limit: int = 50) -> list[tuple[int, str, bytes, bytes, str, bytes | None]]:
         """(seq, hash, body, sig, kid, head_sig) of the batches after ``seq``, in order."""
@@ -462,7 +470,7 @@ class Store:
             # Acknowledged by every destination, below each one's acknowledged seq (a head statement
             # names that batch's hash: gateway/uplink/heads.py) and below the newest.
             limit = min(int(row[0]), int(head)) - 1
-            with self._tx("IMMEDIATE"):
+            with self.tx("IMMEDIATE"):
                 removed += self.db.execute("DELETE FROM outbox WHERE seq <= ? AND created < ?",
                                            (limit, cutoff)).rowcount
             for _ in range(20):  # then the oldest acknowledged, a slice at a time, while over the cap
@@ -472,7 +480,7 @@ class Store:
                 if first is None or first > limit:
                     break
                 upto = min(limit, first + max(1, (limit - first + 1) // 10))
-                with self._tx("IMMEDIATE"):
+                with self.tx("IMMEDIATE"):
                     removed += self.db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,)).rowcount
         return removed
 
@@ -520,7 +528,7 @@ class Store:
     def _purge_before(self, ts: float, computed_until: float) -> int:
         unsent = self.db.execute("SELECT COUNT(*) FROM readings WHERE ts < ? AND ts >= ?",
                                  (ts, computed_until)).fetchone()[0]
-        with self._tx("IMMEDIATE"):
+        with self.tx("IMMEDIATE"):
             cur = self.db.execute("DELETE FROM readings WHERE ts < ?", (ts,))
             if unsent:
                 self.db.execute("INSERT INTO meta(key, value) VALUES('loss.readings_purged_unsent', ?) "

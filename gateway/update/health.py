@@ -11,12 +11,14 @@ for a gateway that has no uplink configured.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from gateway.store import outbox as outbox_db
+from gateway.store.readonly import DatabaseError, ReadOnlyStore
 
 STORE_FILE = "edgeproof.db"
 
@@ -33,14 +35,10 @@ def last_ack_time(state: Path) -> float | None:
     if not path.exists():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
-        try:
-            row = conn.execute("SELECT MAX(at) FROM acks").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        with ReadOnlyStore(path, timeout=2) as ro:  # read-only: the gateway may be writing it
+            return outbox_db.last_ack_at(ro)
+    except DatabaseError:
         return None
-    return None if row is None or row[0] is None else float(row[0])
 
 
 def run_selftest(version_dir: Path, state: Path, timeout_s: float, extra_args: tuple[str, ...] = ()) -> Health:

@@ -23,9 +23,11 @@ from gateway import wire
 from gateway.clock import clock_state
 from gateway.identity import Identity
 from gateway.store import Store
+from gateway.store import indicators as indicators_db
 from gateway.uplink.heads import heads_from
 
-# A hook that decides which records may leave (consent) and transforms them (privacy).
+# A hook that decides which records may leave (consent) and transforms them (privacy): the
+# batcher asks it (gateway/consent/gate.py's ConsentGate.policy), it never calls the batcher.
 # It gets the records and returns (records to send, {indicator id: reason} to hold back).
 RecordPolicy = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], dict[int, str]]]
 
@@ -72,9 +74,7 @@ class Batcher:
         if self.policy is not None:
             records, held = self.policy(records)
         if held:
-            with self.store._lock:
-                self.store.db.executemany("UPDATE indicators SET held=? WHERE id=?",
-                                          [(reason, i) for i, reason in held.items()])
+            indicators_db.hold(self.store, held)
         ids = [r.pop("_id") for r in records if "_id" in r]
         if not records:
             return None
@@ -111,16 +111,22 @@ class Batcher:
         first = self.store.unbatched_indicators(1)
         if not first:
             return []
-        with self.store._lock:
-            cur = self.store.db.execute(
-                "SELECT id, name, category, subject, window_start, window_len, value, unit, quality, version, detail "
-                "FROM indicators WHERE batch_seq IS NULL AND held IS NULL AND category = ? ORDER BY id LIMIT ?",
-                (first[0]["category"], self.max_records))
-            cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        return indicators_db.pending_of_category(self.store, first[0]["category"], self.max_records)
 
     def pack_all(self) -> list[int]:
         seqs = []
         while (seq := self.pack_once()) is not None:
             seqs.append(seq)
+        return seqs
+
+    def pack_pending(self, max_pages: int = 10_000) -> list[int]:
+        """Like :meth:`pack_all`, but a page where the policy held everything does not end the run:
+        thousands of held ERP figures must not delay an authorised indicator behind them."""
+        seqs: list[int] = []
+        for _ in range(max_pages):
+            seq = self.pack_once()
+            if seq is not None:
+                seqs.append(seq)
+            elif not self.store.unbatched_indicators(1):
+                break
         return seqs

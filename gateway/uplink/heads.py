@@ -27,6 +27,7 @@ from collections.abc import Callable
 from gateway import wire
 from gateway.identity import Identity
 from gateway.store import Store
+from gateway.store import outbox as outbox_db
 
 HEAD_INTERVAL_S = 300.0  # a bank sees the gateway's head at most this old while the gateway is up
 
@@ -40,9 +41,9 @@ def heads_from(store: Store) -> int:
     known = store.meta_get("chain.heads_from")
     if known is not None:
         return int(known)
-    with store._lock:
-        row = store.db.execute("SELECT MIN(seq) FROM outbox WHERE head_sig IS NOT NULL").fetchone()
-    first = int(row[0]) if row and row[0] is not None else store.outbox_head() + 1
+    first = outbox_db.first_head_signed_seq(store)
+    if first is None:
+        first = store.outbox_head() + 1
     store.meta_set("chain.heads_from", str(first))
     return first
 
@@ -83,11 +84,10 @@ class HeadSigner:
         ent = self.identity.enterprise_id
         if acked_seq < 1 or ent is None:
             return None
-        with self.store._lock:
-            row = self.store.db.execute("SELECT hash FROM outbox WHERE seq = ?", (acked_seq,)).fetchone()
-        if row is None:
+        head_hash = outbox_db.batch_hash(self.store, acked_seq)
+        if head_hash is None:
             return None
-        stmt = wire.head_statement(self.identity.gateway_id, ent, self.identity.kid, acked_seq, row[0],
+        stmt = wire.head_statement(self.identity.gateway_id, ent, self.identity.kid, acked_seq, head_hash,
                                    self.clock(), heads_from(self.store))
         return wire.sign_head_statement(stmt, self.identity.signer)
 

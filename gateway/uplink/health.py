@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from gateway import wire
 from gateway.clock import clock_state
 from gateway.modem import read_modem
+from gateway.store import indicators as indicators_db
+from gateway.store import outbox as outbox_db
 from gateway.uplink.identity import identified_count
 from gateway.wire import health as wire_health
 
@@ -47,14 +49,10 @@ def backlog_summary(gw: Gateway, now: float) -> dict[str, Any]:
     """Batches and records signed but not yet acknowledged, indicators not yet packed, oldest wait."""
     store, sender = gw.store, gw.sender
     acked = store.acked(sender.dest) if sender is not None else 0
-    with store._lock:
-        row = store.db.execute("SELECT COUNT(*), COALESCE(SUM(n_records), 0), MIN(created) FROM outbox WHERE seq > ?",
-                               (acked,)).fetchone()
-        pending = store.db.execute(
-            "SELECT COUNT(*) FROM indicators WHERE batch_seq IS NULL AND held IS NULL").fetchone()[0]
-    oldest = None if row[2] is None else max(0, int(now - float(row[2])))
-    return {"batches": int(row[0]), "records": int(row[1]), "pending_indicators": int(pending),
-            "oldest_unacked_s": oldest}
+    batches, records, oldest_created = outbox_db.unacknowledged(store, acked)
+    pending = indicators_db.not_packed(store)
+    oldest = None if oldest_created is None else max(0, int(now - oldest_created))
+    return {"batches": batches, "records": records, "pending_indicators": pending, "oldest_unacked_s": oldest}
 
 
 def store_summary(gw: Gateway) -> dict[str, Any]:
@@ -88,11 +86,8 @@ class ConsentTracker:
         self.last: dict[str, Any] = {"last_change": None, "event": None}
 
     def summary(self, gw: Gateway) -> dict[str, Any]:
-        with gw.store._lock:
-            rows = gw.store.db.execute(
-                "SELECT seq, body FROM outbox WHERE seq > ? AND categories LIKE '%\"consent\"%' ORDER BY seq",
-                (self.scanned,)).fetchall()
-            self.scanned = max(self.scanned, gw.store.outbox_head())
+        rows, head = outbox_db.consent_batches_after(gw.store, self.scanned)
+        self.scanned = max(self.scanned, head)
         for _, body in rows:
             try:
                 rec = next(r for r in json.loads(body)["records"] if r.get("type") == "consent")

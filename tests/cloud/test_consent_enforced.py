@@ -27,6 +27,7 @@ from gateway.privacy.policy import load_privacy
 from gateway.profile import ProfileError
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher
+from gateway.uplink.packing import pack_step
 
 NAMES = {"energy": "energy.kwh", "machine": "machine.cycles", "env": "env.temp_c_mean"}
 NOW = 1_796_000_000.0  # 2026-12
@@ -60,7 +61,7 @@ class Site:
                          "detail": {}})
         self.i += 1
         self.store.add_indicators(rows)
-        self.gate.pack_all(self.batcher, now=now)
+        pack_step(self.batcher, self.gate, now=now)
         uplink(self.store, load_identity(self.state), self.receiver.url)
 
 

@@ -20,6 +20,7 @@ from gateway.privacy.policy import load_privacy
 from gateway.profile import ProfileError
 from gateway.store import Store
 from gateway.uplink.batcher import Batcher
+from gateway.uplink.packing import pack_step
 from tests.indicators.helpers import profile
 
 T0 = 1_800_000_000.0
@@ -99,7 +100,7 @@ def test_revoke_expire_narrow_regrant(parts: tuple[Path, Store, Batcher]) -> Non
     add(store, "energy")
     add(store, "erp", 13500.0, "CNY", "erp.order_amount")
     add(store, "vision")  # never authorised
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     recs = sent(store)
     consent = [r for _, r in recs if r["type"] == "consent"]
     assert len(consent) == 1 and consent[0]["event"] == "initial" and consent[0]["to"] == ["bank-a"]
@@ -115,7 +116,7 @@ def test_revoke_expire_narrow_regrant(parts: tuple[Path, Store, Batcher]) -> Non
     add(store, "energy")
     add(store, "erp", 5.0, "CNY")
     head = store.outbox_head()  # one category per batch: the first step may have packed several
-    g.pack_all(batcher, now=T0 + 20)
+    pack_step(batcher, g, now=T0 + 20)
     new = [r for seq, r in sent(store) if seq > head]
     ev = [r for r in new if r["type"] == "consent"]
     assert len(ev) == 1 and ev[0]["event"] == "revoked" and ev[0]["stopped"] == ["erp"]
@@ -125,13 +126,13 @@ def test_revoke_expire_narrow_regrant(parts: tuple[Path, Store, Batcher]) -> Non
     # nothing changes: no new consent record
     add(store, "mes", 7.0, "count", "mes.good_qty")
     head = store.outbox_head()
-    g.pack_all(batcher, now=T0 + 30)
+    pack_step(batcher, g, now=T0 + 30)
     assert [r["type"] for seq, r in sent(store) if seq > head] == ["indicator"]
 
     # expiry: everything stops at once, with a record
     add(store, "energy")
     head = store.outbox_head()
-    g.pack_all(batcher, now=T0 + 1000)
+    pack_step(batcher, g, now=T0 + 1000)
     new = [r for seq, r in sent(store) if seq > head]
     assert [r["type"] for r in new] == ["consent"]
     assert new[0]["event"] == "expired" and new[0]["allowed"] == [] and new[0]["stopped"] == ["energy", "mes"]
@@ -141,7 +142,7 @@ def test_revoke_expire_narrow_regrant(parts: tuple[Path, Store, Batcher]) -> Non
     add(store, "energy")
     add(store, "mes", 9.0, "count", "mes.good_qty")
     head = store.outbox_head()
-    g.pack_all(batcher, now=T0 + 1200)
+    pack_step(batcher, g, now=T0 + 1200)
     new = [r for seq, r in sent(store) if seq > head]
     assert new[0]["event"] == "granted" and new[0]["resumed"] == ["energy"]
     assert {r["category"] for r in new if r["type"] == "indicator"} == {"energy"}
@@ -157,13 +158,13 @@ def test_narrower_policy_is_announced(parts: tuple[Path, Store, Batcher]) -> Non
     wide = gate(store, [{"categories": ["energy", "machine"]}])
     batcher.policy = wide.policy
     add(store, "machine")
-    wide.pack_all(batcher, now=T0)
+    pack_step(batcher, wide, now=T0)
     narrow = gate(store, [{"categories": ["energy"]}])  # the enterprise edited its consent file
     batcher.policy = narrow.policy
     add(store, "machine")
     add(store, "energy")
     head = store.outbox_head()
-    narrow.pack_all(batcher, now=T0 + 5)
+    pack_step(batcher, narrow, now=T0 + 5)
     new = [r for seq, r in sent(store) if seq > head]
     assert new[0]["event"] == "narrowed" and new[0]["stopped"] == ["machine"]
     assert [r["category"] for r in new[1:]] == ["energy"]
@@ -175,7 +176,7 @@ def test_receiver_must_match(parts: tuple[Path, Store, Batcher]) -> None:
     g = gate(store, [{"categories": ["*"], "receiver": "mqtt:*"}])  # only over MQTT
     batcher.policy = g.policy
     add(store, "energy")
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     assert [r["type"] for _, r in sent(store)] == ["consent"]
     assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 1
 
@@ -186,7 +187,7 @@ def test_profile_without_consent_sends_everything_without_records(parts: tuple[P
     assert not g.active
     batcher.policy = g.policy
     add(store, "vision")
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     assert [r["type"] for _, r in sent(store)] == ["indicator"]
 
 
@@ -212,7 +213,7 @@ def test_audit_log_detects_tampering_and_refuses_edits(parts: tuple[Path, Store,
     batcher.policy = g.policy
     for i in range(3):
         add(store, "energy")
-        g.pack_all(batcher, now=T0 + i)
+        pack_step(batcher, g, now=T0 + i)
     assert audit.verify(store).ok
     entries = audit.read_entries(store.path, 10)
     # newest first; the consent change went out alone in batch 1 (every bank may see it)
@@ -242,7 +243,7 @@ def test_cli_consent_revoke_and_audit(parts: tuple[Path, Store, Batcher], tmp_pa
     g = gate(store, [{"categories": ["energy", "erp"]}])
     batcher.policy = g.policy
     add(store, "energy")
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     db = str(store.path)
     runner = CliRunner()
     res = runner.invoke(consent_cmd, ["revoke", "--db", db, "erp", "--note", "test"])
@@ -266,13 +267,13 @@ def test_release_puts_held_indicators_back_under_the_current_consent(parts: tupl
     batcher.policy = g.policy
     add(store, "erp", 3.0, "count")
     add(store, "vision")
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 2
     add_local_change(store, "grant", ["erp"], at=T0 + 1)
-    g.pack_all(batcher, now=T0 + 2)  # a grant alone does not send what was refused earlier
+    pack_step(batcher, g, now=T0 + 2)  # a grant alone does not send what was refused earlier
     assert all(r["category"] != "erp" for _, r in sent(store) if r["type"] == "indicator")
     assert release_held(store, ["erp"], "agreed with bank") == 1
-    g.pack_all(batcher, now=T0 + 3)
+    pack_step(batcher, g, now=T0 + 3)
     assert [r["category"] for _, r in sent(store) if r["type"] == "indicator"] == ["erp"]
     assert store.db.execute("SELECT held FROM indicators WHERE category='vision'").fetchone()[0] is not None
     _nothing_unauthorised_left_nothing_authorised_lost(store)
@@ -284,10 +285,10 @@ def test_unset_clock_defers_packing_instead_of_holding_everything(parts: tuple[P
     g = gate(store, [{"categories": ["energy"], "valid_from": "2026-01-01"}])
     batcher.policy = g.policy
     add(store, "energy")
-    assert g.pack_all(batcher, now=86400.0) == []  # 2 Jan 1970: the Pi's clock before NTP
+    assert pack_step(batcher, g, now=86400.0) == []  # 2 Jan 1970: the Pi's clock before NTP
     assert store.outbox_head() == 0
     assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 0
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     assert [r["type"] for _, r in sent(store)] == ["consent", "indicator"]
 
 
@@ -299,7 +300,7 @@ def test_pages_of_held_indicators_do_not_delay_authorised_ones(parts: tuple[Path
     for _ in range(120):
         add(store, "erp", 5.0, "count")
     add(store, "energy")
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     assert [r["category"] for _, r in sent(store)] == ["consent", "energy"]
     assert store.db.execute("SELECT COUNT(*) FROM indicators WHERE held IS NOT NULL").fetchone()[0] == 120
 

@@ -9,6 +9,7 @@ from gateway.consent.policy import add_local_change
 from gateway.declarations import ledger
 from gateway.declarations.model import parse
 from gateway.privacy.policy import load_privacy
+from gateway.uplink.packing import pack_step
 from tests.privacy.test_consent import DEST, T0, add, gate, parts, sent  # noqa: F401 - parts is a fixture
 
 
@@ -19,14 +20,14 @@ def test_declarations_leave_when_every_category_is_revoked(parts) -> None:  # no
     add_local_change(store, "revoke", ["*"], at=T0 - 10)
     add(store, "energy")
     d = ledger.add(store, parse("holiday", "2027-01-20", "2027-01-27", note="春节"), declared_at=T0 - 5)
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     recs = sent(store)
     assert [r["type"] for _, r in recs] == ["consent", "declaration"]  # energy held, the declaration sent
     (seq, r) = recs[1]
     assert r["id"] == d and r["kind"] == "holiday" and "note" not in r and recs[0][0] < seq
     assert store.db.execute("SELECT categories FROM outbox WHERE seq = ?", (seq,)).fetchone()[0] == '["declaration"]'
     assert [i["signed_in_batch"] for i in ledger.listing(store)] == [seq]
-    g.pack_all(batcher, now=T0 + 5)  # nothing new: signed once
+    pack_step(batcher, g, now=T0 + 5)  # nothing new: signed once
     assert len(sent(store)) == 2
     assert audit.verify(store).ok
     kinds = [e["kind"] for e in audit.read_entries(store, None)]
@@ -38,10 +39,10 @@ def test_declarations_leave_without_a_consent_section_and_wait_for_their_time(pa
     g = ConsentGate(store, None, load_privacy({}), DEST)
     batcher.policy = g.policy
     ledger.add(store, parse("stocktake", "2027-01-05", "2027-01-06", "pallet-1"), declared_at=T0 + 100)
-    g.pack_all(batcher, now=T0)
+    pack_step(batcher, g, now=T0)
     assert sent(store) == []  # declared later than the gate's now (a replay not yet there)
     w = ledger.withdraw(store, 1, at=T0 + 200)
-    g.pack_all(batcher, now=T0 + 300)
+    pack_step(batcher, g, now=T0 + 300)
     assert [(r["name"], r.get("withdraws")) for _, r in sent(store)] == [("declaration.declare", None),
                                                                         ("declaration.withdraw", 1)]
     assert sent(store)[1][1]["id"] == w
