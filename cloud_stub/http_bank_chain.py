@@ -36,6 +36,7 @@ def router(rdb: Store, signing_key: SigningKey, errors: dict[int | str, dict[str
         """This bank's private findings about the enterprise (its facilities' coverage and covenants), oldest
         first, hash-chained per (enterprise, bank) (docs/wire-format.md §22)."""
         grant = banks.authorise(rdb, authorization, enterprise_id)
+        bank_chain.keep_off_enterprise_log()  # even when the request then fails (a bad cursor)
         return JSONResponse(bank_chain.findings_page(rdb, grant, signing_key, cursor=cursor, after_id=after,
                                                      limit=limit))
 
@@ -50,6 +51,7 @@ def router(rdb: Store, signing_key: SigningKey, errors: dict[int | str, dict[str
         """This bank's private alerts about the enterprise (margin calls), oldest first, hash-chained per
         (enterprise, bank) (docs/wire-format.md §22)."""
         grant = banks.authorise(rdb, authorization, enterprise_id)
+        bank_chain.keep_off_enterprise_log()  # even when the request then fails (a bad cursor)
         return JSONResponse(bank_chain.alerts_page(rdb, grant, signing_key, cursor=cursor, after_id=after,
                                                    limit=limit))
 

@@ -131,6 +131,7 @@ def router(rdb: Store, signing_key: SigningKey) -> APIRouter:
     def get_facilities(enterprise_id: str, authorization: str | None = Header(None)) -> JSONResponse:
         """This bank's facilities of the enterprise with their coverage (value bucketed), signed (V47, V48)."""
         grant = banks.authorise(rdb, authorization, enterprise_id)
+        bank_chain.keep_off_enterprise_log()
         return JSONResponse(facilities_page(rdb, grant, signing_key))
 
     @r.get("/v1/portfolio", tags=["bank feed"], responses=_AUTH)
