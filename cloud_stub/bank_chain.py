@@ -126,12 +126,3 @@ def keep_off_enterprise_log() -> None:
     enterprise reads (an entry there would tell another bank that such data exists)."""
     access_log.note_private()
 
-
-def findings_by_key(conn: Any, bank: str, enterprise_id: str) -> dict[str, dict[str, Any]]:
-    """The bank's private findings about one enterprise by the rule's key (``detail.dedupe``)."""
-    out = {}
-    for r in conn.execute(f"SELECT {FINDING_COLUMNS} FROM bank_findings WHERE enterprise_id = ? AND bank_id = ?"
-                          " ORDER BY id", (enterprise_id, bank)):
-        it = finding_item(r)
-        out[str(it["detail"].get("dedupe"))] = it
-    return out

@@ -35,7 +35,10 @@ can vendor this file and wire.py alone. For every record it checks, itself:
   head signature;
 * findings and alerts are hash-chained (across pages, and across runs with a state file),
   and what score reports refer to (their stated chain findings, findings and red alerts) is
-  served (``feed_verify_refs.py``).
+  served (``feed_verify_refs.py``);
+* the bank's facilities, coverage and portfolio (``feed_verify_facility.py``), its private findings
+  and alerts chains and each covenant's latest result against the facility's terms and that chain
+  (``feed_verify_bank.py``).
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).

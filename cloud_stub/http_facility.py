@@ -2,7 +2,8 @@
 
 Every route needs the bank's bearer token; a bank reads and writes only its own facilities (another
 bank's facility id is simply not found: 404, the same as an unknown one). Pages are signed by the
-receiver like every feed page (``page_signature``), and ``feed verify`` checks them (V47-V50).
+receiver like every feed page (``page_signature``), and ``feed verify`` checks them (V47-V50; the
+covenant results on the facilities page V53-V54).
 
 * ``GET /v1/facilities`` the bank's live facilities, with their latest coverage;
 * ``PUT /v1/facilities/{facility_id}`` add or replace one (JSON, cloud_stub/facilities.FacilityDoc);

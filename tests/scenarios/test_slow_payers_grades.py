@@ -63,6 +63,9 @@ def test_each_grade_with_its_evidence(histories, scenario_receiver: LiveReceiver
     assert f["threshold"]["red_points"] == 4 and f"{points} points of evidence" in f["message"]
     if severity == "red":  # version 1 grades the old share's rise alone: orange
         assert 15 <= ev["old_share_rise"]["pp"] < 30 and ev["overdue_share_rise"]["points"] >= 1
+    # the worked example of docs/cross-verification.md, "Slow payers"
+    assert [ev[k]["pp"] for k in ("old_share_rise", "overdue_share_rise", "still_rising")] == \
+        {15: [9.52, 8.13, 5.91], 10: [17.35, 17.35, 9.53], 0: [28.88, 29.68, 7.4]}[days_before_end]
     with scenario_receiver.rdb.read() as conn:
         sid = conn.execute("SELECT max(id) FROM scores WHERE enterprise_id = ?", (ent,)).fetchone()[0]
     assert verify_score(scenario_receiver.rdb, sid)["reproducible"]
