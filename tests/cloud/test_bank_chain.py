@@ -166,6 +166,15 @@ def test_the_facilities_page_carries_each_covenants_latest_result(world: World, 
     (fb,) = [i for i in page_b["items"] if i["facility_id"] == "b-hon-1"]
     assert [(r["covenant"], r["status"], r["finding"]) for r in fb["covenant_results"]["results"]] == \
         [("min_coverage", "met", None)]
+    # the operator's CLI lists them under the facility, as `coverage run` prints them
+    from cloud_stub.cli import cloud
+
+    res = CliRunner().invoke(cloud, ["facility", "list", "--db", world.db, "--bank", "bank-demo", "--enterprise",
+                                     "ent-hon"])
+    assert res.exit_code == 0, res.output
+    block = res.output[res.output.index("loan-chain-1"):]
+    assert f"covenant min_coverage  limit 1.3  observed {cov['observed']:g}  breached" in block
+    assert "covenant min_monthly_output  limit 1000  observed not observed  not observed" in block
 
 
 def test_feed_verify_checks_the_private_chains_and_covenant_results(world: World, two_banks) -> None:
