@@ -213,6 +213,62 @@ def test_feed_verify_checks_the_private_chains_and_covenant_results(world: World
         any("has no collateral_coverage finding" in x for x in fails), fails
 
 
+def _as_an_older_receiver_stored_them(world: World, ent: str, bank: str) -> list[str]:
+    """Move the bank's private findings and alerts about ``ent`` into the enterprise's chains, written as the
+    receiver before the private chains wrote them (dedupe ``<ent>/<key>``, chained with feed_chain.link)."""
+    from cloud_stub import bank_chain, feed_chain
+
+    moved = []
+    with world.r.rdb.write() as conn:
+        for r in conn.execute(f"SELECT {bank_chain.FINDING_COLUMNS} FROM bank_findings WHERE enterprise_id = ? AND"
+                              " bank_id = ? ORDER BY id", (ent, bank)).fetchall():
+            it = bank_chain.finding_item(r)
+            item = {**{k: it[k] for k in feed_chain.FIELDS["finding"] if k in it}, "gateway_id": None}
+            prev, h = feed_chain.link(conn, "finding", item, it["detail"])
+            conn.execute("INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe,"
+                         " rule_version, subscore, window_start, window_end, prev, hash) VALUES (?, ?, ?, NULL, ?, ?,"
+                         " ?, ?, ?, ?, ?, ?, ?)",
+                         (it["kind"], it["severity"], ent, wire.canonical_json(it["detail"]).decode(), it["created"],
+                          f"{ent}/{it['detail']['dedupe']}", it["rule_version"], it["subscore"], it["window_start"],
+                          it["window_end"], prev, h))
+            moved.append(it["detail"]["dedupe"])
+        for r in conn.execute(f"SELECT {bank_chain.ALERT_COLUMNS} FROM bank_alerts WHERE enterprise_id = ? AND"
+                              " bank_id = ? ORDER BY id", (ent, bank)).fetchall():
+            it = bank_chain.alert_item(r)
+            item = {k: it[k] for k in feed_chain.FIELDS["alert"]}
+            prev, h = feed_chain.link(conn, "alert", item, it["detail"])
+            conn.execute("INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe, prev, hash) VALUES"
+                         " (?, ?, ?, ?, ?, ?, ?, ?)", (ent, it["kind"], it["level"],
+                                                       wire.canonical_json(it["detail"]).decode(), it["created"],
+                                                       f"{ent}/margin_call/{it['detail']['finding']}", prev, h))
+        conn.execute("DELETE FROM bank_findings WHERE enterprise_id = ? AND bank_id = ?", (ent, bank))
+        conn.execute("DELETE FROM bank_alerts WHERE enterprise_id = ? AND bank_id = ?", (ent, bank))
+    return moved
+
+
+def test_findings_an_older_receiver_kept_in_the_enterprise_chain_stay_and_count(world: World, two_banks) -> None:
+    """Old data: a margin call stored in the enterprise's chains before the private chains existed stays there
+    (history is not rewritten); the next run does not raise it again, the bank reads it in the findings feed
+    (the others withheld, as before), and feed verify counts it for V54."""
+    assert world.put("bank-demo", "loan-old-1", facility("ent-rem", 70000))[0] == 200  # copper rod at 35: red
+    coverage_run.run_bank(world.r.rdb, "bank-demo", world.as_of, "ent-rem")
+    moved = _as_an_older_receiver_stored_them(world, "ent-rem", "bank-demo")
+    assert any(k.startswith("collateral_coverage:v1:bank-demo/loan-old-1/red/") for k in moved), moved
+    out = coverage_run.run_bank(world.r.rdb, "bank-demo", world.as_of, "ent-rem")  # the same level: raised once
+    assert out["alerts"] == [] and world.get("bank-demo", "/v1/feed/ent-rem/bank-findings")[1]["items"] == []
+    _, mine = world.get("bank-demo", "/v1/feed/ent-rem/findings?limit=1000")
+    assert {i["detail"]["dedupe"] for i in mine["items"] if i["kind"] == "collateral_coverage"} == set(moved)
+    _, theirs = world.get("bank-b", "/v1/feed/ent-rem/findings?limit=1000")
+    assert all(i.get("withheld") for i in theirs["items"] if i["kind"] == "collateral_coverage")
+    v = feed_verify.verify_feed(world.r.url, "ent-rem", world.tokens["bank-demo"])
+    assert v["failures"] == [] and v["failed"] == 0, v["failures"][:5]
+    with world.r.rdb.write() as conn:  # without it the red level has no finding: V54 says so
+        conn.execute("DELETE FROM findings WHERE enterprise_id = 'ent-rem' AND kind = 'collateral_coverage'")
+        conn.execute("DELETE FROM alerts WHERE enterprise_id = 'ent-rem' AND kind = 'margin_call'")
+    got = feed_verify.verify_feed(world.r.url, "ent-rem", world.tokens["bank-demo"])["failures"]
+    assert any("loan-old-1: coverage level red" in x and "(deleted)" in x for x in got), got
+
+
 def _verify_cli(world: World, state) -> dict[str, Any]:
     res = CliRunner().invoke(feed_cli, ["verify", "--url", world.r.url, "--enterprise", "ent-hon", "--token",
                                         world.tokens["bank-demo"], "--state", str(state), "--json"])
