@@ -142,6 +142,14 @@ def test_another_bank_sees_nothing_of_it(world: World, two_banks) -> None:
     assert item is not None and item["bank"] == "bank-demo" and item["detail"]["facility_id"] == "loan-chain-1"
     assert "/bank-alerts" in outbox.render(item, ch, "k", "kid").text
     assert outbox._alert_item(world.r.rdb, aid, other, world.r.key) is None
+    # one delivery attempt per channel: the private alert is sent (the test endpoints refuse: a retry), not
+    # cancelled as an alert the channel may not get
+    with world.r.rdb.read() as conn:
+        rows = [tuple(r) for r in conn.execute("SELECT id, alert_id, channel_id, idem_key, attempts FROM"
+                                               " alert_outbox WHERE alert_id = ? ORDER BY id", (aid,))]
+    assert len(rows) == 2
+    for row in rows:
+        assert outbox._deliver_one(world.r.rdb, world.r.key, "kid", outbox.Policy(timeout=1.0), row) == "retry"
 
 
 def test_the_facilities_page_carries_each_covenants_latest_result(world: World, two_banks) -> None:
