@@ -30,6 +30,9 @@ STATUSES = ("met", "breached", "undetermined", "not_observed")
 MARGIN_LEVELS = ("yellow", "orange", "red")
 COVERAGE_ROUNDING = 0.005  # the facility's coverage is served to 2 decimals, the covenant's observed to 4
 SHARE_ROUNDING = 0.01  # a concentration's bounds: 2 decimals of a share from an HHI rounded to 0.1
+HHI_ROUNDING = 0.05  # the HHI is served to 1 decimal
+OBSERVED_ROUNDING = 0.00005  # min_coverage's observed is served to 4 decimals; the status used the exact ratio
+OUTPUT_ROUNDING = 0.005  # a month's output is served to 2 decimals
 MAX_KEYS = 100_000  # finding keys a state file keeps (a bank's findings of one enterprise)
 
 
@@ -142,24 +145,26 @@ def _status_ok(r: dict[str, Any], coverage: dict[str, Any] | None) -> str | None
         cov = (coverage or {}).get("coverage")
         if not _num(cov) or abs(float(cov) - float(obs)) > COVERAGE_ROUNDING:
             return f"observed coverage {obs} is not the facility's coverage {cov}"
-        return None if st == ("breached" if obs < lim else "met") else f"{st} with coverage {obs} and minimum {lim}"
+        ok = {"breached" if x < lim else "met" for x in (obs - OBSERVED_ROUNDING, obs + OBSERVED_ROUNDING)}
+        return None if st in ok else f"{st} with coverage {obs} and minimum {lim}"
     if name == "min_monthly_output":
-        if obs >= lim:
-            return None if st == "met" else f"{st} with output {obs} at or above the minimum {lim}"
         days = r.get("coverage") or {}
         whole = _num(days.get("days_observed")) and _num(days.get("days")) and days["days_observed"] >= days["days"]
-        return None if st == "breached" and whole else f"{st} with output {obs} below {lim} ({days})"
+        ok = {"met" if x >= lim else "breached" if whole else "not_observed"
+              for x in (obs - OUTPUT_ROUNDING, obs + OUTPUT_ROUNDING)}
+        return None if st in ok and st != "not_observed" else f"{st} with output {obs}, minimum {lim} ({days})"
     hhi = r.get("hhi")
     if not _num(hhi):
         return f"concentration without its hhi ({hhi!r})"
-    lo, hi = float(hhi) / 100.0, min(100.0, math.sqrt(max(float(hhi), 0.0)))
+    lo = float(hhi) / 100.0
     if abs(lo - float(obs)) > SHARE_ROUNDING:
         return f"observed {obs} is not hhi/100 ({lo:.2f})"
-    ok = set()
-    for a in (lo - SHARE_ROUNDING, lo + SHARE_ROUNDING):
-        for b in (hi - SHARE_ROUNDING, hi + SHARE_ROUNDING):
-            ok.add("breached" if a > lim else "met" if b <= lim else "undetermined")
-    return None if st in ok else f"{st} with a largest share between {lo:.2f} and {hi:.2f} % and maximum {lim}"
+    # the bounds of the exact HHI behind the served one (rounded to 0.1), then the shares' rounding
+    his = [min(100.0, math.sqrt(max(float(hhi) + d, 0.0))) for d in (-HHI_ROUNDING, HHI_ROUNDING)]
+    ok = {"breached" if a > lim else "met" if b <= lim else "undetermined"
+          for a in (lo - SHARE_ROUNDING, lo + SHARE_ROUNDING)
+          for b in (his[0] - SHARE_ROUNDING, his[1] + SHARE_ROUNDING)}
+    return None if st in ok else f"{st} with a largest share between {lo:.2f} and {his[1]:.2f} % and maximum {lim}"
 
 
 def check_covenant_terms(item: Any, fail: Fail) -> None:
