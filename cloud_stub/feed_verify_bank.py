@@ -49,12 +49,15 @@ class BankChains:
         # finding key (detail.dedupe) -> {rule, severity, facility_id, compared}: this run's and earlier runs'
         self.keys: dict[str, dict[str, Any]] = dict(prior.get("bank_keys") or {})
         self.new_findings: list[dict[str, Any]] = []
-        self.alerted: set[str] = set()
+        # findings named by a margin_call alert, this run's and earlier runs' (a finding and its alert are
+        # written together, but a run may read the alert's page before the finding's page shows it)
+        self.alerted: set[str] = set(prior.get("bank_alerted") or [])
 
     def tips(self) -> dict[str, Any]:
         keys = dict(list(self.keys.items())[-MAX_KEYS:])
         return {"bank_finding_tip": self.chains["bank_findings"].tip,
-                "bank_alert_tip": self.chains["bank_alerts"].tip, "bank_keys": keys}
+                "bank_alert_tip": self.chains["bank_alerts"].tip, "bank_keys": keys,
+                "bank_alerted": sorted(self.alerted)[-MAX_KEYS:]}
 
     def check_page(self, what: str, page: dict[str, Any], fail: Fail) -> None:
         """V51: a ``what`` page for this bank (signature, enterprise and cursor: V2, V4)."""
