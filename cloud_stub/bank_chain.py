@@ -33,9 +33,16 @@ from cloud_stub.errors import ReceiverError
 from gateway import wire
 
 MAX_LIMIT = 10_000
-FINDING_COLUMNS = ("id, kind, severity, enterprise_id, bank_id, detail, created, rule_version, subscore, window_start,"
-                   " window_end, prev, hash")
-ALERT_COLUMNS = "id, enterprise_id, bank_id, kind, level, detail, created, prev, hash"
+# ``seq`` first: the item id a bank is served is its position in its own chain (1, 2, 3 ...), never the row id,
+# which other banks' and enterprises' rows share: a gap in it would let a bank count their findings.
+FINDING_COLUMNS = ("seq, kind, severity, enterprise_id, bank_id, detail, created, rule_version, subscore,"
+                   " window_start, window_end, prev, hash")
+ALERT_COLUMNS = "seq, enterprise_id, bank_id, kind, level, detail, created, prev, hash"
+
+
+def _next_seq(conn: Any, table: str, enterprise_id: str, bank: str) -> int:
+    return int(conn.execute(f"SELECT coalesce(max(seq), 0) + 1 FROM {table} WHERE enterprise_id = ? AND bank_id = ?",
+                            (enterprise_id, bank)).fetchone()[0])
 
 
 def has_finding(conn: Any, dedupe: str) -> bool:
@@ -50,11 +57,12 @@ def add_finding(conn: Any, bank: str, item: dict[str, Any], detail: dict[str, An
     full = {**item, "bank": bank}
     prev, h = feed_chain.link(conn, "bank_finding", full, json.loads(text))
     row = conn.execute(
-        "INSERT INTO bank_findings (bank_id, enterprise_id, kind, severity, detail, created, dedupe, rule_version,"
-        " subscore, window_start, window_end, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO bank_findings (seq, bank_id, enterprise_id, kind, severity, detail, created, dedupe, rule_version,"
+        " subscore, window_start, window_end, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING RETURNING id",
-        (bank, item["enterprise_id"], item["kind"], item["severity"], text, item["created"], dedupe,
-         item.get("rule_version"), item.get("subscore"), item.get("window_start"), item.get("window_end"), prev, h),
+        (_next_seq(conn, "bank_findings", item["enterprise_id"], bank), bank, item["enterprise_id"], item["kind"],
+         item["severity"], text, item["created"], dedupe, item.get("rule_version"), item.get("subscore"),
+         item.get("window_start"), item.get("window_end"), prev, h),
     ).fetchone()
     return None if row is None else int(row[0])
 
@@ -67,9 +75,10 @@ def add_alert(conn: Any, bank: str, enterprise_id: str, kind: str, level: str, d
     item = {"enterprise_id": enterprise_id, "bank": bank, "kind": kind, "level": level, "created": created}
     prev, h = feed_chain.link(conn, "bank_alert", item, json.loads(text))
     row = conn.execute(
-        "INSERT INTO bank_alerts (bank_id, enterprise_id, kind, level, detail, created, dedupe, prev, hash)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-        (bank, enterprise_id, kind, level, text, created, dedupe, prev, h)).fetchone()
+        "INSERT INTO bank_alerts (seq, bank_id, enterprise_id, kind, level, detail, created, dedupe, prev, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        (_next_seq(conn, "bank_alerts", enterprise_id, bank), bank, enterprise_id, kind, level, text, created, dedupe,
+         prev, h)).fetchone()
     return None if row is None else int(row[0])
 
 
@@ -87,8 +96,8 @@ def alert_item(r: Any) -> dict[str, Any]:
 
 
 def _rows(conn: Any, table: str, columns: str, grant: Grant, after: int, limit: int) -> tuple[list[Any], bool]:
-    rows = conn.execute(f"SELECT {columns} FROM {table} WHERE enterprise_id = ? AND bank_id = ? AND id > ?"
-                        " ORDER BY id LIMIT ?", (grant.enterprise_id, grant.bank_id, after, limit + 1)).fetchall()
+    rows = conn.execute(f"SELECT {columns} FROM {table} WHERE enterprise_id = ? AND bank_id = ? AND seq > ?"
+                        " ORDER BY seq LIMIT ?", (grant.enterprise_id, grant.bank_id, after, limit + 1)).fetchall()
     return rows[:limit], len(rows) > limit
 
 

@@ -76,6 +76,9 @@ def test_the_bank_reads_its_findings_and_alerts_in_its_own_signed_chain(world: W
     assert ("collateral_coverage", "red") in kinds and ("repay_covenants", "orange") in kinds, kinds
     for a, b in zip(fpage["items"], fpage["items"][1:], strict=False):  # one chain per (enterprise, bank)
         assert b["prev"] == a["hash"]
+    # ids are positions in this bank's own chain (1, 2, 3 ...): no gap counts another bank's findings
+    for page in (fpage, apage):
+        assert [i["id"] for i in page["items"]] == list(range(1, len(page["items"]) + 1))
     assert [i["level"] for i in apage["items"] if i["detail"]["facility_id"] == "loan-chain-1"] == ["red"]
     # paging with cursors as every feed: one item per page, the same items in the same order
     got, cursor = [], None
@@ -290,8 +293,8 @@ def test_a_deleted_or_edited_private_finding_is_named_by_feed_verify(world: Worl
     assert first["exit"] == 0 and first["failures"] == [], first["failures"][:5]
     kept = json.loads(state.read_text())["enterprises"]["ent-hon"]
     assert kept["bank_finding_tip"] and kept["bank_keys"]
-    cols = ("id, bank_id, enterprise_id, kind, severity, detail, created, dedupe, rule_version, subscore, window_start,"
-            " window_end, prev, hash")
+    cols = ("id, seq, bank_id, enterprise_id, kind, severity, detail, created, dedupe, rule_version, subscore,"
+            " window_start, window_end, prev, hash")
     with world.r.rdb.read() as conn:
         rows = conn.execute(f"SELECT {cols} FROM bank_findings WHERE enterprise_id = 'ent-hon' AND bank_id ="
                             " 'bank-demo' ORDER BY id").fetchall()
@@ -310,19 +313,19 @@ def test_a_deleted_or_edited_private_finding_is_named_by_feed_verify(world: Worl
         with world.r.rdb.write() as conn:
             conn.execute("DELETE FROM bank_findings WHERE id = ?", (mid[0],))
         got = failures()
-        assert any(f"bank_findings chain: bank_finding {rows[2][0]} ({rows[2][3]}): prev is not the hash of the "
+        assert any(f"bank_findings chain: bank_finding {rows[2][1]} ({rows[2][4]}): prev is not the hash of the "
                    "bank_finding before it (a bank_finding before it was deleted or edited)" in x for x in got), got
     finally:
         put_back(mid)
     assert failures() == []
     try:  # an edited one (its numbers changed): its hash no longer covers it
-        detail = json.loads(mid[5])
+        detail = json.loads(mid[6])
         detail["message"] += " (edited)"
         with world.r.rdb.write() as conn:
             conn.execute("UPDATE bank_findings SET detail = ? WHERE id = ?",
                          (wire.canonical_json(detail).decode(), mid[0]))
         got = failures()
-        assert f"bank_findings chain: bank_finding {mid[0]} ({mid[3]}): hash does not cover its fields (edited)" \
+        assert f"bank_findings chain: bank_finding {mid[1]} ({mid[4]}): hash does not cover its fields (edited)" \
             in got, got
     finally:
         put_back(mid)
@@ -331,7 +334,7 @@ def test_a_deleted_or_edited_private_finding_is_named_by_feed_verify(world: Worl
             conn.execute("DELETE FROM bank_findings WHERE id = ?", (last[0],))
         again = _verify_cli(world, state)
         assert again["exit"] == 1
-        assert any(f"bank_findings: the receiver no longer serves bank finding {last[0]}" in x
+        assert any(f"bank_findings: the receiver no longer serves bank finding {last[1]}" in x
                    for x in again["failures"]), again["failures"]
     finally:
         put_back(last)
