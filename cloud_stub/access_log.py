@@ -69,6 +69,14 @@ def note_returned(returned: dict[str, Any], enterprise_id: str | None = None) ->
             ctx["enterprise_id"] = enterprise_id
 
 
+def note_private() -> None:
+    """The request read one bank's private data (cloud_stub/bank_chain.py): log it in the receiver-wide chain
+    (enterprise_id null, served to no bank), not the enterprise's, which every bank of the enterprise reads."""
+    ctx = _current.get()
+    if ctx is not None:
+        ctx["enterprise_id"] = None
+
+
 def _ids(items: list[Any]) -> dict[str, Any]:
     ids = [it.get("id") for it in items if isinstance(it, dict) and isinstance(it.get("id"), int)]
     if len(ids) <= MAX_IDS:

@@ -104,7 +104,17 @@ def facility_list(db_path: str, bank: str, enterprise: str | None, as_json: bool
             amount=f"{f['amount']:,.0f}", currency=f["currency"], coverage=cov,
             level=coverage_level(c["level"]) if c.get("level") else _("not assessed"))
             + (f"  [{', '.join(c['flags'])}]" if c.get("flags") else ""))
+        _echo_covenants((f.get("covenant_results") or {}).get("results", []))
     click.echo(_("{n} facility(ies) of {bank}").format(n=len(items), bank=bank))
+
+
+def _echo_covenants(checks: list[dict[str, Any]]) -> None:
+    """Each covenant's result, one line each (the facilities list and coverage run say it the same way)."""
+    for c in checks:
+        seen = _("not observed") if c["observed"] is None else f"{c['observed']:g}"
+        click.echo("    " + _("covenant {covenant}  limit {limit}  observed {observed}  {status}").format(
+            covenant=c["covenant"] + (":" + c["side"] if c.get("side") else ""), limit=f"{c['limit']:g}",
+            observed=seen, status=covenant_status(c["status"])))
 
 
 @facility_cmd.command("remove", help=_("Remove a facility (its findings and alerts stay)."))
@@ -229,11 +239,7 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
             click.echo(_("{bank}  {facility}  {enterprise}  coverage {coverage}  {level}").format(
                 bank=out["bank"], facility=a["facility_id"], enterprise=a["enterprise_id"], coverage=cov,
                 level=coverage_level(a["level"])) + (f"  [{', '.join(a['flags'])}]" if a["flags"] else ""))
-            for c in a.get("covenants", []):
-                seen = _("not observed") if c["observed"] is None else f"{c['observed']:g}"
-                click.echo("    " + _("covenant {covenant}  limit {limit}  observed {observed}  {status}").format(
-                    covenant=c["covenant"] + (":" + c["side"] if c.get("side") else ""), limit=f"{c['limit']:g}",
-                    observed=seen, status=covenant_status(c["status"])))
+            _echo_covenants(a.get("covenants", []))
         for sk in out["skipped"]:
             click.echo(_("{bank}  {facility}  {enterprise}  skipped: {reason}").format(
                 bank=out["bank"], facility=sk["facility_id"], enterprise=sk["enterprise_id"], reason=sk["reason"]))

@@ -1,11 +1,13 @@
 """``cloud coverage run``: assess every facility of a bank, store findings, alerts and the latest coverage.
 
 Per live facility: the enterprise's verified collateral indicators (the signed batch bodies, as every rule
-reads them), the bank's newest prices, the collateral_coverage rule (cloud_stub/rules/collateral_coverage.py).
-Its findings are stored hash-chained like every finding (feed_chain.link); a yellow/orange/red one also
-raises a ``margin_call`` alert (delivered by the alert outbox to the operator's channels and to this
-bank's, never another bank's). The assessment itself is kept per facility (``facility_coverage``), what the
-bank's facilities page and the portfolio serve.
+reads them), the bank's newest prices, the collateral_coverage rule (cloud_stub/rules/collateral_coverage.py)
+and the facility's covenants (repay_covenants). Their findings are the bank's private data: stored in the
+bank's own chains, hash-chained per (enterprise, bank) (cloud_stub/bank_chain.py), never in the enterprise's;
+a yellow/orange/red coverage also raises a ``margin_call`` alert there (delivered by the alert outbox to the
+operator's channels and to this bank's, never another bank's). The assessment itself, with each covenant's
+latest result, is kept per facility (``facility_coverage``), what the bank's facilities page and the
+portfolio serve.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import time
 from typing import Any
 
-from cloud_stub import collateral_value, facilities, feed_chain, prices
+from cloud_stub import bank_chain, collateral_value, facilities, prices
 from cloud_stub.db import iso, utc_now
 from cloud_stub.errors import ReceiverError
 from cloud_stub.repayment.inputs import RepaymentInputs
@@ -35,60 +37,69 @@ def _inputs(conn: Any, fac: dict[str, Any], as_of: int) -> Any:
 
 
 def _store(conn: Any, fac: dict[str, Any], a: dict[str, Any], found: list[Any], since: int,
-           row_locks: bool) -> list[dict[str, Any]]:
-    ent, now = fac["enterprise_id"], iso(utc_now())
-    if row_locks:  # findings and alerts are chained per enterprise: the lock ingest and analysis take
+           row_locks: bool, covenants: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The findings and margin-call alerts in the bank's private chains (cloud_stub/bank_chain.py) and the
+    latest assessment (with its covenant results) in ``facility_coverage``; returns the alerts raised."""
+    ent, now, bank = fac["enterprise_id"], iso(utc_now()), fac["bank"]
+    if row_locks:  # chained writes of one enterprise: the lock ingest and analysis take
         conn.execute("SELECT id FROM enterprises WHERE id = ? FOR NO KEY UPDATE", (ent,))
     alerts: list[dict[str, Any]] = []
     for f in found:
         d = {**f.to_json(), "dedupe": f.dedupe}
-        text = wire.canonical_json(d).decode()
-        dd = f"{ent}/{f.dedupe}"
-        if conn.execute("SELECT 1 FROM findings WHERE dedupe = ?", (dd,)).fetchone():
-            continue  # the same level since the same run: raised once
-        item = {"kind": f.rule, "severity": f.severity, "enterprise_id": ent, "gateway_id": None, "created": now,
+        dd = f"{ent}/{bank}/{f.dedupe}"
+        if bank_chain.has_finding(conn, dd) or conn.execute(
+                "SELECT 1 FROM findings WHERE dedupe = ?", (f"{ent}/{f.dedupe}",)).fetchone():
+            continue  # the same level since the same run: raised once (also when an older receiver raised it
+            # in the enterprise's chain, where it stays: docs/receiver.md, "A bank's private findings")
+        item = {"kind": f.rule, "severity": f.severity, "enterprise_id": ent, "created": now,
                 "rule_version": f.version, "subscore": f.subscore, "window_start": f.window_start,
                 "window_end": f.window_end}
-        prev, h = feed_chain.link(conn, "finding", item, json.loads(text))
-        conn.execute(
-            "INSERT INTO findings (kind, severity, enterprise_id, gateway_id, detail, created, dedupe, rule_version,"
-            " subscore, window_start, window_end, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (f.rule, f.severity, ent, None, text, now, dd, f.version, f.subscore, f.window_start, f.window_end,
-             prev, h))
+        bank_chain.add_finding(conn, bank, item, d, dd)
         if f.severity not in ALERT_LEVELS or f.rule != CollateralCoverage.id:
             continue  # covenant breaches are findings only (no margin-call alert)
         shown = f.extra["assessment"]
-        detail = {"bank": fac["bank"], "facility_id": fac["facility_id"], "finding": f.dedupe, "rule": f.rule,
+        detail = {"bank": bank, "facility_id": fac["facility_id"], "finding": f.dedupe, "rule": f.rule,
                   "subscore": f.subscore, "message": f.message, "coverage": shown["coverage"],
                   "value_range": shown["value_range"], "outstanding": a["outstanding"], "currency": a["currency"],
                   "thresholds": a["thresholds"], "window": {"start": f.window_start, "end": f.window_end}}
-        atext = wire.canonical_json(detail).decode()
-        aprev, ah = feed_chain.link(conn, "alert", {"enterprise_id": ent, "kind": "margin_call", "level": f.severity,
-                                                    "created": now}, json.loads(atext))
-        cur = conn.execute(
-            "INSERT INTO alerts (enterprise_id, kind, level, detail, created, dedupe, prev, hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (ent, "margin_call", f.severity, atext, now, f"{ent}/margin_call/{f.dedupe}", aprev, ah)).fetchone()
-        if cur is not None:
-            alerts.append({"id": cur[0], "kind": "margin_call", "level": f.severity, "detail": detail})
+        aid = bank_chain.add_alert(conn, bank, ent, "margin_call", f.severity, detail, now,
+                                   f"{ent}/{bank}/margin_call/{f.dedupe}")
+        if aid is not None:
+            alerts.append({"id": aid, "kind": "margin_call", "level": f.severity, "detail": detail})
     shown = {**collateral_value.served(a), "since": since}
+    if covenants is not None:
+        shown["covenant_results"] = covenants
     conn.execute(
         "INSERT INTO facility_coverage (bank_id, facility_id, enterprise_id, as_of, level, assessment, created)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bank_id, facility_id) DO UPDATE SET enterprise_id ="
         " excluded.enterprise_id, as_of = excluded.as_of, level = excluded.level, assessment = excluded.assessment,"
         " created = excluded.created",
-        (fac["bank"], fac["facility_id"], ent, a["as_of"], a["level"], wire.canonical_json(shown).decode(), now))
+        (bank, fac["facility_id"], ent, a["as_of"], a["level"], wire.canonical_json(shown).decode(), now))
     return alerts
 
 
-def _covenant_inputs(conn: Any, fac: dict[str, Any], as_of: int, categories: list[str] | None) -> RepaymentInputs:
-    """The enterprise's verified MES/ERP indicators the bank is granted, over the covenants' months."""
+def _covenant_inputs(conn: Any, fac: dict[str, Any], as_of: int,
+                     categories: list[str] | None) -> tuple[RepaymentInputs, dict[str, Any]]:
+    """The enterprise's verified MES/ERP indicators the bank is granted, over the covenants' months, and the
+    basis they were read on (what the facilities page states beside each covenant result)."""
     ent = fac["enterprise_id"]
     rid = conn.execute("SELECT coalesce(max(id), 0) FROM records WHERE enterprise_id = ?", (ent,)).fetchone()[0]
     cats = None if categories is None or "*" in categories else categories
-    ev = load_rule_inputs(conn, ent, as_of - COVENANT_DAYS * 86400, as_of, int(rid), 0, categories=cats)
-    return RepaymentInputs(ev, as_of)
+    start = as_of - COVENANT_DAYS * 86400
+    ev = load_rule_inputs(conn, ent, start, as_of, int(rid), 0, categories=cats)
+    basis = {"from": start, "to": as_of, "max_record_id": int(rid), "categories": sorted(cats) if cats else ["*"],
+             "indicators": "verified indicator records of the enterprise up to max_record_id, windows in [from, to)"}
+    return RepaymentInputs(ev, as_of), basis
+
+
+def covenant_results(checks: list[dict[str, Any]], found: list[Any], as_of: int,
+                     basis: dict[str, Any]) -> dict[str, Any]:
+    """Each covenant's latest result as the facilities page serves it: the check (status met / breached /
+    undetermined / not_observed, limit, observed, period, coverage) and the key of its finding in the bank's
+    private chain (breaches only; None otherwise)."""
+    by_check = {id(f.extra.get("covenant")): f.dedupe for f in found if f.rule == Covenants.id}
+    return {"as_of": as_of, "basis": basis,
+            "results": [{**c, "finding": by_check.get(id(c))} for c in checks]}
 
 
 def assess_facility(rdb: Any, fac: dict[str, Any], as_of: int, inputs: dict[tuple[str, int], Any] | None = None,
@@ -109,19 +120,21 @@ def assess_facility(rdb: Any, fac: dict[str, Any], as_of: int, inputs: dict[tupl
     previous = {"level": row[0], "since": json.loads(row[1]).get("since")} if row is not None else {}
     a = rule.assess_facility(ev, {"facility": fac, "prices": px, "as_of": as_of})
     found = rule.findings(a, previous)
-    cov_rule, checks = Covenants(), []
+    cov_rule, checks, results = Covenants(), [], None
     if any(v is not None for k, v in fac["covenants"].items()
            if k in ("min_coverage", "max_concentration_pct", "min_monthly_output")):
         ck = (fac["enterprise_id"], -1)  # the covenants' longer window, shared like the coverage's
         if ck not in cache:
             with rdb.read() as conn:
                 cache[ck] = _covenant_inputs(conn, fac, as_of, categories)
-        ri = cache[ck]
+        ri, basis = cache[ck]
         checks = cov_rule.check(ri, fac, a["coverage"])
-        found = found + cov_rule.findings(ri, checks, fac["bank"], fac["facility_id"])
+        breaches = cov_rule.findings(ri, checks, fac["bank"], fac["facility_id"])
+        found = found + breaches
+        results = covenant_results(checks, breaches, as_of, basis)
     since = int(previous["since"]) if previous.get("level") == a["level"] and previous.get("since") else as_of
     with rdb.write() as conn:
-        alerts = _store(conn, fac, a, found, since, getattr(rdb, "dialect", "sqlite") == "postgresql")
+        alerts = _store(conn, fac, a, found, since, getattr(rdb, "dialect", "sqlite") == "postgresql", results)
     return {"assessment": {**collateral_value.served(a), "since": since, "covenants": checks},
             "findings": [f.to_json() for f in found], "alerts": alerts}
 

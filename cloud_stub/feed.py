@@ -353,7 +353,8 @@ def _alert_names(conn: Any, grant: Grant, details: list[Any]) -> list[list[str]]
     return out
 
 
-# Findings about one bank's facility (``extra.bank``): coverage and covenant breaches (issue 15).
+# Findings about one bank's facility (``extra.bank``): coverage and covenant breaches (issue 15). New ones go to
+# the bank's private chain (cloud_stub/bank_chain.py); these serve those an older receiver stored here.
 BANK_FINDINGS = ("collateral_coverage", "repay_covenants")
 
 

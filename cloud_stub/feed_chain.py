@@ -31,8 +31,13 @@ FIELDS = {
     "finding": ("kind", "severity", "enterprise_id", "gateway_id", "created", "rule_version", "subscore",
                 "window_start", "window_end"),
     "alert": ("enterprise_id", "kind", "level", "created"),
+    # A bank's private chains (cloud_stub/bank_chain.py): one per (enterprise, bank); ``bank`` is hashed too,
+    # so an item cannot be moved into another bank's chain.
+    "bank_finding": ("kind", "severity", "enterprise_id", "bank", "created", "rule_version", "subscore",
+                     "window_start", "window_end"),
+    "bank_alert": ("enterprise_id", "bank", "kind", "level", "created"),
 }
-_TABLE = {"finding": "findings", "alert": "alerts"}
+_TABLE = {"finding": "findings", "alert": "alerts", "bank_finding": "bank_findings", "bank_alert": "bank_alerts"}
 
 
 def detail_sha256(detail: Any) -> str:
@@ -47,14 +52,19 @@ def entry_hash(chain: str, item: dict[str, Any], detail_sha: str, prev: str) -> 
 
 def link(conn: Any, chain: str, item: dict[str, Any], detail: Any) -> tuple[str, str]:
     """``(prev, hash)`` for a new row of ``chain`` about to be inserted in the caller's transaction.
+    The enterprise's chains are keyed by ``item["enterprise_id"]``; a bank's (``bank_finding``,
+    ``bank_alert``) by it and ``item["bank"]``.
 
     The caller serialises writers of one enterprise (SQLite: one writer; PostgreSQL: the
     enterprise row lock), so the tip read here is still the tip at insert.
     """
     ent = item.get("enterprise_id")
     where = "enterprise_id = ?" if ent is not None else "enterprise_id IS NULL"
+    args: tuple[Any, ...] = (ent,) if ent is not None else ()
+    if chain.startswith("bank_"):  # keyed by (enterprise, bank)
+        where, args = where + " AND bank_id = ?", (*args, item["bank"])
     row = conn.execute(f"SELECT hash FROM {_TABLE[chain]} WHERE {where} AND hash IS NOT NULL ORDER BY id DESC LIMIT 1",
-                       (ent,) if ent is not None else ()).fetchone()
+                       args).fetchone()
     prev = row[0] if row is not None else GENESIS
     return prev, entry_hash(chain, item, detail_sha256(detail), prev)
 

@@ -37,7 +37,10 @@ these files and wire alone. For every record it checks, itself:
   head signature;
 * findings and alerts are hash-chained (across pages, and across runs with a state file),
   and what score reports refer to (their stated chain findings, findings and red alerts) is
-  served (``feed_verify_refs.py``).
+  served (``feed_verify_refs.py``);
+* the bank's facilities, coverage and portfolio (``feed_verify_facility.py``), its private findings
+  and alerts chains and each covenant's latest result against the facility's terms and that chain
+  (``feed_verify_bank.py``).
 
 The receiver serves the gateway keys too; a bank that wants to be independent of it
 should compare them with keys it learnt at enrollment (``key_pins``).
@@ -59,6 +62,7 @@ from collections import defaultdict
 from collections.abc import Callable, Container, Iterator
 from typing import Any
 
+from cloud_stub import feed_verify_bank as fvb
 from cloud_stub import feed_verify_disputes as fvd
 from cloud_stub import feed_verify_facility as fvf
 from cloud_stub import feed_verify_orders as fvo
@@ -409,9 +413,16 @@ def _verify_enterprise(
     access_tip, cursors["access_log"], counts["access_log"] = _check_access_log(
         http, report, receiver_pk, ent, enterprise, min(page_limit, 1000), prior.get("access_log"),
         cursors.get("access_log"))
-    facs = _check_facilities(http, report, receiver_pk, ent, enterprise)  # V47-V48 (§16)
+    fac_items: list[Any] = []
+    facs = _check_facilities(http, report, receiver_pk, ent, enterprise, fac_items)  # V47-V48 (§16)
     counts["facilities"] = len(facs or {})
     summary["facility_coverage"] = facs or {}
+    bank = _bank_of(http, report, receiver_pk)[0]
+    private = fvb.BankChains(prior, enterprise, str(bank))
+    private.know(list(word.findings.values()))  # an older receiver's coverage findings in the enterprise chain
+    cursors.update(_check_bank_chains(http, report, receiver_pk, ent, enterprise, private, cursors,
+                                      min(page_limit, 1000), counts))  # V51-V52 (§24)
+    _check_covenants(report, fac_items, str(bank), private)  # V53-V54 (§24)
     pending = {rid: f for rid, f in state.indicators.items() if rid > must_upto and rid not in listed}
 
     word.check_refs(report.feed)
@@ -451,6 +462,7 @@ def _verify_enterprise(
             "totals": totals,
             "heads": {**(prior.get("heads") or {}), **keep_heads},
             **word.tips(),
+            **private.tips(),
             "access_log": access_tip,
         }
 
@@ -833,9 +845,10 @@ def _bank_of(http: _Http, report: _Report, receiver_pk: bytes) -> tuple[str | No
 
 
 def _check_facilities(http: _Http, report: _Report, receiver_pk: bytes, ent: str,
-                      enterprise: str) -> dict[str, Any] | None:
+                      enterprise: str, items: list[Any] | None = None) -> dict[str, Any] | None:
     """This bank's facilities of the enterprise and their coverage (§16). Returns facility id -> coverage
-    (what V50 compares the portfolio with), None when the page failed."""
+    (what V50 compares the portfolio with), None when the page failed; ``items`` gets the page's items
+    (what V53-V54 check)."""
     bank, _ = _bank_of(http, report, receiver_pk)
     page = http.get(f"/v1/feed/{ent}/facilities", auth=True)
     if not fvf.signed_page(page, receiver_pk, "facilities", report.feed, enterprise_id=enterprise,
@@ -846,7 +859,39 @@ def _check_facilities(http: _Http, report: _Report, receiver_pk: bytes, ent: str
         fvf.check_facility(it, enterprise, str(bank), report.feed)  # check V48
         if isinstance(it, dict):
             out[str(it.get("facility_id"))] = it.get("coverage")
+            if items is not None:
+                items.append(it)
     return out
+
+
+def _check_bank_chains(http: _Http, report: _Report, receiver_pk: bytes, ent: str, enterprise: str,
+                       private: fvb.BankChains, cursors: dict[str, str | None], page_limit: int,
+                       counts: dict[str, int]) -> dict[str, str | None]:
+    """The bank's private findings and alerts chains (§24), from where an earlier run stopped. Returns the
+    cursors to keep."""
+    out: dict[str, str | None] = {}
+    for what, path in (("bank_findings", "bank-findings"), ("bank_alerts", "bank-alerts")):
+        private.check_tip_still_served(
+            what, lambda q, p=path: _signed_get(http, f"/v1/feed/{ent}/{p}?{q}", receiver_pk), report.feed)
+        cursor, n = cursors.get(what), 0
+        for page in _pages(http, f"/v1/feed/{ent}/{path}", report, receiver_pk, what, enterprise, page_limit,
+                           start=cursor):
+            private.check_page(what, page, report.feed)  # check V51
+            items = page.get("items", [])
+            private.take(what, items, report.feed)  # check V52
+            n += len(items)
+            cursor = page.get("next_cursor") or page.get("resume_cursor") or cursor
+        out[what], counts[what] = cursor, n
+    return out
+
+
+def _check_covenants(report: _Report, items: list[Any], bank: str, private: fvb.BankChains) -> None:
+    """Each facility's covenant results: against its terms (V53) and the bank's private chain (V54)."""
+    for it in items:
+        fvb.check_covenant_terms(it, report.feed)  # check V53
+    for it in items:
+        fvb.check_against_chain(it, bank, private, report.feed)  # check V54
+    private.check_alerts(report.feed)
 
 
 def _check_portfolio(http: _Http, report: _Report, receiver_pk: bytes,

@@ -269,6 +269,9 @@ def create_app(rdb: ReceiverDB, signing_key: SigningKey, ops: OpsOptions | None 
     from cloud_stub import http_facility  # facilities, coverage, portfolio (issue 15)
 
     app.include_router(http_facility.router(rdb, signing_key))
+    from cloud_stub import http_bank_chain  # a bank's private findings and alerts chains (issue 15)
+
+    app.include_router(http_bank_chain.router(rdb, signing_key, _FEED_ERRORS))
     _document_400_not_422(app)
     install_ops(app, rdb, ops)
     return app

@@ -2,7 +2,8 @@
 
 Every route needs the bank's bearer token; a bank reads and writes only its own facilities (another
 bank's facility id is simply not found: 404, the same as an unknown one). Pages are signed by the
-receiver like every feed page (``page_signature``), and ``feed verify`` checks them (V47-V50).
+receiver like every feed page (``page_signature``), and ``feed verify`` checks them (V47-V50; the
+covenant results on the facilities page V53-V54).
 
 * ``GET /v1/facilities`` the bank's live facilities, with their latest coverage;
 * ``PUT /v1/facilities/{facility_id}`` add or replace one (JSON, cloud_stub/facilities.FacilityDoc);
@@ -21,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from nacl.signing import SigningKey
 
-from cloud_stub import banks, coverage_run, facilities, feed, feed_models, portfolio, prices
+from cloud_stub import bank_chain, banks, coverage_run, facilities, feed, feed_models, portfolio, prices
 from cloud_stub.db import Store
 
 MAX_FACILITY_BYTES = 64 * 1024
@@ -65,21 +66,29 @@ _FACILITY_DOC: dict[str, Any] = {
 
 
 def with_coverage(conn: Any, bank_id: str, enterprise_id: str | None) -> list[dict[str, Any]]:
-    """The bank's live facilities, each with its latest stored coverage assessment (None: not assessed yet)."""
+    """The bank's live facilities, each with its latest stored coverage assessment (None: not assessed yet)
+    and its covenants' latest results (``covenant_results``; None: none set, or not assessed yet)."""
     cov = coverage_run.latest(conn, bank_id, enterprise_id)
-    return [{**f, "coverage": cov.get(f["facility_id"])} for f in facilities.list_for(conn, bank_id, enterprise_id)]
+    out = []
+    for f in facilities.list_for(conn, bank_id, enterprise_id):
+        c = cov.get(f["facility_id"])
+        results = c.pop("covenant_results", None) if c is not None else None
+        out.append({**f, "coverage": c, "covenant_results": results})
+    return out
 
 
 def facilities_page(rdb: Store, grant: banks.Grant, signing_key: SigningKey) -> dict[str, Any]:
-    """The signed page of one enterprise's facilities of this bank (V47, V48)."""
+    """The signed page of one enterprise's facilities of this bank (V47, V48, V53, V54)."""
     with rdb.read() as conn:
         items = with_coverage(conn, grant.bank_id, grant.enterprise_id)
     for it in items:  # a grant narrowed since the last run: the stored coverage is no longer this bank's to see
         if it["coverage"] is not None and coverage_run.not_served(it, grant.granted()) is not None:
-            it["coverage"] = None
+            it["coverage"] = it["covenant_results"] = None
     page = {"kind": "facilities", "enterprise_id": grant.enterprise_id, "bank": grant.bank_id, "cursor": None,
             "items": items, "next_cursor": None}
-    return feed.sign_page(page, signing_key)
+    signed = feed.sign_page(page, signing_key)
+    bank_chain.keep_off_enterprise_log()  # the bank's own facilities: not in the enterprise's access log
+    return signed
 
 
 def router(rdb: Store, signing_key: SigningKey) -> APIRouter:
@@ -123,6 +132,7 @@ def router(rdb: Store, signing_key: SigningKey) -> APIRouter:
     def get_facilities(enterprise_id: str, authorization: str | None = Header(None)) -> JSONResponse:
         """This bank's facilities of the enterprise with their coverage (value bucketed), signed (V47, V48)."""
         grant = banks.authorise(rdb, authorization, enterprise_id)
+        bank_chain.keep_off_enterprise_log()
         return JSONResponse(facilities_page(rdb, grant, signing_key))
 
     @r.get("/v1/portfolio", tags=["bank feed"], responses=_AUTH)

@@ -46,6 +46,8 @@ from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("cloud_stub.outbox")
 CURSOR_KEY = "alert_outbox.scanned"
+BANK_CURSOR_KEY = "alert_outbox.scanned_bank"
+BANK_ALERT = -1  # an outbox row's alert_id times this: a bank's private alert (bank_alerts.id), not alerts.id
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,49 @@ def _live_grant(conn: Any, bank_id: str, enterprise_id: str) -> banks.Grant | No
 
 def enqueue_new(rdb: Any, now: float | None = None) -> int:
     """Queue the alerts stored since the last scan on every eligible channel; returns rows queued."""
+    return _enqueue_alerts(rdb, now) + _enqueue_bank_alerts(rdb, now)
+
+
+def _enqueue_bank_alerts(rdb: Any, now: float | None = None) -> int:
+    """Queue a bank's private alerts (cloud_stub/bank_chain.py) on the operator's channels and that bank's,
+    never another bank's. Their outbox rows carry ``alert_id = -<bank_alerts.id>`` (:data:`BANK_ALERT`), so
+    one outbox serves both kinds; a channel gets the bank alerts raised after it was added."""
+    now = time.time() if now is None else now
+    with rdb.read() as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (BANK_CURSOR_KEY,)).fetchone()
+        fresh = conn.execute("SELECT max(id) FROM bank_alerts").fetchone()[0]
+    if fresh is None or (row is not None and int(row[0]) >= fresh and rdb.dialect != "postgresql"):
+        return 0
+    queued = 0
+    with rdb.write() as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (BANK_CURSOR_KEY,)).fetchone()
+        after = int(row[0]) if row else 0
+        if row is not None and rdb.dialect == "postgresql":
+            after = max(0, after - 200)  # ids committed out of order (see _enqueue_alerts)
+        alerts = conn.execute("SELECT id, enterprise_id, bank_id, dedupe, created FROM bank_alerts WHERE id > ?"
+                              " ORDER BY id LIMIT 5000", (after,)).fetchall()
+        if not alerts:
+            return 0
+        chans = channels.list_channels(conn)
+        created = iso(utc_now())
+        for aid, ent, bank, dedupe, raised in alerts:
+            for ch in chans:
+                if ch.created > raised:
+                    continue
+                if ch.owner == channels.OWNER_BANK and (ch.bank_id != bank or _live_grant(conn, bank, ent) is None):
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO alert_outbox (alert_id, channel_id, idem_key, state, attempts, next_at, created)"
+                    " VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
+                    (BANK_ALERT * aid, ch.id, idempotency_key(BANK_ALERT * aid, ch.id, dedupe), now, created))
+                queued += max(cur.rowcount, 0)
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value ="
+                     " excluded.value", (BANK_CURSOR_KEY, str(alerts[-1][0])))
+    return queued
+
+
+def _enqueue_alerts(rdb: Any, now: float | None = None) -> int:
+    """The enterprise chains' alerts (table ``alerts``)."""
     now = time.time() if now is None else now
     queued = 0
     with rdb.read() as conn:  # the common case (no channel, or no new alert) takes no write lock at all
@@ -149,6 +194,8 @@ def _alert_item(rdb: Any, alert_id: int, ch: Channel, key: SigningKey) -> dict[s
     """The alert as this channel's owner may see it; None when a bank no longer holds the grant.
 
     Reads are taken one after the other, never nested: the delivery threads share the reader pool."""
+    if alert_id < 0:
+        return _bank_alert_item(rdb, -alert_id, ch, key)
     with rdb.read() as conn:
         row = conn.execute("SELECT id, enterprise_id, kind, level, detail, created, prev, hash FROM alerts"
                            " WHERE id = ?", (alert_id,)).fetchone()
@@ -165,6 +212,22 @@ def _alert_item(rdb: Any, alert_id: int, ch: Channel, key: SigningKey) -> dict[s
     return items[0] if items else None
 
 
+def _bank_alert_item(rdb: Any, bank_alert_id: int, ch: Channel, key: SigningKey) -> dict[str, Any] | None:
+    """A bank's private alert for the operator's channel, or for that bank's while it holds the grant."""
+    from cloud_stub import bank_chain
+
+    with rdb.read() as conn:
+        row = conn.execute(f"SELECT {bank_chain.ALERT_COLUMNS} FROM bank_alerts WHERE id = ?",
+                           (bank_alert_id,)).fetchone()
+        grant = _live_grant(conn, ch.bank_id or "", row[1]) if row is not None and ch.bank_id else None
+    if row is None:
+        return None
+    item = bank_chain.alert_item(row)
+    if ch.owner == channels.OWNER_OPERATOR:
+        return item
+    return item if grant is not None and ch.bank_id == item["bank"] else None
+
+
 def render(item: dict[str, Any], ch: Channel, idem_key: str, kid: str) -> Message:
     """The JSON payload (webhooks) and the title and text (e-mail, messaging apps) of one alert."""
     payload = {"type": "edgeproof.alert", "v": 1, "channel": ch.name, "receiver_kid": kid,
@@ -176,8 +239,9 @@ def render(item: dict[str, Any], ch: Channel, idem_key: str, kid: str) -> Messag
         lines.append("Detail: " + json.dumps(item["detail"], sort_keys=True, ensure_ascii=False))
     else:
         lines.append("Detail withheld: it names indicators of categories this bank was not granted.")
+    feed_path = "bank-alerts" if "bank" in item else "alerts"
     lines.append(f"Alert hash: {item['hash']} (verify it in the bank feed, GET /v1/feed/{item['enterprise_id']}"
-                 "/alerts)")
+                 f"/{feed_path})")
     return Message(payload, title, "\n".join(lines), idem_key)
 
 

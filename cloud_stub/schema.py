@@ -219,6 +219,22 @@ _TABLES = [
     " retrieved TEXT NOT NULL, sha256 TEXT NOT NULL, content TEXT NOT NULL, signature TEXT,"
     " signature_ok {int}, UNIQUE (enterprise_id, sha256))",
     "CREATE INDEX IF NOT EXISTS outside_records_enterprise ON outside_records (enterprise_id, id)",
+    # A bank's private findings and alerts (cloud_stub/bank_chain.py): what its facilities give (coverage,
+    # covenants, margin calls), hash-chained per (enterprise, bank) and served to that bank only. New tables.
+    # seq numbers each (enterprise, bank) chain 1, 2, 3...: what the bank is served as the item id and pages
+    # by, so ids used by other chains leave no gap it could count.
+    "CREATE TABLE IF NOT EXISTS bank_findings ("
+    " id {pk}, seq {int} NOT NULL, bank_id TEXT NOT NULL, enterprise_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " severity TEXT NOT NULL, detail TEXT NOT NULL, created TEXT NOT NULL, dedupe TEXT NOT NULL UNIQUE,"
+    " rule_version {int}, subscore TEXT,"
+    " window_start {int}, window_end {int}, prev TEXT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS bank_findings_chain ON bank_findings (enterprise_id, bank_id, seq)",
+    "CREATE TABLE IF NOT EXISTS bank_alerts ("
+    " id {pk}, seq {int} NOT NULL, bank_id TEXT NOT NULL, enterprise_id TEXT NOT NULL, kind TEXT NOT NULL,"
+    " level TEXT NOT NULL,"
+    " detail TEXT NOT NULL, created TEXT NOT NULL, dedupe TEXT NOT NULL UNIQUE, prev TEXT NOT NULL,"
+    " hash TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS bank_alerts_chain ON bank_alerts (enterprise_id, bank_id, seq)",
 ]
 
 

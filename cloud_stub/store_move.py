@@ -38,10 +38,10 @@ TABLES = ("enterprises", "enroll_tokens", "gateways", "gateway_keys", "batches",
           "access_log", "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions",
           "gateway_health", "fleet_settings", "fleet_conditions", "operators", "update_releases",
           "facilities", "price_points", "facility_coverage", "portfolio_runs", "device_identity",
-          "outside_sources", "outside_records")
+          "outside_sources", "outside_records", "bank_findings", "bank_alerts")
 IDENTITY_TABLES = ("batches", "records", "findings", "scores", "alerts", "head_statements", "access_log",
                    "timestamps", "alert_channels", "alert_outbox", "alert_deliveries", "dispute_decisions",
-                   "outside_records")
+                   "outside_records", "bank_findings", "bank_alerts")
 SKIP_META = ("schema_version",)  # PostgreSQL keeps its schema version in meta, SQLite in user_version
 CHUNK = 5000  # rows per read and COPY round; fewer where a row holds a whole batch body or report
 CHUNK_BY_TABLE = {"batches": 20, "scores": 100, "update_releases": 1}  # batch bodies reach 8 MB, bundles more

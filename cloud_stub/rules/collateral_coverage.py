@@ -8,8 +8,8 @@ coverage below ``red`` is red, and so on. A healthy coverage raises nothing.
 Unlike the authenticity rules this one needs the bank's data, so it runs per facility from
 ``cloud coverage run`` (cloud_stub/coverage_run.py), with ``facility``, ``prices``, ``as_of`` and
 ``previous`` (the stored level and since when it holds) in ``params``; run by the authenticity
-analysis, without a facility, it finds nothing. Findings carry ``extra.bank`` and are shown only to
-that bank (another bank sees the finding withheld).
+analysis, without a facility, it finds nothing. Findings carry ``extra.bank`` and are stored in that
+bank's private chain (cloud_stub/bank_chain.py): another bank sees nothing of them.
 
 Findings (key = bank/facility/level/since, so a level that persists is raised once):
 

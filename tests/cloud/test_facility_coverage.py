@@ -125,8 +125,9 @@ def run(world: World, bank: str, as_of: int | None = None) -> dict[str, dict[str
 def findings(world: World, ent: str) -> list[dict[str, Any]]:
     with world.r.rdb.read() as conn:
         return [{"severity": s, "detail": json.loads(d), "prev": p, "hash": h}
-                for s, d, p, h in conn.execute("SELECT severity, detail, prev, hash FROM findings WHERE enterprise_id"
-                                               " = ? AND kind = 'collateral_coverage' ORDER BY id", (ent,))]
+                for s, d, p, h in conn.execute("SELECT severity, detail, prev, hash FROM bank_findings WHERE"
+                                               " enterprise_id = ? AND kind = 'collateral_coverage' ORDER BY id",
+                                               (ent,))]
 
 
 def test_honest_covered_facility_stays_quiet_then_a_falling_price_raises_the_levels(world: World):
@@ -161,9 +162,12 @@ def test_honest_covered_facility_stays_quiet_then_a_falling_price_raises_the_lev
     assert red["rule"] == "collateral_coverage" and red["version"] == 1 and red["direction"] == "below"
     assert red["compared"]["coverage"] == a["coverage"] and red["threshold"]["red"] == 1.0
     assert red["indicators"] == ["collateral.weight_kg"] and red["extra"]["bank"] == "bank-demo"
-    # chained like every finding
+    # chained in the bank's private chain (cloud_stub/bank_chain.py), never in the enterprise's
     assert f[1]["prev"] == f[0]["hash"]
-    assert feed_chain.entry_hash  # the bank's check of the chain runs in feed verify (V28)
+    assert feed_chain.entry_hash  # the bank's check of the chain runs in feed verify (V52)
+    with world.r.rdb.read() as conn:
+        assert conn.execute("SELECT count(*) FROM findings WHERE kind = 'collateral_coverage'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM alerts WHERE kind = 'margin_call'").fetchone()[0] == 0
 
 
 def test_removed_collateral_raises_orange_and_names_the_weight(world: World):
@@ -239,21 +243,21 @@ def test_a_bank_never_sees_another_banks_facility(world: World):
     assert http("DELETE", f"{world.r.url}/v1/facilities/loan-hon-1", token=world.tokens["bank-b"])[0] == 200
     _, mine = world.get("bank-demo", "/v1/facilities")
     assert next(f for f in mine["items"] if f["facility_id"] == "loan-hon-1")["drawn"] == 70000  # untouched
-    # bank-demo's margin-call findings and alerts are withheld from bank-b (the chain still checks)
+    # bank-demo's margin-call findings and alerts are in its private chains: bank-b sees nothing of them, not
+    # even withheld items, in the enterprise's findings and alerts feeds nor in its own private chains
     _, fpage = world.get("bank-b", "/v1/feed/ent-hon/findings?limit=1000")
-    cov = [i for i in fpage["items"] if i["kind"] == "collateral_coverage"]
-    theirs = [i for i in cov if i.get("withheld")]
-    own = [i for i in cov if not i.get("withheld")]
-    assert theirs and all(i["detail"]["extra"]["bank"] == "bank-b" for i in own)
+    assert not [i for i in fpage["items"] if i["kind"] in ("collateral_coverage", "repay_covenants")]
     _, apage = world.get("bank-b", "/v1/feed/ent-hon/alerts?limit=1000")
-    assert all(i.get("withheld") for i in apage["items"] if i["kind"] == "margin_call")
-    _, apage = world.get("bank-demo", "/v1/feed/ent-hon/alerts?limit=1000")
-    assert [i["level"] for i in apage["items"] if i["kind"] == "margin_call" and not i.get("withheld")] \
-        == ["yellow", "red"]
+    assert not [i for i in apage["items"] if i["kind"] == "margin_call"]
+    _, bpage = world.get("bank-b", "/v1/feed/ent-hon/bank-findings?limit=1000")
+    assert bpage["bank"] == "bank-b" and all(i["bank"] == "bank-b" for i in bpage["items"])
+    assert "loan-hon-1" not in json.dumps(bpage)
+    _, apage = world.get("bank-demo", "/v1/feed/ent-hon/bank-alerts?limit=1000")
+    assert [i["level"] for i in apage["items"] if i["kind"] == "margin_call"] == ["yellow", "red"]
     # margin-call alerts are queued for the operator's channel and bank-demo's, never bank-b's
     outbox.enqueue_new(world.r.rdb)
     with world.r.rdb.read() as conn:
-        queued = conn.execute("SELECT c.name, a.level FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id"
+        queued = conn.execute("SELECT c.name, a.level FROM alert_outbox o JOIN bank_alerts a ON a.id = -o.alert_id"
                               " JOIN alert_channels c ON c.id = o.channel_id WHERE a.kind = 'margin_call'"
                               " AND a.enterprise_id = 'ent-hon' ORDER BY c.name, a.id").fetchall()
     assert [tuple(q) for q in queued] == [("ch-bank-demo", "yellow"), ("ch-bank-demo", "red"), ("ops", "yellow"),
@@ -412,8 +416,8 @@ def test_no_coverage_without_the_grant_of_the_collateral_data(world: World):
 
 
 def test_the_enterprise_view_never_carries_a_banks_facility(world: World):
-    """The gateway's signed fetch of its enterprise view lists the coverage findings (the chain stays whole)
-    without their detail: facilities are the bank's data, never sent to the gateway."""
+    """The gateway's signed fetch of its enterprise view carries no coverage finding at all: facilities and
+    what they give are the bank's data (its private chain), never sent to the gateway."""
     from tests.replay.replay_helpers import edgeproof
 
     proc = edgeproof("view", "--state", str(world.tmp / "honest" / "state"), "--profile",
@@ -421,8 +425,7 @@ def test_the_enterprise_view_never_carries_a_banks_facility(world: World):
     doc = json.loads(proc.stdout)
     assert "loan-hon-1" not in proc.stdout and "70000" not in proc.stdout
     view = doc.get("view", doc)
-    cov = [f for f in view["findings"] if f["kind"] == "collateral_coverage"]
-    assert cov and all(f.get("withheld") and "detail" not in f for f in cov)
+    assert not [f for f in view["findings"] if f["kind"] in ("collateral_coverage", "repay_covenants")]
 
 
 def test_operator_cli_runs_every_bank_and_lists_facilities(world: World):
