@@ -29,6 +29,7 @@ import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.geofence import inside
+from drivers.messages import N_
 from drivers.state import CounterState, default_state_dir
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
@@ -91,7 +92,8 @@ class GnssDriver(Driver):
                 serial.serial_for_url, cfg.port, baudrate=cfg.baudrate, bytesize=cfg.bytesize, parity=cfg.parity,
                 stopbits=cfg.stopbits, timeout=0)  # non-blocking: take what has arrived
         except (serial.SerialException, ValueError, OSError) as exc:
-            raise DriverError("io", f"cannot open GNSS port {cfg.port!r}: {exc}") from exc
+            raise DriverError("io", N_("cannot open GNSS port {port}: {error}"),
+                                    port=f'{cfg.port!r}', error=exc) from exc
         self.last_bytes_at = time.monotonic()
 
     def _drain(self) -> list[bytes]:
@@ -165,10 +167,10 @@ class GnssDriver(Driver):
         try:
             await asyncio.to_thread(self._read_sync)
         except OSError as exc:
-            raise DriverError("io", f"GNSS port: {exc}") from exc
+            raise DriverError("io", N_("GNSS port: {error}"), error=exc) from exc
         now = time.monotonic()
         if self.last_bytes_at is not None and now - self.last_bytes_at > self.options.silence_timeout_s:
-            raise DriverError("timeout", f"no NMEA bytes for {now - self.last_bytes_at:.1f} s")
+            raise DriverError("timeout", N_("no NMEA bytes for {value} s"), value=f'{now - self.last_bytes_at:.1f}')
         fix = self.last_fix_at is not None and now - self.last_fix_at <= self.options.fix_max_age_s
         values = {"gnss_fix": 1.0 if fix else 0.0, "geofence_exits": float(self.exits)}
         errors = {}

@@ -22,6 +22,7 @@ import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.gpio.pins import check_gpio_device, pin_bank
+from drivers.messages import N_
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 GAIN_PULSES = {128: 1, 32: 2, 64: 3}
@@ -56,7 +57,7 @@ def read_raw(dout: Any, sck: Any, gain_pulses: int, ready_timeout_s: float) -> i
     deadline = time.monotonic() + ready_timeout_s
     while dout.value:
         if time.monotonic() > deadline:
-            raise DriverError("timeout", "HX711 never signalled a ready conversion (DOUT stayed high)")
+            raise DriverError("timeout", N_("HX711 never signalled a ready conversion (DOUT stayed high)"))
         time.sleep(0.001)
     raw = 0
     for _ in range(24):
@@ -96,7 +97,7 @@ class Hx711Driver(Driver):
         raws = [read_raw(self.dout, self.sck, pulses, self.options.ready_timeout_s)
                 for _ in range(max(1, self.options.samples))]
         if all(r in (0x7FFFFF, -0x800000) for r in raws):
-            raise DriverError("implausible", "HX711 saturated on every sample (bridge open or shorted?)")
+            raise DriverError("implausible", N_("HX711 saturated on every sample (bridge open or shorted?)"))
         return float(statistics.median(raws)), raws
 
     async def read(self) -> ReadResult:

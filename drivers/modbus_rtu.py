@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from drivers.base import Driver, DriverError, ReadResult
+from drivers.messages import N_
 from drivers.modbus.bustime import plan_wire_s
 from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
@@ -44,7 +45,7 @@ class ModbusRtuDriver(Driver):
     def __init__(self, device: DeviceSpec, model: ModelSpec | None, bus: Any, bus_cfg: BusSpec | None) -> None:
         super().__init__(device, model, bus, bus_cfg)
         if model is None or bus is None:
-            raise DriverError("io", f"{device.name}: a Modbus RTU device needs a model and a serial bus")
+            raise DriverError("io", N_("{name}: a Modbus RTU device needs a model and a serial bus"), name=device.name)
         self.regmap = RegisterMap(model)
         self.wire_s = plan_wire_s(self.regmap.requests, bus.cfg)
 
@@ -60,7 +61,7 @@ class ModbusRtuDriver(Driver):
 
     async def open(self) -> None:
         if not await self.line.acquire(self):
-            raise DriverError("io", f"cannot open serial port {self.bus.cfg.port!r}")
+            raise DriverError("io", N_("cannot open serial port {port}"), port=f'{self.bus.cfg.port!r}')
 
     async def read(self) -> ReadResult:
         cfg = self.bus.cfg

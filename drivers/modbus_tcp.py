@@ -7,6 +7,7 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 
 from drivers.base import Driver, DriverError, ReadResult
+from drivers.messages import N_
 from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
 from drivers.types import BusSpec as Bus
@@ -44,7 +45,8 @@ class ModbusTcpDriver(Driver):
         if not await self.client.connect():
             self.client.close()
             self.client = None
-            raise DriverError("io", f"cannot connect to {self.device.host}:{self.device.port or 502}")
+            raise DriverError("io", N_("cannot connect to {host}:{value}"),
+                                    host=self.device.host, value=self.device.port or 502)
 
     async def read(self) -> ReadResult:
         if self.client is None or not self.client.connected:

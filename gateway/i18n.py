@@ -108,6 +108,7 @@ def set_locale(locale: str | None) -> str:
     """Switch this process's messages (the CLI); returns the locale now in force."""
     global _locale
     _locale = resolve(locale)
+    _sync_click_language()
     return _locale
 
 
@@ -127,6 +128,47 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
     """Mark a string for extraction; translate it where it is shown."""
     return message
+
+
+def render(error: object, locale: str | None = None) -> str:
+    """An error (or message part) as a person reads it, in ``locale`` (default: this process's).
+
+    Anything with a ``template`` (an ``N_`` marked message) and ``params`` is translated and filled in,
+    each parameter that is itself such an object rendered the same way (gateway.user_error); anything
+    else is ``str()`` as before (an OS error's own text, a third-party library's message)."""
+    template, params = getattr(error, "template", None), getattr(error, "params", None)
+    if not isinstance(template, str) or not isinstance(params, dict):
+        return str(error)
+    values = {k: render(v, locale) if hasattr(v, "template") else v for k, v in params.items()}
+    text = translation(resolve(locale) if locale else _locale).gettext(template)
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):  # a broken translation never hides the error
+        return str(error)
+
+
+# Click's own words ("Usage:", "Options:", "Error: Missing option ...") come from click's modules through the
+# standard library's ``gettext.gettext``, i.e. the process's current text domain, in the language the
+# environment names (LANGUAGE, LC_ALL, LC_MESSAGES, LANG). The gateway ships their translation as the domain
+# ``click`` (gateway/locale/zh_CN/LC_MESSAGES/click.po, extracted from the installed click by scripts/i18n.py)
+# and makes it the process's domain when the CLI starts. The language: the environment's, unless the profile
+# chose another (``site.locale`` with LANG=C): then LANGUAGE says it, which gettext reads first.
+CLICK_DOMAIN = "click"
+_click_installed = False
+
+
+def install_click_catalog() -> None:
+    """Make click's framework words speak this process's language (the ``edgeproof`` CLI calls it once)."""
+    global _click_installed
+    gettext.bindtextdomain(CLICK_DOMAIN, str(LOCALE_DIR))
+    gettext.textdomain(CLICK_DOMAIN)
+    _click_installed = True
+    _sync_click_language()
+
+
+def _sync_click_language() -> None:
+    if _click_installed and (from_env() or DEFAULT) != _locale:
+        os.environ["LANGUAGE"] = _locale.replace("-", "_")
 
 
 def use_profile_locale(site_locale: str | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.base import DriverError
+from drivers.messages import N_
 
 
 class BlinkaPins:
@@ -35,7 +36,8 @@ class BlinkaPins:
                 if pull_up is not None:
                     io.pull = digitalio.Pull.UP if pull_up else digitalio.Pull.DOWN
         except (ImportError, AttributeError, NotImplementedError, RuntimeError, OSError, ValueError) as exc:
-            raise DriverError("io", f"cannot open GPIO pin {name!r} through Blinka: {exc}") from exc
+            raise DriverError("io", N_("cannot open GPIO pin {name} through Blinka: {error}"),
+                                    name=f'{name!r}', error=exc) from exc
         self.opened[name] = io
         return io
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.i18n import N_
 from gateway.profile.load import ProfileError, _split_msgspec_error
 
 ALL = "*"
@@ -32,8 +33,9 @@ def check_categories(categories: list[str] | frozenset[str], file: str, key: str
     (or "*"): a misspelt ``enrgy`` would otherwise hold or release nothing while saying it did."""
     unknown = sorted(c for c in categories if c != ALL and c not in KNOWN_CATEGORIES)
     if unknown:
-        raise ProfileError(file, key, f"categories from {list(KNOWN_CATEGORIES)} or \"*\" (found unknown "
-                                      f"{', '.join(repr(c) for c in unknown)})")
+        raise ProfileError(file, key, N_("categories from {KNOWN_CATEGORIES} or \"*\" (found unknown {value})"),
+                                      KNOWN_CATEGORIES=list(KNOWN_CATEGORIES),
+                                      value=", ".join(repr(c) for c in unknown))
 
 
 class Grant(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -81,7 +83,8 @@ def to_epoch(value: Any, file: str, key: str) -> float | None:
             pass
         else:
             return to_epoch(dt, file, key)
-    raise ProfileError(file, key, f"a date or date-time such as 2027-06-30T00:00:00Z (found {value!r})")
+    raise ProfileError(file, key, N_("a date or date-time such as 2027-06-30T00:00:00Z (found {value})"),
+                                  value=f'{value!r}')
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,8 @@ def agreement_sha256(name: str | None, state_dir: str | Path | None, file: str, 
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
-        raise ProfileError(file, key, f"a readable signed agreement file ({path}: {exc.strerror})") from exc
+        raise ProfileError(file, key, N_("a readable signed agreement file ({path}: {strerror})"),
+                                      path=path, strerror=exc.strerror) from exc
 
 
 def _grants_from(cfg: list[Grant], file: str, origin: str, key: str, section: ConsentCfg | None = None,
@@ -152,7 +156,7 @@ def _grants_from(cfg: list[Grant], file: str, origin: str, key: str, section: Co
     out = []
     for i, g in enumerate(cfg):
         if not g.categories:
-            raise ProfileError(file, f"{key}[{i}].categories", "at least one category (or \"*\")")
+            raise ProfileError(file, f"{key}[{i}].categories", N_("at least one category (or \"*\")"))
         check_categories(g.categories, file, f"{key}[{i}].categories")
         if g.agreement:
             digest = agreement_sha256(g.agreement, state_dir, file, f"{key}[{i}].agreement")
@@ -182,9 +186,10 @@ def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ProfileError(path, "(file)", f"a readable consent file ({exc.strerror})") from exc
+            raise ProfileError(path, "(file)", N_("a readable consent file ({strerror})"),
+                                               strerror=exc.strerror) from exc
         except tomllib.TOMLDecodeError as exc:
-            raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from exc
+            raise ProfileError(path, "(syntax)", N_("valid TOML ({error})"), error=exc) from exc
         try:
             extra = msgspec.convert(data.get("grants", []), list[Grant], strict=False)
         except msgspec.ValidationError as exc:

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from gateway.declarations.model import Declaration, DeclarationError, iso
+from gateway.i18n import N_
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS declarations (
@@ -69,10 +70,12 @@ def withdraw(store: Any, declaration_id: int, *, note: str = "", note_token: str
                 return int(row[0])
         row = store.db.execute("SELECT action FROM declarations WHERE id = ?", (declaration_id,)).fetchone()
         if row is None or row[0] != "declare":
-            raise DeclarationError("id", f"the id of a declaration on this gateway (no declaration #{declaration_id}; "
-                                         "see `edgeproof declare list`)")
+            raise DeclarationError("id", N_("the id of a declaration on this gateway (no declaration "
+                                            "#{declaration_id}; see `edgeproof declare list`)"),
+                                         declaration_id=declaration_id)
         if store.db.execute("SELECT 1 FROM declarations WHERE withdraws = ?", (declaration_id,)).fetchone():
-            raise DeclarationError("id", f"a declaration not yet withdrawn (#{declaration_id} was withdrawn already)")
+            raise DeclarationError("id", N_("a declaration not yet withdrawn (#{declaration_id} was withdrawn "
+                                            "already)"), declaration_id=declaration_id)
         cur = store.db.execute(
             "INSERT INTO declarations(action, note, note_token, declared_at, withdraws, source, ext_id) "
             "VALUES('withdraw',?,?,?,?,?,?)", (note, note_token, at, declaration_id, source, ext_id))

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from gateway.i18n import N_
 from gateway.profile.load import ProfileError, _split_msgspec_error
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -53,17 +54,19 @@ def load_shifts(section: dict[str, Any], site_tz: str = "UTC", file: str = "(pro
     for i, s in enumerate(cfg.shift):
         bad = [d for d in s.days if d not in DAYS]
         if bad:
-            raise ProfileError(file, f"shifts.shift[{i}].days", f"days among {list(DAYS)} (found {bad})")
+            raise ProfileError(file, f"shifts.shift[{i}].days", N_("days among {DAYS} (found {bad})"),
+                                                                DAYS=list(DAYS), bad=bad)
         if s.start == s.end:
-            raise ProfileError(file, f"shifts.shift[{i}].end", "an end different from the start")
+            raise ProfileError(file, f"shifts.shift[{i}].end", N_("an end different from the start"))
     try:
         tz = ZoneInfo(cfg.timezone or site_tz)
     except Exception as exc:  # ZoneInfoNotFoundError, ValueError
-        raise ProfileError(file, "shifts.timezone", f"an IANA time zone such as Asia/Shanghai ({exc})") from exc
+        raise ProfileError(file, "shifts.timezone", N_("an IANA time zone such as Asia/Shanghai ({error})"),
+                                                    error=exc) from exc
     try:
         hol = {date.fromisoformat(h) for h in cfg.holidays}
     except ValueError as exc:
-        raise ProfileError(file, "shifts.holidays", f"dates as YYYY-MM-DD ({exc})") from exc
+        raise ProfileError(file, "shifts.holidays", N_("dates as YYYY-MM-DD ({error})"), error=exc) from exc
     return cfg, tz, hol
 
 

@@ -12,21 +12,18 @@ from typing import Any
 
 import msgspec
 
+from gateway.i18n import N_
 from gateway.profile.schema import Device, Model, Profile
+from gateway.user_error import KeyedError
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "hardware_profiles"
 DRIVERS_DIR = Path(__file__).resolve().parent.parent.parent / "drivers"
 DEFAULT_PROFILE = "sim-factory"
 
 
-class ProfileError(ValueError):
-    """A profile that cannot be used. The message is for an installer: file, key, expectation."""
-
-    def __init__(self, file: str | Path, key: str, expected: str) -> None:
-        self.file = str(file)
-        self.key = key
-        self.expected = expected
-        super().__init__(f"{self.file}: {key}: {expected}")
+class ProfileError(KeyedError, ValueError):
+    """A profile that cannot be used. The message is for an installer: file, key, expectation
+    (``expected`` an ``N_`` template, its values as keywords: translated where shown, gateway.user_error)."""
 
 
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
@@ -56,7 +53,8 @@ def resolve_profile_path(name_or_path: str | Path | None) -> Path:
     if candidate.exists():
         return candidate
     shipped = sorted(x.stem for x in PROFILE_DIR.glob("*.toml"))
-    raise ProfileError(name_or_path, "(profile)", f"no such file, and not a shipped profile {shipped}")
+    raise ProfileError(name_or_path, "(profile)", N_("no such file, and not a shipped profile {shipped}"),
+                                                  shipped=shipped)
 
 
 def find_model_file(name: str) -> Path | None:
@@ -73,17 +71,18 @@ def _decode(path: Path, typ: type) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ProfileError(path, "(file)", f"a readable TOML file ({exc.strerror})") from exc
+        raise ProfileError(path, "(file)", N_("a readable TOML file ({strerror})"), strerror=exc.strerror) from exc
     try:
         # utf-8-sig: a profile saved by Notepad starts with a byte-order mark, which is not
         # TOML but says nothing about the content; drop it rather than report "line 1, column 1".
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise ProfileError(path, "(file)", "UTF-8 text") from exc
+        raise ProfileError(path, "(file)", N_("UTF-8 text")) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from exc
+        raise ProfileError(path, "(syntax)", N_("valid TOML ({error})"), error=exc) from exc
     except RecursionError as exc:
-        raise ProfileError(path, "(syntax)", f"tables and arrays nested at most {MAX_DEPTH} deep") from exc
+        raise ProfileError(path, "(syntax)", N_("tables and arrays nested at most {MAX_DEPTH} deep"),
+                                             MAX_DEPTH=MAX_DEPTH) from exc
     check_plain_values(data, path)
     try:
         return msgspec.convert(data, typ, strict=True)
@@ -104,9 +103,10 @@ def check_plain_values(data: Any, path: Path | str) -> None:
     while todo:
         key, value, depth = todo.pop()
         if depth > MAX_DEPTH:
-            raise ProfileError(path, key or "(top level)", f"tables and arrays nested at most {MAX_DEPTH} deep")
+            raise ProfileError(path, key or "(top level)", N_("tables and arrays nested at most {MAX_DEPTH} deep"),
+                                                           MAX_DEPTH=MAX_DEPTH)
         if isinstance(value, float) and not math.isfinite(value):
-            raise ProfileError(path, key, f"a finite number (found {value!r})")
+            raise ProfileError(path, key, N_("a finite number (found {value})"), value=f'{value!r}')
         if isinstance(value, dict):
             todo.extend((f"{key}.{k}" if key else str(k), v, depth + 1) for k, v in value.items())
         elif isinstance(value, list):
@@ -187,8 +187,8 @@ def resolve_model(profile: Profile, device: Device, path: Path | str = "(profile
     file = find_model_file(device.model)
     if file is None:
         raise ProfileError(path, f"devices.{device.name}.model",
-                           f"a model under [models.{device.model}] or a shipped register map "
-                           f"(drivers/*/maps/{device.model}.toml); none found")
+                           N_("a model under [models.{model}] or a shipped register map "
+                              "(drivers/*/maps/{model}.toml); none found"), model=device.model)
     return load_model_file(file)
 
 
@@ -196,24 +196,27 @@ def _check_references(path: Path, profile: Profile) -> None:
     names: set[str] = set()
     buses = {b.name: b for b in profile.buses}
     if len(buses) != len(profile.buses):
-        raise ProfileError(path, "buses", "unique bus names")
+        raise ProfileError(path, "buses", N_("unique bus names"))
     provided: dict[tuple[str, str], str] = {}
     bus_loads: dict[str, list[tuple[int, str, float, float]]] = {}
     for i, dev in enumerate(profile.devices):
         where = f"devices[{i}]"
         if dev.name in names:
-            raise ProfileError(path, f"{where}.name", f"a unique device name ({dev.name!r} is used twice)")
+            raise ProfileError(path, f"{where}.name", N_("a unique device name ({name} is used twice)"),
+                                                      name=f'{dev.name!r}')
         names.add(dev.name)
         cav = dev.params.get("cavities")
         if cav is not None and (isinstance(cav, bool) or not isinstance(cav, int) or cav < 1):
             raise ProfileError(path, f"{where}.params.cavities",
-                               f"a whole number of parts per cycle >= 1 (found {cav!r})")
+                               N_("a whole number of parts per cycle >= 1 (found {cav})"), cav=f'{cav!r}')
         role = dev.params.get("role")
         if role is not None and role not in CAMERA_ROLES:
             raise ProfileError(path, f"{where}.params.role",
-                               f"one of {list(CAMERA_ROLES)}: what the camera counts (found {role!r})")
+                               N_("one of {CAMERA_ROLES}: what the camera counts (found {role})"),
+                               CAMERA_ROLES=list(CAMERA_ROLES), role=f'{role!r}')
         if dev.bus is not None and dev.bus not in buses:
-            raise ProfileError(path, f"{where}.bus", f"one of the declared buses {sorted(buses)} (found {dev.bus!r})")
+            raise ProfileError(path, f"{where}.bus", N_("one of the declared buses {buses} (found {bus})"),
+                                                     buses=sorted(buses), bus=f'{dev.bus!r}')
         driver = load_driver_module(dev.driver, path, f"{where}.driver")
         model = resolve_model(profile, dev, path)
         options_type = getattr(driver, "Options", None)
@@ -237,14 +240,16 @@ def _check_references(path: Path, profile: Profile) -> None:
         for pname in dev.ranges:
             if point_names is not None and pname not in point_names:
                 raise ProfileError(path, f"{where}.ranges.{pname}",
-                                   f"a point of model {dev.model} {sorted(point_names)}")
+                                   N_("a point of model {model} {point_names}"),
+                                   model=dev.model, point_names=sorted(point_names))
         if model is not None and dev.enabled:
             for p in model.points:
                 k = (dev.asset_name, p.meaning)
                 if k in provided and provided[k] != dev.name:
                     raise ProfileError(path, f"{where}.asset",
-                                       f"one device per meaning per asset: {p.meaning} of asset "
-                                       f"{dev.asset_name!r} already comes from {provided[k]!r}")
+                                       N_("one device per meaning per asset: {meaning} of asset {asset_name} already "
+                                          "comes from {provided}"),
+                                       meaning=p.meaning, asset_name=f'{dev.asset_name!r}', provided=f'{provided[k]!r}')
                 provided[k] = dev.name
     _check_bus_time(path, buses, bus_loads)
 
@@ -271,13 +276,14 @@ def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "dr
         except ModuleNotFoundError as exc:
             if exc.name and (exc.name == package or exc.name.startswith(f"{package}.{kind}")):
                 continue
-            raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
-                                          "install the matching extra (pip install 'edgeproof[pi]')") from exc
+            raise ProfileError(path, key, N_("driver {kind} needs the Python package {name}: install the matching "
+                                             "extra (pip install 'edgeproof[pi]')"),
+                                          kind=f'{kind!r}', name=f'{exc.name!r}') from exc
         if getattr(module, "DRIVER", None) is None:
-            raise ProfileError(path, key, f"a known driver {known_drivers()} (found {kind!r}, a helper module, "
-                                          "not a driver)")
+            raise ProfileError(path, key, N_("a known driver {value} (found {kind}, a helper module, not a driver)"),
+                                          value=known_drivers(), kind=f'{kind!r}')
         return module
-    raise ProfileError(path, key, f"a known driver {known_drivers()} (found {kind!r})")
+    raise ProfileError(path, key, N_("a known driver {value} (found {kind})"), value=known_drivers(), kind=f'{kind!r}')
 
 
 _DRIVER_LINE = re.compile(r"^DRIVER\b", re.MULTILINE)

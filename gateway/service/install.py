@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.i18n import _
+from gateway.i18n import N_, _
 from gateway.service.unit import DEVICE_GROUPS, SERVICE_NAME, ServiceConfig, render_unit
+from gateway.user_error import UserError
 
 
-class InstallError(RuntimeError):
+class InstallError(UserError, RuntimeError):
     """The installation cannot go ahead; the message says what to do."""
 
 
@@ -58,7 +59,8 @@ def existing_groups(root: Path, wanted: tuple[str, ...] = DEVICE_GROUPS) -> list
 def _run(cmd: list[str]) -> None:
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise InstallError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+        raise InstallError(N_("{value} failed ({returncode}): {value2}"),
+                           value=' '.join(cmd), returncode=res.returncode, value2=res.stderr.strip())
 
 
 def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable: bool = True,
@@ -68,13 +70,14 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
     live = root.resolve() == Path("/")
     start = live if start is None else start
     if not _under(root, "/etc/passwd").exists():
-        raise InstallError(f"{_under(root, '/etc/passwd')} not found: --root must be an OS root tree")
+        raise InstallError(N_("{value} not found: --root must be an OS root tree"), value=_under(root, '/etc/passwd'))
     exe = Path(cfg.exec_path)
     if live and not (exe.exists() and os.access(exe, os.X_OK)):
-        raise InstallError(f"{exe} is not an executable: pass --exec with the edgeproof in the gateway's venv")
+        raise InstallError(N_("{exe} is not an executable: pass --exec with the edgeproof in the gateway's venv"),
+                           exe=exe)
     if str(exe).startswith(("/home/", "/root/")):
-        raise InstallError(f"{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
-                           "make the venv under /opt/edgeproof (see docs/installers.md)")
+        raise InstallError(N_("{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): make "
+                              "the venv under /opt/edgeproof (see docs/installers.md)"), exe=exe)
     steps: list[Step] = []
     user = cfg.user
     state = _under(root, cfg.state_dir)
@@ -86,7 +89,7 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
     def ids() -> tuple[int, int]:
         found = _passwd_entry(root, user)
         if found is None:
-            raise InstallError(f"user {user} not found in {_under(root, '/etc/passwd')}")
+            raise InstallError(N_("user {user} not found in {value}"), user=user, value=_under(root, '/etc/passwd'))
         return found
 
     if _passwd_entry(root, user) is None:
@@ -95,7 +98,7 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
         if not live:
             cmd[1:1] = ["--prefix", str(root)]
         if shutil.which("useradd") is None:
-            raise InstallError("useradd not found (install the 'passwd' package)")
+            raise InstallError(N_("useradd not found (install the 'passwd' package)"))
         steps.append(Step(_("create system user {user} (home {home}, no login shell): {command}").format(
             user=user, home=cfg.state_dir, command=shlex.join(cmd)),
                           lambda: _run(cmd)))
@@ -123,7 +126,8 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
     steps.append(Step(_("create {dir} (mode 0750, root:{user})").format(dir=confdir, user=user), make_conf))
     if profile_src is not None:
         if profile_dst.exists() and not force and not filecmp.cmp(profile_src, profile_dst, shallow=False):
-            raise InstallError(f"{profile_dst} exists and differs from {profile_src}: pass --force to replace it")
+            raise InstallError(N_("{profile_dst} exists and differs from {profile_src}: pass --force to replace it"),
+                               profile_dst=profile_dst, profile_src=profile_src)
 
         def copy_profile() -> None:
             _uid, gid = ids()
@@ -147,7 +151,7 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
             state=state, state_dir=cfg.state_dir), lambda: None))
 
     if unit_path.exists() and not force and unit_path.read_text() != unit_text:
-        raise InstallError(f"{unit_path} exists with other content: pass --force to replace it")
+        raise InstallError(N_("{unit_path} exists with other content: pass --force to replace it"), unit_path=unit_path)
 
     def write_unit() -> None:
         unit_path.parent.mkdir(parents=True, exist_ok=True)

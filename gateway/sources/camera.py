@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
+from gateway.i18n import N_
 from gateway.profile.schema import PointDef
 
 if TYPE_CHECKING:
@@ -170,15 +171,15 @@ class CameraDriver(Driver):
         try:
             from inference.errors import VisionError
         except ImportError as exc:  # pragma: no cover - inference is part of this distribution
-            raise DriverError("io", f"vision support missing ({exc})") from exc
+            raise DriverError("io", N_("vision support missing ({error})"), error=exc) from exc
         try:
             runner = self._build()
             await asyncio.to_thread(runner.start)
         except ImportError as exc:
-            raise DriverError("io", f"camera {self.device.name}: needs the Python package {exc.name!r}: "
-                                    "pip install 'edgeproof[vision]'") from exc
+            raise DriverError("io", N_("camera {name}: needs the Python package {name2}: pip install "
+                                       "'edgeproof[vision]'"), name=self.device.name, name2=f'{exc.name!r}') from exc
         except (VisionError, OSError, ValueError) as exc:
-            raise DriverError("io", f"camera {self.device.name}: {exc}") from exc
+            raise DriverError("io", N_("camera {name}: {error}"), name=self.device.name, error=exc) from exc
         self.runner = runner
 
     async def read(self) -> ReadResult:

@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from gateway.i18n import N_
 from gateway.store import Store
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.transport import Ack, Transport, TransportError
@@ -166,7 +167,8 @@ class Sender:
                     await self.send_pending()
                     return self.status.acknowledged - before
             except TimeoutError:
-                raise TransportError(f"uplink not drained within {deadline_s:g} s") from None
+                raise TransportError(N_("uplink not drained within {deadline_s} s"),
+                                     deadline_s=f'{deadline_s:g}') from None
             except TransportError as exc:
                 if self.status.state == "rejected" or loop.time() + delay >= end:
                     raise
