@@ -50,7 +50,8 @@ class KeyedError(UserError):
         self.expected_template, self.expected_params = expected, params
         Exception.__init__(self, f"{self.file}: {key}: {self.expected}")
         self.template = self.WHERE
-        self.params = {"file": self.file, "key": key, "expected": Part(expected, params)}
+        self.detail = Part(expected, params)  # the expectation alone (a CLI option names the key itself)
+        self.params = {"file": self.file, "key": key, "expected": self.detail}
 
 
 class Part:

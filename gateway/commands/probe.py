@@ -21,6 +21,7 @@ import click
 
 from gateway.commands._common import get_profile, profile_option
 from gateway.i18n import N_, _
+from gateway.i18n import render as render_error
 
 # Devices whose first reading needs a moment of data (a pulse sampler, an NMEA stream, a
 # camera pipeline that must see frames).
@@ -53,7 +54,7 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
             try:
                 result = await asyncio.wait_for(d.timed_read(), d.device.timeout_s * 4 + 1)
             except DriverError as exc:
-                entry["error"] = f"{exc.kind}: {exc.message}"
+                entry["error"] = render_error(exc)
             except TimeoutError:
                 d.errors["timeout"] += 1
                 entry["error"] = _("timeout: no answer within the probe's limit")
@@ -77,7 +78,7 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
                 try:
                     ident = await asyncio.wait_for(d.identify(), d.device.timeout_s * 4 + 1)
                 except (DriverError, TimeoutError, OSError) as exc:
-                    entry["identity_error"] = str(exc) or type(exc).__name__
+                    entry["identity_error"] = render_error(exc) or type(exc).__name__
                 else:
                     if ident is not None:
                         entry["identity"] = ident

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render
 
 NOT_RUNNING = 3
 STALE_AFTER_S = 60.0  # the gateway rewrites the snapshot every 15 s
@@ -122,7 +122,7 @@ def command(ctx: click.Context, state_dir: Path | None, profile: str | None, url
             try:
                 host, port = parse_bind(cfg.bind)
             except BindError as exc:
-                raise click.ClickException(str(exc)) from exc
+                raise click.ClickException(render(exc)) from exc
             host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
             urls.append(f"http://{host}:{port}")
     why = []
@@ -189,6 +189,6 @@ def set_password(path: Path, password: str) -> None:
     try:
         write_password_file(path, password)
     except (PasswordFileError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     click.echo(_("wrote {path}; set [status] password_file = \"{path}\" in the profile and restart the gateway")
                .format(path=path))

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 def _emit(obj: Any) -> None:
@@ -83,7 +83,7 @@ def detect_cmd(model: str, threads: int, images: tuple[str, ...]) -> None:
     try:
         det = Detector(model, threads=threads)
     except VisionError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     results = []
     failed = False
     for path in images:
@@ -137,7 +137,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
     try:
         pipe = Pipeline(cfg)
     except VisionError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     src = open_source(source)
     error = None
     t0 = time.perf_counter()
@@ -158,7 +158,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
                 break
             pipe.process(frame.image, frame.ts)
     except SourceError as exc:
-        error = str(exc)
+        error = render(exc)
     finally:
         src.close()
     elapsed = time.perf_counter() - t0
