@@ -100,7 +100,7 @@ def load_declaration(path: str | Path) -> ModelDeclaration:
         if key not in raw:
             raise ModelError(path, N_("declaration needs key {key}"), key=f'{key!r}')
         if not isinstance(raw[key], kind):
-            raise ModelError(path, N_("key {key} must be a {name__}"), key=f'{key!r}', name__=kind.__name__)
+            raise ModelError(path, N_("key {key} must be a {type}"), key=f'{key!r}', type=kind.__name__)
         return raw[key]
 
     name = need("name", str)
