@@ -29,7 +29,7 @@ import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.geofence import inside
-from drivers.messages import N_
+from drivers.messages import N_, Message
 from drivers.state import CounterState, default_state_dir
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
@@ -44,16 +44,16 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     state_dir: str | None = None
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     if bus is None or bus.kind != "serial":
-        return "bus", "a declared bus of kind 'serial' (the UART the GNSS receiver is wired to)"
+        return "bus", Message(N_("a declared bus of kind 'serial' (the UART the GNSS receiver is wired to)"))
     fence = device.options.get("geofence")
     if not isinstance(fence, list) or len(fence) < 3:
-        return "options.geofence", "a polygon of at least 3 [lat, lon] vertices"
+        return "options.geofence", Message(N_("a polygon of at least 3 [lat, lon] vertices"))
     for i, v in enumerate(fence):
         if (not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, int | float) for x in v)
                 or not -90 <= v[0] <= 90 or not -180 <= v[1] <= 180):
-            return f"options.geofence[{i}]", f"[lat, lon] in degrees (found {v!r})"
+            return f"options.geofence[{i}]", Message(N_("[lat, lon] in degrees (found {v})"), {"v": f'{v!r}'})
     return None
 
 

@@ -22,7 +22,7 @@ import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.gpio.pins import check_gpio_device, pin_bank
-from drivers.messages import N_
+from drivers.messages import N_, Message
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 GAIN_PULSES = {128: 1, 32: 2, 64: 3}
@@ -40,15 +40,16 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     max_kg: float = 10000.0
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     problem = check_gpio_device(device, model, bus, ("dout_pin", "sck_pin"))
     if problem:
         return problem
     gain = device.options.get("gain", 128)
     if gain not in GAIN_PULSES:
-        return "options.gain", f"one of {sorted(GAIN_PULSES)} (found {gain!r})"
+        return "options.gain", Message(N_("one of {gains} (found {gain})"), {"gains": sorted(GAIN_PULSES),
+                                                                          "gain": repr(gain)})
     if float(device.options.get("scale", 1.0)) == 0:
-        return "options.scale", "raw counts per kg, non-zero (calibrate with a reference weight)"
+        return "options.scale", Message(N_("raw counts per kg, non-zero (calibrate with a reference weight)"))
     return None
 
 

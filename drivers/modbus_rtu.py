@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from drivers.base import Driver, DriverError, ReadResult
-from drivers.messages import N_
+from drivers.messages import N_, Message
 from drivers.modbus.bustime import plan_wire_s
 from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
@@ -22,13 +22,13 @@ from drivers.modbus.line import RtuLine
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, PointSpec
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     if bus is None or bus.kind != "serial":
-        return "bus", "a declared bus of kind 'serial' (the RS485 line this unit is wired to)"
+        return "bus", Message(N_("a declared bus of kind 'serial' (the RS485 line this unit is wired to)"))
     if model is None:
-        return "model", "a register map name (e.g. 'eastron-sdm120') for a Modbus device"
+        return "model", Message(N_("a register map name (e.g. 'eastron-sdm120') for a Modbus device"))
     if device.unit_id == 0:
-        return "unit_id", "a unit id 1..247 (0 is broadcast, which never answers)"
+        return "unit_id", Message(N_("a unit id 1..247 (0 is broadcast, which never answers)"))
     return None
 
 

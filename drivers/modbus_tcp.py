@@ -7,7 +7,7 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 
 from drivers.base import Driver, DriverError, ReadResult
-from drivers.messages import N_
+from drivers.messages import N_, Message
 from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
 from drivers.types import BusSpec as Bus
@@ -16,11 +16,11 @@ from drivers.types import ModelSpec as Model
 from drivers.types import PointSpec as PointDef
 
 
-def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, str] | None:
+def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, Message] | None:
     if not device.host:
-        return "host", "the device's IP address or host name (Modbus TCP)"
+        return "host", Message(N_("the device's IP address or host name (Modbus TCP)"))
     if model is None:
-        return "model", "a register map name (e.g. 'eastron-sdm630') for a Modbus device"
+        return "model", Message(N_("a register map name (e.g. 'eastron-sdm630') for a Modbus device"))
     return None
 
 

@@ -24,7 +24,7 @@ import msgspec
 
 from drivers.base import Driver, DriverError, ReadResult
 from drivers.gpio.pins import check_gpio_device, pin_bank
-from drivers.messages import N_
+from drivers.messages import N_, Message
 from drivers.state import CounterState, default_state_dir
 from drivers.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
@@ -44,7 +44,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     rollover: float | None = None
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     return check_gpio_device(device, model, bus, ("pin",))
 
 

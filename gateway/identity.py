@@ -95,7 +95,7 @@ def init_identity(state_dir: Path, gateway_id: str | None = None, site_id: str =
             made = signer_tpm.create_key(tpm_tcti or signer_tpm.DEFAULT_TCTI,
                                          signer_tpm.DEFAULT_HANDLE if tpm_handle is None else tpm_handle)
         except signer_tpm.TpmError as exc:
-            raise IdentityError(str(exc)) from exc
+            raise IdentityError(N_("{error}"), error=exc) from exc
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         pk = wire.unb64(made["public_key"], "public_key")
         write_json_atomic(state_dir / IDENTITY_FILE, {**made, "gateway_id": gid, "kid": wire.key_id(pk)})

@@ -44,7 +44,9 @@ class KeyedError(UserError):
 
     WHERE = N_("{file}: {key}: {expected}")
 
-    def __init__(self, file: object, key: str, expected: str, /, **params: Any) -> None:
+    def __init__(self, file: object, key: str, expected: object, /, **params: Any) -> None:
+        if not isinstance(expected, str):  # a marked message with its values (a driver's check, msgspec's words)
+            expected, params = expected.template, {**expected.params, **params}  # type: ignore[attr-defined]
         self.file, self.key = str(file), key
         self.expected = english(expected, params)
         self.expected_template, self.expected_params = expected, params

@@ -12,7 +12,7 @@ import msgspec
 from gateway.connectors import expressions, units
 from gateway.connectors.datasets import DATASETS, FIELD_UNITS, Dataset
 from gateway.i18n import N_
-from gateway.profile.load import PROFILE_DIR, ProfileError, _name_dict_key, _split_msgspec_error
+from gateway.profile.load import PROFILE_DIR, ProfileError, _name_dict_key, _split_msgspec_error, msgspec_words
 
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 _WRITE_SQL = re.compile(r"\b(insert|update|delete|merge|replace|create|alter|drop|truncate|grant|revoke|"
@@ -67,7 +67,7 @@ def load_connectors(section: list[dict[str, Any]], file: str = "(profile)") -> l
         except msgspec.ValidationError as exc:
             k, msg = _split_msgspec_error(exc)
             k = _name_dict_key(raw, ConnectorCfg, k, str(exc))  # columns[...] -> columns.amount
-            raise ProfileError(file, f"{where}.{k}", msg) from exc
+            raise ProfileError(file, f"{where}.{k}", msgspec_words(msg)) from exc
         if cfg.name in names:
             raise ProfileError(file, f"{where}.name", N_("a unique connector name ({name} is used twice)"),
                                                       name=f'{cfg.name!r}')
@@ -148,7 +148,7 @@ def check_columns(cfg: ConnectorCfg, ds: Dataset, file: str, where: str) -> None
                 try:
                     unit_factor(spec, None if is_input else FIELD_UNITS.get(fname))
                 except ValueError as exc:
-                    raise ProfileError(file, f"{key}.unit", str(exc)) from None
+                    raise ProfileError(file, f"{key}.unit", N_("{error}"), error=exc) from None
             if typ == "num" and spec.column is not None:
                 numeric.add(fname)
     for fname, raw in cfg.columns.items():
@@ -158,7 +158,7 @@ def check_columns(cfg: ConnectorCfg, ds: Dataset, file: str, where: str) -> None
         try:
             expressions.check(spec.expr, sorted(n for n in numeric if expressions.is_name(n)))
         except expressions.ExpressionError as exc:
-            raise ProfileError(file, f"{where}.columns.{fname}.expr", str(exc)) from None
+            raise ProfileError(file, f"{where}.columns.{fname}.expr", N_("{error}"), error=exc) from None
 
 
 def check_select(query: str, file: str = "(profile)", key: str = "query") -> None:

@@ -33,7 +33,7 @@ import msgspec
 from gateway.connectors.config import ConnectorCfg
 from gateway.connectors.readers import Source, SourceRow
 from gateway.i18n import N_
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 COUNTED_FIELD = {"pack": "units_per_pack", "carton": "units_per_carton", "pallet": "units_per_pallet"}
 SIZE_FIELDS = ("units_per_pack", "units_per_carton", "units_per_pallet", "unit_weight_kg")
@@ -64,7 +64,7 @@ def load_products(section: dict[str, Any], file: str = "(profile)") -> ProductsC
         cfg = msgspec.convert(section or {}, ProductsCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"products.{k}", msg) from exc
+        raise ProfileError(file, f"products.{k}", msgspec_words(msg)) from exc
     for name, item in cfg.items.items():
         if not name.strip():
             raise ProfileError(file, "products.items", N_("product names as the exports write them (found \"\")"))

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from gateway.i18n import N_
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 ALL = "*"
 KNOWN_CATEGORIES = ("energy", "machine", "env", "water", "gas", "collateral", "vision", "data_quality", "mes", "erp")
@@ -176,7 +176,7 @@ def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
         cfg = msgspec.convert(section, ConsentCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"consent.{k}", msg) from exc
+        raise ProfileError(file, f"consent.{k}", msgspec_words(msg)) from exc
     cfg.agreement_sha256 = agreement_sha256(cfg.agreement, state_dir, file, "consent.agreement")
     grants = _grants_from(cfg.grants, file, "profile", "consent.grants", cfg, state_dir)
     if cfg.file:
@@ -194,7 +194,7 @@ def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
             extra = msgspec.convert(data.get("grants", []), list[Grant], strict=False)
         except msgspec.ValidationError as exc:
             k, msg = _split_msgspec_error(exc)
-            raise ProfileError(path, f"grants{k}", msg) from exc
+            raise ProfileError(path, f"grants{k}", msgspec_words(msg)) from exc
         grants += _grants_from(extra, str(path), "file", "grants", cfg, state_dir)
     return cfg, grants
 

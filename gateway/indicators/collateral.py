@@ -37,7 +37,7 @@ from gateway.indicators.counters import time_weighted, window_counter
 from gateway.indicators.intervals import max_gap, observed, state_intervals, total
 from gateway.indicators.load_steps import Step, StepParams, Transient, detect, lookback_s, noise_sd, threshold_kg
 from gateway.indicators.registry import register
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 
 class Pledge(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,7 +86,7 @@ def load_collateral_cfg(section: dict[str, Any], file: str = "(profile)") -> Col
         cfg = msgspec.convert(section, CollateralCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"collateral.{k}", msg) from exc
+        raise ProfileError(file, f"collateral.{k}", msgspec_words(msg)) from exc
     for room, ranges in cfg.storage.items():
         for q, (lo, hi) in ranges.items():
             if q not in ("temp_c", "rh_pct", "pressure_hpa"):

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from gateway.i18n import N_
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -50,7 +50,7 @@ def load_shifts(section: dict[str, Any], site_tz: str = "UTC", file: str = "(pro
         cfg = msgspec.convert(section, ShiftsCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"shifts.{k}", msg) from exc
+        raise ProfileError(file, f"shifts.{k}", msgspec_words(msg)) from exc
     for i, s in enumerate(cfg.shift):
         bad = [d for d in s.days if d not in DAYS]
         if bad:

@@ -14,7 +14,7 @@ import msgspec
 
 from gateway.i18n import N_
 from gateway.profile.schema import Device, Model, Profile
-from gateway.user_error import KeyedError
+from gateway.user_error import KeyedError, Part
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "hardware_profiles"
 DRIVERS_DIR = Path(__file__).resolve().parent.parent.parent / "drivers"
@@ -89,7 +89,8 @@ def _decode(path: Path, typ: type) -> Any:
     except msgspec.ValidationError as exc:
         key, msg = _split_msgspec_error(exc)
         key = _name_dict_key(data, typ, key, str(exc))
-        raise ProfileError(path, key, _explain(msg, key, data)) from exc
+        template, params = _explain(msg, key, data)
+        raise ProfileError(path, key, template, **params) from exc
 
 
 MAX_DEPTH = 16
@@ -137,20 +138,50 @@ def _name_dict_key(data: dict[str, Any], typ: type, key: str, error: str) -> str
 
 
 _PATTERN_WORDS = {
-    r"^0*[1-9][0-9]{0,5}(s|m|h|d)$": "a duration such as '30s', '15m', '1h' or '1d' (not zero)",
-    r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$": "a name of letters, digits, '_', '.' or '-' (at most 64)",
-    r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$": "a dotted meaning such as 'energy.total_kwh'",
+    r"^0*[1-9][0-9]{0,5}(s|m|h|d)$": N_("a duration such as '30s', '15m', '1h' or '1d' (not zero)"),
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$": N_("a name of letters, digits, '_', '.' or '-' (at most 64)"),
+    r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$": N_("a dotted meaning such as 'energy.total_kwh'"),
 }
+# msgspec's own sentences, as templates: the English stays msgspec's wording, a reader of another language
+# gets it translated (gateway.user_error). A sentence not listed here is shown as msgspec wrote it.
+_MSGSPEC = (
+    (re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$"), N_("Expected `{want}`, got `{got}`")),
+    (re.compile(r"^Expected `(?P<want>[^`]+)` of length (?P<op>[<>]=?) (?P<bound>\S+)$"),
+     N_("Expected `{want}` of length {op} {bound}")),
+    (re.compile(r"^Expected `(?P<want>[^`]+)` (?P<op>[<>]=?) (?P<bound>\S+)$"), N_("Expected `{want}` {op} {bound}")),
+    (re.compile(r"^Object missing required field `(?P<field>[^`]+)`$"), N_("Object missing required field `{field}`")),
+    (re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$"), N_("Object contains unknown field `{field}`")),
+    (re.compile(r"^Invalid enum value (?P<value>.+)$"), N_("Invalid enum value {value}")),
+    (re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$"), N_("Expected {words}")),
+)
 
 
-def _explain(msg: str, key: str, data: dict[str, Any]) -> str:
-    """msgspec says what was wrong; say it in an installer's words and add what was found."""
-    for pattern, words in _PATTERN_WORDS.items():
-        msg = msg.replace(f"`str` matching regex '{pattern}'", words)
+def msgspec_words(msg: str) -> Part:
+    """msgspec's sentence as a marked message (its values kept), for a ProfileError's expectation."""
+    template, params = _explain(msg, "", {})
+    return Part(template, params)
+
+
+def _explain(msg: str, key: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """msgspec says what was wrong; say it in an installer's words and add what was found.
+    Returns a template and its values (ProfileError's expectation)."""
+    template, params = N_("{error}"), {"error": msg}
+    for rx, words in _MSGSPEC:
+        m = rx.match(msg)
+        if m is None:
+            continue
+        template, params = words, m.groupdict()
+        if "pattern" in params:
+            pattern = params.pop("pattern")
+            if pattern not in _PATTERN_WORDS:
+                template, params = N_("{error}"), {"error": msg}
+            else:
+                params["words"] = Part(_PATTERN_WORDS[pattern], {})
+        break
     found = _lookup(data, key)
     if found is not _MISSING and "unknown field" not in msg and "missing" not in msg:
-        return f"{msg} (found {found!r})"
-    return msg
+        return N_("{explanation} (found {found})"), {"explanation": Part(template, params), "found": repr(found)}
+    return template, params
 
 
 _MISSING = object()
@@ -225,7 +256,7 @@ def _check_references(path: Path, profile: Profile) -> None:
                 msgspec.convert(dev.options, options_type, strict=True)
             except msgspec.ValidationError as exc:
                 key, msg = _split_msgspec_error(exc)
-                raise ProfileError(path, f"{where}.options.{key}", msg) from exc
+                raise ProfileError(path, f"{where}.options.{key}", msgspec_words(msg)) from exc
         check = getattr(driver, "check_device", None)
         if check is not None:
             problem = check(dev, model, buses.get(dev.bus) if dev.bus else None)

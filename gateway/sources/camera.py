@@ -36,6 +36,7 @@ import msgspec
 from drivers.base import Driver, DriverError, ReadResult
 from gateway.i18n import N_
 from gateway.profile.schema import PointDef
+from gateway.user_error import Part
 
 if TYPE_CHECKING:
     from gateway.profile.schema import Bus, Device, Model
@@ -89,7 +90,7 @@ def _options(device: Device) -> Options:
     return msgspec.convert(device.options, Options, strict=True)
 
 
-def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, str] | None:
+def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, Part] | None:
     """Load-time checks the schema cannot express; names the key and what was expected."""
     try:
         opts = _options(device)
@@ -97,12 +98,12 @@ def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[
         return None  # the loader reports schema errors itself, with the key
     names = [ln.name for ln in opts.lines]
     if len(set(names)) != len(names):
-        return "options.lines", "unique line names"
+        return "options.lines", Part(N_("unique line names"))
     for i, ln in enumerate(opts.lines):
         if ln.line[:2] == ln.line[2:]:
-            return f"options.lines[{i}].line", "two distinct end points [x1, y1, x2, y2]"
+            return f"options.lines[{i}].line", Part(N_("two distinct end points [x1, y1, x2, y2]"))
     if any(z.kind == "danger" for z in opts.zones) and not (opts.people_model or opts.model == "person"):
-        return "options.people_model", "a people model (e.g. \"person\") when a danger zone is drawn"
+        return "options.people_model", Part(N_("a people model (e.g. \"person\") when a danger zone is drawn"))
     from inference.declaration import resolve
     from inference.errors import ModelError
 
@@ -113,7 +114,7 @@ def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[
         try:
             resolve(name)
         except ModelError as exc:
-            return f"options.{key}", f"a shipped model name or a model declaration ({exc})"
+            return f"options.{key}", Part(N_("a shipped model name or a model declaration ({error})"), {"error": exc})
     return None
 
 
