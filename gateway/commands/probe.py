@@ -151,7 +151,7 @@ def render(report: dict[str, Any]) -> str:
     out.append("")
     out.append(_("Per-unit counters (this probe):"))
     for e in report["devices"]:
-        errs = ", ".join(f"{k}={v}" for k, v in sorted(e["errors"].items())) or _("none")
+        errs = ", ".join(f"{_(k)}={v}" for k, v in sorted(e["errors"].items())) or _("none")  # drivers.messages
         wire = _(", wire {ms} ms/poll").format(ms=e["wire_ms"]) if "wire_ms" in e else ""
         status = "ok" if e["ok"] else _("FAILED {error}").format(error=e["error"])
         out.append(f"  {e['device']}: " + _("{status}; requests={requests}; errors: {errors}").format(

@@ -71,7 +71,7 @@ def render_text(doc: dict[str, Any], source: str) -> str:
     ]
     width = max((len(d["name"]) for d in devs), default=0)
     for d in devs:
-        errs = ", ".join(f"{k} x{n}" for k, n in sorted(d["errors"].items())) or _("no errors")
+        errs = ", ".join(f"{_(k)} x{n}" for k, n in sorted(d["errors"].items())) or _("no errors")
         lat = "-" if d["latency_ms"] is None else f"{d['latency_ms']:.1f} ms"
         lines.append(f"    {d['name']:<{width}}  {_(d['state']):<10} " + _(
             "polls {polls} failed {failed} latency {latency} {errors}").format(

@@ -169,7 +169,7 @@ function renderDevices(st, series) {
   const bySeries = {};
   for (const p of (series ? series.points : [])) bySeries[p.device + "/" + p.point] = p;
   const cards = st.devices.map(d => {
-    const errs = Object.entries(d.errors || {}).map(([k, n]) => `${k} ×${n}`).join(", ");
+    const errs = Object.entries(d.errors || {}).map(([k, n]) => `${_(k)} ×${n}`).join(", ");  // kinds: drivers/messages.py
     const rows = d.points.map(p => {
       const s = bySeries[d.name + "/" + p.name];
       return el("tr", {"data-point": p.name},
