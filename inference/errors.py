@@ -58,3 +58,8 @@ class SourceError(VisionError):
 
 class CorruptFrame(VisionError):
     """One frame could not be decoded; the stream itself is still usable."""
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        self.message = _fill(message, params)
+        self.template, self.params = message, params
+        super().__init__(self.message)

@@ -165,7 +165,7 @@ class ImageFolderSource(Source):
             raise SourceError(self.uri, N_("{name} vanished while reading"), name=p.name)
         img = cv2.imread(str(p), cv2.IMREAD_COLOR)
         if img is None:
-            raise CorruptFrame(f"{p}: cannot decode image")
+            raise CorruptFrame(N_("{p}: cannot decode image"), p=p)
         return Frame(img, i / self.fps, i)
 
 

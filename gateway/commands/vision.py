@@ -21,9 +21,9 @@ def _emit(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
-def _missing(exc: ImportError) -> str:
+def _missing(package: str | None) -> str:
     return _("vision support needs the Python package {package}: pip install 'edgeproof[vision]'").format(
-        package=repr(exc.name))
+        package=repr(package))
 
 
 def _parse_line(text: str, i: int) -> tuple[str, tuple[float, float, float, float]]:
@@ -79,7 +79,7 @@ def detect_cmd(model: str, threads: int, images: tuple[str, ...]) -> None:
         from inference.detector import Detector
         from inference.errors import VisionError
     except ImportError as exc:
-        raise click.ClickException(_missing(exc)) from exc
+        raise click.ClickException(_missing(exc.name)) from exc
     try:
         det = Detector(model, threads=threads)
     except VisionError as exc:
@@ -128,7 +128,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
         from inference.pipeline import LineSpec, Pipeline, PipelineConfig
         from inference.sources import open_source, redact
     except ImportError as exc:
-        raise click.ClickException(_missing(exc)) from exc
+        raise click.ClickException(_missing(exc.name)) from exc
     specs = [LineSpec(*_parse_line(t, i)) for i, t in enumerate(lines)]
     if len({s.name for s in specs}) != len(specs):
         raise click.BadParameter(_("line names must be unique"), param_hint="--line")
