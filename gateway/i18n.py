@@ -147,6 +147,31 @@ def render(error: object, locale: str | None = None) -> str:
         return str(error)
 
 
+def as_data(error: object) -> object:
+    """An error (or marked part) as JSON data a page or a later process can render: ``{"t": template,
+    "p": {name: value}}`` with nested parts nested the same way, anything else its text. The status page
+    renders it with its catalog (page.js ``msgText``), ``edgeproof status`` with :func:`render_data`."""
+    template, params = getattr(error, "template", None), getattr(error, "params", None)
+    if not isinstance(template, str) or not isinstance(params, dict):
+        return str(error)
+    return {"t": template, "p": {str(k): as_data(v) if hasattr(v, "template") else str(v) for k, v in params.items()}}
+
+
+def render_data(data: object, locale: str | None = None) -> str:
+    """The text of :func:`as_data`'s output in ``locale`` (default: this process's)."""
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str) or not isinstance(data.get("p"), dict):
+        return str(data)
+    values = {k: render_data(v, locale) for k, v in data["p"].items()}
+    text = translation(resolve(locale) if locale else _locale).gettext(data["t"])
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):
+        try:
+            return data["t"].format(**values)
+        except (KeyError, IndexError, ValueError):
+            return data["t"]
+
+
 # Click's own words ("Usage:", "Options:", "Error: Missing option ...") come from click's modules through the
 # standard library's ``gettext.gettext``, i.e. the process's current text domain, in the language the
 # environment names (LANGUAGE, LC_ALL, LC_MESSAGES, LANG). The gateway ships their translation as the domain

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
-from gateway.i18n import N_, _, render
+from gateway.i18n import N_, _, render, render_data
 
 NOT_RUNNING = 3
 STALE_AFTER_S = 60.0  # the gateway rewrites the snapshot every 15 s
@@ -77,7 +77,8 @@ def render_text(doc: dict[str, Any], source: str) -> str:
             "polls {polls} failed {failed} latency {latency} {errors}").format(
             polls=f"{d['polls']:<6}", failed=f"{d['failures']:<5}", latency=f"{lat:<9}", errors=errs))
         if d.get("last_error") and d["state"] != "healthy":
-            lines.append(f"    {'':<{width}}  " + _("last error: {error}").format(error=d["last_error"]))
+            error = render_data(d["last_error_text"]) if d.get("last_error_text") else d["last_error"]
+            lines.append(f"    {'':<{width}}  " + _("last error: {error}").format(error=error))
     full = store.get("days_until_full")
     lines += [
         row(_("store"), _("{size} of {max}, {rate} readings/s, {days} days until full, {waiting} indicators waiting")

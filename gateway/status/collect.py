@@ -64,6 +64,7 @@ def devices_view(gw: Gateway) -> list[dict[str, Any]]:
             "name": dev.name, "driver": dev.driver, "model": dev.model, "asset": dev.asset_name, "bus": dev.bus,
             "state": h.state, "polls": h.polls, "failures": h.failures,
             "consecutive_failures": h.consecutive_failures, "last_ok": h.last_ok, "last_error": h.last_error,
+            "last_error_text": h.last_error_text,
             "last_error_at": h.last_error_at, "latency_ms": None if h.last_latency_ms is None
             else round(h.last_latency_ms, 2), "poll_interval_s": dev.poll_interval_s,
             "next_poll_in_s": round(h.next_poll_in_s, 2), "errors": dict(p.errors), "requests": p.driver.requests,

@@ -16,6 +16,15 @@ function _(msg, params) {
   return s;
 }
 
+// An error the gateway sends as data ({t: template, p: {name: value or nested}}, gateway.i18n.as_data): each
+// template is a message of the gateway's catalog, so it reads in the page's language; a plain string as it is.
+function msgText(m) {
+  if (!m || typeof m !== "object" || typeof m.t !== "string") return m == null ? "" : String(m);
+  const params = {};
+  for (const [k, v] of Object.entries(m.p || {})) params[k] = msgText(v);
+  return _(m.t, params);
+}
+
 // State and quality codes come from the gateway as data; this is how each reads.
 function codeText(code) {
   const t = {
@@ -188,7 +197,8 @@ function renderDevices(st, series) {
         (d.latency_ms !== null ? ` · ${fmt(d.latency_ms, 1)} ms` : "") + " · " +
         _("last good {ago}", {ago: ago(d.last_ok, st.now)})),
       d.last_error ? el("div", {class: "err"},
-        _("last error {ago}: {error}", {ago: ago(d.last_error_at, st.now), error: d.last_error})) : null,
+        _("last error {ago}: {error}", {ago: ago(d.last_error_at, st.now),
+                                         error: d.last_error_text ? msgText(d.last_error_text) : d.last_error})) : null,
       errs ? el("div", {class: "err"}, _("errors by kind: {errors}", {errors: errs})) : null,
       el("table", {class: "points"}, el("tr", {}, el("th", {}, _("point")), el("th", {}, _("value")),
         el("th", {}, _("quality")), el("th", {class: "sparkcell"}, _("last {n} min", {n: series ? series.minutes : 15}))),
