@@ -69,10 +69,10 @@ def check_key(state: Path) -> Check:
         try:
             ident = load_identity(state)
         except IdentityError as exc:
-            return Check("key", "fail", render(exc), "check the TPM (tpm2_getrandom --hex 8) and --tpm-tcti")
+            return Check("key", "fail", render(exc), _("check the TPM (tpm2_getrandom --hex 8) and --tpm-tcti"))
         ident.signer.close()
-        return Check("key", "ok", f"TPM key at handle {tpm.get('tpm_handle')} via {tpm.get('tcti')}, key id "
-                                  f"{ident.kid}, gateway {ident.gateway_id}")
+        return Check("key", "ok", _("TPM key at handle {handle} via {tcti}, key id {kid}, gateway {gateway}").format(
+            handle=tpm.get("tpm_handle"), tcti=tpm.get("tcti"), kid=ident.kid, gateway=ident.gateway_id))
     if not key.exists():
         return Check("key", "fail", _("no key at {path}").format(path=key), _("run `edgeproof init`"))
     mode = key.stat().st_mode & 0o777

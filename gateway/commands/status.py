@@ -88,7 +88,8 @@ def render_text(doc: dict[str, Any], source: str) -> str:
             transport=up["transport"], state=_(up["state"]),
             ack=("#" + str(up["acked_seq"])) if up.get("acked_seq") else _("none"),
             ago=_ago(up.get("last_ack_at"), now), backlog=up["backlog"], head=up["head_seq"])
-            + (_(", last error: {error}").format(error=up["last_error"]) if up.get("last_error") else "")),
+            + (_(", last error: {error}").format(error=render_data(up.get("last_error_text") or up["last_error"]))
+               if up.get("last_error") else "")),
     ]
     if doc.get("status_url"):
         lines.append(row(_("status page"), doc["status_url"]))

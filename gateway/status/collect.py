@@ -134,6 +134,7 @@ def uplink_view(gw: Gateway) -> dict[str, Any]:
     ack_at = next((a["at"] for a in acks if a["destination"] == sender.dest), None)
     out.update(destination=sender.dest, state=st.state, sent=st.sent, acknowledged=st.acknowledged,
                duplicates=st.duplicates, failures=st.failures, last_error=st.last_error,
+               last_error_text=st.last_error_text,
                rejected=dict(st.rejected or {}), acked_seq=acked, backlog=head - acked, last_ack_at=ack_at,
                last_ack_age_s=None if ack_at is None else round(time.time() - ack_at, 1))
     return out

@@ -25,6 +25,10 @@ function msgText(m) {
   return _(m.t, params);
 }
 
+function uplinkError(u) {
+  return u.last_error_text ? msgText(u.last_error_text) : u.last_error;
+}
+
 // State and quality codes come from the gateway as data; this is how each reads.
 function codeText(code) {
   const t = {
@@ -164,7 +168,7 @@ function renderSummary(st) {
       _("of {max} · full in {days}", {max: bytes(s.max_bytes), days: days(s.days_until_full)})),
     tile("Retention at current rate", _("Retention at current rate"), days(s.history_days),
       _("configured {days} days · {rate} readings/s", {days: fmt(s.retention_days), rate: fmt(s.readings_per_s, 1)})),
-    tile("Uplink", _("Uplink"), codeText(u.state), u.transport + (u.last_error ? " · " + u.last_error : "")),
+    tile("Uplink", _("Uplink"), codeText(u.state), u.transport + (u.last_error ? " · " + uplinkError(u) : "")),
     tile("Last acknowledged batch", _("Last acknowledged batch"), u.acked_seq ? "#" + u.acked_seq : _("none"),
       u.last_ack_at ? ago(u.last_ack_at, st.now) : _("nothing acknowledged yet")),
     tile("Backlog", _("Backlog"), _("{n} batches", {n: u.backlog}),
@@ -250,7 +254,7 @@ function renderUplink(st) {
     [_("Backlog"), _("{n} batches", {n: u.backlog})],
     [_("Delivery attempts / failures"), `${u.sent ?? 0} / ${u.failures ?? 0}`],
     [_("Rejected by the receiver"), Object.entries(u.rejected || {}).map(([k, v]) => `${k} ×${v}`).join(", ") || _("none")],
-    [_("Last error"), u.last_error || _("none")], [_("Enterprise"), st.identity.enterprise_id || _("not enrolled")],
+    [_("Last error"), u.last_error ? uplinkError(u) : _("none")], [_("Enterprise"), st.identity.enterprise_id || _("not enrolled")],
     [_("Signing key id"), st.identity.kid], [_("First-boot provisioning"), provisionText(st.provision, st.now)],
   ]);
 }

@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from gateway.i18n import N_
+from gateway.i18n import N_, as_data
 from gateway.store import Store
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.transport import Ack, Transport, TransportError
@@ -30,7 +30,8 @@ class UplinkState:
     acknowledged: int = 0
     duplicates: int = 0
     failures: int = 0
-    last_error: str | None = None
+    last_error: str | None = None  # English (logs, health summary kinds)
+    last_error_text: object = None  # the same as data, shown in the reader's language (gateway.i18n.as_data)
     last_ack_at: float | None = None
     rejected: dict[str, int] | None = None
     heads_sent: int = 0  # head statements the receiver accepted (gateway/uplink/heads.py)
@@ -195,6 +196,7 @@ class Sender:
             except TransportError as exc:
                 self.status.failures += 1
                 self.status.last_error = str(exc)
+                self.status.last_error_text = as_data(exc)
                 if self.status.state != "rejected":
                     self.status.state = "backoff"
                 log.warning("uplink retry", extra={"error": str(exc), "retry_in_s": round(self._delay, 2)})
