@@ -59,8 +59,8 @@ class KeyedError(UserError):
 class Part:
     """A translatable piece nested in another message (a KeyedError's expectation)."""
 
-    def __init__(self, template: str, params: dict[str, Any]) -> None:
-        self.template, self.params = template, params
+    def __init__(self, template: str, params: dict[str, Any] | None = None) -> None:
+        self.template, self.params = template, dict(params or {})
 
     def __str__(self) -> str:
         return english(self.template, self.params)
