@@ -1,10 +1,10 @@
 """The message catalogs are complete: what `make test` enforces for zh-CN (docs/i18n.md).
 
-``scripts/i18n.py check`` runs ``pybabel extract`` over gateway/ (with drivers/ and inference/), cloud_stub/
-and the installed click into a temporary directory and compares: a wrapped string missing from a .po (a stale catalog), an entry no longer in
-the sources, an untranslated or fuzzy zh-CN entry, a translation whose {placeholders} differ, or a
-.mo that does not match its .po each fail it. The second test proves each of those failures is seen,
-on a copy of the packages.
+``scripts/i18n.py check`` runs ``pybabel extract`` over gateway/ (with drivers/ and inference/),
+cloud_stub/ and the installed click into a temporary directory and compares: a wrapped string missing
+from a .po (a stale catalog), an entry no longer in the sources, an untranslated or fuzzy zh-CN entry,
+a translation whose {placeholders} differ, or a .mo that does not match its .po each fail it. The
+second test proves each of those failures is seen, on a copy of the packages.
 """
 
 from __future__ import annotations
