@@ -132,3 +132,12 @@ def test_profile_site_locale_turns_click_words_chinese_too(tmp_path):
     res = cli(*args, lang=EN)
     assert res.returncode == 1 and res.stderr.startswith("错误：没有连接器 ['nosuch']"), res.stderr
     assert cli(*args, lang={"LANG": "en_GB.UTF-8"}).stderr.startswith("Error: no connector ['nosuch']")
+
+
+def test_evidence_verify_failures_in_chinese(tmp_path):
+    bundle = tmp_path / "evidence.tar"
+    bundle.write_bytes(b"not a tar archive")
+    zh = cli("evidence", "verify", str(bundle), lang=ZH)
+    assert zh.returncode == 1 and f"{bundle}：不是可读取的 tar 压缩包（" in zh.stderr, zh.stderr
+    en = cli("evidence", "verify", "--json", str(bundle), lang=ZH)  # --json keeps the English failures
+    assert f"{bundle}: not a readable tar archive (" in en.stdout
