@@ -153,13 +153,13 @@ def render(report: dict[str, Any]) -> str:
     for e in report["devices"]:
         errs = ", ".join(f"{_(k)}={v}" for k, v in sorted(e["errors"].items())) or _("none")  # drivers.messages
         wire = _(", wire {ms} ms/poll").format(ms=e["wire_ms"]) if "wire_ms" in e else ""
-        status = "ok" if e["ok"] else _("FAILED {error}").format(error=e["error"])
+        status = _("ok") if e["ok"] else _("FAILED {error}").format(error=e["error"])
         out.append(f"  {e['device']}: " + _("{status}; requests={requests}; errors: {errors}").format(
             status=status, requests=e["requests"], errors=errs) + wire)
         if e.get("identity") is not None or e.get("identity_error"):
-            ident = ", ".join(f"{k} {v}" for k, v in sorted((e.get("identity") or {}).items())) or "none answered"
-            out.append(f"    identity: {ident}" if not e.get("identity_error")
-                       else f"    identity: not read ({e['identity_error']})")
+            ident = ", ".join(f"{k} {v}" for k, v in sorted((e.get("identity") or {}).items())) or _("none answered")
+            out.append("    " + (_("identity: {identity}").format(identity=ident) if not e.get("identity_error")
+                                 else _("identity: not read ({error})").format(error=e["identity_error"])))
     serial = [b for b in report["buses"] if b["kind"] == "serial" and "utilisation_pct" in b]
     if serial:
         out.append("")
