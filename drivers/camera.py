@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 
 from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.messages import N_, Message
 from drivers.support.types import Point, PointSpec
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _options(device: Device) -> Options:
     return msgspec.convert(device.options, Options, strict=True)
 
 
-def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, str] | None:
+def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, Message] | None:
     """Load-time checks the schema cannot express; names the key and what was expected."""
     try:
         opts = _options(device)
@@ -100,12 +101,12 @@ def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[
         return None  # the loader reports schema errors itself, with the key
     names = [ln.name for ln in opts.lines]
     if len(set(names)) != len(names):
-        return "options.lines", "unique line names"
+        return "options.lines", Message(N_("unique line names"))
     for i, ln in enumerate(opts.lines):
         if ln.line[:2] == ln.line[2:]:
-            return f"options.lines[{i}].line", "two distinct end points [x1, y1, x2, y2]"
+            return f"options.lines[{i}].line", Message(N_("two distinct end points [x1, y1, x2, y2]"))
     if any(z.kind == "danger" for z in opts.zones) and not (opts.people_model or opts.model == "person"):
-        return "options.people_model", "a people model (e.g. \"person\") when a danger zone is drawn"
+        return "options.people_model", Message(N_("a people model (e.g. \"person\") when a danger zone is drawn"))
     from inference.declaration import resolve
     from inference.errors import ModelError
 
@@ -116,7 +117,8 @@ def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[
         try:
             resolve(name)
         except ModelError as exc:
-            return f"options.{key}", f"a shipped model name or a model declaration ({exc})"
+            return f"options.{key}", Message(N_("a shipped model name or a model declaration ({error})"),
+                                             {"error": exc})
     return None
 
 
@@ -174,15 +176,15 @@ class CameraDriver(Driver):
         try:
             from inference.errors import VisionError
         except ImportError as exc:  # pragma: no cover - inference is part of this distribution
-            raise DriverError("io", f"vision support missing ({exc})") from exc
+            raise DriverError("io", N_("vision support missing ({error})"), error=exc) from exc
         try:
             runner = self._build()
             await asyncio.to_thread(runner.start)
         except ImportError as exc:
-            raise DriverError("io", f"camera {self.device.name}: needs the Python package {exc.name!r}: "
-                                    "pip install 'edgeproof[vision]'") from exc
+            raise DriverError("io", N_("camera {name}: needs the Python package {name2}: pip install "
+                                       "'edgeproof[vision]'"), name=self.device.name, name2=f'{exc.name!r}') from exc
         except (VisionError, OSError, ValueError) as exc:
-            raise DriverError("io", f"camera {self.device.name}: {exc}") from exc
+            raise DriverError("io", N_("camera {name}: {error}"), name=self.device.name, error=exc) from exc
         self.runner = runner
 
     async def read(self) -> ReadResult:

@@ -15,6 +15,7 @@ import msgspec
 
 from drivers.gpio.pins import check_gpio_device, pin_bank
 from drivers.support.base import Driver, ReadResult
+from drivers.support.messages import Message
 from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
@@ -28,7 +29,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     stuck_after_s: float | None = None
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     return check_gpio_device(device, model, bus, ("pin",))
 
 

@@ -29,6 +29,7 @@ import msgspec
 
 from drivers.support.base import Driver, DriverError, ReadResult
 from drivers.support.geofence import inside
+from drivers.support.messages import N_, Message
 from drivers.support.state import CounterState, default_state_dir
 from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
@@ -43,16 +44,16 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     state_dir: str | None = None
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     if bus is None or bus.kind != "serial":
-        return "bus", "a declared bus of kind 'serial' (the UART the GNSS receiver is wired to)"
+        return "bus", Message(N_("a declared bus of kind 'serial' (the UART the GNSS receiver is wired to)"))
     fence = device.options.get("geofence")
     if not isinstance(fence, list) or len(fence) < 3:
-        return "options.geofence", "a polygon of at least 3 [lat, lon] vertices"
+        return "options.geofence", Message(N_("a polygon of at least 3 [lat, lon] vertices"))
     for i, v in enumerate(fence):
         if (not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, int | float) for x in v)
                 or not -90 <= v[0] <= 90 or not -180 <= v[1] <= 180):
-            return f"options.geofence[{i}]", f"[lat, lon] in degrees (found {v!r})"
+            return f"options.geofence[{i}]", Message(N_("[lat, lon] in degrees (found {v})"), {"v": f'{v!r}'})
     return None
 
 
@@ -91,7 +92,8 @@ class GnssDriver(Driver):
                 serial.serial_for_url, cfg.port, baudrate=cfg.baudrate, bytesize=cfg.bytesize, parity=cfg.parity,
                 stopbits=cfg.stopbits, timeout=0)  # non-blocking: take what has arrived
         except (serial.SerialException, ValueError, OSError) as exc:
-            raise DriverError("io", f"cannot open GNSS port {cfg.port!r}: {exc}") from exc
+            raise DriverError("io", N_("cannot open GNSS port {port}: {error}"),
+                                    port=f'{cfg.port!r}', error=exc) from exc
         self.last_bytes_at = time.monotonic()
 
     def _drain(self) -> list[bytes]:
@@ -165,10 +167,10 @@ class GnssDriver(Driver):
         try:
             await asyncio.to_thread(self._read_sync)
         except OSError as exc:
-            raise DriverError("io", f"GNSS port: {exc}") from exc
+            raise DriverError("io", N_("GNSS port: {error}"), error=exc) from exc
         now = time.monotonic()
         if self.last_bytes_at is not None and now - self.last_bytes_at > self.options.silence_timeout_s:
-            raise DriverError("timeout", f"no NMEA bytes for {now - self.last_bytes_at:.1f} s")
+            raise DriverError("timeout", N_("no NMEA bytes for {value} s"), value=f'{now - self.last_bytes_at:.1f}')
         fix = self.last_fix_at is not None and now - self.last_fix_at <= self.options.fix_max_age_s
         values = {"gnss_fix": 1.0 if fix else 0.0, "geofence_exits": float(self.exits)}
         errors = {}

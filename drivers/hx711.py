@@ -22,6 +22,7 @@ import msgspec
 
 from drivers.gpio.pins import check_gpio_device, pin_bank
 from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.messages import N_, Message
 from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 GAIN_PULSES = {128: 1, 32: 2, 64: 3}
@@ -39,15 +40,16 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     max_kg: float = 10000.0
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     problem = check_gpio_device(device, model, bus, ("dout_pin", "sck_pin"))
     if problem:
         return problem
     gain = device.options.get("gain", 128)
     if gain not in GAIN_PULSES:
-        return "options.gain", f"one of {sorted(GAIN_PULSES)} (found {gain!r})"
+        return "options.gain", Message(N_("one of {gains} (found {gain})"), {"gains": sorted(GAIN_PULSES),
+                                                                          "gain": repr(gain)})
     if float(device.options.get("scale", 1.0)) == 0:
-        return "options.scale", "raw counts per kg, non-zero (calibrate with a reference weight)"
+        return "options.scale", Message(N_("raw counts per kg, non-zero (calibrate with a reference weight)"))
     return None
 
 
@@ -56,7 +58,7 @@ def read_raw(dout: Any, sck: Any, gain_pulses: int, ready_timeout_s: float) -> i
     deadline = time.monotonic() + ready_timeout_s
     while dout.value:
         if time.monotonic() > deadline:
-            raise DriverError("timeout", "HX711 never signalled a ready conversion (DOUT stayed high)")
+            raise DriverError("timeout", N_("HX711 never signalled a ready conversion (DOUT stayed high)"))
         time.sleep(0.001)
     raw = 0
     for _ in range(24):
@@ -96,7 +98,7 @@ class Hx711Driver(Driver):
         raws = [read_raw(self.dout, self.sck, pulses, self.options.ready_timeout_s)
                 for _ in range(max(1, self.options.samples))]
         if all(r in (0x7FFFFF, -0x800000) for r in raws):
-            raise DriverError("implausible", "HX711 saturated on every sample (bridge open or shorted?)")
+            raise DriverError("implausible", N_("HX711 saturated on every sample (bridge open or shorted?)"))
         return float(statistics.median(raws)), raws
 
     async def read(self) -> ReadResult:

@@ -18,16 +18,17 @@ from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
 from drivers.modbus.line import RtuLine
 from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.messages import N_, Message
 from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, PointSpec
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     if bus is None or bus.kind != "serial":
-        return "bus", "a declared bus of kind 'serial' (the RS485 line this unit is wired to)"
+        return "bus", Message(N_("a declared bus of kind 'serial' (the RS485 line this unit is wired to)"))
     if model is None:
-        return "model", "a register map name (e.g. 'eastron-sdm120') for a Modbus device"
+        return "model", Message(N_("a register map name (e.g. 'eastron-sdm120') for a Modbus device"))
     if device.unit_id == 0:
-        return "unit_id", "a unit id 1..247 (0 is broadcast, which never answers)"
+        return "unit_id", Message(N_("a unit id 1..247 (0 is broadcast, which never answers)"))
     return None
 
 
@@ -44,7 +45,7 @@ class ModbusRtuDriver(Driver):
     def __init__(self, device: DeviceSpec, model: ModelSpec | None, bus: Any, bus_cfg: BusSpec | None) -> None:
         super().__init__(device, model, bus, bus_cfg)
         if model is None or bus is None:
-            raise DriverError("io", f"{device.name}: a Modbus RTU device needs a model and a serial bus")
+            raise DriverError("io", N_("{name}: a Modbus RTU device needs a model and a serial bus"), name=device.name)
         self.regmap = RegisterMap(model)
         self.wire_s = plan_wire_s(self.regmap.requests, bus.cfg)
 
@@ -60,7 +61,7 @@ class ModbusRtuDriver(Driver):
 
     async def open(self) -> None:
         if not await self.line.acquire(self):
-            raise DriverError("io", f"cannot open serial port {self.bus.cfg.port!r}")
+            raise DriverError("io", N_("cannot open serial port {port}"), port=f'{self.bus.cfg.port!r}')
 
     async def read(self) -> ReadResult:
         cfg = self.bus.cfg

@@ -9,17 +9,18 @@ from pymodbus.client import AsyncModbusTcpClient
 from drivers.modbus.device import RegisterMap, read_map
 from drivers.modbus.identity import read_identity
 from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.messages import N_, Message
 from drivers.support.types import BusSpec as Bus
 from drivers.support.types import DeviceSpec as Device
 from drivers.support.types import ModelSpec as Model
 from drivers.support.types import PointSpec as PointDef
 
 
-def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, str] | None:
+def check_device(device: Device, model: Model | None, bus: Bus | None) -> tuple[str, Message] | None:
     if not device.host:
-        return "host", "the device's IP address or host name (Modbus TCP)"
+        return "host", Message(N_("the device's IP address or host name (Modbus TCP)"))
     if model is None:
-        return "model", "a register map name (e.g. 'eastron-sdm630') for a Modbus device"
+        return "model", Message(N_("a register map name (e.g. 'eastron-sdm630') for a Modbus device"))
     return None
 
 
@@ -44,7 +45,8 @@ class ModbusTcpDriver(Driver):
         if not await self.client.connect():
             self.client.close()
             self.client = None
-            raise DriverError("io", f"cannot connect to {self.device.host}:{self.device.port or 502}")
+            raise DriverError("io", N_("cannot connect to {host}:{value}"),
+                                    host=self.device.host, value=self.device.port or 502)
 
     async def read(self) -> ReadResult:
         if self.client is None or not self.client.connected:

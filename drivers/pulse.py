@@ -24,6 +24,7 @@ import msgspec
 
 from drivers.gpio.pins import check_gpio_device, pin_bank
 from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.messages import N_, Message
 from drivers.support.state import CounterState, default_state_dir
 from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
@@ -43,7 +44,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True):
     rollover: float | None = None
 
 
-def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, str] | None:
+def check_device(device: DeviceSpec, model: ModelSpec | None, bus: BusSpec | None) -> tuple[str, Message] | None:
     return check_gpio_device(device, model, bus, ("pin",))
 
 
@@ -125,13 +126,14 @@ class PulseDriver(Driver):
         if self._thread is None or not self._thread.is_alive():
             if self._error:
                 err, self._error = self._error, None
-                raise DriverError("io", f"pin {self.options.pin}: {err}")
+                raise DriverError("io", N_("pin {pin}: {error}"), pin=self.options.pin, error=err)
             await self.open()
         total_pulses = self.pulses
         try:
             self.state.save(total_pulses)
         except OSError as exc:
-            raise DriverError("io", f"cannot persist pulse count to {self.state.path}: {exc}") from exc
+            raise DriverError("io", N_("cannot persist pulse count to {path}: {error}"),
+                                    path=self.state.path, error=exc) from exc
         value = self.options.initial + total_pulses * self.options.per_pulse
         return ReadResult(values={"total": value}, requests=0)
 

@@ -16,7 +16,11 @@ from typing import Any
 import click
 
 import gateway.commands as commands_pkg
-from gateway.i18n import _
+from gateway.i18n import _, install_click_catalog, render
+
+# Click's own words (Usage:, Options:, Error: ...) in the reader's language, for every command of the process
+# (the receiver's `cloud` and `feed` groups included): gateway/i18n.py.
+install_click_catalog()
 
 
 class LazyGroup(click.Group):
@@ -43,7 +47,7 @@ class LazyGroup(click.Group):
             except ImportError as exc:
                 raise click.ClickException(
                     _("'{command}' needs the receiver's packages: pip install 'edgeproof[cloud]' ({error})")
-                    .format(command=cmd_name, error=exc)) from exc
+                    .format(command=cmd_name, error=render(exc))) from exc
         return None
 
 

@@ -31,16 +31,18 @@ from pathlib import Path
 from typing import Any
 
 from gateway import wire
+from gateway.i18n import N_
 from gateway.identity import ENROLLMENT_FILE, IDENTITY_FILE, KEY_FILE, Identity
 from gateway.store import indicators as indicators_db
 from gateway.store import outbox as outbox_db
+from gateway.user_error import UserError
 
 SECRET_KINDS = frozenset({"gateway_key", "privacy_key", "evidence_key"})
 SERVICE_NAME = "edgeproof.service"
 CERT_KIND = "edgeproof.gateway.destruction"
 
 
-class DecommissionError(RuntimeError):
+class DecommissionError(UserError, RuntimeError):
     """The decommission cannot go ahead; the message says why and what to do."""
 
 
@@ -267,7 +269,7 @@ def destroy(item: Item) -> None:
     else:
         p.unlink(missing_ok=True)
     if p.exists() or p.is_symlink():
-        raise DecommissionError(f"{p} could not be deleted")
+        raise DecommissionError(N_("{p} could not be deleted"), p=p)
 
 
 def service_running(root: Path, state_dir: Path) -> bool:

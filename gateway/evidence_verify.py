@@ -36,7 +36,8 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from gateway import wire
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render
+from gateway.user_error import Part, english
 
 FORMAT = "edgeproof-evidence/1"
 EVIDENCE_PREFIX = b"EdgeProof evidence v1\x00"
@@ -52,16 +53,25 @@ TIMESTAMPING_OID = "1.3.6.1.5.5.7.3.8"
 
 @dataclass
 class Result:
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # English (--json, logs)
     notes: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    # The same failures and notes as marked messages, for the summary in the reader's language (gateway.i18n.render).
+    failure_parts: list[Part] = field(default_factory=list)
+    note_parts: list[Part] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
-    def fail(self, msg: str) -> None:
-        self.failures.append(msg)
+    def fail(self, msg: str, /, **params: Any) -> None:
+        """``msg`` an N_ template, its values as keywords."""
+        self.failures.append(english(msg, params))
+        self.failure_parts.append(Part(msg, params))
+
+    def note(self, msg: str, /, **params: Any) -> None:
+        self.notes.append(english(msg, params))
+        self.note_parts.append(Part(msg, params))
 
 
 def sha256(data: bytes) -> str:
@@ -83,21 +93,22 @@ def read_archive(path: str | Path, res: Result) -> dict[str, bytes]:
     try:
         tar = tarfile.open(path, mode="r:")  # noqa: SIM115 - closed by the with below; opening is what may fail
     except (OSError, tarfile.TarError) as exc:
-        res.fail(f"{path}: not a readable tar archive ({exc})")
+        res.fail(N_("{path}: not a readable tar archive ({error})"), path=path, error=exc)
         return files
     with tar:
         for m in tar.getmembers():
             if not m.isfile():
-                res.fail(f"{m.name}: not a regular file (type {m.type!r}); a bundle holds files only")
+                res.fail(N_("{name}: not a regular file (type {type}); a bundle holds files only"),
+                         name=m.name, type=f'{m.type!r}')
                 continue
             if m.name.startswith("/") or ".." in m.name.split("/") or m.name != m.name.strip():
-                res.fail(f"{m.name}: not a plain relative name")
+                res.fail(N_("{name}: not a plain relative name"), name=m.name)
                 continue
             if m.name in files:
-                res.fail(f"{m.name}: present twice in the archive")
+                res.fail(N_("{name}: present twice in the archive"), name=m.name)
                 continue
             if m.size > MAX_MEMBER:
-                res.fail(f"{m.name}: {m.size} bytes, over {MAX_MEMBER}")
+                res.fail(N_("{name}: {size} bytes, over {MAX_MEMBER}"), name=m.name, size=m.size, MAX_MEMBER=MAX_MEMBER)
                 continue
             fh = tar.extractfile(m)
             files[m.name] = fh.read() if fh is not None else b""
@@ -108,9 +119,9 @@ def _load(files: dict[str, bytes], name: str, res: Result) -> Any:
     try:
         return json.loads(files[name])
     except KeyError:
-        res.fail(f"{name}: missing")
+        res.fail(N_("{name}: missing"), name=name)
     except ValueError as exc:
-        res.fail(f"{name}: not JSON ({exc})")
+        res.fail(N_("{name}: not JSON ({error})"), name=name, error=exc)
     return None
 
 
@@ -123,32 +134,33 @@ def verify_bundle(path: str | Path, *, tsa_ca: bytes | None = None, receiver_key
         return res
     manifest_bytes, sig = files.get("manifest.json"), files.get("manifest.sig")
     if manifest_bytes is None or sig is None:
-        res.fail("manifest.json or manifest.sig: missing; nothing in the bundle can be trusted")
+        res.fail(N_("manifest.json or manifest.sig: missing; nothing in the bundle can be trusted"))
         return res
     try:
         manifest = json.loads(manifest_bytes)
         pk = wire.unb64(receiver_key or manifest["receiver"]["public_key"], "receiver public key")
         if receiver_key and manifest["receiver"]["public_key"] != receiver_key:
-            res.fail("manifest.json: names another receiver key than the pinned one")
+            res.fail(N_("manifest.json: names another receiver key than the pinned one"))
         VerifyKey(pk).verify(EVIDENCE_PREFIX + manifest_bytes, sig)
     except BadSignatureError:
-        res.fail("manifest.sig: the receiver's signature over manifest.json does not verify (manifest or signature"
-                 " changed)")
+        res.fail(N_("manifest.sig: the receiver's signature over manifest.json does not verify (manifest or "
+                    "signature changed)"))
         return res
     except (ValueError, KeyError, TypeError, wire.WireError) as exc:
-        res.fail(f"manifest.json: malformed ({exc})")
+        res.fail(N_("manifest.json: malformed ({error})"), error=exc)
         return res
     if manifest.get("format") != FORMAT:
-        res.fail(f"manifest.json: format {manifest.get('format')!r}, expected {FORMAT!r}")
+        res.fail(N_("manifest.json: format {value}, expected {FORMAT}"),
+                 value=f"{manifest.get('format')!r}", FORMAT=f'{FORMAT!r}')
         return res
     listed = {f["path"]: f for f in manifest.get("files", [])}
     for name in sorted(set(files) - set(listed) - {"manifest.json", "manifest.sig"}):
-        res.fail(f"{name}: in the archive but not in the manifest (added)")
+        res.fail(N_("{name}: in the archive but not in the manifest (added)"), name=name)
     for name, f in sorted(listed.items()):
         if name not in files:
-            res.fail(f"{name}: listed in the manifest but missing from the archive (removed)")
+            res.fail(N_("{name}: listed in the manifest but missing from the archive (removed)"), name=name)
         elif sha256(files[name]) != f.get("sha256") or len(files[name]) != f.get("size"):
-            res.fail(f"{name}: SHA-256 differs from the manifest (changed after export)")
+            res.fail(N_("{name}: SHA-256 differs from the manifest (changed after export)"), name=name)
     ent = manifest.get("enterprise_id")
     res.summary.update({"enterprise_id": ent, "period": manifest.get("period"), "created": manifest.get("created"),
                         "receiver_kid": manifest.get("receiver", {}).get("kid"),
@@ -183,46 +195,53 @@ def _check_batches(files: dict[str, bytes], ent: str, res: Result) -> dict[str, 
             base = f"gateways/{gw}/batches/{int(seq):012d}"
             body, sig = files.get(base + ".body"), files.get(base + ".sig")
             if body is None or sig is None:
-                res.fail(f"{base}.body/.sig: missing for seq {seq}")
+                res.fail(N_("{base}.body/.sig: missing for seq {seq}"), base=base, seq=seq)
                 continue
             where = f"{base}.body"
             key = keys.get(b.get("kid"))
             if key is None:
-                res.fail(f"{where}: signed with key {b.get('kid')}, which is not in gateways/{gw}/keys.json")
+                res.fail(N_("{where}: signed with key {value}, which is not in gateways/{gw}/keys.json"),
+                         where=where, value=b.get('kid'), gw=gw)
                 continue
             if key.get("revoked_at") and str(key["revoked_at"]) <= str(b.get("received")):
-                res.fail(f"{where}: received {b.get('received')}, after its key {key['kid']} was revoked"
-                         f" ({key['revoked_at']})")
+                res.fail(N_("{where}: received {value}, after its key {key} was revoked ({key2})"),
+                         where=where, value=b.get('received'), key=key['kid'], key2=key['revoked_at'])
             try:
                 obj = wire.verify(wire.SignedBatch(body, sig, str(b.get("kid"))),
                                   wire.unb64(key["public_key"], "public key"))
             except wire.WireError as exc:
-                res.fail(f"{where}: the gateway's signature does not hold ({exc.code}: {exc})")
+                res.fail(N_("{where}: the gateway's signature does not hold ({code}: {error})"),
+                         where=where, code=exc.code, error=exc)
                 continue
             h = wire.batch_hash(body)
             if h != b.get("hash"):
-                res.fail(f"{where}: hashes to {h[:16]}…, batches.json says {str(b.get('hash'))[:16]}…")
+                res.fail(N_("{where}: hashes to {h}…, batches.json says {value}…"),
+                         where=where, h=h[:16], value=str(b.get('hash'))[:16])
             if obj.get("enterprise") != ent or obj.get("gateway") != gw or obj.get("seq") != seq:
-                res.fail(f"{where}: the signed body names {obj.get('enterprise')}/{obj.get('gateway')}"
-                         f"/seq {obj.get('seq')}, not {ent}/{gw}/seq {seq}")
+                res.fail(N_("{where}: the signed body names {enterprise}/{gateway}/seq {body_seq}, not "
+                            "{ent}/{gw}/seq {seq}"), where=where, enterprise=obj.get("enterprise"),
+                         gateway=obj.get("gateway"), body_seq=obj.get("seq"), ent=ent, gw=gw, seq=seq)
             if prev_seq is None:
                 if seq != 1 and obj.get("prev") == GENESIS:
-                    res.fail(f"{where}: seq {seq} claims to start the chain")
+                    res.fail(N_("{where}: seq {seq} claims to start the chain"), where=where, seq=seq)
             elif seq == prev_seq + 1:
                 if obj.get("prev") != prev_hash:
-                    res.fail(f"{where}: prev is not the hash of seq {prev_seq} (chain broken)")
+                    res.fail(N_("{where}: prev is not the hash of seq {prev_seq} (chain broken)"),
+                             where=where, prev_seq=prev_seq)
             elif seq <= prev_seq:
-                res.fail(f"{where}: seq {seq} after seq {prev_seq} (twice or out of order)")
+                res.fail(N_("{where}: seq {seq} after seq {prev_seq} (twice or out of order)"),
+                         where=where, seq=seq, prev_seq=prev_seq)
             elif wire.declared_gap(obj) != [prev_seq + 1, seq - 1]:
-                res.fail(f"{where}: seqs {prev_seq + 1}..{seq - 1} missing and not declared dropped")
+                res.fail(N_("{where}: seqs {value}..{value2} missing and not declared dropped"),
+                         where=where, value=prev_seq + 1, value2=seq - 1)
             prev_seq, prev_hash = seq, h
             seqs.append(seq)
             bodies[h] = obj
         res.summary["gateways"][gw] = {"batches": len(seqs), "first_seq": min(seqs, default=None),
                                        "last_seq": max(seqs, default=None), "keys": len(keys)}
         if seqs and seqs[0] != 1:
-            res.notes.append(f"gateway {gw}: the bundle's period starts at seq {seqs[0]} (earlier batches are"
-                             f" outside it; their hash is only vouched for by seq {seqs[0]}'s signed prev)")
+            res.note(N_("gateway {gw}: the bundle's period starts at seq {seqs} (earlier batches are outside it; "
+                        "their hash is only vouched for by seq {seqs}'s signed prev)"), gw=gw, seqs=seqs[0])
     res.summary["batches"] = len(bodies)
     res.summary["records"] = sum(len(b.get("records", [])) for b in bodies.values())
     return bodies
@@ -234,11 +253,12 @@ def _check_consent(files: dict[str, bytes], bodies: dict[str, dict[str, Any]], r
         body = bodies.get(r.get("batch_hash"))
         idx = r.get("idx")
         if body is None:
-            res.fail(f"consent.json: record {r.get('id')} points to batch {str(r.get('batch_hash'))[:16]}…, not in"
-                     " the bundle")
+            res.fail(N_("consent.json: record {value} points to batch {value2}…, not in the bundle"),
+                     value=r.get('id'), value2=str(r.get('batch_hash'))[:16])
         elif not isinstance(idx, int) or not 0 <= idx < len(body["records"]) or \
                 wire.canonical_json(body["records"][idx]) != wire.canonical_json(r.get("record")):
-            res.fail(f"consent.json: record {r.get('id')} differs from record {idx} of its signed batch")
+            res.fail(N_("consent.json: record {value} differs from record {idx} of its signed batch"),
+                     value=r.get('id'), idx=idx)
     res.summary["consent_records"] = len(doc.get("records", []))
     res.summary["bank_grants"] = len(doc.get("bank_grants", []))
 
@@ -249,12 +269,13 @@ def _check_findings(files: dict[str, bytes], res: Result) -> None:
     for it in items:
         if it.get("hash") is None:
             if last is not None:
-                res.fail(f"findings.json: finding {it.get('id')} is not chained, after chained ones")
+                res.fail(N_("findings.json: finding {value} is not chained, after chained ones"), value=it.get('id'))
             continue
         if finding_hash(it, str(it.get("prev"))) != it.get("hash"):
-            res.fail(f"findings.json: finding {it.get('id')}: hash does not cover its fields (edited)")
+            res.fail(N_("findings.json: finding {value}: hash does not cover its fields (edited)"), value=it.get('id'))
         if last is not None and it.get("prev") != last:
-            res.fail(f"findings.json: finding {it.get('id')}: prev is not the finding before it (one removed)")
+            res.fail(N_("findings.json: finding {value}: prev is not the finding before it (one removed)"),
+                     value=it.get('id'))
         last = it.get("hash")
     res.summary["findings"] = len(items)
 
@@ -265,12 +286,14 @@ def _check_scores(files: dict[str, bytes], pk: bytes, ent: str, res: Result) -> 
         try:
             signed = wire.verify_report(s["signature"], pk)
         except (wire.WireError, KeyError, TypeError) as exc:
-            res.fail(f"scores.json: score {s.get('id')}: the receiver's signature does not hold ({exc})")
+            res.fail(N_("scores.json: score {value}: the receiver's signature does not hold ({error})"),
+                     value=s.get('id'), error=exc)
             continue
         if wire.canonical_json(signed) != wire.canonical_json(s.get("report")):
-            res.fail(f"scores.json: score {s.get('id')}: the report differs from the one signed")
+            res.fail(N_("scores.json: score {value}: the report differs from the one signed"), value=s.get('id'))
         elif signed.get("enterprise_id") != ent:
-            res.fail(f"scores.json: score {s.get('id')} is about {signed.get('enterprise_id')}, not {ent}")
+            res.fail(N_("scores.json: score {value} is about {value2}, not {ent}"),
+                     value=s.get('id'), value2=signed.get('enterprise_id'), ent=ent)
     res.summary["scores"] = len(items)
 
 
@@ -281,11 +304,11 @@ def _check_access_log(files: dict[str, bytes], ent: str, res: Result) -> dict[in
     for e in entries:
         where = f"access_log.json: entry {e.get('id')}"
         if e.get("enterprise_id") != ent:
-            res.fail(f"{where} is about {e.get('enterprise_id')}, not {ent}")
+            res.fail(N_("{where} is about {value}, not {ent}"), where=where, value=e.get('enterprise_id'), ent=ent)
         if access_hash(e, str(e.get("prev"))) != e.get("hash"):
-            res.fail(f"{where}: hash does not cover its fields (edited)")
+            res.fail(N_("{where}: hash does not cover its fields (edited)"), where=where)
         if last is not None and e.get("prev") != last:
-            res.fail(f"{where}: prev is not the entry before it (one removed or inserted)")
+            res.fail(N_("{where}: prev is not the entry before it (one removed or inserted)"), where=where)
         last = str(e.get("hash"))
         if isinstance(e.get("id"), int):
             out[e["id"]] = last
@@ -302,26 +325,26 @@ def _check_timestamps(files: dict[str, bytes], bodies: dict[str, dict[str, Any]]
     index = (_load(files, "timestamps/index.json", res) or {}).get("tokens", [])
     res.summary["timestamps"] = {"tokens": len(index), "verified": 0, "ca": "pinned" if tsa_ca else "bundle"}
     if not index:
-        res.notes.append("no trusted timestamps in the bundle (the receiver had no TSA configured): integrity is"
-                         " proven, the time is only the receiver's word")
+        res.note(N_("no trusted timestamps in the bundle (the receiver had no TSA configured): integrity is proven, "
+                    "the time is only the receiver's word"))
         return
     try:
         from asn1crypto import cms, pem
         from cryptography import x509
     except ImportError as exc:
-        res.fail(f"timestamps: cannot check tokens without asn1crypto and cryptography ({exc})")
+        res.fail(N_("timestamps: cannot check tokens without asn1crypto and cryptography ({error})"), error=exc)
         return
     ca_der = tsa_ca if tsa_ca is not None else files.get("tsa/ca.der")
     if ca_der is None:
-        res.fail("timestamps: no TSA CA certificate (neither --tsa-ca nor tsa/ca.der in the bundle): the tokens"
-                 " cannot be anchored")
+        res.fail(N_("timestamps: no TSA CA certificate (neither --tsa-ca nor tsa/ca.der in the bundle): the tokens "
+                    "cannot be anchored"))
         return
     if ca_der.lstrip().startswith(b"-----BEGIN"):
         ca_der = bytes(pem.unarmor(ca_der)[2])
     try:
         ca = x509.load_der_x509_certificate(ca_der)
     except ValueError as exc:
-        res.fail(f"timestamps: the TSA CA certificate is not a certificate ({exc})")
+        res.fail(N_("timestamps: the TSA CA certificate is not a certificate ({error})"), error=exc)
         return
     times: list[str] = []
     tsa_names: set[str] = set()
@@ -330,21 +353,21 @@ def _check_timestamps(files: dict[str, bytes], bodies: dict[str, dict[str, Any]]
         name = str(t.get("file"))
         der = files.get(name)
         if der is None:
-            res.fail(f"{name}: listed in timestamps/index.json but missing")
+            res.fail(N_("{name}: listed in timestamps/index.json but missing"), name=name)
             continue
         try:
             gen_time, cert = _verify_token(der, t, ca, cms, x509)
         except ValueError as exc:
-            res.fail(f"{name}: {exc}")
+            res.fail(N_("{name}: {error}"), name=name, error=exc)
             continue
         subject = json.loads(t["subject"])
         problem = _subject_in_bundle(subject, bodies, access)
         if problem:
-            res.fail(f"{name}: {problem}")
+            res.fail(N_("{name}: {problem}"), name=name, problem=problem)
             continue
         if t.get("gen_time") and str(t["gen_time"])[:19] != gen_time.strftime("%Y-%m-%dT%H:%M:%S"):
-            res.fail(f"timestamps/index.json: {name}'s gen_time {t['gen_time']} is not the token's"
-                     f" {gen_time.isoformat()}")
+            res.fail(N_("timestamps/index.json: {name}'s gen_time {t} is not the token's {value}"),
+                     name=name, t=t['gen_time'], value=gen_time.isoformat())
             continue
         token_certs.add(cert.public_bytes(_der_encoding()))
         res.summary["timestamps"]["verified"] += 1
@@ -353,7 +376,7 @@ def _check_timestamps(files: dict[str, bytes], bodies: dict[str, dict[str, Any]]
         tsa_names.add(cert.subject.rfc4514_string())
     for name in sorted(n for n in files if n.startswith("tsa/cert-")):
         if token_certs and files[name] not in token_certs:
-            res.fail(f"{name}: not the certificate of any token in the bundle")
+            res.fail(N_("{name}: not the certificate of any token in the bundle"), name=name)
     res.summary["timestamps"].update({"earliest": min(times, default=None), "latest": max(times, default=None),
                                       "tsa": sorted(tsa_names)})
 
@@ -501,9 +524,9 @@ def summary_lines(res: Result) -> list[tuple[str, bool]]:
     for key, a in (s.get("anchored") or {}).items():
         out.append(_("  {key}: existed up to {what} by {by} (trusted timestamp)").format(key=key, what=a["what"],
                                                                                          by=a["by"]))
-    out += [_("  note: {note}").format(note=n) for n in res.notes]
+    out += [_("  note: {note}").format(note=render(n)) for n in res.note_parts]
     lines = [(line, False) for line in out]
-    lines += [(_("FAIL: {failure}").format(failure=f), True) for f in res.failures]
+    lines += [(_("FAIL: {failure}").format(failure=render(f)), True) for f in res.failure_parts]
     lines.append((_("OK: every check passed"), False) if res.ok
                  else (_("FAILED: {n} check(s)").format(n=len(res.failures)), True))
     return lines

@@ -19,16 +19,17 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from gateway import wire
-from gateway.i18n import _
+from gateway.i18n import N_
 from gateway.signer import Ed25519FileSigner, Signer
+from gateway.user_error import UserError
 
 KEY_FILE = "gateway.key"
 IDENTITY_FILE = "identity.json"
 ENROLLMENT_FILE = "enrollment.json"
 
 
-class IdentityError(RuntimeError):
-    pass
+class IdentityError(UserError, RuntimeError):
+    """No usable identity or enrollment; the message says which and what to run."""
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Identity:
         """The Ed25519 key of a file identity (code from before signers); a TPM key has none to give."""
         if isinstance(self.signer, Ed25519FileSigner):
             return self.signer.signing_key
-        raise IdentityError("this gateway's key lives in a TPM: sign through Identity.signer")
+        raise IdentityError(N_("this gateway's key lives in a TPM: sign through Identity.signer"))
 
     @property
     def protection(self) -> str:
@@ -82,10 +83,10 @@ def init_identity(state_dir: Path, gateway_id: str | None = None, site_id: str =
     key_path = state_dir / KEY_FILE
     for existing in (key_path, state_dir / IDENTITY_FILE):
         if existing.exists():
-            raise IdentityError(_("{path} already exists: this gateway is initialised (delete the state directory "
-                                  "to start over with a new identity)").format(path=existing))
+            raise IdentityError(N_("{path} already exists: this gateway is initialised (delete the state directory "
+                                   "to start over with a new identity)"), path=existing)
     if key_store not in ("file", "tpm"):
-        raise IdentityError(f"--key-store {key_store!r}: expected file or tpm")
+        raise IdentityError(N_("--key-store {key_store}: expected file or tpm"), key_store=f'{key_store!r}')
     gid = gateway_id or f"{site_id}-{secrets.token_hex(4)}"
     if key_store == "tpm":
         from gateway import signer_tpm
@@ -94,7 +95,7 @@ def init_identity(state_dir: Path, gateway_id: str | None = None, site_id: str =
             made = signer_tpm.create_key(tpm_tcti or signer_tpm.DEFAULT_TCTI,
                                          signer_tpm.DEFAULT_HANDLE if tpm_handle is None else tpm_handle)
         except signer_tpm.TpmError as exc:
-            raise IdentityError(str(exc)) from exc
+            raise IdentityError(N_("{error}"), error=exc) from exc
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         pk = wire.unb64(made["public_key"], "public_key")
         write_json_atomic(state_dir / IDENTITY_FILE, {**made, "gateway_id": gid, "kid": wire.key_id(pk)})
@@ -137,21 +138,21 @@ def load_identity(state_dir: Path) -> Identity:
     try:
         st = key_path.stat()
     except FileNotFoundError as exc:
-        raise IdentityError(_("no key at {path}: run `edgeproof init` first").format(path=key_path)) from exc
+        raise IdentityError(N_("no key at {path}: run `edgeproof init` first"), path=key_path) from exc
     if st.st_mode & 0o077:
-        raise IdentityError(_("{path} is readable by others (mode {mode}); run chmod 600 on it").format(
-            path=key_path, mode=oct(st.st_mode & 0o777)))
+        raise IdentityError(N_("{path} is readable by others (mode {mode}); run chmod 600 on it"),
+                            path=key_path, mode=oct(st.st_mode & 0o777))
     seed = key_path.read_bytes()
     if len(seed) != 32:
-        raise IdentityError(_("{path} is not a 32-byte Ed25519 seed").format(path=key_path))
+        raise IdentityError(N_("{path} is not a 32-byte Ed25519 seed"), path=key_path)
     sk = SigningKey(seed)
     ident = json.loads((state_dir / IDENTITY_FILE).read_text())
     enr_path = state_dir / ENROLLMENT_FILE
     enrollment = json.loads(enr_path.read_text()) if enr_path.exists() else None
     pk = bytes(sk.verify_key)
     if wire.key_id(pk) != ident["kid"]:
-        raise IdentityError(_("{identity} names a different key than {path}").format(
-            identity=state_dir / IDENTITY_FILE, path=key_path))
+        raise IdentityError(N_("{identity} names a different key than {path}"),
+                            identity=state_dir / IDENTITY_FILE, path=key_path)
     return Identity(ident["gateway_id"], ident["kid"], pk, Ed25519FileSigner(sk), enrollment)
 
 
@@ -161,7 +162,7 @@ def _load_tpm_identity(state_dir: Path, ident: dict[str, Any]) -> Identity:
     try:
         signer = signer_tpm.TpmSigner(str(ident["tcti"]), int(str(ident["tpm_handle"]), 0), expect_kid=ident["kid"])
     except signer_tpm.TpmError as exc:
-        raise IdentityError(f"{state_dir / IDENTITY_FILE}: {exc}") from exc
+        raise IdentityError(N_("{value}: {error}"), value=state_dir / IDENTITY_FILE, error=exc) from exc
     enr_path = state_dir / ENROLLMENT_FILE
     enrollment = json.loads(enr_path.read_text()) if enr_path.exists() else None
     return Identity(ident["gateway_id"], ident["kid"], signer.public_key, signer, enrollment)
@@ -202,10 +203,11 @@ def enroll(state_dir: Path, receiver_url: str, token: str, timeout_s: float = 10
             detail = json.loads(exc.read())
         except ValueError:
             detail = {"message": str(exc)}
-        raise IdentityError(_("enrollment refused by {url}: {code}: {message}").format(
-            url=receiver_url, code=detail.get("code", exc.code), message=detail.get("message", ""))) from exc
+        raise IdentityError(N_("enrollment refused by {url}: {code}: {message}"),
+                            url=receiver_url, code=detail.get("code", exc.code),
+                            message=detail.get("message", "")) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise IdentityError(_("cannot reach receiver {url}: {error}").format(url=receiver_url, error=exc)) from exc
+        raise IdentityError(N_("cannot reach receiver {url}: {error}"), url=receiver_url, error=exc) from exc
     answer["receiver_url"] = receiver_url
     write_json_atomic(state_dir / ENROLLMENT_FILE, answer)
     return answer

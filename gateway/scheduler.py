@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.support.base import Driver, DriverError, Quality
+from gateway.i18n import N_, as_data
 from gateway.quality import PointQuality
 from gateway.store import PointRow, Store
 from gateway.wire.backoff import Backoff
@@ -33,7 +34,9 @@ class DeviceHealth:
     failures: int = 0
     consecutive_failures: int = 0
     last_ok: float | None = None
-    last_error: str | None = None
+    last_error: str | None = None  # English (logs, JSON consumers)
+    # The same as data the status page and `edgeproof status` render in the reader's language (gateway.i18n.as_data).
+    last_error_text: object = None
     last_error_at: float | None = None
     last_latency_ms: float | None = None
     next_poll_in_s: float = 0.0
@@ -155,6 +158,8 @@ class DevicePoller:
             h.failures += 1
             h.consecutive_failures += 1
             h.last_error, h.last_error_at = f"{kind}: {exc}", ts
+            h.last_error_text = as_data(exc) if isinstance(exc, DriverError) else as_data(
+                DriverError(kind, N_("{error}"), error=exc))
             if h.state != "unhealthy":
                 log.warning("device unhealthy", extra={"device": self.device.name, "error": str(exc)})
             h.state = "unhealthy"
@@ -285,4 +290,5 @@ async def _guard(poller: DevicePoller) -> None:
             log.exception("poller crashed; restarting", extra={"device": poller.device.name, "error": str(exc)})
             poller.health.state = "unhealthy"
             poller.health.last_error = f"internal: {exc}"
+            poller.health.last_error_text = as_data(DriverError("internal", N_("{error}"), error=exc))
             await asyncio.sleep(1.0)

@@ -26,6 +26,8 @@ import threading
 from typing import Any
 
 from gateway import wire
+from gateway.i18n import N_
+from gateway.user_error import UserError
 
 DEFAULT_TCTI = "device:/dev/tpmrm0"
 DEFAULT_HANDLE = 0x81010045
@@ -33,7 +35,7 @@ KEY_ATTRS = "sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth"
 AK_ATTRS = "restricted|sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth"
 
 
-class TpmError(RuntimeError):
+class TpmError(UserError, RuntimeError):
     """The TPM is absent, unreachable or refused: one line saying which and what to do."""
 
 
@@ -43,7 +45,7 @@ def _pytss() -> Any:
     try:
         import tpm2_pytss
     except ImportError as exc:  # the optional extra is not installed
-        raise TpmError("tpm2-pytss is not installed: pip install 'edgeproof[tpm]' (and libtss2 from apt)") from exc
+        raise TpmError(N_("tpm2-pytss is not installed: pip install 'edgeproof[tpm]' (and libtss2 from apt)")) from exc
     return tpm2_pytss
 
 
@@ -56,13 +58,14 @@ def open_tpm(tcti: str) -> Any:
     t = _pytss()
     name, _, conf = tcti.partition(":")
     if not name:
-        raise TpmError(f"--tpm-tcti {tcti!r}: expected NAME[:CONFIG], e.g. device:/dev/tpmrm0 or "
-                       "swtpm:host=127.0.0.1,port=2321")
+        raise TpmError(N_("--tpm-tcti {tcti}: expected NAME[:CONFIG], e.g. device:/dev/tpmrm0 or "
+                          "swtpm:host=127.0.0.1,port=2321"), tcti=f'{tcti!r}')
     try:
         ctx = t.ESAPI(t.TCTILdr(name, conf or None))
         ctx.get_random(8)  # a TCTI can open without a TPM answering behind it
     except Exception as exc:  # noqa: BLE001 -- TSS2_Exception, OSError, ...: all mean "no usable TPM here"
-        raise TpmError(f"no TPM answers at {tcti} ({_one_line(exc)}): check the device or --tpm-tcti") from exc
+        raise TpmError(N_("no TPM answers at {tcti} ({value}): check the device or --tpm-tcti"),
+                       tcti=tcti, value=_one_line(exc)) from exc
     return ctx
 
 
@@ -81,8 +84,8 @@ def create_key(tcti: str, handle: int = DEFAULT_HANDLE) -> dict[str, Any]:
     ctx = open_tpm(tcti)
     try:
         if _handle_in_use(ctx, handle):
-            raise TpmError(f"TPM handle {handle:#x} already holds a key: choose another with --tpm-handle, or "
-                           f"remove it (tpm2_evictcontrol -C o -c {handle:#x}) if no gateway uses it")
+            raise TpmError(N_("TPM handle {handle} already holds a key: choose another with --tpm-handle, or remove "
+                              "it (tpm2_evictcontrol -C o -c {handle}) if no gateway uses it"), handle=f'{handle:#x}')
         template = t.TPM2B_PUBLIC.parse("ecc256:ecdsa-sha256", objectAttributes=KEY_ATTRS)
         # A random "unique" field makes this key the TPM's own fresh key, not one re-derivable
         # from the owner seed by anyone who runs the same template again.
@@ -96,7 +99,7 @@ def create_key(tcti: str, handle: int = DEFAULT_HANDLE) -> dict[str, Any]:
     except TpmError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise TpmError(f"the TPM at {tcti} could not make a key ({_one_line(exc)})") from exc
+        raise TpmError(N_("the TPM at {tcti} could not make a key ({value})"), tcti=tcti, value=_one_line(exc)) from exc
     finally:
         ctx.close()
     return {"key_store": "tpm", "tcti": tcti, "tpm_handle": f"{handle:#x}", "public_key": wire.b64(_point(public))}
@@ -132,14 +135,15 @@ class TpmSigner:
             public, _, _ = self._ctx.read_public(self._key)
         except Exception as exc:  # noqa: BLE001
             self._ctx.close()
-            raise TpmError(f"the TPM at {tcti} holds no key at handle {handle:#x} ({_one_line(exc)}): "
-                           "was it cleared, or is this another TPM?") from exc
+            raise TpmError(N_("the TPM at {tcti} holds no key at handle {handle} ({value}): was it cleared, or is "
+                              "this another TPM?"), tcti=tcti, handle=f'{handle:#x}', value=_one_line(exc)) from exc
         self.public_key = _point(public)
         self.public_area: bytes = public.marshal()
         if expect_kid is not None and wire.key_id(self.public_key) != expect_kid:
             self._ctx.close()
-            raise TpmError(f"the key at TPM handle {handle:#x} is {wire.key_id(self.public_key)}, not this "
-                           f"gateway's {expect_kid}: another TPM, or the key was replaced")
+            raise TpmError(N_("the key at TPM handle {handle} is {value}, not this gateway's {expect_kid}: another "
+                              "TPM, or the key was replaced"),
+                           handle=f'{handle:#x}', value=wire.key_id(self.public_key), expect_kid=expect_kid)
         self._t = t
 
     def sign_message(self, message: bytes) -> bytes:
@@ -151,7 +155,8 @@ class TpmSigner:
             try:
                 sig = self._ctx.sign(self._key, digest, scheme, ticket)
             except Exception as exc:  # noqa: BLE001
-                raise TpmError(f"the TPM at {self.tcti} did not sign ({_one_line(exc)})") from exc
+                raise TpmError(N_("the TPM at {tcti} did not sign ({value})"),
+                               tcti=self.tcti, value=_one_line(exc)) from exc
         ecdsa = sig.signature.ecdsa
         return bytes(ecdsa.signatureR).rjust(32, b"\x00") + bytes(ecdsa.signatureS).rjust(32, b"\x00")
 
@@ -173,7 +178,8 @@ class TpmSigner:
                 finally:
                     self._ctx.flush_context(ak)
             except Exception as exc:  # noqa: BLE001
-                raise TpmError(f"the TPM at {self.tcti} could not certify its key ({_one_line(exc)})") from exc
+                raise TpmError(N_("the TPM at {tcti} could not certify its key ({value})"),
+                               tcti=self.tcti, value=_one_line(exc)) from exc
         ecdsa = sig.signature.ecdsa
         raw = bytes(ecdsa.signatureR).rjust(32, b"\x00") + bytes(ecdsa.signatureS).rjust(32, b"\x00")
         return {"tpm_public": wire.b64(self.public_area), "ak_public": wire.b64(ak_public.marshal()),
@@ -186,8 +192,8 @@ class TpmSigner:
             try:
                 self._ctx.evict_control(t.ESYS_TR.OWNER, self._key, self.handle)
             except Exception as exc:  # noqa: BLE001
-                raise TpmError(f"the TPM at {self.tcti} did not evict handle {self.handle:#x} "
-                               f"({_one_line(exc)})") from exc
+                raise TpmError(N_("the TPM at {tcti} did not evict handle {handle} ({value})"),
+                               tcti=self.tcti, handle=f'{self.handle:#x}', value=_one_line(exc)) from exc
             finally:
                 self._ctx.close()
 

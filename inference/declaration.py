@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inference.errors import ModelError
+from inference.errors import N_, ModelError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -42,9 +42,9 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except OSError as exc:
-        raise ModelError(path, f"cannot read model declaration ({exc.strerror or exc})") from exc
+        raise ModelError(path, N_("cannot read model declaration ({value})"), value=exc.strerror or exc) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ModelError(path, f"invalid TOML in model declaration ({exc})") from exc
+        raise ModelError(path, N_("invalid TOML in model declaration ({error})"), error=exc) from exc
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,8 @@ class ModelDeclaration:
         """Refuse a model whose bytes differ from the declared checksum (a truncated copy,
         a swapped file): a wrong model would count wrong numbers that get signed."""
         if not self.file.is_file():
-            raise ModelError(self.file, f"model file not found (declared in {self.declaration})")
+            raise ModelError(self.file, N_("model file not found (declared in {declaration})"),
+                                        declaration=self.declaration)
         if self.sha256 is None:
             return
         h = hashlib.sha256()
@@ -80,10 +81,10 @@ class ModelDeclaration:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)
         except OSError as exc:
-            raise ModelError(self.file, f"cannot read model file ({exc.strerror or exc})") from exc
+            raise ModelError(self.file, N_("cannot read model file ({value})"), value=exc.strerror or exc) from exc
         if h.hexdigest() != self.sha256.lower():
-            raise ModelError(self.file, f"sha256 {h.hexdigest()} does not match the declared "
-                                        f"{self.sha256} in {self.declaration}")
+            raise ModelError(self.file, N_("sha256 {value} does not match the declared {sha256} in {declaration}"),
+                                        value=h.hexdigest(), sha256=self.sha256, declaration=self.declaration)
 
 
 def shipped_models() -> dict[str, Path]:
@@ -97,35 +98,35 @@ def load_declaration(path: str | Path) -> ModelDeclaration:
 
     def need(key: str, kind: type) -> Any:
         if key not in raw:
-            raise ModelError(path, f"declaration needs key {key!r}")
+            raise ModelError(path, N_("declaration needs key {key}"), key=f'{key!r}')
         if not isinstance(raw[key], kind):
-            raise ModelError(path, f"key {key!r} must be a {kind.__name__}")
+            raise ModelError(path, N_("key {key} must be a {type}"), key=f'{key!r}', type=kind.__name__)
         return raw[key]
 
     name = need("name", str)
     file = path.parent / need("file", str)
     decoder = need("decoder", dict)
     if not isinstance(decoder.get("kind"), str):
-        raise ModelError(path, "[decoder] needs kind = \"ssd\" | \"mediapipe_anchors\" | ...")
+        raise ModelError(path, N_("[decoder] needs kind = \"ssd\" | \"mediapipe_anchors\" | ..."))
     inp = raw.get("input", {})
     if not isinstance(inp, dict):
-        raise ModelError(path, "[input] must be a table")
+        raise ModelError(path, N_("[input] must be a table"))
     unknown = set(inp) - {"resize", "color", "range"}
     if unknown:
-        raise ModelError(path, f"unknown keys in [input]: {sorted(unknown)}")
+        raise ModelError(path, N_("unknown keys in [input]: {unknown}"), unknown=sorted(unknown))
     resize = inp.get("resize", "letterbox")
     color = inp.get("color", "rgb")
     rng = inp.get("range", [0.0, 1.0])
     if resize not in ("letterbox", "stretch"):
-        raise ModelError(path, f"input.resize must be letterbox or stretch, found {resize!r}")
+        raise ModelError(path, N_("input.resize must be letterbox or stretch, found {resize}"), resize=f'{resize!r}')
     if color not in ("rgb", "bgr"):
-        raise ModelError(path, f"input.color must be rgb or bgr, found {color!r}")
+        raise ModelError(path, N_("input.color must be rgb or bgr, found {color}"), color=f'{color!r}')
     if not (isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, int | float) for v in rng)):
-        raise ModelError(path, f"input.range must be [low, high], found {rng!r}")
+        raise ModelError(path, N_("input.range must be [low, high], found {rng}"), rng=f'{rng!r}')
     labels = raw.get("labels", ["object"])
     sha = raw.get("sha256")
     if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
-        raise ModelError(path, "sha256 must be 64 hex digits")
+        raise ModelError(path, N_("sha256 must be 64 hex digits"))
     known = {"name", "file", "sha256", "labels", "input", "decoder", "description", "license"}
     return ModelDeclaration(name=name, declaration=path, file=file, sha256=sha,
                             labels=tuple(str(x) for x in labels),
@@ -149,9 +150,10 @@ def resolve(name_or_path: str | Path) -> ModelDeclaration:
         if decl.is_file():
             d = load_declaration(decl)
             if d.file.resolve() != p.resolve():
-                raise ModelError(decl, f"declares file {d.file.name!r}, not {p.name!r}")
+                raise ModelError(decl, N_("declares file {name}, not {name2}"),
+                                       name=f'{d.file.name!r}', name2=f'{p.name!r}')
             return d
-        raise ModelError(p, f"no declaration {decl.name} beside the model: a model needs a TOML "
-                            "declaration saying how to decode it (see docs/vision.md)")
-    raise ModelError(s, f"unknown model: use one of {sorted(shipped)} or 'motion', "
-                        "or a path to a .toml declaration")
+        raise ModelError(p, N_("no declaration {name} beside the model: a model needs a TOML declaration saying how "
+                               "to decode it (see docs/vision.md)"), name=decl.name)
+    raise ModelError(s, N_("unknown model: use one of {shipped} or 'motion', or a path to a .toml declaration"),
+                        shipped=sorted(shipped))

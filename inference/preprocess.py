@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from inference.declaration import InputSpec
+from inference.errors import N_
 from inference.geometry import Box, Detection
 from inference.runtime import TensorInfo
 
@@ -44,16 +45,16 @@ def as_bgr(frame: Any) -> np.ndarray:
     from inference.errors import CorruptFrame
 
     if not isinstance(frame, np.ndarray) or frame.size == 0:
-        raise CorruptFrame("empty or missing frame")
+        raise CorruptFrame(N_("empty or missing frame"))
     if frame.dtype != np.uint8:
-        raise CorruptFrame(f"frame dtype {frame.dtype}, expected uint8")
+        raise CorruptFrame(N_("frame dtype {dtype}, expected uint8"), dtype=frame.dtype)
     if frame.ndim == 2:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     if frame.ndim == 3 and frame.shape[2] == 3:
         return frame
     if frame.ndim == 3 and frame.shape[2] == 4:
         return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-    raise CorruptFrame(f"frame shape {frame.shape}, expected HxW, HxWx3 or HxWx4")
+    raise CorruptFrame(N_("frame shape {shape}, expected HxW, HxWx3 or HxWx4"), shape=frame.shape)
 
 
 def prepare(frame_bgr: np.ndarray, region: Box | None, spec: InputSpec, tensor: TensorInfo

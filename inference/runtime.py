@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.errors import ModelError
+from inference.errors import N_, ModelError
 
 
 def interpreter_class() -> tuple[type, str]:
@@ -30,8 +30,8 @@ def interpreter_class() -> tuple[type, str]:
     try:
         from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-not-found]
     except ImportError as exc:
-        raise ModelError("(runtime)", "no TFLite runtime installed: pip install 'edgeproof[vision]' "
-                                      "(ai-edge-litert)") from exc
+        raise ModelError("(runtime)", N_("no TFLite runtime installed: pip install 'edgeproof[vision]' "
+                                         "(ai-edge-litert)")) from exc
     return Interpreter, "ai_edge_litert"
 
 
@@ -68,23 +68,23 @@ class TFLiteModel:
     def __init__(self, path: str | Path, threads: int = 2) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ModelError(self.path, "model file not found")
+            raise ModelError(self.path, N_("model file not found"))
         if not os.access(self.path, os.R_OK):
-            raise ModelError(self.path, "model file is not readable (permissions)")
+            raise ModelError(self.path, N_("model file is not readable (permissions)"))
         cls, self.runtime = interpreter_class()
         self.threads = max(1, int(threads))
         try:
             self.interpreter = cls(model_path=str(self.path), num_threads=self.threads)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelError(self.path, f"not a usable TFLite model ({exc})") from exc
+            raise ModelError(self.path, N_("not a usable TFLite model ({error})"), error=exc) from exc
         ins = self.interpreter.get_input_details()
         if len(ins) != 1:
-            raise ModelError(self.path, f"expected one input tensor, found {len(ins)}")
+            raise ModelError(self.path, N_("expected one input tensor, found {n_ins}"), n_ins=len(ins))
         self.input = _tensor_info(ins[0])
         if len(self.input.shape) != 4 or self.input.shape[0] != 1:
-            raise ModelError(self.path, "expected an input of shape [1,H,W,C], "
-                                        f"found {list(self.input.shape)}")
+            raise ModelError(self.path, N_("expected an input of shape [1,H,W,C], found {shape}"),
+                                        shape=list(self.input.shape))
         self.outputs = [_tensor_info(d) for d in self.interpreter.get_output_details()]
 
     @property

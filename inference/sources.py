@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.errors import CorruptFrame, SourceError
+from inference.errors import N_, CorruptFrame, SourceError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -83,19 +83,19 @@ class OpenCVSource(Source):
         try:
             import cv2
         except ImportError as exc:
-            raise SourceError(self.uri, "OpenCV is not installed: pip install 'edgeproof[vision]'") from exc
+            raise SourceError(self.uri, N_("OpenCV is not installed: pip install 'edgeproof[vision]'")) from exc
         if isinstance(self.target, str) and self.target.startswith(("rtsp://", "rtsps://")):
             os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
         api = getattr(cv2, f"CAP_{self.api}", cv2.CAP_ANY)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.timeout_ms,
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.timeout_ms] if self.live else []
         if not self.live and not Path(str(self.target)).is_file():
-            raise SourceError(self.uri, "no such video file")
+            raise SourceError(self.uri, N_("no such video file"))
         cap = cv2.VideoCapture(self.target, api, params)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(self.uri, "cannot open (device absent, busy, stream unreachable or format "
-                                        "unsupported by this OpenCV build)")
+            raise SourceError(self.uri, N_("cannot open (device absent, busy, stream unreachable or format "
+                                           "unsupported by this OpenCV build)"))
         self.cap = cap
         self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.index = 0
@@ -104,15 +104,15 @@ class OpenCVSource(Source):
         import cv2
 
         if self.cap is None:
-            raise SourceError(self.uri, "not open")
+            raise SourceError(self.uri, N_("not open"))
         if not self.live and not os.path.exists(str(self.target)):
             # An open file handle would keep reading a deleted file: a stat per frame (~1 us)
             # notices an unmounted share or a removed recording at once.
-            raise SourceError(self.uri, "video file vanished while reading")
+            raise SourceError(self.uri, N_("video file vanished while reading"))
         ok, img = self.cap.read()
         if not ok or img is None:
             if self.live:
-                raise SourceError(self.uri, "no frame from camera (disconnected or stream stalled)")
+                raise SourceError(self.uri, N_("no frame from camera (disconnected or stream stalled)"))
             return None
         if self.live:
             ts = time.time()
@@ -150,7 +150,7 @@ class ImageFolderSource(Source):
         elif self.path.is_dir():
             self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
         else:
-            raise SourceError(self.uri, "no such file or directory")
+            raise SourceError(self.uri, N_("no such file or directory"))
         self.index = 0
 
     def read(self) -> Frame | None:
@@ -162,10 +162,10 @@ class ImageFolderSource(Source):
         i = self.index
         self.index += 1
         if not p.exists():
-            raise SourceError(self.uri, f"{p.name} vanished while reading")
+            raise SourceError(self.uri, N_("{name} vanished while reading"), name=p.name)
         img = cv2.imread(str(p), cv2.IMREAD_COLOR)
         if img is None:
-            raise CorruptFrame(f"{p}: cannot decode image")
+            raise CorruptFrame(N_("{p}: cannot decode image"), p=p)
         return Frame(img, i / self.fps, i)
 
 
@@ -183,26 +183,27 @@ class PiCameraSource(Source):
         try:
             from picamera2 import Picamera2  # type: ignore[import-not-found]
         except ImportError as exc:
-            raise SourceError(self.uri, "picamera2 is not available: on Raspberry Pi OS run 'sudo apt "
-                                        "install python3-picamera2' and create the venv with "
-                                        "--system-site-packages; or use a USB camera (v4l2:0)") from exc
+            raise SourceError(self.uri, N_("picamera2 is not available: on Raspberry Pi OS run 'sudo apt install "
+                                           "python3-picamera2' and create the venv with --system-site-packages; or "
+                                           "use a USB camera (v4l2:0)")) from exc
         try:
             cam = Picamera2(camera_num=self.camera)
             # "RGB888" is stored B,G,R in memory: what OpenCV calls BGR.
             cam.configure(cam.create_video_configuration(main={"size": self.size, "format": "RGB888"}))
             cam.start()
         except Exception as exc:  # picamera2/libcamera raise many types
-            raise SourceError(self.uri, f"cannot start Pi camera {self.camera} ({exc})") from exc
+            raise SourceError(self.uri, N_("cannot start Pi camera {camera} ({error})"),
+                                        camera=self.camera, error=exc) from exc
         self.cam = cam
         self.index = 0
 
     def read(self) -> Frame | None:
         if self.cam is None:
-            raise SourceError(self.uri, "not open")
+            raise SourceError(self.uri, N_("not open"))
         try:
             img = self.cam.capture_array("main")
         except Exception as exc:
-            raise SourceError(self.uri, f"capture failed ({exc})") from exc
+            raise SourceError(self.uri, N_("capture failed ({error})"), error=exc) from exc
         frame = Frame(img, time.time(), self.index)
         self.index += 1
         return frame
@@ -222,7 +223,7 @@ def open_source(uri: str | int, fps: float = 5.0, size: tuple[int, int] = (1280,
     if s.startswith("picamera"):
         rest = s.partition(":")[2] or "0"
         if not rest.isdigit():
-            raise SourceError(s, "expected picamera:<index>")
+            raise SourceError(s, N_("expected picamera:<index>"))
         return PiCameraSource(s, int(rest), size)
     if s.isdigit():
         return OpenCVSource(s, int(s), live=True, api="V4L2")

@@ -1,10 +1,10 @@
 """The message catalogs are complete: what `make test` enforces for zh-CN (docs/i18n.md).
 
-``scripts/i18n.py check`` runs ``pybabel extract`` over gateway/ and cloud_stub/ into a temporary
-directory and compares: a wrapped string missing from a .po (a stale catalog), an entry no longer in
-the sources, an untranslated or fuzzy zh-CN entry, a translation whose {placeholders} differ, or a
-.mo that does not match its .po each fail it. The second test proves each of those failures is seen,
-on a copy of the packages.
+``scripts/i18n.py check`` runs ``pybabel extract`` over gateway/ (with drivers/ and inference/),
+cloud_stub/ and the installed click into a temporary directory and compares: a wrapped string missing
+from a .po (a stale catalog), an entry no longer in the sources, an untranslated or fuzzy zh-CN entry,
+a translation whose {placeholders} differ, or a .mo that does not match its .po each fail it. The
+second test proves each of those failures is seen, on a copy of the packages.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_catalogs_complete_and_compiled():
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("checkout")
-    for pkg in ("gateway", "cloud_stub"):
+    for pkg in ("gateway", "cloud_stub", "drivers", "inference"):
         shutil.copytree(ROOT / pkg, root / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
@@ -63,6 +63,10 @@ def test_check_fails_on_each_kind_of_gap(copy):
     # A _() nested in another _() call's arguments in the page's script (Babel does not extract it).
     with (copy / "gateway/status/page.js").open("a") as f:
         f.write('\nconst nested = _("{n} items", {n: _("an inner literal")});\n')
+    with (copy / "drivers/gpio/pins.py").open("a") as f:
+        f.write('\nNEW = N_("a driver message nobody translated")\n')
+    _edit_po(copy / "gateway/locale/zh_CN/LC_MESSAGES/click.po",
+             lambda cat: setattr(cat["Show this message and exit."], "string", ""))
     # A zh-CN entry emptied, one marked fuzzy, one whose placeholder was lost.
     def damage(cat):
         cat["selftest passed"].string = ""
@@ -84,3 +88,7 @@ def test_check_fails_on_each_kind_of_gap(copy):
     assert "edgeproof_receiver.mo: does not match its .po" in found, found
     assert "edgeproof_receiver.po: stale, no entry for 'A brand-new reason'" in found, found
     assert "page.js: _('an inner literal') was not extracted" in found, found
+    # A driver's message (drivers/ marks its own with N_) belongs to the gateway's catalog.
+    assert "edgeproof.po: stale, no entry for 'a driver message nobody translated'" in found, found
+    # Click's own words: one of them left untranslated is a gap too.
+    assert "click.po: untranslated 'Show this message and exit.'" in found, found

@@ -27,7 +27,7 @@ def _tool():
 
 
 def test_contexts_and_msg_templates_are_checked(tmp_path: Path) -> None:
-    for pkg in ("gateway", "cloud_stub"):
+    for pkg in ("gateway", "cloud_stub", "drivers", "inference"):  # the gateway catalog extracts all three
         shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     tool = _tool()  # the copy starts complete (tests/test_i18n_catalogs.py: the .mo holds the context entries too)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.support.base import DriverError
+from drivers.support.messages import N_, Message
 
 
 class BlinkaPins:
@@ -35,7 +36,8 @@ class BlinkaPins:
                 if pull_up is not None:
                     io.pull = digitalio.Pull.UP if pull_up else digitalio.Pull.DOWN
         except (ImportError, AttributeError, NotImplementedError, RuntimeError, OSError, ValueError) as exc:
-            raise DriverError("io", f"cannot open GPIO pin {name!r} through Blinka: {exc}") from exc
+            raise DriverError("io", N_("cannot open GPIO pin {name} through Blinka: {error}"),
+                                    name=f'{name!r}', error=exc) from exc
         self.opened[name] = io
         return io
 
@@ -46,10 +48,10 @@ def pin_bank(bus: Any) -> Any:
     return bus.resource
 
 
-def check_gpio_device(device: Any, model: Any, bus: Any, required: tuple[str, ...]) -> tuple[str, str] | None:
+def check_gpio_device(device: Any, model: Any, bus: Any, required: tuple[str, ...]) -> tuple[str, Message] | None:
     if bus is None or bus.kind != "gpio":
-        return "bus", "a declared bus of kind 'gpio' (the board's GPIO header)"
+        return "bus", Message(N_("a declared bus of kind 'gpio' (the board's GPIO header)"))
     for key in required:
         if not device.options.get(key):
-            return f"options.{key}", "a GPIO pin name as Blinka's board module names it, e.g. 'D17'"
+            return f"options.{key}", Message(N_("a GPIO pin name as Blinka's board module names it, e.g. 'D17'"))
     return None

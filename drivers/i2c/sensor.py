@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import msgspec
 
 from drivers.support.base import Driver, DriverError, ReadResult
+from drivers.support.messages import N_
 from drivers.support.types import BusSpec, DeviceSpec, ModelSpec, Point, PointSpec
 
 
@@ -51,7 +52,8 @@ def open_i2c(bus_cfg: BusSpec) -> Any:
 
         return ExtendedI2C(bus_cfg.i2c_bus)
     except (ImportError, ValueError, RuntimeError, OSError, AttributeError) as exc:
-        raise DriverError("io", f"cannot open I2C bus {bus_cfg.i2c_bus}: {exc}") from exc
+        raise DriverError("io", N_("cannot open I2C bus {i2c_bus}: {error}"),
+                                i2c_bus=bus_cfg.i2c_bus, error=exc) from exc
 
 
 class I2CSensorDriver(Driver):
@@ -77,9 +79,10 @@ class I2CSensorDriver(Driver):
         try:
             self.sensor = self.make_sensor(self.bus.resource)
         except ValueError as exc:  # adafruit_bus_device: "No I2C device at address"
-            raise DriverError("not_found", f"{exc} on I2C bus {self.bus.cfg.name}") from exc
+            raise DriverError("not_found", N_("{error} on I2C bus {name}"), error=exc, name=self.bus.cfg.name) from exc
         except (OSError, RuntimeError) as exc:
-            raise DriverError("io", f"sensor at 0x{self.address:02x} did not initialise: {exc}") from exc
+            raise DriverError("io", N_("sensor at 0x{address} did not initialise: {error}"),
+                                    address=f'{self.address:02x}', error=exc) from exc
 
     def _read_sync(self) -> tuple[dict[str, float], int]:
         if self.sensor is None:
@@ -91,8 +94,10 @@ class I2CSensorDriver(Driver):
             except CrcError:
                 crc_failures += 1
             except OSError as exc:
-                raise DriverError("io", f"I2C transfer to 0x{self.address:02x} failed: {exc}") from exc
-        raise DriverError("crc", f"CRC mismatch on {crc_failures} consecutive reads at 0x{self.address:02x}")
+                raise DriverError("io", N_("I2C transfer to 0x{address} failed: {error}"),
+                                        address=f'{self.address:02x}', error=exc) from exc
+        raise DriverError("crc", N_("CRC mismatch on {crc_failures} consecutive reads at 0x{address}"),
+                                 crc_failures=crc_failures, address=f'{self.address:02x}')
 
     async def read(self) -> ReadResult:
         async with self.bus.lock:

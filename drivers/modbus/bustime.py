@@ -23,6 +23,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from drivers.support.messages import N_, Message
+
 REQUEST_BYTES = 8
 
 
@@ -63,7 +65,7 @@ def plan_wire_s(requests: Iterable[Any], bus: Any) -> float:
     return total
 
 
-def budget_problem(bus: Any, loads: list[tuple[str, float, float]]) -> str | None:
+def budget_problem(bus: Any, loads: list[tuple[str, float, float]]) -> Message | None:
     """Do the polls on one line fit it? ``loads``: (device, wire seconds per poll, poll interval).
 
     The line must carry every device's polls (utilisation = sum of wire time / interval)
@@ -80,9 +82,12 @@ def budget_problem(bus: Any, loads: list[tuple[str, float, float]]) -> str | Non
     need = sum(wire for _, wire, _ in loads) + bus.timeout_s
     fmt = f"{bus.bytesize}{bus.parity}{bus.stopbits}"
     worst = max(loads, key=lambda x: x[1] / x[2])
-    return (f"poll intervals that fit serial bus {bus.name!r} at {bus.baudrate} baud {fmt} "
-            f"({bits_per_char(bus.bytesize, bus.parity, bus.stopbits)} bits/char): its {len(loads)} device(s) "
-            f"need {utilisation * 100:.0f}% of the line plus {reserve * 100:.0f}% reserved for one "
-            f"{bus.timeout_s:g} s timeout per {shortest:g} s cycle (max 100%); the heaviest is {worst[0]!r} "
-            f"({worst[1] * 1000:.0f} ms of wire time every {worst[2]:g} s). Poll every >= {need:.2f} s, "
-            f"or raise the baudrate")
+    return Message(N_("poll intervals that fit serial bus {bus} at {baudrate} baud {fmt} ({bits} bits/char): its "
+                      "{n} device(s) need {utilisation}% of the line plus {reserve}% reserved for one {timeout} s "
+                      "timeout per {shortest} s cycle (max 100%); the heaviest is {worst} ({wire_ms} ms of wire time "
+                      "every {interval} s). Poll every >= {need} s, or raise the baudrate"),
+                   {"bus": repr(bus.name), "baudrate": bus.baudrate, "fmt": fmt,
+                    "bits": bits_per_char(bus.bytesize, bus.parity, bus.stopbits), "n": len(loads),
+                    "utilisation": f"{utilisation * 100:.0f}", "reserve": f"{reserve * 100:.0f}",
+                    "timeout": f"{bus.timeout_s:g}", "shortest": f"{shortest:g}", "worst": repr(worst[0]),
+                    "wire_ms": f"{worst[1] * 1000:.0f}", "interval": f"{worst[2]:g}", "need": f"{need:.2f}"})

@@ -16,6 +16,7 @@ from drivers.modbus.coalesce import Request, plan
 from drivers.modbus.decode import STRUCT_CODES, decode
 from drivers.modbus.line import RtuLine
 from drivers.support.base import DriverError, ReadResult
+from drivers.support.messages import N_
 from drivers.support.types import ModelSpec as Model
 from drivers.support.types import PointSpec as PointDef
 
@@ -92,14 +93,15 @@ async def read_map(client: Any, regmap: RegisterMap, unit_id: int, timeout_s: fl
             rr = await asyncio.wait_for(fn(req.start, count=req.count, device_id=unit_id), timeout_s)
         except TimeoutError as exc:
             kind = line.classify_silence(req.table, req.count) if line is not None else "timeout"
-            raise DriverError(kind, f"no usable answer from unit {unit_id} within {timeout_s}s") from exc
+            raise DriverError(kind, N_("no usable answer from unit {unit_id} within {timeout_s}s"),
+                                    unit_id=unit_id, timeout_s=timeout_s) from exc
         except ModbusIOException as exc:
             kind = _io_kind(exc)
             if line is not None and kind == "timeout":
                 kind = line.classify_silence(req.table, req.count)
-            raise DriverError(kind, f"unit {unit_id}: {exc}") from exc
+            raise DriverError(kind, N_("unit {unit_id}: {error}"), unit_id=unit_id, error=exc) from exc
         except ConnectionException as exc:
-            raise DriverError("io", f"connection failed: {exc}") from exc
+            raise DriverError("io", N_("connection failed: {error}"), error=exc) from exc
         except ModbusException as exc:
             raise DriverError("io", str(exc)) from exc
         finally:
@@ -107,11 +109,14 @@ async def read_map(client: Any, regmap: RegisterMap, unit_id: int, timeout_s: fl
                 await asyncio.sleep(pause_s)
         if rr.isError():
             code = getattr(rr, "exception_code", None)
-            raise DriverError("exception", f"unit {unit_id} answered Modbus exception {code} "
-                                           f"for {req.table} {req.start}+{req.count}")
+            raise DriverError("exception", N_("unit {unit_id} answered Modbus exception {code} for {table} "
+                                              "{start}+{count}"),
+                                           unit_id=unit_id, code=code, table=req.table, start=req.start,
+                                           count=req.count)
         data = rr.bits if req.table in ("coil", "discrete") else rr.registers
         if len(data) < req.count:
-            raise DriverError("short_frame", f"asked {req.count} registers, got {len(data)}")
+            raise DriverError("short_frame", N_("asked {count} registers, got {n_data}"),
+                                             count=req.count, n_data=len(data))
         regmap.decode_response(req, data, values)
     return ReadResult(values=values, requests=len(regmap.requests))
 

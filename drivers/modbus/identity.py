@@ -17,6 +17,7 @@ from typing import Any
 
 from drivers.modbus.decode import STRUCT_CODES, WIDTH, registers_to_bytes
 from drivers.support.base import DriverError
+from drivers.support.messages import N_
 
 FIELDS = ("serial", "model", "firmware")
 MAX_LEN = 64  # longest identity string kept (a 32-register ASCII field)
@@ -77,15 +78,18 @@ async def read_identity(client: Any, model: Any, unit_id: int, timeout_s: float)
         try:
             rr = await asyncio.wait_for(fn(first, count=n, device_id=unit_id), timeout_s)
         except TimeoutError as exc:
-            raise DriverError("timeout", f"identity {what}: no answer from unit {unit_id} within {timeout_s}s") from exc
+            raise DriverError("timeout", N_("identity {what}: no answer from unit {unit_id} within {timeout_s}s"),
+                                         what=what, unit_id=unit_id, timeout_s=timeout_s) from exc
         except Exception as exc:  # noqa: BLE001 - pymodbus raises several kinds; all are an io failure here
-            raise DriverError("io", f"identity {what}: {exc}") from exc
+            raise DriverError("io", N_("identity {what}: {error}"), what=what, error=exc) from exc
         if rr.isError():
-            raise DriverError("exception", f"unit {unit_id} answered Modbus exception "
-                                           f"{getattr(rr, 'exception_code', None)} for identity {what} "
-                                           f"({table} {first}+{n})")
+            raise DriverError("exception", N_("unit {unit_id} answered Modbus exception {value} for identity {what} "
+                                              "({table} {first}+{n})"),
+                                           unit_id=unit_id, value=getattr(rr, 'exception_code', None), what=what,
+                                           table=table, first=first, n=n)
         if len(rr.registers) < n:
-            raise DriverError("short_frame", f"identity {what}: asked {n} registers, got {len(rr.registers)}")
+            raise DriverError("short_frame", N_("identity {what}: asked {n} registers, got {n_registers}"),
+                                             what=what, n=n, n_registers=len(rr.registers))
         for name, reg in members:
             off = reg.address - first
             value = decode_identity(list(rr.registers[off:off + width(reg)]), reg, model.word_order,

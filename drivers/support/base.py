@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from drivers.support.messages import N_, Message, fill, kind_text
+
 if TYPE_CHECKING:
     from drivers.support.types import BusSpec as Bus
     from drivers.support.types import DeviceSpec as Device
@@ -40,10 +42,14 @@ class DriverError(Exception):
     """A failed read. ``kind`` is counted per device: timeout, crc, exception, short_frame,
     io, not_found, implausible."""
 
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
+    def __init__(self, kind: str, message: str, /, **params: Any) -> None:
+        # ``message`` is an N_ template (drivers/support/messages.py) and its values: ``message`` and str() stay English
+        # (logs, health), ``template``/``params`` are what the gateway translates where a person reads it.
         self.kind = kind
-        self.message = message
+        self.message = fill(message, params)
+        super().__init__(f"{kind}: {self.message}")
+        self.template = N_("{kind}: {message}")
+        self.params: dict[str, Any] = {"kind": Message(kind_text(kind)), "message": Message(message, params)}
 
 
 @dataclass

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from drivers.support.base import DriverError
+from drivers.support.messages import N_
 
 
 def default_state_dir() -> Path:
@@ -40,7 +41,8 @@ class CounterState:
         except FileNotFoundError:
             pass
         except (ValueError, KeyError, TypeError) as exc:
-            raise DriverError("io", f"state file {path} is corrupt ({exc}); fix or remove it") from exc
+            raise DriverError("io", N_("state file {path} is corrupt ({error}); fix or remove it"),
+                                    path=path, error=exc) from exc
 
     def save(self, value: int) -> None:
         if value == self.saved:

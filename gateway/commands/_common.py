@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from drivers.support.state import default_state_dir
-from gateway.i18n import _, use_profile_locale
+from gateway.i18n import _, render, use_profile_locale
 from gateway.profile import ProfileError, load_profile
 from gateway.profile.schema import Profile
 
@@ -30,7 +30,7 @@ def get_profile(profile: str | None) -> Profile:
     try:
         prof = load_profile(profile or os.environ.get("EDGEPROOF_PROFILE"))
     except ProfileError as exc:
-        raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("profile error: {error}").format(error=render(exc))) from exc
     use_profile_locale(prof.site.locale)  # the site's language, unless the environment names one
     return prof
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 def _get(url: str) -> Any:
@@ -69,7 +69,7 @@ def verify(file: Path, public_key: str | None, receiver: str | None, as_json: bo
         pk, source = _trusted_key(signed, hint, receiver, public_key)
         cert = wire.verify_certificate(signed, pk)
     except (OSError, ValueError, KeyError, AttributeError, wire.WireError, urllib.error.URLError) as exc:
-        msg = _("{file}: not a valid destruction certificate: {error}").format(file=file, error=exc)
+        msg = _("{file}: not a valid destruction certificate: {error}").format(file=file, error=render(exc))
         if as_json:
             click.echo(json.dumps({"valid": False, "error": msg}))
         else:

@@ -12,7 +12,7 @@ from gateway.commands._common import profile_option, state_option
 from gateway.commands.audit import _db_option
 from gateway.commands.dispute import open_store
 from gateway.disputes.model import DisputeError, check_note
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 @click.command("confirm", help=_(
@@ -30,7 +30,7 @@ def command(state_dir: Path | None, profile: str | None, db: Path | None, note: 
     try:
         note = check_note(note)
     except DisputeError as exc:
-        raise click.BadParameter(exc.message, param_hint="--note") from exc
+        raise click.BadParameter(render(exc.detail), param_hint="--note") from exc
     st = open_store(state_dir, profile, db)
     try:
         cid = ledger.add_confirmation(st, note)

@@ -14,7 +14,7 @@ import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
 from gateway.commands.audit import _db_option, store_path
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render
 from gateway.store import Store
 
 # Local change actions are stored codes; this is how they read (``_(action)``).
@@ -29,7 +29,7 @@ def _check(categories: tuple[str, ...]) -> None:
     try:
         check_categories(list(categories), "(command line)", "CATEGORIES")
     except ProfileError as exc:
-        raise click.BadParameter(exc.expected, param_hint="CATEGORIES") from exc
+        raise click.BadParameter(render(exc.detail), param_hint="CATEGORIES") from exc
 
 
 def _open(state_dir: Path | None, profile: str | None, db: Path | None) -> Store:
@@ -59,7 +59,7 @@ def show(state_dir: Path | None, profile: str | None, db: Path | None, receiver:
     try:
         _cfg, grants = load_consent(prof.consent, get_state(state_dir))
     except ProfileError as exc:
-        raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("profile error: {error}").format(error=render(exc))) from exc
     st = _open(state_dir, profile, db)
     try:
         changes = local_changes(st)
@@ -125,7 +125,7 @@ def grant(state_dir: Path | None, profile: str | None, db: Path | None, categori
     try:
         end = to_epoch(until, "(command line)", "--until")
     except ProfileError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(render(exc)) from exc
     _check(categories)
     st = _open(state_dir, profile, db)
     try:

@@ -19,7 +19,7 @@ import click
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
 from gateway.commands.audit import _db_option, store_path
 from gateway.declarations.model import KINDS, DeclarationError
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render
 from gateway.store import Store
 
 # Declaration kinds are codes (signed, in JSON); this is how they read (``_(kind)``).
@@ -71,7 +71,7 @@ def add(state_dir: Path | None, profile: str | None, db: Path | None, kind: str,
     try:
         decl = parse(kind, start, end, assets, note, ZoneInfo(get_profile(profile).site.timezone))
     except DeclarationError as exc:
-        raise click.BadParameter(exc.message, param_hint=f"--{exc.key}") from exc
+        raise click.BadParameter(render(exc.detail), param_hint=f"--{exc.key}") from exc
     token = _note_token(state_dir, profile, note)
     now = time.time()
     st = _open(state_dir, profile, db)
@@ -144,7 +144,7 @@ def withdraw(state_dir: Path | None, profile: str | None, db: Path | None, decla
     try:
         wid = ledger.withdraw(st, declaration_id, note=note, note_token=token)
     except DeclarationError as exc:
-        raise click.BadParameter(exc.message, param_hint="DECLARATION_ID") from exc
+        raise click.BadParameter(render(exc.detail), param_hint="DECLARATION_ID") from exc
     finally:
         st.close()
     if as_json:

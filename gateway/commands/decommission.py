@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 def _human(n: int) -> str:
@@ -74,7 +74,7 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
         identity = load_identity(state)
     except IdentityError as exc:
         raise click.ClickException(_("{error} (nothing to decommission, or a different --state)").format(
-            error=exc)) from None
+            error=render(exc))) from None
     if dc._inside(cert_dir, state):
         raise click.ClickException(_("--certificate-dir {dir} is inside the state directory {state}, which is about "
                                      "to be deleted: name another directory").format(dir=cert_dir, state=state))
@@ -159,7 +159,7 @@ def command(state_dir: Path | None, profile: str | None, dry_run: bool, force: b
         if tpm_key is not None:
             tpm_key()
     except (dc.DecommissionError, OSError, RuntimeError) as exc:  # RuntimeError: signer_tpm.TpmError
-        raise click.ClickException(_("decommission incomplete: {error}").format(error=exc)) from None
+        raise click.ClickException(_("decommission incomplete: {error}").format(error=render(exc))) from None
     if as_json:
         click.echo(json.dumps({"certificate": str(path.resolve()), **cert}))
         return

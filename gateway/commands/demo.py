@@ -28,7 +28,7 @@ import msgspec
 
 from gateway.commands._common import get_profile, profile_option
 from gateway.commands._progress import Progress
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render
 
 DEMO_ENTERPRISE = "ent-demo"
 DEMO_BANK = "bank-demo"
@@ -431,7 +431,7 @@ def command(profile: str | None, seconds: float, windows: tuple[str, ...], as_js
         steps.step(_("operator: an alert delivered (the stopped gateway is silent an hour later) by signed webhook"))
         alert = deliver_one_alert(workdir, url)
     except subprocess.CalledProcessError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     finally:
         proc.terminate()
         try:

@@ -18,7 +18,7 @@ import click
 from gateway.commands._common import get_state, profile_option, state_option
 from gateway.commands.audit import _db_option, store_path
 from gateway.disputes.model import ACTIONS, REASONS, DisputeError
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render
 from gateway.store import Store
 
 
@@ -54,7 +54,7 @@ def add(state_dir: Path | None, profile: str | None, db: Path | None, finding: s
     try:
         d = validate(action, finding, reason, note, finding_id)
     except DisputeError as exc:
-        raise click.BadParameter(exc.message, param_hint=f"--{exc.key.replace('_', '-')}") from exc
+        raise click.BadParameter(render(exc.detail), param_hint=f"--{exc.key.replace('_', '-')}") from exc
     from gateway.enterprise_view import store as view_store
 
     doc = view_store.load(get_state(state_dir))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_state, state_option
-from gateway.i18n import _
+from gateway.i18n import _, render
 from gateway.identity import IdentityError, enroll
 
 
@@ -23,7 +23,7 @@ def command(state_dir: Path | None, token: str, receiver: str, as_json: bool) ->
     try:
         answer = enroll(get_state(state_dir), receiver, token)
     except IdentityError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     out = {k: answer.get(k) for k in ("enterprise_id", "gateway_id", "kid", "receiver_kid", "protection")}
     line = _("enrolled gateway {gateway} for enterprise {enterprise}").format(gateway=out["gateway_id"],
                                                                              enterprise=out["enterprise_id"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render
 
 # A connector run's status is a code (--json); this is how it reads (``_(status)``).
 STATUS_TEXTS = (N_("imported"), N_("unchanged"), N_("failed"))
@@ -42,7 +42,7 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
         try:
             runner = ConnectorRunner(prof, state, st, settle_s=0.0)
         except ProfileError as exc:
-            raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
+            raise click.ClickException(_("profile error: {error}").format(error=render(exc))) from exc
         if only:
             unknown = sorted(set(only) - {c.name for c in runner.cfgs})
             if unknown:
@@ -58,7 +58,8 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
         if as_json:
             click.echo(json.dumps(r.as_dict(), ensure_ascii=False, sort_keys=True))
             continue
-        click.echo(f"{r.connector}: {r.source}: {_(r.status)}" + (f" ({r.error})" if r.error else ""))
+        error = render(r.error_detail) if r.error_detail is not None else r.error
+        click.echo(f"{r.connector}: {r.source}: {_(r.status)}" + (f" ({error})" if error else ""))
         if r.status == "imported":
             n_quarantined = r.quarantined_count or len(r.quarantined)
             click.echo("  " + _("rows {ok} ok, {quarantined} quarantined; added {added}, changed {changed}, removed "

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
-from gateway.i18n import _
+from gateway.i18n import _, render
 from gateway.identity import IdentityError, init_identity
 
 
@@ -46,7 +46,7 @@ def command(state_dir: Path | None, profile: str | None, gateway_id: str | None,
     try:
         ident = init_identity(state, gateway_id, site, key_store=key_store, tpm_tcti=tpm_tcti, tpm_handle=handle)
     except IdentityError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     out = {"gateway_id": ident.gateway_id, "kid": ident.kid, "state": str(state), "key_store": key_store}
     ident.signer.close()
     if as_json:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from gateway.i18n import _
+from gateway.i18n import _, render
 from gateway.service.install import InstallError, apply, existing_groups, plan
 from gateway.service.unit import DEVICE_GROUPS, ServiceConfig, render_unit
 
@@ -56,7 +56,7 @@ def command(root: Path, profile: Path | None, user: str, state_dir: str, config_
         try:
             validate_profile(profile)
         except ProfileError as exc:
-            raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
+            raise click.ClickException(_("profile error: {error}").format(error=render(exc))) from exc
     groups = existing_groups(root) if root.exists() else []
     if update_root is not None:
         update_root = update_root.rstrip("/")
@@ -70,8 +70,8 @@ def command(root: Path, profile: Path | None, user: str, state_dir: str, config_
         steps = plan(root, cfg, profile, enable, start, force)
     except InstallError as exc:
         if not dry_run:
-            raise click.ClickException(str(exc)) from exc
-        click.echo("# " + _("would stop here: {error}").format(error=exc), err=True)
+            raise click.ClickException(render(exc)) from exc
+        click.echo("# " + _("would stop here: {error}").format(error=render(exc)), err=True)
         steps = []
     if dry_run:
         missing = [g for g in DEVICE_GROUPS if g not in groups]
@@ -90,6 +90,6 @@ def command(root: Path, profile: Path | None, user: str, state_dir: str, config_
             click.echo(f"- {s.what}")
             apply([s])
     except (InstallError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     click.echo(_("installed. Check with: systemctl status edgeproof; edgeproof status; journalctl -u edgeproof -f")
                if root.resolve() == Path("/") else _("installed into {root}").format(root=root))

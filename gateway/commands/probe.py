@@ -21,6 +21,7 @@ import click
 
 from gateway.commands._common import get_profile, profile_option
 from gateway.i18n import N_, _
+from gateway.i18n import render as render_error
 
 # Devices whose first reading needs a moment of data (a pulse sampler, an NMEA stream, a
 # camera pipeline that must see frames).
@@ -53,7 +54,7 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
             try:
                 result = await asyncio.wait_for(d.timed_read(), d.device.timeout_s * 4 + 1)
             except DriverError as exc:
-                entry["error"] = f"{exc.kind}: {exc.message}"
+                entry["error"] = render_error(exc)
             except TimeoutError:
                 d.errors["timeout"] += 1
                 entry["error"] = _("timeout: no answer within the probe's limit")
@@ -77,7 +78,7 @@ async def probe(profile: Any, simulate: bool, only: tuple[str, ...] = ()) -> dic
                 try:
                     ident = await asyncio.wait_for(d.identify(), d.device.timeout_s * 4 + 1)
                 except (DriverError, TimeoutError, OSError) as exc:
-                    entry["identity_error"] = str(exc) or type(exc).__name__
+                    entry["identity_error"] = render_error(exc) or type(exc).__name__
                 else:
                     if ident is not None:
                         entry["identity"] = ident
@@ -150,15 +151,15 @@ def render(report: dict[str, Any]) -> str:
     out.append("")
     out.append(_("Per-unit counters (this probe):"))
     for e in report["devices"]:
-        errs = ", ".join(f"{k}={v}" for k, v in sorted(e["errors"].items())) or _("none")
+        errs = ", ".join(f"{_(k)}={v}" for k, v in sorted(e["errors"].items())) or _("none")  # drivers.support.messages
         wire = _(", wire {ms} ms/poll").format(ms=e["wire_ms"]) if "wire_ms" in e else ""
-        status = "ok" if e["ok"] else _("FAILED {error}").format(error=e["error"])
+        status = _("ok") if e["ok"] else _("FAILED {error}").format(error=e["error"])
         out.append(f"  {e['device']}: " + _("{status}; requests={requests}; errors: {errors}").format(
             status=status, requests=e["requests"], errors=errs) + wire)
         if e.get("identity") is not None or e.get("identity_error"):
-            ident = ", ".join(f"{k} {v}" for k, v in sorted((e.get("identity") or {}).items())) or "none answered"
-            out.append(f"    identity: {ident}" if not e.get("identity_error")
-                       else f"    identity: not read ({e['identity_error']})")
+            ident = ", ".join(f"{k} {v}" for k, v in sorted((e.get("identity") or {}).items())) or _("none answered")
+            out.append("    " + (_("identity: {identity}").format(identity=ident) if not e.get("identity_error")
+                                 else _("identity: not read ({error})").format(error=e["identity_error"])))
     serial = [b for b in report["buses"] if b["kind"] == "serial" and "utilisation_pct" in b]
     if serial:
         out.append("")

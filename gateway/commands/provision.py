@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_state, state_option
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 EXIT_BAD_FILE = 2
 
@@ -70,7 +70,7 @@ def command(boot_dir: Path, state_dir: Path | None, config_dir: Path, max_attemp
     try:
         doc = run_with_retries(paths, base_s=backoff_s, max_s=backoff_max_s, max_attempts=max_attempts, sleep=say)
     except ProvisionFileError as exc:
-        click.echo(_("Error: provisioning file: {error}").format(error=exc), err=True)
+        click.echo(_("Error: provisioning file: {error}").format(error=render(exc)), err=True)
         sys.exit(EXIT_BAD_FILE)
     if as_json:
         click.echo(json.dumps(doc, sort_keys=True))

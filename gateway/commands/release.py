@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 @click.group("release", help=_(
@@ -35,7 +35,7 @@ def keygen(out: Path) -> None:
     try:
         public = generate(out)
     except UpdateError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     click.echo(_("release key {kid}: private key {out} (mode 0600, keep it off gateways), public key {out}.pub "
                  "(pin it on gateways: edgeproof update pin-key {out}.pub)").format(kid=key_id(bytes(public)), out=out))
 
@@ -68,7 +68,7 @@ def sign(key_path: Path, wheels: Path, version: str, out: Path, min_from: str | 
         manifest = build(load_private(key_path), wheels, version, out, project=project, min_from=min_from,
                          python=python_tag)
     except UpdateError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     if as_json:
         click.echo(json.dumps(manifest.as_dict(), sort_keys=True))
     else:

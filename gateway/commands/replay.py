@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_profile, profile_option
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 @click.group("replay", invoke_without_command=True, help=_(
@@ -58,7 +58,7 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
     try:
         pace = parse_speed(speed)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--speed") from exc
+        raise click.BadParameter(render(exc), param_hint="--speed") from exc
     try:
         pack_s = parse_duration(pack_every)
     except (ValueError, KeyError):
@@ -74,14 +74,14 @@ def command(ctx: click.Context, profile: str | None, data_dir: Path | None, stat
         try:
             adopt_key(privacy_key, state, load_privacy(prof.privacy).key_file)
         except (TokenKeyError, OSError) as exc:
-            raise click.ClickException(f"--privacy-key: {exc}") from exc
+            raise click.ClickException(_("--privacy-key: {error}").format(error=render(exc))) from exc
     try:
         summary = asyncio.run(replay(prof, data_dir, state, receiver, pace,
                                      down_after_s, pack_s))
     except ReplayDataError as exc:
-        raise click.ClickException(_("bad replay data: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("bad replay data: {error}").format(error=render(exc))) from exc
     except (ReplayError, StoreLockedError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     for dev, pts in sorted((summary.get("points_without_column") or {}).items()):
         click.echo(_("note: {device}: no column in the data for {points}: not observed, no indicators").format(
             device=dev, points=", ".join(pts)), err=True)
@@ -123,7 +123,8 @@ def generate(name: str, days: int, seed: int, out: Path, start: str | None, inte
     try:
         first = date.fromisoformat(start) if start else None
     except ValueError as exc:
-        raise click.BadParameter(_("a date YYYY-MM-DD ({error})").format(error=exc), param_hint="--start") from exc
+        raise click.BadParameter(_("a date YYYY-MM-DD ({error})").format(error=render(exc)),
+                                 param_hint="--start") from exc
     if out.exists() and any(out.iterdir()):
         raise click.ClickException(_("{dir} is not empty: generate into a new folder").format(dir=out))
     try:
@@ -131,6 +132,6 @@ def generate(name: str, days: int, seed: int, out: Path, start: str | None, inte
                              onset_day=onset_day, packs=packs, finance=finance,
                              **({"start": first} if first else {}))
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--size") from exc
+        raise click.BadParameter(render(exc), param_hint="--size") from exc
     meta = write_scenario(cfg, out)
     click.echo(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False))

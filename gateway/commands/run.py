@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
-from gateway.i18n import _, use_profile_locale
+from gateway.i18n import N_, _, render, use_profile_locale
 
 log = logging.getLogger("edgeproof.run")
 
@@ -64,12 +64,12 @@ def validate_profile(path: Path, state_dir: Path | None = None) -> Any:
         try:
             parse_bind(profile.status.bind)
         except BindError as exc:
-            raise ProfileError(path, "status.bind", str(exc)) from exc
+            raise ProfileError(path, "status.bind", N_("{error}"), error=exc) from exc
         if profile.status.password_file:
             try:
                 BasicAuth(Path(profile.status.password_file))
             except PasswordFileError as exc:
-                raise ProfileError(path, "status.password_file", str(exc)) from exc
+                raise ProfileError(path, "status.password_file", N_("{error}"), error=exc) from exc
     return profile
 
 
@@ -94,7 +94,7 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
         path = resolve_profile_path(profile or os.environ.get("EDGEPROOF_PROFILE"))
         current = validate_profile(path, state)
     except ProfileError as exc:
-        raise click.ClickException(_("profile error: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("profile error: {error}").format(error=render(exc))) from exc
     use_profile_locale(current.site.locale)
     problem = not_ready(state, current)
     if problem:
@@ -150,7 +150,7 @@ def command(state_dir: Path | None, profile: str | None, simulate: bool | None) 
         asyncio.run(main())
     except (StoreLockedError, IdentityError, TokenKeyError, ProfileError) as exc:
         # An installer's mistake (a key file others can read, ...) is one line, not a traceback.
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
 
 
 async def _safe_stop(gw: Any) -> None:

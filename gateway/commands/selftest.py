@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
-from gateway.i18n import N_, _, use_profile_locale
+from gateway.i18n import N_, _, render, use_profile_locale
 
 MIN_FREE_BYTES = 200e6
 # Check names are stable keys (--json); these are how they read in the table (``_(name)``).
@@ -53,7 +53,7 @@ def check_profile(profile_arg: str | None, state: Path | None = None) -> tuple[C
         path = resolve_profile_path(profile_arg or os.environ.get("EDGEPROOF_PROFILE"))
         prof = validate_profile(path, state)
     except ProfileError as exc:
-        return Check("profile", "fail", str(exc), _("fix the named key; `edgeproof probe` shows each device")), None
+        return Check("profile", "fail", render(exc), _("fix the named key; `edgeproof probe` shows each device")), None
     use_profile_locale(prof.site.locale)  # the site's language from here on, unless the environment names one
     return Check("profile", "ok", _("{path}: {n} devices, site {site}").format(path=path, n=len(prof.devices),
                                                                         site=prof.site.id)), prof
@@ -68,17 +68,17 @@ def check_key(state: Path) -> Check:
         try:
             ident = load_identity(state)
         except IdentityError as exc:
-            return Check("key", "fail", str(exc), "check the TPM (tpm2_getrandom --hex 8) and --tpm-tcti")
+            return Check("key", "fail", render(exc), _("check the TPM (tpm2_getrandom --hex 8) and --tpm-tcti"))
         ident.signer.close()
-        return Check("key", "ok", f"TPM key at handle {tpm.get('tpm_handle')} via {tpm.get('tcti')}, key id "
-                                  f"{ident.kid}, gateway {ident.gateway_id}")
+        return Check("key", "ok", _("TPM key at handle {handle} via {tcti}, key id {kid}, gateway {gateway}").format(
+            handle=tpm.get("tpm_handle"), tcti=tpm.get("tcti"), kid=ident.kid, gateway=ident.gateway_id))
     if not key.exists():
         return Check("key", "fail", _("no key at {path}").format(path=key), _("run `edgeproof init`"))
     mode = key.stat().st_mode & 0o777
     try:
         ident = load_identity(state)
     except IdentityError as exc:
-        return Check("key", "fail", str(exc), f"chmod 600 {key}" if mode & 0o077 else _(
+        return Check("key", "fail", render(exc), f"chmod 600 {key}" if mode & 0o077 else _(
                      "re-run `edgeproof init` on a fresh state directory and enroll again"))
     return Check("key", "ok", _("{path} mode {mode}, key id {kid}, gateway {gateway}").format(
         path=key, mode=oct(mode), kid=ident.kid, gateway=ident.gateway_id))
@@ -165,7 +165,7 @@ def check_uplink(state: Path, profile: Any, timeout_s: float = 5.0) -> Check:
             gateway_id = load_identity(state).gateway_id
         except IdentityError as exc:
             return Check("uplink", "fail", _("no gateway identity to log in to the broker with: {error}").format(
-                error=exc), _("run `edgeproof init` first"))
+                error=render(exc)), _("run `edgeproof init` first"))
         res = probe_broker(up.mqtt, gateway_id, timeout_s)
         return Check("uplink", res.status, res.detail, res.fix)
     url = up.url
@@ -200,7 +200,7 @@ def check_status_page(profile: Any) -> Check:
     try:
         host, port = parse_bind(cfg.bind)
     except BindError as exc:
-        return Check("status page", "fail", str(exc), _("set [status] bind to the LAN address"))
+        return Check("status page", "fail", render(exc), _("set [status] bind to the LAN address"))
     pw = _("password protected") if cfg.password_file else _("no password")
     if host in ("0.0.0.0", "::"):
         return Check("status page", "warn", _("listens on every interface ({bind}), {password}").format(

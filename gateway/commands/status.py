@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from gateway.commands._common import get_state, profile_option, state_option
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render, render_data
 
 NOT_RUNNING = 3
 STALE_AFTER_S = 60.0  # the gateway rewrites the snapshot every 15 s
@@ -71,13 +71,14 @@ def render_text(doc: dict[str, Any], source: str) -> str:
     ]
     width = max((len(d["name"]) for d in devs), default=0)
     for d in devs:
-        errs = ", ".join(f"{k} x{n}" for k, n in sorted(d["errors"].items())) or _("no errors")
+        errs = ", ".join(f"{_(k)} x{n}" for k, n in sorted(d["errors"].items())) or _("no errors")
         lat = "-" if d["latency_ms"] is None else f"{d['latency_ms']:.1f} ms"
         lines.append(f"    {d['name']:<{width}}  {_(d['state']):<10} " + _(
             "polls {polls} failed {failed} latency {latency} {errors}").format(
             polls=f"{d['polls']:<6}", failed=f"{d['failures']:<5}", latency=f"{lat:<9}", errors=errs))
         if d.get("last_error") and d["state"] != "healthy":
-            lines.append(f"    {'':<{width}}  " + _("last error: {error}").format(error=d["last_error"]))
+            error = render_data(d["last_error_text"]) if d.get("last_error_text") else d["last_error"]
+            lines.append(f"    {'':<{width}}  " + _("last error: {error}").format(error=error))
     full = store.get("days_until_full")
     lines += [
         row(_("store"), _("{size} of {max}, {rate} readings/s, {days} days until full, {waiting} indicators waiting")
@@ -87,7 +88,8 @@ def render_text(doc: dict[str, Any], source: str) -> str:
             transport=up["transport"], state=_(up["state"]),
             ack=("#" + str(up["acked_seq"])) if up.get("acked_seq") else _("none"),
             ago=_ago(up.get("last_ack_at"), now), backlog=up["backlog"], head=up["head_seq"])
-            + (_(", last error: {error}").format(error=up["last_error"]) if up.get("last_error") else "")),
+            + (_(", last error: {error}").format(error=render_data(up.get("last_error_text") or up["last_error"]))
+               if up.get("last_error") else "")),
     ]
     if doc.get("status_url"):
         lines.append(row(_("status page"), doc["status_url"]))
@@ -122,7 +124,7 @@ def command(ctx: click.Context, state_dir: Path | None, profile: str | None, url
             try:
                 host, port = parse_bind(cfg.bind)
             except BindError as exc:
-                raise click.ClickException(str(exc)) from exc
+                raise click.ClickException(render(exc)) from exc
             host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
             urls.append(f"http://{host}:{port}")
     why = []
@@ -189,6 +191,6 @@ def set_password(path: Path, password: str) -> None:
     try:
         write_password_file(path, password)
     except (PasswordFileError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     click.echo(_("wrote {path}; set [status] password_file = \"{path}\" in the profile and restart the gateway")
                .format(path=path))

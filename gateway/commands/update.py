@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_state, state_option
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 def root_option(f):  # type: ignore[no-untyped-def]
@@ -66,7 +66,7 @@ def pin_key(public_key: Path, state_dir: Path | None, pinned_key: Path | None, r
     try:
         public = pin(public_key, dest, replace)
     except (UpdateError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     click.echo(_("pinned release key {kid} at {path}").format(kid=key_id(bytes(public)), path=dest))
 
 
@@ -105,10 +105,10 @@ def _apply(bundle: Path, state_dir: Path | None, root: Path | None, pinned_key: 
     try:
         out = apply(bundle, opts)
     except UpdateError as exc:
-        raise click.ClickException(_("update refused: {error}").format(error=exc)) from exc
+        raise click.ClickException(_("update refused: {error}").format(error=render(exc))) from exc
     except OSError as exc:  # e.g. the update root is not writable (not root), or the disk is full
         raise click.ClickException(_("update failed: {error}; if an update was under way, `edgeproof update resume` "
-                                     "finishes it").format(error=exc)) from exc
+                                     "finishes it").format(error=render(exc))) from exc
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["result"] == "ok":
@@ -146,7 +146,7 @@ def fetch_cmd(and_apply: bool, **kw: object) -> None:
     try:
         path = fetch_latest(get_state(kw["state_dir"]), root, current_version(root))  # type: ignore[arg-type]
     except UpdateError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     if path is None:
         click.echo(json.dumps({"result": "none"}) if kw["as_json"] else
                    f"no release newer than {current_version(root) or '(none)'} on the receiver")
@@ -169,7 +169,7 @@ def resume_cmd(root: Path | None, as_json: bool) -> None:
     try:
         out = resume(_root(root))
     except (UpdateError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     if as_json:
         click.echo(json.dumps(out, sort_keys=True))
     elif out["resumed"]:

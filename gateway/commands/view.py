@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 @click.command("view", help=_("Show what the bank sees about this enterprise."))
@@ -35,7 +35,7 @@ def command(state_dir: Path | None, profile: str | None, fetch: bool, as_json: b
         try:
             doc = fetch_view(state, load_identity(state), prof.uplink.url if prof.uplink.transport == "http" else None)
         except (ViewError, IdentityError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(render(exc)) from exc
     else:
         doc = store.load(state)
     if as_json:

@@ -14,16 +14,16 @@ from typing import Any
 
 import click
 
-from gateway.i18n import _
+from gateway.i18n import _, render
 
 
 def _emit(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
-def _missing(exc: ImportError) -> str:
+def _missing(package: str | None) -> str:
     return _("vision support needs the Python package {package}: pip install 'edgeproof[vision]'").format(
-        package=repr(exc.name))
+        package=repr(package))
 
 
 def _parse_line(text: str, i: int) -> tuple[str, tuple[float, float, float, float]]:
@@ -79,11 +79,11 @@ def detect_cmd(model: str, threads: int, images: tuple[str, ...]) -> None:
         from inference.detector import Detector
         from inference.errors import VisionError
     except ImportError as exc:
-        raise click.ClickException(_missing(exc)) from exc
+        raise click.ClickException(_missing(exc.name)) from exc
     try:
         det = Detector(model, threads=threads)
     except VisionError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     results = []
     failed = False
     for path in images:
@@ -128,7 +128,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
         from inference.pipeline import LineSpec, Pipeline, PipelineConfig
         from inference.sources import open_source, redact
     except ImportError as exc:
-        raise click.ClickException(_missing(exc)) from exc
+        raise click.ClickException(_missing(exc.name)) from exc
     specs = [LineSpec(*_parse_line(t, i)) for i, t in enumerate(lines)]
     if len({s.name for s in specs}) != len(specs):
         raise click.BadParameter(_("line names must be unique"), param_hint="--line")
@@ -137,7 +137,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
     try:
         pipe = Pipeline(cfg)
     except VisionError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(render(exc)) from exc
     src = open_source(source)
     error = None
     t0 = time.perf_counter()
@@ -158,7 +158,7 @@ def count_cmd(model: str, source: str, lines: tuple[str, ...], threads: int, peo
                 break
             pipe.process(frame.image, frame.ts)
     except SourceError as exc:
-        error = str(exc)
+        error = render(exc)
     finally:
         src.close()
     elapsed = time.perf_counter() - t0

@@ -11,7 +11,8 @@ import msgspec
 
 from gateway.connectors import expressions, units
 from gateway.connectors.datasets import DATASETS, FIELD_UNITS, Dataset
-from gateway.profile.load import PROFILE_DIR, ProfileError, _name_dict_key, _split_msgspec_error
+from gateway.i18n import N_
+from gateway.profile.load import PROFILE_DIR, ProfileError, _name_dict_key, _split_msgspec_error, msgspec_words
 
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 _WRITE_SQL = re.compile(r"\b(insert|update|delete|merge|replace|create|alter|drop|truncate|grant|revoke|"
@@ -66,36 +67,38 @@ def load_connectors(section: list[dict[str, Any]], file: str = "(profile)") -> l
         except msgspec.ValidationError as exc:
             k, msg = _split_msgspec_error(exc)
             k = _name_dict_key(raw, ConnectorCfg, k, str(exc))  # columns[...] -> columns.amount
-            raise ProfileError(file, f"{where}.{k}", msg) from exc
+            raise ProfileError(file, f"{where}.{k}", msgspec_words(msg)) from exc
         if cfg.name in names:
-            raise ProfileError(file, f"{where}.name", f"a unique connector name ({cfg.name!r} is used twice)")
+            raise ProfileError(file, f"{where}.name", N_("a unique connector name ({name} is used twice)"),
+                                                      name=f'{cfg.name!r}')
         names.add(cfg.name)
         ds = DATASETS.get(cfg.dataset)
         if ds is None:
-            raise ProfileError(file, f"{where}.dataset", f"one of {sorted(DATASETS)} (found {cfg.dataset!r})")
+            raise ProfileError(file, f"{where}.dataset", N_("one of {DATASETS} (found {dataset})"),
+                                                         DATASETS=sorted(DATASETS), dataset=f'{cfg.dataset!r}')
         unknown = sorted(set(cfg.columns) - set(ds.fields))
         if unknown:
             raise ProfileError(file, f"{where}.columns.{unknown[0]}",
-                               f"a field of dataset {ds.name}: {sorted(ds.fields)}")
+                               N_("a field of dataset {name}: {fields}"), name=ds.name, fields=sorted(ds.fields))
         missing = [f for f in ds.required if f not in cfg.columns]
         if missing:
-            raise ProfileError(file, f"{where}.columns", f"a column for every required field of {ds.name}: "
-                                                         f"missing {missing}")
+            raise ProfileError(file, f"{where}.columns", N_("a column for every required field of {name}: missing "
+                                                            "{missing}"), name=ds.name, missing=missing)
         check_columns(cfg, ds, file, where)
         if cfg.kind == "folder" and not cfg.path:
-            raise ProfileError(file, f"{where}.path", "the drop folder to read (kind = \"folder\")")
+            raise ProfileError(file, f"{where}.path", N_("the drop folder to read (kind = \"folder\")"))
         if cfg.kind == "sql":
             if not cfg.url:
-                raise ProfileError(file, f"{where}.url", "an SQLAlchemy URL such as sqlite:///erp.db")
+                raise ProfileError(file, f"{where}.url", N_("an SQLAlchemy URL such as sqlite:///erp.db"))
             if not cfg.query:
-                raise ProfileError(file, f"{where}.query", "one SELECT statement")
+                raise ProfileError(file, f"{where}.query", N_("one SELECT statement"))
             check_select(cfg.query, file, f"{where}.query")
         if cfg.encoding != "auto":
             try:
                 "".encode(cfg.encoding)
             except LookupError:
-                raise ProfileError(file, f"{where}.encoding", f"a known text encoding or auto "
-                                                              f"(found {cfg.encoding!r})") from None
+                raise ProfileError(file, f"{where}.encoding", N_("a known text encoding or auto (found {encoding})"),
+                                                              encoding=f'{cfg.encoding!r}') from None
         out.append(cfg)
     return out
 
@@ -122,29 +125,30 @@ def check_columns(cfg: ConnectorCfg, ds: Dataset, file: str, where: str) -> None
             typ = "num" if is_input else ds.fields[fname]
             if is_input:
                 if not expressions.is_name(fname) or fname in ds.fields:
-                    raise ProfileError(file, key, "an input name usable in expressions (letters, digits, _; not a "
-                                                  f"field of {ds.name}, not a keyword or function name)")
+                    raise ProfileError(file, key, N_("an input name usable in expressions (letters, digits, _; not a "
+                                                     "field of {name}, not a keyword or function name)"), name=ds.name)
                 if spec.expr is not None:
-                    raise ProfileError(file, f"{key}.expr", "a column (inputs read columns; put expressions under "
-                                                            "columns)")
+                    raise ProfileError(file, f"{key}.expr", N_("a column (inputs read columns; put expressions under "
+                                                               "columns)"))
             if (spec.column is None) == (spec.expr is None):
-                raise ProfileError(file, key, "either column = \"<the export's column name>\" or expr = "
-                                              "\"<arithmetic on other columns>\"")
+                raise ProfileError(file, key, N_("either column = \"<the export's column name>\" or expr = "
+                                                 "\"<arithmetic on other columns>\""))
             if spec.column is not None and not spec.column.strip():
-                raise ProfileError(file, f"{key}.column", "a column name (found an empty string)")
+                raise ProfileError(file, f"{key}.column", N_("a column name (found an empty string)"))
             if typ != "num" and (spec.unit is not None or spec.scale != 1.0 or spec.expr is not None):
                 what = "unit" if spec.unit is not None else "scale" if spec.scale != 1.0 else "expr"
-                raise ProfileError(file, f"{key}.{what}", f"no {what}: {fname} is a {typ} field (units, scales "
-                                                          "and expressions apply to numeric fields)")
+                raise ProfileError(file, f"{key}.{what}", N_("no {what}: {fname} is a {typ} field (units, scales and "
+                                                             "expressions apply to numeric fields)"),
+                                                          what=what, fname=fname, typ=typ)
             if spec.expr is not None and (spec.unit is not None or spec.scale != 1.0):
                 raise ProfileError(file, f"{key}.{'unit' if spec.unit is not None else 'scale'}",
-                                   "no unit or scale on an expression (its inputs are converted already; the "
-                                   f"result is in {FIELD_UNITS.get(fname, 'the field unit')})")
+                                   N_("no unit or scale on an expression (its inputs are converted already; the "
+                                      "result is in {value})"), value=FIELD_UNITS.get(fname, 'the field unit'))
             if spec.unit is not None:
                 try:
                     unit_factor(spec, None if is_input else FIELD_UNITS.get(fname))
                 except ValueError as exc:
-                    raise ProfileError(file, f"{key}.unit", str(exc)) from None
+                    raise ProfileError(file, f"{key}.unit", N_("{error}"), error=exc) from None
             if typ == "num" and spec.column is not None:
                 numeric.add(fname)
     for fname, raw in cfg.columns.items():
@@ -154,7 +158,7 @@ def check_columns(cfg: ConnectorCfg, ds: Dataset, file: str, where: str) -> None
         try:
             expressions.check(spec.expr, sorted(n for n in numeric if expressions.is_name(n)))
         except expressions.ExpressionError as exc:
-            raise ProfileError(file, f"{where}.columns.{fname}.expr", str(exc)) from None
+            raise ProfileError(file, f"{where}.columns.{fname}.expr", N_("{error}"), error=exc) from None
 
 
 def check_select(query: str, file: str = "(profile)", key: str = "query") -> None:
@@ -163,12 +167,12 @@ def check_select(query: str, file: str = "(profile)", key: str = "query") -> Non
     q = query.strip().rstrip(";")
     bare = re.sub(r"'[^']*'", "''", q)  # string literals may hold anything
     if ";" in bare:
-        raise ProfileError(file, key, "exactly one statement (found ';')")
+        raise ProfileError(file, key, N_("exactly one statement (found ';')"))
     if not re.match(r"^\s*(select|with)\b", q, re.IGNORECASE):
-        raise ProfileError(file, key, "a SELECT (or WITH ... SELECT) statement")
+        raise ProfileError(file, key, N_("a SELECT (or WITH ... SELECT) statement"))
     bad = _WRITE_SQL.search(bare)
     if bad:
-        raise ProfileError(file, key, f"a read-only query (found {bad.group(0)!r})")
+        raise ProfileError(file, key, N_("a read-only query (found {value})"), value=f'{bad.group(0)!r}')
 
 
 def resolve_path(path: str, state_dir: str | Path) -> Path:

@@ -19,13 +19,16 @@ from functools import lru_cache
 
 from simpleeval import NameNotDefined, SimpleEval
 
+from gateway.i18n import N_
+from gateway.user_error import UserError
+
 OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
              ast.USub: operator.neg, ast.UAdd: operator.pos}
 FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round}
 MAX_LENGTH = 500
 
 
-class ExpressionError(ValueError):
+class ExpressionError(UserError, ValueError):
     """An expression the connector cannot use; the message says what was expected."""
 
 
@@ -38,42 +41,47 @@ def check(expr: str, names: Iterable[str]) -> frozenset[str]:
     """The names ``expr`` reads; ExpressionError when it is anything but arithmetic on ``names``."""
     allowed = set(names)
     if not isinstance(expr, str) or not expr.strip():
-        raise ExpressionError("an arithmetic expression such as \"completed_qty - good_qty\" (found nothing)")
+        raise ExpressionError(N_("an arithmetic expression such as \"completed_qty - good_qty\" (found nothing)"))
     if len(expr) > MAX_LENGTH:
-        raise ExpressionError(f"an expression of at most {MAX_LENGTH} characters")
+        raise ExpressionError(N_("an expression of at most {MAX_LENGTH} characters"), MAX_LENGTH=MAX_LENGTH)
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except (SyntaxError, ValueError) as exc:
-        raise ExpressionError(f"a valid arithmetic expression ({getattr(exc, 'msg', exc)} in {expr!r})") from None
+        raise ExpressionError(N_("a valid arithmetic expression ({value} in {expr})"),
+                              value=getattr(exc, 'msg', exc), expr=f'{expr!r}') from None
     used: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Expression | ast.Load):
             continue
         if isinstance(node, ast.BinOp | ast.UnaryOp):
             if type(node.op) not in OPERATORS:
-                raise ExpressionError(f"only + - * / and unary minus (found {type(node.op).__name__} in {expr!r})")
+                raise ExpressionError(N_("only + - * / and unary minus (found {type} in {expr})"),
+                                      type=type(node.op).__name__, expr=f'{expr!r}')
         elif isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-                raise ExpressionError(f"numbers only (found {node.value!r} in {expr!r})")
+                raise ExpressionError(N_("numbers only (found {value} in {expr})"),
+                                      value=f'{node.value!r}', expr=f'{expr!r}')
         elif isinstance(node, ast.Call):
             fn = node.func.id if isinstance(node.func, ast.Name) else None
             if fn not in FUNCTIONS or node.keywords or not node.args:
-                raise ExpressionError(f"a call of one of {sorted(FUNCTIONS)} with arguments only "
-                                      f"(found {ast.unparse(node)!r})")
+                raise ExpressionError(N_("a call of one of {FUNCTIONS} with arguments only (found {value})"),
+                                      FUNCTIONS=sorted(FUNCTIONS), value=f'{ast.unparse(node)!r}')
         elif isinstance(node, ast.Name):
             if node.id in FUNCTIONS:
                 continue  # checked as the call's function above; a bare 'min' fails at the parent Call check
             if node.id not in allowed:
-                raise ExpressionError(f"names of this connector's numeric columns or inputs {sorted(allowed)} "
-                                      f"(found {node.id!r})")
+                raise ExpressionError(N_("names of this connector's numeric columns or inputs {allowed} (found {id})"),
+                                      allowed=sorted(allowed), id=f'{node.id!r}')
             used.add(node.id)
         elif isinstance(node, ast.operator | ast.unaryop):
             continue
         else:
-            raise ExpressionError(f"arithmetic only (found {type(node).__name__} in {expr!r})")
+            raise ExpressionError(N_("arithmetic only (found {type} in {expr})"),
+                                  type=type(node).__name__, expr=f'{expr!r}')
     for node in ast.walk(tree):  # a function name used as a value (e.g. "min + 1")
         if isinstance(node, ast.Name) and node.id in FUNCTIONS and not _is_called(tree, node):
-            raise ExpressionError(f"{node.id} called with arguments (found it used as a value in {expr!r})")
+            raise ExpressionError(N_("{id} called with arguments (found it used as a value in {expr})"),
+                                  id=node.id, expr=f'{expr!r}')
     return frozenset(used)
 
 

@@ -33,7 +33,9 @@ from gateway.connectors.expressions import evaluate
 from gateway.connectors.products import ProductsCfg, master_hash, master_rows
 from gateway.connectors.readers import Source, SourceError, SourceRow, norm_header, read_file, read_sql
 from gateway.connectors.values import parse_datetime, parse_direction, parse_number
+from gateway.i18n import N_
 from gateway.privacy.tokens import Tokeniser
+from gateway.user_error import UserError
 
 log = logging.getLogger("edgeproof.connectors")
 
@@ -50,10 +52,12 @@ class ImportReport:
     removed: int = 0
     unchanged: int = 0
     days: set[str] = field(default_factory=set)
-    error: str | None = None
+    error: str | None = None  # English (JSON, the store, logs)
     import_id: int | None = None
     # Every quarantined line (``quarantined`` lists at most QUARANTINE_IN_REPORT of them).
     quarantined_count: int | None = None
+    # The error itself, for the CLI to show in the reader's language (gateway.i18n.render); not in as_dict.
+    error_detail: object | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "source": self.source, "status": self.status, "rows_ok": self.rows_ok,
@@ -254,7 +258,9 @@ class Importer:
         missing = [f"{f} ({c.column})" for f, c in source_columns(cfg) if norm_header(c.column) not in src.columns]
         run = _Run(cfg, ds, src, fingerprint, rep, self.clock())
         if missing:
-            rep.status, rep.error = "failed", f"columns not in the header: {missing}; header is {src.columns}"
+            detail = UserError(N_("columns not in the header: {missing}; header is {header}"), missing=missing,
+                               header=src.columns)
+            rep.status, rep.error, rep.error_detail = "failed", str(detail), detail
             run.quarantine.append((0, rep.error, ",".join(src.columns)))
         else:
             for row in src.rows:
@@ -422,11 +428,12 @@ class Importer:
             try:
                 src = read_sql(cfg.url or "", cfg.query or "", cfg.name)
             except SourceError as exc:
-                return [ImportReport(cfg.name, cfg.name, "failed", error=str(exc))]
+                return [ImportReport(cfg.name, cfg.name, "failed", error=str(exc), error_detail=exc)]
             return [self.import_source(cfg, src)]
         folder = resolve_path(cfg.path or "", state_dir)
         if not folder.is_dir():
-            return [ImportReport(cfg.name, str(folder), "failed", error=f"drop folder {folder} does not exist")]
+            detail = UserError(N_("drop folder {folder} does not exist"), folder=folder)
+            return [ImportReport(cfg.name, str(folder), "failed", error=str(detail), error_detail=detail)]
         now = time.time()  # file times are real times, whatever the import clock says
         master = self._master_for(DATASETS[cfg.dataset])
         cfg_hash = hashlib.sha256(msgspec.json.encode(cfg) + (master_hash(master) if master is not None else "")
@@ -445,7 +452,7 @@ class Importer:
             try:
                 src = read_file(path, cfg.encoding, cfg.delimiter, cfg.sheet, cfg.header_row)
             except (SourceError, OSError) as exc:
-                reports.append(ImportReport(cfg.name, path.name, "failed", error=str(exc)))
+                reports.append(ImportReport(cfg.name, path.name, "failed", error=str(exc), error_detail=exc))
                 continue
             rep = self.import_source(cfg, src)
             reports.append(rep)

@@ -32,7 +32,8 @@ import msgspec
 
 from gateway.connectors.config import ConnectorCfg
 from gateway.connectors.readers import Source, SourceRow
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.i18n import N_
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 COUNTED_FIELD = {"pack": "units_per_pack", "carton": "units_per_carton", "pallet": "units_per_pallet"}
 SIZE_FIELDS = ("units_per_pack", "units_per_carton", "units_per_pallet", "unit_weight_kg")
@@ -63,14 +64,14 @@ def load_products(section: dict[str, Any], file: str = "(profile)") -> ProductsC
         cfg = msgspec.convert(section or {}, ProductsCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"products.{k}", msg) from exc
+        raise ProfileError(file, f"products.{k}", msgspec_words(msg)) from exc
     for name, item in cfg.items.items():
         if not name.strip():
-            raise ProfileError(file, "products.items", "product names as the exports write them (found \"\")")
+            raise ProfileError(file, "products.items", N_("product names as the exports write them (found \"\")"))
         if getattr(item, cfg.counted_field) is None:
             raise ProfileError(file, f"products.items.{name}.{cfg.counted_field}",
-                               f"the number of parts per {cfg.counted_unit} (counted_unit = \"{cfg.counted_unit}\": "
-                               "the dispatch camera counts these)")
+                               N_("the number of parts per {counted_unit} (counted_unit = \"{counted_unit}\": the "
+                                  "dispatch camera counts these)"), counted_unit=cfg.counted_unit)
     return cfg
 
 

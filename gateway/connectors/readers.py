@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.i18n import N_
+from gateway.user_error import UserError
+
 
 @dataclass
 class SourceRow:
@@ -38,7 +41,7 @@ class Source:
     encoding: str | None = None
 
 
-class SourceError(ValueError):
+class SourceError(UserError, ValueError):
     """The whole source is unusable (unreadable, undecodable, no header)."""
 
 
@@ -180,7 +183,7 @@ class CsvRows:
             buf.clear()
             if not header_seen:
                 if error is not None:
-                    raise SourceError(f"{self.path.name}: header {error}")
+                    raise SourceError(N_("{name}: header {error}"), name=self.path.name, error=error)
                 if reader.line_num >= self.header_row:
                     header_seen = True
                     self.columns = [norm_header(h) for h in rec]
@@ -228,7 +231,7 @@ def read_csv(path: Path, encoding: str = "auto", delimiter: str = ",", header_ro
     scan = _scan(path, encoding)
     rows = CsvRows(path, scan, delimiter, header_row)
     if rows.columns is None:
-        raise SourceError("no header row")
+        raise SourceError(N_("no header row"))
     return Source(path.name, scan.content_hash, rows, list(rows.columns), scan.encoding)
 
 
@@ -255,10 +258,11 @@ class ExcelRows:
         try:
             wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises several types for a damaged file
-            raise SourceError(f"not a readable .xlsx workbook ({exc})") from exc
+            raise SourceError(N_("not a readable .xlsx workbook ({error})"), error=exc) from exc
         try:
             if self.sheet is not None and self.sheet not in wb.sheetnames:
-                raise SourceError(f"no sheet {self.sheet!r} (sheets: {wb.sheetnames})")
+                raise SourceError(N_("no sheet {sheet} (sheets: {sheetnames})"),
+                                  sheet=f'{self.sheet!r}', sheetnames=wb.sheetnames)
             ws = wb[self.sheet] if self.sheet else wb.active
             header: list[str] | None = None
             for idx, row in enumerate(ws.iter_rows(values_only=True), start=1):
@@ -284,7 +288,7 @@ class ExcelRows:
 def read_excel(path: Path, sheet: str | None = None, header_row: int = 1) -> Source:
     rows = ExcelRows(path, sheet, header_row)
     if rows.columns is None:
-        raise SourceError("no header row")
+        raise SourceError(N_("no header row"))
     return Source(path.name, _file_hash(path), rows, list(rows.columns), "xlsx")
 
 
@@ -303,7 +307,7 @@ def sql_engine_url(url: str) -> str:
         return url
     db = u.database or ""
     if not db or db == ":memory:":
-        raise SourceError("a SQLite connector needs a database file")
+        raise SourceError(N_("a SQLite connector needs a database file"))
     if db.startswith("file:"):
         return url if "mode=ro" in db else url + ("&" if "?" in db else "?") + "mode=ro"
     return f"sqlite:///file:{Path(db).resolve()}?mode=ro&uri=true"
@@ -330,10 +334,11 @@ def read_sql(url: str, query: str, name: str) -> Source:
     except SourceError:
         raise
     except ModuleNotFoundError as exc:
-        raise SourceError(f"no database driver for this URL ({exc}); the erp extra installs "
-                          "postgresql+psycopg:// and mysql+pymysql://") from exc
+        raise SourceError(N_("no database driver for this URL ({error}); the erp extra installs "
+                             "postgresql+psycopg:// and mysql+pymysql://"), error=exc) from exc
     except Exception as exc:  # ArgumentError for an unparsable URL, NoSuchModuleError for an unknown dialect
-        raise SourceError(f"unusable database URL: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+        raise SourceError(N_("unusable database URL: {type}: {value}"),
+                          type=type(exc).__name__, value=str(exc).splitlines()[0][:300]) from exc
     backend = engine.dialect.name
     try:
         with engine.connect() as conn:
@@ -351,7 +356,8 @@ def read_sql(url: str, query: str, name: str) -> Source:
     except SourceError:
         raise
     except Exception as exc:  # SQLAlchemy/DBAPI errors: report, do not crash the gateway
-        raise SourceError(f"query failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+        raise SourceError(N_("query failed: {type}: {value}"),
+                          type=type(exc).__name__, value=str(exc).splitlines()[0][:300]) from exc
     finally:
         engine.dispose()
     h = hashlib.sha256(json.dumps([columns, rows], default=str, ensure_ascii=False).encode()).hexdigest()

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.i18n import N_
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 from gateway.store import consent as consent_db
 from gateway.store import indicators as indicators_db
 
@@ -37,8 +38,9 @@ def check_categories(categories: list[str] | frozenset[str], file: str, key: str
     (or "*"): a misspelt ``enrgy`` would otherwise hold or release nothing while saying it did."""
     unknown = sorted(c for c in categories if c != ALL and c not in KNOWN_CATEGORIES)
     if unknown:
-        raise ProfileError(file, key, f"categories from {list(KNOWN_CATEGORIES)} or \"*\" (found unknown "
-                                      f"{', '.join(repr(c) for c in unknown)})")
+        raise ProfileError(file, key, N_("categories from {KNOWN_CATEGORIES} or \"*\" (found unknown {value})"),
+                                      KNOWN_CATEGORIES=list(KNOWN_CATEGORIES),
+                                      value=", ".join(repr(c) for c in unknown))
 
 
 class Grant(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -86,7 +88,8 @@ def to_epoch(value: Any, file: str, key: str) -> float | None:
             pass
         else:
             return to_epoch(dt, file, key)
-    raise ProfileError(file, key, f"a date or date-time such as 2027-06-30T00:00:00Z (found {value!r})")
+    raise ProfileError(file, key, N_("a date or date-time such as 2027-06-30T00:00:00Z (found {value})"),
+                                  value=f'{value!r}')
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,8 @@ def agreement_sha256(name: str | None, state_dir: str | Path | None, file: str, 
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
-        raise ProfileError(file, key, f"a readable signed agreement file ({path}: {exc.strerror})") from exc
+        raise ProfileError(file, key, N_("a readable signed agreement file ({path}: {strerror})"),
+                                      path=path, strerror=exc.strerror) from exc
 
 
 def _grants_from(cfg: list[Grant], file: str, origin: str, key: str, section: ConsentCfg | None = None,
@@ -157,7 +161,7 @@ def _grants_from(cfg: list[Grant], file: str, origin: str, key: str, section: Co
     out = []
     for i, g in enumerate(cfg):
         if not g.categories:
-            raise ProfileError(file, f"{key}[{i}].categories", "at least one category (or \"*\")")
+            raise ProfileError(file, f"{key}[{i}].categories", N_("at least one category (or \"*\")"))
         check_categories(g.categories, file, f"{key}[{i}].categories")
         if g.agreement:
             digest = agreement_sha256(g.agreement, state_dir, file, f"{key}[{i}].agreement")
@@ -177,7 +181,7 @@ def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
         cfg = msgspec.convert(section, ConsentCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"consent.{k}", msg) from exc
+        raise ProfileError(file, f"consent.{k}", msgspec_words(msg)) from exc
     cfg.agreement_sha256 = agreement_sha256(cfg.agreement, state_dir, file, "consent.agreement")
     grants = _grants_from(cfg.grants, file, "profile", "consent.grants", cfg, state_dir)
     if cfg.file:
@@ -187,14 +191,15 @@ def load_consent(section: dict[str, Any], state_dir: str | Path | None = None,
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ProfileError(path, "(file)", f"a readable consent file ({exc.strerror})") from exc
+            raise ProfileError(path, "(file)", N_("a readable consent file ({strerror})"),
+                                               strerror=exc.strerror) from exc
         except tomllib.TOMLDecodeError as exc:
-            raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from exc
+            raise ProfileError(path, "(syntax)", N_("valid TOML ({error})"), error=exc) from exc
         try:
             extra = msgspec.convert(data.get("grants", []), list[Grant], strict=False)
         except msgspec.ValidationError as exc:
             k, msg = _split_msgspec_error(exc)
-            raise ProfileError(path, f"grants{k}", msg) from exc
+            raise ProfileError(path, f"grants{k}", msgspec_words(msg)) from exc
         grants += _grants_from(extra, str(path), "file", "grants", cfg, state_dir)
     return cfg, grants
 

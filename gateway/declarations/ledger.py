@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from gateway.declarations.model import Declaration, DeclarationError, iso
+from gateway.i18n import N_
 from gateway.store import ledgers as ledgers_db
 
 if TYPE_CHECKING:
@@ -47,10 +48,12 @@ def withdraw(store: Store, declaration_id: int, *, note: str = "", note_token: s
         if ext_id is not None and (known := ledgers_db.declaration_by_ext_id_in_tx(store, ext_id)) is not None:
             return known
         if ledgers_db.declaration_action_in_tx(store, declaration_id) != "declare":
-            raise DeclarationError("id", f"the id of a declaration on this gateway (no declaration #{declaration_id}; "
-                                         "see `edgeproof declare list`)")
+            raise DeclarationError("id", N_("the id of a declaration on this gateway (no declaration "
+                                            "#{declaration_id}; see `edgeproof declare list`)"),
+                                   declaration_id=declaration_id)
         if ledgers_db.is_withdrawn_in_tx(store, declaration_id):
-            raise DeclarationError("id", f"a declaration not yet withdrawn (#{declaration_id} was withdrawn already)")
+            raise DeclarationError("id", N_("a declaration not yet withdrawn (#{declaration_id} was withdrawn "
+                                            "already)"), declaration_id=declaration_id)
         return ledgers_db.add_withdrawal_in_tx(store, withdraws=declaration_id, note=note, note_token=note_token,
                                                declared_at=at, source=source, ext_id=ext_id)
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from gateway.i18n import N_
+from gateway.user_error import Part, UserError, english
 
 KINDS = ("planned_downtime", "maintenance", "stocktake", "holiday")
 # Longer than a quarter is not an event but a state of the business (a plant that closed):
@@ -24,12 +28,15 @@ ASSET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 EARLIEST, LATEST = 946684800.0, 4102444800.0
 
 
-class DeclarationError(ValueError):
+class DeclarationError(UserError, ValueError):
     """A declaration that cannot be accepted; names the field and what was expected."""
 
-    def __init__(self, key: str, message: str) -> None:
-        self.key, self.message = key, message
-        super().__init__(f"{key}: {message}")
+    def __init__(self, key: str, message: str, /, **params: Any) -> None:
+        # ``message`` an N_ template, its values as keywords: ``message`` stays English, ``detail`` is what
+        # gateway.i18n.render translates (the CLI names the option itself).
+        self.key, self.message = key, english(message, params)
+        self.detail = Part(message, params)
+        UserError.__init__(self, N_("{key}: {message}"), key=key, message=self.detail)
 
 
 @dataclass(frozen=True)
@@ -50,19 +57,21 @@ def parse_time(text: str, key: str, tz: tzinfo = UTC) -> float:
     the zone would be a guess, and a declaration eight hours off covers the wrong shift."""
     raw = (text or "").strip()
     if not raw:
-        raise DeclarationError(key, "a time such as 2026-10-01T00:00:00+08:00 (found nothing)")
+        raise DeclarationError(key, N_("a time such as 2026-10-01T00:00:00+08:00 (found nothing)"))
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             dt = datetime.fromisoformat(raw).replace(tzinfo=tz)
         else:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise DeclarationError(key, f"an ISO 8601 time such as 2026-10-01T00:00:00+08:00 (found {raw!r})") from None
+        raise DeclarationError(key, N_("an ISO 8601 time such as 2026-10-01T00:00:00+08:00 (found {raw})"),
+                                    raw=f'{raw!r}') from None
     if dt.tzinfo is None:
-        raise DeclarationError(key, f"a time with a UTC offset, e.g. {raw}+08:00 or {raw}Z (found {raw!r})")
+        raise DeclarationError(key, N_("a time with a UTC offset, e.g. {raw}+08:00 or {raw}Z (found {raw2})"),
+                                    raw=raw, raw2=f'{raw!r}')
     ts = dt.timestamp()
     if not EARLIEST <= ts < LATEST:
-        raise DeclarationError(key, f"a time between 2000 and 2100 (found {raw!r})")
+        raise DeclarationError(key, N_("a time between 2000 and 2100 (found {raw})"), raw=f'{raw!r}')
     return ts
 
 
@@ -73,23 +82,27 @@ def parse_assets(text: str | None) -> tuple[str, ...]:
     names = sorted({a.strip() for a in text.split(",") if a.strip()})
     for a in names:
         if not ASSET_RE.match(a):
-            raise DeclarationError("assets", f"asset names matching {ASSET_RE.pattern} (found {a!r})")
+            raise DeclarationError("assets", N_("asset names matching {pattern} (found {a})"),
+                                             pattern=ASSET_RE.pattern, a=f'{a!r}')
     if len(names) > MAX_ASSETS:
-        raise DeclarationError("assets", f"at most {MAX_ASSETS} assets (found {len(names)})")
+        raise DeclarationError("assets", N_("at most {MAX_ASSETS} assets (found {n_names})"),
+                                         MAX_ASSETS=MAX_ASSETS, n_names=len(names))
     return tuple(names)
 
 
 def validate(kind: str, start: float, end: float, assets: tuple[str, ...] = (), note: str = "") -> Declaration:
     """A Declaration, or DeclarationError naming the field at fault."""
     if kind not in KINDS:
-        raise DeclarationError("kind", f"one of {', '.join(KINDS)} (found {kind!r})")
+        raise DeclarationError("kind", N_("one of {value} (found {kind})"), value=', '.join(KINDS), kind=f'{kind!r}')
     if not end > start:
-        raise DeclarationError("to", f"a time after from ({_iso(start)}; found {_iso(end)})")
+        raise DeclarationError("to", N_("a time after from ({value}; found {value2})"),
+                                     value=_iso(start), value2=_iso(end))
     if end - start > MAX_DAYS * 86400:
-        raise DeclarationError("to", f"at most {MAX_DAYS} days after from (found {(end - start) / 86400:.1f} days); "
-                                     "declare a longer closure in parts, or tell the bank directly")
+        raise DeclarationError("to", N_("at most {MAX_DAYS} days after from (found {value} days); declare a longer "
+                                        "closure in parts, or tell the bank directly"),
+                                     MAX_DAYS=MAX_DAYS, value=f'{(end - start) / 86400:.1f}')
     if "\x00" in note or len(note) > MAX_NOTE:
-        raise DeclarationError("note", f"text of at most {MAX_NOTE} characters without NUL")
+        raise DeclarationError("note", N_("text of at most {MAX_NOTE} characters without NUL"), MAX_NOTE=MAX_NOTE)
     return Declaration(kind, float(start), float(end), tuple(assets), note)
 
 

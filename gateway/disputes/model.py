@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
+
+from gateway.i18n import N_
+from gateway.user_error import Part, UserError, english
 
 ACTIONS = ("contest", "explain")
 REASONS = ("maintenance", "stocktake", "holiday", "other")
@@ -20,12 +24,15 @@ MAX_NOTE = 500
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class DisputeError(ValueError):
+class DisputeError(UserError, ValueError):
     """A dispute that cannot be accepted; names the field and what was expected."""
 
-    def __init__(self, key: str, message: str) -> None:
-        self.key, self.message = key, message
-        super().__init__(f"{key}: {message}")
+    def __init__(self, key: str, message: str, /, **params: Any) -> None:
+        # ``message`` an N_ template, its values as keywords: ``message`` stays English, ``detail`` is what
+        # gateway.i18n.render translates (the CLI names the option itself).
+        self.key, self.message = key, english(message, params)
+        self.detail = Part(message, params)
+        UserError.__init__(self, N_("{key}: {message}"), key=key, message=self.detail)
 
 
 @dataclass(frozen=True)
@@ -40,9 +47,10 @@ class Dispute:
 def check_note(note: str, required: bool = False) -> str:
     note = (note or "").strip()
     if "\x00" in note or len(note) > MAX_NOTE:
-        raise DisputeError("note", f"text of at most {MAX_NOTE} characters without NUL (found {len(note)})")
+        raise DisputeError("note", N_("text of at most {MAX_NOTE} characters without NUL (found {n_note})"),
+                                   MAX_NOTE=MAX_NOTE, n_note=len(note))
     if required and not note:
-        raise DisputeError("note", "a few words for the bank saying why (found nothing)")
+        raise DisputeError("note", N_("a few words for the bank saying why (found nothing)"))
     return note
 
 
@@ -50,16 +58,18 @@ def validate(action: str, finding: str, reason: str | None = None, note: str = "
              finding_id: int | None = None) -> Dispute:
     """A Dispute, or DisputeError naming the field at fault."""
     if action not in ACTIONS:
-        raise DisputeError("action", f"one of {', '.join(ACTIONS)} (found {action!r})")
+        raise DisputeError("action", N_("one of {value} (found {action})"),
+                                     value=', '.join(ACTIONS), action=f'{action!r}')
     finding = (finding or "").strip().lower()
     if not HASH_RE.match(finding):
-        raise DisputeError("finding", "the finding's hash: 64 hex characters, as the status page and the bank's "
-                                      f"findings feed show it (found {finding[:80]!r})")
+        raise DisputeError("finding", N_("the finding's hash: 64 hex characters, as the status page and the bank's "
+                                         "findings feed show it (found {finding})"), finding=f'{finding[:80]!r}')
     if action == "explain":
         if reason not in REASONS:
-            raise DisputeError("reason", f"one of {', '.join(REASONS)} (found {reason!r})")
+            raise DisputeError("reason", N_("one of {value} (found {reason})"),
+                                         value=', '.join(REASONS), reason=f'{reason!r}')
     elif reason is not None:
-        raise DisputeError("reason", "no reason: a contest says why in its note (reasons are for explain)")
+        raise DisputeError("reason", N_("no reason: a contest says why in its note (reasons are for explain)"))
     if finding_id is not None and (isinstance(finding_id, bool) or not 1 <= finding_id < 2**63):
-        raise DisputeError("finding_id", f"a positive integer (found {finding_id!r})")
+        raise DisputeError("finding_id", N_("a positive integer (found {finding_id})"), finding_id=f'{finding_id!r}')
     return Dispute(action, finding, reason, check_note(note, required=action == "contest"), finding_id)

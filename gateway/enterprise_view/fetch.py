@@ -18,38 +18,40 @@ from typing import Any
 
 from gateway import wire
 from gateway.enterprise_view import store
+from gateway.i18n import N_
 from gateway.identity import Identity
+from gateway.user_error import UserError
 from gateway.wire import request as wire_request
 
 PATH = "/v1/enterprise/view"
 
 
-class ViewError(RuntimeError):
+class ViewError(UserError, RuntimeError):
     """The view could not be fetched or did not verify; the message says which and why."""
 
 
 def receiver_url(identity: Identity, profile_url: str | None = None) -> str:
     url = profile_url or (identity.enrollment or {}).get("receiver_url")
     if not url:
-        raise ViewError("not enrolled with a receiver: run `edgeproof enroll` first")
+        raise ViewError(N_("not enrolled with a receiver: run `edgeproof enroll` first"))
     return str(url).rstrip("/")
 
 
 def verify_view(page: Any, receiver_pk: bytes, identity: Identity, nonce: str) -> dict[str, Any]:
     """The page when it is the receiver's signed answer to this request; else ViewError."""
     if not isinstance(page, dict) or not isinstance(page.get("page_signature"), dict):
-        raise ViewError("the receiver's answer is not a signed page")
+        raise ViewError(N_("the receiver's answer is not a signed page"))
     try:
         signed = wire.verify_report(page["page_signature"], receiver_pk)
     except (wire.WireError, KeyError, ValueError) as exc:
-        raise ViewError(f"the receiver's signature on the view does not verify: {exc}") from None
+        raise ViewError(N_("the receiver's signature on the view does not verify: {error}"), error=exc) from None
     if wire.canonical_json(signed) != wire.canonical_json({k: v for k, v in page.items() if k != "page_signature"}):
-        raise ViewError("the view differs from what the receiver signed")
+        raise ViewError(N_("the view differs from what the receiver signed"))
     want = {"kind": "enterprise_view", "enterprise_id": identity.enterprise_id, "gateway_id": identity.gateway_id,
             "request_nonce": nonce}
     wrong = [k for k, v in want.items() if page.get(k) != v]
     if wrong:
-        raise ViewError(f"the view is not the answer to this request (differs in {', '.join(wrong)})")
+        raise ViewError(N_("the view is not the answer to this request (differs in {value})"), value=', '.join(wrong))
     return page
 
 
@@ -58,10 +60,10 @@ def fetch(state_dir: Path, identity: Identity, url: str | None = None, timeout_s
     """Fetch, verify and save the view; returns the saved document ``{"fetched_at", "receiver", "view"}``."""
     enrollment = identity.enrollment or {}
     if identity.enterprise_id is None:
-        raise ViewError("not enrolled with a receiver: run `edgeproof enroll` first")
+        raise ViewError(N_("not enrolled with a receiver: run `edgeproof enroll` first"))
     pin = enrollment.get("receiver_public_key")
     if not isinstance(pin, str):
-        raise ViewError("enrollment.json holds no receiver key to check the view with (enroll again)")
+        raise ViewError(N_("enrollment.json holds no receiver key to check the view with (enroll again)"))
     base = receiver_url(identity, url)
     stmt = wire_request.request_statement(identity.gateway_id, identity.kid, identity.enterprise_id, "GET", PATH,
                                           time.time() if now is None else now)
@@ -75,10 +77,11 @@ def fetch(state_dir: Path, identity: Identity, url: str | None = None, timeout_s
             detail = json.loads(exc.read(65536))
         except ValueError:
             detail = {}
-        raise ViewError(f"the receiver refused: {detail.get('code', exc.code)}: {detail.get('message', '')}"
+        raise ViewError(N_("the receiver refused: {value}: {value2}"),
+                        value=detail.get('code', exc.code), value2=detail.get('message', '')
                         ) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ViewError(f"cannot reach the receiver at {base}: {exc}") from None
+        raise ViewError(N_("cannot reach the receiver at {base}: {error}"), base=base, error=exc) from None
     view = verify_view(page, wire.unb64(pin, "receiver_public_key"), identity, stmt["nonce"])
     doc = {"fetched_at": wire.format_time(time.time()), "receiver": base, "view": view}
     store.save(state_dir, doc)

@@ -31,12 +31,13 @@ from typing import Annotated, Any
 
 import msgspec
 
+from gateway.i18n import N_
 from gateway.indicators.base import Indicator, IndicatorValue, WindowContext
 from gateway.indicators.counters import time_weighted, window_counter
 from gateway.indicators.intervals import max_gap, observed, state_intervals, total
 from gateway.indicators.load_steps import Step, StepParams, Transient, detect, lookback_s, noise_sd, threshold_kg
 from gateway.indicators.registry import register
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 
 class Pledge(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,14 +86,14 @@ def load_collateral_cfg(section: dict[str, Any], file: str = "(profile)") -> Col
         cfg = msgspec.convert(section, CollateralCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"collateral.{k}", msg) from exc
+        raise ProfileError(file, f"collateral.{k}", msgspec_words(msg)) from exc
     for room, ranges in cfg.storage.items():
         for q, (lo, hi) in ranges.items():
             if q not in ("temp_c", "rh_pct", "pressure_hpa"):
-                raise ProfileError(file, f"collateral.storage.{room}.{q}", "one of temp_c, rh_pct, pressure_hpa")
+                raise ProfileError(file, f"collateral.storage.{room}.{q}", N_("one of temp_c, rh_pct, pressure_hpa"))
             if lo >= hi:
-                raise ProfileError(file, f"collateral.storage.{room}.{q}", f"[low, high] with low < high "
-                                                                           f"(found [{lo}, {hi}])")
+                raise ProfileError(file, f"collateral.storage.{room}.{q}", N_("[low, high] with low < high (found "
+                                                                              "[{lo}, {hi}])"), lo=lo, hi=hi)
     return cfg
 
 
@@ -101,7 +102,8 @@ def load_collateral(section: dict[str, Any], file: str = "(profile)") -> dict[st
     out: dict[str, Pledge] = {}
     for i, p in enumerate(cfg.pledges):
         if p.asset in out:
-            raise ProfileError(file, f"collateral.pledges[{i}].asset", f"one pledge per asset ({p.asset!r} twice)")
+            raise ProfileError(file, f"collateral.pledges[{i}].asset", N_("one pledge per asset ({asset} twice)"),
+                                                                       asset=f'{p.asset!r}')
         out[p.asset] = p
     return out
 

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.i18n import N_
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -49,21 +50,23 @@ def load_shifts(section: dict[str, Any], site_tz: str = "UTC", file: str = "(pro
         cfg = msgspec.convert(section, ShiftsCfg, strict=False)
     except msgspec.ValidationError as exc:
         k, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"shifts.{k}", msg) from exc
+        raise ProfileError(file, f"shifts.{k}", msgspec_words(msg)) from exc
     for i, s in enumerate(cfg.shift):
         bad = [d for d in s.days if d not in DAYS]
         if bad:
-            raise ProfileError(file, f"shifts.shift[{i}].days", f"days among {list(DAYS)} (found {bad})")
+            raise ProfileError(file, f"shifts.shift[{i}].days", N_("days among {DAYS} (found {bad})"),
+                                                                DAYS=list(DAYS), bad=bad)
         if s.start == s.end:
-            raise ProfileError(file, f"shifts.shift[{i}].end", "an end different from the start")
+            raise ProfileError(file, f"shifts.shift[{i}].end", N_("an end different from the start"))
     try:
         tz = ZoneInfo(cfg.timezone or site_tz)
     except Exception as exc:  # ZoneInfoNotFoundError, ValueError
-        raise ProfileError(file, "shifts.timezone", f"an IANA time zone such as Asia/Shanghai ({exc})") from exc
+        raise ProfileError(file, "shifts.timezone", N_("an IANA time zone such as Asia/Shanghai ({error})"),
+                                                    error=exc) from exc
     try:
         hol = {date.fromisoformat(h) for h in cfg.holidays}
     except ValueError as exc:
-        raise ProfileError(file, "shifts.holidays", f"dates as YYYY-MM-DD ({exc})") from exc
+        raise ProfileError(file, "shifts.holidays", N_("dates as YYYY-MM-DD ({error})"), error=exc) from exc
     return cfg, tz, hol
 
 

@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from gateway.profile.load import ProfileError, _split_msgspec_error
+from gateway.i18n import N_
+from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
 
 DEFAULT_AMOUNT_BUCKETS = [0.0, 10_000.0, 50_000.0, 100_000.0, 500_000.0, 1_000_000.0, 5_000_000.0, 20_000_000.0]
 
@@ -42,10 +43,10 @@ def load_privacy(section: dict[str, Any], file: str = "(profile)") -> PrivacyCfg
         cfg = msgspec.convert(section, PrivacyCfg, strict=False)
     except msgspec.ValidationError as exc:
         key, msg = _split_msgspec_error(exc)
-        raise ProfileError(file, f"privacy.{key}", msg) from exc
+        raise ProfileError(file, f"privacy.{key}", msgspec_words(msg)) from exc
     b = cfg.amount_buckets
     if any(y <= x for x, y in zip(b, b[1:], strict=False)):
-        raise ProfileError(file, "privacy.amount_buckets", f"strictly increasing bounds (found {b})")
+        raise ProfileError(file, "privacy.amount_buckets", N_("strictly increasing bounds (found {b})"), b=b)
     return cfg
 
 

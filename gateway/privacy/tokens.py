@@ -16,12 +16,15 @@ import secrets
 import unicodedata
 from pathlib import Path
 
+from gateway.i18n import N_
+from gateway.user_error import UserError
+
 KEY_FILE = "privacy.key"
 TOKEN_HEX = 16  # 64 bits: collisions are negligible among one site's few thousand names
 _SPACES = re.compile(r"\s+")
 
 
-class TokenKeyError(RuntimeError):
+class TokenKeyError(UserError, RuntimeError):
     pass
 
 
@@ -38,7 +41,7 @@ class Tokeniser:
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:
-            raise TokenKeyError("the tokenisation key must be at least 32 bytes")
+            raise TokenKeyError(N_("the tokenisation key must be at least 32 bytes"))
         self._key = key
 
     def __repr__(self) -> str:  # the key must never reach a log line
@@ -65,8 +68,8 @@ def adopt_key(source: str | Path, state_dir: str | Path, file_name: str = KEY_FI
     except FileExistsError:
         if dst.read_bytes() == key:
             return False
-        raise TokenKeyError(f"{dst} already holds another token key (its tokens are in this identity's chain): "
-                            "adopt the live key only into a new replay identity") from None
+        raise TokenKeyError(N_("{dst} already holds another token key (its tokens are in this identity's chain): "
+                               "adopt the live key only into a new replay identity"), dst=dst) from None
     _write_new(fd, key)
     return True
 
@@ -93,10 +96,11 @@ def _read_key(path: Path) -> bytes:
     """A token key file as the site's or the live gateway's: private to its owner, 32 bytes or more."""
     st = path.stat()
     if st.st_mode & 0o077:
-        raise TokenKeyError(f"{path} is readable by others (mode {oct(st.st_mode & 0o777)}); run chmod 600 on it")
+        raise TokenKeyError(N_("{path} is readable by others (mode {value}); run chmod 600 on it"),
+                            path=path, value=oct(st.st_mode & 0o777))
     key = path.read_bytes()
     if len(key) < 32:
-        raise TokenKeyError(f"{path} is shorter than 32 bytes: not a token key")
+        raise TokenKeyError(N_("{path} is shorter than 32 bytes: not a token key"), path=path)
     return key
 
 

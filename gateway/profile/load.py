@@ -13,21 +13,18 @@ from typing import Any
 
 import msgspec
 
+from gateway.i18n import N_
 from gateway.profile.schema import Device, Model, Profile
+from gateway.user_error import KeyedError, Part
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "hardware_profiles"
 DRIVERS_DIR = Path(__file__).resolve().parent.parent.parent / "drivers"
 DEFAULT_PROFILE = "sim-factory"
 
 
-class ProfileError(ValueError):
-    """A profile that cannot be used. The message is for an installer: file, key, expectation."""
-
-    def __init__(self, file: str | Path, key: str, expected: str) -> None:
-        self.file = str(file)
-        self.key = key
-        self.expected = expected
-        super().__init__(f"{self.file}: {key}: {expected}")
+class ProfileError(KeyedError, ValueError):
+    """A profile that cannot be used. The message is for an installer: file, key, expectation
+    (``expected`` an ``N_`` template, its values as keywords: translated where shown, gateway.user_error)."""
 
 
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
@@ -57,7 +54,8 @@ def resolve_profile_path(name_or_path: str | Path | None) -> Path:
     if candidate.exists():
         return candidate
     shipped = sorted(x.stem for x in PROFILE_DIR.glob("*.toml"))
-    raise ProfileError(name_or_path, "(profile)", f"no such file, and not a shipped profile {shipped}")
+    raise ProfileError(name_or_path, "(profile)", N_("no such file, and not a shipped profile {shipped}"),
+                                                  shipped=shipped)
 
 
 def find_model_file(name: str) -> Path | None:
@@ -74,24 +72,26 @@ def _decode(path: Path, typ: type) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ProfileError(path, "(file)", f"a readable TOML file ({exc.strerror})") from exc
+        raise ProfileError(path, "(file)", N_("a readable TOML file ({strerror})"), strerror=exc.strerror) from exc
     try:
         # utf-8-sig: a profile saved by Notepad starts with a byte-order mark, which is not
         # TOML but says nothing about the content; drop it rather than report "line 1, column 1".
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise ProfileError(path, "(file)", "UTF-8 text") from exc
+        raise ProfileError(path, "(file)", N_("UTF-8 text")) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from exc
+        raise ProfileError(path, "(syntax)", N_("valid TOML ({error})"), error=exc) from exc
     except RecursionError as exc:
-        raise ProfileError(path, "(syntax)", f"tables and arrays nested at most {MAX_DEPTH} deep") from exc
+        raise ProfileError(path, "(syntax)", N_("tables and arrays nested at most {MAX_DEPTH} deep"),
+                                             MAX_DEPTH=MAX_DEPTH) from exc
     check_plain_values(data, path)
     try:
         return msgspec.convert(data, typ, strict=True)
     except msgspec.ValidationError as exc:
         key, msg = _split_msgspec_error(exc)
         key = _name_dict_key(data, typ, key, str(exc))
-        raise ProfileError(path, key, _explain(msg, key, data)) from exc
+        template, params = _explain(msg, key, data)
+        raise ProfileError(path, key, template, **params) from exc
 
 
 MAX_DEPTH = 16
@@ -105,9 +105,10 @@ def check_plain_values(data: Any, path: Path | str) -> None:
     while todo:
         key, value, depth = todo.pop()
         if depth > MAX_DEPTH:
-            raise ProfileError(path, key or "(top level)", f"tables and arrays nested at most {MAX_DEPTH} deep")
+            raise ProfileError(path, key or "(top level)", N_("tables and arrays nested at most {MAX_DEPTH} deep"),
+                                                           MAX_DEPTH=MAX_DEPTH)
         if isinstance(value, float) and not math.isfinite(value):
-            raise ProfileError(path, key, f"a finite number (found {value!r})")
+            raise ProfileError(path, key, N_("a finite number (found {value})"), value=f'{value!r}')
         if isinstance(value, dict):
             todo.extend((f"{key}.{k}" if key else str(k), v, depth + 1) for k, v in value.items())
         elif isinstance(value, list):
@@ -138,20 +139,50 @@ def _name_dict_key(data: dict[str, Any], typ: type, key: str, error: str) -> str
 
 
 _PATTERN_WORDS = {
-    r"^0*[1-9][0-9]{0,5}(s|m|h|d)$": "a duration such as '30s', '15m', '1h' or '1d' (not zero)",
-    r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$": "a name of letters, digits, '_', '.' or '-' (at most 64)",
-    r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$": "a dotted meaning such as 'energy.total_kwh'",
+    r"^0*[1-9][0-9]{0,5}(s|m|h|d)$": N_("a duration such as '30s', '15m', '1h' or '1d' (not zero)"),
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$": N_("a name of letters, digits, '_', '.' or '-' (at most 64)"),
+    r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$": N_("a dotted meaning such as 'energy.total_kwh'"),
 }
+# msgspec's own sentences, as templates: the English stays msgspec's wording, a reader of another language
+# gets it translated (gateway.user_error). A sentence not listed here is shown as msgspec wrote it.
+_MSGSPEC = (
+    (re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$"), N_("Expected `{want}`, got `{got}`")),
+    (re.compile(r"^Expected `(?P<want>[^`]+)` of length (?P<op>[<>]=?) (?P<bound>\S+)$"),
+     N_("Expected `{want}` of length {op} {bound}")),
+    (re.compile(r"^Expected `(?P<want>[^`]+)` (?P<op>[<>]=?) (?P<bound>\S+)$"), N_("Expected `{want}` {op} {bound}")),
+    (re.compile(r"^Object missing required field `(?P<field>[^`]+)`$"), N_("Object missing required field `{field}`")),
+    (re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$"), N_("Object contains unknown field `{field}`")),
+    (re.compile(r"^Invalid enum value (?P<value>.+)$"), N_("Invalid enum value {value}")),
+    (re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$"), N_("Expected {words}")),
+)
 
 
-def _explain(msg: str, key: str, data: dict[str, Any]) -> str:
-    """msgspec says what was wrong; say it in an installer's words and add what was found."""
-    for pattern, words in _PATTERN_WORDS.items():
-        msg = msg.replace(f"`str` matching regex '{pattern}'", words)
+def msgspec_words(msg: str) -> Part:
+    """msgspec's sentence as a marked message (its values kept), for a ProfileError's expectation."""
+    template, params = _explain(msg, "", {})
+    return Part(template, params)
+
+
+def _explain(msg: str, key: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """msgspec says what was wrong; say it in an installer's words and add what was found.
+    Returns a template and its values (ProfileError's expectation)."""
+    template, params = N_("{error}"), {"error": msg}
+    for rx, words in _MSGSPEC:
+        m = rx.match(msg)
+        if m is None:
+            continue
+        template, params = words, m.groupdict()
+        if "pattern" in params:
+            pattern = params.pop("pattern")
+            if pattern not in _PATTERN_WORDS:
+                template, params = N_("{error}"), {"error": msg}
+            else:
+                params["words"] = Part(_PATTERN_WORDS[pattern], {})
+        break
     found = _lookup(data, key)
     if found is not _MISSING and "unknown field" not in msg and "missing" not in msg:
-        return f"{msg} (found {found!r})"
-    return msg
+        return N_("{explanation} (found {found})"), {"explanation": Part(template, params), "found": repr(found)}
+    return template, params
 
 
 _MISSING = object()
@@ -188,8 +219,8 @@ def resolve_model(profile: Profile, device: Device, path: Path | str = "(profile
     file = find_model_file(device.model)
     if file is None:
         raise ProfileError(path, f"devices.{device.name}.model",
-                           f"a model under [models.{device.model}] or a shipped register map "
-                           f"(drivers/*/maps/{device.model}.toml); none found")
+                           N_("a model under [models.{model}] or a shipped register map "
+                              "(drivers/*/maps/{model}.toml); none found"), model=device.model)
     return load_model_file(file)
 
 
@@ -197,24 +228,27 @@ def _check_references(path: Path, profile: Profile) -> None:
     names: set[str] = set()
     buses = {b.name: b for b in profile.buses}
     if len(buses) != len(profile.buses):
-        raise ProfileError(path, "buses", "unique bus names")
+        raise ProfileError(path, "buses", N_("unique bus names"))
     provided: dict[tuple[str, str], str] = {}
     bus_loads: dict[str, list[tuple[int, str, float, float]]] = {}
     for i, dev in enumerate(profile.devices):
         where = f"devices[{i}]"
         if dev.name in names:
-            raise ProfileError(path, f"{where}.name", f"a unique device name ({dev.name!r} is used twice)")
+            raise ProfileError(path, f"{where}.name", N_("a unique device name ({name} is used twice)"),
+                                                      name=f'{dev.name!r}')
         names.add(dev.name)
         cav = dev.params.get("cavities")
         if cav is not None and (isinstance(cav, bool) or not isinstance(cav, int) or cav < 1):
             raise ProfileError(path, f"{where}.params.cavities",
-                               f"a whole number of parts per cycle >= 1 (found {cav!r})")
+                               N_("a whole number of parts per cycle >= 1 (found {cav})"), cav=f'{cav!r}')
         role = dev.params.get("role")
         if role is not None and role not in CAMERA_ROLES:
             raise ProfileError(path, f"{where}.params.role",
-                               f"one of {list(CAMERA_ROLES)}: what the camera counts (found {role!r})")
+                               N_("one of {CAMERA_ROLES}: what the camera counts (found {role})"),
+                               CAMERA_ROLES=list(CAMERA_ROLES), role=f'{role!r}')
         if dev.bus is not None and dev.bus not in buses:
-            raise ProfileError(path, f"{where}.bus", f"one of the declared buses {sorted(buses)} (found {dev.bus!r})")
+            raise ProfileError(path, f"{where}.bus", N_("one of the declared buses {buses} (found {bus})"),
+                                                     buses=sorted(buses), bus=f'{dev.bus!r}')
         driver = load_driver_module(dev.driver, path, f"{where}.driver")
         model = resolve_model(profile, dev, path)
         options_type = getattr(driver, "Options", None)
@@ -223,7 +257,7 @@ def _check_references(path: Path, profile: Profile) -> None:
                 msgspec.convert(dev.options, options_type, strict=True)
             except msgspec.ValidationError as exc:
                 key, msg = _split_msgspec_error(exc)
-                raise ProfileError(path, f"{where}.options.{key}", msg) from exc
+                raise ProfileError(path, f"{where}.options.{key}", msgspec_words(msg)) from exc
         check = getattr(driver, "check_device", None)
         if check is not None:
             problem = check(dev, model, buses.get(dev.bus) if dev.bus else None)
@@ -238,14 +272,16 @@ def _check_references(path: Path, profile: Profile) -> None:
         for pname in dev.ranges:
             if point_names is not None and pname not in point_names:
                 raise ProfileError(path, f"{where}.ranges.{pname}",
-                                   f"a point of model {dev.model} {sorted(point_names)}")
+                                   N_("a point of model {model} {point_names}"),
+                                   model=dev.model, point_names=sorted(point_names))
         if model is not None and dev.enabled:
             for p in model.points:
                 k = (dev.asset_name, p.meaning)
                 if k in provided and provided[k] != dev.name:
                     raise ProfileError(path, f"{where}.asset",
-                                       f"one device per meaning per asset: {p.meaning} of asset "
-                                       f"{dev.asset_name!r} already comes from {provided[k]!r}")
+                                       N_("one device per meaning per asset: {meaning} of asset {asset_name} already "
+                                          "comes from {provided}"),
+                                       meaning=p.meaning, asset_name=f'{dev.asset_name!r}', provided=f'{provided[k]!r}')
                 provided[k] = dev.name
     _check_bus_time(path, buses, bus_loads)
 
@@ -268,12 +304,14 @@ def load_driver_module(kind: str, path: Path | str = "(profile)", key: str = "dr
     is imported, not at start."""
     known = known_drivers()
     if kind not in known:
-        raise ProfileError(path, key, f"a known driver {known} (found {kind!r}, not a driver)")
+        raise ProfileError(path, key, N_("a known driver {value} (found {kind}, not a driver)"),
+                           value=known, kind=f"{kind!r}")
     try:
         return importlib.import_module(f"drivers.{kind}")
     except ModuleNotFoundError as exc:
-        raise ProfileError(path, key, f"driver {kind!r} needs the Python package {exc.name!r}: "
-                                      "install the matching extra (pip install 'edgeproof[pi]')") from exc
+        raise ProfileError(path, key, N_("driver {kind} needs the Python package {name}: install the matching "
+                                         "extra (pip install 'edgeproof[pi]')"),
+                           kind=f"{kind!r}", name=f"{exc.name!r}") from exc
 
 
 _DRIVER_LINE = re.compile(r"^DRIVER\b", re.MULTILINE)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.i18n import N_
 from gateway.provision.config import LOCALES, ProvisionFileError, Provisioning, load_provisioning, resolve_profile
 from gateway.provision.state import (
     new_state,
@@ -28,13 +29,14 @@ from gateway.provision.state import (
 )
 from gateway.provision.tokenfile import wipe_token
 from gateway.service.provision_unit import ENVIRONMENT_FILE
+from gateway.user_error import UserError
 from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("edgeproof.provision")
 SERVICE_USER = "edgeproof"
 
 
-class StepFailed(RuntimeError):
+class StepFailed(UserError, RuntimeError):
     """A step that may pass on a later attempt (network, receiver, a device, the clock)."""
 
 
@@ -103,10 +105,12 @@ def step_profile(prov: Provisioning, paths: Paths) -> str:
         prof = validate_profile(staged, paths.state_dir)
     except ProfileError as exc:
         staged.unlink(missing_ok=True)
-        raise ProvisionFileError(prov.path, "profile", f"{src} is not a valid profile: {exc}") from exc
+        raise ProvisionFileError(prov.path, "profile", N_("{src} is not a valid profile: {error}"),
+                                                       src=src, error=exc) from exc
     if prof.site.id != prov.site_id:
         staged.unlink(missing_ok=True)
-        raise ProvisionFileError(prov.path, "site_id", f"could not be set in {src}: it has no [site] id line")
+        raise ProvisionFileError(prov.path, "site_id", N_("could not be set in {src}: it has no [site] id line"),
+                                                       src=src)
     ids = _service_ids()
     if ids is not None:
         os.chown(staged, 0, ids[1])
@@ -139,8 +143,8 @@ def step_enroll(prov: Provisioning, paths: Paths) -> str:
     if ident.enrollment and ident.enrollment.get("receiver_url", "").rstrip("/") == prov.receiver:
         return f"already enrolled for enterprise {ident.enterprise_id} at {prov.receiver}"
     if not prov.token:
-        raise ProvisionFileError(prov.path, "token", "missing; the gateway is not enrolled yet and needs the "
-                                 "one-time token from the receiver's operator")
+        raise ProvisionFileError(prov.path, "token", N_("missing; the gateway is not enrolled yet and needs the "
+                                                        "one-time token from the receiver's operator"))
     try:
         answer = enroll(paths.state_dir, prov.receiver, prov.token)
     except IdentityError as exc:
@@ -152,7 +156,8 @@ def step_token(prov: Provisioning, paths: Paths) -> str:
     try:
         wiped = wipe_token(prov.path)
     except OSError as exc:
-        raise StepFailed(f"cannot rewrite {prov.path} without the token: {exc.strerror or exc}") from exc
+        raise StepFailed(N_("cannot rewrite {path} without the token: {value}"),
+                         path=prov.path, value=exc.strerror or exc) from exc
     return f"removed from {prov.path}" if wiped else f"no token left in {prov.path}"
 
 
@@ -166,9 +171,10 @@ def step_probe(prov: Provisioning, paths: Paths) -> str:
     devices = report["devices"]
     failed = [f"{e['device']} ({e['error']})" for e in devices if not e["ok"]]
     if not devices:
-        raise StepFailed("the profile has no devices to read")
+        raise StepFailed(N_("the profile has no devices to read"))
     if failed:
-        raise StepFailed(f"{len(failed)} of {len(devices)} devices did not answer: {'; '.join(failed)}")
+        raise StepFailed(N_("{n_failed} of {n_devices} devices did not answer: {value}"),
+                         n_failed=len(failed), n_devices=len(devices), value='; '.join(failed))
     return f"{len(devices)} of {len(devices)} devices answered" + (" (emulated twins)" if report["simulated"] else "")
 
 

@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.i18n import N_
 from gateway.replay import declarations
+from gateway.user_error import Part, UserError, english
 
 TIMESTAMP = "timestamp"
 EXPORTS = "exports"
@@ -40,18 +42,22 @@ EARLIEST, LATEST = 946684800.0, 4102444800.0  # 2000-01-01 .. 2100-01-01
 MIN_DOWN_S = 900.0
 
 
-class ReplayError(RuntimeError):
+class ReplayError(UserError, RuntimeError):
     """The replay cannot start or cannot go on (identity, state, receiver); says what to do."""
 
 
-class ReplayDataError(ValueError):
+class ReplayDataError(UserError, ValueError):
     """Bad input, named by file, line and column so it can be fixed at source."""
 
-    def __init__(self, file: Path | str, line: int, column: str | None, message: str) -> None:
-        self.file, self.line, self.column, self.message = str(file), line, column, message
+    def __init__(self, file: Path | str, line: int, column: str | None, message: str, /, **params: Any) -> None:
+        self.file, self.line, self.column, self.message = str(file), line, column, english(message, params)
         where = f"{self.file}:{line}" if line else self.file
-        col = f": column {column!r}" if column else ""
-        super().__init__(f"{where}{col}: {message}")
+        detail = Part(message, params)
+        if column:
+            UserError.__init__(self, N_("{where}: column {column}: {message}"), where=where, column=repr(column),
+                               message=detail)
+        else:
+            UserError.__init__(self, N_("{where}: {message}"), where=where, message=detail)
 
 
 def parse_timestamp(text: str) -> float:
@@ -123,28 +129,28 @@ def scan_device(device: str, path: Path, points: list[str], down_after_s: float)
     try:
         fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise ReplayDataError(path, 0, None, f"cannot read: {exc.strerror}") from exc
+        raise ReplayDataError(path, 0, None, N_("cannot read: {strerror}"), strerror=exc.strerror) from exc
     with fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
         except StopIteration:
-            raise ReplayDataError(path, 1, None, "empty file (a header row is needed)") from None
+            raise ReplayDataError(path, 1, None, N_("empty file (a header row is needed)")) from None
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ReplayDataError(path, 1, None, f"not a UTF-8 CSV file ({exc})") from None
+            raise ReplayDataError(path, 1, None, N_("not a UTF-8 CSV file ({error})"), error=exc) from None
         names = [h.strip() for h in header]
         if names.count(TIMESTAMP) != 1:
-            raise ReplayDataError(path, 1, TIMESTAMP, "exactly one 'timestamp' column is needed "
-                                                      f"(header is {names})")
+            raise ReplayDataError(path, 1, TIMESTAMP, N_("exactly one 'timestamp' column is needed "
+                                                         "(header is {names})"), names=names)
         for name in names:
             if name != TIMESTAMP and name not in known:
-                raise ReplayDataError(path, 1, name, f"not a point of device {device!r}; its points are "
-                                                     f"{sorted(known)}")
+                raise ReplayDataError(path, 1, name, N_("not a point of device {device}; its points are {known}"),
+                                                     device=f'{device!r}', known=sorted(known))
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ReplayDataError(path, 1, dupes[0], "column appears twice")
+            raise ReplayDataError(path, 1, dupes[0], N_("column appears twice"))
         if len(names) < 2:
-            raise ReplayDataError(path, 1, None, "no point columns after 'timestamp'")
+            raise ReplayDataError(path, 1, None, N_("no point columns after 'timestamp'"))
         ti = names.index(TIMESTAMP)
         cols = [(i, n) for i, n in enumerate(names) if i != ti]
         df = DeviceFile(device, path, [n for _, n in cols])
@@ -156,22 +162,25 @@ def scan_device(device: str, path: Path, points: list[str], down_after_s: float)
                 if not rec or not any(c.strip() for c in rec):
                     continue
                 if len(rec) != len(names):
-                    raise ReplayDataError(path, line, None, f"{len(rec)} cells, the header has {len(names)}")
+                    raise ReplayDataError(path, line, None, N_("{n_rec} cells, the header has {n_names}"),
+                                                            n_rec=len(rec), n_names=len(names))
                 try:
                     ts = parse_timestamp(rec[ti])
                 except ValueError as exc:
                     raise ReplayDataError(path, line, TIMESTAMP, str(exc)) from None
                 if prev is not None and ts <= prev:
-                    raise ReplayDataError(path, line, TIMESTAMP, f"time {rec[ti].strip()!r} is not after the "
-                                                                 f"previous row's ({iso(prev)}): rows must be in "
-                                                                 "strictly increasing time")
+                    raise ReplayDataError(path, line, TIMESTAMP, N_("time {value} is not after the previous row's "
+                                                                    "({value2}): rows must be in strictly increasing "
+                                                                    "time"),
+                                                                 value=f'{rec[ti].strip()!r}', value2=iso(prev))
                 for i, name in cols:
                     cell = rec[i].strip()
                     if cell:
                         try:
                             float(cell)
                         except ValueError:
-                            raise ReplayDataError(path, line, name, f"not a number: {cell!r}") from None
+                            raise ReplayDataError(path, line, name, N_("not a number: {cell}"),
+                                                                    cell=f'{cell!r}') from None
                 if prev is None:
                     df.first = ts
                 else:
@@ -182,13 +191,13 @@ def scan_device(device: str, path: Path, points: list[str], down_after_s: float)
                 prev = ts
                 df.rows += 1
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ReplayDataError(path, reader.line_num, None, f"unreadable CSV ({exc})") from None
+            raise ReplayDataError(path, reader.line_num, None, N_("unreadable CSV ({error})"), error=exc) from None
     if df.rows == 0:
-        raise ReplayDataError(path, 0, None, "no data rows")
+        raise ReplayDataError(path, 0, None, N_("no data rows"))
     df.last = prev if prev is not None else df.first
     df.interval_s = _median_interval(spacing)
     if df.rows > 1 and df.interval_s <= 0:
-        raise ReplayDataError(path, 0, TIMESTAMP, "rows are less than 0.1 s apart: cannot tell the cadence")
+        raise ReplayDataError(path, 0, TIMESTAMP, N_("rows are less than 0.1 s apart: cannot tell the cadence"))
     return df
 
 
@@ -255,35 +264,40 @@ def scan(root: Path, device_points: dict[str, list[str]], export_connectors: lis
     ``export_connectors``: the profile's folder connectors. Raises ReplayDataError."""
     root = Path(root)
     if not root.is_dir():
-        raise ReplayDataError(root, 0, None, "data folder does not exist")
+        raise ReplayDataError(root, 0, None, N_("data folder does not exist"))
     csvs = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv"
                   and p.name != declarations.FILE)
     unknown = [p for p in csvs if p.stem not in device_points]
     if unknown:
-        raise ReplayDataError(unknown[0], 0, None, f"no device {unknown[0].stem!r} in the profile; its devices are "
-                                                   f"{sorted(device_points)}")
+        raise ReplayDataError(unknown[0], 0, None, N_("no device {stem} in the profile; its devices are "
+                                                      "{device_points}"),
+                                                   stem=f'{unknown[0].stem!r}', device_points=sorted(device_points))
     if not csvs:
-        raise ReplayDataError(root, 0, None, f"no device CSV (<device>.csv) in the folder; devices: "
-                                             f"{sorted(device_points)}")
+        raise ReplayDataError(root, 0, None, N_("no device CSV (<device>.csv) in the folder; devices: {device_points}"),
+                                             device_points=sorted(device_points))
     dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     stray = [d for d in dirs if d.name != EXPORTS]
     if stray:
-        raise ReplayDataError(stray[0], 0, None, f"unexpected folder: exports go in {root / EXPORTS}/<connector>/")
+        raise ReplayDataError(stray[0], 0, None, N_("unexpected folder: exports go in {value}/<connector>/"),
+                                                 value=root / EXPORTS)
     exports: dict[str, Path] = {}
     if (root / EXPORTS).is_dir():
         for d in sorted(p for p in (root / EXPORTS).iterdir() if not p.name.startswith(".")):
             if not d.is_dir() or d.name not in export_connectors:
-                raise ReplayDataError(d, 0, None, f"not a folder connector of the profile; its folder connectors "
-                                                  f"are {sorted(export_connectors)}")
+                raise ReplayDataError(d, 0, None, N_("not a folder connector of the profile; its folder connectors "
+                                                     "are {export_connectors}"),
+                                                  export_connectors=sorted(export_connectors))
             exports[d.name] = d
     # Gaps longer than the smallest possible threshold are noted in the one pass; the
     # threshold itself depends on the slowest cadence, known only after every file is read.
     files = [scan_device(p.stem, p, device_points[p.stem], down_after_s or MIN_DOWN_S) for p in csvs]
     slowest = max(files, key=lambda f: f.interval_s)
     if down_after_s is not None and down_after_s < 2 * slowest.interval_s:
-        raise ReplayDataError(slowest.path, 0, TIMESTAMP, f"a down threshold of {down_after_s:g} s is shorter than "
-                                                          f"twice this file's cadence ({slowest.interval_s:g} s): "
-                                                          "every row would be a restart")
+        raise ReplayDataError(slowest.path, 0, TIMESTAMP, N_("a down threshold of {down_after_s} s is shorter than "
+                                                             "twice this file's cadence ({interval_s} s): every row "
+                                                             "would be a restart"),
+                                                          down_after_s=f'{down_after_s:g}',
+                                                          interval_s=f'{slowest.interval_s:g}')
     threshold = down_after_s or max(MIN_DOWN_S, 3 * slowest.interval_s)
     for f in files:
         f.gaps = [g for g in f.gaps if g[1] - g[0] > threshold]

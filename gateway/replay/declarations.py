@@ -30,6 +30,7 @@ from typing import Any
 
 from gateway.declarations import ledger
 from gateway.declarations.model import Declaration, DeclarationError, iso, parse, parse_time
+from gateway.i18n import N_
 
 FILE = "declarations.csv"
 REQUIRED = ("kind", "from", "to", "declared_at")
@@ -57,16 +58,17 @@ def read(path: Path, history_end: float | None = None, tz: tzinfo = UTC) -> list
             cols = reader.fieldnames or []
             missing = [c for c in REQUIRED if c not in cols]
             if missing:
-                raise ReplayDataError(path, 1, missing[0], f"a column {missing[0]!r} (columns: "
-                                                           f"{', '.join(REQUIRED + OPTIONAL)})")
+                raise ReplayDataError(path, 1, missing[0], N_("a column {missing} (columns: {value})"),
+                                                           missing=repr(missing[0]),
+                                                           value=", ".join(REQUIRED + OPTIONAL))
             unknown = [c for c in cols if c not in REQUIRED + OPTIONAL]
             if unknown:
-                raise ReplayDataError(path, 1, unknown[0], f"not a declarations column; columns are "
-                                                           f"{', '.join(REQUIRED + OPTIONAL)}")
+                raise ReplayDataError(path, 1, unknown[0], N_("not a declarations column; columns are {value}"),
+                                                           value=', '.join(REQUIRED + OPTIONAL))
             for row in reader:
                 out.append(_row(path, reader.line_num, row, history_end, tz))
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise ReplayDataError(path, 0, None, f"not a readable UTF-8 CSV ({exc})") from exc
+        raise ReplayDataError(path, 0, None, N_("not a readable UTF-8 CSV ({error})"), error=exc) from exc
     return out
 
 
@@ -74,7 +76,7 @@ def _row(path: Path, line: int, row: dict[str, Any], history_end: float | None, 
     from gateway.replay.data import ReplayDataError
 
     if None in row:
-        raise ReplayDataError(path, line, None, "more cells than header columns")
+        raise ReplayDataError(path, line, None, N_("more cells than header columns"))
     cell = {k: (v or "").strip() for k, v in row.items()}
     try:
         decl = parse(cell["kind"], cell["from"], cell["to"], cell.get("assets", "").replace(";", ","),
@@ -84,10 +86,11 @@ def _row(path: Path, line: int, row: dict[str, Any], history_end: float | None, 
     except DeclarationError as exc:
         raise ReplayDataError(path, line, exc.key, exc.message) from None
     if history_end is not None and at > history_end:
-        raise ReplayDataError(path, line, "declared_at", f"a time within the history (it ends {iso(history_end)}); "
-                                                         "declare later events live with `edgeproof declare add`")
+        raise ReplayDataError(path, line, "declared_at", N_("a time within the history (it ends {value}); declare "
+                                                            "later events live with `edgeproof declare add`"),
+                                                         value=iso(history_end))
     if withdrawn is not None and withdrawn <= at:
-        raise ReplayDataError(path, line, "withdrawn_at", f"a time after declared_at ({iso(at)})")
+        raise ReplayDataError(path, line, "withdrawn_at", N_("a time after declared_at ({value})"), value=iso(at))
     digest = hashlib.sha256(repr(sorted(cell.items())).encode()).hexdigest()[:16]
     return ReplayDeclaration(line, decl, at, withdrawn, f"replay:{line}:{digest}")
 

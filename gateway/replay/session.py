@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from drivers.support.state import default_state_dir
 from gateway.clock import EARLIEST_PLAUSIBLE
+from gateway.i18n import N_
 from gateway.identity import Identity, IdentityError, load_identity
 from gateway.indicators.windows import parse_duration
 from gateway.profile.schema import PointDef, Profile
@@ -49,8 +50,9 @@ def check_data(profile: Profile, data_dir: Path, points: dict[str, list[PointDef
     if profile.consent and data.start < EARLIEST_PLAUSIBLE:
         # The consent gate reads such a time as a Pi's unset clock and packs nothing.
         first = min(data.devices.values(), key=lambda f: f.first)
-        raise ReplayError(f"{first.path}: the data starts at {iso(first.first)}, before {iso(EARLIEST_PLAUSIBLE)}: "
-                          "the gateway treats earlier times as an unset clock and would sign nothing")
+        raise ReplayError(N_("{path}: the data starts at {value}, before {value2}: the gateway treats earlier times "
+                             "as an unset clock and would sign nothing"),
+                          path=first.path, value=iso(first.first), value2=iso(EARLIEST_PLAUSIBLE))
     return data
 
 
@@ -61,32 +63,34 @@ def open_state(profile: Profile, state_dir: Path, data: ReplayData) -> tuple[Sto
     ``resume``, a replay of this very data stopped part-way (killed, power cut) and goes on
     where its store says it stopped, as a restarted gateway does."""
     if state_dir.resolve() == default_state_dir().resolve():
-        raise ReplayError(f"{state_dir} is the live gateway's state: a replay needs its own identity "
-                          f"(default {default_replay_state()}); see docs/replay.md")
+        raise ReplayError(N_("{state_dir} is the live gateway's state: a replay needs its own identity (default "
+                             "{value}); see docs/replay.md"), state_dir=state_dir, value=default_replay_state())
     hint = (f"create the replay identity first: edgeproof init --state {state_dir} --gateway-id "
             f"{profile.site.id}-history, then edgeproof enroll --state {state_dir} --token ... --receiver ...")
     try:
         identity = load_identity(state_dir)
     except (IdentityError, OSError) as exc:
-        raise ReplayError(f"{exc}; {hint}") from exc
+        raise ReplayError(N_("{error}; {hint}"), error=exc, hint=hint) from exc
     if identity.enterprise_id is None:
-        raise ReplayError(f"replay identity {identity.gateway_id} is not enrolled; {hint}")
+        raise ReplayError(N_("replay identity {gateway_id} is not enrolled; {hint}"),
+                          gateway_id=identity.gateway_id, hint=hint)
     p = Path(profile.store.path)
     store = Store(p if p.is_absolute() else state_dir / p, profile.store.synchronous)
     try:
         store.acquire_exclusive()
         if store.outbox_head() > 0 and store.meta_get(MARKER) is None:
-            raise ReplayError(f"the store in {state_dir} holds batches of a live gateway: a replay needs its own "
-                              f"identity and state; {hint}")
+            raise ReplayError(N_("the store in {state_dir} holds batches of a live gateway: a replay needs its own "
+                                 "identity and state; {hint}"), state_dir=state_dir, hint=hint)
         last = json.loads(store.meta_get(LAST_KEY) or "null")
         if last and last.get("data_sha256") == data.sha256:
             return store, identity, "resend" if last.get("completed") else "resume"
         for w in profile.indicators.windows:
             wm = store.meta_get(f"ind.wm.{parse_duration(w)}")
             if wm is not None and data.start < int(wm):
-                raise ReplayError(f"the data starts at {iso(data.start)}, but this replay identity already "
-                                  f"replayed history up to {iso(int(wm))}: replay only later data into {state_dir}, "
-                                  "or use a new replay identity for an earlier period")
+                raise ReplayError(N_("the data starts at {value}, but this replay identity already replayed history "
+                                     "up to {value2}: replay only later data into {state_dir}, or use a new replay "
+                                     "identity for an earlier period"),
+                                  value=iso(data.start), value2=iso(int(wm)), state_dir=state_dir)
         store.meta_set(MARKER, identity.gateway_id)
     except (ReplayError, StoreLockedError):
         store.close()

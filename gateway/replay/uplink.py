@@ -16,6 +16,7 @@ import logging
 import time
 from pathlib import Path
 
+from gateway.i18n import N_
 from gateway.identity import Identity
 from gateway.replay.data import ReplayError
 from gateway.store import Store
@@ -69,7 +70,7 @@ class ReplayUplink:
             self._retry.succeeded()
         except TransportError as exc:
             if self.sender.status.state == "rejected":
-                raise ReplayError(f"the receiver rejected the replay: {exc}") from exc
+                raise ReplayError(N_("the receiver rejected the replay: {error}"), error=exc) from exc
             if self.error is None:
                 log.warning("uplink failed; batches wait in the outbox", extra={"error": str(exc)})
             self.error = str(exc)
@@ -101,5 +102,6 @@ class ReplayUplink:
             if delay is not None:
                 await asyncio.sleep(delay)
         waiting = self.store.outbox_head() - self.store.acked(self.sender.dest)
-        raise ReplayError(f"{waiting} replayed batches wait in the outbox of {self.state_dir}: the receiver could not "
-                          f"be reached ({self.error}); run the same command again to send them")
+        raise ReplayError(N_("{waiting} replayed batches wait in the outbox of {state_dir}: the receiver could not "
+                             "be reached ({error}); run the same command again to send them"),
+                          waiting=waiting, state_dir=self.state_dir, error=self.error)

@@ -15,7 +15,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from gateway.i18n import _
+from gateway.i18n import N_, _
 from gateway.service.unit import DEVICE_GROUPS, SERVICE_NAME, ServiceConfig, render_unit
 from gateway.wire.systemd_unit import InstallError, Step, check_target, enable_steps, run, unit_writer, useradd
 from gateway.wire.systemd_unit import under as _under
@@ -59,7 +59,7 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
     def ids() -> tuple[int, int]:
         found = _passwd_entry(root, user)
         if found is None:
-            raise InstallError(f"user {user} not found in {_under(root, '/etc/passwd')}")
+            raise InstallError(N_("user {user} not found in {value}"), user=user, value=_under(root, '/etc/passwd'))
         return found
 
     if _passwd_entry(root, user) is None:
@@ -91,7 +91,8 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
     steps.append(Step(_("create {dir} (mode 0750, root:{user})").format(dir=confdir, user=user), make_conf))
     if profile_src is not None:
         if profile_dst.exists() and not force and not filecmp.cmp(profile_src, profile_dst, shallow=False):
-            raise InstallError(f"{profile_dst} exists and differs from {profile_src}: pass --force to replace it")
+            raise InstallError(N_("{profile_dst} exists and differs from {profile_src}: pass --force to replace it"),
+                               profile_dst=profile_dst, profile_src=profile_src)
 
         def copy_profile() -> None:
             _uid, gid = ids()

@@ -18,12 +18,15 @@ import threading
 import time
 from pathlib import Path
 
+from gateway.i18n import N_
+from gateway.user_error import UserError
+
 SCHEME = "scrypt"
 # N=2**14, r=8: ~16 MB of memory per check; fits a Pi Zero 2 W's 512 MB.
 DEFAULT_N, DEFAULT_R, DEFAULT_P = 2**14, 8, 1
 
 
-class PasswordFileError(ValueError):
+class PasswordFileError(UserError, ValueError):
     """The password file is missing, unreadable or not in the expected format."""
 
 
@@ -37,7 +40,7 @@ def hash_password(password: str, n: int = DEFAULT_N, r: int = DEFAULT_R, p: int 
 def write_password_file(path: Path, password: str) -> None:
     """Write the hash with mode 0600 (replace atomically so a reader never sees half a line)."""
     if not password:
-        raise PasswordFileError("an empty password would not protect anything")
+        raise PasswordFileError(N_("an empty password would not protect anything"))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -49,15 +52,15 @@ def write_password_file(path: Path, password: str) -> None:
 def parse_hash(line: str) -> tuple[int, int, int, bytes, bytes]:
     parts = line.strip().split("$")
     if len(parts) != 6 or parts[0] != SCHEME:
-        raise PasswordFileError("expected one line 'scrypt$N$r$p$salt$hash' (make it with "
-                                "`edgeproof status set-password --file FILE`); plain passwords are refused")
+        raise PasswordFileError(N_("expected one line 'scrypt$N$r$p$salt$hash' (make it with `edgeproof status "
+                                   "set-password --file FILE`); plain passwords are refused"))
     try:
         n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
         salt, digest = base64.b64decode(parts[4], validate=True), base64.b64decode(parts[5], validate=True)
     except ValueError as exc:
-        raise PasswordFileError(f"malformed scrypt line: {exc}") from exc
+        raise PasswordFileError(N_("malformed scrypt line: {error}"), error=exc) from exc
     if n < 2**10 or n & (n - 1) or len(salt) < 8 or len(digest) < 16:
-        raise PasswordFileError("scrypt parameters too weak or malformed")
+        raise PasswordFileError(N_("scrypt parameters too weak or malformed"))
     return n, r, p, salt, digest
 
 
@@ -82,7 +85,8 @@ class BasicAuth:
         try:
             self.stored = Path(password_file).read_text().strip()
         except OSError as exc:
-            raise PasswordFileError(f"cannot read status password file {password_file}: {exc.strerror}") from exc
+            raise PasswordFileError(N_("cannot read status password file {password_file}: {strerror}"),
+                                    password_file=password_file, strerror=exc.strerror) from exc
         parse_hash(self.stored)
         self._ok: set[str] = set()
         self._lock = threading.Lock()

@@ -63,6 +63,7 @@ def devices_view(gw: Gateway) -> list[dict[str, Any]]:
             "name": dev.name, "driver": dev.driver, "model": dev.model, "asset": dev.asset_name, "bus": dev.bus,
             "state": h.state, "polls": h.polls, "failures": h.failures,
             "consecutive_failures": h.consecutive_failures, "last_ok": h.last_ok, "last_error": h.last_error,
+            "last_error_text": h.last_error_text,
             "last_error_at": h.last_error_at, "latency_ms": None if h.last_latency_ms is None
             else round(h.last_latency_ms, 2), "poll_interval_s": dev.poll_interval_s,
             "next_poll_in_s": round(h.next_poll_in_s, 2), "errors": dict(p.errors), "requests": p.driver.requests,
@@ -127,6 +128,7 @@ def uplink_view(gw: Gateway) -> dict[str, Any]:
     ack_at = next((a["at"] for a in acks if a["destination"] == sender.dest), None)
     out.update(destination=sender.dest, state=st.state, sent=st.sent, acknowledged=st.acknowledged,
                duplicates=st.duplicates, failures=st.failures, last_error=st.last_error,
+               last_error_text=st.last_error_text,
                rejected=dict(st.rejected or {}), acked_seq=acked, backlog=head - acked, last_ack_at=ack_at,
                last_ack_age_s=None if ack_at is None else round(time.time() - ack_at, 1))
     return out

@@ -16,6 +16,19 @@ function _(msg, params) {
   return s;
 }
 
+// An error the gateway sends as data ({t: template, p: {name: value or nested}}, gateway.i18n.as_data): each
+// template is a message of the gateway's catalog, so it reads in the page's language; a plain string as it is.
+function msgText(m) {
+  if (!m || typeof m !== "object" || typeof m.t !== "string") return m == null ? "" : String(m);
+  const params = {};
+  for (const [k, v] of Object.entries(m.p || {})) params[k] = msgText(v);
+  return _(m.t, params);
+}
+
+function uplinkError(u) {
+  return u.last_error_text ? msgText(u.last_error_text) : u.last_error;
+}
+
 // State and quality codes come from the gateway as data; this is how each reads.
 function codeText(code) {
   const t = {
@@ -155,7 +168,7 @@ function renderSummary(st) {
       _("of {max} · full in {days}", {max: bytes(s.max_bytes), days: days(s.days_until_full)})),
     tile("Retention at current rate", _("Retention at current rate"), days(s.history_days),
       _("configured {days} days · {rate} readings/s", {days: fmt(s.retention_days), rate: fmt(s.readings_per_s, 1)})),
-    tile("Uplink", _("Uplink"), codeText(u.state), u.transport + (u.last_error ? " · " + u.last_error : "")),
+    tile("Uplink", _("Uplink"), codeText(u.state), u.transport + (u.last_error ? " · " + uplinkError(u) : "")),
     tile("Last acknowledged batch", _("Last acknowledged batch"), u.acked_seq ? "#" + u.acked_seq : _("none"),
       u.last_ack_at ? ago(u.last_ack_at, st.now) : _("nothing acknowledged yet")),
     tile("Backlog", _("Backlog"), _("{n} batches", {n: u.backlog}),
@@ -169,7 +182,7 @@ function renderDevices(st, series) {
   const bySeries = {};
   for (const p of (series ? series.points : [])) bySeries[p.device + "/" + p.point] = p;
   const cards = st.devices.map(d => {
-    const errs = Object.entries(d.errors || {}).map(([k, n]) => `${k} ×${n}`).join(", ");
+    const errs = Object.entries(d.errors || {}).map(([k, n]) => `${_(k)} ×${n}`).join(", ");  // kinds: drivers/messages.py
     const rows = d.points.map(p => {
       const s = bySeries[d.name + "/" + p.name];
       return el("tr", {"data-point": p.name},
@@ -188,7 +201,8 @@ function renderDevices(st, series) {
         (d.latency_ms !== null ? ` · ${fmt(d.latency_ms, 1)} ms` : "") + " · " +
         _("last good {ago}", {ago: ago(d.last_ok, st.now)})),
       d.last_error ? el("div", {class: "err"},
-        _("last error {ago}: {error}", {ago: ago(d.last_error_at, st.now), error: d.last_error})) : null,
+        _("last error {ago}: {error}", {ago: ago(d.last_error_at, st.now),
+                                         error: d.last_error_text ? msgText(d.last_error_text) : d.last_error})) : null,
       errs ? el("div", {class: "err"}, _("errors by kind: {errors}", {errors: errs})) : null,
       el("table", {class: "points"}, el("tr", {}, el("th", {}, _("point")), el("th", {}, _("value")),
         el("th", {}, _("quality")), el("th", {class: "sparkcell"}, _("last {n} min", {n: series ? series.minutes : 15}))),
@@ -240,7 +254,7 @@ function renderUplink(st) {
     [_("Backlog"), _("{n} batches", {n: u.backlog})],
     [_("Delivery attempts / failures"), `${u.sent ?? 0} / ${u.failures ?? 0}`],
     [_("Rejected by the receiver"), Object.entries(u.rejected || {}).map(([k, v]) => `${k} ×${v}`).join(", ") || _("none")],
-    [_("Last error"), u.last_error || _("none")], [_("Enterprise"), st.identity.enterprise_id || _("not enrolled")],
+    [_("Last error"), u.last_error ? uplinkError(u) : _("none")], [_("Enterprise"), st.identity.enterprise_id || _("not enrolled")],
     [_("Signing key id"), st.identity.kid], [_("First-boot provisioning"), provisionText(st.provision, st.now)],
   ]);
 }

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway import i18n
+from gateway.i18n import N_
 from gateway.status import collect, enterprise, metrics, page_template
 from gateway.status.auth import BasicAuth
+from gateway.user_error import UserError
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -50,7 +52,7 @@ SECURITY_HEADERS = {
 SHARED_ADDRESS_SPACE = (ipaddress.ip_network("100.64.0.0/10"),)
 
 
-class BindError(ValueError):
+class BindError(UserError, ValueError):
     """The [status] bind address is malformed or not a LAN/loopback address."""
 
 
@@ -59,7 +61,7 @@ def parse_bind(bind: str) -> tuple[str, int]:
     page is for the staff on site, never for the internet."""
     host, sep, port_s = bind.rpartition(":")
     if not sep or not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
-        raise BindError(f"[status] bind must be 'address:port' (found {bind!r})")
+        raise BindError(N_("[status] bind must be 'address:port' (found {bind})"), bind=f'{bind!r}')
     host = host.strip("[]") or "127.0.0.1"
     try:
         addr = ipaddress.ip_address(host)
@@ -67,9 +69,10 @@ def parse_bind(bind: str) -> tuple[str, int]:
         try:
             addr = ipaddress.ip_address(socket.gethostbyname(host))
         except (OSError, ValueError) as exc:
-            raise BindError(f"[status] bind host {host!r} does not resolve") from exc
+            raise BindError(N_("[status] bind host {host} does not resolve"), host=f'{host!r}') from exc
     if addr.is_global or any(addr in net for net in SHARED_ADDRESS_SPACE if addr.version == net.version):
-        raise BindError(f"[status] bind {bind!r} is a public address; bind the LAN address or 127.0.0.1")
+        raise BindError(N_("[status] bind {bind} is a public address; bind the LAN address or 127.0.0.1"),
+                        bind=f'{bind!r}')
     return host, int(port_s)
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.filemodes import private_dir, private_file
+from gateway.i18n import N_
+from gateway.user_error import UserError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -119,7 +121,7 @@ class PointRow:
     unit: str
 
 
-class StoreLockedError(RuntimeError):
+class StoreLockedError(UserError, RuntimeError):
     """Another gateway process already owns this store."""
 
 
@@ -174,8 +176,8 @@ class Store:
             owner = fh.read().strip() or "another process"
             fh.close()
             raise StoreLockedError(
-                f"store {self.path} is in use by {owner}; stop that gateway first "
-                "(only one gateway process may write a store)") from exc
+                N_("store {path} is in use by {owner}; stop that gateway first (only one gateway process may write a "
+                   "store)"), path=self.path, owner=owner) from exc
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}")

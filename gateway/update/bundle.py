@@ -24,6 +24,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from gateway.i18n import N_
 from gateway.update.errors import UpdateError
 from gateway.update.release_key import key_id
 
@@ -56,29 +57,36 @@ class Manifest:
         try:
             doc = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UpdateError(f"{where}: {MANIFEST} is not JSON ({exc})") from exc
+            raise UpdateError(N_("{where}: {MANIFEST} is not JSON ({error})"),
+                              where=where, MANIFEST=MANIFEST, error=exc) from exc
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise UpdateError(f"{where}: {MANIFEST} key 'format': expected '{FORMAT}'")
+            raise UpdateError(N_("{where}: {MANIFEST} key 'format': expected '{FORMAT}'"),
+                              where=where, MANIFEST=MANIFEST, FORMAT=FORMAT)
         for key in ("version", "created", "project", "python"):
             if not isinstance(doc.get(key), str) or not doc[key]:
-                raise UpdateError(f"{where}: {MANIFEST} key '{key}': expected a non-empty string")
+                raise UpdateError(N_("{where}: {MANIFEST} key '{key}': expected a non-empty string"),
+                                  where=where, MANIFEST=MANIFEST, key=key)
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", doc["project"]):
-            raise UpdateError(f"{where}: {MANIFEST} key 'project': expected a distribution name such as 'edgeproof'")
+            raise UpdateError(N_("{where}: {MANIFEST} key 'project': expected a distribution name such as 'edgeproof'"),
+                              where=where, MANIFEST=MANIFEST)
         if doc.get("min_from") is not None and not isinstance(doc["min_from"], str):
-            raise UpdateError(f"{where}: {MANIFEST} key 'min_from': expected a version string or null")
+            raise UpdateError(N_("{where}: {MANIFEST} key 'min_from': expected a version string or null"),
+                              where=where, MANIFEST=MANIFEST)
         wheels = doc.get("wheels")
         if not isinstance(wheels, list) or not wheels:
-            raise UpdateError(f"{where}: {MANIFEST} key 'wheels': expected a non-empty list")
+            raise UpdateError(N_("{where}: {MANIFEST} key 'wheels': expected a non-empty list"),
+                              where=where, MANIFEST=MANIFEST)
         seen = set()
         for i, w in enumerate(wheels):
             ok = (isinstance(w, dict) and isinstance(w.get("name"), str) and WHEEL_NAME.match(w["name"])
                   and isinstance(w.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", w["sha256"])
                   and isinstance(w.get("size"), int) and not isinstance(w["size"], bool) and w["size"] >= 0)
             if not ok:
-                raise UpdateError(f"{where}: {MANIFEST} key 'wheels[{i}]': expected "
-                                  "{name: '<file>.whl', sha256: 64 hex digits, size: bytes}")
+                raise UpdateError(N_("{where}: {MANIFEST} key 'wheels[{i}]': expected {{name: '<file>.whl', sha256: "
+                                     "64 hex digits, size: bytes}}"), where=where, MANIFEST=MANIFEST, i=i)
             if w["name"] in seen:
-                raise UpdateError(f"{where}: {MANIFEST} key 'wheels[{i}]': duplicate wheel {w['name']}")
+                raise UpdateError(N_("{where}: {MANIFEST} key 'wheels[{i}]': duplicate wheel {w}"),
+                                  where=where, MANIFEST=MANIFEST, i=i, w=w['name'])
             seen.add(w["name"])
         return cls(doc["version"], doc["created"], doc["project"], doc["python"], doc.get("min_from"),
                    tuple(wheels), raw)
@@ -101,13 +109,14 @@ def build(key: SigningKey, wheels_dir: Path, version: str, out: Path, *, project
     """Sign the wheels of ``wheels_dir`` as release ``version`` and write the bundle to ``out``."""
     files = sorted(p for p in wheels_dir.glob("*.whl") if p.is_file())
     if not files:
-        raise UpdateError(f"{wheels_dir}: no *.whl files to put in a release bundle")
+        raise UpdateError(N_("{wheels_dir}: no *.whl files to put in a release bundle"), wheels_dir=wheels_dir)
     prefix = project.replace("-", "_").lower() + "-"
     if not any(p.name.lower().startswith(prefix + version.lower() + "-") for p in files):
-        raise UpdateError(f"{wheels_dir}: no wheel of {project} {version} (expected {prefix}{version}-*.whl)")
+        raise UpdateError(N_("{wheels_dir}: no wheel of {project} {version} (expected {prefix}{version}-*.whl)"),
+                          wheels_dir=wheels_dir, project=project, version=version, prefix=prefix)
     for p in files:
         if not WHEEL_NAME.match(p.name):
-            raise UpdateError(f"{p}: wheel file name not accepted in a bundle")
+            raise UpdateError(N_("{p}: wheel file name not accepted in a bundle"), p=p)
     doc = {"format": FORMAT, "project": project, "version": version, "python": python or python_tag(),
            "min_from": min_from, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "wheels": [{"name": p.name, "sha256": sha256_file(p), "size": p.stat().st_size} for p in files]}
@@ -137,19 +146,20 @@ def unpack(bundle: Path, staging: Path) -> tuple[bytes, bytes]:
     """Copy the bundle's members into ``staging`` (wheels under staging/wheels) and return the
     manifest and signature bytes, unverified. Rejects anything but the three kinds of member."""
     if not bundle.is_file():
-        raise UpdateError(f"{bundle}: no such bundle file")
+        raise UpdateError(N_("{bundle}: no such bundle file"), bundle=bundle)
     if bundle.stat().st_size > MAX_BUNDLE_BYTES:
-        raise UpdateError(f"{bundle}: larger than {MAX_BUNDLE_BYTES} bytes; not a release bundle")
+        raise UpdateError(N_("{bundle}: larger than {MAX_BUNDLE_BYTES} bytes; not a release bundle"),
+                          bundle=bundle, MAX_BUNDLE_BYTES=MAX_BUNDLE_BYTES)
     manifest = signature = None
     try:
         (staging / "wheels").mkdir(parents=True, exist_ok=True)
         with tarfile.open(bundle, "r:") as tar:
             for m in tar:
                 if not m.isfile():
-                    raise UpdateError(f"{bundle}: member '{m.name}' is not a regular file")
+                    raise UpdateError(N_("{bundle}: member '{name}' is not a regular file"), bundle=bundle, name=m.name)
                 if m.name in (MANIFEST, SIGNATURE):
                     if m.size > MAX_MANIFEST_BYTES:
-                        raise UpdateError(f"{bundle}: member '{m.name}' is too large")
+                        raise UpdateError(N_("{bundle}: member '{name}' is too large"), bundle=bundle, name=m.name)
                     data = tar.extractfile(m).read()  # type: ignore[union-attr]
                     if m.name == MANIFEST:
                         manifest = data
@@ -158,16 +168,20 @@ def unpack(bundle: Path, staging: Path) -> tuple[bytes, bytes]:
                     continue
                 name = m.name.removeprefix("wheels/")
                 if not m.name.startswith("wheels/") or not WHEEL_NAME.match(name):
-                    raise UpdateError(f"{bundle}: unexpected member '{m.name}' (expected {MANIFEST}, "
-                                      f"{SIGNATURE} or wheels/<file>.whl)")
+                    raise UpdateError(N_("{bundle}: unexpected member '{name}' (expected {MANIFEST}, {SIGNATURE} or "
+                                         "wheels/<file>.whl)"),
+                                      bundle=bundle, name=m.name, MANIFEST=MANIFEST, SIGNATURE=SIGNATURE)
                 src = tar.extractfile(m)
                 with open(staging / "wheels" / name, "wb") as f:
                     while chunk := src.read(1 << 20):  # type: ignore[union-attr]
                         f.write(chunk)
     except (tarfile.TarError, EOFError) as exc:
-        raise UpdateError(f"{bundle}: not a readable release bundle (tar: {exc})") from exc
+        raise UpdateError(N_("{bundle}: not a readable release bundle (tar: {error})"),
+                          bundle=bundle, error=exc) from exc
     except OSError as exc:  # a stick pulled out mid-read, a full disk under the staging directory
-        raise UpdateError(f"{bundle}: cannot unpack into {staging}: {exc.strerror or exc}") from exc
+        raise UpdateError(N_("{bundle}: cannot unpack into {staging}: {value}"),
+                          bundle=bundle, staging=staging, value=exc.strerror or exc) from exc
     if manifest is None or signature is None:
-        raise UpdateError(f"{bundle}: missing {MANIFEST if manifest is None else SIGNATURE}")
+        raise UpdateError(N_("{bundle}: missing {value}"),
+                          bundle=bundle, value=MANIFEST if manifest is None else SIGNATURE)
     return manifest, signature

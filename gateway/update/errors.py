@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.user_error import UserError
 
-class UpdateError(Exception):
+
+class UpdateError(UserError):
     """A bundle or an update step that must not go further; the running version is untouched."""

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.i18n import N_
 from gateway.update.bundle import Manifest
 from gateway.update.errors import UpdateError
 from gateway.update.journal import now_iso, write_atomic
@@ -44,7 +45,7 @@ def install(manifest: Manifest, wheels_dir: Path, dest: Path,
     run = subprocess.run([base, "-m", "venv", *(["--without-pip"] if own_pip else []), str(dest)],
                          capture_output=True, text=True, timeout=300)
     if run.returncode != 0:
-        raise UpdateError(f"{dest}: python -m venv failed: {_tail(run.stderr)}")
+        raise UpdateError(N_("{dest}: python -m venv failed: {value}"), dest=dest, value=_tail(run.stderr))
     checkpoint("venv-made")
     pip = [sys.executable, "-m", "pip", "--python", str(dest / "bin" / "python")] if own_pip else \
         [str(dest / "bin" / "python"), "-m", "pip"]
@@ -54,10 +55,12 @@ def install(manifest: Manifest, wheels_dir: Path, dest: Path,
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S,
                          env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
     if run.returncode != 0:
-        raise UpdateError(f"installing {manifest.project} {manifest.version} from {wheels_dir} failed: "
-                          f"{_tail(run.stderr or run.stdout)}")
+        raise UpdateError(N_("installing {project} {version} from {wheels_dir} failed: {value}"),
+                          project=manifest.project, version=manifest.version, wheels_dir=wheels_dir,
+                          value=_tail(run.stderr or run.stdout))
     if not (dest / "bin" / "edgeproof").exists():
-        raise UpdateError(f"{manifest.project} {manifest.version} installed no 'edgeproof' command in {dest}/bin")
+        raise UpdateError(N_("{project} {version} installed no 'edgeproof' command in {dest}/bin"),
+                          project=manifest.project, version=manifest.version, dest=dest)
     # The marker says "finished": every file of the venv must be on disk before it is, or a real power
     # cut (not just a killed process) could leave a marked install with empty files.
     os.sync()

@@ -15,6 +15,7 @@ from pathlib import Path
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
+from gateway.i18n import N_
 from gateway.update.errors import UpdateError
 
 PINNED_KEY_FILE = "release.pub"
@@ -30,7 +31,7 @@ def key_id(public: bytes) -> str:
 def generate(path: Path) -> VerifyKey:
     """Create a release key at ``path`` (0600, refusing to overwrite) and ``path``.pub beside it."""
     if path.exists():
-        raise UpdateError(f"{path}: already exists; refusing to overwrite a release key")
+        raise UpdateError(N_("{path}: already exists; refusing to overwrite a release key"), path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = SigningKey.generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -54,22 +55,24 @@ def _read(path: Path, header: str, size: int) -> bytes:
     try:
         lines = path.read_text().split()
     except OSError as exc:
-        raise UpdateError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise UpdateError(N_("{path}: cannot read ({strerror})"), path=path, strerror=exc.strerror) from exc
     if len(lines) != 2 or lines[0] != header:
-        raise UpdateError(f"{path}: not a release key file (expected first line '{header}')")
+        raise UpdateError(N_("{path}: not a release key file (expected first line '{header}')"),
+                          path=path, header=header)
     try:
         raw = base64.b64decode(lines[1], validate=True)
     except ValueError as exc:
-        raise UpdateError(f"{path}: key is not base64") from exc
+        raise UpdateError(N_("{path}: key is not base64"), path=path) from exc
     if len(raw) != size:
-        raise UpdateError(f"{path}: key has {len(raw)} bytes, expected {size}")
+        raise UpdateError(N_("{path}: key has {n_raw} bytes, expected {size}"), path=path, n_raw=len(raw), size=size)
     return raw
 
 
 def load_private(path: Path) -> SigningKey:
     mode = path.stat().st_mode & 0o777 if path.exists() else 0
     if mode & 0o077:
-        raise UpdateError(f"{path}: release key is readable by others (mode {oct(mode)}); expected 0600")
+        raise UpdateError(N_("{path}: release key is readable by others (mode {value}); expected 0600"),
+                          path=path, value=oct(mode))
     return SigningKey(_read(path, PRIVATE_HEADER, 32))
 
 
@@ -77,7 +80,7 @@ def load_public(path: Path) -> VerifyKey:
     try:
         return VerifyKey(_read(path, PUBLIC_HEADER, 32))
     except CryptoError as exc:  # pragma: no cover - 32 bytes are always a syntactically valid key
-        raise UpdateError(f"{path}: not an Ed25519 public key") from exc
+        raise UpdateError(N_("{path}: not an Ed25519 public key"), path=path) from exc
 
 
 def pin(source: Path, pinned_path: Path, replace: bool = False) -> VerifyKey:
@@ -87,7 +90,8 @@ def pin(source: Path, pinned_path: Path, replace: bool = False) -> VerifyKey:
     if pinned_path.exists() and not replace:
         old = load_public(pinned_path)
         if bytes(old) != bytes(public):
-            raise UpdateError(f"{pinned_path}: release key {key_id(bytes(old))} is pinned already; pinning "
-                              f"{key_id(bytes(public))} instead needs --replace (a key rotation)")
+            raise UpdateError(N_("{pinned_path}: release key {value} is pinned already; pinning {value2} instead "
+                                 "needs --replace (a key rotation)"),
+                              pinned_path=pinned_path, value=key_id(bytes(old)), value2=key_id(bytes(public)))
     write_public(pinned_path, public)
     return public

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.i18n import N_
 from gateway.update import health as health_mod
 from gateway.update import install as install_mod
 from gateway.update.bundle import unpack
@@ -94,7 +95,7 @@ def _locked(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise Busy(f"{root}: another update is running (lock {root / LOCK})") from exc
+            raise Busy(N_("{root}: another update is running (lock {value})"), root=root, value=root / LOCK) from exc
         yield
     finally:
         os.close(fd)
@@ -132,10 +133,12 @@ def apply(bundle: Path, opts: Options) -> dict[str, Any]:
     with _locked(root):
         journal = read_journal(root)
         if journal is not None and journal.get("step") not in FINAL:
-            raise UpdateError(f"{root}: the update to {journal.get('version')} was interrupted at step "
-                              f"'{journal.get('step')}'; run `edgeproof update resume` first")
+            raise UpdateError(N_("{root}: the update to {value} was interrupted at step '{value2}'; run `edgeproof "
+                                 "update resume` first"),
+                              root=root, value=journal.get('version'), value2=journal.get('step'))
         if not opts.pinned_key.exists():
-            raise UpdateError(f"{opts.pinned_key}: no pinned release key; run `edgeproof update pin-key KEY.pub`")
+            raise UpdateError(N_("{pinned_key}: no pinned release key; run `edgeproof update pin-key KEY.pub`"),
+                              pinned_key=opts.pinned_key)
         pinned = load_public(opts.pinned_key)
         staging = root / STAGING
         shutil.rmtree(staging, ignore_errors=True)
@@ -162,8 +165,8 @@ def apply(bundle: Path, opts: Options) -> dict[str, Any]:
             install_mod.remove(dest)
             _step(root, journal, "rolled_back", reason=reason)
             record_event(root, "update", version, "rolled_back", reason, id=journal["id"], **{"from": prev_version})
-            raise UpdateError(f"install of {version} failed; {prev_version or 'nothing'} stays current: "
-                              f"{reason}") from exc
+            raise UpdateError(N_("install of {version} failed; {value} stays current: {reason}"),
+                              version=version, value=prev_version or 'nothing', reason=reason) from exc
         _step(root, journal, "installed")
         _step(root, journal, "switching")
         since = time.time()
@@ -246,11 +249,12 @@ def _resume_locked(root: Path) -> dict[str, Any]:
         return {"resumed": False, "current": current_version(root)}
     step = journal.get("step")
     if step == "unreadable":
-        raise UpdateError(f"{root}: the update journal cannot be read; `current` is left as it is "
-                          f"({current_version(root)})")
+        raise UpdateError(N_("{root}: the update journal cannot be read; `current` is left as it is ({value})"),
+                          root=root, value=current_version(root))
     previous = journal.get("previous")
     if previous is not None and installed_version(root / previous) is None:
-        raise UpdateError(f"{root}: the version to return to ({previous}) is not a finished install")
+        raise UpdateError(N_("{root}: the version to return to ({previous}) is not a finished install"),
+                          root=root, previous=previous)
     reason = f"interrupted at step '{step}'" + (" before the switch" if step in PRE_SWITCH else "")
     _rollback(root, journal, journal.get("reason") or reason, None)
     record_event(root, "resume", journal.get("version"), "rolled_back", reason, id=journal.get("id"),

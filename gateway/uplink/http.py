@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
+from gateway.i18n import N_
 from gateway.uplink import capabilities
 from gateway.uplink.transport import Ack, TransportError
 from gateway.wire import compress as wire_compress
@@ -65,16 +66,16 @@ class HttpTransport:
                 return Ack.from_json(json.loads(resp.read()))
         except urllib.error.HTTPError as exc:
             if exc.code >= 500 or exc.code == 429:
-                raise TransportError(f"receiver answered HTTP {exc.code}") from exc
+                raise TransportError(N_("receiver answered HTTP {code}"), code=exc.code) from exc
             try:
                 answer = json.loads(exc.read())
                 if headers is not None and isinstance(answer, dict) and answer.get("code") == "bad_encoding":
                     raise _Refused(str(answer.get("reason") or answer))
                 return Ack.from_json(answer)
             except ValueError as err:
-                raise TransportError(f"receiver answered HTTP {exc.code} without a verdict") from err
+                raise TransportError(N_("receiver answered HTTP {code} without a verdict"), code=exc.code) from err
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise TransportError(f"cannot deliver to {self.url}: {exc}") from exc
+            raise TransportError(N_("cannot deliver to {url}: {error}"), url=self.url, error=exc) from exc
 
     async def send(self, seq: int, batch_hash: str, envelope: bytes) -> Ack:
         return await asyncio.to_thread(self._post_batch, envelope)

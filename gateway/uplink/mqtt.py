@@ -22,6 +22,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from gateway.i18n import N_
 from gateway.profile.schema import MqttCfg
 from gateway.uplink import capabilities
 from gateway.uplink.transport import Ack, TransportError
@@ -95,27 +96,27 @@ class MqttTransport:
             try:
                 self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
             except (OSError, ValueError) as exc:
-                raise TransportError(f"cannot connect to broker {self.name}: {exc}") from exc
+                raise TransportError(N_("cannot connect to broker {name}: {error}"), name=self.name, error=exc) from exc
             self.client.loop_start()
             self._started = True
 
     def _send(self, batch_hash: str, envelope: bytes, topic: str | None = None) -> Ack:
         self._ensure_started()
         if not self._connected.wait(self.timeout_s):
-            raise TransportError(f"broker {self.name} not connected")
+            raise TransportError(N_("broker {name} not connected"), name=self.name)
         info = self.client.publish(topic or self.topic, envelope, qos=1)
         try:
             info.wait_for_publish(self.timeout_s)
         except (RuntimeError, ValueError) as exc:
-            raise TransportError(f"publish failed: {exc}") from exc
+            raise TransportError(N_("publish failed: {error}"), error=exc) from exc
         if not info.is_published():
-            raise TransportError("no PUBACK from broker in time")
+            raise TransportError(N_("no PUBACK from broker in time"))
         with self._cond:
             ok = self._cond.wait_for(lambda: batch_hash in self._acks or self._refused, self.timeout_s)
             if self._refused and batch_hash not in self._acks:
-                raise TransportError("the receiver could not decode the compressed batch")
+                raise TransportError(N_("the receiver could not decode the compressed batch"))
             if not ok:
-                raise TransportError("broker has the batch but no receiver verdict arrived in time")
+                raise TransportError(N_("broker has the batch but no receiver verdict arrived in time"))
             return Ack.from_json(self._acks.pop(batch_hash))
 
     def _send_batch(self, batch_hash: str, envelope: bytes) -> Ack:

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from gateway.i18n import N_, as_data
 from gateway.store import Store
 from gateway.uplink.heads import HeadSigner
 from gateway.uplink.transport import Ack, Transport, TransportError
@@ -31,7 +32,8 @@ class UplinkState:
     acknowledged: int = 0
     duplicates: int = 0
     failures: int = 0
-    last_error: str | None = None
+    last_error: str | None = None  # English (logs, health summary kinds)
+    last_error_text: object = None  # the same as data, shown in the reader's language (gateway.i18n.as_data)
     last_ack_at: float | None = None
     rejected: dict[str, int] | None = None
     heads_sent: int = 0  # head statements the receiver accepted (gateway/uplink/heads.py)
@@ -170,7 +172,8 @@ class Sender:
                     await self.send_pending()
                     return self.status.acknowledged - before
             except TimeoutError:
-                raise TransportError(f"uplink not drained within {deadline_s:g} s") from None
+                raise TransportError(N_("uplink not drained within {deadline_s} s"),
+                                     deadline_s=f'{deadline_s:g}') from None
             except TransportError as exc:
                 delay = None if self.status.state == "rejected" else next(waits, None)
                 if delay is None:  # rejected, or the next wait would end at or after the deadline
@@ -197,6 +200,7 @@ class Sender:
             except TransportError as exc:
                 self.status.failures += 1
                 self.status.last_error = str(exc)
+                self.status.last_error_text = as_data(exc)
                 if self.status.state != "rejected":
                     self.status.state = "backoff"
                 delay = self._retry.failed()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.user_error import UserError
 
-class TransportError(Exception):
+
+class TransportError(UserError):
     """Not delivered (network, broker, timeout): retry later, same bytes, same order."""
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
-from inference.errors import ModelError
+from inference.errors import N_, ModelError
 
 if TYPE_CHECKING:
     from inference.declaration import ModelDeclaration
@@ -31,7 +31,8 @@ def make_decoder(decl: ModelDeclaration, input_size: tuple[int, int], outputs: l
     """The declared decoder, checked against the model's real input size and outputs."""
     kind = decl.decoder["kind"]
     if kind not in KINDS:
-        raise ModelError(decl.declaration, f"decoder.kind must be one of {sorted(KINDS)}, found {kind!r}")
+        raise ModelError(decl.declaration, N_("decoder.kind must be one of {KINDS}, found {kind}"),
+                                           KINDS=sorted(KINDS), kind=f'{kind!r}')
     mod = importlib.import_module(f"inference.decoders.{KINDS[kind]}")
     return mod.Decoder(decl, input_size, outputs)
 
@@ -41,18 +42,18 @@ def output_index(decl: ModelDeclaration, outputs: list[TensorInfo], key: str, de
     want = decl.decoder.get(key, default)
     if isinstance(want, int) and not isinstance(want, bool):
         if not 0 <= want < len(outputs):
-            raise ModelError(decl.declaration, f"decoder.{key} = {want}: the model has "
-                                               f"{len(outputs)} outputs")
+            raise ModelError(decl.declaration, N_("decoder.{key} = {want}: the model has {n_outputs} outputs"),
+                                               key=key, want=want, n_outputs=len(outputs))
         return want
     for i, o in enumerate(outputs):
         if o.name == want:
             return i
-    raise ModelError(decl.declaration, f"decoder.{key} = {want!r}: no output of that name in "
-                                       f"{[o.name for o in outputs]}")
+    raise ModelError(decl.declaration, N_("decoder.{key} = {want}: no output of that name in {value}"),
+                                       key=key, want=f'{want!r}', value=[o.name for o in outputs])
 
 
 def check_keys(decl: ModelDeclaration, allowed: set[str]) -> None:
     unknown = set(decl.decoder) - allowed - {"kind"}
     if unknown:
-        raise ModelError(decl.declaration, f"unknown keys in [decoder]: {sorted(unknown)} "
-                                           f"(allowed: {sorted(allowed)})")
+        raise ModelError(decl.declaration, N_("unknown keys in [decoder]: {unknown} (allowed: {allowed})"),
+                                           unknown=sorted(unknown), allowed=sorted(allowed))

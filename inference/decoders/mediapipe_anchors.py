@@ -33,7 +33,7 @@ import numpy as np
 
 from inference.declaration import ModelDeclaration
 from inference.decoders import check_keys, output_index
-from inference.errors import ModelError
+from inference.errors import N_, ModelError
 from inference.geometry import Detection, nms
 from inference.runtime import TensorInfo
 
@@ -62,10 +62,9 @@ class Decoder:
         check_keys(decl, ALLOWED)
         for key in ("strides", "anchors_per_cell"):
             if not (isinstance(cfg.get(key), list) and cfg[key]):
-                raise ModelError(decl.declaration, f"decoder.{key} must be a non-empty list of integers")
+                raise ModelError(decl.declaration, N_("decoder.{key} must be a non-empty list of integers"), key=key)
         if len(cfg["strides"]) != len(cfg["anchors_per_cell"]):
-            raise ModelError(decl.declaration, "decoder.strides and decoder.anchors_per_cell differ "
-                                               "in length")
+            raise ModelError(decl.declaration, N_("decoder.strides and decoder.anchors_per_cell differ in length"))
         self.w, self.h = input_size
         self.anchors = make_anchors(self.w, self.h, cfg["strides"], cfg["anchors_per_cell"],
                                     float(cfg.get("anchor_offset", 0.5)))
@@ -74,8 +73,9 @@ class Decoder:
         n = self.anchors.shape[0]
         bshape = outputs[self.boxes_i].shape
         if len(bshape) != 3 or bshape[1] != n or bshape[2] < 4:
-            raise ModelError(decl.declaration, f"anchor layout gives {n} anchors but output "
-                                               f"{outputs[self.boxes_i].name} has shape {list(bshape)}")
+            raise ModelError(decl.declaration, N_("anchor layout gives {n} anchors but output {name} has shape "
+                                                  "{bshape}"),
+                                               n=n, name=outputs[self.boxes_i].name, bshape=list(bshape))
         self.num_keypoints = int(cfg.get("num_keypoints", (bshape[2] - 4) // 2))
         self.threshold = float(cfg.get("score_threshold", 0.5))
         self.nms_iou = float(cfg.get("nms_iou", 0.3))
@@ -83,8 +83,8 @@ class Decoder:
         kb = cfg.get("box_from_keypoints")
         if kb is not None and not (isinstance(kb, list) and len(kb) == 2
                                    and all(0 <= int(k) < self.num_keypoints for k in kb)):
-            raise ModelError(decl.declaration, "decoder.box_from_keypoints must be [centre_kp, edge_kp] "
-                                               f"with keypoints below {self.num_keypoints}")
+            raise ModelError(decl.declaration, N_("decoder.box_from_keypoints must be [centre_kp, edge_kp] with "
+                                                  "keypoints below {num_keypoints}"), num_keypoints=self.num_keypoints)
         self.kp_box = (int(kb[0]), int(kb[1])) if kb else None
         self.kp_scale = float(cfg.get("keypoint_box_scale", 1.0))
         self.label = decl.labels[0] if decl.labels else "object"

@@ -25,7 +25,7 @@ import numpy as np
 
 from inference.declaration import ModelDeclaration
 from inference.decoders import check_keys, output_index
-from inference.errors import ModelError
+from inference.errors import N_, ModelError
 from inference.geometry import Detection, nms
 from inference.runtime import TensorInfo
 
@@ -44,8 +44,8 @@ class Decoder:
         self.count_i = output_index(decl, outputs, "count_output", 3) if len(outputs) > 3 else None
         self.order = cfg.get("box_order", "yxyx")
         if self.order not in ("yxyx", "xyxy"):
-            raise ModelError(decl.declaration, f"decoder.box_order must be yxyx or xyxy, "
-                                               f"found {self.order!r}")
+            raise ModelError(decl.declaration, N_("decoder.box_order must be yxyx or xyxy, found {order}"),
+                                               order=f'{self.order!r}')
         self.offset = int(cfg.get("label_offset", 0))
         self.labels = decl.labels
         keep = cfg.get("keep_labels")

@@ -8,6 +8,7 @@ import re
 import msgspec
 from status_helpers import GatewayThread, get_json, http_get, make_profile, wait_for
 
+from gateway.i18n import render_data
 from gateway.identity import init_identity
 from gateway.runtime import Gateway
 
@@ -28,6 +29,9 @@ def test_dead_unit_shows_errors(tmp_path):
                                     if d["name"] == DEAD and d["failures"] >= 1), 30, what="a failed poll")
         assert dev["state"] == "unhealthy" and dev["errors"].get("timeout", 0) >= 1
         assert dev["last_error"].startswith("timeout") and dev["last_ok"] is None
+        # The same error as data, for the page and `edgeproof status` to show in the reader's language.
+        assert render_data(dev["last_error_text"], "en").startswith("timeout: ")
+        assert render_data(dev["last_error_text"], "zh-CN").startswith("超时：")
         assert all(p["quality"] == "comm_error" and p["value"] is None for p in dev["points"])
         others = [d for d in get_json(url + "/api/status")["devices"] if d["bus"] == dev["bus"] and d["name"] != DEAD]
         assert others and all(d["state"] == "healthy" for d in others)
