@@ -109,6 +109,7 @@ class OrderAmount(_Erp):
     name = "erp.order_amount"
     unit = "CNY"
     dataset = "orders"
+    reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         rs = rows(ctx, "orders")
@@ -127,6 +128,7 @@ class Shipments(_Erp):
     name = "erp.shipments_count"
     unit = "count"
     dataset = "shipments"
+    reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         rs = rows(ctx, "shipments")
@@ -138,6 +140,7 @@ class ShippedQty(_Erp):
     name = "erp.shipped_qty"
     unit = "units"
     dataset = "shipments"
+    reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         rs = rows(ctx, "shipments")
@@ -248,6 +251,7 @@ class CustomerHHI(_Erp):
     name = "erp.customer_hhi"
     unit = "HHI"
     dataset = "orders"
+    reads_history = False
     periods = (MONTH,)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
@@ -263,6 +267,7 @@ class SupplierHHI(_Erp):
     name = "erp.supplier_hhi"
     unit = "HHI"
     dataset = "purchases"
+    reads_history = False
     periods = (MONTH,)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
@@ -291,6 +296,7 @@ class PriceIndex(_Erp):
     name = "erp.price_index"
     unit = "index"
     dataset = "orders"
+    reads_history = False
     periods = (MONTH,)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
