@@ -142,7 +142,7 @@ def run(size_mb: float, keep: bool, timeout_s: float) -> dict:
             "import_peak_rss_mb": round(watch["rss_import_kb"] / 1024, 1),
             "recompute_peak_rss_mb": round(watch["rss_recompute_kb"] / 1024, 1),
             "indicators": _indicators(db), "store_mb": round(db.stat().st_size / 1e6, 1),
-            "generate_s": round(gen_s, 1),
+            "generate_s": round(gen_s, 1), "commit": _commit(),
             "host": {"cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -152,6 +152,12 @@ def run(size_mb: float, keep: bool, timeout_s: float) -> dict:
             print(f"kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _commit() -> str | None:
+    """The commit measured (a figure without its code means little)."""
+    got = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
+    return got.stdout.strip() or None
 
 
 def _import_complete(db: Path) -> bool:
