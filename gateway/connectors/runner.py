@@ -99,7 +99,7 @@ class ConnectorRunner:
             if r.days:
                 # The master's days are its shipments' days (importer, forget_profile_items).
                 changed.setdefault(r.dataset, set()).update(r.days)
-        plan = recompute_plan(self.profile, closed, changed, now)
+        plan = recompute_plan(self.profile, closed, changed, now, store=self.store)
         if not plan:
             if closed or changed:
                 self.store.meta_set("ent.wm.day", yesterday.isoformat())

@@ -268,14 +268,19 @@ def compute_enterprise(store: Any, profile: Any, days: Iterable[str | date], now
 
 
 def recompute_plan(profile: Any, closed_days: Iterable[str | date], changed: Mapping[str, Iterable[str | date]],
-                   now: float, subject_tz: str | None = None) -> dict[Window, set[str] | None]:
+                   now: float, subject_tz: str | None = None, store: Any = None) -> dict[Window, set[str] | None]:
     """Which indicators to compute in which window (None: all of them) after imports.
 
     Every indicator for the days that closed since the last run; for each dataset an import
     changed (``changed``: dataset -> the days whose rows it added, changed or removed; "" for
     unknown), the indicators reading it: a flow in the windows holding a changed day, a balance
     (``reads_history``) in every window from the first changed day to yesterday. A correction of
-    one day of production recomputes that day and its months, not the year."""
+    one day of production recomputes that day and its months, not the year.
+
+    With the ``store``, a flow is also computed on the days of that span without rows of the
+    dataset (its ``no_rows`` record, as when every day of the span was recomputed): a history
+    imported for the first time leaves no day of it unaccounted for. Days with rows the import
+    did not change keep their figures, which cannot have moved."""
     tz = ZoneInfo(subject_tz or profile.site.timezone)
     yesterday = datetime.fromtimestamp(now, tz).date() - timedelta(days=1)
     plan: dict[Window, set[str] | None] = dict.fromkeys(_windows(closed_days, tz, now))
@@ -290,7 +295,11 @@ def recompute_plan(profile: Any, closed_days: Iterable[str | date], changed: Map
         while d <= yesterday:
             history.add(d)
             d += timedelta(days=1)
-        for names, ds in (({i.name for i in readers if not i.reads_history}, days),
+        flow_days = set(days) if dataset else set(history)
+        if store is not None and dataset:
+            have = erp_store.days_with_rows(store, dataset)
+            flow_days |= {d for d in history if d.isoformat() not in have}
+        for names, ds in (({i.name for i in readers if not i.reads_history}, flow_days),
                           ({i.name for i in readers if i.reads_history}, history)):
             if not names:
                 continue

@@ -159,3 +159,21 @@ def test_a_correction_recomputes_the_days_it_changed_not_the_year() -> None:
     # A day that closed since the last run: every indicator.
     plan = recompute_plan(PROFILE, [date(2026, 11, 19)], {}, now)
     assert plan[(DAY, *day_window(date(2026, 11, 19), TZ))] is None
+
+
+def test_days_without_rows_in_the_span_still_get_their_no_rows_record(tmp_path: Path) -> None:
+    """With the store, a flow is planned on the changed days and on the span's days without rows
+    (their ``no_rows`` record), not on days whose rows the import left alone."""
+    store = Store(tmp_path / "g.db", "NORMAL")
+    try:
+        with erp_store.import_transaction(store):
+            iid, _ = erp_store.begin_import(store, "mes", "s", "fp", NOW, "production")
+            for i, d in enumerate((date(2026, 11, 10), date(2026, 11, 12))):
+                erp_store.add_row(store, "mes", "production", f"k{i}", d.isoformat(), day_window(d, TZ)[0] + 60,
+                                  json.dumps({"good_qty": 1, "product": "p"}), "h", iid)
+        now = datetime(2026, 11, 15, 12, tzinfo=TZ).timestamp()
+        plan = recompute_plan(PROFILE, [], {"production": {"2026-11-10"}}, now, store=store)
+        days = {d for p, d in _windows(plan, "mes.good_qty") if p == DAY}
+        assert days == {date(2026, 11, 10), date(2026, 11, 11), date(2026, 11, 13), date(2026, 11, 14)}
+    finally:
+        store.close()
