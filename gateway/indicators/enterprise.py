@@ -180,6 +180,12 @@ def totals(ctx: WindowContext, dataset: str, fields: Sequence[str], by: str | No
     return c[key]
 
 
+def count_distinct(ctx: WindowContext, dataset: str, field: str) -> tuple[int, int]:
+    """(rows, distinct values of ``field``, a row without it counting by its time) over the
+    window's rows, counted by the store in SQL."""
+    return erp_store.count_distinct(ctx.store, dataset, ctx.start, ctx.end, field)
+
+
 def as_of(ctx: WindowContext) -> date:
     """The last local day inside the window (a balance 'as of' the window's end)."""
     tz = ctx.params["tz"]

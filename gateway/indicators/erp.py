@@ -13,7 +13,16 @@ from typing import Any
 
 from gateway.connectors.datasets import STAGE_FIELDS, STAGES
 from gateway.indicators.base import IndicatorValue, WindowContext
-from gateway.indicators.enterprise import MONTH, EnterpriseIndicator, as_of, day_of, month_window, per_subject, rows
+from gateway.indicators.enterprise import (
+    MONTH,
+    EnterpriseIndicator,
+    as_of,
+    count_distinct,
+    day_of,
+    month_window,
+    per_subject,
+    rows,
+)
 from gateway.indicators.registry import register
 
 DEFAULT_TERMS_DAYS = 30  # when an invoice has no due date
@@ -131,8 +140,8 @@ class Shipments(_Erp):
     reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        rs = rows(ctx, "shipments")
-        return [self.value(ctx, float(len({r.get("ship_no") or r["_ts"] for r in rs})), [] if rs else ["no_rows"])]
+        n, distinct = count_distinct(ctx, "shipments", "ship_no")  # in SQL: a busy month's numbers stay there
+        return [self.value(ctx, float(distinct), [] if n else ["no_rows"])]
 
 
 @register

@@ -271,6 +271,16 @@ def totals(store: Store, dataset: str, start: float, end: float, fields: Sequenc
     return {r[0]: (int(r[1]), [float(v) for v in r[2:]]) for r in got if r[1]}
 
 
+def count_distinct(store: Store, dataset: str, start: float, end: float, field: str) -> tuple[int, int]:
+    """(rows, distinct values of ``field``) over a dataset's rows in [start, end); a row without
+    the field counts by its own time. In SQL: no value is held in Python."""
+    with store._lock:
+        n, distinct = store.db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT COALESCE(json_extract(fields, ?), ts)) FROM erp_rows "
+            "WHERE dataset=? AND ts>=? AND ts<?", (f"$.{field}", dataset, start, end)).fetchone()
+    return int(n), int(distinct)
+
+
 def indicator_subjects(store: Store, name: str, window_start: int, window_len: int, prefix: str) -> set[str]:
     """Subjects already stored for an indicator and window whose name starts with ``prefix``."""
     with store._lock:
