@@ -118,6 +118,7 @@ def run(size_mb: float, keep: bool, timeout_s: float) -> dict:
         cli = [sys.executable, "-m", "gateway.cli"]
         subprocess.run([*cli, "init", "--profile", str(profile), "--state", str(state)], check=True,
                        capture_output=True, env=env, cwd=ROOT)
+        commit = _commit()  # before the child starts: it imports the indicator modules only when it recomputes
         t0 = time.monotonic()
         proc = subprocess.Popen([*cli, "import-erp", "--profile", str(profile), "--state", str(state), "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, text=True)
@@ -142,7 +143,7 @@ def run(size_mb: float, keep: bool, timeout_s: float) -> dict:
             "import_peak_rss_mb": round(watch["rss_import_kb"] / 1024, 1),
             "recompute_peak_rss_mb": round(watch["rss_recompute_kb"] / 1024, 1),
             "indicators": _indicators(db), "store_mb": round(db.stat().st_size / 1e6, 1),
-            "generate_s": round(gen_s, 1), "commit": _commit(),
+            "generate_s": round(gen_s, 1), "commit": commit,
             "host": {"cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -155,9 +156,12 @@ def run(size_mb: float, keep: bool, timeout_s: float) -> dict:
 
 
 def _commit() -> str | None:
-    """The commit measured (a figure without its code means little)."""
-    got = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
-    return got.stdout.strip() or None
+    """The commit measured (a figure without its code means little); ``+dirty`` when the
+    gateway's code differs from it."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "gateway"], capture_output=True, text=True,
+                           cwd=ROOT, check=False)
+    return (head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")) or None
 
 
 def _import_complete(db: Path) -> bool:
