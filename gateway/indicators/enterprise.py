@@ -4,10 +4,11 @@ These are ordinary registered indicators (subclass ``EnterpriseIndicator``, deco
 ``@register``) but their window is a business period, a local day or a calendar month of
 the site, and their input is imported rows (``erp_rows``) rather than readings. The
 engine's time watermark does not fit them: an export arrives days after the period it
-describes and may be corrected later. So ``compute_enterprise`` runs them for the periods
-an import touched (and for each newly closed day), and stores results with
-``Store.upsert_indicators``: an unchanged figure is a no-op, a corrected one is re-sent as
-a revision.
+describes and may be corrected later. So they run for the periods an import changed and for
+each newly closed day (``recompute_plan``: which indicators in which windows; ``compute_windows``
+runs it window by window), and results are stored with ``Store.upsert_indicators``: an
+unchanged figure is a no-op, a corrected one is re-sent as a revision. Their rows come from
+the store (gateway/store/erp.py) summed in SQL or in chunks, never a whole history at once.
 """
 
 from __future__ import annotations
