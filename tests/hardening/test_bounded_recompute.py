@@ -177,3 +177,100 @@ def test_days_without_rows_in_the_span_still_get_their_no_rows_record(tmp_path: 
         assert days == {date(2026, 11, 10), date(2026, 11, 11), date(2026, 11, 13), date(2026, 11, 14)}
     finally:
         store.close()
+
+
+# -- a correction recomputes exactly what a full recomputation would give -----------------------------
+SPAN = 45  # days of history before NOW's day
+
+
+def _d(i: int) -> str:
+    return (datetime.fromtimestamp(NOW, TZ).date() - timedelta(days=SPAN - i)).isoformat()
+
+
+def _exports(corrected: bool) -> dict[str, str]:
+    prod = ["work_order,date,product,good_qty,scrap_qty,planned_min,run_min"]
+    for i in range(SPAN * 3):
+        day, good = i // 3, 100 + i
+        if corrected and day == 10:
+            good -= 7  # a corrected count
+        if corrected and i == 61:
+            continue  # a work order withdrawn (day 20)
+        prod.append(f"WO-{i},{_d(day)},{'ABC'[i % 3]},{good},{i % 5},480,{400 + i}")
+    orders = ["order_no,customer,product,qty,unit_price,order_date,paid_date"]
+    for i in range(40):
+        day = 25 if corrected and i == 4 else i  # an order re-dated: the open pipeline changes from day 4 on
+        paid = _d(i + 3) if i % 4 == 0 else ""
+        orders.append(f"SO-{i},C{i % 3},{'AB'[i % 2]},{1 + i},10,{_d(day)},{paid}")
+    ar = ["invoice_no,customer,amount,invoice_date,due_date,paid_date"]
+    for i in range(20):
+        paid = _d(30) if corrected and i == 1 else ""  # a payment recorded late: ageing changes from day 30 on
+        ar.append(f"INV-{i},C{i % 3},{1000 + i},{_d(2 * i)},{_d(2 * i + 10)},{paid}")
+    return {"production": "\n".join(prod) + "\n", "orders": "\n".join(orders) + "\n",
+            "receivables": "\n".join(ar) + "\n"}
+
+
+def _connectors() -> list[dict]:
+    fields = {"production": "work_order,date,product,good_qty,scrap_qty,planned_min,run_min",
+              "orders": "order_no,customer,product,qty,unit_price,order_date,paid_date",
+              "receivables": "invoice_no,customer,amount,invoice_date,due_date,paid_date"}
+    return [{"name": ds, "kind": "folder", "dataset": ds, "path": ds, "pattern": "*.csv", "mode": "snapshot",
+             "columns": {f: f for f in cols.split(",")}} for ds, cols in fields.items()]
+
+
+def _write(state: Path, corrected: bool) -> None:
+    for ds, text in _exports(corrected).items():
+        (state / ds).mkdir(parents=True, exist_ok=True)
+        (state / ds / f"{ds}.csv").write_text(text, encoding="utf-8")
+
+
+def _figures(store: Store) -> dict[tuple, tuple]:
+    out = {}
+    for name, subject, ws, wl, value, quality, detail in store.db.execute(
+            "SELECT name, subject, window_start, window_len, value, quality, detail FROM indicators "
+            "WHERE name NOT LIKE 'data.%'"):
+        d = {k: v for k, v in json.loads(detail).items() if k != "rev"}
+        out[(name, subject, ws, wl)] = (value, sorted(q for q in json.loads(quality) if q != "revised"), d)
+    return out
+
+
+def test_a_correction_gives_the_figures_of_a_full_recomputation(tmp_path: Path) -> None:
+    """The gateway imports an export, then its correction, recomputing only what the plan says;
+    another imports the corrected export into an empty store and computes every day. Same figures,
+    flows (MES, order amounts) and balances (open orders, receivables ageing) alike; the plan that
+    recomputed too little would leave an old figure standing here."""
+    import shutil
+
+    from gateway.connectors.runner import ConnectorRunner
+    from gateway.privacy.tokens import KEY_FILE
+
+    prof = profile(timezone="Asia/Shanghai", connectors=_connectors())
+    a, b = tmp_path / "a", tmp_path / "b"
+    _write(a, corrected=False)
+    sa = Store(a / "edgeproof.db", "NORMAL")
+    try:
+        runner = ConnectorRunner(prof, a, sa, settle_s=0.0)
+        assert all(r.status == "imported" for r in runner.run_once(NOW, force=True))
+        before = _figures(sa)
+        _write(a, corrected=True)
+        reps = runner.run_once(NOW, force=True)
+        assert sorted((r.dataset, r.changed + r.removed) for r in reps) == [
+            ("orders", 1), ("production", 4), ("receivables", 1)]
+        incremental = _figures(sa)
+        b.mkdir()
+        shutil.copy(a / KEY_FILE, b / KEY_FILE)  # the same site key: the same product and customer tokens
+        _write(b, corrected=True)
+        sb = Store(b / "edgeproof.db", "NORMAL")
+        try:
+            assert all(r.status == "imported" for r in ConnectorRunner(prof, b, sb, settle_s=0.0).run_once(
+                NOW, force=True))
+            full = _figures(sb)
+        finally:
+            sb.close()
+    finally:
+        sa.close()
+    # A product gone from a day keeps a zero there (``per_subject``): the fresh store never had it.
+    gone = {k: v for k, v in incremental.items() if k not in full}
+    assert gone and all(v[:2] == (0.0, ["no_rows"]) for v in gone.values()), gone
+    assert {k: v for k, v in incremental.items() if k in full} == full
+    changed = {k[0] for k in full if before.get(k) != full[k]}
+    assert {"mes.good_qty", "erp.orders_open", "erp.receivables_ageing_amount"} <= changed
