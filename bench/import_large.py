@@ -7,10 +7,16 @@ import-erp --json`) on a profile with one folder connector, and reads the child'
 (``ru_maxrss`` of the waited child) and wall time. The enterprise indicators of every day
 the export touched are recomputed by the same command (ConnectorRunner.recompute).
 
+The two phases are told apart from outside: the bench samples the child's resident set
+(/proc/PID/status, every 0.25 s) and reads the store (read-only, every second) for the moment
+the import is recorded complete; what follows is the recomputation. ``--timeout`` bounds a run
+(the child is stopped and the result says how far it got).
+
     .venv/bin/python bench/import_large.py              # 200 MB
     .venv/bin/python bench/import_large.py --size 20    # quicker
 
-Writes bench/results/import_large.json (``--out`` to change) and prints one ``JSON {...}`` line.
+Each run replaces the row of its size in bench/results/import_large.json (``--out`` to change)
+and prints one ``JSON {...}`` line.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from doc_tables import host_line, load_result, save_result, write_block  # noqa: E402
+from doc_tables import RESULTS, host_line, load_result, save_result, write_block  # noqa: E402
 
 HEADER = "工单号,生产日期,班次,产品名称,计划数量,完工数量,良品数量,计划工时(小时),实际工时(小时)\n"
 PRODUCTS = ["刹车盘 BD-220", "支架 ZJ-15", "法兰 FL-80", "轴承座 ZC-32", "壳体 KT-105", "齿轮 CL-48"]
@@ -96,7 +102,7 @@ def generate(path: Path, size_mb: float, seed: int = 7) -> int:
     return rows
 
 
-def run(size_mb: float, keep: bool) -> dict:
+def run(size_mb: float, keep: bool, timeout_s: float) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="ep-import-large-"))
     try:
         drop = tmp / "drop"
@@ -112,27 +118,35 @@ def run(size_mb: float, keep: bool) -> dict:
         cli = [sys.executable, "-m", "gateway.cli"]
         subprocess.run([*cli, "init", "--profile", str(profile), "--state", str(state)], check=True,
                        capture_output=True, env=env, cwd=ROOT)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        commit = _commit()  # before the child starts: it imports the indicator modules only when it recomputes
         t0 = time.monotonic()
         proc = subprocess.Popen([*cli, "import-erp", "--profile", str(profile), "--state", str(state), "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, text=True)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        db = state / "edgeproof.db"
+        watch = _watch(proc, db, t0, timeout_s)
         wall = time.monotonic() - t0
         out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-        if os.waitstatus_to_exitcode(status) != 0:
+        status, usage = watch["status"], watch["usage"]
+        finished = not watch["timed_out"]
+        if finished and os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"import-erp failed ({status}): {err[-2000:]}")
-        report = json.loads(out.splitlines()[0])
-        db = state / "edgeproof.db"
+        report = json.loads(out.splitlines()[0]) if finished else {}
+        imported_at = watch["imported_at"]
         result = {
             "bench": "import_large", "size_mb": round(export.stat().st_size / 1e6, 1), "rows": rows,
-            "rows_ok": report["rows_ok"], "quarantined": report.get("quarantined_count") or 0,
-            "days": len(report["days"]), "wall_s": round(wall, 1), "rows_per_s": round(rows / wall),
+            "rows_ok": report.get("rows_ok"), "quarantined": report.get("quarantined_count") or 0,
+            "days": len(report.get("days", [])), "wall_s": round(wall, 1), "rows_per_s": round(rows / wall),
+            "finished": finished, "timeout_s": timeout_s,
+            "import_s": None if imported_at is None else round(imported_at, 1),
+            "recompute_s": None if imported_at is None or not finished else round(wall - imported_at, 1),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-            "store_mb": round(db.stat().st_size / 1e6, 1), "generate_s": round(gen_s, 1),
+            "import_peak_rss_mb": round(watch["rss_import_kb"] / 1024, 1),
+            "recompute_peak_rss_mb": round(watch["rss_recompute_kb"] / 1024, 1),
+            "indicators": _indicators(db), "store_mb": round(db.stat().st_size / 1e6, 1),
+            "generate_s": round(gen_s, 1), "commit": commit,
             "host": {"cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        del before
         return result
     finally:
         if keep:
@@ -141,13 +155,105 @@ def run(size_mb: float, keep: bool) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _commit() -> str | None:
+    """The commit measured (a figure without its code means little); ``+dirty`` when the
+    gateway's code differs from it."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "gateway"], capture_output=True, text=True,
+                           cwd=ROOT, check=False)
+    return (head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")) or None
+
+
+def _import_complete(db: Path) -> bool:
+    """Has the import been recorded complete (no ``incomplete:`` import left)? Read-only."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            got = con.execute("SELECT COUNT(*), SUM(content_hash LIKE 'incomplete:%') FROM erp_imports").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+    return bool(got[0]) and not got[1]
+
+
+def _indicators(db: Path) -> int | None:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM indicators").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _watch(proc: subprocess.Popen, db: Path, t0: float, timeout_s: float) -> dict:  # type: ignore[type-arg]
+    """Wait for the child (its rusage), sampling its RSS per phase; stop it at the timeout."""
+    w: dict = {"imported_at": None, "rss_import_kb": 0, "rss_recompute_kb": 0, "timed_out": False}
+    next_db = 0.0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            w["status"], w["usage"] = status, usage
+            return w
+        now = time.monotonic() - t0
+        rss = _rss_kb(proc.pid)
+        if w["imported_at"] is None and now >= next_db:
+            next_db = now + 1.0
+            if _import_complete(db):
+                w["imported_at"] = now
+        key = "rss_import_kb" if w["imported_at"] is None else "rss_recompute_kb"
+        w[key] = max(w[key], rss)
+        if now > timeout_s and not w["timed_out"]:
+            w["timed_out"] = True
+            proc.kill()
+        time.sleep(0.25)
+
+
+def _row(res: dict) -> str:
+    def s(v: float | None) -> str:
+        return "–" if v is None else f"{v:.0f} s"
+
+    import_rss = res.get("import_peak_rss_mb")
+    recompute_rss = res.get("recompute_peak_rss_mb")
+    done = "" if res.get("finished", True) else f" (stopped at {res['timeout_s']:.0f} s)"
+    return (f"| {res['size_mb']} MB MES CSV, {res['days']} days | {res['rows']:,} ({res['quarantined']} quarantined) | "
+            f"{s(res.get('import_s'))} | {s(res.get('recompute_s'))} | {res['wall_s']:.0f} s{done} | "
+            f"{res['cpu_s']:.0f} s | {'–' if import_rss is None else f'{import_rss:.0f} MB'} | "
+            f"{'–' if recompute_rss is None else f'{recompute_rss:.0f} MB'} | **{res['peak_rss_mb']:.0f} MB** | "
+            f"{res.get('indicators') or 0:,} | {res['store_mb']:.0f} MB |")
+
+
+def runs_of(saved: dict) -> list[dict]:
+    """The runs of a results file, smallest export first (an older file holds one run)."""
+    return sorted(saved.get("runs", [saved]), key=lambda r: r["size_mb"])
+
+
 def render(res: dict) -> str:
-    """The docs table (docs/benchmarks.md, bench/README.md) from a result."""
+    """The docs table (docs/benchmarks.md, bench/README.md) from a results file."""
+    runs = runs_of(res)
     return "\n".join([
-        "| export | rows | wall time | rows/s | CPU | peak RSS | store after |", "|---|---|---|---|---|---|---|",
-        f"| {res['size_mb']} MB MES CSV, {res['days']} days | {res['rows']:,} ({res['quarantined']} quarantined) | "
-        f"{res['wall_s']:.0f} s | {res['rows_per_s']:,} | {res['cpu_s']:.0f} s | **{res['peak_rss_mb']:.0f} MB** | "
-        f"{res['store_mb']:.0f} MB |", "", host_line(res)])
+        "| export | rows | import | recompute | wall time | CPU | import peak RSS (sampled) | "
+        "recompute peak RSS (sampled) | peak RSS (whole run) | indicators | store after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|", *(_row(r) for r in runs), "",
+        *(host_line(r) + f" ({r['size_mb']} MB)" for r in runs)])
+
+
+def merge(saved: dict | None, res: dict) -> dict:
+    """The results file with this run replacing the earlier run of the same size."""
+    runs = [r for r in (runs_of(saved) if saved else []) if abs(r["size_mb"] - res["size_mb"]) > 0.5]
+    return {"bench": "import_large", "runs": sorted([*runs, res], key=lambda r: r["size_mb"])}
 
 
 def main() -> None:
@@ -155,17 +261,20 @@ def main() -> None:
     ap.add_argument("--size", type=float, default=200.0, help="export size in MB (default 200)")
     ap.add_argument("--out", type=Path, default=None, help="result JSON (default bench/results/import_large.json)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (export, profile, store)")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="stop the import after this many seconds")
     ap.add_argument("--write-docs", action="store_true", help="replace the generated table in the docs")
     ap.add_argument("--render", type=Path, help="no run: print (and --write-docs) the table of a saved result")
     args = ap.parse_args()
     if args.render:
         res = load_result(args.render)
     else:
-        res = run(args.size, args.keep)
-        print(f"{res['size_mb']} MB, {res['rows']} rows: {res['wall_s']} s ({res['rows_per_s']} rows/s), "
-              f"peak RSS {res['peak_rss_mb']} MB, store {res['store_mb']} MB")
-        print(f"result: {save_result('import_large', res, args.out)}")
-        print("JSON " + json.dumps(res, ensure_ascii=False))
+        one = run(args.size, args.keep, args.timeout)
+        print(f"{one['size_mb']} MB, {one['rows']} rows: {one['wall_s']} s (import {one['import_s']} s, recompute "
+              f"{one['recompute_s']} s), peak RSS {one['peak_rss_mb']} MB, store {one['store_mb']} MB")
+        out = args.out or RESULTS / "import_large.json"
+        res = merge(load_result(out) if out.exists() else None, one)
+        print(f"result: {save_result('import_large', res, out)}")
+        print("JSON " + json.dumps(one, ensure_ascii=False))
     if args.write_docs or args.render:
         table = render(res)
         print(table)

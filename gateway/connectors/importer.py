@@ -35,6 +35,7 @@ from gateway.connectors.readers import Source, SourceError, SourceRow, norm_head
 from gateway.connectors.values import parse_datetime, parse_direction, parse_number
 from gateway.i18n import N_
 from gateway.privacy.tokens import Tokeniser
+from gateway.store import erp as erp_store
 from gateway.user_error import UserError
 
 log = logging.getLogger("edgeproof.connectors")
@@ -58,6 +59,8 @@ class ImportReport:
     quarantined_count: int | None = None
     # The error itself, for the CLI to show in the reader's language (gateway.i18n.render); not in as_dict.
     error_detail: object | None = field(default=None, repr=False, compare=False)
+    # The dataset the rows went to: which indicators ``days`` concern ("" = any).
+    dataset: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"connector": self.connector, "source": self.source, "status": self.status, "rows_ok": self.rows_ok,
@@ -93,7 +96,7 @@ CHUNK_ROWS = 2000
 # Quarantined lines listed in an ImportReport (all of them are in erp_quarantine).
 QUARANTINE_IN_REPORT = 1000
 # The content_hash of an import still running (or that crashed): never matches a fingerprint.
-INCOMPLETE = "incomplete:"
+INCOMPLETE = erp_store.INCOMPLETE
 
 
 @dataclass
@@ -113,25 +116,6 @@ class _Run:
     lo: str | None = None
     hi: str | None = None
     incomplete: set[int] = field(default_factory=set)
-
-
-class _Transaction:
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def __enter__(self) -> None:
-        self.store._lock.acquire()
-        try:
-            self.store.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.store._lock.release()
-            raise
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        try:
-            self.store.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
-        finally:
-            self.store._lock.release()
 
 
 class Importer:
@@ -234,9 +218,7 @@ class Importer:
 
     # -- importing ---------------------------------------------------------------------------
     def seen(self, connector: str, content_hash: str) -> bool:
-        with self.store._lock:
-            return self.store.db.execute("SELECT 1 FROM erp_imports WHERE connector=? AND content_hash=? LIMIT 1",
-                                         (connector, content_hash)).fetchone() is not None
+        return erp_store.import_seen(self.store, connector, content_hash)
 
     def import_source(self, cfg: ConnectorCfg, src: Source, force: bool = False) -> ImportReport:
         """Import one export in chunks of ``CHUNK_ROWS`` rows, each committed on its own, so
@@ -247,7 +229,7 @@ class Importer:
         recognised only once it went through whole, and rows a crashed import left behind
         count as changed when the export is read again (their days are recomputed)."""
         ds = DATASETS[cfg.dataset]
-        rep = ImportReport(cfg.name, src.name)
+        rep = ImportReport(cfg.name, src.name, dataset=cfg.dataset)
         fingerprint = import_fingerprint(cfg, src)
         master = self._master_for(ds)
         if master is not None:  # a changed master re-reads the shipments (a product added lets rows in)
@@ -306,61 +288,40 @@ class Importer:
 
     def _tx(self) -> Any:
         """One chunk's transaction on the store's connection, under the store's lock."""
-        return _Transaction(self.store)
+        return erp_store.import_transaction(self.store)
 
     def _begin(self, run: _Run) -> None:
-        cfg, db = run.cfg, self.store.db
-        cur = db.execute("INSERT INTO erp_imports(connector, source, content_hash, at, dataset) VALUES(?,?,?,?,?)",
-                         (cfg.name, run.src.name, INCOMPLETE + run.fingerprint, run.now, run.ds.name))
-        run.rep.import_id = run.iid = int(cur.lastrowid or 0)
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen(key TEXT PRIMARY KEY, line INTEGER NOT NULL)")
-        db.execute("DELETE FROM temp.import_seen")
-        run.incomplete = {i for (i,) in db.execute(
-            "SELECT id FROM erp_imports WHERE connector=? AND dataset=? AND content_hash LIKE ? AND id<>?",
-            (cfg.name, run.ds.name, INCOMPLETE + "%", run.iid))}
+        run.iid, run.incomplete = erp_store.begin_import(self.store, run.cfg.name, run.src.name, run.fingerprint,
+                                                         run.now, run.ds.name)
+        run.rep.import_id = run.iid
 
     def _write_chunk(self, run: _Run) -> None:
-        cfg, ds, rep, iid, now = run.cfg, run.ds, run.rep, run.iid, run.now
-        db = self.store.db
-        keys = [m.key for m in run.mapped]
-        existing: dict[str, tuple[int, str, str, str, int]] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
-            existing.update((r[0], (r[1], r[2], r[3], r[4], r[5])) for r in db.execute(
-                f"SELECT key, id, row_hash, fields, day, import_id FROM erp_rows WHERE connector=? AND dataset=? "
-                f"AND key IN ({','.join('?' * len(part))})", (cfg.name, ds.name, *part)))
+        cfg, ds, rep, iid, now, st = run.cfg, run.ds, run.rep, run.iid, run.now, self.store
+        existing = erp_store.stored_rows(st, cfg.name, ds.name, [m.key for m in run.mapped])
         for m in run.mapped:
-            first = db.execute("SELECT line FROM temp.import_seen WHERE key=?", (m.key,)).fetchone()
+            first = erp_store.claim_key(st, m.key, m.line)
             if first is not None:
-                run.quarantine.append((m.line, f"duplicate key {m.key!r} (first on line {first[0]})", m.raw))
+                run.quarantine.append((m.line, f"duplicate key {m.key!r} (first on line {first})", m.raw))
                 continue
-            db.execute("INSERT INTO temp.import_seen(key, line) VALUES(?,?)", (m.key, m.line))
             rep.rows_ok += 1
             run.lo = m.day if run.lo is None or m.day < run.lo else run.lo
             run.hi = m.day if run.hi is None or m.day > run.hi else run.hi
             old = existing.get(m.key)
             fields = json.dumps(m.fields, sort_keys=True, ensure_ascii=False)
             if old is None:
-                db.execute("INSERT INTO erp_rows(connector, dataset, key, day, ts, fields, row_hash, "
-                           "import_id) VALUES(?,?,?,?,?,?,?,?)", (cfg.name, ds.name, m.key, m.day, m.ts, fields,
-                                                                 m.row_hash, iid))
+                erp_store.add_row(st, cfg.name, ds.name, m.key, m.day, m.ts, fields, m.row_hash, iid)
                 rep.added += 1
                 rep.days.add(m.day)
-            elif old[1] != m.row_hash:
-                db.execute("UPDATE erp_rows SET day=?, ts=?, fields=?, row_hash=?, import_id=? WHERE id=?",
-                           (m.day, m.ts, fields, m.row_hash, iid, old[0]))
-                db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, new) "
-                           "VALUES(?,?,?,?,?,?,?,?)", (iid, now, cfg.name, ds.name, m.key, "changed", old[2],
-                                                       fields))
+            elif old.row_hash != m.row_hash:
+                erp_store.replace_row(st, old.id, m.day, m.ts, fields, m.row_hash, iid)
+                erp_store.record_change(st, iid, now, cfg.name, ds.name, m.key, "changed", old.fields, fields)
                 rep.changed += 1
-                rep.days.update((m.day, old[3]))
+                rep.days.update((m.day, old.day))
             else:
                 rep.unchanged += 1
-                if old[4] in run.incomplete:  # left by an import that never finished: recompute its day
+                if old.import_id in run.incomplete:  # left by an import that never finished: recompute its day
                     rep.days.add(m.day)
-        db.executemany("INSERT INTO erp_quarantine(import_id, connector, source, line, reason, raw) "
-                       "VALUES(?,?,?,?,?,?)", [(iid, cfg.name, run.src.name, ln, r, raw[:2000])
-                                              for ln, r, raw in run.quarantine])
+        erp_store.quarantine(st, iid, cfg.name, run.src.name, run.quarantine)
         run.n_quarantined += len(run.quarantine)
         rep.quarantined_count = run.n_quarantined
         room = QUARANTINE_IN_REPORT - len(rep.quarantined)
@@ -372,37 +333,25 @@ class Importer:
         """Snapshot mode: delete up to a chunk of the rows of the days covered that the corrected
         export no longer has (inside the caller's transaction); returns how many."""
         cfg, ds, rep, iid, now = run.cfg, run.ds, run.rep, run.iid, run.now
-        if cfg.mode != "snapshot" or run.lo is None:
+        if cfg.mode != "snapshot" or run.lo is None or run.hi is None:
             return 0
-        db = self.store.db
-        gone = db.execute("SELECT id, key, fields, day FROM erp_rows WHERE connector=? AND dataset=? "
-                          "AND day BETWEEN ? AND ? AND import_id<>? AND key NOT IN "
-                          "(SELECT key FROM temp.import_seen) LIMIT ?",
-                          (cfg.name, ds.name, run.lo, run.hi, iid, CHUNK_ROWS)).fetchall()
+        gone = erp_store.rows_not_reexported(self.store, cfg.name, ds.name, run.lo, run.hi, iid, CHUNK_ROWS)
         for rid, key, fields, day in gone:
-            db.execute("DELETE FROM erp_rows WHERE id=?", (rid,))
-            db.execute("INSERT INTO erp_changes(import_id, at, connector, dataset, key, change, old, "
-                       "new) VALUES(?,?,?,?,?,?,?,NULL)", (iid, now, cfg.name, ds.name, key, "removed", fields))
+            erp_store.remove_row(self.store, rid)
+            erp_store.record_change(self.store, iid, now, cfg.name, ds.name, key, "removed", fields, None)
             rep.removed += 1
             rep.days.add(day)
         return len(gone)
 
     def _finish(self, run: _Run) -> None:
         """Record the import as complete (inside the caller's transaction)."""
-        ds, rep, iid = run.ds, run.rep, run.iid
-        db = self.store.db
+        ds, rep = run.ds, run.rep
         if not ds.date_field and (rep.added or rep.changed or rep.removed):
             # The master changed: every day with shipments converts to packs anew.
-            rep.days = {d for (d,) in db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")}
-        db.execute("UPDATE erp_imports SET content_hash=?, period_start=?, period_end=?, rows_ok=?, "
-                   "rows_quarantined=?, added=?, changed=?, removed=?, unchanged=? WHERE id=?",
-                   (run.fingerprint, run.lo, run.hi, rep.rows_ok, run.n_quarantined, rep.added, rep.changed,
-                    rep.removed, rep.unchanged, iid))
-        # Imports that crashed half-way are superseded now that this one went through.
-        db.execute("UPDATE erp_imports SET content_hash='aborted:' || substr(content_hash, ?) WHERE connector=? "
-                   "AND dataset=? AND content_hash LIKE ?", (len(INCOMPLETE) + 1, run.cfg.name, ds.name,
-                                                             INCOMPLETE + "%"))
-        db.execute("DELETE FROM temp.import_seen")
+            rep.days = erp_store.days_with_rows(self.store, "shipments")
+        erp_store.finish_import(self.store, run.iid, run.cfg.name, ds.name, run.fingerprint, (run.lo, run.hi),
+                                {"rows_ok": rep.rows_ok, "rows_quarantined": run.n_quarantined, "added": rep.added,
+                                 "changed": rep.changed, "removed": rep.removed, "unchanged": rep.unchanged})
 
     def _commit_chunk(self, run: _Run, last: bool = False) -> None:
         """One transaction: (the import's start,) a chunk of rows, (and at the end the removals
@@ -469,13 +418,6 @@ def source_columns(cfg: ConnectorCfg) -> list[tuple[str, Column]]:
 
 def quarantine_rows(store: Any, connector: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Quarantined lines, newest first, for the enterprise to fix (status page, CLI)."""
-    sql = "SELECT import_id, connector, source, line, reason, raw FROM erp_quarantine"
-    params: tuple[Any, ...] = ()
-    if connector:
-        sql += " WHERE connector=?"
-        params = (connector,)
-    sql += " ORDER BY id DESC LIMIT ?"
-    with store._lock:
-        rows = store.db.execute(sql, (*params, limit)).fetchall()
+    rows = erp_store.quarantined_lines(store, connector, limit)
     return [{"import_id": r[0], "connector": r[1], "source": r[2], "line": r[3], "reason": r[4], "raw": r[5]}
             for r in rows]

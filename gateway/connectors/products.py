@@ -34,6 +34,7 @@ from gateway.connectors.config import ConnectorCfg
 from gateway.connectors.readers import Source, SourceRow
 from gateway.i18n import N_
 from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
+from gateway.store import erp as erp_store
 
 COUNTED_FIELD = {"pack": "units_per_pack", "carton": "units_per_carton", "pallet": "units_per_pallet"}
 SIZE_FIELDS = ("units_per_pack", "units_per_carton", "units_per_pallet", "unit_weight_kg")
@@ -97,9 +98,7 @@ def profile_source(products: ProductsCfg) -> Source:
 
 def master_rows(store: Any) -> dict[str, dict[str, Any]]:
     """Product token -> sizes, every source merged (the profile's items last, so they win)."""
-    with store._lock:
-        got = store.db.execute("SELECT connector, fields FROM erp_rows WHERE dataset='products' "
-                               "ORDER BY connector = ?, connector, id", (PROFILE_CONNECTOR,)).fetchall()
+    got = erp_store.connector_fields(store, "products", last_connector=PROFILE_CONNECTOR)
     out: dict[str, dict[str, Any]] = {}
     for _, fields in got:
         f = json.loads(fields)
@@ -117,9 +116,6 @@ def forget_profile_items(store: Any) -> tuple[int, set[str]]:
     """The profile no longer lists any item: its earlier items leave the master (a snapshot
     import of nothing would remove nothing, having no day to cover). Returns how many left
     and, if any did, every day with shipments (their pack figures are recomputed)."""
-    with store._lock:
-        n = int(store.db.execute("DELETE FROM erp_rows WHERE connector=? AND dataset='products'",
-                                 (PROFILE_CONNECTOR,)).rowcount or 0)
-        days = {d for (d,) in store.db.execute("SELECT DISTINCT day FROM erp_rows WHERE dataset='shipments'")} \
-            if n else set()
+    n = erp_store.remove_connector_rows(store, PROFILE_CONNECTOR, "products")
+    days = erp_store.days_with_rows(store, "shipments") if n else set()
     return n, days

@@ -1,9 +1,10 @@
 """Running the connectors inside the gateway: scan, import, recompute enterprise indicators.
 
 Imports run in a worker thread (a large Excel file must not stall polling). After each
-scan the enterprise indicators are recomputed from the earliest day an import touched up
-to yesterday (balances such as receivables ageing depend on every later day), plus any
-day that closed since the last scan.
+scan the enterprise indicators an import changed are recomputed: flows (output, shipments)
+in the windows of the days it touched, balances (receivables ageing, open orders) from the
+earliest day it touched up to yesterday, as every later day depends on it; plus every
+indicator of each day that closed since the last scan.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ from gateway.connectors.products import (
     profile_connector,
     profile_source,
 )
-from gateway.indicators.enterprise import MAX_DAYS_BACK, closed_days_since, compute_enterprise
+from gateway.indicators.enterprise import closed_days_since, compute_windows, recompute_plan
 from gateway.privacy.policy import load_privacy
 from gateway.privacy.tokens import site_tokeniser
 
@@ -66,7 +67,8 @@ class ConnectorRunner:
             self._forgot = True
             removed, days = forget_profile_items(self.store)
             if removed:
-                reports.append(ImportReport(PROFILE_CONNECTOR, "(profile [products])", removed=removed, days=days))
+                reports.append(ImportReport(PROFILE_CONNECTOR, "(profile [products])", removed=removed, days=days,
+                                            dataset="products"))
         for cfg in self.cfgs:
             if not force and self._next.get(cfg.name, 0.0) > now:
                 continue
@@ -86,18 +88,23 @@ class ConnectorRunner:
         return reports
 
     def recompute(self, reports: list[ImportReport], now: float) -> tuple[int, int]:
+        """Recompute what the imports changed, and every indicator of the days that closed since
+        the last run (``recompute_plan``): a flow only in the windows holding a changed day, a
+        balance from the first changed day to yesterday. Window by window, the rows streamed or
+        summed by the store: memory does not grow with the export or the history."""
         yesterday = datetime.fromtimestamp(now, self.tz).date() - timedelta(days=1)
-        days: set[date] = set(closed_days_since(self.store, self.profile, now))
-        touched = [date.fromisoformat(d) for r in reports for d in r.days]
-        if touched:
-            d = max(min(touched), yesterday - timedelta(days=MAX_DAYS_BACK))
-            while d <= yesterday:
-                days.add(d)
-                d += timedelta(days=1)
-            days.update(t for t in touched if t > yesterday)  # today's rows: their month when it closes
-        if not days:
+        closed = closed_days_since(self.store, self.profile, now)
+        changed: dict[str, set[str]] = {}
+        for r in reports:
+            if r.days:
+                # The master's days are its shipments' days (importer, forget_profile_items).
+                changed.setdefault(r.dataset, set()).update(r.days)
+        plan = recompute_plan(self.profile, closed, changed, now, store=self.store)
+        if not plan:
+            if closed or changed:
+                self.store.meta_set("ent.wm.day", yesterday.isoformat())
             return 0, 0
-        new, revised = compute_enterprise(self.store, self.profile, sorted(days), now)
+        new, revised = compute_windows(self.store, self.profile, plan, self.tz)
         self.store.meta_set("ent.wm.day", yesterday.isoformat())
         if new or revised:
             log.info("enterprise indicators", extra={"new": new, "revised": revised})

@@ -38,6 +38,7 @@ from gateway.indicators.intervals import max_gap, observed, state_intervals, tot
 from gateway.indicators.load_steps import Step, StepParams, Transient, detect, lookback_s, noise_sd, threshold_kg
 from gateway.indicators.registry import register
 from gateway.profile.load import ProfileError, _split_msgspec_error, msgspec_words
+from gateway.store import erp as erp_store
 
 
 class Pledge(msgspec.Struct, forbid_unknown_fields=True):
@@ -170,9 +171,7 @@ def stock_moves(ctx: WindowContext, start: float, end: float) -> list[dict[str, 
 
     if ctx.store is None:
         return []
-    with ctx.store._lock:
-        got = ctx.store.db.execute("SELECT ts, fields FROM erp_rows WHERE dataset='stock_moves' AND ts>=? AND ts<? "
-                                   "ORDER BY ts", (start, end)).fetchall()
+    got = erp_store.stock_moves_between(ctx.store, start, end)
     out = []
     for ts, f in got:
         row = json.loads(f)

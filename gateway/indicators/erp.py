@@ -13,7 +13,16 @@ from typing import Any
 
 from gateway.connectors.datasets import STAGE_FIELDS, STAGES
 from gateway.indicators.base import IndicatorValue, WindowContext
-from gateway.indicators.enterprise import MONTH, EnterpriseIndicator, as_of, day_of, month_window, per_subject, rows
+from gateway.indicators.enterprise import (
+    MONTH,
+    EnterpriseIndicator,
+    as_of,
+    count_distinct,
+    day_of,
+    month_window,
+    per_subject,
+    rows,
+)
 from gateway.indicators.registry import register
 
 DEFAULT_TERMS_DAYS = 30  # when an invoice has no due date
@@ -109,6 +118,7 @@ class OrderAmount(_Erp):
     name = "erp.order_amount"
     unit = "CNY"
     dataset = "orders"
+    reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         rs = rows(ctx, "orders")
@@ -127,10 +137,11 @@ class Shipments(_Erp):
     name = "erp.shipments_count"
     unit = "count"
     dataset = "shipments"
+    reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        rs = rows(ctx, "shipments")
-        return [self.value(ctx, float(len({r.get("ship_no") or r["_ts"] for r in rs})), [] if rs else ["no_rows"])]
+        n, distinct = count_distinct(ctx, "shipments", "ship_no")  # in SQL: a busy month's numbers stay there
+        return [self.value(ctx, float(distinct), [] if n else ["no_rows"])]
 
 
 @register
@@ -138,6 +149,7 @@ class ShippedQty(_Erp):
     name = "erp.shipped_qty"
     unit = "units"
     dataset = "shipments"
+    reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         rs = rows(ctx, "shipments")
@@ -248,6 +260,7 @@ class CustomerHHI(_Erp):
     name = "erp.customer_hhi"
     unit = "HHI"
     dataset = "orders"
+    reads_history = False
     periods = (MONTH,)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
@@ -263,6 +276,7 @@ class SupplierHHI(_Erp):
     name = "erp.supplier_hhi"
     unit = "HHI"
     dataset = "purchases"
+    reads_history = False
     periods = (MONTH,)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
@@ -291,6 +305,7 @@ class PriceIndex(_Erp):
     name = "erp.price_index"
     unit = "index"
     dataset = "orders"
+    reads_history = False
     periods = (MONTH,)
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:

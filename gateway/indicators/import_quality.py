@@ -9,6 +9,7 @@ from __future__ import annotations
 from gateway.indicators.base import IndicatorValue, WindowContext
 from gateway.indicators.enterprise import DAY, EnterpriseIndicator
 from gateway.indicators.registry import register
+from gateway.store import erp as erp_store
 
 
 @register
@@ -20,16 +21,13 @@ class ImportQuarantine(EnterpriseIndicator):
     category = "data_quality"
     unit = "count"
     periods = (DAY,)
+    reads_history = False  # the imports made in the window
 
     def applies(self, ctx: WindowContext) -> bool:
         return super().applies(ctx) and ctx.store is not None
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
-        with ctx.store._lock:
-            got = ctx.store.db.execute(
-                "SELECT connector, SUM(rows_quarantined), SUM(rows_ok), SUM(changed), SUM(removed), COUNT(*) "
-                "FROM erp_imports WHERE at>=? AND at<? GROUP BY connector ORDER BY connector",
-                (ctx.start, ctx.end)).fetchall()
+        got = erp_store.import_totals(ctx.store, ctx.start, ctx.end)
         return [self.value(ctx, float(q or 0), ["rows_quarantined"] if q else [], subject=f"connector:{c}",
                            rows_ok=int(ok or 0), changed=int(ch or 0), removed=int(rm or 0), imports=int(n))
                 for c, q, ok, ch, rm, n in got]

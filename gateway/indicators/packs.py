@@ -35,6 +35,8 @@ class ShippedPacks(EnterpriseIndicator):
     category = "erp"
     unit = "packs"
     dataset = "shipments"
+    also_reads = ("products",)  # a changed master converts the shipments anew
+    reads_history = False
 
     def compute(self, ctx: WindowContext) -> list[IndicatorValue]:
         cache = ctx.params.setdefault("_cache", {})

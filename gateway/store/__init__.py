@@ -206,7 +206,6 @@ class Store:
                 self._rollback()
                 raise
 
-    _tx = tx  # its name before it was public
 
     def _rollback(self) -> None:
         """SQLite rolls back by itself on some errors (SQLITE_FULL): don't mask the cause."""

@@ -73,7 +73,7 @@ def gateway_records(tmp_path: Path, sig: LoadCellSignal, days: int, poll_s: floa
         engine.run_once(now=day0 + DAY + 1)
         while batch := store.unbatched_indicators(5000):
             out += [indicator_record(r) for r in batch if r["category"] == "collateral"]
-            with store._lock, store._tx():
+            with store.tx():
                 store.db.execute("UPDATE indicators SET batch_seq=0 WHERE id<=?", (batch[-1]["id"],))
     store.close()
     return out

@@ -24,17 +24,6 @@ ALLOWED: dict[str, frozenset[str]] = {
     "gateway/connectors/readers.py": frozenset({"execute"}),
 }
 
-# Modules whose SQL moves into gateway/store/erp.py on the h18-sql-erp branch at the same time as this
-# test lands. The lead empties this set when merging that branch (test_pending_erp_move_is_not_stale
-# fails once a listed module is clean, so the set cannot outlive the move).
-PENDING_ERP_MOVE: frozenset[str] = frozenset({
-    "gateway/connectors/importer.py",
-    "gateway/connectors/products.py",
-    "gateway/indicators/collateral.py",
-    "gateway/indicators/enterprise.py",
-    "gateway/indicators/import_quality.py",
-})
-
 SQL_METHODS = frozenset({"execute", "executemany", "executescript"})
 # The Store's connection (``db``) and its private lock and transaction internals. ``store.tx(...)`` is
 # public and allowed: domain code decides where a transaction begins and ends, the store runs it.
@@ -123,7 +112,7 @@ def _modules() -> list[str]:
 def test_no_sql_outside_the_store() -> None:
     found: list[Violation] = []
     for rel in _modules():
-        if rel.startswith(STORE_PACKAGE) or rel in PENDING_ERP_MOVE:
+        if rel.startswith(STORE_PACKAGE):
             continue
         allowed = ALLOWED.get(rel, frozenset())
         found += [v for v in scan_source((ROOT / rel).read_text(encoding="utf-8"), rel) if v.kind not in allowed]
@@ -134,7 +123,7 @@ def test_no_sql_outside_the_store() -> None:
 def test_one_transaction_helper() -> None:
     """Transactions begin and end in ``Store.tx`` only (everywhere else: ``with store.tx(...)``), so the
     lock, BEGIN, COMMIT and the rollback that does not mask an error are written once."""
-    found = [f"{rel}:{line}: in {func}()" for rel in _modules() if rel not in PENDING_ERP_MOVE
+    found = [f"{rel}:{line}: in {func}()" for rel in _modules()
              for line, func in transaction_statements((ROOT / rel).read_text(encoding="utf-8"), rel)
              if (rel, func) not in TX_HELPER]
     assert not found, "BEGIN/COMMIT/ROLLBACK by hand (use `with store.tx(...)`):\n" + "\n".join(found)
@@ -184,14 +173,7 @@ def test_clean_code_passes() -> None:
     assert scan_source(source) == []
 
 
-def test_allowed_and_pending_files_exist() -> None:
-    for rel in (*ALLOWED, *PENDING_ERP_MOVE):
+def test_allowed_files_exist() -> None:
+    for rel in ALLOWED:
         assert (ROOT / rel).is_file(), f"{rel} is listed in test_store_owns_sql.py but does not exist"
 
-
-def test_pending_erp_move_is_not_stale() -> None:
-    """A module listed as pending still has SQL to move; once moved, take it off the list."""
-    clean = [rel for rel in sorted(PENDING_ERP_MOVE)
-             if not [v for v in scan_source((ROOT / rel).read_text(encoding="utf-8"), rel)
-                     if v.kind not in ALLOWED.get(rel, frozenset())]]
-    assert not clean, f"no SQL left in {clean}: remove them from PENDING_ERP_MOVE so the rule covers them"
