@@ -122,8 +122,12 @@ def _directions_used() -> set[str]:
     for path in (Path(finding_text.__file__).parent / "rules").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.keyword) and node.arg == "direction":
-                for v in ast.walk(node.value):
-                    if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                todo = [node.value]
+                while todo:  # the value, or the branches of "a" if ... else "b" (not the condition's strings)
+                    v = todo.pop()
+                    if isinstance(v, ast.IfExp):
+                        todo += [v.body, v.orelse]
+                    elif isinstance(v, ast.Constant) and isinstance(v.value, str):
                         out.add(v.value)
     return out
 

@@ -43,7 +43,7 @@ def test_stored_reasons_read_in_chinese_and_stay_english_in_the_store(store: Sto
         zh, en = render(reasons.reason(text), "zh-CN"), render(reasons.reason(text), "en")
         assert en == text, (en, text)  # English: the stored text, byte for byte
         assert CJK.search(zh.replace("数量", "").replace("客户", "").replace("日期", "")) and not ENGLISH.search(zh), zh
-    assert render(reasons.reason(stored[3]), "zh-CN").startswith("qty (数量)")  # field and column kept as written
+    assert render(reasons.reason(stored[3]), "zh-CN") == "qty（数量）：不是数字：'三'"  # field, column, cell as written
     # the status page: the English as before, and the same as data its script renders with its catalog
     view = imports_view(store)["quarantined"]
     assert {q["reason"] for q in view} == set(stored.values())
