@@ -182,3 +182,31 @@ def test_receiver_exception_messages_are_msg_outside_the_http_only_modules() -> 
             if _plain_text(node.args[idx]) and rel not in ENGLISH_ONLY:
                 plain.append(f"cloud_stub/{rel}:{node.lineno}")
     assert n > 200 and plain == [], plain
+
+
+def test_coverage_skip_reasons_and_repayment_errors_read_in_chinese(tmp_path: Path) -> None:
+    """`cloud coverage run` prints why a facility was skipped, `cloud rescore` a repayment table that changed: the
+    English stays the JSON's bytes, the CLI renders it (cloud_stub.i18n.text)."""
+    from cloud_stub.coverage_run import not_served
+    from cloud_stub.repayment.config import load_repayment_config
+    from cloud_stub.scoring.config import ConfigError
+    from cloud_stub.texts import render
+
+    zh = i18n.gettext_for("zh-CN")
+    fac = {"pledges": [{"indicator": "collateral.weight_kg"}]}
+    for why, english in ((not_served(fac, None), "the enterprise does not serve this bank"),
+                         (not_served(fac, ["energy"]), "the bank is not granted the categories ['collateral']")):
+        assert why is not None and str(why).startswith(english) and json.dumps(why) == json.dumps(str(why))
+        assert CJK.search(render(why, zh)) and "bank" not in render(why, zh), render(why, zh)
+    bad = REPO / "cloud_stub" / "repayment" / "repayment-v1.toml"
+    text = bad.read_text(encoding="utf-8").replace('version = "repayment-v1"', 'version = "Repayment V1"', 1)
+    assert text != bad.read_text(encoding="utf-8")
+    path = tmp_path / "repayment-x.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_repayment_config(path)
+    except ConfigError as exc:
+        assert "expected a plain lower-case name such as 'repayment-v1'" in str(exc)
+        assert "简单的小写名称" in render(exc, zh), render(exc, zh)
+    else:
+        raise AssertionError("a bad repayment.version was accepted")

@@ -37,7 +37,7 @@ def test_stored_reasons_read_in_chinese_and_stay_english_in_the_store(store: Sto
                             "pattern": "*"}])[0]
     [rep] = importer.run(cfg, tmp_path / "gw")
     stored = {ln: r for ln, r in rep.quarantined}
-    assert sorted(stored) == [3, 4, 5, 6, 7] and "qty (数量): not a number: '三'" == stored[3]
+    assert sorted(stored) == [3, 4, 5, 6, 7] and stored[3] == "qty (数量): not a number: '三'"
     for ln, text in stored.items():
         assert reasons.parse(text) is not None, (ln, text)  # every reason the importer wrote has its template
         zh, en = render(reasons.reason(text), "zh-CN"), render(reasons.reason(text), "en")
