@@ -16,6 +16,7 @@ The last tests feed each kind of mistake to the scanner, so the guard itself is 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,25 @@ def unrendered_at_edge(rel: str, tree: ast.Module) -> list[str]:
     return out
 
 
+_WORDS = re.compile(r"[A-Za-z]{3,} [A-Za-z]{2,}")  # an English phrase (two words), not a code or a separator
+_GETTEXT = {"_", "N_", "pgettext", "ngettext", "render", "render_data"}
+
+
+def untranslated_at_edge(rel: str, tree: ast.Module) -> list[str]:
+    """Rule 3: what the CLI prints (``echo``, ``ClickException``, ...) holds no English phrase outside ``_()``: an
+    f-string or literal sentence printed as is would reach a Chinese reader in English."""
+    out = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _call_name(node) in CLICK_CALLS and node.args):
+            continue
+        inside = {id(w) for c in ast.walk(node.args[0]) if isinstance(c, ast.Call) and _call_name(c) in _GETTEXT
+                  for w in ast.walk(c)}
+        if any(isinstance(v, ast.Constant) and isinstance(v.value, str) and id(v) not in inside
+               and _WORDS.search(v.value) for v in ast.walk(node.args[0])):
+            out.append(f"{rel}:{node.lineno}: English text printed without _() (gateway.i18n)")
+    return out
+
+
 def scan(files: dict[str, str] | None = None) -> list[str]:
     """The problems in ``files`` (path -> source), or in the whole project when None."""
     trees = _project_trees() if files is None else {rel: ast.parse(text) for rel, text in files.items()}
@@ -127,6 +147,7 @@ def scan(files: dict[str, str] | None = None) -> list[str]:
         problems += untemplated_raises(rel, tree, classes | {"ValueError"} if rel in VALUE_ERROR_MODULES else classes)
         if rel.startswith("gateway/commands/") or rel == "gateway/cli.py":
             problems += unrendered_at_edge(rel, tree)
+            problems += untranslated_at_edge(rel, tree)
     return problems
 
 
@@ -193,6 +214,19 @@ def test_guard_catches_an_exception_shown_without_render(snippet):
     code = f"def f():\n    try:\n        pass\n    except ValueError as exc:\n        {snippet}\n"
     found = scan({"gateway/commands/new_command.py": code})
     assert len(found) == 1 and "without render" in found[0], found
+
+
+@pytest.mark.parametrize("snippet", [
+    'click.echo(f"no release newer than {v} on the receiver")',
+    'click.echo("nothing to do here" if quiet else _("done"))',
+    'raise click.ClickException("the bundle is broken")',
+])
+def test_guard_catches_english_printed_without_gettext(snippet):
+    found = scan({"gateway/commands/new_command.py": f"def f(v, quiet):\n    {snippet}\n"})
+    assert len(found) == 1 and "without _()" in found[0], found
+    assert scan({"gateway/commands/new_command.py": 'def f(v):\n    click.echo(_("no release newer than '
+                                                    '{v}").format(v=v))\n    click.echo(json.dumps({"a b": 1}))\n'})\
+        == []
 
 
 def test_guard_accepts_the_pattern():
