@@ -119,7 +119,7 @@ def unrendered_at_edge(rel: str, tree: ast.Module) -> list[str]:
     return out
 
 
-_WORDS = re.compile(r"[A-Za-z]{3,} [A-Za-z]{2,}")  # an English phrase (two words), not a code or a separator
+_WORDS = re.compile(r"[A-Za-z]{2,} | [A-Za-z]{2,}")  # an English word beside a space (prose), not a code
 _GETTEXT = {"_", "N_", "pgettext", "ngettext", "render", "render_data"}
 
 

@@ -210,3 +210,36 @@ def test_coverage_skip_reasons_and_repayment_errors_read_in_chinese(tmp_path: Pa
         assert "简单的小写名称" in render(exc, zh), render(exc, zh)
     else:
         raise AssertionError("a bad repayment.version was accepted")
+
+
+_WORDS = re.compile(r"[A-Za-z]{2,} | [A-Za-z]{2,}")  # an English word beside a space (prose), not a code
+_CLICK = {"echo", "secho", "ClickException", "BadParameter", "UsageError"}
+_GETTEXT = {"_", "N_", "pgettext", "ngettext", "msg", "text", "render"}
+
+
+def _printed_english(tree: ast.AST) -> list[int]:
+    """Lines where click prints a literal English phrase that is not inside ``_()`` / ``msg()`` / ``text()``."""
+    out = []
+    for node in ast.walk(tree):
+        f = node.func if isinstance(node, ast.Call) else None
+        name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+        if name not in _CLICK or not node.args:  # type: ignore[union-attr]
+            continue
+        arg = node.args[0]  # type: ignore[union-attr]
+        inside = {id(w) for c in ast.walk(arg) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                  and c.func.id in _GETTEXT for w in ast.walk(c)}
+        if any(isinstance(v, ast.Constant) and isinstance(v.value, str) and id(v) not in inside
+               and _WORDS.search(v.value) for v in ast.walk(arg)):
+            out.append(node.lineno)  # type: ignore[union-attr]
+    return out
+
+
+def test_the_receiver_cli_prints_no_english_outside_the_catalog() -> None:
+    """`edgeproof cloud ...` / `feed ...`: an f-string or sentence echoed as is fails here (the gateway's CLI has the
+    same rule in tests/test_user_error_guard.py); a planted one is caught."""
+    found = {f"cloud_stub/{p.relative_to(REPO / 'cloud_stub').as_posix()}:{ln}"
+             for p in sorted((REPO / "cloud_stub").rglob("*.py"))
+             for ln in _printed_english(ast.parse(p.read_text(encoding="utf-8")))}
+    assert found == set(), sorted(found)
+    planted = 'click.echo(f"no bank {b} found")\nclick.echo(_("no bank {b}").format(b=b))\nclick.echo(json.dumps(x))'
+    assert _printed_english(ast.parse(planted)) == [1]
