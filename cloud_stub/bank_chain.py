@@ -30,6 +30,7 @@ from nacl.signing import SigningKey
 from cloud_stub import access_log, feed, feed_chain
 from cloud_stub.banks import Grant
 from cloud_stub.errors import ReceiverError
+from cloud_stub.texts import msg
 from gateway import wire
 
 MAX_LIMIT = 10_000
@@ -106,7 +107,7 @@ def _page(rdb: Any, grant: Grant, signing_key: SigningKey, kind: str, prefix: st
     feed.check_limit(limit, MAX_LIMIT)
     after = feed.decode_cursor(cursor, prefix) if cursor else (after_id or 0)
     if after < 0:
-        raise ReceiverError("bad_request", "'after' must be >= 0", 400, status="error")
+        raise ReceiverError("bad_request", msg("'after' must be >= 0"), 400, status="error")
     table, columns, make = (("bank_findings", FINDING_COLUMNS, finding_item) if kind == "bank_findings"
                             else ("bank_alerts", ALERT_COLUMNS, alert_item))
     with rdb.read() as conn:

@@ -84,4 +84,6 @@ def timestamp(db_path: str, tsa_url: str, enterprise: str | None, as_json: bool)
         click.echo(json.dumps({"timestamped": done}, sort_keys=True))
     else:
         click.echo(_("{n} new timestamp(s) from {tsa}").format(n=len(done), tsa=tsa_url) + "".join(
-            f"\n  {d['kind']} {d['enterprise_id'] or ''} {d['gateway_id'] or ''} at {d['gen_time']}" for d in done))
+            "\n  " + _("{kind} {enterprise} {gateway} at {time}").format(
+                kind=d["kind"], enterprise=d["enterprise_id"] or "", gateway=d["gateway_id"] or "", time=d["gen_time"])
+            for d in done))

@@ -17,9 +17,19 @@ import click
 
 from cloud_stub.cli import _epoch, _fail, _open
 from cloud_stub.errors import ReceiverError
-from cloud_stub.i18n import _, display_width, pad
+from cloud_stub.i18n import N_, _, display_width, pad, text
 from cloud_stub.status_text import covenant_status, coverage_level, warning_level
 from cloud_stub.texts import Msg
+
+# The repayment column's words that are codes (portfolio.NOT_ASSESSED, repayment/assessment.py's statuses and
+# its grade when data was insufficient); a grade letter is shown as it is.
+REPAYMENT_WORDS = {"not assessed": N_("not assessed"), "not_assessed": N_("not assessed"),
+                   "insufficient_data": N_("insufficient data")}
+
+
+def _t(table: dict[str, str], code: object) -> str:
+    return _(table[code]) if isinstance(code, str) and code in table else str(code)
+
 
 _DB = click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False),
                    help=_("SQLite file, or a postgresql://user@host/dbname URL."))
@@ -242,7 +252,8 @@ def coverage_run_cmd(db_path: str, bank: str | None, all_banks: bool, enterprise
             _echo_covenants(a.get("covenants", []))
         for sk in out["skipped"]:
             click.echo(_("{bank}  {facility}  {enterprise}  skipped: {reason}").format(
-                bank=out["bank"], facility=sk["facility_id"], enterprise=sk["enterprise_id"], reason=sk["reason"]))
+                bank=out["bank"], facility=sk["facility_id"], enterprise=sk["enterprise_id"],
+                reason=text(sk["reason"])))
         click.echo(_("{bank}: {facilities} facility(ies), {findings} finding(s), {alerts} alert(s)").format(
             bank=out["bank"], facilities=len(out["facilities"]), findings=out["findings"], alerts=len(out["alerts"])))
 
@@ -281,7 +292,8 @@ def portfolio_table(page: dict[str, Any]) -> str:
         rep = e["repayment"]
         rows.append([e["enterprise_id"], "-" if a.get("score") is None else f"{a['score']:g}", a.get("grade") or "-",
                      warning_level(a["warning_level"]) if a.get("warning_level") else _("not scored"),
-                     rep.get("status") if rep.get("status") != "assessed" else str(rep.get("grade") or rep),
+                     _t(REPAYMENT_WORDS, rep.get("status")) if rep.get("status") != "assessed"
+                     else _t(REPAYMENT_WORDS, str(rep.get("grade") or rep)),
                      cov, "; ".join(f"{c['field']} {c['before']}->{c['after']}" for c in e["changes"]) or "-"])
     widths = [max(display_width(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(pad(str(c), w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]

@@ -96,8 +96,8 @@ def check_fleet_cmd(db_path: str, enterprise: str | None, now_text: str | None, 
         click.echo(json.dumps({"alerts": alerts}, indent=2, sort_keys=True))
         return
     for a in alerts:
-        click.echo(f"{a['level']:<6} {a['kind']:<18} {a['enterprise_id']} {a['detail'].get('gateway_id')}"
-                   f" (alert {a['id']})")
+        click.echo(f"{a['level']:<6} {a['kind']:<18} {a['enterprise_id']} {a['detail'].get('gateway_id')} "
+                   + _("(alert {id})").format(id=a["id"]))
     click.echo(_("{n} alert(s) raised or cleared").format(n=len(alerts)))
 
 

@@ -23,6 +23,7 @@ from cloud_stub.repayment.inputs import RepaymentInputs
 from cloud_stub.rule_inputs import load_rule_inputs
 from cloud_stub.rules.collateral_coverage import CollateralCoverage
 from cloud_stub.rules.repay_covenants import Covenants
+from cloud_stub.texts import Msg, msg
 from gateway import wire
 
 ALERT_LEVELS = ("yellow", "orange", "red")
@@ -144,7 +145,7 @@ def run_bank(rdb: Any, bank_id: str, as_of: int | None = None, enterprise_id: st
     as_of = int(time.time()) if as_of is None else int(as_of)
     with rdb.read() as conn:
         if conn.execute("SELECT 1 FROM banks WHERE id = ?", (bank_id,)).fetchone() is None:
-            raise ReceiverError("unknown_bank", f"no bank {bank_id!r}", 404, status="error")
+            raise ReceiverError("unknown_bank", msg("no bank {bank}", bank=repr(bank_id)), 404, status="error")
         facs = facilities.list_for(conn, bank_id, enterprise_id)
     from cloud_stub import banks, portfolio
 
@@ -164,18 +165,18 @@ def run_bank(rdb: Any, bank_id: str, as_of: int | None = None, enterprise_id: st
             "findings": sum(len(o["findings"]) for o in out)}
 
 
-def not_served(fac: dict[str, Any], categories: list[str] | None) -> str | None:
+def not_served(fac: dict[str, Any], categories: list[str] | None) -> Msg | None:
     """Why the bank may not be given this facility's coverage now, or None.
 
     Coverage is made of the enterprise's collateral indicators: a bank without a live grant (after the
     enterprise's signed consent) or without the category of a pledge's indicator (its name's prefix,
     ``collateral`` for ``collateral.weight_kg``) is not given it."""
     if categories is None:
-        return "the enterprise does not serve this bank (no live grant its consent names the bank in)"
+        return msg("the enterprise does not serve this bank (no live grant its consent names the bank in)")
     if "*" in categories:
         return None
     missing = sorted({p["indicator"].split(".", 1)[0] for p in fac["pledges"]} - set(categories))
-    return f"the bank is not granted the categories {missing}" if missing else None
+    return msg("the bank is not granted the categories {missing}", missing=missing) if missing else None
 
 
 def latest(conn: Any, bank_id: str, enterprise_id: str | None = None) -> dict[str, dict[str, Any]]:

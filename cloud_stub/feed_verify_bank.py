@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloud_stub.feed_chain import ChainCheck
+from cloud_stub.texts import Msg, msg
 
 Fail = Callable[[str], None]
 WHAT = {"bank_findings": "bank_finding", "bank_alerts": "bank_alert"}
@@ -62,7 +63,8 @@ class BankChains:
     def check_page(self, what: str, page: dict[str, Any], fail: Fail) -> None:
         """V51: a ``what`` page for this bank (signature, enterprise and cursor: V2, V4)."""
         if page.get("kind") != what or page.get("bank") != self.bank:
-            fail(f"{what} page: not this bank's {what} page (kind {page.get('kind')!r}, bank {page.get('bank')!r})")
+            fail(msg("{what} page: not this bank's {what} page (kind {kind}, bank {bank})", what=what,
+                     kind=repr(page.get("kind")), bank=repr(page.get("bank"))))
 
     def check_tip_still_served(self, what: str, get: Callable[[str], dict[str, Any]], fail: Fail) -> None:
         """V52 (across runs): the newest item an earlier run verified is still served, unchanged."""
@@ -71,22 +73,25 @@ class BankChains:
             return
         items = get(f"after={tip[0] - 1}&limit=1").get("items") or []
         if not items or items[0].get("id") != tip[0] or items[0].get("hash") != tip[1]:
-            fail(f"{what}: the receiver no longer serves {WHAT[what].replace('_', ' ')} {tip[0]} (hash "
-                 f"{str(tip[1])[:16]}) that an earlier run verified: deleted or edited")
+            fail(msg("{what}: the receiver no longer serves bank finding {id} (hash {hash}) that an earlier run "
+                     "verified: deleted or edited", what=what, id=tip[0], hash=str(tip[1])[:16])
+                 if what == "bank_findings" else
+                 msg("{what}: the receiver no longer serves bank alert {id} (hash {hash}) that an earlier run "
+                     "verified: deleted or edited", what=what, id=tip[0], hash=str(tip[1])[:16]))
 
     def take(self, what: str, items: list[Any], fail: Fail) -> None:
         """V52: items chained, each this enterprise's and this bank's."""
         good = [it for it in items if isinstance(it, dict)]
         if len(good) != len(items):
-            fail(f"{what}: an item is not an object")
+            fail(msg("{what}: an item is not an object", what=what))
         for problem in self.chains[what].check(good):
-            fail(f"{what} chain: {problem}")
+            fail(msg("{what} chain: {problem}", what=what, problem=problem))
         for it in good:
             detail = it.get("detail") if isinstance(it.get("detail"), dict) else {}
             named = (detail.get("extra") or {}).get("bank") if what == "bank_findings" else detail.get("bank")
             if it.get("enterprise_id") != self.enterprise or it.get("bank") != self.bank or named != self.bank:
-                fail(f"{what} {it.get('id')}: not this bank's ({it.get('bank')!r}, detail {named!r}) about "
-                     f"{self.enterprise}")
+                fail(msg("{what} {id}: not this bank's ({bank}, detail {named}) about {enterprise}", what=what,
+                         id=it.get("id"), bank=repr(it.get("bank")), named=repr(named), enterprise=self.enterprise))
                 continue
             if what == "bank_findings":
                 key = str(detail.get("dedupe"))
@@ -117,8 +122,8 @@ class BankChains:
             d = it.get("detail") or {}
             if it.get("kind") == "collateral_coverage" and it.get("severity") in MARGIN_LEVELS \
                     and d.get("dedupe") not in self.alerted:
-                fail(f"bank_findings {it.get('id')}: margin call {it.get('severity')} without its margin_call alert "
-                     "(deleted)")
+                fail(msg("bank_findings {id}: margin call {level} without its margin_call alert (deleted)",
+                         id=it.get("id"), level=it.get("severity")))
 
 
 def _expected(terms: dict[str, Any]) -> dict[tuple[str, str | None], float]:
@@ -133,48 +138,52 @@ def _expected(terms: dict[str, Any]) -> dict[tuple[str, str | None], float]:
     return out
 
 
-def _status_ok(r: dict[str, Any], coverage: dict[str, Any] | None) -> str | None:
+def _status_ok(r: dict[str, Any], coverage: dict[str, Any] | None) -> Msg | None:
     """Why this result's status does not follow from its numbers, or None."""
     st, obs, lim, name = r.get("status"), r.get("observed"), float(r["limit"]), r.get("covenant")
     if st not in STATUSES:
-        return f"status {st!r} is not one of {STATUSES}"
+        return msg("status {status} is not one of {statuses}", status=repr(st), statuses=STATUSES)
     if obs is None:
-        return None if st == "not_observed" else f"status {st} without an observed value"
+        return None if st == "not_observed" else msg("status {status} without an observed value", status=st)
     if not _num(obs):
-        return f"observed {obs!r} is not a number"
+        return msg("observed {observed} is not a number", observed=repr(obs))
     if st == "not_observed":
-        return f"not observed, yet observed {obs}"
+        return msg("not observed, yet observed {observed}", observed=obs)
     if name == "min_coverage":
         cov = (coverage or {}).get("coverage")
         if not _num(cov) or abs(float(cov) - float(obs)) > COVERAGE_ROUNDING:
-            return f"observed coverage {obs} is not the facility's coverage {cov}"
+            return msg("observed coverage {observed} is not the facility's coverage {coverage}", observed=obs,
+                       coverage=cov)
         ok = {"breached" if x < lim else "met" for x in (obs - OBSERVED_ROUNDING, obs + OBSERVED_ROUNDING)}
-        return None if st in ok else f"{st} with coverage {obs} and minimum {lim}"
+        return None if st in ok else msg("{status} with coverage {observed} and minimum {limit}", status=st,
+                                         observed=obs, limit=lim)
     if name == "min_monthly_output":
         days = r.get("coverage") or {}
         whole = _num(days.get("days_observed")) and _num(days.get("days")) and days["days_observed"] >= days["days"]
         ok = {"met" if x >= lim else "breached" if whole else "not_observed"
               for x in (obs - OUTPUT_ROUNDING, obs + OUTPUT_ROUNDING)}
-        return None if st in ok and st != "not_observed" else f"{st} with output {obs}, minimum {lim} ({days})"
+        return None if st in ok and st != "not_observed" else msg(
+            "{status} with output {observed}, minimum {limit} ({days})", status=st, observed=obs, limit=lim, days=days)
     hhi = r.get("hhi")
     if not _num(hhi):
-        return f"concentration without its hhi ({hhi!r})"
+        return msg("concentration without its hhi ({hhi})", hhi=repr(hhi))
     lo = float(hhi) / 100.0
     if abs(lo - float(obs)) > SHARE_ROUNDING:
-        return f"observed {obs} is not hhi/100 ({lo:.2f})"
+        return msg("observed {observed} is not hhi/100 ({expected})", observed=obs, expected=f"{lo:.2f}")
     # the bounds of the exact HHI behind the served one (rounded to 0.1), then the shares' rounding
     his = [min(100.0, math.sqrt(max(float(hhi) + d, 0.0))) for d in (-HHI_ROUNDING, HHI_ROUNDING)]
     ok = {"breached" if a > lim else "met" if b <= lim else "undetermined"
           for a in (lo - SHARE_ROUNDING, lo + SHARE_ROUNDING)
           for b in (his[0] - SHARE_ROUNDING, his[1] + SHARE_ROUNDING)}
-    return None if st in ok else f"{st} with a largest share between {lo:.2f} and {his[1]:.2f} % and maximum {lim}"
+    return None if st in ok else msg("{status} with a largest share between {low} and {high} % and maximum {limit}",
+                                     status=st, low=f"{lo:.2f}", high=f"{his[1]:.2f}", limit=lim)
 
 
 def check_covenant_terms(item: Any, fail: Fail) -> None:
     """V53: one facility's covenant results against its own terms (the same page) and their numbers."""
     if not isinstance(item, dict):
         return
-    where = f"facility {item.get('facility_id')}"
+    where = msg("facility {facility}", facility=item.get("facility_id"))
     res, terms = item.get("covenant_results"), item.get("covenants") or {}
     if res is None:
         return  # not assessed since covenants were set (or coverage withheld)
@@ -183,24 +192,28 @@ def check_covenant_terms(item: Any, fail: Fail) -> None:
         want = _expected(terms)
         got = {(r["covenant"], r.get("side")): r for r in results}
         if len(got) != len(results) or set(got) != set(want):
-            fail(f"{where}: covenant results {sorted(got, key=str)} are not the covenants its terms set "
-                 f"{sorted(want, key=str)}")
+            fail(msg("{where}: covenant results {got} are not the covenants its terms set {want}", where=where,
+                     got=sorted(got, key=str), want=sorted(want, key=str)))
         cov = item.get("coverage")
         if cov is not None and res.get("as_of") != cov.get("as_of"):
-            fail(f"{where}: covenant results as of {res.get('as_of')}, its coverage as of {cov.get('as_of')}")
+            fail(msg("{where}: covenant results as of {results_as_of}, its coverage as of {coverage_as_of}",
+                     where=where, results_as_of=res.get("as_of"), coverage_as_of=cov.get("as_of")))
         basis = res["basis"]
         if not (_num(basis["from"]) and _num(basis["to"]) and basis["to"] == res.get("as_of")
                 and _num(basis["max_record_id"])):
-            fail(f"{where}: covenant results without the basis they were computed on ({basis})")
+            fail(msg("{where}: covenant results without the basis they were computed on ({basis})", where=where,
+                     basis=basis))
         for k, r in got.items():
             name = k[0] + (f":{k[1]}" if k[1] else "")
             if k in want and float(r["limit"]) != want[k]:
-                fail(f"{where}: covenant {name} limit {r['limit']}, the terms say {want[k]}")
+                fail(msg("{where}: covenant {name} limit {limit}, the terms say {terms}", where=where, name=name,
+                         limit=r["limit"], terms=want[k]))
             why = _status_ok(r, cov)
             if why is not None:
-                fail(f"{where}: covenant {name}: {why}")
+                fail(msg("{where}: covenant {name}: {why}", where=where, name=name, why=why))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        fail(f"{where}: malformed covenant results ({type(exc).__name__}: {exc})")
+        fail(msg("{where}: malformed covenant results ({kind}: {error})", where=where, kind=type(exc).__name__,
+                 error=exc))
 
 
 def check_against_chain(item: Any, bank: str, chains: BankChains, fail: Fail) -> None:
@@ -208,31 +221,36 @@ def check_against_chain(item: Any, bank: str, chains: BankChains, fail: Fail) ->
     if not isinstance(item, dict):
         return
     fid = item.get("facility_id")
-    where = f"facility {fid}"
+    where = msg("facility {facility}", facility=fid)
     try:
         for r in (item.get("covenant_results") or {}).get("results", []):
             name = r["covenant"] + (f":{r['side']}" if r.get("side") else "")
             key = r.get("finding")
             if r.get("status") != "breached":
                 if key is not None:
-                    fail(f"{where}: covenant {name} is {r.get('status')} yet names finding {key}")
+                    fail(msg("{where}: covenant {name} is {status} yet names finding {finding}", where=where,
+                             name=name, status=r.get("status"), finding=key))
                 continue
             got = chains.keys.get(str(key)) if key is not None else None
             if got is None:
-                fail(f"{where}: covenant {name} breached, but its finding {key} is not in the bank's chain (deleted)")
+                fail(msg("{where}: covenant {name} breached, but its finding {finding} is not in the bank's chain "
+                         "(deleted)", where=where, name=name, finding=key))
                 continue
             if got["rule"] != "repay_covenants" or got["facility_id"] != fid \
                     or got["covenant"][:2] != [r["covenant"], r.get("side")]:
-                fail(f"{where}: covenant {name}: finding {key} is about another covenant or facility")
+                fail(msg("{where}: covenant {name}: finding {finding} is about another covenant or facility",
+                         where=where, name=name, finding=key))
             elif r["covenant"] == "min_coverage" and got["covenant"][2:] != [r["limit"], r["observed"]]:
-                fail(f"{where}: covenant {name}: finding {key} states {got['covenant'][2:]}, the page "
-                     f"{[r['limit'], r['observed']]}")
+                fail(msg("{where}: covenant {name}: finding {finding} states {stated}, the page {page}", where=where,
+                         name=name, finding=key, stated=got["covenant"][2:], page=[r["limit"], r["observed"]]))
         cov = item.get("coverage")
         if isinstance(cov, dict) and cov.get("level") in MARGIN_LEVELS:
             tail = f":{bank}/{fid}/{cov['level']}/{cov.get('since')}"
             key = f"collateral_coverage:v<n>{tail}"
             if not any(k.startswith("collateral_coverage:v") and k.endswith(tail) for k in chains.keys):
-                fail(f"{where}: coverage level {cov['level']} since {cov.get('since')} has no collateral_coverage "
-                     f"finding {key} in the bank's chain (deleted)")
+                fail(msg("{where}: coverage level {level} since {since} has no collateral_coverage finding {finding} "
+                         "in the bank's chain (deleted)", where=where, level=cov["level"], since=cov.get("since"),
+                         finding=key))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        fail(f"{where}: malformed covenant results ({type(exc).__name__}: {exc})")
+        fail(msg("{where}: malformed covenant results ({kind}: {error})", where=where, kind=type(exc).__name__,
+                 error=exc))

@@ -37,6 +37,20 @@ RULE_TITLES = {
     "offline_production": N_("Gateway offline while production is claimed"),
     "shipments_vs_outcounts": N_("ERP shipments vs dispatch counts and load-cell decreases"),
     "storage_conditions": N_("Storage-condition excursions"),
+    # the repayment-capacity rules (rules/repay_*.py; their findings are rendered like the others)
+    "repay_ageing_shift": N_("Slow payers: overdue receivables shifting to older buckets"),
+    "repay_concentration": N_("Customer or supplier concentration above thresholds"),
+    "repay_covenants": N_("Facility covenant breaches (minimum coverage, maximum concentration, minimum monthly "
+                          "output)"),
+    "repay_dso_trend": N_("Days sales outstanding trending up"),
+    "repay_forecast_miss": N_("Actuals keep falling outside the forecast interval"),
+    "repay_order_due": N_("Orders falling behind their due dates"),
+    "repay_order_flow": N_("Order lifecycle not flowing (stalls or jumps between stages)"),
+    "repay_outside_adverse": N_("Administrative penalty, court judgment or poor tax rating in the last 12 months"),
+    "repay_outside_news": N_("Cluster of negative news"),
+    "repay_outside_registry": N_("Change of legal representative or registered capital"),
+    "repay_receivables_growth": N_("Receivables growing faster than revenue"),
+    "repay_revenue_break": N_("Revenue trend break"),
 }
 SEVERITIES = {
     "info": N_("information"), "yellow": N_("yellow"), "orange": N_("orange"), "red": N_("red"),
@@ -45,6 +59,7 @@ SEVERITIES = {
 SUBSCORES = {
     "production_authenticity": N_("production authenticity"), "operating_stability": N_("operating stability"),
     "collateral_safety": N_("collateral safety"), "data_integrity": N_("data integrity"),
+    "repayment_capacity": N_("repayment capacity"),
 }
 DIRECTIONS = {
     "claims_exceed_evidence": N_("the enterprise's records claim more than the machines show"),
@@ -54,6 +69,7 @@ DIRECTIONS = {
     "unsynced": N_("clock not synchronised"), "declared": N_("during a declared event (expected)"),
     "declared_after_the_fact": N_("declared after the anomaly was visible"),
     "outside": N_("outside the allowed range"), "transient": N_("transient load, not counted"),
+    "adverse": N_("adverse outside information"), "changed": N_("registered details changed"),
 }
 CHAIN_FINDINGS = {
     "equivocation": N_("The gateway signed two different batches with the same sequence number."),
@@ -146,9 +162,19 @@ def render_reasons(report: Mapping[str, Any], locale: str) -> dict[str, Any]:
             shown = _(text) if text else str(r.get("code"))
         reasons.append({"code": r.get("code"), "text": shown, "points_lost": r.get("points_lost"),
                         "subscores": [_t(_, SUBSCORES, s) for s in r.get("subscores") or []]})
-    return {"score": report.get("score"), "grade": report.get("grade"),
-            "warning_level": report.get("warning_level"),
-            "warning_level_text": _t(_, SEVERITIES, report.get("warning_level")), "reasons": reasons}
+    out = {"score": report.get("score"), "grade": report.get("grade"),
+           "warning_level": report.get("warning_level"),
+           "warning_level_text": _t(_, SEVERITIES, report.get("warning_level")), "reasons": reasons}
+    rep = report.get("repayment")
+    if isinstance(rep, Mapping):  # the repayment assessment beside it: its reason codes (repayment-v*.toml) in words
+        out["repayment"] = {
+            "score": rep.get("score"), "grade": rep.get("grade"), "level": rep.get("level"),
+            "level_text": _t(_, SEVERITIES, rep.get("level")),
+            "reasons": [{"code": x.get("code"), "points_lost": x.get("points_lost"), "rule": x.get("rule"),
+                         "title": _t(_, RULE_TITLES, x.get("rule")) if x.get("rule") else None,
+                         "text": _(x["text"]) if isinstance(x.get("text"), str) and x["text"] else str(x.get("code"))}
+                        for x in rep.get("reasons") or [] if isinstance(x, Mapping)]}
+    return out
 
 
 def render_alert(item: Mapping[str, Any], locale: str) -> dict[str, Any]:

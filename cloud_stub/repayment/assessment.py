@@ -27,6 +27,7 @@ from cloud_stub.repayment.inputs import RepaymentInputs
 from cloud_stub.rule_inputs import RuleInputs
 from cloud_stub.rules.base import Finding, Rule
 from cloud_stub.scoring.config import GRADES, LEVELS
+from cloud_stub.texts import msg
 
 NOT_ASSESSED = "not_assessed"
 INSUFFICIENT = "insufficient_data"
@@ -70,11 +71,14 @@ def run_repayment_rules(ri: RepaymentInputs, rules: Mapping[str, type[Rule]]) ->
             seen = _observed(rule, ri)
             found = rule.evaluate(ri, dict(cls.defaults)) if seen else []
         except Exception as exc:
-            raise RepaymentError("rule_failed", f"repayment rule {rid} v{cls.version} failed on "
-                                 f"{ri.ev.enterprise_id}: {type(exc).__name__}: {exc}", 500) from exc
+            raise RepaymentError("rule_failed", msg("repayment rule {rule} v{version} failed on {enterprise}: "
+                                                    "{kind}: {error}", rule=rid, version=cls.version,
+                                                    enterprise=ri.ev.enterprise_id, kind=type(exc).__name__,
+                                                    error=exc), 500) from exc
         for f in found:
             if f.rule != rid or f.version != cls.version:
-                raise RepaymentError("rule_failed", f"repayment rule {rid} returned a finding labelled {f.rule}", 500)
+                raise RepaymentError("rule_failed", msg("repayment rule {rule} returned a finding labelled {label}",
+                                                        rule=rid, label=f.rule), 500)
         observed[rid] = seen
         out.extend(found)
     return sorted(out, key=lambda f: f.dedupe), observed

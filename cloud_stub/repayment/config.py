@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_stub.scoring.config import GRADES, LEVELS, ConfigError, content_sha256
+from cloud_stub.texts import msg
 
 CALIBRATIONS = ("centred-bootstrap-v1",)
 
@@ -55,7 +56,7 @@ def shipped_path(version: str) -> Path:
 
 def _num(path: Path, key: str, v: Any, low: float = 0.0, high: float = math.inf) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not low <= v <= high:
-        raise ConfigError(path, key, f"a number from {low:g} to {high:g}", v)
+        raise ConfigError(path, key, msg("a number from {low} to {high}", low=f"{low:g}", high=f"{high:g}"), v)
     return float(v)
 
 
@@ -63,20 +64,20 @@ def _table(path: Path, data: Mapping[str, Any], dotted: str) -> Mapping[str, Any
     node: Any = data
     for part in dotted.split("."):
         if not isinstance(node, Mapping) or part not in node:
-            raise ConfigError(path, dotted, "this table (it is required)")
+            raise ConfigError(path, dotted, msg("this table (it is required)"))
         node = node[part]
     if not isinstance(node, Mapping):
-        raise ConfigError(path, dotted, "a table", node)
+        raise ConfigError(path, dotted, msg("a table"), node)
     return node
 
 
 def _exact(path: Path, dotted: str, t: Mapping[str, Any], keys: tuple[str, ...]) -> None:
     for k in keys:
         if k not in t:
-            raise ConfigError(path, f"{dotted}.{k}", "this key (it is required)")
+            raise ConfigError(path, f"{dotted}.{k}", msg("this key (it is required)"))
     for k in t:
         if k not in keys:
-            raise ConfigError(path, f"{dotted}.{k}", f"only the keys {', '.join(keys)}")
+            raise ConfigError(path, f"{dotted}.{k}", msg("only the keys {keys}", keys=", ".join(keys)))
 
 
 def load_repayment_config(path: str | Path | None = None,
@@ -86,14 +87,15 @@ def load_repayment_config(path: str | Path | None = None,
     try:
         data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:
-        raise ConfigError(path, "(file)", "a readable TOML file", exc.strerror) from exc
+        raise ConfigError(path, "(file)", msg("a readable TOML file"), exc.strerror) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, "(file)", "valid UTF-8 TOML", str(exc)) from exc
+        raise ConfigError(path, "(file)", msg("valid UTF-8 TOML"), str(exc)) from exc
     _exact(path, "(top)", {k: v for k, v in data.items() if k != "orders"},
            ("repayment", "points", "grades", "level", "coverage", "cash_flow", "forecast", "reasons"))
     version = _table(path, data, "repayment").get("version")
     if not isinstance(version, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", version):
-        raise ConfigError(path, "repayment.version", "a plain lower-case name such as 'repayment-v1'", version)
+        raise ConfigError(path, "repayment.version", msg("a plain lower-case name such as {example}",
+                                                         example="'repayment-v1'"), version)
     pts = _table(path, data, "points")
     _exact(path, "points", pts, ("info", "yellow", "orange", "red", "rule_cap"))
     grades_t = _table(path, data, "grades")
@@ -101,17 +103,18 @@ def load_repayment_config(path: str | Path | None = None,
     grades = {g: _num(path, f"grades.{g}", grades_t[g], 0, 100) for g in GRADES}
     for hi, lo in zip(GRADES, GRADES[1:], strict=False):
         if grades[hi] <= grades[lo]:
-            raise ConfigError(path, f"grades.{hi}", f"a minimum above grades.{lo} ({grades[lo]})", grades[hi])
+            raise ConfigError(path, f"grades.{hi}", msg("a minimum above grades.{lower} ({minimum})", lower=lo,
+                                                         minimum=grades[lo]), grades[hi])
     lvl = _table(path, data, "level")
     _exact(path, "level", lvl, ("by_grade", "red_any", "orange_any"))
     by_grade = _table(path, data, "level.by_grade")
     _exact(path, "level.by_grade", by_grade, (*GRADES, "E"))
     for k in ("red_any", "orange_any"):
         if lvl[k] not in LEVELS:
-            raise ConfigError(path, f"level.{k}", f"one of {', '.join(LEVELS)}", lvl[k])
+            raise ConfigError(path, f"level.{k}", msg("one of {choices}", choices=", ".join(LEVELS)), lvl[k])
     for g, v in by_grade.items():
         if v not in LEVELS:
-            raise ConfigError(path, f"level.by_grade.{g}", f"one of {', '.join(LEVELS)}", v)
+            raise ConfigError(path, f"level.by_grade.{g}", msg("one of {choices}", choices=", ".join(LEVELS)), v)
     cov = _table(path, data, "coverage")
     _exact(path, "coverage", cov, ("min_share",))
     cash = _table(path, data, "cash_flow")
@@ -125,31 +128,34 @@ def load_repayment_config(path: str | Path | None = None,
     _exact(path, "forecast", {k: v for k, v in fc.items() if k != "calibration"}, ("level", "horizons"))
     calibration = fc.get("calibration")
     if calibration is not None and calibration not in CALIBRATIONS:
-        raise ConfigError(path, "forecast.calibration", f"one of {', '.join(CALIBRATIONS)}", calibration)
+        raise ConfigError(path, "forecast.calibration", msg("one of {choices}", choices=", ".join(CALIBRATIONS)),
+                          calibration)
     orders_horizon = None
     if "orders" in data:
         ot = _table(path, data, "orders")
         _exact(path, "orders", ot, ("horizon_days",))
         h = ot["horizon_days"]
         if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 366:
-            raise ConfigError(path, "orders.horizon_days", "whole days from 1 to 366", h)
+            raise ConfigError(path, "orders.horizon_days", msg("whole days from 1 to 366"), h)
         if h not in tuple(fc["horizons"]):
-            raise ConfigError(path, "orders.horizon_days", f"one of forecast.horizons {fc['horizons']} (the shortfall "
-                                                           "compares with that horizon's production forecast)", h)
+            raise ConfigError(path, "orders.horizon_days", msg(
+                "one of forecast.horizons {horizons} (the shortfall compares with that horizon's production forecast)",
+                horizons=fc["horizons"]), h)
         orders_horizon = h
     hz = fc["horizons"]
     if not isinstance(hz, list) or not hz or any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 366
                                                  for h in hz):
-        raise ConfigError(path, "forecast.horizons", "a list of whole days from 1 to 366", hz)
+        raise ConfigError(path, "forecast.horizons", msg("a list of whole days from 1 to 366"), hz)
     reasons: dict[str, tuple[str, str]] = {}
     for rule, entry in _table(path, data, "reasons").items():
         if known_rules is not None and rule not in known_rules:
-            raise ConfigError(path, f"reasons.{rule}", f"a repayment rule id ({', '.join(sorted(known_rules))})")
+            raise ConfigError(path, f"reasons.{rule}", msg("a repayment rule id ({rules})",
+                                                           rules=", ".join(sorted(known_rules))))
         if not isinstance(entry, Mapping):
-            raise ConfigError(path, f"reasons.{rule}", "a table with code and text", entry)
+            raise ConfigError(path, f"reasons.{rule}", msg("a table with code and text"), entry)
         _exact(path, f"reasons.{rule}", entry, ("code", "text"))
         if not isinstance(entry["code"], str) or not _CODE.match(entry["code"]):
-            raise ConfigError(path, f"reasons.{rule}.code", "RC and two digits, e.g. RC01", entry["code"])
+            raise ConfigError(path, f"reasons.{rule}.code", msg("RC and two digits, e.g. RC01"), entry["code"])
         reasons[rule] = (entry["code"], str(entry["text"]))
     return RepaymentConfig(
         path=str(path), version=version,

@@ -44,12 +44,13 @@ def _stored_rules(rep: Mapping[str, Any]) -> dict[str, type[Rule]]:
     have = current_rules()
     used = rep.get("rules")
     if not isinstance(used, dict):
-        raise RepaymentRescoreError("bad_report", "the repayment assessment does not list its rules")
+        raise RepaymentRescoreError("bad_report", msg("the repayment assessment does not list its rules"))
     out: dict[str, type[Rule]] = {}
     for rid, ver in sorted(used.items()):
         cls = have[rid] if rid in have and have[rid].version == ver else registered_version(rid, int(ver))
         if cls is None:
-            raise RepaymentRescoreError("rules_changed", f"repayment rule {rid} v{ver} is not shipped here")
+            raise RepaymentRescoreError("rules_changed", msg("repayment rule {rule} v{version} is not shipped here",
+                                                             rule=rid, version=ver))
         out[rid] = cls
     return out
 
@@ -63,11 +64,12 @@ def _stored_cfg(rep: Mapping[str, Any], rules: Mapping[str, type[Rule]], config_
     try:
         cfg = load_repayment_config(path, rules)
     except ValueError as exc:
-        raise RepaymentRescoreError("unknown_repayment_version", f"repayment table {version}: {exc}") from exc
+        raise RepaymentRescoreError("unknown_repayment_version", msg("repayment table {version}: {error}",
+                                                                              version=version, error=exc)) from exc
     if cfg.version != version or cfg.sha256 != rep.get("config_sha256"):
-        raise RepaymentRescoreError("config_changed", f"the repayment assessment used {version} with table "
-                                    f"sha256 {rep.get('config_sha256')}; this installation has {cfg.version} "
-                                    f"with {cfg.sha256}")
+        raise RepaymentRescoreError("config_changed", msg(
+            "the repayment assessment used {version} with table sha256 {stored}; this installation has {current} "
+            "with {sha256}", version=version, stored=rep.get("config_sha256"), current=cfg.version, sha256=cfg.sha256))
     return cfg
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from gateway.commands._common import get_profile, get_state, profile_option, state_option
+from gateway.connectors import reasons
 from gateway.i18n import N_, _, render
 
 # A connector run's status is a code (--json); this is how it reads (``_(status)``).
@@ -67,7 +68,7 @@ def command(state_dir: Path | None, profile: str | None, only: tuple[str, ...], 
                 ok=r.rows_ok, quarantined=n_quarantined, added=r.added, changed=r.changed, removed=r.removed,
                 unchanged=r.unchanged))
         for line, reason in r.quarantined[:50]:
-            click.echo("  " + _("line {line}: {reason}").format(line=line, reason=reason))
+            click.echo("  " + _("line {line}: {reason}").format(line=line, reason=render(reasons.reason(reason))))
         total = r.quarantined_count or len(r.quarantined)
         if total > 50:
             click.echo("  " + _("... {n} more").format(n=total - 50))

@@ -149,10 +149,12 @@ def fetch_cmd(and_apply: bool, **kw: object) -> None:
         raise click.ClickException(render(exc)) from exc
     if path is None:
         click.echo(json.dumps({"result": "none"}) if kw["as_json"] else
-                   f"no release newer than {current_version(root) or '(none)'} on the receiver")
+                   _("no release newer than {version} on the receiver").format(
+                       version=current_version(root) or _("(none)")))
         return
     if not and_apply:
-        click.echo(json.dumps({"result": "fetched", "bundle": str(path)}) if kw["as_json"] else f"fetched {path}")
+        click.echo(json.dumps({"result": "fetched", "bundle": str(path)}) if kw["as_json"]
+                   else _("fetched {path}").format(path=path))
         return
     _apply(path, **kw)  # type: ignore[arg-type]
 

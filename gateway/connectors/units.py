@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from gateway.connectors.reasons import RowError
+from gateway.i18n import N_
+
 TABLE = Path(__file__).with_name("units.toml")
 # The unit a dataset field of each kind is stored in (datasets.FIELD_UNITS uses these); an
 # expression input declaring a unit is converted to these too, so expressions add like with like.
@@ -35,10 +38,12 @@ def units() -> dict[str, Unit]:
     for dim, table in data.items():
         for name, size in table.items():
             if not isinstance(size, int | float) or isinstance(size, bool) or size <= 0:
-                raise ValueError(f"{TABLE}: {dim}.{name}: a positive size (found {size!r})")
+                raise RowError(N_("{file}: {key}: a positive size (found {found})"), file=TABLE, key=f"{dim}.{name}",
+                               found=repr(size))
             key = norm_unit(name)
             if key in out:
-                raise ValueError(f"{TABLE}: {dim}.{name}: a unit named once (also in {out[key].dimension})")
+                raise RowError(N_("{file}: {key}: a unit named once (also in {other})"), file=TABLE,
+                               key=f"{dim}.{name}", other=out[key].dimension)
             out[key] = Unit(key, dim, float(size))
     return out
 
@@ -56,12 +61,13 @@ def factor(column_unit: str, field_unit: str) -> float:
     is unknown or they measure different things (hours into kilograms)."""
     src, dst = lookup(column_unit), lookup(field_unit)
     if src is None:
-        raise ValueError(f"a known unit: {known_units()} (found {column_unit!r})")
+        raise RowError(N_("a known unit: {units} (found {found})"), units=known_units(), found=repr(column_unit))
     if dst is None:  # pragma: no cover - FIELD_UNITS uses table units only (a test checks)
-        raise ValueError(f"field unit {field_unit!r} is not in {TABLE.name}")
+        raise RowError(N_("field unit {unit} is not in {file}"), unit=repr(field_unit), file=TABLE.name)
     if src.dimension != dst.dimension:
-        raise ValueError(f"a {dst.dimension} unit such as {known_units(dst.dimension)} (found {column_unit!r}, "
-                         f"a {src.dimension} unit)")
+        raise RowError(N_("a {dimension} unit such as {units} (found {found}, a {other} unit)"),
+                       dimension=dst.dimension, units=known_units(dst.dimension), found=repr(column_unit),
+                       other=src.dimension)
     return src.size / dst.size
 
 
@@ -69,5 +75,5 @@ def canonical(column_unit: str) -> str:
     """The stored unit for values declared in ``column_unit`` (hours -> min); ValueError if unknown."""
     u = lookup(column_unit)
     if u is None:
-        raise ValueError(f"a known unit: {known_units()} (found {column_unit!r})")
+        raise RowError(N_("a known unit: {units} (found {found})"), units=known_units(), found=repr(column_unit))
     return CANONICAL[u.dimension]

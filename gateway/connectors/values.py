@@ -1,12 +1,16 @@
 """Parsing the values found in real exports: dates written five ways, amounts with ¥ and
 thousands separators (or 万), 入库/出库 for in/out. A value that does not parse raises
-ValueError with a reason the enterprise can act on; the importer quarantines the row."""
+ValueError (reasons.RowError: a template, shown in the reader's language) with a reason the enterprise can act
+on; the importer quarantines the row."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
+
+from gateway.connectors.reasons import RowError
+from gateway.i18n import N_
 
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -19,12 +23,12 @@ def parse_number(raw: object) -> float | None:
     if raw is None:
         return None
     if isinstance(raw, bool):
-        raise ValueError(f"not a number: {raw!r}")
+        raise RowError(N_("not a number: {raw}"), raw=repr(raw))
     if isinstance(raw, int | float):
         if raw != raw:  # an empty spreadsheet cell read as NaN: not observed
             return None
         if raw in (float("inf"), float("-inf")):
-            raise ValueError(f"not a finite number: {raw!r}")
+            raise RowError(N_("not a finite number: {raw}"), raw=repr(raw))
         return float(raw)
     text = str(raw).strip().translate(_NUM_JUNK)
     if text in ("", "-", "—"):
@@ -38,9 +42,9 @@ def parse_number(raw: object) -> float | None:
     try:
         v = float(text) * mult
     except ValueError:
-        raise ValueError(f"not a number: {raw!r}") from None
+        raise RowError(N_("not a number: {raw}"), raw=repr(raw)) from None
     if v != v or v in (float("inf"), float("-inf")):
-        raise ValueError(f"not a finite number: {raw!r}")
+        raise RowError(N_("not a finite number: {raw}"), raw=repr(raw))
     return -v if neg else v
 
 
@@ -60,15 +64,15 @@ def parse_datetime(raw: object, tz: ZoneInfo) -> datetime | None:
         norm = norm.replace("时", ":").replace("分", "").strip()
         m = _DATE.match(norm) or _COMPACT.match(norm)
         if not m:
-            raise ValueError(f"not a date: {raw!r}")
+            raise RowError(N_("not a date: {raw}"), raw=repr(raw))
         parts = [int(g) if g else 0 for g in m.groups()]
         parts += [0] * (6 - len(parts))
         try:
             dt = datetime(*parts[:6])  # type: ignore[arg-type]
         except ValueError as exc:
-            raise ValueError(f"not a valid date: {raw!r} ({exc})") from None
+            raise RowError(N_("not a valid date: {raw} ({error})"), raw=repr(raw), error=str(exc)) from None
     if not 2000 <= dt.year <= 2100:
-        raise ValueError(f"implausible date: {raw!r}")
+        raise RowError(N_("implausible date: {raw}"), raw=repr(raw))
     return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt.astimezone(tz)
 
 
@@ -80,4 +84,4 @@ def parse_direction(raw: object) -> str | None:
         return "in"
     if text in _OUT:
         return "out"
-    raise ValueError(f"not an in/out direction: {raw!r} (expected in/out, 入库/出库)")
+    raise RowError(N_("not an in/out direction: {raw} (expected in/out, 入库/出库)"), raw=repr(raw))

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import wire
 from gateway.clock import clock_state
+from gateway.connectors import reasons
+from gateway.i18n import as_data
 from gateway.store import import_summary
 from gateway.store import indicators as indicators_db
 from gateway.store import outbox as outbox_db
@@ -205,8 +207,10 @@ def imports_view(store: Store, limit: int = 20) -> dict[str, Any]:
     """MES/ERP exports: each connector's last import, and the newest quarantined lines with
     their reasons (a product missing from the master, a bad number, ...) for staff to fix at
     source. The raw lines are not shown here: they stay in erp_quarantine and `import-erp`."""
-    return {"connectors": import_summary.last_imports(store),
-            "quarantined": import_summary.newest_quarantined(store, limit)}
+    # each reason is stored in English; reason_text is the same as data the page renders in its language
+    quarantined = [{**q, "reason_text": as_data(reasons.reason(q["reason"]))}
+                   for q in import_summary.newest_quarantined(store, limit)]
+    return {"connectors": import_summary.last_imports(store), "quarantined": quarantined}
 
 
 def status(gw: Gateway) -> dict[str, Any]:

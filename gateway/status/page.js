@@ -282,7 +282,8 @@ function renderImports(st) {
     body.push(el("h3", {}, _("Lines quarantined (fix them in the export)")));
     body.push(scroll(el("table", {id: "quarantine-table"},
       el("tr", {}, ["connector", "source", "line", "reason"].map(k => el("th", {}, colText(k)))),
-      ...im.quarantined.map(r => el("tr", {}, [r.connector, r.source, String(r.line), r.reason].map(v => el("td", {}, v)))))));
+      ...im.quarantined.map(r => el("tr", {}, [r.connector, r.source, String(r.line),
+        r.reason_text ? msgText(r.reason_text) : r.reason].map(v => el("td", {}, v)))))));
   }
   document.getElementById("imports-body").replaceChildren(...body);
 }

@@ -133,8 +133,8 @@ def test_nested_texts_and_exceptions_render_in_the_catalogs_language() -> None:
 
 # --- the guard -----------------------------------------------------------------------------------------------------
 
-VERIFIER = ["feed_verify.py", "feed_verify_disputes.py", "feed_verify_facility.py", "feed_verify_heads.py",
-            "feed_verify_refs.py", "feed_chain.py", "feed_rescore.py"]
+# Every feed_verify*.py module (a new one is covered without editing this list), the chain rule and rescore.
+VERIFIER = sorted(p.name for p in (REPO / "cloud_stub").glob("feed_verify*.py")) + ["feed_chain.py", "feed_rescore.py"]
 # How the verifier reports: report.feed / report.note, a fail callback, notices / problems / out lists, and the
 # message of a WireError it raises (shown inside a failure).
 _SINKS = {"feed", "note", "fail", "append"}
@@ -171,6 +171,15 @@ def _reported_texts(tree: ast.AST) -> list[ast.AST]:
             out.append(node.args[0])
         elif name == "WireError" and len(node.args) == 2:
             out.append(node.args[1])
+    # A reason returned to be reported by the caller (``why = _status_ok(...)``; ``fail(msg("...{why}", why=why))``):
+    # an f-string or ``.format`` returned, alone or as a branch of ``x if ... else ...``. (A literal returned is a
+    # code, ``"ok"``.)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return) and node.value is not None:
+            for value in (node.value.body, node.value.orelse) if isinstance(node.value, ast.IfExp) else (node.value,):
+                if isinstance(value, ast.JoinedStr) or isinstance(value, ast.Call) and isinstance(
+                        value.func, ast.Attribute) and value.func.attr == "format":
+                    out.append(value)
     return out
 
 
@@ -206,3 +215,20 @@ def test_texts_imports_only_the_standard_library() -> None:
 def test_the_guard_sees_a_plain_failure() -> None:
     tree = ast.parse('report.feed(f"batch {h}: lost")\nfail(msg("ok {x}", x=1))\nraise wire.WireError("c", "text")')
     assert [_is_text(a) for a in _reported_texts(tree)] == [True, False, True]
+
+
+def test_the_guard_sees_a_plain_failure_planted_in_the_bank_checks() -> None:
+    """feed_verify_bank.py (V51-V54) is covered: a ``fail(f"...")`` or a reason returned as an f-string planted in
+    its real source is reported, the module as it is is clean."""
+    source = (REPO / "cloud_stub" / "feed_verify_bank.py").read_text(encoding="utf-8")
+    assert "feed_verify_bank.py" in VERIFIER
+    assert not [a for a in _reported_texts(ast.parse(source)) if _is_text(a)]
+    for old, planted in (
+            ('fail(msg("{what}: an item is not an object", what=what))', 'fail(f"{what}: an item is not an object")'),
+            ('return msg("not observed, yet observed {observed}", observed=obs)',
+             'return f"not observed, yet observed {obs}"'),
+            ('return None if st == "not_observed" else msg("status {status} without an observed value", status=st)',
+             'return None if st == "not_observed" else f"status {st} without an observed value"')):
+        assert old in source, old
+        found = [ast.unparse(a) for a in _reported_texts(ast.parse(source.replace(old, planted))) if _is_text(a)]
+        assert len(found) == 1 and found[0].startswith("f"), (planted, found)

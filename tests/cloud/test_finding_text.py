@@ -111,3 +111,60 @@ def test_every_rule_and_reason_has_words():
     missing = sorted(set(all_rules()) - set(finding_text.RULE_TITLES))
     assert missing == [], f"add these rules' titles to cloud_stub/finding_text.RULE_TITLES: {missing}"
     _ = finding_text.render_finding({"kind": "no_such_rule", "severity": "weird", "detail": {"rule": "x"}}, "zh-CN")
+
+
+def _directions_used() -> set[str]:
+    """Every ``direction="..."`` literal the rules write (and both branches of ``"a" if ... else "b"``)."""
+    import ast
+    from pathlib import Path
+
+    out: set[str] = set()
+    for path in (Path(finding_text.__file__).parent / "rules").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg == "direction":
+                todo = [node.value]
+                while todo:  # the value, or the branches of "a" if ... else "b" (not the condition's strings)
+                    v = todo.pop()
+                    if isinstance(v, ast.IfExp):
+                        todo += [v.body, v.orelse]
+                    elif isinstance(v, ast.Constant) and isinstance(v.value, str):
+                        out.add(v.value)
+    return out
+
+
+def test_every_repayment_rule_its_subscore_and_directions_have_words_in_zh_cn():
+    """The repay_* findings (repay_order_due, repay_ageing_shift v2, ...) are rendered like the authenticity
+    rules': a rule, sub-score or direction without a translated entry would come out as its English code."""
+    from cloud_stub.i18n import translation
+    from cloud_stub.rules.base import REPAYMENT_SUBSCORE, registered_repayment
+
+    all_rules()
+    repay = set(registered_repayment())
+    assert {"repay_order_due", "repay_ageing_shift", "repay_covenants"} <= repay
+    missing = sorted(repay - set(finding_text.RULE_TITLES))
+    assert missing == [], f"add these rules' titles to cloud_stub/finding_text.RULE_TITLES: {missing}"
+    directions = _directions_used()
+    assert {"above", "below", "adverse", "changed"} <= directions
+    assert sorted(directions - set(finding_text.DIRECTIONS)) == []
+    zh = translation("zh-CN")
+    words = [*finding_text.RULE_TITLES.values(), *finding_text.DIRECTIONS.values(),
+             finding_text.SUBSCORES[REPAYMENT_SUBSCORE]]
+    assert [w for w in words if zh.gettext(w) == w] == []
+
+
+def test_a_repay_order_due_finding_reads_in_chinese_and_keeps_its_numbers():
+    from cloud_stub.rules.repay_order_due import OrderDue
+
+    f = OrderDue().finding(None, "orange", "overdue:1", 1_700_000_000, 1_700_432_000,  # type: ignore[arg-type]
+                           compared={"overdue_qty_last": 120.0}, statistic={"mean_rise": 0.3},
+                           threshold={"rise": 0.1}, direction="above",
+                           message="overdue orders piling up: 40% of the open quantity with a due date is overdue")
+    item = {"id": 7, "kind": "repay_order_due", "severity": "orange", "detail": f.to_json()}
+    zh, en = finding_text.render_finding(item, "zh-CN"), finding_text.render_finding(item, "en")
+    assert en["text"] == f.message and en["title"] == "Orders falling behind their due dates"
+    assert "overdue" not in zh["text"] and "repay" not in zh["title"] and "repayment" not in zh["text"], zh
+    assert any("\u4e00" <= c <= "\u9fff" for c in zh["title"]) and {"key": "compared.overdue_qty_last",
+                                                                       "value": 120.0} in zh["numbers"]
+    rep = finding_text.render_reasons({"repayment": {"grade": "C", "level": "orange", "reasons": [
+        {"code": "RC11", "text": "Orders falling behind their due dates", "rule": "repay_order_due"}]}}, "zh-CN")
+    assert rep["repayment"]["reasons"][0]["text"] != "Orders falling behind their due dates"
