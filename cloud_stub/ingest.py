@@ -330,13 +330,12 @@ def commit_group(rdb: Store, checked: list[IngestResult | Verified]) -> list[Ing
         with rdb.write() as conn:
             if pg:
                 ents = sorted({v.body["enterprise"] for v in todo})
-                gws = sorted({v.body["gateway"] for v in todo})
                 conn.execute("SELECT id FROM enterprises WHERE id IN (" + ",".join("?" * len(ents)) + ")"
                              " ORDER BY id FOR NO KEY UPDATE", ents).fetchall()
-                conn.execute("SELECT id FROM gateways WHERE id IN (" + ",".join("?" * len(gws)) + ")"
-                             " ORDER BY id FOR NO KEY UPDATE", gws).fetchall()
+            # the gateway rows are locked (PostgreSQL) as their heads are read, after the enterprises
+            group = _GroupState.read(conn, todo, " FOR NO KEY UPDATE" if pg else "")
             for v in todo:  # the row locks are held: _extend_chain need not take them again
-                decided[id(v)] = _extend_chain(conn, v.batch, v.body, v.rows, v.transport, False)
+                decided[id(v)] = _extend_chain(conn, v.batch, v.body, v.rows, v.transport, False, group)
     except Exception:  # noqa: BLE001 - rolled back; each batch alone says which one it was
         log.warning("group commit failed; each batch in a transaction of its own",
                     extra={"event": "group_commit_retry", "batches": len(todo)}, exc_info=True)
@@ -395,26 +394,62 @@ def _finding_alone(rdb: Store, kind: str, ent: str | None, gw: str | None,
         record_finding(conn, kind, enterprise_id=ent, gateway_id=gw, detail=detail, dedupe=dedupe)
 
 
+@dataclass
+class _GroupState:
+    """What the chain decisions of a group read, fetched for the whole group in four queries
+    (under the group's row locks) and kept current as each batch of the group is decided, so
+    a later batch sees an earlier one exactly as it would in the database."""
+
+    heads: dict[str, tuple[int, str]]  # gateway -> (last_seq, last_hash)
+    keys: dict[str, tuple[Any]]  # kid -> (revoked_at,); an absent kid is not enrolled
+    seqs: dict[tuple[str, int], tuple[str]]  # (gateway, seq) -> (hash,) of a stored batch
+    gap_gateways: set[str]  # gateways with a gap finding (only they can have a gap to close)
+
+    @classmethod
+    def read(cls, conn: SQLConn, todo: list[Verified], lock: str) -> _GroupState:
+        gws = sorted({v.body["gateway"] for v in todo})
+        kids = sorted({v.batch.kid for v in todo})
+        seqs = sorted({v.body["seq"] for v in todo})
+        marks = ",".join("?" * len(gws))
+        heads = {g: (s, h) for g, s, h in conn.execute(
+            f"SELECT id, last_seq, last_hash FROM gateways WHERE id IN ({marks}) ORDER BY id{lock}", gws).fetchall()}
+        keys = {k: (r,) for k, r in conn.execute("SELECT kid, revoked_at FROM gateway_keys WHERE kid IN ("
+                                                 + ",".join("?" * len(kids)) + ")", kids).fetchall()}
+        stored = {(g, s): (h,) for g, s, h in conn.execute(
+            f"SELECT gateway_id, seq, hash FROM batches WHERE gateway_id IN ({marks}) AND seq IN ("
+            + ",".join("?" * len(seqs)) + ")", [*gws, *seqs]).fetchall()}
+        gaps = {g for (g,) in conn.execute(f"SELECT DISTINCT gateway_id FROM findings WHERE gateway_id IN ({marks})"
+                                           " AND kind IN ('gap_observed', 'gap_filled')", gws).fetchall()}
+        return cls(heads, keys, stored, gaps)
+
+
 def _extend_chain(
     conn: SQLConn, batch: wire.SignedBatch, body: dict[str, Any], rows: list[tuple[Any, ...]],
-    transport: str, row_locks: bool,
+    transport: str, row_locks: bool, group: _GroupState | None = None,
 ) -> IngestResult:
     """Decide against the stored chain head and store; runs inside the write transaction.
 
     ``row_locks`` (PostgreSQL): lock the enterprise and gateway rows first, always in that
-    order (no deadlock between receivers), before anything the decision reads.
+    order (no deadlock between receivers), before anything the decision reads. ``group``: the
+    group's pre-read state (``commit_group``, which took the locks), instead of reading here.
     """
     h, seq, gw, ent = batch.hash, body["seq"], body["gateway"], body["enterprise"]
     lock = " FOR NO KEY UPDATE" if row_locks else ""
     if row_locks:
         conn.execute("SELECT id FROM enterprises WHERE id = ?" + lock, (ent,))
-    last_seq, last_hash = conn.execute(
-        "SELECT last_seq, last_hash FROM gateways WHERE id = ?" + lock, (gw,)
-    ).fetchone()
-    revoked = conn.execute("SELECT revoked_at FROM gateway_keys WHERE kid = ?", (batch.kid,)).fetchone()
+    if group is not None:
+        last_seq, last_hash = group.heads[gw]
+        revoked: Any = group.keys.get(batch.kid)
+        same_seq: Any = group.seqs.get((gw, seq))
+    else:
+        last_seq, last_hash = conn.execute(
+            "SELECT last_seq, last_hash FROM gateways WHERE id = ?" + lock, (gw,)
+        ).fetchone()
+        revoked = conn.execute("SELECT revoked_at FROM gateway_keys WHERE kid = ?", (batch.kid,)).fetchone()
     if revoked is None or revoked[0] is not None:  # revoked while we were verifying
         return _reject("revoked_key", f"key {batch.kid} was revoked", 403, seq=seq, hash=h, gateway_id=gw)
-    same_seq = conn.execute("SELECT hash FROM batches WHERE gateway_id = ? AND seq = ?", (gw, seq)).fetchone()
+    if group is None:
+        same_seq = conn.execute("SELECT hash FROM batches WHERE gateway_id = ? AND seq = ?", (gw, seq)).fetchone()
     if same_seq is not None:
         if same_seq[0] == h:
             return IngestResult("duplicate", seq=seq, hash=h, gateway_id=gw)
@@ -436,6 +471,8 @@ def _extend_chain(
             record_finding(conn, "gap_observed", enterprise_id=ent, gateway_id=gw,
                            detail={"expected_seq": expected, "received_seq": seq, "hash": h},
                            dedupe=f"{expected}:{seq}")
+            if group is not None:
+                group.gap_gateways.add(gw)
             # resend_from: the receiver's request to restart the line there (a receiver restored
             # from a backup lacks what it had acknowledged; docs/wire-format.md §16).
             return _reject("out_of_order", f"expected seq {expected}, got {seq}: resend from seq {expected}", 409,
@@ -468,8 +505,14 @@ def _extend_chain(
         # later batch signed with it is a copy of the key, refused `revoked_key` with a finding.
         conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
                      (iso(utc_now()), batch.kid))
+        if group is not None:
+            group.keys[batch.kid] = (iso(utc_now()),)
+    if group is not None:
+        group.heads[gw] = (seq, h)
+        group.seqs[(gw, seq)] = (h,)
     fleet_health.note_batch(conn, body, h)  # health summaries: the fleet list's latest, or a finding
-    _close_filled_gaps(conn, ent, gw, seq)
+    if group is None or gw in group.gap_gateways:
+        _close_filled_gaps(conn, ent, gw, seq)
     meter_identity.note_batch(conn, body, h)  # meter identities: latest per device; swaps and duplicates
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
