@@ -117,6 +117,8 @@ class Fleet:
 
     def produce(self, name: str) -> None:
         """Close one 15-minute window (4 indicators, one batch) and sign a health summary (one batch)."""
+        from gateway.wire import health as wire_health
+
         store, k = self.stores[name], self.windows[name]
         self.windows[name] = k + 1
         self.ahead[name] += 2
@@ -125,9 +127,15 @@ class Fleet:
                                "quality": [], "version": 1, "detail": {}} for m in range(4)])
         self.batchers[name].pack_once()
         backlog = store.outbox_head() - store.acked("fleet")
-        self.batchers[name].pack_once(extra_records=[{
-            "type": "health", "boot": 1, "uptime_s": 900 * (k + 1), "version": "bench", "clock": "synced",
-            "backlog": backlog, "devices": {"healthy": 4, "unhealthy": 0}, "store_days_left": 300}])
+        # A well-formed summary (gateway/wire/health.py), as the runtime signs it: the receiver stores it as the
+        # gateway's latest health; a malformed one would cost a finding per summary instead.
+        self.batchers[name].pack_once(extra_records=[wire_health.health_record(
+            subject=name, ts=T0 + 900 * (k + 1), boot=1, version="bench", uptime_s=900 * (k + 1),
+            clock={"synced": True, "source": "kernel"},
+            backlog={"batches": backlog, "records": backlog * 2, "pending_indicators": 0,
+                     "oldest_unacked_s": 900 * backlog // 2 if backlog else None},
+            devices={"total": 4, "healthy": 4, "unhealthy": 0, "starting": 0, "errors": {}},
+            store={"days_left": 300.0, "size_mb": 12.0}, consent={"last_change": None, "event": None})])
 
     def _next(self, name: str) -> None:
         """Publish this gateway's next unacknowledged batch, if none is in flight (caller holds the lock)."""
