@@ -528,7 +528,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "periods": args.periods, "backlog_hours": args.backlog_hours, "results": results,
             "k2_over_k1_records_per_s": scaling, "integrity": integrity,
             "machine": {"cpus": os.cpu_count(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
-            "command": "bench/fleet_load.py " + " ".join(sys.argv[1:]),
+            "command": "bench/fleet_load.py " + " ".join(a for i, a in enumerate(sys.argv[1:]) if a != "--json-out"
+                                                         and (i == 0 or sys.argv[i] != "--json-out")),
             "commit": _commit(), "receiver_args": list(args.receiver_arg),
             "total_s": round(time.monotonic() - t_start, 1),
             "when": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())}
@@ -562,30 +563,26 @@ def _row(label: str, r: dict[str, Any]) -> str:
 
 
 def table(res: dict[str, Any]) -> str:
-    """The docs block: this run, and the embedded ``baseline`` run (``--baseline``) above it when there is one."""
-    base = res.get("baseline")
-    label = (lambda run: f"{run.get('label', '')}: ") if base else (lambda _run: "")
+    """The docs block: the embedded ``baseline`` run (``--baseline``), this run, then the embedded ``also``
+    runs (``--also``), each under its own heading, in one table."""
+    runs = ([res["baseline"]] if res.get("baseline") else []) + [res] + list(res.get("also") or [])
+    many = len(runs) > 1
+    label = (lambda run: f"{run.get('label', 'this run')}: ") if many else (lambda _run: "")
     lines = []
-    if base:
-        lines += [f"{base.get('label', 'baseline')}: {_heading(base)}", "",
-                  f"{res.get('label', 'this run')}: {_heading(res)}"]
-    else:
-        lines.append(_heading(res))
-    lines += ["", "| phase | K | records | records/s | batches/s | p50 s | p99 s | drain s | "
+    for run in runs:
+        lines += [f"{label(run)}{_heading(run)}", ""]
+    lines += ["| phase | K | records | records/s | batches/s | p50 s | p99 s | drain s | "
               "CPU s / 1k rec: receivers + PostgreSQL (+ gateways + broker) | CPUs busy | not acked | rejected |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for run in ([base] if base else []) + [res]:
+    for run in runs:
         lines += [_row(label(run), r) for r in run["results"]]
-    lines.append("")
-    for run in ([base] if base else []) + [res]:
+    for run in runs:
         i = run["integrity"]
-        lines.append(f"{label(run)}K=2 / K=1 records/s: {run['k2_over_k1_records_per_s']}. Integrity: "
-                     f"{i['lost_batches']} batches lost, {i['unacknowledged']} unacknowledged, {i['doubled_records']} "
-                     f"records and {i['doubled_batches']} batches doubled ({i['batches']:,} batches, "
-                     f"{i['records']:,} records stored).")
-        if base:
-            lines.append("")
-    return "\n".join(lines).strip()
+        lines += ["", f"{label(run)}K=2 / K=1 records/s: {run['k2_over_k1_records_per_s']}. Integrity: "
+                  f"{i['lost_batches']} batches lost, {i['unacknowledged']} unacknowledged, {i['doubled_records']} "
+                  f"records and {i['doubled_batches']} batches doubled ({i['batches']:,} batches, "
+                  f"{i['records']:,} records stored)."]
+    return "\n".join(lines)
 
 
 def write_docs(res: dict[str, Any]) -> None:
@@ -612,6 +609,8 @@ def main() -> None:
     ap.add_argument("--label", default=None, help="what this run is, in the docs table (with --baseline)")
     ap.add_argument("--baseline", default=None, metavar="JSON", help="an earlier run shown above this one")
     ap.add_argument("--baseline-label", default="before")
+    ap.add_argument("--also", action="append", default=[], metavar="JSON=LABEL",
+                    help="a later run shown below this one (repeatable)")
     ap.add_argument("--json-out", default=str(ROOT / "bench" / "results" / "fleet_load.json"))
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
@@ -629,14 +628,21 @@ def main() -> None:
             res["label"] = args.label
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(res, indent=1) + "\n")
-    if args.baseline:
-        base = json.loads(Path(args.baseline).read_text())
-        base.pop("baseline", None)
-        res["baseline"] = {**base, "label": args.baseline_label, "file": args.baseline}
+    if args.baseline or args.also:
+        # what the docs table shows is the saved result: the embedded runs are saved with it
+        def embed(path: str, label: str) -> dict[str, Any]:
+            run = json.loads(Path(path).read_text())
+            for k in ("baseline", "also"):
+                run.pop(k, None)
+            return {**run, "label": label, "file": path}
+
+        if args.baseline:
+            res["baseline"] = embed(args.baseline, args.baseline_label)
+        if args.also:
+            res["also"] = [embed(*spec.split("=", 1)) for spec in args.also]
         if args.label:
             res["label"] = args.label
-        if not args.render:
-            Path(args.json_out).write_text(json.dumps(res, indent=1) + "\n")
+        Path(args.json_out).write_text(json.dumps(res, indent=1) + "\n")
     print(table(res))
     if args.write_docs:
         write_docs(res)
