@@ -285,6 +285,19 @@ def worker(conn: Any, base: str, names: list[str], broker: tuple[str, int]) -> N
 
 # -- the receivers, the broker, the database --------------------------------------------------------
 
+def peak_rss_mb(pids: list[int]) -> float | None:
+    """The largest peak resident set (VmHWM) among these processes, MB: the bench's memory bound."""
+    peaks = []
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except (OSError, ValueError, IndexError):
+            pass
+    return round(max(peaks), 1) if peaks else None
+
+
 def cpu_s(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -486,6 +499,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             secs = time.monotonic() - t0
             stats = collect(pipes)
             r = phase_result("outage", k, stats, secs, cpu_since(c0),
+                             peak_rss_mb={"gateway_worker": peak_rss_mb([p.pid for p in procs if p.pid]),
+                                          "receiver": peak_rss_mb(rpids)},
                              backlog_batches=backlog, drained=left == 0, drain_s=round(secs, 1) if left == 0 else None,
                              backlog_hours=args.backlog_hours, presigned_windows=min(windows, args.presign_windows),
                              gateways_signing_in_drain_s=round(stats["produce_s"], 1))
@@ -523,7 +538,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     by = {(r["phase"], r["k"]): r for r in results}
     scaling = {ph: round(by[(ph, 2)]["records_per_s"] / by[(ph, 1)]["records_per_s"], 2)
                for ph in ("steady", "outage") if (ph, 1) in by and (ph, 2) in by and by[(ph, 1)]["records_per_s"]}
-    return {"bench": "fleet_load", "gateways": args.gateways, "workers": args.workers, "period_s": args.period_s,
+    return {"bench": "fleet_load", "gateways": args.gateways, "receivers": args.receivers, "workers": args.workers,
+            "period_s": args.period_s,
             "gateways_per_enterprise": args.gateways_per_enterprise,
             "periods": args.periods, "backlog_hours": args.backlog_hours, "results": results,
             "k2_over_k1_records_per_s": scaling, "integrity": integrity,
