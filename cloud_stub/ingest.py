@@ -31,6 +31,11 @@ depends on; a second receiver with the same gateway's batch waits there and then
 first one's batch (READ COMMITTED reads afresh per statement). The enterprise lock also
 keeps record ids in commit order within an enterprise, which the feed's cursor relies on:
 a record must never appear below a cursor a bank has already passed.
+
+Group commit (MQTT, ``cloud_stub/mqtt_ingest.py``): ``lookup`` + ``verify_envelope`` do steps
+1-5 for a group of envelopes (the lookups in two queries for the group), and
+``commit_group`` does step 6 for all of them in one transaction, in order, each batch getting
+the verdict it would get alone (``ingest_group`` is both, for callers that want one call).
 """
 
 from __future__ import annotations
