@@ -25,13 +25,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from cloud_helpers import PREFIX, FakeGateway, flip_body_byte, indicator, wait_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cloud_stub import receiver_key
 from cloud_stub.banks import add_bank
 from cloud_stub.db import ReceiverDB, Store, open_db
 from cloud_stub.enrollment import enroll, issue_token
 from cloud_stub.feed_verify import verify_feed
-from cloud_stub.ingest import ingest_group
+from cloud_stub.ingest import ingest, ingest_group
 from cloud_stub.mqtt_ingest import MqttIngest
 from gateway import wire
 from tests.support.postgres import ThrowawayPostgres, postgres_server  # noqa: F401
@@ -160,7 +162,7 @@ def test_mqtt_groups_acknowledge_after_the_commit(tmp_path: Path, mosquitto: tup
         time.sleep(0.2)  # the SUBACK lands before anyone publishes
         pub = AckCollector(*mosquitto)
         sent = []
-        for i in range(4):
+        for _ in range(4):
             for g in gws:
                 b = g.next()
                 sent.append((g.gateway_id, b.envelope(), b.hash))
@@ -246,9 +248,10 @@ def test_kill_between_commit_and_ack_loses_and_doubles_nothing(target: str, tmp_
         ready2 = tmp_path / "serve.ready"
         log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
         serve = (subprocess.Popen([sys.executable, "-m", "cloud_stub", "serve", "--db", target, "--key", str(key),
-                                   "--port", "0", "--ready-file", str(ready2), "--mqtt", "%s:%d" % mosquitto,
-                                   "--mqtt-topic-prefix", PREFIX, "--mqtt-share-group", group,
-                                   "--mqtt-client-id", client_id, "--fleet-check-every", "0"],
+                                   "--port", "0", "--ready-file", str(ready2),
+                                   "--mqtt", f"{mosquitto[0]}:{mosquitto[1]}", "--mqtt-topic-prefix", PREFIX,
+                                   "--mqtt-share-group", group, "--mqtt-client-id", client_id,
+                                   "--fleet-check-every", "0"],
                                   cwd=REPO, env=env, stderr=log), log)
         acks = early + pub.take(len(sent) - len(early), timeout=60)
         by_hash = Counter(a["hash"] for a in acks)
@@ -281,3 +284,64 @@ def test_kill_between_commit_and_ack_loses_and_doubles_nothing(target: str, tmp_
             serve[0].terminate()
             serve[0].wait(timeout=30)
             serve[1].close()
+
+
+# -- property: a group gives the verdicts of one-by-one ingest -------------------------------------
+
+STEPS = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["next", "resend", "forged", "equivocate", "gap"])),
+                 min_size=1, max_size=24)
+
+
+def _script(steps: list[tuple[int, str]], gws: list[FakeGateway]) -> list[tuple[bytes, str, str | None]]:
+    """Envelopes for the steps: each gateway's next batch, a resend, a forged copy, another batch for a
+    seq already sent (equivocation), or one that skips a seq (a gap)."""
+    sent: dict[int, list[wire.SignedBatch]] = {i: [] for i in range(len(gws))}
+    out = []
+    for i, kind in steps:
+        g = gws[i]
+        if kind == "resend" and sent[i]:
+            env = sent[i][-1].envelope()
+        elif kind == "forged":
+            env = flip_body_byte(g.make())
+        elif kind == "equivocate" and sent[i]:
+            env = g.make(seq=g.seq, prev=wire.batch_hash(sent[i][-2].body) if len(sent[i]) > 1 else wire.GENESIS_PREV,
+                         records=[indicator(99)]).envelope()
+        elif kind == "gap":
+            env = g.make(seq=g.seq + 2).envelope()
+        else:
+            b = g.next()
+            sent[i].append(b)
+            env = b.envelope()
+        out.append((env, "mqtt", g.gateway_id))
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS, cuts=st.lists(st.integers(1, 24), max_size=6))
+def test_groups_decide_as_one_by_one_ingest(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[int, str]],
+                                            cuts: list[int]) -> None:
+    gws = [FakeGateway(f"gw-p{i}", f"ent-p{i % 2}") for i in range(3)]
+    items = _script(steps, gws)
+    dbs = [ReceiverDB(tmp_path_factory.mktemp("prop") / "receiver.db") for _ in range(2)]
+    try:
+        for rdb in dbs:
+            for g in gws:
+                token = issue_token(rdb, g.enterprise)["token"]
+                req = g.enroll_request(token)
+                enroll(rdb, token, g.gateway_id, req["public_key"], req["proof"])
+        alone = [ingest(dbs[0], d, t, e) for d, t, e in items]
+        bounds = sorted({0, len(items), *(c for c in cuts if c < len(items))})
+        grouped = [r for a, b in zip(bounds, bounds[1:], strict=False) for r in ingest_group(dbs[1], items[a:b])]
+        assert [(r.status, r.code, r.seq, r.hash) for r in grouped] == [(r.status, r.code, r.seq, r.hash)
+                                                                           for r in alone]
+        stored = []
+        for rdb in dbs:
+            with rdb.read() as conn:
+                stored.append((conn.execute("SELECT hash, gateway_id, seq FROM batches ORDER BY id").fetchall(),
+                               conn.execute("SELECT batch_hash, idx FROM records ORDER BY id").fetchall(),
+                               conn.execute("SELECT id, last_seq, last_hash FROM gateways ORDER BY id").fetchall(),
+                               conn.execute("SELECT kind, gateway_id, detail FROM findings ORDER BY id").fetchall()))
+        assert stored[0] == stored[1]
+    finally:
+        for rdb in dbs:
+            rdb.close()
