@@ -113,6 +113,7 @@ class MqttIngest:
         # group split the work is visible per receiver.
         self.handled: Counter[str] = Counter()
         self.group_sizes: Counter[int] = Counter()  # committed groups by size (how well grouping works)
+        self.taken = 0  # messages taken off the network thread (what the receiver holds is bounded by the queues)
         self._count_lock = threading.Lock()
         self.group_max, self.group_wait_s = max(1, group_max), max(0.0, group_wait_s)
         self.on_committed = on_committed
@@ -174,6 +175,7 @@ class MqttIngest:
         while not self._stopping.is_set():
             try:
                 self.inbox.put(item, timeout=0.5)
+                self.taken += 1  # only the network thread writes it
                 return
             except queue.Full:
                 continue

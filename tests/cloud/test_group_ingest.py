@@ -345,3 +345,38 @@ def test_groups_decide_as_one_by_one_ingest(tmp_path_factory: pytest.TempPathFac
     finally:
         for rdb in dbs:
             rdb.close()
+
+
+def test_a_stalled_database_stops_the_broker_not_memory(tmp_path: Path, mosquitto: tuple[str, int]) -> None:
+    """While the database does not answer (its write lock held here), the receiver takes no more
+    than its queues hold; the rest waits at the broker (unacknowledged messages count against the
+    broker's inflight limit), and everything is stored and answered once the database is back."""
+    rdb = ReceiverDB(tmp_path / "receiver.db")
+    gws = [_enrolled(rdb, f"gw-s{i}", f"ent-s{i}") for i in range(4)]
+    ing = MqttIngest(rdb, *mosquitto, prefix=PREFIX, group_max=2, group_wait_s=0.0, queue_max=4,
+                     share_group=f"g-{uuid.uuid4().hex[:8]}")
+    pub = None
+    try:
+        ing.start()
+        wait_for(lambda: ing.connected)
+        time.sleep(0.2)
+        pub = AckCollector(*mosquitto)
+        with rdb.lock:  # the database stalls: no group can commit
+            for _ in range(10):
+                for g in gws:
+                    pub.publish(g.gateway_id, g.next().envelope())
+            # it stops taking once the inbox (4) and the verified groups (2) are full: at most 4 in the inbox,
+            # two verified groups, one being verified and one waiting to commit (each at most group_max = 2)
+            wait_for(lambda: ing.inbox.full() and ing.verified.full(), timeout=10)
+            held = ing.taken
+            time.sleep(0.5)
+            assert ing.taken == held <= 4 + 2 * 2 + 2 + 2 and pub.acks.empty(), held
+        acks = pub.take(40)
+    finally:
+        if pub is not None:
+            pub.close()
+        ing.stop()
+    assert Counter(a["status"] for a in acks) == {"accepted": 40}
+    with rdb.read() as conn:
+        assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 40
+    rdb.close()
