@@ -594,10 +594,14 @@ def table(res: dict[str, Any]) -> str:
         lines += [_row(label(run), r) for r in run["results"]]
     for run in runs:
         i = run["integrity"]
-        lines += ["", f"{label(run)}K=2 / K=1 records/s: {run['k2_over_k1_records_per_s']}. Integrity: "
+        scaling = run["k2_over_k1_records_per_s"] or "- (K=1 only)"
+        peaks = [f"K={r['k']}: gateway worker {r['peak_rss_mb']['gateway_worker']} MB, receiver "
+                 f"{r['peak_rss_mb']['receiver']} MB" for r in run["results"] if r.get("peak_rss_mb")]
+        lines += ["", f"{label(run)}K=2 / K=1 records/s: {scaling}. Integrity: "
                   f"{i['lost_batches']} batches lost, {i['unacknowledged']} unacknowledged, {i['doubled_records']} "
                   f"records and {i['doubled_batches']} batches doubled ({i['batches']:,} batches, "
-                  f"{i['records']:,} records stored)."]
+                  f"{i['records']:,} records stored)."
+                  + (f" Peak RSS after the drain: {'; '.join(peaks)}." if peaks else "")]
     return "\n".join(lines)
 
 
