@@ -594,7 +594,7 @@ def table(res: dict[str, Any]) -> str:
         lines += [_row(label(run), r) for r in run["results"]]
     for run in runs:
         i = run["integrity"]
-        scaling = run["k2_over_k1_records_per_s"] or "- (K=1 only)"
+        scaling = run["k2_over_k1_records_per_s"] or f"- (K={', '.join(str(k) for k in run.get('receivers', []))} only)"
         peaks = [f"K={r['k']}: gateway worker {r['peak_rss_mb']['gateway_worker']} MB, receiver "
                  f"{r['peak_rss_mb']['receiver']} MB" for r in run["results"] if r.get("peak_rss_mb")]
         lines += ["", f"{label(run)}K=2 / K=1 records/s: {scaling}. Integrity: "
