@@ -199,6 +199,11 @@ HARNESS = textwrap.dedent('''
         if len(commits) == 2:
             with open(ready + ".committed", "w") as f:
                 json.dump([r.hash for r in results], f)
+            # the first group's acks and PUBACKs have left (paho's outgoing queue is empty), so the
+            # crash falls exactly between this group's commit and its acks
+            deadline = time.monotonic() + 10
+            while ing.client._out_packet and time.monotonic() < deadline:
+                time.sleep(0.01)
             os.kill(os.getpid(), signal.SIGKILL)
 
     rdb = open_db(target)
@@ -253,12 +258,21 @@ def test_kill_between_commit_and_ack_loses_and_doubles_nothing(target: str, tmp_
                                    "--mqtt-share-group", group, "--mqtt-client-id", client_id,
                                    "--fleet-check-every", "0"],
                                   cwd=REPO, env=env, stderr=log), log)
-        acks = early + pub.take(len(sent) - len(early), timeout=60)
-        by_hash = Counter(a["hash"] for a in acks)
-        assert set(by_hash) == set(sent) and set(by_hash.values()) == {1}, by_hash  # each answered once
-        status = {a["hash"]: a["status"] for a in acks}
-        assert {h for h, s in status.items() if s == "duplicate"} == set(in_killed_group)
-        assert {s for h, s in status.items() if h not in in_killed_group} == {"accepted"}
+        acks, deadline = list(early), time.monotonic() + 60
+        while not set(sent) <= {a["hash"] for a in acks}:  # a batch may be answered twice: count batches
+            acks += pub.take(1, timeout=max(0.01, deadline - time.monotonic()))
+        while not pub.acks.empty():
+            acks.append(pub.acks.get())
+        # Every batch answered, `accepted` at most once, never refused; the killed group's batches (committed,
+        # never answered) come back as duplicates. A batch answered before the crash may be answered
+        # `duplicate` once more: a PUBACK still in the dying socket's buffer can be lost with it (RST).
+        by_hash: dict[str, list[str]] = {}
+        for a in acks:
+            by_hash.setdefault(a["hash"], []).append(a["status"])
+        assert set(by_hash) == set(sent), by_hash
+        assert all(v.count("accepted") <= 1 and set(v) <= {"accepted", "duplicate"} for v in by_hash.values()), by_hash
+        assert all(by_hash[h] == ["duplicate"] for h in in_killed_group), {h: by_hash[h] for h in in_killed_group}
+        # (a batch of the group before may be answered only `duplicate`: its `accepted` ack died with the socket)
         wait_for(lambda: ready2.exists(), timeout=30)
         url = json.loads(ready2.read_text())["url"]
         rdb = open_db(target)
