@@ -16,7 +16,11 @@ Two phases, for K = 1 and then K = 2 (same database and gateways; the chains con
   its health summary (one batch of its own, as the batcher packs extra records), once per
   ``--period-s`` seconds of real time (15 minutes compressed), for ``--periods`` periods;
 * **outage**: every gateway is offline for ``--backlog-hours`` (default 24: 96 windows and 96
-  health summaries signed into its outbox), then all reconnect at once and drain.
+  health summaries, 192 batches per gateway), then all reconnect at once and drain. The backlog
+  is signed lazily: ``--presign-windows`` windows (default 8) per gateway are in its outbox at the
+  reconnect and the rest are signed during the drain, each gateway kept ``--ahead`` batches ahead
+  of its acks, so a 24-hour run for 1,000 gateways neither waits for 192,000 signatures first nor
+  holds them (the gateways' signing CPU is reported apart from the receivers').
 
 Reported per K and phase: records/s and batches/s over the phase, p50/p99 latency from batch
 creation (signing) to the receiver's ack at the gateway (outage: from the reconnect, since the
@@ -29,7 +33,9 @@ or acknowledged but absent from the database) and what was doubled (records stor
     .venv/bin/python bench/fleet_load.py --render bench/results/fleet_load.json --write-docs
 
 Results go to bench/results/fleet_load.json (``--json-out``); ``--write-docs`` replaces the
-table between the ``fleet-load-table`` markers in docs/benchmarks.md.
+generated block in docs/benchmarks.md (``bench/doc_tables.py``). ``--baseline JSON`` embeds an
+earlier run (e.g. before a change) so the table shows both; ``--receiver-arg=--mqtt-group-max=1``
+passes options to every ``cloud serve``.
 """
 
 from __future__ import annotations
@@ -54,8 +60,10 @@ sys.path.insert(0, str(ROOT))
 PREFIX = "edgeproof/v1"
 ENT = "ent-fleet"
 T0 = 1764201600
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- fleet-load-table:begin (bench/fleet_load.py --write-docs) -->", "<!-- fleet-load-table:end -->"
+sys.path.insert(0, str(ROOT / "bench"))
+from doc_tables import markers, write_block  # noqa: E402
+
+BEGIN, END = markers("fleet_load")
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -79,6 +87,9 @@ class Fleet:
         self.rejected: dict[str, int] = {}
         self.resends = 0
         self.since: float | None = None  # outage: latency measured from the reconnect
+        self.owed = dict.fromkeys(names, 0)  # outage windows not signed yet (signed lazily in the drain)
+        self.ahead = dict.fromkeys(names, 0)  # batches signed and not yet acknowledged, per gateway
+        self.produce_s = 0.0  # wall time spent signing inside the drain
         self.online = False
         self.connected = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"fleet-{uuid.uuid4().hex[:10]}")
@@ -106,16 +117,25 @@ class Fleet:
 
     def produce(self, name: str) -> None:
         """Close one 15-minute window (4 indicators, one batch) and sign a health summary (one batch)."""
+        from gateway.wire import health as wire_health
+
         store, k = self.stores[name], self.windows[name]
         self.windows[name] = k + 1
+        self.ahead[name] += 2
         store.add_indicators([{"name": "energy.kwh", "category": "energy", "subject": f"meter-{m}",
                                "window_start": T0 + 900 * k, "window_len": 900, "value": 12.5 + m, "unit": "kWh",
                                "quality": [], "version": 1, "detail": {}} for m in range(4)])
         self.batchers[name].pack_once()
         backlog = store.outbox_head() - store.acked("fleet")
-        self.batchers[name].pack_once(extra_records=[{
-            "type": "health", "boot": 1, "uptime_s": 900 * (k + 1), "version": "bench", "clock": "synced",
-            "backlog": backlog, "devices": {"healthy": 4, "unhealthy": 0}, "store_days_left": 300}])
+        # A well-formed summary (gateway/wire/health.py), as the runtime signs it: the receiver stores it as the
+        # gateway's latest health; a malformed one would cost a finding per summary instead.
+        self.batchers[name].pack_once(extra_records=[wire_health.health_record(
+            subject=name, ts=T0 + 900 * (k + 1), boot=1, version="bench", uptime_s=900 * (k + 1),
+            clock={"synced": True, "source": "kernel"},
+            backlog={"batches": backlog, "records": backlog * 2, "pending_indicators": 0,
+                     "oldest_unacked_s": 900 * backlog // 2 if backlog else None},
+            devices={"total": 4, "healthy": 4, "unhealthy": 0, "starting": 0, "errors": {}},
+            store={"days_left": 300.0, "size_mb": 12.0}, consent={"last_change": None, "event": None})])
 
     def _next(self, name: str) -> None:
         """Publish this gateway's next unacknowledged batch, if none is in flight (caller holds the lock)."""
@@ -151,6 +171,7 @@ class Fleet:
                 self.latencies.append(time.time() - start)
                 self.acked += 1
                 self.records_acked += int(created[1])
+                self.ahead[name] -= 1
             else:
                 code = str(ack.get("code"))
                 self.rejected[code] = self.rejected.get(code, 0) + 1
@@ -173,14 +194,36 @@ class Fleet:
                     self.resends += 1
                     self._next(name)
 
+    def produce_owed(self, ahead: int) -> int:
+        """Sign the next owed window of every gateway fewer than ``ahead`` batches ahead of its acks,
+        and send it if the gateway is idle; returns how many windows were signed."""
+        made = 0
+        for name in self.names:
+            if self.owed[name] > 0 and self.ahead[name] < ahead:
+                t0 = time.perf_counter()
+                with self.lock:
+                    self.produce(name)
+                    self.owed[name] -= 1
+                    self._next(name)
+                self.produce_s += time.perf_counter() - t0
+                made += 1
+        return made
+
+    def pending_fast(self) -> int:
+        """``pending`` from the in-memory counts (no query per gateway): the drain loop's condition."""
+        with self.lock:
+            return sum(self.ahead.values()) + 2 * sum(self.owed.values())
+
     def pending(self) -> int:
-        return sum(s.outbox_head() - s.acked("fleet") for s in self.stores.values())
+        return sum(s.outbox_head() - s.acked("fleet") for s in self.stores.values()) + 2 * sum(self.owed.values())
 
     def take_stats(self) -> dict[str, Any]:
         with self.lock:
             out = {"latencies": self.latencies, "acked": self.acked, "records": self.records_acked,
-                   "rejected": dict(self.rejected), "resends": self.resends, "pending": self.pending()}
+                   "rejected": dict(self.rejected), "resends": self.resends, "pending": self.pending(),
+                   "produce_s": self.produce_s}
             self.latencies, self.acked, self.records_acked, self.rejected, self.resends = [], 0, 0, {}, 0
+            self.produce_s = 0.0
         return out
 
 
@@ -203,11 +246,14 @@ def worker(conn: Any, base: str, names: list[str], broker: tuple[str, int]) -> N
                     fleet.produce(name)
                     fleet._next(name)
             conn.send("ok")
-        elif cmd == "offline":
+        elif cmd == "offline":  # sign the first windows of the backlog now, owe the rest
             fleet.online = False
-            for _ in range(arg["windows"]):
+            first = min(arg["windows"], arg["presign"])
+            for _ in range(first):
                 for name in fleet.names:
                     fleet.produce(name)
+            for name in fleet.names:
+                fleet.owed[name] = arg["windows"] - first
             conn.send(fleet.pending())
         elif cmd == "online":
             with fleet.lock:
@@ -216,9 +262,13 @@ def worker(conn: Any, base: str, names: list[str], broker: tuple[str, int]) -> N
             conn.send("ok")
         elif cmd == "wait_drained":
             deadline = time.monotonic() + arg["timeout_s"]
-            while fleet.pending() > 0 and time.monotonic() < deadline:
-                time.sleep(0.2)
-                fleet.resend_stuck()
+            last_check = time.monotonic()
+            while fleet.pending_fast() > 0 and time.monotonic() < deadline:
+                if not fleet.produce_owed(arg.get("ahead", 4)):
+                    time.sleep(0.05)
+                if time.monotonic() - last_check > 0.2:
+                    fleet.resend_stuck()
+                    last_check = time.monotonic()
             conn.send(fleet.pending())
         elif cmd == "stats":
             conn.send(fleet.take_stats())
@@ -234,6 +284,19 @@ def worker(conn: Any, base: str, names: list[str], broker: tuple[str, int]) -> N
 
 
 # -- the receivers, the broker, the database --------------------------------------------------------
+
+def peak_rss_mb(pids: list[int]) -> float | None:
+    """The largest peak resident set (VmHWM) among these processes, MB: the bench's memory bound."""
+    peaks = []
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except (OSError, ValueError, IndexError):
+            pass
+    return round(max(peaks), 1) if peaks else None
+
 
 def cpu_s(pids: list[int]) -> float:
     total = 0
@@ -278,7 +341,8 @@ def start_mosquitto(work: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def start_receivers(k: int, url: str, key: Path, broker: int, work: Path) -> list[dict[str, Any]]:
+def start_receivers(k: int, url: str, key: Path, broker: int, work: Path,
+                    extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     group = f"fleet-{uuid.uuid4().hex[:6]}"
     out = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -287,7 +351,8 @@ def start_receivers(k: int, url: str, key: Path, broker: int, work: Path) -> lis
         log = open(work / f"serve-{group}-{i}.log", "wb")  # noqa: SIM115 - closed in stop_receivers
         proc = subprocess.Popen([sys.executable, "-m", "cloud_stub", "serve", "--db", url, "--key", str(key),
                                  "--port", "0", "--ready-file", str(ready), "--mqtt", f"127.0.0.1:{broker}",
-                                 "--mqtt-share-group", group], stderr=log, env=env, cwd=ROOT)
+                                 "--mqtt-share-group", group, "--fleet-check-every", "0", *extra],
+                                stderr=log, env=env, cwd=ROOT)
         deadline = time.monotonic() + 60
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -330,7 +395,8 @@ def collect(pipes: list[Any]) -> dict[str, Any]:
         for c, n in s["rejected"].items():
             rej[c] = rej.get(c, 0) + n
     return {"latencies": lat, "batches": sum(s["acked"] for s in parts), "records": sum(s["records"] for s in parts),
-            "rejected": rej, "resends": sum(s["resends"] for s in parts), "pending": sum(s["pending"] for s in parts)}
+            "rejected": rej, "resends": sum(s["resends"] for s in parts), "pending": sum(s["pending"] for s in parts),
+            "produce_s": sum(s.get("produce_s", 0.0) for s in parts)}
 
 
 def phase_result(name: str, k: int, stats: dict[str, Any], seconds: float, cpu: dict[str, float],
@@ -368,7 +434,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         receiver_key.load_or_create(key)
         names = [f"gw-{i:04d}" for i in range(args.gateways)]
         per = max(1, -(-len(names) // args.workers))
-        recs = start_receivers(1, url, key, broker, work)
+        recs = start_receivers(1, url, key, broker, work, tuple(args.receiver_arg))
         rdb = PostgresDB(url)
         # One factory per enterprise by default, as the fleet is: ingest locks the enterprise's row
         # (record ids in commit order per enterprise), so one enterprise for every gateway would
@@ -389,7 +455,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for k in args.receivers:
             if len(recs) != k:
                 stop_receivers(recs)
-                recs = start_receivers(k, url, key, broker, work)
+                recs = start_receivers(k, url, key, broker, work, tuple(args.receiver_arg))
             rpids = [r["proc"].pid for r in recs]
 
             def cpu_now() -> dict[str, float]:
@@ -420,7 +486,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # outage: sign the backlog offline, then everyone reconnects at once
             windows = int(args.backlog_hours * 4)
             for a in pipes:
-                a.send(("offline", {"windows": windows}))
+                a.send(("offline", {"windows": windows, "presign": args.presign_windows}))
             backlog = sum(a.recv() for a in pipes)
             c0, t0 = cpu_now(), time.monotonic()
             since = time.time()
@@ -428,13 +494,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 a.send(("online", {"since": since}))
             [a.recv() for a in pipes]
             for a in pipes:
-                a.send(("wait_drained", {"timeout_s": args.drain_timeout_s}))
+                a.send(("wait_drained", {"timeout_s": args.drain_timeout_s, "ahead": args.ahead}))
             left = sum(a.recv() for a in pipes)
             secs = time.monotonic() - t0
             stats = collect(pipes)
             r = phase_result("outage", k, stats, secs, cpu_since(c0),
+                             peak_rss_mb={"gateway_worker": peak_rss_mb([p.pid for p in procs if p.pid]),
+                                          "receiver": peak_rss_mb(rpids)},
                              backlog_batches=backlog, drained=left == 0, drain_s=round(secs, 1) if left == 0 else None,
-                             backlog_hours=args.backlog_hours)
+                             backlog_hours=args.backlog_hours, presigned_windows=min(windows, args.presign_windows),
+                             gateways_signing_in_drain_s=round(stats["produce_s"], 1))
             results.append(r)
             print(json.dumps(r), flush=True)
         # lost or doubled: what every gateway holds vs what the database holds
@@ -469,47 +538,75 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     by = {(r["phase"], r["k"]): r for r in results}
     scaling = {ph: round(by[(ph, 2)]["records_per_s"] / by[(ph, 1)]["records_per_s"], 2)
                for ph in ("steady", "outage") if (ph, 1) in by and (ph, 2) in by and by[(ph, 1)]["records_per_s"]}
-    return {"bench": "fleet_load", "gateways": args.gateways, "workers": args.workers, "period_s": args.period_s,
+    return {"bench": "fleet_load", "gateways": args.gateways, "receivers": args.receivers, "workers": args.workers,
+            "period_s": args.period_s,
             "gateways_per_enterprise": args.gateways_per_enterprise,
             "periods": args.periods, "backlog_hours": args.backlog_hours, "results": results,
             "k2_over_k1_records_per_s": scaling, "integrity": integrity,
             "machine": {"cpus": os.cpu_count(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
-            "command": "bench/fleet_load.py " + " ".join(sys.argv[1:]),
+            "command": "bench/fleet_load.py " + " ".join(a for i, a in enumerate(sys.argv[1:]) if a != "--json-out"
+                                                         and (i == 0 or sys.argv[i] != "--json-out")),
+            "commit": _commit(), "receiver_args": list(args.receiver_arg),
             "total_s": round(time.monotonic() - t_start, 1),
             "when": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())}
 
 
 # -- the table --------------------------------------------------------------------------------------
 
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or None
+    except OSError:
+        return None
+
+
+def _heading(res: dict[str, Any]) -> str:
+    commit = f", commit {res['commit']}" if res.get("commit") else ""
+    return (f"`{res['command']}` ({res['when']}{commit}, {res['machine']['cpus']} CPUs, load average at the end "
+            f"{res['machine']['loadavg_at_end']}): {res['gateways']} gateways "
+            f"({res.get('gateways_per_enterprise', 'all')} per enterprise), steady = {res['periods']} periods of "
+            f"{res['period_s']} s (15 min compressed), outage = {res['backlog_hours']} h backlog.")
+
+
+def _row(label: str, r: dict[str, Any]) -> str:
+    drain = r.get("drain_s") if r["phase"] == "outage" else "-"
+    return (f"| {label}{r['phase']} | {r['k']} | {r['records']:,} | {r['records_per_s']} | {r['batches_per_s']} | "
+            f"{r['p50_s']} | {r['p99_s']} | {drain if drain is not None else 'not drained'} | "
+            f"{r['cpu_receivers_s_per_1k_records']} + {r['cpu_postgres_s_per_1k_records']} "
+            f"(+ {r.get('cpu_gateways_s_per_1k_records')} + {r.get('cpu_broker_s_per_1k_records')}) | "
+            f"{r.get('cpu_all_cores_busy_share')} | {r['not_acknowledged']} | {r['rejected'] or 0} |")
+
+
 def table(res: dict[str, Any]) -> str:
-    lines = [f"`{res['command']}` ({res['when']}, {res['machine']['cpus']} CPUs, load average at the end "
-             f"{res['machine']['loadavg_at_end']}): {res['gateways']} gateways "
-             f"({res.get('gateways_per_enterprise', 'all')} per enterprise), steady = {res['periods']} periods of "
-             f"{res['period_s']} s (15 min compressed), outage = {res['backlog_hours']} h backlog.", "",
-             "| phase | K | records | records/s | batches/s | p50 s | p99 s | drain s | CPU s / 1k rec: receivers + "
-             "PostgreSQL (+ gateways + broker) | CPUs busy | not acked | rejected |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in res["results"]:
-        drain = r.get("drain_s") if r["phase"] == "outage" else "-"
-        lines.append(f"| {r['phase']} | {r['k']} | {r['records']:,} | {r['records_per_s']} | {r['batches_per_s']} | "
-                     f"{r['p50_s']} | {r['p99_s']} | {drain if drain is not None else 'not drained'} | "
-                     f"{r['cpu_receivers_s_per_1k_records']} + {r['cpu_postgres_s_per_1k_records']} "
-                     f"(+ {r.get('cpu_gateways_s_per_1k_records')} + {r.get('cpu_broker_s_per_1k_records')}) | "
-                     f"{r.get('cpu_all_cores_busy_share')} | {r['not_acknowledged']} | {r['rejected'] or 0} |")
-    i = res["integrity"]
-    lines += ["", f"K=2 / K=1 records/s: {res['k2_over_k1_records_per_s']}. Integrity: {i['lost_batches']} batches "
-              f"lost, {i['unacknowledged']} unacknowledged, {i['doubled_records']} records and {i['doubled_batches']} "
-              f"batches doubled ({i['batches']:,} batches, {i['records']:,} records stored)."]
+    """The docs block: the embedded ``baseline`` run (``--baseline``), this run, then the embedded ``also``
+    runs (``--also``), each under its own heading, in one table."""
+    runs = ([res["baseline"]] if res.get("baseline") else []) + [res] + list(res.get("also") or [])
+    many = len(runs) > 1
+    label = (lambda run: f"{run.get('label', 'this run')}: ") if many else (lambda _run: "")
+    lines = []
+    for run in runs:
+        lines += [f"{label(run)}{_heading(run)}", ""]
+    lines += ["| phase | K | records | records/s | batches/s | p50 s | p99 s | drain s | "
+              "CPU s / 1k rec: receivers + PostgreSQL (+ gateways + broker) | CPUs busy | not acked | rejected |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for run in runs:
+        lines += [_row(label(run), r) for r in run["results"]]
+    for run in runs:
+        i = run["integrity"]
+        scaling = run["k2_over_k1_records_per_s"] or f"- (K={', '.join(str(k) for k in run.get('receivers', []))} only)"
+        peaks = [f"K={r['k']}: gateway worker {r['peak_rss_mb']['gateway_worker']} MB, receiver "
+                 f"{r['peak_rss_mb']['receiver']} MB" for r in run["results"] if r.get("peak_rss_mb")]
+        lines += ["", f"{label(run)}K=2 / K=1 records/s: {scaling}. Integrity: "
+                  f"{i['lost_batches']} batches lost, {i['unacknowledged']} unacknowledged, {i['doubled_records']} "
+                  f"records and {i['doubled_batches']} batches doubled ({i['batches']:,} batches, "
+                  f"{i['records']:,} records stored)."
+                  + (f" Peak RSS after the drain: {'; '.join(peaks)}." if peaks else "")]
     return "\n".join(lines)
 
 
 def write_docs(res: dict[str, Any]) -> None:
-    text = DOC.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{DOC}: no {BEGIN} ... {END} markers to replace")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{table(res)}\n{END}{tail}")
+    write_block("fleet_load", table(res), (ROOT / "docs" / "benchmarks.md",))
 
 
 def main() -> None:
@@ -524,6 +621,16 @@ def main() -> None:
                     help="gateways sharing one enterprise (default 1: one factory each)")
     ap.add_argument("--backlog-hours", type=float, default=None)
     ap.add_argument("--drain-timeout-s", type=float, default=1800.0)
+    ap.add_argument("--presign-windows", type=int, default=8,
+                    help="outage windows each gateway signs before the reconnect; the rest are signed in the drain")
+    ap.add_argument("--ahead", type=int, default=4, help="in the drain, batches signed ahead of a gateway's acks")
+    ap.add_argument("--receiver-arg", action="append", default=[], metavar="ARG",
+                    help="an option for every cloud serve, e.g. --receiver-arg=--mqtt-group-max=1 (repeatable)")
+    ap.add_argument("--label", default=None, help="what this run is, in the docs table (with --baseline)")
+    ap.add_argument("--baseline", default=None, metavar="JSON", help="an earlier run shown above this one")
+    ap.add_argument("--baseline-label", default="before")
+    ap.add_argument("--also", action="append", default=[], metavar="JSON=LABEL",
+                    help="a later run shown below this one (repeatable)")
     ap.add_argument("--json-out", default=str(ROOT / "bench" / "results" / "fleet_load.json"))
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--render", default=None, metavar="JSON", help="only render a saved result")
@@ -537,7 +644,24 @@ def main() -> None:
         args.backlog_hours = args.backlog_hours if args.backlog_hours is not None else (4.0 if args.small else 24.0)
         args.receivers = [int(x) for x in str(args.receivers).split(",")]
         res = run(args)
+        if args.label:
+            res["label"] = args.label
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(res, indent=1) + "\n")
+    if args.baseline or args.also:
+        # what the docs table shows is the saved result: the embedded runs are saved with it
+        def embed(path: str, label: str) -> dict[str, Any]:
+            run = json.loads(Path(path).read_text())
+            for k in ("baseline", "also"):
+                run.pop(k, None)
+            return {**run, "label": label, "file": path}
+
+        if args.baseline:
+            res["baseline"] = embed(args.baseline, args.baseline_label)
+        if args.also:
+            res["also"] = [embed(*spec.split("=", 1)) for spec in args.also]
+        if args.label:
+            res["label"] = args.label
         Path(args.json_out).write_text(json.dumps(res, indent=1) + "\n")
     print(table(res))
     if args.write_docs:

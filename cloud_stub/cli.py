@@ -51,6 +51,11 @@ def cloud() -> None:
 @click.option("--mqtt-topic-prefix", default="edgeproof/v1", show_default=True)
 @click.option("--mqtt-share-group", default="edgeproof-receivers", show_default=True, metavar="NAME",
               help=_("MQTT shared-subscription group: receivers with the same group split the batches."))
+@click.option("--mqtt-client-id", default=None, metavar="NAME",
+              help=_("A fixed MQTT client id with a persistent session: messages this receiver had not acknowledged "
+                     "when it stopped come back to it on restart. One id per receiver."))
+@click.option("--mqtt-group-max", default=64, show_default=True, type=click.IntRange(min=1), metavar="N",
+              help=_("At most this many batches stored in one transaction (group commit)."))
 @click.option("--ready-file", default=None, type=click.Path(dir_okay=False),
               help=_('Written atomically as {"url", "pid"} once listening.'))
 @click.option("--key", "key_path", default=None, type=click.Path(dir_okay=False),
@@ -63,7 +68,8 @@ def cloud() -> None:
               help=_("Raise silence and health alarms this often (cloud_stub/fleet_alerts.py); 0 turns it off."))
 @_serve_ops.options
 def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_prefix: str,
-          mqtt_share_group: str, ready_file: str | None, key_path: str | None,
+          mqtt_share_group: str, mqtt_client_id: str | None, mqtt_group_max: int, ready_file: str | None,
+          key_path: str | None,
           analyse_every: float | None, tsa_url: str | None = None, fleet_check_every: float = 60.0,
           **ops: Any) -> None:
     from cloud_stub import logsetup, receiver_key
@@ -97,7 +103,8 @@ def serve(db_path: str, host: str, port: int, mqtt_addr: str | None, mqtt_topic_
             mhost, mport = parse_hostport(mqtt_addr)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--mqtt") from exc
-        mq = MqttIngest(rdb, mhost, mport, mqtt_topic_prefix, share_group=mqtt_share_group)
+        mq = MqttIngest(rdb, mhost, mport, mqtt_topic_prefix, client_id=mqtt_client_id, share_group=mqtt_share_group,
+                        group_max=mqtt_group_max, persistent=mqtt_client_id is not None)
         mq.start()
     periodic = None
     if analyse_every is not None:

@@ -31,6 +31,11 @@ depends on; a second receiver with the same gateway's batch waits there and then
 first one's batch (READ COMMITTED reads afresh per statement). The enterprise lock also
 keeps record ids in commit order within an enterprise, which the feed's cursor relies on:
 a record must never appear below a cursor a bank has already passed.
+
+Group commit (MQTT, ``cloud_stub/mqtt_ingest.py``): ``lookup`` + ``verify_envelope`` do steps
+1-5 for a group of envelopes (the lookups in two queries for the group), and
+``commit_group`` does step 6 for all of them in one transaction, in order, each batch getting
+the verdict it would get alone (``ingest_group`` is both, for callers that want one call).
 """
 
 from __future__ import annotations
@@ -142,6 +147,26 @@ def is_replayed(body: dict[str, Any]) -> int:
     return 1 if isinstance(body.get("replay"), dict) else 0
 
 
+@dataclass
+class Verified:
+    """A batch that passed every check that needs no chain state (step 1-5): what the write
+    transaction needs to decide on the chain (step 6) and store it."""
+
+    batch: wire.SignedBatch
+    body: dict[str, Any]
+    rows: list[tuple[Any, ...]]
+    transport: str
+
+
+@dataclass
+class Known:
+    """What the pre-checks of a group of envelopes read, in two queries for the whole group
+    instead of two per envelope: stored batches by hash, enrolled keys by key id."""
+
+    dups: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    keys: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
 def ingest(
     rdb: Store, data: bytes, transport: str = "http", expect_gateway: str | None = None
 ) -> IngestResult:
@@ -152,16 +177,69 @@ def ingest(
     """
     started = time.perf_counter()
     result = _ingest(rdb, data, transport, expect_gateway)
+    note_result(result, transport, started)
+    return result
+
+
+def note_result(result: IngestResult, transport: str, started: float) -> None:
+    """Metrics and the ``batch`` log line of one verdict (once it is final: after the commit)."""
     metrics.observe_batch(transport, result.status, result.code, time.perf_counter() - started)
     log.info(
         "batch %s", result.status,
         extra={"event": "batch", "status": result.status, "code": result.code, "gateway": result.gateway_id,
                "seq": result.seq, "hash": result.hash, "transport": transport},
     )
-    return result
 
 
 def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None) -> IngestResult:
+    checked = verify_envelope(rdb, data, transport, expect_gateway)
+    if isinstance(checked, IngestResult):
+        return checked
+    with rdb.write() as conn:
+        return _extend_chain(conn, checked.batch, checked.body, checked.rows, transport,
+                             rdb.dialect == "postgresql")
+
+
+def lookup(rdb: Store, envelopes: list[bytes]) -> Known:
+    """The stored batches and enrolled keys a group of envelopes names, read in two queries.
+
+    Unparsable envelopes are skipped here (``verify_envelope`` answers them). Read on a reader
+    connection, so the pre-checks of the next group do not wait for the write transaction of
+    the previous one; what changed since (a batch stored, a key revoked) the write
+    transaction sees and decides on (``_extend_chain``)."""
+    hashes, kids = set(), set()
+    for data in envelopes:
+        if len(data) <= wire.MAX_ENVELOPE_BYTES and depth_exceeds(data):
+            continue  # refused in verify_envelope before any parse (a nesting bomb)
+        try:
+            batch = wire.parse_envelope(data)
+        except wire.WireError:
+            continue
+        hashes.add(batch.hash)
+        if "\x00" not in batch.kid:
+            kids.add(batch.kid)
+    known = Known()
+    with rdb.read() as conn:
+        for chunk in _chunks(sorted(hashes)):
+            for row in conn.execute("SELECT hash, seq, sig, kid, gateway_id FROM batches WHERE hash IN ("
+                                    + ",".join("?" * len(chunk)) + ")", chunk).fetchall():
+                known.dups[row[0]] = (row[1], bytes(row[2]), row[3], row[4])
+        for chunk in _chunks(sorted(kids)):
+            for row in conn.execute("SELECT kid, gateway_id, enterprise_id, public_key, revoked_at FROM gateway_keys"
+                                    " WHERE kid IN (" + ",".join("?" * len(chunk)) + ")", chunk).fetchall():
+                known.keys[row[0]] = tuple(row[1:])
+    return known
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def verify_envelope(rdb: Store, data: bytes, transport: str, expect_gateway: str | None,
+                    known: Known | None = None) -> IngestResult | Verified:
+    """Steps 1-5 (module docstring): a final verdict (rejection, duplicate) or a ``Verified`` batch
+    for the write transaction. ``known``: the group's pre-read lookups (``lookup``); without it
+    this batch's are read here."""
     if len(data) <= wire.MAX_ENVELOPE_BYTES and depth_exceeds(data):
         return _unauthenticated("bad_envelope", f"envelope nests deeper than {MAX_DEPTH} levels", 400)
     try:
@@ -174,18 +252,21 @@ def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None)
         return _reject("bad_envelope", "envelope field 'kid' has a NUL character", 400)
     h = batch.hash
 
-    with rdb.lock:
-        dup = rdb.conn.execute(
-            "SELECT seq, sig, kid, gateway_id FROM batches WHERE hash = ?", (h,)
-        ).fetchone()
-        if dup is not None and dup[1] == batch.sig and dup[2] == batch.kid and (
-            expect_gateway is None or expect_gateway == dup[3]
-        ):
-            return IngestResult("duplicate", seq=dup[0], hash=h, gateway_id=dup[3])
-        key = rdb.conn.execute(
-            "SELECT gateway_id, enterprise_id, public_key, revoked_at FROM gateway_keys WHERE kid = ?",
-            (batch.kid,),
-        ).fetchone()
+    if known is not None:
+        dup, key = known.dups.get(h), known.keys.get(batch.kid)
+    else:
+        with rdb.lock:
+            dup = rdb.conn.execute(
+                "SELECT seq, sig, kid, gateway_id FROM batches WHERE hash = ?", (h,)
+            ).fetchone()
+            key = rdb.conn.execute(
+                "SELECT gateway_id, enterprise_id, public_key, revoked_at FROM gateway_keys WHERE kid = ?",
+                (batch.kid,),
+            ).fetchone()
+    if dup is not None and bytes(dup[1]) == batch.sig and dup[2] == batch.kid and (
+        expect_gateway is None or expect_gateway == dup[3]
+    ):
+        return IngestResult("duplicate", seq=dup[0], hash=h, gateway_id=dup[3])
 
     seq = _peek_seq(batch.body)
     if key is None:
@@ -204,7 +285,11 @@ def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None)
         return _unauthenticated("bad_signature", "signature does not match the body bytes", 400,
                                 seq=seq, hash=h, gateway_id=gateway_id)
     try:
-        body = wire.verify(batch, public_key)
+        # The body signature held (``_signed_by``): decode and check the head signature without
+        # checking the body's a second time (what ``wire.verify`` would do).
+        body = wire.decode_body(batch.body, expect_kid=batch.kid)
+        if batch.head_sig is not None:
+            wire.verify_head(wire.batch_head(body, h), batch.head_sig, public_key)
         if body["gateway"] != gateway_id or body["enterprise"] != enterprise_id:
             raise wire.WireError(
                 "gateway_mismatch", f"key {batch.kid} is enrolled for gateway {gateway_id} of {enterprise_id}"
@@ -225,9 +310,65 @@ def _ingest(rdb: Store, data: bytes, transport: str, expect_gateway: str | None)
             _finding_alone(rdb, "rejected_batch", enterprise_id, gateway_id,
                            {"code": exc.code, "kid": batch.kid, "seq": seq, "hash": h}, h)
         return _reject(exc.code, exc.message, 400, seq=seq, hash=h, gateway_id=gateway_id)
+    return Verified(batch, body, rows, transport)
 
-    with rdb.write() as conn:
-        return _extend_chain(conn, batch, body, rows, transport, rdb.dialect == "postgresql")
+
+def commit_group(rdb: Store, checked: list[IngestResult | Verified]) -> list[IngestResult]:
+    """Step 6 for a group of verified batches in ONE write transaction (one commit, one fsync),
+    in the order given, so a gateway's batches extend its chain in the order they came.
+
+    Verdicts already given (``IngestResult``) pass through. Each batch is decided as it would be
+    alone: a later batch sees what an earlier one of the group stored, and a rejection's
+    finding is written in the same transaction. On PostgreSQL the group first locks every
+    enterprise row and then every gateway row it touches, each set sorted, so two receivers'
+    groups (and a single HTTP ingest, which locks one enterprise then one gateway) cannot
+    deadlock. If the transaction fails (a batch the database refuses), it is rolled back and
+    every batch is run again in a transaction of its own: one bad batch costs its neighbours a
+    retry, never their verdict.
+    """
+    todo = [c for c in checked if isinstance(c, Verified)]
+    if not todo:
+        return [c for c in checked if isinstance(c, IngestResult)]
+    pg = rdb.dialect == "postgresql"
+    decided: dict[int, IngestResult] = {}
+    try:
+        with rdb.write() as conn:
+            if pg:
+                ents = sorted({v.body["enterprise"] for v in todo})
+                conn.execute("SELECT id FROM enterprises WHERE id IN (" + ",".join("?" * len(ents)) + ")"
+                             " ORDER BY id FOR NO KEY UPDATE", ents).fetchall()
+            # the gateway rows are locked (PostgreSQL) as their heads are read, after the enterprises
+            group = _GroupState.read(conn, todo, " FOR NO KEY UPDATE" if pg else "")
+            for v in todo:  # the row locks are held: _extend_chain need not take them again
+                decided[id(v)] = _extend_chain(conn, v.batch, v.body, v.rows, v.transport, False, group)
+    except Exception:  # noqa: BLE001 - rolled back; each batch alone says which one it was
+        log.warning("group commit failed; each batch in a transaction of its own",
+                    extra={"event": "group_commit_retry", "batches": len(todo)}, exc_info=True)
+        decided = {}
+        for v in todo:
+            try:
+                with rdb.write() as conn:
+                    decided[id(v)] = _extend_chain(conn, v.batch, v.body, v.rows, v.transport, pg)
+            except Exception:  # noqa: BLE001 - this batch only; its neighbours keep their verdicts
+                log.exception("ingest failed", extra={"event": "ingest_error", "gateway": v.body.get("gateway"),
+                                                      "seq": v.body.get("seq"), "hash": v.batch.hash})
+                decided[id(v)] = IngestResult("error", 500, "internal", "receiver error; resend later",
+                                              seq=v.body.get("seq"), hash=v.batch.hash,
+                                              gateway_id=v.body.get("gateway"))
+    return [decided[id(c)] if isinstance(c, Verified) else c for c in checked]
+
+
+def ingest_group(rdb: Store, items: list[tuple[bytes, str, str | None]]) -> list[IngestResult]:
+    """``ingest`` for several envelopes ``(data, transport, expect_gateway)`` at once: the
+    lookups of the group in two queries, each verified, then all stored in one transaction
+    (``commit_group``). Same verdicts, in the same order, as ingesting them one by one."""
+    started = time.perf_counter()
+    known = lookup(rdb, [d for d, _, _ in items])
+    checked = [verify_envelope(rdb, d, t, g, known) for d, t, g in items]
+    results = commit_group(rdb, checked)
+    for (_, transport, _), r in zip(items, results, strict=True):
+        note_result(r, transport, started)
+    return results
 
 
 def _signed_by(batch: wire.SignedBatch, public_key: bytes) -> bool:
@@ -258,26 +399,62 @@ def _finding_alone(rdb: Store, kind: str, ent: str | None, gw: str | None,
         record_finding(conn, kind, enterprise_id=ent, gateway_id=gw, detail=detail, dedupe=dedupe)
 
 
+@dataclass
+class _GroupState:
+    """What the chain decisions of a group read, fetched for the whole group in four queries
+    (under the group's row locks) and kept current as each batch of the group is decided, so
+    a later batch sees an earlier one exactly as it would in the database."""
+
+    heads: dict[str, tuple[int, str]]  # gateway -> (last_seq, last_hash)
+    keys: dict[str, tuple[Any]]  # kid -> (revoked_at,); an absent kid is not enrolled
+    seqs: dict[tuple[str, int], tuple[str]]  # (gateway, seq) -> (hash,) of a stored batch
+    gap_gateways: set[str]  # gateways with a gap finding (only they can have a gap to close)
+
+    @classmethod
+    def read(cls, conn: SQLConn, todo: list[Verified], lock: str) -> _GroupState:
+        gws = sorted({v.body["gateway"] for v in todo})
+        kids = sorted({v.batch.kid for v in todo})
+        seqs = sorted({v.body["seq"] for v in todo})
+        marks = ",".join("?" * len(gws))
+        heads = {g: (s, h) for g, s, h in conn.execute(
+            f"SELECT id, last_seq, last_hash FROM gateways WHERE id IN ({marks}) ORDER BY id{lock}", gws).fetchall()}
+        keys = {k: (r,) for k, r in conn.execute("SELECT kid, revoked_at FROM gateway_keys WHERE kid IN ("
+                                                 + ",".join("?" * len(kids)) + ")", kids).fetchall()}
+        stored = {(g, s): (h,) for g, s, h in conn.execute(
+            f"SELECT gateway_id, seq, hash FROM batches WHERE gateway_id IN ({marks}) AND seq IN ("
+            + ",".join("?" * len(seqs)) + ")", [*gws, *seqs]).fetchall()}
+        gaps = {g for (g,) in conn.execute(f"SELECT DISTINCT gateway_id FROM findings WHERE gateway_id IN ({marks})"
+                                           " AND kind IN ('gap_observed', 'gap_filled')", gws).fetchall()}
+        return cls(heads, keys, stored, gaps)
+
+
 def _extend_chain(
     conn: SQLConn, batch: wire.SignedBatch, body: dict[str, Any], rows: list[tuple[Any, ...]],
-    transport: str, row_locks: bool,
+    transport: str, row_locks: bool, group: _GroupState | None = None,
 ) -> IngestResult:
     """Decide against the stored chain head and store; runs inside the write transaction.
 
     ``row_locks`` (PostgreSQL): lock the enterprise and gateway rows first, always in that
-    order (no deadlock between receivers), before anything the decision reads.
+    order (no deadlock between receivers), before anything the decision reads. ``group``: the
+    group's pre-read state (``commit_group``, which took the locks), instead of reading here.
     """
     h, seq, gw, ent = batch.hash, body["seq"], body["gateway"], body["enterprise"]
     lock = " FOR NO KEY UPDATE" if row_locks else ""
     if row_locks:
         conn.execute("SELECT id FROM enterprises WHERE id = ?" + lock, (ent,))
-    last_seq, last_hash = conn.execute(
-        "SELECT last_seq, last_hash FROM gateways WHERE id = ?" + lock, (gw,)
-    ).fetchone()
-    revoked = conn.execute("SELECT revoked_at FROM gateway_keys WHERE kid = ?", (batch.kid,)).fetchone()
+    if group is not None:
+        last_seq, last_hash = group.heads[gw]
+        revoked: Any = group.keys.get(batch.kid)
+        same_seq: Any = group.seqs.get((gw, seq))
+    else:
+        last_seq, last_hash = conn.execute(
+            "SELECT last_seq, last_hash FROM gateways WHERE id = ?" + lock, (gw,)
+        ).fetchone()
+        revoked = conn.execute("SELECT revoked_at FROM gateway_keys WHERE kid = ?", (batch.kid,)).fetchone()
     if revoked is None or revoked[0] is not None:  # revoked while we were verifying
         return _reject("revoked_key", f"key {batch.kid} was revoked", 403, seq=seq, hash=h, gateway_id=gw)
-    same_seq = conn.execute("SELECT hash FROM batches WHERE gateway_id = ? AND seq = ?", (gw, seq)).fetchone()
+    if group is None:
+        same_seq = conn.execute("SELECT hash FROM batches WHERE gateway_id = ? AND seq = ?", (gw, seq)).fetchone()
     if same_seq is not None:
         if same_seq[0] == h:
             return IngestResult("duplicate", seq=seq, hash=h, gateway_id=gw)
@@ -299,6 +476,8 @@ def _extend_chain(
             record_finding(conn, "gap_observed", enterprise_id=ent, gateway_id=gw,
                            detail={"expected_seq": expected, "received_seq": seq, "hash": h},
                            dedupe=f"{expected}:{seq}")
+            if group is not None:
+                group.gap_gateways.add(gw)
             # resend_from: the receiver's request to restart the line there (a receiver restored
             # from a backup lacks what it had acknowledged; docs/wire-format.md §16).
             return _reject("out_of_order", f"expected seq {expected}, got {seq}: resend from seq {expected}", 409,
@@ -331,8 +510,14 @@ def _extend_chain(
         # later batch signed with it is a copy of the key, refused `revoked_key` with a finding.
         conn.execute("UPDATE gateway_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
                      (iso(utc_now()), batch.kid))
+        if group is not None:
+            group.keys[batch.kid] = (iso(utc_now()),)
+    if group is not None:
+        group.heads[gw] = (seq, h)
+        group.seqs[(gw, seq)] = (h,)
     fleet_health.note_batch(conn, body, h)  # health summaries: the fleet list's latest, or a finding
-    _close_filled_gaps(conn, ent, gw, seq)
+    if group is None or gw in group.gap_gateways:
+        _close_filled_gaps(conn, ent, gw, seq)
     meter_identity.note_batch(conn, body, h)  # meter identities: latest per device; swaps and duplicates
     if declared is not None:
         record_finding(conn, "gap_declared", enterprise_id=ent, gateway_id=gw,
