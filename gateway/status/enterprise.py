@@ -19,6 +19,8 @@ from typing import Any
 from gateway.disputes import ledger
 from gateway.disputes.model import DisputeError, check_note, validate
 from gateway.enterprise_view import plain, store
+from gateway.i18n import N_, as_data
+from gateway.user_error import Part
 
 MAX_BODY = 4096
 
@@ -58,12 +60,12 @@ def handle_post(gw: Any, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
             d = validate(str(obj.get("kind") or ""), str(obj.get("finding") or ""), obj.get("reason") or None,
                          str(obj.get("note") or ""), fid if isinstance(fid, int) else None)
             did = ledger.add_dispute(gw.store, d, source="page")
-            return 201, {"ok": True, "id": did, "message": f"dispute #{did} recorded; signed at the gateway's next "
-                                                           "step, then shown to the bank"}
+            return 201, {"ok": True, "id": did, **_said(N_("dispute #{id} recorded; signed at the gateway's next "
+                                                           "step, then shown to the bank"), id=did)}
         if path == "/api/confirm":
             cid = ledger.add_confirmation(gw.store, check_note(str(obj.get("note") or "")), source="page")
-            return 201, {"ok": True, "id": cid, "message": f"confirmation #{cid} recorded; signed at the gateway's "
-                                                           "next step"}
+            return 201, {"ok": True, "id": cid, **_said(N_("confirmation #{id} recorded; signed at the gateway's "
+                                                           "next step"), id=cid)}
         if path == "/api/enterprise/refresh":
             from gateway.enterprise_view.fetch import ViewError
             from gateway.enterprise_view.loop import fetch_now
@@ -71,8 +73,16 @@ def handle_post(gw: Any, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
             try:
                 doc = fetch_now(gw)
             except ViewError as exc:
-                return 502, {"error": "Bad Gateway", "message": str(exc)}
+                return 502, {"error": "Bad Gateway", "message": str(exc), "message_text": as_data(exc)}
             return 200, {"ok": True, "fetched_at": doc["fetched_at"]}
     except DisputeError as exc:
-        return 400, {"error": "Bad Request", "message": f"{exc.key}: {exc.message}", "field": exc.key}
+        return 400, {"error": "Bad Request", "message": f"{exc.key}: {exc.message}", "field": exc.key,
+                     "message_text": as_data(exc)}
     return 404, {"error": "Not Found", "message": f"no action {path}"}
+
+
+def _said(template: str, **params: Any) -> dict[str, Any]:
+    """An action's answer: ``message`` in English (scripts read it, as before) and ``message_text``, the same
+    as data the page renders in its reader's language (page.js ``msgText``; docs/i18n.md)."""
+    part = Part(template, params)
+    return {"message": str(part), "message_text": as_data(part)}

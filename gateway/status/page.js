@@ -403,7 +403,8 @@ async function postJSON(url, obj) {
                               headers: {"Content-Type": "application/json"}, body: JSON.stringify(obj || {})});
   let out = {};
   try { out = await r.json(); } catch (e) { out = {message: `HTTP ${r.status}`}; }
-  document.getElementById("action-result").textContent = out.message || (r.ok ? _("done") : `HTTP ${r.status}`);
+  document.getElementById("action-result").textContent =
+    out.message_text ? msgText(out.message_text) : out.message || (r.ok ? _("done") : `HTTP ${r.status}`);
   if (r.ok) renderEnterprise(await getJSON("/api/enterprise"));
   return r.ok;
 }

@@ -14,6 +14,7 @@ from status_helpers import ENTERPRISE, assert_no_secret, gateway_secrets, get_js
 
 from gateway import wire
 from gateway.commands.demo import _cloud
+from gateway.i18n import render_data
 from gateway.identity import load_identity
 from gateway.status.auth import write_password_file
 from gateway.status.server import StatusServer
@@ -94,11 +95,16 @@ def test_dispute_from_the_page_to_the_bank_and_back(live, receiver, tmp_path):
 
         status, out = post(url + "/api/disputes", {"finding": "nothex", "kind": "contest", "note": "x"}, _auth())
         assert status == 400 and out["field"] == "finding"
+        # the page shows the answer in its reader's language: the same text as data it renders (page.js msgText)
+        assert out["message_text"]["t"] == "{key}: {message}" and out["message_text"]["p"]["key"] == "finding", out
+        assert render_data(out["message_text"], "zh-CN") != out["message"], out
         status, out = post(url + "/api/disputes", {"finding": equiv["hash"], "kind": "explain", "reason": "maintenance",
                                                    "note": "SD card swapped during maintenance",
                                                    "finding_id": equiv["id"]}, _auth())
         assert status == 201, out
         did = out["id"]
+        assert out["message"] == render_data(out["message_text"], "en") and f"#{did}" in out["message"], out
+        assert "已记录" in render_data(out["message_text"], "zh-CN"), out
         assert post(url + "/api/confirm", {"note": "Li Wei"}, _auth())[0] == 201
         gw_id = load_identity(live["state"]).gateway_id
 
