@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.i18n import N_, _
+from gateway.i18n import N_, _, render_data
 
 STATE_FILE = "provision.json"
 STEPS = ("profile", "init", "enroll", "token", "probe", "selftest")
@@ -67,7 +67,8 @@ def summary_line(doc: dict[str, Any]) -> str:
     line = _("{status} ({ok} of {total} steps ok, attempt {attempt})").format(
         status=_(str(doc.get("status"))), ok=ok, total=len(steps), attempt=doc.get("attempt"))
     if failed:
-        line += _("; {step} failed: {message}").format(step=failed[0]["name"], message=failed[0]["message"])
+        said = failed[0].get("message_text", failed[0]["message"])  # records before message_text: the English
+        line += _("; {step} failed: {message}").format(step=failed[0]["name"], message=render_data(said))
     if doc.get("status") == "retrying" and doc.get("next_retry_at"):
         line += _("; next try {time}").format(time=time.strftime("%H:%M:%S", time.localtime(doc["next_retry_at"])))
     return line

@@ -10,6 +10,7 @@ is not retried (the same file fails the same way) and says which key to fix.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.i18n import N_
+from gateway.i18n import N_, as_data
 from gateway.provision.config import LOCALES, ProvisionFileError, Provisioning, load_provisioning, resolve_profile
 from gateway.provision.state import (
     new_state,
@@ -29,7 +30,7 @@ from gateway.provision.state import (
 )
 from gateway.provision.tokenfile import wipe_token
 from gateway.service.provision_unit import ENVIRONMENT_FILE
-from gateway.user_error import UserError
+from gateway.user_error import Part, UserError
 from gateway.wire.backoff import Backoff
 
 log = logging.getLogger("edgeproof.provision")
@@ -91,7 +92,7 @@ def with_site_id(text: str, site_id: str) -> str:
     return text[:m.end()] + new_body + text[body_end:] if n else text
 
 
-def step_profile(prov: Provisioning, paths: Paths) -> str:
+def step_profile(prov: Provisioning, paths: Paths) -> Part:
     """Install the profile as <config>/profile.toml with the file's site id, validated first."""
     from gateway.commands.run import validate_profile
     from gateway.profile import ProfileError
@@ -119,49 +120,54 @@ def step_profile(prov: Provisioning, paths: Paths) -> str:
     env_file = paths.config_dir / ENVIRONMENT_FILE
     _atomic_write(env_file, (f"# Written by edgeproof provision from {prov.path}: the gateway's language\n"
                              f"LANG={lang}\nLANGUAGE={language}\n").encode(), 0o644)
-    return (f"{src.name} installed as {paths.profile} (site {prov.site_id}, {len(prof.devices)} devices), "
-            f"locale {prov.locale} in {env_file}")
+    return Part(N_("{name} installed as {profile} (site {site}, {n} devices), locale {locale} in {env_file}"),
+                {"name": src.name, "profile": paths.profile, "site": prov.site_id, "n": len(prof.devices),
+                 "locale": prov.locale, "env_file": env_file})
 
 
-def step_init(prov: Provisioning, paths: Paths) -> str:
+def step_init(prov: Provisioning, paths: Paths) -> Part:
     from gateway.identity import KEY_FILE, IdentityError, init_identity, load_identity
 
     try:
         if (paths.state_dir / KEY_FILE).exists():
             ident = load_identity(paths.state_dir)
-            return f"already initialised: gateway {ident.gateway_id}, key id {ident.kid}"
+            return Part(N_("already initialised: gateway {gateway}, key id {kid}"),
+                        {"gateway": ident.gateway_id, "kid": ident.kid})
         ident = init_identity(paths.state_dir, None, prov.site_id)
     except IdentityError as exc:
-        raise StepFailed(str(exc)) from exc
-    return f"gateway {ident.gateway_id}, key id {ident.kid} (private key 0600 in {paths.state_dir})"
+        raise StepFailed(exc.template, **exc.params) from exc  # its own words, shown in the reader's language
+    return Part(N_("gateway {gateway}, key id {kid} (private key 0600 in {state_dir})"),
+                {"gateway": ident.gateway_id, "kid": ident.kid, "state_dir": paths.state_dir})
 
 
-def step_enroll(prov: Provisioning, paths: Paths) -> str:
+def step_enroll(prov: Provisioning, paths: Paths) -> Part:
     from gateway.identity import IdentityError, enroll, load_identity
 
     ident = load_identity(paths.state_dir)
     if ident.enrollment and ident.enrollment.get("receiver_url", "").rstrip("/") == prov.receiver:
-        return f"already enrolled for enterprise {ident.enterprise_id} at {prov.receiver}"
+        return Part(N_("already enrolled for enterprise {enterprise} at {receiver}"),
+                    {"enterprise": ident.enterprise_id, "receiver": prov.receiver})
     if not prov.token:
         raise ProvisionFileError(prov.path, "token", N_("missing; the gateway is not enrolled yet and needs the "
                                                         "one-time token from the receiver's operator"))
     try:
         answer = enroll(paths.state_dir, prov.receiver, prov.token)
     except IdentityError as exc:
-        raise StepFailed(redact(str(exc), prov.token)) from exc
-    return f"enrolled gateway {answer.get('gateway_id')} for enterprise {answer.get('enterprise_id')}"
+        raise StepFailed(exc.template, **exc.params) from exc  # the run loop takes the token out of the text
+    return Part(N_("enrolled gateway {gateway} for enterprise {enterprise}"),
+                {"gateway": answer.get("gateway_id"), "enterprise": answer.get("enterprise_id")})
 
 
-def step_token(prov: Provisioning, paths: Paths) -> str:
+def step_token(prov: Provisioning, paths: Paths) -> Part:
     try:
         wiped = wipe_token(prov.path)
     except OSError as exc:
         raise StepFailed(N_("cannot rewrite {path} without the token: {value}"),
                          path=prov.path, value=exc.strerror or exc) from exc
-    return f"removed from {prov.path}" if wiped else f"no token left in {prov.path}"
+    return Part(N_("removed from {path}") if wiped else N_("no token left in {path}"), {"path": prov.path})
 
 
-def step_probe(prov: Provisioning, paths: Paths) -> str:
+def step_probe(prov: Provisioning, paths: Paths) -> Part:
     from gateway.commands.probe import probe
     from gateway.profile import load_profile
 
@@ -175,10 +181,11 @@ def step_probe(prov: Provisioning, paths: Paths) -> str:
     if failed:
         raise StepFailed(N_("{n_failed} of {n_devices} devices did not answer: {value}"),
                          n_failed=len(failed), n_devices=len(devices), value='; '.join(failed))
-    return f"{len(devices)} of {len(devices)} devices answered" + (" (emulated twins)" if report["simulated"] else "")
+    return Part(N_("{n} of {n} devices answered (emulated twins)") if report["simulated"]
+                else N_("{n} of {n} devices answered"), {"n": len(devices)})
 
 
-def step_selftest(prov: Provisioning, paths: Paths) -> str:
+def step_selftest(prov: Provisioning, paths: Paths) -> Part:
     from gateway.commands.selftest import run_checks
 
     checks = run_checks(paths.state_dir, str(paths.profile))
@@ -186,10 +193,12 @@ def step_selftest(prov: Provisioning, paths: Paths) -> str:
     warned = [c.name for c in checks if c.status == "warn"]
     if failed:
         raise StepFailed("; ".join(failed))
-    return f"{len(checks)} checks passed" + (f" (warnings: {', '.join(warned)})" if warned else "")
+    if warned:
+        return Part(N_("{n} checks passed (warnings: {warnings})"), {"n": len(checks), "warnings": ", ".join(warned)})
+    return Part(N_("{n} checks passed"), {"n": len(checks)})
 
 
-STEP_FUNCS: dict[str, Callable[[Provisioning, Paths], str]] = {
+STEP_FUNCS: dict[str, Callable[[Provisioning, Paths], Part]] = {
     "profile": step_profile, "init": step_init, "enroll": step_enroll, "token": step_token,
     "probe": step_probe, "selftest": step_selftest,
 }
@@ -209,17 +218,22 @@ def attempt(paths: Paths, number: int) -> dict[str, Any]:
     for step in doc["steps"]:
         step["at"] = time.time()
         try:
-            step["message"] = redact(STEP_FUNCS[step["name"]](prov, paths), prov.token)
+            said = STEP_FUNCS[step["name"]](prov, paths)
+            step["message"] = redact(str(said), prov.token)
+            step["message_text"] = _redacted_data(said, prov.token)
             step["status"] = "ok"
             log.info("provision step ok", extra={"step": step["name"], "detail": step["message"]})
         except ProvisionFileError as exc:
-            step.update(status="failed", message=redact(str(exc), prov.token))
+            step.update(status="failed", message=redact(str(exc), prov.token),
+                        message_text=_redacted_data(exc, prov.token))
             doc.update(status="failed", finished_at=time.time(), error=step["message"])
             write_provision_state(paths.state_dir, doc)
             raise
         except Exception as exc:  # noqa: BLE001 - a failed step is recorded and retried, never a traceback
             msg = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
-            step.update(status="failed", message=redact(msg, prov.token))
+            step.update(status="failed", message=redact(msg, prov.token),
+                        message_text=_redacted_data(exc, prov.token) if isinstance(exc, StepFailed) else
+                        redact(msg, prov.token))
             doc.update(status="retrying", finished_at=time.time())
             write_provision_state(paths.state_dir, doc)
             log.warning("provision step failed", extra={"step": step["name"], "detail": step["message"]})
@@ -275,3 +289,12 @@ def run_with_retries(paths: Paths, *, base_s: float = 10.0, max_s: float = 600.0
         doc["next_retry_at"] = time.time() + wait
         write_provision_state(paths.state_dir, doc)
         sleep(wait)
+
+
+def _redacted_data(said: object, secret: str | None) -> object:
+    """A step's message as data a page or `edgeproof status` renders in its reader's language
+    (gateway.i18n.as_data), with the token taken out of every value as from the English text."""
+    data = as_data(said)
+    if isinstance(data, str):
+        return redact(data, secret)
+    return json.loads(redact(json.dumps(data), secret))

@@ -264,7 +264,8 @@ function provisionText(p, now) {
   const steps = p.steps || [], failed = steps.filter(s => s.status === "failed");
   const ok = steps.filter(s => s.status === "ok").length;
   return codeText(p.status) + " · " + _("{ok} of {n} steps ok", {ok: ok, n: steps.length}) +
-    (failed.length ? " · " + _("{step} failed: {message}", {step: failed[0].name, message: failed[0].message}) : "") +
+    (failed.length ? " · " + _("{step} failed: {message}", {step: failed[0].name,
+                                      message: failed[0].message_text ? msgText(failed[0].message_text) : failed[0].message}) : "") +
     (p.finished_at ? ` · ${ago(p.finished_at, now)}` : "");
 }
 

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.i18n import render_data
 from gateway.identity import load_identity
 from gateway.provision.config import ProvisionFileError, load_provisioning
 from gateway.provision.state import read_provision_state
@@ -71,6 +72,9 @@ def test_first_boot_fails_then_succeeds_and_wipes_the_token(tmp_path):
         assert steps["profile"]["status"] == "ok" and steps["init"]["status"] == "ok", steps
         assert steps["enroll"]["status"] == "failed" and "cannot reach receiver" in steps["enroll"]["message"]
         assert steps["probe"]["status"] == "pending" and steps["enroll"]["at"] is not None
+        # an installer reads the failure in the page's or the CLI's language (summary_line renders message_text)
+        assert "cannot reach receiver" not in render_data(steps["enroll"]["message_text"], "zh-CN")
+        assert render_data(steps["enroll"]["message_text"], "en") == steps["enroll"]["message"]
         assert token in f.read_text()  # not used yet: kept for the next attempt
         gateway_id = load_identity(state).gateway_id
         assert gateway_id.startswith("bakery-01-")
@@ -84,6 +88,9 @@ def test_first_boot_fails_then_succeeds_and_wipes_the_token(tmp_path):
     doc = read_provision_state(state)
     assert doc["status"] == "done" and doc["attempt"] >= 2, doc
     assert [s["status"] for s in doc["steps"]] == ["ok"] * 6, doc["steps"]
+    for s in doc["steps"]:  # each step's outcome as data too: the same English, and Chinese for zh-CN
+        assert render_data(s["message_text"], "en") == s["message"], s
+        assert render_data(s["message_text"], "zh-CN") != s["message"], s
     assert load_identity(state).gateway_id == gateway_id  # the key was made once
     assert load_identity(state).enterprise_id == "ent-test"
     # The token is gone from the file, which still parses with every other key and the comment.
