@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.wire.systemd_unit import (
+    N_,
     InstallError,
     Sandbox,
     Step,
     Unit,
+    Words,
     check_target,
     enable_steps,
     managed_dir,
@@ -123,8 +125,8 @@ def plan(root: Path, svc: ReceiverService, enable: bool = True, start: bool | No
     root = Path(root)
     live = root.resolve() == Path("/")
     start = live if start is None else start
-    check_target(root, svc.exec_path, live=live, venv="of the receiver's venv",
-                 venv_hint="make the venv under /opt (see docs/receiver.md, 'Running as a service')")
+    check_target(root, svc.exec_path, live=live, venv=Words(N_("of the receiver's venv")),
+                 venv_hint=Words(N_("make the venv under /opt (see docs/receiver.md, 'Running as a service')")))
     for flag, path in (("--tls-cert", svc.tls_cert), ("--tls-key", svc.tls_key)):
         if path and str(path).startswith(("/home/", "/root/", "/tmp/")):
             raise InstallError(msg("{flag} {path}: the service cannot read /home, /root or /tmp; put it under "

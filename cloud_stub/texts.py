@@ -92,6 +92,9 @@ def render(value: Any, gettext: Gettext) -> str:
         return value.render(gettext)
     if isinstance(value, Joined):
         return value.sep.join(render(i, gettext) for i in value.items)
+    template, params = getattr(value, "template", None), getattr(value, "params", None)
+    if isinstance(template, str) and isinstance(params, dict):  # a marked text of the shared wire package
+        return Msg(template, **params).render(gettext)  # (gateway/wire/systemd_unit.py: InstallError, Words)
     if isinstance(value, BaseException):  # ReceiverError, WireError ("code: message"), BackupError(msg(...)), ...
         return render(_exception_text(value), gettext)
     return str(value)

@@ -63,7 +63,8 @@ def _click_dir() -> str:
 # drivers/ and inference/ may not import the gateway (import-linter), so their user-facing messages are marked
 # with their own ``N_`` (drivers/support/messages.py, inference/errors.py) and translated by the gateway where shown.
 DOMAINS = (Domain("edgeproof", "gateway", "babel-gateway.cfg", ("drivers", "inference")),
-           Domain("edgeproof_receiver", "cloud_stub", "babel-receiver.cfg",
+           # gateway/wire: the receiver shows the shared wire package's marked texts too (its install errors)
+           Domain("edgeproof_receiver", "cloud_stub", "babel-receiver.cfg", ("gateway/wire",),
                   keywords=("msg",)),  # cloud_stub.texts.msg: verifier failures, error messages
            Domain("click", "gateway", None, ("<click>",), third_party=True))
 

@@ -17,7 +17,16 @@ from pathlib import Path
 
 from gateway.i18n import N_, _
 from gateway.service.unit import DEVICE_GROUPS, SERVICE_NAME, ServiceConfig, render_unit
-from gateway.wire.systemd_unit import InstallError, Step, check_target, enable_steps, run, unit_writer, useradd
+from gateway.wire.systemd_unit import (
+    InstallError,
+    Step,
+    Words,
+    check_target,
+    enable_steps,
+    run,
+    unit_writer,
+    useradd,
+)
 from gateway.wire.systemd_unit import under as _under
 
 __all__ = ["InstallError", "Step", "apply", "existing_groups", "plan"]
@@ -48,8 +57,8 @@ def plan(root: Path, cfg: ServiceConfig, profile_src: Path | None = None, enable
     root = Path(root)
     live = root.resolve() == Path("/")
     start = live if start is None else start
-    check_target(root, cfg.exec_path, live=live, venv="in the gateway's venv",
-                 venv_hint="make the venv under /opt/edgeproof (see docs/installers.md)")
+    check_target(root, cfg.exec_path, live=live, venv=Words(N_("in the gateway's venv")),
+                 venv_hint=Words(N_("make the venv under /opt/edgeproof (see docs/installers.md)")))
     steps: list[Step] = []
     user = cfg.user
     state = _under(root, cfg.state_dir)

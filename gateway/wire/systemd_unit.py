@@ -121,8 +121,30 @@ class Unit:
 # -- installing a unit (both `install-service` commands) ---------------------------------------------------
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name, which the extractor looks for
+    """Mark a message template for extraction (both catalogs extract this module; docs/i18n.md)."""
+    return message
+
+
+class Words:
+    """A marked text and its values: ``str()`` is the English; the gateway (``gateway.i18n.render``) and the
+    receiver (``cloud_stub.texts.render``) translate it by its ``template`` where a person reads it. The wire
+    package imports nothing else of the project, so it carries templates rather than calling a catalog."""
+
+    def __init__(self, template: str, /, **params: object) -> None:
+        self.template, self.params = template, params
+
+    def __str__(self) -> str:
+        return self.template.format(**{k: str(v) for k, v in self.params.items()})
+
+
 class InstallError(RuntimeError):
-    """The installation cannot go ahead; the message says what to do."""
+    """The installation cannot go ahead; the message says what to do (English ``str()``, its template and
+    values kept for the reader's language)."""
+
+    def __init__(self, template: str, /, **params: object) -> None:
+        self.template, self.params = template, params
+        super().__init__(str(Words(template, **params)))
 
 
 @dataclass
@@ -141,21 +163,22 @@ def under(root: Path, path: str) -> Path:
 def run(cmd: list[str]) -> None:
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        raise InstallError(f"{shlex.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+        raise InstallError(N_("{command} failed ({returncode}): {stderr}"), command=shlex.join(cmd),
+                           returncode=res.returncode, stderr=res.stderr.strip())
 
 
-def check_target(root: Path, exec_path: str, *, live: bool, venv: str, venv_hint: str) -> None:
+def check_target(root: Path, exec_path: str, *, live: bool, venv: Words, venv_hint: Words) -> None:
     """Refuse a root that is not an OS tree, an executable that is not one (on the live system), and one under
     /home or /root, which ProtectHome hides from the service. ``venv`` names whose venv, ``venv_hint`` where to
     make one instead."""
     if not under(root, "/etc/passwd").exists():
-        raise InstallError(f"{under(root, '/etc/passwd')} not found: --root must be an OS root tree")
+        raise InstallError(N_("{path} not found: --root must be an OS root tree"), path=under(root, "/etc/passwd"))
     exe = Path(exec_path)
     if live and not (exe.exists() and os.access(exe, os.X_OK)):
-        raise InstallError(f"{exe} is not an executable: pass --exec with the edgeproof {venv}")
+        raise InstallError(N_("{exe} is not an executable: pass --exec with the edgeproof {venv}"), exe=exe, venv=venv)
     if str(exe).startswith(("/home/", "/root/")):
-        raise InstallError(f"{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
-                           f"{venv_hint}")
+        raise InstallError(N_("{exe} is under /home or /root, which the service cannot see (ProtectHome=yes): "
+                              "{hint}"), exe=exe, hint=venv_hint)
 
 
 def useradd(root: Path, *, live: bool, user: str, home: str, comment: str) -> list[str]:
@@ -166,7 +189,7 @@ def useradd(root: Path, *, live: bool, user: str, home: str, comment: str) -> li
     if not live:
         cmd[1:1] = ["--prefix", str(root)]
     if shutil.which("useradd") is None:
-        raise InstallError("useradd not found (install the 'passwd' package)")
+        raise InstallError(N_("useradd not found (install the 'passwd' package)"))
     return cmd
 
 
@@ -175,7 +198,7 @@ def unit_writer(root: Path, name: str, text: str, force: bool) -> tuple[Path, Ca
     is replaced only with ``force``: someone may have edited it."""
     path = under(root, f"/etc/systemd/system/{name}")
     if path.exists() and not force and path.read_text() != text:
-        raise InstallError(f"{path} exists with other content: pass --force to replace it")
+        raise InstallError(N_("{path} exists with other content: pass --force to replace it"), path=path)
 
     def write() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

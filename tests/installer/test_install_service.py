@@ -164,3 +164,32 @@ def test_state_directory_outside_var_lib_is_only_made_writable():
     lines = render_unit(ServiceConfig(exec_path="/x", state_dir="/srv/edgeproof")).splitlines()
     assert "ReadWritePaths=/srv/edgeproof" in lines
     assert not [ln for ln in lines if ln.startswith("StateDirectory")]
+
+
+def test_install_errors_read_in_each_side_s_language(tmp_path):
+    """The shared renderer's refusals (gateway/wire/systemd_unit.py) carry their template: the gateway renders
+    them with its catalog, the receiver with its own, each naming the path; str() stays English."""
+    from cloud_stub.i18n import gettext_for
+    from cloud_stub.service import ReceiverService
+    from cloud_stub.service import plan as receiver_plan
+    from cloud_stub.texts import render as receiver_render
+    from gateway.i18n import render
+    from gateway.service.install import plan as gateway_plan
+    from gateway.wire.systemd_unit import InstallError
+
+    not_a_root = tmp_path / "empty"
+    not_a_root.mkdir()
+    with pytest.raises(InstallError) as gw:
+        gateway_plan(not_a_root, ServiceConfig(exec_path="/opt/edgeproof/venv/bin/edgeproof"))
+    with pytest.raises(InstallError) as rx:
+        receiver_plan(not_a_root, ReceiverService(exec_path="/opt/edgeproof/venv/bin/edgeproof"))
+    for exc, zh, en in ((gw.value, render(gw.value, "zh-CN"), render(gw.value, "en")),
+                        (rx.value, receiver_render(rx.value, gettext_for("zh-CN")),
+                         receiver_render(rx.value, gettext_for("en")))):
+        assert en == str(exc) and "not found: --root must be an OS root tree" in en, en
+        assert "操作系统根目录" in zh and str(not_a_root / "etc/passwd") in zh, zh
+    root = make_root(tmp_path)  # a nested part (whose venv) is translated too
+    with pytest.raises(InstallError) as home:
+        gateway_plan(root, ServiceConfig(exec_path="/home/pi/venv/bin/edgeproof"))
+    assert "ProtectHome" in str(home.value) and "/opt/edgeproof" in render(home.value, "zh-CN")
+    assert "请把 venv 建在" in render(home.value, "zh-CN"), render(home.value, "zh-CN")
