@@ -39,3 +39,30 @@ def private_file(path: str | Path) -> Path:
         if st.st_mode & 0o077 and st.st_uid == os.geteuid():
             os.chmod(p, 0o600)
     return p
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, *, sync_dir: bool = False) -> None:
+    """Write ``data`` so that ``path`` holds either the old or the new bytes after a power cut, never a mix:
+    a hidden temporary file beside it, created with ``mode`` (never wider for a moment), fsynced, then renamed
+    over. ``sync_dir``: fsync the directory too, so the rename itself survives the cut (the update journal)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if sync_dir:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (POSIX: fsync the directory)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.filemodes import write_atomic
 from gateway.i18n import N_, as_data
 from gateway.provision.config import LOCALES, ProvisionFileError, Provisioning, load_provisioning, resolve_profile
 from gateway.provision.state import (
@@ -66,14 +67,7 @@ def _service_ids() -> tuple[int, int] | None:
 
 def _atomic_write(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode)
 
 
 _SITE_ID = re.compile(r'^(?P<pre>[ \t]*id[ \t]*=[ \t]*)(?P<val>"[^"\n]*"|\'[^\'\n]*\')', re.MULTILINE)

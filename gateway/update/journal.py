@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gateway import filemodes
+from gateway.filemodes import fsync_dir as fsync_dir  # switch.py's import
+
 JOURNAL = "update-journal.json"
 # Resume runs from the last good version (the `stable` link), which may be older than the updater
 # that wrote the journal: a change of these fields' meaning needs a new format name.
@@ -37,24 +40,9 @@ def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    """The journal's writes survive a power cut, the rename included (gateway/filemodes.py)."""
+    filemodes.write_atomic(path, data, mode, sync_dir=True)
 
 
 def read_journal(root: Path) -> dict[str, Any] | None:
