@@ -11,12 +11,9 @@ from __future__ import annotations
 import ast
 import copy
 import json
-import os
 import pickle
 import re
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from cloud_helpers import FakeGateway
@@ -28,19 +25,8 @@ from cloud_stub import i18n
 from cloud_stub.banks import add_bank
 from cloud_stub.texts import Joined, Msg, msg, render
 from gateway import wire
-
-REPO = Path(__file__).resolve().parents[2]
-CJK = re.compile(r"[\u4e00-\u9fff]")
-LANG_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-ZH = {"LANG": "zh_CN.UTF-8"}
-EN = {"LC_ALL": "C"}
-
-
-def cli(*args: str, lang: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in LANG_VARS}
-    env.update(lang)
-    return subprocess.run([sys.executable, "-m", "cloud_stub", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+from tests.support.receiver_cli import CJK, EN, REPO, ZH
+from tests.support.receiver_cli import receiver_cli as cli
 
 
 def _tampered(receiver) -> dict[str, Any]:

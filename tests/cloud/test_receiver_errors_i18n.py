@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import string
-import subprocess
-import sys
 from pathlib import Path
 
 from cloud_helpers import FakeGateway, http
@@ -25,19 +22,8 @@ from cloud_stub.enrollment import issue_token
 from cloud_stub.errors import ReceiverError
 from cloud_stub.outside.store import add_source
 from cloud_stub.texts import msg
-
-REPO = Path(__file__).resolve().parents[2]
-CJK = re.compile(r"[\u4e00-\u9fff]")
-LANG_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-ZH = {"LANG": "zh_CN.UTF-8"}
-EN = {"LC_ALL": "C"}
-
-
-def run(*args: str, lang: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in LANG_VARS}
-    env.update(lang)
-    return subprocess.run([sys.executable, "-m", "cloud_stub", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=60)
+from tests.support.receiver_cli import CJK, EN, REPO, ZH
+from tests.support.receiver_cli import receiver_cli as run
 
 
 def test_cloud_command_errors_speak_the_operators_language(tmp_path: Path) -> None:
